@@ -1,0 +1,163 @@
+"""Reading a sweep results file into a frame of raw text cells.
+
+Nothing here interprets values: every cell stays the text the file holds, so that
+``NaN`` written by the trial and an empty cell stay distinguishable downstream
+(see :mod:`core.values`). Every failure is an :class:`~core.errors.InputError`
+whose message names the file and, where it can, the line or column.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from core.errors import InputError
+
+_FALLBACK_ENCODINGS = ("cp1252", "latin-1")
+
+
+@dataclass
+class RawTable:
+    """A results table as text cells, with where it came from.
+
+    Attributes
+    ----------
+    frame : pd.DataFrame
+        One row per trial, one column per header field, every cell a ``str``
+        (empty string for an empty cell) or ``None``.
+    source : str
+        File name (or ``"<records>"``) used in messages.
+    notes : list of str
+        Things the user should know about how the file was read (e.g. its encoding).
+    """
+
+    frame: pd.DataFrame
+    source: str
+    notes: list[str] = field(default_factory=list)
+
+
+def read_results(path: str | os.PathLike[str]) -> RawTable:
+    """Read a CSV or TSV results file (one row per trial) as raw text cells.
+
+    The delimiter is taken from the extension (``.tsv`` is tab) or sniffed from the
+    header line (comma, semicolon or tab). UTF-8 (with or without BOM) is expected;
+    other bytes are decoded as Windows-1252 and a note says so.
+
+    Raises
+    ------
+    InputError
+        Missing, unreadable, binary, empty or ragged files, and duplicate column names.
+    """
+    p = Path(path)
+    name = str(path)
+    if not p.exists():
+        raise InputError(f"{name}: file not found")
+    if p.is_dir():
+        raise InputError(f"{name}: is a directory, expected a CSV or TSV file")
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    text, notes = _decode(data, name)
+    if not text.strip():
+        raise InputError(f"{name}: file is empty")
+    if "\x00" in text:
+        raise InputError(f"{name}: not a text file (contains NUL bytes); expected CSV or TSV")
+    sep = "\t" if p.suffix.lower() in {".tsv", ".tab"} else _sniff_separator(text)
+    header = next(csv.reader(io.StringIO(text.lstrip("\r\n")), delimiter=sep))
+    _check_header(header, name)
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=sep,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=True,
+            engine="c",
+        )
+    except pd.errors.ParserError as exc:
+        raise InputError(f"{name}: {_explain_parser_error(exc)}") from None
+    if frame.empty:
+        raise InputError(f"{name}: has a header but no trial rows")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return RawTable(frame=frame, source=name, notes=notes)
+
+
+def records_to_raw(records: list[dict[str, object]], source: str = "<records>") -> RawTable:
+    """Turn in-memory records (one dict per trial) into a :class:`RawTable`.
+
+    ``None`` (or a key a record lacks) is a missing value; any other value becomes its
+    text, so ``float("nan")`` becomes ``"nan"``: a value the trial reported.
+    """
+    if not records:
+        raise InputError(f"{source}: no trial records")
+    columns = list(dict.fromkeys(str(key).strip() for record in records for key in record))
+    _check_header(columns, source)
+    keyed = [{str(k).strip(): _as_text(v) for k, v in record.items()} for record in records]
+    frame = pd.DataFrame(keyed, columns=columns, dtype=object)
+    frame = frame.astype(object).where(frame.notna(), None)
+    return RawTable(frame=frame, source=source)
+
+
+def _as_text(value: object) -> str | None:
+    if value is None or value is pd.NA:
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def _decode(data: bytes, name: str) -> tuple[str, list[str]]:
+    try:
+        return data.decode("utf-8-sig"), []
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        for encoding in _FALLBACK_ENCODINGS:
+            try:
+                text = data.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+            note = (
+                f"{name} is not valid UTF-8 (first bad byte on line {line}); "
+                f"it was read as {encoding}"
+            )
+            return text, [note]
+    raise InputError(f"{name}: cannot decode the file as text")  # pragma: no cover
+
+
+def _sniff_separator(text: str) -> str:
+    first = text.lstrip("\r\n").splitlines()[0]
+    counts = {sep: first.count(sep) for sep in (",", "\t", ";")}
+    best = max(counts, key=lambda s: counts[s])
+    return best if counts[best] > 0 else ","
+
+
+def _check_header(header: list[str], name: str) -> None:
+    cleaned = [h.strip() for h in header]
+    if len(cleaned) < 2:
+        raise InputError(
+            f"{name}: found {len(cleaned)} column(s); expected a table with a trial id "
+            "column and at least one metric column"
+        )
+    if any(not h for h in cleaned):
+        position = cleaned.index("") + 1
+        raise InputError(f"{name}: column {position} of the header has no name")
+    dupes = [h for h, n in Counter(cleaned).items() if n > 1]
+    if dupes:
+        raise InputError(f"{name}: duplicate column name {dupes[0]!r} in the header")
+
+
+def _explain_parser_error(exc: Exception) -> str:
+    message = str(exc).strip().splitlines()[-1]
+    # pandas: "Error tokenizing data. C error: Expected 11 fields in line 4, saw 12"
+    if "Expected" in message and "fields in line" in message:
+        tail = message.split("Expected", 1)[1].strip()
+        expected, rest = tail.split(" fields in line ", 1)
+        line, saw = rest.split(", saw ")
+        return f"line {line} has {saw.strip()} fields but the header has {expected.strip()}"
+    return f"cannot parse as CSV ({message})"

@@ -1,0 +1,218 @@
+"""The deterministic analyst: associations that survive testing become patterns.
+
+A pattern says where in the search space an issue concentrates, with the evidence
+(``k/n`` inside vs outside, p and q) and a concrete recommendation. Everything in it
+is taken from the associations of :mod:`core.associations`; nothing is estimated
+here. Associations that are strong but not significant are returned as *leads*,
+which the report shows as inconclusive.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.detectors import SEVERITY
+from core.values import format_number, format_p
+
+ISSUE_LABELS = {
+    "nonfinite_metric": "NaN/inf metrics",
+    "failed": "failed runs",
+    "diverged": "diverged losses",
+    "killed": "killed runs",
+    "timeout": "timeouts",
+    "overfitting": "overfitting",
+    "short_run": "runs cut short",
+    "running": "unfinished runs",
+}
+_SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
+_LR_WORDS = ("lr", "learning_rate", "learning-rate", "eta", "step_size")
+
+
+def find_patterns(
+    associations: list[dict[str, Any]],
+    *,
+    alpha: float = 0.05,
+    min_support: int = 3,
+    max_patterns: int = 8,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Choose the associations worth reporting.
+
+    Parameters
+    ----------
+    associations : list of dict
+        Output of :func:`core.associations.associate_issues`.
+    alpha : float
+        Largest Benjamini-Hochberg q a pattern may have.
+    min_support : int
+        Fewest trials with the issue inside the region (so 1/1 is never a pattern).
+    max_patterns : int
+        Most patterns returned, most severe and most significant first.
+
+    Returns
+    -------
+    patterns : list of dict
+        Significant associations, at most one per (issue type, hyperparameter),
+        thresholds preferred over buckets when both are significant; each with ``id``
+        (``P1``...), ``association_id``, ``issue_type``, ``hyperparameter``,
+        ``condition``, ``title``, ``explanation``, ``recommendation``, ``evidence`` and
+        ``trial_ids``.
+    leads : list of dict
+        For issue types with no pattern, the strongest over-represented association
+        with at least two affected trials (same keys, ``id`` ``L1``...).
+    """
+    over = [a for a in associations if a["k"] >= 2 and a["rate"] > a["rate_rest"]]
+    best: dict[tuple[str, str], dict[str, Any]] = {}
+    for a in sorted(over, key=_strength):
+        if a["q"] < alpha and a["k"] >= min_support:
+            best.setdefault((a["issue_type"], a["hyperparameter"]), a)
+    chosen = sorted(best.values(), key=lambda a: (_SEVERITY_RANK[SEVERITY[a["issue_type"]]], a["q"]))
+    patterns = [_describe(a, f"P{i}") for i, a in enumerate(chosen[:max_patterns], start=1)]
+
+    explained = {a["issue_type"] for a in chosen}
+    lead_by_type: dict[str, dict[str, Any]] = {}
+    for a in sorted(over, key=_strength):
+        if a["issue_type"] not in explained:
+            lead_by_type.setdefault(a["issue_type"], a)
+    leads = [_describe(a, f"L{i}") for i, a in enumerate(lead_by_type.values(), start=1)]
+    return patterns, leads
+
+
+def _strength(a: dict[str, Any]) -> tuple[float, int, float]:
+    return (a["q"], 0 if a["rule"] == "threshold" else 1, -a["k"])
+
+
+def _describe(a: dict[str, Any], pattern_id: str) -> dict[str, Any]:
+    label = ISSUE_LABELS.get(a["issue_type"], a["issue_type"])
+    evidence = {key: a[key] for key in ("k", "n", "rate", "k_rest", "n_rest", "rate_rest", "p", "q")}
+    explanation = (
+        f"{a['k']} of {a['n']} trials with {a['condition']} ({_pct(a['rate'])}) show {label}, "
+        f"against {a['k_rest']} of {a['n_rest']} ({_pct(a['rate_rest'])}) in the rest of the sweep "
+        f"(one-sided Fisher p = {format_p(a['p'])}, Benjamini-Hochberg q = {format_p(a['q'])})."
+    )
+    return {
+        "id": pattern_id,
+        "association_id": a["id"],
+        "issue_type": a["issue_type"],
+        "hyperparameter": a["hyperparameter"],
+        "condition": a["condition"],
+        "title": f"{label[0].upper()}{label[1:]} at {a['condition']}",
+        "explanation": explanation,
+        "recommendation": recommend(a),
+        "evidence": evidence,
+        "trial_ids": list(a["trial_ids"]),
+    }
+
+
+def recommend(a: dict[str, Any]) -> str:
+    """A concrete next step for one association, phrased from its rule and issue type."""
+    hp, kind, cond = a["hyperparameter"], a["issue_type"], a["condition"]
+    label = ISSUE_LABELS.get(a["issue_type"], kind)
+    if a["direction"] == "above":
+        avoid = f"keep {hp} below {format_number(a['lo'])}"
+    elif a["direction"] == "below":
+        avoid = f"keep {hp} above {format_number(a['hi'])}"
+    elif a["rule"] == "bucket":
+        avoid = f"leave out {cond}"
+    else:
+        avoid = f"avoid {cond}"
+    if kind in ("nonfinite_metric", "diverged") and a["rule"] == "value":
+        return (f"Treat {cond} as its own region in the next sweep: give it a narrower, lower "
+                f"learning-rate range than the rest, or add gradient clipping, rather than "
+                f"judging {hp} by these runs.")
+    if kind in ("nonfinite_metric", "diverged"):
+        lr_like = any(w in hp.lower() for w in _LR_WORDS) and a["direction"] != "below"
+        extra = "a learning-rate warm-up" if lr_like else "a check of the loss scale"
+        return f"In the next sweep, {avoid}. If that region matters, add gradient clipping and {extra}."
+    if kind == "overfitting":
+        return (f"Regularise the trials with {cond} (weight decay, dropout) or stop them "
+                f"earlier; otherwise {avoid}.")
+    if kind in ("timeout", "killed"):
+        return f"Raise the time limit for trials with {cond}, or {avoid}."
+    if kind == "failed":
+        return f"Read the logs of the failed trials with {cond}; until the cause is fixed, {avoid}."
+    return f"Check why trials with {cond} show {label}; meanwhile {avoid}."
+
+
+def _pct(rate: float) -> str:
+    return f"{100 * rate:.0f}%"
+
+
+
+_TRIAL_ADVICE = {
+    "nonfinite_metric": "Inspect {ids}: they reported NaN or infinite metrics. The usual causes are a "
+    "learning rate too high for the model, no gradient clipping, or a log/division of zero.",
+    "failed": "Read the logs of {ids}; a failure with no hyperparameter pattern "
+    "is often a bug or an infrastructure error rather than a bad configuration.",
+    "diverged": "Lower the learning rate or add gradient clipping for configurations like {ids}, "
+    "whose losses blew up.",
+    "overfitting": "Add regularisation (weight decay, dropout) or stop earlier for configurations "
+    "like {ids}, whose held-out loss is far above their training loss.",
+    "killed": "Check the scheduler for {ids}: they were killed or preempted, so their results are "
+    "missing rather than bad.",
+    "timeout": "Raise the time limit or shrink the budget for configurations like {ids}, which hit "
+    "their time limit.",
+    "short_run": "Check why {ids} stopped far short of the sweep's budget although they did not "
+    "fail; their metrics are not comparable with full runs.",
+    "running": "Re-run this report when {ids} have finished; they are still running or never "
+    "reported an end.",
+}
+
+
+def recommend_all(
+    summary: dict[str, Any], patterns: list[dict[str, Any]], *, max_ids: int = 5
+) -> list[dict[str, Any]]:
+    """Recommendations: one per pattern, then one per issue type no pattern explains.
+
+    Each is ``{id, text, evidence, pattern_id, trial_ids}``; ``evidence`` says in
+    words which facts of the summary the advice follows from.
+    """
+    recs: list[dict[str, Any]] = []
+    for p in patterns:
+        e = p["evidence"]
+        recs.append({
+            "text": p["recommendation"],
+            "evidence": f"{p['id']}: {e['k']}/{e['n']} trials with {p['condition']} vs "
+                        f"{e['k_rest']}/{e['n_rest']} elsewhere",
+            "pattern_id": p["id"],
+            "trial_ids": p["trial_ids"][:max_ids],
+        })
+    explained = {p["issue_type"] for p in patterns}
+    by_type: dict[str, list[str]] = {}
+    for issue in summary["issues"]:
+        by_type.setdefault(issue["type"], []).append(issue["trial_id"])
+    for kind, ids in by_type.items():
+        if kind in explained:
+            continue
+        shown = ids[:max_ids]
+        more = f" and {len(ids) - len(shown)} more" if len(ids) > len(shown) else ""
+        id_text = ("trial " if len(shown) == 1 else "trials ") + ", ".join(f"`{i}`" for i in shown) + more
+        recs.append({
+            "text": _TRIAL_ADVICE[kind].format(ids=id_text),
+            "evidence": f"{_trials(len(ids))} with {ISSUE_LABELS[kind]}, no hyperparameter pattern",
+            "pattern_id": None,
+            "trial_ids": shown,
+        })
+    for i, rec in enumerate(recs, start=1):
+        rec["id"] = f"R{i}"
+    return recs
+
+
+def _trials(n: int) -> str:
+    return f"{n} trial" if n == 1 else f"{n} trials"
+
+
+def analyze_patterns(
+    summary: dict[str, Any], *, alpha: float = 0.05, min_support: int = 3
+) -> dict[str, Any]:
+    """The deterministic analyst's whole output, ready to merge into the summary.
+
+    Returns ``patterns``, ``leads``, ``recommendations`` and ``analysis`` (the
+    settings used: ``alpha``, ``min_support``).
+    """
+    patterns, leads = find_patterns(summary["associations"], alpha=alpha, min_support=min_support)
+    return {
+        "patterns": patterns,
+        "leads": leads,
+        "recommendations": recommend_all(summary, patterns),
+        "analysis": {"alpha": alpha, "min_support": min_support},
+    }

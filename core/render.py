@@ -1,0 +1,233 @@
+"""Rendering the summary as the markdown report.
+
+Pure formatting: every number and id printed here is read from the summary. Text
+that came from the input file (ids, column names, values) or from a model is escaped
+so that it cannot add headings, links, images or HTML to the report.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from core.patterns import ISSUE_LABELS
+from core.values import format_number, format_p
+
+_MAX_DETAIL_ROWS = 25
+_EXAMPLES = 5
+
+
+def render_report(summary: dict[str, Any]) -> str:
+    """The full markdown report for a summary that has the analyst's keys.
+
+    Expects the keys of :func:`core.summary.build_summary` plus ``patterns``,
+    ``leads``, ``recommendations`` and ``writer`` (``author``, ``notes``, and an
+    optional model-written ``narrative``).
+    """
+    parts = [
+        "# Hyperparameter Sweep Pathology Report",
+        "",
+        _byline(summary),
+        "",
+        "## Overview",
+        "",
+        *_overview(summary),
+        "",
+        "## Issue Breakdown",
+        "",
+        *_breakdown(summary),
+        "",
+        "## Hyperparameter Pathologies",
+        "",
+        *_pathologies(summary),
+        "## Recommendations",
+        "",
+        *_recommendations(summary),
+        "",
+        "## How this was computed",
+        "",
+        *_method(summary),
+    ]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def code(value: object) -> str:
+    """Data as inline code: newlines and backticks cannot escape it."""
+    text = re.sub(r"\s+", " ", str(value)).replace("`", "'")
+    return f"`{text}`"
+
+
+def prose(text: str) -> str:
+    """Untrusted free text (model output, cell values) made inert as one markdown paragraph.
+
+    Headings, block quotes, list markers at line start, links, images and HTML tags
+    are neutralised; emphasis and inline code are kept.
+    """
+    text = re.sub(r"\s+", " ", text).strip()
+    text = text.replace("<", "&lt;").replace(">", "&gt;")
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    text = re.sub(r"https?://\S+", "(link removed)", text)
+    return re.sub(r"^[#>\-+*=|]+\s*", "", text)
+
+
+def _ids(ids: list[str], total: int | None = None) -> str:
+    shown = ", ".join(code(i) for i in ids)
+    total = len(ids) if total is None else total
+    return shown + (f" (+{total - len(ids)} more)" if total > len(ids) else "")
+
+
+def _pct(k: int, n: int) -> str:
+    return f"{100 * k / n:.0f}%" if n else "n/a"
+
+
+def _byline(s: dict[str, Any]) -> str:
+    writer = s["writer"]
+    author = (
+        "written by the deterministic writer (no model)"
+        if writer["author"] == "deterministic"
+        else f"prose phrased by {code(writer['author'])}; every id and number checked against the analysis"
+    )
+    return f"Sweep {code(s['sweep']['source'])} · {s['sweep']['n_trials']} trials · {author}"
+
+
+def _overview(s: dict[str, Any]) -> list[str]:
+    n = s["sweep"]["n_trials"]
+    affected = s["trials_affected"]
+    total = sum(s["issue_counts"].values())
+    sev = s["severity_counts"]
+    lines = [
+        f"- **{affected} of {n} trials ({_pct(affected, n)}) have at least one issue**; "
+        f"{total} issue(s) in all, across {len(s['issue_counts'])} issue type(s).",
+        f"- Severity of the worst issue per affected trial: {sev['high']} high, "
+        f"{sev['medium']} medium, {sev['low']} low.",
+    ]
+    statuses = s["sweep"]["status_counts"]
+    if set(statuses) != {"unknown"}:
+        lines.append("- Status: " + ", ".join(f"{v} {k}" for k, v in statuses.items()) + ".")
+    else:
+        lines.append("- The table has no status column: failures are judged from metrics alone.")
+    best = s.get("best_trial")
+    if best:
+        hps = ", ".join(
+            f"{name} = {format_number(v) if isinstance(v, float) else v}"
+            for name, v in best["hyperparameters"].items()
+        )
+        lines.append(
+            f"- Best trial without issues: {code(best['trial_id'])} "
+            f"({best['metric']} = {format_number(best['value'])}; {hps})."
+        )
+    lines.append(f"- Columns read as: {_roles(s['sweep']['roles'])}.")
+    lines += [f"- Note: {prose(note)}" for note in s["sweep"]["notes"]]
+    narrative = s["writer"].get("narrative")
+    if narrative:
+        lines += ["", prose(narrative)]
+    for note in s["writer"]["notes"]:
+        lines += ["", f"> Note: {prose(note)}"]
+    return lines
+
+
+def _roles(r: dict[str, Any]) -> str:
+    parts = [f"id {code(r['id'])}"]
+    if r["status"]:
+        parts.append(f"status {code(r['status'])}")
+    metrics = ", ".join(
+        f"{code(c)} ({(m['split'] + ' ') if m['split'] else ''}{m['kind']})" for c, m in r["metrics"].items()
+    )
+    parts.append(f"metrics {metrics}")
+    budget = [code(c) for c in (r["epochs"], r["runtime"]) if c]
+    if budget:
+        parts.append("budget " + ", ".join(budget))
+    parts.append(
+        "hyperparameters " + (", ".join(code(c) for c in r["hyperparameters"]) or "none")
+    )
+    if r["ignored"]:
+        parts.append("not analysed " + ", ".join(f"{code(c)} ({why})" for c, why in r["ignored"].items()))
+    return "; ".join(parts)
+
+
+def _breakdown(s: dict[str, Any]) -> list[str]:
+    if not s["issues"]:
+        return ["No issues were found: every trial reported finite metrics, none failed, "
+                "and none overfit, diverged or stopped short by the thresholds below."]
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for issue in s["issues"]:
+        by_type.setdefault(issue["type"], []).append(issue)
+    lines = ["| Issue type | Severity | Trials | Example trial_ids |", "| --- | --- | --- | --- |"]
+    for kind, items in by_type.items():
+        ids = [i["trial_id"] for i in items]
+        lines.append(
+            f"| {code(kind)} {ISSUE_LABELS[kind]} | {items[0]['severity']} | {len(items)} | "
+            f"{_ids(ids[:_EXAMPLES], len(ids))} |"
+        )
+    lines += ["", "What was seen:" if len(s["issues"]) <= _MAX_DETAIL_ROWS else
+              f"Examples ({_EXAMPLES} per issue type; all {len(s['issues'])} are in the JSON summary):", ""]
+    for kind, items in by_type.items():
+        shown = items if len(s["issues"]) <= _MAX_DETAIL_ROWS else items[:_EXAMPLES]
+        for item in shown:
+            lines.append(f"- {code(item['trial_id'])} {kind}: {prose(item['detail'])}")
+    return lines
+
+
+def _pathologies(s: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    if not s["patterns"]:
+        lines += [
+            "No hyperparameter region is significantly associated with any issue "
+            f"(Benjamini-Hochberg q < {s['analysis']['alpha']:g} with at least "
+            f"{s['analysis']['min_support']} affected trials).",
+            "",
+        ]
+    for p in s["patterns"]:
+        lines += [f"### {p['id']}. {prose(p['title'])}", "", prose(p["explanation"]), ""]
+        lines += _evidence(p)
+    if s["leads"]:
+        lines += ["**Inconclusive leads** (too few trials or too weak to call a pattern; "
+                  "worth a targeted re-run, not a conclusion):", ""]
+        for lead in s["leads"]:
+            e = lead["evidence"]
+            lines.append(
+                f"- {prose(lead['title'])}: {e['k']}/{e['n']} with the issue vs "
+                f"{e['k_rest']}/{e['n_rest']} elsewhere (p = {format_p(e['p'])}, q = {format_p(e['q'])}); "
+                f"trials {_ids(lead['trial_ids'])}."
+            )
+        lines.append("")
+    return lines
+
+
+def _evidence(p: dict[str, Any]) -> list[str]:
+    e = p["evidence"]
+    return [
+        "| Trials | With the issue | Rate |",
+        "| --- | --- | --- |",
+        f"| {prose(p['condition'])} | {e['k']} / {e['n']} | {_pct(e['k'], e['n'])} |",
+        f"| rest of the sweep | {e['k_rest']} / {e['n_rest']} | {_pct(e['k_rest'], e['n_rest'])} |",
+        "",
+        f"Fisher p = {format_p(e['p'])}, q = {format_p(e['q'])}. Affected trials: {_ids(p['trial_ids'], e['k'])}.",
+        "",
+    ]
+
+
+def _recommendations(s: dict[str, Any]) -> list[str]:
+    if not s["recommendations"]:
+        return ["Nothing to fix: keep the search space as it is."]
+    return [
+        f"{i}. {prose(r['text'])} *Evidence: {prose(r['evidence'])}.*"
+        for i, r in enumerate(s["recommendations"], start=1)
+    ]
+
+
+def _method(s: dict[str, Any]) -> list[str]:
+    t = s["thresholds"]
+    return [
+        f"- Overfitting: held-out loss / training loss ≥ {t['overfit_ratio']:g}, on finite losses, "
+        f"for trials with at least {t['overfit_min_epochs']:g} epochs (when epochs are known).",
+        f"- Divergence: a finite loss ≥ {t['diverge_factor']:g}× the sweep's median for that "
+        f"loss, or ≥ {format_number(t['diverge_abs'])}.",
+        f"- Short run: a run that did not fail used under {t['short_run_fraction']:g}× the "
+        f"sweep's median epochs (without epochs: under {t['short_runtime_fraction']:g}× the median runtime).",
+        "- Non-finite: a metric reported as NaN or ±inf; an empty cell counts as missing, not NaN.",
+        "- Patterns: per hyperparameter bucket, value or best threshold, a one-sided Fisher exact "
+        "test against the rest of the sweep (thresholds corrected for the cuts tried), then "
+        "Benjamini-Hochberg across all tests. Full tables are in the JSON summary.",
+    ]
+

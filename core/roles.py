@@ -1,0 +1,273 @@
+"""Giving each column of a results table a role: id, status, metric, budget, hyperparameter.
+
+Roles are inferred from column names and contents. A metric-looking or free-text
+column is never a hyperparameter; a column that fits nothing is a hyperparameter
+unless it is constant, empty, a seed, a timestamp or bookkeeping, and every such
+decision is recorded with its reason so the report can show it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+import pandas as pd
+
+from core.errors import InputError
+from core.values import parse_numeric
+
+MetricKind = Literal["loss", "accuracy", "objective"]
+Split = Literal["train", "val", "test"]
+
+_ID_NAMES = ("trial_id", "trial", "id", "trial_number", "number", "run_id", "run_name", "name")
+_STATUS_NAMES = ("status", "state", "trial_state", "run_state", "trial_status")
+_EPOCH_NAMES = (
+    "epochs", "epochs_run", "epochs_trained", "n_epochs", "epoch", "num_epochs",
+    "training_iteration", "iterations", "steps", "step", "budget_epochs", "budget",
+)
+_RUNTIME_NAMES = (
+    "runtime_sec", "runtime_s", "runtime_seconds", "runtime", "duration", "duration_s",
+    "elapsed_time_s", "elapsed_time", "elapsed", "elapsed_s", "time_total_s", "wall_time",
+    "train_time", "training_time", "time_s",
+)
+_MESSAGE_WORDS = {"error", "message", "exception", "traceback", "notes", "note", "reason", "msg"}
+_LOSS_WORDS = {"loss", "nll", "mse", "rmse", "mae", "perplexity", "ppl", "err", "error"}
+_ACC_WORDS = {"acc", "accuracy", "top1", "top5", "auc", "auroc", "f1", "precision", "recall"}
+_OBJECTIVE_NAMES = {"value", "objective", "score", "target", "metric"}
+_SPLIT_WORDS: dict[str, Split] = {
+    "train": "train", "training": "train", "tr": "train",
+    "val": "val", "valid": "val", "validation": "val", "eval": "val", "dev": "val",
+    "holdout": "val", "test": "test",
+}
+_TIME_WORDS = {"start", "end", "created", "updated", "timestamp", "datetime", "date",
+               "heartbeat", "complete", "completed", "finished", "started"}
+_BOOKKEEPING_WORDS = {"epoch", "epochs", "step", "steps", "iteration", "iterations",
+                      "records", "path", "uri", "url", "dir", "host", "hostname", "user", "pid"}
+
+
+@dataclass
+class MetricInfo:
+    """What a metric column measures: ``kind`` (loss/accuracy/objective) and ``split``."""
+
+    kind: MetricKind
+    split: Split | None
+
+
+@dataclass
+class ColumnRoles:
+    """The role of every column of a results table.
+
+    Attributes
+    ----------
+    id, status : column names (``status`` may be None).
+    metrics : metric column -> :class:`MetricInfo`.
+    epochs, runtime : budget columns, or None.
+    hyperparameters : columns the analysis groups trials by.
+    ignored : every other column -> why it is not a hyperparameter.
+    """
+
+    id: str
+    status: str | None
+    metrics: dict[str, MetricInfo]
+    epochs: str | None
+    runtime: str | None
+    hyperparameters: list[str]
+    ignored: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-native form (used in the graph state and the summary)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> ColumnRoles:
+        """Inverse of :meth:`to_dict`."""
+        fields = dict(data)
+        fields["metrics"] = {
+            col: MetricInfo(**info)  # type: ignore[arg-type]
+            for col, info in dict(data["metrics"]).items()  # type: ignore[call-overload]
+        }
+        return cls(**fields)  # type: ignore[arg-type]
+
+    def loss_pair(self) -> tuple[str, str] | None:
+        """The (train loss, held-out loss) columns compared for overfitting, if both exist.
+
+        The held-out loss is the validation loss, or the test loss when there is none.
+        """
+        train = self._metric("loss", "train")
+        held_out = self._metric("loss", "val") or self._metric("loss", "test")
+        return (train, held_out) if train and held_out else None
+
+    def _metric(self, kind: MetricKind, split: Split) -> str | None:
+        return next(
+            (c for c, m in self.metrics.items() if m.kind == kind and m.split == split), None
+        )
+
+
+def tokens(name: str) -> list[str]:
+    """Split a column name into lower-case words: ``"val/Loss"`` -> ``["val", "loss"]``."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    return [t for t in re.split(r"[^a-z0-9]+", spaced.lower()) if t]
+
+
+def canonical(name: str) -> str:
+    """Column name as ``_``-joined lower-case words, for matching known names."""
+    return "_".join(tokens(name))
+
+
+def classify_metric(name: str) -> MetricInfo | None:
+    """Recognise a metric column by name, or return None.
+
+    ``loss``/``accuracy`` alone are training metrics (the Keras convention); a split
+    word (train/val/valid/validation/eval/dev/test) anywhere in the name sets the split.
+    Optuna's ``value``/``values_0`` and names like ``objective`` are ``objective``.
+    """
+    words = tokens(name)
+    split = next((_SPLIT_WORDS[w] for w in words if w in _SPLIT_WORDS), None)
+    if any(w in _LOSS_WORDS for w in words):
+        kind: MetricKind = "loss"
+    elif any(w in _ACC_WORDS for w in words):
+        kind = "accuracy"
+    elif words and (words[0] in _OBJECTIVE_NAMES or words[0] == "values") and len(words) <= 2:
+        return MetricInfo("objective", None)
+    else:
+        return None
+    if split is None and canonical(name) in {"loss", "accuracy", "acc", "final_loss",
+                                             "final_accuracy"}:
+        split = "train"
+    return MetricInfo(kind, split)
+
+
+def infer_roles(frame: pd.DataFrame, source: str) -> ColumnRoles:
+    """Infer the role of each column of a raw results table.
+
+    Parameters
+    ----------
+    frame : pd.DataFrame
+        Raw text cells, one row per trial (see :func:`core.loading.read_results`).
+    source : str
+        File name used in error messages.
+
+    Raises
+    ------
+    InputError
+        When no id column or no metric column can be found.
+    """
+    by_canonical = {canonical(c): c for c in reversed(frame.columns)}
+    candidates = [by_canonical[n] for n in _ID_NAMES if n in by_canonical]
+    if not candidates:
+        raise InputError(
+            f"{source}: no trial id column (looked for {', '.join(_ID_NAMES[:4])}, ...); "
+            f"columns are: {_list(frame.columns)}"
+        )
+    # The first candidate whose values are unique; else the first (duplicates are reported later).
+    id_col = next((c for c in candidates if frame[c].is_unique), candidates[0])
+    taken = {id_col}
+    status_col = _first(by_canonical, _STATUS_NAMES, taken)
+    taken.add(status_col) if status_col else None
+
+    metrics: dict[str, MetricInfo] = {}
+    ignored: dict[str, str] = {}
+    for col in frame.columns:
+        if col in taken:
+            continue
+        info = classify_metric(col)
+        if info is None:
+            continue
+        if _mostly_text(frame[col]):
+            ignored[col] = "metric-like name but text values"
+        else:
+            metrics[col] = info
+    if not metrics:
+        raise InputError(
+            f"{source}: no metric column (a loss or accuracy such as val_loss, train_loss, "
+            f"val_accuracy, or an objective value); columns are: {_list(frame.columns)}"
+        )
+    taken |= set(metrics) | set(ignored)
+    epochs_col = _first(by_canonical, _EPOCH_NAMES, taken, numeric_in=frame)
+    taken.add(epochs_col) if epochs_col else None
+    runtime_col = _first(by_canonical, _RUNTIME_NAMES, taken, numeric_in=frame)
+    taken.add(runtime_col) if runtime_col else None
+
+    hyperparameters: list[str] = []
+    for col in frame.columns:
+        if col in taken:
+            continue
+        reason = _not_a_hyperparameter(col, frame[col])
+        if reason:
+            ignored[col] = reason
+        else:
+            hyperparameters.append(col)
+    return ColumnRoles(
+        id=id_col,
+        status=status_col,
+        metrics=metrics,
+        epochs=epochs_col,
+        runtime=runtime_col,
+        hyperparameters=hyperparameters,
+        ignored=ignored,
+    )
+
+
+def _first(
+    by_canonical: dict[str, str],
+    names: tuple[str, ...],
+    taken: set[str],
+    numeric_in: pd.DataFrame | None = None,
+) -> str | None:
+    for name in names:
+        col = by_canonical.get(name)
+        if col is None or col in taken:
+            continue
+        if numeric_in is not None and _mostly_text(numeric_in[col]) and not _is_duration(
+            numeric_in[col]
+        ):
+            continue
+        return col
+    return None
+
+
+def _not_a_hyperparameter(col: str, cells: pd.Series) -> str | None:
+    words = set(tokens(col))
+    present = cells[~parse_numeric(cells)[1]]
+    if present.empty:
+        return "empty"
+    if "seed" in words:
+        return "random seed"
+    if words & _MESSAGE_WORDS:
+        return "message text"
+    if words & _TIME_WORDS:
+        return "timestamp"
+    if "id" in words or "uuid" in words:
+        return "identifier"
+    if words & _BOOKKEEPING_WORDS:
+        return "bookkeeping"
+    if _mostly_text(present):
+        n_unique = present.nunique()
+        if n_unique > 20 and n_unique > 0.5 * len(present):
+            return "free text (a different value in almost every row)"
+        if present.astype(str).str.len().mean() > 40:
+            return "free text (long values)"
+    return None
+
+
+def _mostly_text(cells: pd.Series) -> bool:
+    values, missing = parse_numeric(cells)
+    present = int((~missing).sum())
+    if present == 0:
+        return False
+    lowered = cells.astype("string").str.strip().str.lower()
+    spelled_nan = lowered.str.contains("nan", regex=False).fillna(False)
+    numeric = int((values.notna() | spelled_nan).sum())
+    return numeric < 0.5 * present
+
+
+def _is_duration(cells: pd.Series) -> bool:
+    sample = cells.dropna().astype(str).head(20)
+    parsed = pd.to_timedelta(sample, errors="coerce")
+    return bool(len(sample)) and parsed.notna().mean() > 0.8
+
+
+def _list(columns: object) -> str:
+    names = [str(c) for c in columns]  # type: ignore[attr-defined]
+    return ", ".join(names[:15]) + (f", ... ({len(names)} in all)" if len(names) > 15 else "")

@@ -1,0 +1,44 @@
+"""Normalising the status words of sweep tools to one vocabulary.
+
+Ours: ``completed``, ``failed``, ``killed``, ``timeout``, ``pruned``, ``running`` and
+``unknown`` (no status column, an empty cell, or a word we do not know; the raw word
+is kept by the caller).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+STATUSES = ("completed", "failed", "killed", "timeout", "pruned", "running", "unknown")
+
+_VOCABULARY: dict[str, str] = {}
+for _ours, _words in {
+    "completed": "completed complete finished finish success succeeded successful done ok "
+    "terminated",
+    "failed": "failed fail failure error errored crashed crash exception invalid memoryout oom",
+    "killed": "killed kill interrupted cancelled canceled preempted aborted abort stopped",
+    "timeout": "timeout timed_out timedout time_out time_limit deadline_exceeded",
+    "pruned": "pruned early_stopped early_stop earlystopped stopped_early earlystop",
+    "running": "running pending waiting scheduled queued paused started created",
+}.items():
+    _VOCABULARY.update(dict.fromkeys(_words.split(), _ours))
+
+
+def normalize_status(raw: pd.Series) -> pd.Series:
+    """Map raw status cells to our vocabulary (see module docstring).
+
+    Case, surrounding spaces, ``-``/space separators and enum prefixes such as
+    ``TrialState.`` are ignored: ``"TrialState.COMPLETE"``, ``"Finished"`` and
+    ``"success"`` all become ``"completed"``.
+    """
+    keys = (
+        raw.astype("string")
+        .str.strip()
+        .str.lower()
+        .str.replace(r"^.*\.", "", regex=True)
+        .str.replace(r"[\s\-]+", "_", regex=True)
+    )
+    unique = keys.dropna().unique()
+    mapping = {key: _VOCABULARY.get(key, "unknown") for key in unique}
+    return keys.map(mapping).fillna("unknown").astype(object)
+

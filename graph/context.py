@@ -1,0 +1,103 @@
+"""Run settings, given through LangGraph's context (never stored in state)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+
+from core.detectors import Thresholds
+
+DEFAULT_MODEL = "meta-llama/Llama-3.1-8B-Instruct"
+
+_ENV = {
+    "model": "MODEL",
+    "endpoint_url": "LLM_ENDPOINT_URL",
+    "offline": "HPATH_OFFLINE",
+    "max_revisions": "HPATH_MAX_REVISIONS",
+}
+
+
+@dataclass(kw_only=True)
+class Context:
+    """Settings of one run. Unset fields fall back to environment variables."""
+
+    model: str = field(
+        default=DEFAULT_MODEL,
+        metadata={"description": "Hugging Face model id used through the HF router when "
+                                 "HF_TOKEN is set (env MODEL)."},
+    )
+    endpoint_url: str = field(
+        default="",
+        metadata={"description": "URL of an OpenAI-compatible server (TGI, vLLM, llama.cpp, "
+                                 "Ollama /v1) to use instead of the HF router (env LLM_ENDPOINT_URL)."},
+    )
+    offline: bool = field(
+        default=False,
+        metadata={"description": "Never call a model: deterministic analyst and writer "
+                                 "(env HPATH_OFFLINE=1)."},
+    )
+    max_revisions: int = field(
+        default=2,
+        metadata={"description": "How often the writer may send the analysis back because the "
+                                 "draft cited unknown trial ids (env HPATH_MAX_REVISIONS)."},
+    )
+    llm_timeout: float = field(
+        default=60.0, metadata={"description": "Seconds before a model call is abandoned."}
+    )
+    alpha: float = field(
+        default=0.05,
+        metadata={"description": "Largest Benjamini-Hochberg q for an association to be a pattern."},
+    )
+    min_support: int = field(
+        default=3,
+        metadata={"description": "Fewest affected trials in a region for it to be a pattern."},
+    )
+    overfit_ratio: float = field(
+        default=Thresholds.overfit_ratio,
+        metadata={"description": "Held-out / training loss ratio at which a trial overfits."},
+    )
+    overfit_min_epochs: float = field(
+        default=Thresholds.overfit_min_epochs,
+        metadata={"description": "Trials with fewer epochs are not judged for overfitting."},
+    )
+    diverge_factor: float = field(
+        default=Thresholds.diverge_factor,
+        metadata={"description": "A loss this many times the sweep median has diverged."},
+    )
+    diverge_abs: float = field(
+        default=Thresholds.diverge_abs,
+        metadata={"description": "A finite loss at or above this value has diverged."},
+    )
+    short_run_fraction: float = field(
+        default=Thresholds.short_run_fraction,
+        metadata={"description": "A run with fewer epochs than this fraction of the median is short."},
+    )
+    short_runtime_fraction: float = field(
+        default=Thresholds.short_runtime_fraction,
+        metadata={"description": "Without epochs: a run under this fraction of the median runtime is short."},
+    )
+
+    def __post_init__(self) -> None:
+        """Fill fields left at their default from the environment."""
+        for f in fields(self):
+            env = _ENV.get(f.name)
+            value = os.environ.get(env, "") if env else ""
+            if not value or getattr(self, f.name) != f.default:
+                continue
+            if f.type in (bool, "bool"):
+                setattr(self, f.name, value.strip().lower() in {"1", "true", "yes", "on"})
+            elif f.type in (int, "int"):
+                setattr(self, f.name, int(value))
+            else:
+                setattr(self, f.name, value)
+
+    def thresholds(self) -> Thresholds:
+        """The detector thresholds of this run."""
+        return Thresholds(
+            overfit_ratio=self.overfit_ratio,
+            overfit_min_epochs=self.overfit_min_epochs,
+            diverge_factor=self.diverge_factor,
+            diverge_abs=self.diverge_abs,
+            short_run_fraction=self.short_run_fraction,
+            short_runtime_fraction=self.short_runtime_fraction,
+        )

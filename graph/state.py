@@ -1,0 +1,45 @@
+"""The graph's state: JSON-native data only, so any checkpointer can store it."""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any
+
+from typing_extensions import TypedDict
+
+
+class InputState(TypedDict, total=False):
+    """What a caller gives the graph: a results file path, or the rows themselves."""
+
+    results_path: str
+    """Path of a CSV/TSV results table, one row per trial."""
+    records: list[dict[str, Any]]
+    """Alternatively, the trials as records (``None`` is missing, ``"nan"``/NaN non-finite)."""
+
+
+class OutputState(TypedDict, total=False):
+    """What the graph returns."""
+
+    report: str
+    """The markdown report (``hparam_report.md``)."""
+    summary: dict[str, Any]
+    """The JSON summary (``hparam_summary.json``): every fact the report states."""
+
+
+class State(InputState, OutputState, total=False):
+    """Everything the nodes share."""
+
+    source: str
+    """Name of the input, used in messages and the report."""
+    raw: dict[str, list[str | None]]
+    """The results table as raw text cells, column by column."""
+    roles: dict[str, Any]
+    """Column roles (see ``core.roles.ColumnRoles.to_dict``)."""
+    notes: Annotated[list[str], operator.add]
+    """One-line notices for the user (file encoding, model fallbacks), appended by nodes."""
+    analysis: dict[str, Any]
+    """The analyst's patterns, leads and recommendations, possibly phrased by a model."""
+    invalid_citations: list[str]
+    """Trial ids the last draft cited that the summary does not hold (empty: draft is fine)."""
+    revisions: int
+    """How many times the writer sent the analysis back."""
