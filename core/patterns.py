@@ -62,7 +62,7 @@ def find_patterns(
     """
     over = [a for a in associations if a["k"] >= 2 and a["rate"] > a["rate_rest"]]
     best: dict[tuple[str, str], dict[str, Any]] = {}
-    for a in sorted(over, key=_strength):
+    for a in sorted(over, key=lambda a: (a["rule"] != "threshold", a["q"], -a["k"])):
         if a["q"] < alpha and a["k"] >= min_support:
             best.setdefault((a["issue_type"], a["hyperparameter"]), a)
     chosen = sorted(best.values(), key=lambda a: (_SEVERITY_RANK[SEVERITY[a["issue_type"]]], a["q"]))
@@ -77,8 +77,8 @@ def find_patterns(
     return patterns, leads
 
 
-def _strength(a: dict[str, Any]) -> tuple[float, int, float]:
-    return (a["q"], 0 if a["rule"] == "threshold" else 1, -a["k"])
+def _strength(a: dict[str, Any]) -> tuple[float, float]:
+    return (a["q"], -a["k"])
 
 
 def _describe(a: dict[str, Any], pattern_id: str) -> dict[str, Any]:

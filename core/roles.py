@@ -124,6 +124,8 @@ def classify_metric(name: str) -> MetricInfo | None:
     """
     words = tokens(name)
     split = next((_SPLIT_WORDS[w] for w in words if w in _SPLIT_WORDS), None)
+    if words and set(words) <= {"error", "err", "message", "msg"}:
+        return None  # "error" alone is the message column of a crashed run, not a metric
     if any(w in _LOSS_WORDS for w in words):
         kind: MetricKind = "loss"
     elif any(w in _ACC_WORDS for w in words):
