@@ -8,7 +8,6 @@ from typing import Any
 import pandas as pd
 from langgraph.runtime import Runtime
 
-from core.errors import InputError
 from core.grounding import cited_ids, ground, summary_numbers, summary_trial_ids
 from core.loading import RawTable, read_results, records_to_raw
 from core.patterns import analyze_patterns
@@ -97,13 +96,13 @@ def write(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         removed += checked.removed
         narrative = checked.text or None
     if removed:
-        cause = (f"cited trial ids not in the data ({', '.join(bad_ids)}) after {revisions} revision(s)"
+        cause = (f"cited {len(bad_ids)} trial id(s) not in the data after {revisions} revision(s)"
                  if bad_ids else "stated numbers not in the analysis")
         new_notes.append(f"{len(removed)} model-written sentence(s) that {cause} were removed")
-    author = llm.describe_model(ctx) if model is not None and _used_model(final, narrative) else "deterministic"
+    author = _model_name(model) if model is not None and _used_model(final, narrative) else "deterministic"
     full = summary | final | {
-        "writer": {"author": author or "deterministic", "narrative": narrative,
-                   "notes": notes + new_notes, "revisions": revisions},
+        "writer": {"author": author, "narrative": narrative,
+                   "notes": notes + new_notes, "revisions": revisions, "rejected_ids": bad_ids},
     }
     return {"summary": full, "report": render_report(full), "invalid_citations": [], "notes": new_notes}
 
@@ -142,11 +141,13 @@ def _used_model(analysis: dict[str, Any], narrative: str | None) -> bool:
     )
 
 
+def _model_name(model: Any) -> str:
+    return str(getattr(model, "model_id", None) or getattr(model, "model_name", None) or type(model).__name__)
+
+
 def _reason(exc: Exception) -> str:
     """A one-line reason that never carries a secret."""
     text = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
     token = os.environ.get("HF_TOKEN")
     return text.replace(token, "***") if token else text
 
-
-__all__ = ["load", "detect", "analyze", "write", "InputError"]

@@ -1,0 +1,176 @@
+"""The graph: offline run, loop-back on invented ids, cap, checkpointers, embedding."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.sqlite import SqliteSaver
+
+from graph import build_graph, graph
+from graph import llm as llm_module
+from graph.builder import route_after_write
+from graph.context import Context
+from tests.conftest import EXAMPLES, SAMPLE
+
+SECTIONS = ["## Overview", "## Issue Breakdown", "## Hyperparameter Pathologies", "## Recommendations"]
+REAL_IDS = {"1", "2", "3", "4", "5", "6"}
+
+
+def cited(report: str) -> set[str]:
+    """Every backticked token and every id after 'trial(s)' in a report."""
+    ids = set(re.findall(r"`([^`]+)`", report))
+    for match in re.finditer(r"\btrials?\s+((?:\w+(?:,\s*|\s+and\s+)?)+)", report, re.IGNORECASE):
+        ids.update(re.findall(r"\w+", match.group(1)))
+    return ids
+
+
+def use_model(monkeypatch: pytest.MonkeyPatch, model) -> None:
+    monkeypatch.setattr(llm_module, "get_chat_model", lambda context: model)
+
+
+def analyst_reply(title: str = "Overfit trial", text: str = "Regularise trial 3.") -> str:
+    return json.dumps({"patterns": [], "recommendations": [{"id": "R3", "text": text}]})
+
+
+def test_offline_run_has_all_sections_and_only_real_ids():
+    out = graph.invoke({"results_path": str(SAMPLE)}, context=Context(offline=True))
+    assert set(out) == {"report", "summary"}
+    report = out["report"]
+    positions = [report.index(s) for s in SECTIONS]
+    assert positions == sorted(positions)
+    ids_in_report = {t for t in cited(report) if t.isdigit()}
+    assert ids_in_report <= REAL_IDS and {"2", "3", "4", "5"} <= ids_in_report
+    s = out["summary"]
+    assert s["schema_version"] == "1.0" and s["sweep"]["n_trials"] == 6
+    assert s["issue_counts"] == {"nonfinite_metric": 2, "failed": 1, "overfitting": 1, "short_run": 1}
+    assert all(isinstance(i["trial_id"], str) for i in s["issues"])
+    assert s["writer"]["author"] == "deterministic"
+    json.dumps(s, allow_nan=False)
+
+
+def test_records_input_gives_the_same_summary_as_the_file():
+    import csv
+
+    with open(SAMPLE, newline="") as handle:
+        records = list(csv.DictReader(handle))
+    from_records = graph.invoke({"records": records}, context=Context(offline=True))["summary"]
+    from_file = graph.invoke({"results_path": str(SAMPLE)}, context=Context(offline=True))["summary"]
+    assert from_records["issues"] == from_file["issues"]
+
+
+def test_model_citing_an_unknown_id_loops_exactly_once(monkeypatch):
+    model = FakeListChatModel(responses=[
+        analyst_reply(), "Trial 42 diverged badly and trial 2 failed.",  # first draft: 42 is invented
+        analyst_reply(), "Trial 2 failed and trial 4 reported an infinite validation loss.",
+    ])
+    use_model(monkeypatch, model)
+    updates = list(graph.stream({"results_path": str(SAMPLE)}, context=Context(), stream_mode="updates"))
+    nodes = [next(iter(u)) for u in updates]
+    assert nodes == ["load", "detect", "analyze", "write", "analyze", "write"]
+    assert updates[3]["write"]["invalid_citations"] == ["42"]
+    final = updates[-1]["write"]
+    assert "42" not in cited(final["report"])
+    assert "trial 4 reported an infinite validation loss" in final["report"]
+    assert final["summary"]["writer"]["revisions"] == 1
+    assert final["summary"]["writer"]["author"] == "FakeListChatModel"
+
+
+def test_model_that_always_invents_ids_ends_at_the_cap_without_them(monkeypatch):
+    model = FakeListChatModel(responses=[
+        json.dumps({"recommendations": [{"id": "R1", "text": "Rerun trial 777 with a smaller lr."}]}),
+        "Trial 999 and trial 2 both failed. The sweep has 4 sick trials.",
+    ])
+    use_model(monkeypatch, model)
+    updates = list(graph.stream({"results_path": str(SAMPLE)}, context=Context(max_revisions=2),
+                                stream_mode="updates"))
+    nodes = [next(iter(u)) for u in updates]
+    assert nodes == ["load", "detect", "analyze", "write"] * 1 + ["analyze", "write"] * 2
+    final = updates[-1]["write"]
+    report = final["report"]
+    assert "777" not in report and "999" not in report
+    assert final["summary"]["writer"]["revisions"] == 2
+    notes = [line for line in report.splitlines() if line.startswith("> Note:")]
+    assert len(notes) == 1 and "removed" in notes[0] and "2 trial id(s) not in the data" in notes[0]
+    assert final["summary"]["writer"]["rejected_ids"] == ["777", "999"]  # JSON only, for debugging
+    # the deterministic recommendation survives in place of the removed wording
+    assert "Inspect trials `2`, `4`" in report
+
+
+def test_invented_numbers_are_removed_without_a_loop(monkeypatch):
+    model = FakeListChatModel(responses=[
+        analyst_reply(),
+        "4 of 6 trials have issues. Roughly 37% of trials diverged at lr 0.3. Trial 3 overfit.",
+    ])
+    use_model(monkeypatch, model)
+    out = graph.invoke({"results_path": str(SAMPLE)}, context=Context())
+    report = out["report"]
+    assert "4 of 6 trials have issues. Trial 3 overfit." in report
+    assert "37%" not in report and "0.3." not in report
+    assert "stated numbers not in the analysis" in report
+
+
+def test_model_failure_falls_back_to_the_deterministic_path(monkeypatch):
+    class Broken(FakeListChatModel):
+        def invoke(self, *args, **kwargs):
+            raise ConnectionError("connection refused")
+
+    use_model(monkeypatch, Broken(responses=["unused"]))
+    out = graph.invoke({"results_path": str(SAMPLE)}, context=Context())
+    assert out["summary"]["writer"]["author"] == "deterministic"
+    assert "model analyst unavailable (ConnectionError: connection refused)" in out["report"]
+
+
+def test_malformed_analyst_json_keeps_deterministic_wording(monkeypatch):
+    use_model(monkeypatch, FakeListChatModel(responses=["not json at all", "Trial 2 failed."]))
+    out = graph.invoke({"results_path": str(SAMPLE)}, context=Context())
+    assert "not valid JSON" in out["report"]
+    assert "Trial 2 failed." in out["report"]
+
+
+def test_router_is_typed_and_terminates():
+    assert route_after_write({"invalid_citations": ["9"]}) == "analyze"
+    assert route_after_write({"invalid_citations": []}) == "__end__"
+    drawn = graph.get_graph()
+    conditional = [e for e in drawn.edges if e.conditional]
+    assert {(e.source, e.target) for e in conditional} == {("write", "analyze"), ("write", "__end__")}
+
+
+@pytest.mark.parametrize("saver", ["memory", "sqlite"])
+def test_state_round_trips_through_checkpointers(tmp_path, saver):
+    checkpointer = InMemorySaver() if saver == "memory" else SqliteSaver(
+        sqlite3.connect(tmp_path / "cp.sqlite", check_same_thread=False))
+    compiled = build_graph().compile(checkpointer=checkpointer)
+    config = {"configurable": {"thread_id": "t1"}}
+    out = compiled.invoke({"results_path": str(EXAMPLES / "deepobs_cifar10_3c3d.csv")}, config,
+                          context=Context(offline=True))
+    state = compiled.get_state(config).values
+    assert state["report"] == out["report"] and state["summary"] == out["summary"]
+    json.dumps(state, allow_nan=False)  # JSON-native all the way down
+    history = list(compiled.get_state_history(config))
+    assert len(history) >= 5
+
+
+def test_embedding_as_a_subgraph_example_runs(monkeypatch):
+    spec = importlib.util.spec_from_file_location("embed_as_subgraph", EXAMPLES / "embed_as_subgraph.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "embed_as_subgraph", module)
+    spec.loader.exec_module(module)
+    result = module.build_pipeline().invoke({"results_path": str(SAMPLE)}, context=Context(offline=True))
+    assert result["verdict"].startswith("blocked")
+    assert result["report"].startswith("# Hyperparameter Sweep Pathology Report")
+
+
+def test_offline_path_does_not_import_the_llm_client():
+    code = ("import sys; from graph import graph; from graph.context import Context; "
+            f"graph.invoke({{'results_path': {str(SAMPLE)!r}}}, context=Context()); "
+            "print('langchain_huggingface' in sys.modules, 'transformers' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False False"
