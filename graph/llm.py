@@ -40,8 +40,19 @@ def get_chat_model(context: Context) -> BaseChatModel | None:
     from langchain_huggingface import ChatHuggingFace, HuggingFaceEndpoint
 
     if context.endpoint_url:
-        endpoint = _tokenless_endpoint(context)
-        return ChatHuggingFace(llm=endpoint, model_id=context.model)
+        endpoint = HuggingFaceEndpoint(
+            endpoint_url=context.endpoint_url,
+            max_new_tokens=1024,
+            temperature=0.2,
+            timeout=int(context.llm_timeout),
+            # huggingface_hub adds "authorization: Bearer <HF_TOKEN or stored login token>"
+            # for ANY url; a None-valued header of ours replaces it and is then dropped, so
+            # nothing is sent. The key must be lower-case (tests/test_llm_http.py guards it).
+            server_kwargs={"headers": {"authorization": None}},
+        )
+        chat = ChatHuggingFace(llm=endpoint)
+        chat.model_id = context.model  # the request's "model" (else "dummy"); vLLM checks it
+        return chat
     endpoint = HuggingFaceEndpoint(
         repo_id=context.model,
         provider="auto",
@@ -51,14 +62,3 @@ def get_chat_model(context: Context) -> BaseChatModel | None:
         timeout=int(context.llm_timeout),
     )
     return ChatHuggingFace(llm=endpoint)
-
-
-def _tokenless_endpoint(context: Context):  # type: ignore[no-untyped-def]
-    from langchain_huggingface import HuggingFaceEndpoint
-
-    return HuggingFaceEndpoint(
-        endpoint_url=context.endpoint_url,
-        max_new_tokens=1024,
-        temperature=0.2,
-        timeout=int(context.llm_timeout),
-    )
