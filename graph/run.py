@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         _check_out_dir(out_dir)
         final = _run(results, args)
         _write_atomically(out_dir / REPORT_NAME, final["report"])
-        _write_atomically(out_dir / SUMMARY_NAME, json.dumps(final["summary"], indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+        summary_text = json.dumps(final["summary"], indent=2, ensure_ascii=False, allow_nan=False)
+        _write_atomically(out_dir / SUMMARY_NAME, summary_text + "\n")
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

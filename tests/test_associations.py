@@ -7,10 +7,10 @@ import pandas as pd
 
 from core.associations import associate_issues
 from core.detectors import detect_issues
-from core.patterns import analyze_patterns, find_patterns
-from core.summary import analyze_sweep
 from core.loading import read_results
+from core.patterns import analyze_patterns, find_patterns
 from core.roles import infer_roles
+from core.summary import analyze_sweep
 from tests.conftest import DATA, EXAMPLES
 from tests.helpers import table_from_records, table_from_text
 

@@ -23,6 +23,7 @@ from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 from langchain_huggingface import ChatHuggingFace, HuggingFaceEndpoint
 from openai_stub import ChatCompletionsStub, StubReply
 
+
 def make_chat(url: str, **endpoint_kwargs: Any) -> ChatHuggingFace:
     """Build the chat model exactly as the app does."""
     llm = HuggingFaceEndpoint(
