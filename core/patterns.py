@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.detectors import SEVERITY
-from core.values import format_number, format_p
+from core.values import format_number, format_p, format_rate
 
 ISSUE_LABELS = {
     "nonfinite_metric": "NaN/inf metrics",
@@ -85,8 +85,8 @@ def _describe(a: dict[str, Any], pattern_id: str) -> dict[str, Any]:
     label = ISSUE_LABELS.get(a["issue_type"], a["issue_type"])
     evidence = {key: a[key] for key in ("k", "n", "rate", "k_rest", "n_rest", "rate_rest", "p", "q")}
     explanation = (
-        f"{a['k']} of {a['n']} trials with {a['condition']} ({_pct(a['rate'])}) show {label}, "
-        f"against {a['k_rest']} of {a['n_rest']} ({_pct(a['rate_rest'])}) in the rest of the sweep "
+        f"{a['k']} of {a['n']} trials with {a['condition']} ({format_rate(a['rate'])}) show {label}, "
+        f"against {a['k_rest']} of {a['n_rest']} ({format_rate(a['rate_rest'])}) in the rest of the sweep "
         f"(one-sided Fisher p = {format_p(a['p'])}, Benjamini-Hochberg q = {format_p(a['q'])})."
     )
     return {
@@ -131,10 +131,6 @@ def recommend(a: dict[str, Any]) -> str:
     if kind == "failed":
         return f"Read the logs of the failed trials with {cond}; until the cause is fixed, {avoid}."
     return f"Check why trials with {cond} show {label}; meanwhile {avoid}."
-
-
-def _pct(rate: float) -> str:
-    return f"{100 * rate:.0f}%"
 
 
 

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from core.patterns import ISSUE_LABELS
-from core.values import format_number, format_p
+from core.values import format_number, format_p, format_rate
 
 _MAX_DETAIL_ROWS = 25
 _EXAMPLES = 5
@@ -63,11 +63,16 @@ def prose(text: str) -> str:
     Headings, block quotes, list markers at line start, links, images and HTML tags
     are neutralised; emphasis and inline code are kept.
     """
-    text = re.sub(r"\s+", " ", text).strip()
+    parts = re.split(r"(`[^`]*`)", re.sub(r"\s+", " ", text).strip())
+    text = "".join(part if part.startswith("`") else _inert(part) for part in parts)
+    return re.sub(r"^[#>\-+*=|]+\s*", "", text)
+
+
+def _inert(text: str) -> str:
+    """Text outside code spans: HTML escaped, links and images reduced to their text."""
     text = text.replace("<", "&lt;").replace(">", "&gt;")
     text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)
-    text = re.sub(r"https?://\S+", "(link removed)", text)
-    return re.sub(r"^[#>\-+*=|]+\s*", "", text)
+    return re.sub(r"https?://\S+", "(link removed)", text)
 
 
 def _ids(ids: list[str], total: int | None = None) -> str:
@@ -77,7 +82,7 @@ def _ids(ids: list[str], total: int | None = None) -> str:
 
 
 def _pct(k: int, n: int) -> str:
-    return f"{100 * k / n:.0f}%" if n else "n/a"
+    return format_rate(k / n) if n else "n/a"
 
 
 def _byline(s: dict[str, Any]) -> str:

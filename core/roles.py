@@ -166,7 +166,8 @@ def infer_roles(frame: pd.DataFrame, source: str) -> ColumnRoles:
     id_col = next((c for c in candidates if frame[c].is_unique), candidates[0])
     taken = {id_col}
     status_col = _first(by_canonical, _STATUS_NAMES, taken)
-    taken.add(status_col) if status_col else None
+    if status_col:
+        taken.add(status_col)
 
     metrics: dict[str, MetricInfo] = {}
     ignored: dict[str, str] = {}
@@ -187,9 +188,11 @@ def infer_roles(frame: pd.DataFrame, source: str) -> ColumnRoles:
         )
     taken |= set(metrics) | set(ignored)
     epochs_col = _first(by_canonical, _EPOCH_NAMES, taken, numeric_in=frame)
-    taken.add(epochs_col) if epochs_col else None
+    if epochs_col:
+        taken.add(epochs_col)
     runtime_col = _first(by_canonical, _RUNTIME_NAMES, taken, numeric_in=frame)
-    taken.add(runtime_col) if runtime_col else None
+    if runtime_col:
+        taken.add(runtime_col)
 
     hyperparameters: list[str] = []
     for col in frame.columns:

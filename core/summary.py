@@ -20,6 +20,8 @@ from core.roles import ColumnRoles
 from core.table import TrialTable, build_trial_table
 
 SCHEMA_VERSION = "1.0"
+_SEVERITIES = ("high", "medium", "low")
+_SEVERITY_RANK = {s: i for i, s in enumerate(_SEVERITIES)}
 
 
 def analyze_sweep(raw: RawTable, roles: ColumnRoles, thresholds: Thresholds | None = None) -> dict[str, Any]:
@@ -55,7 +57,8 @@ def build_summary(
     """
     counts = issues["type"].value_counts()
     issue_counts = {t: int(counts[t]) for t in ISSUE_TYPES if t in counts}
-    affected = issues.groupby("trial_id", sort=False)["severity"].agg(_worst)
+    rank = issues["severity"].map(_SEVERITY_RANK)
+    affected = rank.groupby(issues["trial_id"], sort=False).min().map(dict(enumerate(_SEVERITIES)))
     return {
         "schema_version": SCHEMA_VERSION,
         "sweep": {
@@ -76,14 +79,10 @@ def build_summary(
         ],
         "issue_counts": issue_counts,
         "trials_affected": int(len(affected)),
-        "severity_counts": {s: int((affected == s).sum()) for s in ("high", "medium", "low")},
+        "severity_counts": {s: int((affected == s).sum()) for s in _SEVERITIES},
         "associations": associations,
         "best_trial": _best_trial(table, set(issues["trial_id"])),
     }
-
-
-def _worst(severities: pd.Series) -> str:
-    return next(s for s in ("high", "medium", "low") if (severities == s).any())
 
 
 def _ranges(table: TrialTable) -> dict[str, Any]:

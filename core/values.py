@@ -84,3 +84,8 @@ def format_number(value: float) -> str:
 def format_p(p: float) -> str:
     """Format a p- or q-value: two significant digits, scientific below 1e-4."""
     return f"{p:.2g}" if p >= 1e-4 else f"{p:.1e}"
+
+
+def format_rate(rate: float) -> str:
+    """A rate in [0, 1] as a whole percentage: ``0.667`` -> ``"67%"``."""
+    return f"{100 * rate:.0f}%"

@@ -36,7 +36,7 @@ def use_model(monkeypatch: pytest.MonkeyPatch, model) -> None:
     monkeypatch.setattr(llm_module, "get_chat_model", lambda context: model)
 
 
-def analyst_reply(title: str = "Overfit trial", text: str = "Regularise trial 3.") -> str:
+def analyst_reply(text: str = "Regularise trial 3.") -> str:
     return json.dumps({"patterns": [], "recommendations": [{"id": "R3", "text": text}]})
 
 
