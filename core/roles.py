@@ -31,6 +31,10 @@ _RUNTIME_NAMES = (
     "elapsed_time_s", "elapsed_time", "elapsed", "elapsed_s", "time_total_s", "wall_time",
     "train_time", "training_time", "time_s",
 )
+_ERROR_NAMES = (
+    "error", "error_message", "error_msg", "exception", "traceback", "failure_reason",
+    "fail_reason", "status_message", "message", "error_text", "user_attrs_error", "tags_error",
+)
 _MESSAGE_WORDS = {"error", "message", "exception", "traceback", "notes", "note", "reason", "msg"}
 _LOSS_WORDS = {"loss", "nll", "mse", "rmse", "mae", "perplexity", "ppl", "err", "error"}
 _ACC_WORDS = {"acc", "accuracy", "top1", "top5", "auc", "auroc", "f1", "precision", "recall"}
@@ -46,12 +50,28 @@ _BOOKKEEPING_WORDS = {"epoch", "epochs", "step", "steps", "iteration", "iteratio
                       "records", "path", "uri", "url", "dir", "host", "hostname", "user", "pid"}
 
 
+Goal = Literal["min", "max"]
+ROLE_NAMES = ("id", "status", "metric", "epochs", "runtime", "error", "seed", "hyperparameter", "ignore")
+"""Roles a column can be given explicitly (``--map col=role``, or by an importer)."""
+
+
 @dataclass
 class MetricInfo:
-    """What a metric column measures: ``kind`` (loss/accuracy/objective) and ``split``."""
+    """What a metric column measures.
+
+    ``kind`` is loss/accuracy/objective, ``split`` train/val/test or None, and ``goal``
+    whether lower (``"min"``) or higher (``"max"``) is better: losses are ``min``,
+    accuracies ``max``, an objective is None unless its source says (Optuna's study
+    direction, or ``--map value=metric:objective:max``).
+    """
 
     kind: MetricKind
     split: Split | None
+    goal: Goal | None = None
+
+    def __post_init__(self) -> None:
+        if self.goal is None and self.kind != "objective":
+            self.goal = "min" if self.kind == "loss" else "max"
 
 
 @dataclass
@@ -65,6 +85,9 @@ class ColumnRoles:
     epochs, runtime : budget columns, or None.
     hyperparameters : columns the analysis groups trials by.
     ignored : every other column -> why it is not a hyperparameter.
+    error : the error/exception message column of crashed runs, or None.
+    seed : the random seed column, or None (used for seed instability, never grouped by).
+    mapping : roles given explicitly (column -> role spec), as the report states them.
     """
 
     id: str
@@ -74,6 +97,9 @@ class ColumnRoles:
     runtime: str | None
     hyperparameters: list[str]
     ignored: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+    seed: str | None = None
+    mapping: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         """JSON-native form (used in the graph state and the summary)."""
@@ -140,7 +166,39 @@ def classify_metric(name: str) -> MetricInfo | None:
     return MetricInfo(kind, split)
 
 
-def infer_roles(frame: pd.DataFrame, source: str) -> ColumnRoles:
+def parse_role_spec(spec: str, column: str = "") -> tuple[str, MetricInfo | None]:
+    """Parse a role spec such as ``"status"``, ``"metric:val_loss"`` or ``"metric:objective:max"``.
+
+    ``metric`` alone takes the kind and split from the column's own name;
+    ``metric:<name>`` classifies as if the column were called ``<name>``; a trailing
+    ``:min``/``:max`` sets the goal. Raises ``ValueError`` with the valid roles.
+    """
+    role, _, rest = spec.strip().partition(":")
+    role = role.strip().lower()
+    if role == "hp":
+        role = "hyperparameter"
+    if role not in ROLE_NAMES:
+        raise ValueError(f"unknown role {spec!r} (roles: {', '.join(ROLE_NAMES)}; metrics as metric:val_loss)")
+    if role != "metric":
+        if rest:
+            raise ValueError(f"role {role!r} takes no ':' suffix (got {spec!r})")
+        return role, None
+    like, _, goal = rest.partition(":")
+    goal = goal.strip().lower()
+    if goal not in ("", "min", "max"):
+        raise ValueError(f"metric goal must be min or max (got {spec!r})")
+    info = classify_metric(like.strip() or column)
+    if info is None:
+        if like.strip() and like.strip().lower() not in _OBJECTIVE_NAMES:
+            raise ValueError(f"cannot tell what {like!r} measures; use e.g. metric:val_loss, "
+                             "metric:train_accuracy or metric:objective:max")
+        info = MetricInfo("objective", None)
+    if goal:
+        info.goal = goal  # type: ignore[assignment]
+    return role, info
+
+
+def infer_roles(frame: pd.DataFrame, source: str, hints: dict[str, str] | None = None) -> ColumnRoles:
     """Infer the role of each column of a raw results table.
 
     Parameters
@@ -149,28 +207,51 @@ def infer_roles(frame: pd.DataFrame, source: str) -> ColumnRoles:
         Raw text cells, one row per trial (see :func:`core.loading.read_results`).
     source : str
         File name used in error messages.
+    hints : dict, optional
+        Column -> role spec (see :func:`parse_role_spec`) given by the user or an
+        importer; these win over inference and are recorded in ``mapping``.
 
     Raises
     ------
     InputError
-        When no id column or no metric column can be found.
+        When no id column or no metric column can be found, or a hint names a column
+        the table lacks or a role that does not exist.
     """
-    by_canonical = {canonical(c): c for c in reversed(frame.columns)}
-    candidates = [by_canonical[n] for n in _ID_NAMES if n in by_canonical]
-    if not candidates:
-        raise InputError(
-            f"{source}: no trial id column (looked for {', '.join(_ID_NAMES[:4])}, ...); "
-            f"columns are: {_list(frame.columns)}"
-        )
-    # The first candidate whose values are unique; else the first (duplicates are reported later).
-    id_col = next((c for c in candidates if frame[c].is_unique), candidates[0])
-    taken = {id_col}
-    status_col = _first(by_canonical, _STATUS_NAMES, taken)
-    if status_col:
-        taken.add(status_col)
+    hints = dict(hints or {})
+    given: dict[str, tuple[str, MetricInfo | None]] = {}
+    for col, spec in hints.items():
+        if col not in frame.columns:
+            raise InputError(f"{source}: --map names column {col!r}, which is not in the table; "
+                             f"columns are: {_list(frame.columns)}")
+        try:
+            given[col] = parse_role_spec(spec, col)
+        except ValueError as exc:
+            raise InputError(f"{source}: --map {col}={spec}: {exc}") from None
+    for single in ("id", "status", "epochs", "runtime", "error", "seed"):
+        cols = [c for c, (r, _) in given.items() if r == single]
+        if len(cols) > 1:
+            raise InputError(f"{source}: --map gives the role {single!r} to several columns: {', '.join(cols)}")
 
-    metrics: dict[str, MetricInfo] = {}
-    ignored: dict[str, str] = {}
+    def hinted(role: str) -> str | None:
+        return next((c for c, (r, _) in given.items() if r == role), None)
+
+    by_canonical = {canonical(c): c for c in reversed(frame.columns) if c not in given}
+    id_col = hinted("id")
+    if id_col is None:
+        candidates = [by_canonical[n] for n in _ID_NAMES if n in by_canonical]
+        if not candidates:
+            raise InputError(
+                f"{source}: no trial id column (looked for {', '.join(_ID_NAMES[:4])}, ...; "
+                f"or name one with --map COLUMN=id); columns are: {_list(frame.columns)}"
+            )
+        # The first candidate whose values are unique; else the first (duplicates are reported later).
+        id_col = next((c for c in candidates if frame[c].is_unique), candidates[0])
+    taken: set[str | None] = {id_col, *given}
+    status_col = hinted("status") or _first(by_canonical, _STATUS_NAMES, taken)
+    taken.add(status_col)
+
+    metrics: dict[str, MetricInfo] = {c: info for c, (r, info) in given.items() if r == "metric" and info}
+    ignored: dict[str, str] = {c: "ignored by --map" for c, (r, _) in given.items() if r == "ignore"}
     for col in frame.columns:
         if col in taken:
             continue
@@ -187,14 +268,20 @@ def infer_roles(frame: pd.DataFrame, source: str) -> ColumnRoles:
             f"val_accuracy, or an objective value); columns are: {_list(frame.columns)}"
         )
     taken |= set(metrics) | set(ignored)
-    epochs_col = _first(by_canonical, _EPOCH_NAMES, taken, numeric_in=frame)
-    if epochs_col:
-        taken.add(epochs_col)
-    runtime_col = _first(by_canonical, _RUNTIME_NAMES, taken, numeric_in=frame)
-    if runtime_col:
-        taken.add(runtime_col)
+    epochs_col = hinted("epochs") or _first(by_canonical, _EPOCH_NAMES, taken, numeric_in=frame)
+    taken.add(epochs_col)
+    runtime_col = hinted("runtime") or _first(by_canonical, _RUNTIME_NAMES, taken, numeric_in=frame)
+    taken.add(runtime_col)
+    error_col = hinted("error") or next(
+        (c for c in (by_canonical.get(n) for n in _ERROR_NAMES) if c and c not in taken and _has_values(frame[c])), None
+    )
+    taken.add(error_col)
+    seed_col = hinted("seed") or next(
+        (c for c in frame.columns if c not in taken and "seed" in tokens(c) and not _mostly_text(frame[c])), None
+    )
+    taken.add(seed_col)
 
-    hyperparameters: list[str] = []
+    hyperparameters: list[str] = [c for c, (r, _) in given.items() if r == "hyperparameter"]
     for col in frame.columns:
         if col in taken:
             continue
@@ -203,6 +290,7 @@ def infer_roles(frame: pd.DataFrame, source: str) -> ColumnRoles:
             ignored[col] = reason
         else:
             hyperparameters.append(col)
+    hyperparameters.sort(key=list(frame.columns).index)
     return ColumnRoles(
         id=id_col,
         status=status_col,
@@ -211,13 +299,16 @@ def infer_roles(frame: pd.DataFrame, source: str) -> ColumnRoles:
         runtime=runtime_col,
         hyperparameters=hyperparameters,
         ignored=ignored,
+        error=error_col,
+        seed=seed_col,
+        mapping=hints,
     )
 
 
 def _first(
     by_canonical: dict[str, str],
     names: tuple[str, ...],
-    taken: set[str],
+    taken: set[str | None],
     numeric_in: pd.DataFrame | None = None,
 ) -> str | None:
     for name in names:
@@ -254,6 +345,10 @@ def _not_a_hyperparameter(col: str, cells: pd.Series) -> str | None:
         if present.astype(str).str.len().mean() > 40:
             return "free text (long values)"
     return None
+
+
+def _has_values(cells: pd.Series) -> bool:
+    return bool((~parse_numeric(cells)[1]).any())
 
 
 def _mostly_text(cells: pd.Series) -> bool:

@@ -57,12 +57,52 @@ def test_roles_of_a_typical_table():
     assert set(roles.metrics) == {"train_loss", "val_loss"}
     assert (roles.epochs, roles.runtime) == ("epochs", "runtime_sec")
     assert roles.hyperparameters == ["lr", "optimizer"]
-    assert roles.ignored["seed"] == "random seed"
+    assert roles.seed == "seed" and "seed" not in roles.hyperparameters
     assert roles.ignored["start_time"] == "timestamp"
     assert roles.ignored["error"] == "empty"
     assert "notes" in roles.ignored
     assert roles.loss_pair() == ("train_loss", "val_loss")
+    assert roles.error is None and roles.mapping == {}
     assert ColumnRoles.from_dict(roles.to_dict()) == roles
+
+
+def test_error_column_with_messages_gets_the_error_role():
+    f = frame(trial_id=[1, 2, 3], val_loss=[0.1, 0.2, 0.3], lr=[1, 2, 3],
+              error=["", "ZeroDivisionError: division by zero", ""])
+    roles = infer_roles(f, "t.csv")
+    assert roles.error == "error" and "error" not in roles.hyperparameters
+
+
+def test_hints_override_inference_and_are_recorded():
+    f = frame(run=["a", "b", "c"], score=[0.9, 0.8, 0.7], width=[1, 2, 3], junk=[1, 2, 3],
+              val_loss=[0.1, 0.2, 0.3])
+    hints = {"run": "id", "score": "metric:objective:max", "val_loss": "hyperparameter", "junk": "ignore"}
+    roles = infer_roles(f, "t.csv", hints)
+    assert roles.id == "run"
+    assert roles.metrics["score"].kind == "objective" and roles.metrics["score"].goal == "max"
+    assert roles.hyperparameters == ["width", "val_loss"]
+    assert roles.ignored["junk"] == "ignored by --map" and roles.mapping == hints
+    assert ColumnRoles.from_dict(roles.to_dict()) == roles
+
+
+@pytest.mark.parametrize(
+    ("hints", "message"),
+    [
+        ({"nope": "id"}, r"--map names column 'nope', which is not in the table"),
+        ({"lr": "colour"}, r"--map lr=colour: unknown role 'colour'"),
+        ({"lr": "metric:val_loss:up"}, r"metric goal must be min or max"),
+        ({"lr": "id", "trial_id": "id"}, r"gives the role 'id' to several columns: lr, trial_id"),
+    ],
+)
+def test_bad_hints_are_input_errors(hints, message):
+    with pytest.raises(InputError, match=message):
+        infer_roles(frame(trial_id=[1, 2], lr=[0.1, 0.2], val_loss=[1, 2]), "t.csv", hints)
+
+
+def test_loss_and_accuracy_goals():
+    assert classify_metric("val_loss").goal == "min"
+    assert classify_metric("val_acc").goal == "max"
+    assert classify_metric("value").goal is None
 
 
 def test_free_text_column_is_never_a_hyperparameter():

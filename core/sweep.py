@@ -1,0 +1,50 @@
+"""What every reader of a sweep produces: the one seam between input formats and analysis.
+
+A reader (plain CSV, an Optuna storage, a W&B export, a Ray Tune directory, ...)
+returns a :class:`Sweep`. Everything downstream (roles, detectors, statistics) sees
+only this, so no format-specific logic lives past the reader.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.loading import RawTable
+
+
+@dataclass
+class Sweep:
+    """A sweep as read from any source.
+
+    Attributes
+    ----------
+    trials : RawTable
+        One row per trial, every cell text (``str``) or ``None`` for missing; a
+        reported NaN stays the text ``"nan"`` (see :mod:`core.values`).
+    role_hints : dict of str to str
+        Column -> role spec (see :func:`core.roles.parse_role_spec`) that the reader
+        knows for certain (``number`` is Optuna's id, ``state`` its status, ...);
+        ``--map`` entries are merged over these. Columns without a hint are inferred.
+    curves : RawTable or None
+        Per-epoch or per-step values in long format, text cells like ``trials``: a
+        trial id column, a step column (``epoch``, ``step``, ``training_iteration``,
+        ...) and one column per metric; one row per (trial, step).
+    format : str
+        Name of the reader that produced it (``"csv"``, ``"optuna-sqlite"``, ...),
+        shown in the report.
+    """
+
+    trials: RawTable
+    role_hints: dict[str, str] = field(default_factory=dict)
+    curves: RawTable | None = None
+    format: str = "csv"
+
+    @property
+    def source(self) -> str:
+        """Name of the input, as used in messages."""
+        return self.trials.source
+
+    @property
+    def notes(self) -> list[str]:
+        """Things the user should know about how the input was read."""
+        return self.trials.notes
