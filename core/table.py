@@ -41,6 +41,11 @@ class TrialTable:
     hyperparameters : pd.DataFrame
         Numeric columns as float64, the others as text (``None`` where empty).
     roles : ColumnRoles
+    errors : pd.Series of str or None
+        The error message of each trial (``None`` where empty), when the table has an
+        error column (``roles.error``); else None.
+    seeds : pd.Series or None
+        The random seed column as given (text), when there is one (``roles.seed``).
     """
 
     ids: pd.Series
@@ -52,6 +57,8 @@ class TrialTable:
     runtime: pd.Series | None
     hyperparameters: pd.DataFrame
     roles: ColumnRoles
+    errors: pd.Series | None = None
+    seeds: pd.Series | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -90,7 +97,16 @@ def build_trial_table(raw: RawTable, roles: ColumnRoles) -> TrialTable:
             {col: _hyperparameter(frame[col]) for col in roles.hyperparameters}, index=frame.index
         ),
         roles=roles,
+        errors=_text(frame[roles.error]) if roles.error else None,
+        seeds=_text(frame[roles.seed]) if roles.seed else None,
     )
+
+
+def _text(cells: pd.Series) -> pd.Series:
+    """Stripped text cells, ``None`` where empty."""
+    text = cells.astype("string").str.strip()
+    present = (text.notna() & (text != "")).to_numpy(dtype=bool)
+    return text.astype(object).where(present, None)
 
 
 def _trial_ids(cells: pd.Series, source: str, column: str) -> pd.Series:
