@@ -64,12 +64,20 @@ def read_results(path: str | os.PathLike[str]) -> RawTable:
         data = p.read_bytes()
     except OSError as exc:
         raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    return parse_results_bytes(data, name, tab=p.suffix.lower() in {".tsv", ".tab"})
+
+
+def parse_results_bytes(data: bytes, name: str, *, tab: bool = False) -> RawTable:
+    """Parse the bytes of a CSV or TSV table (see :func:`read_results`); ``name`` is used in messages.
+
+    ``tab=True`` forces a tab separator; otherwise it is sniffed from the header line.
+    """
     text, notes = _decode(data, name)
     if not text.strip():
         raise InputError(f"{name}: file is empty")
     if "\x00" in text:
         raise InputError(f"{name}: not a text file (contains NUL bytes); expected CSV or TSV")
-    sep = "\t" if p.suffix.lower() in {".tsv", ".tab"} else _sniff_separator(text)
+    sep = "\t" if tab else _sniff_separator(text)
     header = next(csv.reader(io.StringIO(text.lstrip("\r\n")), delimiter=sep))
     _check_header(header, name)
     try:
