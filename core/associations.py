@@ -11,12 +11,14 @@ across every test of the sweep, so a sweep of noise yields no small q.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import combinations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import false_discovery_control, hypergeom
+from scipy.stats import false_discovery_control
 
+from core.stats import fisher_greater, wilson_interval
 from core.table import TrialTable
 from core.values import format_number
 
@@ -30,7 +32,7 @@ class Group:
 
     rule: str  # "bucket", "value" or "threshold"
     condition: str
-    mask: np.ndarray
+    mask: np.ndarray = field(repr=False)
     lo: float | None = None
     hi: float | None = None
     value: str | None = None
@@ -44,6 +46,8 @@ def associate_issues(
     *,
     max_buckets: int = 5,
     max_ids: int = 20,
+    min_support: int = 3,
+    pairs: bool = True,
 ) -> list[dict[str, object]]:
     """Issue counts and tests per hyperparameter region and issue type.
 
@@ -56,38 +60,61 @@ def associate_issues(
         Most buckets per numeric hyperparameter.
     max_ids : int
         Most trial ids listed per association (``k`` is always the full count).
+    min_support : int
+        Pair cells (``rule="pair"``) with fewer affected trials are tested (and count in
+        the Benjamini-Hochberg correction) but not listed.
+    pairs : bool
+        Also test every pair of regions of two different hyperparameters.
 
     Returns
     -------
     list of dict
-        One per (hyperparameter region, issue type), JSON-native, with keys ``id``,
-        ``hyperparameter``, ``rule``, ``condition``, ``lo``, ``hi``, ``value``,
-        ``direction``, ``issue_type``, ``k``, ``n``, ``rate``, ``k_rest``, ``n_rest``,
-        ``rate_rest``, ``risk_ratio`` (None when the rest has no such issue), ``p``,
-        ``q`` and ``trial_ids``; sorted by
-        hyperparameter, issue type and region.
+        One per (region, issue type), JSON-native: ``id`` (``A1``...),
+        ``hyperparameter`` (the first one for pairs), ``hyperparameters`` (all),
+        ``rule`` (bucket/value/threshold/pair), ``condition``, ``lo``, ``hi``,
+        ``value``, ``direction``, ``issue_type``, ``k``, ``n``, ``rate``, ``ci``
+        (95 % Wilson interval of ``rate``), ``k_rest``, ``n_rest``, ``rate_rest``,
+        ``risk_ratio`` (None when the rest has no such issue), ``p`` (one-sided Fisher,
+        times the cut points tried for thresholds), ``q`` (Benjamini-Hochberg over every
+        test of the sweep) and ``trial_ids``; pairs also carry ``parts``: for each of the
+        two conditions alone (without the other), ``{condition, k, n}``.
     """
     n_trials = len(table)
     if n_trials == 0 or issues.empty:
         return []
     ids = table.ids.to_numpy()
     row_of = pd.Series(np.arange(n_trials), index=ids)
-    flags = {
-        kind: np.isin(np.arange(n_trials), row_of[group["trial_id"]].to_numpy())
-        for kind, group in issues.groupby("type", sort=False)
-    }
+    flags = {}
+    for kind, group in issues.groupby("type", sort=False):
+        flagged = np.zeros(n_trials, dtype=bool)
+        flagged[row_of[group["trial_id"]].to_numpy()] = True
+        flags[kind] = flagged
     results: list[dict[str, object]] = []
+    untested_p: list[float] = []
+    partitions: dict[str, list[Group]] = {}
     for hp in table.hyperparameters.columns:
-        groups = _groups(hp, table.hyperparameters[hp], max_buckets)
+        values = table.hyperparameters[hp]
+        groups = _groups(hp, values, max_buckets)
+        partitions[hp] = [g for g in groups if g.rule != "threshold"]
+        order = _sorted_values(values) if any(g.rule == "threshold" for g in groups) else None
         for kind, flagged in flags.items():
             for group in groups:
                 if group.rule == "threshold":
-                    group = _best_threshold(hp, table.hyperparameters[hp], flagged, group.direction)
+                    group = _best_threshold(hp, order, flagged, group.direction)
                     if group is None:
                         continue
-                results.append(_record(hp, kind, group, flagged, ids, max_ids))
+                results.append(_record([hp], kind, group, flagged, ids, max_ids))
+    if pairs:
+        for (a, groups_a), (b, groups_b) in combinations([(h, g) for h, g in partitions.items() if len(g) >= 2], 2):
+            for kind, flagged in flags.items():
+                if flagged.sum() < min_support:
+                    continue
+                listed, unlisted = _pair_records(a, groups_a, b, groups_b, kind, flagged, ids, max_ids, min_support)
+                results.extend(listed)
+                untested_p.extend(unlisted)
     if results:
-        q = false_discovery_control([r["p"] for r in results], method="bh")
+        p_all = np.array([r["p"] for r in results] + untested_p)
+        q = false_discovery_control(p_all, method="bh")
         for r, qv in zip(results, q):
             r["q"] = float(qv)
     for i, r in enumerate(results, start=1):
@@ -96,7 +123,7 @@ def associate_issues(
 
 
 def _record(
-    hp: str, kind: str, group: Group, flagged: np.ndarray, ids: np.ndarray, max_ids: int
+    hps: list[str], kind: str, group: Group, flagged: np.ndarray, ids: np.ndarray, max_ids: int
 ) -> dict[str, object]:
     n_total, k_total = len(flagged), int(flagged.sum())
     n = int(group.mask.sum())
@@ -105,11 +132,12 @@ def _record(
     n_rest, k_rest = n_total - n, k_total - k
     rate = k / n if n else 0.0
     rate_rest = k_rest / n_rest if n_rest else 0.0
-    p = float(hypergeom.sf(k - 1, n_total, k_total, n)) if k else 1.0
-    p = min(1.0, p * group.n_tried)
+    p = min(1.0, float(fisher_greater(k, n, k_total, n_total)) * group.n_tried)
+    lo, hi = wilson_interval(k, n)
     return {
         "id": "",
-        "hyperparameter": hp,
+        "hyperparameter": hps[0],
+        "hyperparameters": list(hps),
         "rule": group.rule,
         "condition": group.condition,
         "lo": group.lo,
@@ -120,6 +148,7 @@ def _record(
         "k": k,
         "n": n,
         "rate": rate,
+        "ci": [lo, hi],
         "k_rest": k_rest,
         "n_rest": n_rest,
         "rate_rest": rate_rest,
@@ -130,8 +159,51 @@ def _record(
     }
 
 
+def _pair_records(
+    a: str, groups_a: list[Group], b: str, groups_b: list[Group], kind: str, flagged: np.ndarray,
+    ids: np.ndarray, max_ids: int, min_support: int,
+) -> tuple[list[dict[str, object]], list[float]]:
+    """Test every cell (region of ``a``) x (region of ``b``) for one issue type.
+
+    Counts come from one ``bincount`` over cell codes, so this is linear in the number
+    of trials. Returns the records of cells with at least ``min_support`` affected
+    trials, and the p-values of the other tested cells (for the BH correction).
+    """
+    code_a, code_b = _codes(groups_a), _codes(groups_b)
+    both = (code_a >= 0) & (code_b >= 0)
+    cells = np.where(both, code_a * len(groups_b) + code_b, -1)
+    size = len(groups_a) * len(groups_b)
+    n_cell = np.bincount(cells[both], minlength=size)
+    k_cell = np.bincount(cells[both], weights=flagged[both], minlength=size).astype(int)
+    n_total, k_total = len(flagged), int(flagged.sum())
+    p_cell = np.asarray(fisher_greater(k_cell, n_cell, k_total, n_total), dtype=float)
+    listed, unlisted = [], []
+    for cell in np.flatnonzero(n_cell):
+        if k_cell[cell] < min_support:
+            unlisted.append(float(p_cell[cell]))
+            continue
+        ga, gb = groups_a[cell // len(groups_b)], groups_b[cell % len(groups_b)]
+        mask = ga.mask & gb.mask
+        group = Group("pair", f"{ga.condition} and {gb.condition}", mask)
+        record = _record([a, b], kind, group, flagged, ids, max_ids)
+        record["parts"] = [
+            {"condition": g.condition, "k": int((only & flagged).sum()), "n": int(only.sum())}
+            for g, only in ((ga, ga.mask & ~gb.mask), (gb, gb.mask & ~ga.mask))
+        ]
+        listed.append(record)
+    return listed, unlisted
+
+
+def _codes(groups: list[Group]) -> np.ndarray:
+    """Index of the (disjoint) group each trial falls in, -1 for none."""
+    codes = np.full(len(groups[0].mask), -1, dtype=np.int64)
+    for i, g in enumerate(groups):
+        codes[g.mask] = i
+    return codes
+
+
 def _groups(hp: str, values: pd.Series, max_buckets: int) -> list[Group]:
-    """Buckets or values of one hyperparameter, plus threshold placeholders if numeric."""
+    """Buckets or values of one hyperparameter (disjoint), plus threshold placeholders if numeric."""
     present = values.notna().to_numpy()
     if values.dtype != object:
         finite = values[np.isfinite(values)]
@@ -168,44 +240,65 @@ def _numeric_buckets(hp: str, values: pd.Series, max_buckets: int) -> list[Group
     else:
         edges = np.unique(np.quantile(finite, np.linspace(0, 1, max_buckets + 1)))
     groups = []
+    x = values.to_numpy(dtype=float)
     for i, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
         last = i == len(edges) - 2
-        mask = (values >= a) & ((values <= b) if last else (values < b))
+        mask = (x >= a) & ((x <= b) if last else (x < b))
         closing = "]" if last else ")"
         groups.append(
-            Group("bucket", f"{hp} in [{format_number(a)}, {format_number(b)}{closing}",
-                  mask.to_numpy(), lo=float(a), hi=float(b))
+            Group("bucket", f"{hp} in [{format_number(a)}, {format_number(b)}{closing}", mask, lo=float(a), hi=float(b))
         )
     return groups
 
 
-def _best_threshold(hp: str, values: pd.Series, flagged: np.ndarray, direction: str | None) -> Group | None:
+@dataclass(frozen=True)
+class _Sorted:
+    """A numeric hyperparameter's finite values, sorted once for every threshold search."""
+
+    x: np.ndarray = field(repr=False)  # all values (NaN where missing)
+    order: np.ndarray = field(repr=False)  # indices of finite values, ascending by value
+    uniques: np.ndarray = field(repr=False)
+
+
+def _sorted_values(values: pd.Series) -> _Sorted:
+    x = values.to_numpy(dtype=float)
+    finite = np.flatnonzero(np.isfinite(x))
+    order = finite[np.argsort(x[finite], kind="stable")]
+    return _Sorted(x=x, order=order, uniques=np.unique(x[order]))
+
+
+def _best_threshold(hp: str, s: _Sorted, flagged: np.ndarray, direction: str | None) -> Group | None:
     """The cut ``hp >= c`` (above) or ``hp <= c`` (below) with the smallest Fisher p.
 
-    Cut points are the observed values (at most 64, at quantiles). The p-value of the
-    winner is later multiplied by the number of cuts tried in both directions.
+    Cut points are the observed values (at most 64, at quantiles of the distinct
+    values, so evenly spread on a log scale for log-searched parameters). Counts come
+    from cumulative sums over the sorted values (linear in the trials). The p-value of
+    the winner is later multiplied by the number of cuts tried in both directions.
     """
-    present = np.isfinite(values.to_numpy(dtype=float))
-    x = values.to_numpy(dtype=float)
-    uniques = np.unique(x[present])
-    cuts = uniques[1:] if direction == "above" else uniques[:-1]
+    cuts = s.uniques[1:] if direction == "above" else s.uniques[:-1]
     if len(cuts) > _MAX_CUTS:
         cuts = np.unique(np.quantile(cuts, np.linspace(0, 1, _MAX_CUTS), method="nearest"))
     if len(cuts) == 0:
         return None
-    n_total, k_total = len(x), int(flagged.sum())
-    xs = x[:, None]
-    inside = (xs >= cuts) if direction == "above" else (xs <= cuts)
-    n = inside.sum(axis=0)
-    k = (inside & flagged[:, None]).sum(axis=0)
-    p = np.where(k > 0, hypergeom.sf(k - 1, n_total, k_total, n), 1.0)
+    sorted_x = s.x[s.order]
+    cum_k = np.concatenate([[0], np.cumsum(flagged[s.order])])
+    n_total, k_total = len(s.x), int(flagged.sum())
+    if direction == "above":
+        start = np.searchsorted(sorted_x, cuts, side="left")
+        n, k = len(sorted_x) - start, cum_k[-1] - cum_k[start]
+    else:
+        stop = np.searchsorted(sorted_x, cuts, side="right")
+        n, k = stop, cum_k[stop]
+    p = fisher_greater(k, n, k_total, n_total)
     best = int(np.lexsort((-k, p))[0])
     cut = float(cuts[best])
+    with np.errstate(invalid="ignore"):
+        mask = (s.x >= cut) if direction == "above" else (s.x <= cut)
     sign = "≥" if direction == "above" else "≤"
     return Group(
         "threshold",
         f"{hp} {sign} {format_number(cut)}",
-        inside[:, best],
+        mask,
         lo=cut if direction == "above" else None,
         hi=cut if direction == "below" else None,
         direction=direction,

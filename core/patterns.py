@@ -16,13 +16,20 @@ from core.values import format_number, format_p, format_rate
 
 ISSUE_LABELS = {
     "nonfinite_metric": "NaN/inf metrics",
+    "status_mismatch": "hidden failures (status says finished)",
     "failed": "failed runs",
     "diverged": "diverged losses",
+    "no_learning": "no learning (chance level)",
     "killed": "killed runs",
     "timeout": "timeouts",
     "overfitting": "overfitting",
+    "suspicious_validation": "suspicious validation scores",
     "short_run": "runs cut short",
     "running": "unfinished runs",
+    "plateau": "early plateaus",
+    "oscillation": "oscillating losses",
+    "still_improving": "under-trained runs (still improving)",
+    "pruned": "pruned runs",
 }
 _SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
 _LR_WORDS = ("lr", "learning_rate", "learning-rate", "eta", "step_size")
@@ -61,20 +68,46 @@ def find_patterns(
         with at least two affected trials (same keys, ``id`` ``L1``...).
     """
     over = [a for a in associations if a["k"] >= 2 and a["rate"] > a["rate_rest"]]
+    significant = [a for a in over if a["q"] < alpha and a["k"] >= min_support]
+    chosen_pairs: list[dict[str, Any]] = []
+    covered: set[tuple[str, str]] = set()
+    best_marginal_p: dict[tuple[str, str], float] = {}
+    for a in associations:
+        if a["rule"] != "pair":
+            key = (a["issue_type"], a["hyperparameter"])
+            best_marginal_p[key] = min(best_marginal_p.get(key, 1.0), a["p"])
+    for a in sorted((a for a in significant if a["rule"] == "pair" and needs_both(a)), key=_strength):
+        keys = {(a["issue_type"], hp) for hp in a["hyperparameters"]}
+        stronger = all(a["p"] < best_marginal_p.get(key, 1.0) for key in keys)
+        if stronger and not keys & covered:
+            chosen_pairs.append(a)
+            covered |= keys
     best: dict[tuple[str, str], dict[str, Any]] = {}
-    for a in sorted(over, key=lambda a: (a["rule"] != "threshold", a["q"], -a["k"])):
-        if a["q"] < alpha and a["k"] >= min_support:
-            best.setdefault((a["issue_type"], a["hyperparameter"]), a)
-    chosen = sorted(best.values(), key=lambda a: (_SEVERITY_RANK[SEVERITY[a["issue_type"]]], a["q"]))
+    for a in sorted(significant, key=lambda a: (a["rule"] != "threshold", a["q"], -a["k"])):
+        key = (a["issue_type"], a["hyperparameter"])
+        if a["rule"] != "pair" and key not in covered:
+            best.setdefault(key, a)
+    chosen = sorted([*best.values(), *chosen_pairs],
+                    key=lambda a: (_SEVERITY_RANK[SEVERITY[a["issue_type"]]], a["q"]))
     patterns = [_describe(a, f"P{i}") for i, a in enumerate(chosen[:max_patterns], start=1)]
 
     explained = {a["issue_type"] for a in chosen}
     lead_by_type: dict[str, dict[str, Any]] = {}
     for a in sorted(over, key=_strength):
-        if a["issue_type"] not in explained:
+        if a["issue_type"] not in explained and a["rule"] != "pair":
             lead_by_type.setdefault(a["issue_type"], a)
     leads = [_describe(a, f"L{i}") for i, a in enumerate(lead_by_type.values(), start=1)]
     return patterns, leads
+
+
+def needs_both(a: dict[str, Any], ratio: float = 0.5) -> bool:
+    """True when a pair's issue rate needs both conditions.
+
+    Each condition alone (without the other) must have at most ``ratio`` x the pair's
+    rate. :func:`find_patterns` reports such a pair instead of the marginal patterns of
+    its two hyperparameters when its p-value is also smaller than theirs.
+    """
+    return all(part["n"] == 0 or part["k"] / part["n"] <= ratio * a["rate"] for part in a.get("parts", []))
 
 
 def _strength(a: dict[str, Any]) -> tuple[float, float]:
@@ -83,17 +116,22 @@ def _strength(a: dict[str, Any]) -> tuple[float, float]:
 
 def _describe(a: dict[str, Any], pattern_id: str) -> dict[str, Any]:
     label = ISSUE_LABELS.get(a["issue_type"], a["issue_type"])
-    evidence = {key: a[key] for key in ("k", "n", "rate", "k_rest", "n_rest", "rate_rest", "p", "q")}
+    evidence = {key: a[key] for key in ("k", "n", "rate", "ci", "k_rest", "n_rest", "rate_rest", "risk_ratio", "p", "q")}
     explanation = (
         f"{a['k']} of {a['n']} trials with {a['condition']} ({format_rate(a['rate'])}) show {label}, "
         f"against {a['k_rest']} of {a['n_rest']} ({format_rate(a['rate_rest'])}) in the rest of the sweep "
         f"(one-sided Fisher p = {format_p(a['p'])}, Benjamini-Hochberg q = {format_p(a['q'])})."
     )
+    if a["rule"] == "pair":
+        alone = "; ".join(f"{part['condition']} alone: {part['k']} of {part['n']}" for part in a["parts"])
+        explanation += f" Neither condition explains it alone ({alone})."
     return {
         "id": pattern_id,
         "association_id": a["id"],
         "issue_type": a["issue_type"],
         "hyperparameter": a["hyperparameter"],
+        "hyperparameters": list(a.get("hyperparameters", [a["hyperparameter"]])),
+        "rule": a["rule"],
         "condition": a["condition"],
         "title": f"{label[0].upper()}{label[1:]} at {a['condition']}",
         "explanation": explanation,
@@ -115,13 +153,28 @@ def recommend(a: dict[str, Any]) -> str:
         avoid = f"leave out {cond}"
     else:
         avoid = f"avoid {cond}"
+    if a["rule"] == "pair":
+        return (f"Avoid the combination {cond} in the next sweep (or give it its own, narrower range); "
+                f"each condition alone is fine.")
+    lr_like = any(w in hp.lower() for w in _LR_WORDS)
+    if kind == "no_learning":
+        if a["direction"] == "above":
+            why = "above it networks die or saturate (chance-level results)"
+        elif a["direction"] == "below":
+            why = "below it networks barely learn (chance-level results)"
+        else:
+            why = "there the networks ended at chance level"
+        return f"In the next sweep, {avoid}: {why}." + (" Check the learning-rate schedule too." if lr_like else "")
+    if kind == "still_improving":
+        return f"Give trials with {cond} more epochs: their validation loss was still falling at the end."
+    if kind == "suspicious_validation":
+        return f"Check the validation split used by trials with {cond} for leakage before trusting their scores."
     if kind in ("nonfinite_metric", "diverged") and a["rule"] == "value":
         return (f"Treat {cond} as its own region in the next sweep: give it a narrower, lower "
                 f"learning-rate range than the rest, or add gradient clipping, rather than "
                 f"judging {hp} by these runs.")
-    if kind in ("nonfinite_metric", "diverged"):
-        lr_like = any(w in hp.lower() for w in _LR_WORDS) and a["direction"] != "below"
-        extra = "a learning-rate warm-up" if lr_like else "a check of the loss scale"
+    if kind in ("nonfinite_metric", "diverged", "status_mismatch", "oscillation"):
+        extra = "a learning-rate warm-up" if lr_like and a["direction"] != "below" else "a check of the loss scale"
         return f"In the next sweep, {avoid}. If that region matters, add gradient clipping and {extra}."
     if kind == "overfitting":
         return (f"Regularise the trials with {cond} (weight decay, dropout) or stop them "
@@ -151,6 +204,18 @@ _TRIAL_ADVICE = {
     "fail; their metrics are not comparable with full runs.",
     "running": "Re-run this report when {ids} have finished; they are still running or never "
     "reported an end.",
+    "status_mismatch": "Do not trust the status of {ids}: they say they finished, but their metrics are "
+    "non-finite or missing. Make the training loop fail loudly on a non-finite loss.",
+    "no_learning": "Check {ids}: they ended at chance level. A dead network (learning rate too high) and "
+    "one that barely moved (too low) both look like this; compare their learning rates.",
+    "suspicious_validation": "Check the validation split for {ids}: validation scores above training "
+    "scores (or perfect) often mean leakage or a mislabeled split.",
+    "plateau": "Look at the first epochs of {ids}: their loss stalled early (learning rate too low, "
+    "bad initialisation or a frozen layer).",
+    "oscillation": "Lower the learning rate or raise the batch size for configurations like {ids}, "
+    "whose loss oscillates.",
+    "still_improving": "Give {ids} more epochs: their validation loss was still falling when they ended.",
+    "pruned": "{ids} were pruned by the tuner, by design; no action unless the pruner is too eager.",
 }
 
 

@@ -124,6 +124,18 @@ class ColumnRoles:
         held_out = self._metric("loss", "val") or self._metric("loss", "test")
         return (train, held_out) if train and held_out else None
 
+    def accuracy_pair(self) -> tuple[str, str] | None:
+        """The (train accuracy, held-out accuracy) columns, if both exist."""
+        train = self._metric("accuracy", "train")
+        held_out = self.metric("accuracy", held_out=True)
+        return (train, held_out) if train and held_out else None
+
+    def metric(self, kind: MetricKind, *, held_out: bool = False) -> str | None:
+        """The first metric column of a kind: held-out (val, else test) or any split."""
+        if held_out:
+            return self._metric(kind, "val") or self._metric(kind, "test")
+        return next((c for c, m in self.metrics.items() if m.kind == kind), None)
+
     def _metric(self, kind: MetricKind, split: Split) -> str | None:
         return next(
             (c for c, m in self.metrics.items() if m.kind == kind and m.split == split), None
@@ -256,12 +268,8 @@ def infer_roles(frame: pd.DataFrame, source: str, hints: dict[str, str] | None =
         if col in taken:
             continue
         info = classify_metric(col)
-        if info is None:
-            continue
-        if _mostly_text(frame[col]):
-            ignored[col] = "metric-like name but text values"
-        else:
-            metrics[col] = info
+        if info is not None and not _mostly_text(frame[col]):
+            metrics[col] = info  # a metric-like name with text values ("target_scaling") is judged below
     if not metrics:
         raise InputError(
             f"{source}: no metric column (a loss or accuracy such as val_loss, train_loss, "

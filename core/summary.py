@@ -13,14 +13,15 @@ import numpy as np
 import pandas as pd
 
 from core.associations import associate_issues
-from core.detectors import ISSUE_TYPES, SEVERITY, Thresholds, detect_issues
+from core.detectors import ISSUE_TYPES, SEVERITY, SICK_SEVERITIES, Thresholds, detect_issues, infer_classes
+from core.findings import find_sweep_findings
 from core.loading import RawTable
 from core.patterns import ISSUE_LABELS
 from core.roles import ColumnRoles
 from core.table import TrialTable, build_trial_table
 
-SCHEMA_VERSION = "1.0"
-_SEVERITIES = ("high", "medium", "low")
+SCHEMA_VERSION = "1.1"
+_SEVERITIES = SICK_SEVERITIES
 _SEVERITY_RANK = {s: i for i, s in enumerate(_SEVERITIES)}
 
 
@@ -53,12 +54,17 @@ def build_summary(
         ``status_counts``, ``hyperparameters`` ranges/values, ``notes``);
         ``thresholds``; ``issue_types`` (vocabulary); ``issues`` (list of
         ``{trial_id, type, severity, detail}``); ``issue_counts``; ``trials_affected``;
-        ``severity_counts``; ``associations``; ``best_trial``.
+        ``severity_counts``; ``associations``; ``best_trial``; ``findings``
+        (sweep-level, ids ``F1``...); ``classes`` (number of classes used by the
+        chance-level rules, and how it was known).
     """
     counts = issues["type"].value_counts()
     issue_counts = {t: int(counts[t]) for t in ISSUE_TYPES if t in counts}
-    rank = issues["severity"].map(_SEVERITY_RANK)
-    affected = rank.groupby(issues["trial_id"], sort=False).min().map(dict(enumerate(_SEVERITIES)))
+    sick_issues = issues[issues["severity"].isin(_SEVERITIES)]
+    rank = sick_issues["severity"].map(_SEVERITY_RANK)
+    affected = rank.groupby(sick_issues["trial_id"], sort=False).min().map(dict(enumerate(_SEVERITIES)))
+    best = _best_trial(table, set(sick_issues["trial_id"]) | set(issues.loc[issues["type"] == "pruned", "trial_id"]))
+    classes, how = infer_classes(table, thresholds)
     return {
         "schema_version": SCHEMA_VERSION,
         "sweep": {
@@ -81,7 +87,9 @@ def build_summary(
         "trials_affected": int(len(affected)),
         "severity_counts": {s: int((affected == s).sum()) for s in _SEVERITIES},
         "associations": associations,
-        "best_trial": _best_trial(table, set(issues["trial_id"])),
+        "best_trial": best,
+        "findings": find_sweep_findings(table, issues, best),
+        "classes": {"n": classes, "how": how or None},
     }
 
 
@@ -104,20 +112,21 @@ def _ranges(table: TrialTable) -> dict[str, Any]:
     return out
 
 
-def _best_trial(table: TrialTable, sick: set[str]) -> dict[str, Any] | None:
-    """The healthy trial with the lowest held-out loss (else highest held-out accuracy)."""
+def _best_trial(table: TrialTable, excluded: set[str]) -> dict[str, Any] | None:
+    """The best trial that is not sick (nor pruned).
+
+    Judged by the held-out loss (lowest), else the held-out accuracy (highest), else
+    an objective whose direction is known (``goal``); None when there is none.
+    """
     roles = table.roles
     pair = roles.loss_pair()
-    held_out_loss = pair[1] if pair else next(
-        (c for c, m in roles.metrics.items() if m.kind == "loss" and m.split in ("val", "test")), None
-    )
-    held_out_acc = next(
-        (c for c, m in roles.metrics.items() if m.kind == "accuracy" and m.split in ("val", "test")), None
-    )
-    column, lower_is_better = (held_out_loss, True) if held_out_loss else (held_out_acc, False)
+    column = (pair[1] if pair else None) or roles.metric("loss", held_out=True) or roles.metric("accuracy", held_out=True)
+    if column is None:
+        column = next((c for c, m in roles.metrics.items() if m.kind == "objective" and m.goal), None)
     if column is None:
         return None
-    values = table.metrics[column].where(~table.ids.isin(sick).to_numpy())
+    lower_is_better = roles.metrics[column].goal == "min"
+    values = table.metrics[column].where(~table.ids.isin(excluded).to_numpy())
     values = values[np.isfinite(values)]
     if values.empty:
         return None
@@ -125,6 +134,7 @@ def _best_trial(table: TrialTable, sick: set[str]) -> dict[str, Any] | None:
     return {
         "trial_id": str(table.ids.iloc[row]),
         "metric": column,
+        "goal": roles.metrics[column].goal,
         "value": float(table.metrics[column].iloc[row]),
         "hyperparameters": {
             col: (None if pd.isna(v) else (v if isinstance(v, str) else float(v)))

@@ -153,8 +153,10 @@ def _budget(frame: pd.DataFrame, column: str | None, source: str) -> pd.Series |
 
 
 def _hyperparameter(cells: pd.Series) -> pd.Series:
+    """Numeric hyperparameters as float64; the others as stripped text, ``None`` where empty."""
     values, missing = parse_numeric(cells)
     if not unparsed_mask(cells).any() and values[~missing].notna().any():
         return values
-    text = cells.astype("string").str.strip()
-    return text.where(~missing).astype(object).where(~missing, None)
+    # A categorical value spelled "none"/"null" ("activation = none") is a real category;
+    # only an empty cell is missing here.
+    return _text(cells)

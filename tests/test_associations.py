@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from core.associations import associate_issues
 from core.detectors import detect_issues
@@ -104,3 +105,91 @@ def test_cifar10_example_threshold_and_optimizer():
 def _raw_and_roles(path):
     raw = read_results(path)
     return raw, infer_roles(raw.frame, raw.source)
+
+
+def test_associations_carry_wilson_interval_and_risk_ratio():
+    table = table_from_records(_sweep(0))
+    for a in associate_issues(table, detect_issues(table)):
+        lo, hi = a["ci"]
+        assert 0 <= lo <= a["rate"] <= hi <= 1
+        if a["rate_rest"] > 0:
+            assert a["risk_ratio"] == pytest.approx(a["rate"] / a["rate_rest"])
+
+
+def test_vectorised_threshold_search_equals_brute_force():
+    from scipy.stats import hypergeom
+
+    rng = np.random.default_rng(7)
+    table = table_from_records(_sweep(3, n=120))
+    issues = detect_issues(table)
+    flagged = table.ids.isin(set(issues.trial_id)).to_numpy()
+    x = np.array(table.hyperparameters["lr"], dtype=float)
+    rng.shuffle(x)  # any order of rows must give the same answer
+    table.hyperparameters["lr"] = x
+    found = [a for a in associate_issues(table, issues, pairs=False) if a["rule"] == "threshold" and a["direction"] == "above"]
+    cuts = np.unique(x)[1:]
+    cuts = np.unique(np.quantile(cuts, np.linspace(0, 1, 64), method="nearest")) if len(cuts) > 64 else cuts
+    p = [hypergeom.sf(((x >= c) & flagged).sum() - 1, len(x), flagged.sum(), (x >= c).sum())
+         if ((x >= c) & flagged).any() else 1.0 for c in cuts]
+    best = cuts[int(np.argmin(p))]
+    assert found[0]["lo"] == best and found[0]["p"] == pytest.approx(min(1.0, min(p) * 2 * len(cuts)))
+
+
+def test_paired_effect_is_reported_as_a_pair_not_two_weak_marginals():
+    # Non-finite only with optimizer=sgd AND an unscaled target; each alone is healthy.
+    rng = np.random.default_rng(11)
+    rows = []
+    for i in range(240):
+        opt, scaling = rng.choice(["sgd", "adam"]), rng.choice(["none", "standard"])
+        sick = opt == "sgd" and scaling == "none" and rng.random() < 0.8
+        rows.append({"trial_id": i, "optimizer": opt, "target_scaling": scaling, "lr": 10 ** rng.uniform(-4, -1),
+                     "val_loss": "nan" if sick else 0.3})
+    table = table_from_records(rows)
+    patterns, _ = find_patterns(associate_issues(table, detect_issues(table)))
+    nonfinite = [p for p in patterns if p["issue_type"] == "nonfinite_metric"]
+    assert len(nonfinite) == 1
+    (pair,) = nonfinite
+    assert pair["rule"] == "pair" and set(pair["hyperparameters"]) == {"optimizer", "target_scaling"}
+    assert "optimizer = sgd" in pair["condition"] and "target_scaling = none" in pair["condition"]
+    assert "Neither condition explains it alone" in pair["explanation"]
+
+
+def test_null_sweeps_with_pairs_and_three_parameters_stay_clean():
+    with_pattern = 0
+    for seed in range(40):
+        rng = np.random.default_rng(1000 + seed)
+        rows = [{"trial_id": i, "lr": 10 ** rng.uniform(-5, 0), "opt": rng.choice(["adam", "sgd", "rmsprop"]),
+                 "bs": rng.choice([16, 32, 64, 128]), "val_loss": "nan" if rng.random() < 0.2 else 0.3}
+                for i in range(200)]
+        table = table_from_records(rows)
+        with_pattern += bool(find_patterns(associate_issues(table, detect_issues(table)))[0])
+    assert with_pattern <= 2
+
+
+def test_deepcave_crashed_rate_rises_with_learning_rate():
+    # Real sweep: DeepCAVE MNIST random search (tests/data/README.md); CRASHED = failed to learn.
+    raw = read_results(DATA / "deepcave_mnist_run1_final.csv")
+    summary = analyze_sweep(raw, infer_roles(raw.frame, raw.source))
+    assert summary["issue_counts"] == {"failed": 215}
+    buckets = [a for a in summary["associations"] if a["hyperparameter"] == "hp_learning_rate"
+               and a["issue_type"] == "failed" and a["rule"] == "bucket"]
+    rates = [a["rate"] for a in sorted(buckets, key=lambda a: a["lo"])]
+    assert len(rates) >= 3 and rates == sorted(rates) and rates[-1] > 4 * rates[0]
+    top = analyze_patterns(summary)["patterns"][0]
+    assert top["hyperparameter"] == "hp_learning_rate" and top["condition"].startswith("hp_learning_rate ≥")
+    assert 1e-3 <= float(top["condition"].split("≥")[1]) <= 0.03 and top["evidence"]["q"] < 1e-10
+
+
+def test_deepobs_fmnist_dead_networks_and_finite_blow_ups():
+    # Real sweep: DeepOBS fmnist_2c2d; runs stuck at ln(10) ~ 2.30 and huge finite losses at high lr.
+    raw = read_results(DATA / "deepobs_fmnist_2c2d.csv")
+    summary = analyze_sweep(raw, infer_roles(raw.frame, raw.source))
+    assert summary["classes"]["n"] == 10
+    table = table_from_text(DATA / "deepobs_fmnist_2c2d.csv")
+    val_loss, lr = table.metrics["val_loss"], table.hyperparameters["learning_rate"]
+    dead = {i["trial_id"] for i in summary["issues"] if i["type"] == "no_learning"}
+    expected_dead = set(table.ids[(abs(val_loss - np.log(10)) <= 0.01 * np.log(10)).to_numpy()])
+    assert expected_dead <= dead and len(dead) >= 10
+    diverged = {i["trial_id"] for i in summary["issues"] if i["type"] == "diverged"}
+    assert diverged and lr[table.ids.isin(diverged).to_numpy()].min() > lr.median()
+    assert "overfitting" in summary["issue_counts"]

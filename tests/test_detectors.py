@@ -18,6 +18,7 @@ def test_seed_sample_issues_are_exactly_the_true_ones():
         ("2", "nonfinite_metric"),
         ("2", "failed"),
         ("4", "nonfinite_metric"),  # val_loss = inf
+        ("4", "status_mismatch"),  # ... while its status says completed: a hidden failure
         ("3", "overfitting"),  # 0.80 / 0.15 = 5.3
         ("5", "short_run"),  # 5 epochs vs a median of 20
     }
@@ -26,7 +27,7 @@ def test_seed_sample_issues_are_exactly_the_true_ones():
 def test_inf_is_not_called_nan_and_inf_val_loss_is_not_also_overfitting():
     issues = detect_issues(table_from_text(SAMPLE))
     four = issues[issues.trial_id == "4"]
-    assert four.type.tolist() == ["nonfinite_metric"]
+    assert four.type.tolist() == ["nonfinite_metric", "status_mismatch"]
     assert four.detail.iloc[0] == "val_loss=+inf"
     two = issues[(issues.trial_id == "2") & (issues.type == "nonfinite_metric")]
     assert "train_loss=NaN" in two.detail.iloc[0]
@@ -35,7 +36,7 @@ def test_inf_is_not_called_nan_and_inf_val_loss_is_not_also_overfitting():
 @pytest.mark.parametrize("spelling", ["nan", "NaN", "inf", "-inf", "Infinity", "-Infinity", "1e999"])
 def test_every_spelling_of_nan_or_inf_is_flagged(write_csv, spelling):
     path = write_csv(HEADER + f"a,completed,0.1,0.5,{spelling},10\nb,completed,0.1,0.5,0.6,10\n")
-    assert issues_of(table_from_text(path)) == {("a", "nonfinite_metric")}
+    assert issues_of(table_from_text(path)) == {("a", "nonfinite_metric"), ("a", "status_mismatch")}
 
 
 def test_crashed_trial_with_empty_cells_is_failed_not_non_finite(write_csv):
@@ -54,10 +55,12 @@ def test_status_vocabularies(write_csv, word, kind):
     assert issues_of(table_from_text(path)) == {("a", kind)}
 
 
-def test_pruned_and_completed_vocabularies_are_not_issues(write_csv):
+def test_completed_vocabularies_are_not_issues_and_pruned_is_info_only(write_csv):
     rows = "".join(f"{i},{w},0.1,0.5,0.6,10\n" for i, w in enumerate(
         ["completed", "COMPLETE", "finished", "success", "pruned", "early_stopped", "TERMINATED"]))
-    assert issues_of(table_from_text(write_csv(HEADER + rows))) == set()
+    issues = detect_issues(table_from_text(write_csv(HEADER + rows)))
+    assert set(zip(issues.trial_id, issues.type)) == {("4", "pruned"), ("5", "pruned")}
+    assert set(issues.severity) == {"info"}
 
 
 def test_overfitting_ratio_and_min_epochs(write_csv):
@@ -133,3 +136,88 @@ def test_every_detector_returns_the_issue_columns_and_known_types():
 def test_durations_in_optuna_format_are_seconds(write_csv):
     path = write_csv("number,value,duration,state\n0,0.5,0 days 00:01:40,COMPLETE\n1,0.4,0 days 00:01:50,COMPLETE\n")
     assert table_from_text(path).runtime.tolist() == [100.0, 110.0]
+
+
+def _types(rows: list[dict[str, object]], **thresholds) -> set[tuple[str, str]]:
+    return issues_of(table_from_records(rows), Thresholds(**thresholds) if thresholds else None)
+
+
+def test_status_mismatch_is_a_hidden_failure():
+    rows = [
+        {"trial_id": "done_no_metric", "status": "completed", "lr": 0.1, "val_loss": ""},
+        {"trial_id": "early_nan", "status": "early_stopped", "lr": 0.1, "val_loss": "nan"},
+        {"trial_id": "pruned_empty", "status": "pruned", "lr": 0.1, "val_loss": ""},
+        {"trial_id": "ok", "status": "completed", "lr": 0.1, "val_loss": 0.4},
+    ]
+    found = _types(rows)
+    assert ("done_no_metric", "status_mismatch") in found
+    assert ("early_nan", "status_mismatch") in found and ("early_nan", "nonfinite_metric") in found
+    assert not {t for t in found if t[0] in ("pruned_empty", "ok") and t[1] != "pruned"}
+
+
+def test_error_text_saying_nan_is_a_nonfinite_metric():
+    rows = [
+        {"trial_id": "a", "status": "failed", "lr": 1.0, "val_loss": "", "error": "RuntimeError: Loss is NaN at step 12"},
+        {"trial_id": "b", "status": "failed", "lr": 1.0, "val_loss": "", "error": "ValueError: non-finite loss"},
+        {"trial_id": "c", "status": "failed", "lr": 1.0, "val_loss": "", "error": "CUDA out of memory; info: 3 GiB"},
+        {"trial_id": "d", "status": "completed", "lr": 0.1, "val_loss": 0.3, "error": ""},
+    ]
+    issues = detect_issues(table_from_records(rows))
+    nonfinite = issues[issues.type == "nonfinite_metric"]
+    assert nonfinite.trial_id.tolist() == ["a", "b"]
+    assert "'RuntimeError: Loss is NaN at step 12'" in nonfinite.detail.iloc[0]
+    failed = issues[issues.type == "failed"].set_index("trial_id").detail
+    assert "CUDA out of memory" in failed["c"]
+
+
+def test_no_learning_at_chance_accuracy_with_inferred_classes():
+    accs = [0.1, 0.1, 0.1001, 0.1, 0.62, 0.71, 0.75, 0.8, 0.83, 0.85]
+    rows = [{"trial_id": i, "lr": lr, "val_acc": a, "val_loss": 1.0}
+            for i, (a, lr) in enumerate(zip(accs, [3, 3, 2, 1e-6] + [0.01] * 6))]
+    issues = detect_issues(table_from_records(rows))
+    dead = issues[issues.type == "no_learning"]
+    assert dead.trial_id.tolist() == ["0", "1", "2", "3"]
+    assert "at chance (1/10)" in dead.detail.iloc[0] and "classes inferred: 4 trials" in dead.detail.iloc[0]
+
+
+def test_no_learning_from_loss_at_ln_classes_and_given_classes():
+    rows = [{"trial_id": i, "lr": 1, "val_loss": v} for i, v in enumerate([2.3026, 2.31, 0.5, 0.6, 0.4, 0.45])]
+    assert {t for t in _types(rows, n_classes=10) if t[1] == "no_learning"} == {("0", "no_learning"), ("1", "no_learning")}
+    assert not any(t[1] == "no_learning" for t in _types(rows))  # 1 exact hit is not enough to infer C
+
+
+def test_healthy_sweep_has_no_chance_level_trials():
+    rows = [{"trial_id": i, "lr": 0.01, "val_acc": 0.6 + 0.03 * i, "train_acc": 0.62 + 0.03 * i, "val_loss": 1 - 0.05 * i,
+             "train_loss": 0.9 - 0.05 * i} for i in range(10)]
+    assert _types(rows) == set()
+
+
+@pytest.mark.parametrize(
+    ("train", "val", "flagged"),
+    [(0.80, 0.70, True), (0.80, 0.71, False), (0.95, 0.88, True), (0.95, 0.89, False), (95, 88, True), (80, 71, False)],
+)
+def test_overfitting_accuracy_gap_rule(train, val, flagged):
+    rows = [{"trial_id": "a", "train_acc": train, "val_acc": val}, {"trial_id": "b", "train_acc": train, "val_acc": train}]
+    assert (("a", "overfitting") in _types(rows)) is flagged
+
+
+def test_suspicious_validation():
+    rows = [
+        {"trial_id": "leak", "train_acc": 0.70, "val_acc": 0.80},
+        {"trial_id": "perfect", "train_acc": 0.99, "val_acc": 1.0},
+        {"trial_id": "dropout", "train_acc": 0.80, "val_acc": 0.83},
+    ]
+    found = {t for t in _types(rows) if t[1] == "suspicious_validation"}
+    assert found == {("leak", "suspicious_validation"), ("perfect", "suspicious_validation")}
+
+
+def test_diverged_against_uniform_prediction_loss_when_classes_are_known():
+    rows = [{"trial_id": i, "val_loss": v} for i, v in enumerate([0.3, 0.35, 0.4, 231.0, 229.0])]
+    # median 0.4 alone would flag both; ln(10) x 100 = 230 flags only the first
+    assert {t for t in _types(rows, n_classes=10) if t[1] == "diverged"} == {("3", "diverged")}
+
+
+def test_short_run_never_flags_pruned_or_early_stopped():
+    rows = [{"trial_id": i, "status": s, "val_loss": 0.3, "epochs": e} for i, (s, e) in enumerate(
+        [("completed", 50), ("completed", 50), ("completed", 48), ("pruned", 3), ("early_stopped", 4), ("completed", 5)])]
+    assert {t for t in _types(rows) if t[1] == "short_run"} == {("5", "short_run")}

@@ -37,4 +37,4 @@ def test_hostile_cells_change_neither_structure_nor_facts(write_csv):
     assert all(h.startswith("## ") or h.startswith("### ") for h in headings[1:])
     outside_code = re.sub(r"`[^`]*`", "", report)
     assert "<img" not in outside_code
-    assert out["summary"]["issue_counts"] == {"nonfinite_metric": 1, "failed": 1}
+    assert out["summary"]["issue_counts"] == {"nonfinite_metric": 1, "status_mismatch": 1, "failed": 1}

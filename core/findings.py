@@ -1,0 +1,211 @@
+"""Sweep-level findings: facts about the sweep as a whole, not about one trial.
+
+Each finder is a function ``(table, issues, best_trial) -> list of findings`` listed in
+:data:`FINDERS`; a finding is a JSON-native dict with ``kind``, ``title`` (one line),
+``detail``, ``trial_ids`` (at most ``max_ids``), ``n_trials`` (the full count) and
+kind-specific keys. :func:`find_sweep_findings` numbers them ``F1``, ``F2``...
+
+Kinds: ``error_kind`` (failed trials grouped by exception type and message shape),
+``infeasible_fraction`` (share of trials that gave no usable result, with a Wilson
+interval), ``edge_of_range`` (the best trial sits at the edge of a searched range:
+widen it) and ``seed_instability`` (one configuration, several seeds, outcomes that
+disagree).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.detectors import NONFINITE_TEXT
+from core.stats import wilson_interval
+from core.table import TrialTable
+from core.values import format_number, format_rate
+
+Finding = dict[str, Any]
+INFEASIBLE_TYPES = ("failed", "nonfinite_metric", "status_mismatch", "diverged", "no_learning")
+"""Issue types after which a trial gave no usable result."""
+_OUTCOME_TYPES = ("failed", "nonfinite_metric", "status_mismatch", "diverged", "no_learning")
+
+_EXCEPTION = re.compile(r"\b([A-Z][A-Za-z0-9_]*(?:Error|Exception|Exit|Interrupt|Warning|Fault))\b")
+_SHAPES = (
+    (re.compile(r"0x[0-9a-fA-F]+"), "0x…"),
+    (re.compile(r"\d+(?:\.\d+)?\s*[KMGTP]i?B\b"), "N bytes"),
+    (re.compile(r"(?:/[^\s/:'\"]+){2,}/?"), "<path>"),
+    (re.compile(r"'[^']*'|\"[^\"]*\""), "'…'"),
+    (re.compile(r"(?<![A-Za-z_])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?"), "N"),
+)
+
+
+def error_signature(text: str) -> str:
+    """The kind of an error message: exception type plus the message with specifics masked.
+
+    The last line naming an exception is used (the bottom of a traceback); numbers
+    become ``N``, quoted strings ``'…'``, paths ``<path>`` and addresses ``0x…``, so
+    "CUDA out of memory. Tried to allocate 2.00 GiB" and "... 512.00 MiB" are one kind
+    (sizes become ``N bytes``).
+    """
+    lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    line = next((ln for ln in reversed(lines) if _EXCEPTION.search(ln)), lines[-1])
+    for pattern, mask in _SHAPES:
+        line = pattern.sub(mask, line)
+    line = " ".join(line.split())
+    return line if len(line) <= 120 else line[:119] + "…"
+
+
+def find_error_kinds(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any] | None, max_ids: int = 20) -> list[Finding]:
+    """Group the error messages of the sweep by :func:`error_signature`, largest first."""
+    if table.errors is None:
+        return []
+    present = table.errors.notna()
+    if not present.any():
+        return []
+    signatures = table.errors[present].map(error_signature)
+    found = []
+    for signature, rows in signatures.groupby(signatures, sort=False).groups.items():
+        ids = table.ids[rows].tolist()
+        exception = _EXCEPTION.search(signature)
+        found.append({
+            "kind": "error_kind",
+            "title": f"{len(ids)} trial{'s' if len(ids) != 1 else ''}: {signature}",
+            "detail": "same exception type and message shape"
+            + (" (a non-finite loss)" if NONFINITE_TEXT.search(signature) else ""),
+            "signature": signature,
+            "exception": exception.group(1) if exception else None,
+            "n_trials": len(ids),
+            "trial_ids": ids[:max_ids],
+        })
+    return sorted(found, key=lambda f: -f["n_trials"])
+
+
+def find_infeasible_fraction(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any] | None,
+                             max_ids: int = 20) -> list[Finding]:
+    """The share of trials that produced no usable result (see :data:`INFEASIBLE_TYPES`)."""
+    bad = issues.loc[issues["type"].isin(INFEASIBLE_TYPES), "trial_id"].unique()
+    n, k = len(table), len(bad)
+    if k == 0 or n == 0:
+        return []
+    lo, hi = wilson_interval(k, n)
+    by_type = issues[issues["type"].isin(INFEASIBLE_TYPES)]["type"].value_counts()
+    return [{
+        "kind": "infeasible_fraction",
+        "title": f"{k} of {n} trials ({format_rate(k / n)}) gave no usable result",
+        "detail": ", ".join(f"{t}: {int(c)}" for t, c in by_type.items()),
+        "k": int(k), "n": int(n), "rate": k / n, "ci": [lo, hi],
+        "n_trials": int(k),
+        "trial_ids": [str(t) for t in bad[:max_ids]],
+    }]
+
+
+def find_edge_of_range(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any] | None,
+                       max_ids: int = 20) -> list[Finding]:
+    """The best trial uses the smallest or largest value searched of a numeric hyperparameter.
+
+    Only hyperparameters with at least 3 distinct values are judged; the optimum may
+    lie beyond the searched range, so the next sweep should widen it on that side.
+    """
+    if not best:
+        return []
+    found = []
+    for hp, value in best["hyperparameters"].items():
+        values = table.hyperparameters[hp]
+        if values.dtype == object or value is None or not np.isfinite(value):
+            continue
+        finite = values[np.isfinite(values)]
+        if finite.nunique() < 3:
+            continue
+        lo, hi = float(finite.min()), float(finite.max())
+        side = "lowest" if value == lo else "highest" if value == hi else None
+        if side is None:
+            continue
+        found.append({
+            "kind": "edge_of_range",
+            "title": f"The best trial has {hp} = {format_number(value)}, the {side} value searched",
+            "detail": (f"{hp} was searched in [{format_number(lo)}, {format_number(hi)}]; the optimum may lie "
+                       f"{'below' if side == 'lowest' else 'above'} it"),
+            "hyperparameter": hp, "value": float(value), "side": "low" if side == "lowest" else "high",
+            "searched": [lo, hi],
+            "n_trials": 1,
+            "trial_ids": [best["trial_id"]],
+        })
+    return found
+
+
+def find_seed_instability(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any] | None,
+                          max_ids: int = 20) -> list[Finding]:
+    """One configuration run several times (seeds) with outcomes that disagree.
+
+    Trials with identical hyperparameters form a configuration. It is unstable when at
+    least one of its runs failed or went non-finite/diverged/dead (see
+    ``_OUTCOME_TYPES``) and at least one finished healthy, or when the spread of its
+    main metric across runs (max - min) exceeds the interquartile range of that
+    metric across the configurations' medians.
+    """
+    if table.hyperparameters.shape[1] == 0:
+        return []
+    config = table.hyperparameters.astype(object).where(table.hyperparameters.notna(), "(missing)").astype(str)
+    key = config.agg("|".join, axis=1) if config.shape[1] > 1 else config.iloc[:, 0]
+    sizes = key.map(key.value_counts())
+    repeated = sizes >= 2
+    if not repeated.any():
+        return []
+    bad_ids = set(issues.loc[issues["type"].isin(_OUTCOME_TYPES), "trial_id"])
+    bad = table.ids.isin(bad_ids)
+    metric, values = _main_metric(table)
+    spread_limit = np.inf
+    if metric is not None:
+        medians = values.groupby(key).median()
+        q1, q3 = np.nanquantile(medians, [0.25, 0.75]) if medians.notna().sum() >= 4 else (np.nan, np.nan)
+        spread_limit = q3 - q1 if np.isfinite(q3 - q1) and q3 > q1 else np.inf
+    found = []
+    for rows in key[repeated].groupby(key[repeated], sort=False).groups.values():
+        group_bad = bad[rows]
+        mixed = bool(group_bad.any() and (~group_bad).any())
+        spread = float(values[rows].max() - values[rows].min()) if metric is not None and values[rows].notna().sum() >= 2 else 0.0
+        if not mixed and not spread > spread_limit:
+            continue
+        ids = table.ids[rows].tolist()
+        setting = ", ".join(f"{hp}={v}" for hp, v in zip(config.columns, config.loc[rows[0]]))
+        if table.seeds is not None:
+            setting += f" (seeds: {', '.join(table.seeds[rows].fillna('?').astype(str))})"
+        why = (f"{int(group_bad.sum())} of {len(ids)} runs failed or went bad" if mixed
+               else f"{metric} spans {format_number(spread)} across runs, more than the spread between configurations")
+        found.append({
+            "kind": "seed_instability",
+            "title": f"Same configuration, different outcomes ({len(ids)} runs): {why}",
+            "detail": setting,
+            "configuration": {hp: v for hp, v in zip(config.columns, config.loc[rows[0]])},
+            "n_trials": len(ids),
+            "trial_ids": ids[:max_ids],
+        })
+    return sorted(found, key=lambda f: -f["n_trials"])[:20]
+
+
+def _main_metric(table: TrialTable) -> tuple[str | None, pd.Series]:
+    roles = table.roles
+    pair = roles.loss_pair()
+    column = (pair[1] if pair else None) or roles.metric("loss", held_out=True) or roles.metric("accuracy", held_out=True)
+    if column is None:
+        return None, pd.Series(np.nan, index=table.ids.index)
+    values = table.metrics[column]
+    return column, values.where(np.isfinite(values))
+
+
+FINDERS: tuple[Callable[..., list[Finding]], ...] = (
+    find_infeasible_fraction,
+    find_error_kinds,
+    find_edge_of_range,
+    find_seed_instability,
+)
+
+
+def find_sweep_findings(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any] | None) -> list[Finding]:
+    """Every sweep-level finding, numbered ``F1``... in the order of :data:`FINDERS`."""
+    found = [f for finder in FINDERS for f in finder(table, issues, best)]
+    return [{"id": f"F{i}", **f} for i, f in enumerate(found, start=1)]
