@@ -23,6 +23,10 @@ from core.table import TrialTable
 from core.values import format_number
 
 _MAX_CUTS = 64
+_NO_PAIRS = ("running", "pruned")
+"""Issue types not searched for pairs: where a tuner happens to be sampling when the
+sweep is exported (running) or what its pruner stops is tuner behaviour, not a
+training pathology; their marginal associations are still computed."""
 _MAX_VALUES = 20
 
 
@@ -64,7 +68,9 @@ def associate_issues(
         Pair cells (``rule="pair"``) with fewer affected trials are tested (and count in
         the Benjamini-Hochberg correction) but not listed.
     pairs : bool
-        Also test every pair of regions of two different hyperparameters.
+        Also test every pair of regions of two different hyperparameters, and within
+        each value of one hyperparameter the best threshold of a numeric other one
+        (issue types in ``_NO_PAIRS`` excepted).
 
     Returns
     -------
@@ -105,13 +111,23 @@ def associate_issues(
                         continue
                 results.append(_record([hp], kind, group, flagged, ids, max_ids))
     if pairs:
+        frequent = {kind: f for kind, f in flags.items() if f.sum() >= min_support and kind not in _NO_PAIRS}
         for (a, groups_a), (b, groups_b) in combinations([(h, g) for h, g in partitions.items() if len(g) >= 2], 2):
-            for kind, flagged in flags.items():
-                if flagged.sum() < min_support:
-                    continue
+            for kind, flagged in frequent.items():
                 listed, unlisted = _pair_records(a, groups_a, b, groups_b, kind, flagged, ids, max_ids, min_support)
                 results.extend(listed)
                 untested_p.extend(unlisted)
+        for a, groups_a in partitions.items():
+            for b in table.hyperparameters.columns:
+                if b == a or table.hyperparameters[b].dtype == object:
+                    continue
+                for kind, flagged in frequent.items():
+                    listed, unlisted = _conditional_thresholds(
+                        a, [g for g in groups_a if g.rule == "value"], b, table.hyperparameters[b],
+                        kind, flagged, ids, max_ids, min_support,
+                    )
+                    results.extend(listed)
+                    untested_p.extend(unlisted)
     if results:
         p_all = np.array([r["p"] for r in results] + untested_p)
         q = false_discovery_control(p_all, method="bh")
@@ -191,6 +207,48 @@ def _pair_records(
             for g, only in ((ga, ga.mask & ~gb.mask), (gb, gb.mask & ~ga.mask))
         ]
         listed.append(record)
+    return listed, unlisted
+
+
+def _conditional_thresholds(
+    a: str, values_a: list[Group], b: str, values_b: pd.Series, kind: str, flagged: np.ndarray,
+    ids: np.ndarray, max_ids: int, min_support: int,
+) -> tuple[list[dict[str, object]], list[float]]:
+    """Within each value of ``a`` (``optimizer = adam``), the best threshold of numeric ``b``.
+
+    This finds conditional effects such as "with adam, learning_rate ≥ 0.016 kills the
+    network" that neither marginal shows cleanly. The cell is tested against the rest
+    of the sweep like any pair; its p-value is corrected for the cuts tried. Returns
+    the listed records (at least ``min_support`` affected trials) and the p-values of
+    the other searches (for the BH correction).
+    """
+    listed, unlisted = [], []
+    x_all = values_b.to_numpy(dtype=float)
+    for g in values_a:
+        inside = pd.Series(np.where(g.mask, x_all, np.nan))
+        s = _sorted_values(inside)
+        if len(s.uniques) < 3:
+            continue
+        for direction in ("above", "below"):
+            threshold = _best_threshold(b, s, flagged, direction)
+            if threshold is None:
+                continue
+            cell = Group("pair", f"{g.condition} and {threshold.condition}", threshold.mask & g.mask,
+                         lo=threshold.lo, hi=threshold.hi, direction=direction, n_tried=threshold.n_tried)
+            k = int((cell.mask & flagged).sum())
+            if k < min_support:
+                p = min(1.0, float(fisher_greater(k, int(cell.mask.sum()), int(flagged.sum()), len(flagged))) * cell.n_tried)
+                unlisted.append(p)
+                continue
+            with np.errstate(invalid="ignore"):
+                beyond = (x_all >= threshold.lo) if direction == "above" else (x_all <= threshold.hi)
+            record = _record([a, b], kind, cell, flagged, ids, max_ids)
+            record["parts"] = [
+                {"condition": g.condition, "k": int((g.mask & ~beyond & flagged).sum()), "n": int((g.mask & ~beyond).sum())},
+                {"condition": threshold.condition, "k": int((beyond & ~g.mask & flagged).sum()),
+                 "n": int((beyond & ~g.mask).sum())},
+            ]
+            listed.append(record)
     return listed, unlisted
 
 

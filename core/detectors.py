@@ -238,10 +238,10 @@ def detect_diverged(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
         reference = max(median if median > 0 else 0.0, np.log(classes) if classes else 0.0)
         limit = min(thresholds.diverge_abs, thresholds.diverge_factor * reference) if reference > 0 else thresholds.diverge_abs
         col_hits = (np.isfinite(loss) & (loss >= limit)).to_numpy()
-        what = "the sweep median" if reference == median else f"ln({classes}), a uniform prediction's loss"
+        what = f"the sweep median {format_number(median)}" if reference == median else f"ln({classes})"
         text = pd.Series([""] * len(table), dtype=object)
         for i in np.flatnonzero(col_hits):
-            ratio = f", {format_number(loss.iloc[i] / reference)}x {what} {format_number(reference)}" if reference > 0 else ""
+            ratio = f" ({format_number(loss.iloc[i] / reference)}x {what})" if reference > 0 else ""
             text.iloc[i] = f"{col}={format_number(loss.iloc[i])}{ratio}"
         parts.append(text)
         hits |= col_hits
@@ -299,7 +299,7 @@ def detect_no_learning(table: TrialTable, thresholds: Thresholds) -> pd.DataFram
     tell them apart by learning rate. Trials with a non-finite metric are left to
     ``nonfinite_metric``.
     """
-    classes, how = infer_classes(table, thresholds)
+    classes = infer_classes(table, thresholds)[0]
     if not classes:
         return pd.DataFrame(columns=ISSUE_COLUMNS)
     judged = ~_nonfinite_cells(table).any(axis=1)
@@ -320,8 +320,7 @@ def detect_no_learning(table: TrialTable, thresholds: Thresholds) -> pd.DataFram
         parts.append(pd.Series(np.where(hit, f"{loss_col}=" + loss.map(format_number)
                                         + f" ≈ ln({classes}) = {format_number(stuck)}", ""), dtype=object))
         hits |= hit
-    source = "" if how == "given" else f" (classes inferred: {how})"
-    detail = _join(parts) + source if parts else ""
+    detail = _join(parts) if parts else ""
     return _issues(table, hits, "no_learning", detail)
 
 

@@ -31,7 +31,7 @@ ISSUE_LABELS = {
     "still_improving": "under-trained runs (still improving)",
     "pruned": "pruned runs",
 }
-_SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
+_SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2, "info": 3}
 _LR_WORDS = ("lr", "learning_rate", "learning-rate", "eta", "step_size")
 
 
@@ -41,6 +41,7 @@ def find_patterns(
     alpha: float = 0.05,
     min_support: int = 3,
     max_patterns: int = 8,
+    coverage: float = 0.8,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Choose the associations worth reporting.
 
@@ -54,12 +55,17 @@ def find_patterns(
         Fewest trials with the issue inside the region (so 1/1 is never a pattern).
     max_patterns : int
         Most patterns returned, most severe and most significant first.
+    coverage : float
+        A pair pattern (see :func:`needs_both`) replaces the marginal pattern of one of
+        its hyperparameters when it holds at least this share of that pattern's
+        affected trials; otherwise both are reported.
 
     Returns
     -------
     patterns : list of dict
         Significant associations, at most one per (issue type, hyperparameter),
-        thresholds preferred over buckets when both are significant; each with ``id``
+        thresholds preferred over buckets when both are significant, plus pairs of
+        conditions that beat their marginals (``rule="pair"``); each with ``id``
         (``P1``...), ``association_id``, ``issue_type``, ``hyperparameter``,
         ``condition``, ``title``, ``explanation``, ``recommendation``, ``evidence`` and
         ``trial_ids``.
@@ -69,26 +75,33 @@ def find_patterns(
     """
     over = [a for a in associations if a["k"] >= 2 and a["rate"] > a["rate_rest"]]
     significant = [a for a in over if a["q"] < alpha and a["k"] >= min_support]
-    chosen_pairs: list[dict[str, Any]] = []
-    covered: set[tuple[str, str]] = set()
+    best: dict[tuple[str, str], dict[str, Any]] = {}
+    for a in sorted(significant, key=lambda a: (a["rule"] != "threshold", a["q"], -a["k"])):
+        if a["rule"] != "pair":
+            best.setdefault((a["issue_type"], a["hyperparameter"]), a)
     best_marginal_p: dict[tuple[str, str], float] = {}
     for a in associations:
         if a["rule"] != "pair":
             key = (a["issue_type"], a["hyperparameter"])
             best_marginal_p[key] = min(best_marginal_p.get(key, 1.0), a["p"])
+    chosen_pairs: list[dict[str, Any]] = []
+    paired: set[tuple[str, str]] = set()
     for a in sorted((a for a in significant if a["rule"] == "pair" and needs_both(a)), key=_strength):
         keys = {(a["issue_type"], hp) for hp in a["hyperparameters"]}
-        stronger = all(a["p"] < best_marginal_p.get(key, 1.0) for key in keys)
-        if stronger and not keys & covered:
-            chosen_pairs.append(a)
-            covered |= keys
-    best: dict[tuple[str, str], dict[str, Any]] = {}
-    for a in sorted(significant, key=lambda a: (a["rule"] != "threshold", a["q"], -a["k"])):
-        key = (a["issue_type"], a["hyperparameter"])
-        if a["rule"] != "pair" and key not in covered:
-            best.setdefault(key, a)
-    chosen = sorted([*best.values(), *chosen_pairs],
-                    key=lambda a: (_SEVERITY_RANK[SEVERITY[a["issue_type"]]], a["q"]))
+        if keys & paired or not all(a["p"] < best_marginal_p.get(key, 1.0) for key in keys):
+            continue
+        chosen_pairs.append(a)
+        paired |= keys
+        for key in keys:  # the pair replaces a marginal pattern it (nearly) covers
+            if key in best and a["k"] >= coverage * best[key]["k"]:
+                del best[key]
+    chosen = []
+    seen: set[tuple[str, int, tuple[str, ...]]] = set()
+    for a in sorted([*best.values(), *chosen_pairs], key=lambda a: (_SEVERITY_RANK[SEVERITY[a["issue_type"]]], a["q"])):
+        same_trials = (a["condition"], a["k"], tuple(a["trial_ids"]))
+        if same_trials not in seen:  # e.g. status_mismatch on exactly the non-finite trials
+            seen.add(same_trials)
+            chosen.append(a)
     patterns = [_describe(a, f"P{i}") for i, a in enumerate(chosen[:max_patterns], start=1)]
 
     explained = {a["issue_type"] for a in chosen}
@@ -132,6 +145,7 @@ def _describe(a: dict[str, Any], pattern_id: str) -> dict[str, Any]:
         "hyperparameter": a["hyperparameter"],
         "hyperparameters": list(a.get("hyperparameters", [a["hyperparameter"]])),
         "rule": a["rule"],
+        "parts": list(a.get("parts", [])),
         "condition": a["condition"],
         "title": f"{label[0].upper()}{label[1:]} at {a['condition']}",
         "explanation": explanation,
@@ -153,6 +167,11 @@ def recommend(a: dict[str, Any]) -> str:
         avoid = f"leave out {cond}"
     else:
         avoid = f"avoid {cond}"
+    if a["rule"] == "pair" and a["direction"]:
+        condition, _, threshold = cond.partition(" and ")
+        side = f"below {format_number(a['lo'])}" if a["direction"] == "above" else f"above {format_number(a['hi'])}"
+        return (f"With {condition}, keep {a['hyperparameters'][1]} {side} in the next sweep "
+                f"({threshold} is where {label} concentrate); elsewhere the range is fine.")
     if a["rule"] == "pair":
         return (f"Avoid the combination {cond} in the next sweep (or give it its own, narrower range); "
                 f"each condition alone is fine.")
@@ -169,7 +188,7 @@ def recommend(a: dict[str, Any]) -> str:
         return f"Give trials with {cond} more epochs: their validation loss was still falling at the end."
     if kind == "suspicious_validation":
         return f"Check the validation split used by trials with {cond} for leakage before trusting their scores."
-    if kind in ("nonfinite_metric", "diverged") and a["rule"] == "value":
+    if kind in ("nonfinite_metric", "diverged", "no_learning") and a["rule"] == "value":
         return (f"Treat {cond} as its own region in the next sweep: give it a narrower, lower "
                 f"learning-rate range than the rest, or add gradient clipping, rather than "
                 f"judging {hp} by these runs.")
@@ -177,8 +196,8 @@ def recommend(a: dict[str, Any]) -> str:
         extra = "a learning-rate warm-up" if lr_like and a["direction"] != "below" else "a check of the loss scale"
         return f"In the next sweep, {avoid}. If that region matters, add gradient clipping and {extra}."
     if kind == "overfitting":
-        return (f"Regularise the trials with {cond} (weight decay, dropout) or stop them "
-                f"earlier; otherwise {avoid}.")
+        # Not "otherwise avoid the region": overfitting often marks where training works at all.
+        return f"Regularise the trials with {cond} (weight decay, dropout) or stop them earlier."
     if kind in ("timeout", "killed"):
         return f"Raise the time limit for trials with {cond}, or {avoid}."
     if kind == "failed":

@@ -100,9 +100,11 @@ def _overview(s: dict[str, Any]) -> list[str]:
     affected = s["trials_affected"]
     total = sum(s["issue_counts"].values())
     sev = s["severity_counts"]
+    pruned = s["issue_counts"].get("pruned", 0)
     lines = [
         f"- **{affected} of {n} trials ({_pct(affected, n)}) have at least one issue**; "
-        f"{total} issue(s) in all, across {len(s['issue_counts'])} issue type(s).",
+        f"{total - pruned} issue(s) in all, across {len([t for t in s['issue_counts'] if t != 'pruned'])} issue type(s)"
+        + (f" (and {pruned} trial(s) pruned by the tuner, by design)." if pruned else "."),
         f"- Severity of the worst issue per affected trial: {sev['high']} high, "
         f"{sev['medium']} medium, {sev['low']} low.",
     ]
@@ -121,7 +123,18 @@ def _overview(s: dict[str, Any]) -> list[str]:
             f"- Best trial without issues: {code(best['trial_id'])} "
             f"({best['metric']} = {format_number(best['value'])}; {hps})."
         )
+    fmt = s["sweep"].get("format")
+    if fmt:
+        lines.append(f"- Read as {code(fmt)}.")
     lines.append(f"- Columns read as: {_roles(s['sweep']['roles'])}.")
+    mapping = s["sweep"]["roles"].get("mapping") or {}
+    if mapping:
+        given = ", ".join(f"{code(c)} → {code(r)}" for c, r in mapping.items())
+        lines.append(f"- Roles given explicitly (mapping used): {given}.")
+    classes = s.get("classes") or {}
+    if classes.get("n"):
+        how = "given" if classes["how"] == "given" else f"inferred from {prose(classes['how'])}"
+        lines.append(f"- Chance level: {classes['n']} classes ({how}); used by the no-learning and divergence rules.")
     lines += [f"- Note: {prose(note)}" for note in s["sweep"]["notes"]]
     narrative = s["writer"].get("narrative")
     if narrative:
@@ -142,6 +155,9 @@ def _roles(r: dict[str, Any]) -> str:
     budget = [code(c) for c in (r["epochs"], r["runtime"]) if c]
     if budget:
         parts.append("budget " + ", ".join(budget))
+    for role in ("error", "seed"):
+        if r.get(role):
+            parts.append(f"{role} {code(r[role])}")
     parts.append(
         "hyperparameters " + (", ".join(code(c) for c in r["hyperparameters"]) or "none")
     )
@@ -170,6 +186,18 @@ def _breakdown(s: dict[str, Any]) -> list[str]:
         shown = items if len(s["issues"]) <= _MAX_DETAIL_ROWS else items[:_EXAMPLES]
         for item in shown:
             lines.append(f"- {code(item['trial_id'])} {kind}: {prose(item['detail'])}")
+    return lines + _findings(s)
+
+
+def _findings(s: dict[str, Any]) -> list[str]:
+    findings = s.get("findings") or []
+    if not findings:
+        return []
+    lines = ["", "### Sweep-level findings", ""]
+    for f in findings:
+        interval = f" (95% CI {format_rate(f['ci'][0])}–{format_rate(f['ci'][1])})" if "ci" in f else ""
+        lines.append(f"- **{f['id']}.** {prose(f['title'])}{interval}. {prose(f['detail'])}. "
+                     f"Trials: {_ids(f['trial_ids'], f['n_trials'])}.")
     return lines
 
 
@@ -201,15 +229,24 @@ def _pathologies(s: dict[str, Any]) -> list[str]:
 
 def _evidence(p: dict[str, Any]) -> list[str]:
     e = p["evidence"]
+    rows = [(prose(p["condition"]), e["k"], e["n"], e.get("ci"))]
+    rows += [(prose(f"{part['condition']} alone"), part["k"], part["n"], None) for part in p.get("parts", [])]
+    rows.append(("rest of the sweep", e["k_rest"], e["n_rest"], None))
+    risk = e.get("risk_ratio")
     return [
-        "| Trials | With the issue | Rate |",
-        "| --- | --- | --- |",
-        f"| {prose(p['condition'])} | {e['k']} / {e['n']} | {_pct(e['k'], e['n'])} |",
-        f"| rest of the sweep | {e['k_rest']} / {e['n_rest']} | {_pct(e['k_rest'], e['n_rest'])} |",
+        "| Trials | With the issue | Rate | 95% CI |",
+        "| --- | --- | --- | --- |",
+        *(f"| {label} | {k} / {n} | {_pct(k, n)} | {_interval(ci)} |" for label, k, n, ci in rows),
         "",
-        f"Fisher p = {format_p(e['p'])}, q = {format_p(e['q'])}. Affected trials: {_ids(p['trial_ids'], e['k'])}.",
+        f"Risk ratio {'∞ (none elsewhere)' if risk is None else format_number(risk) + '×'}; one-sided Fisher "
+        f"p = {format_p(e['p'])}, Benjamini-Hochberg q = {format_p(e['q'])}. "
+        f"Affected trials: {_ids(p['trial_ids'], e['k'])}.",
         "",
     ]
+
+
+def _interval(ci: list[float] | None) -> str:
+    return f"{format_rate(ci[0])}–{format_rate(ci[1])}" if ci else ""
 
 
 def _recommendations(s: dict[str, Any]) -> list[str]:
@@ -224,15 +261,26 @@ def _recommendations(s: dict[str, Any]) -> list[str]:
 def _method(s: dict[str, Any]) -> list[str]:
     t = s["thresholds"]
     return [
-        f"- Overfitting: held-out loss / training loss ≥ {t['overfit_ratio']:g}, on finite losses, "
-        f"for trials with at least {t['overfit_min_epochs']:g} epochs (when epochs are known).",
-        f"- Divergence: a finite loss ≥ {t['diverge_factor']:g}× the sweep's median for that "
-        f"loss, or ≥ {format_number(t['diverge_abs'])}.",
-        f"- Short run: a run that did not fail used under {t['short_run_fraction']:g}× the "
-        f"sweep's median epochs (without epochs: under {t['short_runtime_fraction']:g}× the median runtime).",
-        "- Non-finite: a metric reported as NaN or ±inf; an empty cell counts as missing, not NaN.",
-        "- Patterns: per hyperparameter bucket, value or best threshold, a one-sided Fisher exact "
-        "test against the rest of the sweep (thresholds corrected for the cuts tried), then "
-        "Benjamini-Hochberg across all tests. Full tables are in the JSON summary.",
+        "- Non-finite: a metric reported as NaN or ±inf, or an error text saying so; an empty cell "
+        "counts as missing, not NaN. Hidden failure: the status says completed or early-stopped but a "
+        "metric is non-finite or none was reported.",
+        f"- Overfitting: held-out loss / training loss ≥ {t['overfit_ratio']:g}, or training minus "
+        f"held-out accuracy ≥ {t['accuracy_gap']:g} (≥ {t['accuracy_gap_high']:g} above "
+        f"{t['accuracy_gap_switch']:g} training accuracy), for trials with at least "
+        f"{t['overfit_min_epochs']:g} epochs (when epochs are known).",
+        f"- Divergence: a finite loss ≥ {t['diverge_factor']:g}× the larger of the sweep's median for that "
+        f"loss and ln(classes), or ≥ {format_number(t['diverge_abs'])}.",
+        f"- No learning: held-out accuracy within {t['chance_margin']:g} of chance (1/classes), or "
+        f"held-out loss within {t['stuck_loss_tolerance']:.0%} of ln(classes); the number of classes is "
+        "given or inferred from trials sitting exactly at chance.",
+        f"- Suspicious validation: held-out accuracy ≥ training accuracy + {t['suspicious_margin']:g}, "
+        f"or ≥ {t['suspicious_accuracy']:g}.",
+        f"- Short run: a run that did not fail (nor was pruned or early-stopped) used under "
+        f"{t['short_run_fraction']:g}× the sweep's median epochs (without epochs: under "
+        f"{t['short_runtime_fraction']:g}× the median runtime).",
+        "- Patterns: per hyperparameter bucket, value, best threshold and pair of regions of two "
+        "hyperparameters, a one-sided Fisher exact test against the rest of the sweep (thresholds "
+        "corrected for the cuts tried), then Benjamini-Hochberg across all tests; rates carry 95% "
+        "Wilson intervals. A pair is reported instead of its two marginals when neither condition "
+        "alone shows the issue. Full tables are in the JSON summary.",
     ]
-

@@ -177,7 +177,10 @@ def test_no_learning_at_chance_accuracy_with_inferred_classes():
     issues = detect_issues(table_from_records(rows))
     dead = issues[issues.type == "no_learning"]
     assert dead.trial_id.tolist() == ["0", "1", "2", "3"]
-    assert "at chance (1/10)" in dead.detail.iloc[0] and "classes inferred: 4 trials" in dead.detail.iloc[0]
+    assert dead.detail.iloc[0] == "val_acc=0.1 at chance (1/10)"
+    from core.detectors import infer_classes
+
+    assert infer_classes(table_from_records(rows), Thresholds()) == (10, "4 trials at val_acc ≈ 1/10")
 
 
 def test_no_learning_from_loss_at_ln_classes_and_given_classes():

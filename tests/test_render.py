@@ -38,3 +38,24 @@ def test_hostile_cells_change_neither_structure_nor_facts(write_csv):
     outside_code = re.sub(r"`[^`]*`", "", report)
     assert "<img" not in outside_code
     assert out["summary"]["issue_counts"] == {"nonfinite_metric": 1, "status_mismatch": 1, "failed": 1}
+
+
+def test_report_shows_findings_intervals_and_paired_evidence():
+    from core.loading import read_results
+    from core.patterns import analyze_patterns
+    from core.render import render_report
+    from core.roles import infer_roles
+    from core.summary import analyze_sweep
+    from tests.conftest import EXAMPLES
+
+    raw = read_results(EXAMPLES / "deepobs_cifar10_3c3d.csv")
+    summary = analyze_sweep(raw, infer_roles(raw.frame, raw.source))
+    summary.update(analyze_patterns(summary))
+    summary["writer"] = {"author": "deterministic", "notes": []}
+    report = render_report(summary)
+    assert "### Sweep-level findings" in report
+    assert "**F1.** 54 of 135 trials (40%) gave no usable result (95% CI 32%–48%)" in report
+    pair = next(p for p in summary["patterns"] if p["rule"] == "pair")
+    assert f"| {pair['condition']} | {pair['evidence']['k']} / {pair['evidence']['n']} |" in report
+    assert "optimizer = adam alone |" in report and "| 95% CI |" in report
+    assert "Chance level: 10 classes (inferred from 54 trials at val_acc ≈ 1/10)" in report
