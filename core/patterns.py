@@ -241,10 +241,11 @@ _TRIAL_ADVICE = {
 def recommend_all(
     summary: dict[str, Any], patterns: list[dict[str, Any]], *, max_ids: int = 5
 ) -> list[dict[str, Any]]:
-    """Recommendations: one per pattern, then one per issue type no pattern explains.
+    """Recommendations: one per pattern, one per issue type no pattern explains, then
+    one per actionable sweep-level finding (edge of range, seed instability, a shared error).
 
-    Each is ``{id, text, evidence, pattern_id, trial_ids}``; ``evidence`` says in
-    words which facts of the summary the advice follows from.
+    Each is ``{id, text, evidence, pattern_id, trial_ids}`` (plus ``finding_id`` for
+    findings); ``evidence`` says in words which facts of the summary it follows from.
     """
     recs: list[dict[str, Any]] = []
     for p in patterns:
@@ -272,9 +273,30 @@ def recommend_all(
             "pattern_id": None,
             "trial_ids": shown,
         })
+    recs += [rec for f in summary.get("findings", []) if (rec := _finding_advice(f, max_ids))]
     for i, rec in enumerate(recs, start=1):
         rec["id"] = f"R{i}"
     return recs
+
+
+def _finding_advice(f: dict[str, Any], max_ids: int) -> dict[str, Any] | None:
+    """A recommendation that follows from a sweep-level finding, or None."""
+    if f["kind"] == "edge_of_range":
+        direction = "down" if f["side"] == "low" else "up"
+        text = (f"Widen the range of {f['hyperparameter']} {direction}wards in the next sweep: the best trial "
+                f"sits at the {'lowest' if f['side'] == 'low' else 'highest'} value searched, so the optimum "
+                f"may lie outside it.")
+    elif f["kind"] == "seed_instability":
+        text = ("Run more seeds of unstable configurations like this one before trusting any single run, "
+                "and prefer settings whose seeds agree (a lower learning rate or gradient clipping "
+                "often stabilises them).")
+    elif f["kind"] == "error_kind" and f["n_trials"] >= 2:
+        text = (f"Fix the error shared by {f['n_trials']} trials ({f['signature']}) before the next sweep; "
+                "these runs say nothing about their hyperparameters.")
+    else:
+        return None
+    return {"text": text, "evidence": f"{f['id']}: {f['title']}", "pattern_id": None, "finding_id": f["id"],
+            "trial_ids": f["trial_ids"][:max_ids]}
 
 
 def _trials(n: int) -> str:

@@ -274,7 +274,7 @@ def _method(s: dict[str, Any]) -> list[str]:
         f"held-out loss within {t['stuck_loss_tolerance']:.0%} of ln(classes); the number of classes is "
         "given or inferred from trials sitting exactly at chance.",
         f"- Suspicious validation: held-out accuracy ≥ training accuracy + {t['suspicious_margin']:g}, "
-        f"or ≥ {t['suspicious_accuracy']:g}.",
+        f"or ≥ {t['suspicious_accuracy']:.1%}.",
         f"- Short run: a run that did not fail (nor was pruned or early-stopped) used under "
         f"{t['short_run_fraction']:g}× the sweep's median epochs (without epochs: under "
         f"{t['short_runtime_fraction']:g}× the median runtime).",
