@@ -82,3 +82,15 @@ def test_seed_instability_same_configuration_different_outcomes():
 def test_no_findings_on_a_clean_sweep_without_repeats():
     rows = [{"trial_id": i, "lr": 10 ** -i, "val_loss": 0.3 + 0.1 * abs(i - 2)} for i in range(5)]
     assert _findings(rows) == []
+
+
+def test_findings_lead_to_recommendations():
+    from core.patterns import recommend_all
+
+    rows = [{"trial_id": i, "lr": lr, "val_loss": loss} for i, (lr, loss) in enumerate([(1e-4, 0.9), (1e-3, 0.5), (1e-2, 0.2)])]
+    table = table_from_records(rows)
+    issues = detect_issues(table)
+    summary = {"issues": [], "findings": find_sweep_findings(table, issues, _best_trial(table, set()))}
+    (rec,) = recommend_all(summary, [])
+    assert rec["text"].startswith("Widen the range of lr upwards") and rec["finding_id"] == "F1"
+    assert rec["evidence"] == "F1: The best trial has lr = 0.01, the highest value searched"
