@@ -35,11 +35,15 @@ class RawTable:
         File name (or ``"<records>"``) used in messages.
     notes : list of str
         Things the user should know about how the file was read (e.g. its encoding).
+    format : str
+        The input format it was read as (``"csv"``, ``"optuna-sqlite"``, ... see
+        :data:`core.sources.FORMATS`), stated in the summary and the report.
     """
 
     frame: pd.DataFrame
     source: str
     notes: list[str] = field(default_factory=list)
+    format: str = "csv"
 
 
 def read_results(path: str | os.PathLike[str]) -> RawTable:

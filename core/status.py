@@ -1,5 +1,10 @@
 """Normalising the status words of sweep tools to one vocabulary.
 
+Every tool's words are known: Optuna COMPLETE/FAIL/PRUNED/RUNNING/WAITING, W&B
+finished/crashed/failed/killed/preempted/preempting/running/pending, MLflow
+FINISHED/FAILED/KILLED/RUNNING/SCHEDULED, Ray Tune TERMINATED/ERROR/RUNNING/PENDING/
+PAUSED, Keras Tuner COMPLETED/FAILED/INVALID/RUNNING/IDLE/STOPPED.
+
 Ours: ``completed``, ``failed``, ``killed``, ``timeout``, ``pruned``, ``running`` and
 ``unknown`` (no status column, an empty cell, or a word we do not know; the raw word
 is kept by the caller).
@@ -16,10 +21,10 @@ for _ours, _words in {
     "completed": "completed complete finished finish success succeeded successful done ok "
     "terminated",
     "failed": "failed fail failure error errored crashed crash exception invalid memoryout oom",
-    "killed": "killed kill interrupted cancelled canceled preempted aborted abort stopped",
+    "killed": "killed kill interrupted cancelled canceled preempted preempting aborted abort stopped",
     "timeout": "timeout timed_out timedout time_out time_limit deadline_exceeded",
     "pruned": "pruned early_stopped early_stop earlystopped stopped_early earlystop",
-    "running": "running pending waiting scheduled queued paused started created",
+    "running": "running pending waiting scheduled queued paused started created idle",
 }.items():
     _VOCABULARY.update(dict.fromkeys(_words.split(), _ours))
 

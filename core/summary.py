@@ -69,6 +69,7 @@ def build_summary(
         "schema_version": SCHEMA_VERSION,
         "sweep": {
             "source": raw.source,
+            "format": raw.format,
             "n_trials": len(table),
             "roles": table.roles.to_dict(),
             "status_counts": {k: int(v) for k, v in table.status.value_counts().items()},
