@@ -12,6 +12,9 @@ is kept by the caller).
 
 from __future__ import annotations
 
+import re
+
+import numpy as np
 import pandas as pd
 
 STATUSES = ("completed", "failed", "killed", "timeout", "pruned", "running", "unknown")
@@ -34,16 +37,19 @@ def normalize_status(raw: pd.Series) -> pd.Series:
 
     Case, surrounding spaces, ``-``/space separators and enum prefixes such as
     ``TrialState.`` are ignored: ``"TrialState.COMPLETE"``, ``"Finished"`` and
-    ``"success"`` all become ``"completed"``.
+    ``"success"`` all become ``"completed"``. Each distinct word is looked up once,
+    so a million trials cost one factorisation.
     """
-    keys = (
-        raw.astype("string")
-        .str.strip()
-        .str.lower()
-        .str.replace(r"^.*\.", "", regex=True)
-        .str.replace(r"[\s\-]+", "_", regex=True)
-    )
-    unique = keys.dropna().unique()
-    mapping = {key: _VOCABULARY.get(key, "unknown") for key in unique}
-    return keys.map(mapping).fillna("unknown").astype(object)
+    codes, words = pd.factorize(raw, use_na_sentinel=True)
+    ours = np.array([_normalize_word(str(w)) for w in words] + ["unknown"], dtype=object)
+    return pd.Series(ours[codes], index=raw.index, name=raw.name, dtype=object)  # code -1 (missing) is "unknown"
 
+
+def _normalize_word(word: str) -> str:
+    """Our status for one raw status word (``"unknown"`` if we do not know it)."""
+    key = _SEPARATORS.sub("_", _ENUM_PREFIX.sub("", word.strip().lower()))
+    return _VOCABULARY.get(key, "unknown")
+
+
+_ENUM_PREFIX = re.compile(r"^.*\.")
+_SEPARATORS = re.compile(r"[\s\-]+")

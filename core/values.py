@@ -7,8 +7,13 @@ Real exports spell NaN and infinity many ways (``nan``, ``NaN``, ``inf``, ``-Inf
 
 from __future__ import annotations
 
+import weakref
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 #: Spellings read as "no value was reported" (compared case-insensitively, stripped).
 MISSING_TOKENS = frozenset({"", "na", "n/a", "null", "none", "nil", "-", "?", "<na>"})
@@ -16,6 +21,72 @@ MISSING_TOKENS = frozenset({"", "na", "n/a", "null", "none", "nil", "-", "?", "<
 _NAN_TOKENS = {"nan", "+nan", "-nan", "nan%", "#num!", "#value!"}
 _POS_INF_TOKENS = {"inf", "+inf", "infinity", "+infinity", "∞", "+∞", "inf%"}
 _NEG_INF_TOKENS = {"-inf", "-infinity", "-∞"}
+#: What Arrow's (and pandas') float parser reads besides plain numbers (lower-cased).
+_FLOAT_WORDS = ["nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"]
+#: A plain decimal number, as pandas and Arrow both read it (after stripping).
+_NUMBER_PATTERN = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+
+
+@dataclass(frozen=True)
+class ParsedCells:
+    """One column of raw cells, parsed once (see :func:`parse_cells`).
+
+    Attributes
+    ----------
+    values : np.ndarray of float64
+        The numbers; NaN and +/-inf as reported, NaN also where ``missing`` or ``unparsed``.
+    missing : np.ndarray of bool
+        The cell is empty or spells "no value" (``NA``, ``null``, ``None``; see
+        :data:`MISSING_TOKENS`).
+    unparsed : np.ndarray of bool
+        The cell is present but neither a number nor a NaN/inf spelling (it is text).
+
+    The arrays are read-only: results are shared between callers (copy to modify).
+    """
+
+    values: np.ndarray
+    missing: np.ndarray
+    unparsed: np.ndarray
+
+    @property
+    def numeric(self) -> bool:
+        """Every present cell is a number or a NaN/inf spelling."""
+        return not self.unparsed.any()
+
+
+def parse_cells(cells: pd.Series) -> ParsedCells:
+    """Parse a column of raw cells into floats, a missing mask and an unparsed mask.
+
+    Parameters
+    ----------
+    cells : pd.Series
+        Raw cells: ``str`` (numpy- or Arrow-backed), ``None``/NA, or numbers.
+
+    Returns
+    -------
+    ParsedCells
+        Same length as ``cells``, in its order. Cells are stripped and compared
+        case-insensitively: ``" NaN "`` is a reported NaN, ``"1e999"`` and ``"-Infinity"``
+        are +/-inf, ``""``, ``"NA"`` and ``"null"`` are missing, ``"abc"`` is unparsed.
+
+    Notes
+    -----
+    The work is done by Arrow compute kernels: a column of plain numbers (with empty
+    cells) is one cast; only a column that fails it goes through the token rules. The
+    result for an Arrow-backed column (what :func:`core.loading.read_results` gives) is
+    cached for as long as that column's Arrow data lives, so inferring roles and
+    building the typed table parse each column once.
+    """
+    key = _arrow_data(cells)
+    if key is not None:
+        hit = _CACHE.get(id(key))
+        if hit is not None and hit[0]() is key:
+            return hit[1]
+    parsed = _parse_arrow(key if key is not None else _to_arrow(cells))
+    if key is not None:
+        ident = id(key)
+        _CACHE[ident] = (weakref.ref(key, lambda _ref, ident=ident: _CACHE.pop(ident, None)), parsed)
+    return parsed
 
 
 def parse_numeric(cells: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -38,24 +109,93 @@ def parse_numeric(cells: pd.Series) -> tuple[pd.Series, pd.Series]:
     -----
     Cells that are neither numbers, NaN/inf spellings nor missing tokens come out as
     NaN and not missing; callers that need to tell them apart use
-    :func:`unparsed_mask`.
+    :func:`unparsed_mask` (or :func:`parse_cells`, which gives all three at once).
     """
-    text = cells.astype("string").str.strip()
-    lowered = text.str.lower()
-    missing = (cells.isna() | lowered.isin(MISSING_TOKENS)).fillna(True).astype(bool)
-    values = pd.to_numeric(text.where(~missing), errors="coerce").astype("float64")
-    pos_inf = lowered.isin(_POS_INF_TOKENS).fillna(False).astype(bool)
-    neg_inf = lowered.isin(_NEG_INF_TOKENS).fillna(False).astype(bool)
-    values = values.mask(pos_inf, np.inf).mask(neg_inf, -np.inf)
-    return values, missing
+    parsed = parse_cells(cells)
+    return (
+        pd.Series(parsed.values, index=cells.index, name=cells.name, copy=True),
+        pd.Series(parsed.missing, index=cells.index, name=cells.name, copy=True),
+    )
 
 
 def unparsed_mask(cells: pd.Series) -> pd.Series:
     """True for cells that are present but are neither a number nor a NaN/inf spelling."""
-    values, missing = parse_numeric(cells)
-    lowered = cells.astype("string").str.strip().str.lower()
-    spelled_nan = lowered.isin(_NAN_TOKENS).fillna(False).astype(bool)
-    return values.isna() & ~missing & ~spelled_nan
+    return pd.Series(parse_cells(cells).unparsed, index=cells.index, name=cells.name, copy=True)
+
+
+_CACHE: dict[int, tuple[weakref.ref[pa.ChunkedArray], ParsedCells]] = {}
+
+
+def _arrow_data(cells: pd.Series) -> pa.ChunkedArray | None:
+    """The Arrow string data behind an Arrow-backed column (immutable, so a cache key)."""
+    array = cells.array
+    if not isinstance(cells.dtype, pd.StringDtype | pd.ArrowDtype) or not hasattr(array, "__arrow_array__"):
+        return None
+    data = array.__arrow_array__()
+    if not isinstance(data, pa.ChunkedArray) or not (pa.types.is_string(data.type) or pa.types.is_large_string(data.type)):
+        return None
+    return data
+
+
+def _to_arrow(cells: pd.Series) -> pa.ChunkedArray:
+    if cells.dtype == object:
+        try:  # str and None cells, the common case: no conversion of each cell through pandas
+            return pa.chunked_array([pa.array(cells.to_numpy(), type=pa.large_string(), from_pandas=True)])
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass
+    text = cells.astype(pd.StringDtype("pyarrow"))  # numbers become their text, NaN and None become NA
+    return pa.chunked_array(text.array.__arrow_array__())
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
+
+
+def _parse_arrow(text: pa.ChunkedArray) -> ParsedCells:
+    n = len(text)
+    missing = pc.fill_null(pc.equal(text, ""), True)
+    try:  # plain numbers (the usual metric column): one cast, empty cells as null
+        candidates = pc.if_else(missing, pa.scalar(None, text.type), text) if pc.any(missing).as_py() else text
+        numbers = pc.cast(candidates, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return _parse_tokens(text)
+    values = np.asarray(pc.fill_null(numbers, np.nan).to_numpy(zero_copy_only=False), dtype=np.float64)
+    missing_np = np.asarray(missing.to_numpy(zero_copy_only=False), dtype=bool)
+    nan_rows = np.isnan(values) & ~missing_np
+    if nan_rows.any():  # Arrow reads only nan/+nan/-nan as NaN, but check rather than trust
+        spelled = pc.utf8_lower(pc.filter(text, pa.array(nan_rows)))
+        if not pc.all(pc.is_in(spelled, value_set=pa.array(_FLOAT_WORDS[:3]))).as_py():
+            return _parse_tokens(text)
+    return ParsedCells(_readonly(values), _readonly(missing_np), _readonly(np.zeros(n, dtype=bool)))
+
+
+def _parse_tokens(text: pa.ChunkedArray) -> ParsedCells:
+    """The general rules: strip, compare tokens case-insensitively, cast what looks like a number."""
+    trimmed = pc.utf8_trim_whitespace(text)
+    lowered = pc.utf8_lower(trimmed)
+
+    def among(tokens: object) -> np.ndarray:
+        found = pc.is_in(lowered, value_set=pa.array(sorted(tokens), type=lowered.type))  # type: ignore[call-overload]
+        return np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+    missing = among(MISSING_TOKENS) | np.asarray(pc.is_null(text).to_numpy(zero_copy_only=False), dtype=bool)
+    number = np.asarray(
+        pc.fill_null(pc.match_substring_regex(trimmed, _NUMBER_PATTERN), False).to_numpy(zero_copy_only=False), dtype=bool
+    )
+    number = (number | among(_FLOAT_WORDS)) & ~missing
+    values = np.full(len(text), np.nan)
+    if number.any():
+        picked = pc.filter(trimmed, pa.array(number))
+        try:
+            values[number] = pc.cast(picked, pa.float64()).to_numpy(zero_copy_only=False)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # pragma: no cover - the pattern is stricter than Arrow
+            values[number] = pd.to_numeric(pd.Series(picked.to_pylist(), dtype=object), errors="coerce").to_numpy(float)
+    pos_inf, neg_inf = among(_POS_INF_TOKENS), among(_NEG_INF_TOKENS)
+    values[pos_inf] = np.inf
+    values[neg_inf] = -np.inf
+    unparsed = ~(missing | number | pos_inf | neg_inf | among(_NAN_TOKENS))
+    return ParsedCells(_readonly(values), _readonly(missing), _readonly(unparsed))
 
 
 def describe_value(value: float) -> str:

@@ -1,0 +1,139 @@
+"""Parsing cells once, through Arrow: every NaN/inf spelling, empty vs NaN, text columns, caching."""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from core import values as values_module
+from core.status import normalize_status
+from core.values import parse_cells, parse_numeric, unparsed_mask
+
+NAN_SPELLINGS = ["nan", "NaN", "NAN", "nAn", "+nan", "-nan", " NaN ", "nan%", "#NUM!", "#num!", "#VALUE!"]
+POS_INF_SPELLINGS = ["inf", "Inf", "INF", "+inf", "infinity", "Infinity", "+Infinity", "INFINITY", "1e999",
+                     "1e+999", "∞", "+∞", "inf%", " inf "]
+NEG_INF_SPELLINGS = ["-inf", "-Inf", "-infinity", "-Infinity", "-1e999", "-∞", "\t-inf"]
+MISSING_SPELLINGS = ["", " ", "NA", "na", "N/A", "null", "NULL", "None", "nil", "-", "?", "<NA>", None]
+NUMBERS = {"0.5": 0.5, " 2 ": 2.0, "+5": 5.0, ".5": 0.5, "5.": 5.0, "1e5": 1e5, "1E-3": 1e-3, "007": 7.0,
+           "-0.25": -0.25, "1e-999": 0.0, "12345678901234567890": 1.2345678901234567e19}
+TEXT = ["abc", "1,5", "0x10", "1_000", "True", "nan(1)", "1e", "--1", "١٢", "adam"]
+
+# The same cells as pandas columns of every kind the pipeline meets: object (records, tests, the
+# graph state), pandas' default str (Arrow-backed), and an explicit Arrow string dtype.
+DTYPES = [object, "str", pd.ArrowDtype(pa.string()), pd.StringDtype("python")]
+
+
+def _column(cells, dtype):
+    return pd.Series(cells, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_every_spelling_in_one_column(dtype):
+    cells = NAN_SPELLINGS + POS_INF_SPELLINGS + NEG_INF_SPELLINGS + MISSING_SPELLINGS + list(NUMBERS) + TEXT
+    parsed = parse_cells(_column(cells, dtype))
+    kinds = (
+        [("nan", s) for s in NAN_SPELLINGS] + [("+inf", s) for s in POS_INF_SPELLINGS]
+        + [("-inf", s) for s in NEG_INF_SPELLINGS] + [("missing", s) for s in MISSING_SPELLINGS]
+        + [(v, s) for s, v in NUMBERS.items()] + [("text", s) for s in TEXT]
+    )
+    for i, (kind, spelling) in enumerate(kinds):
+        value, missing, unparsed = parsed.values[i], parsed.missing[i], parsed.unparsed[i]
+        got = ("missing" if missing else "text" if unparsed else "nan" if np.isnan(value)
+               else "+inf" if value == np.inf else "-inf" if value == -np.inf else value)
+        assert got == kind, f"{spelling!r}: {got} (expected {kind})"
+        assert not (missing and unparsed)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("spelling", NAN_SPELLINGS + POS_INF_SPELLINGS + NEG_INF_SPELLINGS)
+def test_non_finite_spelling_in_a_numeric_column(dtype, spelling):
+    # A column of plain numbers with empty cells takes the one-cast path; every spelling
+    # must come out the same whichever path reads it.
+    values, missing = parse_numeric(_column(["0.1", "", spelling, "2"], dtype))
+    assert list(missing) == [False, True, False, False]
+    assert values[0] == 0.1 and values[3] == 2.0 and not np.isfinite(values[2])
+    assert not unparsed_mask(_column(["0.1", "", spelling, "2"], dtype)).any()
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_empty_is_missing_and_nan_is_a_value(dtype):
+    parsed = parse_cells(_column(["NaN", "", None, "nan", "0.25"], dtype))
+    assert list(parsed.missing) == [False, True, True, False, False]
+    assert np.isnan(parsed.values[:4]).all() and parsed.values[4] == 0.25
+    assert parsed.numeric
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_a_text_column_falls_back_to_token_rules(dtype):
+    parsed = parse_cells(_column(["adam", "sgd", "", "NA", "0.1", "inf"], dtype))
+    assert list(parsed.unparsed) == [True, True, False, False, False, False]
+    assert list(parsed.missing) == [False, False, True, True, False, False]
+    assert parsed.values[4] == 0.1 and parsed.values[5] == np.inf
+    assert not parsed.numeric
+
+
+def test_numbers_are_read_exactly():
+    cells = ["0.1", "5e57", "9e29", "2.2250738585072014e-308", "0.30000000000000004"]
+    values, _ = parse_numeric(pd.Series(cells, dtype="str"))
+    assert values.tolist() == [float(c) for c in cells]
+
+
+def test_numeric_and_mixed_object_cells_are_read_as_their_text():
+    assert parse_numeric(pd.Series([0.5, np.nan, np.inf]))[0].tolist()[::2] == [0.5, np.inf]
+    assert parse_numeric(pd.Series([0.5, np.nan, np.inf]))[1].tolist() == [False, True, False]
+    values, missing = parse_numeric(pd.Series([1, "2", None, float("nan")], dtype=object))
+    assert values.tolist()[:2] == [1.0, 2.0] and missing.tolist() == [False, False, True, True]
+
+
+def test_results_keep_the_index_and_can_be_modified():
+    cells = pd.Series(["1", "2", ""], index=[10, 11, 12], dtype="str", name="lr")
+    values, missing = parse_numeric(cells)
+    assert list(values.index) == [10, 11, 12] and values.name == "lr" and missing.name == "lr"
+    values.iloc[0] = 5.0  # callers get their own copy, never the cached arrays
+    assert parse_numeric(cells)[0].iloc[0] == 1.0
+
+
+def test_an_arrow_column_is_parsed_once_and_forgotten_with_its_data():
+    frame = pd.DataFrame({"val_loss": pd.Series(["0.1", "", "nan"] * 1000, dtype="str")})
+    first = parse_cells(frame["val_loss"])
+    assert parse_cells(frame["val_loss"]) is first  # a new Series over the same data: cached
+    assert parse_cells(frame.reset_index(drop=True)["val_loss"]) is first
+    with pytest.raises(ValueError):
+        first.values[0] = 1.0  # shared, so read-only
+    other = pd.Series(["0.1", "", "nan"] * 1000, dtype="str")
+    assert parse_cells(other) is not first  # equal content, other data: parsed on its own
+    n_cached = len(values_module._CACHE)
+    del frame, first, other
+    gc.collect()
+    assert len(values_module._CACHE) <= n_cached - 2
+
+
+def test_a_large_column_takes_the_vectorised_paths():
+    n = 200_000
+    rng = np.random.default_rng(0)
+    numbers = rng.uniform(0, 1, n).astype(str).astype(object)
+    numbers[::1000] = ""
+    numbers[5::1000] = "nan"
+    numbers[7::1000] = "-Infinity"
+    values, missing = parse_numeric(pd.Series(numbers, dtype="str"))
+    assert int(missing.sum()) == n // 1000 and int(np.isnan(values).sum()) == 2 * n // 1000
+    assert int(np.isneginf(values).sum()) == n // 1000
+    mixed = numbers.copy()
+    mixed[9::1000] = "NA"
+    mixed[11] = "diverged"
+    parsed = parse_cells(pd.Series(mixed, dtype="str"))
+    assert parsed.missing.sum() == 2 * n // 1000 and np.flatnonzero(parsed.unparsed).tolist() == [11]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_status_words_are_normalised_per_distinct_word(dtype):
+    raw = pd.Series(["TrialState.COMPLETE", "Finished", " success ", "FAIL", "timed out", "early-stopped",
+                     "", None, "weird", "PREEMPTING"] * 3, dtype=dtype, name="state")
+    status = normalize_status(raw)
+    assert status.tolist()[:10] == ["completed", "completed", "completed", "failed", "timeout", "pruned",
+                                    "unknown", "unknown", "unknown", "killed"]
+    assert status.dtype == object and status.name == "state" and len(status) == 30
