@@ -263,7 +263,7 @@ def infer_roles(frame: pd.DataFrame, source: str, hints: dict[str, str] | None =
     taken.add(status_col)
 
     metrics: dict[str, MetricInfo] = {c: info for c, (r, info) in given.items() if r == "metric" and info}
-    ignored: dict[str, str] = {c: "ignored by --map" for c, (r, _) in given.items() if r == "ignore"}
+    ignored: dict[str, str] = {c: "ignored (role given by the reader or --map)" for c, (r, _) in given.items() if r == "ignore"}
     for col in frame.columns:
         if col in taken:
             continue

@@ -9,11 +9,14 @@ import pandas as pd
 from langgraph.runtime import Runtime
 
 from core.grounding import cited_ids, ground, summary_numbers, summary_trial_ids
-from core.loading import RawTable, read_results, records_to_raw
+from core.loading import RawTable, records_to_raw
 from core.patterns import analyze_patterns
 from core.render import render_report
 from core.roles import ColumnRoles, infer_roles
+from core.sources import read_curves, read_sweep
+from core.sources._common import merge_hints
 from core.summary import analyze_sweep
+from core.sweep import Sweep
 from graph import llm
 from graph.context import Context
 from graph.phrasing import phrase_analysis, write_narrative
@@ -23,17 +26,31 @@ DEFAULT_RESULTS = "results.csv"
 
 
 def load(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Read the results (a file path or records) and infer the column roles."""
+    """Read the sweep (a file, directory, storage URL, or records) and infer the column roles.
+
+    Any tool's export is read by :func:`core.sources.read_sweep`; the roles its reader
+    knows, with the caller's ``mapping`` over them, are hints to role inference.
+    """
+    mapping = dict(state.get("mapping") or {})
     if state.get("records"):
         raw = records_to_raw(state["records"])
+        sweep = Sweep(trials=raw, role_hints=merge_hints({}, mapping), format="records")
+        if state.get("curves_path"):
+            sweep.curves = read_curves(state["curves_path"], sweep)
     else:
-        raw = read_results(state.get("results_path") or os.environ.get("HPATH_RESULTS_CSV") or DEFAULT_RESULTS)
-    roles = infer_roles(raw.frame, raw.source)
+        path = state.get("results_path") or os.environ.get("HPATH_RESULTS_CSV") or DEFAULT_RESULTS
+        sweep = read_sweep(path, format=state.get("format"), study=state.get("study"),
+                           curves=state.get("curves_path"), mapping=mapping)
+    roles = infer_roles(sweep.trials.frame, sweep.source, sweep.role_hints)
+    frame, curves = sweep.trials.frame, sweep.curves
     return {
-        "source": raw.source,
-        "raw": {col: raw.frame[col].tolist() for col in raw.frame.columns},
+        "source": sweep.source,
+        "sweep_format": sweep.format,
+        "raw": {col: frame[col].tolist() for col in frame.columns},
+        "curves": {col: curves.frame[col].tolist() for col in curves.frame.columns} if curves is not None else None,
+        "role_hints": sweep.role_hints,
         "roles": roles.to_dict(),
-        "notes": raw.notes,
+        "notes": sweep.notes,
         "revisions": 0,
         "invalid_citations": [],
     }
@@ -42,8 +59,13 @@ def load(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
 def detect(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Run every detector and the association statistics; the summary holds the facts."""
     raw = RawTable(frame=pd.DataFrame(state["raw"], dtype=object), source=state["source"],
-                   notes=list(state.get("notes", [])))
-    summary = analyze_sweep(raw, ColumnRoles.from_dict(state["roles"]), runtime.context.thresholds())
+                   notes=list(state.get("notes", [])), format=state.get("sweep_format") or "csv")
+    roles, thresholds = ColumnRoles.from_dict(state["roles"]), runtime.context.thresholds()
+    if state.get("curves"):
+        curves = RawTable(frame=pd.DataFrame(state["curves"], dtype=object), source=state["source"])
+        summary = analyze_sweep(raw, roles, thresholds, curves=curves)
+    else:
+        summary = analyze_sweep(raw, roles, thresholds)
     return {"summary": summary}
 
 

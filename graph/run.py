@@ -28,8 +28,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m graph.run",
         description="Find the sick trials of a hyperparameter sweep, why they are sick, and what to try next.",
     )
-    parser.add_argument("results", nargs="?", help="results CSV/TSV, one row per trial "
+    parser.add_argument("results", nargs="?", help="the sweep: a results table (CSV/TSV/Parquet), an Optuna or MLflow "
+                        "SQLite file or storage URL (sqlite:///x.db), or a Ray Tune / Keras Tuner / mlruns directory "
                         "(default: $HPATH_RESULTS_CSV, else ./results.csv)")
+    parser.add_argument("--format", help="read the input as this format instead of detecting it: csv, parquet, curves, "
+                        "optuna, wandb, mlflow, raytune, kerastuner (or an exact name such as optuna-sqlite)")
+    parser.add_argument("--study", help="the Optuna study (or MLflow experiment) to read when the storage holds several")
+    parser.add_argument("--curves", metavar="FILE", help="per-step curves kept apart: a long-format CSV (trial id, "
+                        "step or epoch, metrics) or a directory of W&B history CSVs")
+    parser.add_argument("--map", metavar="COL=ROLE", action="append", default=[], dest="mapping",
+                        help="give a column a role, over inference (repeatable): id, status, hyperparameter, "
+                        "metric, metric:val_loss, metric:objective:max, epochs, runtime, error, seed, ignore")
     parser.add_argument("--out", default=".", help="directory for the report and JSON summary (default: .)")
     parser.add_argument("--offline", action="store_true", help="never call a model (deterministic analyst and writer)")
     parser.add_argument("--model", help="Hugging Face model id for the HF router (env MODEL)")
@@ -78,7 +87,11 @@ def _run(results: str, args: argparse.Namespace) -> dict[str, Any]:
         settings["max_revisions"] = args.max_revisions
     context = Context(**settings)
     final: dict[str, Any] = {}
-    for update in graph.stream({"results_path": results}, context=context, stream_mode="updates"):
+    inputs: dict[str, Any] = {"results_path": results, "mapping": _mapping(args.mapping)}
+    for key, value in (("format", args.format), ("study", args.study), ("curves_path", args.curves)):
+        if value:
+            inputs[key] = value
+    for update in graph.stream(inputs, context=context, stream_mode="updates"):
         for node, values in update.items():
             values = values or {}
             final.update(values)
@@ -89,12 +102,27 @@ def _run(results: str, args: argparse.Namespace) -> dict[str, Any]:
     return final
 
 
+def _mapping(entries: list[str]) -> dict[str, str]:
+    """``--map COL=ROLE`` entries as a dict; a column name may itself hold ``=`` (the last one splits)."""
+    mapping: dict[str, str] = {}
+    for entry in entries:
+        column, sep, role = entry.rpartition("=")
+        if not sep or not column.strip() or not role.strip():
+            raise InputError(f"--map {entry!r}: expected COLUMN=ROLE, e.g. --map lr=hyperparameter")
+        mapping[column.strip()] = role.strip()
+    return mapping
+
+
 def _progress(node: str, values: dict[str, Any]) -> str:
     if node == "load":
         roles = values["roles"]
         n = len(next(iter(values["raw"].values()), []))
-        return (f"{values['source']}: {n} trials, {len(roles['metrics'])} metric(s), "
-                f"{len(roles['hyperparameters'])} hyperparameter(s)")
+        curves = values.get("curves")
+        with_curves = f", curves for {len(set(curves['trial_id']))} trial(s)" if curves and "trial_id" in curves else ""
+        fmt = values.get("sweep_format") or "csv"
+        read_as = f" ({fmt})" if fmt != "csv" else ""
+        return (f"{values['source']}{read_as}: {n} trials, {len(roles['metrics'])} metric(s), "
+                f"{len(roles['hyperparameters'])} hyperparameter(s){with_curves}")
     if node == "detect":
         s = values["summary"]
         return f"{sum(s['issue_counts'].values())} issue(s) in {s['trials_affected']} trial(s)"

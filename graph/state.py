@@ -15,6 +15,14 @@ class InputState(TypedDict, total=False):
     """Path of a CSV/TSV results table, one row per trial."""
     records: list[dict[str, Any]]
     """Alternatively, the trials as records (``None`` is missing, ``"nan"``/NaN non-finite)."""
+    format: str
+    """Input format to read ``results_path`` as (``optuna``, ``wandb``, ``mlflow``, ``raytune``, ...); detected if absent."""
+    study: str
+    """The Optuna study (or MLflow experiment) to read when the storage holds several."""
+    curves_path: str
+    """Per-step curves kept apart: a long-format CSV, or a directory of W&B history CSVs."""
+    mapping: dict[str, str]
+    """Column -> role (``id``, ``status``, ``hyperparameter``, ``metric:val_loss``, ...), over inference and the reader's."""
 
 
 class OutputState(TypedDict, total=False):
@@ -33,6 +41,12 @@ class State(InputState, OutputState, total=False):
     """Name of the input, used in messages and the report."""
     raw: dict[str, list[str | None]]
     """The results table as raw text cells, column by column."""
+    curves: dict[str, list[str | None]] | None
+    """Per-step curves in long format (``trial_id``, step, metrics) as raw text cells, or None."""
+    sweep_format: str
+    """The format the input was read as (``csv``, ``optuna-sqlite``, ``raytune``, ...)."""
+    role_hints: dict[str, str]
+    """Roles the reader knew for certain, merged with ``mapping`` (given to role inference)."""
     roles: dict[str, Any]
     """Column roles (see ``core.roles.ColumnRoles.to_dict``)."""
     notes: Annotated[list[str], operator.add]

@@ -81,7 +81,7 @@ def test_hints_override_inference_and_are_recorded():
     assert roles.id == "run"
     assert roles.metrics["score"].kind == "objective" and roles.metrics["score"].goal == "max"
     assert roles.hyperparameters == ["width", "val_loss"]
-    assert roles.ignored["junk"] == "ignored by --map" and roles.mapping == hints
+    assert roles.ignored["junk"] == "ignored (role given by the reader or --map)" and roles.mapping == hints
     assert ColumnRoles.from_dict(roles.to_dict()) == roles
 
 

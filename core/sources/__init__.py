@@ -1,0 +1,242 @@
+"""Reading every sweep tool's export as it comes: one entry point, one result.
+
+:func:`read_sweep` takes a file, a directory or a storage URL, finds out which tool
+wrote it (or takes ``format=``), and returns a :class:`~core.sweep.Sweep`: the trial
+table as text cells, the roles the reader knows for sure, per-step curves when the
+tool keeps them, and the format's name. Nothing downstream knows which tool it was.
+
+Formats (``FORMATS``): plain tables (CSV/TSV/Parquet, long-format curves), Optuna
+(``trials_dataframe()`` CSV, SQLite storage, other storages through optuna), W&B (UI
+export, per-run history CSVs as curves), MLflow (``search_runs()`` CSV, UI CSV,
+``mlruns/`` file store, ``mlflow.db``), Ray Tune (experiment directory) and Keras
+Tuner (project directory).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from core.errors import InputError
+from core.loading import RawTable
+from core.sources import kerastuner, mlflow, optuna, raytune, tabular, wandb
+from core.sources._common import describe_dir, merge_hints, read_table
+from core.sweep import Sweep
+
+FORMATS: dict[str, str] = {
+    "csv": "results table, one row per trial (CSV/TSV, may be .gz)",
+    "parquet": "results table in Parquet",
+    "curves": "long-format curves alone (trial id, step/epoch, metrics; one row per trial and step)",
+    "optuna-csv": "Optuna trials_dataframe() table",
+    "optuna-sqlite": "Optuna SQLite storage (sqlite:///x.db or the .db file)",
+    "optuna-storage": "other Optuna storage URL (needs optuna installed)",
+    "wandb-csv": "W&B runs table export (wandb_export_*.csv)",
+    "mlflow-csv": "MLflow search_runs() table",
+    "mlflow-ui-csv": "MLflow UI CSV download",
+    "mlflow-store": "MLflow mlruns/ file store",
+    "mlflow-sqlite": "MLflow SQLite tracking store (mlflow.db)",
+    "raytune": "Ray Tune experiment directory",
+    "kerastuner": "Keras Tuner project directory",
+}
+"""Every format :func:`read_sweep` reads, with what it looks like."""
+
+_ALIASES = {
+    "tsv": "csv", "table": "csv", "long": "curves", "optuna": "optuna", "wandb": "wandb-csv", "w&b": "wandb-csv",
+    "mlflow": "mlflow", "ray": "raytune", "ray-tune": "raytune", "ray_tune": "raytune", "tune": "raytune",
+    "keras-tuner": "kerastuner", "keras_tuner": "kerastuner", "kt": "kerastuner",
+}
+_TABLE_FORMATS = ("csv", "parquet", "curves", "optuna-csv", "wandb-csv", "mlflow-csv", "mlflow-ui-csv")
+_URL_SCHEMES = ("sqlite://", "postgresql://", "postgres://", "mysql://", "mysql+", "postgresql+", "oracle://", "mssql")
+
+
+def format_list() -> str:
+    """The format names, comma-separated, for messages."""
+    return ", ".join(FORMATS)
+
+
+def read_sweep(
+    path: str | os.PathLike[str],
+    format: str | None = None,
+    study: str | None = None,
+    curves: str | os.PathLike[str] | None = None,
+    mapping: Mapping[str, str] | None = None,
+) -> Sweep:
+    """Read a sweep from a file, directory or storage URL.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A table (CSV/TSV/Parquet), an Optuna or MLflow SQLite file, a storage URL
+        (``sqlite:///x.db``), or a Ray Tune / Keras Tuner / MLflow ``mlruns`` directory.
+    format : str, optional
+        Force a format (a name of :data:`FORMATS`, or a tool: ``optuna``, ``wandb``,
+        ``mlflow``, ``raytune``, ``kerastuner``); detected when omitted.
+    study : str, optional
+        The Optuna study (or MLflow experiment) to read when the storage holds several.
+    curves : str or path-like, optional
+        Per-step values kept elsewhere: a long-format CSV, or W&B per-run history CSVs
+        (a directory or one file).
+    mapping : mapping of str to str, optional
+        ``--map`` entries, column -> role spec (see :func:`core.roles.parse_role_spec`);
+        they override the reader's own hints.
+
+    Returns
+    -------
+    Sweep
+        Trials as text cells, role hints (reader's merged with ``mapping``), curves or
+        None, and the name of the format read.
+
+    Raises
+    ------
+    InputError
+        One line naming the input, what was found there and the formats that exist.
+    """
+    name = os.fspath(path)
+    kind, raw = _resolve(name, format)
+    if study is not None and kind not in {"optuna-sqlite", "optuna-storage", "mlflow-store", "mlflow-sqlite"}:
+        raise InputError(f"{name}: --study applies to Optuna storages and MLflow stores, not to {kind} input")
+    sweep, renames = _read(name, kind, study, raw)
+    if curves is not None:
+        sweep.curves = read_curves(curves, sweep)
+    sweep.role_hints = merge_hints(sweep.role_hints, mapping, renames)
+    sweep.trials.format = sweep.format
+    return sweep
+
+
+def _wanted(name: str, format: str | None) -> str | None:
+    if not format:
+        return None
+    key = format.strip().lower()
+    wanted = _ALIASES.get(key, key)
+    if wanted not in FORMATS and wanted not in {"optuna", "mlflow"}:
+        raise InputError(f"{name}: unknown format {format!r}; formats: {format_list()}")
+    return wanted
+
+
+def _fits(wanted: str | None, found: str) -> bool:
+    return wanted in (None, found) or (wanted in ("optuna", "mlflow") and found.startswith(wanted))
+
+
+def _resolve(name: str, format: str | None) -> tuple[str, RawTable | None]:
+    """The format to read ``name`` as (asked for, or found), and the table if one was read to find out."""
+    wanted = _wanted(name, format)
+    if name.lower().startswith(_URL_SCHEMES):
+        found = _sqlite_kind(optuna.sqlite_path(name), name) if name.lower().startswith("sqlite:") else "optuna-storage"
+        if _fits(wanted, found):
+            return found, None
+        raise InputError(f"{name}: a storage URL is read as {found}, not as {format}; formats: {format_list()}")
+    path = Path(name)
+    if not path.exists():
+        raise InputError(f"{name}: file or directory not found; formats: {format_list()}")
+    if path.is_dir():
+        found = _sniff_dir(path, wanted)
+        if _fits(wanted, found):
+            return found, None
+        raise InputError(f"{name}: looks like {found} ({FORMATS[found]}), not {format}; formats: {format_list()}")
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(16)
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    if head.startswith(b"SQLite format 3\x00"):
+        found = _sqlite_kind(path, name)
+        if _fits(wanted, found):
+            return found, None
+        raise InputError(f"{name}: looks like {found} ({FORMATS[found]}), not {format}; formats: {format_list()}")
+    if path.suffix.lower() in {".db", ".sqlite", ".sqlite3"}:
+        what = "an empty file" if not head else f"first bytes {head[:8]!r}"
+        raise InputError(f"{name}: not an SQLite database ({what}); formats: {format_list()}")
+    if path.suffix.lower() == ".json" or head.lstrip()[:1] in (b"{", b"["):
+        raise InputError(_json_hint(path))
+    if wanted in {"optuna-sqlite", "optuna-storage", "mlflow-store", "mlflow-sqlite", "raytune", "kerastuner"}:
+        raise InputError(f"{name}: a file, but {wanted} is a {FORMATS[wanted]}; formats: {format_list()}")
+    raw = read_table(path)
+    found = tabular.table_kind(raw, parquet=head.startswith(b"PAR1"))
+    if wanted is None:
+        return found, raw
+    if wanted == "optuna":
+        return "optuna-csv", raw
+    if wanted == "mlflow":
+        return (found if found.startswith("mlflow") else "mlflow-csv"), raw
+    if wanted in ("csv", "parquet"):
+        return ("parquet" if head.startswith(b"PAR1") else "csv"), raw
+    return wanted, raw
+
+
+def _json_hint(path: Path) -> str:
+    parent = path.parent
+    if path.name.startswith("experiment_state") or (path.name in {"params.json", "result.json"}):
+        where = parent if path.name.startswith("experiment_state") else parent.parent
+        return f"{path}: a Ray Tune file; point at the experiment directory {where} instead"
+    if path.name in {"trial.json", "oracle.json", "tuner0.json"}:
+        where = parent.parent if path.name == "trial.json" else parent
+        return f"{path}: a Keras Tuner file; point at the project directory {where} instead"
+    return f"{path}: a JSON file, not a sweep export we read; formats: {format_list()}"
+
+
+def _sqlite_kind(path: Path, name: str) -> str:
+    tables = optuna.sqlite_tables(path, name)
+    if {"studies", "trials"} <= tables:
+        return "optuna-sqlite"
+    if {"runs", "experiments"} <= tables and ("latest_metrics" in tables or "metrics" in tables):
+        return "mlflow-sqlite"
+    shown = ", ".join(sorted(tables)[:6]) or "no tables"
+    raise InputError(f"{name}: an SQLite database with {shown}, neither an Optuna storage nor an MLflow store; "
+                     f"formats: {format_list()}")
+
+
+def _sniff_dir(path: Path, wanted: str | None) -> str:
+    checks = (("raytune", raytune.is_experiment_dir), ("kerastuner", kerastuner.is_project_dir),
+              ("mlflow-store", mlflow.is_file_store))
+    for kind, check in checks:
+        if wanted in (None, kind, "mlflow") and check(path):
+            return kind
+    found = [kind for kind, check in checks if check(path)]
+    if found:
+        return found[0]
+    raise InputError(f"{path}: {describe_dir(path)}, with no Ray Tune experiment, Keras Tuner project or MLflow "
+                     f"mlruns store in it; formats: {format_list()}")
+
+
+def _read(name: str, kind: str, study: str | None, raw: RawTable | None) -> tuple[Sweep, dict[str, str]]:
+    if kind == "optuna-sqlite":
+        return optuna.read_sqlite(name, study)
+    if kind == "optuna-storage":
+        return optuna.read_storage(name, study)
+    if kind == "mlflow-sqlite":
+        return mlflow.read_sqlite(name, study)
+    if kind == "mlflow-store":
+        return mlflow.read_file_store(Path(name), study)
+    if kind == "raytune":
+        return raytune.read_experiment(Path(name))
+    if kind == "kerastuner":
+        return kerastuner.read_project(Path(name))
+    return _read_table(raw if raw is not None else read_table(Path(name)), kind)
+
+
+def _read_table(raw: RawTable, kind: str) -> tuple[Sweep, dict[str, str]]:
+    if kind == "optuna-csv":
+        return optuna.from_trials_dataframe(raw)
+    if kind == "wandb-csv":
+        return wandb.from_export(raw)
+    if kind == "mlflow-csv":
+        return mlflow.from_search_runs(raw)
+    if kind == "mlflow-ui-csv":
+        return mlflow.from_ui_export(raw)
+    if kind == "curves":
+        return tabular.from_long_curves(raw)
+    return Sweep(trials=raw, format=kind), {}
+
+
+def read_curves(curves: str | os.PathLike[str], sweep: Sweep) -> RawTable:
+    """Curves kept apart from the trial table: a long-format file, or W&B history CSVs matched to ``sweep``'s runs."""
+    path = Path(os.fspath(curves))
+    if not path.exists():
+        raise InputError(f"{path}: curves file or directory not found")
+    if sweep.format == "wandb-csv" or (path.is_dir() and wandb.looks_like_history(path)):
+        return wandb.read_histories(path, sweep)
+    if path.is_dir():
+        raise InputError(f"{path}: {describe_dir(path)}; --curves takes a long-format CSV (trial id, step or epoch, "
+                         "metrics) or a directory of W&B history CSVs")
+    return tabular.read_long_curves(path)
