@@ -1,0 +1,695 @@
+"""Per-epoch curves: typing and validation, the derived trial table, each curve detector,
+real W&B / DeepOBS / DeepCAVE curves, and a vectorised-vs-per-trial property test."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from core.curves import (
+    CURVE_DETECTORS,
+    CURVE_ISSUE_COLUMNS,
+    CURVE_ISSUE_TYPES,
+    CurveTable,
+    CurveThresholds,
+    build_curve_table,
+    curve_facts,
+    detect_curve_issues,
+    looks_like_curves,
+    trials_from_curves,
+)
+from core.detectors import detect_issues
+from core.errors import InputError
+from core.loading import RawTable, read_results
+from core.roles import infer_roles
+from core.table import build_trial_table
+from tests.conftest import DATA, SAMPLE
+
+CURVES = DATA / "curves"
+DEEPOBS = CURVES / "deepobs_curves_slice.csv"
+NANOGPT = CURVES / "nanogpt_wandb_history.csv"
+DEEPCAVE = CURVES / "deepcave_mnist_long.csv"
+TH = CurveThresholds()
+
+
+def raw(text: str, source: str = "curves.csv") -> RawTable:
+    """Text cells, as read_results reads them (empty cell = empty string)."""
+    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
+    return RawTable(frame=frame, source=source)
+
+
+def long_frame(curves: dict[str, dict[str, list[float | None]]], step: str = "epoch") -> RawTable:
+    """{trial: {metric: values}} -> a long RawTable of text cells (None = not logged)."""
+    rows = []
+    for trial, metrics in curves.items():
+        n = max(len(v) for v in metrics.values())
+        for i in range(n):
+            row: dict[str, object] = {"trial_id": trial, step: str(i)}
+            for name, values in metrics.items():
+                v = values[i] if i < len(values) else None
+                row[name] = None if v is None else repr(float(v))
+            rows.append(row)
+    return RawTable(frame=pd.DataFrame(rows, dtype=object), source="<curves>")
+
+
+def issue_set(curves: CurveTable, thresholds: CurveThresholds = TH) -> set[tuple[str, str]]:
+    issues = detect_curve_issues(curves, thresholds)
+    return set(zip(issues["trial_id"], issues["type"]))
+
+
+def epoch_of(curves: CurveTable, trial: str, kind: str) -> float:
+    issues = detect_curve_issues(curves)
+    hit = issues[(issues.trial_id == trial) & (issues.type == kind)]
+    assert len(hit) == 1, issues
+    return float(hit.epoch.iloc[0])
+
+
+def decay(n: int, start: float = 2.3, floor: float = 0.3, tau: float = 8.0) -> np.ndarray:
+    return floor + (start - floor) * np.exp(-np.arange(n) / tau)
+
+
+# --------------------------------------------------------------------------------------
+# Typed table
+# --------------------------------------------------------------------------------------
+
+
+def test_unsorted_rows_are_sorted_by_trial_then_step_keeping_first_appearance_order():
+    table = build_curve_table(raw(
+        "trial_id,epoch,train_loss\n"
+        "b,2,0.5\n a ,1,0.9\nb,0,1.0\na,0,1.1\nb,1,0.7\n"
+    ))
+    assert list(table.trial_ids) == ["b", "a"]  # ids are stripped text, in order of first appearance
+    assert table.codes.tolist() == [0, 0, 0, 1, 1]
+    assert table.step.tolist() == [0, 1, 2, 0, 1]
+    assert table.metrics["train_loss"].tolist() == [1.0, 0.7, 0.5, 1.1, 0.9]
+    assert table.ids.tolist() == ["b", "b", "b", "a", "a"]
+    assert table.offsets.tolist() == [0, 3, 5]
+    assert table.first_step().tolist() == [0, 0] and table.last_step().tolist() == [2, 1]
+
+
+def test_missing_is_not_nan_and_inf_is_not_nan():
+    table = build_curve_table(raw(
+        "trial,step,train_loss,val_loss\n"
+        "t,0,1.0,\nt,1,nan,NA\nt,2,inf,-inf\nt,3,1e999,null\n"
+    ))
+    loss, val = table.metrics["train_loss"], table.metrics["val_loss"]
+    assert table.missing["val_loss"].tolist() == [True, True, False, True]
+    assert not table.missing["train_loss"].any()
+    assert np.isnan(loss[1]) and loss[2] == np.inf and loss[3] == np.inf and val[2] == -np.inf
+    issues = detect_curve_issues(table)
+    assert issues.detail.iloc[0] == (
+        "train_loss=NaN from step 1 (3 of 4 values); val_loss=-inf from step 2 (1 of 1 values)"
+    )
+    assert issues.epoch.iloc[0] == 1
+
+
+def test_metrics_logged_at_different_steps_wandb_style():
+    table = build_curve_table(raw(
+        "run_id,_step,iter,train/loss,val/loss,lr\n"
+        "r,0,0,2.0,2.1,0.001\nr,1,0,,,\nr,2,10,1.5,,0.001\nr,3,20,1.2,1.3,0.0009\nr,4,,,,\n"
+    ))
+    assert table.step_column == "iter"  # W&B's _step counts log calls: only a fallback
+    assert table.step.tolist() == [0, 10, 20]  # the empty trailing row is skipped
+    assert table.missing["val/loss"].tolist() == [False, True, False]
+    assert "lr" in table.ignored and "_step" in table.ignored
+    assert any("without a step" in note for note in table.notes)
+
+
+def test_rows_of_one_step_logging_different_metrics_are_merged():
+    table = build_curve_table(raw("trial_id,epoch,train_loss,val_loss\na,0,1.0,\na,0,,1.2\na,1,0.8,0.9\n"))
+    assert table.step.tolist() == [0, 1]
+    assert table.metrics["train_loss"].tolist() == [1.0, 0.8]
+    assert table.metrics["val_loss"].tolist() == [1.2, 0.9]
+    assert not table.missing.to_numpy().any()
+    assert any("merged" in note for note in table.notes)
+
+
+def test_two_values_of_one_metric_at_one_step_is_an_error_naming_lines():
+    text = "trial_id,epoch,val_loss\na,0,1.0\na,1,0.9\nb,0,1.0\na,1,0.8\n"
+    with pytest.raises(InputError) as err:
+        build_curve_table(raw(text, "runs.csv"))
+    assert str(err.value) == (
+        "runs.csv: trial 'a' has 2 values of 'val_loss' at epoch 1 (lines 3, 5); "
+        "one value per trial and step is expected"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("trial_id,epoch,val_loss\na,0,1.0\na,1,oops\n", "c.csv: column 'val_loss', line 3: 'oops' is not a number"),
+        ("trial_id,epoch,val_loss\na,0,1.0\na,two,0.9\n", "c.csv: column 'epoch', line 3: 'two' is not a step number"),
+        ("trial_id,epoch,val_loss\na,0,1.0\na,inf,0.9\n", "c.csv: column 'epoch', line 3: step +inf is not a finite number"),
+        ("trial_id,epoch,val_loss\na,0,1.0\na,,0.9\n", "c.csv: line 3 logs a metric but has no step (column 'epoch' is empty)"),
+        ("trial_id,epoch,val_loss\na,0,1.0\n,1,0.9\n", "c.csv: line 3 has an empty trial id (column 'trial_id')"),
+        ("trial_id,lr,val_loss\na,0.1,1.0\na,0.1,0.9\n", "c.csv: no step column in the curves"),
+        ("run,epoch,val_loss\na,0,1.0\n", "c.csv: no trial id column in the curves"),
+        ("trial_id,epoch,lr\na,0,1.0\n", "c.csv: no metric column in the curves"),
+        ("trial_id,epoch,val_loss\n", "c.csv: has a header but no rows of curves"),
+    ],
+)
+def test_bad_curves_are_one_line_errors(text, message):
+    with pytest.raises(InputError) as err:
+        build_curve_table(raw(text, "c.csv"))
+    assert str(err.value).startswith(message)
+    assert "\n" not in str(err.value)
+
+
+def test_hints_name_the_step_id_and_metric_columns():
+    text = "run,budget_it,score,lr\na,0,0.9,0.1\na,1,0.5,0.1\nb,0,0.8,0.2\n"
+    table = build_curve_table(raw(text), hints={"run": "id", "budget_it": "step", "score": "metric:val_loss"})
+    assert (table.id_column, table.step_column) == ("run", "budget_it")
+    assert table.info["score"].kind == "loss" and table.info["score"].split == "val"
+    assert table.trial_columns["lr"].tolist() == ["0.1", "0.2"]
+    with pytest.raises(InputError, match="'nope', which is not in the curves"):
+        build_curve_table(raw(text), hints={"nope": "step"})
+    with pytest.raises(InputError, match="'lr' is given as a hyperparameter but varies within trial 'a'"):
+        build_curve_table(raw("trial_id,epoch,val_loss,lr\na,0,1,0.1\na,1,1,0.2\n"), hints={"lr": "hyperparameter"})
+
+
+def test_typed_frames_arrow_nulls_are_missing_and_nan_is_reported():
+    frame = pd.DataFrame({
+        "trial_id": pd.Categorical(["x", "x", "x", "y"]),
+        "epoch": np.array([0, 1, 2, 0], dtype=np.int64),
+        "val_loss": pd.Series(pa.array([1.0, None, float("nan"), 2.0]), dtype=pd.ArrowDtype(pa.float64())),
+        "train_loss": np.array([1.0, np.nan, 0.5, 2.0]),  # plain float64: NaN can only mean missing
+    })
+    table = build_curve_table(RawTable(frame, "<typed>"))
+    assert table.missing["val_loss"].tolist() == [False, True, False, False]
+    assert np.isnan(table.metrics["val_loss"][2])
+    assert table.missing["train_loss"].tolist() == [False, True, False, False]
+    assert issue_set(table) == {("x", "nonfinite_metric")}
+
+
+def test_looks_like_curves():
+    assert looks_like_curves(read_results(DEEPOBS).frame)
+    assert looks_like_curves(read_results(NANOGPT).frame)
+    assert not looks_like_curves(read_results(SAMPLE).frame)  # one row per trial
+    assert not looks_like_curves(read_results(DATA / "wandb_nanogpt_export.csv").frame)  # runs table, no step
+
+
+# --------------------------------------------------------------------------------------
+# The trial table derived from curves
+# --------------------------------------------------------------------------------------
+
+
+def test_trials_from_curves_last_values_constants_and_budget():
+    text = (
+        "trial_id,epoch,lr,optimizer,status,runtime_s,timestamp,train_loss,val_loss\n"
+        "a,0,0.1,adam,running,1,100,2.0,2.1\n"
+        "a,1,0.1,,running,2,200,1.0,\n"
+        "a,2,0.1,adam,failed,3,300,nan,\n"
+        "b,0,0.01,sgd,running,1,150,2.0,2.2\n"
+        "b,1,0.01,sgd,completed,2,250,1.5,inf\n"
+    )
+    derived = trials_from_curves(raw(text))
+    frame = derived.frame
+    assert list(frame.columns) == ["trial_id", "lr", "optimizer", "status", "runtime_s",
+                                   "train_loss", "val_loss", "epochs"]
+    assert frame.to_dict("list") == {
+        "trial_id": ["a", "b"],
+        "lr": ["0.1", "0.01"],
+        "optimizer": ["adam", "sgd"],  # an empty cell does not break "constant within the trial"
+        "status": ["failed", "completed"],  # the last status of the run
+        "runtime_s": ["3", "2"],
+        "train_loss": ["nan", "1.5"],  # the last logged value, non-finite kept as text
+        "val_loss": ["2.1", "inf"],  # a's last *logged* val_loss is at epoch 0
+        "epochs": ["2", "1"],
+    }
+    # ... and the existing pipeline reads it like any results table
+    roles = infer_roles(frame, derived.source)
+    assert roles.epochs == "epochs" and roles.status == "status" and roles.hyperparameters == ["lr", "optimizer"]
+    issues = detect_issues(build_trial_table(derived, roles))
+    assert {("a", "nonfinite_metric"), ("a", "failed"), ("b", "nonfinite_metric")} <= set(
+        zip(issues.trial_id, issues.type))
+
+
+def test_budget_column_is_steps_when_the_step_is_not_an_epoch():
+    derived = trials_from_curves(raw("run_id,iter,val/loss\nr,0,2\nr,250,1.5\nr,500,1.4\n"))
+    assert derived.frame["steps"].tolist() == ["500"]
+
+
+# --------------------------------------------------------------------------------------
+# Detectors on hand-made curves
+# --------------------------------------------------------------------------------------
+
+
+def test_registry_and_output_shape():
+    assert len(CURVE_DETECTORS) == 6
+    assert CURVE_ISSUE_TYPES == ("nonfinite_metric", "diverged", "overfitting", "plateau", "oscillation",
+                                 "still_improving")
+    empty = detect_curve_issues(build_curve_table(long_frame({"a": {"val_loss": [1.0]}})))
+    assert list(empty.columns) == CURVE_ISSUE_COLUMNS and empty.empty
+    for name, value in TH.to_dict().items():
+        assert isinstance(value, int | float), name
+
+
+def test_nan_onset_epoch_and_a_run_that_recovers():
+    table = build_curve_table(long_frame({
+        "late": {"train_loss": [*decay(10), np.nan, np.nan], "val_loss": [*decay(12)]},
+        "blip": {"train_loss": [1.0, 0.9, np.inf, 0.8, 0.7]},
+        "fine": {"train_loss": list(decay(12))},
+    }))
+    assert epoch_of(table, "late", "nonfinite_metric") == 10
+    assert epoch_of(table, "blip", "nonfinite_metric") == 2
+    issues = detect_curve_issues(table)
+    assert issues[issues.trial_id == "blip"].detail.iloc[0] == "train_loss=+inf from epoch 2 (1 of 5 values)"
+    assert ("fine", "nonfinite_metric") not in issue_set(table)
+
+
+def test_diverged_after_progress_but_not_a_converged_jitter_or_a_straight_nan():
+    blowup = [2.3, 1.0, 0.5, 0.3, 0.35, 4.0, 30.0]
+    jitter = [2.3, 0.5, 0.01, 1e-4, 2e-3, 1e-4, 3e-3]  # 30x its minimum, but nothing of the 2.3 lost
+    straight_nan = [2.3, 1.0, np.nan, np.nan, np.nan]
+    table = build_curve_table(long_frame({
+        "blowup": {"train_loss": blowup}, "jitter": {"train_loss": jitter}, "nan": {"train_loss": straight_nan},
+    }))
+    assert epoch_of(table, "blowup", "diverged") == 5  # 4.0 >= 10 x 0.3 and above half-way back to 2.3
+    found = issue_set(table)
+    assert ("jitter", "diverged") not in found
+    assert ("nan", "diverged") not in found and ("nan", "nonfinite_metric") in found
+    detail = detect_curve_issues(table).query("type == 'diverged'").detail.iloc[0]
+    assert detail == "train_loss rose to 4 at epoch 5, 13.3x its minimum 0.3 (epoch 3)"
+
+
+def test_overfitting_playbook_rule_reports_the_best_epoch_as_where_to_stop():
+    n = 40
+    train = list(decay(n, tau=6))
+    val = [0.9 + 0.002 * (e - 12) ** 2 for e in range(n)]  # best at epoch 12, then up
+    both_rise = [0.9 + 0.002 * (e - 12) ** 2 for e in range(n)]
+    table = build_curve_table(long_frame({
+        "overfit": {"train_loss": train, "val_loss": val},
+        "healthy": {"train_loss": train, "val_loss": list(decay(n, start=2.4, floor=0.35, tau=6))},
+        "both_rise": {"train_loss": both_rise, "val_loss": val},
+        "train_only": {"train_loss": train},
+    }))
+    found = issue_set(table)
+    assert epoch_of(table, "overfit", "overfitting") == 12
+    assert ("healthy", "overfitting") not in found
+    assert ("both_rise", "overfitting") not in found  # train loss did not keep falling
+    assert ("train_only", "overfitting") not in found  # no held-out loss, not judged
+    detail = detect_curve_issues(table).query("trial_id == 'overfit' and type == 'overfitting'").detail.iloc[0]
+    assert detail.startswith("val_loss best 0.9 at epoch 12;") and detail.endswith("stop at epoch 12")
+
+
+def test_overfitting_needs_the_rise_to_clear_the_noise():
+    rng = np.random.default_rng(0)
+    n = 60
+    flat = 0.8 * np.exp(rng.normal(0, 0.03, n))  # flat held-out loss with 3% noise
+    table = build_curve_table(long_frame({"noisy": {"train_loss": list(decay(n)), "val_loss": list(flat)}}))
+    assert ("noisy", "overfitting") not in issue_set(table)
+
+
+def test_plateau_stuck_from_start_and_collapsed_after_a_drop():
+    n = 50
+    table = build_curve_table(long_frame({
+        "stuck": {"train_loss": [2.3026 + 0.0005 * ((-1) ** e) for e in range(n)]},
+        "collapsed": {"train_loss": [3.6, 2.6, 2.37, 2.31] + [2.303 + 0.001 * ((-1) ** e) for e in range(n - 4)]},
+        "healthy": {"train_loss": list(decay(n, tau=12))},
+        "climbing": {"train_loss": [2.3 * 1.05 ** e for e in range(n)]},
+        "nan_cut": {"train_loss": [2.3, 2.3, 2.3, 2.3, 2.3, 2.3] + [np.nan] * (n - 6)},
+        "slow_start": {"train_loss": [2.3] * 20 + list(decay(n - 20, tau=5))},
+    }))
+    found = issue_set(table)
+    assert epoch_of(table, "stuck", "plateau") == 0
+    assert epoch_of(table, "collapsed", "plateau") == 4  # smoothed, epoch 3 still averages in the 2.37
+    assert epoch_of(table, "slow_start", "plateau") == 0
+    assert not {("healthy", "plateau"), ("climbing", "plateau"), ("nan_cut", "plateau")} & found
+
+
+def test_oscillation_counts_big_turns_but_not_noise_or_a_converged_jitter():
+    n = 60
+    rng = np.random.default_rng(1)
+    zigzag = decay(n) + np.where(np.arange(n) % 2, 0.6, 0.0)
+    table = build_curve_table(long_frame({
+        "zigzag": {"train_loss": list(zigzag)},
+        "noisy": {"train_loss": list(decay(n) * np.exp(rng.normal(0, 0.03, n)))},
+        "near_zero": {"train_loss": [2.3, 0.4, 0.1] + list(rng.uniform(0.001, 0.03, n - 3))},
+        "few_spikes": {"train_loss": [x + (1.0 if e in (20, 40) else 0.0) for e, x in enumerate(decay(n))]},
+    }))
+    found = issue_set(table)
+    assert ("zigzag", "oscillation") in found
+    assert epoch_of(table, "zigzag", "oscillation") == 1
+    assert not {("noisy", "oscillation"), ("near_zero", "oscillation"), ("few_spikes", "oscillation")} & found
+
+
+def test_still_improving_needs_a_significant_fall_at_the_end():
+    n = 50
+    rng = np.random.default_rng(2)
+    falling = 2.0 - 0.02 * np.arange(n)
+    table = build_curve_table(long_frame({
+        "falling": {"train_loss": list(falling), "val_loss": list(falling + 0.1)},
+        "converged": {"train_loss": list(decay(n, tau=5)), "val_loss": list(decay(n, tau=5) * np.exp(rng.normal(0, 0.02, n)))},
+        "train_only": {"train_loss": list(falling)},  # falls back to the train loss
+    }))
+    found = issue_set(table)
+    assert epoch_of(table, "falling", "still_improving") == n - 1
+    assert ("train_only", "still_improving") in found
+    assert ("converged", "still_improving") not in found
+
+
+def test_single_step_trials_and_missing_steps():
+    table = build_curve_table(long_frame({
+        "one": {"train_loss": [2.3], "val_loss": [2.4]},
+        "one_nan": {"train_loss": [np.nan]},
+        "gappy": {"val_loss": [2.3, None, None, 1.0, None, 0.8]},
+    }))
+    assert issue_set(table) == {("one_nan", "nonfinite_metric")}
+    facts = curve_facts(table).set_index("trial_id")
+    assert facts.loc["one", "n_steps"] == 1 and facts.loc["one", "best_step"] == 0
+    assert facts.loc["gappy", "best_step"] == 5 and facts.loc["gappy", "best_value"] == 0.8
+    assert facts.loc["gappy", "n_steps"] == 6  # rows exist (train_loss column) even when val_loss is missing
+    assert np.isnan(facts.loc["one_nan", "best_value"])
+
+
+def test_thresholds_are_configurable():
+    table = build_curve_table(long_frame({"a": {"train_loss": [2.3, 1.0, 0.5, 0.3, 2.0]}}))
+    assert ("a", "diverged") not in issue_set(table)
+    assert ("a", "diverged") in issue_set(table, replace(TH, diverge_factor=5.0))
+
+
+def test_healthy_noisy_decaying_curves_are_not_flagged():
+    rng = np.random.default_rng(3)
+    curves = {}
+    for k in range(200):
+        n = int(rng.integers(30, 200))
+        floor = rng.uniform(0.05, 2)
+        base = decay(n, start=floor + rng.uniform(1, 4), floor=floor, tau=rng.uniform(0.03, 0.08) * n)
+        curves[f"h{k}"] = {"train_loss": list(base * np.exp(rng.normal(0, 0.02, n))),
+                           "val_loss": list((base * 1.05 + 0.02) * np.exp(rng.normal(0, 0.02, n)))}
+    assert detect_curve_issues(build_curve_table(long_frame(curves))).empty
+
+
+def test_curve_facts_columns():
+    table = build_curve_table(long_frame({"a": {"train_loss": [2.0, 1.0, np.nan], "val_loss": [2.1, 1.1, 1.2]}}))
+    facts = curve_facts(table)
+    assert list(facts.columns) == [
+        "trial_id", "n_steps", "first_step", "last_step", "first_nonfinite_step",
+        "first_nonfinite_step:train_loss", "first_nonfinite_step:val_loss",
+        "held_out", "best_step", "best_value", "last_value",
+    ]
+    row = facts.iloc[0].to_dict()
+    assert np.isnan(row.pop("first_nonfinite_step:val_loss"))
+    assert row == {
+        "trial_id": "a", "n_steps": 3, "first_step": 0.0, "last_step": 2.0, "first_nonfinite_step": 2.0,
+        "first_nonfinite_step:train_loss": 2.0, "held_out": "val_loss", "best_step": 1.0, "best_value": 1.1,
+        "last_value": 1.2,
+    }
+
+
+# --------------------------------------------------------------------------------------
+# Real curves (tests/data/README.md gives their origin)
+# --------------------------------------------------------------------------------------
+
+
+def _text_nonfinite(cells: pd.Series) -> pd.Series:
+    return cells.str.strip().str.lower().isin(["nan", "inf", "-inf", "+inf", "infinity", "-infinity"])
+
+
+def test_deepobs_nan_onsets_match_an_independent_reading():
+    frame = pd.read_csv(DEEPOBS, dtype=str, keep_default_na=False)
+    bad = frame[_text_nonfinite(frame.train_loss) | _text_nonfinite(frame.test_loss)]
+    expected = bad.assign(epoch=bad.epoch.astype(int)).groupby("trial_id").epoch.min().to_dict()
+    assert expected == {"r00182": 70, "r00190": 69, "r00197": 16, "r00204": 20, "r00211": 1,
+                        "r00754": 56, "r00828": 92}
+
+    table = build_curve_table(read_results(DEEPOBS))
+    issues = detect_curve_issues(table)
+    nonfinite = issues[issues.type == "nonfinite_metric"]
+    assert dict(zip(nonfinite.trial_id, nonfinite.epoch.astype(int))) == expected
+    facts = curve_facts(table).set_index("trial_id")
+    assert facts.first_nonfinite_step.dropna().astype(int).to_dict() == expected
+    # r00754 overflows to +inf (not NaN); r00828 is NaN at one epoch only and then finite again
+    detail = nonfinite.set_index("trial_id").detail
+    assert detail["r00754"].startswith("train_loss=+inf from epoch 56 (45 of 101 values)")
+    assert detail["r00828"].startswith("train_loss=NaN from epoch 92 (1 of 161 values)")
+    assert np.isfinite(facts.loc["r00828", "last_value"])
+
+
+def test_deepobs_final_values_agree_with_the_per_run_table():
+    """The last logged values equal DeepOBS's own final values (an independent file)."""
+    derived = trials_from_curves(read_results(DEEPOBS)).frame.set_index("trial_id")
+    finals = pd.read_csv(DATA / "deepobs_nonfinite_slice.csv", dtype=str, keep_default_na=False).set_index("trial_id")
+    shared = derived.index.intersection(finals.index)
+    assert set(derived.index) - set(shared) == {"r00295"}  # the only run of the slice with lr < 1e-3
+    for ours, theirs in [("train_loss", "train_loss"), ("test_loss", "val_loss"), ("test_accuracy", "val_acc")]:
+        a = derived.loc[shared, ours].astype(float).to_numpy()
+        b = finals.loc[shared, theirs].replace("", "nan").astype(float).to_numpy()
+        np.testing.assert_array_equal(a, b)
+    assert (derived.loc[shared, "epochs"].astype(int) == finals.loc[shared, "epochs"].astype(int)).all()
+
+
+def test_deepobs_curve_issues_are_the_real_pathologies():
+    table = build_curve_table(read_results(DEEPOBS))
+    frame = pd.read_csv(DEEPOBS)
+    # independent: r00187 (lr 1.0) drops from 3.59 to chance level and stays within 0.3% of 2.303
+    stuck = frame[(frame.trial_id == "r00187") & (frame.epoch >= 4)].train_loss
+    assert stuck.min() > 2.30 and stuck.max() < 2.32 and frame[frame.trial_id == "r00187"].train_loss.iloc[0] > 3.5
+    # independent: r00295 (fmnist, Adam) has its best test loss at epoch 11, far below the last
+    r295 = frame[frame.trial_id == "r00295"]
+    assert r295.epoch[r295.test_loss.idxmin()] == 11 and r295.test_loss.iloc[-1] > 2 * r295.test_loss.min()
+    assert issue_set(table) == {
+        ("r00182", "nonfinite_metric"), ("r00190", "nonfinite_metric"), ("r00197", "nonfinite_metric"),
+        ("r00204", "nonfinite_metric"), ("r00211", "nonfinite_metric"),
+        ("r00754", "nonfinite_metric"), ("r00754", "diverged"),  # 354 -> 4944 by epoch 3, +inf from 56
+        ("r00828", "nonfinite_metric"), ("r00828", "diverged"),  # svhn at lr 100: 2.78 -> 6e5 in one epoch
+        ("r00187", "plateau"),
+        ("r00295", "overfitting"),
+        ("r00777", "oscillation"),  # quadratic_deep, Momentum: the classic zigzag
+        ("r00191", "still_improving"), ("r00192", "still_improving"),  # SGD at lr 0.01 and 0.001
+    }
+    assert epoch_of(table, "r00187", "plateau") == 4
+    assert epoch_of(table, "r00295", "overfitting") == 11
+
+
+def test_nanogpt_wandb_histories_overfit_where_val_loss_turns_up_and_no_residuals_is_stuck():
+    frame = pd.read_csv(NANOGPT, dtype=str, keep_default_na=False)
+    evals = frame[frame["val/loss"] != ""].assign(
+        it=lambda d: d["iter"].astype(float), val=lambda d: d["val/loss"].astype(float))
+    best_iter = evals.loc[evals.groupby("run_id").val.idxmin()].set_index("run_id").it
+    rise = evals.groupby("run_id").val.last() / evals.groupby("run_id").val.min() - 1
+    assert rise.round(2).to_dict() == {"E2_no_residuals_07swdfwz": 0.0, "F2_context_512_78r0p6kp": 0.35,
+                                       "G1_ternary_weights_bvdy2tb2": 0.01, "baseline_cpc0g0we": 0.15}
+
+    table = build_curve_table(read_results(NANOGPT))
+    assert (table.id_column, table.step_column) == ("run_id", "iter")
+    n_iters = frame[frame["iter"] != ""].groupby("run_id")["iter"].nunique()
+    assert curve_facts(table).set_index("trial_id").n_steps.to_dict() == n_iters.to_dict()
+    issues = detect_curve_issues(table)
+    overfit = issues[issues.type == "overfitting"].set_index("trial_id").epoch
+    assert set(overfit.index) == set(rise[rise > 0.1].index) == {"baseline_cpc0g0we", "F2_context_512_78r0p6kp"}
+    assert (overfit == best_iter[overfit.index]).all()  # stop where val loss was best: iter 2000 and 1500
+    # independent: without residual connections the train loss sits at 3.31-3.33 from iter 250 on
+    e2 = frame[(frame.run_id == "E2_no_residuals_07swdfwz") & (frame["train/loss"] != "")]
+    after = e2[e2["iter"].astype(float) >= 250]["train/loss"].astype(float)
+    assert after.min() > 3.30 and after.max() < 3.33 and float(e2["train/loss"].iloc[0]) > 4.2
+    assert sorted(zip(issues.trial_id, issues.type)) == [
+        ("E2_no_residuals_07swdfwz", "plateau"), ("F2_context_512_78r0p6kp", "overfitting"),
+        ("baseline_cpc0g0we", "overfitting")]
+    assert epoch_of(table, "E2_no_residuals_07swdfwz", "plateau") == 500  # smoothed: 250 still averages in 4.25
+    assert "while train/loss fell" in issues.detail.iloc[0]  # the eval-time train loss, not train/step_loss
+    derived = trials_from_curves(table).frame
+    assert derived["steps"].tolist() == ["5000"] * 4 and "_runtime" in derived and "lr" not in derived
+
+
+def test_deepcave_long_table_carries_hyperparameters_and_keeps_missing_apart_from_nan():
+    frame = pd.read_csv(DEEPCAVE, dtype=str, keep_default_na=False)
+    table = build_curve_table(read_results(DEEPCAVE))
+    assert table.step_column == "budget_epochs" and table.n_trials == 40
+    # CRASHED evaluations have empty costs: missing, never NaN
+    assert detect_curve_issues(table).empty
+    derived = trials_from_curves(table).frame.set_index("trial_id")
+    firsts = frame.groupby("trial_id").first()
+    for col in ["hp_learning_rate", "hp_activation", "hp_batch_size", "hp_model", "seed"]:
+        assert (derived[col] == firsts.loc[derived.index, col]).all(), col
+    assert derived.hp_num_neurons_layer1[firsts.hp_model == "cnn"].isna().all()  # empty for CNNs
+    last_status = frame.groupby("trial_id").status.last()
+    assert (derived.status == last_status[derived.index]).all()
+    logged = frame[frame.val_loss != ""]
+    last_loss = logged.groupby("trial_id").val_loss.last()
+    assert (derived.val_loss[last_loss.index].astype(float) == last_loss.astype(float)).all()
+    assert set(derived.epochs) == {"8"}
+    assert {"start_time", "end_time"} <= set(table.ignored)
+    roles = infer_roles(derived.reset_index(), "<derived>")
+    assert {"hp_learning_rate", "hp_activation", "hp_batch_size"} <= set(roles.hyperparameters)
+
+
+# --------------------------------------------------------------------------------------
+# Property: the vectorised detectors equal a plain per-trial implementation
+# --------------------------------------------------------------------------------------
+
+
+def _smooth(y: np.ndarray) -> np.ndarray:
+    return np.array([y[max(i - 1, 0): i + 2].mean() for i in range(len(y))])
+
+
+def _reference(frame: pd.DataFrame, th: CurveThresholds) -> dict[tuple[str, str], float]:
+    """The documented rules, one trial at a time with plain loops (NaN epoch -> nan)."""
+    out: dict[tuple[str, str], float] = {}
+    from scipy import stats
+
+    for trial, g in frame.groupby("trial_id", sort=False):
+        g = g.sort_values("epoch")
+        epoch = g.epoch.to_numpy(float)
+        arrays = {c: (g[c].to_numpy(float), g[f"{c}_missing"].to_numpy(bool)) for c in ("train_loss", "val_loss")}
+        first, last = epoch[0], epoch[-1]
+        span = last - first
+
+        def finite(col: str, positive: bool = False, epoch: np.ndarray = epoch,
+                   arrays: dict = arrays) -> tuple[np.ndarray, np.ndarray]:
+            y, miss = arrays[col]
+            keep = ~miss & np.isfinite(y)
+            if positive:
+                keep &= y > 0
+            return epoch[keep], y[keep]
+
+        def first_of(*cols: str, positive: bool = False, finite=finite) -> tuple[np.ndarray, np.ndarray]:
+            for col in cols:  # per trial: the first of cols with any finite value
+                if len(finite(col)[1]):
+                    return finite(col, positive)
+            return np.zeros(0), np.zeros(0)
+
+        onsets = [epoch[~m & ~np.isfinite(y)].min() for y, m in arrays.values() if (~m & ~np.isfinite(y)).any()]
+        if onsets:
+            out[(trial, "nonfinite_metric")] = min(onsets)
+
+        hits = []
+        for col in ("train_loss", "val_loss"):
+            s, y = finite(col, positive=True)
+            for t in range(len(y)):
+                m = y[: t + 1].min()
+                if y[t] >= th.diverge_factor * m and y[t] - m >= th.diverge_lost * (y[0] - m):
+                    hits.append(s[t])
+                    break
+        if hits:
+            out[(trial, "diverged")] = min(hits)
+
+        sv, v = finite("val_loss")
+        su, u = finite("train_loss")
+        width = th.tail_fraction * span
+        tail_start = last - width
+        if len(v) >= th.overfit_min_steps:
+            b = sv[np.argmin(v)]
+            sm = _smooth(v)
+            vt = v[sv >= tail_start]
+            ut = u[su >= tail_start]
+            ur = u[(su <= b) & (su >= b - width)]
+            if len(vt) and len(ut) and len(ur):
+                noise = np.sqrt(1.5 * np.mean((v - sm)[sv >= tail_start] ** 2))
+                if (b < tail_start and sm.min() > 0 and vt.mean() >= (1 + th.overfit_rise) * sm.min()
+                        and vt.mean() - sm.min() >= th.overfit_noise * noise
+                        and ur.mean() > 0 and ut.mean() <= (1 - th.overfit_train_drop) * ur.mean()):
+                    out[(trial, "overfitting")] = b
+
+        s, y = first_of("train_loss", "val_loss", positive=True)
+        if len(y):
+            sm = _smooth(y)
+            best = np.minimum.accumulate(sm)
+            length = th.plateau_fraction * span
+            for i in range(len(y)):
+                if s[i] > first + th.plateau_start * span:
+                    break
+                j = max(k for k in range(len(y)) if s[k] <= s[i] + length)
+                if (length > 0 and s[-1] >= s[i] + length and j - i + 1 >= th.plateau_min_steps
+                        and best[j] >= (1 - th.plateau_min_improvement) * best[i]
+                        and sm[j] <= (1 + th.plateau_max_rise) * best[i]):
+                    out[(trial, "plateau")] = s[i]
+                    break
+
+        s, y = first_of("train_loss", "val_loss")
+        if len(y) >= 2:
+            scale = max(y.max() - y.min(), np.abs(y).mean())
+            d = np.diff(y)
+            big = [k for k in range(len(d)) if abs(d[k]) >= th.oscillation_swing * scale]
+            turns = [big[k - 1] + 1 for k in range(1, len(big)) if np.sign(d[big[k]]) != np.sign(d[big[k - 1]])]
+            if len(turns) >= th.oscillation_min_count and len(turns) >= th.oscillation_min_fraction * (len(y) - 2):
+                out[(trial, "oscillation")] = s[turns[0]]
+
+        s, y = first_of("val_loss", "train_loss")
+        tail = s >= last - width
+        if tail.sum() >= max(th.still_min_points, 3):
+            fit = stats.linregress(s[tail], y[tail])
+            sm = _smooth(y)
+            if (y[tail].mean() > 0 and -fit.slope * width >= th.still_min_drop * y[tail].mean()
+                    and fit.slope < 0 and stats.t.cdf(fit.slope / fit.stderr if fit.stderr > 0 else -np.inf,
+                                                      tail.sum() - 2) <= th.still_p
+                    and s[np.argmin(sm)] >= last - th.still_best_fraction * span):
+                out[(trial, "still_improving")] = last
+    return out
+
+
+def _random_curves(seed: int, n_trials: int = 150) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    parts = []
+    for k in range(n_trials):
+        n = int(rng.choice([1, 2, 3, 5, 8, 20, 40, 80]))
+        steps = np.sort(rng.choice(np.arange(0, 3 * n + 1), size=n, replace=False)).astype(float)
+        t = np.arange(n)
+        kind = rng.integers(0, 7)
+        base = 0.2 + 2 * np.exp(-t / max(1.0, rng.uniform(0.05, 0.5) * n))
+        train = base * np.exp(rng.normal(0, rng.choice([0.0, 0.01, 0.05, 0.3]), n))
+        val = (base + 0.1) * np.exp(rng.normal(0, rng.choice([0.0, 0.01, 0.05]), n))
+        if kind == 1:  # overfitting
+            val = val + 0.02 * np.maximum(t - n // 3, 0)
+        elif kind == 2:  # blow-up, maybe to NaN / inf
+            at = rng.integers(0, n)
+            train[at:] *= 10 ** rng.uniform(0, 4, n - at)
+            if rng.random() < 0.5:
+                train[min(at + 2, n):] = rng.choice([np.nan, np.inf])
+        elif kind == 3:  # zigzag
+            train = train + rng.uniform(0, 1) * (t % 2)
+        elif kind == 4:  # stuck
+            train = np.full(n, 2.3) * np.exp(rng.normal(0, 0.002, n))
+        elif kind == 5:  # still falling
+            val = 2 - rng.uniform(0, 0.03) * t + rng.normal(0, 0.01, n)
+        train_missing = rng.random(n) < 0.1
+        val_missing = rng.random(n) < 0.3
+        parts.append(pd.DataFrame({
+            "trial_id": f"t{k}", "epoch": steps, "train_loss": train, "val_loss": val,
+            "train_loss_missing": train_missing, "val_loss_missing": val_missing,
+        }))
+    frame = pd.concat(parts, ignore_index=True)
+    return frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)  # unsorted input
+
+
+def _as_text(frame: pd.DataFrame) -> RawTable:
+    cells = {"trial_id": frame.trial_id, "epoch": frame.epoch.map(lambda e: f"{e:g}")}
+    for col in ("train_loss", "val_loss"):
+        cells[col] = [None if miss else repr(float(x)) for x, miss in zip(frame[col], frame[f"{col}_missing"])]
+    return RawTable(pd.DataFrame(cells, dtype=object), "<random>")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_vectorised_detectors_equal_the_per_trial_reference(seed):
+    frame = _random_curves(seed)
+    issues = detect_curve_issues(build_curve_table(_as_text(frame)), TH)
+    ours = dict(zip(zip(issues.trial_id, issues.type), issues.epoch))
+    expected = _reference(frame, TH)
+    assert set(ours) == set(expected)
+    for key in expected:
+        assert ours[key] == pytest.approx(expected[key], nan_ok=True), key
+    assert {k for _, k in expected} == set(CURVE_ISSUE_TYPES)  # the random curves exercise every rule
+
+
+def test_reference_agrees_on_real_curves_too():
+    table = build_curve_table(read_results(DEEPOBS))
+    frame = pd.read_csv(DEEPOBS).rename(columns={"test_loss": "val_loss"})
+    frame["train_loss_missing"] = False
+    frame["val_loss_missing"] = False
+    issues = detect_curve_issues(table)
+    ours = dict(zip(zip(issues.trial_id, issues.type), issues.epoch))
+    assert ours == _reference(frame, TH)
+
+
+def test_test_data_is_genuine_and_small():
+    for path in (DEEPOBS, NANOGPT, DEEPCAVE):
+        assert Path(path).stat().st_size < 200_000
+    readme = (DATA / "README.md").read_text(encoding="utf-8")
+    for name in ("deepobs_curves_slice.csv", "nanogpt_wandb_history.csv", "deepcave_mnist_long.csv"):
+        assert name in readme
