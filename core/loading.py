@@ -8,6 +8,7 @@ whose message names the file and, where it can, the line or column.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import os
@@ -16,10 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from core.errors import InputError
 
 _FALLBACK_ENCODINGS = ("cp1252", "latin-1")
+_HEAD_BYTES = 1 << 16  # decoded to find the separator and the header
 
 
 @dataclass
@@ -30,7 +34,9 @@ class RawTable:
     ----------
     frame : pd.DataFrame
         One row per trial, one column per header field, every cell a ``str``
-        (empty string for an empty cell) or ``None``.
+        (empty string for an empty cell) or missing (``None``/NA). Files are read into
+        Arrow-backed string columns (pandas' ``str`` dtype); :mod:`core.values` parses
+        those without converting cell by cell.
     source : str
         File name (or ``"<records>"``) used in messages.
     notes : list of str
@@ -44,6 +50,14 @@ class RawTable:
     source: str
     notes: list[str] = field(default_factory=list)
     format: str = "csv"
+
+    def to_columns(self) -> dict[str, list[str | None]]:
+        """The cells column by column as JSON-native lists: ``str``, or ``None`` where missing.
+
+        This is the form the graph state stores; ``pd.DataFrame(columns, dtype=object)``
+        turns it back into a frame that every function of :mod:`core` reads alike.
+        """
+        return {str(col): _cells_as_list(self.frame[col]) for col in self.frame.columns}
 
 
 def read_results(path: str | os.PathLike[str]) -> RawTable:
@@ -76,17 +90,83 @@ def parse_results_bytes(data: bytes, name: str, *, tab: bool = False) -> RawTabl
 
     ``tab=True`` forces a tab separator; otherwise it is sniffed from the header line.
     """
-    text, notes = _decode(data, name)
-    if not text.strip():
+    data, notes = _as_utf8(data, name)
+    head = _head(data)
+    if not head.strip() and not data.decode("utf-8").strip():
         raise InputError(f"{name}: file is empty")
-    if "\x00" in text:
+    if b"\x00" in data:
         raise InputError(f"{name}: not a text file (contains NUL bytes); expected CSV or TSV")
-    sep = "\t" if tab else _sniff_separator(text)
-    header = next(csv.reader(io.StringIO(text.lstrip("\r\n")), delimiter=sep))
+    sep = "\t" if tab else _sniff_separator(head)
+    header = next(csv.reader(io.StringIO(head.lstrip("\r\n")), delimiter=sep))
     _check_header(header, name)
+    frame = _read_arrow(data, sep, header)
+    if frame is None:  # Arrow refused the file (ragged lines, ...): pandas reads it or names the line
+        frame = _read_pandas(data, sep, name)
+    if frame.empty:
+        raise InputError(f"{name}: has a header but no trial rows")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return RawTable(frame=frame, source=name, notes=notes)
+
+
+def _as_utf8(data: bytes, name: str) -> tuple[bytes, list[str]]:
+    """The file's bytes as UTF-8 without BOM, and a note if they had to be re-encoded."""
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    if data.isascii():
+        return data, []
     try:
-        frame = pd.read_csv(
-            io.StringIO(text),
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        text, notes = _decode(data, name)
+        return text.encode("utf-8"), notes
+    return data, []
+
+
+def _head(data: bytes) -> str:
+    """The start of the file as text: at least the first line, for the separator and header."""
+    start = 0
+    while start < len(data) and data[start] in b"\r\n":  # blank lines before the header
+        start += 1
+    end = data.find(b"\n", start)
+    size = max(_HEAD_BYTES, end + 1 if end >= 0 else len(data))
+    return data[:size].decode("utf-8", errors="ignore")  # valid UTF-8, maybe cut mid-character at the end
+
+
+def _read_arrow(data: bytes, sep: str, header: list[str]) -> pd.DataFrame | None:
+    """Read every column as Arrow strings (no type inference: cells stay the file's text).
+
+    Column names are generated and the header comes back as the first row, so that the
+    string type can be given to every column whatever the header says. Returns None
+    when Arrow cannot read the file as a table of ``len(header)`` columns.
+    """
+    n_columns = len(header)
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(data),
+            read_options=pacsv.ReadOptions(autogenerate_column_names=True),
+            parse_options=pacsv.ParseOptions(
+                delimiter=sep, newlines_in_values=b'"' in data, ignore_empty_lines=True
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={f"f{i}": pa.large_string() for i in range(n_columns)},
+                null_values=[],
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+                check_utf8=False,  # checked (or re-encoded) by _as_utf8
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if table.num_columns != n_columns or [table.column(i)[0].as_py() for i in range(n_columns)] != header:
+        return None
+    table = table.slice(1).rename_columns([h.strip() for h in header])
+    return table.to_pandas(types_mapper={pa.large_string(): pd.StringDtype("pyarrow", na_value=float("nan"))}.get)
+
+
+def _read_pandas(data: bytes, sep: str, name: str) -> pd.DataFrame:
+    try:
+        return pd.read_csv(
+            io.StringIO(data.decode("utf-8")),
             sep=sep,
             dtype=str,
             keep_default_na=False,
@@ -96,10 +176,6 @@ def parse_results_bytes(data: bytes, name: str, *, tab: bool = False) -> RawTabl
         )
     except pd.errors.ParserError as exc:
         raise InputError(f"{name}: {_explain_parser_error(exc)}") from None
-    if frame.empty:
-        raise InputError(f"{name}: has a header but no trial rows")
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return RawTable(frame=frame, source=name, notes=notes)
 
 
 def records_to_raw(records: list[dict[str, object]], source: str = "<records>") -> RawTable:
@@ -116,6 +192,13 @@ def records_to_raw(records: list[dict[str, object]], source: str = "<records>") 
     frame = pd.DataFrame(keyed, columns=columns, dtype=object)
     frame = frame.astype(object).where(frame.notna(), None)
     return RawTable(frame=frame, source=source)
+
+
+def _cells_as_list(cells: pd.Series) -> list[str | None]:
+    data = cells.array.__arrow_array__() if isinstance(cells.dtype, pd.StringDtype | pd.ArrowDtype) else None
+    if isinstance(data, pa.ChunkedArray) and (pa.types.is_string(data.type) or pa.types.is_large_string(data.type)):
+        return data.to_pylist()  # nulls become None
+    return cells.astype(object).where(cells.notna(), None).tolist()
 
 
 def _as_text(value: object) -> str | None:

@@ -85,3 +85,122 @@ def test_records_keep_none_missing_and_nan_non_finite():
     assert raw.frame["trial_id"].tolist() == ["1", "2"]
     with pytest.raises(InputError, match="no trial records"):
         records_to_raw([])
+
+
+# --- The Arrow reading path: cells stay text, whatever the file looks like ---------------------------
+
+
+def test_every_non_finite_spelling_survives_the_file_as_text_and_parses(write_csv):
+    from tests.test_values import NAN_SPELLINGS, NEG_INF_SPELLINGS, POS_INF_SPELLINGS
+
+    spellings = [s for s in NAN_SPELLINGS + POS_INF_SPELLINGS + NEG_INF_SPELLINGS if "\t" not in s]
+    rows = "".join(f"{i},{s},0.5\n" for i, s in enumerate(spellings))
+    raw = read_results(write_csv("trial_id,val_loss,train_loss\n" + rows + f"{len(spellings)},,0.5\n"))
+    assert raw.frame["val_loss"].tolist() == spellings + [""]
+    values, missing = parse_numeric(raw.frame["val_loss"])
+    assert not np.isfinite(values[: len(spellings)]).any() and not missing[: len(spellings)].any()
+    assert missing.iloc[-1] and np.isnan(values.iloc[-1])
+    assert not unparsed_mask(raw.frame["val_loss"]).any()
+
+
+def test_numbers_keep_their_text_and_columns_are_arrow_backed(write_csv):
+    raw = read_results(write_csv("trial_id,lr,val_loss\n007,1e-05,0.10\n8,0.000010,NaN\n"))
+    assert raw.frame["trial_id"].tolist() == ["007", "8"]
+    assert raw.frame["lr"].tolist() == ["1e-05", "0.000010"]
+    assert all(isinstance(dtype, pd.StringDtype) for dtype in raw.frame.dtypes)
+
+
+def test_text_in_a_numeric_looking_column_stays_text(write_csv):
+    raw = read_results(write_csv("trial_id,val_loss,act\n1,0.5,relu\n2,diverged,none\n3,NA,\n"))
+    assert raw.frame["val_loss"].tolist() == ["0.5", "diverged", "NA"]
+    assert list(unparsed_mask(raw.frame["val_loss"])) == [False, True, False]
+    assert raw.frame["act"].tolist() == ["relu", "none", ""]
+
+
+def test_quoted_fields_with_separators_quotes_and_newlines(write_csv):
+    text = ('trial_id,val_loss,notes\n'
+            '1,0.5,"lr=0.1, bs=32"\n'
+            '2,NaN,"two\nlines"\n'
+            '3,"0.25","said ""hi"""\n')
+    raw = read_results(write_csv(text))
+    assert raw.frame["notes"].tolist() == ["lr=0.1, bs=32", "two\nlines", 'said "hi"']
+    assert raw.frame["val_loss"].tolist() == ["0.5", "NaN", "0.25"]
+
+
+def test_quoted_header_names_and_padding_spaces(write_csv):
+    raw = read_results(write_csv('"trial_id","val loss", lr \n1, 0.5 ,0.1\n'))
+    assert list(raw.frame.columns) == ["trial_id", "val loss", "lr"]
+    assert raw.frame["val loss"].tolist() == [" 0.5 "]  # stripped when parsed, not when read
+
+
+@pytest.mark.parametrize(("sep", "name"), [(";", "r.csv"), ("\t", "r.csv"), ("\t", "r.tsv"), (",", "r.csv")])
+def test_separators_are_sniffed_or_taken_from_the_extension(write_csv, sep, name):
+    lines = ["trial_id", "val_loss", "optimizer"], ["1", "nan", "adam"], ["2", "", "sgd"], ["3", "0.5", "a,b"]
+    text = "\n".join(sep.join(line) for line in lines) + "\n"
+    if sep == ",":
+        text = text.replace("a,b", '"a,b"')
+    raw = read_results(write_csv(text, name))
+    assert list(raw.frame.columns) == ["trial_id", "val_loss", "optimizer"]
+    assert raw.frame["val_loss"].tolist() == ["nan", "", "0.5"]
+    assert raw.frame["optimizer"].tolist() == ["adam", "sgd", "a,b"]
+
+
+def test_bom_crlf_and_blank_lines(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbf\r\ntrial_id,val_loss\r\n1,0.5\r\n\r\n2,inf\r\n")
+    raw = read_results(path)
+    assert list(raw.frame.columns) == ["trial_id", "val_loss"]
+    assert raw.frame["val_loss"].tolist() == ["0.5", "inf"]
+
+
+def test_non_utf8_text_is_re_encoded_with_a_note(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes("trial_id;val_loss;Dämpfung\n1;0,5;groß\n2;NaN;\n".encode("cp1252"))
+    raw = read_results(path)
+    assert list(raw.frame.columns) == ["trial_id", "val_loss", "Dämpfung"]
+    assert raw.frame["Dämpfung"].tolist() == ["groß", ""]
+    assert "line 1" in raw.notes[0] and "cp1252" in raw.notes[0]
+
+
+def test_utf8_text_beyond_ascii_is_read_as_is(write_csv):
+    raw = read_results(write_csv("trial_id,val_loss,optimizer\nα,∞,Adam–W\nβ,-∞,ñ\n"))
+    assert raw.notes == [] and raw.frame["trial_id"].tolist() == ["α", "β"]
+    assert parse_numeric(raw.frame["val_loss"])[0].tolist() == [np.inf, -np.inf]
+
+
+def test_short_rows_are_padded_as_before_and_long_rows_name_their_line(write_csv):
+    # Arrow refuses both; the pandas reader keeps the behaviour (and messages) of before.
+    raw = read_results(write_csv("trial_id,val_loss,lr\n1,0.5,0.1\n2,0.4\n"))
+    assert raw.frame["trial_id"].tolist() == ["1", "2"] and raw.frame["val_loss"].tolist() == ["0.5", "0.4"]
+    with pytest.raises(InputError, match=r"line 4 has 4 fields but the header has 3"):
+        read_results(write_csv("trial_id,val_loss,lr\n1,0.5,0.1\n2,0.4,0.2\n3,0.1,0.1,9\n"))
+
+
+def test_a_wide_file(write_csv):
+    n_cols = 3000
+    header = ["trial_id", "val_loss"] + [f"hp_{i:04d}_{'x' * 20}" for i in range(n_cols)]
+    rows = [",".join([str(r), "nan" if r % 2 else ""] + [str(r * i) for i in range(n_cols)]) for r in range(5)]
+    raw = read_results(write_csv(",".join(header) + "\n" + "\n".join(rows) + "\n"))
+    assert raw.frame.shape == (5, n_cols + 2) and list(raw.frame.columns) == header
+    assert raw.frame["val_loss"].tolist() == ["", "nan", "", "nan", ""]
+    assert raw.frame[header[-1]].tolist() == [str(r * (n_cols - 1)) for r in range(5)]
+
+
+def test_a_tall_file_spans_many_arrow_blocks(write_csv):
+    n = 120_000
+    lines = [f"t{i},{'' if i % 1000 == 0 else 'NaN' if i % 1000 == 1 else i / n},{'adam' if i % 2 else 'sgd'}"
+             for i in range(n)]
+    raw = read_results(write_csv("trial_id,val_loss,optimizer\n" + "\n".join(lines) + "\n"))
+    assert len(raw.frame) == n and raw.frame["trial_id"].iloc[-1] == f"t{n - 1}"
+    parsed_values, missing = parse_numeric(raw.frame["val_loss"])
+    assert int(missing.sum()) == n // 1000 and int(parsed_values.isna().sum()) == 2 * n // 1000
+    assert parsed_values.iloc[2] == 2 / n
+
+
+def test_to_columns_gives_json_native_text_cells(write_csv):
+    raw = read_results(write_csv("trial_id,val_loss\n1,NaN\n2,\n3,0.25\n"))
+    assert raw.to_columns() == {"trial_id": ["1", "2", "3"], "val_loss": ["NaN", "", "0.25"]}
+    records = records_to_raw([{"trial_id": 1, "val_loss": float("nan")}, {"trial_id": 2}])
+    assert records.to_columns() == {"trial_id": ["1", "2"], "val_loss": ["nan", None]}
+    again = pd.DataFrame(raw.to_columns(), dtype=object)
+    assert parse_numeric(again["val_loss"])[1].tolist() == [False, True, False]
