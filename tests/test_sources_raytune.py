@@ -1,0 +1,79 @@
+"""Ray Tune: an experiment written by Ray Tune (with errors) and a genuine upstream experiment directory."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from core.errors import InputError
+from core.roles import infer_roles
+from core.sources import read_sweep
+from core.status import normalize_status
+from core.summary import analyze_sweep
+from tests.conftest import DATA
+
+SWEEP = DATA / "raytune" / "lr_sweep"
+DEEPCAVE = DATA / "raytune" / "deepcave_run_2"
+
+
+def test_experiment_with_errors():
+    sweep = read_sweep(SWEEP)
+    frame = sweep.trials.frame.set_index("lr")
+    assert sweep.format == "raytune" and len(frame) == 6
+    assert normalize_status(frame["status"]).to_dict() == {
+        "0.001": "completed", "0.01": "completed", "0.1": "completed", "0.3": "completed",
+        "0.6": "failed", "1.5": "failed"}
+    # errored before its first report: only experiment_state knows it, and error.txt says why
+    early = frame.loc["1.5"]
+    assert early["val_loss"] is None and early["training_iteration"] is None
+    assert early["error"] == "RuntimeError: CUDA out of memory (simulated) before the first report"
+    assert frame.loc["0.6", "error"] == "FloatingPointError: loss is NaN at epoch 4"
+    assert frame.loc["0.3", "val_loss"] == "nan" and frame.loc["0.6", "val_loss"] == "nan"
+    roles = infer_roles(sweep.trials.frame, sweep.source, sweep.role_hints)
+    assert (roles.id, roles.status, roles.epochs, roles.runtime, roles.error) == (
+        "trial_id", "status", "training_iteration", "time_total_s", "error")
+    assert roles.hyperparameters == ["lr", "optimizer"]
+    assert set(roles.metrics) == {"train_loss", "val_loss", "val_acc"}
+    assert not {"pid", "hostname", "node_ip", "date", "timestamp"} & set(sweep.trials.frame.columns)
+    issues = {(i["trial_id"], i["type"]) for i in analyze_sweep(sweep.trials, roles)["issues"]}
+    ids = sweep.trials.frame.set_index("lr")["trial_id"]
+    assert {(ids["1.5"], "failed"), (ids["0.6"], "failed"), (ids["0.3"], "nonfinite_metric")} <= issues
+    curves = sweep.curves.frame
+    assert len(curves) == 4 * 4 + 3 and list(curves.columns[:2]) == ["trial_id", "step"]
+    assert (curves["val_loss"] == "nan").sum() == 2 + 1
+
+
+def test_genuine_upstream_experiment():
+    sweep = read_sweep(DEEPCAVE)
+    roles = infer_roles(sweep.trials.frame, sweep.source, sweep.role_hints)
+    assert len(sweep.trials.frame) == 3 and set(sweep.trials.frame["status"]) == {"TERMINATED"}
+    assert roles.hyperparameters == ["alpha", "beta", "gamma"] and list(roles.metrics) == ["score"]
+    assert sweep.trials.frame["trial_id"].tolist() == ["73021c4e", "fba3d319", "4015af5d"]
+    assert analyze_sweep(sweep.trials, roles)["issue_counts"] == {}
+
+
+def test_without_experiment_state_statuses_are_guessed(tmp_path):
+    copy = shutil.copytree(SWEEP, tmp_path / "exp")
+    for state in copy.glob("experiment_state*.json"):
+        state.unlink()
+    sweep = read_sweep(copy)
+    frame = sweep.trials.frame.set_index("lr")
+    assert frame.loc["1.5", "status"] == "ERROR" and frame.loc["0.6", "status"] == "ERROR"
+    # Ray 2.x never writes the final done=True result to result.json: finished trials are unknown then
+    assert frame.loc["0.001", "status"] is None
+    assert any("no experiment_state" in n for n in sweep.notes)
+
+
+def test_corrupt_experiment_state_is_one_line(tmp_path):
+    copy = shutil.copytree(SWEEP, tmp_path / "exp")
+    next(copy.glob("experiment_state*.json")).write_text('{"trial_data": [')
+    with pytest.raises(InputError) as err:
+        read_sweep(copy)
+    assert "experiment_state" in str(err.value) and "not valid JSON" in str(err.value)
+
+
+def test_pointing_at_a_ray_file_names_the_directory():
+    state = next(SWEEP.glob("experiment_state*.json"))
+    with pytest.raises(InputError, match="a Ray Tune file; point at the experiment directory"):
+        read_sweep(state)
