@@ -15,7 +15,7 @@ from core.errors import InputError
 from core.loading import RawTable
 from core.roles import ColumnRoles
 from core.status import normalize_status
-from core.values import parse_numeric, unparsed_mask
+from core.values import parse_cells
 
 _FIRST_DATA_LINE = 2  # line 1 of the file is the header
 
@@ -76,8 +76,9 @@ def build_trial_table(raw: RawTable, roles: ColumnRoles) -> TrialTable:
     frame = raw.frame.reset_index(drop=True)
     ids = _trial_ids(frame[roles.id], raw.source, roles.id)
     if roles.status:
-        status_raw = frame[roles.status].astype(object).where(frame[roles.status].notna(), None)
-        status = normalize_status(frame[roles.status])
+        cells = frame[roles.status]
+        status_raw = pd.Series(_objects(cells, strip=False), index=frame.index, name=cells.name, dtype=object)
+        status = normalize_status(cells)
     else:
         status_raw = pd.Series([None] * len(frame), dtype=object)
         status = pd.Series(["unknown"] * len(frame), dtype=object)
@@ -104,19 +105,32 @@ def build_trial_table(raw: RawTable, roles: ColumnRoles) -> TrialTable:
 
 def _text(cells: pd.Series) -> pd.Series:
     """Stripped text cells, ``None`` where empty."""
-    text = cells.astype("string").str.strip()
-    present = (text.notna() & (text != "")).to_numpy(dtype=bool)
-    return text.astype(object).where(present, None)
+    return pd.Series(_objects(cells, strip=True, empty_is_none=True), index=cells.index, name=cells.name, dtype=object)
+
+
+def _objects(cells: pd.Series, *, strip: bool, empty_is_none: bool = False) -> np.ndarray:
+    """Cells as an object array of ``str`` (``None`` where missing).
+
+    Each distinct cell is converted (and stripped) once and shared by the rows that hold
+    it, so a categorical column of a million trials costs one factorisation.
+    """
+    codes, uniques = pd.factorize(cells, use_na_sentinel=True)
+    words = np.empty(len(uniques) + 1, dtype=object)  # the last slot is code -1: missing
+    words[:-1] = [str(u).strip() for u in uniques] if strip else [str(u) for u in uniques]
+    if empty_is_none:
+        words[words == ""] = None
+    return words[codes]
 
 
 def _trial_ids(cells: pd.Series, source: str, column: str) -> pd.Series:
     ids = cells.astype("string").str.strip()
-    empty = ids.isna() | (ids == "")
-    if empty.any():
-        line = int(np.flatnonzero(empty.to_numpy())[0]) + _FIRST_DATA_LINE
+    codes, uniques = pd.factorize(ids, use_na_sentinel=True)
+    if (codes < 0).any() or (np.asarray(uniques) == "").any():
+        empty = (ids.isna() | (ids == "")).to_numpy(dtype=bool)
+        line = int(np.flatnonzero(empty)[0]) + _FIRST_DATA_LINE
         raise InputError(f"{source}: line {line} has an empty trial id (column {column!r})")
-    duplicated = ids.duplicated(keep=False)
-    if duplicated.any():
+    if len(uniques) < len(ids):
+        duplicated = ids.duplicated(keep=False)
         first = ids[duplicated].iloc[0]
         lines = (np.flatnonzero((ids == first).to_numpy()) + _FIRST_DATA_LINE).tolist()
         n_dupes = int(ids[duplicated].nunique())
@@ -125,38 +139,47 @@ def _trial_ids(cells: pd.Series, source: str, column: str) -> pd.Series:
             f"{source}: duplicate trial id {first!r} in column {column!r} on lines "
             f"{', '.join(map(str, lines[:5]))}{more}"
         )
-    return ids.astype(object)
+    return pd.Series(np.asarray(uniques, dtype=object)[codes], index=cells.index, name=cells.name, dtype=object)
+
+
+def _not_a_number(cells: pd.Series, row: int, source: str, column: str) -> InputError:
+    return InputError(
+        f"{source}: column {column!r}, line {row + _FIRST_DATA_LINE}: "
+        f"{str(cells.iloc[row]).strip()!r} is not a number"
+    )
 
 
 def _numeric_column(cells: pd.Series, source: str, column: str) -> tuple[pd.Series, pd.Series]:
-    values, missing = parse_numeric(cells)
-    bad = unparsed_mask(cells)
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(
-            f"{source}: column {column!r}, line {row + _FIRST_DATA_LINE}: "
-            f"{str(cells.iloc[row]).strip()!r} is not a number"
-        )
-    return values, missing
+    parsed = parse_cells(cells)
+    if not parsed.numeric:
+        raise _not_a_number(cells, int(np.argmax(parsed.unparsed)), source, column)
+    return (
+        pd.Series(parsed.values, index=cells.index, name=cells.name, copy=True),
+        pd.Series(parsed.missing, index=cells.index, name=cells.name, copy=True),
+    )
 
 
 def _budget(frame: pd.DataFrame, column: str | None, source: str) -> pd.Series | None:
+    """Epochs or runtime as float64; durations such as Optuna's ``0 days 00:01:40`` in seconds."""
     if column is None:
         return None
     cells = frame[column]
-    values, missing = parse_numeric(cells)
-    durations = pd.to_timedelta(cells.where(values.isna() & ~missing), errors="coerce")
-    values = values.fillna(durations.dt.total_seconds())
-    if (values.isna() & ~missing).any():
-        return _numeric_column(cells, source, column)[0]
-    return values
+    parsed = parse_cells(cells)
+    values = parsed.values.copy()
+    if not parsed.numeric:
+        rows = np.flatnonzero(parsed.unparsed)
+        seconds = pd.to_timedelta(cells.iloc[rows].astype(object), errors="coerce").dt.total_seconds().to_numpy()
+        if np.isnan(seconds).any():
+            raise _not_a_number(cells, int(rows[np.isnan(seconds)][0]), source, column)
+        values[rows] = seconds
+    return pd.Series(values, index=cells.index, name=cells.name)
 
 
 def _hyperparameter(cells: pd.Series) -> pd.Series:
     """Numeric hyperparameters as float64; the others as stripped text, ``None`` where empty."""
-    values, missing = parse_numeric(cells)
-    if not unparsed_mask(cells).any() and values[~missing].notna().any():
-        return values
+    parsed = parse_cells(cells)
+    if parsed.numeric and not np.isnan(parsed.values[~parsed.missing]).all():
+        return pd.Series(parsed.values, index=cells.index, name=cells.name, copy=True)
     # A categorical value spelled "none"/"null" ("activation = none") is a real category;
     # only an empty cell is missing here.
     return _text(cells)

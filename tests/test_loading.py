@@ -204,3 +204,50 @@ def test_to_columns_gives_json_native_text_cells(write_csv):
     assert records.to_columns() == {"trial_id": ["1", "2"], "val_loss": ["nan", None]}
     again = pd.DataFrame(raw.to_columns(), dtype=object)
     assert parse_numeric(again["val_loss"])[1].tolist() == [False, True, False]
+
+
+def _tables_equal(a, b):
+    for name in ("ids", "status", "status_raw", "epochs", "runtime", "errors", "seeds"):
+        left, right = getattr(a, name), getattr(b, name)
+        assert (left is None) == (right is None), name
+        if left is not None:
+            pd.testing.assert_series_equal(left, right, check_names=False, obj=name)
+    for name in ("metrics", "missing", "hyperparameters"):
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), obj=name)
+
+
+@pytest.mark.parametrize("name", ["deepobs_fmnist_2c2d.csv", "deepobs_nonfinite_slice.csv", "optuna_dlp_trials.csv",
+                                  "deepcave_mnist_run1_final.csv", "sample_cp1252.csv"])
+def test_the_typed_table_is_the_same_from_arrow_columns_and_from_graph_state_columns(name):
+    from core.roles import infer_roles
+    from core.table import build_trial_table
+
+    raw = read_results(DATA / name)
+    roles = infer_roles(raw.frame, raw.source)
+    from_state = type(raw)(frame=pd.DataFrame(raw.to_columns(), dtype=object), source=raw.source)
+    assert infer_roles(from_state.frame, raw.source) == roles
+    _tables_equal(build_trial_table(raw, roles), build_trial_table(from_state, roles))
+
+
+def test_ids_durations_and_categories_through_the_arrow_path(write_csv):
+    from core.roles import infer_roles
+    from core.table import build_trial_table
+
+    text = ("trial_id,state,duration,activation,val_loss,lr\n"
+            " a1 ,COMPLETE,0 days 00:01:40,relu,0.5,0.1\n"
+            "a2,FAIL,0 days 00:00:12.5,none,,0.01\n"
+            "a3,,0 days 00:00:10,,NaN,0.1\n")
+    raw = read_results(write_csv(text))
+    table = build_trial_table(raw, infer_roles(raw.frame, raw.source))
+    assert table.ids.tolist() == ["a1", "a2", "a3"]
+    assert table.status.tolist() == ["completed", "failed", "unknown"]
+    assert table.status_raw.tolist() == ["COMPLETE", "FAIL", ""]
+    assert table.runtime.tolist() == [100.0, 12.5, 10.0]
+    assert table.hyperparameters["activation"].tolist() == ["relu", "none", None]
+    assert table.missing["val_loss"].tolist() == [False, True, False]
+    with pytest.raises(InputError, match=r"column 'duration', line 3: 'soon' is not a number"):
+        bad = read_results(write_csv(text.replace("0 days 00:00:12.5", "soon")))
+        build_trial_table(bad, infer_roles(bad.frame, bad.source, {"duration": "runtime"}))
+    with pytest.raises(InputError, match=r"duplicate trial id 'a1' .* on lines 2, 4"):
+        dup = read_results(write_csv(text.replace("a3", "a1")))
+        build_trial_table(dup, infer_roles(dup.frame, dup.source))
