@@ -77,3 +77,9 @@ def test_pointing_at_a_ray_file_names_the_directory():
     state = next(SWEEP.glob("experiment_state*.json"))
     with pytest.raises(InputError, match="a Ray Tune file; point at the experiment directory"):
         read_sweep(state)
+
+
+def test_results_directory_holding_one_experiment(tmp_path):
+    shutil.copytree(SWEEP, tmp_path / "ray_results" / "lr_sweep")
+    sweep = read_sweep(tmp_path / "ray_results")
+    assert len(sweep.trials.frame) == 6 and "read the Ray Tune experiment lr_sweep/" in sweep.notes[0]

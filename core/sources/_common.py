@@ -11,6 +11,7 @@ import gzip
 import json
 import math
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -181,8 +182,6 @@ def last_line(path: Path) -> str | None:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return None
-    import re
-
     clean = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in lines]
     return next((line for line in reversed(clean) if line), None)
 

@@ -38,17 +38,39 @@ def _trial_dirs(root: Path) -> list[Path]:
         return []
 
 
-def is_experiment_dir(path: Path) -> bool:
-    """A Ray Tune experiment directory: an ``experiment_state-*.json`` or trial directories with ``params.json``."""
+def _is_experiment(path: Path) -> bool:
     if any(path.glob("experiment_state*.json")):
         return True
     return any((p / "params.json").exists() for p in _trial_dirs(path))
 
 
+def _experiment(path: Path) -> Path | None:
+    """The experiment directory: ``path`` itself, or its only subdirectory that is one (``~/ray_results``)."""
+    if _is_experiment(path):
+        return path
+    try:
+        subdirs = [p for p in path.iterdir() if p.is_dir() and _is_experiment(p)]
+    except OSError:
+        return None
+    return subdirs[0] if len(subdirs) == 1 else None
+
+
+def is_experiment_dir(path: Path) -> bool:
+    """A Ray Tune experiment directory, or a results directory holding exactly one.
+
+    An experiment directory has ``experiment_state-*.json`` or trial directories with ``params.json``.
+    """
+    return _experiment(path) is not None
+
+
 def read_experiment(path: Path) -> tuple[Sweep, dict[str, str]]:
     """A Ray Tune experiment directory as a :class:`Sweep` with per-iteration curves."""
     name = str(path)
-    notes: list[str] = []
+    experiment = _experiment(path)
+    if experiment is None:
+        raise InputError(f"{name}: no Ray Tune experiment (experiment_state-*.json or trial directories) in it")
+    notes = [] if experiment == path else [f"{name}: read the Ray Tune experiment {experiment.name}/"]
+    path = experiment
     states = sorted(path.glob("experiment_state*.json"))
     known = _state_trials(states[-1]) if states else {}
     if len(states) > 1:
