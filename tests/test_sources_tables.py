@@ -104,7 +104,7 @@ def _file(name, content):
 @pytest.mark.parametrize(
     ("setup", "message"),
     [
-        (lambda p: p / "missing.csv", "file or directory not found"),
+        (lambda p: p / "missing.csv", "file not found"),
         (_file("empty.csv", ""), "file is empty"),
         (lambda p: p, "an empty directory"),
         (lambda p: (p / "notes.txt").write_text("hello") and p, "a directory with 1 entry (notes.txt)"),

@@ -128,7 +128,7 @@ def _resolve(name: str, format: str | None) -> tuple[str, RawTable | None]:
         raise InputError(f"{name}: a storage URL is read as {found}, not as {format}; formats: {format_list()}")
     path = Path(name)
     if not path.exists():
-        raise InputError(f"{name}: file or directory not found; formats: {format_list()}")
+        raise InputError(f"{name}: file not found; formats: {format_list()}")
     if path.is_dir():
         found = _sniff_dir(path, wanted)
         if _fits(wanted, found):
