@@ -5,12 +5,20 @@ bucket (numeric) or value (categorical), how many trials have the issue (``k``) 
 of how many are there (``n``), against the rest of the sweep, with a one-sided
 Fisher exact p-value (is the issue over-represented here?). For numeric
 hyperparameters it also finds the best single threshold ("lr >= 0.4") and corrects
-its p-value for the number of cut points tried. Benjamini-Hochberg q-values are taken
-across every test of the sweep, so a sweep of noise yields no small q.
+its p-value for the number of cut points tried. Pairs of regions of two
+hyperparameters, and the best threshold of a numeric one within each value of
+another ("with adam, lr >= 0.016"), are tested the same way. Benjamini-Hochberg
+q-values are taken across every test of the sweep, so a sweep of noise yields no
+small q.
+
+Everything is counted, not masked: each hyperparameter is coded once (region index
+per trial, and a sort order for thresholds) and every count is a ``bincount`` or a
+cumulative sum, so the cost is linear in the number of trials.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import combinations
 
@@ -18,30 +26,62 @@ import numpy as np
 import pandas as pd
 from scipy.stats import false_discovery_control
 
-from core.stats import fisher_greater, wilson_interval
+from core.stats import fisher_greater, wilson_intervals
 from core.table import TrialTable
 from core.values import format_number
 
 _MAX_CUTS = 64
+_MAX_VALUES = 20
 _NO_PAIRS = ("running", "pruned")
 """Issue types not searched for pairs: where a tuner happens to be sampling when the
 sweep is exported (running) or what its pruner stops is tuner behaviour, not a
 training pathology; their marginal associations are still computed."""
-_MAX_VALUES = 20
+
+
+_Untested = tuple[int, int, int, int, int]
+"""A test that is counted in the correction but not listed: k, n, k_total, n_total, cuts tried."""
 
 
 @dataclass(frozen=True)
 class Group:
     """A set of trials defined by one hyperparameter: a bucket, a value or a threshold."""
 
-    rule: str  # "bucket", "value" or "threshold"
+    rule: str  # "bucket", "value", "threshold" or "pair"
     condition: str
-    mask: np.ndarray = field(repr=False)
     lo: float | None = None
     hi: float | None = None
     value: str | None = None
     direction: str | None = None  # "above" / "below" for thresholds
     n_tried: int = 1  # cut points tried to find this threshold (for the correction)
+
+
+@dataclass
+class _Coded:
+    """One hyperparameter, coded once for every count.
+
+    ``codes`` holds the index of each trial's region in ``groups`` (-1 for none), and
+    ``n`` the trials per region; for numeric parameters ``x`` holds the values and
+    ``order`` the rows of the finite ones in ascending order.
+    """
+
+    name: str
+    groups: list[Group]
+    codes: np.ndarray = field(repr=False)
+    n: np.ndarray = field(repr=False)
+    x: np.ndarray | None = field(default=None, repr=False)
+    order: np.ndarray | None = field(default=None, repr=False)
+    n_unique: int = 0
+
+
+@dataclass
+class _Flags:
+    """One issue type: which trials have it, their rows, and the totals."""
+
+    kind: str
+    flagged: np.ndarray = field(repr=False)
+    rows: np.ndarray = field(repr=False)  # flagged rows, ascending
+    k_total: int = 0
+    n_total: int = 0
 
 
 def associate_issues(
@@ -59,7 +99,8 @@ def associate_issues(
     ----------
     table : TrialTable
     issues : pd.DataFrame
-        Output of :func:`core.detectors.detect_issues` (``trial_id``, ``type``).
+        Output of :func:`core.detectors.detect_issues` (``trial_id``, ``type``, and
+        ``row``, the trial's position in the table, when present).
     max_buckets : int
         Most buckets per numeric hyperparameter.
     max_ids : int
@@ -89,48 +130,49 @@ def associate_issues(
     if n_trials == 0 or issues.empty:
         return []
     ids = table.ids.to_numpy()
-    row_of = pd.Series(np.arange(n_trials), index=ids)
-    flags = {}
-    for kind, group in issues.groupby("type", sort=False):
+    if "row" in issues.columns:  # row positions from the detectors: no id lookup needed
+        issue_rows = issues["row"].to_numpy(dtype=np.int64)
+    else:
+        issue_rows = pd.Index(ids).get_indexer(issues["trial_id"])
+    all_flags = []
+    for kind, positions in pd.Series(issue_rows).groupby(issues["type"].to_numpy(), sort=False):
         flagged = np.zeros(n_trials, dtype=bool)
-        flagged[row_of[group["trial_id"]].to_numpy()] = True
-        flags[kind] = flagged
+        flagged[positions.to_numpy()] = True
+        rows = np.flatnonzero(flagged)
+        all_flags.append(_Flags(str(kind), flagged, rows, len(rows), n_trials))
+    coded = [c for c in (_code(hp, table.hyperparameters[hp], max_buckets) for hp in table.hyperparameters.columns) if c]
+
     results: list[dict[str, object]] = []
-    untested_p: list[float] = []
-    partitions: dict[str, list[Group]] = {}
-    for hp in table.hyperparameters.columns:
-        values = table.hyperparameters[hp]
-        groups = _groups(hp, values, max_buckets)
-        partitions[hp] = [g for g in groups if g.rule != "threshold"]
-        order = _sorted_values(values) if any(g.rule == "threshold" for g in groups) else None
-        for kind, flagged in flags.items():
-            for group in groups:
-                if group.rule == "threshold":
-                    group = _best_threshold(hp, order, flagged, group.direction)
-                    if group is None:
-                        continue
-                results.append(_record([hp], kind, group, flagged, ids, max_ids))
+    for c in coded:
+        for f in all_flags:
+            results += _marginals(c, f, ids, max_ids)
+    untested: list[_Untested] = []
     if pairs:
-        frequent = {kind: f for kind, f in flags.items() if f.sum() >= min_support and kind not in _NO_PAIRS}
-        for (a, groups_a), (b, groups_b) in combinations([(h, g) for h, g in partitions.items() if len(g) >= 2], 2):
-            for kind, flagged in frequent.items():
-                listed, unlisted = _pair_records(a, groups_a, b, groups_b, kind, flagged, ids, max_ids, min_support)
-                results.extend(listed)
-                untested_p.extend(unlisted)
-        for a, groups_a in partitions.items():
-            for b in table.hyperparameters.columns:
-                if b == a or table.hyperparameters[b].dtype == object:
+        frequent = [f for f in all_flags if f.k_total >= min_support and f.kind not in _NO_PAIRS]
+        for a, b in combinations([c for c in coded if len(c.groups) >= 2], 2):
+            both = (a.codes >= 0) & (b.codes >= 0)
+            cells = a.codes[both] * len(b.groups) + b.codes[both]
+            n_cell = np.bincount(cells, minlength=len(a.groups) * len(b.groups))
+            for f in frequent:
+                listed, unlisted = _pair_cells(a, b, both, cells, n_cell, f, ids, max_ids, min_support)
+                results += listed
+                untested += unlisted
+        for a in coded:
+            values = [i for i, g in enumerate(a.groups) if g.rule == "value"]
+            for b in coded:
+                if b is a or b.order is None or b.n_unique < 3 or not values:
                     continue
-                for kind, flagged in frequent.items():
-                    listed, unlisted = _conditional_thresholds(
-                        a, [g for g in groups_a if g.rule == "value"], b, table.hyperparameters[b],
-                        kind, flagged, ids, max_ids, min_support,
-                    )
-                    results.extend(listed)
-                    untested_p.extend(unlisted)
+                codes_in_order = a.codes[b.order]
+                strata = [(i, b.order[codes_in_order == i]) for i in values]
+                for f in frequent:
+                    listed, unlisted = _conditional_thresholds(a, b, strata, f, ids, max_ids, min_support)
+                    results += listed
+                    untested += unlisted
+    _test(results)
     if results:
-        p_all = np.array([r["p"] for r in results] + untested_p)
-        q = false_discovery_control(p_all, method="bh")
+        k, n, k_total, n_total, tried = np.array(untested, dtype=float).reshape(-1, 5).T
+        untested_p = np.minimum(1.0, np.asarray(fisher_greater(k, n, k_total, n_total), dtype=float) * tried)
+        q = false_discovery_control(np.concatenate([[r["p"] for r in results], untested_p]), method="bh")
         for r, qv in zip(results, q):
             r["q"] = float(qv)
     for i, r in enumerate(results, start=1):
@@ -138,18 +180,29 @@ def associate_issues(
     return results
 
 
-def _record(
-    hps: list[str], kind: str, group: Group, flagged: np.ndarray, ids: np.ndarray, max_ids: int
-) -> dict[str, object]:
-    n_total, k_total = len(flagged), int(flagged.sum())
-    n = int(group.mask.sum())
-    hit = group.mask & flagged
-    k = int(hit.sum())
-    n_rest, k_rest = n_total - n, k_total - k
+def _test(results: list[dict[str, object]]) -> None:
+    """Fill ``p``, ``q`` and ``ci`` of every record in one vectorised pass.
+
+    ``p`` is the one-sided Fisher p-value times the cuts tried, ``q`` equals ``p``
+    until the Benjamini-Hochberg correction.
+    """
+    if not results:
+        return
+    k, n, k_rest, n_rest, tried = (np.array([r[key] for r in results], dtype=float)
+                                   for key in ("k", "n", "k_rest", "n_rest", "_tried"))
+    p = np.minimum(1.0, np.asarray(fisher_greater(k, n, k + k_rest, n + n_rest), dtype=float) * tried)
+    lo, hi = wilson_intervals(k, n)
+    for r, pv, a, b in zip(results, p, lo, hi):
+        del r["_tried"]
+        r["p"] = r["q"] = float(pv)
+        r["ci"] = [float(a), float(b)]
+
+
+def _record(hps: list[str], f: _Flags, group: Group, k: int, n: int, trial_rows: np.ndarray,
+            ids: np.ndarray, max_ids: int) -> dict[str, object]:
+    n_rest, k_rest = f.n_total - n, f.k_total - k
     rate = k / n if n else 0.0
     rate_rest = k_rest / n_rest if n_rest else 0.0
-    p = min(1.0, float(fisher_greater(k, n, k_total, n_total)) * group.n_tried)
-    lo, hi = wilson_interval(k, n)
     return {
         "id": "",
         "hyperparameter": hps[0],
@@ -160,205 +213,211 @@ def _record(
         "hi": group.hi,
         "value": group.value,
         "direction": group.direction,
-        "issue_type": kind,
-        "k": k,
-        "n": n,
+        "issue_type": f.kind,
+        "k": int(k),
+        "n": int(n),
         "rate": rate,
-        "ci": [lo, hi],
-        "k_rest": k_rest,
-        "n_rest": n_rest,
+        "ci": None,
+        "k_rest": int(k_rest),
+        "n_rest": int(n_rest),
         "rate_rest": rate_rest,
         "risk_ratio": rate / rate_rest if rate_rest > 0 else None,
-        "p": p,
-        "q": p,
-        "trial_ids": [str(t) for t in ids[hit][:max_ids]],
+        "p": None,
+        "q": None,
+        "trial_ids": [str(t) for t in ids[trial_rows[:max_ids]]],
+        "_tried": group.n_tried,
     }
 
 
-def _pair_records(
-    a: str, groups_a: list[Group], b: str, groups_b: list[Group], kind: str, flagged: np.ndarray,
-    ids: np.ndarray, max_ids: int, min_support: int,
-) -> tuple[list[dict[str, object]], list[float]]:
+def _marginals(c: _Coded, f: _Flags, ids: np.ndarray, max_ids: int) -> list[dict[str, object]]:
+    """Every region of one hyperparameter, and its best thresholds, for one issue type."""
+    inside = c.codes >= 0
+    k = np.bincount(c.codes[inside], weights=f.flagged[inside], minlength=len(c.groups)).astype(int)
+    codes_f = c.codes[f.rows]
+    out = [_record([c.name], f, g, int(k[i]), int(c.n[i]), f.rows[codes_f == i], ids, max_ids)
+           for i, g in enumerate(c.groups)]
+    if c.order is not None and c.n_unique >= 3:
+        for direction in ("above", "below"):
+            found = _best_threshold(c.name, c.x, c.order, f.flagged, direction)
+            if found:
+                group, k_cut, n_cut, beyond = found
+                out.append(_record([c.name], f, group, k_cut, n_cut, f.rows[beyond(c.x[f.rows])], ids, max_ids))
+    return out
+
+
+def _pair_cells(a: _Coded, b: _Coded, both: np.ndarray, cells: np.ndarray, n_cell: np.ndarray, f: _Flags,
+                ids: np.ndarray, max_ids: int, min_support: int) -> tuple[list[dict[str, object]], list[_Untested]]:
     """Test every cell (region of ``a``) x (region of ``b``) for one issue type.
 
-    Counts come from one ``bincount`` over cell codes, so this is linear in the number
-    of trials. Returns the records of cells with at least ``min_support`` affected
+    ``cells`` is the cell code of the trials in both (``both``) and ``n_cell`` their
+    counts. Returns the records of cells with at least ``min_support`` affected
     trials, and the p-values of the other tested cells (for the BH correction).
     """
-    code_a, code_b = _codes(groups_a), _codes(groups_b)
-    both = (code_a >= 0) & (code_b >= 0)
-    cells = np.where(both, code_a * len(groups_b) + code_b, -1)
-    size = len(groups_a) * len(groups_b)
-    n_cell = np.bincount(cells[both], minlength=size)
-    k_cell = np.bincount(cells[both], weights=flagged[both], minlength=size).astype(int)
-    n_total, k_total = len(flagged), int(flagged.sum())
-    p_cell = np.asarray(fisher_greater(k_cell, n_cell, k_total, n_total), dtype=float)
+    width = len(b.groups)
+    k_cell = np.bincount(cells, weights=f.flagged[both], minlength=len(n_cell)).astype(int)
+    k_a = np.bincount(a.codes[a.codes >= 0], weights=f.flagged[a.codes >= 0], minlength=len(a.groups)).astype(int)
+    k_b = np.bincount(b.codes[b.codes >= 0], weights=f.flagged[b.codes >= 0], minlength=width).astype(int)
     listed, unlisted = [], []
     for cell in np.flatnonzero(n_cell):
         if k_cell[cell] < min_support:
-            unlisted.append(float(p_cell[cell]))
+            unlisted.append((int(k_cell[cell]), int(n_cell[cell]), f.k_total, f.n_total, 1))
             continue
-        ga, gb = groups_a[cell // len(groups_b)], groups_b[cell % len(groups_b)]
-        mask = ga.mask & gb.mask
-        group = Group("pair", f"{ga.condition} and {gb.condition}", mask)
-        record = _record([a, b], kind, group, flagged, ids, max_ids)
+        i, j = divmod(int(cell), width)
+        ga, gb = a.groups[i], b.groups[j]
+        group = Group("pair", f"{ga.condition} and {gb.condition}")
+        first = _first_rows(f.rows, lambda r, i=i, j=j: (a.codes[r] == i) & (b.codes[r] == j), max_ids)
+        record = _record([a.name, b.name], f, group, int(k_cell[cell]), int(n_cell[cell]), first, ids, max_ids)
         record["parts"] = [
-            {"condition": g.condition, "k": int((only & flagged).sum()), "n": int(only.sum())}
-            for g, only in ((ga, ga.mask & ~gb.mask), (gb, gb.mask & ~ga.mask))
+            {"condition": ga.condition, "k": int(k_a[i] - k_cell[cell]), "n": int(a.n[i] - n_cell[cell])},
+            {"condition": gb.condition, "k": int(k_b[j] - k_cell[cell]), "n": int(b.n[j] - n_cell[cell])},
         ]
         listed.append(record)
     return listed, unlisted
 
 
-def _conditional_thresholds(
-    a: str, values_a: list[Group], b: str, values_b: pd.Series, kind: str, flagged: np.ndarray,
-    ids: np.ndarray, max_ids: int, min_support: int,
-) -> tuple[list[dict[str, object]], list[float]]:
+def _conditional_thresholds(a: _Coded, b: _Coded, strata: list[tuple[int, np.ndarray]], f: _Flags, ids: np.ndarray,
+                            max_ids: int, min_support: int) -> tuple[list[dict[str, object]], list[_Untested]]:
     """Within each value of ``a`` (``optimizer = adam``), the best threshold of numeric ``b``.
 
     This finds conditional effects such as "with adam, learning_rate ≥ 0.016 kills the
     network" that neither marginal shows cleanly. The cell is tested against the rest
-    of the sweep like any pair; its p-value is corrected for the cuts tried. Returns
-    the listed records (at least ``min_support`` affected trials) and the p-values of
-    the other searches (for the BH correction).
+    of the sweep like any pair, its p-value corrected for the cuts tried. Returns the
+    listed records (at least ``min_support`` affected trials) and the p-values of the
+    other searches (for the BH correction).
     """
+    assert b.x is not None
     listed, unlisted = [], []
-    x_all = values_b.to_numpy(dtype=float)
-    for g in values_a:
-        inside = pd.Series(np.where(g.mask, x_all, np.nan))
-        s = _sorted_values(inside)
-        if len(s.uniques) < 3:
+    codes_f = a.codes[f.rows]
+    for i, order in strata:
+        g = a.groups[i]
+        if len(_distinct(b.x[order])) < 3:
             continue
         for direction in ("above", "below"):
-            threshold = _best_threshold(b, s, flagged, direction)
-            if threshold is None:
+            found = _best_threshold(b.name, b.x, order, f.flagged, direction)
+            if found is None:
                 continue
-            cell = Group("pair", f"{g.condition} and {threshold.condition}", threshold.mask & g.mask,
-                         lo=threshold.lo, hi=threshold.hi, direction=direction, n_tried=threshold.n_tried)
-            k = int((cell.mask & flagged).sum())
+            threshold, k, n, beyond = found
+            cell = Group("pair", f"{g.condition} and {threshold.condition}", lo=threshold.lo, hi=threshold.hi,
+                         direction=direction, n_tried=threshold.n_tried)
             if k < min_support:
-                p = min(1.0, float(fisher_greater(k, int(cell.mask.sum()), int(flagged.sum()), len(flagged))) * cell.n_tried)
-                unlisted.append(p)
+                unlisted.append((k, n, f.k_total, f.n_total, cell.n_tried))
                 continue
-            with np.errstate(invalid="ignore"):
-                beyond = (x_all >= threshold.lo) if direction == "above" else (x_all <= threshold.hi)
-            record = _record([a, b], kind, cell, flagged, ids, max_ids)
+            beyond_all = beyond(b.x)
+            k_beyond, n_beyond = int((beyond_all & f.flagged).sum()), int(beyond_all.sum())
+            k_g = int((codes_f == i).sum())
+            first = _first_rows(f.rows, lambda r, i=i, beyond=beyond: (a.codes[r] == i) & beyond(b.x[r]), max_ids)
+            record = _record([a.name, b.name], f, cell, k, n, first, ids, max_ids)
             record["parts"] = [
-                {"condition": g.condition, "k": int((g.mask & ~beyond & flagged).sum()), "n": int((g.mask & ~beyond).sum())},
-                {"condition": threshold.condition, "k": int((beyond & ~g.mask & flagged).sum()),
-                 "n": int((beyond & ~g.mask).sum())},
+                {"condition": g.condition, "k": k_g - k, "n": int(a.n[i]) - n},
+                {"condition": threshold.condition, "k": k_beyond - k, "n": n_beyond - n},
             ]
             listed.append(record)
     return listed, unlisted
 
 
-def _codes(groups: list[Group]) -> np.ndarray:
-    """Index of the (disjoint) group each trial falls in, -1 for none."""
-    codes = np.full(len(groups[0].mask), -1, dtype=np.int64)
-    for i, g in enumerate(groups):
-        codes[g.mask] = i
-    return codes
+def _first_rows(rows: np.ndarray, keep: Callable[[np.ndarray], np.ndarray], limit: int) -> np.ndarray:
+    """The first ``limit`` of ``rows`` that ``keep`` accepts, scanning in growing chunks.
 
-
-def _groups(hp: str, values: pd.Series, max_buckets: int) -> list[Group]:
-    """Buckets or values of one hyperparameter (disjoint), plus threshold placeholders if numeric."""
-    present = values.notna().to_numpy()
-    if values.dtype != object:
-        finite = values[np.isfinite(values)]
-        n_unique = finite.nunique()
-        if n_unique < 2:
-            return []
-        if n_unique <= max_buckets + 1 and len(finite) >= 2 * n_unique:
-            groups = [
-                Group("value", f"{hp} = {format_number(v)}", (values == v).to_numpy(), lo=float(v), hi=float(v))
-                for v in sorted(finite.unique())
-            ]
-        else:
-            groups = _numeric_buckets(hp, values, max_buckets)
-        if n_unique >= 3:
-            groups += [Group("threshold", "", present, direction=d) for d in ("above", "below")]
-        return groups
-    text = values.where(present, "(missing)").astype(str)
-    counts = text.value_counts()
-    if len(counts) < 2:
-        return []
-    return [
-        Group("value", f"{hp} = {v}", (text == v).to_numpy(), value=str(v))
-        for v in counts.index[:_MAX_VALUES]
-    ]
-
-
-def _numeric_buckets(hp: str, values: pd.Series, max_buckets: int) -> list[Group]:
-    finite = values[np.isfinite(values)]
-    lo, hi = float(finite.min()), float(finite.max())
-    if lo > 0 and hi / lo >= 100:  # spans two decades or more: log-spaced edges
-        decades = np.log10(hi / lo)
-        n_bins = int(min(max_buckets, max(2, np.ceil(decades))))
-        edges = np.geomspace(lo, hi, n_bins + 1)
-    else:
-        edges = np.unique(np.quantile(finite, np.linspace(0, 1, max_buckets + 1)))
-    groups = []
-    x = values.to_numpy(dtype=float)
-    for i, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
-        last = i == len(edges) - 2
-        mask = (x >= a) & ((x <= b) if last else (x < b))
-        closing = "]" if last else ")"
-        groups.append(
-            Group("bucket", f"{hp} in [{format_number(a)}, {format_number(b)}{closing}", mask, lo=float(a), hi=float(b))
-        )
-    return groups
-
-
-@dataclass(frozen=True)
-class _Sorted:
-    """A numeric hyperparameter's finite values, sorted once for every threshold search."""
-
-    x: np.ndarray = field(repr=False)  # all values (NaN where missing)
-    order: np.ndarray = field(repr=False)  # indices of finite values, ascending by value
-    uniques: np.ndarray = field(repr=False)
-
-
-def _sorted_values(values: pd.Series) -> _Sorted:
-    x = values.to_numpy(dtype=float)
-    finite = np.flatnonzero(np.isfinite(x))
-    order = finite[np.argsort(x[finite], kind="stable")]
-    return _Sorted(x=x, order=order, uniques=np.unique(x[order]))
-
-
-def _best_threshold(hp: str, s: _Sorted, flagged: np.ndarray, direction: str | None) -> Group | None:
-    """The cut ``hp >= c`` (above) or ``hp <= c`` (below) with the smallest Fisher p.
-
-    Cut points are the observed values (at most 64, at quantiles of the distinct
-    values, so evenly spread on a log scale for log-searched parameters). Counts come
-    from cumulative sums over the sorted values (linear in the trials). The p-value of
-    the winner is later multiplied by the number of cuts tried in both directions.
+    Listing 20 example ids must not cost a pass over a million flagged trials.
     """
-    cuts = s.uniques[1:] if direction == "above" else s.uniques[:-1]
-    if len(cuts) > _MAX_CUTS:
-        cuts = np.unique(np.quantile(cuts, np.linspace(0, 1, _MAX_CUTS), method="nearest"))
+    found, start, step = [], 0, 1024
+    while start < len(rows) and sum(len(x) for x in found) < limit:
+        chunk = rows[start:start + step]
+        found.append(chunk[keep(chunk)])
+        start, step = start + step, step * 4
+    return np.concatenate(found)[:limit] if found else rows[:0]
+
+
+def _code(hp: str, values: pd.Series, max_buckets: int) -> _Coded | None:
+    """Regions of one hyperparameter (disjoint: values or buckets) and, if numeric, its sort order."""
+    if values.dtype == object:
+        text = values.where(values.notna(), "(missing)").astype(str)
+        uniques, inverse, counts = np.unique(text.to_numpy(dtype=object), return_inverse=True, return_counts=True)
+        if len(uniques) < 2:
+            return None
+        keep = np.argsort(-counts, kind="stable")[:_MAX_VALUES]
+        remap = np.full(len(uniques), -1)
+        remap[keep] = np.arange(len(keep))
+        groups = [Group("value", f"{hp} = {uniques[u]}", value=str(uniques[u])) for u in keep]
+        codes = remap[inverse]
+        return _Coded(hp, groups, codes, np.bincount(codes[codes >= 0], minlength=len(groups)))
+    x = values.to_numpy(dtype=float)
+    finite = np.isfinite(x)
+    uniques = np.unique(x[finite])
+    if len(uniques) < 2:
+        return None
+    codes = np.full(len(x), -1)
+    if len(uniques) <= max_buckets + 1 and finite.sum() >= 2 * len(uniques):
+        groups = [Group("value", f"{hp} = {format_number(v)}", lo=float(v), hi=float(v)) for v in uniques]
+        codes[finite] = np.searchsorted(uniques, x[finite])
+    else:
+        edges = _bucket_edges(x[finite], max_buckets)
+        groups = [
+            Group("bucket", f"{hp} in [{format_number(lo)}, {format_number(hi)}{']' if i == len(edges) - 2 else ')'}",
+                  lo=float(lo), hi=float(hi))
+            for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:]))
+        ]
+        codes[finite] = np.clip(np.searchsorted(edges, x[finite], side="right") - 1, 0, len(groups) - 1)
+    rows = np.flatnonzero(finite)
+    order = rows[np.argsort(x[rows])]
+    return _Coded(hp, groups, codes, np.bincount(codes[codes >= 0], minlength=len(groups)), x, order, len(uniques))
+
+
+def _bucket_edges(finite: np.ndarray, max_buckets: int) -> np.ndarray:
+    """Log-spaced edges when a positive parameter spans two decades or more, else quantiles."""
+    lo, hi = float(finite.min()), float(finite.max())
+    if lo > 0 and hi / lo >= 100:
+        n_bins = int(min(max_buckets, max(2, np.ceil(np.log10(hi / lo)))))
+        return np.geomspace(lo, hi, n_bins + 1)
+    return np.unique(np.quantile(finite, np.linspace(0, 1, max_buckets + 1)))
+
+
+def _distinct(sorted_values: np.ndarray) -> np.ndarray:
+    """The distinct values of an ascending array (no sort needed)."""
+    if len(sorted_values) == 0:
+        return sorted_values
+    return sorted_values[np.concatenate([[True], sorted_values[1:] != sorted_values[:-1]])]
+
+
+def _best_threshold(hp: str, x: np.ndarray, order: np.ndarray, flagged: np.ndarray, direction: str):
+    """The cut ``hp >= c`` (above) or ``hp <= c`` (below) over the rows ``order`` with the smallest Fisher p.
+
+    ``order`` lists the rows considered (finite values, ascending). Cut points are the
+    observed values (at most 64, at quantiles of the distinct values, so evenly spread
+    on a log scale for log-searched parameters). Counts come from cumulative sums, and
+    the p-value is tested against the whole sweep, then multiplied by the number of
+    cuts tried in both directions. Returns ``(group, k, n, beyond)`` where ``beyond``
+    maps values to the boolean "past the cut", or None.
+    """
+    sorted_x = x[order]
+    uniques = _distinct(sorted_x)
+    cuts = uniques[1:] if direction == "above" else uniques[:-1]
+    if len(cuts) > _MAX_CUTS:  # quantiles of the (sorted, distinct) cut points
+        cuts = cuts[np.unique(np.round(np.linspace(0, 1, _MAX_CUTS) * (len(cuts) - 1)).astype(int))]
     if len(cuts) == 0:
         return None
-    sorted_x = s.x[s.order]
-    cum_k = np.concatenate([[0], np.cumsum(flagged[s.order])])
-    n_total, k_total = len(s.x), int(flagged.sum())
+    cum_k = np.concatenate([[0], np.cumsum(flagged[order])])
     if direction == "above":
         start = np.searchsorted(sorted_x, cuts, side="left")
         n, k = len(sorted_x) - start, cum_k[-1] - cum_k[start]
     else:
         stop = np.searchsorted(sorted_x, cuts, side="right")
         n, k = stop, cum_k[stop]
-    p = fisher_greater(k, n, k_total, n_total)
+    p = fisher_greater(k, n, int(flagged.sum()), len(flagged))
     best = int(np.lexsort((-k, p))[0])
     cut = float(cuts[best])
-    with np.errstate(invalid="ignore"):
-        mask = (s.x >= cut) if direction == "above" else (s.x <= cut)
     sign = "≥" if direction == "above" else "≤"
-    return Group(
+    group = Group(
         "threshold",
         f"{hp} {sign} {format_number(cut)}",
-        mask,
         lo=cut if direction == "above" else None,
         hi=cut if direction == "below" else None,
         direction=direction,
         n_tried=2 * len(cuts),
     )
+
+    def beyond(values: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            return (values >= cut) if direction == "above" else (values <= cut)
+
+    return group, int(k[best]), int(n[best]), beyond

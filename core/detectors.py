@@ -122,26 +122,42 @@ class Thresholds:
 
 
 Detector = Callable[[TrialTable, Thresholds], pd.DataFrame]
+Describe = Callable[[np.ndarray], list[str]]
+"""Detail text for the given rows (positions in the table) of a detector's hits."""
 
 
-def _issues(table: TrialTable, mask: np.ndarray | pd.Series, kind: str, detail: pd.Series | str) -> pd.DataFrame:
-    mask = np.asarray(mask, dtype=bool)
-    details = np.full(len(table), detail, dtype=object) if isinstance(detail, str) else np.asarray(detail, dtype=object)
+def _issues(table: TrialTable, kind: str, *fragments: tuple[np.ndarray, Describe]) -> pd.DataFrame:
+    """Issue rows for the trials any fragment's mask flags.
+
+    Each fragment is ``(mask, describe)``; ``describe`` is called once, only on the
+    rows its mask flags (detail text is built for hits alone, so a detector costs
+    little on a million healthy trials), and a trial's detail joins its fragments with
+    ``"; "``.
+    """
+    masks = [np.asarray(m, dtype=bool) for m, _ in fragments]
+    hits = np.logical_or.reduce(masks) if masks else np.zeros(len(table), dtype=bool)
+    rows = np.flatnonzero(hits)
+    pieces = []
+    for mask, (_, describe) in zip(masks, fragments):
+        text = np.full(len(rows), "", dtype=object)
+        inside = np.flatnonzero(mask[rows])
+        if len(inside):
+            text[inside] = describe(rows[inside])
+        pieces.append(text)
+    detail = ["; ".join(t for t in parts if t) for parts in zip(*pieces)] if pieces else []
     return pd.DataFrame(
-        {
-            "trial_id": table.ids.to_numpy()[mask],
-            "type": kind,
-            "severity": SEVERITY[kind],
-            "detail": details[mask],
-        },
-        columns=ISSUE_COLUMNS,
+        {"trial_id": table.ids.to_numpy()[rows], "type": kind, "severity": SEVERITY[kind], "detail": detail,
+         "row": rows},
+        columns=[*ISSUE_COLUMNS, "row"],
     )
 
 
-def _join(parts: list[pd.Series]) -> pd.Series:
-    """Row-wise ``"; "``-join of detail fragments, skipping empty ones."""
-    frame = pd.concat(parts, axis=1).fillna("")
-    return frame.apply(lambda row: "; ".join(t for t in row if t), axis=1) if len(frame) else pd.Series(dtype=object)
+def _none() -> pd.DataFrame:
+    return pd.DataFrame(columns=[*ISSUE_COLUMNS, "row"])
+
+
+def _numbers(values: pd.Series | np.ndarray, rows: np.ndarray) -> list[str]:
+    return [format_number(v) for v in np.asarray(values, dtype=float)[rows]]
 
 
 def _quote(text: str, limit: int = 80) -> str:
@@ -154,28 +170,30 @@ def _nonfinite_cells(table: TrialTable) -> np.ndarray:
     return ~np.isfinite(values) & ~table.missing.to_numpy(dtype=bool)
 
 
+def _status_words(table: TrialTable, rows: np.ndarray) -> list[str]:
+    return ["status " + _quote("" if w is None else w) for w in table.status_raw.to_numpy()[rows]]
+
+
 def detect_nonfinite(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
     """A metric reported as NaN, +inf or -inf, or an error text saying so.
 
     An empty cell is missing, not NaN. ``detail`` names each non-finite metric and its
-    value (``val_loss=+inf``); a trial whose metrics are missing but whose error text
-    matches :data:`NONFINITE_TEXT` ("Loss is NaN", "non-finite loss") is flagged with
-    that text quoted.
+    value (``val_loss=+inf``); a trial whose error text matches :data:`NONFINITE_TEXT`
+    ("Loss is NaN", "non-finite loss") is flagged with that text quoted.
     """
     values = table.metrics.to_numpy(dtype=float)
     flagged = _nonfinite_cells(table)
-    rows = flagged.any(axis=1)
-    detail = pd.Series([""] * len(table), dtype=object)
-    for i in np.flatnonzero(rows):
-        detail.iloc[i] = ", ".join(
-            f"{col}={describe_value(values[i, j])}" for j, col in enumerate(table.metrics.columns) if flagged[i, j]
-        )
+    columns = list(table.metrics.columns)
+
+    def metrics_text(rows: np.ndarray) -> list[str]:
+        return [", ".join(f"{columns[j]}={describe_value(values[i, j])}" for j in np.flatnonzero(flagged[i])) for i in rows]
+
+    fragments: list[tuple[np.ndarray, Describe]] = [(flagged.any(axis=1), metrics_text)]
     if table.errors is not None:
-        said = table.errors.fillna("").str.contains(NONFINITE_TEXT).to_numpy(dtype=bool)
-        quoted = "error text " + table.errors.fillna("").map(_quote)
-        detail = _join([detail, quoted.where(said, "")])
-        rows = rows | said
-    return _issues(table, rows, "nonfinite_metric", detail)
+        errors = table.errors.fillna("")
+        said = errors.str.contains(NONFINITE_TEXT).to_numpy(dtype=bool)
+        fragments.append((said, lambda rows: ["error text " + _quote(t) for t in errors.to_numpy()[rows]]))
+    return _issues(table, "nonfinite_metric", *fragments)
 
 
 def detect_status_mismatch(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
@@ -188,33 +206,37 @@ def detect_status_mismatch(table: TrialTable, thresholds: Thresholds) -> pd.Data
     early-stopped and marked as finished.
     """
     if table.roles.status is None or table.metrics.shape[1] == 0:
-        return pd.DataFrame(columns=ISSUE_COLUMNS)
+        return _none()
     values = table.metrics.to_numpy(dtype=float)
     nonfinite = _nonfinite_cells(table).any(axis=1)
     no_finite = ~np.isfinite(values).any(axis=1)
     ended_well = table.status.isin(["completed", "unknown"]).to_numpy()
     pruned = (table.status == "pruned").to_numpy()
     mask = (ended_well & (nonfinite | no_finite)) | (pruned & nonfinite)
-    word = "status " + table.status_raw.fillna("").astype(str).map(_quote)
-    reason = np.where(nonfinite, " but a metric is non-finite", " but no metric was reported")
-    return _issues(table, mask, "status_mismatch", word + reason)
+
+    def describe(rows: np.ndarray) -> list[str]:
+        return [w + (" but a metric is non-finite" if nonfinite[i] else " but no metric was reported")
+                for w, i in zip(_status_words(table, rows), rows)]
+
+    return _issues(table, "status_mismatch", (mask, describe))
 
 
 def detect_status(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
     """Runs whose normalised status is failed, killed, timeout, running or pruned.
 
-    The status word is quoted in ``detail``, followed by the error message's first
-    line when the table has an error column.
+    The status word is quoted in ``detail``, followed by the last line of the error
+    message when the table has an error column.
     """
-    detail = "status " + table.status_raw.fillna("").astype(str).map(_quote)
-    if table.errors is not None:
-        first_line = table.errors.fillna("").map(lambda t: _quote(t.strip().splitlines()[-1]) if t.strip() else "")
-        detail = _join([detail, first_line])
-    frames = [
-        _issues(table, (table.status == kind).to_numpy(), kind, detail)
-        for kind in ("failed", "killed", "timeout", "running", "pruned")
-    ]
-    return pd.concat(frames, ignore_index=True)
+    def describe(rows: np.ndarray) -> list[str]:
+        words = _status_words(table, rows)
+        if table.errors is None:
+            return words
+        errors = table.errors.to_numpy()[rows]
+        return [w + (f"; {_quote(e.strip().splitlines()[-1])}" if e and e.strip() else "") for w, e in zip(words, errors)]
+
+    status = table.status.to_numpy()
+    return pd.concat([_issues(table, kind, (status == kind, describe))
+                      for kind in ("failed", "killed", "timeout", "running", "pruned")], ignore_index=True)
 
 
 def detect_diverged(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
@@ -227,32 +249,31 @@ def detect_diverged(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
     ``nonfinite_metric``, not this.
     """
     classes = infer_classes(table, thresholds)[0]
-    hits = np.zeros(len(table), dtype=bool)
-    parts = []
+    fragments = []
     for col, info in table.roles.metrics.items():
         if info.kind != "loss":
             continue
-        loss = table.metrics[col]
+        loss = table.metrics[col].to_numpy(dtype=float)
         finite = loss[np.isfinite(loss) & (loss > 0)]
-        median = float(finite.median()) if len(finite) else np.nan
-        reference = max(median if median > 0 else 0.0, np.log(classes) if classes else 0.0)
+        median = float(np.median(finite)) if len(finite) else 0.0
+        reference = max(median, np.log(classes) if classes else 0.0)
         limit = min(thresholds.diverge_abs, thresholds.diverge_factor * reference) if reference > 0 else thresholds.diverge_abs
-        col_hits = (np.isfinite(loss) & (loss >= limit)).to_numpy()
         what = f"the sweep median {format_number(median)}" if reference == median else f"ln({classes})"
-        text = pd.Series([""] * len(table), dtype=object)
-        for i in np.flatnonzero(col_hits):
-            ratio = f" ({format_number(loss.iloc[i] / reference)}x {what})" if reference > 0 else ""
-            text.iloc[i] = f"{col}={format_number(loss.iloc[i])}{ratio}"
-        parts.append(text)
-        hits |= col_hits
-    return _issues(table, hits, "diverged", _join(parts) if parts else "")
+
+        def describe(rows: np.ndarray, col: str = col, loss: np.ndarray = loss, reference: float = reference,
+                     what: str = what) -> list[str]:
+            ratio = [f" ({format_number(v / reference)}x {what})" if reference > 0 else "" for v in loss[rows]]
+            return [f"{col}={v}{r}" for v, r in zip(_numbers(loss, rows), ratio)]
+
+        fragments.append((np.isfinite(loss) & (loss >= limit), describe))
+    return _issues(table, "diverged", *fragments)
 
 
 def accuracy_fraction(table: TrialTable, column: str) -> pd.Series:
     """An accuracy column as a fraction in [0, 1] (a column with values above 1 is in %)."""
     values = table.metrics[column]
-    finite = values[np.isfinite(values)]
-    return values / 100.0 if len(finite) and finite.max() > 1.0 and finite.max() <= 100.0 else values
+    top = values[np.isfinite(values)].max() if len(values) else np.nan
+    return values / 100.0 if 1.0 < top <= 100.0 else values
 
 
 def infer_classes(table: TrialTable, thresholds: Thresholds) -> tuple[int | None, str]:
@@ -268,25 +289,30 @@ def infer_classes(table: TrialTable, thresholds: Thresholds) -> tuple[int | None
     need = max(3, int(np.ceil(0.02 * len(table))))
     acc_col = table.roles.metric("accuracy", held_out=True)
     if acc_col:
-        acc = accuracy_fraction(table, acc_col)
+        acc = accuracy_fraction(table, acc_col).to_numpy(dtype=float)
         acc = acc[np.isfinite(acc) & (acc > 0) & (acc <= 0.5)]
         c = np.round(1.0 / acc)
         close = (np.abs(acc - 1.0 / c) <= 0.005) & (c >= 2) & (c <= 1000)
-        if close.sum() >= need:
-            counts = c[close].value_counts()
-            if counts.iloc[0] >= need:
-                return int(counts.index[0]), f"{int(counts.iloc[0])} trials at {acc_col} ≈ 1/{int(counts.index[0])}"
+        found = _most_common(c[close], need)
+        if found:
+            return found[0], f"{found[1]} trials at {acc_col} ≈ 1/{found[0]}"
     loss_col = table.roles.metric("loss", held_out=True) or table.roles.metric("loss")
     if loss_col:
-        loss = table.metrics[loss_col]
+        loss = table.metrics[loss_col].to_numpy(dtype=float)
         loss = loss[np.isfinite(loss) & (loss >= np.log(2) - 0.01) & (loss <= np.log(1000) + 0.01)]
         c = np.round(np.exp(loss))
-        close = np.abs(loss - np.log(c)) <= 0.005
-        if close.sum() >= need:
-            counts = c[close].value_counts()
-            if counts.iloc[0] >= need:
-                return int(counts.index[0]), f"{int(counts.iloc[0])} trials at {loss_col} ≈ ln({int(counts.index[0])})"
+        found = _most_common(c[np.abs(loss - np.log(c)) <= 0.005], need)
+        if found:
+            return found[0], f"{found[1]} trials at {loss_col} ≈ ln({found[0]})"
     return None, ""
+
+
+def _most_common(values: np.ndarray, need: int) -> tuple[int, int] | None:
+    if len(values) < need:
+        return None
+    uniques, counts = np.unique(values, return_counts=True)
+    best = int(np.argmax(counts))
+    return (int(uniques[best]), int(counts[best])) if counts[best] >= need else None
 
 
 def detect_no_learning(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
@@ -301,27 +327,23 @@ def detect_no_learning(table: TrialTable, thresholds: Thresholds) -> pd.DataFram
     """
     classes = infer_classes(table, thresholds)[0]
     if not classes:
-        return pd.DataFrame(columns=ISSUE_COLUMNS)
+        return _none()
     judged = ~_nonfinite_cells(table).any(axis=1)
-    hits = np.zeros(len(table), dtype=bool)
-    parts = []
+    fragments = []
     acc_col = table.roles.metric("accuracy", held_out=True)
     if acc_col:
-        acc = accuracy_fraction(table, acc_col)
-        hit = (np.isfinite(acc) & (acc <= 1.0 / classes + thresholds.chance_margin)).to_numpy() & judged
-        parts.append(pd.Series(np.where(hit, f"{acc_col}=" + table.metrics[acc_col].map(format_number)
-                                        + f" at chance (1/{classes})", ""), dtype=object))
-        hits |= hit
+        acc = accuracy_fraction(table, acc_col).to_numpy(dtype=float)
+        raw = table.metrics[acc_col]
+        fragments.append(((acc <= 1.0 / classes + thresholds.chance_margin) & judged,
+                          lambda rows: [f"{acc_col}={v} at chance (1/{classes})" for v in _numbers(raw, rows)]))
     loss_col = table.roles.metric("loss", held_out=True)
     if loss_col:
-        loss = table.metrics[loss_col]
-        stuck = np.log(classes)
-        hit = (np.abs(loss - stuck) <= thresholds.stuck_loss_tolerance * stuck).to_numpy() & judged
-        parts.append(pd.Series(np.where(hit, f"{loss_col}=" + loss.map(format_number)
-                                        + f" ≈ ln({classes}) = {format_number(stuck)}", ""), dtype=object))
-        hits |= hit
-    detail = _join(parts) if parts else ""
-    return _issues(table, hits, "no_learning", detail)
+        loss = table.metrics[loss_col].to_numpy(dtype=float)
+        stuck = float(np.log(classes))
+        fragments.append(((np.abs(loss - stuck) <= thresholds.stuck_loss_tolerance * stuck) & judged,
+                          lambda rows: [f"{loss_col}={v} ≈ ln({classes}) = {format_number(stuck)}"
+                                        for v in _numbers(loss, rows)]))
+    return _issues(table, "no_learning", *fragments)
 
 
 def detect_overfitting(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
@@ -336,29 +358,32 @@ def detect_overfitting(table: TrialTable, thresholds: Thresholds) -> pd.DataFram
     """
     judged = ~_nonfinite_cells(table).any(axis=1)
     if table.epochs is not None:
-        judged &= ~(table.epochs < thresholds.overfit_min_epochs).to_numpy()
-    hits = np.zeros(len(table), dtype=bool)
-    parts = []
+        judged &= ~(table.epochs.to_numpy(dtype=float) < thresholds.overfit_min_epochs)
+    fragments = []
     pair = table.roles.loss_pair()
     if pair:
-        train, held_out = (table.metrics[c] for c in pair)
-        ratio = held_out / train.where(train > 0)
-        hit = (ratio >= thresholds.overfit_ratio).fillna(False).to_numpy() & judged
-        text = (f"{pair[1]}/{pair[0]} = " + ratio.map(lambda r: f"{r:.2f}" if np.isfinite(r) and r < 1e4 else f"{r:.3g}")
-                + " (" + held_out.map(format_number) + " vs " + train.map(format_number) + ")")
-        parts.append(text.where(hit, ""))
-        hits |= hit
+        train, held_out = (table.metrics[c].to_numpy(dtype=float) for c in pair)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(train > 0, held_out / train, np.nan)
+
+        def loss_text(rows: np.ndarray) -> list[str]:
+            return [f"{pair[1]}/{pair[0]} = {r:.2f} ({h} vs {t})" if r < 1e4 else f"{pair[1]}/{pair[0]} = {r:.3g} ({h} vs {t})"
+                    for r, h, t in zip(ratio[rows], _numbers(held_out, rows), _numbers(train, rows))]
+
+        fragments.append(((ratio >= thresholds.overfit_ratio) & judged, loss_text))
     acc_pair = table.roles.accuracy_pair()
     if acc_pair:
-        train_acc, held_acc = (accuracy_fraction(table, c) for c in acc_pair)
+        train_acc, held_acc = (accuracy_fraction(table, c).to_numpy(dtype=float) for c in acc_pair)
         gap = train_acc - held_acc
         needed = np.where(train_acc > thresholds.accuracy_gap_switch, thresholds.accuracy_gap_high, thresholds.accuracy_gap)
-        hit = (gap >= needed - 1e-12).fillna(False).to_numpy() & judged
-        text = (f"{acc_pair[0]} - {acc_pair[1]} = " + gap.map(lambda g: f"{g:.3f}") + " ("
-                + table.metrics[acc_pair[0]].map(format_number) + " vs " + table.metrics[acc_pair[1]].map(format_number) + ")")
-        parts.append(text.where(hit, ""))
-        hits |= hit
-    return _issues(table, hits, "overfitting", _join(parts) if parts else "")
+
+        def acc_text(rows: np.ndarray) -> list[str]:
+            return [f"{acc_pair[0]} - {acc_pair[1]} = {g:.3f} ({t} vs {h})"
+                    for g, t, h in zip(gap[rows], _numbers(table.metrics[acc_pair[0]], rows),
+                                       _numbers(table.metrics[acc_pair[1]], rows))]
+
+        fragments.append(((gap >= needed - 1e-12) & judged, acc_text))
+    return _issues(table, "overfitting", *fragments)
 
 
 def detect_suspicious_validation(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
@@ -370,21 +395,22 @@ def detect_suspicious_validation(table: TrialTable, thresholds: Thresholds) -> p
     """
     held_col = table.roles.metric("accuracy", held_out=True)
     if held_col is None:
-        return pd.DataFrame(columns=ISSUE_COLUMNS)
-    held = accuracy_fraction(table, held_col)
-    parts = []
-    perfect = (held >= thresholds.suspicious_accuracy).fillna(False).to_numpy()
-    parts.append(pd.Series(np.where(perfect, f"{held_col}=" + table.metrics[held_col].map(format_number)
-                                    + " (implausibly perfect)", ""), dtype=object))
-    hits = perfect
+        return _none()
+    held = accuracy_fraction(table, held_col).to_numpy(dtype=float)
+    shown = table.metrics[held_col]
+    fragments: list[tuple[np.ndarray, Describe]] = [
+        (held >= thresholds.suspicious_accuracy,
+         lambda rows: [f"{held_col}={v} (implausibly perfect)" for v in _numbers(shown, rows)])
+    ]
     acc_pair = table.roles.accuracy_pair()
     if acc_pair:
-        train = accuracy_fraction(table, acc_pair[0])
-        above = ((held - train) >= thresholds.suspicious_margin).fillna(False).to_numpy()
-        parts.append(pd.Series(np.where(above, f"{held_col}=" + table.metrics[held_col].map(format_number) + " above "
-                                        + f"{acc_pair[0]}=" + table.metrics[acc_pair[0]].map(format_number), ""), dtype=object))
-        hits = hits | above
-    return _issues(table, hits, "suspicious_validation", _join(parts))
+        train = accuracy_fraction(table, acc_pair[0]).to_numpy(dtype=float)
+        fragments.append((
+            held - train >= thresholds.suspicious_margin,
+            lambda rows: [f"{held_col}={h} above {acc_pair[0]}={t}"
+                          for h, t in zip(_numbers(shown, rows), _numbers(table.metrics[acc_pair[0]], rows))],
+        ))
+    return _issues(table, "suspicious_validation", *fragments)
 
 
 def detect_short_runs(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
@@ -403,19 +429,16 @@ def detect_short_runs(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame
         else (table.roles.runtime, table.runtime, thresholds.short_runtime_fraction)
     )
     if budget is None:
-        return pd.DataFrame(columns=ISSUE_COLUMNS)
-    judged = table.status.isin(["completed", "unknown"]) & budget.notna()
+        return _none()
+    used = budget.to_numpy(dtype=float)
+    judged = table.status.isin(["completed", "unknown"]).to_numpy() & ~np.isnan(used)
     if judged.sum() < 3:
-        return pd.DataFrame(columns=ISSUE_COLUMNS)
-    median = float(budget[judged].median())
+        return _none()
+    median = float(np.median(used[judged]))
     limit = fraction * median
-    mask = (judged & (budget < limit)).to_numpy()
-    detail = (
-        f"{column}="
-        + budget.map(format_number)
-        + f" < {format_number(limit)} ({fraction:g} x the median {format_number(median)})"
-    )
-    return _issues(table, mask, "short_run", detail)
+    tail = f" < {format_number(limit)} ({fraction:g} x the median {format_number(median)})"
+    short = judged & (used < limit)
+    return _issues(table, "short_run", (short, lambda rows: [f"{column}={v}{tail}" for v in _numbers(used, rows)]))
 
 
 DETECTORS: tuple[Detector, ...] = (
@@ -431,23 +454,25 @@ DETECTORS: tuple[Detector, ...] = (
 
 
 def detect_issues(table: TrialTable, thresholds: Thresholds | None = None) -> pd.DataFrame:
-    """Run every detector; one row per (trial, issue type), in file order.
+    """Run every detector; one row per (trial, issue type), in table order.
 
     Returns
     -------
     pd.DataFrame
         Columns ``trial_id`` (str), ``type`` (see module docstring), ``severity``
-        (high/medium/low/info) and ``detail`` (a short human-readable reason).
+        (high/medium/low/info), ``detail`` (a short human-readable reason) and ``row``
+        (the trial's position in the table, for fast lookups downstream).
     """
     thresholds = thresholds or Thresholds()
     found = [d(table, thresholds) for d in DETECTORS]
-    return order_issues(pd.concat([f for f in found if not f.empty] or [pd.DataFrame(columns=ISSUE_COLUMNS)],
-                                  ignore_index=True), table)
+    return order_issues(pd.concat([f for f in found if not f.empty] or [_none()], ignore_index=True), table)
 
 
 def order_issues(issues: pd.DataFrame, table: TrialTable) -> pd.DataFrame:
-    """Issues sorted by the trial's row in the table, then by issue type."""
-    order = pd.Series(range(len(table)), index=table.ids.to_numpy())
+    """Issues sorted by the trial's row in the table, then by issue type (adds ``row`` if missing)."""
+    if "row" not in issues.columns:
+        issues = issues.assign(row=pd.Index(table.ids.to_numpy()).get_indexer(issues["trial_id"]))
     type_order = {t: i for i, t in enumerate(ISSUE_TYPES)}
-    keys = pd.DataFrame({"_row": issues["trial_id"].map(order), "_type": issues["type"].map(type_order)})
-    return issues.loc[keys.sort_values(["_row", "_type"], kind="stable").index].reset_index(drop=True)
+    keys = np.lexsort((issues["type"].map(type_order).to_numpy(), issues["row"].to_numpy(dtype=np.int64)))
+    out = issues.iloc[keys].reset_index(drop=True)
+    return out.astype({"row": np.int64})

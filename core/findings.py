@@ -138,53 +138,58 @@ def find_edge_of_range(table: TrialTable, issues: pd.DataFrame, best: dict[str, 
 
 
 def find_seed_instability(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any] | None,
-                          max_ids: int = 20) -> list[Finding]:
+                          max_ids: int = 20, max_findings: int = 20) -> list[Finding]:
     """One configuration run several times (seeds) with outcomes that disagree.
 
     Trials with identical hyperparameters form a configuration. It is unstable when at
     least one of its runs failed or went non-finite/diverged/dead (see
     ``_OUTCOME_TYPES``) and at least one finished healthy, or when the spread of its
     main metric across runs (max - min) exceeds the interquartile range of that
-    metric across the configurations' medians.
+    metric across the configurations' medians. The largest ``max_findings`` unstable
+    configurations are reported.
     """
     if table.hyperparameters.shape[1] == 0:
         return []
-    config = table.hyperparameters.astype(object).where(table.hyperparameters.notna(), "(missing)").astype(str)
-    key = config.agg("|".join, axis=1) if config.shape[1] > 1 else config.iloc[:, 0]
-    sizes = key.map(key.value_counts())
-    repeated = sizes >= 2
-    if not repeated.any():
-        return []
-    bad_ids = set(issues.loc[issues["type"].isin(_OUTCOME_TYPES), "trial_id"])
-    bad = table.ids.isin(bad_ids)
+    config = table.hyperparameters
+    key = pd.util.hash_pandas_object(config, index=False).to_numpy()
+    frame = pd.DataFrame({
+        "key": key,
+        "bad": table.ids.isin(set(issues.loc[issues["type"].isin(_OUTCOME_TYPES), "trial_id"])).to_numpy(),
+    })
     metric, values = _main_metric(table)
+    frame["value"] = values.to_numpy(dtype=float)
+    groups = frame.groupby("key", sort=False)
+    stats = groups.agg(size=("bad", "size"), n_bad=("bad", "sum"), lo=("value", "min"), hi=("value", "max"),
+                       median=("value", "median"), n_values=("value", "count"))
+    medians = stats["median"].dropna()
     spread_limit = np.inf
-    if metric is not None:
-        medians = values.groupby(key).median()
-        q1, q3 = np.nanquantile(medians, [0.25, 0.75]) if medians.notna().sum() >= 4 else (np.nan, np.nan)
-        spread_limit = q3 - q1 if np.isfinite(q3 - q1) and q3 > q1 else np.inf
+    if len(medians) >= 4:
+        q1, q3 = np.quantile(medians, [0.25, 0.75])
+        spread_limit = q3 - q1 if q3 > q1 else np.inf
+    stats["spread"] = np.where(stats["n_values"] >= 2, stats["hi"] - stats["lo"], 0.0)
+    mixed = (stats["n_bad"] > 0) & (stats["n_bad"] < stats["size"])
+    unstable = stats[(stats["size"] >= 2) & (mixed | (stats["spread"] > spread_limit))]
+    unstable = unstable.assign(mixed=mixed[unstable.index]).sort_values("size", ascending=False, kind="stable")
     found = []
-    for rows in key[repeated].groupby(key[repeated], sort=False).groups.values():
-        group_bad = bad[rows]
-        mixed = bool(group_bad.any() and (~group_bad).any())
-        spread = float(values[rows].max() - values[rows].min()) if metric is not None and values[rows].notna().sum() >= 2 else 0.0
-        if not mixed and not spread > spread_limit:
-            continue
-        ids = table.ids[rows].tolist()
-        setting = ", ".join(f"{hp}={v}" for hp, v in zip(config.columns, config.loc[rows[0]]))
+    for key_value, row in unstable.head(max_findings).iterrows():
+        rows = np.flatnonzero(key == key_value)
+        ids = table.ids.to_numpy()[rows].tolist()
+        values = {hp: "(missing)" if pd.isna(v) else (format_number(v) if isinstance(v, float) else str(v))
+                  for hp, v in config.iloc[rows[0]].items()}
+        setting = ", ".join(f"{hp}={v}" for hp, v in values.items())
         if table.seeds is not None:
-            setting += f" (seeds: {', '.join(table.seeds[rows].fillna('?').astype(str))})"
-        why = (f"{int(group_bad.sum())} of {len(ids)} runs failed or went bad" if mixed
-               else f"{metric} spans {format_number(spread)} across runs, more than the spread between configurations")
+            setting += f" (seeds: {', '.join(table.seeds.iloc[rows].fillna('?').astype(str))})"
+        why = (f"{int(row['n_bad'])} of {len(ids)} runs failed or went bad" if row["mixed"]
+               else f"{metric} spans {format_number(row['spread'])} across runs, more than the spread between configurations")
         found.append({
             "kind": "seed_instability",
             "title": f"Same configuration, different outcomes ({len(ids)} runs): {why}",
             "detail": setting,
-            "configuration": {hp: v for hp, v in zip(config.columns, config.loc[rows[0]])},
+            "configuration": values,
             "n_trials": len(ids),
             "trial_ids": ids[:max_ids],
         })
-    return sorted(found, key=lambda f: -f["n_trials"])[:20]
+    return found
 
 
 def _main_metric(table: TrialTable) -> tuple[str | None, pd.Series]:

@@ -241,8 +241,10 @@ _TRIAL_ADVICE = {
 def recommend_all(
     summary: dict[str, Any], patterns: list[dict[str, Any]], *, max_ids: int = 5
 ) -> list[dict[str, Any]]:
-    """Recommendations: one per pattern, one per issue type no pattern explains, then
-    one per actionable sweep-level finding (edge of range, seed instability, a shared error).
+    """Recommendations: per pattern, per unexplained issue type, per actionable finding.
+
+    One per pattern, one per issue type no pattern explains, then one per actionable
+    sweep-level finding (edge of range, seed instability, a shared error).
 
     Each is ``{id, text, evidence, pattern_id, trial_ids}`` (plus ``finding_id`` for
     findings); ``evidence`` says in words which facts of the summary it follows from.

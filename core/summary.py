@@ -13,7 +13,17 @@ import numpy as np
 import pandas as pd
 
 from core.associations import associate_issues
-from core.detectors import ISSUE_TYPES, SEVERITY, SICK_SEVERITIES, Thresholds, detect_issues, infer_classes
+from core.curves import CurveTable, CurveThresholds, build_curve_table, curve_facts, detect_curve_issues
+from core.detectors import (
+    ISSUE_COLUMNS,
+    ISSUE_TYPES,
+    SEVERITY,
+    SICK_SEVERITIES,
+    Thresholds,
+    detect_issues,
+    infer_classes,
+    order_issues,
+)
 from core.findings import find_sweep_findings
 from core.loading import RawTable
 from core.patterns import ISSUE_LABELS
@@ -25,17 +35,90 @@ _SEVERITIES = SICK_SEVERITIES
 _SEVERITY_RANK = {s: i for i, s in enumerate(_SEVERITIES)}
 
 
-def analyze_sweep(raw: RawTable, roles: ColumnRoles, thresholds: Thresholds | None = None) -> dict[str, Any]:
-    """Detect issues and associations in a raw table and summarise them.
+def analyze_sweep(
+    raw: RawTable,
+    roles: ColumnRoles,
+    thresholds: Thresholds | None = None,
+    curves: RawTable | None = None,
+    curve_thresholds: CurveThresholds | None = None,
+) -> dict[str, Any]:
+    """Detect issues and associations in a raw table (and its curves) and summarise them.
 
     This is the whole computation behind a report (load and role inference aside):
-    typed table, detectors, association statistics.
+    typed table, detectors, curve detectors when per-epoch ``curves`` are given (long
+    format, see :func:`core.curves.build_curve_table`), association statistics.
     """
     thresholds = thresholds or Thresholds()
     table = build_trial_table(raw, roles)
     issues = detect_issues(table, thresholds)
+    curve_summary = None
+    if curves is not None:
+        curve_thresholds = curve_thresholds or CurveThresholds()
+        curve_table = build_curve_table(curves)
+        issues, curve_summary = merge_curve_issues(table, issues, curve_table,
+                                                   detect_curve_issues(curve_table, curve_thresholds))
+        curve_summary["thresholds"] = curve_thresholds.to_dict()
     associations = associate_issues(table, issues)
-    return build_summary(raw, table, issues, associations, thresholds)
+    summary = build_summary(raw, table, issues, associations, thresholds)
+    if curve_summary is not None:
+        summary["curves"] = curve_summary
+        summary["sweep"]["notes"] += curve_summary["notes"]
+    return summary
+
+
+def merge_curve_issues(
+    table: TrialTable, issues: pd.DataFrame, curves: CurveTable, curve_issues: pd.DataFrame, max_trials: int = 100
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Add curve-based issues to the trial-level ones; one row per (trial, type) still.
+
+    Where both found the same type for a trial (a NaN final loss and a NaN onset in its
+    curve), the details are joined and the curve's ``epoch`` kept. Curves of trials the
+    table does not hold are left out, with a note. Returns the merged issues (with an
+    ``epoch`` column, NaN where none) and the ``curves`` block of the summary: its
+    shape, metrics, notes and the per-trial facts (first non-finite step, best step of
+    the held-out loss) of at most ``max_trials`` trials with curve issues.
+    """
+    ids = pd.Index(table.ids.to_numpy())
+    curve_issues = curve_issues.assign(row=ids.get_indexer(curve_issues["trial_id"]))
+    known = np.isin(curves.trial_ids.to_numpy(dtype=object), table.ids.to_numpy())
+    notes = list(curves.notes)
+    if not known.all():
+        notes.append(f"{int((~known).sum())} trial(s) in the curves are not in the results table; their curves were left out")
+    curve_issues = curve_issues[curve_issues["row"] >= 0]
+    merged = issues.assign(epoch=np.nan).merge(
+        curve_issues[["row", "type", "detail", "epoch"]], on=["row", "type"], how="outer", suffixes=("", "_curve"),
+    )
+    both = merged["trial_id"].notna() & merged["detail_curve"].notna()
+    merged.loc[both, "detail"] = merged.loc[both, "detail"] + "; curve: " + merged.loc[both, "detail_curve"]
+    only_curve = merged["trial_id"].isna()
+    merged.loc[only_curve, "detail"] = merged.loc[only_curve, "detail_curve"]
+    merged.loc[only_curve, "trial_id"] = table.ids.to_numpy()[merged.loc[only_curve, "row"].to_numpy(dtype=int)]
+    merged.loc[only_curve, "severity"] = merged.loc[only_curve, "type"].map(SEVERITY)
+    merged["epoch"] = merged["epoch_curve"].astype(float)
+    merged = order_issues(merged[[*ISSUE_COLUMNS, "row", "epoch"]], table)
+
+    facts = curve_facts(curves)
+    flagged = set(curve_issues["trial_id"])
+    shown = facts[facts["trial_id"].isin(flagged)].head(max_trials)
+    return merged, {
+        "source": curves.source,
+        "n_rows": len(curves),
+        "n_trials": curves.n_trials,
+        "n_matched": int(known.sum()),
+        "step_column": curves.step_column,
+        "metrics": {c: {"kind": m.kind, "split": m.split} for c, m in curves.info.items()},
+        "ignored": dict(curves.ignored),
+        "notes": notes,
+        "trials": [{k: _json_value(v) for k, v in row.items()} for row in shown.to_dict("records")],
+    }
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    return value
 
 
 def build_summary(
@@ -58,6 +141,8 @@ def build_summary(
         (sweep-level, ids ``F1``...); ``classes`` (number of classes used by the
         chance-level rules, and how it was known).
     """
+    epochs = issues["epoch"].to_numpy(dtype=float) if "epoch" in issues else np.full(len(issues), np.nan)
+    columns = [*(issues[c].to_numpy(dtype=object) for c in ("trial_id", "type", "severity", "detail")), epochs]
     counts = issues["type"].value_counts()
     issue_counts = {t: int(counts[t]) for t in ISSUE_TYPES if t in counts}
     sick_issues = issues[issues["severity"].isin(_SEVERITIES)]
@@ -80,10 +165,7 @@ def build_summary(
         "issue_types": {
             t: {"severity": SEVERITY[t], "label": ISSUE_LABELS[t]} for t in ISSUE_TYPES
         },
-        "issues": [
-            {"trial_id": str(r.trial_id), "type": r.type, "severity": r.severity, "detail": r.detail}
-            for r in issues.itertuples(index=False)
-        ],
+        "issues": [_issue(*row) for row in zip(*columns)],
         "issue_counts": issue_counts,
         "trials_affected": int(len(affected)),
         "severity_counts": {s: int((affected == s).sum()) for s in _SEVERITIES},
@@ -92,6 +174,14 @@ def build_summary(
         "findings": find_sweep_findings(table, issues, best),
         "classes": {"n": classes, "how": how or None},
     }
+
+
+def _issue(trial_id: object, kind: str, severity: str, detail: str, epoch: float) -> dict[str, Any]:
+    """One issue as JSON; ``epoch`` (the step a curve-based issue refers to) only when there is one."""
+    out: dict[str, Any] = {"trial_id": str(trial_id), "type": kind, "severity": severity, "detail": detail}
+    if np.isfinite(epoch):
+        out["epoch"] = float(epoch)
+    return out
 
 
 def _ranges(table: TrialTable) -> dict[str, Any]:

@@ -128,7 +128,8 @@ def test_every_detector_returns_the_issue_columns_and_known_types():
     table = table_from_text(SAMPLE)
     for detector in DETECTORS:
         out = detector(table, Thresholds())
-        assert list(out.columns) == ISSUE_COLUMNS
+        assert list(out.columns) == [*ISSUE_COLUMNS, "row"]
+        assert list(table.ids.to_numpy()[out["row"].to_numpy(dtype=int)]) == list(out["trial_id"])
         assert set(out["type"]) <= set(ISSUE_TYPES)
         assert all(SEVERITY[t] == s for t, s in zip(out["type"], out["severity"]))
 

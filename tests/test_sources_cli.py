@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 
 import pytest
 from langgraph.runtime import Runtime
 
-from core.summary import analyze_sweep
 from graph.context import Context
 from graph.nodes import load
 from tests.conftest import DATA
@@ -68,8 +66,6 @@ def test_load_node_reads_records_with_a_mapping():
     assert update["roles"]["id"] == "run" and update["roles"]["metrics"]["score"]["goal"] == "max"
 
 
-@pytest.mark.skipif("curves" not in inspect.signature(analyze_sweep).parameters,
-                    reason="analyze_sweep(curves=...) is not there yet (curve detection lands separately)")
 def test_ray_tune_directory_through_the_cli(tmp_path):
     result = run_cli(str(RAY), "--out", str(tmp_path), "--offline")
     assert result.returncode == 0, result.stderr
