@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 from core.detectors import Thresholds
 
@@ -14,6 +15,9 @@ _ENV = {
     "endpoint_url": "LLM_ENDPOINT_URL",
     "offline": "HPATH_OFFLINE",
     "max_revisions": "HPATH_MAX_REVISIONS",
+    "llm_timeout": "HPATH_LLM_TIMEOUT",
+    "llm_budget": "HPATH_LLM_BUDGET",
+    "prompt_token_budget": "HPATH_PROMPT_TOKENS",
 }
 
 
@@ -23,13 +27,20 @@ class Context:
 
     model: str = field(
         default=DEFAULT_MODEL,
-        metadata={"description": "Hugging Face model id used through the HF router when "
-                                 "HF_TOKEN is set (env MODEL)."},
+        metadata={"description": "The model setting (env MODEL): a Hugging Face repo id or 'hf:REPO' "
+                                 "(HF router, needs HF_TOKEN); 'openai:URL' or 'openai:NAME@URL' or a bare "
+                                 "http(s) URL (any OpenAI-compatible server: TGI, vLLM, llama.cpp, Ollama /v1); "
+                                 "'none' (deterministic). With endpoint_url set, the served model's name."},
     )
     endpoint_url: str = field(
         default="",
         metadata={"description": "URL of an OpenAI-compatible server (TGI, vLLM, llama.cpp, "
                                  "Ollama /v1) to use instead of the HF router (env LLM_ENDPOINT_URL)."},
+    )
+    chat_model: Any = field(
+        default=None,
+        metadata={"description": "A LangChain chat model object passed in by code; used instead of "
+                                 "the model setting (not settable from the environment)."},
     )
     offline: bool = field(
         default=False,
@@ -42,7 +53,18 @@ class Context:
                                  "draft cited unknown trial ids (env HPATH_MAX_REVISIONS)."},
     )
     llm_timeout: float = field(
-        default=60.0, metadata={"description": "Seconds before a model call is abandoned."}
+        default=60.0,
+        metadata={"description": "Seconds before one model call is abandoned (env HPATH_LLM_TIMEOUT)."},
+    )
+    llm_budget: float = field(
+        default=120.0,
+        metadata={"description": "Seconds one model step (analyst or writer) may take in all, retries "
+                                 "and waits included, before the deterministic path is used (env HPATH_LLM_BUDGET)."},
+    )
+    prompt_token_budget: int = field(
+        default=6000,
+        metadata={"description": "Most tokens (estimated: ASCII chars / 3 + other chars) of a prompt, "
+                                 "whatever the sweep's size (env HPATH_PROMPT_TOKENS)."},
     )
     alpha: float = field(
         default=0.05,
@@ -88,6 +110,8 @@ class Context:
                 setattr(self, f.name, value.strip().lower() in {"1", "true", "yes", "on"})
             elif f.type in (int, "int"):
                 setattr(self, f.name, int(value))
+            elif f.type in (float, "float"):
+                setattr(self, f.name, float(value))
             else:
                 setattr(self, f.name, value)
 

@@ -72,6 +72,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 import time
 import uuid
@@ -104,6 +105,8 @@ class StubReply:
             override the defaults such as Content-Type.
         delay: Seconds to wait before answering (the wait is cut short when the
             stub shuts down).
+        drop: Close the connection without answering (the client sees the
+            connection reset / "server disconnected").
     """
 
     content: str = DEFAULT_CONTENT
@@ -111,6 +114,7 @@ class StubReply:
     body: str | Mapping[str, Any] | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    drop: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,11 +125,13 @@ class RecordedRequest:
         path: Request path as sent (including any query string).
         headers: Request headers, names lower-cased.
         body: JSON body parsed into a dict; ``{}`` if empty or not a JSON object.
+        received_at: ``time.monotonic()`` when the request was read.
     """
 
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
+    received_at: float = field(default_factory=time.monotonic)
 
 
 class ChatCompletionsStub:
@@ -259,6 +265,10 @@ def _make_handler(stub: ChatCompletionsStub) -> type[BaseHTTPRequestHandler]:
             if reply.delay > 0:
                 stub._closing.wait(reply.delay)  # cut short when the stub shuts down
             try:
+                if reply.drop:
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
                 if reply.body is not None:
                     self._send(reply.status, reply.body, reply.headers)
                 elif reply.status != 200:
@@ -267,7 +277,7 @@ def _make_handler(stub: ChatCompletionsStub) -> type[BaseHTTPRequestHandler]:
                     self._send_sse(_completion_chunks(reply.content, request), reply.headers)
                 else:
                     self._send(200, _completion(reply.content, request), reply.headers)
-            except (BrokenPipeError, ConnectionResetError):
+            except (BrokenPipeError, ConnectionResetError, OSError):
                 pass  # the client gave up (e.g. its timeout fired during `delay`)
 
         def _send_not_found(self) -> None:
