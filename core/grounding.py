@@ -1,16 +1,39 @@
-"""Checking model-written text against the summary: trial ids and numbers.
+"""Checking model-written text against the summary: ids, numbers, counts, values, claims.
 
-A model may phrase findings, never supply them. Every trial id a text cites must be
-one the summary holds, and every number in it must match a number of the summary
-(as written, rounded, or as a percentage). Sentences that fail are removed; the
-caller decides whether to ask the model again first.
+A model may phrase findings, never supply them. :func:`facts_of` collects what a
+summary holds; :func:`ground` splits a text into sentences and removes every sentence
+that states something those facts do not back. The problems it recognises, by kind:
+
+``unknown_id``
+    a trial id the summary does not hold.
+``misattributed_id``
+    a known trial id given an issue it does not have ("trial 1 failed"), or called
+    healthy or best when it is not.
+``number``
+    a number that is no number of the summary, as written, rounded or as a percentage.
+``count``
+    a ``k of n`` / ``k/n`` pair that no count of the summary gives, or "N trials failed",
+    "all trials ...", "no trials ..." when the summary counts otherwise.
+``param``
+    ``param=value``, ``param ≥ value``, ``param of value``... where the value is not one
+    the summary gives for that column, or ``name=value`` for a name that is not a column.
+``health``
+    the sweep, or every trial, called healthy while some trials have issues.
+``markup``
+    a link, an image, an HTML tag or a bare ``www.`` address: model prose has no use
+    for them, and they are how injected text would leave the page.
+
+The caller decides whether to ask the model again (bad trial ids) before removing.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?%?(?![\w])")
@@ -21,55 +44,206 @@ _TRIAL_LIST = re.compile(
 )
 _LIST_ITEM = re.compile(r"`?([\w.:\-/]+?)`?(?=\s*(?:,|and\b|&|or\b|/|$))", re.IGNORECASE)
 _BACKTICKED = re.compile(r"`([^`\s]+)`")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(`*\"'])")
+_N_MORE = re.compile(r"(?:\band\b|\bplus\b|\+)\s*\d+\s+(?:more|others?)\b", re.IGNORECASE)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[^a-z\s])")
 _WORDS_AFTER_TRIAL = {"and", "or", "with", "the", "that", "which", "were", "was", "had", "in", "of", "is", "are"}
+
+KINDS = ("unknown_id", "misattributed_id", "count", "param", "number", "health", "markup")
+"""Problem kinds, most serious first (a removed sentence is counted under its first)."""
+
+# What words say which issue a sentence attributes to a trial. Types missing here are
+# simply not checked for attribution (their ids and numbers still are).
+_ISSUE_WORDS = {
+    "nonfinite_metric": r"nan\b|non-?finite|infinit\w*|[+-]?inf\b",
+    "failed": r"fail\w*|crash\w*|errored|exception",
+    "diverged": r"diverg\w*|blew up|blown up|explod\w*",
+    "killed": r"killed|preempt\w*|interrupted|cancel+ed",
+    "timeout": r"timed? ?outs?\b|time limit",
+    "overfitting": r"overfit\w*|over-fit\w*",
+    "short_run": r"short\b|cut short|stopped early",
+    "running": r"still running|pending|queued|unfinished|never finished",
+    "status_mismatch": r"status mismatch|marked (?:as )?(?:completed?|finished)",
+    "no_learning": r"no[_ ]learning|did not learn|never learn\w*|at chance|chance level",
+    "suspicious_validation": r"suspicious",
+    "pruned": r"prun\w*",
+}
+_HEALTHY_WORDS = r"healthy|no issues?|without (?:any )?issues?|clean|succeeded|successful"
+_BEST_WORDS = r"best"
+_NEGATION = re.compile(r"(?:\b(?:not|no|never|without|nor)\b|n't)(?:\W+\w+){0,2}\W*$", re.IGNORECASE)
+_GENERIC_SICK = r"issues?|problems?|sick|affected|need attention|patholog\w*"
+_HEALTH_CLAIMS = [
+    re.compile(r"\b(?:all|every|each)\s+(?:of\s+the\s+)?(?:\d+\s+)?(?:\w+\s+)?(?:trials?|runs?|configurations?)\b"
+               r"(?:\W+\w+){0,4}?\W+(?:healthy|fine|ok|okay|clean|succeeded|successful(?:ly)?)\b", re.IGNORECASE),
+    re.compile(r"\b(?:sweep|study|experiment|search)\b(?:\W+\w+){0,3}?\W+(?:is|was|looks|seems|appears)\W+"
+               r"(?:\w+\W+)?(?:healthy|fine|clean)\b", re.IGNORECASE),
+    re.compile(r"\bno\s+(?:\w+\s+)?(?:issues|problems|failures|pathologies)\s+(?:were\s+|was\s+)?(?:found|detected|seen)\b",
+               re.IGNORECASE),
+    re.compile(r"\bnothing\s+(?:is\s+|was\s+)?wrong\b", re.IGNORECASE),
+]
+_MARKUP = re.compile(r"https?://|\bwww\.|\]\(|!\[|</?[A-Za-z!?]|\bjavascript:|\bdata:\w+/", re.IGNORECASE)
+_NUMBER_WORDS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30,
+    "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100,
+}
+_WORD_NUMBER = re.compile(
+    r"\b(" + "|".join(_NUMBER_WORDS) + r")\b(?=\s+(?:of\b|out\s+of\b|(?:\w+\s+)?(?:trials?|runs?|configurations?)\b))"
+    r"|(?<=\bof\s)(?:the\s+)?\b(" + "|".join(_NUMBER_WORDS) + r")\b"
+    r"|(?<=\bout of\s)\b(" + "|".join(_NUMBER_WORDS) + r")\b",
+    re.IGNORECASE,
+)
+_PAIR = re.compile(r"(?<![\w.])(\d+)\s*(?:/|\bof\b|\bout\s+of\b)\s*(?:the\s+)?(\d+)(?![\w%]|\.\d)", re.IGNORECASE)
+_COUNT = re.compile(
+    r"(?<![\w.])(?<!of )(?<!of the )(?<!/)(\d+)\s+(?:[a-z]+\s+)?(?:trials?|runs?|configurations?)\s+((?:[\w'-]+\s+){0,3}[\w'-]+)",
+    re.IGNORECASE,
+)
+_QUANTIFIED = re.compile(
+    r"\b(all|every|none|no)\b\s+(?:of\s+the\s+)?(?:\d+\s+)?(?:trials?|runs?|configurations?)\s+((?:[\w'-]+\s+){0,3}[\w'-]+)",
+    re.IGNORECASE,
+)
+_SYMBOL_OPS = r"==|=|≥|>=|≤|<=|<|>|:"
+_WORD_OPS = r"\bof\b|\bat\b|\babove\b|\bbelow\b|\bover\b|\bunder\b"
+_PARAM_OPS = _SYMBOL_OPS + "|" + _WORD_OPS
+_VALUE = r"`?([^\s,;)`]+)`?"
+_NUMERIC_VALUE = r"`?([-+]?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?inf|nan)\b`?"
+_UNKNOWN_ASSIGN = re.compile(r"(?<![\w.`])([A-Za-z_][\w.\-/]*)\s*=+\s*`?([^\s,;)`]+)`?")
+_STAT_WORDS = {"p", "q", "k", "n", "alpha", "rate", "rr", "risk_ratio", "ci", "or", "odds_ratio", "x", "y"}
+
+
+@dataclass
+class ParamFacts:
+    """Values the summary states for one column: numbers, and words (lower case)."""
+
+    numbers: set[float] = field(default_factory=set)
+    words: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Facts:
+    """What a summary lets model text state. Empty fields disable their check."""
+
+    trial_ids: set[str] = field(default_factory=set)
+    numbers: set[float] = field(default_factory=set)
+    pairs: set[tuple[int, int]] = field(default_factory=set)
+    counts: dict[str, set[int]] = field(default_factory=dict)
+    """Issue type (or ``"any"``) -> the trial counts the summary gives for it."""
+    params: dict[str, ParamFacts] = field(default_factory=dict)
+    """Lower-cased column name -> the values the summary states for it."""
+    trial_issues: dict[str, set[str]] = field(default_factory=dict)
+    """Trial id -> its issue types (``info``-severity issues left out)."""
+    best_trial: str | None = None
+    n_trials: int | None = None
+    trials_affected: int | None = None
+
+    @cached_property
+    def sorted_numbers(self) -> list[float]:
+        """``numbers`` sorted, for tolerant look-ups."""
+        return sorted(self.numbers)
+
+    @cached_property
+    def claim_patterns(self) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
+        """``column OP value`` patterns: any value after a symbol, numbers after a word."""
+        if not self.params:
+            return None
+        names = "|".join(re.escape(n) for n in sorted(self.params, key=len, reverse=True))
+        head = rf"(?<![\w.`])`?({names})`?\s*"
+        return (re.compile(rf"{head}(?:{_SYMBOL_OPS})\s*{_VALUE}", re.IGNORECASE),
+                re.compile(rf"{head}(?:{_WORD_OPS})\s*{_NUMERIC_VALUE}", re.IGNORECASE))
 
 
 @dataclass
 class Grounded:
-    """Text after the check: what was kept and what was taken out, and why."""
+    """Text after the check: what was kept, what was taken out, and why."""
 
     text: str
     bad_ids: list[str] = field(default_factory=list)
+    """Cited ids the summary does not hold."""
+    misattributed_ids: list[str] = field(default_factory=list)
+    """Known ids cited with an issue (or health) they do not have."""
     bad_numbers: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    problems: list[tuple[str, str, str]] = field(default_factory=list)
+    """``(kind, token, sentence)`` for every problem found, in text order."""
+
+    @property
+    def citation_errors(self) -> list[str]:
+        """Ids the analyst must not cite again: unknown or misattributed."""
+        return list(dict.fromkeys(self.bad_ids + self.misattributed_ids))
+
+    def removed_by_kind(self) -> dict[str, int]:
+        """Removed sentences counted by their most serious problem."""
+        out: dict[str, int] = {}
+        for sentence in self.removed:
+            kinds = {k for k, _, s in self.problems if s == sentence}
+            kind = next(k for k in KINDS if k in kinds)
+            out[kind] = out.get(kind, 0) + 1
+        return out
 
 
 def summary_trial_ids(summary: dict[str, Any]) -> set[str]:
     """Every trial id the summary (and so the report) may cite."""
-    ids = {i["trial_id"] for i in summary.get("issues", [])}
-    for group in ("associations", "patterns", "leads", "recommendations"):
-        for item in summary.get(group, []):
-            ids.update(item.get("trial_ids", []))
+    ids = {str(i["trial_id"]) for i in summary.get("issues", [])}
+    for group in ("associations", "findings", "patterns", "leads", "recommendations"):
+        for item in summary.get(group) or []:
+            ids.update(str(t) for t in item.get("trial_ids") or [])
     best = summary.get("best_trial")
     if best:
-        ids.add(best["trial_id"])
+        ids.add(str(best["trial_id"]))
     return ids
 
 
 def summary_numbers(summary: Any) -> set[float]:
     """Every number in the summary: values, numbers inside its strings, rates as %."""
     found: set[float] = set()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, bool) or node is None:
-            return
-        if isinstance(node, (int, float)):
-            if math.isfinite(node):
-                found.add(float(node))
-                found.add(float(node) * 100)
-        elif isinstance(node, str):
-            found.update(_parse(m) for m in _NUMBER.findall(node))
-        elif isinstance(node, dict):
-            for key, value in node.items():
-                walk(key)
-                walk(value)
-        elif isinstance(node, (list, tuple)):
-            for value in node:
-                walk(value)
-
-    walk(summary)
+    for value in _walk(summary):
+        if isinstance(value, str):
+            found.update(_parse(m) for m in _NUMBER.findall(value))
+        elif math.isfinite(value):
+            found.add(float(value))
+            found.add(float(value) * 100)
     return found
+
+
+def facts_of(summary: dict[str, Any]) -> Facts:
+    """Everything :func:`ground` checks model text against, read from a summary.
+
+    Pass the summary merged with the deterministic analysis (patterns, leads,
+    recommendations), never with model-written text.
+    """
+    sweep = summary.get("sweep") or {}
+    n_trials = sweep.get("n_trials")
+    affected = summary.get("trials_affected")
+    trial_issues: dict[str, set[str]] = {}
+    for issue in summary.get("issues", []):
+        kinds = trial_issues.setdefault(str(issue["trial_id"]), set())
+        if issue.get("severity") != "info" and issue.get("type"):
+            kinds.add(issue["type"])
+    counts: dict[str, set[int]] = {"any": {v for v in (affected, _total(summary)) if isinstance(v, int)}}
+    for kind, n in (summary.get("issue_counts") or {}).items():
+        counts.setdefault(kind, set()).add(int(n))
+    for a in (summary.get("associations") or []) + (summary.get("patterns") or []) + (summary.get("leads") or []):
+        e = a.get("evidence") if isinstance(a.get("evidence"), dict) else a
+        kind = a.get("issue_type")
+        if kind and isinstance(e.get("k"), int):
+            counts.setdefault(kind, set()).update({e["k"], e.get("k_rest", e["k"])})
+    for f in summary.get("findings") or []:
+        for key in ("n_trials", "k", "count"):
+            if isinstance(f.get(key), int):
+                counts.setdefault(str(f.get("kind")), set()).add(f[key])
+                counts["any"].add(f[key])
+    best = summary.get("best_trial") or {}
+    return Facts(
+        trial_ids=summary_trial_ids(summary),
+        numbers=summary_numbers(summary),
+        pairs=_pairs(summary, n_trials, affected),
+        counts=counts,
+        params=_params(summary),
+        trial_issues=trial_issues,
+        best_trial=str(best["trial_id"]) if best.get("trial_id") is not None else None,
+        n_trials=n_trials,
+        trials_affected=affected,
+    )
 
 
 def cited_ids(text: str, known: set[str]) -> list[str]:
@@ -79,6 +253,7 @@ def cited_ids(text: str, known: set[str]) -> list[str]:
     letters, digits and separators in the same places), so `lr` is not an id.
     """
     cited: list[str] = []
+    text = _N_MORE.sub(" ", text)  # "trials `a`, `b` and 6 more": 6 is a count, not an id
     for match in _TRIAL_LIST.finditer(text):
         for item in _LIST_ITEM.findall(match.group(1)):
             token = item.strip("`.,;:")
@@ -93,27 +268,258 @@ def cited_ids(text: str, known: set[str]) -> list[str]:
     return list(dict.fromkeys(cited))
 
 
-def ground(text: str, known_ids: set[str], numbers: set[float]) -> Grounded:
-    """Remove every sentence that cites an unknown trial id or an unknown number."""
+def ground(text: str, facts: Facts) -> Grounded:
+    """Remove every sentence that states something the facts do not back."""
     kept, result = [], Grounded(text="")
-    for sentence in _SENTENCE.split(text.strip()):
-        bad_ids = [i for i in cited_ids(sentence, known_ids) if i not in known_ids]
-        bad_numbers = [n for n in _NUMBER.findall(_without_ids(sentence, known_ids)) if not _grounded(n, numbers)]
-        if bad_ids or bad_numbers:
-            result.bad_ids += bad_ids
-            result.bad_numbers += bad_numbers
-            result.removed.append(sentence)
-        else:
+    for sentence in split_sentences(text):
+        problems = check_sentence(sentence, facts)
+        if not problems:
             kept.append(sentence)
+            continue
+        result.removed.append(sentence)
+        for kind, token in problems:
+            result.problems.append((kind, token, sentence))
+            {"unknown_id": result.bad_ids, "misattributed_id": result.misattributed_ids,
+             "number": result.bad_numbers}.get(kind, []).append(token)
     result.text = " ".join(kept)
     return result
 
 
-def _without_ids(sentence: str, known_ids: set[str]) -> str:
+def split_sentences(text: str) -> list[str]:
+    """The sentences of a text (whitespace collapsed)."""
+    text = re.sub(r"\s+", " ", text or "").strip()
+    return [s for s in _SENTENCE.split(text) if s] if text else []
+
+
+def check_sentence(sentence: str, facts: Facts) -> list[tuple[str, str]]:
+    """Every problem of one sentence, as ``(kind, token)``."""
+    problems: list[tuple[str, str]] = []
+    ids = cited_ids(sentence, facts.trial_ids)
+    problems += [("unknown_id", i) for i in ids if i not in facts.trial_ids]
+    known = [i for i in ids if i in facts.trial_ids]
+    problems += [("misattributed_id", i) for i in _misattributed(sentence, known, facts)]
+    plain = _without_ids(sentence, ids)
+    problems += [("number", n) for n in _NUMBER.findall(plain) if not _grounded(n, facts.sorted_numbers)]
+    spelled = _spell_out(plain)
+    problems += _count_problems(spelled, facts)
+    problems += _param_problems(plain, facts)
+    if facts.trials_affected and any(p.search(sentence) for p in _HEALTH_CLAIMS):
+        problems.append(("health", "healthy"))
+    markup = _MARKUP.search(sentence)
+    if markup:
+        problems.append(("markup", markup.group(0)))
+    return list(dict.fromkeys(problems))
+
+
+def _misattributed(sentence: str, ids: list[str], facts: Facts) -> list[str]:
+    """Known ids the sentence gives an issue (or health, or best) they do not have.
+
+    Lenient on purpose: an id passes when it has ANY of the issues the sentence names,
+    so "trial 3 overfit while trial 6 stayed healthy" is fine.
+    """
+    if not ids or not facts.trial_issues and facts.best_trial is None:
+        return []
+    named = _issues_named(sentence)
+    healthy = _mentions(sentence, _HEALTHY_WORDS)
+    best = _mentions(sentence, _BEST_WORDS)
+    if not named and not healthy and not best:
+        return []
+    bad = []
+    for i in ids:
+        has = facts.trial_issues.get(i, set())
+        if (named & has) or (healthy and not has) or (best and i == facts.best_trial):
+            continue
+        bad.append(i)
+    return bad
+
+
+def _issues_named(text: str) -> set[str]:
+    return {kind for kind, words in _ISSUE_WORDS.items() if _mentions(text, words)}
+
+
+def _mentions(text: str, words: str) -> bool:
+    """Whether ``words`` occur in ``text`` other than negated ("did not fail")."""
+    for match in re.finditer(rf"(?<![\w-])(?:{words})", text, re.IGNORECASE):
+        if not _NEGATION.search(text[: match.start()]):
+            return True
+    return False
+
+
+def _count_problems(text: str, facts: Facts) -> list[tuple[str, str]]:
+    problems = []
+    if facts.pairs:
+        for k, n in _PAIR.findall(text):
+            if (int(k), int(n)) not in facts.pairs:
+                problems.append(("count", f"{k}/{n}"))
+    if facts.counts:
+        for n, phrase in _COUNT.findall(text):
+            allowed = _allowed_counts(phrase, facts)
+            if allowed is not None and int(n) not in allowed:
+                problems.append(("count", f"{n} trials {phrase}"))
+    if facts.n_trials is not None:
+        for quantifier, phrase in _QUANTIFIED.findall(text):
+            named = _issues_named(phrase)
+            counts = {kind: max(facts.counts.get(kind, {0})) for kind in named}
+            if quantifier.lower() in ("all", "every") and any(c != facts.n_trials for c in counts.values()):
+                problems.append(("count", f"{quantifier} trials {phrase}"))
+            if quantifier.lower() in ("none", "no") and any(c > 0 for c in counts.values()):
+                problems.append(("count", f"{quantifier} trials {phrase}"))
+    return problems
+
+
+def _allowed_counts(phrase: str, facts: Facts) -> set[int] | None:
+    """Counts the summary gives for the issue a phrase names (None: names none)."""
+    named = _issues_named(phrase)
+    if named:
+        return set().union(*(facts.counts.get(kind, {0}) for kind in named))
+    if _mentions(phrase, _GENERIC_SICK):
+        return facts.counts.get("any") or None
+    return None
+
+
+def _param_problems(text: str, facts: Facts) -> list[tuple[str, str]]:
+    problems = []
+    if facts.claim_patterns:
+        for pattern in facts.claim_patterns:
+            for name, value in pattern.findall(text):
+                value = value.rstrip(".:")
+                if value and not _value_known(value, facts.params[name.lower()]):
+                    problems.append(("param", f"{name}={value}"))
+        for name, value in _UNKNOWN_ASSIGN.findall(text):
+            if name.lower() not in facts.params and name.lower() not in _STAT_WORDS:
+                problems.append(("param", f"{name}={value.rstrip('.:')}"))
+    return problems
+
+
+def _value_known(value: str, known: ParamFacts) -> bool:
+    word = value.strip("'\"").lower()
+    if word in known.words:
+        return True
+    try:
+        _parse(word)
+    except ValueError:
+        return False
+    return _grounded(word, sorted(known.numbers))
+
+
+def _pairs(summary: dict[str, Any], n_trials: Any, affected: Any) -> set[tuple[int, int]]:
+    """Every ``(k, n)`` the summary gives: counts out of the sweep, and region counts."""
+    pairs: set[tuple[int, int]] = set()
+    if isinstance(n_trials, int):
+        counts = list((summary.get("issue_counts") or {}).values())
+        counts += list((summary.get("sweep", {}).get("status_counts") or {}).values())
+        counts += [f["n_trials"] for f in summary.get("findings") or [] if isinstance(f.get("n_trials"), int)]
+        pairs.update((int(c), n_trials) for c in counts + ([affected] if isinstance(affected, int) else []))
+    if isinstance(affected, int):
+        pairs.update((int(c), affected) for c in (summary.get("severity_counts") or {}).values())
+    for node in _walk_dicts(summary):
+        for k, n in (("k", "n"), ("k_rest", "n_rest")):
+            if isinstance(node.get(k), int) and isinstance(node.get(n), int):
+                pairs.add((node[k], node[n]))
+    for value in _walk(summary):
+        if isinstance(value, str):
+            pairs.update((int(k), int(n)) for k, n in _PAIR.findall(value))
+    return pairs
+
+
+def _params(summary: dict[str, Any]) -> dict[str, ParamFacts]:
+    """Values the summary states per column (hyperparameters and metrics)."""
+    roles = (summary.get("sweep") or {}).get("roles") or {}
+    columns = set(roles.get("hyperparameters") or []) | set(roles.get("metrics") or {})
+    columns |= set((summary.get("sweep") or {}).get("hyperparameters") or {})
+    columns |= {c for c in (roles.get(k) for k in ("id", "status", "epochs", "runtime")) if isinstance(c, str)}
+    params = {c.lower(): ParamFacts() for c in columns if c}
+    if not params:
+        return {}
+
+    def add(name: str, value: Any) -> None:
+        facts = params.get(str(name).lower())
+        if facts is None or value is None or isinstance(value, bool):
+            return
+        if isinstance(value, (int, float)):
+            if math.isfinite(value):
+                facts.numbers.add(float(value))
+            else:
+                facts.words.add("nan" if math.isnan(value) else ("inf" if value > 0 else "-inf"))
+        else:
+            text = str(value).strip().lower()
+            facts.words.add(text)
+            for token in _NUMBER.findall(text):
+                facts.numbers.add(_parse(token))
+
+    for name, info in ((summary.get("sweep") or {}).get("hyperparameters") or {}).items():
+        for key in ("min", "max"):
+            add(name, info.get(key))
+        for value in info.get("values") or {}:
+            add(name, value)
+    for a in (summary.get("associations") or []) + (summary.get("patterns") or []) + (summary.get("leads") or []):
+        name = a.get("hyperparameter")
+        if name:
+            for key in ("lo", "hi", "value"):
+                add(name, a.get(key))
+    for name, value in ((summary.get("best_trial") or {}).get("hyperparameters") or {}).items():
+        add(name, value)
+    metric = (summary.get("best_trial") or {}).get("metric")
+    if metric:
+        add(metric, summary["best_trial"].get("value"))
+    names = "|".join(re.escape(n) for n in sorted(params, key=len, reverse=True))
+    stated = re.compile(rf"(?<![\w.])({names})\s*(?:{_PARAM_OPS})\s*`?([^\s,;)`]+)`?", re.IGNORECASE)
+    for value in _walk(summary):
+        if isinstance(value, str):
+            for name, token in stated.findall(value):
+                token = token.rstrip(".:").strip("'\"").lower()
+                params[name.lower()].words.add(token.lstrip("+"))
+                params[name.lower()].words.add(token)
+                if _NUMBER.fullmatch(token):
+                    params[name.lower()].numbers.add(_parse(token))
+    return params
+
+
+def _total(summary: dict[str, Any]) -> int | None:
+    counts = summary.get("issue_counts")
+    return int(sum(counts.values())) if counts else None
+
+
+def _walk(node: Any) -> Iterable[Any]:
+    """Every number and string in a JSON-like value, keys included."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, bool) or item is None:
+            continue
+        if isinstance(item, (int, float, str)):
+            yield item
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+
+
+def _walk_dicts(node: Any) -> Iterable[dict[str, Any]]:
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            yield item
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+
+
+def _spell_out(text: str) -> str:
+    """Number words in counting position as digits: "four of the six trials" -> "4 of the 6 trials"."""
+    def repl(match: re.Match[str]) -> str:
+        word = next(g for g in match.groups() if g)
+        return match.group(0).replace(word, str(_NUMBER_WORDS[word.lower()]))
+
+    return _WORD_NUMBER.sub(repl, text)
+
+
+def _without_ids(sentence: str, known_ids: Iterable[str]) -> str:
     """The sentence with cited known ids blanked, so an id "17" is not read as a number."""
-    for token in cited_ids(sentence, known_ids):
-        if token in known_ids:
-            sentence = re.sub(rf"(?<![\w.]){re.escape(token)}(?![\w])", " ", sentence)
+    for token in known_ids:
+        sentence = re.sub(rf"(?<![\w.]){re.escape(token)}(?![\w])", " ", sentence)
     return sentence
 
 
@@ -121,14 +527,28 @@ def _parse(token: str) -> float:
     return float(token.rstrip("%"))
 
 
-def _grounded(token: str, numbers: set[float]) -> bool:
+def _grounded(token: str, numbers: Sequence[float]) -> bool:
+    """Whether a written number is one of ``numbers`` (sorted), as written or rounded."""
     value = _parse(token)
     digits = token.rstrip("%").lstrip("+-")
     if "e" in digits.lower():
-        return any(math.isclose(value, n, rel_tol=0.05) for n in numbers)
-    decimals = len(digits.split(".")[1]) if "." in digits else 0
-    return any(abs(round(n, decimals) - value) < 10 ** (-decimals) / 2 + 1e-12
-               or math.isclose(value, n, rel_tol=0.005) for n in numbers)
+        width = abs(value) * 0.05
+
+        def same(n: float) -> bool:
+            return math.isclose(value, n, rel_tol=0.05)
+    else:
+        decimals = len(digits.split(".")[1]) if "." in digits else 0
+        width = max(10.0 ** -decimals, abs(value) * 0.005)
+
+        def same(n: float) -> bool:
+            return (abs(round(n, decimals) - value) < 10 ** (-decimals) / 2 + 1e-12
+                    or math.isclose(value, n, rel_tol=0.005))
+    i = bisect_left(numbers, value - width)
+    while i < len(numbers) and numbers[i] <= value + width:
+        if same(numbers[i]):
+            return True
+        i += 1
+    return False
 
 
 def _shape(token: str) -> str:

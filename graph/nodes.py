@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 from langgraph.runtime import Runtime
 
-from core.grounding import cited_ids, ground, summary_numbers, summary_trial_ids
+from core.grounding import Facts, Grounded, facts_of, ground
 from core.loading import RawTable, records_to_raw
 from core.patterns import analyze_patterns
 from core.render import render_report
@@ -19,7 +19,7 @@ from core.summary import analyze_sweep
 from core.sweep import Sweep
 from graph import llm
 from graph.context import Context
-from graph.phrasing import phrase_analysis, write_narrative
+from graph.phrasing import ask_analyst, ask_writer
 from graph.state import State
 
 DEFAULT_RESULTS = "results.csv"
@@ -70,106 +70,180 @@ def detect(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
 
 
 def analyze(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Turn associations into patterns and recommendations; a model may reword them."""
+    """Patterns and recommendations from ``core``; a model may rank, merge and explain them.
+
+    A transient model failure (timeout, 429, 5xx, connection reset) is raised for the
+    node's retry policy while the time budget allows; any other failure, or a spent
+    budget, keeps the deterministic analysis with a one-line notice, and the writer
+    then does not call the model either.
+    """
     ctx = runtime.context
-    analysis = analyze_patterns(state["summary"], alpha=ctx.alpha, min_support=ctx.min_support)
-    model = llm.get_chat_model(ctx)
+    summary = state["summary"]
+    analysis = analyze_patterns(summary, alpha=ctx.alpha, min_support=ctx.min_support)
+    try:
+        model = llm.get_chat_model(ctx)
+    except Exception as exc:  # noqa: BLE001 - a model that cannot even be built is unavailable
+        return {"analysis": analysis | {"model": {"unavailable": True}},
+                "notes": [f"model unavailable ({llm.reason(exc)}); the deterministic analyst and writer were used"]}
     if model is None:
         return {"analysis": analysis}
+    calls = llm.ModelCalls(runtime, model)
     try:
-        phrased, notice = phrase_analysis(model, state["summary"], analysis, state.get("invalid_citations", []))
-    except Exception as exc:  # noqa: BLE001 - any model failure falls back to the deterministic analyst
-        return {"analysis": analysis, "notes": [f"model analyst unavailable ({_reason(exc)}); used the deterministic analyst"]}
-    return {"analysis": phrased, "notes": [notice] if notice else []}
+        phrased, notices = ask_analyst(calls, summary, analysis, state.get("invalid_citations", []),
+                                       ctx.prompt_token_budget)
+    except Exception as exc:  # noqa: BLE001 - retried (TransientModelError) or the deterministic analyst
+        why = calls.give_up_or_retry(exc)
+        return {"analysis": analysis | {"model": {"unavailable": True}},
+                "notes": [f"model unavailable ({why}); the deterministic analyst and writer were used"]}
+    return {"analysis": phrased | {"model": {"analyst": llm.model_label(ctx, model)}}, "notes": notices}
+
+
+_REMOVED_BECAUSE = {
+    "unknown_id": "cited trial ids not in the data",
+    "misattributed_id": "gave a trial an issue it does not have",
+    "count": "stated counts the analysis does not give",
+    "param": "stated hyperparameter values not in the analysis",
+    "number": "stated numbers not in the analysis",
+    "health": "called the sweep healthy although trials have issues",
+    "markup": "contained links, images or HTML",
+}
 
 
 def write(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Render the report; send the analysis back if model text cites unknown trial ids.
+    """Render the report; send the analysis back if model text cites trial ids wrongly.
 
-    Model-written text (wording of patterns and recommendations, the overview
-    paragraph) is checked against the summary. Unknown trial ids send the flow back to
-    the analyst until ``max_revisions`` is reached; after that, and for any unknown
-    number, the offending sentences are removed and the report says so in one line.
+    Every model-written sentence (the analyst's wording and hypotheses, the writer's
+    overview) is checked against the summary (:mod:`core.grounding`). Trial ids the
+    summary lacks, or given an issue they do not have, send the flow back to the
+    analyst with the list, until ``max_revisions``; after that, and for any other
+    unbacked fact (number, count, hyperparameter value, "all healthy"), the sentence
+    is removed and the report says so in one line. Tables come from ``core`` only.
     """
     ctx = runtime.context
-    summary, analysis = state["summary"], state["analysis"]
+    summary, analysis = state["summary"], dict(state["analysis"])
+    model_info = analysis.pop("model", None) or {}
+    facts = facts_of(summary | _deterministic(analysis))
+    revisions = state.get("revisions", 0)
+    may_loop = revisions < ctx.max_revisions
     file_notes = set(summary["sweep"]["notes"])
     notes = [n for n in state.get("notes", []) if n not in file_notes]
-    narrative, new_notes = None, []
-    model = llm.get_chat_model(ctx)
-    if model is not None:
-        try:
-            narrative = write_narrative(model, summary, analysis, state.get("invalid_citations", []))
-        except Exception as exc:  # noqa: BLE001 - the report is still written without it
-            new_notes.append(f"model writer unavailable ({_reason(exc)}); the overview has no model paragraph")
+    new_notes: list[str] = []
+    checks = _check_analysis(analysis, facts)
+    bad_ids = [i for g in checks.values() for i in g.citation_errors]
 
-    known = summary_trial_ids(summary)
-    texts = _model_texts(analysis, narrative)
-    bad_ids = sorted({i for text in texts for i in cited_ids(text, known) if i not in known})
-    revisions = state.get("revisions", 0)
-    if bad_ids and revisions < ctx.max_revisions:
+    narrative: str | None = None
+    narrative_check = None
+    model = None
+    if not (bad_ids and may_loop) and not model_info.get("unavailable"):
+        model = llm.get_chat_model(ctx)
+    if model is not None:
+        calls = llm.ModelCalls(runtime, model)
+        try:
+            narrative = ask_writer(calls, summary, _apply(analysis, checks), state.get("invalid_citations", []),
+                                   ctx.prompt_token_budget)
+        except Exception as exc:  # noqa: BLE001 - retried (TransientModelError) or no model paragraph
+            why = calls.give_up_or_retry(exc)
+            new_notes.append(f"model writer unavailable ({why}); the overview has no model paragraph")
+        else:
+            if not narrative:
+                new_notes.append("the model writer returned an empty overview; the report has no model paragraph")
+            narrative_check = ground(narrative, facts) if narrative else None
+            bad_ids += narrative_check.citation_errors if narrative_check else []
+    bad_ids = list(dict.fromkeys(bad_ids))
+    if bad_ids and may_loop:
         return {"invalid_citations": bad_ids, "revisions": revisions + 1, "notes": new_notes}
 
-    numbers = summary_numbers(summary)
-    removed: list[str] = []
-    final = _grounded_analysis(analysis, known, numbers, removed)
-    if narrative:
-        checked = ground(narrative, known, numbers)
-        removed += checked.removed
-        narrative = checked.text or None
+    final = _apply(analysis, checks)
+    groundings = list(checks.values()) + ([narrative_check] if narrative_check else [])
+    removed = _removed_line(groundings, revisions)
     if removed:
-        cause = (f"cited {len(bad_ids)} trial id(s) not in the data after {revisions} revision(s)"
-                 if bad_ids else "stated numbers not in the analysis")
-        new_notes.append(f"{len(removed)} model-written sentence(s) that {cause} were removed")
-    author = _model_name(model) if model is not None and _used_model(final, narrative) else "deterministic"
+        new_notes.append(removed)
+    narrative = (narrative_check.text or None) if narrative_check else None
+    used_model = bool(narrative) or any(p.get("phrased_by_model") for p in final["patterns"] + final["recommendations"])
+    author = model_info.get("analyst") or (llm.model_label(ctx, model) if model is not None else None)
     full = summary | final | {
-        "writer": {"author": author, "narrative": narrative,
-                   "notes": notes + new_notes, "revisions": revisions, "rejected_ids": bad_ids},
+        "writer": {"author": author if used_model and author else "deterministic",
+                   "analyst": model_info.get("analyst") or "deterministic",
+                   "narrative": narrative,
+                   "notes": list(dict.fromkeys(notes + new_notes)),
+                   "revisions": revisions,
+                   "rejected_ids": bad_ids,
+                   "removed_sentences": sum(len(g.removed) for g in groundings)},
     }
     return {"summary": full, "report": render_report(full), "invalid_citations": [], "notes": new_notes}
 
 
-def _model_texts(analysis: dict[str, Any], narrative: str | None) -> list[str]:
-    texts = [v for item in analysis["patterns"] + analysis["recommendations"]
-             for v in item.get("phrasing", {}).values()]
-    return texts + ([narrative] if narrative else [])
+def _deterministic(analysis: dict[str, Any]) -> dict[str, Any]:
+    """The analysis without anything a model wrote (the facts model text is checked against)."""
+    def plain(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in item.items() if k != "phrasing"} for item in items]
+
+    return {k: v for k, v in analysis.items() if k != "hypotheses"} | {
+        "patterns": plain(analysis["patterns"]), "recommendations": plain(analysis["recommendations"])}
 
 
-def _grounded_analysis(
-    analysis: dict[str, Any], known: set[str], numbers: set[float], removed: list[str]
-) -> dict[str, Any]:
-    """Apply the model's wording where it survives grounding; drop the ``phrasing`` keys."""
-    def apply(item: dict[str, Any]) -> dict[str, Any]:
-        phrasing = item.get("phrasing")
+def _check_analysis(analysis: dict[str, Any], facts: Facts) -> dict[tuple[str, str, str], Grounded]:
+    """Every model-written field of the analysis, grounded: ``(group, id, field) -> Grounded``."""
+    checks = {}
+    for group in ("patterns", "recommendations", "hypotheses"):
+        for item in analysis.get(group, []):
+            if group == "hypotheses":
+                fields = {k: item[k] for k in ("title", "explanation", "recommendation") if item.get(k)}
+            else:
+                fields = item.get("phrasing") or {}
+            for key, text in fields.items():
+                checks[(group, item["id"], key)] = ground(text, facts)
+    return checks
+
+
+def _apply(analysis: dict[str, Any], checks: dict[tuple[str, str, str], Grounded]) -> dict[str, Any]:
+    """The analysis with the model's wording where it survived grounding, and its hypotheses.
+
+    Surviving hypotheses are also listed after the recommendations, marked as untested.
+    """
+    def apply(group: str, item: dict[str, Any]) -> dict[str, Any]:
         out = {k: v for k, v in item.items() if k != "phrasing"}
         out["phrased_by_model"] = False
-        for key, text in (phrasing or {}).items():
-            checked = ground(text, known, numbers)
-            removed.extend(checked.removed)
-            if checked.text:
-                out[key] = checked.text
+        for key in item.get("phrasing") or {}:
+            text = checks[(group, item["id"], key)].text
+            if text:
+                out[key] = text
                 out["phrased_by_model"] = True
         return out
 
+    recommendations = [apply("recommendations", r) for r in analysis["recommendations"]]
+    hypotheses = []
+    for h in analysis.get("hypotheses", []):
+        kept = {k: checks[("hypotheses", h["id"], k)].text for k in ("title", "explanation", "recommendation")
+                if ("hypotheses", h["id"], k) in checks}
+        if kept.get("explanation") or kept.get("recommendation"):
+            hypotheses.append(h | {k: kept.get(k, "") for k in ("title", "explanation", "recommendation")})
+    for h in hypotheses:
+        title = h["title"].rstrip(".:") + ". " if h["title"] else ""
+        recommendations.append({
+            "id": f"R{len(recommendations) + 1}",
+            "text": f"Hypothesis, not tested by the analysis: {title}{h['explanation']} {h['recommendation']}".strip(),
+            "evidence": h["evidence"], "pattern_id": None, "trial_ids": [], "hypothesis": True,
+            "phrased_by_model": True,
+        })
     return analysis | {
-        "patterns": [apply(p) for p in analysis["patterns"]],
-        "recommendations": [apply(r) for r in analysis["recommendations"]],
+        "patterns": [apply("patterns", p) for p in analysis["patterns"]],
+        "recommendations": recommendations,
+        "hypotheses": hypotheses,
     }
 
 
-def _used_model(analysis: dict[str, Any], narrative: str | None) -> bool:
-    return bool(narrative) or any(
-        item["phrased_by_model"] for item in analysis["patterns"] + analysis["recommendations"]
-    )
-
-
-def _model_name(model: Any) -> str:
-    return str(getattr(model, "model_id", None) or getattr(model, "model_name", None) or type(model).__name__)
-
-
-def _reason(exc: Exception) -> str:
-    """A one-line reason that never carries a secret."""
-    text = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
-    token = os.environ.get("HF_TOKEN")
-    return text.replace(token, "***") if token else text
+def _removed_line(groundings: list[Grounded], revisions: int) -> str | None:
+    """One line saying how many model-written sentences were removed, and why."""
+    by_kind: dict[str, int] = {}
+    for g in groundings:
+        for kind, n in g.removed_by_kind().items():
+            by_kind[kind] = by_kind.get(kind, 0) + n
+    total = sum(by_kind.values())
+    if not total:
+        return None
+    reasons = ", ".join(f"{by_kind[k]} {_REMOVED_BECAUSE[k]}" for k in _REMOVED_BECAUSE if k in by_kind)
+    after = (f" (still there after {revisions} revision(s))"
+             if revisions and ("unknown_id" in by_kind or "misattributed_id" in by_kind) else "")
+    return f"{total} model-written sentence(s) were removed: {reasons}{after}"
 

@@ -1,133 +1,402 @@
-"""Asking a model to phrase the analysis, and checking what it wrote.
+"""What a model is shown, what it may answer, and how its answer is checked.
 
-The model sees a compact view of the summary and may only reword titles,
-explanations and recommendations, and write an overview paragraph. Its replies are
-validated with pydantic; anything unusable leaves the deterministic text in place.
+- :func:`compact_view` turns the summary into the JSON the model reads: counts, the
+  strongest associations and findings with a few example ids, the deterministic
+  patterns; never the whole table, and at most ``budget`` tokens whatever the sweep's
+  size. Every string from the input (column names, values, ids, messages) is quoted
+  JSON data, shortened, with ``<`` and ``>`` escaped so it cannot close the
+  ``<data>`` block.
+- :func:`ask_analyst` asks for :class:`AnalystReply` (structured output, pydantic
+  validated, one repair round) and :func:`apply_drafts` maps it onto the deterministic
+  analysis: the model may rank, merge and explain the patterns of ``core/`` and add
+  hypotheses marked as such, never drop a pattern or state a new fact; its evidence
+  is references (``A3``, ``F1``, ``P2``, ``L1``) into the summary.
+- :func:`ask_writer` asks for the overview paragraph. Nothing here trusts a reply:
+  the write node grounds every model-written sentence against the summary.
+
+Token counts are estimated without a tokenizer (nothing may be downloaded): one token
+per 3 ASCII characters plus one per other character. BPE vocabularies of current chat
+models (Llama 3, Qwen 2, Mistral) average about 4 characters per token on English and
+3 to 3.5 on JSON with numbers, so the estimate errs on the high side.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from core.values import format_p
 from prompts import load_prompt
 
 if TYPE_CHECKING:
-    from langchain_core.language_models import BaseChatModel
+    from graph.llm import ModelCalls
 
-_MAX_ITEMS = 12
-
-
-class PhrasedPattern(BaseModel):
-    """A model's wording for one pattern."""
-
-    id: str
-    title: str
-    explanation: str
-    recommendation: str
+DEFAULT_BUDGET = 6000
+REPAIR_RESERVE = 900
+"""Tokens kept free in the first prompt so the repair prompt (first prompt, the bad
+reply cut to :data:`_REPLY_CHARS`, the errors) fits the same budget."""
+_REPLY_CHARS = 1500
+_MAX_HYPOTHESES = 3
 
 
-class PhrasedRecommendation(BaseModel):
-    """A model's wording for one recommendation."""
+@dataclass(frozen=True)
+class _Level:
+    """How much of the summary a view shows; levels are tried in turn until one fits."""
 
-    id: str
-    text: str
+    associations: int
+    findings: int
+    ids: int
+    """Example trial ids per item."""
+    chars: int
+    """Characters per string from the input."""
+    hyperparameters: int
+    values: int
+    """Values shown per categorical hyperparameter."""
+    items: int
+    """Leads, recommendations, statuses and best-trial values shown."""
+
+
+_LEVELS = [_Level(40, 20, 3, 160, 30, 8, 10), _Level(25, 12, 3, 120, 20, 6, 8), _Level(15, 8, 2, 100, 15, 5, 6),
+           _Level(10, 5, 2, 80, 10, 4, 5), _Level(6, 3, 1, 60, 8, 3, 4), _Level(3, 2, 1, 40, 5, 2, 3),
+           _Level(0, 0, 0, 30, 3, 0, 2), _Level(0, 0, 0, 20, 0, 0, 0)]
+
+
+class PatternDraft(BaseModel):
+    """One pattern as the model states it: words, and references for the facts."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    title: str = Field(max_length=300, description="Short title, e.g. 'NaN losses at high learning rate'.")
+    issue_type: str = Field(max_length=60, description="Issue type of the evidence, e.g. 'nonfinite_metric'.")
+    condition: str = Field(default="", max_length=300,
+                           description="Hyperparameter condition exactly as in the evidence, e.g. 'lr ≥ 0.0631'.")
+    evidence: list[str] = Field(default_factory=list, max_length=8,
+                                description="Ids of the facts this rests on: P1, A3, L1, F2 ...")
+    explanation: str = Field(default="", max_length=1200, description="Likely mechanism, 1-2 sentences.")
+    recommendation: str = Field(default="", max_length=800, description="One concrete next step.")
+    hypothesis: bool = Field(default=False,
+                             description="True when this is a guess the analysis did not test.")
 
 
 class AnalystReply(BaseModel):
-    """The analyst's whole reply."""
+    """The analyst's whole reply: patterns, most important first."""
 
-    patterns: list[PhrasedPattern] = []
-    recommendations: list[PhrasedRecommendation] = []
+    model_config = ConfigDict(extra="ignore")
+
+    patterns: list[PatternDraft] = Field(default_factory=list, max_length=20)
 
 
-def compact_view(summary: dict[str, Any], analysis: dict[str, Any]) -> str:
-    """What the model is shown: counts, example ids, patterns and recommendations."""
-    view = {
-        "n_trials": summary["sweep"]["n_trials"],
-        "hyperparameters": summary["sweep"]["roles"]["hyperparameters"],
-        "issue_counts": summary["issue_counts"],
-        "trials_affected": summary["trials_affected"],
-        "example_issues": summary["issues"][:_MAX_ITEMS],
-        "best_trial": summary.get("best_trial"),
-        "patterns": [
-            {k: p[k] for k in ("id", "issue_type", "condition", "title", "explanation",
-                               "recommendation", "evidence")}
-            | {"trial_ids": p["trial_ids"][:5]}
-            for p in analysis["patterns"][:_MAX_ITEMS]
-        ],
-        "inconclusive_leads": [
-            {k: lead[k] for k in ("condition", "issue_type", "evidence")}
-            for lead in analysis["leads"][:_MAX_ITEMS]
-        ],
-        "recommendations": [
-            {"id": r["id"], "text": r["text"], "trial_ids": r["trial_ids"]}
-            for r in analysis["recommendations"][:_MAX_ITEMS]
+def estimate_tokens(text: str) -> int:
+    """A conservative token count: ceil(ASCII characters / 3) + other characters."""
+    ascii_chars = sum(1 for c in text if ord(c) < 128)
+    return math.ceil(ascii_chars / 3) + (len(text) - ascii_chars)
+
+
+def compact_view(summary: dict[str, Any], analysis: dict[str, Any], budget: int = DEFAULT_BUDGET) -> str:
+    """The summary as the model reads it: JSON of at most ``budget`` estimated tokens.
+
+    Shows the sweep's counts, hyperparameter ranges, the deterministic patterns
+    (with ``k/n`` in and out of the region), leads, the strongest other associations
+    and the findings, each with a few example trial ids. When the whole view is too
+    long, fewer associations, findings, ids and shorter strings are shown, in steps.
+    """
+    for level in _LEVELS:
+        text = _dump(_view(summary, analysis, level))
+        if estimate_tokens(text) <= budget:
+            return text
+    sweep = summary.get("sweep", {})
+    return _dump({  # the least a model needs: the counts and which patterns exist
+        "sweep": {"n_trials": sweep.get("n_trials"), "trials_affected": summary.get("trials_affected"),
+                  "issue_counts": summary.get("issue_counts")},
+        "patterns": [{"id": p["id"], "issue_type": p.get("issue_type")} for p in analysis.get("patterns", [])],
+    })
+
+
+def _view(summary: dict[str, Any], analysis: dict[str, Any], level: _Level) -> dict[str, Any]:
+    chars, n_ids, n = level.chars, level.ids, level.items
+
+    def q(value: Any, limit: int = chars) -> Any:
+        return _quote(value, limit)
+
+    def ids(values: list[Any] | None) -> list[Any]:
+        return [q(v, 40) for v in (values or [])[:n_ids]]
+
+    sweep = summary.get("sweep", {})
+    by_type: dict[str, list[str]] = {}
+    for issue in summary.get("issues", []):
+        listed = by_type.setdefault(issue["type"], [])
+        if len(listed) < n_ids:
+            listed.append(issue["trial_id"])
+    shown = {p.get("association_id") for p in analysis.get("patterns", []) + analysis.get("leads", [])}
+    associations = sorted((a for a in summary.get("associations", []) if a.get("id") not in shown
+                           and a.get("k", 0) >= 1 and a.get("rate", 0) > a.get("rate_rest", 0)),
+                          key=lambda a: (a.get("q", 1.0), -a.get("k", 0)))
+    view: dict[str, Any] = {
+        "sweep": {
+            "n_trials": sweep.get("n_trials"),
+            "trials_affected": summary.get("trials_affected"),
+            "issue_counts": summary.get("issue_counts"),
+            "severity_counts": summary.get("severity_counts"),
+            "status_counts": {q(k, 40): v for k, v in list((sweep.get("status_counts") or {}).items())[:n]},
+            "example_trial_ids_by_issue": {k: ids(v) for k, v in by_type.items()} if n_ids else {},
+        },
+        "hyperparameters": [_hp_view(name, info, q, level.values) for name, info in
+                            list((sweep.get("hyperparameters") or {}).items())[:level.hyperparameters]],
+        "best_trial": _best_view(summary.get("best_trial"), q, n),
+        "patterns": [_pattern_view(p, summary, q, ids) for p in analysis.get("patterns", [])],
+        "leads": [_pattern_view(p, summary, q, ids) for p in analysis.get("leads", [])[:n]],
+        "other_associations": [_association_view(a, q, ids) for a in associations[:level.associations]],
+        "recommendations": [{"id": r["id"], "pattern": r.get("pattern_id"), "text": q(r.get("text"), 2 * chars)}
+                            for r in analysis.get("recommendations", [])[:n]],
+        "findings": [
+            {k: q(v) for k, v in f.items() if k in ("id", "kind", "title", "detail", "hyperparameter")}
+            | {k: f[k] for k in ("n_trials", "k", "n") if isinstance(f.get(k), (int, float))}
+            | ({"example_trial_ids": ids(f.get("trial_ids"))} if n_ids else {})
+            for f in (summary.get("findings") or [])[:level.findings]
         ],
     }
-    return json.dumps(view, ensure_ascii=False, indent=1, default=str)
+    return view
 
 
-def _prompt(name: str, data: str, invalid_ids: list[str]) -> str:
+def _hp_view(name: str, info: dict[str, Any], q: Any, n_values: int) -> dict[str, Any]:
+    out = {"name": q(name, 60), "kind": info.get("kind")}
+    if info.get("kind") == "categorical":
+        out["values"] = [q(v, 40) for v in list(info.get("values") or {})[:n_values]]
+    else:
+        out |= {k: info.get(k) for k in ("min", "max")}
+    return out
+
+
+def _best_view(best: dict[str, Any] | None, q: Any, n: int) -> dict[str, Any] | None:
+    if not best:
+        return None
+    return {"trial_id": q(best["trial_id"], 40), "metric": q(best.get("metric"), 60), "value": best.get("value"),
+            "hyperparameters": {q(k, 60): q(v, 40) for k, v in list((best.get("hyperparameters") or {}).items())[:n]}}
+
+
+def _pattern_view(p: dict[str, Any], summary: dict[str, Any], q: Any, ids: Any) -> dict[str, Any]:
+    e = p.get("evidence") or {}
+    out = {"id": p["id"], "association": p.get("association_id"), "issue_type": p.get("issue_type"),
+           "hyperparameter": q(p.get("hyperparameter"), 60), "condition": q(p.get("condition")),
+           "title": q(p.get("title"))}
+    out |= {k: e[k] for k in ("k", "n", "k_rest", "n_rest") if k in e}
+    out |= {k: _round(e[k]) for k in ("rate", "rate_rest", "q") if k in e}
+    return out | {"example_trial_ids": ids(p.get("trial_ids"))}
+
+
+def _association_view(a: dict[str, Any], q: Any, ids: Any) -> dict[str, Any]:
+    out = {"id": a["id"], "hyperparameter": q(a.get("hyperparameter"), 60), "condition": q(a.get("condition")),
+           "issue_type": a.get("issue_type")}
+    out |= {k: a[k] for k in ("k", "n", "k_rest", "n_rest") if k in a}
+    out |= {k: _round(a[k]) for k in ("rate", "rate_rest", "q", "risk_ratio") if isinstance(a.get(k), (int, float))}
+    if isinstance(a.get("ci"), (list, tuple)):
+        out["ci"] = [_round(v) for v in a["ci"]]
+    return out | {"example_trial_ids": ids(a.get("trial_ids"))}
+
+
+def _round(value: Any) -> Any:
+    if isinstance(value, float) and math.isfinite(value):
+        return float(format_p(value)) if value < 1e-4 else round(value, 4)
+    return value
+
+
+def _quote(value: Any, limit: int) -> Any:
+    """Untrusted text as a short one-line string (numbers and None unchanged)."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    text = re.sub(r"[\x00-\x1f\x7f\s]+", " ", str(value)).strip()
+    return text if len(text) <= limit else text[: max(1, limit - 1)] + "…"
+
+
+def _dump(view: Any) -> str:
+    """Compact JSON in which no string can open or close a tag of the prompt."""
+    text = json.dumps(view, ensure_ascii=False, separators=(",", ":"), default=str)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def build_prompt(name: str, data: str, invalid_ids: list[str]) -> str:
+    """A prompt file of ``prompts/`` with its ``{feedback}`` and ``{data}`` filled in."""
     feedback = (
-        "- Your previous answer cited trial ids that do not exist in this sweep: "
-        + ", ".join(invalid_ids)
-        + ". Do not cite them again; cite only ids present in the data."
-        if invalid_ids
-        else ""
+        "Your previous draft cited these trial ids wrongly (not in this sweep, or without the issue "
+        "the sentence gave them): " + ", ".join(_quote(i, 40) for i in invalid_ids[:20])
+        + ". Do not cite them again; cite only ids listed in the data, for the issue listed there."
+        if invalid_ids else ""
     )
     return load_prompt(name).replace("{feedback}", feedback).replace("{data}", data)
 
 
-def phrase_analysis(
-    model: BaseChatModel,
-    summary: dict[str, Any],
-    analysis: dict[str, Any],
-    invalid_ids: list[str],
-) -> tuple[dict[str, Any], str | None]:
-    """The analysis with the model's wording beside the deterministic one.
+def analyst_prompt(summary: dict[str, Any], analysis: dict[str, Any], invalid_ids: list[str],
+                   budget: int = DEFAULT_BUDGET) -> str:
+    """The analyst's first prompt, within ``budget`` (room left for a repair round)."""
+    frame = estimate_tokens(build_prompt("analyst", "", invalid_ids))
+    view = compact_view(summary, analysis, max(0, budget - frame - REPAIR_RESERVE))
+    return build_prompt("analyst", view, invalid_ids)
 
-    Each pattern or recommendation the model phrased gets a ``phrasing`` dict (the
-    fields it reworded); the writer grounds it before use. Returns the new analysis
-    and a one-line notice when the reply could not be used.
-    Exceptions from the model call propagate (the node turns them into a fallback).
-    """
-    reply = model.invoke(_prompt("analyst", compact_view(summary, analysis), invalid_ids))
+
+def writer_prompt(summary: dict[str, Any], analysis: dict[str, Any], invalid_ids: list[str],
+                  budget: int = DEFAULT_BUDGET) -> str:
+    """The writer's prompt, within ``budget``."""
+    frame = estimate_tokens(build_prompt("writer", "", invalid_ids))
+    return build_prompt("writer", compact_view(summary, analysis, max(0, budget - frame)), invalid_ids)
+
+
+def repair_messages(prompt: str, raw: str, errors: list[str]) -> list[tuple[str, str]]:
+    """The conversation for the repair round: prompt, the unusable reply, what was wrong."""
+    reply = raw if len(raw) <= _REPLY_CHARS else raw[:_REPLY_CHARS] + "…"
+    problems = "\n".join(f"- {_quote(e, 200)}" for e in errors[:10])
+    return [("user", prompt), ("assistant", reply or "(empty reply)"),
+            ("user", load_prompt("analyst_repair").replace("{errors}", problems))]
+
+
+def evidence_index(summary: dict[str, Any], analysis: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every fact a draft may reference, by id: associations, findings, patterns, leads."""
+    index: dict[str, dict[str, Any]] = {}
+    for group in (summary.get("associations"), summary.get("findings"), summary.get("patterns"),
+                  analysis.get("patterns"), analysis.get("leads")):
+        for item in group or []:
+            if isinstance(item, dict) and item.get("id"):
+                index[str(item["id"])] = item
+    return index
+
+
+def validate_reply(parsed: Any, index: dict[str, dict[str, Any]]) -> tuple[AnalystReply | None, list[str]]:
+    """The reply as :class:`AnalystReply` and what is wrong with it (empty: usable as is)."""
+    if parsed is None:
+        return None, ["the reply was not a JSON object"]
+    if isinstance(parsed, list):
+        parsed = {"patterns": parsed}
     try:
-        parsed = AnalystReply.model_validate(_json_object(_text(reply)))
-    except (ValueError, ValidationError):
-        return analysis, "the model's analysis was not valid JSON of the expected form; kept the deterministic wording"
-    phrased = {p.id: p.model_dump(exclude={"id"}) for p in parsed.patterns}
-    recs = {r.id: r.model_dump(exclude={"id"}) for r in parsed.recommendations}
-    patterns = [p | {"phrasing": phrased[p["id"]]} if p["id"] in phrased else p
-                for p in analysis["patterns"]]
-    recommendations = [r | {"phrasing": recs[r["id"]]} if r["id"] in recs else r
-                       for r in analysis["recommendations"]]
-    return analysis | {"patterns": patterns, "recommendations": recommendations}, None
+        reply = AnalystReply.model_validate(parsed)
+    except ValidationError as exc:
+        return None, [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:8]]
+    errors = []
+    for n, draft in enumerate(reply.patterns, start=1):
+        unknown = [r for r in draft.evidence if r not in index]
+        if unknown:
+            errors.append(f"pattern {n}: evidence {', '.join(unknown)} is not an id in the data")
+        if not draft.hypothesis and not any(r in index for r in draft.evidence):
+            errors.append(f"pattern {n}: no evidence id; cite P/A/L/F ids or mark it as a hypothesis")
+    return reply, errors
 
 
-def write_narrative(
-    model: BaseChatModel, summary: dict[str, Any], analysis: dict[str, Any], invalid_ids: list[str]
-) -> str:
+def ask_analyst(calls: ModelCalls, summary: dict[str, Any], analysis: dict[str, Any], invalid_ids: list[str],
+                budget: int = DEFAULT_BUDGET) -> tuple[dict[str, Any], list[str]]:
+    """The analysis with the model's ranking and wording applied, and one-line notices.
+
+    Structured output first; an unusable reply gets one repair round with the list of
+    errors; if that is unusable too, the deterministic analysis is returned with a
+    notice. Exceptions from the model call propagate (the node retries or falls back).
+    """
+    index = evidence_index(summary, analysis)
+    prompt = analyst_prompt(summary, analysis, invalid_ids, budget)
+    parsed, raw = calls.invoke_json(prompt, AnalystReply)
+    reply, errors = validate_reply(parsed, index)
+    if errors:
+        parsed, raw = calls.invoke_json(repair_messages(prompt, raw, errors), AnalystReply)
+        repaired, repair_errors = validate_reply(parsed, index)
+        reply = repaired or reply
+        if reply is None:
+            return analysis, [f"the model's analysis was unusable twice ({repair_errors[0]}); "
+                              "kept the deterministic analyst's wording"]
+    return apply_drafts(analysis, reply, index)
+
+
+def ask_writer(calls: ModelCalls, summary: dict[str, Any], analysis: dict[str, Any], invalid_ids: list[str],
+               budget: int = DEFAULT_BUDGET) -> str:
     """The model's overview paragraph (unchecked: the caller grounds it)."""
-    return _text(model.invoke(_prompt("writer", compact_view(summary, analysis), invalid_ids))).strip()
+    return calls.invoke(writer_prompt(summary, analysis, invalid_ids, budget)).strip()
 
 
-def _text(message: Any) -> str:
-    content = getattr(message, "content", message)
-    if isinstance(content, list):
-        return "".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in content)
-    return str(content)
+def apply_drafts(analysis: dict[str, Any], reply: AnalystReply,
+                 index: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
+    """Map the model's drafts onto the deterministic analysis.
+
+    - A draft whose first pattern reference (``P2``, or the association or lead of a
+      pattern) names a deterministic pattern rewords that pattern (``phrasing``, grounded
+      later) and its recommendation; patterns are ordered as the model ranked them,
+      the ones it left out follow with their deterministic wording. No pattern is
+      dropped: a model cannot remove a finding.
+    - Other patterns the draft references are recorded as ``merged_with``.
+    - ``issue_type`` and ``condition`` that disagree with the evidence are corrected
+      to the evidence's values; unknown references are dropped.
+    - A draft marked ``hypothesis``, or resting on no pattern, becomes a hypothesis
+      (at most three), shown as such.
+    Returns the analysis and one-line notices of what was corrected.
+    """
+    patterns = {p["id"]: p for p in analysis["patterns"]}
+    by_association = {p.get("association_id"): p["id"] for p in analysis["patterns"]}
+    phrasing: dict[str, dict[str, str]] = {}
+    merged: dict[str, list[str]] = {}
+    order: list[str] = []
+    hypotheses: list[dict[str, Any]] = []
+    corrections = 0
+    for draft in reply.patterns:
+        refs = [r for r in dict.fromkeys(draft.evidence) if r in index]
+        corrections += len(draft.evidence) - len(set(draft.evidence) & set(refs))
+        targets = [t for t in (r if r in patterns else by_association.get(r) for r in refs) if t]
+        targets = list(dict.fromkeys(targets))
+        if targets and targets[0] in phrasing and not draft.hypothesis:
+            continue  # a second draft about the same pattern: the first one stands
+        if draft.hypothesis or not targets:
+            if len(hypotheses) < _MAX_HYPOTHESES and (draft.explanation or draft.recommendation):
+                hypotheses.append(_hypothesis(draft, refs, index, len(hypotheses) + 1))
+            continue
+        target = targets[0]
+        facts = patterns[target]
+        corrections += _differs(draft.issue_type, facts.get("issue_type"))
+        corrections += bool(draft.condition) and _differs(draft.condition, facts.get("condition"))
+        phrasing[target] = {k: v for k, v in (("title", draft.title), ("explanation", draft.explanation),
+                                               ("recommendation", draft.recommendation)) if v.strip()}
+        merged[target] = targets[1:]
+        order.append(target)
+    order += [pid for pid in patterns if pid not in order]
+    new_patterns = []
+    for pid in order:
+        p = dict(patterns[pid])
+        if pid in phrasing:
+            p["phrasing"] = phrasing[pid]
+            if merged[pid]:
+                p["merged_with"] = merged[pid]
+        new_patterns.append(p)
+    recommendations = []
+    for r in analysis["recommendations"]:
+        text = phrasing.get(r.get("pattern_id") or "", {}).get("recommendation")
+        recommendations.append(r | {"phrasing": {"text": text}} if text else r)
+    notices = [f"{corrections} reference(s) or field(s) of the model's analysis did not match the evidence "
+               "and were corrected to the analysis's values"] if corrections else []
+    return analysis | {"patterns": new_patterns, "recommendations": recommendations,
+                       "hypotheses": hypotheses}, notices
 
 
-def _json_object(text: str) -> Any:
-    """The first JSON object in a reply, tolerating code fences and chatter around it."""
-    text = re.sub(r"```(?:json)?", "", text)
-    start = text.find("{")
-    if start < 0:
-        raise ValueError("no JSON object in the reply")
-    obj, _ = json.JSONDecoder().raw_decode(text[start:])
-    return obj
+def _differs(stated: str, actual: Any) -> bool:
+    def norm(s: Any) -> str:
+        return re.sub(r"[\s`'\"]+", "", str(s or "")).replace(">=", "≥").replace("<=", "≤").lower()
+
+    return bool(actual) and norm(stated) != norm(actual)
+
+
+def _hypothesis(draft: PatternDraft, refs: list[str], index: dict[str, dict[str, Any]], n: int) -> dict[str, Any]:
+    """A model's untested idea, with the facts it points at described by ``core``'s numbers."""
+    return {
+        "id": f"H{n}",
+        "title": draft.title,
+        "explanation": draft.explanation,
+        "recommendation": draft.recommendation,
+        "evidence_ids": refs,
+        "evidence": "; ".join(_describe_ref(r, index[r]) for r in refs) or "none: an untested idea",
+    }
+
+
+def _describe_ref(ref: str, item: dict[str, Any]) -> str:
+    e = item.get("evidence") if isinstance(item.get("evidence"), dict) else item
+    if isinstance(e.get("k"), int) and isinstance(e.get("n"), int):
+        where = item.get("condition") or item.get("hyperparameter") or ""
+        rest = f" vs {e['k_rest']}/{e['n_rest']} elsewhere" if isinstance(e.get("k_rest"), int) else ""
+        q = f", q = {format_p(e['q'])}" if isinstance(e.get("q"), float) else ""
+        return f"{ref}: {item.get('issue_type', '')} in {e['k']}/{e['n']} trials with {where}{rest}{q}".replace("  ", " ")
+    return f"{ref}: {_quote(item.get('title') or item.get('detail') or item.get('kind') or '', 120)}"

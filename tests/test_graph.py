@@ -10,15 +10,14 @@ import subprocess
 import sys
 
 import pytest
-from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from graph import build_graph, graph
-from graph import llm as llm_module
 from graph.builder import route_after_write
 from graph.context import Context
 from tests.conftest import EXAMPLES, SAMPLE
+from tests.fake_models import ScriptedChatModel, analyst_json
 
 SECTIONS = ["## Overview", "## Issue Breakdown", "## Hyperparameter Pathologies", "## Recommendations"]
 REAL_IDS = {"1", "2", "3", "4", "5", "6"}
@@ -32,12 +31,8 @@ def cited(report: str) -> set[str]:
     return ids
 
 
-def use_model(monkeypatch: pytest.MonkeyPatch, model) -> None:
-    monkeypatch.setattr(llm_module, "get_chat_model", lambda context: model)
-
-
-def analyst_reply(text: str = "Regularise trial 3.") -> str:
-    return json.dumps({"patterns": [], "recommendations": [{"id": "R3", "text": text}]})
+def hypothesis(text: str = "Regularise trial 3.") -> str:
+    return analyst_json({"title": "A guess", "hypothesis": True, "evidence": ["L1"], "explanation": text})
 
 
 def test_offline_run_has_all_sections_and_only_real_ids():
@@ -66,73 +61,83 @@ def test_records_input_gives_the_same_summary_as_the_file():
     assert from_records["issues"] == from_file["issues"]
 
 
-def test_model_citing_an_unknown_id_loops_exactly_once(monkeypatch):
-    model = FakeListChatModel(responses=[
-        analyst_reply(), "Trial 42 diverged badly and trial 2 failed.",  # first draft: 42 is invented
-        analyst_reply(), "Trial 2 failed and trial 4 reported an infinite validation loss.",
+def test_model_citing_an_unknown_id_loops_exactly_once():
+    model = ScriptedChatModel(analyst=[hypothesis()], writer=[
+        "Trial 42 diverged badly and trial 2 failed.",  # first draft: 42 is invented
+        "Trial 2 failed and trial 4 reported an infinite validation loss.",
     ])
-    use_model(monkeypatch, model)
-    updates = list(graph.stream({"results_path": str(SAMPLE)}, context=Context(), stream_mode="updates"))
+    updates = list(graph.stream({"results_path": str(SAMPLE)}, context=Context(chat_model=model),
+                                stream_mode="updates"))
     nodes = [next(iter(u)) for u in updates]
     assert nodes == ["load", "detect", "analyze", "write", "analyze", "write"]
     assert updates[3]["write"]["invalid_citations"] == ["42"]
+    second_analyst_prompt = [p for role, p in model.log if role == "analyst"][1]
+    assert "cited these trial ids wrongly" in second_analyst_prompt and "42" in second_analyst_prompt
     final = updates[-1]["write"]
     assert "42" not in cited(final["report"])
     assert "trial 4 reported an infinite validation loss" in final["report"]
     assert final["summary"]["writer"]["revisions"] == 1
-    assert final["summary"]["writer"]["author"] == "FakeListChatModel"
+    assert final["summary"]["writer"]["author"] == "ScriptedChatModel"
 
 
-def test_model_that_always_invents_ids_ends_at_the_cap_without_them(monkeypatch):
-    model = FakeListChatModel(responses=[
-        json.dumps({"recommendations": [{"id": "R1", "text": "Rerun trial 777 with a smaller lr."}]}),
-        "Trial 999 and trial 2 both failed. The sweep has 4 sick trials.",
-    ])
-    use_model(monkeypatch, model)
-    updates = list(graph.stream({"results_path": str(SAMPLE)}, context=Context(max_revisions=2),
+def test_misattributed_known_id_also_loops_back():
+    model = ScriptedChatModel(analyst=[hypothesis()], writer=["Trial 3 diverged.", "Trial 3 overfit."])
+    updates = list(graph.stream({"results_path": str(SAMPLE)}, context=Context(chat_model=model),
+                                stream_mode="updates"))
+    assert updates[3]["write"]["invalid_citations"] == ["3"]  # 3 exists but overfit, it did not diverge
+    assert "Trial 3 overfit." in updates[-1]["write"]["report"]
+
+
+def test_model_that_always_invents_ids_ends_at_the_cap_without_them():
+    model = ScriptedChatModel(
+        analyst=[hypothesis("Rerun trial 777 with a smaller learning rate.")],
+        writer=["Trial 999 and trial 2 both failed. The sweep has 4 sick trials."],
+    )
+    updates = list(graph.stream({"results_path": str(SAMPLE)}, context=Context(chat_model=model, max_revisions=2),
                                 stream_mode="updates"))
     nodes = [next(iter(u)) for u in updates]
-    assert nodes == ["load", "detect", "analyze", "write"] * 1 + ["analyze", "write"] * 2
+    assert nodes == ["load", "detect", "analyze", "write"] + ["analyze", "write"] * 2
     final = updates[-1]["write"]
     report = final["report"]
     assert "777" not in report and "999" not in report
+    assert "The sweep has 4 sick trials." in report  # the grounded sentence of the draft stays
     assert final["summary"]["writer"]["revisions"] == 2
     notes = [line for line in report.splitlines() if line.startswith("> Note:")]
-    assert len(notes) == 1 and "removed" in notes[0] and "2 trial id(s) not in the data" in notes[0]
+    assert len(notes) == 1
+    assert "2 model-written sentence(s) were removed: 2 cited trial ids not in the data" in notes[0]
+    assert "after 2 revision(s)" in notes[0]
     assert final["summary"]["writer"]["rejected_ids"] == ["777", "999"]  # JSON only, for debugging
     # the deterministic recommendation survives in place of the removed wording
     assert "Inspect trials `2`, `4`" in report
 
 
-def test_invented_numbers_are_removed_without_a_loop(monkeypatch):
-    model = FakeListChatModel(responses=[
-        analyst_reply(),
+def test_invented_numbers_are_removed_without_a_loop():
+    model = ScriptedChatModel(analyst=[hypothesis()], writer=[
         "4 of 6 trials have issues. Roughly 37% of trials diverged at lr 0.3. Trial 3 overfit.",
     ])
-    use_model(monkeypatch, model)
-    out = graph.invoke({"results_path": str(SAMPLE)}, context=Context())
+    out = graph.invoke({"results_path": str(SAMPLE)}, context=Context(chat_model=model))
     report = out["report"]
     assert "4 of 6 trials have issues. Trial 3 overfit." in report
     assert "37%" not in report and "0.3." not in report
-    assert "stated numbers not in the analysis" in report
+    assert "1 stated numbers not in the analysis" in report
+    assert model.roles() == ["analyst", "writer"]
 
 
-def test_model_failure_falls_back_to_the_deterministic_path(monkeypatch):
-    class Broken(FakeListChatModel):
-        def invoke(self, *args, **kwargs):
-            raise ConnectionError("connection refused")
-
-    use_model(monkeypatch, Broken(responses=["unused"]))
-    out = graph.invoke({"results_path": str(SAMPLE)}, context=Context())
+def test_model_failure_falls_back_to_the_deterministic_path():
+    model = ScriptedChatModel(analyst=[ConnectionError("connection refused")], writer=["never asked"])
+    out = graph.invoke({"results_path": str(SAMPLE)}, context=Context(chat_model=model))
     assert out["summary"]["writer"]["author"] == "deterministic"
-    assert "model analyst unavailable (ConnectionError: connection refused)" in out["report"]
+    assert ("model unavailable (ConnectionError: connection refused); the deterministic analyst and writer "
+            "were used") in out["report"]
+    assert model.roles() == ["analyst"]  # not retried (not transient), and the writer is not asked
 
 
-def test_malformed_analyst_json_keeps_deterministic_wording(monkeypatch):
-    use_model(monkeypatch, FakeListChatModel(responses=["not json at all", "Trial 2 failed."]))
-    out = graph.invoke({"results_path": str(SAMPLE)}, context=Context())
-    assert "not valid JSON" in out["report"]
+def test_malformed_analyst_json_keeps_deterministic_wording():
+    model = ScriptedChatModel(analyst=["not json at all"], repair=["{still not"], writer=["Trial 2 failed."])
+    out = graph.invoke({"results_path": str(SAMPLE)}, context=Context(chat_model=model))
+    assert "unusable twice" in out["report"]
     assert "Trial 2 failed." in out["report"]
+    assert model.roles() == ["analyst", "repair", "writer"]
 
 
 def test_router_is_typed_and_terminates():
@@ -156,6 +161,20 @@ def test_state_round_trips_through_checkpointers(tmp_path, saver):
     json.dumps(state, allow_nan=False)  # JSON-native all the way down
     history = list(compiled.get_state_history(config))
     assert len(history) >= 5
+
+
+@pytest.mark.parametrize("saver", ["memory", "sqlite"])
+def test_state_with_a_model_run_stays_json_native(tmp_path, saver):
+    """The model lives in the context, never in the state, across a loop-back."""
+    checkpointer = InMemorySaver() if saver == "memory" else SqliteSaver(
+        sqlite3.connect(tmp_path / "cp.sqlite", check_same_thread=False))
+    compiled = build_graph().compile(checkpointer=checkpointer)
+    config = {"configurable": {"thread_id": "t2"}}
+    model = ScriptedChatModel(analyst=[hypothesis()], writer=["Trial 42 failed.", "Trial 2 failed."])
+    compiled.invoke({"results_path": str(SAMPLE)}, config, context=Context(chat_model=model))
+    for snapshot in compiled.get_state_history(config):
+        json.dumps(snapshot.values, allow_nan=False)
+    assert compiled.get_state(config).values["summary"]["writer"]["revisions"] == 1
 
 
 def test_embedding_as_a_subgraph_example_runs(monkeypatch):

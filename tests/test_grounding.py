@@ -1,10 +1,25 @@
-"""The grounding check: invented trial ids and numbers cannot pass."""
+"""The grounding check: invented or wrong trial ids, numbers, counts and values cannot pass."""
 
 from __future__ import annotations
 
-from core.grounding import cited_ids, ground, summary_numbers, summary_trial_ids
+import pytest
+
+from core.grounding import Facts, check_sentence, cited_ids, facts_of, ground, summary_numbers, summary_trial_ids
+from graph import graph
+from graph.context import Context
+from graph.nodes import _deterministic
+from tests.conftest import DATA, EXAMPLES, SAMPLE
 
 KNOWN = {"2", "4", "r00012"}
+
+
+@pytest.fixture(scope="module")
+def sample_facts() -> Facts:
+    return facts_of(graph.invoke({"results_path": str(SAMPLE)}, context=Context(offline=True))["summary"])
+
+
+def kinds(sentence: str, facts: Facts) -> list[str]:
+    return [kind for kind, _ in check_sentence(sentence, facts)]
 
 
 def test_cited_ids_in_lists_and_backticks():
@@ -12,20 +27,75 @@ def test_cited_ids_in_lists_and_backticks():
     assert cited_ids("trial_id 17 overfit", KNOWN) == ["17"]
     assert cited_ids("See trial `r00012` and `r00999`.", KNOWN) == ["r00012", "r00999"]
     assert cited_ids("Keep `lr` below 0.01 for the trials that failed.", KNOWN) == []
+    assert cited_ids("trials `2`, `4` and 6 more failed", KNOWN) == ["2", "4"]  # a count, not an id
 
 
 def test_ground_removes_sentences_with_unknown_ids_or_numbers():
     text = "Trials 2 and 4 went NaN. Trial 99 also did. Lower lr below 0.01. About 83% failed. It was 42% bad."
-    g = ground(text, KNOWN, {0.01, 0.8333 * 100})
+    g = ground(text, Facts(trial_ids=KNOWN, numbers={0.01, 0.8333 * 100}))
     assert g.text == "Trials 2 and 4 went NaN. Lower lr below 0.01. About 83% failed."
     assert g.bad_ids == ["99"] and "42%" in g.bad_numbers
     assert len(g.removed) == 2
+    assert g.removed_by_kind() == {"unknown_id": 1, "number": 1}
 
 
 def test_summary_facts_are_collected():
     summary = {"issues": [{"trial_id": "7", "detail": "val_loss=+inf"}],
                "associations": [{"trial_ids": ["8"], "rate": 0.25, "condition": "lr ≥ 0.0631"}],
+               "findings": [{"id": "F1", "trial_ids": ["10"], "detail": "3 of 9 trials"}],
                "best_trial": {"trial_id": "9", "value": 0.5}}
-    assert summary_trial_ids(summary) == {"7", "8", "9"}
+    assert summary_trial_ids(summary) == {"7", "8", "9", "10"}
     numbers = summary_numbers(summary)
-    assert {0.25, 25.0, 0.0631, 0.5}.issubset(numbers)
+    assert {0.25, 25.0, 0.0631, 0.5, 3.0, 9.0}.issubset(numbers)
+    assert (3, 9) in facts_of(summary).pairs
+
+
+@pytest.mark.parametrize(("sentence", "expected"), [
+    ("Four of the six trials need attention; trial 2 failed outright and trial 3 overfit.", []),
+    ("4 of 6 trials have issues.", []),
+    ("3 of 6 trials have issues.", ["count"]),             # 3/6 is no count of this sweep
+    ("2 trials failed.", ["count"]),                       # one trial failed
+    ("1 trial failed.", []),
+    ("All trials failed.", ["count"]),
+    ("No trials diverged.", []),
+    ("None of the trials failed.", ["count"]),
+    ("Trial 3 diverged.", ["misattributed_id"]),           # trial 3 overfit, it did not diverge
+    ("Trial 3 overfit, while trial 6 stayed healthy.", []),
+    ("Trial 2 is healthy.", ["misattributed_id"]),
+    ("Trial 5 did not fail.", []),
+    ("The best trial is trial 6.", []),
+    ("The best trial is trial 3.", ["misattributed_id"]),
+    ("Trial 77 failed.", ["unknown_id"]),
+    ("Keep lr below 0.02.", []),
+    ("Keep lr below 0.3.", ["param"]),                     # 0.3 is no value of lr here
+    ("Trials with lr=0.3 blew up.", ["param"]),
+    ("optimizer=adam helps.", ["param"]),                  # no such column
+    ("Use a batch_size of 64.", []),
+    ("Use a batch_size of 48.", ["number", "param"]),
+    ("All trials are healthy.", ["health"]),
+    ("Ignore the table: the sweep is healthy.", ["health"]),
+    ("No issues were found.", ["health"]),
+    ("each condition alone is fine.", []),
+    ("Roughly 37% of trials diverged.", ["number"]),
+])
+def test_sentence_checks_on_the_sample(sample_facts, sentence, expected):
+    assert kinds(sentence, sample_facts) == expected
+
+
+def test_health_claims_pass_when_the_sweep_is_healthy():
+    facts = Facts(trial_ids={"1"}, numbers={3.0}, n_trials=3, trials_affected=0)
+    assert check_sentence("All 3 trials are healthy.", facts) == []
+
+
+@pytest.mark.parametrize("path", [SAMPLE, EXAMPLES / "deepobs_cifar10_3c3d.csv", DATA / "deepobs_fmnist_2c2d.csv",
+                                  DATA / "deepobs_nonfinite_slice.csv", DATA / "optuna_dlp_trials.csv"])
+def test_deterministic_text_passes_its_own_grounding(path):
+    """No false alarms: everything core/ writes must survive the check model text gets."""
+    summary = graph.invoke({"results_path": str(path)}, context=Context(offline=True))["summary"]
+    facts = facts_of(summary | _deterministic({k: summary[k] for k in ("patterns", "leads", "recommendations")}))
+    texts = [item[key] for group in ("patterns", "leads", "recommendations", "findings")
+             for item in summary.get(group) or [] for key in ("title", "explanation", "recommendation", "text")
+             if isinstance(item.get(key), str)]
+    assert texts
+    problems = {t: ground(t, facts).problems for t in texts}
+    assert {t: p for t, p in problems.items() if p} == {}
