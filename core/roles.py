@@ -15,7 +15,7 @@ from typing import Literal
 import pandas as pd
 
 from core.errors import InputError
-from core.values import parse_numeric
+from core.values import parse_cells
 
 MetricKind = Literal["loss", "accuracy", "objective"]
 Split = Literal["train", "val", "test"]
@@ -333,8 +333,8 @@ def _first(
 
 def _not_a_hyperparameter(col: str, cells: pd.Series) -> str | None:
     words = set(tokens(col))
-    present = cells[~parse_numeric(cells)[1]]
-    if present.empty:
+    missing = parse_cells(cells).missing
+    if missing.all():
         return "empty"
     if "seed" in words:
         return "random seed"
@@ -346,7 +346,8 @@ def _not_a_hyperparameter(col: str, cells: pd.Series) -> str | None:
         return "identifier"
     if words & _BOOKKEEPING_WORDS:
         return "bookkeeping"
-    if _mostly_text(present):
+    if _mostly_text(cells):
+        present = cells[~missing] if missing.any() else cells
         n_unique = present.nunique()
         if n_unique > 20 and n_unique > 0.5 * len(present):
             return "free text (a different value in almost every row)"
@@ -356,18 +357,14 @@ def _not_a_hyperparameter(col: str, cells: pd.Series) -> str | None:
 
 
 def _has_values(cells: pd.Series) -> bool:
-    return bool((~parse_numeric(cells)[1]).any())
+    return not parse_cells(cells).missing.all()
 
 
 def _mostly_text(cells: pd.Series) -> bool:
-    values, missing = parse_numeric(cells)
-    present = int((~missing).sum())
-    if present == 0:
-        return False
-    lowered = cells.astype("string").str.strip().str.lower()
-    spelled_nan = lowered.str.contains("nan", regex=False).fillna(False)
-    numeric = int((values.notna() | spelled_nan).sum())
-    return numeric < 0.5 * present
+    """Fewer than half the present cells are numbers (NaN/inf spellings count as numbers)."""
+    parsed = parse_cells(cells)
+    present = len(cells) - int(parsed.missing.sum())
+    return present > 0 and int(parsed.unparsed.sum()) > 0.5 * present
 
 
 def _is_duration(cells: pd.Series) -> bool:

@@ -154,24 +154,58 @@ def _readonly(array: np.ndarray) -> np.ndarray:
 
 def _parse_arrow(text: pa.ChunkedArray) -> ParsedCells:
     n = len(text)
-    missing = pc.fill_null(pc.equal(text, ""), True)
+    present, missing = _present_cells(text)
     try:  # plain numbers (the usual metric column): one cast, empty cells as null
-        candidates = pc.if_else(missing, pa.scalar(None, text.type), text) if pc.any(missing).as_py() else text
-        numbers = pc.cast(candidates, pa.float64())
+        numbers = pc.cast(present, pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return _parse_tokens(text)
-    values = np.asarray(pc.fill_null(numbers, np.nan).to_numpy(zero_copy_only=False), dtype=np.float64)
-    missing_np = np.asarray(missing.to_numpy(zero_copy_only=False), dtype=bool)
-    nan_rows = np.isnan(values) & ~missing_np
+    values = np.asarray(numbers.to_numpy(zero_copy_only=False), dtype=np.float64)  # null -> NaN
+    nan_rows = np.isnan(values) & ~missing
     if nan_rows.any():  # Arrow reads only nan/+nan/-nan as NaN, but check rather than trust
         spelled = pc.utf8_lower(pc.filter(text, pa.array(nan_rows)))
         if not pc.all(pc.is_in(spelled, value_set=pa.array(_FLOAT_WORDS[:3]))).as_py():
             return _parse_tokens(text)
-    return ParsedCells(_readonly(values), _readonly(missing_np), _readonly(np.zeros(n, dtype=bool)))
+    return ParsedCells(_readonly(values), _readonly(missing), _readonly(np.zeros(n, dtype=bool)))
+
+
+def _present_cells(text: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndarray]:
+    """``text`` with its empty cells made null (sharing its string buffers), and where they are."""
+    chunks, missing = [], []
+    for chunk in text.chunks:
+        gone = pc.fill_null(pc.equal(chunk, ""), True)
+        missing.append(np.asarray(gone.to_numpy(zero_copy_only=False), dtype=bool))
+        if not missing[-1].any():
+            chunks.append(chunk)
+            continue
+        valid = pc.invert(gone)
+        if chunk.offset or valid.offset:  # line the validity bits up with the chunk's own offset
+            valid = pa.concat_arrays([pa.array(np.zeros(chunk.offset, dtype=bool)), valid])
+        _, offsets, data = chunk.buffers()
+        chunks.append(pa.Array.from_buffers(chunk.type, len(chunk), [valid.buffers()[1], offsets, data], offset=chunk.offset))
+    empty = np.zeros(0, dtype=bool)
+    return pa.chunked_array(chunks, type=text.type), np.concatenate(missing) if missing else empty
+
+
+#: Columns longer than this whose first rows hold few distinct cells are parsed per distinct cell.
+_BY_VALUE_MIN_ROWS = 10_000
 
 
 def _parse_tokens(text: pa.ChunkedArray) -> ParsedCells:
-    """The general rules: strip, compare tokens case-insensitively, cast what looks like a number."""
+    """The general rules (:func:`_parse_each`), once per distinct cell for a categorical column."""
+    if len(text) < _BY_VALUE_MIN_ROWS or pc.count_distinct(text.slice(0, _BY_VALUE_MIN_ROWS)).as_py() > _BY_VALUE_MIN_ROWS // 10:
+        return _parse_each(text)
+    encoded = pc.dictionary_encode(text.combine_chunks())
+    distinct = _parse_each(pa.chunked_array([encoded.dictionary]))
+    rows = np.asarray(pc.fill_null(encoded.indices, len(encoded.dictionary)).to_numpy(zero_copy_only=False), dtype=np.intp)
+    return ParsedCells(  # the extra last entry is the null cell: missing
+        _readonly(np.append(distinct.values, np.nan)[rows]),
+        _readonly(np.append(distinct.missing, True)[rows]),
+        _readonly(np.append(distinct.unparsed, False)[rows]),
+    )
+
+
+def _parse_each(text: pa.ChunkedArray) -> ParsedCells:
+    """Strip, compare tokens case-insensitively, cast what looks like a number."""
     trimmed = pc.utf8_trim_whitespace(text)
     lowered = pc.utf8_lower(trimmed)
 

@@ -137,3 +137,27 @@ def test_status_words_are_normalised_per_distinct_word(dtype):
     assert status.tolist()[:10] == ["completed", "completed", "completed", "failed", "timeout", "pruned",
                                     "unknown", "unknown", "unknown", "killed"]
     assert status.dtype == object and status.name == "state" and len(status) == 30
+
+
+def test_sliced_and_chunked_arrow_columns_parse_like_plain_lists():
+    rng = np.random.default_rng(3)
+    spellings = np.array(["0.5", "", "nan", "-inf", "1e999", "7", "", "NaN", "2.5e-3"], dtype=object)
+    cells = spellings[rng.integers(0, len(spellings), 5000)]
+    expected = parse_cells(pd.Series(cells, dtype=object))
+    for cut in (1, 3, 7, 8, 13):
+        whole = pa.array(["x"] * cut + list(cells))
+        pieces = [whole.slice(cut, 1000), whole.slice(cut + 1000, 1), whole.slice(cut + 1001, 3999)]
+        column = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(pieces)), dtype="str")
+        parsed = parse_cells(column)
+        np.testing.assert_array_equal(parsed.values, expected.values)
+        np.testing.assert_array_equal(parsed.missing, expected.missing)
+
+
+def test_a_categorical_column_is_parsed_once_per_distinct_cell():
+    n = 50_000
+    cells = np.array(["adam", " SGD ", "", "NA", "0.1", "inf", None], dtype=object)[np.arange(n) % 7]
+    by_value = parse_cells(pd.Series(cells, dtype="str"))
+    each = values_module._parse_each(pa.chunked_array([pa.array(cells, type=pa.large_string())]))
+    for name in ("values", "missing", "unparsed"):
+        np.testing.assert_array_equal(getattr(by_value, name), getattr(each, name))
+    assert by_value.unparsed[:2].all() and by_value.missing[2:4].all() and by_value.missing[6]
