@@ -42,12 +42,12 @@ def load(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         sweep = read_sweep(path, format=state.get("format"), study=state.get("study"),
                            curves=state.get("curves_path"), mapping=mapping)
     roles = infer_roles(sweep.trials.frame, sweep.source, sweep.role_hints)
-    frame, curves = sweep.trials.frame, sweep.curves
+    curves = sweep.curves
     return {
         "source": sweep.source,
         "sweep_format": sweep.format,
-        "raw": {col: frame[col].tolist() for col in frame.columns},
-        "curves": {col: curves.frame[col].tolist() for col in curves.frame.columns} if curves is not None else None,
+        "raw": sweep.trials.to_columns(),
+        "curves": curves.to_columns() if curves is not None else None,
         "role_hints": sweep.role_hints,
         "roles": roles.to_dict(),
         "notes": sweep.notes,
