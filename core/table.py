@@ -109,17 +109,27 @@ def _text(cells: pd.Series) -> pd.Series:
 
 
 def _objects(cells: pd.Series, *, strip: bool, empty_is_none: bool = False) -> np.ndarray:
-    """Cells as an object array of ``str`` (``None`` where missing).
+    """Cells as an object array (``None`` where missing); stripped ``str`` if ``strip``.
 
-    Each distinct cell is converted (and stripped) once and shared by the rows that hold
-    it, so a categorical column of a million trials costs one factorisation.
+    A categorical column is factorised and each distinct cell converted once, shared by
+    the rows that hold it; a column of mostly distinct cells is converted directly.
     """
-    codes, uniques = pd.factorize(cells, use_na_sentinel=True)
-    words = np.empty(len(uniques) + 1, dtype=object)  # the last slot is code -1: missing
-    words[:-1] = [str(u).strip() for u in uniques] if strip else [str(u) for u in uniques]
+    if strip:
+        cells = cells.astype("string").str.strip()
+    if _mostly_distinct(cells):
+        words = cells.to_numpy(dtype=object, na_value=None)
+    else:
+        codes, uniques = pd.factorize(cells, use_na_sentinel=True)
+        words = np.empty(len(uniques) + 1, dtype=object)  # the last slot is code -1: missing
+        words[:-1] = np.asarray(uniques, dtype=object)
+        words = words[codes]
     if empty_is_none:
         words[words == ""] = None
-    return words[codes]
+    return words
+
+
+def _mostly_distinct(cells: pd.Series, sample: int = 10_000) -> bool:
+    return len(cells) > sample and cells.iloc[:sample].nunique() > sample // 2
 
 
 def _trial_ids(cells: pd.Series, source: str, column: str) -> pd.Series:
