@@ -230,6 +230,14 @@ def test_trials_from_curves_last_values_constants_and_budget():
         zip(issues.trial_id, issues.type))
 
 
+def test_trial_columns_follow_the_sorted_rows_of_unsorted_input():
+    text = ("trial_id,epoch,lr,status,val_loss\n"
+            "a,1,0.1,completed,0.5\nb,1,0.2,failed,0.7\na,0,0.1,running,0.9\nb,0,0.2,running,0.8\n")
+    derived = trials_from_curves(raw(text)).frame
+    assert derived[["lr", "status", "val_loss"]].to_dict("list") == {
+        "lr": ["0.1", "0.2"], "status": ["completed", "failed"], "val_loss": ["0.5", "0.7"]}
+
+
 def test_budget_column_is_steps_when_the_step_is_not_an_epoch():
     derived = trials_from_curves(raw("run_id,iter,val/loss\nr,0,2\nr,250,1.5\nr,500,1.4\n"))
     assert derived.frame["steps"].tolist() == ["500"]
@@ -693,3 +701,25 @@ def test_test_data_is_genuine_and_small():
     readme = (DATA / "README.md").read_text(encoding="utf-8")
     for name in ("deepobs_curves_slice.csv", "nanogpt_wandb_history.csv", "deepcave_mnist_long.csv"):
         assert name in readme
+
+
+def test_vectorised_number_formatting_matches_describe_value():
+    from core.curves import _fmt
+    from core.values import describe_value
+
+    rng = np.random.default_rng(0)
+    values = np.concatenate([10 ** rng.uniform(-8, 20, 2000) * rng.choice([-1, 1], 2000),
+                             rng.integers(-10**6, 10**6, 200).astype(float),
+                             [0.0, -0.0, np.nan, np.inf, -np.inf, 1e15, 1e16, 2.5, 1e-3, 1e5, 99999.5]])
+    assert _fmt(values).tolist() == [describe_value(v) for v in values]
+
+
+def test_blocks_of_trials_give_the_same_issues_as_the_whole_table(monkeypatch):
+    import core.curves
+
+    table = build_curve_table(_as_text(_random_curves(7)))
+    whole = detect_curve_issues(table)
+    monkeypatch.setattr(core.curves, "BLOCK_ROWS", 97)  # cuts fall inside trials: blocks round to whole trials
+    blocked = detect_curve_issues(build_curve_table(_as_text(_random_curves(7))))
+    assert len(core.curves._blocks(table, 97)) > 10
+    pd.testing.assert_frame_equal(blocked, whole)
