@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pandas as pd
 import pytest
+from langgraph.runtime import Runtime
 
 from graph import graph
 from graph.context import Context
+from graph.nodes import analyze
 from graph.phrasing import analyst_prompt, estimate_tokens, repair_messages, writer_prompt
 from tests.conftest import EXAMPLES
 from tests.fake_models import ScriptedChatModel, data_block
@@ -99,8 +99,8 @@ def test_the_nodes_send_prompts_within_the_configured_budget():
     assert all(estimate_tokens(prompt) <= 1500 for _, prompt in model.log)
 
 
-@pytest.mark.skipif(not os.environ.get("HPATH_SLOW_TESTS"), reason="set HPATH_SLOW_TESTS=1: ~1-2 min on 2 CPUs")
 def test_prompt_on_a_real_100k_trial_pipeline(tmp_path):
+    """The whole core pipeline on a generated 100,000-trial CSV (~10 s on 2 CPUs)."""
     from core.loading import read_results
     from core.patterns import analyze_patterns
     from core.roles import infer_roles
@@ -124,3 +124,7 @@ def test_prompt_on_a_real_100k_trial_pipeline(tmp_path):
     sizes = [estimate_tokens(analyst_prompt(summary, analysis, [])), estimate_tokens(writer_prompt(summary, analysis, []))]
     print(f"\nreal pipeline, {N_TRIALS:,} trials: analyst/writer prompt tokens (estimated) {sizes}")
     assert max(sizes) <= 6000
+    # and what the analyze node actually sends
+    model = ScriptedChatModel()
+    analyze({"summary": summary}, Runtime(context=Context(chat_model=model)))
+    assert model.roles() == ["analyst"] and estimate_tokens(model.log[0][1]) <= 6000
