@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from core.next_sweep import plan_next_sweep
 from core.patterns import ISSUE_LABELS
 from core.values import format_number, format_p, format_rate
 
@@ -17,13 +18,20 @@ _MAX_DETAIL_ROWS = 25
 _EXAMPLES = 5
 
 
-def render_report(summary: dict[str, Any]) -> str:
+def render_report(summary: dict[str, Any], images: list[dict[str, str]] | None = None) -> str:
     """The full markdown report for a summary that has the analyst's keys.
 
     Expects the keys of :func:`core.summary.build_summary` plus ``patterns``,
     ``leads``, ``recommendations`` and ``writer`` (``author``, ``notes``, and an
-    optional model-written ``narrative``).
+    optional model-written ``narrative``); ``next_sweep`` (see
+    :mod:`core.next_sweep`) is planned here when the summary lacks it. ``images``
+    are pictures written beside the report, ``{"path", "title", "section"}`` each, with
+    ``path`` relative to the report and ``section`` one of ``breakdown``,
+    ``pathologies`` and ``next``: they are linked at the end of that section.
     """
+    pictures: dict[str, list[str]] = {}
+    for image in images or []:
+        pictures.setdefault(image["section"], []).append(_image(image))
     parts = [
         "# Hyperparameter Sweep Pathology Report",
         "",
@@ -36,13 +44,20 @@ def render_report(summary: dict[str, Any]) -> str:
         "## Issue Breakdown",
         "",
         *_breakdown(summary),
+        *pictures.get("breakdown", []),
         "",
         "## Hyperparameter Pathologies",
         "",
         *_pathologies(summary),
+        *pictures.get("pathologies", []),
         "## Recommendations",
         "",
         *_recommendations(summary),
+        "",
+        "## Next experiment",
+        "",
+        *_next_experiment(summary.get("next_sweep") or plan_next_sweep(summary)),
+        *pictures.get("next", []),
         "",
         "## How this was computed",
         "",
@@ -256,6 +271,102 @@ def _recommendations(s: dict[str, Any]) -> list[str]:
         f"{i}. {prose(r['text'])} *Evidence: {prose(r['evidence'])}.*"
         for i, r in enumerate(s["recommendations"], start=1)
     ]
+
+
+def _image(image: dict[str, str]) -> str:
+    """A picture link: alt text that cannot close the link, a relative path of our own naming."""
+    alt = re.sub(r"[\[\]()<>`\\!\s]+", " ", image["title"]).strip()
+    path = image["path"]
+    if not re.fullmatch(r"[A-Za-z0-9_.\-/]+", path) or path.startswith("/") or ".." in path:
+        raise ValueError(f"image path must be relative and plain: {path!r}")
+    return f"\n![{alt}]({path})\n"
+
+
+def _next_experiment(plan: dict[str, Any]) -> list[str]:
+    hps = plan["hyperparameters"]
+    if not hps:
+        return ["The sweep has no hyperparameters, so there is no search space to change."]
+    lines = [
+        "The sweep to run next, derived from the facts above; `next_sweep` in the JSON summary holds it for a "
+        "sweep tool (ranges per hyperparameter, exclusions, conditions).",
+        "",
+        "| Hyperparameter | Searched | Next sweep | Scale |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, hp in hps.items():
+        if hp["kind"] == "categorical":
+            searched = _values(hp["searched"]["values"], hp["searched"]["n_values"])
+            nxt = _values(hp["values"]) + (f"; not {_values(hp['exclude'])}" if hp["exclude"] else "")
+            scale = "categorical"
+        else:
+            searched = _span(hp["searched"]["low"], hp["searched"]["high"])
+            nxt = _span(hp["low"], hp["high"])
+            if hp["exclude"]:
+                nxt += "; not " + ", ".join(_span(lo, hi, closed=True) for lo, hi in hp["exclude"])
+            scale = ("log" if hp["log"] else "linear") + (", integer" if hp["kind"] == "int" else "")
+        changed = "**" if hp.get("changed") else ""
+        lines.append(f"| {code(name)} | {searched} | {changed}{nxt}{changed} | {scale} |")
+    if plan["conditions"]:
+        lines += ["", "Within a region of another hyperparameter:", ""]
+        for c in plan["conditions"]:
+            bounds = []
+            if c.get("low") is not None:
+                bounds.append(f"from {format_number(c['low'])}")
+            if c.get("high") is not None:
+                bounds.append(f"below {format_number(c['high'])}")
+            for x in c.get("exclude") or []:
+                if isinstance(x, list) and (x[0] == c.get("high") or x[1] == c.get("low")):
+                    continue
+                bounds.append("not " + (_span(x[0], x[1], closed=True) if isinstance(x, list) else code(x)))
+            lines.append(f"- with {code(c['when']['condition'])}: {code(c['hyperparameter'])} "
+                         f"{', '.join(bounds)} *({prose(c['evidence'])})*")
+    epochs = plan["settings"].get("epochs")
+    if epochs:
+        where = f" for trials with {code(epochs['when'])}" if epochs.get("when") else ""
+        column = f" ({code(epochs['column'])})" if epochs.get("column") else ""
+        lines += ["", f"Budget: {format_number(epochs['to'])} epochs{column} instead of "
+                      f"{format_number(epochs['from'])}{where}."]
+    start = plan.get("start_from")
+    if start:
+        lines += ["", f"Enqueue the best trial without issues, {code(start['trial_id'])}, as the first trial of the "
+                      "next sweep, so that the new ranges are judged against it."]
+    if plan["changes"]:
+        lines += ["", "Changes, each with the fact it follows from:", ""]
+        for i, c in enumerate(plan["changes"], start=1):
+            where = f" (with {code(c['when'])})" if c.get("when") else ""
+            lines.append(f"{i}. {code(c['hyperparameter'])} {_ACTIONS.get(c['action'], c['action'])}{where}: "
+                         f"{prose(c['reason'])}. *Evidence: {prose(c['evidence'])}.*")
+    else:
+        lines += ["", "No change: no region of the search space is significantly associated with an issue, and the "
+                      "best trial sits inside every searched range."]
+    return lines
+
+
+_ACTIONS = {
+    "cap": "upper end lowered",
+    "raise_low": "lower end raised",
+    "exclude": "region left out",
+    "cap_when": "upper end lowered within a region",
+    "raise_low_when": "lower end raised within a region",
+    "exclude_when": "left out within a region",
+    "widen": "range widened",
+    "regularise": "more regularisation",
+    "add": "to add",
+    "more_epochs": "budget raised",
+}
+
+
+def _span(lo: float | None, hi: float | None, closed: bool = False) -> str:
+    if lo is None or hi is None:
+        return "none"
+    if lo == hi:
+        return format_number(lo)
+    return f"[{format_number(lo)}, {format_number(hi)}]" if closed else f"{format_number(lo)} – {format_number(hi)}"
+
+
+def _values(values: list[Any], n_values: int | None = None) -> str:
+    shown = ", ".join(code(v) for v in values) or "none"
+    return shown + (f" (+{n_values - len(values)} more)" if n_values and n_values > len(values) else "")
 
 
 def _method(s: dict[str, Any]) -> list[str]:

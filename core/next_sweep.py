@@ -1,0 +1,529 @@
+"""The next sweep to run: search ranges and settings derived from the findings.
+
+:func:`plan_next_sweep` reads a summary (with the analyst's ``patterns``) and returns a
+plan, JSON-native, that a sweep tool can take. Every number in it is read from the
+summary (searched ranges, thresholds and region bounds of the associations, epochs of
+curve issues) or follows from one by a stated rule (widening: one decade beyond the
+edge of a log-scaled range, else twice or half the edge; a longer run: twice the
+epochs). Nothing is estimated here.
+
+The plan
+--------
+``objective``
+    ``{"metric", "goal"}`` (``goal`` is ``"min"`` or ``"max"``), or None.
+``hyperparameters``
+    One entry per hyperparameter of the sweep, in the sweep's order. Numeric:
+    ``{"kind": "float" | "int", "low", "high", "log", "exclude", "searched"}``: sample
+    in ``[low, high]`` (log-uniformly when ``log``) but never inside an ``exclude``
+    interval ``[lo, hi]`` (closed: a threshold itself is where the issue starts, so a
+    range capped at it keeps ``high`` equal to it and excludes it). Categorical:
+    ``{"kind": "categorical", "values", "exclude", "searched"}`` (``values`` are the
+    ones to keep searching). ``searched`` is what the sweep searched
+    (``{"low", "high"}`` or ``{"values", "n_values"}``); ``changed`` says whether
+    the range of the whole sweep changed (conditions aside).
+``conditions``
+    Ranges that hold only within a region of another hyperparameter, for tools with
+    conditional search spaces: ``{"when": REGION, "hyperparameter", "low", "high",
+    "exclude", "evidence"}``, where a REGION is ``{"hyperparameter", "condition"}``
+    plus ``"value"`` (a categorical value or a number) or ``"low"``/``"high"``.
+``settings``
+    Budget changes, e.g. ``{"epochs": {"column", "from", "to", "when"}}``.
+``start_from``
+    The best healthy trial (``{"trial_id", "hyperparameters"}``), to enqueue first.
+``changes``
+    What changed and why, one entry each: ``{"hyperparameter", "action", "from",
+    "to", "when", "evidence", "reason", "trial_ids"}``. ``evidence`` is the id of the
+    fact it follows from (pattern ``P2``, finding ``F1``, association ``A12``), or
+    ``issue_counts.TYPE`` for a count of issues. Actions: ``cap`` (lower the upper
+    end), ``raise_low``, ``exclude`` (a bucket, value or categorical value),
+    ``cap_when`` / ``raise_low_when`` / ``exclude_when`` (within a region),
+    ``widen`` (the best trial sits at the edge), ``regularise`` (widen a
+    weight-decay/dropout range where overfitting concentrates), ``add`` (a
+    hyperparameter the sweep lacks; no range is given, since nothing in the sweep says
+    which), ``more_epochs``.
+
+Building a sweep from it: :func:`to_wandb_sweep` gives a W&B sweep configuration
+(exclusions and conditions cannot be said there; they are left to the training
+script), and :func:`suggest_params` samples one configuration through an Optuna trial
+(define-by-run: categorical values first, then the ranges their conditions give).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from core.patterns import ISSUE_LABELS
+from core.values import format_number
+
+Plan = dict[str, Any]
+
+SICK_OUTCOMES = ("nonfinite_metric", "diverged", "no_learning", "status_mismatch", "failed", "oscillation", "plateau")
+"""Issue types whose region the next sweep should leave out (the runs were wasted there)."""
+
+_REGULARISERS = re.compile(r"weight[_\-. ]?decay|(^|[_\-./ ])(wd|l2|l2_reg)($|[_\-./ ])|dropout|drop[_\-]?rate|"
+                           r"regulari[sz]|label[_\-]?smoothing", re.IGNORECASE)
+_LOG_SPAN = 100.0  # a positive range spanning two decades or more is searched on a log scale (as the buckets are)
+_EXCLUDE_SHARE = 0.5  # a categorical value is dropped when at least this share of its trials went bad
+
+
+def plan_next_sweep(summary: dict[str, Any]) -> Plan:
+    """The next sweep, derived from a summary's patterns, findings and issues.
+
+    Parameters
+    ----------
+    summary : dict
+        The summary of :func:`core.summary.build_summary` with the analyst's
+        ``patterns`` (and ``analysis``); ``curves`` when the sweep had curves.
+
+    Returns
+    -------
+    dict
+        The plan (see the module docstring): ``objective``, ``hyperparameters``,
+        ``conditions``, ``settings``, ``start_from``, ``changes``. A sweep without
+        hyperparameters gives empty ranges; a healthy one gives the searched ranges
+        unchanged (and widening where the best trial sits at an edge).
+    """
+    planner = _Planner(summary)
+    patterns = summary.get("patterns") or []
+    # Ranges of the whole sweep first, so that a condition is kept only where it is tighter.
+    for pattern in sorted(patterns, key=planner.conditional):
+        planner.pattern(pattern)
+    for finding in summary.get("findings") or []:
+        if finding.get("kind") == "edge_of_range":
+            planner.widen(finding)
+    planner.epochs()
+    return planner.result()
+
+
+# --------------------------------------------------------------------------------------
+# Building sweep configurations
+# --------------------------------------------------------------------------------------
+
+
+def to_wandb_sweep(plan: Plan, *, method: str = "bayes") -> dict[str, Any]:
+    """A W&B sweep configuration (``wandb.sweep(config)``) from a plan.
+
+    Floats on a log scale become ``log_uniform_values``, other floats ``uniform``, ints
+    ``int_uniform`` (``q_log_uniform_values`` with ``q=1`` on a log scale), categorical
+    ones ``values``, a range of one value ``value``; a raised epoch budget becomes a
+    fixed parameter. Exclusions inside a range and conditions cannot be expressed in
+    W&B: the training script should skip those configurations.
+    """
+    parameters: dict[str, Any] = {}
+    for name, hp in plan["hyperparameters"].items():
+        if hp["kind"] == "categorical":
+            if hp["values"]:
+                parameters[name] = {"values": list(hp["values"])}
+        elif hp["low"] is None:
+            continue
+        elif hp["low"] == hp["high"]:
+            parameters[name] = {"value": hp["low"]}
+        elif hp["kind"] == "int":
+            parameters[name] = ({"distribution": "q_log_uniform_values", "q": 1} if hp["log"]
+                                else {"distribution": "int_uniform"}) | {"min": int(hp["low"]), "max": int(hp["high"])}
+        else:
+            parameters[name] = {"distribution": "log_uniform_values" if hp["log"] else "uniform",
+                                "min": hp["low"], "max": hp["high"]}
+    epochs = plan["settings"].get("epochs")
+    if epochs and epochs.get("column") and not epochs.get("when"):
+        parameters[epochs["column"]] = {"value": epochs["to"]}
+    config: dict[str, Any] = {"method": method, "parameters": parameters}
+    objective = plan.get("objective")
+    if objective:
+        config["metric"] = {"name": objective["metric"], "goal": "minimize" if objective["goal"] == "min" else "maximize"}
+    return config
+
+
+def suggest_params(trial: Any, plan: Plan) -> dict[str, Any] | None:
+    """Sample one configuration of the plan through an Optuna trial (define-by-run).
+
+    Categorical hyperparameters are suggested first, then numeric ones within the
+    range that the conditions matching the values so far give. Returns the parameters,
+    or None when a value fell into an excluded interval (prune the trial, e.g.
+    ``raise optuna.TrialPruned()``). Optuna itself is not imported here.
+    """
+    hps = plan["hyperparameters"]
+    params: dict[str, Any] = {}
+    order = sorted(hps, key=lambda name: hps[name]["kind"] != "categorical")
+    for name in order:
+        hp = hps[name]
+        if hp["kind"] == "categorical":
+            if hp["values"]:
+                params[name] = trial.suggest_categorical(name, list(hp["values"]))
+            continue
+        if hp["low"] is None:
+            continue
+        low, high, exclude = hp["low"], hp["high"], list(hp["exclude"])
+        for cond in plan["conditions"]:
+            if cond["hyperparameter"] == name and _in_region(params, cond["when"]):
+                low = max(low, cond["low"]) if cond.get("low") is not None else low
+                high = min(high, cond["high"]) if cond.get("high") is not None else high
+                exclude += cond.get("exclude") or []
+        if hp["kind"] == "int":
+            value: float = trial.suggest_int(name, int(low), int(high), log=hp["log"])
+        else:
+            value = trial.suggest_float(name, low, high, log=hp["log"])
+        if any(lo <= value <= hi for lo, hi in exclude):
+            return None
+        params[name] = value
+    return params
+
+
+def _in_region(params: dict[str, Any], region: dict[str, Any]) -> bool:
+    value = params.get(region["hyperparameter"])
+    if value is None:
+        return False
+    if "value" in region:
+        return value == region["value"] or str(value) == str(region["value"])
+    if isinstance(value, str):
+        return False
+    lo, hi = region.get("low"), region.get("high")
+    return (lo is None or value >= lo) and (hi is None or value <= hi)
+
+
+# --------------------------------------------------------------------------------------
+# The planner
+# --------------------------------------------------------------------------------------
+
+
+class _Planner:
+    """Applies the rules one fact at a time to a copy of the searched space."""
+
+    def __init__(self, summary: dict[str, Any]) -> None:
+        self.summary = summary
+        self.alpha = float((summary.get("analysis") or {}).get("alpha", 0.05))
+        self.associations = {a["id"]: a for a in summary.get("associations") or []}
+        self.regions = {a["condition"]: a for a in summary.get("associations") or [] if a["rule"] in ("value", "bucket")}
+        self.space = {hp: _searched(hp, info, summary) for hp, info in summary["sweep"]["hyperparameters"].items()}
+        self.conditions: list[dict[str, Any]] = []
+        self.changes: list[dict[str, Any]] = []
+        self.settings: dict[str, Any] = {}
+        self.capped: set[tuple[str, str]] = set()  # (hyperparameter, side) cut by a pattern
+
+    # -- patterns --------------------------------------------------------------------
+
+    def conditional(self, p: dict[str, Any]) -> bool:
+        """True for a pattern that gives a range within a region (a pair, or a categorical value)."""
+        a = self.associations.get(p.get("association_id") or "")
+        if a is None:
+            return True
+        entry = self.space.get(a["hyperparameter"])
+        return a["rule"] == "pair" or (entry is not None and entry["kind"] == "categorical")
+
+    def pattern(self, p: dict[str, Any]) -> None:
+        a = self.associations.get(p.get("association_id") or "")
+        if a is None:
+            return
+        kind = a["issue_type"]
+        if kind in SICK_OUTCOMES:
+            if a["rule"] == "pair":
+                self._avoid_pair(p, a)
+            else:
+                self._avoid(p, a)
+        elif kind == "overfitting":
+            self._regularise(p, a)
+        elif kind == "still_improving":
+            self._longer_when(p, a)
+
+    def _avoid(self, p: dict[str, Any], a: dict[str, Any]) -> None:
+        hp = a["hyperparameter"]
+        entry = self.space.get(hp)
+        if entry is None:
+            return
+        why = _rate_text(a)
+        if entry["kind"] == "categorical":
+            self._avoid_value(p, a, entry, why)
+            return
+        searched = entry["searched"]
+        if a["rule"] == "threshold" and a["direction"] == "above":
+            self._cap(hp, entry, a["lo"], p["id"], why, a)
+        elif a["rule"] == "threshold" and a["direction"] == "below":
+            self._raise_low(hp, entry, a["hi"], p["id"], why, a)
+        elif a["rule"] == "bucket" and a["lo"] <= searched["low"]:
+            self._raise_low(hp, entry, a["hi"], p["id"], why, a)
+        elif a["rule"] == "bucket" and a["hi"] >= searched["high"]:
+            self._cap(hp, entry, a["lo"], p["id"], why, a)
+        elif a["rule"] in ("bucket", "value"):
+            interval = [a["lo"], a["hi"]]
+            entry["exclude"].append(interval)
+            self._change(hp, "exclude", None, interval, p["id"], f"{why}; leave out {a['condition']}", a)
+
+    def _cap(self, hp: str, entry: dict[str, Any], threshold: float, evidence: str, why: str, a: dict[str, Any]) -> None:
+        if threshold >= entry["high"]:
+            return
+        old = [entry["low"], entry["high"]]
+        below = [v for v in entry["known"] if v < threshold] if entry["kind"] == "int" else []
+        entry["high"] = max(below) if below else threshold
+        entry["exclude"].append([threshold, entry["searched"]["high"]])
+        self.capped.add((hp, "high"))
+        self._change(hp, "cap", old, [entry["low"], entry["high"]], evidence,
+                     f"{why}; search {hp} below {format_number(threshold)}", a)
+
+    def _raise_low(self, hp: str, entry: dict[str, Any], threshold: float, evidence: str, why: str,
+                   a: dict[str, Any]) -> None:
+        if threshold <= entry["low"]:
+            return
+        old = [entry["low"], entry["high"]]
+        above = [v for v in entry["known"] if v > threshold] if entry["kind"] == "int" else []
+        entry["low"] = min(above) if above else threshold
+        entry["exclude"].append([entry["searched"]["low"], threshold])
+        self.capped.add((hp, "low"))
+        self._change(hp, "raise_low", old, [entry["low"], entry["high"]], evidence,
+                     f"{why}; search {hp} above {format_number(threshold)}", a)
+
+    def _avoid_value(self, p: dict[str, Any], a: dict[str, Any], entry: dict[str, Any], why: str) -> None:
+        """A categorical value: a conditional range when a significant pair explains it, else drop it if mostly bad."""
+        explaining = sorted(
+            (b for b in self.associations.values()
+             if b["rule"] == "pair" and b["direction"] and b["issue_type"] == a["issue_type"] and b["q"] < self.alpha
+             and b["rate"] > b["rate_rest"] and (b.get("parts") or [{}])[0].get("condition") == a["condition"]),
+            key=lambda b: (b["q"], -b["k"]),
+        )
+        if explaining:
+            self._avoid_pair(p, explaining[0], evidence=f"{p['id']}, {explaining[0]['id']}")
+            return
+        if a["rate"] >= _EXCLUDE_SHARE and a["value"] in entry["values"] and len(entry["values"]) > 1:
+            entry["values"].remove(a["value"])
+            entry["exclude"].append(a["value"])
+            self._change(a["hyperparameter"], "exclude", None, a["value"], p["id"], f"{why}; leave it out", a)
+
+    def _avoid_pair(self, p: dict[str, Any], a: dict[str, Any], evidence: str | None = None) -> None:
+        """A pair: within the first region, cap/raise/exclude the second hyperparameter."""
+        parts = a.get("parts") or []
+        if len(parts) != 2 or len(a["hyperparameters"]) != 2:
+            return
+        when = self._region(a["hyperparameters"][0], parts[0]["condition"])
+        hp = a["hyperparameters"][1]
+        entry = self.space.get(hp)
+        if when is None or entry is None:
+            return
+        why = _rate_text(a)
+        evidence = evidence or p["id"]
+        if a["direction"] and entry["kind"] != "categorical":
+            key, bound = ("high", a["lo"]) if a["direction"] == "above" else ("low", a["hi"])
+            if (key == "high" and bound >= entry["high"]) or (key == "low" and bound <= entry["low"]):
+                return  # the global range already leaves it out
+            span = [bound, entry["searched"]["high"]] if key == "high" else [entry["searched"]["low"], bound]
+            self._condition(when, hp, {key: bound, "exclude": [span]}, evidence)
+            action = "cap_when" if key == "high" else "raise_low_when"
+            self._change(hp, action, [entry["low"], entry["high"]], [entry["low"], bound] if key == "high"
+                         else [bound, entry["high"]], evidence,
+                         f"{why}; with {parts[0]['condition']}, search {hp} {'below' if key == 'high' else 'above'} "
+                         f"{format_number(bound)}", a, when=parts[0]["condition"])
+            return
+        region = self._region(hp, parts[1]["condition"])
+        if region is None:
+            return
+        exclude = [region["value"]] if "value" in region and entry["kind"] == "categorical" else (
+            [[region["value"], region["value"]]] if "value" in region else [[region["low"], region["high"]]])
+        self._condition(when, hp, {"exclude": exclude}, evidence)
+        self._change(hp, "exclude_when", None, exclude[0], evidence,
+                     f"{why}; avoid the combination {a['condition']}", a, when=parts[0]["condition"])
+
+    def _region(self, hp: str, condition: str) -> dict[str, Any] | None:
+        a = self.regions.get(condition)
+        if a is None or a["hyperparameter"] != hp:
+            return None
+        region: dict[str, Any] = {"hyperparameter": hp, "condition": condition}
+        if a["value"] is not None:
+            region["value"] = a["value"]
+        elif a["rule"] == "value":
+            region["value"] = a["lo"]
+        else:
+            region["low"], region["high"] = a["lo"], a["hi"]
+        return region
+
+    def _condition(self, when: dict[str, Any], hp: str, bounds: dict[str, Any], evidence: str) -> None:
+        for cond in self.conditions:
+            if cond["when"] == when and cond["hyperparameter"] == hp:
+                if "high" in bounds:
+                    cond["high"] = bounds["high"] if cond.get("high") is None else min(cond["high"], bounds["high"])
+                if "low" in bounds:
+                    cond["low"] = bounds["low"] if cond.get("low") is None else max(cond["low"], bounds["low"])
+                cond["exclude"] += bounds.get("exclude", [])
+                cond["evidence"] += f", {evidence}"
+                return
+        self.conditions.append({"when": when, "hyperparameter": hp, "low": bounds.get("low"),
+                                "high": bounds.get("high"), "exclude": list(bounds.get("exclude", [])),
+                                "evidence": evidence})
+
+    def _regularise(self, p: dict[str, Any], a: dict[str, Any]) -> None:
+        """Overfitting concentrates in a region: more weight decay/dropout there."""
+        why = _rate_text(a)
+        where = a["condition"]
+        regularisers = [hp for hp, e in self.space.items() if _REGULARISERS.search(hp) and e["kind"] != "categorical"]
+        if not regularisers:
+            self._change(None, "add", None, None, p["id"],
+                         f"{why}; the sweep has no weight decay or dropout to raise there, so add one "
+                         "(no range is given: nothing in this sweep says which values)", a, when=where,
+                         name="weight_decay or dropout")
+            return
+        for hp in regularisers:
+            entry = self.space[hp]
+            if entry["low"] is None:
+                continue
+            if a["hyperparameter"] == hp and a["direction"] == "below":
+                self._raise_low(hp, entry, a["hi"], p["id"], why, a)
+                continue
+            high = _beyond(entry, "high")
+            if high is None:
+                continue
+            region = self._region(a["hyperparameter"], where) if a["rule"] != "pair" else None
+            if region is None and a["rule"] == "threshold":
+                region = {"hyperparameter": a["hyperparameter"], "condition": where, "low": a["lo"], "high": a["hi"]}
+            if region is not None:
+                self._condition(region, hp, {"high": high}, p["id"])
+                self._change(hp, "regularise", [entry["low"], entry["high"]], [entry["low"], high], p["id"],
+                             f"{why}; allow more {hp} there", a, when=where)
+            else:
+                old = [entry["low"], entry["high"]]
+                entry["high"] = high
+                self._change(hp, "regularise", old, [entry["low"], high], p["id"], f"{why}; allow more {hp}", a)
+
+    # -- findings and curves -----------------------------------------------------------
+
+    def widen(self, f: dict[str, Any]) -> None:
+        """The best trial sits at the edge of a searched range: widen it on that side."""
+        hp, side = f["hyperparameter"], f["side"]
+        entry = self.space.get(hp)
+        if entry is None or entry["kind"] == "categorical" or (hp, side) in self.capped:
+            return
+        edge = _beyond(entry, side)
+        if edge is None:
+            return
+        old = [entry["low"], entry["high"]]
+        entry["low" if side == "low" else "high"] = edge
+        step = "one decade beyond the edge" if entry["log"] else ("twice the edge" if side == "high" else "half the edge")
+        self._change(hp, "widen", old, [entry["low"], entry["high"]], f["id"],
+                     f"the best trial ({', '.join(f['trial_ids'])}) has {hp} = {format_number(f['value'])}, the "
+                     f"{'lowest' if side == 'low' else 'highest'} value searched; extend the range "
+                     f"{'down' if side == 'low' else 'up'} to {format_number(edge)} ({step})", None)
+
+    def epochs(self) -> None:
+        """Runs still improving when they ended: twice the epochs they ran (where they concentrate, if a pattern says)."""
+        improving = [i for i in self.summary.get("issues") or [] if i["type"] == "still_improving" and "epoch" in i]
+        if not improving or "epochs" in self.settings:
+            return
+        last = max(i["epoch"] for i in improving)
+        column = (self.summary["sweep"].get("roles") or {}).get("epochs")
+        n_curves = (self.summary.get("curves") or {}).get("n_matched")
+        ids = list(dict.fromkeys(i["trial_id"] for i in improving))
+        of = f" of {n_curves} with curves" if n_curves else ""
+        self.settings["epochs"] = {"column": column, "from": last, "to": 2 * last, "when": None}
+        self._change(None, "more_epochs", last, 2 * last, "issue_counts.still_improving",
+                     f"{len(ids)} trial(s){of} were still improving when they ended (last epoch {format_number(last)}); "
+                     f"give runs twice the budget", None, name="epochs", trial_ids=ids[:5])
+
+    def _longer_when(self, p: dict[str, Any], a: dict[str, Any]) -> None:
+        improving = [i for i in self.summary.get("issues") or [] if i["type"] == "still_improving" and "epoch" in i]
+        if not improving:
+            return
+        last = max(i["epoch"] for i in improving)
+        column = (self.summary["sweep"].get("roles") or {}).get("epochs")
+        self.settings["epochs"] = {"column": column, "from": last, "to": 2 * last, "when": a["condition"]}
+        self._change(None, "more_epochs", last, 2 * last, p["id"],
+                     f"{_rate_text(a)}; give those runs twice the budget", a, when=a["condition"], name="epochs")
+
+    # -- output ------------------------------------------------------------------------
+
+    def _change(self, hp: str | None, action: str, old: Any, new: Any, evidence: str, reason: str,
+                a: dict[str, Any] | None, *, when: str | None = None, name: str | None = None,
+                trial_ids: list[str] | None = None) -> None:
+        if hp is not None and hp in self.space:
+            self.space[hp]["changed"] |= when is None
+            if self.space[hp]["kind"] == "int":
+                old, new = _ints(old), _ints(new)
+        self.changes.append({
+            "hyperparameter": hp if hp is not None else name,
+            "action": action,
+            "from": old,
+            "to": new,
+            "when": when,
+            "evidence": evidence,
+            "reason": reason,
+            "trial_ids": trial_ids if trial_ids is not None else (list(a["trial_ids"][:5]) if a else []),
+        })
+
+    def result(self) -> Plan:
+        hps = {}
+        for hp, entry in self.space.items():
+            out = {k: v for k, v in entry.items() if k != "known"}
+            if out["kind"] == "int":
+                out |= {"low": _int(out["low"]), "high": _int(out["high"]), "exclude": [_ints(x) for x in out["exclude"]],
+                        "searched": {k: _int(v) for k, v in out["searched"].items()}}
+            if out["kind"] == "categorical":
+                for key in ("low", "high", "log"):
+                    out.pop(key, None)
+            else:
+                out.pop("values", None)
+            hps[hp] = out
+        best = self.summary.get("best_trial")
+        objective = {"metric": best["metric"], "goal": best["goal"]} if best else None
+        return {
+            "objective": objective,
+            "hyperparameters": hps,
+            "conditions": self.conditions,
+            "settings": self.settings,
+            "start_from": {"trial_id": best["trial_id"], "hyperparameters": dict(best["hyperparameters"])} if best else None,
+            "changes": self.changes,
+        }
+
+
+def _searched(hp: str, info: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
+    """The searched space of one hyperparameter, as a mutable plan entry (with the values known, for ints)."""
+    if info["kind"] == "categorical":
+        values = [v for v in info["values"] if v != "(missing)"]
+        return {"kind": "categorical", "values": list(values), "exclude": [], "changed": False,
+                "searched": {"values": list(info["values"]), "n_values": info["n_values"]}, "known": []}
+    lo, hi = info["min"], info["max"]
+    known = sorted({a["lo"] for a in summary.get("associations") or []
+                    if a["hyperparameter"] == hp and a["rule"] == "value" and a["lo"] is not None})
+    best = ((summary.get("best_trial") or {}).get("hyperparameters") or {}).get(hp)
+    numbers = [v for v in (lo, hi, best, *known) if isinstance(v, (int, float))]
+    integral = lo is not None and all(float(v).is_integer() for v in numbers)
+    log = lo is not None and lo > 0 and hi / lo >= _LOG_SPAN
+    return {"kind": "int" if integral else "float", "low": lo, "high": hi, "log": bool(log), "exclude": [],
+            "changed": False, "searched": {"low": lo, "high": hi}, "known": known}
+
+
+def _beyond(entry: dict[str, Any], side: str) -> float | None:
+    """The bound one step beyond a range's edge: a decade on a log scale, else twice/half; None at a natural 0."""
+    edge = entry["high"] if side == "high" else entry["low"]
+    if edge is None:
+        return None
+    if side == "high":
+        if edge > 0:
+            value = edge * (10 if entry["log"] else 2)
+        else:
+            value = edge + (entry["high"] - entry["low"])
+    else:
+        if edge <= 0:
+            return None  # 0 (or below) is where weight decay, dropout and friends stop
+        value = edge / (10 if entry["log"] else 2)
+    if entry["kind"] == "int":
+        value = float(math.floor(value)) if side == "low" else float(math.ceil(value))
+        if value == edge or value <= 0 < edge:
+            return None
+    return _clean(value)
+
+
+def _int(value: float | None) -> float | int | None:
+    """An integral float as an int (JSON ``128`` rather than ``128.0``)."""
+    return int(value) if value is not None and float(value).is_integer() else value
+
+
+def _ints(values: Any) -> Any:
+    return [_int(v) for v in values] if isinstance(values, list) else _int(values) if isinstance(values, float) else values
+
+
+def _clean(value: float) -> float:
+    """Drop float noise (``1e-05 / 10`` is ``1.0000000000000002e-06``)."""
+    return float(f"{value:.12g}")
+
+
+def _rate_text(a: dict[str, Any]) -> str:
+    label = ISSUE_LABELS.get(a["issue_type"], a["issue_type"])
+    return (f"{a['k']} of {a['n']} trials with {a['condition']} show {label}, "
+            f"against {a['k_rest']} of {a['n_rest']} elsewhere")

@@ -1,0 +1,182 @@
+"""The next sweep (core/next_sweep.py): ranges derived from the findings, on real and made-up sweeps."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.loading import read_results
+from core.next_sweep import plan_next_sweep, suggest_params, to_wandb_sweep
+from core.patterns import analyze_patterns
+from core.roles import infer_roles
+from core.summary import analyze_sweep
+from tests.conftest import DATA, EXAMPLES, SAMPLE
+
+SLICE = DATA / "deepobs_nonfinite_slice.csv"
+CIFAR = EXAMPLES / "deepobs_cifar10_3c3d.csv"
+CURVES = DATA / "curves" / "deepobs_curves_slice.csv"
+
+
+def _summary(path, curves=None):
+    raw = read_results(path)
+    summary = analyze_sweep(raw, infer_roles(raw.frame, raw.source), curves=read_results(curves) if curves else None)
+    return summary | analyze_patterns(summary)
+
+
+def _allowed(hp: dict, value: float) -> bool:
+    inside = hp["low"] <= value <= hp["high"]
+    return inside and not any(lo <= value <= hi for lo, hi in hp["exclude"])
+
+
+@pytest.mark.parametrize("path", [SLICE, CIFAR], ids=["deepobs_slice", "deepobs_cifar10"])
+def test_learning_rates_where_nan_dominates_are_left_out(path):
+    plan = plan_next_sweep(_summary(path))
+    lr = plan["hyperparameters"]["learning_rate"]
+    assert lr["kind"] == "float" and lr["log"]
+    # Independent count with plain pandas: the share of trials per learning rate whose losses are NaN/inf.
+    frame = pd.read_csv(path)
+    nonfinite = ~np.isfinite(frame[["train_loss", "val_loss"]]).all(axis=1)
+    share = nonfinite.groupby(frame["learning_rate"]).mean()
+    dominated = share[share > 0.5].index
+    assert len(dominated) >= 5
+    assert not any(_allowed(lr, v) for v in dominated)
+    clean = share[share == 0].index
+    assert any(_allowed(lr, v) for v in clean)  # the healthy part of the range stays
+    cap = next(c for c in plan["changes"] if c["action"] == "cap" and c["hyperparameter"] == "learning_rate")
+    assert cap["evidence"].startswith("P") and "NaN/inf" in cap["reason"]
+
+
+def test_cifar10_plan_holds_conditions_and_every_number_comes_from_the_summary():
+    summary = _summary(CIFAR)
+    plan = plan_next_sweep(summary)
+    json.dumps(plan, allow_nan=False)
+    lr = plan["hyperparameters"]["learning_rate"]
+    p2 = next(p for p in summary["patterns"] if p["condition"] == "learning_rate ≥ 0.0631")
+    threshold = next(a for a in summary["associations"] if a["id"] == p2["association_id"])["lo"]
+    assert lr["high"] == threshold and lr["exclude"] == [[threshold, 100.0]] and lr["low"] == 1e-05
+    adam = next(c for c in plan["conditions"] if c["when"].get("value") == "adam")
+    assert adam["hyperparameter"] == "learning_rate" and adam["high"] < lr["high"]
+    assert plan["hyperparameters"]["batch_size"] == {
+        "kind": "int", "low": 128, "high": 128, "log": False, "exclude": [], "changed": False,
+        "searched": {"low": 128, "high": 128}}
+    assert plan["start_from"]["trial_id"] == summary["best_trial"]["trial_id"]
+    numbers = set(_numbers(summary))
+    for value in _numbers({k: plan[k] for k in ("hyperparameters", "conditions")}):
+        assert value in numbers
+    ids = {x["id"] for group in ("patterns", "findings", "associations") for x in summary[group]}
+    for change in plan["changes"]:
+        assert all(e in ids for e in change["evidence"].split(", "))
+
+
+def test_widening_at_the_edge_and_not_into_a_sick_region():
+    plan = plan_next_sweep(_summary(SAMPLE))
+    hps = plan["hyperparameters"]
+    assert (hps["batch_size"]["low"], hps["batch_size"]["high"]) == (8, 256)  # best trial at 128, the top: twice
+    assert (hps["weight_decay"]["low"], hps["weight_decay"]["high"]) == (0.0, 0.002)
+    assert hps["lr"]["changed"] is False and (hps["lr"]["low"], hps["lr"]["high"]) == (0.0001, 0.02)
+    widen = [c for c in plan["changes"] if c["action"] == "widen"]
+    assert [c["evidence"] for c in widen] == ["F2", "F3"]
+    # A log-scaled range widens by a decade; a range capped by a pattern on that side is not widened.
+    summary = _summary(CIFAR)
+    summary["findings"].append({"id": "F9", "kind": "edge_of_range", "hyperparameter": "learning_rate", "side": "low",
+                                "value": 1e-05, "searched": [1e-05, 100.0], "trial_ids": ["r00135"]})
+    summary["findings"].append({"id": "F10", "kind": "edge_of_range", "hyperparameter": "learning_rate",
+                                "side": "high", "value": 100.0, "searched": [1e-05, 100.0], "trial_ids": ["r00136"]})
+    lr = plan_next_sweep(summary)["hyperparameters"]["learning_rate"]
+    assert lr["low"] == 1e-06 and lr["high"] < 0.07
+
+
+def _overfitting_sweep(write_csv, with_decay: bool) -> dict:
+    rng = np.random.default_rng(0)
+    lines = ["trial_id,lr,weight_decay,epochs,train_loss,val_loss" if with_decay else "trial_id,lr,epochs,train_loss,val_loss"]
+    for i, lr in enumerate(np.geomspace(1e-4, 1e-1, 40)):
+        train, val = (0.1, 0.5) if lr >= 0.01 else (0.4, 0.45)
+        decay = f"{[0.0, 0.0001, 0.001][i % 3]}," if with_decay else ""
+        lines.append(f"t{i},{lr:.6g},{decay}20,{train + rng.uniform(0, 0.01):.4f},{val + rng.uniform(0, 0.01):.4f}")
+    return _summary(write_csv("\n".join(lines) + "\n"))
+
+
+def test_overfitting_region_gets_more_weight_decay_or_an_addition(write_csv):
+    summary = _overfitting_sweep(write_csv, with_decay=True)
+    assert any(p["issue_type"] == "overfitting" for p in summary["patterns"])
+    plan = plan_next_sweep(summary)
+    reg = next(c for c in plan["changes"] if c["action"] == "regularise")
+    assert reg["hyperparameter"] == "weight_decay" and reg["to"] == [0.0, 0.002] and reg["when"].startswith("lr")
+    cond = next(c for c in plan["conditions"] if c["hyperparameter"] == "weight_decay")
+    assert cond["when"]["hyperparameter"] == "lr" and cond["high"] == 0.002
+    assert all(c["when"] for c in plan["changes"] if c["action"] == "regularise")  # only within the region
+
+    plan = plan_next_sweep(_overfitting_sweep(write_csv, with_decay=False))
+    add = next(c for c in plan["changes"] if c["action"] == "add")
+    assert add["to"] is None and "weight_decay" in add["hyperparameter"] and add["evidence"].startswith("P")
+
+
+def test_runs_still_improving_get_twice_the_epochs():
+    summary = _summary(SLICE, curves=CURVES)
+    improving = [i for i in summary["issues"] if i["type"] == "still_improving"]
+    assert improving
+    plan = plan_next_sweep(summary)
+    epochs = plan["settings"]["epochs"]
+    assert epochs["column"] == "epochs" and epochs["from"] == max(i["epoch"] for i in improving)
+    assert epochs["to"] == 2 * epochs["from"]
+    change = next(c for c in plan["changes"] if c["action"] == "more_epochs")
+    assert change["evidence"] == "issue_counts.still_improving" and set(change["trial_ids"]) <= {
+        i["trial_id"] for i in improving}
+    assert to_wandb_sweep(plan)["parameters"]["epochs"] == {"value": epochs["to"]}
+
+
+def test_a_healthy_sweep_keeps_its_ranges(write_csv):
+    lines = ["trial_id,lr,dropout,val_loss"] + [f"{i},{0.001 * (i + 1)},{0.1 * (i % 3)},{0.5 + 0.01 * (i % 4)}"
+                                              for i in range(12)]
+    summary = _summary(write_csv("\n".join(lines) + "\n"))
+    plan = plan_next_sweep(summary)
+    assert not plan["conditions"] and not plan["settings"]
+    assert all(c["action"] == "widen" for c in plan["changes"])
+    empty = plan_next_sweep(_summary(write_csv("trial_id,val_loss\n1,0.5\n2,0.6\n", name="e.csv")))
+    assert empty["hyperparameters"] == {} and empty["changes"] == []
+
+
+def test_wandb_config_and_optuna_sampling_follow_the_plan():
+    plan = plan_next_sweep(_summary(CIFAR))
+    config = to_wandb_sweep(plan)
+    assert config["metric"] == {"name": "val_loss", "goal": "minimize"}
+    assert config["parameters"]["learning_rate"] == {"distribution": "log_uniform_values", "min": 1e-05,
+                                                     "max": plan["hyperparameters"]["learning_rate"]["high"]}
+    assert config["parameters"]["optimizer"] == {"values": ["adam", "sgd", "momentum"]}
+    assert config["parameters"]["batch_size"] == {"value": 128}
+
+    optuna = pytest.importorskip("optuna")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampled = []
+
+    def objective(trial):
+        params = suggest_params(trial, plan)
+        if params is None:
+            raise optuna.TrialPruned()
+        sampled.append(params)
+        return 0.0
+
+    optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1)).optimize(objective, n_trials=60)
+    assert len(sampled) >= 50
+    caps = {c["when"]["value"]: c["high"] for c in plan["conditions"]}
+    for params in sampled:
+        assert params["learning_rate"] < plan["hyperparameters"]["learning_rate"]["high"]
+        assert params["learning_rate"] < caps.get(params["optimizer"], math.inf)
+        assert params["batch_size"] == 128
+
+
+def _numbers(value):
+    if isinstance(value, bool) or value is None:
+        return
+    if isinstance(value, (int, float)):
+        yield float(value)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _numbers(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _numbers(v)
