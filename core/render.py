@@ -84,10 +84,15 @@ def prose(text: str) -> str:
 
 
 def _inert(text: str) -> str:
-    """Text outside code spans: HTML escaped, links and images reduced to their text."""
+    """Text outside code spans: HTML escaped, links and images reduced to their text.
+
+    Bare URLs, ``www.`` hosts and e-mail addresses (which GitHub turns into links) are
+    replaced by "(link removed)".
+    """
     text = text.replace("<", "&lt;").replace(">", "&gt;")
     text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)
-    return re.sub(r"https?://\S+", "(link removed)", text)
+    text = re.sub(r"https?://\S+|\bwww\.\S+", "(link removed)", text, flags=re.IGNORECASE)
+    return re.sub(r"[\w.+-]+@[\w-]+\.[\w.-]+", "(link removed)", text)
 
 
 def _ids(ids: list[str], total: int | None = None) -> str:

@@ -116,10 +116,10 @@ def test_model_prose_with_markup_is_removed_not_rendered(write_csv):
     assert "www.evil" not in report and "script" not in report
 
 
-@pytest.mark.xfail(reason="core/render.py prose() leaves GFM autolinks live: 'www.…' (and bare e-mail "
-                          "addresses) in input text still render as links", strict=True)
 def test_input_text_cannot_autolink():
     assert "www.evil.example" not in prose("optimizer = www.evil.example")
+    assert "x@evil.example" not in prose("contact x@evil.example now")
+    assert prose("lr = 1e-3 and www") == "lr = 1e-3 and www"
 
 
 def _strings(node):
