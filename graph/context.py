@@ -15,6 +15,7 @@ _ENV = {
     "endpoint_url": "LLM_ENDPOINT_URL",
     "offline": "HPATH_OFFLINE",
     "max_revisions": "HPATH_MAX_REVISIONS",
+    "n_classes": "HPATH_CLASSES",
     "llm_timeout": "HPATH_LLM_TIMEOUT",
     "llm_budget": "HPATH_LLM_BUDGET",
     "prompt_token_budget": "HPATH_PROMPT_TOKENS",
@@ -94,6 +95,17 @@ class Context:
         default=Thresholds.short_run_fraction,
         metadata={"description": "A run with fewer epochs than this fraction of the median is short."},
     )
+    n_classes: int = field(
+        default=0,
+        metadata={"description": "Number of classes, for the chance-level rules (no_learning, divergence "
+                                 "against ln(classes)); 0 infers it from trials sitting exactly at chance "
+                                 "(env HPATH_CLASSES)."},
+    )
+    accuracy_gap: float = field(
+        default=Thresholds.accuracy_gap,
+        metadata={"description": "Training minus held-out accuracy at which a trial overfits (0.07 above "
+                                 "0.9 training accuracy)."},
+    )
     short_runtime_fraction: float = field(
         default=Thresholds.short_runtime_fraction,
         metadata={"description": "Without epochs: a run under this fraction of the median runtime is short."},
@@ -116,12 +128,11 @@ class Context:
                 setattr(self, f.name, value)
 
     def thresholds(self) -> Thresholds:
-        """The detector thresholds of this run."""
-        return Thresholds(
-            overfit_ratio=self.overfit_ratio,
-            overfit_min_epochs=self.overfit_min_epochs,
-            diverge_factor=self.diverge_factor,
-            diverge_abs=self.diverge_abs,
-            short_run_fraction=self.short_run_fraction,
-            short_runtime_fraction=self.short_runtime_fraction,
-        )
+        """The detector thresholds of this run.
+
+        Every Context field named like a field of :class:`~core.detectors.Thresholds`
+        is passed on (``n_classes`` 0 means "infer"); the others keep their defaults.
+        """
+        given = {f.name: getattr(self, f.name) for f in fields(Thresholds) if hasattr(self, f.name)}
+        given["n_classes"] = given.get("n_classes") or None
+        return Thresholds(**given)

@@ -225,3 +225,12 @@ def test_short_run_never_flags_pruned_or_early_stopped():
     rows = [{"trial_id": i, "status": s, "val_loss": 0.3, "epochs": e} for i, (s, e) in enumerate(
         [("completed", 50), ("completed", 50), ("completed", 48), ("pruned", 3), ("early_stopped", 4), ("completed", 5)])]
     assert {t for t in _types(rows) if t[1] == "short_run"} == {("5", "short_run")}
+
+
+def test_context_passes_thresholds_and_classes_through(monkeypatch):
+    from graph.context import Context
+
+    assert Context().thresholds() == Thresholds()
+    monkeypatch.setenv("HPATH_CLASSES", "100")
+    assert Context().thresholds().n_classes == 100
+    assert Context(accuracy_gap=0.2, overfit_ratio=2.0).thresholds() == Thresholds(accuracy_gap=0.2, overfit_ratio=2.0)
