@@ -230,7 +230,8 @@ def test_short_run_never_flags_pruned_or_early_stopped():
 def test_context_passes_thresholds_and_classes_through(monkeypatch):
     from graph.context import Context
 
+    monkeypatch.delenv("HPATH_CLASSES", raising=False)
     assert Context().thresholds() == Thresholds()
+    assert Context(accuracy_gap=0.2, overfit_ratio=2.0).thresholds() == Thresholds(accuracy_gap=0.2, overfit_ratio=2.0)
     monkeypatch.setenv("HPATH_CLASSES", "100")
     assert Context().thresholds().n_classes == 100
-    assert Context(accuracy_gap=0.2, overfit_ratio=2.0).thresholds() == Thresholds(accuracy_gap=0.2, overfit_ratio=2.0)
