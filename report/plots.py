@@ -1,0 +1,526 @@
+"""Pictures of a sweep: issue heatmap, isolation plots and loss curves (matplotlib, Agg, PNG).
+
+Each ``*_figure`` function returns a :class:`matplotlib.figure.Figure` (or None when
+there is nothing to draw) built with the object API, so tests can inspect its axes and
+titles; :func:`write_pictures` saves them beside the report and returns the links for
+:func:`core.render.render_report`. The facts drawn (rates, ``k/n``, significance,
+thresholds, the next sweep's ranges, NaN onsets, best epochs) are read from the summary;
+the per-trial values come from the typed tables (:class:`core.table.TrialTable`,
+:class:`core.curves.CurveTable`).
+
+Every figure has a title, labelled axes (with the scale) and a legend, and is sized
+for the width GitHub shows an image at (about 900 pixels).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # never a display, whatever MPLBACKEND says
+
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+from matplotlib.ticker import PercentFormatter  # noqa: E402
+from matplotlib.transforms import blended_transform_factory  # noqa: E402
+
+from core.curves import CurveTable, curve_facts, held_out_loss, train_loss  # noqa: E402
+from core.detectors import ISSUE_TYPES, SEVERITY  # noqa: E402
+from core.patterns import ISSUE_LABELS  # noqa: E402
+from core.table import TrialTable  # noqa: E402
+from core.values import format_number  # noqa: E402
+
+HEATMAP = "hparam_heatmap.png"
+ISOLATION = "hparam_isolation_{}.png"
+CURVES = "hparam_curves.png"
+PICTURE_GLOBS = ("hparam_heatmap.png", "hparam_isolation_*.png", "hparam_curves.png")
+"""File names this module writes; earlier pictures of these names that a run does not redraw are removed."""
+
+DPI = 110
+_LOG_SPAN = 100.0  # the same rule as the buckets and the next sweep: two decades or more -> log scale
+_SICK = ("high", "medium", "low")
+_RANK = {t: i for i, t in enumerate(sorted(ISSUE_TYPES, key=lambda t: (("high", "medium", "low", "info").index(
+    SEVERITY[t]), ISSUE_TYPES.index(t))))}
+
+STYLE = {  # issue type -> (colour, marker); colour-blind safe (Okabe-Ito, then Tol) and told apart by marker too
+    "nonfinite_metric": ("#D55E00", "X"),
+    "status_mismatch": ("#8C510A", "P"),
+    "failed": ("#000000", "D"),
+    "diverged": ("#E69F00", "^"),
+    "no_learning": ("#CC79A7", "s"),
+    "killed": ("#555555", "v"),
+    "timeout": ("#777777", "<"),
+    "overfitting": ("#0072B2", "o"),
+    "suspicious_validation": ("#882255", "h"),
+    "short_run": ("#999933", ">"),
+    "running": ("#AAAAAA", "."),
+    "plateau": ("#44AA99", "d"),
+    "oscillation": ("#56B4E9", "*"),
+    "still_improving": ("#009E73", "p"),
+    "pruned": ("#BBBBBB", "1"),
+}
+_HEALTHY = ("#9A9A9A", "o")
+_SHORT = {"nonfinite_metric": "NaN/inf", "status_mismatch": "hidden failure", "no_learning": "no learning",
+          "suspicious_validation": "suspicious val.", "short_run": "cut short", "still_improving": "still improving",
+          "plateau": "plateau", "oscillation": "oscillating"}
+_RC = {"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 8.5,
+       "xtick.labelsize": 9, "ytick.labelsize": 9, "figure.titlesize": 12}
+
+
+def text(value: object, limit: int = 48) -> str:
+    """Input text made safe for a matplotlib label: ``$`` does not start mathtext, long text is cut."""
+    s = " ".join(str(value).split())
+    if len(s) > limit:
+        s = s[: limit - 1] + "…"
+    return s.replace("\\", "\\\\").replace("$", r"\$")
+
+
+# --------------------------------------------------------------------------------------
+# Heatmap: hyperparameter regions x issue types
+# --------------------------------------------------------------------------------------
+
+
+def heatmap_figure(summary: dict[str, Any], *, max_rows: int = 40) -> Figure | None:
+    """Issue rate per hyperparameter region (bucket or value) and issue type.
+
+    Each cell is the share of the region's trials with that issue, written as ``k/n``;
+    cells whose association is significant (Benjamini-Hochberg ``q`` below the
+    analysis' alpha, with at least ``min_support`` affected trials and a higher rate
+    than the rest of the sweep) are outlined and starred. Hyperparameters with patterns
+    come first; at most ``max_rows`` regions are shown (whole hyperparameters).
+    Returns None when there are no associations to show.
+    """
+    analysis = summary.get("analysis") or {}
+    alpha, support = float(analysis.get("alpha", 0.05)), int(analysis.get("min_support", 3))
+    types = [t for t in summary["issue_counts"] if t != "pruned"]
+    cells: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
+    for a in summary.get("associations") or []:
+        if a["rule"] in ("bucket", "value") and a["issue_type"] in types:
+            cells.setdefault(a["hyperparameter"], {}).setdefault(a["condition"], {})[a["issue_type"]] = a
+    if not cells or not types:
+        return None
+    rows: list[tuple[str, str, dict[str, dict[str, Any]]]] = []
+    for hp in _by_importance(summary, list(cells)):
+        regions = cells[hp]
+        if rows and len(rows) + len(regions) > max_rows:
+            continue
+        rows += [(hp, cond, by_type) for cond, by_type in regions.items()]
+    rate = np.full((len(rows), len(types)), np.nan)
+    for i, (_, _, by_type) in enumerate(rows):
+        for j, t in enumerate(types):
+            if t in by_type:
+                rate[i, j] = by_type[t]["rate"]
+
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(max(8.0, 3.6 + 1.25 * len(types)), 2.0 + 0.34 * len(rows)), layout="constrained")
+        ax = fig.add_subplot()
+        image = ax.imshow(np.ma.masked_invalid(rate), cmap="OrRd", vmin=0, vmax=1, aspect="auto")
+        n_significant = 0
+        for i, (_, _, by_type) in enumerate(rows):
+            for j, t in enumerate(types):
+                a = by_type.get(t)
+                if a is None:
+                    continue
+                significant = a["q"] < alpha and a["k"] >= support and a["rate"] > a["rate_rest"]
+                n_significant += significant
+                colour = "white" if a["rate"] > 0.6 else "black"
+                ax.text(j, i, f"{a['k']}/{a['n']}" + ("*" if significant else ""), ha="center", va="center",
+                        fontsize=8.5, color=colour, fontweight="bold" if significant else "normal")
+                if significant:
+                    ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=2))
+        previous = None
+        for i, (hp, _, _) in enumerate(rows):
+            if previous is not None and hp != previous:
+                ax.axhline(i - 0.5, color="#333333", linewidth=1)
+            previous = hp
+        ax.set_xticks(range(len(types)), [text(ISSUE_LABELS.get(t, t), 40) for t in types], rotation=30, ha="right")
+        ax.set_yticks(range(len(rows)), [text(cond, 44) for _, cond, _ in rows])
+        ax.set_xlabel("issue type")
+        ax.set_ylabel("hyperparameter region (bucket or value)")
+        ax.set_title(f"Issue rate by hyperparameter region ({summary['sweep']['n_trials']} trials)\n"
+                     f"cell: trials with the issue / trials in the region; outlined*: significant "
+                     f"(q < {alpha:g}, {n_significant} cell(s))", fontsize=10.5)
+        bar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02, format=PercentFormatter(1.0))
+        bar.set_label("issue rate (% of the region's trials)")
+    return fig
+
+
+def _by_importance(summary: dict[str, Any], hps: Iterable[str]) -> list[str]:
+    """Hyperparameters with patterns first (in pattern order), then leads, edge findings, the rest."""
+    score: dict[str, int] = {}
+    groups = [summary.get("patterns") or [], summary.get("leads") or []]
+    for rank, group in enumerate(groups):
+        for i, p in enumerate(group):
+            for hp in p.get("hyperparameters") or [p.get("hyperparameter")]:
+                score.setdefault(hp, rank * 1000 + i)
+    for f in summary.get("findings") or []:
+        if f.get("hyperparameter"):
+            score.setdefault(f["hyperparameter"], 2000)
+    hps = list(hps)
+    return sorted(hps, key=lambda hp: (score.get(hp, 3000), hps.index(hp)))
+
+
+# --------------------------------------------------------------------------------------
+# Isolation plots: the metric against one hyperparameter
+# --------------------------------------------------------------------------------------
+
+
+def isolation_figures(
+    table: TrialTable, summary: dict[str, Any], *, max_plots: int = 4, max_buckets: int = 12
+) -> list[tuple[str, Figure]]:
+    """One isolation plot per important numeric hyperparameter (tuning-playbook style).
+
+    The main metric of every trial (the one the best trial is judged by) against the
+    hyperparameter's value, on a log axis when a positive range spans two decades or
+    more; sick trials are marked by their worst issue type, NaN/inf metrics drawn at the
+    top edge; the best trial of each bucket of the hyperparameter is joined by a line.
+    The next sweep's range (``summary["next_sweep"]``) is shaded and the thresholds of
+    the patterns on this hyperparameter are drawn as dashed lines. Hyperparameters with
+    patterns come first; at most ``max_plots`` of those with 3 or more distinct values.
+
+    Returns
+    -------
+    list of (hyperparameter, Figure)
+    """
+    metric, goal = _main_metric(table, summary)
+    if metric is None or len(table) == 0:
+        return []
+    numeric = [hp for hp in table.hyperparameters.columns if table.hyperparameters[hp].dtype != object
+               and np.unique(_finite(table.hyperparameters[hp].to_numpy(dtype=float))).size >= 3]
+    worst = _worst_issue(summary)
+    kinds = np.array([worst.get(str(i)) for i in table.ids], dtype=object)
+    y = table.metrics[metric].to_numpy(dtype=float)
+    reported = ~table.missing[metric].to_numpy(dtype=bool)
+    out = []
+    for hp in _by_importance(summary, numeric)[:max_plots]:
+        x = table.hyperparameters[hp].to_numpy(dtype=float)
+        out.append((hp, _isolation(hp, x, y, reported, kinds, metric, goal, summary, max_buckets)))
+    return out
+
+
+def _isolation(hp: str, x: np.ndarray, y: np.ndarray, reported: np.ndarray, kinds: np.ndarray, metric: str,
+               goal: str, summary: dict[str, Any], max_buckets: int) -> Figure:
+    has_x = np.isfinite(x)
+    finite_y = np.isfinite(y) & has_x
+    bad_y = reported & ~np.isfinite(y) & has_x
+    xs = x[has_x]
+    log_x = bool(xs.min() > 0 and xs.max() / xs.min() >= _LOG_SPAN)
+    ys = y[finite_y]
+    log_y = bool(ys.size and ys.min() > 0 and ys.max() / ys.min() >= _LOG_SPAN)
+    top = _focus_top(y, finite_y, kinds, log_y, goal)
+    off = finite_y & (y > top) if top is not None else np.zeros_like(finite_y)
+    shown = finite_y & ~off
+    distinct = np.unique(xs)
+    jitter = distinct.size <= 12 and xs.size >= 3 * distinct.size
+    xj = _jitter(x, distinct, log_x) if jitter else x
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(9.0, 5.0), layout="constrained")
+        ax = fig.add_subplot()
+        healthy = shown & (kinds == None)  # noqa: E711 - elementwise
+        ax.scatter(xj[healthy], y[healthy], s=22, c=_HEALTHY[0], marker=_HEALTHY[1], alpha=0.7, linewidths=0,
+                   label=f"no issue ({int((finite_y & (kinds == None)).sum())})")  # noqa: E711
+        for t in sorted(set(kinds[finite_y | bad_y]) - {None}, key=_RANK.get):
+            colour, marker = STYLE.get(t, _HEALTHY)
+            sel = shown & (kinds == t)
+            n = int(((finite_y | bad_y) & (kinds == t)).sum())
+            ax.scatter(xj[sel], y[sel], s=34, c=colour, marker=marker, alpha=0.85, linewidths=0.3, edgecolors="white",
+                       label=f"{ISSUE_LABELS.get(t, t)} ({n})")
+        if log_x:
+            ax.set_xscale("log")
+        if log_y:
+            ax.set_yscale("log")
+        ax.margins(x=0.04, y=0.08)
+        lo, hi = float(np.min(xj[has_x])), float(np.max(xj[has_x]))  # every trial, also those drawn at the top
+        plan = (summary.get("next_sweep") or {}).get("hyperparameters", {}).get(hp) or {}
+        if plan.get("changed") and plan.get("low") is not None and (plan["low"] > 0 or not log_x):
+            lo, hi = min(lo, plan["low"]), max(hi, plan["high"])  # a widened range shows where it ends
+        if log_x:
+            pad = (hi / lo) ** 0.04
+            ax.set_xlim(lo / pad, hi * pad)
+        else:
+            pad = 0.04 * (hi - lo) or 0.5
+            ax.set_xlim(lo - pad, hi + pad)
+        if top is not None:
+            low = ax.get_ylim()[0]
+            ax.set_ylim(low, top)
+        edge = blended_transform_factory(ax.transData, ax.transAxes)
+        for mask, level, marker, what in ((off, 0.975, "^", f"{text(metric, 20)} above the axis"),
+                                          (bad_y, 1.0, "X", f"NaN/inf {text(metric, 20)}")):
+            if not mask.any():
+                continue
+            colours = [STYLE.get(k, _HEALTHY)[0] if k else _HEALTHY[0] for k in kinds[mask]]
+            ax.scatter(xj[mask], np.full(int(mask.sum()), level), transform=edge, s=30, c=colours, marker=marker,
+                       clip_on=False, linewidths=0, zorder=5)
+            ax.scatter([], [], s=30, c="#666666", marker=marker, label=f"{what}, drawn at the top ({int(mask.sum())})")
+        bx, by = _best_per_bucket(x[finite_y], y[finite_y], goal, log_x, max_buckets)
+        if bx.size >= 2:
+            ax.plot(bx, np.minimum(by, top) if top is not None else by, color="black", linewidth=1.4, marker="o",
+                    markersize=6, markerfacecolor="none", label="best trial per bucket", zorder=4)
+        _draw_plan(ax, hp, summary)
+        ax.set_xlabel(f"{text(hp, 40)} ({'log' if log_x else 'linear'} scale{'; points jittered sideways' if jitter else ''})")
+        ax.set_ylabel(f"{text(metric, 30)} ({'lower' if goal == 'min' else 'higher'} is better"
+                      f"{', log scale' if log_y else ''})")
+        n = int((finite_y | bad_y).sum())
+        ax.set_title(f"Isolation plot: {text(metric, 30)} vs {text(hp, 40)}\n"
+                     f"{n} trials; sick ones marked by their worst issue type")
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, frameon=False)
+    return fig
+
+
+def _focus_top(y: np.ndarray, finite: np.ndarray, kinds: np.ndarray, log_y: bool, goal: str) -> float | None:
+    """Upper y limit that keeps the trials without a high-severity issue readable, or None to show all.
+
+    Blown-up losses (diverged trials at 1e30) would flatten everything else; when the
+    largest value is over a thousand times (log scale) the largest of the other trials,
+    the axis stops at ten times that, and the values above are drawn at the top edge.
+    """
+    if goal != "min" or not log_y:
+        return None
+    calm = finite & np.array([k is None or SEVERITY.get(k) != "high" for k in kinds])
+    if not calm.any():
+        return None
+    top = float(y[calm].max()) * 10
+    return top if float(y[finite].max()) > 100 * top else None
+
+
+def _jitter(x: np.ndarray, distinct: np.ndarray, log_x: bool) -> np.ndarray:
+    """Spread the points of a few distinct values sideways (deterministically) so that their number shows."""
+    rng = np.random.default_rng(0)
+    if log_x:
+        gaps = np.diff(np.log10(distinct))
+        width = 0.15 * float(gaps.min()) if gaps.size else 0.05
+        return x * 10 ** rng.uniform(-width, width, size=x.shape)
+    gaps = np.diff(distinct)
+    width = 0.15 * float(gaps.min()) if gaps.size else 0.05 * max(abs(float(distinct[0])), 1.0)
+    return x + rng.uniform(-width, width, size=x.shape)
+
+
+def _draw_plan(ax: Any, hp: str, summary: dict[str, Any]) -> None:
+    """The next sweep's range (shaded) and the pattern thresholds on ``hp`` (dashed)."""
+    plan = (summary.get("next_sweep") or {}).get("hyperparameters", {}).get(hp)
+    if plan and plan["kind"] != "categorical" and plan.get("changed") and plan["low"] is not None:
+        ax.axvspan(plan["low"], plan["high"], color="#009E73", alpha=0.10, zorder=0,
+                   label=f"next sweep: {format_number(plan['low'])} to {format_number(plan['high'])}")
+    by_id = {a["id"]: a for a in summary.get("associations") or []}
+    for p in summary.get("patterns") or []:
+        a = by_id.get(p.get("association_id"))
+        if a is None or a["hyperparameter"] != hp or a["rule"] != "threshold":
+            continue
+        cut = a["lo"] if a["direction"] == "above" else a["hi"]
+        colour = STYLE.get(a["issue_type"], _HEALTHY)[0]
+        ax.axvline(cut, color=colour, linestyle="--", linewidth=1.3, zorder=3)
+        ax.annotate(f"{p['id']}: {'≥' if a['direction'] == 'above' else '≤'} {format_number(cut)}", (cut, 0.02),
+                    xycoords=blended_transform_factory(ax.transData, ax.transAxes), xytext=(-4, 0),
+                    textcoords="offset points", color=colour, fontsize=8.5, rotation=90, va="bottom", ha="right")
+
+
+def _best_per_bucket(x: np.ndarray, y: np.ndarray, goal: str, log_x: bool, max_buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    """The best trial of each bucket of ``x`` (each value, when there are few), sorted by ``x``."""
+    if x.size == 0:
+        return x, y
+    values = np.unique(x)
+    if values.size <= 2 * max_buckets:
+        codes = np.searchsorted(values, x)
+    else:
+        edges = (np.geomspace(x.min(), x.max(), max_buckets + 1) if log_x
+                 else np.unique(np.quantile(x, np.linspace(0, 1, max_buckets + 1))))
+        codes = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(edges) - 2)
+    score = y if goal == "min" else -y
+    order = np.lexsort((score, codes))
+    first = order[np.concatenate([[True], codes[order][1:] != codes[order][:-1]])]
+    first = first[np.argsort(x[first], kind="stable")]
+    return x[first], y[first]
+
+
+def _main_metric(table: TrialTable, summary: dict[str, Any]) -> tuple[str | None, str]:
+    roles = table.roles
+    best = summary.get("best_trial")
+    column = best["metric"] if best else None
+    if column is None:
+        pair = roles.loss_pair()
+        column = (pair[1] if pair else None) or roles.metric("loss", held_out=True) or roles.metric(
+            "accuracy", held_out=True)
+    if column is None:
+        column = next((c for c, m in roles.metrics.items() if m.goal), None)
+    if column is None or column not in table.metrics:
+        return None, "min"
+    return column, roles.metrics[column].goal or ("max" if roles.metrics[column].kind == "accuracy" else "min")
+
+
+def _worst_issue(summary: dict[str, Any]) -> dict[str, str]:
+    """Trial id -> its most severe issue type (sick severities only)."""
+    worst: dict[str, str] = {}
+    for issue in summary["issues"]:
+        if issue["severity"] in _SICK:
+            current = worst.get(issue["trial_id"])
+            if current is None or _RANK[issue["type"]] < _RANK[current]:
+                worst[issue["trial_id"]] = issue["type"]
+    return worst
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    return values[np.isfinite(values)]
+
+
+# --------------------------------------------------------------------------------------
+# Curves: sick trials next to the best healthy trial
+# --------------------------------------------------------------------------------------
+
+
+def curves_figure(
+    curves: CurveTable, summary: dict[str, Any], *, trial_ids: Iterable[str] | None = None, max_panels: int = 9
+) -> Figure | None:
+    """Small multiples of the sick trials' loss curves next to the best healthy trial.
+
+    The first panel is the healthy trial (no issue) with the lowest held-out loss among
+    the trials with curves; each other panel is one sick trial (most severe first), its
+    held-out loss (solid) and training loss (dashed), the healthy trial's held-out loss
+    in grey for reference, the first NaN/inf step as a dotted red line and the best
+    epoch of the held-out loss as a star. ``trial_ids`` are the trials of the results
+    table: curves of other trials were not analysed, so none of them is taken as the
+    healthy reference. Returns None without curves of sick trials or without a loss.
+    """
+    main = held_out_loss(curves) or train_loss(curves)
+    if main is None or curves.n_trials == 0:
+        return None
+    train = train_loss(curves)
+    train = train if train != main else None
+    worst = _worst_issue(summary)
+    types: dict[str, list[str]] = {}
+    for issue in summary["issues"]:
+        if issue["severity"] in _SICK:
+            types.setdefault(issue["trial_id"], []).append(issue["type"])
+    index = {str(t): i for i, t in enumerate(curves.trial_ids)}
+    sick = sorted((t for t in worst if t in index), key=lambda t: (_RANK[worst[t]], index[t]))
+    if not sick:
+        return None
+    facts = curve_facts(curves).set_index("trial_id")
+    known = None if trial_ids is None else {str(i) for i in trial_ids}
+    healthy = [t for t in index if t not in worst and (known is None or t in known)]
+    best = None
+    if healthy:
+        values = facts.loc[healthy, "best_value"].astype(float)
+        values = values[np.isfinite(values)]
+        best = str(values.idxmin()) if len(values) else None
+    shown = ([best] if best else []) + sick[: max_panels - (1 if best else 0)]
+    ncols = min(3, len(shown))
+    nrows = math.ceil(len(shown) / ncols)
+    reference = _series(curves, index[best], main) if best else None
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(10.0 if ncols == 3 else 3.4 * ncols + 0.6, 2.8 * nrows + 1.0), layout="constrained")
+        axes = fig.subplots(nrows, ncols, squeeze=False)
+        for ax in axes.flat[len(shown):]:
+            ax.set_visible(False)
+        for ax, trial in zip(axes.flat, shown):
+            code = index[trial]
+            step, value = _series(curves, code, main)
+            is_best = trial == best
+            if reference is not None and not is_best:
+                ax.plot(*reference, color="#9A9A9A", linewidth=1.1)
+            colour = "#333333" if is_best else STYLE.get(worst[trial], _HEALTHY)[0]
+            ax.plot(step, value, color=colour, linewidth=1.6)
+            if train:
+                ax.plot(*_series(curves, code, train), color=colour, linewidth=1.0, linestyle="--", alpha=0.8)
+            row = facts.loc[trial]
+            onset = float(row["first_nonfinite_step"])
+            if np.isfinite(onset):
+                ax.axvline(onset, color="#D55E00", linestyle=":", linewidth=1.8)
+                ax.text(onset, 0.97, f" NaN/inf from {format_number(onset)} ", transform=_top(ax), color="#D55E00",
+                        fontsize=8, va="top", ha="right" if onset > 0.6 * step.max(initial=0) else "left")
+            if np.isfinite(float(row["best_step"])) and row["held_out"] == main:
+                ax.plot([row["best_step"]], [row["best_value"]], marker="*", markersize=12, color="black",
+                        linestyle="none", zorder=5)
+                ax.annotate(f"best {format_number(float(row['best_step']))}", (row["best_step"], row["best_value"]),
+                            xytext=(4, -12), textcoords="offset points", fontsize=8)
+            finite = value[np.isfinite(value)]
+            if finite.size and finite.min() > 0 and finite.max() / finite.min() >= _LOG_SPAN:
+                ax.set_yscale("log")
+            labels = ", ".join(_SHORT.get(t, t) for t in sorted(set(types.get(trial, [])), key=_RANK.get))
+            ax.set_title(f"{text(trial, 18)}: " + ("best healthy trial" if is_best else text(labels, 36)), fontsize=9.5)
+            ax.set_xlabel(text(curves.step_column, 20))
+            ax.set_ylabel(text(main, 20) + (" (log scale)" if ax.get_yscale() == "log" else ""))
+            ax.grid(True, alpha=0.3)
+        handles = [Line2D([], [], color="#333333", linewidth=1.6, label=f"{text(main, 20)} (held-out)"),
+                   *([Line2D([], [], color="#333333", linewidth=1.0, linestyle="--", label=f"{text(train, 20)} (train)")]
+                     if train else []),
+                   *([Line2D([], [], color="#9A9A9A", linewidth=1.1, label=f"best healthy trial {text(best, 18)}")]
+                     if best else []),
+                   Line2D([], [], color="#D55E00", linestyle=":", linewidth=1.8, label="first NaN/inf step"),
+                   Line2D([], [], color="black", marker="*", markersize=11, linestyle="none",
+                          label=f"best epoch of {text(main, 20)}")]
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False, fontsize=8.5)
+        fig.suptitle(f"Loss curves: {len(shown) - (1 if best else 0)} of {len(sick)} sick trial(s) with curves"
+                     + (f", next to the best healthy trial {text(best, 18)}" if best else "")
+                     + "\npanel colour: the trial's most severe issue type")
+    return fig
+
+
+def _top(ax: Any) -> Any:
+    """A transform with data coordinates along x and axes coordinates along y (0 bottom, 1 top)."""
+    return blended_transform_factory(ax.transData, ax.transAxes)
+
+
+def _series(curves: CurveTable, code: int, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """Steps and values of one trial's metric where it was logged (NaN/inf become gaps)."""
+    lo, hi = curves.offsets[code], curves.offsets[code + 1]
+    logged = ~curves.missing[column].to_numpy()[lo:hi]
+    value = curves.metrics[column].to_numpy()[lo:hi][logged]
+    return curves.step[lo:hi][logged], np.where(np.isfinite(value), value, np.nan)
+
+
+# --------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------
+
+
+def write_pictures(
+    summary: dict[str, Any], out_dir: Path, *, table: TrialTable | None = None, curves: CurveTable | None = None,
+) -> list[dict[str, str]]:
+    """Draw every picture that has data and save it in ``out_dir`` as PNG.
+
+    Returns the links for :func:`core.render.render_report`: ``{"path", "title",
+    "section"}`` with ``path`` relative to ``out_dir``. Pictures of these names left
+    by an earlier run and not drawn now are removed, so the folder matches the report.
+    """
+    figures: list[tuple[str, Figure, str, str]] = []
+    if curves is not None:
+        fig = curves_figure(curves, summary, trial_ids=table.ids.tolist() if table is not None else None)
+        if fig is not None:
+            figures.append((CURVES, fig, "Loss curves of sick trials next to the best healthy trial", "breakdown"))
+    fig = heatmap_figure(summary)
+    if fig is not None:
+        figures.append((HEATMAP, fig, "Issue rate by hyperparameter region and issue type", "pathologies"))
+    if table is not None:
+        for i, (hp, fig) in enumerate(isolation_figures(table, summary), start=1):
+            figures.append((ISOLATION.format(i), fig, f"Isolation plot of {hp}", "pathologies"))
+    written = []
+    for name, fig, title, section in figures:
+        _save(fig, out_dir / name)
+        written.append({"path": name, "title": title, "section": section})
+    keep = {w["path"] for w in written}
+    for pattern in PICTURE_GLOBS:
+        for old in out_dir.glob(pattern):
+            if old.name not in keep:
+                old.unlink(missing_ok=True)
+    return written
+
+
+def _save(fig: Figure, path: Path) -> None:
+    """Save through a temporary file and a rename, like the report."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format="png", dpi=DPI, facecolor="white")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,125 @@
+"""Pictures (report/plots.py): built from real sweeps, checked through matplotlib objects, saved as PNG."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from matplotlib.patches import Rectangle
+
+from core.curves import build_curve_table
+from core.loading import read_results
+from core.next_sweep import plan_next_sweep
+from core.patterns import ISSUE_LABELS, analyze_patterns
+from core.roles import infer_roles
+from core.summary import analyze_sweep
+from core.table import build_trial_table
+from report.plots import curves_figure, heatmap_figure, isolation_figures, write_pictures
+from tests.conftest import DATA, EXAMPLES
+
+CIFAR = EXAMPLES / "deepobs_cifar10_3c3d.csv"
+SLICE = DATA / "deepobs_nonfinite_slice.csv"
+CURVES = DATA / "curves" / "deepobs_curves_slice.csv"
+
+
+def _inputs(path, curves=None):
+    raw = read_results(path)
+    roles = infer_roles(raw.frame, raw.source)
+    summary = analyze_sweep(raw, roles, curves=read_results(curves) if curves else None)
+    summary |= analyze_patterns(summary)
+    summary["next_sweep"] = plan_next_sweep(summary)
+    curve_table = build_curve_table(read_results(curves)) if curves else None
+    return summary, build_trial_table(raw, roles), curve_table
+
+
+@pytest.fixture(scope="module")
+def cifar():
+    return _inputs(CIFAR)
+
+
+def test_heatmap_has_a_cell_per_region_and_issue_type_and_outlines_the_significant_ones(cifar):
+    summary, _, _ = cifar
+    fig = heatmap_figure(summary)
+    ax, bar = fig.axes  # the heatmap and its colour bar
+    assert ax.get_title().startswith("Issue rate by hyperparameter region (135 trials)")
+    assert ax.get_xlabel() == "issue type" and "region" in ax.get_ylabel() and "%" in bar.get_ylabel()
+    types = [t for t in summary["issue_counts"] if t != "pruned"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [ISSUE_LABELS[t] for t in types]
+    regions = [a for a in summary["associations"] if a["rule"] in ("bucket", "value")]
+    rows = list(dict.fromkeys(a["condition"] for a in regions))
+    assert sorted(t.get_text() for t in ax.get_yticklabels()) == sorted(rows)
+    cells = [t.get_text() for t in ax.texts]
+    assert len(cells) == len(rows) * len(types)
+    significant = [a for a in regions if a["q"] < 0.05 and a["k"] >= 3 and a["rate"] > a["rate_rest"]]
+    outlined = [p for p in ax.patches if isinstance(p, Rectangle) and p.get_linewidth() == 2]
+    assert len(outlined) == len(significant) >= 3
+    assert sorted(c for c in cells if c.endswith("*")) == sorted(f"{a['k']}/{a['n']}*" for a in significant)
+
+
+def test_isolation_plot_of_the_learning_rate(cifar):
+    summary, table, _ = cifar
+    figures = isolation_figures(table, summary)
+    assert [hp for hp, _ in figures] == ["learning_rate"]  # optimizer is categorical, batch_size constant
+    ax = figures[0][1].axes[0]
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    assert ax.get_title().startswith("Isolation plot: val_loss vs learning_rate")
+    assert ax.get_xlabel().startswith("learning_rate (log scale") and ax.get_ylabel().startswith("val_loss (lower is better")
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    order = ["high", "medium", "low"]
+    by_trial: dict[str, list[str]] = {}
+    for issue in summary["issues"]:
+        by_trial.setdefault(issue["trial_id"], []).append(issue["type"])
+    worst = [min(types, key=lambda t: (order.index(summary["issue_types"][t]["severity"]), list(ISSUE_LABELS).index(t)))
+             for types in by_trial.values()]
+    for kind in summary["issue_counts"]:  # each sick trial once, by its most severe issue
+        assert f"{ISSUE_LABELS[kind]} ({worst.count(kind)})" in labels
+    assert f"no issue ({135 - len(by_trial)})" in labels
+    assert "NaN/inf val_loss, drawn at the top (36)" in labels
+    best = next(line for line in ax.get_lines() if line.get_label() == "best trial per bucket")
+    assert min(best.get_ydata()) == pytest.approx(summary["best_trial"]["value"])
+    nxt = summary["next_sweep"]["hyperparameters"]["learning_rate"]
+    assert any(label.startswith("next sweep: 1e-05 to 0.0631") for label in labels) and nxt["changed"]
+    dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert dashed and dashed[0].get_xdata()[0] == pytest.approx(nxt["high"])  # the P2 threshold
+
+
+def test_curves_panel_shows_sick_trials_next_to_the_best_healthy_one():
+    summary, table, curves = _inputs(SLICE, CURVES)
+    fig = curves_figure(curves, summary, trial_ids=table.ids.tolist())
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(panels) == 9
+    assert panels[0].get_title().endswith("best healthy trial")
+    healthy = panels[0].get_title().split(":")[0]
+    assert healthy not in {i["trial_id"] for i in summary["issues"]}
+    titles = {ax.get_title().split(":")[0]: ax for ax in panels}
+    ax = titles["r00754"]  # test loss overflows to +inf from epoch 56 (tests/test_summary_curves.py)
+    assert "NaN/inf" in ax.get_title() and ax.get_xlabel() == "epoch" and ax.get_ylabel().startswith("test_loss")
+    onsets = [line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == ":"]
+    assert onsets == [56]
+    stars = [line for line in ax.get_lines() if line.get_marker() == "*"]
+    fact = next(t for t in summary["curves"]["trials"] if t["trial_id"] == "r00754")
+    assert stars and stars[0].get_xdata()[0] == fact["best_step"]
+    assert "next to the best healthy trial" in fig.get_suptitle()
+
+
+def test_pictures_are_written_as_png_and_stale_ones_removed(tmp_path, cifar):
+    summary, table, _ = cifar
+    (tmp_path / "hparam_isolation_7.png").write_bytes(b"old")
+    (tmp_path / "mine.png").write_bytes(b"keep")
+    links = write_pictures(summary, tmp_path, table=table)
+    assert [link["path"] for link in links] == ["hparam_heatmap.png", "hparam_isolation_1.png"]
+    assert {link["section"] for link in links} == {"pathologies"}
+    for link in links:
+        data = (tmp_path / link["path"]).read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 20_000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hparam_heatmap.png", "hparam_isolation_1.png", "mine.png"]
+
+
+def test_text_from_the_input_cannot_start_mathtext(write_csv, tmp_path):
+    lines = ["trial_id,lr$x$,val_loss,train_loss"] + [
+        f"$a{i}$,{10.0 ** -(i % 5)},{'nan' if i % 5 == 0 else 0.5 + 0.01 * i},0.4" for i in range(30)]
+    summary, table, _ = _inputs(write_csv("\n".join(lines) + "\n"))
+    links = write_pictures(summary, tmp_path, table=table)
+    assert any(link["path"].startswith("hparam_isolation") for link in links)
+    ax = isolation_figures(table, summary)[0][1].axes[0]
+    assert r"lr\$x\$" in ax.get_xlabel()
+    assert np.isfinite(ax.get_xlim()).all()
