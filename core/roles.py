@@ -15,7 +15,7 @@ from typing import Literal
 import pandas as pd
 
 from core.errors import InputError
-from core.values import parse_cells
+from core.values import all_distinct, parse_cells
 
 MetricKind = Literal["loss", "accuracy", "objective"]
 Split = Literal["train", "val", "test"]
@@ -257,7 +257,7 @@ def infer_roles(frame: pd.DataFrame, source: str, hints: dict[str, str] | None =
                 f"or name one with --map COLUMN=id); columns are: {_list(frame.columns)}"
             )
         # The first candidate whose values are unique; else the first (duplicates are reported later).
-        id_col = next((c for c in candidates if frame[c].is_unique), candidates[0])
+        id_col = next((c for c in candidates if all_distinct(frame[c])), candidates[0])
     taken: set[str | None] = {id_col, *given}
     status_col = hinted("status") or _first(by_canonical, _STATUS_NAMES, taken)
     taken.add(status_col)

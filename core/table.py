@@ -15,7 +15,7 @@ from core.errors import InputError
 from core.loading import RawTable
 from core.roles import ColumnRoles
 from core.status import normalize_status
-from core.values import parse_cells
+from core.values import all_distinct, parse_cells
 
 _FIRST_DATA_LINE = 2  # line 1 of the file is the header
 
@@ -134,12 +134,14 @@ def _mostly_distinct(cells: pd.Series, sample: int = 10_000) -> bool:
 
 def _trial_ids(cells: pd.Series, source: str, column: str) -> pd.Series:
     ids = cells.astype("string").str.strip()
-    codes, uniques = pd.factorize(ids, use_na_sentinel=True)
-    if (codes < 0).any() or (np.asarray(uniques) == "").any():
-        empty = (ids.isna() | (ids == "")).to_numpy(dtype=bool)
+    empty = (ids.isna() | (ids == "")).to_numpy(dtype=bool)
+    if empty.any():
         line = int(np.flatnonzero(empty)[0]) + _FIRST_DATA_LINE
         raise InputError(f"{source}: line {line} has an empty trial id (column {column!r})")
-    if len(uniques) < len(ids):
+    # Role inference already asked whether the cells are distinct; stripping that removed
+    # nothing (same total length) cannot have made two of them equal.
+    unchanged = ids.str.len().sum() == cells.astype("string").str.len().sum()
+    if not (unchanged and all_distinct(cells)) and ids.duplicated().any():
         duplicated = ids.duplicated(keep=False)
         first = ids[duplicated].iloc[0]
         lines = (np.flatnonzero((ids == first).to_numpy()) + _FIRST_DATA_LINE).tolist()
@@ -149,7 +151,7 @@ def _trial_ids(cells: pd.Series, source: str, column: str) -> pd.Series:
             f"{source}: duplicate trial id {first!r} in column {column!r} on lines "
             f"{', '.join(map(str, lines[:5]))}{more}"
         )
-    return pd.Series(np.asarray(uniques, dtype=object)[codes], index=cells.index, name=cells.name, dtype=object)
+    return pd.Series(ids.to_numpy(dtype=object), index=cells.index, name=cells.name, dtype=object)
 
 
 def _not_a_number(cells: pd.Series, row: int, source: str, column: str) -> InputError:
@@ -163,9 +165,9 @@ def _numeric_column(cells: pd.Series, source: str, column: str) -> tuple[pd.Seri
     parsed = parse_cells(cells)
     if not parsed.numeric:
         raise _not_a_number(cells, int(np.argmax(parsed.unparsed)), source, column)
-    return (
-        pd.Series(parsed.values, index=cells.index, name=cells.name, copy=True),
-        pd.Series(parsed.missing, index=cells.index, name=cells.name, copy=True),
+    return (  # read-only views of the parse: build_trial_table copies them into its frames
+        pd.Series(parsed.values, index=cells.index, name=cells.name, copy=False),
+        pd.Series(parsed.missing, index=cells.index, name=cells.name, copy=False),
     )
 
 
@@ -188,8 +190,8 @@ def _budget(frame: pd.DataFrame, column: str | None, source: str) -> pd.Series |
 def _hyperparameter(cells: pd.Series) -> pd.Series:
     """Numeric hyperparameters as float64; the others as stripped text, ``None`` where empty."""
     parsed = parse_cells(cells)
-    if parsed.numeric and not np.isnan(parsed.values[~parsed.missing]).all():
-        return pd.Series(parsed.values, index=cells.index, name=cells.name, copy=True)
+    if parsed.numeric and (~np.isnan(parsed.values) & ~parsed.missing).any():
+        return pd.Series(parsed.values, index=cells.index, name=cells.name, copy=False)  # copied into the frame
     # A categorical value spelled "none"/"null" ("activation = none") is a real category;
     # only an empty cell is missing here.
     return _text(cells)

@@ -8,7 +8,9 @@ Real exports spell NaN and infinity many ways (``nan``, ``NaN``, ``inf``, ``-Inf
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -77,16 +79,35 @@ def parse_cells(cells: pd.Series) -> ParsedCells:
     cached for as long as that column's Arrow data lives, so inferring roles and
     building the typed table parse each column once.
     """
+    return column_fact(cells, "parsed", _parse_column)
+
+
+def all_distinct(cells: pd.Series) -> bool:
+    """No two cells are equal (missing cells count as equal); remembered like :func:`parse_cells`."""
+    return column_fact(cells, "all_distinct", lambda c: bool(c.is_unique))
+
+
+def column_fact(cells: pd.Series, name: str, compute: Callable[[pd.Series], T]) -> T:
+    """``compute(cells)``, remembered for an Arrow-backed column for as long as its data lives.
+
+    Role inference and the typed table ask the same questions of a column (its parse,
+    whether its cells are distinct); for a column read from a file each is answered
+    once. ``name`` names the question, and the answer may depend only on the cells'
+    content and order (not on the index). Columns without Arrow data are computed
+    every time.
+    """
     key = _arrow_data(cells)
-    if key is not None:
-        hit = _CACHE.get(id(key))
-        if hit is not None and hit[0]() is key:
-            return hit[1]
-    parsed = _parse_arrow(key if key is not None else _to_arrow(cells))
-    if key is not None:
-        ident = id(key)
-        _CACHE[ident] = (weakref.ref(key, lambda _ref, ident=ident: _CACHE.pop(ident, None)), parsed)
-    return parsed
+    if key is None:
+        return compute(cells)
+    ident = id(key)
+    entry = _CACHE.get(ident)
+    if entry is None or entry[0]() is not key:
+        entry = (weakref.ref(key, lambda _ref: _CACHE.pop(ident, None)), {})
+        _CACHE[ident] = entry
+    facts = entry[1]
+    if name not in facts:
+        facts[name] = compute(cells)
+    return facts[name]  # type: ignore[no-any-return]
 
 
 def parse_numeric(cells: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -123,7 +144,13 @@ def unparsed_mask(cells: pd.Series) -> pd.Series:
     return pd.Series(parse_cells(cells).unparsed, index=cells.index, name=cells.name, copy=True)
 
 
-_CACHE: dict[int, tuple[weakref.ref[pa.ChunkedArray], ParsedCells]] = {}
+T = TypeVar("T")
+_CACHE: dict[int, tuple[weakref.ref[pa.ChunkedArray], dict[str, Any]]] = {}
+
+
+def _parse_column(cells: pd.Series) -> ParsedCells:
+    data = _arrow_data(cells)
+    return _parse_arrow(data if data is not None else _to_arrow(cells))
 
 
 def _arrow_data(cells: pd.Series) -> pa.ChunkedArray | None:
@@ -170,20 +197,20 @@ def _parse_arrow(text: pa.ChunkedArray) -> ParsedCells:
 
 def _present_cells(text: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndarray]:
     """``text`` with its empty cells made null (sharing its string buffers), and where they are."""
-    chunks, missing = [], []
+    missing = np.asarray(pc.fill_null(pc.equal(text, ""), True).to_numpy(zero_copy_only=False), dtype=bool)
+    if not missing.any():
+        return text, missing
+    chunks, start = [], 0
     for chunk in text.chunks:
-        gone = pc.fill_null(pc.equal(chunk, ""), True)
-        missing.append(np.asarray(gone.to_numpy(zero_copy_only=False), dtype=bool))
-        if not missing[-1].any():
+        gone = missing[start : start + len(chunk)]
+        start += len(chunk)
+        if not gone.any():
             chunks.append(chunk)
             continue
-        valid = pc.invert(gone)
-        if chunk.offset or valid.offset:  # line the validity bits up with the chunk's own offset
-            valid = pa.concat_arrays([pa.array(np.zeros(chunk.offset, dtype=bool)), valid])
+        valid = pa.array(np.concatenate([np.zeros(chunk.offset, dtype=bool), ~gone]))  # bits line up with the chunk's offset
         _, offsets, data = chunk.buffers()
         chunks.append(pa.Array.from_buffers(chunk.type, len(chunk), [valid.buffers()[1], offsets, data], offset=chunk.offset))
-    empty = np.zeros(0, dtype=bool)
-    return pa.chunked_array(chunks, type=text.type), np.concatenate(missing) if missing else empty
+    return pa.chunked_array(chunks, type=text.type), missing
 
 
 #: Columns longer than this whose first rows hold few distinct cells are parsed per distinct cell.

@@ -11,7 +11,7 @@ import pytest
 
 from core import values as values_module
 from core.status import normalize_status
-from core.values import parse_cells, parse_numeric, unparsed_mask
+from core.values import all_distinct, column_fact, parse_cells, parse_numeric, unparsed_mask
 
 NAN_SPELLINGS = ["nan", "NaN", "NAN", "nAn", "+nan", "-nan", " NaN ", "nan%", "#NUM!", "#num!", "#VALUE!"]
 POS_INF_SPELLINGS = ["inf", "Inf", "INF", "+inf", "infinity", "Infinity", "+Infinity", "INFINITY", "1e999",
@@ -161,3 +161,29 @@ def test_a_categorical_column_is_parsed_once_per_distinct_cell():
     for name in ("values", "missing", "unparsed"):
         np.testing.assert_array_equal(getattr(by_value, name), getattr(each, name))
     assert by_value.unparsed[:2].all() and by_value.missing[2:4].all() and by_value.missing[6]
+
+
+def test_column_facts_are_remembered_per_arrow_column():
+    column = pd.Series(["a", "b", "c"], dtype="str")
+    calls = []
+    assert column_fact(column, "probe", lambda c: calls.append(1) or len(c)) == 3
+    assert column_fact(column.reset_index(drop=True), "probe", lambda c: calls.append(1) or 0) == 3
+    assert calls == [1]
+    plain = pd.Series(["a", "b", "c"], dtype=object)  # no Arrow data: computed every time
+    column_fact(plain, "probe", lambda c: calls.append(1))
+    column_fact(plain, "probe", lambda c: calls.append(1))
+    assert len(calls) == 3
+    assert all_distinct(column) and not all_distinct(pd.Series(["a", "a"], dtype="str"))
+
+
+def test_ids_that_only_differ_by_spaces_are_duplicates(write_csv):
+    from core.errors import InputError
+    from core.loading import read_results
+    from core.roles import infer_roles
+    from core.table import build_trial_table
+
+    raw = read_results(write_csv("trial_id,val_loss\n1,0.5\n 1 ,0.4\n2,0.3\n"))
+    assert all_distinct(raw.frame["trial_id"])  # as written; stripped, two are "1"
+    with pytest.raises(InputError, match=r"duplicate trial id '1' in column 'trial_id' on lines 2, 3"):
+        build_trial_table(raw, infer_roles(raw.frame, raw.source))
+
