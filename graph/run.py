@@ -1,9 +1,17 @@
-"""Command line: ``python -m graph.run [RESULTS.csv] [--out DIR] [--offline] ...``.
+"""Command line: ``python -m graph.run [RESULTS] [--out DIR] [--output-format md|json|html] ...``.
 
-Writes ``hparam_report.md`` and ``hparam_summary.json`` to ``--out`` (default: the
-current directory), each through a temporary file and a rename, so a failed run
-never truncates an earlier report. Exit status: 0 on success, 2 on bad input (one
-line on stderr, no traceback), 1 on an unexpected error.
+Writes ``hparam_report.md``, ``hparam_summary.json`` and the pictures
+(``hparam_figures/*.png``) to ``--out`` (default: the current directory), each
+through a temporary file and a rename, so a failed run never truncates an earlier
+report; ``--output-format html`` adds a self-contained ``hparam_report.html``, and
+``--output-format json`` prints the summary to stdout and writes nothing.
+
+The graph itself writes no file: the pictures are drawn here, after it returns, from
+the typed tables rebuilt from the raw cells in its state, and the report is rendered
+again with their links (the graph's own report, for Studio and embedding, has none).
+
+Exit status: 0 on success; 1 when ``--fail-on`` names an issue type some trial has
+(or on an unexpected error); 2 on bad input (one line on stderr, no traceback).
 """
 
 from __future__ import annotations
@@ -20,6 +28,8 @@ from core.errors import InputError
 
 REPORT_NAME = "hparam_report.md"
 SUMMARY_NAME = "hparam_summary.json"
+HTML_NAME = "hparam_report.html"
+OUTPUT_FORMATS = ("md", "json", "html")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -45,6 +55,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--endpoint-url", help="OpenAI-compatible server URL (env LLM_ENDPOINT_URL)")
     parser.add_argument("--max-revisions", type=int, help="writer -> analyst loops allowed (default 2)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument("--output-format", choices=OUTPUT_FORMATS, default="md",
+                        help="md (default): write the report, JSON summary and pictures to --out; html: the same plus "
+                        "a self-contained hparam_report.html; json: print the JSON summary to stdout, write nothing")
+    parser.add_argument("--fail-on", metavar="TYPES", help="exit with status 1 when a trial has one of these issue types "
+                        "(comma-separated, e.g. nonfinite_metric,diverged; 'any' for every type but pruned)")
+    parser.add_argument("--no-plots", action="store_true", help="write no pictures")
     return parser.parse_args(argv)
 
 
@@ -54,27 +70,115 @@ def main(argv: list[str] | None = None) -> int:
     _load_dotenv()
     results = args.results or os.environ.get("HPATH_RESULTS_CSV") or "results.csv"
     out_dir = Path(args.out)
+    console = None if args.quiet else _console()
+    progress = _Silent() if args.quiet else _RichProgress(console) if console else _Plain()
+    written: list[str] = []
     try:
-        _check_out_dir(out_dir)
-        final = _run(results, args)
-        _write_atomically(out_dir / REPORT_NAME, final["report"])
-        summary_text = json.dumps(final["summary"], indent=2, ensure_ascii=False, allow_nan=False)
-        _write_atomically(out_dir / SUMMARY_NAME, summary_text + "\n")
+        fail_on = _fail_on(args.fail_on)
+        if args.output_format != "json":
+            _check_out_dir(out_dir)
+        with progress:
+            final = _run(results, args, progress)
+            summary = final["summary"]
+            if "next_sweep" not in summary:
+                from core.next_sweep import plan_next_sweep
+
+                summary["next_sweep"] = plan_next_sweep(summary)
+            summary_text = json.dumps(summary, indent=2, ensure_ascii=False, allow_nan=False)
+            if args.output_format == "json":
+                sys.stdout.write(summary_text + "\n")
+            else:
+                written = _write_outputs(final, summary_text, out_dir, args, progress)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; nothing was written", file=sys.stderr)
         return 130
-    if not args.quiet:
-        s = final["summary"]
-        print(f"wrote {out_dir / REPORT_NAME} and {out_dir / SUMMARY_NAME}: "
-              f"{s['trials_affected']} of {s['sweep']['n_trials']} trials have issues, "
-              f"{len(s['patterns'])} pattern(s)", file=sys.stderr)
+    if console is not None:
+        _summary_table(summary, console)
+    if not args.quiet and written:
+        print(f"wrote {', '.join(written)}: {summary['trials_affected']} of {summary['sweep']['n_trials']} trials "
+              f"have issues, {len(summary['patterns'])} pattern(s)", file=sys.stderr)
+    failing = _failing(summary, fail_on)
+    if failing:
+        if not args.quiet:
+            print("fail-on: " + ", ".join(f"{n} trial(s) with {kind}" for kind, n in failing.items()), file=sys.stderr)
+        return 1
     return 0
 
 
-def _run(results: str, args: argparse.Namespace) -> dict[str, Any]:
+def _write_outputs(final: dict[str, Any], summary_text: str, out_dir: Path, args: argparse.Namespace,
+                   progress: _Plain) -> list[str]:
+    """Pictures, the markdown report with their links, the JSON summary, and the HTML page if asked."""
+    from core.render import render_report
+
+    summary = final["summary"]
+    pictures: list[dict[str, str]] = []
+    if not args.no_plots:
+        progress.step("drawing pictures")
+        pictures = _draw(final, out_dir)
+    report = render_report(summary, images=pictures)
+    _write_atomically(out_dir / REPORT_NAME, report)
+    _write_atomically(out_dir / SUMMARY_NAME, summary_text + "\n")
+    written = [str(out_dir / REPORT_NAME), SUMMARY_NAME]
+    if args.output_format == "html":
+        from report.html import render_html
+
+        images = {p["path"]: (out_dir / p["path"]).read_bytes() for p in pictures}
+        _write_atomically(out_dir / HTML_NAME, render_html(report, images, title=f"Sweep report: {summary['sweep']['source']}"))
+        written.append(HTML_NAME)
+    if pictures:
+        written.append(f"{len(pictures)} picture(s) in {pictures[0]['path'].split('/')[0]}/")
+    return written
+
+
+def _draw(final: dict[str, Any], out_dir: Path) -> list[dict[str, str]]:
+    """The pictures, from the typed tables rebuilt from the state's raw cells; a failure costs only the pictures."""
+    import pandas as pd
+
+    from core.curves import build_curve_table
+    from core.loading import RawTable
+    from core.roles import ColumnRoles
+    from core.table import build_trial_table
+
+    try:
+        from report.plots import write_pictures
+
+        raw = RawTable(frame=pd.DataFrame(final["raw"], dtype=object), source=final["source"],
+                       format=final.get("sweep_format") or "csv")
+        table = build_trial_table(raw, ColumnRoles.from_dict(final["roles"]))
+        curves = None
+        if final.get("curves"):
+            curves = build_curve_table(RawTable(frame=pd.DataFrame(final["curves"], dtype=object), source=final["source"]))
+        return write_pictures(final["summary"], out_dir, table=table, curves=curves)
+    except Exception as exc:  # noqa: BLE001 - the report is worth more than its pictures
+        print(f"note: pictures were not drawn ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return []
+
+
+def _fail_on(spec: str | None) -> set[str]:
+    """``--fail-on`` as a set of issue types; an unknown name is an input error."""
+    if not spec:
+        return set()
+    from core.detectors import ISSUE_TYPES
+
+    names = {name.strip() for name in spec.split(",") if name.strip()}
+    if "any" in names:
+        return {t for t in ISSUE_TYPES if t != "pruned"} | (names & {"pruned"})
+    unknown = sorted(names - set(ISSUE_TYPES))
+    if unknown or not names:
+        raise InputError(f"--fail-on {spec!r}: unknown issue type {', '.join(map(repr, unknown)) or '(none given)'}; "
+                         f"types: any, {', '.join(ISSUE_TYPES)}")
+    return names
+
+
+def _failing(summary: dict[str, Any], fail_on: set[str]) -> dict[str, int]:
+    """Issue type -> number of trials with it, for the types of ``--fail-on`` that some trial has."""
+    return {kind: n for kind, n in summary["issue_counts"].items() if kind in fail_on and n}
+
+
+def _run(results: str, args: argparse.Namespace, progress: _Plain) -> dict[str, Any]:
     from graph import graph
     from graph.context import Context
 
@@ -91,15 +195,114 @@ def _run(results: str, args: argparse.Namespace) -> dict[str, Any]:
     for key, value in (("format", args.format), ("study", args.study), ("curves_path", args.curves)):
         if value:
             inputs[key] = value
+    progress.step(_NEXT["__start__"])
     for update in graph.stream(inputs, context=context, stream_mode="updates"):
         for node, values in update.items():
             values = values or {}
             final.update(values)
-            if not args.quiet:
-                print(f"[{node}] {_progress(node, values)}", file=sys.stderr)
+            progress.node(node, _progress(node, values))
+            progress.step(_NEXT.get(node, "working"))
     for note in final["summary"]["writer"]["notes"]:
-        print(f"note: {note}", file=sys.stderr)
+        progress.note(f"note: {note}")
     return final
+
+
+_NEXT = {"__start__": "load: reading the sweep", "load": "detect: running the detectors and statistics",
+         "detect": "analyze: finding patterns", "analyze": "write: rendering the report", "write": "finishing"}
+
+
+class _Plain:
+    """One plain line per node on stderr (logs, pipes, CI)."""
+
+    def __enter__(self) -> _Plain:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def node(self, node: str, text: str) -> None:
+        print(f"[{node}] {text}", file=sys.stderr)
+
+    def step(self, text: str) -> None:
+        return None
+
+    def note(self, text: str) -> None:
+        print(text, file=sys.stderr)
+
+
+class _Silent(_Plain):
+    """``--quiet``: model notices only."""
+
+    def node(self, node: str, text: str) -> None:
+        return None
+
+
+class _RichProgress(_Plain):
+    """A terminal: a spinner naming the running step, and the node lines in colour."""
+
+    def __init__(self, console: Any) -> None:
+        self.console = console
+        self.status: Any = None
+
+    def __enter__(self) -> _RichProgress:
+        self.status = self.console.status("starting", spinner="dots")
+        self.status.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.status.stop()
+
+    def node(self, node: str, text: str) -> None:
+        from rich.text import Text
+
+        self.console.print(Text.assemble((f"[{node}] ", "bold cyan"), text))
+
+    def step(self, text: str) -> None:
+        self.status.update(text)
+
+    def note(self, text: str) -> None:
+        from rich.text import Text
+
+        self.console.print(Text(text, style="yellow"))
+
+
+def _console() -> Any:
+    """A rich console on stderr when stderr is a terminal, else None (plain lines)."""
+    if not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _summary_table(summary: dict[str, Any], console: Any) -> None:
+    """Issues by type and the top patterns, in colour, on a terminal."""
+    from rich.table import Table
+
+    colours = {"high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
+    issues = Table(title=f"{summary['trials_affected']} of {summary['sweep']['n_trials']} trials have issues",
+                   title_justify="left")
+    for column in ("issue type", "severity", "trials"):
+        issues.add_column(column, justify="right" if column == "trials" else "left")
+    for kind, n in summary["issue_counts"].items():
+        severity = summary["issue_types"][kind]["severity"]
+        issues.add_row(kind, f"[{colours[severity]}]{severity}[/]", str(n))
+    console.print(issues)
+    if summary["patterns"]:
+        patterns = Table(title="Top patterns", title_justify="left")
+        for column in ("id", "pattern", "k/n", "q"):
+            patterns.add_column(column)
+        for p in summary["patterns"][:5]:
+            e = p["evidence"]
+            patterns.add_row(p["id"], _plain(p["title"]), f"{e['k']}/{e['n']}", f"{e['q']:.1e}")
+        console.print(patterns)
+
+
+def _plain(text: str) -> Any:
+    """Input-derived text for a rich table: shown as is, never read as markup."""
+    from rich.text import Text
+
+    return Text(text)
 
 
 def _mapping(entries: list[str]) -> dict[str, str]:
@@ -148,10 +351,18 @@ def _write_atomically(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        _usual_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _usual_mode(path: str) -> None:
+    """The permissions a plain ``open`` would give (mkstemp makes files private)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 def _load_dotenv() -> None:

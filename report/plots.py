@@ -38,10 +38,12 @@ from core.patterns import ISSUE_LABELS  # noqa: E402
 from core.table import TrialTable  # noqa: E402
 from core.values import format_number  # noqa: E402
 
-HEATMAP = "hparam_heatmap.png"
-ISOLATION = "hparam_isolation_{}.png"
-CURVES = "hparam_curves.png"
-PICTURE_GLOBS = ("hparam_heatmap.png", "hparam_isolation_*.png", "hparam_curves.png")
+FOLDER = "hparam_figures"
+"""The folder beside the report that holds the pictures."""
+HEATMAP = "heatmap.png"
+ISOLATION = "isolation_{}.png"
+CURVES = "curves.png"
+PICTURE_GLOBS = ("heatmap.png", "isolation_*.png", "curves.png")
 """File names this module writes; earlier pictures of these names that a run does not redraw are removed."""
 
 DPI = 110
@@ -485,11 +487,12 @@ def _series(curves: CurveTable, code: int, column: str) -> tuple[np.ndarray, np.
 def write_pictures(
     summary: dict[str, Any], out_dir: Path, *, table: TrialTable | None = None, curves: CurveTable | None = None,
 ) -> list[dict[str, str]]:
-    """Draw every picture that has data and save it in ``out_dir`` as PNG.
+    """Draw every picture that has data and save it as PNG in ``out_dir/hparam_figures/``.
 
     Returns the links for :func:`core.render.render_report`: ``{"path", "title",
-    "section"}`` with ``path`` relative to ``out_dir``. Pictures of these names left
-    by an earlier run and not drawn now are removed, so the folder matches the report.
+    "section"}`` with ``path`` relative to ``out_dir`` (where the report is). Pictures
+    of these names left by an earlier run and not drawn now are removed, so the folder
+    matches the report (and is removed when it ends up empty).
     """
     figures: list[tuple[str, Figure, str, str]] = []
     if curves is not None:
@@ -502,15 +505,21 @@ def write_pictures(
     if table is not None:
         for i, (hp, fig) in enumerate(isolation_figures(table, summary), start=1):
             figures.append((ISOLATION.format(i), fig, f"Isolation plot of {hp}", "pathologies"))
+    folder = out_dir / FOLDER
+    if figures:
+        folder.mkdir(exist_ok=True)
     written = []
     for name, fig, title, section in figures:
-        _save(fig, out_dir / name)
-        written.append({"path": name, "title": title, "section": section})
-    keep = {w["path"] for w in written}
-    for pattern in PICTURE_GLOBS:
-        for old in out_dir.glob(pattern):
-            if old.name not in keep:
-                old.unlink(missing_ok=True)
+        _save(fig, folder / name)
+        written.append({"path": f"{FOLDER}/{name}", "title": title, "section": section})
+    keep = {name for name, *_ in figures}
+    if folder.is_dir():
+        for pattern in PICTURE_GLOBS:
+            for old in folder.glob(pattern):
+                if old.name not in keep:
+                    old.unlink(missing_ok=True)
+        if not any(folder.iterdir()):
+            folder.rmdir()
     return written
 
 
@@ -520,6 +529,9 @@ def _save(fig: Figure, path: Path) -> None:
     os.close(fd)
     try:
         fig.savefig(tmp, format="png", dpi=DPI, facecolor="white")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as a plain open would (mkstemp makes files private)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

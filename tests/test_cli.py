@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +32,11 @@ def test_sample_report_and_summary(tmp_path):
         assert section in report
     summary = json.loads((tmp_path / "hparam_summary.json").read_text())
     assert {i["trial_id"] for i in summary["issues"]} == {"2", "3", "4", "5"}
-    assert sorted(os.listdir(tmp_path)) == ["hparam_report.md", "hparam_summary.json"]  # no temp files left
+    assert sorted(os.listdir(tmp_path)) == ["hparam_figures", "hparam_report.md", "hparam_summary.json"]  # no temp files
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
+    assert links and sorted(links) == sorted(f"hparam_figures/{p}" for p in os.listdir(tmp_path / "hparam_figures"))
+    assert "## Next experiment" in report and summary["next_sweep"]["hyperparameters"].keys() == {
+        "lr", "batch_size", "weight_decay"}
 
 
 @pytest.mark.parametrize(
@@ -82,3 +88,50 @@ def test_dotenv_is_read(tmp_path):
     result = run_cli("--out", "o", "--quiet", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "o" / "hparam_summary.json").exists()
+
+
+def test_json_to_stdout_writes_nothing(tmp_path, capsys, monkeypatch):
+    from graph.run import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main([str(SAMPLE), "--offline", "--output-format", "json", "--out", "never", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert summary["sweep"]["n_trials"] == 6 and "next_sweep" in summary and captured.err == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_fail_on_gives_status_1_only_for_the_named_issue_types(tmp_path, capsys):
+    from graph.run import main
+
+    deepobs = str(ROOT / "examples" / "deepobs_cifar10_3c3d.csv")
+    args = [deepobs, "--offline", "--out", str(tmp_path), "--no-plots"]
+    assert main([*args, "--fail-on", "suspicious_validation,timeout"]) == 0
+    capsys.readouterr()
+    assert main([*args, "--fail-on", "diverged, nonfinite_metric"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == "fail-on: 36 trial(s) with nonfinite_metric, 9 trial(s) with diverged"
+    assert (tmp_path / "hparam_report.md").exists()  # the report is written all the same
+    assert main([*args, "--fail-on", "any", "--quiet"]) == 1
+    assert main([str(SAMPLE), "--offline", "--out", str(tmp_path), "--fail-on", "nan"]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("[")]
+    assert len(lines) == 1 and lines[0].startswith("error: --fail-on 'nan': unknown issue type 'nan'; types: any, ")
+
+
+def test_terminal_gets_a_spinner_and_a_colour_summary(tmp_path, monkeypatch):
+    from rich.console import Console
+
+    import graph.run
+    from graph.run import main
+
+    buffer = io.StringIO()
+    monkeypatch.setattr(graph.run, "_console", lambda: Console(file=buffer, force_terminal=True, width=120))
+    deepobs = str(ROOT / "examples" / "deepobs_cifar10_3c3d.csv")
+    assert main([deepobs, "--offline", "--out", str(tmp_path), "--no-plots"]) == 0
+    text = buffer.getvalue()
+    assert "\x1b[" in text  # colour
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+    for node in ("[load]", "[detect]", "[analyze]", "[write]"):
+        assert node in plain
+    assert "60 of 135 trials have issues" in plain and "nonfinite_metric" in plain and "Top patterns" in plain
+    assert "P2" in plain and "34/51" in plain

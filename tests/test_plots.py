@@ -103,15 +103,20 @@ def test_curves_panel_shows_sick_trials_next_to_the_best_healthy_one():
 
 def test_pictures_are_written_as_png_and_stale_ones_removed(tmp_path, cifar):
     summary, table, _ = cifar
-    (tmp_path / "hparam_isolation_7.png").write_bytes(b"old")
-    (tmp_path / "mine.png").write_bytes(b"keep")
+    folder = tmp_path / "hparam_figures"
+    folder.mkdir()
+    (folder / "isolation_7.png").write_bytes(b"old")
+    (folder / "mine.png").write_bytes(b"keep")
     links = write_pictures(summary, tmp_path, table=table)
-    assert [link["path"] for link in links] == ["hparam_heatmap.png", "hparam_isolation_1.png"]
+    assert [link["path"] for link in links] == ["hparam_figures/heatmap.png", "hparam_figures/isolation_1.png"]
     assert {link["section"] for link in links} == {"pathologies"}
     for link in links:
         data = (tmp_path / link["path"]).read_bytes()
         assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 20_000
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["hparam_heatmap.png", "hparam_isolation_1.png", "mine.png"]
+    assert sorted(p.name for p in folder.iterdir()) == ["heatmap.png", "isolation_1.png", "mine.png"]
+    (folder / "mine.png").unlink()
+    assert write_pictures({**summary, "associations": []}, tmp_path) == []  # nothing to draw: the folder goes
+    assert not folder.exists()
 
 
 def test_text_from_the_input_cannot_start_mathtext(write_csv, tmp_path):
@@ -119,7 +124,7 @@ def test_text_from_the_input_cannot_start_mathtext(write_csv, tmp_path):
         f"$a{i}$,{10.0 ** -(i % 5)},{'nan' if i % 5 == 0 else 0.5 + 0.01 * i},0.4" for i in range(30)]
     summary, table, _ = _inputs(write_csv("\n".join(lines) + "\n"))
     links = write_pictures(summary, tmp_path, table=table)
-    assert any(link["path"].startswith("hparam_isolation") for link in links)
+    assert any(link["path"].startswith("hparam_figures/isolation") for link in links)
     ax = isolation_figures(table, summary)[0][1].axes[0]
     assert r"lr\$x\$" in ax.get_xlabel()
     assert np.isfinite(ax.get_xlim()).all()
