@@ -1,0 +1,77 @@
+"""The published JSON Schema of hparam_summary.json (schema/, generated from report/schema.py)."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from report.schema import Summary, schema_text
+from tests.conftest import DATA, EXAMPLES, ROOT, SAMPLE
+
+SCHEMA = ROOT / "schema" / "hparam_summary.schema.json"
+CASES = {
+    "sample": [str(SAMPLE)],
+    "deepobs_cifar10": [str(EXAMPLES / "deepobs_cifar10_3c3d.csv")],
+    "deepobs_slice": [str(DATA / "deepobs_nonfinite_slice.csv")],
+    "curves": [str(DATA / "deepobs_nonfinite_slice.csv"), "--curves", str(DATA / "curves" / "deepobs_curves_slice.csv")],
+}
+
+
+def test_committed_schema_is_what_the_models_generate():
+    assert SCHEMA.read_text(encoding="utf-8") == schema_text(), (
+        "regenerate it: python -m report.schema schema/hparam_summary.schema.json")
+
+
+@pytest.fixture(scope="module")
+def summaries():
+    import io
+    from contextlib import redirect_stdout
+
+    from graph.run import main
+
+    out = {}
+    for name, args in CASES.items():
+        buffer = io.StringIO()
+        with redirect_stdout(buffer):
+            assert main([*args, "--offline", "--output-format", "json", "--quiet"]) == 0
+        out[name] = json.loads(buffer.getvalue())
+    return out
+
+
+def _validator():
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_real_summaries_validate(summaries, name):
+    summary = summaries[name]
+    assert summary["next_sweep"]["hyperparameters"]
+    assert ("curves" in summary) == (name == "curves")
+    Summary.model_validate(summary)
+    errors = [f"{list(e.path)}: {e.message}" for e in _validator().iter_errors(summary)]
+    assert errors == []
+
+
+def test_the_schema_rejects_what_is_not_a_summary_and_allows_analyst_extras(summaries):
+    validator = _validator()
+    good = summaries["deepobs_cifar10"]
+    broken = copy.deepcopy(good)
+    del broken["issues"][0]["trial_id"]
+    broken["surprise"] = 1
+    broken["next_sweep"]["hyperparameters"]["learning_rate"]["log"] = "yes"
+    broken["associations"][0]["rule"] = "vibes"
+    paths = {tuple(e.path)[:3] for e in validator.iter_errors(broken)}
+    assert {(), ("issues", 0), ("associations", 0, "rule")} <= paths
+    assert any(p[:1] == ("next_sweep",) for p in paths)  # reported at the optional block
+    extra = copy.deepcopy(good)  # the model-facing parts are open: the LLM analyst adds fields
+    extra["patterns"][0]["phrasing"] = {"title": "..."}
+    extra["writer"]["model_notes"] = []
+    extra["analysis"]["model"] = {"analyst": "x"}
+    assert list(validator.iter_errors(extra)) == []
+    without_plan = {k: v for k, v in good.items() if k != "next_sweep"}  # a graph run's summary
+    assert list(validator.iter_errors(without_plan)) == []
