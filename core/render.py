@@ -26,12 +26,14 @@ def render_report(summary: dict[str, Any], images: list[dict[str, str]] | None =
     optional model-written ``narrative``); ``next_sweep`` (see
     :mod:`core.next_sweep`) is planned here when the summary lacks it. ``images``
     are pictures written beside the report, ``{"path", "title", "section"}`` each, with
-    ``path`` relative to the report and ``section`` one of ``breakdown``,
-    ``pathologies`` and ``next``: they are linked at the end of that section.
+    ``path`` relative to the report and ``section`` one of ``breakdown`` (linked at
+    the end of Issue Breakdown), ``pathologies`` (at the start of Hyperparameter
+    Pathologies), ``isolation`` (at its end) and ``next`` (at the end of Next
+    experiment).
     """
     pictures: dict[str, list[str]] = {}
     for image in images or []:
-        pictures.setdefault(image["section"], []).append(_image(image))
+        pictures.setdefault(image["section"], []).extend([_image(image), ""])
     parts = [
         "# Hyperparameter Sweep Pathology Report",
         "",
@@ -44,12 +46,13 @@ def render_report(summary: dict[str, Any], images: list[dict[str, str]] | None =
         "## Issue Breakdown",
         "",
         *_breakdown(summary),
-        *pictures.get("breakdown", []),
         "",
+        *pictures.get("breakdown", []),
         "## Hyperparameter Pathologies",
         "",
-        *_pathologies(summary),
         *pictures.get("pathologies", []),
+        *_pathologies(summary),
+        *pictures.get("isolation", []),
         "## Recommendations",
         "",
         *_recommendations(summary),
@@ -57,8 +60,8 @@ def render_report(summary: dict[str, Any], images: list[dict[str, str]] | None =
         "## Next experiment",
         "",
         *_next_experiment(summary.get("next_sweep") or plan_next_sweep(summary)),
-        *pictures.get("next", []),
         "",
+        *pictures.get("next", []),
         "## How this was computed",
         "",
         *_method(summary),
@@ -284,7 +287,7 @@ def _image(image: dict[str, str]) -> str:
     path = image["path"]
     if not re.fullmatch(r"[A-Za-z0-9_.\-/]+", path) or path.startswith("/") or ".." in path:
         raise ValueError(f"image path must be relative and plain: {path!r}")
-    return f"\n![{alt}]({path})\n"
+    return f"![{alt}]({path})"
 
 
 def _next_experiment(plan: dict[str, Any]) -> list[str]:

@@ -504,7 +504,7 @@ def write_pictures(
         figures.append((HEATMAP, fig, "Issue rate by hyperparameter region and issue type", "pathologies"))
     if table is not None:
         for i, (hp, fig) in enumerate(isolation_figures(table, summary), start=1):
-            figures.append((ISOLATION.format(i), fig, f"Isolation plot of {hp}", "pathologies"))
+            figures.append((ISOLATION.format(i), fig, f"Isolation plot of {hp}", "isolation"))
     folder = out_dir / FOLDER
     if figures:
         folder.mkdir(exist_ok=True)

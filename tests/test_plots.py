@@ -109,7 +109,7 @@ def test_pictures_are_written_as_png_and_stale_ones_removed(tmp_path, cifar):
     (folder / "mine.png").write_bytes(b"keep")
     links = write_pictures(summary, tmp_path, table=table)
     assert [link["path"] for link in links] == ["hparam_figures/heatmap.png", "hparam_figures/isolation_1.png"]
-    assert {link["section"] for link in links} == {"pathologies"}
+    assert [link["section"] for link in links] == ["pathologies", "isolation"]
     for link in links:
         data = (tmp_path / link["path"]).read_bytes()
         assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 20_000
