@@ -206,6 +206,17 @@ def test_to_columns_gives_json_native_text_cells(write_csv):
     assert parse_numeric(again["val_loss"])[1].tolist() == [False, True, False]
 
 
+def test_from_columns_rebuilds_arrow_text_columns(write_csv):
+    from core.loading import RawTable
+
+    raw = read_results(write_csv("trial_id,val_loss\n1,NaN\n2,\n3,0.25\n"))
+    back = RawTable.from_columns(raw.to_columns(), source=raw.source, notes=["n"], format="csv")
+    pd.testing.assert_frame_equal(back.frame, raw.frame)
+    assert back.to_columns() == raw.to_columns() and back.notes == ["n"]
+    odd = RawTable.from_columns({"trial_id": ["1", None], "n": [1, 2.5]}, source="<records>")
+    assert odd.to_columns() == {"trial_id": ["1", None], "n": [1, 2.5]}  # non-text kept as objects
+
+
 def _tables_equal(a, b):
     for name in ("ids", "status", "status_raw", "epochs", "runtime", "errors", "seeds"):
         left, right = getattr(a, name), getattr(b, name)
@@ -224,9 +235,11 @@ def test_the_typed_table_is_the_same_from_arrow_columns_and_from_graph_state_col
 
     raw = read_results(DATA / name)
     roles = infer_roles(raw.frame, raw.source)
-    from_state = type(raw)(frame=pd.DataFrame(raw.to_columns(), dtype=object), source=raw.source)
-    assert infer_roles(from_state.frame, raw.source) == roles
-    _tables_equal(build_trial_table(raw, roles), build_trial_table(from_state, roles))
+    table = build_trial_table(raw, roles)
+    for from_state in (type(raw)(frame=pd.DataFrame(raw.to_columns(), dtype=object), source=raw.source),
+                       type(raw).from_columns(raw.to_columns(), source=raw.source)):
+        assert infer_roles(from_state.frame, raw.source) == roles
+        _tables_equal(table, build_trial_table(from_state, roles))
 
 
 def test_ids_durations_and_categories_through_the_arrow_path(write_csv):
