@@ -56,12 +56,38 @@ class Group:
 
 
 @dataclass
+class _Cuts:
+    """Threshold candidates of a numeric hyperparameter over a set of trials.
+
+    The set is the whole sweep or one stratum (one value of another hyperparameter).
+    Cut points are observed values (at most ``_MAX_CUTS`` per direction, at quantiles
+    of the distinct values, so evenly spread on a log scale for log-searched
+    parameters); ``n_above``/``n_below`` count the set's trials at or beyond each.
+    """
+
+    above: np.ndarray = field(repr=False)
+    below: np.ndarray = field(repr=False)
+    n_above: np.ndarray = field(repr=False)
+    n_below: np.ndarray = field(repr=False)
+
+    @classmethod
+    def of(cls, sorted_x: np.ndarray) -> _Cuts | None:
+        """Cuts over finite values given in ascending order; None with fewer than 3 distinct values."""
+        uniques = _distinct(sorted_x)
+        if len(uniques) < 3:
+            return None
+        above, below = _spread(uniques[1:]), _spread(uniques[:-1])
+        return cls(above, below, len(sorted_x) - np.searchsorted(sorted_x, above, side="left"),
+                   np.searchsorted(sorted_x, below, side="right"))
+
+
+@dataclass
 class _Coded:
     """One hyperparameter, coded once for every count.
 
     ``codes`` holds the index of each trial's region in ``groups`` (-1 for none), and
-    ``n`` the trials per region; for numeric parameters ``x`` holds the values and
-    ``order`` the rows of the finite ones in ascending order.
+    ``n`` the trials per region; numeric parameters also keep their values ``x``, the
+    rows of the finite ones in ascending order (``order``) and their threshold cuts.
     """
 
     name: str
@@ -70,16 +96,15 @@ class _Coded:
     n: np.ndarray = field(repr=False)
     x: np.ndarray | None = field(default=None, repr=False)
     order: np.ndarray | None = field(default=None, repr=False)
-    n_unique: int = 0
+    cuts: _Cuts | None = None
 
 
 @dataclass
 class _Flags:
-    """One issue type: which trials have it, their rows, and the totals."""
+    """One issue type: which trials have it (``rows``, ascending) and the totals."""
 
     kind: str
-    flagged: np.ndarray = field(repr=False)
-    rows: np.ndarray = field(repr=False)  # flagged rows, ascending
+    rows: np.ndarray = field(repr=False)
     k_total: int = 0
     n_total: int = 0
 
@@ -134,12 +159,12 @@ def associate_issues(
         issue_rows = issues["row"].to_numpy(dtype=np.int64)
     else:
         issue_rows = pd.Index(ids).get_indexer(issues["trial_id"])
-    all_flags = []
-    for kind, positions in pd.Series(issue_rows).groupby(issues["type"].to_numpy(), sort=False):
-        flagged = np.zeros(n_trials, dtype=bool)
-        flagged[positions.to_numpy()] = True
-        rows = np.flatnonzero(flagged)
-        all_flags.append(_Flags(str(kind), flagged, rows, len(rows), n_trials))
+    all_flags = [
+        _Flags(str(kind), np.unique(positions.to_numpy()), 0, n_trials)
+        for kind, positions in pd.Series(issue_rows).groupby(issues["type"].to_numpy(), sort=False)
+    ]
+    for f in all_flags:
+        f.k_total = len(f.rows)
     coded = [c for c in (_code(hp, table.hyperparameters[hp], max_buckets) for hp in table.hyperparameters.columns) if c]
 
     results: list[dict[str, object]] = []
@@ -151,19 +176,19 @@ def associate_issues(
         frequent = [f for f in all_flags if f.k_total >= min_support and f.kind not in _NO_PAIRS]
         for a, b in combinations([c for c in coded if len(c.groups) >= 2], 2):
             both = (a.codes >= 0) & (b.codes >= 0)
-            cells = a.codes[both] * len(b.groups) + b.codes[both]
-            n_cell = np.bincount(cells, minlength=len(a.groups) * len(b.groups))
+            n_cell = np.bincount(a.codes[both] * len(b.groups) + b.codes[both], minlength=len(a.groups) * len(b.groups))
             for f in frequent:
-                listed, unlisted = _pair_cells(a, b, both, cells, n_cell, f, ids, max_ids, min_support)
+                listed, unlisted = _pair_cells(a, b, n_cell, f, ids, max_ids, min_support)
                 results += listed
                 untested += unlisted
         for a in coded:
             values = [i for i, g in enumerate(a.groups) if g.rule == "value"]
             for b in coded:
-                if b is a or b.order is None or b.n_unique < 3 or not values:
+                if b is a or b.cuts is None or not values:
                     continue
-                codes_in_order = a.codes[b.order]
-                strata = [(i, b.order[codes_in_order == i]) for i in values]
+                assert b.x is not None and b.order is not None
+                in_order = a.codes[b.order]
+                strata = [(i, cuts) for i in values if (cuts := _Cuts.of(b.x[b.order[in_order == i]]))]
                 for f in frequent:
                     listed, unlisted = _conditional_thresholds(a, b, strata, f, ids, max_ids, min_support)
                     results += listed
@@ -230,33 +255,40 @@ def _record(hps: list[str], f: _Flags, group: Group, k: int, n: int, trial_rows:
 
 
 def _marginals(c: _Coded, f: _Flags, ids: np.ndarray, max_ids: int) -> list[dict[str, object]]:
-    """Every region of one hyperparameter, and its best thresholds, for one issue type."""
-    inside = c.codes >= 0
-    k = np.bincount(c.codes[inside], weights=f.flagged[inside], minlength=len(c.groups)).astype(int)
+    """Every region of one hyperparameter, and its best thresholds, for one issue type.
+
+    Counts come from the flagged trials alone (the region sizes are known), so this
+    costs in proportion to the number of affected trials.
+    """
     codes_f = c.codes[f.rows]
+    k = np.bincount(codes_f[codes_f >= 0], minlength=len(c.groups))
     out = [_record([c.name], f, g, int(k[i]), int(c.n[i]), f.rows[codes_f == i], ids, max_ids)
            for i, g in enumerate(c.groups)]
-    if c.order is not None and c.n_unique >= 3:
+    if c.cuts is not None:
+        assert c.x is not None
+        xf = c.x[f.rows]
+        flagged_sorted = np.sort(xf[np.isfinite(xf)])
         for direction in ("above", "below"):
-            found = _best_threshold(c.name, c.x, c.order, f.flagged, direction)
-            if found:
-                group, k_cut, n_cut, beyond = found
-                out.append(_record([c.name], f, group, k_cut, n_cut, f.rows[beyond(c.x[f.rows])], ids, max_ids))
+            group, k_cut, n_cut, beyond = _best_threshold(c.name, c.cuts, flagged_sorted, f, direction)
+            out.append(_record([c.name], f, group, k_cut, n_cut, f.rows[beyond(xf)], ids, max_ids))
     return out
 
 
-def _pair_cells(a: _Coded, b: _Coded, both: np.ndarray, cells: np.ndarray, n_cell: np.ndarray, f: _Flags,
-                ids: np.ndarray, max_ids: int, min_support: int) -> tuple[list[dict[str, object]], list[_Untested]]:
+def _pair_cells(a: _Coded, b: _Coded, n_cell: np.ndarray, f: _Flags, ids: np.ndarray, max_ids: int,
+                min_support: int) -> tuple[list[dict[str, object]], list[_Untested]]:
     """Test every cell (region of ``a``) x (region of ``b``) for one issue type.
 
-    ``cells`` is the cell code of the trials in both (``both``) and ``n_cell`` their
-    counts. Returns the records of cells with at least ``min_support`` affected
-    trials, and the p-values of the other tested cells (for the BH correction).
+    ``n_cell`` counts the trials per cell (code ``i * len(b.groups) + j``). Returns the
+    records of cells with at least ``min_support`` affected trials, and the counts of
+    the other tested cells (for the BH correction).
     """
     width = len(b.groups)
-    k_cell = np.bincount(cells, weights=f.flagged[both], minlength=len(n_cell)).astype(int)
-    k_a = np.bincount(a.codes[a.codes >= 0], weights=f.flagged[a.codes >= 0], minlength=len(a.groups)).astype(int)
-    k_b = np.bincount(b.codes[b.codes >= 0], weights=f.flagged[b.codes >= 0], minlength=width).astype(int)
+    ca, cb = a.codes[f.rows], b.codes[f.rows]
+    both = (ca >= 0) & (cb >= 0)
+    cell_f = np.where(both, ca * width + cb, -1)
+    k_cell = np.bincount(cell_f[both], minlength=len(n_cell))
+    k_a = np.bincount(ca[ca >= 0], minlength=len(a.groups))
+    k_b = np.bincount(cb[cb >= 0], minlength=width)
     listed, unlisted = [], []
     for cell in np.flatnonzero(n_cell):
         if k_cell[cell] < min_support:
@@ -264,9 +296,9 @@ def _pair_cells(a: _Coded, b: _Coded, both: np.ndarray, cells: np.ndarray, n_cel
             continue
         i, j = divmod(int(cell), width)
         ga, gb = a.groups[i], b.groups[j]
-        group = Group("pair", f"{ga.condition} and {gb.condition}")
-        first = _first_rows(f.rows, lambda r, i=i, j=j: (a.codes[r] == i) & (b.codes[r] == j), max_ids)
-        record = _record([a.name, b.name], f, group, int(k_cell[cell]), int(n_cell[cell]), first, ids, max_ids)
+        first = f.rows[_first_rows(len(f.rows), lambda pos, cell=cell: cell_f[pos] == cell, max_ids)]
+        record = _record([a.name, b.name], f, Group("pair", f"{ga.condition} and {gb.condition}"),
+                         int(k_cell[cell]), int(n_cell[cell]), first, ids, max_ids)
         record["parts"] = [
             {"condition": ga.condition, "k": int(k_a[i] - k_cell[cell]), "n": int(a.n[i] - n_cell[cell])},
             {"condition": gb.condition, "k": int(k_b[j] - k_cell[cell]), "n": int(b.n[j] - n_cell[cell])},
@@ -275,92 +307,100 @@ def _pair_cells(a: _Coded, b: _Coded, both: np.ndarray, cells: np.ndarray, n_cel
     return listed, unlisted
 
 
-def _conditional_thresholds(a: _Coded, b: _Coded, strata: list[tuple[int, np.ndarray]], f: _Flags, ids: np.ndarray,
+def _conditional_thresholds(a: _Coded, b: _Coded, strata: list[tuple[int, _Cuts]], f: _Flags, ids: np.ndarray,
                             max_ids: int, min_support: int) -> tuple[list[dict[str, object]], list[_Untested]]:
     """Within each value of ``a`` (``optimizer = adam``), the best threshold of numeric ``b``.
 
     This finds conditional effects such as "with adam, learning_rate ≥ 0.016 kills the
     network" that neither marginal shows cleanly. The cell is tested against the rest
-    of the sweep like any pair, its p-value corrected for the cuts tried. Returns the
-    listed records (at least ``min_support`` affected trials) and the p-values of the
-    other searches (for the BH correction).
+    of the sweep like any pair, its p-value corrected for the cuts tried. ``strata``
+    holds the cuts of ``b`` within each value index of ``a``. Returns the listed
+    records (at least ``min_support`` affected trials) and the counts of the other
+    searches (for the BH correction).
     """
-    assert b.x is not None
+    assert b.x is not None and b.cuts is not None and b.order is not None
     listed, unlisted = [], []
-    codes_f = a.codes[f.rows]
-    for i, order in strata:
+    ca, xf = a.codes[f.rows], b.x[f.rows]
+    finite = np.isfinite(xf)
+    all_sorted = np.sort(xf[finite])
+    sweep_sorted = b.x[b.order]
+    for i, cuts in strata:
+        in_value = ca == i
+        flagged_sorted = np.sort(xf[in_value & finite])
         g = a.groups[i]
-        if len(_distinct(b.x[order])) < 3:
-            continue
         for direction in ("above", "below"):
-            found = _best_threshold(b.name, b.x, order, f.flagged, direction)
-            if found is None:
-                continue
-            threshold, k, n, beyond = found
+            threshold, k, n, beyond = _best_threshold(b.name, cuts, flagged_sorted, f, direction)
             cell = Group("pair", f"{g.condition} and {threshold.condition}", lo=threshold.lo, hi=threshold.hi,
                          direction=direction, n_tried=threshold.n_tried)
             if k < min_support:
                 unlisted.append((k, n, f.k_total, f.n_total, cell.n_tried))
                 continue
-            beyond_all = beyond(b.x)
-            k_beyond, n_beyond = int((beyond_all & f.flagged).sum()), int(beyond_all.sum())
-            k_g = int((codes_f == i).sum())
-            first = _first_rows(f.rows, lambda r, i=i, beyond=beyond: (a.codes[r] == i) & beyond(b.x[r]), max_ids)
-            record = _record([a.name, b.name], f, cell, k, n, first, ids, max_ids)
+            cut = threshold.lo if direction == "above" else threshold.hi
+            n_beyond = _count_beyond(sweep_sorted, cut, direction)
+            k_beyond = _count_beyond(all_sorted, cut, direction)
+            record = _record([a.name, b.name], f, cell, k, n, f.rows[in_value & beyond(xf)], ids, max_ids)
             record["parts"] = [
-                {"condition": g.condition, "k": k_g - k, "n": int(a.n[i]) - n},
+                {"condition": g.condition, "k": int(in_value.sum()) - k, "n": int(a.n[i]) - n},
                 {"condition": threshold.condition, "k": k_beyond - k, "n": n_beyond - n},
             ]
             listed.append(record)
     return listed, unlisted
 
 
-def _first_rows(rows: np.ndarray, keep: Callable[[np.ndarray], np.ndarray], limit: int) -> np.ndarray:
-    """The first ``limit`` of ``rows`` that ``keep`` accepts, scanning in growing chunks.
+def _count_beyond(sorted_x: np.ndarray, cut: float, direction: str) -> int:
+    if direction == "above":
+        return int(len(sorted_x) - np.searchsorted(sorted_x, cut, side="left"))
+    return int(np.searchsorted(sorted_x, cut, side="right"))
+
+
+def _first_rows(size: int, keep: Callable[[np.ndarray], np.ndarray], limit: int) -> np.ndarray:
+    """The first ``limit`` positions in ``range(size)`` that ``keep`` accepts, scanning in growing chunks.
 
     Listing 20 example ids must not cost a pass over a million flagged trials.
     """
     found, start, step = [], 0, 1024
-    while start < len(rows) and sum(len(x) for x in found) < limit:
-        chunk = rows[start:start + step]
-        found.append(chunk[keep(chunk)])
+    while start < size and sum(len(x) for x in found) < limit:
+        positions = np.arange(start, min(size, start + step))
+        found.append(positions[keep(positions)])
         start, step = start + step, step * 4
-    return np.concatenate(found)[:limit] if found else rows[:0]
+    return np.concatenate(found)[:limit] if found else np.arange(0)
 
 
 def _code(hp: str, values: pd.Series, max_buckets: int) -> _Coded | None:
-    """Regions of one hyperparameter (disjoint: values or buckets) and, if numeric, its sort order."""
+    """Regions of one hyperparameter (disjoint: values or buckets) and, if numeric, its sort order and cuts."""
     if values.dtype == object:
-        text = values.where(values.notna(), "(missing)").astype(str)
-        uniques, inverse, counts = np.unique(text.to_numpy(dtype=object), return_inverse=True, return_counts=True)
+        codes, uniques = pd.factorize(values.where(values.notna(), "(missing)").astype(str), sort=False)
         if len(uniques) < 2:
             return None
-        keep = np.argsort(-counts, kind="stable")[:_MAX_VALUES]
+        counts = np.bincount(codes, minlength=len(uniques))
+        names = np.asarray(uniques, dtype=object).astype(str)
+        keep = np.lexsort((names, -counts))[:_MAX_VALUES]  # most frequent first, ties by name
         remap = np.full(len(uniques), -1)
         remap[keep] = np.arange(len(keep))
-        groups = [Group("value", f"{hp} = {uniques[u]}", value=str(uniques[u])) for u in keep]
-        codes = remap[inverse]
+        groups = [Group("value", f"{hp} = {names[u]}", value=str(names[u])) for u in keep]
+        codes = remap[codes]
         return _Coded(hp, groups, codes, np.bincount(codes[codes >= 0], minlength=len(groups)))
     x = values.to_numpy(dtype=float)
-    finite = np.isfinite(x)
-    uniques = np.unique(x[finite])
+    rows = np.flatnonzero(np.isfinite(x))
+    order = rows[np.argsort(x[rows])]
+    sorted_x = x[order]
+    uniques = _distinct(sorted_x)
     if len(uniques) < 2:
         return None
     codes = np.full(len(x), -1)
-    if len(uniques) <= max_buckets + 1 and finite.sum() >= 2 * len(uniques):
+    if len(uniques) <= max_buckets + 1 and len(rows) >= 2 * len(uniques):
         groups = [Group("value", f"{hp} = {format_number(v)}", lo=float(v), hi=float(v)) for v in uniques]
-        codes[finite] = np.searchsorted(uniques, x[finite])
+        codes[rows] = np.searchsorted(uniques, x[rows])
     else:
-        edges = _bucket_edges(x[finite], max_buckets)
+        edges = _bucket_edges(sorted_x, max_buckets)
         groups = [
             Group("bucket", f"{hp} in [{format_number(lo)}, {format_number(hi)}{']' if i == len(edges) - 2 else ')'}",
                   lo=float(lo), hi=float(hi))
             for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:]))
         ]
-        codes[finite] = np.clip(np.searchsorted(edges, x[finite], side="right") - 1, 0, len(groups) - 1)
-    rows = np.flatnonzero(finite)
-    order = rows[np.argsort(x[rows])]
-    return _Coded(hp, groups, codes, np.bincount(codes[codes >= 0], minlength=len(groups)), x, order, len(uniques))
+        codes[rows] = np.clip(np.searchsorted(edges, x[rows], side="right") - 1, 0, len(groups) - 1)
+    return _Coded(hp, groups, codes, np.bincount(codes[codes >= 0], minlength=len(groups)), x, order,
+                  _Cuts.of(sorted_x))
 
 
 def _bucket_edges(finite: np.ndarray, max_buckets: int) -> np.ndarray:
@@ -379,33 +419,31 @@ def _distinct(sorted_values: np.ndarray) -> np.ndarray:
     return sorted_values[np.concatenate([[True], sorted_values[1:] != sorted_values[:-1]])]
 
 
-def _best_threshold(hp: str, x: np.ndarray, order: np.ndarray, flagged: np.ndarray, direction: str):
-    """The cut ``hp >= c`` (above) or ``hp <= c`` (below) over the rows ``order`` with the smallest Fisher p.
+def _spread(cuts: np.ndarray) -> np.ndarray:
+    """At most ``_MAX_CUTS`` of ascending distinct cut points, at evenly spaced quantiles."""
+    if len(cuts) <= _MAX_CUTS:
+        return cuts
+    return cuts[np.unique(np.round(np.linspace(0, 1, _MAX_CUTS) * (len(cuts) - 1)).astype(int))]
 
-    ``order`` lists the rows considered (finite values, ascending). Cut points are the
-    observed values (at most 64, at quantiles of the distinct values, so evenly spread
-    on a log scale for log-searched parameters). Counts come from cumulative sums, and
-    the p-value is tested against the whole sweep, then multiplied by the number of
-    cuts tried in both directions. Returns ``(group, k, n, beyond)`` where ``beyond``
-    maps values to the boolean "past the cut", or None.
+
+def _best_threshold(hp: str, cuts: _Cuts, flagged_sorted: np.ndarray, f: _Flags, direction: str):
+    """The cut ``hp >= c`` (above) or ``hp <= c`` (below) with the smallest Fisher p.
+
+    ``flagged_sorted`` holds the ascending values of the flagged trials in the set
+    ``cuts`` was made from; counts are ``searchsorted`` over them, so this costs in
+    proportion to the affected trials. The p-value is tested against the whole sweep
+    and later multiplied by the number of cuts tried in both directions. Returns
+    ``(group, k, n, beyond)`` where ``beyond`` maps values to "past the cut".
     """
-    sorted_x = x[order]
-    uniques = _distinct(sorted_x)
-    cuts = uniques[1:] if direction == "above" else uniques[:-1]
-    if len(cuts) > _MAX_CUTS:  # quantiles of the (sorted, distinct) cut points
-        cuts = cuts[np.unique(np.round(np.linspace(0, 1, _MAX_CUTS) * (len(cuts) - 1)).astype(int))]
-    if len(cuts) == 0:
-        return None
-    cum_k = np.concatenate([[0], np.cumsum(flagged[order])])
     if direction == "above":
-        start = np.searchsorted(sorted_x, cuts, side="left")
-        n, k = len(sorted_x) - start, cum_k[-1] - cum_k[start]
+        values, n = cuts.above, cuts.n_above
+        k = len(flagged_sorted) - np.searchsorted(flagged_sorted, values, side="left")
     else:
-        stop = np.searchsorted(sorted_x, cuts, side="right")
-        n, k = stop, cum_k[stop]
-    p = fisher_greater(k, n, int(flagged.sum()), len(flagged))
+        values, n = cuts.below, cuts.n_below
+        k = np.searchsorted(flagged_sorted, values, side="right")
+    p = fisher_greater(k, n, f.k_total, f.n_total)
     best = int(np.lexsort((-k, p))[0])
-    cut = float(cuts[best])
+    cut = float(values[best])
     sign = "≥" if direction == "above" else "≤"
     group = Group(
         "threshold",
@@ -413,11 +451,11 @@ def _best_threshold(hp: str, x: np.ndarray, order: np.ndarray, flagged: np.ndarr
         lo=cut if direction == "above" else None,
         hi=cut if direction == "below" else None,
         direction=direction,
-        n_tried=2 * len(cuts),
+        n_tried=len(cuts.above) + len(cuts.below),
     )
 
-    def beyond(values: np.ndarray) -> np.ndarray:
+    def beyond(x: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore"):
-            return (values >= cut) if direction == "above" else (values <= cut)
+            return (x >= cut) if direction == "above" else (x <= cut)
 
     return group, int(k[best]), int(n[best]), beyond

@@ -94,3 +94,21 @@ def test_findings_lead_to_recommendations():
     (rec,) = recommend_all(summary, [])
     assert rec["text"].startswith("Widen the range of lr upwards") and rec["finding_id"] == "F1"
     assert rec["evidence"] == "F1: The best trial has lr = 0.01, the highest value searched"
+
+
+def test_hypergeometric_tail_matches_scipy_everywhere():
+    import numpy as np
+    from scipy.stats import hypergeom
+
+    from core.stats import hypergeom_sf
+
+    rng = np.random.default_rng(3)
+    total = np.concatenate([rng.integers(1, 60, 500), rng.integers(1, 2_000_000, 500)])
+    good = (rng.random(1000) * (total + 1)).astype(int)
+    draws = (rng.random(1000) * (total + 1)).astype(int)
+    x = (rng.random(1000) * (np.minimum(good, draws) + 3)).astype(int) - 1
+    expected = hypergeom.sf(x, total, good, draws)
+    got = hypergeom_sf(x, total, good, draws)
+    tiny = expected < 1e-280
+    assert np.allclose(got[~tiny], expected[~tiny], rtol=1e-8, atol=1e-15)
+    assert np.all(got[tiny] < 1e-270)
