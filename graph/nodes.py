@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import pandas as pd
 from langgraph.runtime import Runtime
 
 from core.grounding import Facts, Grounded, facts_of, ground
 from core.loading import RawTable, records_to_raw
+from core.next_sweep import plan_next_sweep
 from core.patterns import analyze_patterns
 from core.render import render_report
 from core.roles import ColumnRoles, infer_roles
@@ -58,15 +58,11 @@ def load(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
 
 def detect(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Run every detector and the association statistics; the summary holds the facts."""
-    raw = RawTable(frame=pd.DataFrame(state["raw"], dtype=object), source=state["source"],
-                   notes=list(state.get("notes", [])), format=state.get("sweep_format") or "csv")
+    raw = RawTable.from_columns(state["raw"], source=state["source"], notes=list(state.get("notes", [])),
+                                format=state.get("sweep_format") or "csv")
+    curves = RawTable.from_columns(state["curves"], source=state["source"]) if state.get("curves") else None
     roles, thresholds = ColumnRoles.from_dict(state["roles"]), runtime.context.thresholds()
-    if state.get("curves"):
-        curves = RawTable(frame=pd.DataFrame(state["curves"], dtype=object), source=state["source"])
-        summary = analyze_sweep(raw, roles, thresholds, curves=curves)
-    else:
-        summary = analyze_sweep(raw, roles, thresholds)
-    return {"summary": summary}
+    return {"summary": analyze_sweep(raw, roles, thresholds, curves=curves)}
 
 
 def analyze(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -170,6 +166,7 @@ def write(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
                    "rejected_ids": bad_ids,
                    "removed_sentences": sum(len(g.removed) for g in groundings)},
     }
+    full["next_sweep"] = plan_next_sweep(full)
     return {"summary": full, "report": render_report(full), "invalid_citations": [], "notes": new_notes}
 
 

@@ -80,10 +80,6 @@ def main(argv: list[str] | None = None) -> int:
         with progress:
             final = _run(results, args, progress)
             summary = final["summary"]
-            if "next_sweep" not in summary:
-                from core.next_sweep import plan_next_sweep
-
-                summary["next_sweep"] = plan_next_sweep(summary)
             summary_text = json.dumps(summary, indent=2, ensure_ascii=False, allow_nan=False)
             if args.output_format == "json":
                 sys.stdout.write(summary_text + "\n")
