@@ -144,7 +144,10 @@ def _issues(table: TrialTable, kind: str, *fragments: tuple[np.ndarray, Describe
         if len(inside):
             text[inside] = describe(rows[inside])
         pieces.append(text)
-    detail = ["; ".join(t for t in parts if t) for parts in zip(*pieces)] if pieces else []
+    if len(pieces) == 1:
+        detail = list(pieces[0])
+    else:
+        detail = ["; ".join(t for t in parts if t) for parts in zip(*pieces)] if pieces else []
     return pd.DataFrame(
         {"trial_id": table.ids.to_numpy()[rows], "type": kind, "severity": SEVERITY[kind], "detail": detail,
          "row": rows},
@@ -171,7 +174,9 @@ def _nonfinite_cells(table: TrialTable) -> np.ndarray:
 
 
 def _status_words(table: TrialTable, rows: np.ndarray) -> list[str]:
-    return ["status " + _quote("" if w is None else w) for w in table.status_raw.to_numpy()[rows]]
+    words = table.status_raw.to_numpy()[rows]
+    quoted = {w: "status " + _quote("" if w is None else w) for w in set(words)}
+    return [quoted[w] for w in words]
 
 
 def detect_nonfinite(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
@@ -186,7 +191,14 @@ def detect_nonfinite(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
     columns = list(table.metrics.columns)
 
     def metrics_text(rows: np.ndarray) -> list[str]:
-        return [", ".join(f"{columns[j]}={describe_value(values[i, j])}" for j in np.flatnonzero(flagged[i])) for i in rows]
+        # Each row's pattern (per metric: fine, NaN, +inf or -inf) as one integer; each
+        # distinct pattern is spelled once.
+        v = values[rows]
+        kind = np.where(~flagged[rows], 0, np.where(np.isnan(v), 1, np.where(v > 0, 2, 3)))
+        code = kind @ (4 ** np.arange(len(columns)))
+        spelled = {c: ", ".join(f"{columns[j]}={describe_value(v[i, j])}" for j in np.flatnonzero(kind[i]))
+                   for c, i in zip(*np.unique(code, return_index=True))}
+        return [spelled[c] for c in code]
 
     fragments: list[tuple[np.ndarray, Describe]] = [(flagged.any(axis=1), metrics_text)]
     if table.errors is not None:
