@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+_BARE_TOKEN = re.compile(r"(?<![\w.\-:/`])[A-Za-z0-9][\w.\-:/]*[A-Za-z0-9](?![\w`])")
+_BACKTICKED_SPAN = re.compile(r"`[^`]*`")
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?%?(?![\w])")
 _TRIAL_LIST = re.compile(
     r"\btrials?(?:[ _]?ids?)?\s*(?:#|no\.?|number)?\s*[:=]?\s*"
@@ -79,6 +81,11 @@ _HEALTH_CLAIMS = [
     re.compile(r"\bno\s+(?:\w+\s+)?(?:issues|problems|failures|pathologies)\s+(?:were\s+|was\s+)?(?:found|detected|seen)\b",
                re.IGNORECASE),
     re.compile(r"\bnothing\s+(?:is\s+|was\s+)?wrong\b", re.IGNORECASE),
+    re.compile(r"\b(?:everything|all\s+(?:runs?|trials?|configurations?))\s+(?:looks?|looked|is|are|was|were|seems?|went)"
+               r"\s+(?:\w+\s+)?(?:healthy|fine|good|great|ok|okay|well|clean)\b", re.IGNORECASE),
+    re.compile(r"\bin\s+(?:great|good|fine|excellent)\s+shape\b", re.IGNORECASE),
+    re.compile(r"\b(?:has|have|had|with|shows?|showed)\s+no\s+(?:\w+\s+)?(?:problems|issues|failures|pathologies)\b",
+               re.IGNORECASE),
 ]
 _MARKUP = re.compile(r"https?://|\bwww\.|\]\(|!\[|</?[A-Za-z!?]|\bjavascript:|\bdata:\w+/", re.IGNORECASE)
 _NUMBER_WORDS = {
@@ -135,6 +142,11 @@ class Facts:
     best_trial: str | None = None
     n_trials: int | None = None
     trials_affected: int | None = None
+
+    @cached_property
+    def id_shapes(self) -> dict[str, tuple[int, int]]:
+        """See :func:`id_shapes`; computed once per summary, not per sentence."""
+        return id_shapes(self.trial_ids)
 
     @cached_property
     def sorted_numbers(self) -> list[float]:
@@ -246,11 +258,16 @@ def facts_of(summary: dict[str, Any]) -> Facts:
     )
 
 
-def cited_ids(text: str, known: set[str]) -> list[str]:
-    """Trial ids a text cites: lists after "trial(s)", and backticked id-like tokens.
+def cited_ids(text: str, known: set[str], shapes: dict[str, tuple[int, int]] | None = None) -> list[str]:
+    """Trial ids a text cites: lists after "trial(s)", backticked id-like tokens, and
+    bare tokens shaped like the sweep's mixed letter-and-digit ids.
 
     A backticked token counts only when it looks like the sweep's ids (same shape:
-    letters, digits and separators in the same places), so `lr` is not an id.
+    letters, digits and separators in the same places), so `lr` is not an id. A bare
+    word counts when its shape mixes letters and digits like the sweep's ids and its
+    length is within theirs ("r00999" against ids like "r00135"; not "L2" or "1e-3"),
+    so an invented id cannot slip through without "trial" or backticks. ``shapes``
+    is :func:`id_shapes` of ``known`` (computed when not given).
     """
     cited: list[str] = []
     text = _N_MORE.sub(" ", text)  # "trials `a`, `b` and 6 more": 6 is a count, not an id
@@ -261,11 +278,27 @@ def cited_ids(text: str, known: set[str]) -> list[str]:
                 any(c.isdigit() for c in token) or token in known
             ):
                 cited.append(token)
-    shapes = {_shape(k) for k in known}
+    shapes = id_shapes(known) if shapes is None else shapes
+    every_shape = {_shape(k) for k in known} if len(known) < 5000 else set(shapes)
     for token in _BACKTICKED.findall(text):
-        if token in known or _shape(token) in shapes:
+        if token in known or _shape(token) in every_shape or _shape(token) in shapes:
+            cited.append(token)
+    for token in _BARE_TOKEN.findall(_BACKTICKED_SPAN.sub(" ", text)):
+        length = shapes.get(_shape(token))
+        if length and length[0] <= len(token) <= length[1]:
             cited.append(token)
     return list(dict.fromkeys(cited))
+
+
+def id_shapes(known: set[str]) -> dict[str, tuple[int, int]]:
+    """Shapes of the ids that mix letters and digits -> (shortest, longest) length."""
+    out: dict[str, tuple[int, int]] = {}
+    for k in known:
+        shape = _shape(k)
+        if "a" in shape and "d" in shape:
+            lo, hi = out.get(shape, (len(k), len(k)))
+            out[shape] = (min(lo, len(k)), max(hi, len(k)))
+    return out
 
 
 def ground(text: str, facts: Facts) -> Grounded:
@@ -294,7 +327,7 @@ def split_sentences(text: str) -> list[str]:
 def check_sentence(sentence: str, facts: Facts) -> list[tuple[str, str]]:
     """Every problem of one sentence, as ``(kind, token)``."""
     problems: list[tuple[str, str]] = []
-    ids = cited_ids(sentence, facts.trial_ids)
+    ids = cited_ids(sentence, facts.trial_ids, facts.id_shapes)
     problems += [("unknown_id", i) for i in ids if i not in facts.trial_ids]
     known = [i for i in ids if i in facts.trial_ids]
     problems += [("misattributed_id", i) for i in _misattributed(sentence, known, facts)]

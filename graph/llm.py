@@ -40,9 +40,9 @@ Provider = Literal["none", "code", "huggingface", "openai"]
 
 MAX_NEW_TOKENS = 1024
 TEMPERATURE = 0.2
-HF_HOST_SUFFIXES = ("huggingface.co", "hf.space", "huggingface.cloud")
-"""Hosts (and their subdomains) that may receive ``HF_TOKEN``: the Hub, its router,
-Spaces and Inference Endpoints."""
+HF_HOST_SUFFIXES = ("huggingface.co", "huggingface.cloud")
+"""Hosts (and their subdomains) that may receive ``HF_TOKEN``: the Hub, its router and
+Inference Endpoints. Not ``*.hf.space``: anyone can own a Space and run code there."""
 _OFF = {"none", "off", "offline", "deterministic"}
 _TRANSIENT_NAMES = {
     "TimeoutException", "ReadTimeout", "WriteTimeout", "ConnectTimeout", "PoolTimeout", "Timeout",
@@ -146,16 +146,18 @@ class ModelChoice:
 def choose_provider(context: Context) -> ModelChoice:
     """Read the model setting (see ``Context.model`` and the README's "Models").
 
-    ``offline`` or a model setting of ``none`` -> no model; a chat model passed in the
-    context -> that model; ``openai:[NAME@]URL`` or a bare ``http(s)://`` URL (or
+    ``offline`` -> no model; a chat model passed in the context -> that model; a model
+    setting of ``none`` -> no model; ``openai:[NAME@]URL`` or a bare ``http(s)://`` URL (or
     ``endpoint_url``) -> that OpenAI-compatible server; ``hf:REPO`` or a bare repo id
     -> the Hugging Face router, which needs ``HF_TOKEN``.
     """
     spec = (context.model or "").strip()
-    if context.offline or spec.lower() in _OFF:
+    if context.offline:
         return ModelChoice("none", why="offline")
-    if context.chat_model is not None:
+    if context.chat_model is not None:  # passed by code: wins over the model setting
         return ModelChoice("code", name=_model_name(context.chat_model))
+    if spec.lower() in _OFF:
+        return ModelChoice("none", why="offline")
     if spec.lower().startswith("openai:"):
         rest = spec.split(":", 1)[1]
         name, _, url = rest.rpartition("@") if re.search(r"@https?://", rest) else ("", "", rest)

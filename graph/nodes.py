@@ -50,7 +50,7 @@ def load(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "curves": curves.to_columns() if curves is not None else None,
         "role_hints": sweep.role_hints,
         "roles": roles.to_dict(),
-        "notes": sweep.notes,
+        "notes": {"replace": sweep.notes},
         "revisions": 0,
         "invalid_citations": [],
     }

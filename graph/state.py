@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-import operator
 from typing import Annotated, Any
 
 from typing_extensions import TypedDict
+
+
+def add_notes(current: list[str] | None, update: list[str] | dict[str, list[str]]) -> list[str]:
+    """Reducer of ``notes``: a list is appended; ``{"replace": [...]}`` starts over.
+
+    The load node starts over, so a thread that runs the graph again (Studio reuses
+    threads) does not carry the previous run's notices into the new report.
+    """
+    if isinstance(update, dict):
+        return list(update["replace"])
+    return [*(current or []), *update]
 
 
 class InputState(TypedDict, total=False):
@@ -49,8 +59,9 @@ class State(InputState, OutputState, total=False):
     """Roles the reader knew for certain, merged with ``mapping`` (given to role inference)."""
     roles: dict[str, Any]
     """Column roles (see ``core.roles.ColumnRoles.to_dict``)."""
-    notes: Annotated[list[str], operator.add]
-    """One-line notices for the user (file encoding, model fallbacks), appended by nodes."""
+    notes: Annotated[list[str], add_notes]
+    """One-line notices for the user (file encoding, model fallbacks), appended by nodes
+    (the load node starts the list over, see :func:`add_notes`)."""
     analysis: dict[str, Any]
     """The analyst's patterns, leads and recommendations, possibly phrased by a model."""
     invalid_citations: list[str]

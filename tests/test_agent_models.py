@@ -56,7 +56,7 @@ def test_a_model_passed_in_code_is_used_as_is():
 
 @pytest.mark.parametrize(("url", "hf"), [
     ("https://router.huggingface.co/v1", True), ("https://huggingface.co", True),
-    ("https://abc.us-east-1.aws.endpoints.huggingface.cloud/v1", True), ("https://me-space.hf.space", True),
+    ("https://abc.us-east-1.aws.endpoints.huggingface.cloud/v1", True), ("https://me-space.hf.space", False),
     ("http://127.0.0.1:8080/v1", False), ("https://huggingface.co.evil.example/v1", False),
     ("https://evil.example/huggingface.co", False), ("http://localhost:11434/v1", False),
 ])

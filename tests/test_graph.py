@@ -132,6 +132,25 @@ def test_model_failure_falls_back_to_the_deterministic_path():
     assert model.roles() == ["analyst"]  # not retried (not transient), and the writer is not asked
 
 
+def test_a_second_run_on_the_same_thread_does_not_carry_old_notes():
+    app = build_graph().compile(checkpointer=InMemorySaver())
+    thread = {"configurable": {"thread_id": "t"}}
+    failing = ScriptedChatModel(analyst=[ConnectionError("refused")], writer=["never asked"])
+    first = app.invoke({"results_path": str(SAMPLE)}, thread, context=Context(chat_model=failing))
+    assert "model unavailable" in first["report"]
+    second = app.invoke({"results_path": str(EXAMPLES / "deepobs_cifar10_3c3d.csv")}, thread,
+                        context=Context(offline=True))
+    assert "model unavailable" not in second["report"]
+    assert second["summary"]["sweep"]["notes"] == []
+
+
+def test_a_chat_model_passed_by_code_wins_over_model_none(monkeypatch):
+    monkeypatch.setenv("MODEL", "none")
+    model = ScriptedChatModel(analyst=[ConnectionError("refused")], writer=["never asked"])
+    out = graph.invoke({"results_path": str(SAMPLE)}, context=Context(chat_model=model))
+    assert model.roles() == ["analyst"] and "model unavailable" in out["report"]
+
+
 def test_malformed_analyst_json_keeps_deterministic_wording():
     model = ScriptedChatModel(analyst=["not json at all"], repair=["{still not"], writer=["Trial 2 failed."])
     out = graph.invoke({"results_path": str(SAMPLE)}, context=Context(chat_model=model))

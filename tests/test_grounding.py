@@ -99,3 +99,19 @@ def test_deterministic_text_passes_its_own_grounding(path):
     assert texts
     problems = {t: ground(t, facts).problems for t in texts}
     assert {t: p for t, p in problems.items() if p} == {}
+
+
+def test_bare_invented_ids_shaped_like_the_sweeps_are_caught():
+    known = {"r00135", "r00136", "run_1_c0"}
+    assert cited_ids("Run r00999 diverged and r00135 is the best.", known) == ["r00999", "r00135"]
+    assert cited_ids("Config run_7_c3 had NaN.", known) == ["run_7_c3"]
+    # words, exponents and short tokens that merely mix letters and digits are not ids
+    assert cited_ids("Use L2 regularisation, lr 1e-3 and a ResNet50 backbone.", known) == []
+
+
+@pytest.mark.parametrize("sentence", [
+    "Everything looks healthy.", "All runs look good.", "The sweep has no problems.", "The sweep is in great shape.",
+])
+def test_more_phrasings_of_all_is_well_are_caught_when_trials_are_sick(sentence):
+    facts = Facts(trial_ids={"1"}, numbers={3.0}, n_trials=3, trials_affected=2)
+    assert ("health", "healthy") in check_sentence(sentence, facts)
