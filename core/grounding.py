@@ -259,10 +259,10 @@ def facts_of(summary: dict[str, Any]) -> Facts:
 
 
 def cited_ids(text: str, known: set[str], shapes: dict[str, tuple[int, int]] | None = None) -> list[str]:
-    """Trial ids a text cites: lists after "trial(s)", backticked id-like tokens, and
-    bare tokens shaped like the sweep's mixed letter-and-digit ids.
+    """Trial ids a text cites: after "trial(s)", in backticks, or shaped like the sweep's ids.
 
-    A backticked token counts only when it looks like the sweep's ids (same shape:
+    Lists after "trial(s)" count, and backticked id-like tokens, and bare tokens shaped
+    like the sweep's mixed letter-and-digit ids. A backticked token counts only when it looks like the sweep's ids (same shape:
     letters, digits and separators in the same places), so `lr` is not an id. A bare
     word counts when its shape mixes letters and digits like the sweep's ids and its
     length is within theirs ("r00999" against ids like "r00135"; not "L2" or "1e-3"),

@@ -139,14 +139,16 @@ def to_wandb_sweep(plan: Plan, *, method: str = "bayes") -> dict[str, Any]:
 def suggest_params(trial: Any, plan: Plan) -> dict[str, Any] | None:
     """Sample one configuration of the plan through an Optuna trial (define-by-run).
 
-    Categorical hyperparameters are suggested first, then numeric ones within the
-    range that the conditions matching the values so far give. Returns the parameters,
+    Categorical hyperparameters are suggested first, then the numeric ones that
+    conditions depend on (``when``), then the rest, each within the range that the
+    conditions matching the values so far give. Returns the parameters,
     or None when a value fell into an excluded interval (prune the trial, e.g.
     ``raise optuna.TrialPruned()``). Optuna itself is not imported here.
     """
     hps = plan["hyperparameters"]
     params: dict[str, Any] = {}
-    order = sorted(hps, key=lambda name: hps[name]["kind"] != "categorical")
+    conditioning = {cond["when"]["hyperparameter"] for cond in plan["conditions"]}
+    order = sorted(hps, key=lambda name: (hps[name]["kind"] != "categorical", name not in conditioning))
     for name in order:
         hp = hps[name]
         if hp["kind"] == "categorical":

@@ -51,7 +51,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "metric, metric:val_loss, metric:objective:max, epochs, runtime, error, seed, ignore")
     parser.add_argument("--out", default=".", help="directory for the report and JSON summary (default: .)")
     parser.add_argument("--offline", action="store_true", help="never call a model (deterministic analyst and writer)")
-    parser.add_argument("--model", help="Hugging Face model id for the HF router (env MODEL)")
+    parser.add_argument("--model", help="the model setting (env MODEL): a Hugging Face repo id or hf:REPO (needs HF_TOKEN), "
+                        "openai:[NAME@]URL or an http(s) URL (any OpenAI-compatible server), or none")
     parser.add_argument("--endpoint-url", help="OpenAI-compatible server URL (env LLM_ENDPOINT_URL)")
     parser.add_argument("--max-revisions", type=int, help="writer -> analyst loops allowed (default 2)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")

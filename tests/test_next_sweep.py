@@ -180,3 +180,27 @@ def _numbers(value):
     elif isinstance(value, list):
         for v in value:
             yield from _numbers(v)
+
+
+def test_suggest_params_samples_what_a_condition_depends_on_first():
+    from core.next_sweep import suggest_params
+
+    class Trial:  # takes the upper end of every range
+        def suggest_int(self, name, low, high, log=False):
+            return 32 if name == "batch_size" else high
+
+        def suggest_float(self, name, low, high, log=False):
+            return high
+
+        def suggest_categorical(self, name, values):
+            return values[0]
+
+    plan = {
+        "hyperparameters": {  # "lr" sorts before "batch_size" would in a plain name order
+            "lr": {"kind": "float", "low": 1e-5, "high": 1.0, "log": True, "exclude": [], "values": None},
+            "batch_size": {"kind": "int", "low": 16, "high": 256, "log": False, "exclude": [], "values": None},
+        },
+        "conditions": [{"when": {"hyperparameter": "batch_size", "low": None, "high": 64},
+                        "hyperparameter": "lr", "low": None, "high": 0.01, "exclude": []}],
+    }
+    assert suggest_params(Trial(), plan) == {"batch_size": 32, "lr": 0.01}

@@ -36,6 +36,7 @@ def test_optuna_storage_through_the_cli_with_a_mapping(tmp_path):
         ([str(DATA / "wandb_nanogpt_export.csv"), "--map", "nonsense"], "expected COLUMN=ROLE"),
         ([str(DATA / "wandb_nanogpt_export.csv"), "--map", "lr=colour"], "unknown role 'colour'"),
         ([str(DATA / "wandb_nanogpt_export.csv"), "--format", "optuna-sqlite"], "a file, but optuna-sqlite is"),
+        (["postgresql://alice:s3cr3t@127.0.0.1:1/optuna"], "postgresql://127.0.0.1:1/optuna: "),
     ],
 )
 def test_bad_inputs_exit_2_with_one_line(tmp_path, args, message):
@@ -46,7 +47,21 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path, args, message):
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if not line.startswith("[")]
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
-    assert "Traceback" not in result.stderr
+    assert "Traceback" not in result.stderr and "s3cr3t" not in result.stderr
+
+
+def test_storage_url_credentials_are_never_shown():
+    from core.sources import without_credentials
+
+    assert without_credentials("postgresql://alice:s3cr3t@db.example:5432/optuna") == "postgresql://db.example:5432/optuna"
+    assert without_credentials("sqlite:///x.db") == "sqlite:///x.db"
+    assert without_credentials("runs.csv") == "runs.csv"
+
+
+def test_a_wandb_export_takes_a_long_format_curves_file(tmp_path):
+    result = run_cli(str(DATA / "wandb_nanogpt_export.csv"), "--curves", str(DATA / "curves" / "deepcave_mnist_long.csv"),
+                     "--out", str(tmp_path), "--offline", "--no-plots")
+    assert result.returncode == 0, result.stderr
 
 
 def test_load_node_keeps_the_sweep_json_native():

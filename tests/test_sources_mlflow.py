@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -131,3 +132,21 @@ def test_store_without_runs_is_one_line(tmp_path):
     with pytest.raises(InputError) as err:
         read_sweep(tmp_path)
     assert "no Ray Tune experiment, Keras Tuner project or MLflow" in str(err.value) and "formats:" in str(err.value)
+
+
+def test_runs_sharing_a_name_keep_their_own_curves(tmp_path):
+    store = tmp_path / "mlruns"
+    shutil.copytree(STORE, store)
+    metas = sorted(store.glob("*/*/meta.yaml"))[:2]
+    for meta in metas:
+        text = meta.read_text()
+        meta.write_text(re.sub(r"(?m)^run_name: .*$", "run_name: same", text))
+    sweep = read_sweep(store)
+    curves = sweep.curves.frame
+    original = read_sweep(STORE).curves.frame
+    for meta in metas:
+        run_id = meta.parent.name
+        mine = curves[curves["trial_id"] == run_id]
+        name = re.search(r"(?m)^run_name: (.*)$", (STORE / meta.relative_to(store)).read_text()).group(1)
+        assert len(mine) == int((original["trial_id"] == name).sum()) > 0
+        assert mine["step"].is_unique

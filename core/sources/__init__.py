@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from core.errors import InputError
 from core.loading import RawTable
@@ -93,15 +94,35 @@ def read_sweep(
         One line naming the input, what was found there and the formats that exist.
     """
     name = os.fspath(path)
-    kind, raw = _resolve(name, format)
-    if study is not None and kind not in {"optuna-sqlite", "optuna-storage", "mlflow-store", "mlflow-sqlite"}:
-        raise InputError(f"{name}: --study applies to Optuna storages and MLflow stores, not to {kind} input")
-    sweep, renames = _read(name, kind, study, raw)
+    shown = without_credentials(name)
+    try:
+        kind, raw = _resolve(name, format)
+        if study is not None and kind not in {"optuna-sqlite", "optuna-storage", "mlflow-store", "mlflow-sqlite"}:
+            raise InputError(f"{name}: --study applies to Optuna storages and MLflow stores, not to {kind} input")
+        sweep, renames = _read(name, kind, study, raw)
+    except InputError as exc:
+        if shown == name:
+            raise
+        raise InputError(str(exc).replace(name, shown)) from None
+    if shown != name:  # a storage URL's password must reach no report, summary, state or log
+        sweep.trials.source = shown
+        sweep.trials.notes[:] = [n.replace(name, shown) for n in sweep.trials.notes]
     if curves is not None:
         sweep.curves = read_curves(curves, sweep)
     sweep.role_hints = merge_hints(sweep.role_hints, mapping, renames)
     sweep.trials.format = sweep.format
     return sweep
+
+
+def without_credentials(name: str) -> str:
+    """A storage URL with its user and password removed (``postgresql://u:pw@host/db`` -> ``postgresql://host/db``)."""
+    if "://" not in name:
+        return name
+    parts = urlsplit(name)
+    if not (parts.username or parts.password):
+        return name
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def _wanted(name: str, format: str | None) -> str | None:
@@ -234,7 +255,7 @@ def read_curves(curves: str | os.PathLike[str], sweep: Sweep) -> RawTable:
     path = Path(os.fspath(curves))
     if not path.exists():
         raise InputError(f"{path}: curves file or directory not found")
-    if sweep.format == "wandb-csv" or (path.is_dir() and wandb.looks_like_history(path)):
+    if (sweep.format == "wandb-csv" or path.is_dir()) and wandb.looks_like_history(path):
         return wandb.read_histories(path, sweep)
     if path.is_dir():
         raise InputError(f"{path}: {describe_dir(path)}; --curves takes a long-format CSV (trial id, step or epoch, "

@@ -285,18 +285,18 @@ def _curve_rows(row: dict[str, Any], histories: dict[str, list[tuple[int, int, A
     for key, history in histories.items():
         for step, _stamp, value in sorted(history, key=lambda item: (item[0], item[1])):
             by_step.setdefault(step, {})[f"metrics.{key}"] = text(value) if not isinstance(value, str) else value
-    trial = row["run_name"] if row.get("run_name") else row["run_id"]
-    return [{"trial_id": trial, "step": str(step), **values} for step, values in sorted(by_step.items())]
+    return [{"trial_id": row["run_id"], "step": str(step), **values} for step, values in sorted(by_step.items())]
 
 
 def _table_and_curves(runs: list[dict[str, Any]], curve_rows: list[dict[str, Any]], name: str, notes: list[str],
                       format: str) -> tuple[Sweep, dict[str, str]]:
     frame = frame_of(runs)
     names = frame["run_name"].astype("string").str.strip()
-    if (names.isna() | (names == "")).any() or not names.is_unique:  # trial ids are the run ids then
-        id_of = dict(zip(frame["run_name"].astype(str), frame["run_id"], strict=False))
+    if not ((names.isna() | (names == "")).any() or not names.is_unique):  # unique names: they are the trial ids
+        # Curve rows are keyed by run id (names may repeat); switch to names only when they are unique.
+        name_of = dict(zip(frame["run_id"], frame["run_name"].astype(str), strict=False))
         for r in curve_rows:
-            r["trial_id"] = id_of.get(r["trial_id"], r["trial_id"])
+            r["trial_id"] = name_of.get(r["trial_id"], r["trial_id"])
     curves = None
     if curve_rows:
         curve_frame = frame_of(curve_rows)
