@@ -32,6 +32,7 @@ from core.table import TrialTable, build_trial_table
 
 SCHEMA_VERSION = "1.1"
 _SEVERITIES = SICK_SEVERITIES
+_MAX_LISTED = 1000  # categorical values listed per hyperparameter
 _SEVERITY_RANK = {s: i for i, s in enumerate(_SEVERITIES)}
 
 
@@ -190,7 +191,8 @@ def _ranges(table: TrialTable) -> dict[str, Any]:
         values = table.hyperparameters[col]
         if values.dtype == object:
             counts = values.fillna("(missing)").astype(str).value_counts()
-            out[col] = {"kind": "categorical", "values": {str(k): int(v) for k, v in counts.head(20).items()},
+            # every value (role inference keeps free text out), so a next sweep can list them all
+            out[col] = {"kind": "categorical", "values": {str(k): int(v) for k, v in counts.head(_MAX_LISTED).items()},
                         "n_values": int(len(counts))}
         else:
             finite = values[np.isfinite(values)]

@@ -132,8 +132,6 @@ def _write_outputs(final: dict[str, Any], summary_text: str, out_dir: Path, args
 
 def _draw(final: dict[str, Any], out_dir: Path) -> list[dict[str, str]]:
     """The pictures, from the typed tables rebuilt from the state's raw cells; a failure costs only the pictures."""
-    import pandas as pd
-
     from core.curves import build_curve_table
     from core.loading import RawTable
     from core.roles import ColumnRoles
@@ -142,12 +140,11 @@ def _draw(final: dict[str, Any], out_dir: Path) -> list[dict[str, str]]:
     try:
         from report.plots import write_pictures
 
-        raw = RawTable(frame=pd.DataFrame(final["raw"], dtype=object), source=final["source"],
-                       format=final.get("sweep_format") or "csv")
+        raw = RawTable.from_columns(final["raw"], source=final["source"], format=final.get("sweep_format") or "csv")
         table = build_trial_table(raw, ColumnRoles.from_dict(final["roles"]))
         curves = None
         if final.get("curves"):
-            curves = build_curve_table(RawTable(frame=pd.DataFrame(final["curves"], dtype=object), source=final["source"]))
+            curves = build_curve_table(RawTable.from_columns(final["curves"], source=final["source"]))
         return write_pictures(final["summary"], out_dir, table=table, curves=curves)
     except Exception as exc:  # noqa: BLE001 - the report is worth more than its pictures
         print(f"note: pictures were not drawn ({type(exc).__name__}: {exc})", file=sys.stderr)
