@@ -204,3 +204,19 @@ def test_suggest_params_samples_what_a_condition_depends_on_first():
                         "hyperparameter": "lr", "low": None, "high": 0.01, "exclude": []}],
     }
     assert suggest_params(Trial(), plan) == {"batch_size": 32, "lr": 0.01}
+
+
+def test_a_categorical_with_many_values_keeps_them_all():
+    from core.loading import records_to_raw
+    from core.next_sweep import plan_next_sweep
+    from core.patterns import analyze_patterns
+    from core.roles import infer_roles
+    from core.summary import analyze_sweep
+
+    records = [{"trial_id": i, "arch": f"a{i % 25}", "lr": 10 ** (-4 + 3 * (i % 7) / 6), "val_loss": 0.2 + (i % 11) / 20}
+               for i in range(100)]
+    raw = records_to_raw(records)
+    summary = analyze_sweep(raw, infer_roles(raw.frame, raw.source))
+    summary |= analyze_patterns(summary)
+    plan = plan_next_sweep(summary)
+    assert sorted(plan["hyperparameters"]["arch"]["values"]) == sorted(f"a{i}" for i in range(25))
