@@ -47,7 +47,6 @@ _ALIASES = {
     "mlflow": "mlflow", "ray": "raytune", "ray-tune": "raytune", "ray_tune": "raytune", "tune": "raytune",
     "keras-tuner": "kerastuner", "keras_tuner": "kerastuner", "kt": "kerastuner",
 }
-_TABLE_FORMATS = ("csv", "parquet", "curves", "optuna-csv", "wandb-csv", "mlflow-csv", "mlflow-ui-csv")
 _URL_SCHEMES = ("sqlite://", "postgresql://", "postgres://", "mysql://", "mysql+", "postgresql+", "oracle://", "mssql")
 
 

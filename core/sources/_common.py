@@ -51,18 +51,6 @@ def text(value: Any) -> str | None:
         return str(value)
 
 
-def flatten(record: Mapping[str, Any], sep: str = "/", prefix: str = "") -> dict[str, Any]:
-    """Nested dicts as one level: ``{"a": {"b": 1}}`` -> ``{"a/b": 1}`` (Ray Tune's convention)."""
-    out: dict[str, Any] = {}
-    for key, value in record.items():
-        name = f"{prefix}{sep}{key}" if prefix else str(key)
-        if isinstance(value, Mapping) and value:
-            out.update(flatten(value, sep, name))
-        else:
-            out[name] = value
-    return out
-
-
 def frame_of(rows: list[dict[str, str | None]], columns: Iterable[str] | None = None) -> pd.DataFrame:
     """Rows of text cells as a frame of objects, ``None`` where a row lacks a column."""
     order = list(columns) if columns is not None else list(dict.fromkeys(k for row in rows for k in row))
