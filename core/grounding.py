@@ -38,6 +38,7 @@ from typing import Any
 
 _BARE_TOKEN = re.compile(r"(?<![\w.\-:/`])[A-Za-z0-9][\w.\-:/]*[A-Za-z0-9](?![\w`])")
 _BACKTICKED_SPAN = re.compile(r"`[^`]*`")
+_RATE_KEYS = frozenset({"rate", "rate_rest", "ci"})
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?%?(?![\w])")
 _TRIAL_LIST = re.compile(
     r"\btrials?(?:[ _]?ids?)?\s*(?:#|no\.?|number)?\s*[:=]?\s*"
@@ -206,14 +207,21 @@ def summary_trial_ids(summary: dict[str, Any]) -> set[str]:
 
 
 def summary_numbers(summary: Any) -> set[float]:
-    """Every number in the summary: values, numbers inside its strings, rates as %."""
+    """Every number in the summary: values, numbers inside its strings, and rates as %.
+
+    Only rates (``rate``, ``rate_rest`` and the ``ci`` bounds) are also taken × 100;
+    taking every number × 100 would let "99%" pass wherever some 0.99 is stored.
+    """
     found: set[float] = set()
     for value in _walk(summary):
         if isinstance(value, str):
             found.update(_parse(m) for m in _NUMBER.findall(value))
         elif math.isfinite(value):
             found.add(float(value))
-            found.add(float(value) * 100)
+    for item in _walk_dicts(summary):
+        for key in _RATE_KEYS & item.keys():
+            values = item[key] if isinstance(item[key], list) else [item[key]]
+            found.update(100 * float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v))
     return found
 
 

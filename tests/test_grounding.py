@@ -115,3 +115,23 @@ def test_bare_invented_ids_shaped_like_the_sweeps_are_caught():
 def test_more_phrasings_of_all_is_well_are_caught_when_trials_are_sick(sentence):
     facts = Facts(trial_ids={"1"}, numbers={3.0}, n_trials=3, trials_affected=2)
     assert ("health", "healthy") in check_sentence(sentence, facts)
+
+
+def test_percentages_must_be_rates_of_the_summary():
+    from core.loading import read_results
+    from core.patterns import analyze_patterns
+    from core.roles import infer_roles
+    from core.summary import analyze_sweep
+
+    raw = read_results(EXAMPLES / "deepobs_cifar10_3c3d.csv")
+    summary = analyze_sweep(raw, infer_roles(raw.frame, raw.source))
+    summary |= analyze_patterns(summary)
+    facts = facts_of(summary)
+    assert check_sentence("67% of the trials with a high learning rate went NaN.", facts) == []  # 34/51
+    # A fraction stored as something else (an accuracy, a p-value) is not a rate: as a % it must not pass.
+    pool = sorted(facts.numbers)
+    not_rates = [p for p in range(1, 100)
+                 if not any(abs(n - p) < 0.5 for n in pool) and any(abs(100 * n - p) < 0.5 for n in pool if 0 < n < 1)]
+    assert not_rates
+    wrong = f"{not_rates[-1]}%"
+    assert ("number", wrong) in check_sentence(f"{wrong} of the trials with a high learning rate went NaN.", facts)
