@@ -37,6 +37,10 @@ def test_optuna_storage_through_the_cli_with_a_mapping(tmp_path):
         ([str(DATA / "wandb_nanogpt_export.csv"), "--map", "lr=colour"], "unknown role 'colour'"),
         ([str(DATA / "wandb_nanogpt_export.csv"), "--format", "optuna-sqlite"], "a file, but optuna-sqlite is"),
         (["postgresql://alice:s3cr3t@127.0.0.1:1/optuna"], "postgresql://127.0.0.1:1/optuna: "),
+        ([str(DATA / "deepobs_fmnist_2c2d.csv"), "--format", "wandb"], "deepobs_fmnist_2c2d.csv: cannot be read as wandb-csv"
+                                                                         " (no 'Name' column"),
+        ([str(DATA / "deepobs_fmnist_2c2d.csv"), "--format", "mlflow-ui-csv"], "cannot be read as mlflow-ui-csv"),
+        ([str(DATA / "raytune")], "holds 2 sweeps (deepcave_run_2/ (raytune), lr_sweep/ (raytune)); point at one"),
     ],
 )
 def test_bad_inputs_exit_2_with_one_line(tmp_path, args, message):

@@ -215,6 +215,10 @@ def _sniff_dir(path: Path, wanted: str | None) -> str:
     found = [kind for kind, check in checks if check(path)]
     if found:
         return found[0]
+    inside = sorted(f"{d.name}/ ({kind})" for d in path.iterdir() if d.is_dir()
+                    for kind, check in checks[:2] if check(d))
+    if inside:
+        raise InputError(f"{path}: holds {len(inside)} sweeps ({', '.join(inside[:5])}); point at one of them")
     raise InputError(f"{path}: {describe_dir(path)}, with no Ray Tune experiment, Keras Tuner project or MLflow "
                      f"mlruns store in it; formats: {format_list()}")
 
@@ -235,7 +239,16 @@ def _read(name: str, kind: str, study: str | None, raw: RawTable | None) -> tupl
     return _read_table(raw if raw is not None else read_table(Path(name)), kind)
 
 
+_REQUIRED_COLUMNS = {"optuna-csv": "number", "wandb-csv": "Name", "mlflow-csv": "run_id", "mlflow-ui-csv": "Run ID"}
+"""The column a table must have to be read as each export (``--format`` can force a format)."""
+
+
 def _read_table(raw: RawTable, kind: str) -> tuple[Sweep, dict[str, str]]:
+    required = _REQUIRED_COLUMNS.get(kind)
+    if required and required not in raw.frame.columns:
+        shown = ", ".join(map(str, raw.frame.columns[:10])) + (", ..." if len(raw.frame.columns) > 10 else "")
+        raise InputError(f"{raw.source}: cannot be read as {kind} (no {required!r} column; columns are: {shown}); "
+                         f"formats: {format_list()}")
     if kind == "optuna-csv":
         return optuna.from_trials_dataframe(raw)
     if kind == "wandb-csv":

@@ -65,7 +65,7 @@ def _id_column(frame: pd.DataFrame) -> str | None:
             if not (cells.isna() | (cells == "")).any() and cells.is_unique:
                 return col
     if "Name" not in frame.columns:
-        raise InputError("W&B export without a Name column")  # pragma: no cover - sniffing requires Name
+        raise InputError("W&B export without a Name column")  # pragma: no cover - _read_table requires Name
     return None
 
 
