@@ -361,13 +361,19 @@ def _misattributed(sentence: str, ids: list[str], facts: Facts) -> list[str]:
     if not ids or not facts.trial_issues and facts.best_trial is None:
         return []
     named = _issues_named(sentence)
+    denied = _issues_denied(sentence)
     healthy = _mentions(sentence, _HEALTHY_WORDS)
     best = _mentions(sentence, _BEST_WORDS)
-    if not named and not healthy and not best:
+    if not named and not healthy and not best and not denied:
         return []
     bad = []
     for i in ids:
         has = facts.trial_issues.get(i, set())
+        if denied & has and not named & has:  # "trial 2 did not fail" when it failed
+            bad.append(i)
+            continue
+        if not named and not healthy and not best:
+            continue
         if (named & has) or (healthy and not has) or (best and i == facts.best_trial):
             continue
         bad.append(i)
@@ -376,6 +382,12 @@ def _misattributed(sentence: str, ids: list[str], facts: Facts) -> list[str]:
 
 def _issues_named(text: str) -> set[str]:
     return {kind for kind, words in _ISSUE_WORDS.items() if _mentions(text, words)}
+
+
+def _issues_denied(text: str) -> set[str]:
+    """Issue types the text names only to deny them ("did not fail", "never diverged")."""
+    return {kind for kind, words in _ISSUE_WORDS.items()
+            if any(_NEGATION.search(text[: m.start()]) for m in re.finditer(rf"(?<![\w-])(?:{words})", text, re.IGNORECASE))}
 
 
 def _mentions(text: str, words: str) -> bool:

@@ -135,3 +135,8 @@ def test_percentages_must_be_rates_of_the_summary():
     assert not_rates
     wrong = f"{not_rates[-1]}%"
     assert ("number", wrong) in check_sentence(f"{wrong} of the trials with a high learning rate went NaN.", facts)
+
+
+def test_denying_an_issue_a_trial_has_is_caught(sample_facts):
+    assert ("misattributed_id", "2") in check_sentence("Trial 2 did not fail.", sample_facts)
+    assert check_sentence("Trial 6 did not fail.", sample_facts) == []
