@@ -65,7 +65,7 @@ _ISSUE_WORDS = {
     "overfitting": r"overfit\w*|over-fit\w*",
     "short_run": r"short\b|cut short|stopped early",
     "running": r"still running|pending|queued|unfinished|never finished",
-    "status_mismatch": r"status mismatch|marked (?:as )?(?:completed?|finished)",
+    "status_mismatch": r"status mismatch|marked (?:as )?(?:completed?|finished)|hidden failures?|status says finished",
     "no_learning": r"no[_ ]learning|did not learn|never learn\w*|at chance|chance level",
     "suspicious_validation": r"suspicious",
     "pruned": r"prun\w*",
@@ -134,6 +134,8 @@ class Facts:
     trial_ids: set[str] = field(default_factory=set)
     numbers: set[float] = field(default_factory=set)
     pairs: set[tuple[int, int]] = field(default_factory=set)
+    typed_pairs: dict[str, set[tuple[int, int]]] = field(default_factory=dict)
+    """Issue type -> the ``(k, n)`` pairs the summary gives for it (regions, their rests and parts, totals)."""
     counts: dict[str, set[int]] = field(default_factory=dict)
     """Issue type (or ``"any"``) -> the trial counts the summary gives for it."""
     params: dict[str, ParamFacts] = field(default_factory=dict)
@@ -257,6 +259,7 @@ def facts_of(summary: dict[str, Any]) -> Facts:
         trial_ids=summary_trial_ids(summary),
         numbers=summary_numbers(summary),
         pairs=_pairs(summary, n_trials, affected),
+        typed_pairs=_typed_pairs(summary, n_trials),
         counts=counts,
         params=_params(summary),
         trial_issues=trial_issues,
@@ -401,8 +404,14 @@ def _mentions(text: str, words: str) -> bool:
 def _count_problems(text: str, facts: Facts) -> list[tuple[str, str]]:
     problems = []
     if facts.pairs:
+        named = _issues_named(text) if facts.typed_pairs else set()
         for k, n in _PAIR.findall(text):
-            if (int(k), int(n)) not in facts.pairs:
+            pair = (int(k), int(n))
+            if pair not in facts.pairs:
+                problems.append(("count", f"{k}/{n}"))
+            elif named and any(pair in p for p in facts.typed_pairs.values()) and not any(
+                pair in facts.typed_pairs.get(kind, ()) for kind in named
+            ):  # "34 of 51 diverged" when 34/51 is the count of NaN trials
                 problems.append(("count", f"{k}/{n}"))
     if facts.counts:
         for n, phrase in _COUNT.findall(text):
@@ -473,6 +482,23 @@ def _pairs(summary: dict[str, Any], n_trials: Any, affected: Any) -> set[tuple[i
         if isinstance(value, str):
             pairs.update((int(k), int(n)) for k, n in _PAIR.findall(value))
     return pairs
+
+
+def _typed_pairs(summary: dict[str, Any], n_trials: Any) -> dict[str, set[tuple[int, int]]]:
+    typed: dict[str, set[tuple[int, int]]] = {}
+    if isinstance(n_trials, int):
+        for kind, count in (summary.get("issue_counts") or {}).items():
+            typed.setdefault(kind, set()).add((int(count), n_trials))
+    for a in (summary.get("associations") or []) + (summary.get("patterns") or []) + (summary.get("leads") or []):
+        kind, e = a.get("issue_type"), a.get("evidence") if isinstance(a.get("evidence"), dict) else a
+        if not kind:
+            continue
+        for k, n in (("k", "n"), ("k_rest", "n_rest")):
+            if isinstance(e.get(k), int) and isinstance(e.get(n), int):
+                typed.setdefault(kind, set()).add((e[k], e[n]))
+        for part in a.get("parts") or []:
+            typed.setdefault(kind, set()).add((int(part["k"]), int(part["n"])))
+    return typed
 
 
 def _params(summary: dict[str, Any]) -> dict[str, ParamFacts]:

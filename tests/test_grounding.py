@@ -140,3 +140,17 @@ def test_percentages_must_be_rates_of_the_summary():
 def test_denying_an_issue_a_trial_has_is_caught(sample_facts):
     assert ("misattributed_id", "2") in check_sentence("Trial 2 did not fail.", sample_facts)
     assert check_sentence("Trial 6 did not fail.", sample_facts) == []
+
+
+def test_a_count_pair_must_belong_to_the_issue_it_is_said_of():
+    from core.loading import read_results
+    from core.patterns import analyze_patterns
+    from core.roles import infer_roles
+    from core.summary import analyze_sweep
+
+    raw = read_results(EXAMPLES / "deepobs_cifar10_3c3d.csv")
+    summary = analyze_sweep(raw, infer_roles(raw.frame, raw.source))
+    summary |= analyze_patterns(summary)
+    facts = facts_of(summary)
+    assert check_sentence("34 of 51 trials with a high learning rate went NaN.", facts) == []
+    assert ("count", "34/51") in check_sentence("34 of 51 trials with a high learning rate diverged.", facts)
