@@ -86,24 +86,43 @@ def _log_choose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _tail_sum(start: np.ndarray, total: np.ndarray, good: np.ndarray, draws: np.ndarray, lo: np.ndarray,
-              hi: np.ndarray, step: np.ndarray, tol: float, block: int = 256) -> np.ndarray:
+              hi: np.ndarray, step: np.ndarray, tol: float, block: int = 32) -> np.ndarray:
     """Sum of P(X = j) for j = start, start + step, ... within [lo, hi], until negligible.
 
-    Terms are evaluated ``block`` at a time (log-space, vectorised over elements and
-    terms), so even a tail that starts at the mode of a wide distribution takes a
+    Terms are evaluated a block at a time (log-space, vectorised over elements and
+    terms; the block starts at ``block`` terms and grows fourfold), so a short tail
+    costs little and even one that starts at the mode of a wide distribution takes a
     handful of iterations.
     """
     acc = np.zeros(start.shape)
     j0 = start.copy()
     active = np.ones(start.shape, dtype=bool)
-    offsets = np.arange(block, dtype=float)
     while active.any():
+        offsets = np.arange(block, dtype=float)
         idx = np.flatnonzero(active)
         js = j0[idx, None] + step[idx, None] * offsets
         valid = (js >= lo[idx, None]) & (js <= hi[idx, None])
-        with np.errstate(invalid="ignore"):
-            terms = np.where(valid, np.exp(_log_pmf(js, total[idx, None], good[idx, None], draws[idx, None])), 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = _log_ratios(js[:, :-1], total[idx, None], good[idx, None], draws[idx, None], step[idx] > 0)
+            first = _log_pmf(js[:, 0], total[idx], good[idx], draws[idx])
+            log_terms = first[:, None] + np.concatenate([np.zeros((len(idx), 1)), np.cumsum(ratio, axis=1)], axis=1)
+            terms = np.where(valid, np.exp(log_terms), 0.0)
         acc[idx] += terms.sum(axis=1)
         j0[idx] += step[idx] * block
+        block = min(4 * block, 1024)
         active[idx] = valid[:, -1] & (terms[:, -1] > tol * acc[idx])
     return acc
+
+
+def _log_ratios(j: np.ndarray, total: np.ndarray, good: np.ndarray, draws: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """The log ratio of neighbouring probabilities: to P(j + 1) for rows going up, to P(j - 1) for the others."""
+    out = np.empty(j.shape)
+    for rows, sign in ((up, 1), (~up, -1)):
+        if not rows.any():
+            continue
+        x, t, g, d = j[rows], total[rows], good[rows], draws[rows]
+        if sign > 0:
+            out[rows] = np.log((g - x) * (d - x)) - np.log((x + 1) * (t - g - d + x + 1))
+        else:
+            out[rows] = np.log(x * (t - g - d + x)) - np.log((g - x + 1) * (d - x + 1))
+    return out
