@@ -464,7 +464,7 @@ def detect_curve_nonfinite(curves: CurveTable, thresholds: CurveThresholds) -> p
         if not bad.any():
             continue
         rows = np.flatnonzero(bad)
-        first_rows = rows[np.r_[True, curves.codes[rows][1:] != curves.codes[rows][:-1]]]
+        first_rows = rows[_segment_starts(curves.codes[rows])]
         trials = curves.codes[first_rows]
         onset[trials] = np.minimum(onset[trials], curves.step[first_rows])
         n_bad = np.bincount(curves.codes[rows], minlength=n)[trials]
@@ -520,7 +520,7 @@ def detect_curve_diverged(curves: CurveTable, thresholds: CurveThresholds) -> pd
         if not hit.any():
             continue
         rows = np.flatnonzero(hit)
-        first_rows = rows[np.r_[True, c.codes[rows][1:] != c.codes[rows][:-1]]]
+        first_rows = rows[_segment_starts(c.codes[rows])]
         trials = c.codes[first_rows]
         epoch[trials] = np.minimum(epoch[trials], c.step[first_rows])
         min_row = min_row[first_rows]
