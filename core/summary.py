@@ -42,12 +42,17 @@ def analyze_sweep(
     thresholds: Thresholds | None = None,
     curves: RawTable | None = None,
     curve_thresholds: CurveThresholds | None = None,
+    curve_hints: dict[str, str] | None = None,
+    search_space: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Detect issues and associations in a raw table (and its curves) and summarise them.
 
     This is the whole computation behind a report (load and role inference aside):
     typed table, detectors, curve detectors when per-epoch ``curves`` are given (long
-    format, see :func:`core.curves.build_curve_table`), association statistics.
+    format, see :func:`core.curves.build_curve_table`; ``curve_hints`` are the
+    reader's and ``--map``'s roles of curve columns), association statistics. The
+    declared ``search_space`` (:attr:`core.sweep.Sweep.space`) is kept as
+    ``search_space`` when there is one.
     """
     thresholds = thresholds or Thresholds()
     table = build_trial_table(raw, roles)
@@ -55,7 +60,7 @@ def analyze_sweep(
     curve_summary = None
     if curves is not None:
         curve_thresholds = curve_thresholds or CurveThresholds()
-        curve_table = build_curve_table(curves)
+        curve_table = build_curve_table(curves, curve_hints)
         issues, curve_summary = merge_curve_issues(table, issues, curve_table,
                                                    detect_curve_issues(curve_table, curve_thresholds))
         curve_summary["thresholds"] = curve_thresholds.to_dict()
@@ -64,6 +69,8 @@ def analyze_sweep(
     if curve_summary is not None:
         summary["curves"] = curve_summary
         summary["sweep"]["notes"] += curve_summary["notes"]
+    if search_space:
+        summary["search_space"] = search_space
     return summary
 
 

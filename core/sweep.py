@@ -8,6 +8,7 @@ only this, so no format-specific logic lives past the reader.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from core.loading import RawTable
 
@@ -32,12 +33,25 @@ class Sweep:
     format : str
         Name of the reader that produced it (``"csv"``, ``"optuna-sqlite"``, ...),
         shown in the report.
+    curve_hints : dict of str to str
+        Column of ``curves`` -> role spec (see :func:`core.curves.build_curve_table`):
+        what the reader knows about a curve (Optuna's intermediate values are the
+        study's objective, minimised or maximised; a running best is ``ignore``), with
+        the ``--map`` entries that name curve columns over them.
+    space : dict of str to dict
+        The declared search space, when the tool keeps it: hyperparameter column ->
+        ``{"kind": "float"|"int"|"categorical", "low", "high", "log", "step",
+        "choices", "source"}`` (``low``/``high``/``step`` None for a categorical,
+        ``choices`` None for a range; ``source`` the tool). Empty when the input
+        declares nothing; never inferred from the values tried.
     """
 
     trials: RawTable
     role_hints: dict[str, str] = field(default_factory=dict)
     curves: RawTable | None = None
     format: str = "csv"
+    curve_hints: dict[str, str] = field(default_factory=dict)
+    space: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def source(self) -> str:

@@ -13,8 +13,7 @@ from core.next_sweep import plan_next_sweep
 from core.patterns import analyze_patterns
 from core.render import render_report
 from core.roles import ColumnRoles, infer_roles
-from core.sources import read_curves, read_sweep
-from core.sources._common import merge_hints
+from core.sources import apply_mapping, read_curves, read_sweep
 from core.summary import analyze_sweep
 from core.sweep import Sweep
 from graph import llm
@@ -34,9 +33,10 @@ def load(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     mapping = dict(state.get("mapping") or {})
     if state.get("records"):
         raw = records_to_raw(state["records"])
-        sweep = Sweep(trials=raw, role_hints=merge_hints({}, mapping), format="records")
+        sweep = Sweep(trials=raw, format="records")
         if state.get("curves_path"):
             sweep.curves = read_curves(state["curves_path"], sweep)
+        apply_mapping(sweep, mapping)
     else:
         path = state.get("results_path") or os.environ.get("HPATH_RESULTS_CSV") or DEFAULT_RESULTS
         sweep = read_sweep(path, format=state.get("format"), study=state.get("study"),
@@ -49,6 +49,8 @@ def load(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "raw": sweep.trials.to_columns(),
         "curves": curves.to_columns() if curves is not None else None,
         "role_hints": sweep.role_hints,
+        "curve_hints": sweep.curve_hints,
+        "search_space": sweep.space,
         "roles": roles.to_dict(),
         "notes": {"replace": sweep.notes},
         "revisions": 0,
@@ -62,7 +64,8 @@ def detect(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
                                 format=state.get("sweep_format") or "csv")
     curves = RawTable.from_columns(state["curves"], source=state["source"]) if state.get("curves") else None
     roles, thresholds = ColumnRoles.from_dict(state["roles"]), runtime.context.thresholds()
-    return {"summary": analyze_sweep(raw, roles, thresholds, curves=curves)}
+    return {"summary": analyze_sweep(raw, roles, thresholds, curves=curves, curve_hints=state.get("curve_hints"),
+                                     search_space=state.get("search_space"))}
 
 
 def analyze(state: State, runtime: Runtime[Context]) -> dict[str, Any]:

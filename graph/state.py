@@ -57,6 +57,10 @@ class State(InputState, OutputState, total=False):
     """The format the input was read as (``csv``, ``optuna-sqlite``, ``raytune``, ...)."""
     role_hints: dict[str, str]
     """Roles the reader knew for certain, merged with ``mapping`` (given to role inference)."""
+    curve_hints: dict[str, str]
+    """Roles of curve columns the reader knew, merged with ``mapping`` (given to the curve table)."""
+    search_space: dict[str, dict[str, Any]]
+    """The search space the input declares (``core.sweep.Sweep.space``), empty when it declares none."""
     roles: dict[str, Any]
     """Column roles (see ``core.roles.ColumnRoles.to_dict``)."""
     notes: Annotated[list[str], add_notes]

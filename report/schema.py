@@ -241,6 +241,18 @@ class Curves(_Open):
     trials: list[dict[str, Any]]
 
 
+class SpaceParam(_Strict):
+    """One parameter of the search space the input declares (``core.sweep.Sweep.space``)."""
+
+    kind: Literal["float", "int", "categorical"]
+    low: Number | None
+    high: Number | None
+    log: bool
+    step: Number | None
+    choices: list[Any] | None
+    source: str
+
+
 # --------------------------------------------------------------------------------------
 # next sweep (core.next_sweep)
 # --------------------------------------------------------------------------------------
@@ -380,6 +392,7 @@ class Summary(_Strict):
     findings: list[Finding]
     classes: Classes
     curves: Curves | None = None
+    search_space: dict[str, SpaceParam] | None = None
     patterns: list[Pattern]
     leads: list[Pattern]
     recommendations: list[Recommendation]

@@ -91,3 +91,13 @@ def test_ray_tune_directory_through_the_cli(tmp_path):
     summary = json.loads((tmp_path / "hparam_summary.json").read_text())
     assert summary["sweep"]["format"] == "raytune" and summary["sweep"]["n_trials"] == 6
     assert summary["sweep"]["status_counts"] == {"completed": 4, "failed": 2}
+
+
+def test_optuna_curves_and_declared_space_reach_the_summary(tmp_path):
+    result = run_cli(str(DATA / "optuna" / "late_divergence.db"), "--out", str(tmp_path), "--offline")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "hparam_summary.json").read_text())
+    diverged = {i["trial_id"] for i in summary["issues"] if i["type"] == "diverged"}
+    assert diverged == {"3", "12", "13", "14", "16", "22", "24", "27", "36"}
+    assert summary["search_space"]["lr"]["log"] is True
+    assert summary["search_space"]["optimizer"]["choices"] == ["adam", "sgd"]

@@ -223,3 +223,80 @@ def test_old_schema_without_value_types_reads_null_intermediate_as_nan(tmp_path)
     assert sweep.role_hints["value"] == "metric:objective:max"
     assert sweep.trials.frame["duration"].tolist() == ["60.0", "30.0"]
     assert sweep.curves.frame["value"].tolist() == ["nan"]
+
+
+LATE_DB = DATA / "optuna" / "late_divergence.db"
+LATE_DIVERGING = {"3", "12", "13", "14", "16", "22", "24", "27", "36"}  # lr > 0.05 (make_optuna.py)
+
+
+def analyze(sweep, **extra):
+    roles = infer_roles(sweep.trials.frame, sweep.source, sweep.role_hints)
+    return analyze_sweep(sweep.trials, roles, curves=sweep.curves, curve_hints=sweep.curve_hints,
+                         search_space=sweep.space, **extra)
+
+
+def test_intermediate_values_carry_the_direction_and_every_curve_rule_runs_on_them():
+    """A study written by optuna whose high-lr trials diverge late: all 9 found, from the curves alone."""
+    sweep = read_sweep(LATE_DB)
+    assert sweep.curve_hints == {"value": "metric:val_loss:min"}  # minimised, unnamed: the held-out objective
+    summary = analyze(sweep)
+    assert summary["curves"]["metrics"] == {"value": {"kind": "loss", "split": "val"}}
+    diverged = {i["trial_id"] for i in summary["issues"] if i["type"] == "diverged"}
+    assert diverged == LATE_DIVERGING
+    assert all(i["epoch"] >= 16 for i in summary["issues"] if i["type"] == "diverged")  # late, from the curve
+    without = analyze_sweep(sweep.trials, infer_roles(sweep.trials.frame, sweep.source, sweep.role_hints),
+                            curves=sweep.curves)
+    assert not any(i["type"] == "diverged" for i in without["issues"])  # what was seen: a direction-less "value"
+
+
+def test_a_named_or_maximised_objective_keeps_its_own_kind():
+    from core.sources.optuna import _curve_spec
+
+    assert _curve_spec("metric:val_loss:min") == "metric:val_loss:min"
+    assert _curve_spec("metric:objective:max") == "metric:objective:max"
+    assert _curve_spec("metric:objective") == "metric:objective"  # no direction known: nothing claimed
+
+
+def test_map_reaches_the_curves():
+    sweep = read_sweep(LATE_DB, mapping={"value": "metric:objective:max"})
+    assert sweep.curve_hints == {"value": "metric:objective:max"}
+    assert sweep.role_hints["value"] == "metric:objective:max"
+    summary = analyze(sweep)
+    assert not any(i["type"] == "diverged" for i in summary["issues"])  # a maximised score is no loss
+
+
+def test_declared_search_space_is_read_from_distribution_json(monkeypatch):
+    monkeypatch.setitem(sys.modules, "optuna", None)
+    sweep = read_sweep(LATE_DB)
+    space = sweep.space
+    assert space["lr"] == {"kind": "float", "low": 1e-4, "high": 1.0, "log": True, "step": None, "choices": None,
+                           "source": "optuna"}
+    assert space["weight_decay"]["log"] is True and space["weight_decay"]["low"] == 1e-6
+    assert space["dropout"] == {"kind": "float", "low": 0.0, "high": 0.5, "log": False, "step": 0.1, "choices": None,
+                                "source": "optuna"}
+    assert space["n_layers"] == {"kind": "int", "low": 1, "high": 4, "log": False, "step": 1, "choices": None,
+                                 "source": "optuna"}
+    assert space["batch_size"]["choices"] == [32, 64, 128] and space["batch_size"]["kind"] == "categorical"
+    assert space["optimizer"]["choices"] == ["adam", "sgd"]
+    assert set(space) <= set(infer_roles(sweep.trials.frame, sweep.source, sweep.role_hints).hyperparameters)
+    assert analyze(sweep)["search_space"] == space
+
+
+def test_search_space_through_optuna_is_the_same():
+    pytest.importorskip("optuna")
+    assert read_storage(f"sqlite:///{LATE_DB}")[0].space == read_sweep(LATE_DB).space
+
+
+def test_old_distribution_names_and_a_table_without_distributions():
+    from core.sources.optuna import _distribution
+
+    assert _distribution('{"name": "LogUniformDistribution", "attributes": {"low": 1e-05, "high": 0.1}}') == {
+        "kind": "float", "low": 1e-05, "high": 0.1, "log": True, "step": None, "choices": None, "source": "optuna"}
+    assert _distribution('{"name": "DiscreteUniformDistribution", "attributes": {"low": 0, "high": 1, "q": 0.25}}')[
+        "step"] == 0.25
+    assert _distribution('{"name": "IntLogUniformDistribution", "attributes": {"low": 8, "high": 512, "step": 1}}') == {
+        "kind": "int", "low": 8, "high": 512, "log": True, "step": None, "choices": None, "source": "optuna"}
+    assert _distribution("not json") is None and _distribution('{"name": "Nope", "attributes": {}}') is None
+    assert read_sweep(DLP_CSV).space == {}  # a trials_dataframe() table declares nothing
+    assert "search_space" not in analyze(read_sweep(DLP_CSV))
+    assert read_sweep(DLP_DB).space["lr"]["log"] is True  # the genuine study declares a log range too

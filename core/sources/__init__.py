@@ -108,9 +108,38 @@ def read_sweep(
         sweep.trials.notes[:] = [n.replace(name, shown) for n in sweep.trials.notes]
     if curves is not None:
         sweep.curves = read_curves(curves, sweep)
-    sweep.role_hints = merge_hints(sweep.role_hints, mapping, renames)
+    apply_mapping(sweep, mapping, renames)
     sweep.trials.format = sweep.format
     return sweep
+
+
+_CURVE_ROLES = {"metric", "ignore", "step"}
+"""``--map`` roles that mean something for a curve column too."""
+
+
+def apply_mapping(sweep: Sweep, mapping: Mapping[str, str] | None, renames: Mapping[str, str] | None = None) -> None:
+    """Merge ``--map`` entries over the reader's hints, for the trial table and for the curves.
+
+    An entry naming a column of the trial table (as in the file or as shown) goes to
+    :attr:`Sweep.role_hints`; one naming a curve column with a role curves have
+    (``metric...``, ``ignore``, ``step``) goes to :attr:`Sweep.curve_hints` too. An
+    entry naming a column of neither stays in the table's hints, whose check then
+    names the columns there are.
+    """
+    renames = dict(renames or {})
+    table_columns = set(map(str, sweep.trials.frame.columns))
+    curve_columns = set(map(str, sweep.curves.frame.columns)) if sweep.curves is not None else set()
+    for_table: dict[str, str] = {}
+    for col, spec in (mapping or {}).items():
+        shown = renames.get(col, col)
+        in_curves = col in curve_columns or shown in curve_columns
+        if in_curves and spec.strip().partition(":")[0].strip().lower() in _CURVE_ROLES:
+            sweep.curve_hints[col if col in curve_columns else shown] = spec
+        if shown in table_columns or not in_curves:
+            for_table[col] = spec
+    sweep.role_hints = merge_hints(sweep.role_hints, for_table, renames)
+    if sweep.curves is not None:
+        sweep.curve_hints = {c: s for c, s in sweep.curve_hints.items() if c in curve_columns}
 
 
 def without_credentials(name: str) -> str:

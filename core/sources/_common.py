@@ -185,3 +185,39 @@ def describe_dir(path: Path, limit: int = 4) -> str:
     shown = [e + ("/" if (path / e).is_dir() else "") for e in entries[:limit]]
     more = ", ..." if len(entries) > limit else ""
     return f"a directory with {len(entries)} entr{'y' if len(entries) == 1 else 'ies'} ({', '.join(shown)}{more})"
+
+
+def space_entry(kind: str, source: str, low: Any = None, high: Any = None, log: bool = False, step: Any = None,
+                choices: list[Any] | None = None) -> dict[str, Any]:
+    """One parameter of a declared search space, in the shape of :attr:`core.sweep.Sweep.space`.
+
+    ``kind`` is ``float``, ``int`` or ``categorical``; numbers are made plain Python
+    numbers (``int`` for an int range) and choices JSON-native (bool, int, float, str
+    or None; anything else as its text).
+    """
+    def number(value: Any) -> float | int | None:
+        if value is None:
+            return None
+        return int(value) if kind == "int" and float(value).is_integer() else float(value)
+
+    return {
+        "kind": kind,
+        "low": number(low),
+        "high": number(high),
+        "log": bool(log),
+        "step": number(step) if step not in (None, 0) else None,
+        "choices": None if choices is None else [_plain_choice(c) for c in choices],
+        "source": source,
+    }
+
+
+def _plain_choice(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else text(value)
+    try:
+        number = float(value)  # numpy scalars
+    except (TypeError, ValueError):
+        return str(value)
+    return int(number) if number.is_integer() and "int" in type(value).__name__ else number

@@ -22,7 +22,7 @@ from typing import Any
 from core.errors import InputError
 from core.loading import RawTable
 from core.roles import canonical, classify_metric
-from core.sources._common import frame_of, readable_names, rename_note, text
+from core.sources._common import frame_of, readable_names, rename_note, space_entry, text
 from core.sweep import Sweep
 
 _DIRECTIONS = {"MINIMIZE": "min", "MAXIMIZE": "max", "1": "min", "2": "max"}
@@ -177,7 +177,7 @@ def _sqlite_trials(con: sqlite3.Connection, study_id: int) -> list[dict[str, Any
     ):
         trials[trial_id] = {"number": num, "state": str(state).rsplit(".", 1)[-1], "datetime_start": start,
                             "datetime_complete": complete, "values": {}, "params": {}, "user_attrs": {},
-                            "fail_reason": None, "intermediate": {}}
+                            "fail_reason": None, "intermediate": {}, "distributions": {}}
     in_study = "trial_id in (select trial_id from trials where study_id = ?)"
     if "trial_values" in tables:
         typed = "value_type" in _columns(con, "trial_values")
@@ -192,6 +192,7 @@ def _sqlite_trials(con: sqlite3.Connection, study_id: int) -> list[dict[str, Any
         f"select trial_id, param_name, param_value, distribution_json from trial_params where {in_study}", (study_id,)
     ):
         trials[trial_id]["params"][param] = _param_value(value, distribution)
+        trials[trial_id]["distributions"][param] = distribution
     if "trial_user_attributes" in tables:
         for trial_id, key, value_json in con.execute(
             f"select trial_id, key, value_json from trial_user_attributes where {in_study}", (study_id,)
@@ -275,6 +276,7 @@ def read_storage(url: str, study: str | None = None) -> tuple[Sweep, dict[str, s
         "datetime_complete": t.datetime_complete, "values": dict(enumerate(t.values or [])),
         "params": dict(t.params), "user_attrs": dict(t.user_attrs),
         "fail_reason": t.system_attrs.get("fail_reason"), "intermediate": dict(t.intermediate_values),
+        "distributions": {p: optuna.distributions.distribution_to_json(d) for p, d in t.distributions.items()},
     } for t in loaded.get_trials(deepcopy=False)]
     metric_names = loaded.metric_names
     return _sweep_from_trials(trials, url, loaded.study_name, len(names), directions, metric_names, "optuna-storage")
@@ -310,12 +312,62 @@ def _sweep_from_trials(trials: list[dict[str, Any]], name: str, study_name: str,
     raw = RawTable(frame=frame_of(rows), source=name, notes=[f"{name}: read {which}"])
     sweep, renames = from_trials_dataframe(raw, directions)
     sweep.format = format
+    sweep.space = _space(trials, renames)
     curve_col = renames.get(value_cols[0], value_cols[0])
     curve_rows = [{"trial_id": text(t["number"]), "step": text(step), curve_col: text(value)}
                   for t in trials for step, value in sorted(t["intermediate"].items())]
     if curve_rows:
         sweep.curves = RawTable(frame=frame_of(curve_rows, ["trial_id", "step", curve_col]), source=name)
+        sweep.curve_hints = {curve_col: _curve_spec(sweep.role_hints[curve_col])}
     return sweep, renames
+
+
+def _curve_spec(objective_spec: str) -> str:
+    """The role of the intermediate values: the objective as the study reports it while training.
+
+    What a pruner compares step by step is a held-out measurement, so an objective the
+    study minimises and whose name says nothing more is read as a held-out loss (every
+    curve rule then runs on it: divergence, plateau, still improving, ...); a named
+    objective (``val_loss``, ``accuracy``) keeps its own kind, with the study's direction.
+    """
+    _, _, rest = objective_spec.partition(":")
+    like, _, goal = rest.partition(":")
+    if like == "objective" and goal == "min":
+        return "metric:val_loss:min"
+    return objective_spec
+
+
+def _space(trials: list[dict[str, Any]], renames: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """The declared distribution of each parameter (its latest trial's ``distribution_json``), by column name."""
+    latest: dict[str, str] = {}
+    for t in trials:
+        latest.update({p: d for p, d in t["distributions"].items() if d})
+    space = {}
+    for param, distribution in sorted(latest.items()):
+        entry = _distribution(distribution)
+        if entry is not None:
+            space[renames.get(f"params_{param}", f"params_{param}")] = entry
+    return space
+
+
+def _distribution(distribution: str) -> dict[str, Any] | None:
+    """One ``distribution_json`` (current and pre-3.0 class names) as a search-space entry."""
+    try:
+        spec = json.loads(distribution)
+    except (TypeError, json.JSONDecodeError):
+        return None
+    if not isinstance(spec, dict) or not isinstance(spec.get("attributes"), dict):
+        return None
+    kind, attrs = spec.get("name"), spec["attributes"]
+    if kind == "CategoricalDistribution":
+        return space_entry("categorical", "optuna", choices=list(attrs.get("choices") or []))
+    log = bool(attrs.get("log")) or kind in {"LogUniformDistribution", "IntLogUniformDistribution"}
+    step = attrs.get("step", attrs.get("q"))
+    if kind in _INT_DISTRIBUTIONS:
+        return space_entry("int", "optuna", attrs.get("low"), attrs.get("high"), log, None if log else step or 1)
+    if kind in {"FloatDistribution", "UniformDistribution", "LogUniformDistribution", "DiscreteUniformDistribution"}:
+        return space_entry("float", "optuna", attrs.get("low"), attrs.get("high"), log, step)
+    return None
 
 
 def _value_names(n: int, metric_names: list[str] | None) -> list[str]:
