@@ -83,3 +83,47 @@ def test_results_directory_holding_one_experiment(tmp_path):
     shutil.copytree(SWEEP, tmp_path / "ray_results" / "lr_sweep")
     sweep = read_sweep(tmp_path / "ray_results")
     assert len(sweep.trials.frame) == 6 and "read the Ray Tune experiment lr_sweep/" in sweep.notes[0]
+
+
+ASHA = DATA / "raytune" / "asha"
+
+
+def analyzed(sweep):
+    roles = infer_roles(sweep.trials.frame, sweep.source, sweep.role_hints)
+    return analyze_sweep(sweep.trials, roles, curves=sweep.curves, curve_hints=sweep.curve_hints)
+
+
+def test_asha_stops_are_pruned_not_short_runs():
+    """12 trials under ASHA (max_t=9, rungs 1/3/9), written by Ray Tune: 10 stopped at a rung, by design."""
+    sweep = read_sweep(ASHA)
+    frame = sweep.trials.frame
+    iterations = frame.set_index("trial_id")["training_iteration"].astype(int)
+    status = normalize_status(frame.set_index("trial_id")["status"])
+    assert (status == "pruned").sum() == 10 and set(iterations[status == "pruned"]) == {1, 3}
+    assert set(iterations[status == "completed"]) == {9}
+    assert "10 of 12 TERMINATED trials ended after fewer iterations (1, 3) than the longest (9)" in sweep.notes[0]
+    summary = analyzed(sweep)
+    assert summary["sweep"]["roles"]["epochs"] == "training_iteration"  # epochs are what was trained
+    assert summary["issue_counts"] == {"pruned": 10}  # no short_run, nothing sick
+
+
+def test_a_trial_that_reached_its_own_budget_was_not_stopped():
+    from core.sources.raytune import _scheduler_stops
+
+    def row(trial, iterations, **config):
+        return {"trial_id": trial, "status": "TERMINATED", "error": None, "stop": {}, "config": config,
+                "metrics": {"training_iteration": iterations}}
+
+    rows = [row("a", 20, max_epochs=20), row("b", 5, max_epochs=5), row("c", 3, max_epochs=20), row("d", 20)]
+    rows[3]["stop"] = {"training_iteration": 20}
+    notes = _scheduler_stops("x", rows)
+    assert [r["status"] for r in rows] == ["TERMINATED", "TERMINATED", "PRUNED", "TERMINATED"]
+    assert notes and "1 of 4" in notes[0]
+    same = [row("a", 4), row("b", 4)]
+    assert _scheduler_stops("x", same) == [] and {r["status"] for r in same} == {"TERMINATED"}
+
+
+def test_errors_and_equal_budgets_are_left_as_they_are():
+    assert normalize_status(read_sweep(DEEPCAVE).trials.frame["status"]).eq("completed").all()
+    statuses = normalize_status(read_sweep(SWEEP).trials.frame["status"]).value_counts().to_dict()
+    assert statuses == {"completed": 4, "failed": 2}  # an ERROR after 3 of 4 iterations is a failure, not a stop

@@ -18,6 +18,7 @@ from typing import Any
 
 from core.errors import InputError
 from core.loading import RawTable
+from core.roles import canonical
 from core.sources._common import frame_of, last_line, read_json, read_table, text
 from core.sweep import Sweep
 
@@ -96,6 +97,7 @@ def read_experiment(path: Path) -> tuple[Sweep, dict[str, str]]:
         curve_rows += curves
     if not rows:
         raise InputError(f"{name}: a Ray Tune experiment directory with no trials")
+    notes += _scheduler_stops(name, rows)
     configs = sorted({k for r in rows for k in r["config"]})
     metrics = list(dict.fromkeys(k for r in rows for k in r["metrics"]))
     renames = {}
@@ -124,6 +126,45 @@ def read_experiment(path: Path) -> tuple[Sweep, dict[str, str]]:
     return sweep, {f"config/{k}": v for k, v in renames.items() if v != f"config/{k}"}
 
 
+_BUDGET_KEYS = {"epochs", "num_epochs", "n_epochs", "max_epochs", "max_t", "budget", "max_iter", "max_iters",
+                "max_iterations", "num_iterations", "n_iterations", "iterations", "training_iteration", "max_steps"}
+"""Config keys that set a trial's own budget in iterations (a trial that reached it was not stopped early)."""
+
+
+def _scheduler_stops(name: str, rows: list[dict[str, Any]]) -> list[str]:
+    """Mark TERMINATED trials that a scheduler or stopper ended early as ``PRUNED``; one note saying so.
+
+    Ray Tune writes TERMINATED (and ``done``) both for a trial that ran its training
+    loop to the end and for one a scheduler (ASHA, HyperBand, median stopping, PBT) or
+    a stopper ended at a rung. The scheduler is not on disk (only pickled), so a trial
+    counts as stopped early when it finished without error after fewer iterations than
+    the longest finished trial and than its own budget (``stop={"training_iteration":
+    n}``, or a config key such as ``max_epochs`` / ``max_t``), when it has one.
+    """
+    def iterations(row: dict[str, Any]) -> float | None:
+        value = row["metrics"].get("training_iteration")
+        return float(value) if _is_number(value) else None
+
+    finished = [r for r in rows if str(r["status"]).upper() == "TERMINATED" and not r["error"] and iterations(r)]
+    if len(finished) < 2:
+        return []
+    longest = max(iterations(r) or 0 for r in finished)
+    stopped = []
+    for row in finished:
+        own = [v for k, v in [*row["stop"].items(), *row["config"].items()]
+               if canonical(k.rsplit("/", 1)[-1]) in _BUDGET_KEYS and _is_number(v)]
+        budget = min([longest, *own])
+        if (iterations(row) or 0) < budget:
+            row["status"] = "PRUNED"
+            stopped.append(row)
+    if not stopped:
+        return []
+    reached = sorted({int(iterations(r) or 0) for r in stopped})
+    return [f"{name}: {len(stopped)} of {len(finished)} TERMINATED trials ended after fewer iterations "
+            f"({', '.join(map(str, reached))}) than the longest ({int(longest)}) and their own budget: stopped by "
+            "the scheduler (ASHA, HyperBand, median stopping) or a stopper, by design; read as pruned"]
+
+
 def _state_trials(state_file: Path) -> dict[str, dict[str, Any]]:
     """trial_id -> {status, config, logdir, last_result, error_file} from an experiment_state file."""
     data = read_json(state_file, "the Ray Tune experiment state")
@@ -149,6 +190,7 @@ def _state_trials(state_file: Path) -> dict[str, dict[str, Any]]:
             "last_result": runtime.get("last_result") if isinstance(runtime.get("last_result"), dict) else {},
             "error_file": runtime.get("error_filename") or trial.get("error_file"),
             "error_msg": trial.get("error_msg"),
+            "stop": trial.get("stopping_criterion") if isinstance(trial.get("stopping_criterion"), dict) else {},
         }
     return out
 
@@ -184,7 +226,8 @@ def _trial(trial_id: str | None, info: dict[str, Any], folder: Path | None) -> t
         status = "ERROR" if error else ("TERMINATED" if last.get("done") else None)
     metrics = {k: v for k, v in _flat(last).items()
                if not k.startswith("config/") and (k not in _BOOKKEEPING or k in _BUDGET)}
-    row = {"trial_id": trial_id, "status": status, "config": _flat(config), "metrics": metrics, "error": error}
+    row = {"trial_id": trial_id, "status": status, "config": _flat(config), "metrics": metrics, "error": error,
+           "stop": dict(info.get("stop") or {})}
     curves = []
     for i, result in enumerate(results, 1):
         flat = {k: v for k, v in _flat(result).items()
