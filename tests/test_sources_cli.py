@@ -40,7 +40,8 @@ def test_optuna_storage_through_the_cli_with_a_mapping(tmp_path):
         ([str(DATA / "deepobs_fmnist_2c2d.csv"), "--format", "wandb"], "deepobs_fmnist_2c2d.csv: cannot be read as wandb-csv"
                                                                          " (no 'Name' column"),
         ([str(DATA / "deepobs_fmnist_2c2d.csv"), "--format", "mlflow-ui-csv"], "cannot be read as mlflow-ui-csv"),
-        ([str(DATA / "raytune")], "holds 3 sweeps (asha/ (raytune), deepcave_run_2/ (raytune), lr_sweep/ (raytune)); point at one"),
+        ([str(DATA / "raytune")],
+         "holds 3 sweeps (asha/ (raytune), deepcave_run_2/ (raytune), lr_sweep/ (raytune)); point at one"),
     ],
 )
 def test_bad_inputs_exit_2_with_one_line(tmp_path, args, message):

@@ -50,8 +50,8 @@ if __name__ == "__main__":
     keras.utils.set_random_seed(0)
     x, y, xv, yv = data()
     tuner = kt.Hyperband(build, objective="val_loss", max_epochs=9, factor=3, hyperband_iterations=1, seed=0,
-                         directory=str(HERE / "tuning"), project_name="hyperband", overwrite=True)
+                         directory=str(HERE / "hb_tuning"), project_name="hyperband", overwrite=True)
     tuner.search(x, y, validation_data=(xv, yv), batch_size=32, verbose=0)
-    project = HERE / "tuning" / "hyperband"
+    project = HERE / "hb_tuning" / "hyperband"
     for checkpoint in project.glob("trial_*/checkpoint*"):
         checkpoint.unlink() if checkpoint.is_file() else shutil.rmtree(checkpoint)
