@@ -61,3 +61,51 @@ def test_broken_trial_json_is_one_line(tmp_path):
     with pytest.raises(InputError) as err:
         read_sweep(copy)
     assert "trial_03" in str(err.value) and "not valid JSON" in str(err.value)
+
+
+HYPERBAND = DATA / "kerastuner" / "hb_tuning" / "hyperband"
+
+
+def test_hyperband_rungs_are_pruned_and_epochs_are_what_was_trained():
+    """A real Hyperband search (max_epochs=9, factor=3) written by Keras Tuner around a Keras model."""
+    sweep = read_sweep(HYPERBAND)
+    frame = sweep.trials.frame.set_index("trial_id")
+    roles = infer_roles(sweep.trials.frame, sweep.source, sweep.role_hints)
+    assert roles.epochs == "tuner/epochs"  # not best_step + 1: trial 0018 trained to 9, its best epoch was its 1st
+    assert frame.loc["0018", "tuner/epochs"] == "9" and "epochs" not in frame.columns
+    assert roles.hyperparameters == ["units", "dropout", "lr", "optimizer"]  # bracket, round, ... are context
+    status = normalize_status(frame["status"])
+    assert (status == "pruned").sum() == 17 and status.eq("completed").sum() == 6
+    assert set(frame.loc[status == "pruned", "tuner/epochs"]) == {"1", "3"}
+    assert set(frame.loc[status == "completed", "tuner/epochs"]) == {"9"}
+    assert "trained 17 of 23 trials only to a rung (1, 3 epochs)" in sweep.notes[0]
+    assert "6 of them were continued as later trials" in sweep.notes[0]
+    assert sweep.curves is None  # one observation per metric, at the best epoch: a best value, no curve
+    summary = analyze_sweep(sweep.trials, roles)
+    assert "short_run" not in summary["issue_counts"] and summary["issue_counts"]["pruned"] == 17
+    assert summary["best_trial"]["trial_id"] in set(frame.index[status == "completed"])
+
+
+def test_declared_space_from_the_oracle():
+    space = read_sweep(HYPERBAND).space
+    assert space["lr"] == {"kind": "float", "low": 1e-4, "high": 0.1, "log": True, "step": None, "choices": None,
+                           "source": "kerastuner"}
+    assert space["units"] == {"kind": "int", "low": 8, "high": 64, "log": False, "step": 8, "choices": None,
+                              "source": "kerastuner"}
+    assert space["dropout"]["step"] == 0.1 and space["optimizer"]["choices"] == ["adam", "sgd"]
+    grid = read_sweep(PROJECT).space
+    assert grid["learning_rate"]["kind"] == "categorical" and grid["learning_rate"]["choices"][-1] == 1.0
+
+
+def test_boolean_and_fixed_are_categorical():
+    from core.sources.kerastuner import _space
+
+    oracle = {"hyperparameters": {"space": [
+        {"class_name": "Boolean", "config": {"name": "bn", "default": False}},
+        {"class_name": "Fixed", "config": {"name": "act", "value": "relu"}},
+        {"class_name": "Int", "config": {"name": "filters", "min_value": 16, "max_value": 256, "step": 2,
+                                         "sampling": "log"}},
+        {"class_name": "Nope", "config": {"name": "x"}}]}}
+    space = _space(oracle, [])
+    assert space["bn"]["choices"] == [False, True] and space["act"]["choices"] == ["relu"]
+    assert space["filters"]["log"] is True and space["filters"]["step"] is None and "x" not in space
