@@ -18,6 +18,7 @@ _ENV = {
     "n_classes": "HPATH_CLASSES",
     "llm_timeout": "HPATH_LLM_TIMEOUT",
     "llm_budget": "HPATH_LLM_BUDGET",
+    "llm_max_reply_bytes": "HPATH_LLM_MAX_REPLY_BYTES",
     "prompt_token_budget": "HPATH_PROMPT_TOKENS",
 }
 
@@ -59,8 +60,14 @@ class Context:
     )
     llm_budget: float = field(
         default=120.0,
-        metadata={"description": "Seconds one model step (analyst or writer) may take in all, retries "
-                                 "and waits included, before the deterministic path is used (env HPATH_LLM_BUDGET)."},
+        metadata={"description": "Seconds the model may take in all in one run (analyst, writer, retries, "
+                                 "waits and revisions), counted from its first call; after that the deterministic "
+                                 "path is used (env HPATH_LLM_BUDGET)."},
+    )
+    llm_max_reply_bytes: int = field(
+        default=1_000_000,
+        metadata={"description": "Most bytes of one model reply; a longer reply is cut off while it arrives and "
+                                 "the deterministic path is used (env HPATH_LLM_MAX_REPLY_BYTES)."},
     )
     prompt_token_budget: int = field(
         default=6000,

@@ -27,9 +27,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx
 from langgraph.types import RetryPolicy
 
-from graph.context import Context
+from core.render import strip_control
+from graph.context import DEFAULT_MODEL, Context
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -61,6 +63,86 @@ class TransientModelError(Exception):
 
 class ModelTimeout(TimeoutError):
     """A model call did not answer within its timeout (or the budget ran out)."""
+
+
+class ModelReplyTooLarge(Exception):
+    """A model reply went past ``Context.llm_max_reply_bytes``; the rest was not read."""
+
+
+_LIMITS: contextvars.ContextVar[tuple[float, int] | None] = contextvars.ContextVar("model_call_limits", default=None)
+"""``(deadline, most bytes)`` of the model call running in this context, for :class:`LimitedTransport`."""
+
+
+class _LimitedStream(httpx.SyncByteStream):
+    """A response body read only up to a deadline and a size: a trickle or an endless body is cut off."""
+
+    def __init__(self, stream: httpx.SyncByteStream, deadline: float, max_bytes: int) -> None:
+        self.stream, self.deadline, self.max_bytes = stream, deadline, max_bytes
+
+    def __iter__(self) -> Any:
+        total = 0
+        for chunk in self.stream:
+            total += len(chunk)
+            if total > self.max_bytes:
+                raise ModelReplyTooLarge(f"reply longer than {self.max_bytes} bytes; the rest was not read")
+            if time.time() > self.deadline:
+                raise ModelTimeout(f"reply still arriving at the deadline ({total} bytes read)")
+            yield chunk
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+class LimitedTransport(httpx.BaseTransport):
+    """An HTTP transport whose replies stop at the running model call's deadline and size cap.
+
+    The limits come from :data:`_LIMITS`, set by :meth:`ModelCalls.run` for the call it
+    runs; a request made outside a model call is passed through untouched. httpx's own
+    timeouts bound each read, not a whole reply, so a server trickling one byte a second
+    would otherwise keep a worker thread (and interpreter exit) waiting for hours.
+    """
+
+    def __init__(self, inner: httpx.BaseTransport | None = None) -> None:
+        self.inner = inner or httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send the request; wrap the reply's body in the running call's limits, if any."""
+        limits = _LIMITS.get()
+        if limits is not None and time.time() > limits[0]:
+            raise ModelTimeout("the model call's deadline passed before the request was sent")
+        response = self.inner.handle_request(request)
+        if limits is None:
+            return response
+        stream = response.stream
+        assert isinstance(stream, httpx.SyncByteStream)
+        return httpx.Response(status_code=response.status_code, headers=response.headers,
+                              stream=_LimitedStream(stream, *limits), extensions=response.extensions)
+
+    def close(self) -> None:
+        """Close the wrapped transport."""
+        self.inner.close()
+
+
+_INSTALLED = threading.Lock()
+_installed = False
+
+
+def install_http_limits() -> None:
+    """Make huggingface_hub's shared HTTP client use :class:`LimitedTransport` (once per process)."""
+    global _installed
+    with _INSTALLED:
+        if _installed:
+            return
+        import huggingface_hub
+        from huggingface_hub.utils._http import default_client_factory
+
+        def factory() -> httpx.Client:
+            base = default_client_factory()  # its event hooks: offline switch, request id
+            return httpx.Client(transport=LimitedTransport(), event_hooks=base.event_hooks,
+                                follow_redirects=True, timeout=None)
+
+        huggingface_hub.set_client_factory(factory)
+        _installed = True
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -113,15 +195,38 @@ def retry_after(exc: BaseException) -> float | None:
         return max(0.0, when.timestamp() - time.time()) if when else None
 
 
+_SECRET_PATTERNS = (
+    (re.compile(r"(?i)\b((?:proxy-)?authorization\s*[:=]\s*['\"]?)(?:(?:bearer|basic|token)\s+)?[^\s'\",}]+"),
+     r"\1***"),
+    (re.compile(r"(?i)(bearer\s+)[^\s'\",}]+"), r"\1***"),
+    (re.compile(r"(?i)\b((?:api[_-]?key|access[_-]?token|token|password|passwd|secret)"
+                r"(?:['\"]?\s*[:=]\s*['\"]?))[^\s'\"&,;}]+"), r"\1***"),
+    (re.compile(r"\bhf_[A-Za-z0-9]{8,}"), "hf_***"),
+    (re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}"), "sk-***"),
+    (re.compile(r"(//)[^/\s@?#]+@(?=[^\s@/]*(?:[/\s?#]|$))"), r"\1***@"),
+)
+"""What :func:`redact` masks: Authorization headers, bearer tokens, ``api_key=``-like
+parameters, ``hf_``/``sk-`` tokens and a URL's user information (``user:pass@`` or a
+bare ``token@``)."""
+
+
 def redact(text: str) -> str:
-    """Text with ``HF_TOKEN``, bearer tokens, ``hf_...`` tokens and URL passwords masked."""
-    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACEHUB_API_TOKEN"):
+    """Text with every secret masked and terminal control sequences removed.
+
+    Masks the Hugging Face tokens of the environment, ``Authorization`` headers, bearer
+    tokens, ``api_key=``/``token=`` parameters, ``hf_...``/``sk-...`` tokens and URL
+    user information (``http://user:pw@host``, ``http://tok@host``); strips ESC/OSC
+    sequences and other control characters, which a server's reason phrase could carry
+    to a terminal.
+    """
+    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACEHUB_API_TOKEN", "OPENAI_API_KEY"):
         secret = os.environ.get(name)
-        if secret:
+        if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
-    text = re.sub(r"(?i)(bearer\s+)[^\s'\"]+", r"\1***", text)
-    text = re.sub(r"\bhf_[A-Za-z0-9]{8,}", "hf_***", text)
-    return re.sub(r"(//)[^/\s:@]+:[^/\s@]+@", r"\1***@", text)
+    text = strip_control(text)
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 def reason(exc: BaseException) -> str:
@@ -160,16 +265,23 @@ def choose_provider(context: Context) -> ModelChoice:
         return ModelChoice("none", why="offline")
     if spec.lower().startswith("openai:"):
         rest = spec.split(":", 1)[1]
-        name, _, url = rest.rpartition("@") if re.search(r"@https?://", rest) else ("", "", rest)
+        at = re.search(r"@(?=https?://)", rest, re.IGNORECASE)  # the first "@" before the URL, not one inside it
+        name, url = (rest[: at.start()], rest[at.end():]) if at else ("", rest)
         return ModelChoice("openai", name=name, url=url)
     if re.match(r"https?://", spec, re.IGNORECASE):
         return ModelChoice("openai", url=spec)
     repo = spec.split(":", 1)[1] if spec.lower().startswith(("hf:", "huggingface:")) else spec
-    if context.endpoint_url:
-        return ModelChoice("openai", name=repo, url=context.endpoint_url)
+    if context.endpoint_url:  # the served model's name only if one was given: never the Hub default's
+        return ModelChoice("openai", name=repo if repo != DEFAULT_MODEL or _model_given() else "",
+                           url=context.endpoint_url)
     if not os.environ.get("HF_TOKEN"):
         return ModelChoice("none", why="no HF_TOKEN")
-    return ModelChoice("huggingface", name=repo or context.model)
+    return ModelChoice("huggingface", name=repo or DEFAULT_MODEL)
+
+
+def _model_given() -> bool:
+    """Whether the user named the default model themselves (``MODEL`` set to it)."""
+    return os.environ.get("MODEL", "").strip() == DEFAULT_MODEL
 
 
 def describe_model(context: Context) -> str | None:
@@ -192,6 +304,7 @@ def get_chat_model(context: Context) -> BaseChatModel | None:
         return context.chat_model  # type: ignore[no-any-return]
     from langchain_huggingface import ChatHuggingFace, HuggingFaceEndpoint
 
+    install_http_limits()
     common: dict[str, Any] = {"max_new_tokens": MAX_NEW_TOKENS, "temperature": TEMPERATURE,
                               "timeout": max(1, int(context.llm_timeout))}
     if choice.provider == "openai":
@@ -202,6 +315,7 @@ def get_chat_model(context: Context) -> BaseChatModel | None:
             common["server_kwargs"] = {"headers": {"authorization": None}}
         chat = ChatHuggingFace(llm=HuggingFaceEndpoint(endpoint_url=choice.url, **common))
         chat.model_id = choice.name or "default"  # the request's "model"; vLLM and Ollama check it
+        # (no name given: "default", which single-model servers such as llama.cpp and TGI accept)
         return chat
     endpoint = HuggingFaceEndpoint(repo_id=choice.name, provider="auto",
                                    huggingfacehub_api_token=os.environ["HF_TOKEN"], **common)
@@ -216,9 +330,12 @@ def is_hf_host(url: str) -> bool:
 
 def safe_url(url: str) -> str:
     """A URL without user, password, query or fragment (for messages and reports)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+    except ValueError:  # a port that is no number
+        return redact(url.split("?", 1)[0].split("#", 1)[0])
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
@@ -227,6 +344,8 @@ def model_label(context: Context, model: Any) -> str:
     choice = choose_provider(context)
     if choice.provider in ("huggingface", "openai") and choice.name:
         return choice.name
+    if choice.provider == "openai":  # no name was given, so none was sent: say where it ran
+        return f"the model served at {safe_url(choice.url)}"
     return _model_name(model)
 
 
@@ -236,24 +355,28 @@ def _model_name(model: Any) -> str:
 
 
 class ModelCalls:
-    """The model calls of one node attempt: each with a timeout, all within a budget.
+    """The model calls of one node attempt: each with a timeout, all within the run's budget.
 
-    The budget (``Context.llm_budget`` seconds) runs from the node's FIRST attempt
-    (LangGraph's ``execution_info.node_first_attempt_time``), so retries, waits and
-    calls together stay within it. Every call runs in a daemon thread joined with a
-    timeout of ``min(llm_timeout, time left)``: a model that never answers (an HTTP
-    client without a timeout, a local pipeline that hangs) cannot hang the run.
+    The budget (``Context.llm_budget`` seconds) is ONE budget per run: it runs from the
+    first attempt of the first node that called a model in this run (``run_started``,
+    kept in the graph state as ``model_started``; otherwise LangGraph's
+    ``execution_info.node_first_attempt_time``), so the analyst, the writer, their
+    retries and revisions together stay within it. Every call runs in a daemon thread
+    joined with a timeout of ``min(llm_timeout, time left)``, and its HTTP reply is cut
+    off at that deadline and at ``Context.llm_max_reply_bytes`` (:class:`LimitedTransport`):
+    a model that never answers, trickles or never stops cannot hang the run or its exit.
     """
 
-    def __init__(self, runtime: Runtime[Context], model: BaseChatModel) -> None:
-        """Read the attempt number and start time of this node execution."""
+    def __init__(self, runtime: Runtime[Context], model: BaseChatModel, run_started: float | None = None) -> None:
+        """Read the attempt number and start time of this node execution (and of the run's model use)."""
         self.model = model
         self.context = runtime.context
         info = getattr(runtime, "execution_info", None)
         self.attempt = int(getattr(info, "node_attempt", 1) or 1)
         first = getattr(info, "node_first_attempt_time", None)
         self.retryable = info is not None and first is not None
-        self.started = float(first) if first else time.time()
+        started = float(first) if first else time.time()
+        self.started = min(started, float(run_started)) if run_started else started
         self.deadline = self.started + self.context.llm_budget
 
     def remaining(self) -> float:
@@ -267,10 +390,15 @@ class ModelCalls:
             raise ModelTimeout("the model time budget is spent")
         box: dict[str, Any] = {}
         ctx = contextvars.copy_context()  # keeps LangGraph's callbacks (streaming, tracing)
+        limits = (time.time() + limit, int(self.context.llm_max_reply_bytes))
+
+        def limited() -> T:
+            _LIMITS.set(limits)
+            return call()
 
         def target() -> None:
             try:
-                box["value"] = ctx.run(call)
+                box["value"] = ctx.run(limited)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
                 box["error"] = exc
 
@@ -290,27 +418,26 @@ class ModelCalls:
     def invoke_json(self, messages: Any, schema: type) -> tuple[Any, str]:
         """A structured reply: ``(parsed JSON or None, raw text)``; validation is the caller's.
 
-        Uses ``with_structured_output(schema, method="json_schema", include_raw=True)``
-        (the form ``ChatHuggingFace`` supports, see NOTES.md); a model without
-        structured output, or a server that rejects ``response_format`` (400/422),
-        gets the plain prompt and its reply is parsed as JSON.
+        Asks with the request that ``with_structured_output(schema, method="json_schema")``
+        builds (the form ``ChatHuggingFace`` supports, see NOTES.md) but invokes only its
+        first step, the model bound to ``response_format``, and parses the text here: the
+        ``include_raw=True`` form runs the call in a non-daemon thread pool worker, which
+        interpreter exit would wait for. A model without structured output, or a server
+        that rejects ``response_format`` (400/422), gets the plain prompt.
         """
         try:
-            structured = self.model.with_structured_output(schema, method="json_schema", include_raw=True)
+            structured = self.model.with_structured_output(schema, method="json_schema")
         except (NotImplementedError, TypeError, ValueError, AttributeError):
             structured = None
-        if structured is not None:
+        bound = getattr(structured, "first", None)  # RunnableSequence(model.bind(response_format) | parser)
+        if bound is not None:
             try:
-                out = self.run(lambda: structured.invoke(messages))
+                raw = message_text(self.run(lambda: bound.invoke(messages)))
             except Exception as exc:
                 if http_status(exc) not in (400, 422):
                     raise
             else:
-                raw = message_text(out.get("raw")) if isinstance(out, dict) else message_text(out)
-                parsed = out.get("parsed") if isinstance(out, dict) else out
-                if hasattr(parsed, "model_dump"):
-                    parsed = parsed.model_dump()
-                return (parsed if parsed is not None else parse_json(raw)), raw
+                return parse_json(raw), raw
         raw = self.invoke(messages)
         return parse_json(raw), raw
 
@@ -353,14 +480,56 @@ def message_text(message: Any) -> str:
     return str(content)
 
 
+MAX_JSON_DEPTH = 64
+"""Deepest nesting :func:`parse_json` accepts (a reply is two or three levels deep)."""
+_JSON_TOKENS = re.compile(r'[{}\[\]"\\]')
+_RESCANS = 3
+
+
 def parse_json(text: str) -> Any:
-    """The first JSON object in a reply, tolerating code fences and chatter around it; None if none."""
+    """The first JSON object in a reply, tolerating code fences and chatter around it; None if none.
+
+    Linear in the reply's length: one scan finds the balanced ``{...}`` spans outside
+    string literals, and only those are decoded, each once; the scan goes on after a
+    span that is no JSON. A stray ``{`` in the chatter that never closes costs one more
+    scan from just after it (at most a few). Nesting deeper than :data:`MAX_JSON_DEPTH`
+    is not JSON we asked for.
+    """
     text = re.sub(r"```(?:json)?", "", text or "")
-    start = text.find("{")
-    while start >= 0:
-        try:
-            obj, _ = json.JSONDecoder().raw_decode(text[start:])
-            return obj
-        except ValueError:
-            start = text.find("{", start + 1)
+    begin = 0
+    for _ in range(_RESCANS + 1):
+        found, unclosed = _scan_json(text, begin)
+        if found is not None or unclosed is None:
+            return found
+        begin = unclosed + 1
     return None
+
+
+def _scan_json(text: str, begin: int) -> tuple[Any, int | None]:
+    """``(first JSON object from begin on, None)``, or ``(None, start of an unclosed span or None)``."""
+    start, depth, in_string, skip_to = -1, 0, False, -1
+    for match in _JSON_TOKENS.finditer(text, begin):
+        char, at = match.group(), match.start()
+        if at < skip_to:
+            continue
+        if in_string:
+            if char == "\\":
+                skip_to = at + 2  # the escaped character, whatever it is
+            elif char == '"':
+                in_string = False
+            continue
+        if char == '"':
+            in_string = depth > 0
+        elif char == "{" or (char == "[" and depth):
+            start = at if not depth else start
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return None, None
+        elif char in "}]" and depth:
+            depth -= 1
+            if not depth:
+                try:
+                    return json.loads(text[start : at + 1]), None
+                except (ValueError, RecursionError):
+                    continue
+    return None, (start if depth else None)

@@ -55,6 +55,7 @@ def load(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "notes": {"replace": sweep.notes},
         "revisions": 0,
         "invalid_citations": [],
+        "model_started": None,
     }
 
 
@@ -86,15 +87,16 @@ def analyze(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
                 "notes": [f"model unavailable ({llm.reason(exc)}); the deterministic analyst and writer were used"]}
     if model is None:
         return {"analysis": analysis}
-    calls = llm.ModelCalls(runtime, model)
+    calls = llm.ModelCalls(runtime, model, state.get("model_started"))
     try:
         phrased, notices = ask_analyst(calls, summary, analysis, state.get("invalid_citations", []),
                                        ctx.prompt_token_budget)
     except Exception as exc:  # noqa: BLE001 - retried (TransientModelError) or the deterministic analyst
         why = calls.give_up_or_retry(exc)
-        return {"analysis": analysis | {"model": {"unavailable": True}},
+        return {"analysis": analysis | {"model": {"unavailable": True}}, "model_started": calls.started,
                 "notes": [f"model unavailable ({why}); the deterministic analyst and writer were used"]}
-    return {"analysis": phrased | {"model": {"analyst": llm.model_label(ctx, model)}}, "notes": notices}
+    return {"analysis": phrased | {"model": {"analyst": llm.model_label(ctx, model)}}, "notes": notices,
+            "model_started": calls.started}
 
 
 _REMOVED_BECAUSE = {
@@ -136,7 +138,7 @@ def write(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     if not (bad_ids and may_loop) and not model_info.get("unavailable"):
         model = llm.get_chat_model(ctx)
     if model is not None:
-        calls = llm.ModelCalls(runtime, model)
+        calls = llm.ModelCalls(runtime, model, state.get("model_started"))
         try:
             narrative = ask_writer(calls, summary, _apply(analysis, checks), state.get("invalid_citations", []),
                                    ctx.prompt_token_budget)
@@ -150,7 +152,8 @@ def write(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             bad_ids += narrative_check.citation_errors if narrative_check else []
     bad_ids = list(dict.fromkeys(bad_ids))
     if bad_ids and may_loop:
-        return {"invalid_citations": bad_ids, "revisions": revisions + 1, "notes": new_notes}
+        started = {"model_started": calls.started} if model is not None else {}
+        return {"invalid_citations": bad_ids, "revisions": revisions + 1, "notes": new_notes} | started
 
     final = _apply(analysis, checks)
     groundings = list(checks.values()) + ([narrative_check] if narrative_check else [])

@@ -1,17 +1,19 @@
 """Command line: ``python -m graph.run [RESULTS] [--out DIR] [--output-format md|json|html] ...``.
 
 Writes ``hparam_report.md``, ``hparam_summary.json`` and the pictures
-(``hparam_figures/*.png``) to ``--out`` (default: the current directory), each
-through a temporary file and a rename, so a failed run never truncates an earlier
-report; ``--output-format html`` adds a self-contained ``hparam_report.html``, and
-``--output-format json`` prints the summary to stdout and writes nothing.
+(``hparam_figures/*.png``) to ``--out`` (default: the current directory) as one set:
+staged in a private ``.hparam-output-tmp-*`` directory there and swapped in together
+(:mod:`report.output_set`), so a failed or killed run never truncates or mixes an
+earlier report; ``--output-format html`` adds a self-contained ``hparam_report.html``,
+and ``--output-format json`` prints the summary to stdout and writes nothing.
 
 The graph itself writes no file: the pictures are drawn here, after it returns, from
 the typed tables rebuilt from the raw cells in its state, and the report is rendered
 again with their links (the graph's own report, for Studio and embedding, has none).
 
-Exit status: 0 on success; 1 when ``--fail-on`` names an issue type some trial has
-(or on an unexpected error); 2 on bad input (one line on stderr, no traceback).
+Exit status: 0 on success; 1 when ``--fail-on`` names an issue type some trial has;
+2 on bad input or an output directory that cannot take the report (one line on
+stderr, no traceback); 3 on an internal error (one line; ``--debug`` adds the traceback).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import argparse
 import json
 import os
 import sys
-import tempfile
+import threading
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +65,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--fail-on", metavar="TYPES", help="exit with status 1 when a trial has one of these issue types "
                         "(comma-separated, e.g. nonfinite_metric,diverged; 'any' for every type but pruned)")
     parser.add_argument("--no-plots", action="store_true", help="write no pictures")
+    parser.add_argument("--debug", action="store_true", help="on an internal error (exit 3), print the traceback")
     return parser.parse_args(argv)
 
 
@@ -87,11 +91,17 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 written = _write_outputs(final, summary_text, out_dir, args, progress)
     except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; nothing was written", file=sys.stderr)
         return 130
+    except (Exception, MemoryError) as exc:  # noqa: BLE001 - anything else is a bug: one line, exit 3
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: internal error, please report it: {_line(f'{type(exc).__name__}: {exc}')}"
+              + ("" if args.debug else " (--debug shows the traceback)"), file=sys.stderr)
+        return 3
     if console is not None:
         _summary_table(summary, console)
     if not args.quiet and written:
@@ -107,24 +117,38 @@ def main(argv: list[str] | None = None) -> int:
 
 def _write_outputs(final: dict[str, Any], summary_text: str, out_dir: Path, args: argparse.Namespace,
                    progress: _Plain) -> list[str]:
-    """Pictures, the markdown report with their links, the JSON summary, and the HTML page if asked."""
+    """Pictures, the markdown report with their links, the JSON summary, and the HTML page if asked.
+
+    The whole set is staged in a private directory in ``out_dir`` and swapped in at once
+    (:mod:`report.output_set`): a failure on the way (full disk, kill) keeps the previous
+    set, and parallel runs into one directory never mix their files.
+    """
     from core.render import render_report
+    from report.output_set import OutputSet
+    from report.plots import FOLDER, PICTURE_GLOBS
 
     summary = final["summary"]
-    pictures: list[dict[str, str]] = []
-    if not args.no_plots:
-        progress.step("drawing pictures")
-        pictures = _draw(final, out_dir)
-    report = render_report(summary, images=pictures)
-    _write_atomically(out_dir / REPORT_NAME, report)
-    _write_atomically(out_dir / SUMMARY_NAME, summary_text + "\n")
-    written = [str(out_dir / REPORT_NAME), SUMMARY_NAME]
-    if args.output_format == "html":
-        from report.html import render_html
+    try:
+        with OutputSet(out_dir, (FOLDER, REPORT_NAME, SUMMARY_NAME, HTML_NAME), {FOLDER: PICTURE_GLOBS}) as staged:
+            pictures: list[dict[str, str]] = []
+            if not args.no_plots:
+                progress.step("drawing pictures")
+                pictures = _draw(final, staged.path)
+            report = render_report(summary, images=pictures)
+            staged.write_text(REPORT_NAME, report)
+            staged.write_text(SUMMARY_NAME, summary_text + "\n")
+            written = [str(out_dir / REPORT_NAME), SUMMARY_NAME]
+            if args.output_format == "html":
+                from report.html import render_html
 
-        images = {p["path"]: (out_dir / p["path"]).read_bytes() for p in pictures}
-        _write_atomically(out_dir / HTML_NAME, render_html(report, images, title=f"Sweep report: {summary['sweep']['source']}"))
-        written.append(HTML_NAME)
+                images = {p["path"]: (staged.path / p["path"]).read_bytes() for p in pictures}
+                title = f"Sweep report: {summary['sweep']['source']}"
+                staged.write_text(HTML_NAME, render_html(report, images, title=title))
+                written.append(HTML_NAME)
+            staged.commit()
+    except OSError as exc:
+        raise InputError(f"{out_dir}: cannot write the report ({exc.strerror or exc}); "
+                         "the previous report there is unchanged") from None
     if pictures:
         written.append(f"{len(pictures)} picture(s) in {pictures[0]['path'].split('/')[0]}/")
     return written
@@ -215,13 +239,13 @@ class _Plain:
         return None
 
     def node(self, node: str, text: str) -> None:
-        print(f"[{node}] {text}", file=sys.stderr)
+        print(f"[{node}] {_line(text)}", file=sys.stderr)
 
     def step(self, text: str) -> None:
         return None
 
     def note(self, text: str) -> None:
-        print(text, file=sys.stderr)
+        print(_line(text), file=sys.stderr)
 
 
 class _Silent(_Plain):
@@ -249,7 +273,7 @@ class _RichProgress(_Plain):
     def node(self, node: str, text: str) -> None:
         from rich.text import Text
 
-        self.console.print(Text.assemble((f"[{node}] ", "bold cyan"), text))
+        self.console.print(Text.assemble((f"[{node}] ", "bold cyan"), _line(text)))
 
     def step(self, text: str) -> None:
         self.status.update(text)
@@ -257,7 +281,7 @@ class _RichProgress(_Plain):
     def note(self, text: str) -> None:
         from rich.text import Text
 
-        self.console.print(Text(text, style="yellow"))
+        self.console.print(Text(_line(text), style="yellow"))
 
 
 def _console() -> Any:
@@ -296,7 +320,7 @@ def _plain(text: str) -> Any:
     """Input-derived text for a rich table: shown as is, never read as markup."""
     from rich.text import Text
 
-    return Text(text)
+    return Text(_line(text))
 
 
 def _mapping(entries: list[str]) -> dict[str, str]:
@@ -340,23 +364,28 @@ def _check_out_dir(out_dir: Path) -> None:
         raise InputError(f"{out_dir}: output directory is not writable")
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        _usual_mode(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _line(text: str) -> str:
+    """A message as one safe line for stderr: secrets masked, control sequences gone, at most 2,000 characters."""
+    from graph.llm import redact
+
+    line = " ".join(redact(text).split())
+    return line if len(line) <= 2000 else line[:2000] + " ..."
 
 
-def _usual_mode(path: str) -> None:
-    """The permissions a plain ``open`` would give (mkstemp makes files private)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
+def cli() -> None:
+    """The ``hparam-inspect`` entry point: :func:`main`, then exit even if a model call is still stuck.
+
+    Model calls run in daemon threads and are cut off at their deadline, but a library
+    may keep a non-daemon worker waiting on a socket; interpreter exit would wait for it.
+    Once the report is written nothing is left to do, so the process ends at once.
+    """
+    code = main()
+    stuck = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+    if stuck:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 def _load_dotenv() -> None:
@@ -366,4 +395,4 @@ def _load_dotenv() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli()

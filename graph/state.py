@@ -72,3 +72,5 @@ class State(InputState, OutputState, total=False):
     """Trial ids the last draft cited that the summary does not hold (empty: draft is fine)."""
     revisions: int
     """How many times the writer sent the analysis back."""
+    model_started: float | None
+    """When this run first called a model (epoch seconds): the one time budget of the run counts from it."""
