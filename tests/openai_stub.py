@@ -107,6 +107,12 @@ class StubReply:
             stub shuts down).
         drop: Close the connection without answering (the client sees the
             connection reset / "server disconnected").
+        trickle: Seconds between bytes: the body (canned completion or `body`)
+            is sent one byte at a time (a server that never quite stops).
+        endless: Send a 200 with no Content-Length and `body` (or ``{"a": "``)
+            repeated until the client hangs up or the stub shuts down.
+        reason: The HTTP reason phrase sent with the status (default: the
+            standard one); lets a test plant control characters in it.
     """
 
     content: str = DEFAULT_CONTENT
@@ -115,6 +121,9 @@ class StubReply:
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0
     drop: bool = False
+    trickle: float = 0.0
+    endless: bool = False
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -269,7 +278,10 @@ def _make_handler(stub: ChatCompletionsStub) -> type[BaseHTTPRequestHandler]:
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
-                if reply.body is not None:
+                self._reply = reply
+                if reply.endless:
+                    self._send_endless(reply)
+                elif reply.body is not None:
                     self._send(reply.status, reply.body, reply.headers)
                 elif reply.status != 200:
                     self._send(reply.status, _error_body(reply.status), reply.headers)
@@ -300,7 +312,22 @@ def _make_handler(stub: ChatCompletionsStub) -> type[BaseHTTPRequestHandler]:
                 **(headers or {}),
             }
             self._start(status, merged)
+            reply = getattr(self, "_reply", None)
+            if reply is not None and reply.trickle > 0:
+                for i in range(len(data)):
+                    if stub._closing.wait(reply.trickle):
+                        return
+                    self.wfile.write(data[i : i + 1])
+                    self.wfile.flush()
+                return
             self.wfile.write(data)
+
+        def _send_endless(self, reply: StubReply) -> None:
+            piece = (reply.body if isinstance(reply.body, str) else '{"a": "').encode() * 4096
+            self.close_connection = True
+            self._start(200, {"Content-Type": "application/json", **reply.headers})
+            while not stub._closing.is_set():
+                self.wfile.write(piece)
 
         def _send_sse(self, chunks: list[dict[str, Any]], headers: Mapping[str, str]) -> None:
             # HTTP/1.0 (the handler default): the body ends when the connection closes.
@@ -318,7 +345,8 @@ def _make_handler(stub: ChatCompletionsStub) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(b"data: [DONE]\n\n")
 
         def _start(self, status: int, headers: Mapping[str, str]) -> None:
-            self.send_response(status)
+            reply = getattr(self, "_reply", None)
+            self.send_response(status, reply.reason if reply is not None else None)
             for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()

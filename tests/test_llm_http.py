@@ -12,6 +12,7 @@ import logging
 import sqlite3
 from pathlib import Path
 
+import pytest
 from langgraph.checkpoint.sqlite import SqliteSaver
 from openai_stub import ChatCompletionsStub, StubReply
 
@@ -93,3 +94,63 @@ def test_slow_server_times_out_and_the_run_still_ends(hf_sandbox: Path):
                            context=Context(endpoint_url=stub.url, llm_timeout=1, llm_budget=2))
     assert out["summary"]["writer"]["author"] == "deterministic"
     assert "unavailable" in out["report"]
+
+
+@pytest.mark.parametrize(("text", "secret"), [
+    ("503 from http://tok_abc123@host/v1", "tok_abc123"),
+    ("GET http://user:pw_abc123@h:8/v1 failed", "pw_abc123"),
+    ("headers {'Authorization': 'Bearer sk_live_abc123'}", "sk_live_abc123"),
+    ("authorization: Basic dXNlcjpwYXNz", "dXNlcjpwYXNz"),
+    ("https://h/v1?api_key=k_abc123&x=1", "k_abc123"),
+    ('{"token": "t_abc123"}', "t_abc123"),
+    ("hf_abcdefghijklmnop in a message", "abcdefghijklmnop"),
+    ("key sk-abcdefghijklmnop", "abcdefghijklmnop"),
+])
+def test_every_kind_of_secret_is_redacted(text, secret):
+    from graph.llm import redact
+
+    assert secret not in redact(text)
+
+
+def test_redact_strips_terminal_escapes():
+    from graph.llm import redact
+
+    assert redact("Service \x1b]0;pwned\x07Unavailable\x1b[31m!\x1b[0m") == "Service Unavailable!"
+
+
+@pytest.mark.parametrize(("spec", "name", "url"), [
+    ("openai:NAME@http://user:pass@host/v1", "NAME", "http://user:pass@host/v1"),
+    ("openai:llama3.1:8b@https://tok@host:1/v1", "llama3.1:8b", "https://tok@host:1/v1"),
+    ("openai:http://user:pass@host/v1", "", "http://user:pass@host/v1"),
+])
+def test_name_and_url_split_at_the_at_before_the_url(spec, name, url):
+    from graph.context import Context
+    from graph.llm import choose_provider
+
+    choice = choose_provider(Context(model=spec))
+    assert (choice.name, choice.url) == (name, url)
+
+
+def test_an_endpoint_without_a_model_sends_no_hub_model_name(hf_sandbox: Path):
+    from graph.context import Context
+    from graph.llm import choose_provider, model_label
+
+    context = Context(endpoint_url="http://127.0.0.1:9/v1")
+    assert choose_provider(context).name == ""
+    assert model_label(context, object()) == "the model served at http://127.0.0.1:9/v1"
+
+
+@pytest.mark.parametrize(("text", "parsed"), [
+    ('chatter {"a": 1} more', {"a": 1}),
+    ('```json\n{"a": {"b": [1, "}{"]}}\n```', {"a": {"b": [1, "}{"]}}),
+    ('a stray { then {"a": 2}', {"a": 2}),
+    ('{not json} {"c": "\\"}"}', {"c": '"}'}),
+    ("{" * 2_000_000, None),
+    ('{"a": "' * 300_000, None),
+    ("[" * 100_000 + "]" * 100_000, None),
+    ('{"a":' * 70 + "1" + "}" * 70, None),  # deeper than anything we ask for
+])
+def test_parse_json_finds_the_object_and_survives_hostile_text(text, parsed):
+    from graph.llm import parse_json
+
+    assert parse_json(text) == parsed

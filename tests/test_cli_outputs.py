@@ -1,0 +1,101 @@
+"""The output set under faults: parallel runs, a full disk, a killed run, an internal error."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT, SAMPLE
+
+OTHER = ROOT / "tests" / "data" / "deepobs_nonfinite_slice.csv"
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"HF_TOKEN", "LLM_ENDPOINT_URL", "HPATH_RESULTS_CSV"}}
+    return env | {"PYTHONPATH": str(ROOT)}
+
+
+def test_parallel_runs_into_one_directory_never_mix_their_files(tmp_path):
+    out = tmp_path / "out"
+    runs = [subprocess.Popen([sys.executable, "-m", "graph.run", str(src), "--offline", "--out", str(out),
+                              "--output-format", "html", "--quiet"], cwd=ROOT, env=_env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for src in (SAMPLE, OTHER, SAMPLE, OTHER)]
+    for run in runs:
+        _, err = run.communicate(timeout=300)
+        assert run.returncode == 0, err
+    summary = json.loads((out / "hparam_summary.json").read_text())
+    report = (out / "hparam_report.md").read_text()
+    html = (out / "hparam_report.html").read_text()
+    source = summary["sweep"]["source"]
+    assert f"Sweep `{source}`" in report and Path(source).name in html  # one run's report, summary and page
+    links = sorted(re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report))
+    assert links == sorted(f"hparam_figures/{p}" for p in os.listdir(out / "hparam_figures"))
+    assert sorted(os.listdir(out)) == ["hparam_figures", "hparam_report.html", "hparam_report.md",
+                                       "hparam_summary.json"]  # no staging directory left
+
+
+def test_a_full_disk_gives_one_line_and_keeps_the_previous_set(tmp_path, monkeypatch, capsys):
+    from graph.run import main
+    from report.output_set import OutputSet
+
+    assert main([str(SAMPLE), "--offline", "--out", str(tmp_path), "--quiet"]) == 0
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    pictures = sorted(os.listdir(tmp_path / "hparam_figures"))
+    real = OutputSet.write_text
+
+    def full(self, name, text):
+        if name.endswith(".json"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(self, name, text)
+
+    monkeypatch.setattr(OutputSet, "write_text", full)
+    assert main([str(OTHER), "--offline", "--out", str(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {tmp_path}: cannot write the report (No space left on device); "
+                   "the previous report there is unchanged"]
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
+    assert sorted(os.listdir(tmp_path / "hparam_figures")) == pictures
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_a_killed_runs_staging_directory_is_removed_by_the_next_run(tmp_path, capsys):
+    from graph.run import main
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".hparam-output-tmp-{dead.stdout.strip()}-x1y2"
+    (stale / "hparam_figures").mkdir(parents=True)
+    (stale / "hparam_report.md").write_text("half")
+    assert main([str(SAMPLE), "--offline", "--out", str(tmp_path), "--quiet", "--no-plots"]) == 0
+    assert sorted(os.listdir(tmp_path)) == ["hparam_report.md", "hparam_summary.json"]
+
+
+def test_a_run_without_pictures_removes_the_previous_runs_pictures(tmp_path):
+    from graph.run import main
+
+    assert main([str(SAMPLE), "--offline", "--out", str(tmp_path), "--quiet"]) == 0
+    assert (tmp_path / "hparam_figures").is_dir()
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main([str(SAMPLE), "--offline", "--out", str(tmp_path), "--quiet", "--no-plots"]) == 0
+    assert sorted(os.listdir(tmp_path)) == ["hparam_report.md", "hparam_summary.json", "notes.txt"]
+
+
+def test_an_internal_error_is_one_line_and_exit_3_with_the_traceback_only_on_debug(tmp_path, monkeypatch, capsys):
+    import graph.run
+    from graph.run import main
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom \x1b]0;title\x07 at http://tok123@host/v1")
+
+    monkeypatch.setattr(graph.run, "_run", broken)
+    assert main([str(SAMPLE), "--offline", "--out", str(tmp_path)]) == 3
+    err = capsys.readouterr().err
+    assert err.splitlines() == ["error: internal error, please report it: RuntimeError: boom at http://***@host/v1 "
+                                "(--debug shows the traceback)"]
+    assert main([str(SAMPLE), "--offline", "--out", str(tmp_path), "--debug"]) == 3
+    assert "Traceback" in capsys.readouterr().err
