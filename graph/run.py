@@ -66,6 +66,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "(comma-separated, e.g. nonfinite_metric,diverged; 'any' for every type but pruned)")
     parser.add_argument("--no-plots", action="store_true", help="write no pictures")
     parser.add_argument("--debug", action="store_true", help="on an internal error (exit 3), print the traceback")
+    parser.add_argument("--watch", type=float, metavar="SECONDS", help="keep watching a file-based sweep while it runs: "
+                        "look every SECONDS, diagnose again (no model) when trials were added, rewrite the report and "
+                        "JSON in --out, print one line per new high-severity pattern; Ctrl-C stops")
     return parser.parse_args(argv)
 
 
@@ -78,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     console = None if args.quiet else _console()
     progress = _Silent() if args.quiet else _RichProgress(console) if console else _Plain()
     written: list[str] = []
+    if args.watch is not None:
+        return _watch(results, args)
     try:
         fail_on = _fail_on(args.fail_on)
         if args.output_format != "json":
@@ -173,6 +178,32 @@ def _draw(final: dict[str, Any], out_dir: Path) -> list[dict[str, str]]:
     except Exception as exc:  # noqa: BLE001 - the report is worth more than its pictures
         print(f"note: pictures were not drawn ({type(exc).__name__}: {exc})", file=sys.stderr)
         return []
+
+
+def _watch(results: str, args: argparse.Namespace) -> int:
+    """``--watch SECONDS``: diagnose ``results`` again whenever its trials change, until interrupted."""
+    from core.sources import read_sweep
+    from hparam_inspector.watch import Watch, watch_source
+
+    if args.watch <= 0:
+        print("error: --watch takes a positive number of seconds", file=sys.stderr)
+        return 2
+    watch = Watch(Path(args.out), stream=sys.stderr)
+    try:
+        _check_out_dir(Path(args.out))
+
+        def read(path: str) -> Any:
+            return read_sweep(path, format=args.format, study=args.study, curves=args.curves,
+                              mapping=_mapping(args.mapping))
+
+        watch_source(results, args.watch, read, watch)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"watch stopped after {watch.diagnoses} diagnosis(es); the report in {args.out} is the last one",
+              file=sys.stderr)
+    return 0
 
 
 def _fail_on(spec: str | None) -> set[str]:

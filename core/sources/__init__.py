@@ -21,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from core.errors import InputError
 from core.loading import RawTable
-from core.sources import kerastuner, mlflow, optuna, raytune, tabular, wandb
+from core.sources import kerastuner, mlflow, mlflow_server, optuna, raytune, tabular, wandb
 from core.sources._common import describe_dir, merge_hints, read_table
 from core.sweep import Sweep
 
@@ -37,6 +37,7 @@ FORMATS: dict[str, str] = {
     "mlflow-ui-csv": "MLflow UI CSV download",
     "mlflow-store": "MLflow mlruns/ file store",
     "mlflow-sqlite": "MLflow SQLite tracking store (mlflow.db)",
+    "mlflow-server": "MLflow tracking server (http://host:5000 --study EXPERIMENT, or MLFLOW_TRACKING_URI)",
     "raytune": "Ray Tune experiment directory",
     "kerastuner": "Keras Tuner project directory",
 }
@@ -93,10 +94,14 @@ def read_sweep(
         One line naming the input, what was found there and the formats that exist.
     """
     name = os.fspath(path)
+    server = None if Path(name).exists() else mlflow_server.experiment_from_env(name)
+    if server is not None and study is None:  # MLFLOW_TRACKING_URI=http://... and the experiment's name
+        name, study = server, name
     shown = without_credentials(name)
     try:
         kind, raw = _resolve(name, format)
-        if study is not None and kind not in {"optuna-sqlite", "optuna-storage", "mlflow-store", "mlflow-sqlite"}:
+        if study is not None and kind not in {"optuna-sqlite", "optuna-storage", "mlflow-store", "mlflow-sqlite",
+                                              "mlflow-server"}:
             raise InputError(f"{name}: --study applies to Optuna storages and MLflow stores, not to {kind} input")
         sweep, renames = _read(name, kind, study, raw)
     except InputError as exc:
@@ -170,6 +175,11 @@ def _fits(wanted: str | None, found: str) -> bool:
 def _resolve(name: str, format: str | None) -> tuple[str, RawTable | None]:
     """The format to read ``name`` as (asked for, or found), and the table if one was read to find out."""
     wanted = _wanted(name, format)
+    if mlflow_server.is_server_url(name):
+        if _fits(wanted, "mlflow-server"):
+            return "mlflow-server", None
+        raise InputError(f"{name}: an http(s) URL is read as an MLflow tracking server, not as {format}; "
+                         f"formats: {format_list()}")
     if name.lower().startswith(_URL_SCHEMES):
         found = _sqlite_kind(optuna.sqlite_path(name), name) if name.lower().startswith("sqlite:") else "optuna-storage"
         if _fits(wanted, found):
@@ -261,6 +271,8 @@ def _read(name: str, kind: str, study: str | None, raw: RawTable | None) -> tupl
         return mlflow.read_sqlite(name, study)
     if kind == "mlflow-store":
         return mlflow.read_file_store(Path(name), study)
+    if kind == "mlflow-server":
+        return mlflow_server.read_server(name, study, without_credentials(name))
     if kind == "raytune":
         return raytune.read_experiment(Path(name))
     if kind == "kerastuner":

@@ -270,16 +270,23 @@ def read_storage(url: str, study: str | None = None) -> tuple[Sweep, dict[str, s
     if study is not None and study not in names:
         raise InputError(f"{url}: no study named {study!r}; studies: {', '.join(names[:10])}")
     loaded = optuna.load_study(study_name=study or names[0], storage=url)
-    directions = [_DIRECTIONS.get(d.name) for d in loaded.directions]
-    trials = [{
+    return from_study(loaded, loaded.get_trials(deepcopy=False), url, len(names))
+
+
+def from_study(study: Any, trials: list[Any], name: str, n_studies: int = 1,
+               format: str = "optuna-storage") -> tuple[Sweep, dict[str, str]]:
+    """``trials`` (optuna ``FrozenTrial`` objects) of a live ``optuna.Study`` as a :class:`Sweep`."""
+    from optuna.distributions import distribution_to_json
+
+    directions = [_DIRECTIONS.get(d.name) for d in study.directions]
+    rows = [{
         "number": t.number, "state": t.state.name, "datetime_start": t.datetime_start,
         "datetime_complete": t.datetime_complete, "values": dict(enumerate(t.values or [])),
         "params": dict(t.params), "user_attrs": dict(t.user_attrs),
         "fail_reason": t.system_attrs.get("fail_reason"), "intermediate": dict(t.intermediate_values),
-        "distributions": {p: optuna.distributions.distribution_to_json(d) for p, d in t.distributions.items()},
-    } for t in loaded.get_trials(deepcopy=False)]
-    metric_names = loaded.metric_names
-    return _sweep_from_trials(trials, url, loaded.study_name, len(names), directions, metric_names, "optuna-storage")
+        "distributions": {p: distribution_to_json(d) for p, d in t.distributions.items()},
+    } for t in trials]
+    return _sweep_from_trials(rows, name, study.study_name, n_studies, directions, study.metric_names, format)
 
 
 # --- shared ------------------------------------------------------------------------------------

@@ -98,6 +98,22 @@ def read_experiment(path: Path) -> tuple[Sweep, dict[str, str]]:
     if not rows:
         raise InputError(f"{name}: a Ray Tune experiment directory with no trials")
     notes += _scheduler_stops(name, rows)
+    sweep, renames = _sweep_of_rows(rows, name, notes)
+    if curve_rows:
+        sweep.curves = RawTable(frame=frame_of(curve_rows), source=name)
+    return sweep, renames
+
+
+def from_trial_infos(infos: dict[str, dict[str, Any]], name: str) -> Sweep:
+    """Trials held in memory (a running Tuner's): trial_id -> ``{status, config, last_result, error_msg, stop}``."""
+    if not infos:
+        raise InputError(f"{name}: no trials yet")
+    rows = [_trial(trial_id, info, None)[0] for trial_id, info in infos.items()]
+    return _sweep_of_rows(rows, name, _scheduler_stops(name, rows))[0]
+
+
+def _sweep_of_rows(rows: list[dict[str, Any]], name: str, notes: list[str]) -> tuple[Sweep, dict[str, str]]:
+    """The trial table of rows made by :func:`_trial`, with the roles Ray Tune gives."""
     configs = sorted({k for r in rows for k in r["config"]})
     metrics = list(dict.fromkeys(k for r in rows for k in r["metrics"]))
     renames = {}
@@ -121,8 +137,6 @@ def read_experiment(path: Path) -> tuple[Sweep, dict[str, str]]:
         frame = frame.drop(columns=["error"])
         hints.pop("error")
     sweep = Sweep(trials=RawTable(frame=frame, source=name, notes=notes), role_hints=hints, format="raytune")
-    if curve_rows:
-        sweep.curves = RawTable(frame=frame_of(curve_rows), source=name)
     return sweep, {f"config/{k}": v for k, v in renames.items() if v != f"config/{k}"}
 
 
