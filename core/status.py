@@ -24,7 +24,7 @@ for _ours, _words in {
     "completed": "completed complete finished finish success succeeded successful done ok "
     "terminated",
     "failed": "failed fail failure error errored crashed crash exception invalid memoryout oom",
-    "killed": "killed kill interrupted cancelled canceled preempted preempting aborted abort stopped",
+    "killed": "killed kill interrupted cancelled canceled preempted preempting aborted abort stopped abandoned",
     "timeout": "timeout timed_out timedout time_out time_limit deadline_exceeded",
     "pruned": "pruned early_stopped early_stop earlystopped stopped_early earlystop",
     "running": "running pending waiting scheduled queued paused started created idle",

@@ -150,3 +150,79 @@ def test_runs_sharing_a_name_keep_their_own_curves(tmp_path):
         name = re.search(r"(?m)^run_name: (.*)$", (STORE / meta.relative_to(store)).read_text()).group(1)
         assert len(mine) == int((original["trial_id"] == name).sum()) > 0
         assert mine["step"].is_unique
+
+
+NESTED_DB = DATA / "mlflow" / "nested.db"
+NESTED_CSV = DATA / "mlflow" / "nested_search_runs.csv"
+
+
+def analyzed(sweep):
+    roles = infer_roles(sweep.trials.frame, sweep.source, sweep.role_hints)
+    return roles, analyze_sweep(sweep.trials, roles, curves=sweep.curves, curve_hints=sweep.curve_hints)
+
+
+@pytest.mark.parametrize("source", [NESTED_DB, NESTED_CSV])
+def test_a_parent_of_nested_runs_is_the_sweep_not_a_trial(source):
+    sweep = read_sweep(source)
+    frame = sweep.trials.frame
+    assert len(frame) == 12 and "sweep" not in set(frame["run_name"])
+    assert not {"n_trials", "sampler"} & set(frame.columns)  # the driver's own params went with it
+    assert any("1 parent run(s) of 12 nested runs ('sweep') are the sweep, not trials" in n for n in sweep.notes)
+    roles, summary = analyzed(sweep)
+    assert "tags.mlflow.parentRunId" not in roles.hyperparameters
+    assert "status_mismatch" not in summary["issue_counts"]  # the metric-less parent was a "hidden failure"
+    if sweep.curves is not None:
+        assert set(sweep.curves.frame["trial_id"]) == set(frame["run_name"])
+
+
+@pytest.mark.parametrize("source", [NESTED_DB, NESTED_CSV])
+def test_a_run_left_running_long_ago_is_abandoned(source):
+    sweep = read_sweep(source)
+    frame = sweep.trials.frame.set_index("run_name")
+    assert frame.loc["c02", "status"] == "ABANDONED" and frame.loc["c11", "status"] == "RUNNING"
+    assert normalize_status(frame["status"]).value_counts().to_dict() == {"completed": 10, "killed": 1, "running": 1}
+    assert any("1 run(s) still marked running started before most finished runs (8 of 10" in n for n in sweep.notes)
+    _, summary = analyzed(sweep)
+    killed = [i for i in summary["issues"] if i["type"] == "killed"]
+    assert [(i["trial_id"], i["detail"]) for i in killed] == [("c02", "status 'ABANDONED'")]
+
+
+def test_a_running_minimum_is_a_best_value_not_the_held_out_curve():
+    sweep = read_sweep(NESTED_DB)
+    assert sweep.curve_hints == {"best_val_loss": "ignore"}
+    assert sweep.role_hints["best_val_loss"] == "metric:objective:min"
+    assert any("best_val_loss never got worse within any run: a running min" in n for n in sweep.notes)
+    roles, summary = analyzed(sweep)
+    assert roles.loss_pair() == ("train_loss", "val_loss")  # was ("train_loss", "best_val_loss")
+    assert "best_val_loss" not in summary["curves"]["metrics"]
+    overfit = {i["trial_id"] for i in summary["issues"] if i["type"] == "overfitting"}
+    assert overfit == {"c04", "c05", "c08", "c09"}  # weight_decay 0 and lr >= 0.01 (make_mlflow_nested.py)
+    assert any("curve: val_loss best" in i["detail"] for i in summary["issues"] if i["type"] == "overfitting")
+
+
+def test_map_wins_over_the_running_best_reading():
+    sweep = read_sweep(NESTED_DB, mapping={"best_val_loss": "metric:val_loss"})
+    assert sweep.curve_hints == {"best_val_loss": "metric:val_loss"}
+    assert sweep.role_hints["best_val_loss"] == "metric:val_loss"
+    assert not any("never got worse" in n for n in sweep.notes)
+
+
+def test_running_best_needs_the_name_and_the_shape():
+    import pandas as pd
+
+    from core.sources.running import running_best_columns
+
+    frame = pd.DataFrame({"trial_id": ["a", "a", "a", "b", "b"], "step": ["1", "2", "3", "1", "2"],
+                          "val_loss": ["3", "2", "1", "2", "1"],           # falls, but its name says nothing
+                          "best_val_loss": ["3", "2", "2", "2", "1"],
+                          "val_acc_max": ["0.1", "0.2", "0.2", "0.3", "0.3"],
+                          "min_train_loss": ["1", "2", "1", "1", "1"]},  # rises once: no running minimum
+                         dtype=object)
+    assert running_best_columns(frame, "trial_id", "step") == {"best_val_loss": "min", "val_acc_max": "max"}
+
+
+def test_infinity_note_counts_real_cells_only():
+    assert any("1 metric value(s) of +/-1.7976931348623157e308" in n and "(0 of them latest values)" in n
+               for n in read_sweep(NESTED_DB).notes)  # was 4: the parent's missing metrics were counted
+    assert not any("1.7976931348623157e308" in n for n in read_sweep(NESTED_CSV).notes)
+    assert any("1 metric value(s)" in n and "(1 of them latest values)" in n for n in read_sweep(DB).notes)

@@ -300,3 +300,17 @@ def test_old_distribution_names_and_a_table_without_distributions():
     assert read_sweep(DLP_CSV).space == {}  # a trials_dataframe() table declares nothing
     assert "search_space" not in analyze(read_sweep(DLP_CSV))
     assert read_sweep(DLP_DB).space["lr"]["log"] is True  # the genuine study declares a log range too
+
+
+def test_a_trial_never_told_while_later_trials_finished_is_abandoned():
+    sweep = read_sweep(LATE_DB)
+    state = sweep.trials.frame.set_index("number")["state"]
+    assert state["7"] == "ABANDONED" and state["39"] == "RUNNING"  # 39 started last: still running
+    assert any("1 run(s) still marked running started before most finished runs (31 of 38" in n for n in sweep.notes)
+    summary = analyze(sweep)
+    assert summary["sweep"]["status_counts"]["killed"] == 1
+    assert [(i["trial_id"], i["detail"]) for i in summary["issues"] if i["type"] == "killed"] == [
+        ("7", "status 'ABANDONED'")]
+    assert [i["trial_id"] for i in summary["issues"] if i["type"] == "running"] == ["39"]
+    dlp = read_sweep(DLP_DB).trials.frame["state"]
+    assert (dlp == "RUNNING").sum() == 5  # started before about half of the finished trials: not "most"

@@ -23,6 +23,7 @@ from core.errors import InputError
 from core.loading import RawTable
 from core.sources import kerastuner, mlflow, mlflow_server, optuna, raytune, tabular, wandb
 from core.sources._common import describe_dir, merge_hints, read_table
+from core.sources.running import running_best_columns
 from core.sweep import Sweep
 
 FORMATS: dict[str, str] = {
@@ -114,8 +115,40 @@ def read_sweep(
     if curves is not None:
         sweep.curves = read_curves(curves, sweep)
     apply_mapping(sweep, mapping, renames)
+    mark_running_best(sweep, mapping, renames)
     sweep.trials.format = sweep.format
     return sweep
+
+
+def mark_running_best(sweep: Sweep, mapping: Mapping[str, str] | None = None,
+                      renames: Mapping[str, str] | None = None) -> None:
+    """Running best series in the curves (``best_val_loss`` logged every step) are best values, not curves.
+
+    Each is left out of the curves (``ignore``) and, in the trial table, is an
+    objective with its goal (never the held-out loss); ``--map`` entries for a column
+    win. One note names them. See :mod:`core.sources.running`.
+    """
+    curves = sweep.curves
+    if curves is None:
+        return
+    mapped = {dict(renames or {}).get(c, c) for c in (mapping or {})} | set(mapping or {})
+    frame = curves.frame
+    id_col = next((c for c, s in sweep.curve_hints.items() if s == "id"), "trial_id")
+    step_col = next((c for c in ("step", "epoch", "training_iteration") if c in frame.columns), None)
+    if id_col not in frame.columns or step_col is None:
+        return
+    found = {c: g for c, g in running_best_columns(frame, id_col, step_col).items() if c not in mapped}
+    if not found:
+        return
+    table = set(map(str, sweep.trials.frame.columns))
+    for col, goal in found.items():
+        sweep.curve_hints[col] = "ignore"
+        if col in table and sweep.role_hints.get(col, "metric").startswith("metric"):
+            sweep.role_hints[col] = f"metric:objective:{goal}"
+    names = ", ".join(found)
+    sweep.trials.notes.append(f"{sweep.source}: {names} never got worse within any run: a running "
+                              f"{'/'.join(sorted(set(found.values())))} (each run's best value), not the "
+                              "held-out curve")
 
 
 _CURVE_ROLES = {"metric", "ignore", "step"}

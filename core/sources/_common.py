@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from core.errors import InputError
@@ -221,3 +222,37 @@ def _plain_choice(value: Any) -> Any:
     except (TypeError, ValueError):
         return str(value)
     return int(number) if number.is_integer() and "int" in type(value).__name__ else number
+
+
+def mark_abandoned(frame: pd.DataFrame, status: str, start: str, source: str) -> list[str]:
+    """Rewrite the status of runs left RUNNING long ago to ``ABANDONED`` (read as killed); one note saying so.
+
+    A run still running whose start is older than most finished runs' starts (more
+    than half of them started after it, at least 3 finished) will not finish: its
+    worker died. The run that started last and is still running stays ``running``.
+    ``frame`` is changed in place; ``start`` holds times as text (ISO or
+    ``YYYY-MM-DD HH:MM:SS``).
+    """
+    from core.status import normalize_status
+
+    if status not in frame.columns or start not in frame.columns:
+        return []
+    ours = normalize_status(frame[status])
+    running = (ours == "running").to_numpy().copy()
+    if not running.any():
+        return []
+    starts = pd.to_datetime(frame[start], errors="coerce", utc=True, format="mixed")
+    finished = np.sort(starts[ours.isin(["completed", "failed", "killed", "timeout", "pruned"]).to_numpy()].dropna()
+                       .to_numpy(dtype="datetime64[ns]"))
+    running &= starts.notna().to_numpy()
+    if len(finished) < 3 or not running.any():
+        return []
+    rows = np.flatnonzero(running)
+    later = len(finished) - np.searchsorted(finished, starts.iloc[rows].to_numpy(dtype="datetime64[ns]"), side="right")
+    keep = later > len(finished) / 2
+    if not keep.any():
+        return []
+    frame.loc[frame.index[rows[keep]], status] = "ABANDONED"
+    detail = ", ".join(f"{int(n)} of {len(finished)}" for n in later[keep][:5])
+    return [f"{source}: {int(keep.sum())} run(s) still marked running started before most finished runs "
+            f"({detail} finished runs started later): abandoned (a worker that died), read as killed"]

@@ -25,7 +25,7 @@ import pandas as pd
 from core.errors import InputError
 from core.loading import RawTable
 from core.roles import canonical, classify_metric
-from core.sources._common import frame_of, readable_names, rename_note, text
+from core.sources._common import frame_of, mark_abandoned, readable_names, rename_note, text
 from core.sources.optuna import connect
 from core.sweep import Sweep
 
@@ -72,20 +72,25 @@ def from_ui_export(raw: RawTable) -> tuple[Sweep, dict[str, str]]:
     return Sweep(trials=raw, role_hints=hints, format="mlflow-ui-csv"), {}
 
 
-def _finish(raw: RawTable, format: str) -> tuple[Sweep, dict[str, str]]:
-    """Hints and readable names for the normalised run table every MLflow source yields."""
-    frame = raw.frame
+def _finish(raw: RawTable, format: str, logged_inf: int = 0) -> tuple[Sweep, dict[str, str]]:
+    """Hints and readable names for the normalised run table every MLflow source yields.
+
+    ``logged_inf`` counts the +/-1.797e308 values already read as +/-inf in the
+    metric histories (the curves), for the one note on them.
+    """
+    frame, notes = _without_parents(raw.frame, raw.source)
+    notes = list(raw.notes) + notes + mark_abandoned(frame, "status", "start_time", raw.source)
     columns = [str(c) for c in frame.columns]
-    notes = list(raw.notes)
     n_inf = 0
     for col in columns:
         if col.startswith("metrics."):
             fixed = frame[col].map(_unclamp)
-            n_inf += int((fixed != frame[col]).sum())
+            n_inf += int((frame[col].notna() & (fixed != frame[col])).sum())  # a missing cell is no infinity
             frame[col] = fixed
-    if n_inf:
-        notes.append(f"{raw.source}: {n_inf} metric value(s) of +/-1.7976931348623157e308 (how an MLflow database "
-                     "stores infinity) were read as +/-inf")
+    if n_inf or logged_inf:
+        where = f" ({n_inf} of them latest values)" if logged_inf else ""
+        notes.append(f"{raw.source}: {max(n_inf, logged_inf)} metric value(s) of +/-1.7976931348623157e308 (how an "
+                     f"MLflow database stores infinity) were read as +/-inf{where}")
     hints: dict[str, str] = {}
     names = frame["run_name"].astype("string").str.strip() if "run_name" in columns else None
     use_name = names is not None and not (names.isna() | (names == "")).any() and names.is_unique
@@ -122,6 +127,38 @@ def _finish(raw: RawTable, format: str) -> tuple[Sweep, dict[str, str]]:
     notes += rename_note(raw.source, renames, "MLflow params./metrics.")
     table = RawTable(frame=frame.rename(columns=renames), source=raw.source, notes=notes)
     return Sweep(trials=table, role_hints=hints, format=format), renames
+
+
+_PARENT_TAG = "tags.mlflow.parentRunId"
+
+
+def parent_runs(frame: pd.DataFrame) -> set[str]:
+    """Run ids that other runs of the table name as their parent (``mlflow.parentRunId``)."""
+    if _PARENT_TAG not in frame.columns or "run_id" not in frame.columns:
+        return set()
+    named = {str(v).strip() for v in frame[_PARENT_TAG].dropna()} - {""}
+    return named & set(frame["run_id"].astype(str))
+
+
+def _without_parents(frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, list[str]]:
+    """The runs without the parents of nested runs (a tuning driver is the sweep, not a trial), and a note.
+
+    Columns only the parents filled (the driver's own params) go with them; the parent
+    tag itself is context.
+    """
+    parents = parent_runs(frame)
+    if not parents:
+        return frame.copy(), []
+    is_parent = frame["run_id"].astype(str).isin(parents)
+    names = frame.loc[is_parent, "run_name"] if "run_name" in frame.columns else frame.loc[is_parent, "run_id"]
+    children = frame[~is_parent]
+    kept = [c for c in frame.columns if c in ("run_id", "run_name", _PARENT_TAG)
+            or children[c].astype("string").str.strip().fillna("").ne("").any()]
+    shown = ", ".join(repr(str(n)) for n in names.head(3)) + (", ..." if len(names) > 3 else "")
+    n_children = int(frame[_PARENT_TAG].astype("string").isin(list(parents)).sum())
+    return children[kept].reset_index(drop=True), [
+        f"{source}: {len(parents)} parent run(s) of {n_children} nested runs ({shown}) are the sweep, not trials: "
+        "left out"]
 
 
 def _unclamp(cell: Any) -> Any:
@@ -291,6 +328,8 @@ def _curve_rows(row: dict[str, Any], histories: dict[str, list[tuple[int, int, A
 def _table_and_curves(runs: list[dict[str, Any]], curve_rows: list[dict[str, Any]], name: str, notes: list[str],
                       format: str) -> tuple[Sweep, dict[str, str]]:
     frame = frame_of(runs)
+    parents = parent_runs(frame)
+    curve_rows = [r for r in curve_rows if r["trial_id"] not in parents]
     names = frame["run_name"].astype("string").str.strip()
     if not ((names.isna() | (names == "")).any() or not names.is_unique):  # unique names: they are the trial ids
         # Curve rows are keyed by run id (names may repeat); switch to names only when they are unique.
@@ -298,14 +337,19 @@ def _table_and_curves(runs: list[dict[str, Any]], curve_rows: list[dict[str, Any
         for r in curve_rows:
             r["trial_id"] = name_of.get(r["trial_id"], r["trial_id"])
     curves = None
+    logged_inf = 0
     if curve_rows:
         curve_frame = frame_of(curve_rows)
+        n_inf = 0
         for col in curve_frame.columns:
             if col.startswith("metrics."):
-                curve_frame[col] = curve_frame[col].map(_unclamp)
+                fixed = curve_frame[col].map(_unclamp)
+                n_inf += int((curve_frame[col].notna() & (fixed != curve_frame[col])).sum())
+                curve_frame[col] = fixed
+        logged_inf = n_inf
         curves = RawTable(frame=curve_frame.rename(columns=lambda c: c[len("metrics."):] if c.startswith("metrics.")
                                                   else c), source=name)
-    sweep, renames = _finish(RawTable(frame=frame, source=name, notes=notes), format)
+    sweep, renames = _finish(RawTable(frame=frame, source=name, notes=notes), format, logged_inf)
     sweep.curves = curves  # metric columns named as logged (val_loss, train/loss)
     return sweep, renames
 

@@ -22,7 +22,7 @@ from typing import Any
 from core.errors import InputError
 from core.loading import RawTable
 from core.roles import canonical, classify_metric
-from core.sources._common import frame_of, readable_names, rename_note, space_entry, text
+from core.sources._common import frame_of, mark_abandoned, readable_names, rename_note, space_entry, text
 from core.sweep import Sweep
 
 _DIRECTIONS = {"MINIMIZE": "min", "MAXIMIZE": "max", "1": "min", "2": "max"}
@@ -38,7 +38,8 @@ def from_trials_dataframe(raw: RawTable, directions: list[str | None] | None = N
     ``directions`` (``"min"``/``"max"`` per objective) come from a storage; a CSV does
     not say, so its objective has no goal unless ``--map value=metric:objective:max``.
     """
-    frame = raw.frame
+    frame = raw.frame.copy()
+    abandoned = mark_abandoned(frame, "state", "datetime_start", raw.source)
     columns = [str(c) for c in frame.columns]
     value_cols = _value_columns(columns)
     renames = readable_names(columns, ["value_", "values_", "params_", "user_attrs_"])
@@ -63,7 +64,7 @@ def from_trials_dataframe(raw: RawTable, directions: list[str | None] | None = N
         elif col == "system_attrs_fail_reason":
             hints[col] = "error"
     hints = {renames.get(c, c): spec for c, spec in hints.items() if c in columns}
-    notes = list(raw.notes) + rename_note(raw.source, renames, "Optuna params_/user_attrs_")
+    notes = list(raw.notes) + abandoned + rename_note(raw.source, renames, "Optuna params_/user_attrs_")
     table = RawTable(frame=frame.rename(columns=renames), source=raw.source, notes=notes)
     return Sweep(trials=table, role_hints=hints, format="optuna-csv"), renames
 
