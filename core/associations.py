@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import false_discovery_control
 
-from core.stats import fisher_greater, wilson_intervals
+from core.stats import fisher_greater, log_fisher_greater, wilson_intervals
 from core.table import TrialTable
 from core.values import format_number
 
@@ -60,15 +60,19 @@ class _Cuts:
     """Threshold candidates of a numeric hyperparameter over a set of trials.
 
     The set is the whole sweep or one stratum (one value of another hyperparameter).
-    Cut points are observed values (at most ``_MAX_CUTS`` per direction, at quantiles
-    of the distinct values, so evenly spread on a log scale for log-searched
-    parameters); ``n_above``/``n_below`` count the set's trials at or beyond each.
+    First-pass cut points are observed values (at most ``_MAX_CUTS`` per direction, at
+    quantiles of the distinct values, so evenly spread on a log scale for log-searched
+    parameters); ``n_above``/``n_below`` count the set's trials at or beyond each. The
+    set's values (``sorted_x``) and distinct values (``distinct``) are kept so that the
+    best cut can be refined between its neighbours (see :func:`_best_threshold`).
     """
 
     above: np.ndarray = field(repr=False)
     below: np.ndarray = field(repr=False)
     n_above: np.ndarray = field(repr=False)
     n_below: np.ndarray = field(repr=False)
+    sorted_x: np.ndarray = field(repr=False)
+    distinct: np.ndarray = field(repr=False)
 
     @classmethod
     def of(cls, sorted_x: np.ndarray) -> _Cuts | None:
@@ -77,8 +81,19 @@ class _Cuts:
         if len(uniques) < 3:
             return None
         above, below = _spread(uniques[1:]), _spread(uniques[:-1])
-        return cls(above, below, len(sorted_x) - np.searchsorted(sorted_x, above, side="left"),
-                   np.searchsorted(sorted_x, below, side="right"))
+        return cls(above, below, _n_beyond(sorted_x, above, "above"), _n_beyond(sorted_x, below, "below"),
+                   sorted_x, uniques)
+
+    def candidates(self, direction: str) -> np.ndarray:
+        """Every cut point of one direction: the distinct values but the lowest (above) or the highest (below)."""
+        return self.distinct[1:] if direction == "above" else self.distinct[:-1]
+
+
+def _n_beyond(sorted_x: np.ndarray, cuts: np.ndarray, direction: str) -> np.ndarray:
+    """How many of the ascending ``sorted_x`` lie at or above (at or below) each cut."""
+    if direction == "above":
+        return len(sorted_x) - np.searchsorted(sorted_x, cuts, side="left")
+    return np.searchsorted(sorted_x, cuts, side="right")
 
 
 @dataclass
@@ -147,7 +162,8 @@ def associate_issues(
         ``value``, ``direction``, ``issue_type``, ``k``, ``n``, ``rate``, ``ci``
         (95 % Wilson interval of ``rate``), ``k_rest``, ``n_rest``, ``rate_rest``,
         ``risk_ratio`` (None when the rest has no such issue), ``p`` (one-sided Fisher,
-        times the cut points tried for thresholds), ``q`` (Benjamini-Hochberg over every
+        times the cut points tried for thresholds), ``log_p`` (its natural log, finite
+        where ``p`` underflows to 0 on large sweeps: rank on it), ``q`` (Benjamini-Hochberg over every
         test of the sweep) and ``trial_ids``; pairs also carry ``parts``: for each of the
         two conditions alone (without the other), ``{condition, k, n}``.
     """
@@ -215,11 +231,12 @@ def _test(results: list[dict[str, object]]) -> None:
         return
     k, n, k_rest, n_rest, tried = (np.array([r[key] for r in results], dtype=float)
                                    for key in ("k", "n", "k_rest", "n_rest", "_tried"))
-    p = np.minimum(1.0, np.asarray(fisher_greater(k, n, k + k_rest, n + n_rest), dtype=float) * tried)
+    log_p = np.minimum(0.0, np.asarray(log_fisher_greater(k, n, k + k_rest, n + n_rest), dtype=float) + np.log(tried))
     lo, hi = wilson_intervals(k, n)
-    for r, pv, a, b in zip(results, p, lo, hi):
+    for r, lp, a, b in zip(results, log_p, lo, hi):
         del r["_tried"]
-        r["p"] = r["q"] = float(pv)
+        r["p"] = r["q"] = float(np.exp(lp))
+        r["log_p"] = float(lp)
         r["ci"] = [float(a), float(b)]
 
 
@@ -248,6 +265,7 @@ def _record(hps: list[str], f: _Flags, group: Group, k: int, n: int, trial_rows:
         "rate_rest": rate_rest,
         "risk_ratio": rate / rate_rest if rate_rest > 0 else None,
         "p": None,
+        "log_p": None,
         "q": None,
         "trial_ids": [str(t) for t in ids[trial_rows[:max_ids]]],
         "_tried": group.n_tried,
@@ -431,19 +449,34 @@ def _best_threshold(hp: str, cuts: _Cuts, flagged_sorted: np.ndarray, f: _Flags,
 
     ``flagged_sorted`` holds the ascending values of the flagged trials in the set
     ``cuts`` was made from; counts are ``searchsorted`` over them, so this costs in
-    proportion to the affected trials. The p-value is tested against the whole sweep
-    and later multiplied by the number of cuts tried in both directions. Returns
-    ``(group, k, n, beyond)`` where ``beyond`` maps values to "past the cut".
+    proportion to the affected trials. Cuts are ranked on the log p-value (a million
+    trials make every strong cut's p underflow to 0, and a tie would pick the widest
+    cut, so the advice flipped with the sweep's size); near-ties go to the sharper cut
+    (the higher rate), then to the larger count. The best of the first-pass cuts is
+    refined between its neighbours (again at most ``_MAX_CUTS`` points, until every
+    distinct value there was tried), so the cut found is the sweep's own boundary
+    whatever its size. The p-value is tested against the whole sweep and later
+    multiplied by the number of cuts tried (both directions' first pass, plus this
+    direction's refinements). Returns ``(group, k, n, beyond)`` where ``beyond`` maps
+    values to "past the cut".
     """
-    if direction == "above":
-        values, n = cuts.above, cuts.n_above
-        k = len(flagged_sorted) - np.searchsorted(flagged_sorted, values, side="left")
-    else:
-        values, n = cuts.below, cuts.n_below
-        k = np.searchsorted(flagged_sorted, values, side="right")
-    p = fisher_greater(k, n, f.k_total, f.n_total)
-    best = int(np.lexsort((-k, p))[0])
-    cut = float(values[best])
+    values = cuts.above if direction == "above" else cuts.below
+    every = cuts.candidates(direction)
+    tried = len(cuts.above) + len(cuts.below)
+    lo, hi = -np.inf, np.inf  # the bracket searched, narrowed round by round
+    while True:
+        n = _n_beyond(cuts.sorted_x, values, direction)
+        k = _n_beyond(flagged_sorted, values, direction)
+        log_p = np.asarray(log_fisher_greater(k, n, f.k_total, f.n_total), dtype=float)
+        best = _sharpest(log_p, k, n)
+        cut, k_best, n_best = float(values[best]), int(k[best]), int(n[best])
+        lo = values[best - 1] if best > 0 else lo
+        hi = values[best + 1] if best + 1 < len(values) else hi
+        between = every[np.searchsorted(every, lo, side="right"):np.searchsorted(every, hi, side="left")]
+        if len(between) <= np.count_nonzero((values > lo) & (values < hi)):
+            break  # every distinct value around the best cut was tried
+        values = _spread(between)
+        tried += len(values)
     sign = "≥" if direction == "above" else "≤"
     group = Group(
         "threshold",
@@ -451,11 +484,19 @@ def _best_threshold(hp: str, cuts: _Cuts, flagged_sorted: np.ndarray, f: _Flags,
         lo=cut if direction == "above" else None,
         hi=cut if direction == "below" else None,
         direction=direction,
-        n_tried=len(cuts.above) + len(cuts.below),
+        n_tried=tried,
     )
 
     def beyond(x: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore"):
             return (x >= cut) if direction == "above" else (x <= cut)
 
-    return group, int(k[best]), int(n[best]), beyond
+    return group, k_best, n_best, beyond
+
+
+def _sharpest(log_p: np.ndarray, k: np.ndarray, n: np.ndarray, rtol: float = 1e-9) -> int:
+    """Index of the smallest log p; among near-ties the highest rate ``k/n``, then the largest ``k``."""
+    smallest = log_p.min()
+    tied = np.flatnonzero(log_p <= smallest + rtol * max(1.0, abs(smallest)))
+    rate = k[tied] / np.maximum(n[tied], 1)
+    return int(tied[np.lexsort((-k[tied], -rate))[0]])

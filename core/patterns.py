@@ -9,9 +9,10 @@ which the report shows as inconclusive.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from core.detectors import SEVERITY
+from core.detectors import ISSUE_TYPES, SEVERITY
 from core.values import format_number, format_p, format_rate
 
 ISSUE_LABELS = {
@@ -32,6 +33,7 @@ ISSUE_LABELS = {
     "pruned": "pruned runs",
 }
 _SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2, "info": 3}
+_TYPE_RANK = {t: i for i, t in enumerate(ISSUE_TYPES)}
 _LR_WORDS = ("lr", "learning_rate", "learning-rate", "eta", "step_size")
 
 
@@ -76,19 +78,19 @@ def find_patterns(
     over = [a for a in associations if a["k"] >= 2 and a["rate"] > a["rate_rest"]]
     significant = [a for a in over if a["q"] < alpha and a["k"] >= min_support]
     best: dict[tuple[str, str], dict[str, Any]] = {}
-    for a in sorted(significant, key=lambda a: (a["rule"] != "threshold", a["q"], -a["k"])):
+    for a in sorted(significant, key=lambda a: (a["rule"] != "threshold", a["q"], _log_p(a), -a["k"])):
         if a["rule"] != "pair":
             best.setdefault((a["issue_type"], a["hyperparameter"]), a)
-    best_marginal_p: dict[tuple[str, str], float] = {}
+    best_marginal_p: dict[tuple[str, str], float] = {}  # log p: p itself underflows to 0 on large sweeps
     for a in associations:
         if a["rule"] != "pair":
             key = (a["issue_type"], a["hyperparameter"])
-            best_marginal_p[key] = min(best_marginal_p.get(key, 1.0), a["p"])
+            best_marginal_p[key] = min(best_marginal_p.get(key, 0.0), _log_p(a))
     chosen_pairs: list[dict[str, Any]] = []
     paired: set[tuple[str, str]] = set()
     for a in sorted((a for a in significant if a["rule"] == "pair" and needs_both(a)), key=_strength):
         keys = {(a["issue_type"], hp) for hp in a["hyperparameters"]}
-        if keys & paired or not all(a["p"] < best_marginal_p.get(key, 1.0) for key in keys):
+        if keys & paired or not all(_log_p(a) < best_marginal_p.get(key, 0.0) for key in keys):
             continue
         chosen_pairs.append(a)
         paired |= keys
@@ -97,7 +99,7 @@ def find_patterns(
                 del best[key]
     chosen = []
     seen: set[tuple[str, int, tuple[str, ...]]] = set()
-    for a in sorted([*best.values(), *chosen_pairs], key=lambda a: (_SEVERITY_RANK[SEVERITY[a["issue_type"]]], a["q"])):
+    for a in sorted([*best.values(), *chosen_pairs], key=_rank):
         same_trials = (a["condition"], a["k"], tuple(a["trial_ids"]))
         if same_trials not in seen:  # e.g. status_mismatch on exactly the non-finite trials
             seen.add(same_trials)
@@ -123,8 +125,20 @@ def needs_both(a: dict[str, Any], ratio: float = 0.5) -> bool:
     return all(part["n"] == 0 or part["k"] / part["n"] <= ratio * a["rate"] for part in a.get("parts", []))
 
 
-def _strength(a: dict[str, Any]) -> tuple[float, float]:
-    return (a["q"], -a["k"])
+def _strength(a: dict[str, Any]) -> tuple[float, float, float]:
+    return (a["q"], _log_p(a), -a["k"])
+
+
+def _rank(a: dict[str, Any]) -> tuple[int, float, float, int]:
+    """Most severe first, then most significant, then the issue vocabulary's order."""
+    return (_SEVERITY_RANK[SEVERITY[a["issue_type"]]], a["q"], _log_p(a), _TYPE_RANK.get(a["issue_type"], len(_TYPE_RANK)))
+
+
+def _log_p(a: dict[str, Any]) -> float:
+    """The association's log p (summaries written before it was recorded: the log of p)."""
+    if a.get("log_p") is not None:
+        return float(a["log_p"])
+    return math.log(a["p"]) if a["p"] > 0 else -math.inf
 
 
 def _describe(a: dict[str, Any], pattern_id: str) -> dict[str, Any]:

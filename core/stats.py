@@ -44,24 +44,47 @@ def fisher_greater(
 
     The group is drawn from ``n_total`` trials; this is the hypergeometric upper tail
     (is the issue over-represented in the group?). ``k = 0`` gives 1. Every argument
-    may be an array (broadcast), so many tests cost one call; see
-    :func:`hypergeom_sf` for how the tail is summed.
+    may be an array (broadcast), so many tests cost one call. The p-value underflows
+    to 0 on large sweeps; rank tests on :func:`log_fisher_greater` instead.
+    """
+    log_p = log_fisher_greater(k, n, k_total, n_total)
+    return float(np.exp(log_p)) if np.ndim(log_p) == 0 else np.exp(log_p)
+
+
+def log_fisher_greater(
+    k: np.ndarray | int, n: np.ndarray | int, k_total: np.ndarray | int, n_total: np.ndarray | int
+) -> np.ndarray | float:
+    """The natural log of :func:`fisher_greater`, finite where the p-value itself underflows.
+
+    On a million trials every strong cut has p = 0.0 in double precision; their log
+    p-values (-4000, -9000...) still say which is the strongest.
     """
     k, n, k_total, n_total = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (k, n, k_total, n_total)))
-    p = np.where(k > 0, hypergeom_sf(k - 1, n_total, k_total, n), 1.0)
-    return float(p) if p.ndim == 0 else p
+    log_p = np.where(k > 0, hypergeom_logsf(k - 1, n_total, k_total, n), 0.0)
+    return float(log_p) if log_p.ndim == 0 else log_p
 
 
 def hypergeom_sf(x: np.ndarray, total: np.ndarray, good: np.ndarray, draws: np.ndarray, tol: float = 1e-17) -> np.ndarray:
     """P(X > x) for X ~ Hypergeometric(total, good, draws), exact to double precision.
 
-    Same as ``scipy.stats.hypergeom.sf(x, total, good, draws)``, which sums every term
-    of the tail in a Python loop per element (seconds for a few hundred tests on a
-    million trials). Here the terms are summed outward from the start of the tail,
-    in blocks vectorised over all elements, and stop once every remaining term is
-    below ``tol`` times the sum: past the mode the terms fall faster than
-    geometrically. Tails that start before the mode are taken as one minus the
-    lower tail, summed the same way downwards.
+    Same as ``scipy.stats.hypergeom.sf(x, total, good, draws)``; see
+    :func:`hypergeom_logsf` for how the tail is summed.
+    """
+    return np.exp(hypergeom_logsf(x, total, good, draws, tol))
+
+
+def hypergeom_logsf(x: np.ndarray, total: np.ndarray, good: np.ndarray, draws: np.ndarray,
+                    tol: float = 1e-17) -> np.ndarray:
+    """The log of P(X > x) for X ~ Hypergeometric(total, good, draws), exact to double precision.
+
+    Same as ``scipy.stats.hypergeom.logsf(x, total, good, draws)``, which sums every
+    term of the tail in a Python loop per element (seconds for a few hundred tests on
+    a million trials). Here the terms are summed outward from the start of the tail,
+    in blocks vectorised over all elements, relative to the first (largest) term so
+    that nothing underflows, and stop once every remaining term is below ``tol`` times
+    the sum: past the mode the terms fall faster than geometrically. Tails that start
+    before the mode are taken as one minus the lower tail, summed the same way
+    downwards (such a tail is never small, so nothing is lost there).
     """
     x, total, good, draws = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, total, good, draws)))
     shape = x.shape
@@ -71,10 +94,11 @@ def hypergeom_sf(x: np.ndarray, total: np.ndarray, good: np.ndarray, draws: np.n
     mode = np.floor((draws + 1) * (good + 1) / (total + 2))
     upper = x + 1 > mode  # sum P(X = x+1 ...) upwards
     start = np.clip(np.where(upper, x + 1, x), lo, hi)
-    tail = _tail_sum(start, total, good, draws, lo, hi, np.where(upper, 1.0, -1.0), tol)
-    sf = np.where(upper, tail, 1.0 - tail)
-    sf = np.where(x >= hi, 0.0, np.where(x < lo, 1.0, sf))
-    return np.clip(sf, 0.0, 1.0).reshape(shape)
+    log_tail = _log_tail_sum(start, total, good, draws, lo, hi, np.where(upper, 1.0, -1.0), tol)
+    with np.errstate(divide="ignore"):
+        log_sf = np.where(upper, log_tail, np.log1p(-np.minimum(1.0, np.exp(log_tail))))
+        log_sf = np.where(x >= hi, -np.inf, np.where(x < lo, 0.0, log_sf))
+    return np.minimum(log_sf, 0.0).reshape(shape)
 
 
 def _log_pmf(j: np.ndarray, total: np.ndarray, good: np.ndarray, draws: np.ndarray) -> np.ndarray:
@@ -85,17 +109,21 @@ def _log_choose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return gammaln(a + 1) - gammaln(b + 1) - gammaln(a - b + 1)
 
 
-def _tail_sum(start: np.ndarray, total: np.ndarray, good: np.ndarray, draws: np.ndarray, lo: np.ndarray,
-              hi: np.ndarray, step: np.ndarray, tol: float, block: int = 32) -> np.ndarray:
-    """Sum of P(X = j) for j = start, start + step, ... within [lo, hi], until negligible.
+def _log_tail_sum(start: np.ndarray, total: np.ndarray, good: np.ndarray, draws: np.ndarray, lo: np.ndarray,
+                  hi: np.ndarray, step: np.ndarray, tol: float, block: int = 32) -> np.ndarray:
+    """The log of the sum of P(X = j) for j = start, start + step, ... within [lo, hi], until negligible.
 
-    Terms are evaluated a block at a time (log-space, vectorised over elements and
-    terms; the block starts at ``block`` terms and grows fourfold), so a short tail
-    costs little and even one that starts at the mode of a wide distribution takes a
-    handful of iterations.
+    The terms fall away from ``start`` (it lies on the far side of the mode), so they
+    are summed as ratios to the first one, whose log is added at the end. Terms are
+    evaluated a block at a time (log-space, vectorised over elements and terms; the
+    block starts at ``block`` terms and grows fourfold), so a short tail costs little
+    and even one that starts at the mode of a wide distribution takes a handful of
+    iterations.
     """
+    first = _log_pmf(start, total, good, draws)
     acc = np.zeros(start.shape)
     j0 = start.copy()
+    offset = np.zeros(start.shape)  # log of the current block's first term relative to ``first``
     active = np.ones(start.shape, dtype=bool)
     while active.any():
         offsets = np.arange(block, dtype=float)
@@ -103,15 +131,17 @@ def _tail_sum(start: np.ndarray, total: np.ndarray, good: np.ndarray, draws: np.
         js = j0[idx, None] + step[idx, None] * offsets
         valid = (js >= lo[idx, None]) & (js <= hi[idx, None])
         with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = _log_ratios(js[:, :-1], total[idx, None], good[idx, None], draws[idx, None], step[idx] > 0)
-            first = _log_pmf(js[:, 0], total[idx], good[idx], draws[idx])
-            log_terms = first[:, None] + np.concatenate([np.zeros((len(idx), 1)), np.cumsum(ratio, axis=1)], axis=1)
+            ratio = _log_ratios(js, total[idx, None], good[idx, None], draws[idx, None], step[idx] > 0)
+            log_terms = offset[idx, None] + np.concatenate([np.zeros((len(idx), 1)), np.cumsum(ratio[:, :-1], axis=1)],
+                                                           axis=1)
             terms = np.where(valid, np.exp(log_terms), 0.0)
         acc[idx] += terms.sum(axis=1)
+        offset[idx] = log_terms[:, -1] + ratio[:, -1]
         j0[idx] += step[idx] * block
         block = min(4 * block, 1024)
         active[idx] = valid[:, -1] & (terms[:, -1] > tol * acc[idx])
-    return acc
+    with np.errstate(divide="ignore"):
+        return first + np.log(acc)
 
 
 def _log_ratios(j: np.ndarray, total: np.ndarray, good: np.ndarray, draws: np.ndarray, up: np.ndarray) -> np.ndarray:

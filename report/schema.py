@@ -143,6 +143,7 @@ class Association(_Strict):
     rate_rest: Number
     risk_ratio: Number | None
     p: Number
+    log_p: Number = Field(description="natural log of p, finite where p underflows to 0; rank tests on it")
     q: Number
     trial_ids: list[str]
     parts: list[Part] | None = None

@@ -193,3 +193,57 @@ def test_deepobs_fmnist_dead_networks_and_finite_blow_ups():
     diverged = {i["trial_id"] for i in summary["issues"] if i["type"] == "diverged"}
     assert diverged and lr[table.ids.isin(diverged).to_numpy()].min() > lr.median()
     assert "overfitting" in summary["issue_counts"]
+
+
+def test_log_tail_matches_scipy_logsf_where_the_p_value_underflows():
+    from scipy.stats import hypergeom
+
+    from core.stats import hypergeom_logsf, log_fisher_greater
+
+    rng = np.random.default_rng(5)
+    total = rng.integers(1, 2_000_000, 300)
+    good = (rng.random(300) * (total + 1)).astype(int)
+    draws = (rng.random(300) * (total + 1)).astype(int)
+    x = (rng.random(300) * (np.minimum(good, draws) + 3)).astype(int) - 1
+    expected = hypergeom.logsf(x, total, good, draws)
+    got = hypergeom_logsf(x, total, good, draws)
+    finite = np.isfinite(expected)
+    assert np.array_equal(np.isfinite(got), finite)
+    assert np.allclose(got[finite], expected[finite], rtol=1e-9, atol=1e-12)
+    # 100,000 NaN trials of a million all at lr >= 0.1: p is 0.0 in double precision, log p is not.
+    assert log_fisher_greater(100_000, 100_000, 100_000, 1_000_000) == pytest.approx(
+        hypergeom.logsf(99_999, 1_000_000, 100_000, 100_000), rel=1e-12)
+    assert log_fisher_greater(100_000, 100_000, 100_000, 1_000_000) < log_fisher_greater(
+        100_000, 150_000, 100_000, 1_000_000) < -1e5
+
+
+def _planted_frame(n: int, seed: int = 0) -> pd.DataFrame:
+    """NaN exactly when lr >= 0.1; the best (lowest) val_loss sits near lr = 3e-4."""
+    rng = np.random.default_rng(seed)
+    lr = 10 ** rng.uniform(-5, 0, n)
+    val = 0.5 + 0.3 * np.abs(np.log10(lr) + 3.5) + rng.normal(0, 0.05, n)
+    nan = lr >= 0.1
+    return pd.DataFrame({"trial_id": np.arange(n), "lr": lr, "batch_size": rng.choice([32, 64, 128], n),
+                         "status": "completed", "train_loss": np.where(nan, np.nan, val - 0.05),
+                         "val_loss": np.where(nan, np.nan, val)}).astype(str)
+
+
+@pytest.mark.parametrize("n", [500, 5_000, 100_000, 1_000_000])
+def test_planted_cause_and_next_sweep_bound_are_stable_from_500_to_a_million_trials(n):
+    from core.loading import RawTable
+    from core.next_sweep import plan_next_sweep
+
+    frame = _planted_frame(n)
+    summary = analyze_sweep(RawTable(frame=frame, source="<planted>"), infer_roles(frame, "<planted>"))
+    summary |= analyze_patterns(summary)
+    lr = np.asarray(frame["lr"], dtype=float)
+    first_nan = lr[lr >= 0.1].min()  # the sharpest cut the sweep allows
+    (pattern,) = [p for p in summary["patterns"] if p["hyperparameter"] == "lr"]
+    a = next(a for a in summary["associations"] if a["id"] == pattern["association_id"])
+    assert a["rule"] == "threshold" and a["direction"] == "above" and a["lo"] == first_nan
+    assert a["k"] == a["n"] == int((lr >= 0.1).sum()) and a["log_p"] < -50
+    plan = plan_next_sweep(summary)
+    bound = plan["hyperparameters"]["lr"]
+    assert bound["high"] == first_nan and bound["low"] == lr.min() and bound["log"]
+    assert [first_nan, lr.max()] in bound["exclude"]
+    assert bound["low"] <= summary["best_trial"]["hyperparameters"]["lr"] < 0.1 * 0.9
