@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.output_format == "json":
                 sys.stdout.write(summary_text + "\n")
             else:
-                written = _write_outputs(final, summary_text, out_dir, args, progress)
+                written, _ = _write_outputs(final, summary_text, out_dir, args, progress)
     except InputError as exc:
         print(f"error: {_line(str(exc))}", file=sys.stderr)
         return 2
@@ -121,12 +121,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _write_outputs(final: dict[str, Any], summary_text: str, out_dir: Path, args: argparse.Namespace,
-                   progress: _Plain) -> list[str]:
+                   progress: _Plain) -> tuple[list[str], list[dict[str, str]]]:
     """Pictures, the markdown report with their links, the JSON summary, and the HTML page if asked.
 
     The whole set is staged in a private directory in ``out_dir`` and swapped in at once
     (:mod:`report.output_set`): a failure on the way (full disk, kill) keeps the previous
-    set, and parallel runs into one directory never mix their files.
+    set, and parallel runs into one directory never mix their files. Returns what was
+    written (for the closing line) and the pictures' links (see
+    :func:`report.plots.write_pictures`; the web app shows them beside the patterns).
     """
     from core.render import render_report
     from report.output_set import OutputSet
@@ -156,7 +158,7 @@ def _write_outputs(final: dict[str, Any], summary_text: str, out_dir: Path, args
                          "the previous report there is unchanged") from None
     if pictures:
         written.append(f"{len(pictures)} picture(s) in {pictures[0]['path'].split('/')[0]}/")
-    return written
+    return written, pictures
 
 
 def _draw(final: dict[str, Any], out_dir: Path) -> list[dict[str, str]]:

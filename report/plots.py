@@ -490,28 +490,30 @@ def write_pictures(
     """Draw every picture that has data and save it as PNG in ``out_dir/hparam_figures/``.
 
     Returns the links for :func:`core.render.render_report`: ``{"path", "title",
-    "section"}`` with ``path`` relative to ``out_dir`` (where the report is). Pictures
+    "section"}`` with ``path`` relative to ``out_dir`` (where the report is), and
+    ``hyperparameter`` for an isolation plot (the web app shows it beside that
+    hyperparameter's patterns). Pictures
     of these names left by an earlier run and not drawn now are removed, so the folder
     matches the report (and is removed when it ends up empty).
     """
-    figures: list[tuple[str, Figure, str, str]] = []
+    figures: list[tuple[str, Figure, str, str, str | None]] = []
     if curves is not None:
         fig = curves_figure(curves, summary, trial_ids=table.ids.tolist() if table is not None else None)
         if fig is not None:
-            figures.append((CURVES, fig, "Loss curves of sick trials next to the best healthy trial", "breakdown"))
+            figures.append((CURVES, fig, "Loss curves of sick trials next to the best healthy trial", "breakdown", None))
     fig = heatmap_figure(summary)
     if fig is not None:
-        figures.append((HEATMAP, fig, "Issue rate by hyperparameter region and issue type", "pathologies"))
+        figures.append((HEATMAP, fig, "Issue rate by hyperparameter region and issue type", "pathologies", None))
     if table is not None:
         for i, (hp, fig) in enumerate(isolation_figures(table, summary), start=1):
-            figures.append((ISOLATION.format(i), fig, f"Isolation plot of {hp}", "isolation"))
+            figures.append((ISOLATION.format(i), fig, f"Isolation plot of {hp}", "isolation", hp))
     folder = out_dir / FOLDER
     if figures:
         folder.mkdir(exist_ok=True)
     written = []
-    for name, fig, title, section in figures:
+    for name, fig, title, section, hp in figures:
         _save(fig, folder / name)
-        written.append({"path": f"{FOLDER}/{name}", "title": title, "section": section})
+        written.append({"path": f"{FOLDER}/{name}", "title": title, "section": section} | ({"hyperparameter": hp} if hp else {}))
     keep = {name for name, *_ in figures}
     if folder.is_dir():
         for pattern in PICTURE_GLOBS:

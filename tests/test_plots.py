@@ -110,6 +110,7 @@ def test_pictures_are_written_as_png_and_stale_ones_removed(tmp_path, cifar):
     links = write_pictures(summary, tmp_path, table=table)
     assert [link["path"] for link in links] == ["hparam_figures/heatmap.png", "hparam_figures/isolation_1.png"]
     assert [link["section"] for link in links] == ["pathologies", "isolation"]
+    assert [link.get("hyperparameter") for link in links] == [None, "learning_rate"]
     for link in links:
         data = (tmp_path / link["path"]).read_bytes()
         assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 20_000
