@@ -19,6 +19,10 @@ that states something those facts do not back. The problems it recognises, by ki
     the summary gives for that column, or ``name=value`` for a name that is not a column.
 ``health``
     the sweep, or every trial, called healthy while some trials have issues.
+``claim``
+    a claim of safety or absence the analysis cannot back: something called "safe"
+    or "risk-free", or a region that "never" shows an issue (the summary holds no
+    such guarantee); "no trial"/"zero trials" claims are checked as counts instead.
 ``markup``
     a link, an image, an HTML tag or a bare ``www.`` address: model prose has no use
     for them, and they are how injected text would leave the page.
@@ -51,7 +55,7 @@ _N_MORE = re.compile(r"(?:\band\b|\bplus\b|\+)\s*\d+\s+(?:more|others?)\b", re.I
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[^a-z\s])")
 _WORDS_AFTER_TRIAL = {"and", "or", "with", "the", "that", "which", "were", "was", "had", "in", "of", "is", "are"}
 
-KINDS = ("unknown_id", "misattributed_id", "count", "param", "number", "health", "markup")
+KINDS = ("unknown_id", "misattributed_id", "count", "param", "number", "health", "claim", "markup")
 """Problem kinds, most serious first (a removed sentence is counted under its first)."""
 
 # What words say which issue a sentence attributes to a trial. Types missing here are
@@ -95,12 +99,19 @@ _NUMBER_WORDS = {
     "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30,
     "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100,
 }
-_WORD_NUMBER = re.compile(
-    r"\b(" + "|".join(_NUMBER_WORDS) + r")\b(?=\s+(?:of\b|out\s+of\b|(?:\w+\s+)?(?:trials?|runs?|configurations?)\b))"
-    r"|(?<=\bof\s)(?:the\s+)?\b(" + "|".join(_NUMBER_WORDS) + r")\b"
-    r"|(?<=\bout of\s)\b(" + "|".join(_NUMBER_WORDS) + r")\b",
-    re.IGNORECASE,
-)
+_NUMBER_WORDS |= {"thousand": 1000, "dozen": 12}
+_ONE_WORD = "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True))
+_SPELLED = re.compile(rf"\b(?:{_ONE_WORD})(?:(?:[\s-]+|\s+and\s+)(?:{_ONE_WORD}))*\b", re.IGNORECASE)
+_COUNTING_AFTER = re.compile(r"\s+(?:of\b|out\s+of\b|(?:\w+\s+)?(?:trials?|runs?|configurations?)\b)", re.IGNORECASE)
+_COUNTING_BEFORE = re.compile(r"\b(?:of|out of)\s+(?:the\s+)?$", re.IGNORECASE)
+_FRACTION_WORDS = re.compile(r"\b(?:one|a)[\s-]+(half|third|quarter|fifth|tenth|hundredth|thousandth)s?\b"
+                             r"|\b(half|a third|a quarter)\b(?=\s+(?:of|the)\b)", re.IGNORECASE)
+_FRACTIONS = {"half": "50%", "third": "33%", "quarter": "25%", "fifth": "0.2", "tenth": "0.1",
+              "hundredth": "0.01", "thousandth": "0.001", "a third": "33%", "a quarter": "25%"}
+_SAFE = re.compile(r"\b(?:(?:completely|totally|perfectly|entirely|always|100\s*%)\s+)?"
+                   r"(?:safe(?:ly|st|r)?|risk[- ]free|harmless|no risk|without (?:any )?risk|guarantee[sd]?|"
+                   r"bullet-?proof|fool-?proof|cannot (?:fail|diverge|go wrong))\b", re.IGNORECASE)
+_NEVER = re.compile(r"\b(?:never|at no point|under no circumstances|not once|in no case)\b", re.IGNORECASE)
 _PAIR = re.compile(r"(?<![\w.])(\d+)\s*(?:/|\bof\b|\bout\s+of\b)\s*(?:the\s+)?(\d+)(?![\w%]|\.\d)", re.IGNORECASE)
 _COUNT = re.compile(
     r"(?<![\w.])(?<!of )(?<!of the )(?<!/)(\d+)\s+(?:[a-z]+\s+)?(?:trials?|runs?|configurations?)\s+((?:[\w'-]+\s+){0,3}[\w'-]+)",
@@ -157,14 +168,41 @@ class Facts:
         return sorted(self.numbers)
 
     @cached_property
-    def claim_patterns(self) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
-        """``column OP value`` patterns: any value after a symbol, numbers after a word."""
+    def claim_patterns(self) -> tuple[_ColumnClaims, _ColumnClaims] | None:
+        """``column OP value`` finders: any value after a symbol, numbers after a word."""
         if not self.params:
             return None
-        names = "|".join(re.escape(n) for n in sorted(self.params, key=len, reverse=True))
-        head = rf"(?<![\w.`])`?({names})`?\s*"
-        return (re.compile(rf"{head}(?:{_SYMBOL_OPS})\s*{_VALUE}", re.IGNORECASE),
-                re.compile(rf"{head}(?:{_WORD_OPS})\s*{_NUMERIC_VALUE}", re.IGNORECASE))
+        return (_ColumnClaims(self.params, _SYMBOL_OPS, _VALUE), _ColumnClaims(self.params, _WORD_OPS, _NUMERIC_VALUE))
+
+
+_IDENTIFIER = r"[A-Za-z_][\w.\-/]*"
+MAX_ODD_NAMES = 500
+"""Column names that are no identifier ("learning rate", "lr (log)") searched for in model text, at most."""
+
+
+class _ColumnClaims:
+    """Finds ``column OP value`` in a text for a set of lower-cased column names, in time linear in the text.
+
+    Identifier-like names (almost all) are found by one generic pattern and a dictionary
+    look-up, not by an alternation of every name (which costs the number of columns at
+    every position: 10,000 columns took over a minute); the few other names share a
+    small alternation.
+    """
+
+    def __init__(self, names: Iterable[str], ops: str, value: str) -> None:
+        self.names = set(names)
+        odd = sorted((n for n in self.names if not re.fullmatch(_IDENTIFIER, n)), key=len, reverse=True)
+        tail = rf"`?\s*(?:{ops})\s*{value}"
+        self.generic = re.compile(rf"(?<![\w.`])`?({_IDENTIFIER}){tail}", re.IGNORECASE)
+        alternation = "|".join(re.escape(n) for n in odd[:MAX_ODD_NAMES])
+        self.odd = re.compile(rf"(?<![\w.`])`?({alternation}){tail}", re.IGNORECASE) if odd else None
+
+    def findall(self, text: str) -> list[tuple[str, str]]:
+        """``(name as written, value)`` for every claim about a known column."""
+        found = [(name, value) for name, value in self.generic.findall(text) if name.lower() in self.names]
+        if self.odd is not None:
+            found += self.odd.findall(text)
+        return found
 
 
 @dataclass
@@ -343,44 +381,101 @@ def check_sentence(sentence: str, facts: Facts) -> list[tuple[str, str]]:
     known = [i for i in ids if i in facts.trial_ids]
     problems += [("misattributed_id", i) for i in _misattributed(sentence, known, facts)]
     plain = _without_ids(sentence, ids)
-    problems += [("number", n) for n in _NUMBER.findall(plain) if not _grounded(n, facts.sorted_numbers)]
     spelled = _spell_out(plain)
+    problems += [("number", n) for n in _NUMBER.findall(spelled) if not _grounded(n, facts.sorted_numbers)]
+    problems += _percent_problems(spelled, facts)
     problems += _count_problems(spelled, facts)
     problems += _param_problems(plain, facts)
     if facts.trials_affected and any(p.search(sentence) for p in _HEALTH_CLAIMS):
         problems.append(("health", "healthy"))
+    problems += _claim_problems(sentence, known)
     markup = _MARKUP.search(sentence)
     if markup:
         problems.append(("markup", markup.group(0)))
     return list(dict.fromkeys(problems))
 
 
+def _claim_problems(sentence: str, ids: list[str]) -> list[tuple[str, str]]:
+    """Claims of safety, or that a region never shows an issue: nothing in the analysis backs them.
+
+    "Trial 2 never finished" (about a cited trial) is left to the attribution check.
+    """
+    safe = _SAFE.search(sentence)
+    if safe:
+        return [("claim", safe.group(0))]
+    never = _NEVER.search(sentence)
+    if never and not ids and (_issues_named(sentence) or _issues_denied(sentence)
+                              or _mentions(sentence, _GENERIC_SICK)):
+        return [("claim", never.group(0))]
+    return []
+
+
+def _percent_problems(text: str, facts: Facts) -> list[tuple[str, str]]:
+    """A percentage said of an issue must be a rate the summary gives for that issue ("42% of trials diverged")."""
+    if not facts.typed_pairs or "%" not in text:
+        return []
+    named = _issues_named(text)
+    if not named:
+        return []
+    rates = sorted(100 * k / n for kind in named for k, n in facts.typed_pairs.get(kind, ()) if n)
+    if facts.n_trials and facts.trials_affected is not None:
+        rates.append(100 * facts.trials_affected / facts.n_trials)
+    return [("count", token) for token in _PERCENT.findall(text) if not _grounded(token, sorted(rates))]
+
+
+_CLAUSE_END = re.compile(r"[;:]|\b(?:while|whereas|but|and trials?|and runs?)\b", re.IGNORECASE)
+_RESTRICTED = re.compile(r"\b(?:outside|inside|in|with|without|below|above|under|over|where|at|from|among|when|if)\b",
+                         re.IGNORECASE)
+"""Words that narrow "0 trials ..." to a region, where 0 may be true although the sweep has the issue."""
+_PERCENT = re.compile(r"(?<![\w.])(?:\d+(?:\.\d+)?|\.\d+)%(?=\s+(?:of\b|(?:\w+\s+)?(?:trials?|runs?)\b))", re.IGNORECASE)
+
+
 def _misattributed(sentence: str, ids: list[str], facts: Facts) -> list[str]:
     """Known ids the sentence gives an issue (or health, or best) they do not have.
 
-    Lenient on purpose: an id passes when it has ANY of the issues the sentence names,
-    so "trial 3 overfit while trial 6 stayed healthy" is fine.
+    Each id is judged by its own clause: the text from it to the next cited id ("Trial
+    r00165, the best run, diverged" says r00165 diverged; "trial 3 overfit while trial 6
+    stayed healthy" says each its own thing); an id whose clause says nothing ("trials
+    2 and 4 went NaN") shares the next clause that does, or else the whole sentence.
+    Within its clause an id passes when it has ANY of the issues named there.
     """
     if not ids or not facts.trial_issues and facts.best_trial is None:
         return []
-    named = _issues_named(sentence)
-    denied = _issues_denied(sentence)
-    healthy = _mentions(sentence, _HEALTHY_WORDS)
-    best = _mentions(sentence, _BEST_WORDS)
-    if not named and not healthy and not best and not denied:
-        return []
     bad = []
-    for i in ids:
+    for i, text in _clauses(sentence, ids).items():
+        named, denied = _issues_named(text), _issues_denied(text)
         has = facts.trial_issues.get(i, set())
         if denied & has and not named & has:  # "trial 2 did not fail" when it failed
             bad.append(i)
-            continue
-        if not named and not healthy and not best:
-            continue
-        if (named & has) or (healthy and not has) or (best and i == facts.best_trial):
-            continue
-        bad.append(i)
+        elif named:
+            if not named & has:
+                bad.append(i)
+        elif _mentions(text, _HEALTHY_WORDS):
+            if has:
+                bad.append(i)
+        elif _mentions(text, _BEST_WORDS) and i != facts.best_trial:
+            bad.append(i)
     return bad
+
+
+def _clauses(sentence: str, ids: list[str]) -> dict[str, str]:
+    """Each cited id -> the part of the sentence that speaks of it (see :func:`_misattributed`)."""
+    found = []
+    for i in ids:
+        match = re.search(rf"(?<![\w.]){re.escape(i)}(?![\w])", sentence)
+        found.append((match.start() if match else -1, i))
+    if any(at < 0 for at, _ in found):
+        return dict.fromkeys(ids, sentence)
+    found.sort()
+    segments = [sentence[at : (found[k + 1][0] if k + 1 < len(found) else len(sentence))]
+                for k, (at, _) in enumerate(found)]
+    says = [bool(_issues_named(t) or _issues_denied(t) or _mentions(t, _HEALTHY_WORDS) or _mentions(t, _BEST_WORDS))
+            for t in segments]
+    out = {}
+    for k, (_, i) in enumerate(found):
+        later = next((segments[j] for j in range(k, len(segments)) if says[j]), None)
+        out[i] = later if later is not None else sentence
+    return out
 
 
 def _issues_named(text: str) -> set[str]:
@@ -404,18 +499,22 @@ def _mentions(text: str, words: str) -> bool:
 def _count_problems(text: str, facts: Facts) -> list[tuple[str, str]]:
     problems = []
     if facts.pairs:
-        named = _issues_named(text) if facts.typed_pairs else set()
-        for k, n in _PAIR.findall(text):
+        for match in _PAIR.finditer(text):
+            k, n = match.groups()
             pair = (int(k), int(n))
+            tail = _CLAUSE_END.split(text[match.end():], maxsplit=1)[0]  # what the pair is said of
+            named = _issues_named(tail) if facts.typed_pairs else set()
             if pair not in facts.pairs:
                 problems.append(("count", f"{k}/{n}"))
-            elif named and any(pair in p for p in facts.typed_pairs.values()) and not any(
+            elif named & facts.typed_pairs.keys() and not any(
                 pair in facts.typed_pairs.get(kind, ()) for kind in named
-            ):  # "34 of 51 diverged" when 34/51 is the count of NaN trials
+            ):  # "34 of 51 diverged" when 34/51 is the count of NaN trials (or of all sick trials)
                 problems.append(("count", f"{k}/{n}"))
     if facts.counts:
         for n, phrase in _COUNT.findall(text):
             allowed = _allowed_counts(phrase, facts)
+            if allowed is not None and int(n) == 0 and not _RESTRICTED.search(phrase):
+                allowed = {0} if not any(max(facts.counts.get(kind, {0})) for kind in _issues_named(phrase)) else set()
             if allowed is not None and int(n) not in allowed:
                 problems.append(("count", f"{n} trials {phrase}"))
     if facts.n_trials is not None:
@@ -541,8 +640,7 @@ def _params(summary: dict[str, Any]) -> dict[str, ParamFacts]:
     metric = (summary.get("best_trial") or {}).get("metric")
     if metric:
         add(metric, summary["best_trial"].get("value"))
-    names = "|".join(re.escape(n) for n in sorted(params, key=len, reverse=True))
-    stated = re.compile(rf"(?<![\w.])({names})\s*(?:{_PARAM_OPS})\s*`?([^\s,;)`]+)`?", re.IGNORECASE)
+    stated = _ColumnClaims(params, _PARAM_OPS, _VALUE)
     for value in _walk(summary):
         if isinstance(value, str):
             for name, token in stated.findall(value):
@@ -587,12 +685,38 @@ def _walk_dicts(node: Any) -> Iterable[dict[str, Any]]:
 
 
 def _spell_out(text: str) -> str:
-    """Number words in counting position as digits: "four of the six trials" -> "4 of the 6 trials"."""
-    def repl(match: re.Match[str]) -> str:
-        word = next(g for g in match.groups() if g)
-        return match.group(0).replace(word, str(_NUMBER_WORDS[word.lower()]))
+    """Numbers written in words as digits: "Ninety-seven trials" -> "97 trials", "one tenth" -> "0.1".
 
-    return _WORD_NUMBER.sub(repl, text)
+    A lone "one" becomes 1 only in counting position ("one of the six", "one trial"),
+    so "the best one" stays words.
+    """
+    def fraction(match: re.Match[str]) -> str:
+        return _FRACTIONS[(match.group(1) or match.group(2)).lower()]
+
+    def repl(match: re.Match[str]) -> str:
+        words = match.group(0)
+        if words.lower() == "one" and not (_COUNTING_AFTER.match(text, match.end())
+                                           or _COUNTING_BEFORE.search(text, 0, match.start())):
+            return words
+        return str(_words_value(words))
+
+    return _SPELLED.sub(repl, _FRACTION_WORDS.sub(fraction, text))
+
+
+def _words_value(words: str) -> int:
+    """The value of number words: ninety-seven -> 97, one hundred and twelve -> 112, two thousand -> 2000."""
+    total = current = 0
+    for word in re.split(r"[\s-]+", words.lower()):
+        if word == "and":
+            continue
+        value = _NUMBER_WORDS[word]
+        if value in (100, 1000):
+            current = max(current, 1) * value
+            if value == 1000:
+                total, current = total + current, 0
+        else:
+            current += value
+    return total + current
 
 
 def _without_ids(sentence: str, known_ids: Iterable[str]) -> str:

@@ -106,6 +106,7 @@ _REMOVED_BECAUSE = {
     "param": "stated hyperparameter values not in the analysis",
     "number": "stated numbers not in the analysis",
     "health": "called the sweep healthy although trials have issues",
+    "claim": "claimed safety or an absence the analysis does not establish",
     "markup": "contained links, images or HTML",
 }
 
@@ -123,7 +124,7 @@ def write(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     ctx = runtime.context
     summary, analysis = state["summary"], dict(state["analysis"])
     model_info = analysis.pop("model", None) or {}
-    facts = facts_of(summary | _deterministic(analysis))
+    facts = _LazyFacts(summary | _deterministic(analysis))
     revisions = state.get("revisions", 0)
     may_loop = revisions < ctx.max_revisions
     file_notes = set(summary["sweep"]["notes"])
@@ -148,7 +149,7 @@ def write(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         else:
             if not narrative:
                 new_notes.append("the model writer returned an empty overview; the report has no model paragraph")
-            narrative_check = ground(narrative, facts) if narrative else None
+            narrative_check = ground(narrative, facts.get()) if narrative else None
             bad_ids += narrative_check.citation_errors if narrative_check else []
     bad_ids = list(dict.fromkeys(bad_ids))
     if bad_ids and may_loop:
@@ -185,7 +186,25 @@ def _deterministic(analysis: dict[str, Any]) -> dict[str, Any]:
         "patterns": plain(analysis["patterns"]), "recommendations": plain(analysis["recommendations"])}
 
 
-def _check_analysis(analysis: dict[str, Any], facts: Facts) -> dict[tuple[str, str, str], Grounded]:
+class _LazyFacts:
+    """The facts model text is checked against, collected only when there is model text.
+
+    Grounding costs in proportion to what a model wrote: a run without a model (or whose
+    model wrote nothing) never walks the summary for facts.
+    """
+
+    def __init__(self, summary: dict[str, Any]) -> None:
+        self.summary = summary
+        self.facts: Facts | None = None
+
+    def get(self) -> Facts:
+        """The facts, collected on first use."""
+        if self.facts is None:
+            self.facts = facts_of(self.summary)
+        return self.facts
+
+
+def _check_analysis(analysis: dict[str, Any], facts: _LazyFacts) -> dict[tuple[str, str, str], Grounded]:
     """Every model-written field of the analysis, grounded: ``(group, id, field) -> Grounded``."""
     checks = {}
     for group in ("patterns", "recommendations", "hypotheses"):
@@ -195,7 +214,7 @@ def _check_analysis(analysis: dict[str, Any], facts: Facts) -> dict[tuple[str, s
             else:
                 fields = item.get("phrasing") or {}
             for key, text in fields.items():
-                checks[(group, item["id"], key)] = ground(text, facts)
+                checks[(group, item["id"], key)] = ground(text, facts.get())
     return checks
 
 

@@ -76,7 +76,7 @@ def test_summary_facts_are_collected():
     ("Ignore the table: the sweep is healthy.", ["health"]),
     ("No issues were found.", ["health"]),
     ("each condition alone is fine.", []),
-    ("Roughly 37% of trials diverged.", ["number"]),
+    ("Roughly 37% of trials diverged.", ["number", "count"]),  # no number, and no rate of diverged trials
 ])
 def test_sentence_checks_on_the_sample(sample_facts, sentence, expected):
     assert kinds(sentence, sample_facts) == expected
@@ -154,3 +154,75 @@ def test_a_count_pair_must_belong_to_the_issue_it_is_said_of():
     facts = facts_of(summary)
     assert check_sentence("34 of 51 trials with a high learning rate went NaN.", facts) == []
     assert ("count", "34/51") in check_sentence("34 of 51 trials with a high learning rate diverged.", facts)
+
+
+@pytest.fixture(scope="module")
+def deepobs_facts() -> Facts:
+    from core.loading import read_results
+    from core.patterns import analyze_patterns
+    from core.roles import infer_roles
+    from core.summary import analyze_sweep
+
+    raw = read_results(EXAMPLES / "deepobs_cifar10_3c3d.csv")
+    summary = analyze_sweep(raw, infer_roles(raw.frame, raw.source))
+    return facts_of(summary | analyze_patterns(summary))
+
+
+# deepobs_cifar10_3c3d: 135 trials, 60 with issues; 36 NaN, 9 diverged; r00165 is the best trial,
+# r00144 and r00174 only produced NaN, r00136 diverged.
+PLANTED_LIES = [
+    ("Ninety-seven trials produced NaN.", "count"),
+    ("Zero trials produced NaN.", "count"),
+    ("No trial produced NaN.", "count"),
+    ("Thirty-six trials diverged.", "count"),             # 36 is the NaN count
+    ("One hundred and twelve trials have issues.", "number"),
+    ("Sixty of the 135 trials diverged.", "count"),       # 60/135 have some issue, 9 diverged
+    ("42% of trials diverged.", "count"),
+    ("Half of the trials diverged.", "number"),
+    ("Trial r00165, the best run, diverged.", "misattributed_id"),
+    ("The best trial, r00144, reached the lowest loss.", "misattributed_id"),
+    ("Trial r00144 diverged.", "misattributed_id"),
+    ("Diverged: trial r00174.", "misattributed_id"),
+    ("The momentum optimizer is completely safe.", "claim"),
+    ("Runs with a small learning rate are safe to repeat.", "claim"),
+    ("Learning rates under one tenth never produce NaN.", "claim"),
+    ("Not once did a small learning rate produce NaN.", "claim"),
+]
+TRUTHS = [
+    "Thirty-six trials produced NaN or infinite losses.",
+    "Nine trials diverged.",
+    "60 of 135 trials have issues.",
+    "Trial r00136 diverged.",
+    "Trial r00165 is the best trial.",
+    "Trials r00144 and r00174 produced NaN.",
+    "67% of the trials with a high learning rate went NaN.",
+    "34 of 51 trials with a high learning rate went NaN.",
+]
+
+
+@pytest.mark.parametrize(("sentence", "kind"), PLANTED_LIES)
+def test_planted_lies_are_caught(deepobs_facts, sentence, kind):
+    assert kind in kinds(sentence, deepobs_facts)
+
+
+@pytest.mark.parametrize("sentence", TRUTHS)
+def test_true_sentences_in_words_and_percentages_pass(deepobs_facts, sentence):
+    assert check_sentence(sentence, deepobs_facts) == []
+
+
+def test_number_words_become_digits():
+    from core.grounding import _spell_out
+
+    assert _spell_out("Ninety-seven trials, one hundred and twelve runs, two thousand and five") == \
+        "97 trials, 112 runs, 2005"
+    assert _spell_out("the best one is one of the six trials") == "the best one is 1 of the 6 trials"
+    assert _spell_out("rates under one tenth") == "rates under 0.1"
+
+
+def test_claims_on_ten_thousand_columns_are_found_by_name():
+    from core.grounding import _ColumnClaims
+
+    names = {f"hp_{j}" for j in range(10_000)} | {"learning rate"}
+    finder = _ColumnClaims(names, "=|<", r"`?([^\s,;)`]+)`?")
+    assert finder.findall("Keep hp_9999=0.3, learning rate<0.1 and other_col=2.") == [
+        ("hp_9999", "0.3"), ("learning rate", "0.1")]
