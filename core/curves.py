@@ -559,7 +559,10 @@ def detect_curve_overfitting(curves: CurveTable, thresholds: CurveThresholds) ->
       (1% lower) times its mean over ``[best - W, best]``.
 
     ``epoch`` is the best step: where to stop (or the checkpoint to keep). Trials
-    without both a train and a held-out loss are not judged, nor are losses <= 0.
+    without both a train and a held-out loss are not judged; a train loss that sits at
+    exactly 0 from the best step on counts as still training (a memorised training set).
+    For the trials this rule can judge (:func:`overfitting_judged`) it replaces the
+    final-value rule of :func:`core.detectors.detect_overfitting`.
     """
     pair = (train_loss(curves), held_out_loss(curves))
     n = curves.n_trials
@@ -596,8 +599,8 @@ def detect_curve_overfitting(curves: CurveTable, thresholds: CurveThresholds) ->
             & (smooth_min > 0)
             & (v_tail_mean >= (1 + thresholds.overfit_rise) * smooth_min)
             & (v_tail_mean - smooth_min >= thresholds.overfit_noise * noise)
-            & (u_ref > 0)
-            & (u_end <= (1 - thresholds.overfit_train_drop) * u_ref)
+            & (((u_ref > 0) & (u_end <= (1 - thresholds.overfit_train_drop) * u_ref))
+               | ((u_ref == 0) & (u_end == 0)))  # a memorised training set (loss exactly 0) hides nothing
         )
     idx = np.flatnonzero(flagged)
     detail = pd.Series([""] * n, dtype=object)
@@ -623,6 +626,22 @@ def detect_curve_overfitting(curves: CurveTable, thresholds: CurveThresholds) ->
         )
         detail.iloc[idx] = text
     return _issues(curves, flagged, "overfitting", detail, best_step)
+
+
+def overfitting_judged(curves: CurveTable, thresholds: CurveThresholds | None = None) -> np.ndarray:
+    """Ids of the trials :func:`detect_curve_overfitting` can judge.
+
+    They have a train loss curve and at least ``overfit_min_steps`` finite held-out
+    values; for them the curve rule replaces the final-value rule.
+    """
+    thresholds = thresholds or CurveThresholds()
+    train, held = train_loss(curves), held_out_loss(curves)
+    if train is None or held is None:
+        return np.zeros(0, dtype=object)
+    n = curves.n_trials
+    has_train = np.bincount(_view(curves, train).codes, minlength=n) > 0
+    enough = np.bincount(_view(curves, held).codes, minlength=n) >= thresholds.overfit_min_steps
+    return curves.trial_ids.to_numpy(dtype=object)[has_train & enough]
 
 
 def detect_curve_plateau(curves: CurveTable, thresholds: CurveThresholds) -> pd.DataFrame:

@@ -19,11 +19,15 @@ diverged               high      a finite loss blew up far above the sweep's
 no_learning            high      accuracy at chance, or loss stuck at ln(classes)
 killed                 medium    the run was killed, interrupted or preempted
 timeout                medium    the run hit a time limit
-overfitting            medium    held-out loss or accuracy far worse than training
-suspicious_validation  low       validation better than training by a margin, or
-                                 implausibly perfect
-short_run              low       a run that did not fail stopped far short of the
-                                 sweep's budget
+overfitting            medium    the held-out loss rose after its best point (a
+                                 ``best_*`` column, or the curves) while training
+                                 still improved
+generalization_gap     low       held-out results far worse than training at the end,
+                                 with no evidence of a rise after a best point
+suspicious_validation  low       validation better than training by a margin that no
+                                 regulariser, running train metric or collapse explains
+short_run              low       a run that did not fail, prune, early-stop or time out
+                                 stopped clearly before its own (or the sweep's) budget
 running                low       the status says the run is still running or pending
 pruned                 info      stopped early by the tuner's pruner, by design
 =====================  ========  =================================================
@@ -41,6 +45,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from core.roles import canonical, is_classification_accuracy, is_regression_loss, is_running_best, tokens
 from core.table import TrialTable
 from core.values import describe_value, format_number
 
@@ -55,6 +60,7 @@ SEVERITY = {
     "killed": "medium",
     "timeout": "medium",
     "overfitting": "medium",
+    "generalization_gap": "low",
     "suspicious_validation": "low",
     "short_run": "low",
     "running": "low",
@@ -94,11 +100,22 @@ class Thresholds:
         cluster of trials sitting exactly at 1/C accuracy or ln(C) loss.
     diverge_factor : a loss this many times the sweep's median loss has diverged.
     diverge_abs : a loss at or above this value has diverged, whatever the median.
-    short_run_fraction : a run with fewer epochs than this fraction of the sweep's
-        median epochs is short.
+    short_run_fraction : a run with fewer epochs than this fraction of its own planned
+        budget (``max_epochs``...), or without one of the sweep's median epochs, is short.
     short_runtime_fraction : without epochs, a run shorter than this fraction of the
         median runtime is short (runtime varies with the configuration, so this is
         stricter).
+    overfit_rise : with a running-best column (``best_val_loss``), the final held-out
+        loss at least this fraction above its best is a rise (overfitting).
+    overfit_best_before : with ``best_epoch``, the best must lie before this fraction of
+        the epochs trained (a best in the last epochs is no rise after it).
+    overfit_acc_drop : with ``best_val_acc``, a final held-out accuracy at least this far
+        below its best is a fall (overfitting).
+    no_learning_r2 : regression: a held-out r2 at or below this (no better than the mean
+        predictor) ...
+    no_learning_train_r2 : ... with a train r2 at or below this (or unknown) learned nothing.
+    running_gap : held-out accuracy above a train-mode running train accuracy (Keras
+        ``accuracy``, names with running/batch/step) is explained up to this gap.
     """
 
     overfit_ratio: float = 1.5
@@ -115,6 +132,12 @@ class Thresholds:
     diverge_abs: float = 1e5
     short_run_fraction: float = 0.5
     short_runtime_fraction: float = 0.1
+    overfit_rise: float = 0.1
+    overfit_best_before: float = 0.8
+    overfit_acc_drop: float = 0.03
+    no_learning_r2: float = 0.0
+    no_learning_train_r2: float = 0.2
+    running_gap: float = 0.15
 
     def to_dict(self) -> dict[str, float | None]:
         """JSON-native form, as recorded in the summary."""
@@ -251,19 +274,38 @@ def detect_status(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
                       for kind in ("failed", "killed", "timeout", "running", "pruned")], ignore_index=True)
 
 
+def r2_column(table: TrialTable, split: str) -> str | None:
+    """The r2 / explained-variance column of a split (``val_r2``, ``test_explained_variance``), or None."""
+    return next((c for c, m in table.roles.metrics.items()
+                 if m.kind == "score" and m.split == split and not is_running_best(c)
+                 and ({"r2", "rsquared"} & set(tokens(c)) or any(p in canonical(c) for p in (
+                     "explained_variance", "r_squared", "r_2", "coefficient_of_determination")))), None)
+
+
+def _held_out_r2(table: TrialTable) -> str | None:
+    return r2_column(table, "val") or r2_column(table, "test")
+
+
 def detect_diverged(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
     """A finite loss far above any sensible value: the optimisation blew up.
 
-    Per loss column, the reference is the sweep's median over finite positive values
-    and, when the number of classes C is known or inferred, the loss of a uniform
-    prediction ln(C) (whichever is larger). A loss >= ``diverge_factor`` x the
-    reference, or >= ``diverge_abs``, has diverged. Non-finite losses are
-    ``nonfinite_metric``, not this.
+    Classification (and any loss without an r2 beside it): per loss column, the
+    reference is the sweep's median over finite positive values and, when the number of
+    classes C is known or inferred, the loss of a uniform prediction ln(C) (whichever
+    is larger). A loss >= ``diverge_factor`` (100) x the reference, or >= ``diverge_abs``
+    (1e5), has diverged.
+
+    Regression, judged against the trivial predictor rather than a sweep-wide median
+    (targets of different scales make that meaningless): where a split has an r2 (or
+    explained-variance) column, its losses are not judged by the median, and an r2 <=
+    1 - ``diverge_factor`` (a squared error >= 100x the mean predictor's) has diverged.
+    Non-finite losses are ``nonfinite_metric``, not this.
     """
     classes = infer_classes(table, thresholds)[0]
     fragments = []
+    r2_splits = {split: col for split in ("train", "val", "test") if (col := r2_column(table, split))}
     for col, info in table.roles.metrics.items():
-        if info.kind != "loss":
+        if info.kind != "loss" or (info.split in r2_splits and is_regression_loss(col)):
             continue
         loss = table.metrics[col].to_numpy(dtype=float)
         finite = loss[np.isfinite(loss) & (loss > 0)]
@@ -278,6 +320,14 @@ def detect_diverged(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
             return [f"{col}={v}{r}" for v, r in zip(_numbers(loss, rows), ratio)]
 
         fragments.append((np.isfinite(loss) & (loss >= limit), describe))
+    for r2_col in r2_splits.values():
+        r2 = table.metrics[r2_col].to_numpy(dtype=float)
+
+        def r2_text(rows: np.ndarray, r2_col: str = r2_col, r2: np.ndarray = r2) -> list[str]:
+            return [f"{r2_col}={v}: squared error {format_number(1 - float(v))}x the mean predictor's"
+                    for v in _numbers(r2, rows)]
+
+        fragments.append((np.isfinite(r2) & (r2 <= 1 - thresholds.diverge_factor), r2_text))
     return _issues(table, "diverged", *fragments)
 
 
@@ -288,34 +338,67 @@ def accuracy_fraction(table: TrialTable, column: str) -> pd.Series:
     return values / 100.0 if 1.0 < top <= 100.0 else values
 
 
+_NOT_CLASSIFICATION_LOSS = {"contrastive", "clip", "infonce", "nce", "ntxent", "triplet", "simclr", "moco",
+                            "margin", "hinge", "kl", "kld", "recon", "reconstruction", "vae", "elbo", "lm", "mlm"}
+
+
+def _class_pair(table: TrialTable) -> tuple[str | None, str | None]:
+    """The held-out classification (accuracy, loss) pair the chance-level rules use.
+
+    The accuracy is a classification accuracy (acc/accuracy/top1: not AUC or F1), of
+    the held-out loss's split when there is one; the loss is a held-out loss that can be
+    a cross-entropy. When the held-out loss is not one (a regression error, a
+    contrastive, reconstruction or language-model loss, or the sweep has an r2), the
+    sweep is not a classification and nothing is judged against 1/C: accuracy-named
+    columns there are downstream scores.
+    """
+    roles = table.roles
+    loss = roles.metric("loss", held_out=True)
+    if loss and (is_regression_loss(loss) or set(tokens(loss)) & _NOT_CLASSIFICATION_LOSS or _held_out_r2(table)):
+        return None, None  # the objective is not a classification: accuracy-named scores are downstream
+    split = roles.metrics[loss].split if loss else None
+    accs = [c for c, m in roles.metrics.items() if m.kind == "accuracy" and m.split in ("val", "test")
+            and not is_running_best(c) and is_classification_accuracy(c)]
+    acc = next((c for c in accs if roles.metrics[c].split == split), None) if split else None
+    return acc or next(iter(sorted(accs, key=lambda c: roles.metrics[c].split != "val")), None), loss
+
+
 def infer_classes(table: TrialTable, thresholds: Thresholds) -> tuple[int | None, str]:
     """The number of classes: given, or read off trials that sit exactly at chance.
 
-    Without ``n_classes``, C is inferred when at least 3 trials (and 2 % of the sweep)
-    have a held-out accuracy within 0.005 of 1/C, or a held-out loss within 0.005 of
-    ln(C), for the same integer C in 2..1000: dead networks land exactly there, live
-    ones almost never do. Returns ``(C, how)`` or ``(None, "")``.
+    Without ``n_classes``, C is inferred from the held-out classification pair (see
+    :func:`_class_pair`): when at least 3 trials (and 2 % of the sweep) have an accuracy
+    within 0.005 of 1/C for the same integer C in 2..1000 (dead networks land exactly
+    there, live ones almost never do); or have a loss within 0.005 of ln(C) *and* an
+    accuracy within 0.005 of 1/C for most of them (a loss alone proves nothing: a
+    contrastive loss over 128 pairs sits at ln 128 with no 128 classes). Returns
+    ``(C, how)`` or ``(None, "")``.
     """
     if thresholds.n_classes:
         return int(thresholds.n_classes), "given"
     need = max(3, int(np.ceil(0.02 * len(table))))
-    acc_col = table.roles.metric("accuracy", held_out=True)
-    if acc_col:
-        acc = accuracy_fraction(table, acc_col).to_numpy(dtype=float)
-        acc = acc[np.isfinite(acc) & (acc > 0) & (acc <= 0.5)]
-        c = np.round(1.0 / acc)
-        close = (np.abs(acc - 1.0 / c) <= 0.005) & (c >= 2) & (c <= 1000)
-        found = _most_common(c[close], need)
-        if found:
-            return found[0], f"{found[1]} trials at {acc_col} ≈ 1/{found[0]}"
-    loss_col = table.roles.metric("loss", held_out=True) or table.roles.metric("loss")
+    acc_col, loss_col = _class_pair(table)
+    if acc_col is None:
+        return None, ""
+    acc_all = accuracy_fraction(table, acc_col).to_numpy(dtype=float)
+    acc = acc_all[np.isfinite(acc_all) & (acc_all > 0) & (acc_all <= 0.5)]
+    c = np.round(1.0 / acc)
+    close = (np.abs(acc - 1.0 / c) <= 0.005) & (c >= 2) & (c <= 1000)
+    found = _most_common(c[close], need)
+    if found:
+        return found[0], f"{found[1]} trials at {acc_col} ≈ 1/{found[0]}"
     if loss_col:
         loss = table.metrics[loss_col].to_numpy(dtype=float)
-        loss = loss[np.isfinite(loss) & (loss >= np.log(2) - 0.01) & (loss <= np.log(1000) + 0.01)]
-        c = np.round(np.exp(loss))
-        found = _most_common(c[np.abs(loss - np.log(c)) <= 0.005], need)
+        ok = np.isfinite(loss) & (loss >= np.log(2) - 0.01) & (loss <= np.log(1000) + 0.01)
+        c_all = np.where(ok, np.round(np.exp(np.where(ok, loss, 0.0))), 0.0)
+        at_ln = ok & (np.abs(loss - np.log(np.maximum(c_all, 1))) <= 0.005)
+        found = _most_common(c_all[at_ln], need)
         if found:
-            return found[0], f"{found[1]} trials at {loss_col} ≈ ln({found[0]})"
+            members = at_ln & (c_all == found[0])
+            with np.errstate(invalid="ignore"):
+                supported = np.abs(acc_all[members] - 1.0 / found[0]) <= 0.005
+            if supported.sum() >= max(need, 0.5 * members.sum()):
+                return found[0], f"{found[1]} trials at {loss_col} ≈ ln({found[0]}) with {acc_col} ≈ 1/{found[0]}"
     return None, ""
 
 
@@ -328,58 +411,153 @@ def _most_common(values: np.ndarray, need: int) -> tuple[int, int] | None:
 
 
 def detect_no_learning(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
-    """The network learned nothing: accuracy at chance or loss at a uniform prediction's.
+    """The network learned nothing, judged on the main held-out metric, not on every score.
 
-    With C classes (given or inferred, see :func:`infer_classes`): held-out accuracy
-    <= 1/C + ``chance_margin``, or held-out loss within ``stuck_loss_tolerance``
-    (relative) of ln(C). Dead or saturated networks (learning rate too high) and
-    networks that barely moved (too low) both land here; the association statistics
-    tell them apart by learning rate. Trials with a non-finite metric are left to
-    ``nonfinite_metric``.
+    Classification, with C classes (given or inferred, see :func:`infer_classes`), on the
+    held-out classification pair (:func:`_class_pair`): accuracy <= 1/C +
+    ``chance_margin`` (0.02), or loss within ``stuck_loss_tolerance`` (1 %, relative) of
+    ln(C). Other accuracy-like columns (downstream or zero-shot scores, AUC, F1) are
+    never judged against chance.
+
+    Regression, with a held-out r2 (or explained variance): r2 <= ``no_learning_r2`` (0:
+    no better than predicting the mean) while the train r2, when there is one, is <=
+    ``no_learning_train_r2`` (0.2; a high train r2 is a generalisation problem, not a
+    failure to learn). A regression run that diverged (see :func:`detect_diverged`) is
+    that instead.
+
+    Dead or saturated networks (learning rate too high) and networks that barely moved
+    (too low) both land here; the association statistics tell them apart. Trials with
+    a non-finite metric are left to ``nonfinite_metric``.
     """
-    classes = infer_classes(table, thresholds)[0]
-    if not classes:
-        return _none()
     judged = ~_nonfinite_cells(table).any(axis=1)
     fragments = []
-    acc_col = table.roles.metric("accuracy", held_out=True)
-    if acc_col:
+    r2_col = _held_out_r2(table)
+    if r2_col:
+        r2 = table.metrics[r2_col].to_numpy(dtype=float)
+        train_col = r2_column(table, "train")
+        train = table.metrics[train_col].to_numpy(dtype=float) if train_col else np.full(len(table), np.nan)
+        with np.errstate(invalid="ignore"):
+            flat = (judged & np.isfinite(r2) & (r2 <= thresholds.no_learning_r2) & (r2 > 1 - thresholds.diverge_factor)
+                    & ~(train > thresholds.no_learning_train_r2))
+
+        def r2_text(rows: np.ndarray) -> list[str]:
+            tail = [f", {train_col}={t}" if train_col else "" for t in _numbers(train, rows)]
+            return [f"{r2_col}={v}{t}: no better than predicting the mean" for v, t in zip(_numbers(r2, rows), tail)]
+
+        fragments.append((flat, r2_text))
+    classes = infer_classes(table, thresholds)[0]
+    acc_col, loss_col = _class_pair(table)
+    if classes and acc_col:
         acc = accuracy_fraction(table, acc_col).to_numpy(dtype=float)
         raw = table.metrics[acc_col]
         fragments.append(((acc <= 1.0 / classes + thresholds.chance_margin) & judged,
                           lambda rows: [f"{acc_col}={v} at chance (1/{classes})" for v in _numbers(raw, rows)]))
-    loss_col = table.roles.metric("loss", held_out=True)
-    if loss_col:
+    if classes and loss_col:
         loss = table.metrics[loss_col].to_numpy(dtype=float)
         stuck = float(np.log(classes))
         fragments.append(((np.abs(loss - stuck) <= thresholds.stuck_loss_tolerance * stuck) & judged,
                           lambda rows: [f"{loss_col}={v} ≈ ln({classes}) = {format_number(stuck)}"
                                         for v in _numbers(loss, rows)]))
-    return _issues(table, "no_learning", *fragments)
+    return _issues(table, "no_learning", *fragments) if fragments else _none()
 
 
-def detect_overfitting(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
-    """Held-out results far worse than training results.
-
-    Loss rule: held-out loss / training loss >= ``overfit_ratio`` (both finite and
-    positive; held-out is validation, else test). Accuracy rule: training minus
-    held-out accuracy >= ``accuracy_gap`` while training accuracy <=
-    ``accuracy_gap_switch``, else >= ``accuracy_gap_high``. Trials with fewer than
-    ``overfit_min_epochs`` epochs (when known) are not judged, and a trial with a
-    non-finite metric is never also "overfitting".
-    """
+def _judged_for_fit(table: TrialTable, thresholds: Thresholds) -> np.ndarray:
     judged = ~_nonfinite_cells(table).any(axis=1)
     if table.epochs is not None:
         judged &= ~(table.epochs.to_numpy(dtype=float) < thresholds.overfit_min_epochs)
+    return judged
+
+
+def detect_overfitting(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
+    """The held-out result got worse after its best point while training went on improving.
+
+    Needs the best value next to the final one: a running-best column of the held-out
+    loss (``best_val_loss``, ``val/loss.min``; see :func:`core.roles.is_running_best`).
+    Loss rule: final held-out loss >= (1 + ``overfit_rise``, 10 %) x its best, and the
+    final training loss (when there is one) below the final held-out loss. Accuracy
+    rule: final held-out accuracy at least ``overfit_acc_drop`` (0.03) below its best
+    (``best_val_acc``) and training accuracy above it. With ``best_epoch``, the best must
+    lie before ``overfit_best_before`` (80 %) of the epochs trained. Trials with fewer
+    than ``overfit_min_epochs`` epochs, or a non-finite metric, are not judged. A run
+    that early-stopped and restored its best weights shows no rise, and is not flagged.
+
+    A mere final gap between training and held-out results is not overfitting
+    (:func:`detect_generalization_gap`); with curves, the curve rule
+    (:func:`core.curves.detect_curve_overfitting`) replaces this one for the trials it
+    can judge.
+    """
+    judged = _judged_for_fit(table, thresholds)
+    if table.best_epoch is not None and table.epochs is not None:
+        best_at, trained = table.best_epoch.to_numpy(dtype=float), table.epochs.to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            judged &= ~(best_at > thresholds.overfit_best_before * trained)
+    roles = table.roles
+    fragments = []
+    held = roles.metric("loss", held_out=True)
+    best = roles.best_of(held) if held else None
+    if held and best:
+        final, low = (table.metrics[c].to_numpy(dtype=float) for c in (held, best))
+        train_col = roles._metric("loss", "train")
+        train = table.metrics[train_col].to_numpy(dtype=float) if train_col else np.full(len(table), -np.inf)
+        with np.errstate(invalid="ignore"):
+            rose = judged & (low > 0) & (final >= (1 + thresholds.overfit_rise) * low) & (train < final)
+
+        def loss_text(rows: np.ndarray) -> list[str]:
+            return [f"{held}={f} rose {100 * (float(f) / float(b) - 1):.0f}% above its best {best}={b}"
+                    for f, b in zip(_numbers(final, rows), _numbers(low, rows))]
+
+        fragments.append((rose, loss_text))
+    held_acc = roles.metric("accuracy", held_out=True)
+    best_acc = roles.best_of(held_acc) if held_acc else None
+    if held_acc and best_acc:
+        final_acc, top = (accuracy_fraction(table, c).to_numpy(dtype=float) for c in (held_acc, best_acc))
+        train_acc_col = roles._metric("accuracy", "train")
+        train_acc = (accuracy_fraction(table, train_acc_col).to_numpy(dtype=float) if train_acc_col
+                     else np.full(len(table), np.inf))
+        with np.errstate(invalid="ignore"):
+            fell = judged & (final_acc <= top - thresholds.overfit_acc_drop) & (train_acc > final_acc)
+        fragments.append((fell, lambda rows: [f"{held_acc}={f} fell below its best {best_acc}={b}" for f, b in zip(
+            _numbers(table.metrics[held_acc], rows), _numbers(table.metrics[best_acc], rows))]))
+    if best_epoch_text := _best_epoch_text(table):
+        fragments = [(m, lambda rows, d=d: [f"{t} ({e})" for t, e in zip(d(rows), best_epoch_text(rows))])
+                     for m, d in fragments]
+    return _issues(table, "overfitting", *fragments)
+
+
+def _best_epoch_text(table: TrialTable) -> Describe | None:
+    if table.best_epoch is None:
+        return None
+    col, values = table.roles.best_epoch, table.best_epoch
+
+    def text(rows: np.ndarray) -> list[str]:
+        return [f"{col}={v}: stop there" for v in _numbers(values, rows)]
+
+    return text
+
+
+def detect_generalization_gap(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
+    """Held-out results far worse than training at the end: a gap, not proof of overfitting.
+
+    Loss rule: held-out loss / training loss >= ``overfit_ratio`` (1.5), both finite; a
+    training loss of exactly 0 with a positive held-out loss counts as an infinite
+    ratio (a memorised training set must not hide a trial). Accuracy rule: training
+    minus held-out accuracy >= ``accuracy_gap`` (0.10) while training accuracy <=
+    ``accuracy_gap_switch`` (0.9), else >= ``accuracy_gap_high`` (0.07). Trials with fewer
+    than ``overfit_min_epochs`` epochs, or a non-finite metric, are not judged. Low
+    severity: a gap also comes from a harder held-out set, or regularisation measured
+    in train mode; only a rise after the best point (:func:`detect_overfitting`) is
+    overfitting, and a trial that overfits is not also given a gap.
+    """
+    judged = _judged_for_fit(table, thresholds)
     fragments = []
     pair = table.roles.loss_pair()
     if pair:
         train, held_out = (table.metrics[c].to_numpy(dtype=float) for c in pair)
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(train > 0, held_out / train, np.nan)
+            ratio = np.where(train > 0, held_out / train, np.where((train == 0) & (held_out > 0), np.inf, np.nan))
 
         def loss_text(rows: np.ndarray) -> list[str]:
-            return [f"{pair[1]}/{pair[0]} = {r:.2f} ({h} vs {t})" if r < 1e4 else f"{pair[1]}/{pair[0]} = {r:.3g} ({h} vs {t})"
+            return [f"{pair[1]}/{pair[0]} = {_ratio(r)} ({h} vs {t})"
                     for r, h, t in zip(ratio[rows], _numbers(held_out, rows), _numbers(train, rows))]
 
         fragments.append(((ratio >= thresholds.overfit_ratio) & judged, loss_text))
@@ -395,46 +573,160 @@ def detect_overfitting(table: TrialTable, thresholds: Thresholds) -> pd.DataFram
                                        _numbers(table.metrics[acc_pair[1]], rows))]
 
         fragments.append(((gap >= needed - 1e-12) & judged, acc_text))
-    return _issues(table, "overfitting", *fragments)
+    return _issues(table, "generalization_gap", *fragments)
+
+
+def _ratio(r: float) -> str:
+    if not np.isfinite(r):
+        return "inf (train loss 0)"
+    return f"{r:.2f}" if r < 1e4 else f"{r:.3g}"
+
+
+#: Hyperparameter words of regularisers that make train-mode metrics worse than held-out ones.
+_REGULARISER_WORDS = {"dropout", "droppath", "augment", "augmentation", "aug", "augmix", "mixup", "cutmix",
+                      "cutout", "randaugment", "autoaugment", "smoothing", "noise", "stochastic"}
+
+
+def regularisers(table: TrialTable) -> tuple[np.ndarray, list[str]]:
+    """Per trial, whether a regulariser that acts only in training is on; and the columns read.
+
+    Dropout, drop-path, data augmentation (augment, mixup, cutmix, cutout), label
+    smoothing, input/weight noise: a number > 0, or a word other than
+    false/no/off/none/0.
+    """
+    on = np.zeros(len(table), dtype=bool)
+    used = []
+    for col in table.hyperparameters.columns:
+        words = set(tokens(col))
+        if (words & _REGULARISER_WORDS or {"drop", "path"} <= words) and "lr" not in words:
+            on |= _truthy(table.hyperparameters[col])
+            used.append(col)
+    return on, used
+
+
+def _running_train_metric(name: str) -> bool:
+    """A train metric measured in train mode as a running mean over the epoch (Keras' bare ``accuracy``)."""
+    return canonical(name) in {"acc", "accuracy", "train_acc_epoch", "train_accuracy_epoch"} or bool(
+        set(tokens(name)) & {"running", "batch", "minibatch", "step", "avg", "mean"})
 
 
 def detect_suspicious_validation(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
-    """Validation results too good to be true: look for leakage or a broken split.
+    """Held-out accuracy above training accuracy that nothing ordinary explains.
 
-    Held-out accuracy above training accuracy by >= ``suspicious_margin``, or held-out
-    accuracy >= ``suspicious_accuracy`` (a perfect score on real data usually means
-    the validation set overlaps the training set or the labels leak).
+    Held-out accuracy above training accuracy is usually by design, so these are
+    explained first and never flagged: a run that collapsed (a non-finite metric,
+    training accuracy at chance, or a diverged/chance-level result, see
+    :func:`reconcile_issues`); a regulariser that acts only in training (dropout,
+    augmentation, label smoothing, noise: :func:`regularisers`) on in that trial; and a
+    training accuracy measured in train mode as a running mean (Keras' ``accuracy``),
+    for gaps below ``running_gap`` (0.15). The remainder is flagged: held-out accuracy
+    >= training accuracy + ``suspicious_margin`` (0.05), or >= ``suspicious_accuracy``
+    (99.9 %) while above the training accuracy (a perfect score on both is an easy
+    task, not a leak). ``detail`` names what was ruled out and what is left (leakage,
+    duplicates across the split).
     """
-    held_col = table.roles.metric("accuracy", held_out=True)
+    roles = table.roles
+    held_col = roles.metric("accuracy", held_out=True)
     if held_col is None:
         return _none()
     held = accuracy_fraction(table, held_col).to_numpy(dtype=float)
     shown = table.metrics[held_col]
+    regularised, reg_cols = regularisers(table)
+    fine = ~_nonfinite_cells(table).any(axis=1) & ~regularised
+    acc_pair = roles.accuracy_pair()
+    train = (accuracy_fraction(table, acc_pair[0]).to_numpy(dtype=float) if acc_pair
+             else np.full(len(table), np.nan))
+    classes = infer_classes(table, thresholds)[0]
+    if classes:
+        with np.errstate(invalid="ignore"):
+            fine &= ~(train <= 1.0 / classes + thresholds.chance_margin)
+    none_on = ("no regulariser (dropout, augmentation, label smoothing) on" if not reg_cols
+               else f"{', '.join(reg_cols)} off")
+    with np.errstate(invalid="ignore"):
+        perfect = fine & (held >= thresholds.suspicious_accuracy) & ~(train >= held)
     fragments: list[tuple[np.ndarray, Describe]] = [
-        (held >= thresholds.suspicious_accuracy,
-         lambda rows: [f"{held_col}={v} (implausibly perfect)" for v in _numbers(shown, rows)])
+        (perfect, lambda rows: [f"{held_col}={v} (implausibly perfect{t}), {none_on}: check the split for leakage "
+                                "or duplicates" for v, t in zip(_numbers(shown, rows), (
+                                    [f", above {acc_pair[0]}={x}" for x in _numbers(table.metrics[acc_pair[0]], rows)]
+                                    if acc_pair else [""] * len(rows)))])
     ]
-    acc_pair = table.roles.accuracy_pair()
     if acc_pair:
-        train = accuracy_fraction(table, acc_pair[0]).to_numpy(dtype=float)
-        fragments.append((
-            held - train >= thresholds.suspicious_margin,
-            lambda rows: [f"{held_col}={h} above {acc_pair[0]}={t}"
-                          for h, t in zip(_numbers(shown, rows), _numbers(table.metrics[acc_pair[0]], rows))],
-        ))
+        running = _running_train_metric(acc_pair[0])
+        needed = max(thresholds.suspicious_margin, thresholds.running_gap if running else 0.0)
+        with np.errstate(invalid="ignore"):
+            gap = held - train
+            above = fine & ~perfect & (gap >= needed - 1e-12)
+        why = (f"{acc_pair[0]} looks like a train-mode running mean, which explains gaps up to "
+               f"{format_number(thresholds.running_gap)}, not this" if running else
+               f"{acc_pair[0]} is not a running mean")
+        fragments.append((above, lambda rows: [
+            f"{held_col}={h} above {acc_pair[0]}={t} by {g:.3f} with {none_on} and {why}: check the split for "
+            "leakage or duplicates" for h, t, g in zip(_numbers(shown, rows), _numbers(table.metrics[acc_pair[0]], rows),
+                                                       gap[rows])]))
     return _issues(table, "suspicious_validation", *fragments)
 
 
-def detect_short_runs(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
-    """Runs that stopped short of the sweep's own budget without failing.
+def early_stopping_on(table: TrialTable) -> np.ndarray:
+    """Per trial: whether early stopping may have ended it by design.
 
-    Budget is epochs when the table has them (short: below ``short_run_fraction`` x
-    the median), else runtime (short: below ``short_runtime_fraction`` x the median);
-    the median is over completed runs and runs of unknown status. Failed, killed,
-    timed-out, pruned or early-stopped and running trials are never flagged (their
-    status already explains it). A sweep whose runs all use about the same budget
-    gets no short-run flags.
+    True where an ``early_stopping``/``early_stop`` hyperparameter is on, a
+    ``patience``/``n_iter_no_change`` hyperparameter is set, or an outcome flag says
+    the trial stopped early.
     """
+    on = np.zeros(len(table), dtype=bool)
+    for col in table.hyperparameters.columns:
+        words = set(tokens(col))
+        values = table.hyperparameters[col]
+        if words & {"patience", "n_iter_no_change"} or {"iter", "no", "change"} <= words:
+            on |= values.notna().to_numpy(dtype=bool)
+        elif ("early" in words and words & {"stopping", "stop", "stopped"}) or "earlystopping" in words:
+            on |= _truthy(values)
+    if table.outcomes is not None:
+        for col, kind in table.roles.outcomes.items():
+            if kind == "pruned":
+                on |= table.outcomes[col].to_numpy(dtype=bool)
+    return on
+
+
+def _truthy(values: pd.Series) -> np.ndarray:
+    """Cells that switch something on: a number > 0, or a word other than false/no/off/none/0."""
+    if values.dtype != object:
+        return (values.to_numpy(dtype=float) > 0)
+    words = values.fillna("").astype(str).str.strip().str.lower()
+    return (~words.isin({"", "false", "no", "off", "none", "0", "0.0", "f", "n", "null"})).to_numpy(dtype=bool)
+
+
+def detect_short_runs(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
+    """Runs that stopped clearly before their budget although nothing stopped them by design.
+
+    With a planned budget per trial (``roles.budget``: ``max_epochs``, ``max_iter``,
+    Ray Tune's ``max_t``, an Optuna ``n_epochs`` parameter) and the epochs used, a trial
+    is short when it used fewer than ``short_run_fraction`` (0.5) x *its own* budget:
+    a trial that ran its full, smaller budget is never short, so a healthy sweep with
+    mixed budgets gets no flag. Without a planned budget, the reference is the sweep's
+    median epochs over completed runs and runs of unknown status (``short_run_fraction``)
+    or, without epochs, the median runtime (``short_runtime_fraction``, 0.1).
+
+    Only trials that completed (or have no status) are judged: failed, killed,
+    timed-out, pruned, early-stopped and running trials never are, nor trials with
+    early stopping configured (an ``early_stopping`` hyperparameter on, a ``patience``)
+    or an outcome flag set. A trial that stopped early with a non-finite, diverged or
+    chance-level result is instability, not a short run (:func:`reconcile_issues`).
+    """
+    judged = table.status.isin(["completed", "unknown"]).to_numpy() & ~early_stopping_on(table)
+    if table.outcomes is not None and table.outcomes.shape[1]:
+        judged &= ~table.outcomes.to_numpy(dtype=bool).any(axis=1)
+    if table.budget is not None and table.epochs is not None and table.roles.budget != table.roles.epochs:
+        used, own = table.epochs.to_numpy(dtype=float), table.budget.to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            short = judged & np.isfinite(own) & (own > 0) & (used < thresholds.short_run_fraction * own)
+        column, plan = table.roles.epochs, table.roles.budget
+        return _issues(table, "short_run", (short, lambda rows: [
+            f"{column}={u} < {format_number(thresholds.short_run_fraction * b)} "
+            f"({thresholds.short_run_fraction:g} x its own {plan}={format_number(b)})"
+            for u, b in zip(_numbers(used, rows), own[rows])]))
+    if table.budget is not None and table.epochs is None:
+        return _none()  # a plan but no record of what was used: nothing to compare
     column, budget, fraction = (
         (table.roles.epochs, table.epochs, thresholds.short_run_fraction)
         if table.epochs is not None
@@ -443,7 +735,7 @@ def detect_short_runs(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame
     if budget is None:
         return _none()
     used = budget.to_numpy(dtype=float)
-    judged = table.status.isin(["completed", "unknown"]).to_numpy() & ~np.isnan(used)
+    judged &= ~np.isnan(used)
     if judged.sum() < 3:
         return _none()
     median = float(np.median(used[judged]))
@@ -453,6 +745,25 @@ def detect_short_runs(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame
     return _issues(table, "short_run", (short, lambda rows: [f"{column}={v}{tail}" for v in _numbers(used, rows)]))
 
 
+def detect_outcome_flags(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
+    """Outcome flags the sweep wrote itself: each set flag is an issue of the type it states.
+
+    Flags are boolean columns such as ``diverged``, ``epoch_diverged``, ``is_nan``,
+    ``oom``, ``failed`` or ``early_stopped`` (see :func:`core.roles.outcome_kind`).
+
+    A flag is the authors' own judgement, so it is taken as truth; ``detail`` names the
+    column (``diverged=true (the sweep's own flag)``). An early-stopped flag is
+    ``pruned`` (info): stopped by design.
+    """
+    if table.outcomes is None or not table.outcomes.shape[1]:
+        return _none()
+    found = []
+    for col, kind in table.roles.outcomes.items():
+        mask = table.outcomes[col].to_numpy(dtype=bool)
+        found.append(_issues(table, kind, (mask, lambda rows, col=col: [f"{col}=true (the sweep's own flag)"] * len(rows))))
+    return pd.concat(found, ignore_index=True)
+
+
 DETECTORS: tuple[Detector, ...] = (
     detect_nonfinite,
     detect_status_mismatch,
@@ -460,13 +771,18 @@ DETECTORS: tuple[Detector, ...] = (
     detect_diverged,
     detect_no_learning,
     detect_overfitting,
+    detect_generalization_gap,
     detect_suspicious_validation,
     detect_short_runs,
+    detect_outcome_flags,
 )
 
 
-def detect_issues(table: TrialTable, thresholds: Thresholds | None = None) -> pd.DataFrame:
+def detect_issues(table: TrialTable, thresholds: Thresholds | None = None, *, reconcile: bool = True) -> pd.DataFrame:
     """Run every detector; one row per (trial, issue type), in table order.
+
+    ``reconcile=False`` leaves :func:`reconcile_issues` to the caller (who adds curve
+    issues first, which may replace this table's overfitting).
 
     Returns
     -------
@@ -477,7 +793,35 @@ def detect_issues(table: TrialTable, thresholds: Thresholds | None = None) -> pd
     """
     thresholds = thresholds or Thresholds()
     found = [d(table, thresholds) for d in DETECTORS]
-    return order_issues(pd.concat([f for f in found if not f.empty] or [_none()], ignore_index=True), table)
+    issues = pd.concat([f for f in found if not f.empty] or [_none()], ignore_index=True)
+    return order_issues(reconcile_issues(issues) if reconcile else issues, table)
+
+
+#: Issue types that explain a run stopping early: it was unstable, not cut short.
+_INSTABILITY = ("nonfinite_metric", "diverged", "no_learning", "status_mismatch", "failed")
+
+
+def reconcile_issues(issues: pd.DataFrame) -> pd.DataFrame:
+    """One row per (trial, type), and no issue a worse one already explains.
+
+    Rows of the same trial and type (an outcome flag and a detector agreeing, or a
+    table rule and a curve rule) become one, details joined with ``"; "``. A trial that
+    overfits gets no ``generalization_gap`` (the gap is part of it); a trial with a
+    non-finite, diverged, chance-level or failed result gets no ``short_run`` (stopping
+    early with a flat or non-finite loss is instability, not a short run) and no
+    ``suspicious_validation`` (a collapsed run explains held-out above training).
+    """
+    if issues.empty:
+        return issues
+    if issues.duplicated(["trial_id", "type"]).any():
+        how = {c: "first" for c in issues.columns if c not in ("trial_id", "type")}
+        how["detail"] = lambda d: "; ".join(dict.fromkeys(str(x) for x in d if isinstance(x, str) and x))
+        issues = issues.groupby(["trial_id", "type"], sort=False, as_index=False).agg(how)
+    kinds = issues["type"]
+    overfit = issues["trial_id"].isin(issues.loc[kinds == "overfitting", "trial_id"])
+    unstable = issues["trial_id"].isin(issues.loc[kinds.isin(_INSTABILITY), "trial_id"])
+    drop = ((kinds == "generalization_gap") & overfit) | (kinds.isin(["short_run", "suspicious_validation"]) & unstable)
+    return issues[~drop].reset_index(drop=True) if drop.any() else issues
 
 
 def order_issues(issues: pd.DataFrame, table: TrialTable) -> pd.DataFrame:

@@ -67,6 +67,7 @@ _ISSUE_WORDS = {
     "killed": r"killed|preempt\w*|interrupted|cancel+ed",
     "timeout": r"timed? ?outs?\b|time limit",
     "overfitting": r"overfit\w*|over-fit\w*",
+    "generalization_gap": r"generali[sz]ation gap|held-out gap",
     "short_run": r"short\b|cut short|stopped early",
     "running": r"still running|pending|queued|unfinished|never finished",
     "status_mismatch": r"status mismatch|marked (?:as )?(?:completed?|finished)|hidden failures?|status says finished",

@@ -24,6 +24,7 @@ ISSUE_LABELS = {
     "killed": "killed runs",
     "timeout": "timeouts",
     "overfitting": "overfitting",
+    "generalization_gap": "generalisation gaps",
     "suspicious_validation": "suspicious validation scores",
     "short_run": "runs cut short",
     "running": "unfinished runs",
@@ -209,6 +210,9 @@ def recommend(a: dict[str, Any]) -> str:
     if kind in ("nonfinite_metric", "diverged", "status_mismatch", "oscillation"):
         extra = "a learning-rate warm-up" if lr_like and a["direction"] != "below" else "a check of the loss scale"
         return f"In the next sweep, {avoid}. If that region matters, add gradient clipping and {extra}."
+    if kind == "generalization_gap":
+        return (f"Trials with {cond} end with held-out results well below training; log per-epoch held-out "
+                f"loss to see whether it rises after a best epoch (overfitting) before regularising them.")
     if kind == "overfitting":
         # Not "otherwise avoid the region": overfitting often marks where training works at all.
         return f"Regularise the trials with {cond} (weight decay, dropout) or stop them earlier."
@@ -227,8 +231,10 @@ _TRIAL_ADVICE = {
     "is often a bug or an infrastructure error rather than a bad configuration.",
     "diverged": "Lower the learning rate or add gradient clipping for configurations like {ids}, "
     "whose losses blew up.",
-    "overfitting": "Add regularisation (weight decay, dropout) or stop earlier for configurations "
-    "like {ids}, whose held-out loss is far above their training loss.",
+    "overfitting": "Stop earlier (at the best epoch) or add regularisation (weight decay, dropout) for "
+    "configurations like {ids}, whose held-out loss rose after its best point while training still improved.",
+    "generalization_gap": "{ids} end with held-out results well below training: a gap, not proof of "
+    "overfitting. Log per-epoch held-out loss (or a best_val_loss) to see whether it rose after its best epoch.",
     "killed": "Check the scheduler for {ids}: they were killed or preempted, so their results are "
     "missing rather than bad.",
     "timeout": "Raise the time limit or shrink the budget for configurations like {ids}, which hit "

@@ -198,12 +198,20 @@ def _roles(r: dict[str, Any]) -> str:
     budget = [code(c) for c in (r["epochs"], r["runtime"]) if c]
     if budget:
         parts.append("budget " + ", ".join(budget))
-    for role in ("error", "seed"):
+    if r.get("budget"):
+        parts.append(f"planned budget {code(r['budget'])} (each trial judged against its own)")
+    for role in ("error", "seed", "best_epoch"):
         if r.get(role):
             parts.append(f"{role} {code(r[role])}")
     parts.append(
         "hyperparameters " + (", ".join(code(c) for c in r["hyperparameters"]) or "none")
     )
+    if r.get("outcomes"):
+        parts.append("outcome flags the sweep wrote, read as outcomes " + ", ".join(
+            f"{code(c)} (sets {kind})" for c, kind in r["outcomes"].items()))
+    if r.get("context"):
+        parts.append("context, shown and never a cause " + ", ".join(
+            f"{code(c)} ({why.removeprefix('context: ')})" for c, why in r["context"].items()))
     if r["ignored"]:
         parts.append("not analysed " + ", ".join(f"{code(c)} ({why})" for c, why in r["ignored"].items()))
     return "; ".join(parts)
@@ -403,10 +411,13 @@ def _method(s: dict[str, Any]) -> list[str]:
         "- Non-finite: a metric reported as NaN or ±inf, or an error text saying so; an empty cell "
         "counts as missing, not NaN. Hidden failure: the status says completed or early-stopped but a "
         "metric is non-finite or none was reported.",
-        f"- Overfitting: held-out loss / training loss ≥ {t['overfit_ratio']:g}, or training minus "
-        f"held-out accuracy ≥ {t['accuracy_gap']:g} (≥ {t['accuracy_gap_high']:g} above "
-        f"{t['accuracy_gap_switch']:g} training accuracy), for trials with at least "
-        f"{t['overfit_min_epochs']:g} epochs (when epochs are known).",
+        f"- Overfitting: the held-out loss rose after its best point while training still improved: final "
+        f"≥ {1 + t.get('overfit_rise', 0.1):g}× a running best (`best_val_loss`), or with curves the held-out "
+        "curve rising after its best epoch while the train loss falls (the curve rule then replaces this one). "
+        f"Generalisation gap (low): held-out loss / training loss ≥ {t['overfit_ratio']:g} (a training "
+        f"loss of 0 counts), or training minus held-out accuracy ≥ {t['accuracy_gap']:g} (≥ "
+        f"{t['accuracy_gap_high']:g} above {t['accuracy_gap_switch']:g} training accuracy), for trials with at "
+        f"least {t['overfit_min_epochs']:g} epochs (when epochs are known).",
         f"- Divergence: a finite loss ≥ {t['diverge_factor']:g}× the larger of the sweep's median for that "
         f"loss and ln(classes), or ≥ {format_number(t['diverge_abs'])}.",
         f"- No learning: held-out accuracy within {t['chance_margin']:g} of chance (1/classes), or "
@@ -414,9 +425,9 @@ def _method(s: dict[str, Any]) -> list[str]:
         "given or inferred from trials sitting exactly at chance.",
         f"- Suspicious validation: held-out accuracy ≥ training accuracy + {t['suspicious_margin']:g}, "
         f"or ≥ {t['suspicious_accuracy']:.1%}.",
-        f"- Short run: a run that did not fail (nor was pruned or early-stopped) used under "
-        f"{t['short_run_fraction']:g}× the sweep's median epochs (without epochs: under "
-        f"{t['short_runtime_fraction']:g}× the median runtime).",
+        f"- Short run: a run that did not fail (nor was pruned, early-stopped or timed out) used under "
+        f"{t['short_run_fraction']:g}× its own planned budget (`max_epochs`...), else the sweep's median epochs "
+        f"(without epochs: under {t['short_runtime_fraction']:g}× the median runtime).",
         "- Patterns: per hyperparameter bucket, value, best threshold and pair of regions of two "
         "hyperparameters, a one-sided Fisher exact test against the rest of the sweep (thresholds "
         "corrected for the cuts tried), then Benjamini-Hochberg across all tests; rates carry 95% "

@@ -12,20 +12,33 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from core.errors import InputError
 from core.values import all_distinct, parse_cells
 
-MetricKind = Literal["loss", "accuracy", "objective"]
+MetricKind = Literal["loss", "accuracy", "score", "objective"]
 Split = Literal["train", "val", "test"]
 
-_ID_NAMES = ("trial_id", "trial", "id", "trial_number", "number", "run_id", "run_name", "name")
+_ID_NAMES = ("trial_id", "trial", "id", "trial_number", "number", "run_id", "run_name", "name", "config_id",
+             "configuration_id", "cfg_id")
 _STATUS_NAMES = ("status", "state", "trial_state", "run_state", "trial_status")
-_EPOCH_NAMES = (
-    "epochs", "epochs_run", "epochs_trained", "n_epochs", "epoch", "num_epochs",
-    "training_iteration", "iterations", "steps", "step", "budget_epochs", "budget",
+_EPOCH_NAMES = (  # what a trial used: names that can only mean that first
+    "epochs_run", "epochs_trained", "epochs_completed", "epochs_done", "iterations_run", "n_iter", "n_iters",
+    "training_iteration", "epochs", "n_epochs", "epoch", "num_epochs", "iterations", "steps", "step",
+    "budget_epochs", "budget",
 )
+#: Names of a per-trial *planned* budget (what the trial was configured to train for):
+#: a hyperparameter, and the trial's own budget for the short-run rule.
+_PLANNED_NAMES = (
+    "max_epochs", "max_epoch", "max_iter", "max_iters", "max_iterations", "max_steps", "max_t", "num_train_epochs",
+    "planned_epochs", "target_epochs", "total_epochs", "epoch_budget", "train_epochs", "training_epochs",
+    "tuner_epochs", "budget_epochs", "budget",
+)
+#: Epoch-count names that are a planned budget when the table also has a column of epochs used
+#: (or a reader gave them as a hyperparameter, as Optuna's ``params_n_epochs``).
+_PLANNED_IF_USED_ELSEWHERE = ("n_epochs", "num_epochs", "epochs", "n_iter", "iterations", "steps")
 _RUNTIME_NAMES = (
     "runtime_sec", "runtime_s", "runtime_seconds", "runtime", "duration", "duration_s",
     "elapsed_time_s", "elapsed_time", "elapsed", "elapsed_s", "time_total_s", "wall_time",
@@ -36,7 +49,17 @@ _ERROR_NAMES = (
     "fail_reason", "status_message", "message", "error_text", "user_attrs_error", "tags_error",
 )
 _MESSAGE_WORDS = {"error", "message", "exception", "traceback", "notes", "note", "reason", "msg"}
-_LOSS_WORDS = {"loss", "nll", "mse", "rmse", "mae", "perplexity", "ppl", "err", "error"}
+_LOSS_WORDS = {"loss", "nll", "mse", "rmse", "mae", "perplexity", "ppl", "err", "error", "mape", "smape", "msle",
+               "rmsle", "huber", "crossentropy", "xent", "logloss", "bpc", "wer", "cer"}
+#: Losses of a regression (never a class count's ln(C)).
+_REGRESSION_LOSS_WORDS = {"mse", "rmse", "mae", "mape", "smape", "msle", "rmsle", "huber"}
+#: Higher-is-better scores that are not a classification accuracy (regression, ranking, overlap).
+_SCORE_WORDS = {"r2", "rsquared", "pearson", "pearsonr", "spearman", "spearmanr", "kendall", "corr", "correlation",
+                "ndcg", "mrr", "bleu", "rouge", "iou", "miou", "dice"}
+_SCORE_PHRASES = ("explained_variance", "r_squared", "r_2", "coefficient_of_determination")
+#: Words of a running best/min/max of a metric (``best_val_loss``, W&B ``val/loss.min``).
+_BEST_WORDS = {"best", "min", "max", "lowest", "highest", "minimum", "maximum"}
+_STEP_WORDS = {"epoch", "epochs", "step", "steps", "iteration", "iter", "iterations"}
 _ACC_WORDS = {"acc", "accuracy", "top1", "top5", "auc", "auroc", "f1", "precision", "recall"}
 _OBJECTIVE_NAMES = {"value", "objective", "score", "target", "metric"}
 _SPLIT_WORDS: dict[str, Split] = {
@@ -47,11 +70,38 @@ _SPLIT_WORDS: dict[str, Split] = {
 _TIME_WORDS = {"start", "end", "created", "updated", "timestamp", "datetime", "date",
                "heartbeat", "complete", "completed", "finished", "started"}
 _BOOKKEEPING_WORDS = {"epoch", "epochs", "step", "steps", "iteration", "iterations",
-                      "records", "path", "uri", "url", "dir", "host", "hostname", "user", "pid"}
+                      "records", "path", "uri", "url", "dir", "user", "pid"}
+#: Hardware and infrastructure: where and on what a trial ran, never a cause to tune.
+_INFRA_WORDS = {"gpu", "gpus", "host", "hostname", "cuda", "cpu", "cpus", "slurm", "accelerator", "accelerators",
+                "machine", "cluster", "worker", "workers", "world", "devices"}
+_INFRA_NAMES = {"device", "device_name", "device_type", "device_count", "n_devices", "num_devices", "rank",
+                "local_rank", "global_rank", "world_size", "num_workers", "n_workers", "num_nodes", "n_gpu",
+                "n_gpus", "num_gpus", "gpu_name", "gpu_type"}
+_INFRA_EXCEPT = {"lr", "learning", "batch", "dim", "hidden", "layers", "size", "embedding", "features"}
+#: Quantities derived from the searched hyperparameters (model size, compute, planned data).
+_DERIVED_WORDS = {"flops", "gflops", "tflops", "pflops", "macs"}
+_PARAM_COUNT_WORDS = {"params", "parameters", "param"}  # a count of them, unless a tool prefix (params_lr)
+_DERIVED_PAIRS = ({"samples", "planned"}, {"tokens", "planned"}, {"samples", "total"}, {"tokens", "total"},
+                  {"samples", "seen"}, {"tokens", "seen"}, {"compute", "planned"}, {"compute", "total"})
+#: Identifier-like names: a run's label or key, not a setting.
+_LABEL_FIRST = {"run", "exp", "experiment", "job", "wandb", "mlflow", "trial", "config", "sweep", "project", "group",
+                "display"}
+_LABEL_LAST = {"name", "key", "label", "tag", "tags", "hash", "sha", "commit", "uid", "slug"}
+#: Boolean outcome flags the tool or the user wrote: column word -> the issue type it states.
+_OUTCOME_WORDS = {
+    "diverged": "diverged", "divergence": "diverged", "diverge": "diverged", "exploded": "diverged",
+    "nan": "nonfinite_metric", "nonfinite": "nonfinite_metric", "isnan": "nonfinite_metric",
+    "failed": "failed", "failure": "failed", "crashed": "failed", "oom": "failed", "errored": "failed",
+    "timed": "timeout", "timedout": "timeout",
+    "pruned": "pruned", "stopped": "pruned", "earlystopped": "pruned",
+}
+_TRUE_WORDS = {"1", "1.0", "true", "t", "yes", "y"}
+_FALSE_WORDS = {"0", "0.0", "false", "f", "no", "n"}
 
 
 Goal = Literal["min", "max"]
-ROLE_NAMES = ("id", "status", "metric", "epochs", "runtime", "error", "seed", "hyperparameter", "ignore")
+ROLE_NAMES = ("id", "status", "metric", "epochs", "runtime", "error", "seed", "hyperparameter", "ignore", "budget",
+              "best_epoch", "outcome", "context")
 """Roles a column can be given explicitly (``--map col=role``, or by an importer)."""
 
 
@@ -88,6 +138,17 @@ class ColumnRoles:
     error : the error/exception message column of crashed runs, or None.
     seed : the random seed column, or None (used for seed instability, never grouped by).
     mapping : roles given explicitly (column -> role spec), as the report states them.
+    budget : the per-trial *planned* budget (``max_epochs``, ``max_iter``, ``max_t``, a
+        reader's ``n_epochs`` parameter), or None: the trial's own budget for the
+        short-run rule, and a hyperparameter too when it is not also ``epochs``.
+    best_epoch : the epoch of the held-out best (``best_epoch``), or None.
+    outcomes : boolean outcome flags the tool or user wrote (``diverged``, ``is_nan``,
+        ``oom``, ``early_stopped``) -> the issue type each states; read as outcomes,
+        never grouped by.
+    context : columns shown but never analysed as causes -> why: hardware and
+        infrastructure (gpu, host, world_size, num_workers), quantities derived from the
+        hyperparameters (parameter counts, planned compute) and run labels (config_key,
+        exp_name).
     """
 
     id: str
@@ -100,6 +161,10 @@ class ColumnRoles:
     error: str | None = None
     seed: str | None = None
     mapping: dict[str, str] = field(default_factory=dict)
+    budget: str | None = None
+    best_epoch: str | None = None
+    outcomes: dict[str, str] = field(default_factory=dict)
+    context: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         """JSON-native form (used in the graph state and the summary)."""
@@ -131,14 +196,35 @@ class ColumnRoles:
         return (train, held_out) if train and held_out else None
 
     def metric(self, kind: MetricKind, *, held_out: bool = False) -> str | None:
-        """The first metric column of a kind: held-out (val, else test) or any split."""
+        """The first metric column of a kind: held-out (val, else test) or any split.
+
+        A running best (``best_val_loss``, ``val/loss.min``) is never the metric itself,
+        only its best value (see :meth:`best_of`).
+        """
         if held_out:
             return self._metric(kind, "val") or self._metric(kind, "test")
-        return next((c for c, m in self.metrics.items() if m.kind == kind), None)
+        return next((c for c, m in self.metrics.items() if m.kind == kind and not is_running_best(c)), None)
+
+    def best_of(self, column: str) -> str | None:
+        """The running-best column of the same kind and split as ``column`` (``best_val_loss`` for ``val_loss``)."""
+        info = self.metrics[column]
+        return next((c for c, m in self.metrics.items()
+                     if c != column and (m.kind, m.split) == (info.kind, info.split) and is_running_best(c)), None)
+
+    def main_held_out(self) -> str | None:
+        """The metric the sweep is judged on.
+
+        The objective with a direction, else the held-out loss, else the held-out
+        accuracy, else the held-out score (r2...).
+        """
+        objective = next((c for c, m in self.metrics.items() if m.kind == "objective" and m.goal), None)
+        return (objective or self.metric("loss", held_out=True) or self.metric("accuracy", held_out=True)
+                or self.metric("score", held_out=True))
 
     def _metric(self, kind: MetricKind, split: Split) -> str | None:
         return next(
-            (c for c, m in self.metrics.items() if m.kind == kind and m.split == split), None
+            (c for c, m in self.metrics.items() if m.kind == kind and m.split == split and not is_running_best(c)),
+            None,
         )
 
 
@@ -164,10 +250,14 @@ def classify_metric(name: str) -> MetricInfo | None:
     split = next((_SPLIT_WORDS[w] for w in words if w in _SPLIT_WORDS), None)
     if words and set(words) <= {"error", "err", "message", "msg"}:
         return None  # "error" alone is the message column of a crashed run, not a metric
+    if is_best_epoch(name):
+        return None  # the epoch of a best value, not a value
     if any(w in _LOSS_WORDS for w in words):
         kind: MetricKind = "loss"
     elif any(w in _ACC_WORDS for w in words):
         kind = "accuracy"
+    elif set(words) & _SCORE_WORDS or any(p in canonical(name) for p in _SCORE_PHRASES):
+        kind = "score"
     elif words and (words[0] in _OBJECTIVE_NAMES or words[0] == "values") and len(words) <= 2:
         return MetricInfo("objective", None)
     else:
@@ -176,6 +266,30 @@ def classify_metric(name: str) -> MetricInfo | None:
                                              "final_accuracy"}:
         split = "train"
     return MetricInfo(kind, split)
+
+
+def is_running_best(name: str) -> bool:
+    """Whether a metric column is a running best/min/max (``best_val_loss``, ``val/loss.min``), not the metric."""
+    return bool(set(tokens(name)) & _BEST_WORDS)
+
+
+def is_best_epoch(name: str) -> bool:
+    """Whether a column is the epoch (step, iteration) of a best value: ``best_epoch``, ``best_iteration``."""
+    words = set(tokens(name))
+    return "best" in words and bool(words & _STEP_WORDS)
+
+
+def is_regression_loss(name: str) -> bool:
+    """Whether a loss column is a regression error (mse, mae, rmse, mape, huber...), never ln(classes)."""
+    return bool(set(tokens(name)) & _REGRESSION_LOSS_WORDS)
+
+
+def is_classification_accuracy(name: str) -> bool:
+    """Whether an accuracy column is a classification accuracy (acc, accuracy, top1), whose chance is 1/classes.
+
+    AUC, F1, precision and recall are accuracy-like (higher is better) but have no 1/C chance level.
+    """
+    return bool(set(tokens(name)) & {"acc", "accuracy", "top1"})
 
 
 def parse_role_spec(spec: str, column: str = "") -> tuple[str, MetricInfo | None]:
@@ -239,7 +353,7 @@ def infer_roles(frame: pd.DataFrame, source: str, hints: dict[str, str] | None =
             given[col] = parse_role_spec(spec, col)
         except ValueError as exc:
             raise InputError(f"{source}: --map {col}={spec}: {exc}") from None
-    for single in ("id", "status", "epochs", "runtime", "error", "seed"):
+    for single in ("id", "status", "epochs", "runtime", "error", "seed", "budget", "best_epoch"):
         cols = [c for c, (r, _) in given.items() if r == single]
         if len(cols) > 1:
             raise InputError(f"{source}: --map gives the role {single!r} to several columns: {', '.join(cols)}")
@@ -276,8 +390,20 @@ def infer_roles(frame: pd.DataFrame, source: str, hints: dict[str, str] | None =
             f"val_accuracy, or an objective value); columns are: {_list(frame.columns)}"
         )
     taken |= set(metrics) | set(ignored)
-    epochs_col = hinted("epochs") or _first(by_canonical, _EPOCH_NAMES, taken, numeric_in=frame)
+    hinted_hps = {c for c, (r, _) in given.items() if r == "hyperparameter"}
+    budget_col = hinted("budget") or _first(by_canonical, _PLANNED_NAMES, taken, numeric_in=frame) or next(
+        (c for c in hinted_hps if (canonical(c) in _PLANNED_IF_USED_ELSEWHERE or canonical(c).endswith("_epochs"))
+         and not _mostly_text(frame[c])), None)
+    epochs_col = hinted("epochs") or _first(by_canonical, _EPOCH_NAMES, taken - {budget_col}, numeric_in=frame)
+    if budget_col is None and epochs_col is not None:
+        # "n_epochs" beside "epochs_run": the one the trial did not use is its plan
+        budget_col = _first(by_canonical, _PLANNED_IF_USED_ELSEWHERE, taken | {epochs_col}, numeric_in=frame)
+    if budget_col is not None and budget_col != epochs_col and budget_col not in hinted_hps:
+        given[budget_col] = ("hyperparameter", None)  # a plan that varies is searched
     taken.add(epochs_col)
+    best_epoch_col = hinted("best_epoch") or next(
+        (c for c in frame.columns if c not in taken and is_best_epoch(str(c)) and not _mostly_text(frame[c])), None)
+    taken.add(best_epoch_col)
     runtime_col = hinted("runtime") or _first(by_canonical, _RUNTIME_NAMES, taken, numeric_in=frame)
     taken.add(runtime_col)
     error_col = hinted("error") or next(
@@ -289,15 +415,37 @@ def infer_roles(frame: pd.DataFrame, source: str, hints: dict[str, str] | None =
     )
     taken.add(seed_col)
 
-    hyperparameters: list[str] = [c for c, (r, _) in given.items() if r == "hyperparameter"]
+    outcomes: dict[str, str] = {c: outcome_kind(c) or "diverged" for c, (r, _) in given.items() if r == "outcome"}
+    context: dict[str, str] = {c: "context (role given by the reader or --map)"
+                               for c, (r, _) in given.items() if r == "context"}
+    hyperparameters: list[str] = []
+    for col, (role, _) in given.items():
+        if role != "hyperparameter":
+            continue
+        why = context_reason(col) if col != budget_col else None  # infrastructure a reader calls a parameter
+        if why:
+            context[col] = why
+        else:
+            hyperparameters.append(col)
     for col in frame.columns:
-        if col in taken:
+        if col in taken or col in hyperparameters or col in context or col in outcomes:
+            continue
+        kind = outcome_kind(col)
+        if kind and _boolean(frame[col]):
+            outcomes[col] = kind
+            continue
+        why = context_reason(col)
+        if why and not parse_cells(frame[col]).missing.all():
+            context[col] = why
             continue
         reason = _not_a_hyperparameter(col, frame[col])
         if reason:
             ignored[col] = reason
         else:
             hyperparameters.append(col)
+    for col in context:
+        if not context[col].startswith("context (role given") and col in frame.columns:
+            context[col] += _stands_in_for(frame, col, hyperparameters)
     hyperparameters.sort(key=list(frame.columns).index)
     return ColumnRoles(
         id=id_col,
@@ -310,6 +458,10 @@ def infer_roles(frame: pd.DataFrame, source: str, hints: dict[str, str] | None =
         error=error_col,
         seed=seed_col,
         mapping=hints,
+        budget=budget_col,
+        best_epoch=best_epoch_col,
+        outcomes=outcomes,
+        context=context,
     )
 
 
@@ -331,11 +483,82 @@ def _first(
     return None
 
 
+def outcome_kind(name: str) -> str | None:
+    """The issue type a flag column states by its name, or None.
+
+    ``diverged``, ``epoch_diverged``, ``is_nan``, ``oom``, ``early_stopped`` (pruned: by
+    design); only columns of boolean values are read as flags.
+    """
+    words = tokens(name)
+    joined = "".join(words)
+    if joined in {"earlystopped", "stoppedearly", "earlystop"}:
+        return "pruned"
+    if "early" in words and "stopped" in words:
+        return "pruned"
+    if "stopped" in words and "early" not in words:
+        return None  # "stopped" alone is ambiguous (a stop reason, a timestamp)
+    if "timed" in words and "out" in words:
+        return "timeout"
+    return next((_OUTCOME_WORDS[w] for w in [joined, *words] if w in _OUTCOME_WORDS), None)
+
+
+def context_reason(name: str) -> str | None:
+    """Why a column is context (shown, never a cause): infrastructure, a derived quantity or a run label; else None."""
+    words = tokens(name)
+    ws = set(words)
+    if canonical(name) in _INFRA_NAMES or (ws & _INFRA_WORDS and not ws & _INFRA_EXCEPT):
+        return "context: hardware/infrastructure"
+    param_count = bool(ws & _PARAM_COUNT_WORDS) and words[0] not in _PARAM_COUNT_WORDS | {"hparams", "config"}
+    if ws & _DERIVED_WORDS or param_count or any(pair <= ws for pair in _DERIVED_PAIRS):
+        return "context: derived from the hyperparameters (size, compute or planned data)"
+    if len(words) >= 2 and (words[-1] in _LABEL_LAST and (words[0] in _LABEL_FIRST or words[-1] != "name")):
+        return "context: a run label or key"
+    if ws & {"wandb", "mlflow", "uuid", "hash"}:
+        return "context: a run label or key"
+    return None
+
+
+def _stands_in_for(frame: pd.DataFrame, col: str, hyperparameters: list[str]) -> str:
+    """``"; follows width (Spearman 0.98)"``: the hyperparameter a context column tracks most closely, if any."""
+    values = parse_cells(frame[col])
+    if not values.numeric or len(frame) < 5:
+        return ""
+    x = pd.Series(np.where(values.missing, np.nan, values.values))
+    best, best_rho = None, 0.0
+    for hp in hyperparameters:
+        h = parse_cells(frame[hp])
+        if not h.numeric:
+            continue
+        y = pd.Series(np.where(h.missing, np.nan, h.values))
+        ok = x.notna() & y.notna() & np.isfinite(x) & np.isfinite(y)
+        if ok.sum() < 5 or x[ok].nunique() < 2 or y[ok].nunique() < 2:
+            continue
+        rho = abs(float(x[ok].rank().corr(y[ok].rank())))
+        if rho > best_rho:
+            best, best_rho = hp, rho
+    return f"; follows {best} (Spearman {best_rho:.2f})" if best and best_rho >= 0.7 else ""
+
+
+def _boolean(cells: pd.Series) -> bool:
+    """Every present cell is a boolean word or 0/1 (and at least one is present)."""
+    present = cells.dropna().astype(str).str.strip().str.lower()
+    present = present[present != ""]
+    return bool(len(present)) and bool(present.isin(_TRUE_WORDS | _FALSE_WORDS).all())
+
+
+def flag_values(cells: pd.Series) -> np.ndarray:
+    """A boolean flag column as a bool array (True where the cell says true/1/yes)."""
+    return cells.astype("string").str.strip().str.lower().isin(_TRUE_WORDS).fillna(False).to_numpy(dtype=bool)
+
+
 def _not_a_hyperparameter(col: str, cells: pd.Series) -> str | None:
     words = set(tokens(col))
     missing = parse_cells(cells).missing
     if missing.all():
         return "empty"
+    info = classify_metric(col)
+    if info is not None and info.kind != "objective":
+        return "metric-like name (never a hyperparameter)"
     if "seed" in words:
         return "random seed"
     if words & _MESSAGE_WORDS:
@@ -344,7 +567,7 @@ def _not_a_hyperparameter(col: str, cells: pd.Series) -> str | None:
         return "timestamp"
     if "id" in words or "uuid" in words:
         return "identifier"
-    if words & _BOOKKEEPING_WORDS:
+    if words & _BOOKKEEPING_WORDS and not {"drop", "path"} <= words:  # drop_path is stochastic depth
         return "bookkeeping"
     if _mostly_text(cells):
         present = cells[~missing] if missing.any() else cells

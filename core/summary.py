@@ -13,7 +13,14 @@ import numpy as np
 import pandas as pd
 
 from core.associations import associate_issues
-from core.curves import CurveTable, CurveThresholds, build_curve_table, curve_facts, detect_curve_issues
+from core.curves import (
+    CurveTable,
+    CurveThresholds,
+    build_curve_table,
+    curve_facts,
+    detect_curve_issues,
+    overfitting_judged,
+)
 from core.detectors import (
     ISSUE_COLUMNS,
     ISSUE_TYPES,
@@ -23,6 +30,7 @@ from core.detectors import (
     detect_issues,
     infer_classes,
     order_issues,
+    reconcile_issues,
 )
 from core.findings import find_sweep_findings
 from core.loading import RawTable
@@ -56,12 +64,14 @@ def analyze_sweep(
     """
     thresholds = thresholds or Thresholds()
     table = build_trial_table(raw, roles)
-    issues = detect_issues(table, thresholds)
+    issues = detect_issues(table, thresholds, reconcile=curves is None)
     curve_summary = None
     if curves is not None:
         curve_thresholds = curve_thresholds or CurveThresholds()
         curve_table = build_curve_table(curves, curve_hints)
-        issues, curve_summary = merge_curve_issues(table, issues, curve_table,
+        replaced = issues["type"].eq("overfitting") & issues["trial_id"].isin(overfitting_judged(curve_table,
+                                                                                                  curve_thresholds))
+        issues, curve_summary = merge_curve_issues(table, issues[~replaced.to_numpy()], curve_table,
                                                    detect_curve_issues(curve_table, curve_thresholds))
         curve_summary["thresholds"] = curve_thresholds.to_dict()
     associations = associate_issues(table, issues)
@@ -103,7 +113,7 @@ def merge_curve_issues(
     merged.loc[only_curve, "trial_id"] = table.ids.to_numpy()[merged.loc[only_curve, "row"].to_numpy(dtype=int)]
     merged.loc[only_curve, "severity"] = merged.loc[only_curve, "type"].map(SEVERITY)
     merged["epoch"] = merged["epoch_curve"].astype(float)
-    merged = order_issues(merged[[*ISSUE_COLUMNS, "row", "epoch"]], table)
+    merged = order_issues(reconcile_issues(merged[[*ISSUE_COLUMNS, "row", "epoch"]]), table)
 
     facts = curve_facts(curves)
     flagged = set(curve_issues["trial_id"])

@@ -13,7 +13,7 @@ import pandas as pd
 
 from core.errors import InputError
 from core.loading import RawTable
-from core.roles import ColumnRoles
+from core.roles import ColumnRoles, flag_values
 from core.status import normalize_status
 from core.values import all_distinct, parse_cells
 
@@ -46,6 +46,12 @@ class TrialTable:
         error column (``roles.error``); else None.
     seeds : pd.Series or None
         The random seed column as given (text), when there is one (``roles.seed``).
+    budget : pd.Series of float64 or None
+        The trial's planned budget (``roles.budget``: ``max_epochs``, ``max_iter``...).
+    best_epoch : pd.Series of float64 or None
+        The epoch of the held-out best (``roles.best_epoch``).
+    outcomes : pd.DataFrame of bool
+        One column per outcome flag (``roles.outcomes``): True where the trial's flag is set.
     """
 
     ids: pd.Series
@@ -59,6 +65,9 @@ class TrialTable:
     roles: ColumnRoles
     errors: pd.Series | None = None
     seeds: pd.Series | None = None
+    budget: pd.Series | None = None
+    best_epoch: pd.Series | None = None
+    outcomes: pd.DataFrame | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -100,6 +109,9 @@ def build_trial_table(raw: RawTable, roles: ColumnRoles) -> TrialTable:
         roles=roles,
         errors=_text(frame[roles.error]) if roles.error else None,
         seeds=_text(frame[roles.seed]) if roles.seed else None,
+        budget=_budget(frame, roles.budget, raw.source),
+        best_epoch=_budget(frame, roles.best_epoch, raw.source),
+        outcomes=pd.DataFrame({col: flag_values(frame[col]) for col in roles.outcomes}, index=frame.index),
     )
 
 

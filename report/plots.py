@@ -61,6 +61,7 @@ STYLE = {  # issue type -> (colour, marker); colour-blind safe (Okabe-Ito, then 
     "killed": ("#555555", "v"),
     "timeout": ("#777777", "<"),
     "overfitting": ("#0072B2", "o"),
+    "generalization_gap": ("#88CCEE", "8"),
     "suspicious_validation": ("#882255", "h"),
     "short_run": ("#999933", ">"),
     "running": ("#AAAAAA", "."),
@@ -71,7 +72,8 @@ STYLE = {  # issue type -> (colour, marker); colour-blind safe (Okabe-Ito, then 
 }
 _HEALTHY = ("#9A9A9A", "o")
 _SHORT = {"nonfinite_metric": "NaN/inf", "status_mismatch": "hidden failure", "no_learning": "no learning",
-          "suspicious_validation": "suspicious val.", "short_run": "cut short", "still_improving": "still improving",
+          "suspicious_validation": "suspicious val.",
+          "generalization_gap": "gap", "short_run": "cut short", "still_improving": "still improving",
           "plateau": "plateau", "oscillation": "oscillating"}
 _RC = {"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 8.5,
        "xtick.labelsize": 9, "ytick.labelsize": 9, "figure.titlesize": 12}

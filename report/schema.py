@@ -60,6 +60,14 @@ class Roles(_Strict):
     error: str | None = None
     seed: str | None = None
     mapping: dict[str, str] = Field(default_factory=dict, description="roles given explicitly (--map, the reader)")
+    budget: str | None = Field(default=None, description="the per-trial planned budget (max_epochs...), also a "
+                                                         "hyperparameter when it is not the epochs used")
+    best_epoch: str | None = Field(default=None, description="the epoch of the held-out best")
+    outcomes: dict[str, str] = Field(default_factory=dict,
+                                     description="outcome flags the sweep wrote -> the issue type each states")
+    context: dict[str, str] = Field(default_factory=dict,
+                                    description="columns shown but never analysed as causes (hardware, derived "
+                                                "quantities, run labels) -> why")
 
 
 class NumericRange(_Strict):

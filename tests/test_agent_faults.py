@@ -22,7 +22,7 @@ from tests.conftest import SAMPLE
 ANALYST = json.dumps({"patterns": [{"title": "Idea", "issue_type": "nonfinite_metric", "evidence": ["L1"],
                                     "explanation": "Trials 2 and 4 produced NaN or infinite losses.",
                                     "hypothesis": True}]})
-WRITER = "Four of the six trials need attention; trial 2 failed outright and trial 3 overfit."
+WRITER = "Four of the six trials need attention; trial 2 failed outright and trial 3 shows a generalisation gap."
 
 
 def invoke(stub: ChatCompletionsStub, **settings) -> tuple[dict, float]:

@@ -723,3 +723,36 @@ def test_blocks_of_trials_give_the_same_issues_as_the_whole_table(monkeypatch):
     blocked = detect_curve_issues(build_curve_table(_as_text(_random_curves(7))))
     assert len(core.curves._blocks(table, 97)) > 10
     pd.testing.assert_frame_equal(blocked, whole)
+
+
+def test_curve_overfitting_with_a_train_loss_of_exactly_zero():
+    n = 40
+    train = [max(0.0, 1.0 - 0.1 * e) for e in range(n)]  # memorised: exactly 0 from epoch 10
+    val = [0.9 + 0.002 * (e - 12) ** 2 for e in range(n)]
+    table = build_curve_table(long_frame({"memorised": {"train_loss": train, "val_loss": val}}))
+    assert epoch_of(table, "memorised", "overfitting") == 12
+
+
+def test_the_curve_rule_replaces_the_final_value_rule_for_the_trials_it_judges():
+    from core.summary import analyze_sweep
+
+    n = 40
+    trials = RawTable(frame=pd.DataFrame({
+        "trial_id": ["rises", "steady", "no_curve"],
+        "train_loss": ["0.3", "0.3", "0.3"],
+        "val_loss": ["1.0", "0.6", "0.6"],
+        "best_val_loss": ["0.9", "0.4", "0.4"],  # the table says every trial rose >= 10 % after its best ...
+    }), source="t.csv")
+    curves = long_frame({
+        "rises": {"train_loss": list(decay(n, tau=6)), "val_loss": [0.9 + 0.002 * (e - 12) ** 2 for e in range(n)]},
+        # ... but this one's curve shows a held-out loss that never rose: the curve wins
+        "steady": {"train_loss": list(decay(n, tau=6)), "val_loss": list(decay(n, start=2.4, floor=0.35, tau=6))},
+    })
+    summary = analyze_sweep(trials, infer_roles(trials.frame, "t.csv"), curves=curves)
+    kinds = {(i["trial_id"], i["type"]) for i in summary["issues"]}
+    assert ("rises", "overfitting") in kinds
+    assert ("steady", "overfitting") not in kinds and ("steady", "generalization_gap") in kinds
+    assert ("no_curve", "overfitting") in kinds  # no curve: the table's best value still judges it
+    rises = [i for i in summary["issues"] if i["trial_id"] == "rises" and i["type"] == "overfitting"]
+    assert len(rises) == 1 and rises[0]["epoch"] == 12
+    assert ("rises", "generalization_gap") not in kinds

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from core.detectors import DETECTORS, ISSUE_COLUMNS, ISSUE_TYPES, SEVERITY, Thresholds, detect_issues
@@ -19,7 +21,7 @@ def test_seed_sample_issues_are_exactly_the_true_ones():
         ("2", "failed"),
         ("4", "nonfinite_metric"),  # val_loss = inf
         ("4", "status_mismatch"),  # ... while its status says completed: a hidden failure
-        ("3", "overfitting"),  # 0.80 / 0.15 = 5.3
+        ("3", "generalization_gap"),  # 0.80 / 0.15 = 5.3 at the end: a gap; no best value shows a rise
         ("5", "short_run"),  # 5 epochs vs a median of 20
     }
 
@@ -63,14 +65,15 @@ def test_completed_vocabularies_are_not_issues_and_pruned_is_info_only(write_csv
     assert set(issues.severity) == {"info"}
 
 
-def test_overfitting_ratio_and_min_epochs(write_csv):
+def test_generalization_gap_ratio_and_min_epochs(write_csv):
     path = write_csv(HEADER + "a,completed,0.1,0.2,0.31,10\nb,completed,0.1,0.2,0.29,10\n"
                      "c,completed,0.1,0.2,0.9,3\nd,completed,0.1,0.2,0.25,10\n")
     # a: 1.55 >= 1.5; b: 1.45; c: ratio 4.5 but only 3 epochs (< 5) -> not judged, and short
     found = issues_of(table_from_text(path))
-    assert ("a", "overfitting") in found
-    assert ("b", "overfitting") not in found and ("c", "overfitting") not in found
-    assert issues_of(table_from_text(path), Thresholds(overfit_ratio=1.4)) >= {("b", "overfitting")}
+    assert ("a", "generalization_gap") in found
+    assert ("b", "generalization_gap") not in found and ("c", "generalization_gap") not in found
+    assert not any(kind == "overfitting" for _, kind in found)  # a final gap is not overfitting
+    assert issues_of(table_from_text(path), Thresholds(overfit_ratio=1.4)) >= {("b", "generalization_gap")}
 
 
 def test_healthy_sweep_has_zero_short_runs():
@@ -200,9 +203,10 @@ def test_healthy_sweep_has_no_chance_level_trials():
     ("train", "val", "flagged"),
     [(0.80, 0.70, True), (0.80, 0.71, False), (0.95, 0.88, True), (0.95, 0.89, False), (95, 88, True), (80, 71, False)],
 )
-def test_overfitting_accuracy_gap_rule(train, val, flagged):
+def test_generalization_gap_accuracy_rule(train, val, flagged):
     rows = [{"trial_id": "a", "train_acc": train, "val_acc": val}, {"trial_id": "b", "train_acc": train, "val_acc": train}]
-    assert (("a", "overfitting") in _types(rows)) is flagged
+    assert (("a", "generalization_gap") in _types(rows)) is flagged
+    assert ("a", "overfitting") not in _types(rows)
 
 
 def test_suspicious_validation():
@@ -235,3 +239,261 @@ def test_context_passes_thresholds_and_classes_through(monkeypatch):
     assert Context(accuracy_gap=0.2, overfit_ratio=2.0).thresholds() == Thresholds(accuracy_gap=0.2, overfit_ratio=2.0)
     monkeypatch.setenv("HPATH_CLASSES", "100")
     assert Context().thresholds().n_classes == 100
+
+
+# --- issue 10 item 1: a planned budget is the trial's own budget --------------------------------
+
+
+def _budget_sweep(**extra):
+    """A healthy sweep whose trials ran their full, mixed planned budgets (10, 30 or 100 epochs)."""
+    return [{"trial_id": i, "status": "completed", "lr": 10 ** -(1 + i % 3), "max_epochs": b, "epochs_run": b,
+             "train_loss": 0.3, "val_loss": 0.35, **extra} for i, b in enumerate([10, 30, 100] * 6)]
+
+
+def test_mixed_planned_budgets_give_zero_short_runs_and_the_budget_is_a_hyperparameter():
+    table = table_from_records(_budget_sweep())
+    assert (table.roles.budget, table.roles.epochs) == ("max_epochs", "epochs_run")
+    assert "max_epochs" in table.roles.hyperparameters
+    assert not any(kind == "short_run" for _, kind in issues_of(table))
+    # the same sweep read against the sweep's median (no plan) would flag the 10-epoch trials
+    rows = [{k: v for k, v in r.items() if k != "max_epochs"} for r in _budget_sweep()]
+    assert sum(kind == "short_run" for _, kind in issues_of(table_from_records(rows))) == 6
+
+
+def test_short_run_is_judged_against_the_trials_own_budget():
+    rows = _budget_sweep()
+    rows[2]["epochs_run"] = 40   # planned 100, stopped at 40, completed: short
+    rows[1]["epochs_run"] = 20   # planned 30, ran 20 (>= 0.5 x 30): not clearly short
+    rows[5]["epochs_run"] = 3    # planned 100 ...
+    rows[5]["status"] = "timeout"  # ... but it hit its time budget: that issue, not short_run
+    found = issues_of(table_from_records(rows))
+    assert {t for t in found if t[1] == "short_run"} == {("2", "short_run")}
+    detail = detect_issues(table_from_records(rows)).set_index("type").loc["short_run", "detail"]
+    assert detail == "epochs_run=40 < 50 (0.5 x its own max_epochs=100)"
+
+
+@pytest.mark.parametrize("extra", [{"early_stopping": "True"}, {"patience": 5}, {"n_iter_no_change": 10}])
+def test_early_stopping_configured_is_never_a_short_run(extra):
+    rows = _budget_sweep(**extra)
+    rows[2]["epochs_run"] = 12
+    assert not any(kind == "short_run" for _, kind in issues_of(table_from_records(rows)))
+
+
+def test_early_stopping_off_still_judges_short_runs():
+    rows = _budget_sweep(early_stopping="False")
+    rows[2]["epochs_run"] = 12
+    assert ("2", "short_run") in issues_of(table_from_records(rows))
+
+
+@pytest.mark.parametrize("plan", ["max_iter", "max_t", "num_train_epochs", "budget_epochs"])
+def test_planned_budget_names(plan):
+    rows = [{"trial_id": i, "val_loss": 0.3, plan: 50 + i, "epochs": 50} for i in range(4)]
+    assert table_from_records(rows).roles.budget == plan
+
+
+def test_n_epochs_beside_epochs_run_is_the_plan_and_alone_is_what_was_used():
+    both = table_from_records([{"trial_id": i, "val_loss": 0.3, "n_epochs": 50, "epochs_run": 50} for i in range(4)])
+    assert (both.roles.budget, both.roles.epochs) == ("n_epochs", "epochs_run")
+    alone = table_from_records([{"trial_id": i, "val_loss": 0.3, "n_epochs": 50} for i in range(4)])
+    assert (alone.roles.budget, alone.roles.epochs) == (None, "n_epochs")
+
+
+def test_a_readers_epochs_parameter_is_the_planned_budget():
+    from core.loading import RawTable
+    from core.roles import infer_roles
+    from core.table import build_trial_table
+
+    frame = pd.DataFrame({"number": ["0", "1", "2", "3"], "value": ["0.3", "0.2", "0.4", "0.3"],
+                          "n_epochs": ["10", "40", "10", "40"], "lr": ["0.1", "0.01", "0.1", "0.01"]})
+    roles = infer_roles(frame, "t", {"n_epochs": "hyperparameter", "lr": "hyperparameter"})
+    assert roles.budget == "n_epochs" and roles.epochs is None and "n_epochs" in roles.hyperparameters
+    table = build_trial_table(RawTable(frame=frame, source="t"), roles)
+    assert not any(kind == "short_run" for _, kind in issues_of(table))
+
+
+def test_a_run_that_stopped_early_with_a_nonfinite_loss_is_not_a_short_run():
+    rows = _budget_sweep()
+    rows[2].update(epochs_run=7, val_loss="nan")
+    found = {t for t in issues_of(table_from_records(rows)) if t[0] == "2"}
+    assert found == {("2", "nonfinite_metric"), ("2", "status_mismatch")}
+
+
+# --- issue 10 item 3: overfitting is a rise after the best point; a final gap is its own type -----
+
+
+def test_overfitting_needs_a_rise_after_the_best_value():
+    rows = [
+        {"trial_id": "rose", "train_loss": 0.05, "val_loss": 0.60, "best_val_loss": 0.40, "epochs": 50, "best_epoch": 12},
+        {"trial_id": "gap_only", "train_loss": 0.05, "val_loss": 0.41, "best_val_loss": 0.40, "epochs": 50,
+         "best_epoch": 48},
+        {"trial_id": "late_best", "train_loss": 0.05, "val_loss": 0.60, "best_val_loss": 0.40, "epochs": 50,
+         "best_epoch": 45},  # its best is in the last 20 %: no rise after it to speak of
+        {"trial_id": "fine", "train_loss": 0.30, "val_loss": 0.33, "best_val_loss": 0.33, "epochs": 50, "best_epoch": 50},
+    ]
+    table = table_from_records(rows)
+    assert table.roles.best_epoch == "best_epoch" and table.roles.metric("loss", held_out=True) == "val_loss"
+    assert "best_val_loss" not in table.roles.hyperparameters
+    found = issues_of(table)
+    assert {t for t in found if t[1] == "overfitting"} == {("rose", "overfitting")}
+    # the other two with a large final gap are generalisation gaps (low), and "rose" is not given both
+    assert {t for t in found if t[1] == "generalization_gap"} == {("gap_only", "generalization_gap"),
+                                                                  ("late_best", "generalization_gap")}
+    detail = detect_issues(table).set_index(["trial_id", "type"]).loc[("rose", "overfitting"), "detail"]
+    assert detail == "val_loss=0.6 rose 50% above its best best_val_loss=0.4 (best_epoch=12: stop there)"
+    assert SEVERITY["generalization_gap"] == "low" and SEVERITY["overfitting"] == "medium"
+
+
+def test_overfitting_from_a_best_accuracy_column():
+    rows = [{"trial_id": "fell", "train_acc": 0.99, "val_acc": 0.80, "best_val_acc": 0.86},
+            {"trial_id": "kept", "train_acc": 0.99, "val_acc": 0.85, "best_val_acc": 0.86}]
+    found = issues_of(table_from_records(rows))
+    assert ("fell", "overfitting") in found and ("kept", "overfitting") not in found
+
+
+def test_a_train_loss_of_exactly_zero_does_not_hide_a_gap():
+    rows = [{"trial_id": "memorised", "train_loss": 0.0, "val_loss": 0.9},
+            {"trial_id": "both_zero", "train_loss": 0.0, "val_loss": 0.0},
+            {"trial_id": "fine", "train_loss": 0.3, "val_loss": 0.35}]
+    issues = detect_issues(table_from_records(rows))
+    gaps = issues[issues.type == "generalization_gap"]
+    assert gaps.trial_id.tolist() == ["memorised"]
+    assert gaps.detail.iloc[0] == "val_loss/train_loss = inf (train loss 0) (0.9 vs 0)"
+
+
+def test_reconcile_merges_one_row_per_trial_and_type():
+    from core.detectors import reconcile_issues
+
+    issues = pd.DataFrame({"trial_id": ["a", "a", "a", "b"], "type": ["diverged", "diverged", "short_run", "short_run"],
+                           "severity": ["high", "high", "low", "low"], "detail": ["x", "y", "s", "t"], "row": [0, 0, 0, 1]})
+    out = reconcile_issues(issues)
+    assert out[["trial_id", "type", "detail"]].values.tolist() == [["a", "diverged", "x; y"], ["b", "short_run", "t"]]
+
+
+# --- issue 10 item 2: regression metrics ------------------------------------------------------------
+
+
+def _regression_sweep():
+    """val/train r2 and mse of a regression sweep: learners, non-learners, a blow-up, an overfitter."""
+    rows = [{"trial_id": f"ok{i}", "alpha": 1e-4 * (i + 1), "train_r2": 0.9, "val_r2": 0.85 - 0.01 * i,
+             "train_mse": 0.1, "val_mse": 0.15} for i in range(8)]
+    rows += [{"trial_id": f"flat{i}", "alpha": 10.0, "train_r2": 0.01, "val_r2": -0.02 * i, "train_mse": 0.99,
+              "val_mse": 1.02} for i in range(4)]
+    rows.append({"trial_id": "blown", "alpha": 1e-4, "train_r2": -400.0, "val_r2": -350.0, "train_mse": 401.0,
+                 "val_mse": 351.0})
+    rows.append({"trial_id": "memoriser", "alpha": 0.0, "train_r2": 0.99, "val_r2": -0.3, "train_mse": 0.01,
+                 "val_mse": 1.3})
+    return rows
+
+
+def test_regression_metrics_are_metrics_with_the_right_direction():
+    from core.roles import classify_metric
+
+    for name in ("val_r2", "train_r2", "r2_score", "test_explained_variance", "val_pearson", "val/spearmanr"):
+        info = classify_metric(name)
+        assert info is not None and (info.kind, info.goal) == ("score", "max"), name
+    for name in ("val_mae", "test_rmse", "val_mape", "train_mse"):
+        assert classify_metric(name).goal == "min", name
+    table = table_from_records(_regression_sweep())
+    assert table.roles.hyperparameters == ["alpha"]
+
+
+def test_regression_no_learning_is_held_out_r2_at_or_below_zero_with_a_low_train_r2():
+    found = issues_of(table_from_records(_regression_sweep()))
+    assert {t for t in found if t[1] == "no_learning"} == {(f"flat{i}", "no_learning") for i in range(4)}
+    # the memoriser learned its training set (train r2 0.99): a gap, not "no learning"
+    assert ("memoriser", "generalization_gap") in found
+
+
+def test_regression_divergence_is_judged_against_the_mean_predictor():
+    table = table_from_records(_regression_sweep())
+    issues = detect_issues(table)
+    diverged = issues[issues.type == "diverged"]
+    assert diverged.trial_id.tolist() == ["blown"]
+    assert "val_r2=-350: squared error 351x the mean predictor's" in diverged.detail.iloc[0]
+    assert ("blown", "no_learning") not in set(zip(issues.trial_id, issues.type))
+
+
+def test_regression_targets_of_different_scales_do_not_diverge_by_the_median():
+    # two targets, one ~1e3 times the other: a sweep-wide median would call every large-target trial diverged
+    rows = [{"trial_id": f"s{i}", "dataset": "small", "val_mse": 0.01 * (1 + i % 3), "val_r2": 0.8} for i in range(10)]
+    rows += [{"trial_id": f"l{i}", "dataset": "large", "val_mse": 900.0 * (1 + i % 3), "val_r2": 0.7} for i in range(4)]
+    assert not any(kind == "diverged" for _, kind in issues_of(table_from_records(rows)))
+
+
+def test_no_learning_is_not_read_off_every_accuracy_named_score():
+    # A contrastive loss at ln(128) and zero-shot retrieval scores near zero: no 128 classes, nothing "at chance".
+    rows = [{"trial_id": i, "lr": 1e-4 * (1 + i), "val_clip_loss": float(np.log(128)) if i < 6 else 1.2 + 0.01 * i,
+             "val_retrieval_recall": 0.004 if i < 6 else 0.4, "val_zeroshot_acc": 0.001 if i < 6 else 0.3}
+            for i in range(20)]
+    table = table_from_records(rows)
+    from core.detectors import infer_classes
+
+    assert infer_classes(table, Thresholds()) == (None, "")
+    assert not any(kind == "no_learning" for _, kind in issues_of(table))
+
+
+def test_a_class_count_needs_the_accuracy_to_support_the_loss():
+    dead = [{"trial_id": f"d{i}", "val_loss": 2.3026, "val_acc": 0.1} for i in range(4)]
+    live = [{"trial_id": f"l{i}", "val_loss": 0.4 + 0.01 * i, "val_acc": 0.88} for i in range(10)]
+    from core.detectors import infer_classes
+
+    assert infer_classes(table_from_records(dead + live), Thresholds())[0] == 10
+    unsupported = [{**r, "val_acc": 0.55} for r in dead] + live  # at ln 10 by the loss, far from 1/10 by accuracy
+    assert infer_classes(table_from_records(unsupported), Thresholds()) == (None, "")
+
+
+# --- issue 10 item 4: held-out above training is usually by design ----------------------------------
+
+
+def _val_above_train(**hps):
+    rows = [{"trial_id": f"t{i}", "train_acc": 0.80, "val_acc": 0.90, **hps} for i in range(3)]
+    return rows + [{"trial_id": "fine", "train_acc": 0.9, "val_acc": 0.88, **hps}]
+
+
+@pytest.mark.parametrize("hps", [{"dropout": 0.3}, {"label_smoothing": 0.1}, {"augment": "true"}, {"mixup_alpha": 0.2}])
+def test_a_regulariser_explains_held_out_above_training(hps):
+    assert not any(kind == "suspicious_validation" for _, kind in issues_of(table_from_records(_val_above_train(**hps))))
+
+
+def test_only_the_trials_with_the_regulariser_off_are_suspicious():
+    rows = _val_above_train(dropout=0.5)
+    rows[0]["dropout"] = 0.0
+    issues = detect_issues(table_from_records(rows))
+    flagged = issues[issues.type == "suspicious_validation"]
+    assert flagged.trial_id.tolist() == ["t0"]
+    assert flagged.detail.iloc[0] == ("val_acc=0.9 above train_acc=0.8 by 0.100 with dropout off and train_acc is not a "
+                                      "running mean: check the split for leakage or duplicates")
+
+
+def test_a_train_mode_running_accuracy_explains_moderate_gaps_only():
+    rows = [{"trial_id": "small", "accuracy": 0.80, "val_accuracy": 0.90},
+            {"trial_id": "large", "accuracy": 0.60, "val_accuracy": 0.90},
+            {"trial_id": "fine", "accuracy": 0.9, "val_accuracy": 0.88}]
+    issues = detect_issues(table_from_records(rows))
+    flagged = issues[issues.type == "suspicious_validation"]
+    assert flagged.trial_id.tolist() == ["large"]
+    assert "train-mode running mean, which explains gaps up to 0.15, not this" in flagged.detail.iloc[0]
+
+
+def test_a_collapsed_run_explains_held_out_above_training():
+    rows = [{"trial_id": f"ok{i}", "train_acc": 0.9, "val_acc": 0.88, "train_loss": 0.3, "val_loss": 0.35}
+            for i in range(6)]
+    rows += [{"trial_id": f"dead{i}", "train_acc": 0.09, "val_acc": 0.1, "train_loss": 2.31, "val_loss": 2.3026}
+             for i in range(3)]
+    rows.append({"trial_id": "blown", "train_acc": 0.3, "val_acc": 0.5, "train_loss": 900.0, "val_loss": 1e6})
+    found = issues_of(table_from_records(rows))
+    assert not any(kind == "suspicious_validation" for _, kind in found)
+    assert ("blown", "diverged") in found
+
+
+def test_perfect_on_both_splits_is_an_easy_task_not_a_leak():
+    rows = [{"trial_id": "easy", "train_acc": 1.0, "val_acc": 1.0}, {"trial_id": "odd", "train_acc": 0.97, "val_acc": 1.0}]
+    found = {t for t in issues_of(table_from_records(rows)) if t[1] == "suspicious_validation"}
+    assert found == {("odd", "suspicious_validation")}
+
+
+def test_drop_last_is_not_a_regulariser():
+    from core.detectors import regularisers
+
+    table = table_from_records(_val_above_train(drop_last="True", drop_path=0.1))
+    assert regularisers(table)[1] == ["drop_path"]

@@ -45,7 +45,8 @@ def test_offline_run_has_all_sections_and_only_real_ids():
     assert ids_in_report <= REAL_IDS and {"2", "3", "4", "5"} <= ids_in_report
     s = out["summary"]
     assert s["schema_version"] == "1.1" and s["sweep"]["n_trials"] == 6
-    assert s["issue_counts"] == {"nonfinite_metric": 2, "status_mismatch": 1, "failed": 1, "overfitting": 1, "short_run": 1}
+    assert s["issue_counts"] == {"nonfinite_metric": 2, "status_mismatch": 1, "failed": 1, "generalization_gap": 1,
+                                 "short_run": 1}
     assert all(isinstance(i["trial_id"], str) for i in s["issues"])
     assert s["writer"]["author"] == "deterministic"
     json.dumps(s, allow_nan=False)
@@ -81,11 +82,11 @@ def test_model_citing_an_unknown_id_loops_exactly_once():
 
 
 def test_misattributed_known_id_also_loops_back():
-    model = ScriptedChatModel(analyst=[hypothesis()], writer=["Trial 3 diverged.", "Trial 3 overfit."])
+    model = ScriptedChatModel(analyst=[hypothesis()], writer=["Trial 3 diverged.", "Trial 3 shows a generalisation gap."])
     updates = list(graph.stream({"results_path": str(SAMPLE)}, context=Context(chat_model=model),
                                 stream_mode="updates"))
-    assert updates[3]["write"]["invalid_citations"] == ["3"]  # 3 exists but overfit, it did not diverge
-    assert "Trial 3 overfit." in updates[-1]["write"]["report"]
+    assert updates[3]["write"]["invalid_citations"] == ["3"]  # 3 exists but has a generalisation gap, it did not diverge
+    assert "Trial 3 shows a generalisation gap." in updates[-1]["write"]["report"]
 
 
 def test_model_that_always_invents_ids_ends_at_the_cap_without_them():
@@ -113,11 +114,11 @@ def test_model_that_always_invents_ids_ends_at_the_cap_without_them():
 
 def test_invented_numbers_are_removed_without_a_loop():
     model = ScriptedChatModel(analyst=[hypothesis()], writer=[
-        "4 of 6 trials have issues. Roughly 37% of trials diverged at lr 0.3. Trial 3 overfit.",
+        "4 of 6 trials have issues. Roughly 37% of trials diverged at lr 0.3. Trial 3 shows a generalisation gap.",
     ])
     out = graph.invoke({"results_path": str(SAMPLE)}, context=Context(chat_model=model))
     report = out["report"]
-    assert "4 of 6 trials have issues. Trial 3 overfit." in report
+    assert "4 of 6 trials have issues. Trial 3 shows a generalisation gap." in report
     assert "37%" not in report and "0.3." not in report
     assert "1 stated numbers not in the analysis" in report
     assert model.roles() == ["analyst", "writer"]

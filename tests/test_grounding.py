@@ -51,7 +51,7 @@ def test_summary_facts_are_collected():
 
 
 @pytest.mark.parametrize(("sentence", "expected"), [
-    ("Four of the six trials need attention; trial 2 failed outright and trial 3 overfit.", []),
+    ("Four of the six trials need attention; trial 2 failed outright and trial 3 shows a generalisation gap.", []),
     ("4 of 6 trials have issues.", []),
     ("3 of 6 trials have issues.", ["count"]),             # 3/6 is no count of this sweep
     ("2 trials failed.", ["count"]),                       # one trial failed
@@ -59,8 +59,8 @@ def test_summary_facts_are_collected():
     ("All trials failed.", ["count"]),
     ("No trials diverged.", []),
     ("None of the trials failed.", ["count"]),
-    ("Trial 3 diverged.", ["misattributed_id"]),           # trial 3 overfit, it did not diverge
-    ("Trial 3 overfit, while trial 6 stayed healthy.", []),
+    ("Trial 3 diverged.", ["misattributed_id"]),           # trial 3 shows a generalisation gap, it did not diverge
+    ("Trial 3 shows a generalisation gap, while trial 6 stayed healthy.", []),
     ("Trial 2 is healthy.", ["misattributed_id"]),
     ("Trial 5 did not fail.", []),
     ("The best trial is trial 6.", []),

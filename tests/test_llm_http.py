@@ -25,7 +25,7 @@ ANALYST = json.dumps({"patterns": [{
     "title": "NaN at these learning rates", "issue_type": "nonfinite_metric", "evidence": ["L1"], "hypothesis": True,
     "explanation": "Trials 2 and 4 produced NaN or infinite losses: lower the learning rate for configurations "
                    "like them."}]})
-WRITER = "Four of the six trials need attention; trial 2 failed outright and trial 3 overfit."
+WRITER = "Four of the six trials need attention; trial 2 failed outright and trial 3 shows a generalisation gap."
 
 
 def every_token_source(monkeypatch, token_path: Path) -> None:

@@ -92,11 +92,13 @@ def test_widening_at_the_edge_and_not_into_a_sick_region():
 
 def _overfitting_sweep(write_csv, with_decay: bool) -> dict:
     rng = np.random.default_rng(0)
-    lines = ["trial_id,lr,weight_decay,epochs,train_loss,val_loss" if with_decay else "trial_id,lr,epochs,train_loss,val_loss"]
+    # overfitting is a rise after the best point (issue 10): best_val_loss gives the best next to the final value
+    lines = ["trial_id,lr,weight_decay,epochs,train_loss,val_loss,best_val_loss" if with_decay
+             else "trial_id,lr,epochs,train_loss,val_loss,best_val_loss"]
     for i, lr in enumerate(np.geomspace(1e-4, 1e-1, 40)):
-        train, val = (0.1, 0.5) if lr >= 0.01 else (0.4, 0.45)
+        train, val, best = (0.1, 0.5, 0.3) if lr >= 0.01 else (0.4, 0.45, 0.44)
         decay = f"{[0.0, 0.0001, 0.001][i % 3]}," if with_decay else ""
-        lines.append(f"t{i},{lr:.6g},{decay}20,{train + rng.uniform(0, 0.01):.4f},{val + rng.uniform(0, 0.01):.4f}")
+        lines.append(f"t{i},{lr:.6g},{decay}20,{train + rng.uniform(0, 0.01):.4f},{val + rng.uniform(0, 0.01):.4f},{best}")
     return _summary(write_csv("\n".join(lines) + "\n"))
 
 
