@@ -196,8 +196,12 @@ def test_a_running_minimum_is_a_best_value_not_the_held_out_curve():
     assert roles.loss_pair() == ("train_loss", "val_loss")  # was ("train_loss", "best_val_loss")
     assert "best_val_loss" not in summary["curves"]["metrics"]
     overfit = {i["trial_id"] for i in summary["issues"] if i["type"] == "overfitting"}
-    assert overfit == {"c04", "c05", "c08", "c09"}  # weight_decay 0 and lr >= 0.01 (make_mlflow_nested.py)
-    assert any("curve: val_loss best" in i["detail"] for i in summary["issues"] if i["type"] == "overfitting")
+    assert overfit == {"c08", "c09"}  # weight_decay 0 and lr >= 0.01 (make_mlflow_nested.py) ...
+    # ... c04/c05 too, but their curves rise only 4.5 % over the best in the last 20 % (the curve rule wants 5 %),
+    # and the curve rule replaces the final-value ratio (issue 10 item 3): their 3.9x final gap is a gap
+    gap = {i["trial_id"] for i in summary["issues"] if i["type"] == "generalization_gap"}
+    assert {"c04", "c05"} <= gap
+    assert all(i["detail"].startswith("val_loss best") for i in summary["issues"] if i["type"] == "overfitting")
 
 
 def test_map_wins_over_the_running_best_reading():
