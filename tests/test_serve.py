@@ -394,3 +394,58 @@ def test_a_zipped_ray_tune_directory_is_read_like_the_directory(page, server, tm
     assert summary["patterns"] == expected["patterns"]
     assert page.inner_text("#source").startswith("lr_sweep")
     assert not list(server["tmp"].iterdir())
+
+
+def test_options_of_the_command_line_reach_the_run(page, server, tmp_path):
+    results, curves = DATA / "deepobs_nonfinite_slice.csv", DATA / "curves" / "deepobs_curves_slice.csv"
+    page.goto(server["url"])
+    page.set_input_files("#results_file", str(results))
+    page.click(".options summary")
+    page.set_input_files("#curves_file", str(curves))
+    page.fill("#mapping", "batch_size=ignore")
+    page.click("#go")
+    page.wait_for_selector("#overview", timeout=RESULT_TIMEOUT_MS)
+    summary = json.loads(_download(page, "#dl-json", tmp_path))
+    from graph.run import main
+
+    out = io.StringIO()
+    with contextlib.chdir(results.parent), contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        assert main([results.name, "--curves", str(curves.relative_to(results.parent)), "--map", "batch_size=ignore",
+                     "--offline", "--output-format", "json"]) == 0
+    expected = json.loads(out.getvalue())
+    assert summary["sweep"]["roles"] == expected["sweep"]["roles"]
+    assert summary["sweep"]["roles"]["mapping"] == {"batch_size": "ignore"}
+    assert summary["curves"]["n_matched"] == expected["curves"]["n_matched"] > 0
+    assert summary["issues"] == expected["issues"] and summary["patterns"] == expected["patterns"]
+    assert page.locator("#overview img[src$='/curves.png']").count() == 1
+    page.screenshot(path=tmp_path / "curves.png", full_page=True)
+
+
+def test_a_path_typed_on_the_page_is_read_on_the_server(page, server):
+    page.goto(server["url"])
+    page.fill("#results_path", str(SAMPLE))
+    page.click("#go")
+    page.wait_for_selector("#overview", timeout=RESULT_TIMEOUT_MS)
+    assert page.inner_text("#source") == str(SAMPLE)
+    assert page.inner_text("#n-trials") == "6"
+
+
+def test_progress_is_streamed_node_by_node(server):
+    status, reply = _post(server["url"] + "runs", DEEPOBS)
+    assert status == 200
+    events = []
+    with _DIRECT.open(server["url"] + reply["url"].lstrip("/") + "/events", timeout=RESULT_TIMEOUT_MS / 1000) as stream:
+        kind = None
+        for raw in stream:
+            line = raw.decode().rstrip("\n")
+            if line.startswith("event: "):
+                kind = line[7:]
+            elif line.startswith("data: "):
+                events.append((kind, json.loads(line[6:])))
+                if kind == "end":
+                    break
+    nodes = [data["node"] for kind, data in events if data.get("kind") == "node"]
+    assert nodes == ["load", "detect", "analyze", "write"]
+    assert events[-1] == ("end", {"state": "done"})
+    steps = [data["text"] for _, data in events if data.get("kind") == "step"]
+    assert steps[0].startswith("load:") and "drawing pictures" in steps
