@@ -26,6 +26,7 @@ def diagnose(sweep: Sweep, thresholds: Thresholds | None = None, alpha: float = 
     ``leads``, ``recommendations``, ``analysis``, ``writer`` (deterministic) and
     ``next_sweep``: ready for :func:`core.render.render_report`.
     """
+    sweep.trials.format = sweep.format  # shown in the report ("Read as ...")
     roles = infer_roles(sweep.trials.frame, sweep.source, sweep.role_hints)
     curves = sweep.curves
     summary = analyze_sweep(sweep.trials, roles, thresholds, curves=curves)

@@ -93,6 +93,16 @@ class Watch:
         self._write(summary)
         return new
 
+    def safely(self, sweep: Callable[[], Sweep], label: str) -> list[Region]:
+        """:meth:`update` from inside a running sweep: a failure is one line, never the end of the sweep."""
+        try:
+            return self.update(sweep(), label)
+        except InputError as exc:  # e.g. no metric reported yet
+            self._say(f"[watch] {label}: not diagnosed yet ({exc})")
+        except Exception as exc:  # noqa: BLE001 - the user's sweep is worth more than one diagnosis
+            self._say(f"[watch] {label}: diagnosis failed ({type(exc).__name__}: {exc}); the sweep goes on")
+        return []
+
     def region_of(self, params: dict[str, Any]) -> Region | None:
         """The first condemned region ``params`` falls in, or None."""
         return next((r for r in self.condemned.values() if r.contains(params)), None)
@@ -169,8 +179,8 @@ class PathologyWatch:
         self._last = len(trained)
         from core.sources.optuna import from_study
 
-        sweep, _ = from_study(study, trained, f"optuna study {study.study_name!r}")
-        self.watch.update(sweep, label=f"trial {trial.number}")
+        self.watch.safely(lambda: from_study(study, trained, f"optuna study {study.study_name!r}")[0],
+                          label=f"trial {trial.number}")
 
 
 def _trained_trials(study: Any) -> list[Any]:
@@ -266,21 +276,24 @@ def ray_tune_callback(every: int = 20, out: str | os.PathLike[str] | None = "wat
             self.watch, self.every, self._last = watch, every, 0
 
         def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:  # noqa: D102
-            self._maybe(trials)
+            self._maybe(trials, trial, "TERMINATED")
 
         def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:  # noqa: D102
-            self._maybe(trials)
+            self._maybe(trials, trial, "ERROR")
 
-        def _maybe(self, trials: list[Any]) -> None:
-            ended = [t for t in trials if t.status in ("TERMINATED", "ERROR")]
+        def _maybe(self, trials: list[Any], ending: Any, status: str) -> None:
+            """Diagnose the ended trials (the one ending now included: Ray sets its status after the callback)."""
+            ended = {t.trial_id: (t, t.status) for t in trials if t.status in ("TERMINATED", "ERROR")}
+            ended[ending.trial_id] = (ending, status)
             if len(ended) - self._last < self.every:
                 return
             self._last = len(ended)
-            infos = {str(t.trial_id): {"status": t.status, "config": dict(t.config or {}),
+            infos = {str(t.trial_id): {"status": st, "config": dict(t.config or {}),
                                        "last_result": dict(t.last_result or {}),
                                        "error_msg": _ray_error(t),
-                                       "stop": dict(getattr(t, "stopping_criterion", None) or {})} for t in trials}
-            self.watch.update(from_trial_infos(infos, "ray tune experiment"), label=f"{len(ended)} trials")
+                                       "stop": dict(getattr(t, "stopping_criterion", None) or {})}
+                     for t, st in ended.values()}
+            self.watch.safely(lambda: from_trial_infos(infos, "ray tune experiment"), label=f"{len(ended)} trials")
 
     return RayTuneWatch()
 

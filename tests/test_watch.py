@@ -223,3 +223,27 @@ def _wait(condition, timeout_s: float = 60.0) -> None:
             pass
         time.sleep(0.1)
     pytest.fail("timed out")
+
+
+def test_a_diagnosis_that_cannot_run_never_stops_the_study() -> None:
+    stream = io.StringIO()
+    watch = PathologyWatch(every=5, out=None, avoid_sick_regions=True, stream=stream)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+
+    def crashes(trial: optuna.Trial) -> float:
+        trial.suggest_float("lr", 1e-4, 1.0, log=True)
+        raise RuntimeError("CUDA out of memory")  # no metric ever reported
+
+    study.optimize(crashes, n_trials=12, callbacks=[watch], catch=(RuntimeError,))
+    assert len(study.trials) == 12 and watch.watch.diagnoses == 2 and not watch.condemned  # failing everywhere
+
+    def unreadable() -> Sweep:
+        from core.errors import InputError
+
+        raise InputError("x: no metric column")
+
+    assert watch.watch.safely(unreadable, "trial 3") == []
+    assert watch.watch.safely(lambda: 1 / 0, "trial 4") == []
+    assert stream.getvalue().splitlines()[-2:] == [
+        "[watch] trial 3: not diagnosed yet (x: no metric column)",
+        "[watch] trial 4: diagnosis failed (ZeroDivisionError: division by zero); the sweep goes on"]

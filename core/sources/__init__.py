@@ -188,6 +188,8 @@ def without_credentials(name: str) -> str:
     if not (parts.username or parts.password):
         return name
     netloc = parts.netloc.rsplit("@", 1)[1]
+    if not netloc:  # a Unix socket (postgresql://u:pw@/db?host=/run/pg): keep the '//' urlunsplit would drop
+        return f"{parts.scheme}://{urlunsplit(('', '', parts.path, parts.query, parts.fragment))}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
