@@ -23,6 +23,8 @@ demo: $(VENV)/.installed
 	@echo "Reports: out/sample_results/hparam_report.md, out/deepobs_cifar10_3c3d/hparam_report.md"
 
 test: $(VENV)/.installed-test
+	@# the browser tests drive Debian's chromium (nothing downloaded at test time); root installs it when missing
+	@[ -x /usr/bin/chromium ] || [ "$$(id -u)" != 0 ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	env -u HF_TOKEN HF_HUB_OFFLINE=1 $(PY) -m pytest -q
 
 lint: $(VENV)/.installed-test

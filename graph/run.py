@@ -150,7 +150,7 @@ def _write_outputs(final: dict[str, Any], summary_text: str, out_dir: Path, args
 
                 images = {p["path"]: (staged.path / p["path"]).read_bytes() for p in pictures}
                 title = f"Sweep report: {summary['sweep']['source']}"
-                staged.write_text(HTML_NAME, render_html(report, images, title=title))
+                staged.write_text(HTML_NAME, render_html(report, images, title=title, summary=summary))
                 written.append(HTML_NAME)
             staged.commit()
     except OSError as exc:

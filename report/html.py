@@ -4,13 +4,19 @@ For readers who do not read markdown. The markdown report (already escaped by
 :mod:`core.render`) is rendered with markdown-it-py with raw HTML off and links off; the
 pictures it links are embedded as ``data:`` URIs, any other image is reduced to its
 text. The page loads nothing: no stylesheet, font, script or image from elsewhere.
+
+Given the summary, sections link to each other with in-page anchors only: a trial id
+anywhere in the report leads to its row in a closing "Trials with issues" table, and an
+evidence id (``P1``, ``L1``, ``F1``) to the pattern, lead or finding it names.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import re
 from collections.abc import Mapping
+from typing import Any
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -28,10 +34,16 @@ th, td { border: 1px solid #d1d9e0; padding: .35em .7em; text-align: left; verti
 th { background: #f6f8fa; }
 blockquote { margin: 1em 0; padding: .2em 1em; color: #59636e; border-left: .25em solid #d1d9e0; }
 img { max-width: 100%; height: auto; display: block; margin: 1em 0; border: 1px solid #eef0f2; }
+a { color: #0969da; text-decoration: none; } a:hover { text-decoration: underline; }
+:target { background: #fff8c5; }
 """
+_EVIDENCE_ID = re.compile(r"\b([PLF][1-9][0-9]*)\b")
+_SECTION_ID = re.compile(r"^\*?\*?([PLF][1-9][0-9]*)\.")
+_MAX_TRIAL_ROWS = 2000
 
 
-def render_html(markdown: str, pictures: Mapping[str, bytes], *, title: str = "Hyperparameter sweep report") -> str:
+def render_html(markdown: str, pictures: Mapping[str, bytes], *, title: str = "Hyperparameter sweep report",
+                summary: Mapping[str, Any] | None = None) -> str:
     """The markdown report as a standalone HTML page.
 
     Parameters
@@ -42,6 +54,10 @@ def render_html(markdown: str, pictures: Mapping[str, bytes], *, title: str = "H
         PNG bytes by the relative path the report links them with.
     title : str
         The page title (escaped).
+    summary : mapping, optional
+        The report's summary (``issues``: ``trial_id``, ``type``, ``detail``); with it
+        the page ends with a table of the trials with issues (at most 2000) and
+        links trial ids and evidence ids to their rows and sections.
 
     Returns
     -------
@@ -51,10 +67,14 @@ def render_html(markdown: str, pictures: Mapping[str, bytes], *, title: str = "H
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
     md.enable("table").disable(["link", "autolink"])
     tokens = md.parse(markdown)
+    rows = _trial_rows(summary) if summary else {}
+    anchors = {trial: f"trial-{i}" for i, trial in enumerate(rows, 1)}
+    sections = _section_ids(tokens)
     for token in tokens:
         if token.children:
-            token.children = [_embed(child, pictures) for child in token.children]
-    body = md.renderer.render(tokens, md.options, {})
+            children = [_embed(child, pictures) for child in token.children]
+            token.children = [out for child in children for out in _linked(child, anchors, sections)]
+    body = md.renderer.render(tokens, md.options, {}) + _trials_table(rows, anchors, summary)
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
@@ -73,3 +93,69 @@ def _embed(token: Token, pictures: Mapping[str, bytes]) -> Token:
     text = Token("text", "", 0)
     text.content = token.content
     return text
+
+
+def _section_ids(tokens: list[Token]) -> set[str]:
+    """Give patterns, leads and findings (``### P1. ...``, ``- **F1.** ...``) an ``id``; the ids given."""
+    found: set[str] = set()
+    for i in range(1, len(tokens) - 1):
+        opener, inline = tokens[i], tokens[i + 1]
+        if opener.type in ("heading_open", "paragraph_open") and inline.type == "inline":
+            match = _SECTION_ID.match(inline.content)
+            if match and match[1] not in found:
+                # a tight list's paragraph is not rendered: the id goes on its list item
+                (tokens[i - 1] if opener.hidden and tokens[i - 1].type == "list_item_open" else opener).attrSet("id", match[1])
+                found.add(match[1])
+    return found
+
+
+def _linked(token: Token, anchors: Mapping[str, str], sections: set[str]) -> list[Token]:
+    """A trial id in code, or an evidence id in text, as an in-page link to its row or section."""
+    if token.type == "code_inline" and token.content in anchors:
+        return _link(f"#{anchors[token.content]}", [token])
+    if token.type != "text" or not sections or "vidence" not in token.content:
+        return [token]
+    out: list[Token] = []
+    last = 0
+    for match in _EVIDENCE_ID.finditer(token.content):
+        if match[1] not in sections:
+            continue
+        out.append(_text(token.content[last:match.start()]))
+        out += _link(f"#{match[1]}", [_text(match[1])])
+        last = match.end()
+    return [*out, _text(token.content[last:])] if out else [token]
+
+
+def _link(href: str, inner: list[Token]) -> list[Token]:
+    opening = Token("link_open", "a", 1)
+    opening.attrSet("href", href)
+    return [opening, *inner, Token("link_close", "a", -1)]
+
+
+def _text(content: str) -> Token:
+    token = Token("text", "", 0)
+    token.content = content
+    return token
+
+
+def _trial_rows(summary: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Trial id -> its issues as ``type: detail``, in the summary's order, for the first 2000 trials."""
+    rows: dict[str, list[str]] = {}
+    for issue in summary.get("issues", []):
+        trial = str(issue["trial_id"])
+        if trial in rows or len(rows) < _MAX_TRIAL_ROWS:
+            rows.setdefault(trial, []).append(f"{issue['type']}: {issue.get('detail', '')}")
+    return rows
+
+
+def _trials_table(rows: Mapping[str, list[str]], anchors: Mapping[str, str], summary: Mapping[str, Any] | None) -> str:
+    if not rows:
+        return ""
+    n_affected = int((summary or {}).get("trials_affected", len(rows)))
+    shown = "" if n_affected <= len(rows) else f" (the first {len(rows)} of {n_affected}; all are in the JSON summary)"
+    body = "".join(
+        f'<tr id="{anchors[trial]}"><td><code>{html.escape(trial)}</code></td>'
+        f"<td>{'<br>'.join(html.escape(item) for item in items)}</td></tr>\n"
+        for trial, items in rows.items())
+    return (f"<h2 id=\"trials\">Trials with issues</h2>\n<p>Every trial the report names, with its issues{shown}.</p>\n"
+            f"<table>\n<thead><tr><th>Trial</th><th>Issues</th></tr></thead>\n<tbody>\n{body}</tbody>\n</table>\n")

@@ -42,4 +42,5 @@ def test_cli_html_report_embeds_every_picture(tmp_path):
         assert base64.b64decode(src.split(",", 1)[1]) == (tmp_path / path).read_bytes()
     for heading in ("Overview", "Issue Breakdown", "Hyperparameter Pathologies", "Recommendations", "Next experiment"):
         assert f"<h2>{heading}</h2>" in page
-    assert not re.search(r"(src|href)=\"(?!data:)", page) and "http://" not in page and "https://" not in page
+    assert not re.search(r"src=\"(?!data:)|href=\"(?!#)", page) and "http://" not in page and "https://" not in page
+    assert re.search(r'href="#trial-\d+"', page) and re.search(r'href="#P\d+"', page)  # in-page links only
