@@ -94,17 +94,17 @@ def analyzed(sweep):
 
 
 def test_asha_stops_are_pruned_not_short_runs():
-    """12 trials under ASHA (max_t=9, rungs 1/3/9), written by Ray Tune: 10 stopped at a rung, by design."""
+    """12 trials under ASHA (max_t=9, rungs 1/3/9), written by Ray Tune: 9 stopped at a rung, by design."""
     sweep = read_sweep(ASHA)
     frame = sweep.trials.frame
     iterations = frame.set_index("trial_id")["training_iteration"].astype(int)
     status = normalize_status(frame.set_index("trial_id")["status"])
-    assert (status == "pruned").sum() == 10 and set(iterations[status == "pruned"]) == {1, 3}
-    assert set(iterations[status == "completed"]) == {9}
-    assert "10 of 12 TERMINATED trials ended after fewer iterations (1, 3) than the longest (9)" in sweep.notes[0]
+    assert (status == "pruned").sum() == 9 and set(iterations[status == "pruned"]) == {1, 3}
+    assert set(iterations[status == "completed"]) == {9} and (status == "completed").sum() == 3
+    assert "9 of 12 TERMINATED trials ended after fewer iterations (1, 3) than the longest (9)" in sweep.notes[0]
     summary = analyzed(sweep)
     assert summary["sweep"]["roles"]["epochs"] == "training_iteration"  # epochs are what was trained
-    assert summary["issue_counts"] == {"pruned": 10}  # no short_run, nothing sick
+    assert summary["issue_counts"] == {"pruned": 9}  # no short_run, nothing sick
 
 
 def test_a_trial_that_reached_its_own_budget_was_not_stopped():
@@ -127,3 +127,34 @@ def test_errors_and_equal_budgets_are_left_as_they_are():
     assert normalize_status(read_sweep(DEEPCAVE).trials.frame["status"]).eq("completed").all()
     statuses = normalize_status(read_sweep(SWEEP).trials.frame["status"]).value_counts().to_dict()
     assert statuses == {"completed": 4, "failed": 2}  # an ERROR after 3 of 4 iterations is a failure, not a stop
+
+
+def test_declared_param_space_from_the_search_generator_state():
+    space = read_sweep(ASHA).space
+    assert space == {
+        "lr": {"kind": "float", "low": 1e-4, "high": 1.0, "log": True, "step": None, "choices": None, "source": "raytune"},
+        "batch_size": {"kind": "categorical", "low": None, "high": None, "log": False, "step": None,
+                       "choices": [32, 64, 128], "source": "raytune"},
+        "dropout": {"kind": "float", "low": 0.0, "high": 0.5, "log": False, "step": None, "choices": None,
+                    "source": "raytune"},
+    }
+    grid = read_sweep(SWEEP).space  # tune.grid_search([...]) is a declared list of choices
+    assert grid == {"lr": {"kind": "categorical", "low": None, "high": None, "log": False, "step": None,
+                           "choices": [0.001, 0.01, 0.1, 0.3, 0.6, 1.5], "source": "raytune"}}
+    assert read_sweep(DEEPCAVE).space == {}  # no generator state kept: nothing declared, nothing guessed
+
+
+def test_the_state_pickle_is_read_without_running_anything(tmp_path):
+    import os
+    import pickle
+
+    from core.sources.raytune_space import read_space
+
+    class Boom:
+        def __reduce__(self):
+            return (os.system, (f"touch {tmp_path / 'ran'}",))
+
+    (tmp_path / "basic-variant-state-x.json").write_bytes(pickle.dumps({"unresolved_spec": {"config": {"a": Boom()}}}))
+    assert read_space(tmp_path) == {} and not (tmp_path / "ran").exists()
+    (tmp_path / "basic-variant-state-x.json").write_bytes(b"\x80\x04 truncated")
+    assert read_space(tmp_path) == {}

@@ -20,6 +20,7 @@ from core.errors import InputError
 from core.loading import RawTable
 from core.roles import canonical
 from core.sources._common import frame_of, last_line, read_json, read_table, text
+from core.sources.raytune_space import read_space
 from core.sweep import Sweep
 
 _BOOKKEEPING = {
@@ -99,6 +100,9 @@ def read_experiment(path: Path) -> tuple[Sweep, dict[str, str]]:
         raise InputError(f"{name}: a Ray Tune experiment directory with no trials")
     notes += _scheduler_stops(name, rows)
     sweep, renames = _sweep_of_rows(rows, name, notes)
+    columns = set(sweep.trials.frame.columns)
+    shown = {k: renames.get(f"config/{k}", f"config/{k}") for k in read_space(path)}
+    sweep.space = {shown[k]: entry for k, entry in read_space(path).items() if shown[k] in columns}
     if curve_rows:
         sweep.curves = RawTable(frame=frame_of(curve_rows), source=name)
     return sweep, renames

@@ -7,7 +7,8 @@ grace_period=1, reduction_factor=3): trials that fall behind at a rung are stopp
 the scheduler (status TERMINATED, fewer than 9 results, last result not ``done``).
 Used: ray 2.60.0 on Python 3.11, 2 CPUs. Run from this directory, then delete the
 pickles and TensorBoard files Ray also writes (*.pkl, events.out.tfevents.*,
-.validate_storage_marker):
+.validate_storage_marker); keep ``basic-variant-state-*.json`` (a pickle despite its
+name: the search generator's state, where the declared ``param_space`` lives):
 
     python make_raytune_asha.py
 """
