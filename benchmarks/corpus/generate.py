@@ -217,7 +217,7 @@ def run_sweep(name: str, out_dir: Path, seed: int = 0) -> None:
         curve_rows.extend({"trial_id": tid, **c} for c in run.curves)
     out = out_dir / name
     out.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).map(_r).to_csv(out / "results.csv", index=False)
+    pd.DataFrame(rows, dtype=object).map(_r).to_csv(out / "results.csv", index=False)  # never reported: empty
     pd.DataFrame(curve_rows).map(_r).to_csv(out / "curves.csv", index=False)
 
 
