@@ -116,6 +116,11 @@ class Thresholds:
     no_learning_train_r2 : ... with a train r2 at or below this (or unknown) learned nothing.
     running_gap : held-out accuracy above a train-mode running train accuracy (Keras
         ``accuracy``, names with running/batch/step) is explained up to this gap.
+    chance_floor_share : an inferred chance level is a floor: at most this share of the
+        finite held-out accuracies may lie below it (by more than ``chance_margin``).
+    diverge_trivial_factor : a loss this many times the trivial predictor's (ln C or the
+        prior's entropy when the classes are known; the mean predictor's in regression)
+        has diverged.
     """
 
     overfit_ratio: float = 1.5
@@ -138,6 +143,8 @@ class Thresholds:
     no_learning_r2: float = 0.0
     no_learning_train_r2: float = 0.2
     running_gap: float = 0.15
+    chance_floor_share: float = 0.05
+    diverge_trivial_factor: float = 10.0
 
     def to_dict(self) -> dict[str, float | None]:
         """JSON-native form, as recorded in the summary."""
@@ -207,10 +214,14 @@ def detect_nonfinite(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
 
     An empty cell is missing, not NaN. ``detail`` names each non-finite metric and its
     value (``val_loss=+inf``); a trial whose error text matches :data:`NONFINITE_TEXT`
-    ("Loss is NaN", "non-finite loss") is flagged with that text quoted.
+    ("Loss is NaN", "non-finite loss") is flagged with that text quoted. A run that
+    failed before its first epoch (status failed, 0 epochs) reported nothing: its
+    ``nan`` cells are placeholders, and it is ``failed`` only.
     """
     values = table.metrics.to_numpy(dtype=float)
     flagged = _nonfinite_cells(table)
+    if table.epochs is not None:
+        flagged = flagged & ~((table.status == "failed").to_numpy() & (table.epochs.to_numpy(dtype=float) == 0))[:, None]
     columns = list(table.metrics.columns)
 
     def metrics_text(rows: np.ndarray) -> list[str]:
@@ -238,10 +249,16 @@ def detect_status_mismatch(table: TrialTable, thresholds: Thresholds) -> pd.Data
     status column) and that reported a non-finite metric or no finite metric at all,
     and trials stopped early (``pruned``, including "early_stopped") whose metrics are
     non-finite: in real sweeps a NaN validation loss "never improves", so the run is
-    early-stopped and marked as finished.
+    early-stopped and marked as finished. Without a status column, a row with no metric
+    at all (every metric cell empty) is flagged too: a run that gave no result, whatever
+    it was.
     """
-    if table.roles.status is None or table.metrics.shape[1] == 0:
+    if table.metrics.shape[1] == 0:
         return _none()
+    if table.roles.status is None:
+        empty = table.missing.to_numpy(dtype=bool).all(axis=1)
+        return _issues(table, "status_mismatch", (empty, lambda rows: [
+            "no status column and no metric reported: the run gave no result"] * len(rows)))
     values = table.metrics.to_numpy(dtype=float)
     nonfinite = _nonfinite_cells(table).any(axis=1)
     no_finite = ~np.isfinite(values).any(axis=1)
@@ -289,30 +306,32 @@ def _held_out_r2(table: TrialTable) -> str | None:
 def detect_diverged(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
     """A finite loss far above any sensible value: the optimisation blew up.
 
-    Classification (and any loss without an r2 beside it): per loss column, the
-    reference is the sweep's median over finite positive values and, when the number of
-    classes C is known or inferred, the loss of a uniform prediction ln(C) (whichever
-    is larger). A loss >= ``diverge_factor`` (100) x the reference, or >= ``diverge_abs``
-    (1e5), has diverged.
-
-    Regression, judged against the trivial predictor rather than a sweep-wide median
-    (targets of different scales make that meaningless): where a split has an r2 (or
-    explained-variance) column, its losses are not judged by the median, and an r2 <=
-    1 - ``diverge_factor`` (a squared error >= 100x the mean predictor's) has diverged.
+    Judged against the trivial predictor's loss wherever it is known: with the classes
+    known or inferred (:func:`chance_level`), a classification loss >=
+    ``diverge_trivial_factor`` (10) x the loss of predicting the class prior (ln C when
+    balanced). Regression, rather than a sweep-wide median (targets of different scales
+    make that meaningless): where a split has an r2 (or explained-variance) column, its
+    losses are not judged by the median, and an r2 <= 1 - ``diverge_trivial_factor`` (a
+    squared error >= 10x the mean predictor's) has diverged. Otherwise a loss >=
+    ``diverge_factor`` (100) x the sweep's median of that loss; and any loss >=
+    ``diverge_abs`` (1e5).
     Non-finite losses are ``nonfinite_metric``, not this.
     """
-    classes = infer_classes(table, thresholds)[0]
+    classes, _, trivial, _ = chance_level(table, thresholds)
     fragments = []
     r2_splits = {split: col for split in ("train", "val", "test") if (col := r2_column(table, split))}
     for col, info in table.roles.metrics.items():
-        if info.kind != "loss" or (info.split in r2_splits and is_regression_loss(col)):
+        if info.kind != "loss" or info.split in r2_splits:
             continue
         loss = table.metrics[col].to_numpy(dtype=float)
         finite = loss[np.isfinite(loss) & (loss > 0)]
         median = float(np.median(finite)) if len(finite) else 0.0
-        reference = max(median, np.log(classes) if classes else 0.0)
-        limit = min(thresholds.diverge_abs, thresholds.diverge_factor * reference) if reference > 0 else thresholds.diverge_abs
-        what = f"the sweep median {format_number(median)}" if reference == median else f"ln({classes})"
+        if classes and not is_regression_loss(col):
+            # the trivial predictor's loss is known: judge against it, not against the sweep
+            reference, factor, what = trivial, thresholds.diverge_trivial_factor, "the trivial predictor's loss"
+        else:
+            reference, factor, what = median, thresholds.diverge_factor, f"the sweep median {format_number(median)}"
+        limit = min(thresholds.diverge_abs, factor * reference) if reference > 0 else thresholds.diverge_abs
 
         def describe(rows: np.ndarray, col: str = col, loss: np.ndarray = loss, reference: float = reference,
                      what: str = what) -> list[str]:
@@ -327,7 +346,7 @@ def detect_diverged(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
             return [f"{r2_col}={v}: squared error {format_number(1 - float(v))}x the mean predictor's"
                     for v in _numbers(r2, rows)]
 
-        fragments.append((np.isfinite(r2) & (r2 <= 1 - thresholds.diverge_factor), r2_text))
+        fragments.append((np.isfinite(r2) & (r2 <= 1 - thresholds.diverge_trivial_factor), r2_text))
     return _issues(table, "diverged", *fragments)
 
 
@@ -364,31 +383,48 @@ def _class_pair(table: TrialTable) -> tuple[str | None, str | None]:
 
 
 def infer_classes(table: TrialTable, thresholds: Thresholds) -> tuple[int | None, str]:
-    """The number of classes: given, or read off trials that sit exactly at chance.
+    """The number of classes: given, or read off trials that sit exactly at chance (see :func:`chance_level`)."""
+    classes, _, _, how = chance_level(table, thresholds)
+    return classes, how
 
-    Without ``n_classes``, C is inferred from the held-out classification pair (see
-    :func:`_class_pair`): when at least 3 trials (and 2 % of the sweep) have an accuracy
-    within 0.005 of 1/C for the same integer C in 2..1000 (dead networks land exactly
-    there, live ones almost never do); or have a loss within 0.005 of ln(C) *and* an
-    accuracy within 0.005 of 1/C for most of them (a loss alone proves nothing: a
-    contrastive loss over 128 pairs sits at ln 128 with no 128 classes). Returns
-    ``(C, how)`` or ``(None, "")``.
+
+def chance_level(table: TrialTable, thresholds: Thresholds) -> tuple[int | None, float, float, str]:
+    """``(C, chance accuracy, loss of predicting the prior, how)``, or ``(None, nan, nan, "")``.
+
+    Given ``n_classes``: 1/C and ln(C). Else inferred from the held-out classification
+    pair (:func:`_class_pair`), where dead networks land exactly: at least 3 trials (and
+    2 % of the sweep) with an accuracy within 0.005 of 1/C for one integer C in 2..1000;
+    or, failing that, with a loss within 0.005 of ln(C) and an accuracy within 0.005 of
+    1/C for most of them (a loss alone proves nothing: a contrastive loss over 128 pairs
+    sits at ln 128 with no 128 classes); or, for two classes, a cluster of trials at one
+    exact accuracy v > 0.5 (predicting the majority class) whose loss is within 10 % of
+    the binary entropy of v. Chance is a floor: when more than
+    ``chance_floor_share`` (5 %) of the finite accuracies lie below it by more than
+    ``chance_margin``, the cluster is an ordinary value, not chance.
     """
     if thresholds.n_classes:
-        return int(thresholds.n_classes), "given"
+        c = int(thresholds.n_classes)
+        return c, 1.0 / c, float(np.log(c)), "given"
+    none = (None, float("nan"), float("nan"), "")
     need = max(3, int(np.ceil(0.02 * len(table))))
     acc_col, loss_col = _class_pair(table)
     if acc_col is None:
-        return None, ""
+        return none
     acc_all = accuracy_fraction(table, acc_col).to_numpy(dtype=float)
+    finite_acc = acc_all[np.isfinite(acc_all)]
+
+    def floor_holds(chance: float) -> bool:
+        return bool(len(finite_acc)) and float(np.mean(finite_acc < chance - thresholds.chance_margin)) <= \
+            thresholds.chance_floor_share
+
     acc = acc_all[np.isfinite(acc_all) & (acc_all > 0) & (acc_all <= 0.5)]
     c = np.round(1.0 / acc)
     close = (np.abs(acc - 1.0 / c) <= 0.005) & (c >= 2) & (c <= 1000)
     found = _most_common(c[close], need)
-    if found:
-        return found[0], f"{found[1]} trials at {acc_col} ≈ 1/{found[0]}"
+    if found and floor_holds(1.0 / found[0]):
+        return found[0], 1.0 / found[0], float(np.log(found[0])), f"{found[1]} trials at {acc_col} ≈ 1/{found[0]}"
+    loss = table.metrics[loss_col].to_numpy(dtype=float) if loss_col else np.full(len(table), np.nan)
     if loss_col:
-        loss = table.metrics[loss_col].to_numpy(dtype=float)
         ok = np.isfinite(loss) & (loss >= np.log(2) - 0.01) & (loss <= np.log(1000) + 0.01)
         c_all = np.where(ok, np.round(np.exp(np.where(ok, loss, 0.0))), 0.0)
         at_ln = ok & (np.abs(loss - np.log(np.maximum(c_all, 1))) <= 0.005)
@@ -397,9 +433,22 @@ def infer_classes(table: TrialTable, thresholds: Thresholds) -> tuple[int | None
             members = at_ln & (c_all == found[0])
             with np.errstate(invalid="ignore"):
                 supported = np.abs(acc_all[members] - 1.0 / found[0]) <= 0.005
-            if supported.sum() >= max(need, 0.5 * members.sum()):
-                return found[0], f"{found[1]} trials at {loss_col} ≈ ln({found[0]}) with {acc_col} ≈ 1/{found[0]}"
-    return None, ""
+            if supported.sum() >= max(need, 0.5 * members.sum()) and floor_holds(1.0 / found[0]):
+                return (found[0], 1.0 / found[0], float(np.log(found[0])),
+                        f"{found[1]} trials at {loss_col} ≈ ln({found[0]}) with {acc_col} ≈ 1/{found[0]}")
+        # two classes, unbalanced: dead networks predict the majority class
+        high = np.isfinite(acc_all) & (acc_all > 0.5) & (acc_all < 1.0)
+        if high.sum() >= need:
+            values, counts = np.unique(np.round(acc_all[high], 6), return_counts=True)
+            v = float(values[np.argmax(counts)])
+            members = high & (np.round(acc_all, 6) == v)
+            entropy = -(v * np.log(v) + (1 - v) * np.log(1 - v))
+            with np.errstate(invalid="ignore"):
+                supported = np.abs(loss[members] - entropy) <= 0.1 * entropy
+            if counts.max() >= need and supported.sum() >= max(need, 0.5 * members.sum()) and floor_holds(v):
+                return (2, v, float(entropy), f"{int(members.sum())} trials at {acc_col} = {format_number(v)} "
+                        f"(the majority class) with {loss_col} ≈ its entropy {format_number(entropy)}")
+    return none
 
 
 def _most_common(values: np.ndarray, need: int) -> tuple[int, int] | None:
@@ -445,18 +494,20 @@ def detect_no_learning(table: TrialTable, thresholds: Thresholds) -> pd.DataFram
             return [f"{r2_col}={v}{t}: no better than predicting the mean" for v, t in zip(_numbers(r2, rows), tail)]
 
         fragments.append((flat, r2_text))
-    classes = infer_classes(table, thresholds)[0]
+    classes, chance, stuck, _ = chance_level(table, thresholds)
     acc_col, loss_col = _class_pair(table)
+    balanced = bool(classes) and abs(chance - 1.0 / classes) < 1e-9
     if classes and acc_col:
         acc = accuracy_fraction(table, acc_col).to_numpy(dtype=float)
         raw = table.metrics[acc_col]
-        fragments.append(((acc <= 1.0 / classes + thresholds.chance_margin) & judged,
-                          lambda rows: [f"{acc_col}={v} at chance (1/{classes})" for v in _numbers(raw, rows)]))
+        said = f"1/{classes}" if balanced else f"the majority class share {format_number(chance)}"
+        fragments.append(((acc <= chance + thresholds.chance_margin) & judged,
+                          lambda rows: [f"{acc_col}={v} at chance ({said})" for v in _numbers(raw, rows)]))
     if classes and loss_col:
         loss = table.metrics[loss_col].to_numpy(dtype=float)
-        stuck = float(np.log(classes))
+        named = f"ln({classes})" if balanced else "the entropy of the class prior"
         fragments.append(((np.abs(loss - stuck) <= thresholds.stuck_loss_tolerance * stuck) & judged,
-                          lambda rows: [f"{loss_col}={v} ≈ ln({classes}) = {format_number(stuck)}"
+                          lambda rows: [f"{loss_col}={v} ≈ {named} = {format_number(stuck)}"
                                         for v in _numbers(loss, rows)]))
     return _issues(table, "no_learning", *fragments) if fragments else _none()
 

@@ -220,8 +220,9 @@ def test_suspicious_validation():
 
 
 def test_diverged_against_uniform_prediction_loss_when_classes_are_known():
-    rows = [{"trial_id": i, "val_loss": v} for i, v in enumerate([0.3, 0.35, 0.4, 231.0, 229.0])]
-    # median 0.4 alone would flag both; ln(10) x 100 = 230 flags only the first
+    rows = [{"trial_id": i, "val_loss": v} for i, v in enumerate([0.3, 0.35, 0.4, 23.1, 22.9])]
+    # with the classes known the trivial predictor's loss is the reference (issue 10): 10 x ln(10) = 23.03
+    # flags only the first; 100 x the median 0.4 (40) would flag neither
     assert {t for t in _types(rows, n_classes=10) if t[1] == "diverged"} == {("3", "diverged")}
 
 
@@ -497,3 +498,51 @@ def test_drop_last_is_not_a_regulariser():
 
     table = table_from_records(_val_above_train(drop_last="True", drop_path=0.1))
     assert regularisers(table)[1] == ["drop_path"]
+
+
+# --- chance is a floor; two unbalanced classes; placeholders of a run that never started ---------
+
+
+def test_a_cluster_of_accuracies_that_is_not_the_floor_is_not_chance():
+    # 4 classes with label noise: five trials happen to end at 0.502, but most trials sit below it
+    rows = [{"trial_id": f"a{i}", "val_acc": 0.502, "val_loss": 1.1} for i in range(5)]
+    rows += [{"trial_id": f"b{i}", "val_acc": 0.35 + 0.01 * i, "val_loss": 1.2} for i in range(12)]
+    from core.detectors import infer_classes
+
+    table = table_from_records(rows)
+    assert infer_classes(table, Thresholds()) == (None, "")
+    assert not any(kind == "no_learning" for _, kind in issues_of(table))
+
+
+def test_two_unbalanced_classes_dead_networks_sit_at_the_majority_share():
+    p = 143 / 228
+    entropy = -(p * np.log(p) + (1 - p) * np.log(1 - p))
+    rows = [{"trial_id": f"dead{i}", "val_acc": p, "val_loss": entropy * (1 + 0.01 * i)} for i in range(5)]
+    rows += [{"trial_id": f"ok{i}", "val_acc": 0.95 + 0.002 * i, "val_loss": 0.12} for i in range(15)]
+    from core.detectors import chance_level
+
+    classes, chance, loss, how = chance_level(table_from_records(rows), Thresholds())
+    assert (classes, round(chance, 4), round(loss, 4)) == (2, round(p, 4), round(entropy, 4))
+    assert "majority class" in how
+    issues = detect_issues(table_from_records(rows))
+    dead = issues[issues.type == "no_learning"]
+    assert set(dead.trial_id) == {f"dead{i}" for i in range(5)}
+    assert "at chance (the majority class share 0.6272)" in dead.detail.iloc[0]
+
+
+def test_a_run_that_failed_before_its_first_epoch_is_failed_not_nonfinite():
+    rows = [{"trial_id": "crash", "status": "failed", "epochs": 0, "val_loss": "nan", "val_acc": "nan"},
+            {"trial_id": "late", "status": "failed", "epochs": 7, "val_loss": "nan", "val_acc": "nan"},
+            {"trial_id": "ok", "status": "completed", "epochs": 10, "val_loss": 0.3, "val_acc": 0.9}]
+    found = issues_of(table_from_records(rows))
+    assert {t for t in found if t[0] == "crash"} == {("crash", "failed")}
+    assert ("late", "nonfinite_metric") in found
+
+
+def test_rows_with_no_status_column_and_no_metric_at_all_are_flagged():
+    rows = [{"trial_id": "empty", "lr": 0.1, "val_loss": "", "val_acc": ""},
+            {"trial_id": "half", "lr": 0.1, "val_loss": "0.4", "val_acc": ""},
+            {"trial_id": "ok", "lr": 0.1, "val_loss": "0.3", "val_acc": "0.9"}]
+    issues = detect_issues(table_from_records(rows))
+    assert issues[["trial_id", "type"]].values.tolist() == [["empty", "status_mismatch"]]
+    assert issues.detail.iloc[0] == "no status column and no metric reported: the run gave no result"

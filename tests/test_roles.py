@@ -131,3 +131,76 @@ def test_no_metric_column_is_an_input_error():
 def test_unique_id_candidate_is_preferred():
     f = frame(name=["a", "a", "b"], run_id=["x1", "x2", "x3"], val_loss=[1, 2, 3])
     assert infer_roles(f, "t.csv").id == "run_id"
+
+
+# --- issue 10 item 10 / issue 11 items 5 and 7: context columns and outcome flags --------------------
+
+
+def test_infrastructure_derived_and_label_columns_are_context_never_hyperparameters():
+    n = 12
+    width = [64, 128, 256, 512] * 3
+    f = frame(
+        trial_id=range(n), val_loss=[0.3 + 0.01 * i for i in range(n)], lr=[0.1, 0.01, 0.001] * 4, width=width,
+        train_gpu_name=["NVIDIA A100-SXM4-40GB", "NVIDIA H100"] * 6, world_size=[2, 4, 8] * 4,
+        num_workers=[4, 8] * 6, hostname=[f"node{i % 3}" for i in range(n)], recommended_num_gpus=[1, 2] * 6,
+        n_params=[w * w * 3 for w in width], planned_compute=[w * 1e9 for w in width],
+        samples_planned=[w * 1000 for w in width], config_key=[f"k{i % 4}" for i in range(n)],
+        exp_name=["ablation"] * n, wandb_run_name=[f"run-{i}" for i in range(n)],
+        optimizer_name=["adam", "sgd"] * 6, model_name=["vit", "resnet"] * 6,
+    )
+    roles = infer_roles(f, "t.csv")
+    assert roles.hyperparameters == ["lr", "width", "optimizer_name", "model_name"]
+    assert set(roles.context) == {"train_gpu_name", "world_size", "num_workers", "hostname", "recommended_num_gpus",
+                                  "n_params", "planned_compute", "samples_planned", "config_key", "exp_name",
+                                  "wandb_run_name"}
+    assert roles.context["world_size"].startswith("context: hardware/infrastructure")  # it tracks lr here, and says so
+    assert roles.context["n_params"].startswith("context: derived from the hyperparameters")
+    assert roles.context["n_params"].endswith("follows width (Spearman 1.00)")  # which searched one it stands in for
+    assert roles.context["config_key"] == "context: a run label or key"
+    assert ColumnRoles.from_dict(roles.to_dict()) == roles
+
+
+def test_a_readers_parameter_that_is_infrastructure_is_context():
+    f = frame(number=[0, 1, 2], value=[0.3, 0.2, 0.1], lr=[0.1, 0.2, 0.3], num_gpus=[1, 2, 4])
+    roles = infer_roles(f, "t", {"lr": "hyperparameter", "num_gpus": "hyperparameter"})
+    assert roles.hyperparameters == ["lr"] and "num_gpus" in roles.context
+
+
+@pytest.mark.parametrize(("column", "kind"), [
+    ("diverged", "diverged"), ("epoch_diverged", "diverged"), ("is_nan", "nonfinite_metric"), ("oom", "failed"),
+    ("failed", "failed"), ("early_stopped", "pruned"), ("timed_out", "timeout")])
+def test_boolean_outcome_flags_are_outcomes_not_hyperparameters(column, kind):
+    f = frame(trial_id=range(6), val_loss=[0.3] * 6, lr=[0.1, 0.2] * 3, **{column: ["False", "True", "0", "1", "", "no"]})
+    roles = infer_roles(f, "t.csv")
+    assert roles.outcomes == {column: kind} and column not in roles.hyperparameters and column not in roles.ignored
+
+
+def test_an_outcome_flag_is_read_as_that_issue_and_stated():
+    from core.detectors import detect_issues
+    from tests.helpers import table_from_records
+
+    rows = [{"trial_id": i, "status": "completed", "lr": lr, "val_loss": v, "epoch_diverged": d}
+            for i, (lr, v, d) in enumerate([(0.1, 2.3, "True"), (0.1, 2.31, "True"), (0.001, 0.4, "False"),
+                                            (0.001, 0.41, "False"), (0.01, 0.45, "False")])]
+    issues = detect_issues(table_from_records(rows))
+    diverged = issues[issues.type == "diverged"]
+    assert diverged.trial_id.tolist() == ["0", "1"]
+    assert diverged.detail.iloc[0] == "epoch_diverged=true (the sweep's own flag)"
+
+
+def test_metric_named_text_columns_are_never_hyperparameters():
+    f = frame(trial_id=[1, 2, 3], val_loss=[0.1, 0.2, 0.3], val_r2=["high", "low", "mid"], lr=[1, 2, 3])
+    roles = infer_roles(f, "t.csv")
+    assert roles.hyperparameters == ["lr"] and "val_r2" in roles.ignored
+
+
+def test_config_id_is_an_id_and_a_curves_file_keyed_by_it_is_accepted():
+    from core.curves import build_curve_table, looks_like_curves
+    from core.loading import RawTable
+
+    assert infer_roles(frame(config_id=["a", "b"], val_loss=[0.1, 0.2]), "t.csv").id == "config_id"
+    curves = pd.DataFrame({"config_id": ["a", "a", "b", "b"], "epoch": ["1", "2", "1", "2"],
+                           "val_loss": ["0.5", "0.4", "0.6", "0.5"]})
+    assert looks_like_curves(curves)
+    table = build_curve_table(RawTable(frame=curves, source="c.csv"))
+    assert table.id_column == "config_id" and table.n_trials == 2
