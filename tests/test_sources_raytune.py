@@ -158,3 +158,23 @@ def test_the_state_pickle_is_read_without_running_anything(tmp_path):
     assert read_space(tmp_path) == {} and not (tmp_path / "ran").exists()
     (tmp_path / "basic-variant-state-x.json").write_bytes(b"\x80\x04 truncated")
     assert read_space(tmp_path) == {}
+
+
+def test_a_trial_left_running_by_a_dead_driver_is_abandoned(tmp_path):
+    import json
+
+    copy = shutil.copytree(ASHA, tmp_path / "asha")
+    state_file = next(copy.glob("experiment_state*.json"))
+    state = json.loads(state_file.read_text())
+    entries = [(json.loads(t), json.loads(r)) for t, r in state["trial_data"]]
+    earliest = min(range(len(entries)), key=lambda i: entries[i][1]["start_time"])
+    latest = max(range(len(entries)), key=lambda i: entries[i][1]["start_time"])
+    for i in (earliest, latest):
+        entries[i][0]["status"] = "RUNNING"
+    state["trial_data"] = [[json.dumps(t), json.dumps(r)] for t, r in entries]
+    state_file.write_text(json.dumps(state))
+    sweep = read_sweep(copy)
+    status = sweep.trials.frame.set_index("trial_id")["status"]
+    assert status[entries[earliest][0]["trial_id"]] == "ABANDONED"
+    assert status[entries[latest][0]["trial_id"]] == "RUNNING"  # started last: may still finish
+    assert any("1 run(s) still marked running started before most finished runs" in n for n in sweep.notes)

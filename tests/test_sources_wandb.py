@@ -91,3 +91,19 @@ def test_histories_matching_nothing_is_an_error(tmp_path):
     (tmp_path / "h" / "zzz_history.csv").write_text("_step,_runtime,_timestamp,loss\n0,1,1700000000,0.5\n")
     with pytest.raises(InputError, match="none of the 1 history files matches a run"):
         read_sweep(EXPORT, curves=tmp_path / "h")
+
+
+def test_a_run_still_running_long_after_it_started_is_abandoned(tmp_path):
+    import pandas as pd
+
+    from core.sources import read_sweep
+
+    frame = pd.read_csv(DATA / "wandb_nanogpt_export.csv", dtype=str, keep_default_na=False)
+    order = pd.to_datetime(frame["Created"], utc=True).sort_values().index
+    frame.loc[[order[0], order[-1]], "State"] = "running"
+    frame.to_csv(tmp_path / "wandb_export.csv", index=False)
+    sweep = read_sweep(tmp_path / "wandb_export.csv")
+    states = sweep.trials.frame["State"]
+    assert states.iloc[order[0]] == "ABANDONED" and states.iloc[order[-1]] == "running"
+    assert any("1 run(s) still marked running started before most finished runs (62 of 62 finished runs started "
+               "later): abandoned" in n for n in sweep.notes)

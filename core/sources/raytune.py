@@ -13,13 +13,16 @@ the last result gives the metric columns, ``training_iteration`` the epochs and
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from core.errors import InputError
 from core.loading import RawTable
 from core.roles import canonical
-from core.sources._common import frame_of, last_line, read_json, read_table, text
+from core.sources._common import frame_of, last_line, mark_abandoned, read_json, read_table, text
 from core.sources.raytune_space import read_space
 from core.sweep import Sweep
 
@@ -98,7 +101,7 @@ def read_experiment(path: Path) -> tuple[Sweep, dict[str, str]]:
         curve_rows += curves
     if not rows:
         raise InputError(f"{name}: a Ray Tune experiment directory with no trials")
-    notes += _scheduler_stops(name, rows)
+    notes += _scheduler_stops(name, rows) + _abandoned(name, rows)
     sweep, renames = _sweep_of_rows(rows, name, notes)
     columns = set(sweep.trials.frame.columns)
     shown = {k: renames.get(f"config/{k}", f"config/{k}") for k in read_space(path)}
@@ -183,6 +186,19 @@ def _scheduler_stops(name: str, rows: list[dict[str, Any]]) -> list[str]:
             "the scheduler (ASHA, HyperBand, median stopping) or a stopper, by design; read as pruned"]
 
 
+def _abandoned(name: str, rows: list[dict[str, Any]]) -> list[str]:
+    """RUNNING trials that started before most finished ones (experiment_state's start times): ``ABANDONED``."""
+    if not any(str(r["status"]).upper() == "RUNNING" for r in rows):
+        return []
+    starts = [datetime.fromtimestamp(r["start"], tz=UTC).isoformat() if _is_number(r.get("start")) else None
+              for r in rows]
+    frame = pd.DataFrame({"status": [r["status"] for r in rows], "start": starts}, dtype=object)
+    notes = mark_abandoned(frame, "status", "start", name)
+    for row, status in zip(rows, frame["status"]):
+        row["status"] = status
+    return notes
+
+
 def _state_trials(state_file: Path) -> dict[str, dict[str, Any]]:
     """trial_id -> {status, config, logdir, last_result, error_file} from an experiment_state file."""
     data = read_json(state_file, "the Ray Tune experiment state")
@@ -209,6 +225,7 @@ def _state_trials(state_file: Path) -> dict[str, dict[str, Any]]:
             "error_file": runtime.get("error_filename") or trial.get("error_file"),
             "error_msg": trial.get("error_msg"),
             "stop": trial.get("stopping_criterion") if isinstance(trial.get("stopping_criterion"), dict) else {},
+            "start_time": runtime.get("start_time"),
         }
     return out
 
@@ -245,7 +262,7 @@ def _trial(trial_id: str | None, info: dict[str, Any], folder: Path | None) -> t
     metrics = {k: v for k, v in _flat(last).items()
                if not k.startswith("config/") and (k not in _BOOKKEEPING or k in _BUDGET)}
     row = {"trial_id": trial_id, "status": status, "config": _flat(config), "metrics": metrics, "error": error,
-           "stop": dict(info.get("stop") or {})}
+           "stop": dict(info.get("stop") or {}), "start": info.get("start_time")}
     curves = []
     for i, result in enumerate(results, 1):
         flat = {k: v for k, v in _flat(result).items()

@@ -19,7 +19,7 @@ import pandas as pd
 
 from core.errors import InputError
 from core.loading import RawTable
-from core.sources._common import read_table
+from core.sources._common import mark_abandoned, read_table
 from core.sweep import Sweep
 from core.values import parse_numeric, unparsed_mask
 
@@ -47,6 +47,7 @@ def from_export(raw: RawTable) -> tuple[Sweep, dict[str, str]]:
     hints[id_col] = "id"
     if _STATUS in frame.columns:
         hints[_STATUS] = "status"
+        notes += mark_abandoned(frame, _STATUS, "Created", raw.source)
     if _RUNTIME in frame.columns:
         hints[_RUNTIME] = "runtime"
     for col in frame.columns:
