@@ -314,3 +314,20 @@ def test_a_trial_never_told_while_later_trials_finished_is_abandoned():
     assert [i["trial_id"] for i in summary["issues"] if i["type"] == "running"] == ["39"]
     dlp = read_sweep(DLP_DB).trials.frame["state"]
     assert (dlp == "RUNNING").sum() == 5  # started before about half of the finished trials: not "most"
+
+
+def test_a_space_that_changed_between_trials_declares_what_every_trial_was_drawn_from():
+    """The genuine DLP study narrowed and moved lr and batch_size between runs of the script."""
+    sweep = read_sweep(DLP_DB)
+    space = sweep.space
+    assert (space["lr"]["low"], space["lr"]["high"], space["lr"]["log"]) == (1e-6, 1e-3, True)
+    assert (space["batch_size"]["low"], space["batch_size"]["high"], space["batch_size"]["step"]) == (100, 1500, 50)
+    frame = sweep.trials.frame
+    for name, entry in space.items():
+        if entry["kind"] == "categorical":
+            assert set(frame[name].dropna()) <= set(entry["choices"])
+            continue
+        values = frame[name].dropna().astype(float)
+        assert values.between(entry["low"], entry["high"]).all(), name
+        if entry["step"]:
+            assert (((values - entry["low"]) / entry["step"]).round(9) % 1 == 0).all(), name

@@ -12,6 +12,7 @@ with NaN and infinities kept.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -346,16 +347,31 @@ def _curve_spec(objective_spec: str) -> str:
 
 
 def _space(trials: list[dict[str, Any]], renames: dict[str, str]) -> dict[str, dict[str, Any]]:
-    """The declared distribution of each parameter (its latest trial's ``distribution_json``), by column name."""
-    latest: dict[str, str] = {}
-    for t in trials:
-        latest.update({p: d for p, d in t["distributions"].items() if d})
-    space = {}
-    for param, distribution in sorted(latest.items()):
+    """The declared distribution of each parameter, by column name.
+
+    A study whose space changed between trials (``suggest_float("lr", 1e-6, 1e-4)``,
+    later ``1e-4, 1e-3``) declares the union of what its trials were drawn from: the
+    widest bounds, every choice; log and step as the latest trial declares them.
+    """
+    space: dict[str, dict[str, Any]] = {}
+    for distribution_json in dict.fromkeys((p, d) for t in trials for p, d in t["distributions"].items() if d):
+        param, distribution = distribution_json
         entry = _distribution(distribution)
-        if entry is not None:
-            space[renames.get(f"params_{param}", f"params_{param}")] = entry
-    return space
+        if entry is None:
+            continue
+        name = renames.get(f"params_{param}", f"params_{param}")
+        before = space.get(name)
+        if before is not None and before["kind"] == entry["kind"]:
+            if entry["choices"] is not None:
+                entry["choices"] = before["choices"] + [c for c in entry["choices"] if c not in before["choices"]]
+            else:
+                if before["step"] != entry["step"]:  # one grid that holds both: the common divisor (ints), else none
+                    steps = (before["step"], entry["step"], entry["low"] - before["low"])
+                    ints = entry["kind"] == "int" and None not in steps[:2]
+                    entry["step"] = math.gcd(*map(int, steps)) or 1 if ints else None
+                entry["low"], entry["high"] = min(before["low"], entry["low"]), max(before["high"], entry["high"])
+        space[name] = entry
+    return dict(sorted(space.items()))
 
 
 def _distribution(distribution: str) -> dict[str, Any] | None:
