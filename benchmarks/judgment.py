@@ -202,9 +202,10 @@ def run_tool(results: Path, curves: Path | None, out: Path, args: list[str] = ()
     env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "MODEL")}
     env.update({"HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-    if proc.returncode not in (0, 1):
-        raise RuntimeError(f"{results}: exit {proc.returncode}: {proc.stderr.strip()[-500:]}")
-    return json.loads((out / "hparam_summary.json").read_text())
+    summary = out / "hparam_summary.json"
+    if proc.returncode not in (0, 1) or not summary.exists():  # 1 is also --fail-on's exit, after writing everything
+        raise RuntimeError(f"exit {proc.returncode}: {proc.stderr.strip()[-300:]}")
+    return json.loads(summary.read_text())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -445,13 +446,36 @@ def cause_share(configs: list[dict], truth: dict, kinds=HARD_CAUSES) -> float | 
     return sum(any(T.in_region(cfg, r) for r in regions) for cfg in configs) / len(configs)
 
 
+_UNIT = re.compile(r"dropout|drop_?rate|momentum|beta\d?|smoothing", re.IGNORECASE)
+_COUNT = re.compile(r"(^|[_./])(n|num)_|batch|hidden|layers?$|units|width|depth|epochs|patience|heads?$|embd|block_size",
+                    re.IGNORECASE)
+
+
+def domain_violations(plan: dict) -> list[str]:
+    """Plan bounds outside the parameter's natural domain: < 0 for any searched quantity here (rates,
+    decay, sizes), > 1 for dropout/momentum-like ones, < 1 for counts."""
+    bad = []
+    for name, hp in (plan.get("hyperparameters") or {}).items():
+        if hp.get("kind") == "categorical":
+            continue
+        lo, hi = hp.get("low"), hp.get("high")
+        if lo is not None and lo < 0:
+            bad.append(f"{name} low {lo:g} < 0")
+        if _UNIT.search(name) and hi is not None and hi > 1:
+            bad.append(f"{name} high {hi:g} > 1")
+        if _COUNT.search(name) and lo is not None and lo < 1:
+            bad.append(f"{name} low {lo:g} < 1")
+    return bad
+
+
 def judge_plan(plan: dict, truth: dict, configs: pd.DataFrame, n: int = N_SAMPLES) -> dict:
     """Sampling check and best-region check of a next-sweep plan."""
     rows = [dict(row) for _, row in configs.iterrows()]
     own = cause_share(rows, truth)
     best_out = {t: plan_violations(configs.loc[t].to_dict(), plan) for t in truth["best_trials"] if t in configs.index}
     best_out = {t: v for t, v in best_out.items() if v}
-    out = {"sweep_share": own, "best_outside": best_out, "n_best": len(truth["best_trials"])}
+    out = {"sweep_share": own, "best_outside": best_out, "n_best": len(truth["best_trials"]),
+           "domain_violations": domain_violations(plan)}
     has_causes = any(c["kind"] in HARD_CAUSES for c in truth["causes"])
     if plan and plan.get("hyperparameters") and has_causes:
         try:
@@ -532,6 +556,7 @@ def score_summary(summary: dict, case: Case) -> dict:
         "changes": judge_changes(plan, truth, configs, verdicts),
         "plan": judge_plan(plan, truth, configs),
         "causes_found": [found, n_causes],
+        "best_trial": (summary.get("best_trial") or {}).get("trial_id"),
         "short_run_flags": sum(1 for i in summary.get("issues") or [] if i["type"] == "short_run"),
         "patterns_on_by_design": sum(1 for p in patterns if p["issue_type"] in BY_DESIGN_TYPES),
         "leakage": leakage_claims(summary, truth),
@@ -575,7 +600,13 @@ def _count(items, verdict) -> int:
     return sum(1 for x in items if x["verdict"] == verdict)
 
 
-def tables(scores: dict[str, dict], nulls: dict[str, list[int]]) -> str:
+def _best_rank(trial_id: str | None, best: list[str]) -> str:
+    if trial_id is None:
+        return "none chosen"
+    return f"yes ({trial_id}, rank {best.index(trial_id) + 1})" if trial_id in best else f"no ({trial_id})"
+
+
+def tables(scores: dict[str, dict], nulls: dict[str, list[int]], scores_truth: dict[str, list[str]]) -> str:
     lines = ["### Issues: precision / recall (TP/FP/FN) against the truth", "",
              "| sweep | overfitting | no_learning | nonfinite_metric | diverged | generalization_gap | failed | "
              "short_run flags (truth 0) | suspicious_validation flags |",
@@ -602,13 +633,16 @@ def tables(scores: dict[str, dict], nulls: dict[str, list[int]]) -> str:
                      f"{lk['suspicious_flags'] + lk['leak_advice']} ({lk['explained_flags']}) |")
     lines += ["", "### Next sweep: 2,000 configurations sampled with suggest_params", "",
               "| sweep | kept (not pruned) | in a true failure-cause region: samples | sweep's own | ratio (target ≤ 0.25) | "
-              "10 best trials inside the plan |", "|---|---|---|---|---|---|"]
+              "10 best trials inside the plan | bounds outside the natural domain | the tool's best trial among the 10 best |",
+              "|---|---|---|---|---|---|---|---|"]
     for name, s in scores.items():
         p = s["plan"]
         inside = p["n_best"] - len(p["best_outside"])
         kept = f"suggest_params failed: {p['sample_error'][:90]}" if p.get("sample_error") else p.get("n_kept", "–")
         lines.append(f"| {name} | {kept} | {_num(p.get('sample_share'), 3)} | {_num(p.get('sweep_share'), 3)} | "
-                     f"{_num(p.get('ratio'), 3)} | {inside} of {p['n_best']} |")
+                     f"{_num(p.get('ratio'), 3)} | {inside} of {p['n_best']} | "
+                     f"{'; '.join(p['domain_violations']) or 'none'} | "
+                     f"{_best_rank(s['best_trial'], scores_truth.get(name, []))} |")
     if nulls:
         lines += ["", f"### Null sweeps: hyperparameters permuted across trials ({N_NULL} seeds each; target 0)", "",
                   "| sweep | seeds with a pattern | patterns in all seeds |", "|---|---|---|"]
@@ -668,16 +702,24 @@ def main(argv=None) -> int:
 
         def one(job):
             case, results, key = job
-            summary = run_tool(results, case.curves, work / key.replace("#", "_"), case.args)
+            try:
+                summary = run_tool(results, case.curves, work / key.replace("#", "_"), case.args)
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:  # the tool failing is a result too
+                print(f"tool failed on {key}: {exc}", file=sys.stderr, flush=True)
+                return key, None
             print(f"ran {key}", file=sys.stderr, flush=True)
             return key, summary
 
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             summaries = dict(pool.map(one, jobs))
-        scores = {c.name: score_summary(summaries[c.name], c) for c in cases}
-        nulls = {c.name: [null_patterns(summaries[f"{c.name}#null{s}"], c.truth["hyperparameters"]) for s in range(N_NULL)]
+        failed = [k for k, v in summaries.items() if v is None]
+        scores = {c.name: score_summary(summaries[c.name], c) for c in cases if summaries[c.name] is not None}
+        nulls = {c.name: [null_patterns(summaries[f"{c.name}#null{s}"], c.truth["hyperparameters"])
+                          for s in range(N_NULL) if summaries[f"{c.name}#null{s}"] is not None]
                  for c in cases if c.corpus and not args.no_null}
-    print(tables(scores, nulls))
+    print(tables(scores, nulls, {c.name: c.truth["best_trials"] for c in cases}))
+    if failed:
+        print(f"\n**The tool failed on {len(failed)} run(s)**: {', '.join(failed)} (stderr above)")
     if args.details:
         print(details(scores))
     if args.json:

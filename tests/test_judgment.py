@@ -166,3 +166,14 @@ def test_find_causes_recovers_a_planted_threshold_and_a_second_mechanism():
     assert 0.08 <= causes[0]["conditions"][0]["value"] <= 0.13
     assert {c["hyperparameter"] for c in causes[1]["conditions"]} == {"opt", "lr"}
     assert T.find_causes(hp, rng.random(200) < 0.2) == []  # pure noise: no cause
+
+
+def test_domain_violations_of_plan_bounds():
+    plan = {"hyperparameters": {
+        "dropout": {"kind": "float", "low": 0.0, "high": 1.2}, "weight_decay": {"kind": "float", "low": -1e-4, "high": 0.1},
+        "batch_size": {"kind": "int", "low": 0, "high": 512}, "lr": {"kind": "float", "low": 1e-5, "high": 0.1},
+        "min_lr": {"kind": "float", "low": 1e-5, "high": 0.1},
+        "n_layer": {"kind": "int", "low": 1, "high": 6},
+        "opt": {"kind": "categorical", "values": ["sgd"]}}}
+    assert J.domain_violations(plan) == ["dropout high 1.2 > 1", "weight_decay low -0.0001 < 0", "batch_size low 0 < 1"]
+    assert J._best_rank("t3", ["t1", "t3"]) == "yes (t3, rank 2)" and J._best_rank("t9", ["t1"]) == "no (t9)"
