@@ -115,11 +115,45 @@ def parse_results_bytes(data: bytes, name: str, *, tab: bool = False) -> RawTabl
     if frame.empty:
         raise InputError(f"{name}: has a header but no trial rows")
     frame.columns = [str(c).strip() for c in frame.columns]
+    if sep == ";":
+        notes += _decimal_commas(frame, name)
     return RawTable(frame=frame, source=name, notes=notes)
+
+
+_COMMA_NUMBER = r"[+-]?\d*,\d+(?:[eE][+-]?\d+)?"
+_PLAIN_CELL = r"[+-]?\d+(?:[eE][+-]?\d+)?|[+-]?(?:nan|inf|infinity)|na|null|none|n/a|"
+
+
+def _decimal_commas(frame: pd.DataFrame, name: str) -> list[str]:
+    """Columns of a ';'-separated table written with decimal commas (``0,5``, as Excel does in Europe), made numbers.
+
+    A column qualifies when some cell is such a number and every other cell is an
+    integer, a NaN/inf/missing spelling or empty (never a ``.``, so ``1.234,5`` is left
+    alone). Its commas become points in place; one note names the columns.
+    """
+    changed = []
+    for col in frame.columns:
+        cells = frame[col].dropna().astype(str).str.strip()
+        if cells.empty:
+            continue
+        comma = cells.str.fullmatch(_COMMA_NUMBER)
+        if comma.any() and (comma | cells.str.lower().str.fullmatch(_PLAIN_CELL)).all():
+            frame[col] = frame[col].where(frame[col].isna(), frame[col].astype(str).str.replace(",", ".", regex=False))
+            changed.append(str(col))
+    if not changed:
+        return []
+    shown = ", ".join(changed[:6]) + (f" and {len(changed) - 6} more" if len(changed) > 6 else "")
+    return [f"{name}: a European-locale table (';' separator, decimal commas): {shown} read as numbers"]
 
 
 def _as_utf8(data: bytes, name: str) -> tuple[bytes, list[str]]:
     """The file's bytes as UTF-8 without BOM, and a note if they had to be re-encoded."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Excel's "Unicode text" export
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{name}: starts with a UTF-16 byte order mark but is not valid UTF-16 ({exc.reason})") from None
+        return text.encode("utf-8"), [f"{name}: UTF-16 text with a byte order mark (Excel's \"Unicode text\"), read as such"]
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
     if data.isascii():

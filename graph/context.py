@@ -28,8 +28,9 @@ class Context:
     """Settings of one run. Unset fields fall back to environment variables."""
 
     model: str = field(
-        default=DEFAULT_MODEL,
-        metadata={"description": "The model setting (env MODEL): a Hugging Face repo id or 'hf:REPO' "
+        default="",
+        metadata={"description": "The model setting (env MODEL); empty: no model (a token alone never calls one). "
+                                 "A Hugging Face repo id, or 'hf:REPO' ('hf:' alone: " + DEFAULT_MODEL + ") "
                                  "(HF router, needs HF_TOKEN); 'openai:URL' or 'openai:NAME@URL' or a bare "
                                  "http(s) URL (any OpenAI-compatible server: TGI, vLLM, llama.cpp, Ollama /v1); "
                                  "'none' (deterministic). With endpoint_url set, the served model's name."},

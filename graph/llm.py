@@ -270,18 +270,15 @@ def choose_provider(context: Context) -> ModelChoice:
         return ModelChoice("openai", name=name, url=url)
     if re.match(r"https?://", spec, re.IGNORECASE):
         return ModelChoice("openai", url=spec)
-    repo = spec.split(":", 1)[1] if spec.lower().startswith(("hf:", "huggingface:")) else spec
-    if context.endpoint_url:  # the served model's name only if one was given: never the Hub default's
-        return ModelChoice("openai", name=repo if repo != DEFAULT_MODEL or _model_given() else "",
-                           url=context.endpoint_url)
+    hf = spec.lower().startswith(("hf:", "huggingface:"))
+    repo = spec.split(":", 1)[1] if hf else spec
+    if context.endpoint_url:  # the served model's name only if one was given
+        return ModelChoice("openai", name=repo, url=context.endpoint_url)
+    if not spec:  # nothing asked for: HF_TOKEN alone (set globally by many) never sends the sweep anywhere
+        return ModelChoice("none", why="no model asked for (MODEL, --model or --endpoint-url)")
     if not os.environ.get("HF_TOKEN"):
         return ModelChoice("none", why="no HF_TOKEN")
     return ModelChoice("huggingface", name=repo or DEFAULT_MODEL)
-
-
-def _model_given() -> bool:
-    """Whether the user named the default model themselves (``MODEL`` set to it)."""
-    return os.environ.get("MODEL", "").strip() == DEFAULT_MODEL
 
 
 def describe_model(context: Context) -> str | None:

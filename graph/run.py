@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import threading
 import traceback
 from pathlib import Path
@@ -37,12 +38,28 @@ OUTPUT_FORMATS = ("md", "json", "html")
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command-line options."""
+    prog = "hparam-inspect" if Path(sys.argv[0]).name == "hparam-inspect" else "python -m graph.run"
     parser = argparse.ArgumentParser(
-        prog="python -m graph.run",
+        prog=prog, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Find the sick trials of a hyperparameter sweep, why they are sick, and what to try next.",
+        epilog=f"""examples:
+  {prog} results.csv --out report/               report, JSON summary and pictures in report/
+  {prog} optuna.db --study cifar --output-format html
+  {prog} http://127.0.0.1:5000 --study EXPERIMENT  an MLflow tracking server
+  {prog} ~/ray_results/exp --fail-on nonfinite_metric,diverged --quiet   (CI)
+  {prog} optuna.db --watch 60 --out watch/      re-diagnose while the sweep runs
+  cat results.csv | {prog} - --output-format json | jq .next_sweep
+
+exit status:
+  0  done
+  1  --fail-on matched (one line on stderr says which trials, even with --quiet)
+  2  bad input (one line on stderr naming the file, row or column; nothing overwritten)
+  3  internal error (one line; --debug shows the traceback)""",
     )
-    parser.add_argument("results", nargs="?", help="the sweep: a results table (CSV/TSV/Parquet), an Optuna or MLflow "
-                        "SQLite file or storage URL (sqlite:///x.db), or a Ray Tune / Keras Tuner / mlruns directory "
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("results", nargs="?", help="the sweep: a results table (CSV/TSV/Parquet; - reads standard "
+                        "input), an Optuna or MLflow SQLite file or storage URL (sqlite:///x.db), an MLflow tracking "
+                        "server URL, or a Ray Tune / Keras Tuner / mlruns directory "
                         "(default: $HPATH_RESULTS_CSV, else ./results.csv)")
     parser.add_argument("--format", help="read the input as this format instead of detecting it: csv, parquet, curves, "
                         "optuna, wandb, mlflow, raytune, kerastuner (or an exact name such as optuna-sqlite)")
@@ -72,9 +89,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("hparam-pathology-inspector")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the graph on a results file and write the report; returns the exit status."""
     args = parse_args(argv)
+    if args.results == "-":  # the table on standard input: kept in a private temporary file while we run
+        with tempfile.TemporaryDirectory(prefix="hparam-stdin-") as tmp:
+            stdin = Path(tmp) / "stdin"
+            stdin.write_bytes(sys.stdin.buffer.read())
+            return main([str(stdin) if a == "-" else a for a in (argv if argv is not None else sys.argv[1:])])
     _load_dotenv()
     results = args.results or os.environ.get("HPATH_RESULTS_CSV") or "results.csv"
     out_dir = Path(args.out)
@@ -114,8 +145,8 @@ def main(argv: list[str] | None = None) -> int:
               f"have issues, {len(summary['patterns'])} pattern(s)", file=sys.stderr)
     failing = _failing(summary, fail_on)
     if failing:
-        if not args.quiet:
-            print("fail-on: " + ", ".join(f"{n} trial(s) with {kind}" for kind, n in failing.items()), file=sys.stderr)
+        # printed even with --quiet: a CI log must say why the step failed
+        print("fail-on: " + ", ".join(f"{n} trial(s) with {kind}" for kind, n in failing.items()), file=sys.stderr)
         return 1
     return 0
 

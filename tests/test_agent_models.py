@@ -16,7 +16,9 @@ from tests.conftest import SAMPLE
 
 @pytest.mark.parametrize(("settings", "token", "expected"), [
     ({}, False, ("none", "", "")),
-    ({}, True, ("huggingface", "meta-llama/Llama-3.1-8B-Instruct", "")),
+    ({}, True, ("none", "", "")),  # a token alone asks for nothing: no sweep facts leave the machine
+    ({"model": "hf:"}, True, ("huggingface", "meta-llama/Llama-3.1-8B-Instruct", "")),
+    ({"endpoint_url": "http://127.0.0.1:8080/v1"}, True, ("openai", "", "http://127.0.0.1:8080/v1")),
     ({"model": "hf:Qwen/Qwen2.5-7B-Instruct"}, True, ("huggingface", "Qwen/Qwen2.5-7B-Instruct", "")),
     ({"model": "Qwen/Qwen2.5-7B-Instruct"}, False, ("none", "", "")),
     ({"model": "none"}, True, ("none", "", "")),

@@ -1,0 +1,82 @@
+"""Small things users hit at once: stdin, --version, --help, --quiet --fail-on, European and UTF-16 CSVs, langgraph.json."""
+
+from __future__ import annotations
+
+import codecs
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, SAMPLE
+
+from core.loading import read_results
+from graph.run import main
+
+TABLE = "trial_id,lr,val_loss,status\n1,0.1,0.5,completed\n2,0.2,nan,completed\n3,0.3,0.4,failed\n"
+
+
+def _cli(*args: str, stdin: bytes | None = None, argv0: str | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "MODEL")} | {"HF_HUB_OFFLINE": "1"}
+    code = "import sys; from graph.run import main; sys.exit(main())"
+    if argv0:
+        code = f"import sys; sys.argv[0] = {argv0!r}; " + code
+    return subprocess.run([sys.executable, "-c", code, *args], input=stdin, capture_output=True, cwd=ROOT, env=env,
+                          timeout=300)
+
+
+def test_a_dash_reads_the_table_from_standard_input() -> None:
+    done = _cli("-", "--output-format", "json", "--quiet", stdin=SAMPLE.read_bytes())
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["sweep"]["n_trials"] == 6 and summary["trials_affected"] == 4
+    bad = _cli("-", "--quiet", stdin=b"")
+    assert bad.returncode == 2 and bad.stderr.decode().count("\n") == 1 and b"empty" in bad.stderr
+
+
+def test_version_and_help_name_the_command_with_examples_and_exit_codes() -> None:
+    version = _cli("--version")
+    assert version.returncode == 0 and version.stdout.decode().startswith("python -m graph.run 0.")
+    helped = _cli("--help", argv0="/usr/local/bin/hparam-inspect")
+    text = helped.stdout.decode()
+    assert helped.returncode == 0 and text.startswith("usage: hparam-inspect ")
+    assert "examples:\n  hparam-inspect results.csv" in text and "| hparam-inspect - --output-format json" in text
+    assert "exit status:\n  0  done\n  1  --fail-on matched" in text and "  2  bad input" in text
+
+
+def test_quiet_fail_on_still_says_why_it_exits_1(tmp_path: Path, capsys) -> None:
+    assert main([str(SAMPLE), "--out", str(tmp_path), "--quiet", "--no-plots", "--fail-on", "failed"]) == 1
+    assert capsys.readouterr().err == "fail-on: 1 trial(s) with failed\n"
+
+
+def test_a_european_locale_csv_is_read_with_a_note(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes(codecs.BOM_UTF8 + b"trial_id;lr;val_loss;optimizer\n1;0,001;0,5;adam\n2;1e-2;NaN;sgd\n"
+                     b"3;0,1;1,25E+3;adam\n4;0,05;;sgd\n")
+    raw = read_results(path)
+    assert raw.frame["lr"].tolist() == ["0.001", "1e-2", "0.1", "0.05"]
+    assert raw.frame["val_loss"].tolist() == ["0.5", "NaN", "1.25E+3", ""]
+    assert raw.frame["optimizer"].tolist() == ["adam", "sgd", "adam", "sgd"]
+    assert raw.notes == [f"{path}: a European-locale table (';' separator, decimal commas): lr, val_loss read as numbers"]
+    # A thousands point, or a comma that is not a decimal one, is left as written.
+    path.write_text("trial_id;val_loss;tag\n1;1.234,5;a,b\n2;0,5;c\n")
+    raw = read_results(path)
+    assert raw.frame["val_loss"].tolist() == ["1.234,5", "0,5"] and raw.notes == []
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_a_utf16_csv_with_a_byte_order_mark_is_read_with_a_note(tmp_path: Path, encoding: str) -> None:
+    path = tmp_path / "unicode.txt"
+    bom = codecs.BOM_UTF16_BE if encoding == "utf-16-be" else b""
+    path.write_bytes(bom + TABLE.replace(",", "\t").replace("completed", "complété").encode(encoding))
+    raw = read_results(path)
+    assert raw.frame.columns.tolist() == ["trial_id", "lr", "val_loss", "status"]
+    assert raw.frame["status"].tolist() == ["complété", "complété", "failed"]
+    assert "UTF-16 text with a byte order mark" in raw.notes[0]
+
+
+def test_langgraph_json_reads_the_users_dotenv() -> None:
+    config = json.loads((ROOT / "langgraph.json").read_text())
+    assert config["env"] == ".env" and (ROOT / ".env.example").exists()
