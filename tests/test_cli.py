@@ -113,6 +113,7 @@ def test_fail_on_gives_status_1_only_for_the_named_issue_types(tmp_path, capsys)
     assert err[-1] == "fail-on: 36 trial(s) with nonfinite_metric, 9 trial(s) with diverged"
     assert (tmp_path / "hparam_report.md").exists()  # the report is written all the same
     assert main([*args, "--fail-on", "any", "--quiet"]) == 1
+    assert capsys.readouterr().err.startswith("fail-on: ")  # even with --quiet: a CI log says why it failed
     assert main([str(SAMPLE), "--offline", "--out", str(tmp_path), "--fail-on", "nan"]) == 2
     lines = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("[")]
     assert len(lines) == 1 and lines[0].startswith("error: --fail-on 'nan': unknown issue type 'nan'; types: any, ")
