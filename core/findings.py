@@ -7,8 +7,9 @@ kind-specific keys. :func:`find_sweep_findings` numbers them ``F1``, ``F2``...
 
 Kinds: ``error_kind`` (failed trials grouped by exception type and message shape),
 ``infeasible_fraction`` (share of trials that gave no usable result, with a Wilson
-interval), ``edge_of_range`` (the best trial sits at the edge of a searched range:
-widen it) and ``seed_instability`` (one configuration, several seeds, outcomes that
+interval), ``by_design`` (early-stopped, pruned and time-budget trials, counted and
+explained, never blamed), ``edge_of_range`` (the best trial sits at the edge of a
+searched range: widen it) and ``seed_instability`` (one configuration, several seeds, outcomes that
 disagree).
 """
 
@@ -22,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from core.detectors import NONFINITE_TEXT
+from core.domains import at_natural_edge
 from core.stats import wilson_interval
 from core.table import TrialTable
 from core.values import format_number, format_rate
@@ -71,6 +73,7 @@ def find_error_kinds(table: TrialTable, issues: pd.DataFrame, best: dict[str, An
     for signature, rows in signatures.groupby(signatures, sort=False).groups.items():
         ids = table.ids[rows].tolist()
         exception = _EXCEPTION.search(signature)
+        statuses = table.status[rows]
         found.append({
             "kind": "error_kind",
             "title": f"{len(ids)} trial{'s' if len(ids) != 1 else ''}: {signature}",
@@ -79,6 +82,7 @@ def find_error_kinds(table: TrialTable, issues: pd.DataFrame, best: dict[str, An
             "signature": signature,
             "exception": exception.group(1) if exception else None,
             "n_trials": len(ids),
+            "budget_cut": bool((statuses == "timeout").mean() > 0.5),
             "trial_ids": ids[:max_ids],
         })
     return sorted(found, key=lambda f: -f["n_trials"])
@@ -108,7 +112,9 @@ def find_edge_of_range(table: TrialTable, issues: pd.DataFrame, best: dict[str, 
     """The best trial uses the smallest or largest value searched of a numeric hyperparameter.
 
     Only hyperparameters with at least 3 distinct values are judged; the optimum may
-    lie beyond the searched range, so the next sweep should widen it on that side.
+    lie beyond the searched range, so the next sweep should widen it on that side,
+    unless that side is the parameter's natural bound (0 for rates, decay and dropout,
+    1 for counts and fractions; see :mod:`core.domains`).
     """
     if not best:
         return []
@@ -122,8 +128,9 @@ def find_edge_of_range(table: TrialTable, issues: pd.DataFrame, best: dict[str, 
             continue
         lo, hi = float(finite.min()), float(finite.max())
         side = "lowest" if value == lo else "highest" if value == hi else None
-        if side is None:
-            continue
+        integral = bool(np.all(np.mod(finite, 1) == 0))
+        if side is None or at_natural_edge(hp, value, "low" if side == "lowest" else "high", lo, integral):
+            continue  # dropout = 0 or a single layer is as far as that side goes
         found.append({
             "kind": "edge_of_range",
             "title": f"The best trial has {hp} = {format_number(value)}, the {side} value searched",
@@ -192,6 +199,45 @@ def find_seed_instability(table: TrialTable, issues: pd.DataFrame, best: dict[st
     return found
 
 
+def find_by_design(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any] | None,
+                   max_ids: int = 20) -> list[Finding]:
+    """Trials stopped by design: early-stopped on patience, pruned by the tuner, cut by a time budget.
+
+    They are counted and explained, never blamed: early stopping fires sooner where
+    training converges fast (good learning rates, small patience) and a pruner stops
+    the weak runs, so where they concentrate says how the tuner works, not what to
+    avoid (see :data:`core.patterns.NOT_CAUSES`). A time budget cut is judged by what
+    the trial reached. Trials stopped early *because* their loss went non-finite are
+    hidden failures and are not counted here.
+    """
+    status = table.status.to_numpy()
+    early = table.status_raw.fillna("").astype(str).str.contains(r"early|stop", case=False).to_numpy(dtype=bool)
+    failed = table.ids.isin(set(issues.loc[issues["type"].isin(["nonfinite_metric", "status_mismatch"]),
+                                            "trial_id"])).to_numpy()  # stopped because the loss went NaN
+    groups = (("early-stopped", (status == "pruned") & early), ("pruned by the tuner", (status == "pruned") & ~early),
+              ("cut by a time budget", status == "timeout"))
+    counts = {name: mask & ~failed for name, mask in groups}
+    stopped = np.logical_or.reduce([mask for mask in counts.values()])
+    if not stopped.any():
+        return []
+    ids = table.ids.to_numpy()[stopped].tolist()
+    parts = ", ".join(f"{int(mask.sum())} {name}" for name, mask in counts.items() if mask.any())
+    best_note = ""
+    if best and best["trial_id"] in set(ids):
+        best_note = f"; the best trial ({best['trial_id']}) is one of them"
+    return [{
+        "kind": "by_design",
+        "title": f"{len(ids)} of {len(table)} trials stopped by design ({parts})",
+        "detail": ("early stopping fires sooner where training converges fast (good learning rates, small "
+                   "patience), a pruner stops weak runs and a time budget cuts long ones, so these trials are "
+                   "judged by what they reached and no pattern, avoid-advice or next-sweep limit is built on them"
+                   + best_note),
+        "counts": {name: int(mask.sum()) for name, mask in counts.items()},
+        "n_trials": len(ids),
+        "trial_ids": ids[:max_ids],
+    }]
+
+
 def _main_metric(table: TrialTable) -> tuple[str | None, pd.Series]:
     roles = table.roles
     pair = roles.loss_pair()
@@ -204,6 +250,7 @@ def _main_metric(table: TrialTable) -> tuple[str | None, pd.Series]:
 
 FINDERS: tuple[Callable[..., list[Finding]], ...] = (
     find_infeasible_fraction,
+    find_by_design,
     find_error_kinds,
     find_edge_of_range,
     find_seed_instability,

@@ -54,13 +54,15 @@ import math
 import re
 from typing import Any
 
-from core.patterns import ISSUE_LABELS
+from core.domains import natural_domain
+from core.patterns import AVOID_TYPES, ISSUE_LABELS
 from core.values import format_number
 
 Plan = dict[str, Any]
 
-SICK_OUTCOMES = ("nonfinite_metric", "diverged", "no_learning", "status_mismatch", "failed", "oscillation", "plateau")
-"""Issue types whose region the next sweep should leave out (the runs were wasted there)."""
+SICK_OUTCOMES = AVOID_TYPES
+"""Issue types whose region the next sweep should leave out (the runs were wasted there); never a by-design
+outcome (pruned, early-stopped, a time budget), see :data:`core.patterns.NOT_CAUSES`."""
 
 _REGULARISERS = re.compile(r"weight[_\-. ]?decay|(^|[_\-./ ])(wd|l2|l2_reg)($|[_\-./ ])|dropout|drop[_\-]?rate|"
                            r"regulari[sz]|label[_\-]?smoothing", re.IGNORECASE)
@@ -89,7 +91,8 @@ def plan_next_sweep(summary: dict[str, Any]) -> Plan:
     patterns = summary.get("patterns") or []
     # Ranges of the whole sweep first, so that a condition is kept only where it is tighter.
     for pattern in sorted(patterns, key=planner.conditional):
-        planner.pattern(pattern)
+        if not pattern.get("explained_by"):  # a marginal a pair explains: the pair's condition is the cause
+            planner.pattern(pattern)
     for finding in summary.get("findings") or []:
         if finding.get("kind") == "edge_of_range":
             planner.widen(finding)
@@ -451,7 +454,7 @@ class _Planner:
     def result(self) -> Plan:
         hps = {}
         for hp, entry in self.space.items():
-            out = {k: v for k, v in entry.items() if k != "known"}
+            out = {k: v for k, v in entry.items() if k not in ("known", "domain")}
             if out["kind"] == "int":
                 out |= {"low": _int(out["low"]), "high": _int(out["high"]), "exclude": [_ints(x) for x in out["exclude"]],
                         "searched": {k: _int(v) for k, v in out["searched"].items()}}
@@ -487,27 +490,40 @@ def _searched(hp: str, info: dict[str, Any], summary: dict[str, Any]) -> dict[st
     integral = lo is not None and all(float(v).is_integer() for v in numbers)
     log = lo is not None and lo > 0 and hi / lo >= _LOG_SPAN
     return {"kind": "int" if integral else "float", "low": lo, "high": hi, "log": bool(log), "exclude": [],
-            "changed": False, "searched": {"low": lo, "high": hi}, "known": known}
+            "changed": False, "searched": {"low": lo, "high": hi}, "known": known,
+            "domain": natural_domain(hp, lo, integral)}
 
 
 def _beyond(entry: dict[str, Any], side: str) -> float | None:
-    """The bound one step beyond a range's edge: a decade on a log scale, else twice/half; None at a natural 0."""
+    """The bound one step beyond a range's edge, inside the natural domain; None when nothing lies beyond.
+
+    A decade on a log scale, else twice/half the edge, but never past the parameter's
+    natural bounds (:func:`core.domains.natural_domain`): nothing below 0 (rates,
+    decay, dropout) or 1 (counts), and a fraction (dropout, momentum) goes at most
+    halfway to 1, never to it.
+    """
     edge = entry["high"] if side == "high" else entry["low"]
     if edge is None:
         return None
+    lowest, highest, open_high = entry.get("domain") or (-math.inf, math.inf, False)
     if side == "high":
         if edge > 0:
             value = edge * (10 if entry["log"] else 2)
         else:
             value = edge + (entry["high"] - entry["low"])
+        if open_high and value >= highest:
+            value = (edge + highest) / 2 if edge < highest else edge
+        value = min(value, highest)
     else:
         if edge <= 0:
             return None  # 0 (or below) is where weight decay, dropout and friends stop
-        value = edge / (10 if entry["log"] else 2)
+        value = max(edge / (10 if entry["log"] else 2), lowest)
     if entry["kind"] == "int":
         value = float(math.floor(value)) if side == "low" else float(math.ceil(value))
-        if value == edge or value <= 0 < edge:
+        if value <= 0 < edge:
             return None
+    if value == edge:
+        return None
     return _clean(value)
 
 

@@ -4,7 +4,8 @@ A pattern says where in the search space an issue concentrates, with the evidenc
 (``k/n`` inside vs outside, p and q) and a concrete recommendation. Everything in it
 is taken from the associations of :mod:`core.associations`; nothing is estimated
 here. Associations that are strong but not significant are returned as *leads*,
-which the report shows as inconclusive.
+which the report shows with the reason they are not patterns (too few trials, or a
+q-value that could be chance).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import math
 from typing import Any
 
 from core.detectors import ISSUE_TYPES, SEVERITY
+from core.stats import wilson_interval
 from core.values import format_number, format_p, format_rate
 
 ISSUE_LABELS = {
@@ -33,8 +35,18 @@ ISSUE_LABELS = {
     "still_improving": "under-trained runs (still improving)",
     "pruned": "pruned runs",
 }
+AVOID_TYPES = ("nonfinite_metric", "diverged", "no_learning", "status_mismatch", "failed", "oscillation", "plateau")
+"""Issue types whose region the next sweep should leave out (the runs were wasted there)."""
+NOT_CAUSES = ("pruned", "running")
+"""Issue types never turned into a pattern, a lead or advice: a pruner or early stopping
+stops runs by design (sooner at good learning rates and small patience: that is what
+they are for), and where a tuner happens to be sampling at export time is tuner
+behaviour. They are counted and explained (see :func:`core.findings.find_by_design`);
+a trial early-stopped *because* its loss went NaN is a hidden failure
+(``status_mismatch``) and is judged as one."""
 _SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2, "info": 3}
-_TYPE_RANK = {t: i for i, t in enumerate(ISSUE_TYPES)}
+_TYPE_RANK = {t: i for i, t in enumerate(dict.fromkeys(("failed", *ISSUE_TYPES)))}
+"""Which issue type names a pattern when several cover the same trials: a crash explains its missing metrics."""
 _LR_WORDS = ("lr", "learning_rate", "learning-rate", "eta", "step_size")
 
 
@@ -76,7 +88,7 @@ def find_patterns(
         For issue types with no pattern, the strongest over-represented association
         with at least two affected trials (same keys, ``id`` ``L1``...).
     """
-    over = [a for a in associations if a["k"] >= 2 and a["rate"] > a["rate_rest"]]
+    over = [a for a in associations if a["k"] >= 2 and a["rate"] > a["rate_rest"] and a["issue_type"] not in NOT_CAUSES]
     significant = [a for a in over if a["q"] < alpha and a["k"] >= min_support]
     best: dict[tuple[str, str], dict[str, Any]] = {}
     for a in sorted(significant, key=lambda a: (a["rule"] != "threshold", a["q"], _log_p(a), -a["k"])):
@@ -95,25 +107,88 @@ def find_patterns(
             continue
         chosen_pairs.append(a)
         paired |= keys
-        for key in keys:  # the pair replaces a marginal pattern it (nearly) covers
-            if key in best and a["k"] >= coverage * best[key]["k"]:
-                del best[key]
+    # A significant marginal stays a pattern beside a pair: the simple cause must not hide behind a pair.
     chosen = []
-    seen: set[tuple[str, int, tuple[str, ...]]] = set()
+    also: dict[tuple[str, int, tuple[str, ...]], list[str]] = {}
     for a in sorted([*best.values(), *chosen_pairs], key=_rank):
         same_trials = (a["condition"], a["k"], tuple(a["trial_ids"]))
-        if same_trials not in seen:  # e.g. status_mismatch on exactly the non-finite trials
-            seen.add(same_trials)
-            chosen.append(a)
-    patterns = [_describe(a, f"P{i}") for i, a in enumerate(chosen[:max_patterns], start=1)]
+        if same_trials in also:  # e.g. status_mismatch on exactly the non-finite trials: one pattern, both named
+            also[same_trials].append(a["issue_type"])
+            continue
+        also[same_trials] = []
+        chosen.append(a)
+    patterns = [_describe(a, f"P{i}", also[(a["condition"], a["k"], tuple(a["trial_ids"]))])
+                for i, a in enumerate(chosen[:max_patterns], start=1)]
+    _stratify(patterns, chosen)
 
-    explained = {a["issue_type"] for a in chosen}
+    explained = {a["issue_type"] for a in chosen} | {kind for kinds in also.values() for kind in kinds}
     lead_by_type: dict[str, dict[str, Any]] = {}
     for a in sorted(over, key=_strength):
         if a["issue_type"] not in explained and a["rule"] != "pair":
             lead_by_type.setdefault(a["issue_type"], a)
-    leads = [_describe(a, f"L{i}") for i, a in enumerate(lead_by_type.values(), start=1)]
+    leads = [_describe(a, f"L{i}") | {"why": lead_reason(a, alpha, min_support)}
+             for i, a in enumerate(lead_by_type.values(), start=1)]
     return patterns, leads
+
+
+def _stratify(patterns: list[dict[str, Any]], chosen: list[dict[str, Any]]) -> None:
+    """Say which pattern explains which when a marginal's trials are mostly a pair's.
+
+    A pair ``X and Y`` carries the counts of ``X without Y``: stratified by ``Y``, the
+    marginal pattern ``X`` is explained by the pair when ``X without Y`` is known to be
+    fine (:func:`alone_is_fine` for that part), and the marginal pattern then says so
+    and defers to the pair (``explained_by``); the next sweep follows the pair alone.
+    Otherwise ``X`` stands on its own and says so too.
+    """
+    by_id = {p["association_id"]: a for p, a in zip(patterns, chosen)}
+    for pair in (p for p in patterns if p["rule"] == "pair"):
+        a = by_id[pair["association_id"]]
+        first, _, second = pair["condition"].partition(" and ")
+        for part, other in zip(a.get("parts") or [], (second, first)):
+            for p in patterns:
+                if p["rule"] == "pair" or p["issue_type"] != pair["issue_type"] or p["condition"] != part["condition"]:
+                    continue
+                if _part_is_fine(a, part):
+                    p["explained_by"] = pair["id"]
+                    p["explanation"] += (f" Stratified by {other}: {part['condition']} without {other} has "
+                                         f"{part['k']} of {part['n']}, so {pair['id']} ({pair['condition']}) "
+                                         f"explains this pattern, not {part['condition']} itself.")
+                    p["recommendation"] = (f"Follow {pair['id']}: {part['condition']} without {other} is not "
+                                           f"where {ISSUE_LABELS.get(p['issue_type'], p['issue_type'])} concentrate "
+                                           f"({part['k']} of {part['n']}).")
+                else:
+                    p["explanation"] += (f" Stratified by {other}: {part['condition']} without {other} still has "
+                                         f"{part['k']} of {part['n']} ({format_rate(part['k'] / part['n'])}), so "
+                                         f"this pattern stands on its own beside {pair['id']}.")
+
+
+def lead_reason(a: dict[str, Any], alpha: float, min_support: int) -> str:
+    """Why an association is a lead and not a pattern: too few trials, or a q-value that could be chance."""
+    reasons = []
+    if a["k"] < min_support:
+        reasons.append(f"too few trials: {a['k']} with the issue there, a pattern needs {min_support}")
+    if a["q"] >= alpha:
+        reasons.append(f"q = {format_p(a['q'])} ≥ {alpha:g} after correcting for every test of the sweep: "
+                       "it could be chance")
+    return "; ".join(reasons) or "a stronger pattern already explains this issue"
+
+
+def alone_is_fine(a: dict[str, Any], confidence: float = 0.95) -> bool:
+    """True when each condition of a pair, without the other, is known to be fine.
+
+    That is: the 95 % Wilson upper bound of each part's rate lies below the rate in the
+    rest of the sweep (every trial outside that part). Five clean trials are not
+    enough to say so (0/5 has an upper bound of 43 %).
+    """
+    parts = a.get("parts") or []
+    return bool(parts) and all(_part_is_fine(a, part, confidence) for part in parts)
+
+
+def _part_is_fine(a: dict[str, Any], part: dict[str, Any], confidence: float = 0.95) -> bool:
+    k_total, n_total = a["k"] + a["k_rest"], a["n"] + a["n_rest"]
+    n_rest = n_total - part["n"]
+    rest_rate = (k_total - part["k"]) / n_rest if n_rest else 0.0
+    return part["n"] > 0 and wilson_interval(part["k"], part["n"], confidence)[1] < rest_rate
 
 
 def needs_both(a: dict[str, Any], ratio: float = 0.5) -> bool:
@@ -142,7 +217,7 @@ def _log_p(a: dict[str, Any]) -> float:
     return math.log(a["p"]) if a["p"] > 0 else -math.inf
 
 
-def _describe(a: dict[str, Any], pattern_id: str) -> dict[str, Any]:
+def _describe(a: dict[str, Any], pattern_id: str, also: list[str] | None = None) -> dict[str, Any]:
     label = ISSUE_LABELS.get(a["issue_type"], a["issue_type"])
     evidence = {key: a[key] for key in ("k", "n", "rate", "ci", "k_rest", "n_rest", "rate_rest", "risk_ratio", "p", "q")}
     explanation = (
@@ -150,9 +225,10 @@ def _describe(a: dict[str, Any], pattern_id: str) -> dict[str, Any]:
         f"against {a['k_rest']} of {a['n_rest']} ({format_rate(a['rate_rest'])}) in the rest of the sweep "
         f"(one-sided Fisher p = {format_p(a['p'])}, Benjamini-Hochberg q = {format_p(a['q'])})."
     )
+    if also:
+        explanation += f" The same {a['k']} trials also show {', '.join(ISSUE_LABELS.get(k, k) for k in also)}."
     if a["rule"] == "pair":
-        alone = "; ".join(f"{part['condition']} alone: {part['k']} of {part['n']}" for part in a["parts"])
-        explanation += f" Neither condition explains it alone ({alone})."
+        explanation += " " + _pair_parts(a)
     return {
         "id": pattern_id,
         "association_id": a["id"],
@@ -165,9 +241,22 @@ def _describe(a: dict[str, Any], pattern_id: str) -> dict[str, Any]:
         "title": f"{label[0].upper()}{label[1:]} at {a['condition']}",
         "explanation": explanation,
         "recommendation": recommend(a),
+        "also_issue_types": list(also or []),
         "evidence": evidence,
         "trial_ids": list(a["trial_ids"]),
     }
+
+
+def _pair_parts(a: dict[str, Any]) -> str:
+    """Each condition without the other, and overall: "X without Y: k/n; X overall: k/n"."""
+    first, _, second = a["condition"].partition(" and ")
+    words = []
+    for part, other in zip(a["parts"], (second, first)):
+        words.append(f"{part['condition']} without {other}: {part['k']} of {part['n']}; {part['condition']} overall: "
+                     f"{part['k'] + a['k']} of {part['n'] + a['n']}")
+    verdict = ("Neither condition explains it without the other" if alone_is_fine(a)
+               else "The pair concentrates it most")
+    return f"{verdict} ({'; '.join(words)})."
 
 
 def recommend(a: dict[str, Any]) -> str:
@@ -182,14 +271,15 @@ def recommend(a: dict[str, Any]) -> str:
         avoid = f"leave out {cond}"
     else:
         avoid = f"avoid {cond}"
-    if a["rule"] == "pair" and a["direction"]:
-        condition, _, threshold = cond.partition(" and ")
-        side = f"below {format_number(a['lo'])}" if a["direction"] == "above" else f"above {format_number(a['hi'])}"
-        return (f"With {condition}, keep {a['hyperparameters'][1]} {side} in the next sweep "
-                f"({threshold} is where {label} concentrate); elsewhere the range is fine.")
-    if a["rule"] == "pair":
-        return (f"Avoid the combination {cond} in the next sweep (or give it its own, narrower range); "
-                f"each condition alone is fine.")
+    if a["rule"] == "pair" and kind in AVOID_TYPES:
+        fine = alone_is_fine(a)
+        if a["direction"]:
+            condition, _, threshold = cond.partition(" and ")
+            side = f"below {format_number(a['lo'])}" if a["direction"] == "above" else f"above {format_number(a['hi'])}"
+            return (f"With {condition}, keep {a['hyperparameters'][1]} {side} in the next sweep "
+                    f"({threshold} is where {label} concentrate)" + ("; elsewhere the range is fine." if fine else "."))
+        return (f"Avoid the combination {cond} in the next sweep (or give it its own, narrower range)"
+                + ("; each condition without the other is fine." if fine else "."))
     lr_like = any(w in hp.lower() for w in _LR_WORDS)
     if kind == "no_learning":
         if a["direction"] == "above":
@@ -216,7 +306,10 @@ def recommend(a: dict[str, Any]) -> str:
     if kind == "overfitting":
         # Not "otherwise avoid the region": overfitting often marks where training works at all.
         return f"Regularise the trials with {cond} (weight decay, dropout) or stop them earlier."
-    if kind in ("timeout", "killed"):
+    if kind == "timeout":
+        return (f"Trials with {cond} hit the time limit more often: budget cuts, not failures, judged by what "
+                f"they reached. Raise the limit for them (or give them fewer epochs) rather than avoiding {cond}.")
+    if kind == "killed":
         return f"Raise the time limit for trials with {cond}, or {avoid}."
     if kind == "failed":
         return f"Read the logs of the failed trials with {cond}; until the cause is fixed, {avoid}."
@@ -237,14 +330,14 @@ _TRIAL_ADVICE = {
     "overfitting. Log per-epoch held-out loss (or a best_val_loss) to see whether it rose after its best epoch.",
     "killed": "Check the scheduler for {ids}: they were killed or preempted, so their results are "
     "missing rather than bad.",
-    "timeout": "Raise the time limit or shrink the budget for configurations like {ids}, which hit "
-    "their time limit.",
+    "timeout": "{ids} were cut by the time limit: a budget cut, not a failure, so they are judged by the "
+    "metrics they reached. Raise the limit only if runs like them were still improving when cut.",
     "short_run": "Check why {ids} stopped far short of the sweep's budget although they did not "
     "fail; their metrics are not comparable with full runs.",
     "running": "Re-run this report when {ids} have finished; they are still running or never "
     "reported an end.",
-    "status_mismatch": "Do not trust the status of {ids}: they say they finished, but their metrics are "
-    "non-finite or missing. Make the training loop fail loudly on a non-finite loss.",
+    "status_mismatch": "Do not trust the status of {ids}: it says they ended normally (completed or stopped "
+    "early), but their metrics are non-finite or missing. Make the training loop fail loudly on a non-finite loss.",
     "no_learning": "Check {ids}: they ended at chance level. A dead network (learning rate too high) and "
     "one that barely moved (too low) both look like this; compare their learning rates.",
     "suspicious_validation": "Check the validation split for {ids}: validation scores above training "
@@ -254,7 +347,9 @@ _TRIAL_ADVICE = {
     "oscillation": "Lower the learning rate or raise the batch size for configurations like {ids}, "
     "whose loss oscillates.",
     "still_improving": "Give {ids} more epochs: their validation loss was still falling when they ended.",
-    "pruned": "{ids} were pruned by the tuner, by design; no action unless the pruner is too eager.",
+    "pruned": "{ids} were pruned or early-stopped, by design: a pruner stops weak runs, and early stopping "
+    "fires sooner where training converges fast (good learning rates, small patience). They are counted, "
+    "not blamed, and no advice is built on them.",
 }
 
 
@@ -279,7 +374,7 @@ def recommend_all(
             "pattern_id": p["id"],
             "trial_ids": p["trial_ids"][:max_ids],
         })
-    explained = {p["issue_type"] for p in patterns}
+    explained = {kind for p in patterns for kind in (p["issue_type"], *p.get("also_issue_types", []))}
     by_type: dict[str, list[str]] = {}
     for issue in summary["issues"]:
         by_type.setdefault(issue["type"], []).append(issue["trial_id"])
@@ -312,6 +407,10 @@ def _finding_advice(f: dict[str, Any], max_ids: int) -> dict[str, Any] | None:
         text = ("Run more seeds of unstable configurations like this one before trusting any single run, "
                 "and prefer settings whose seeds agree (a lower learning rate or gradient clipping "
                 "often stabilises them).")
+    elif f["kind"] == "error_kind" and f["n_trials"] >= 2 and f.get("budget_cut"):
+        text = (f"{f['n_trials']} trials stopped at their time limit ({f['signature']}): budget cuts, not "
+                "failures; judge them by the metrics they reached, and raise the limit only if they were still "
+                "improving.")
     elif f["kind"] == "error_kind" and f["n_trials"] >= 2:
         text = (f"Fix the error shared by {f['n_trials']} trials ({f['signature']}) before the next sweep; "
                 "these runs say nothing about their hyperparameters.")

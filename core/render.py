@@ -162,10 +162,13 @@ def _overview(s: dict[str, Any]) -> list[str]:
             f"{code(name)} = {format_number(v) if isinstance(v, float) else code(v)}"
             for name, v in best["hyperparameters"].items()
         )
+        ended = {"timeout": ", cut by its time budget", "pruned": ", early-stopped"}.get(best.get("status") or "", "")
         lines.append(
-            f"- Best trial without issues: {code(best['trial_id'])} "
-            f"({code(best['metric'])} = {format_number(best['value'])}; {hps})."
+            f"- Best finished trial without a serious issue: {code(best['trial_id'])} "
+            f"({code(best['metric'])} = {format_number(best['value'])}{ended}; {hps})."
         )
+        if best.get("note"):
+            lines.append(f"  {prose(best['note'][0].upper() + best['note'][1:])}.")
     fmt = s["sweep"].get("format")
     if fmt:
         lines.append(f"- Read as {code(fmt)}.")
@@ -265,14 +268,14 @@ def _pathologies(s: dict[str, Any]) -> list[str]:
         lines += [f"### {p['id']}. {prose(p['title'])}", "", prose(p["explanation"]), ""]
         lines += _evidence(p)
     if s["leads"]:
-        lines += ["**Inconclusive leads** (too few trials or too weak to call a pattern; "
-                  "worth a targeted re-run, not a conclusion):", ""]
+        lines += ["**Leads** (not patterns, each says why; worth a targeted re-run, not a conclusion):", ""]
         for lead in s["leads"]:
             e = lead["evidence"]
+            why = f" Not a pattern: {prose(lead['why'])}." if lead.get("why") else ""
             lines.append(
                 f"- {prose(lead['title'])}: {e['k']}/{e['n']} with the issue vs "
                 f"{e['k_rest']}/{e['n_rest']} elsewhere (p = {format_p(e['p'])}, q = {format_p(e['q'])}); "
-                f"trials {_ids(lead['trial_ids'])}."
+                f"trials {_ids(lead['trial_ids'])}.{why}"
             )
         lines.append("")
     return lines
@@ -281,7 +284,9 @@ def _pathologies(s: dict[str, Any]) -> list[str]:
 def _evidence(p: dict[str, Any]) -> list[str]:
     e = p["evidence"]
     rows = [(prose(p["condition"]), e["k"], e["n"], e.get("ci"))]
-    rows += [(prose(f"{part['condition']} alone"), part["k"], part["n"], None) for part in p.get("parts", [])]
+    first, _, second = p["condition"].partition(" and ")
+    rows += [(prose(f"{part['condition']} without {other}"), part["k"], part["n"], None)
+             for part, other in zip(p.get("parts", []), (second, first))]
     rows.append(("rest of the sweep", e["k_rest"], e["n_rest"], None))
     risk = e.get("risk_ratio")
     return [

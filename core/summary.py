@@ -7,6 +7,7 @@ a report. Its keys are documented in the README ("Summary JSON").
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -166,7 +167,7 @@ def build_summary(
     sick_issues = issues[issues["severity"].isin(_SEVERITIES)]
     rank = sick_issues["severity"].map(_SEVERITY_RANK)
     affected = rank.groupby(sick_issues["trial_id"], sort=False).min().map(dict(enumerate(_SEVERITIES)))
-    best = _best_trial(table, set(sick_issues["trial_id"]) | set(issues.loc[issues["type"] == "pruned", "trial_id"]))
+    best = _best_trial(table, set(issues.loc[(issues["severity"] == "high") | (issues["type"] == "short_run"), "trial_id"]))
     classes, how = infer_classes(table, thresholds)
     return {
         "schema_version": SCHEMA_VERSION,
@@ -222,11 +223,42 @@ def _ranges(table: TrialTable) -> dict[str, Any]:
     return out
 
 
-def _best_trial(table: TrialTable, excluded: set[str]) -> dict[str, Any] | None:
-    """The best trial that is not sick (nor pruned).
+_EARLY_STOP = re.compile(r"early|stop", re.IGNORECASE)
+_TARGET_SCALING = re.compile(
+    r"(scal|normali[sz]|standardi[sz]|transform|log)[a-z]*[_\-. ]?(targets?|labels?|y|outputs?)(?![a-z])|"
+    r"(?<![a-z])(targets?|labels?|y|outputs?)[_\-. ]?(scal|normali[sz]|standardi[sz]|transform)", re.IGNORECASE)
+_SCALE_FREE = re.compile(r"r2|r_2|rsquared|r_squared|explained_var|pearson|spearman|acc|auc|f1|top_?\d", re.IGNORECASE)
+"""Held-out metrics that do not change with the target's units (compare trials on them when the targets differ)."""
 
-    Judged by the held-out loss (lowest), else the held-out accuracy (highest), else
-    an objective whose direction is known (``goal``); None when there is none.
+
+def finished_rows(table: TrialTable) -> np.ndarray:
+    """Trials that ran to an end of their own: completed, early-stopped or cut by a time budget.
+
+    A tuner's pruner (Optuna ``PRUNED``, an ASHA stop) is excluded: its trials ran a
+    fraction of the budget, so their objective is not comparable. Early stopping on
+    patience ("early_stopped") and time limits are how a trial ends, by design, and
+    their trials are judged by what they reached.
+    """
+    status = table.status.to_numpy()
+    raw = table.status_raw.fillna("").astype(str).str.contains(_EARLY_STOP).to_numpy(dtype=bool)
+    return np.isin(status, ["completed", "unknown", "timeout"]) | ((status == "pruned") & raw)
+
+
+def _best_trial(table: TrialTable, excluded: set[str]) -> dict[str, Any] | None:
+    """The best finished trial (see :func:`finished_rows`) without a high-severity issue.
+
+    ``excluded`` holds the ids of trials with a high-severity issue (NaN, hidden
+    failure, divergence, no learning, failure) and of short runs (stopped far short of
+    their own budget for no stated reason: not comparable); other low and medium
+    issues (overfitting, a generalisation gap, still improving) do not disqualify the
+    best result. Judged by
+    the held-out loss (lowest), else the held-out accuracy (highest), else an
+    objective whose direction is known (``goal``). Objectives are compared only
+    across comparable trials: when a hyperparameter changes the target's scale
+    (``scale_targets``), the held-out loss is in different units per value, so a
+    scale-free held-out metric (r2, accuracy...) is used instead, or else only trials
+    sharing the most common scaling are compared; ``note`` says so. None when no
+    trial qualifies.
     """
     roles = table.roles
     pair = roles.loss_pair()
@@ -235,19 +267,42 @@ def _best_trial(table: TrialTable, excluded: set[str]) -> dict[str, Any] | None:
         column = next((c for c, m in roles.metrics.items() if m.kind == "objective" and m.goal), None)
     if column is None:
         return None
+    eligible = finished_rows(table) & ~table.ids.isin(excluded).to_numpy()
+    note = None
+    scaling = [hp for hp in table.hyperparameters.columns
+               if _TARGET_SCALING.search(hp) and table.hyperparameters[hp].nunique(dropna=False) > 1]
+    if scaling and roles.metrics[column].kind != "accuracy" and not _SCALE_FREE.search(column):
+        free = next((c for c, m in roles.metrics.items() if m.split in ("val", "test") and m.goal
+                     and _SCALE_FREE.search(c)), None)
+        if free is not None:
+            note = (f"{column} is in the units of each trial's target ({', '.join(scaling)} differs between "
+                    f"trials), so trials are compared on {free}")
+            column = free
+        else:
+            values = table.hyperparameters[scaling].astype(str).agg("|".join, axis=1)
+            common = values[eligible].mode()
+            if not common.empty:
+                eligible &= (values == common.iloc[0]).to_numpy()
+                shared = ", ".join(f"{hp} = {v}" for hp, v in zip(scaling, common.iloc[0].split("|")))
+                note = (f"{column} is in the units of each trial's target ({', '.join(scaling)} differs between "
+                        f"trials), so only trials with {shared} are compared")
     lower_is_better = roles.metrics[column].goal == "min"
-    values = table.metrics[column].where(~table.ids.isin(excluded).to_numpy())
+    values = table.metrics[column].where(eligible)
     values = values[np.isfinite(values)]
     if values.empty:
         return None
     row = int(values.idxmin() if lower_is_better else values.idxmax())
-    return {
+    best = {
         "trial_id": str(table.ids.iloc[row]),
         "metric": column,
         "goal": roles.metrics[column].goal,
         "value": float(table.metrics[column].iloc[row]),
+        "status": str(table.status.iloc[row]),
         "hyperparameters": {
             col: (None if pd.isna(v) else (v if isinstance(v, str) else float(v)))
             for col, v in table.hyperparameters.iloc[row].items()
         },
     }
+    if note:
+        best["note"] = note
+    return best

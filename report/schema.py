@@ -158,13 +158,15 @@ class Association(_Strict):
 
 
 class BestTrial(_Strict):
-    """The best trial without issues."""
+    """The best finished trial (completed, early-stopped or cut by its time budget) without a high-severity issue."""
 
     trial_id: str
     metric: str
     goal: Literal["min", "max"] | None
     value: Number
+    status: str | None = None
     hyperparameters: dict[str, str | Number | None]
+    note: str | None = Field(default=None, description="why the objective compared differs, when targets differ")
 
 
 class Finding(_Open):

@@ -135,7 +135,7 @@ def test_vectorised_threshold_search_equals_brute_force():
     assert found[0]["lo"] == best and found[0]["p"] == pytest.approx(min(1.0, min(p) * 2 * len(cuts)))
 
 
-def test_paired_effect_is_reported_as_a_pair_not_two_weak_marginals():
+def test_paired_effect_is_a_pair_and_the_marginals_it_explains_say_so():
     # Non-finite only with optimizer=sgd AND an unscaled target; each alone is healthy.
     rng = np.random.default_rng(11)
     rows = []
@@ -147,11 +147,61 @@ def test_paired_effect_is_reported_as_a_pair_not_two_weak_marginals():
     table = table_from_records(rows)
     patterns, _ = find_patterns(associate_issues(table, detect_issues(table)))
     nonfinite = [p for p in patterns if p["issue_type"] == "nonfinite_metric"]
-    assert len(nonfinite) == 1
-    (pair,) = nonfinite
-    assert pair["rule"] == "pair" and set(pair["hyperparameters"]) == {"optimizer", "target_scaling"}
+    (pair,) = [p for p in nonfinite if p["rule"] == "pair"]
+    assert set(pair["hyperparameters"]) == {"optimizer", "target_scaling"}
     assert "optimizer = sgd" in pair["condition"] and "target_scaling = none" in pair["condition"]
-    assert "Neither condition explains it alone" in pair["explanation"]
+    assert "Neither condition explains it without the other" in pair["explanation"]
+    assert "optimizer = sgd without target_scaling = none: 0 of" in pair["explanation"]
+    assert "optimizer = sgd overall:" in pair["explanation"] and " alone:" not in pair["explanation"]
+    # The significant marginals stay patterns (issue 10, item 6) but, stratified, defer to the pair.
+    marginals = [p for p in nonfinite if p["rule"] != "pair"]
+    assert {p["condition"] for p in marginals} == {"optimizer = sgd", "target_scaling = none"}
+    for p in marginals:
+        assert p["explained_by"] == pair["id"] and f"{pair['id']} ({pair['condition']}) explains" in p["explanation"]
+        assert p["recommendation"].startswith(f"Follow {pair['id']}")
+
+
+def _marginal_and_incidental_pair(seed: int) -> list[dict[str, object]]:
+    """NaN whenever optimizer = sgd (the simple cause); a second, incidental parameter."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(200):
+        opt, act = rng.choice(["sgd", "adam", "rmsprop"]), rng.choice(["relu", "tanh", "gelu", "elu"])
+        sick = opt == "sgd" and rng.random() < 0.9
+        rows.append({"trial_id": i, "optimizer": opt, "activation": act, "val_loss": "nan" if sick else 0.3})
+    return rows
+
+
+def test_a_significant_marginal_stays_a_pattern_and_is_never_an_inconclusive_lead():
+    table = table_from_records(_marginal_and_incidental_pair(4))
+    patterns, leads = find_patterns(associate_issues(table, detect_issues(table)))
+    simple = [p for p in patterns if p["condition"] == "optimizer = sgd" and p["issue_type"] == "nonfinite_metric"]
+    assert simple and "explained_by" not in simple[0]
+    assert simple[0]["recommendation"].startswith("Treat optimizer = sgd as its own region")
+    assert all(lead["evidence"]["q"] >= 0.05 or lead["evidence"]["k"] < 3 for lead in leads)
+    assert all(lead["why"] for lead in leads)
+
+
+def test_each_condition_alone_is_fine_only_when_its_upper_bound_is_below_the_rest():
+    from core.patterns import alone_is_fine, recommend
+
+    pair = {"rule": "pair", "direction": None, "issue_type": "nonfinite_metric", "hyperparameter": "a",
+            "hyperparameters": ["a", "b"], "condition": "a = x and b = y", "lo": None, "hi": None, "k": 8, "n": 10,
+            "rate": 0.8, "rate_rest": 0.1, "k_rest": 10, "n_rest": 100,
+            "parts": [{"condition": "a = x", "k": 0, "n": 5}, {"condition": "b = y", "k": 0, "n": 40}]}
+    assert not alone_is_fine(pair)  # 0 of 5: the 95 % upper bound is 43 %, above the rest's 16 %
+    assert "fine" not in recommend(pair)
+    pair["parts"][0]["n"] = 40
+    assert alone_is_fine(pair) and recommend(pair).endswith("each condition without the other is fine.")
+
+
+def test_lead_says_why_it_is_one():
+    from core.patterns import lead_reason
+
+    few = {"k": 2, "q": 0.01}
+    weak = {"k": 9, "q": 0.2}
+    assert lead_reason(few, 0.05, 3).startswith("too few trials: 2")
+    assert "could be chance" in lead_reason(weak, 0.05, 3) and "too few" not in lead_reason(weak, 0.05, 3)
 
 
 def test_null_sweeps_with_pairs_and_three_parameters_stay_clean():
