@@ -436,6 +436,8 @@ def _method(s: dict[str, Any]) -> list[str]:
         "- Patterns: per hyperparameter bucket, value, best threshold and pair of regions of two "
         "hyperparameters, a one-sided Fisher exact test against the rest of the sweep (thresholds "
         "corrected for the cuts tried), then Benjamini-Hochberg across all tests; rates carry 95% "
-        "Wilson intervals. A pair is reported instead of its two marginals when neither condition "
-        "alone shows the issue. Full tables are in the JSON summary.",
+        "Wilson intervals; cuts are ranked on log p. A pair is reported when neither condition without "
+        "the other shows the issue; significant marginals stay patterns beside it, and say whether the "
+        "pair explains them. Pruned, early-stopped and running trials are counted, never a pattern. "
+        "Full tables are in the JSON summary.",
     ]

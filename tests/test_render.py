@@ -57,5 +57,5 @@ def test_report_shows_findings_intervals_and_paired_evidence():
     assert "**F1.** 54 of 135 trials (40%) gave no usable result (95% CI 32%–48%)" in report
     pair = next(p for p in summary["patterns"] if p["rule"] == "pair")
     assert f"| {pair['condition']} | {pair['evidence']['k']} / {pair['evidence']['n']} |" in report
-    assert "optimizer = adam alone |" in report and "| 95% CI |" in report
+    assert "optimizer = adam without learning_rate" in report and "| 95% CI |" in report
     assert "Chance level: 10 classes (inferred from 54 trials at val_acc ≈ 1/10)" in report
