@@ -191,7 +191,7 @@ def test_best_trial_excludes_only_high_severity_issues_and_may_be_a_timeout():
     rows[2]["val_loss"] = 0.9
     table = table_from_records(rows)
     issues = detect_issues(table)
-    assert "overfitting" in set(issues.loc[issues["trial_id"] == "t1", "type"])
+    assert set(issues.loc[issues["trial_id"] == "t1", "type"]) & {"overfitting", "generalization_gap"}  # medium or low
     assert _best_trial(table, set(issues.loc[issues["severity"] == "high", "trial_id"]))["trial_id"] == "t1"
 
 
