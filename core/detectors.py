@@ -859,8 +859,10 @@ def reconcile_issues(issues: pd.DataFrame) -> pd.DataFrame:
     table rule and a curve rule) become one, details joined with ``"; "``. A trial that
     overfits gets no ``generalization_gap`` (the gap is part of it); a trial with a
     non-finite, diverged, chance-level or failed result gets no ``short_run`` (stopping
-    early with a flat or non-finite loss is instability, not a short run) and no
-    ``suspicious_validation`` (a collapsed run explains held-out above training).
+    early with a flat or non-finite loss is instability, not a short run), no
+    ``suspicious_validation`` (a collapsed run explains held-out above training) and no
+    ``overfitting`` or ``generalization_gap`` (a held-out loss that rose because the run
+    blew up is not overfitting).
     """
     if issues.empty:
         return issues
@@ -871,7 +873,8 @@ def reconcile_issues(issues: pd.DataFrame) -> pd.DataFrame:
     kinds = issues["type"]
     overfit = issues["trial_id"].isin(issues.loc[kinds == "overfitting", "trial_id"])
     unstable = issues["trial_id"].isin(issues.loc[kinds.isin(_INSTABILITY), "trial_id"])
-    drop = ((kinds == "generalization_gap") & overfit) | (kinds.isin(["short_run", "suspicious_validation"]) & unstable)
+    explained = ["short_run", "suspicious_validation", "overfitting", "generalization_gap"]
+    drop = ((kinds == "generalization_gap") & overfit) | (kinds.isin(explained) & unstable)
     return issues[~drop].reset_index(drop=True) if drop.any() else issues
 
 

@@ -546,3 +546,15 @@ def test_rows_with_no_status_column_and_no_metric_at_all_are_flagged():
     issues = detect_issues(table_from_records(rows))
     assert issues[["trial_id", "type"]].values.tolist() == [["empty", "status_mismatch"]]
     assert issues.detail.iloc[0] == "no status column and no metric reported: the run gave no result"
+
+
+def test_a_blown_up_run_is_diverged_not_overfitting():
+    rows = [{"trial_id": f"ok{i}", "train_loss": 0.3, "val_loss": 0.33, "best_val_loss": 0.33, "val_acc": 0.9,
+             "train_acc": 0.91} for i in range(5)]
+    rows += [{"trial_id": f"dead{i}", "train_loss": 2.31, "val_loss": 2.3026, "best_val_loss": 2.3, "val_acc": 0.1,
+              "train_acc": 0.1} for i in range(3)]
+    rows.append({"trial_id": "blown", "train_loss": 1e6, "val_loss": 3e6, "best_val_loss": 8.6, "val_acc": 0.1,
+                 "train_acc": 0.1})
+    found = {t for t in issues_of(table_from_records(rows)) if t[0] == "blown"}
+    assert ("blown", "diverged") in found
+    assert not found & {("blown", "overfitting"), ("blown", "generalization_gap")}
