@@ -166,15 +166,20 @@ class CurveTable:
         return self.step[self.offsets[1:] - 1]
 
 
-def looks_like_curves(frame: pd.DataFrame) -> bool:
+def looks_like_curves(frame: pd.DataFrame, hints: dict[str, str] | None = None) -> bool:
     """Whether a raw table is a long curves file rather than one row per trial.
 
     True when it has a trial id column whose values repeat and a step column (see
-    :data:`STEP_NAMES`), and (trial id, step) pairs are mostly distinct.
+    :data:`STEP_NAMES`), and (trial id, step) pairs are mostly distinct. ``hints``
+    (``--map``: ``cfg=id``, ``it=step``) name them when their names are not known ones;
+    hints naming other columns are ignored here.
     """
+    given = {c: (s.strip().lower(), None) for c, s in (hints or {}).items()
+             if c in frame.columns and s.strip().lower() in {"id", "step", "epoch"}}
+    given = {c: ("step" if r == "epoch" else r, i) for c, (r, i) in given.items()}
     try:
-        id_col = _find_id_column(frame, {}, "")
-        step_col = _find_step_column(frame, {}, "", {id_col})
+        id_col = _find_id_column(frame, given, "")
+        step_col = _find_step_column(frame, given, "", {id_col})
     except InputError:
         return False
     sample = frame[[id_col, step_col]].head(200_000)

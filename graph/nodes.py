@@ -35,7 +35,7 @@ def load(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         raw = records_to_raw(state["records"])
         sweep = Sweep(trials=raw, format="records")
         if state.get("curves_path"):
-            sweep.curves = read_curves(state["curves_path"], sweep)
+            sweep.curves = read_curves(state["curves_path"], sweep, mapping)
         apply_mapping(sweep, mapping)
     else:
         path = state.get("results_path") or os.environ.get("HPATH_RESULTS_CSV") or DEFAULT_RESULTS

@@ -756,3 +756,20 @@ def test_the_curve_rule_replaces_the_final_value_rule_for_the_trials_it_judges()
     rises = [i for i in summary["issues"] if i["trial_id"] == "rises" and i["type"] == "overfitting"]
     assert len(rises) == 1 and rises[0]["epoch"] == 12
     assert ("rises", "generalization_gap") not in kinds
+
+
+def test_map_names_the_id_of_a_curves_file_and_reaches_it(tmp_path):
+    from core.sources import read_sweep
+    from core.summary import analyze_sweep
+
+    (tmp_path / "results.csv").write_text("cfg,lr,train_loss,val_loss\na,0.1,0.3,0.4\nb,0.01,0.2,0.3\n")
+    rows = ["cfg,epoch,train_loss,val_loss"] + [f"{t},{e},{1 / e:.3f},{1 / e + 0.1:.3f}" for t in "ab" for e in range(1, 9)]
+    (tmp_path / "curves.csv").write_text("\n".join(rows) + "\n")
+    frame = pd.read_csv(tmp_path / "curves.csv", dtype=str)
+    assert not looks_like_curves(frame) and looks_like_curves(frame, {"cfg": "id"})
+    with pytest.raises(InputError, match="not long-format curves"):
+        read_sweep(str(tmp_path / "results.csv"), curves=str(tmp_path / "curves.csv"))
+    sweep = read_sweep(str(tmp_path / "results.csv"), curves=str(tmp_path / "curves.csv"), mapping={"cfg": "id"})
+    roles = infer_roles(sweep.trials.frame, sweep.source, sweep.role_hints)
+    summary = analyze_sweep(sweep.trials, roles, curves=sweep.curves, curve_hints=sweep.curve_hints)
+    assert roles.id == "cfg" and summary["curves"]["n_matched"] == 2

@@ -113,7 +113,7 @@ def read_sweep(
         sweep.trials.source = shown
         sweep.trials.notes[:] = [n.replace(name, shown) for n in sweep.trials.notes]
     if curves is not None:
-        sweep.curves = read_curves(curves, sweep)
+        sweep.curves = read_curves(curves, sweep, mapping)
     apply_mapping(sweep, mapping, renames)
     mark_running_best(sweep, mapping, renames)
     sweep.trials.format = sweep.format
@@ -151,7 +151,7 @@ def mark_running_best(sweep: Sweep, mapping: Mapping[str, str] | None = None,
                               "held-out curve")
 
 
-_CURVE_ROLES = {"metric", "ignore", "step"}
+_CURVE_ROLES = {"metric", "ignore", "step", "id"}
 """``--map`` roles that mean something for a curve column too."""
 
 
@@ -341,8 +341,11 @@ def _read_table(raw: RawTable, kind: str) -> tuple[Sweep, dict[str, str]]:
     return Sweep(trials=raw, format=kind), {}
 
 
-def read_curves(curves: str | os.PathLike[str], sweep: Sweep) -> RawTable:
-    """Curves kept apart from the trial table: a long-format file, or W&B history CSVs matched to ``sweep``'s runs."""
+def read_curves(curves: str | os.PathLike[str], sweep: Sweep, mapping: Mapping[str, str] | None = None) -> RawTable:
+    """Curves kept apart from the trial table: a long-format file, or W&B history CSVs matched to ``sweep``'s runs.
+
+    ``mapping`` (``--map``) may name the long file's id or step column.
+    """
     path = Path(os.fspath(curves))
     if not path.exists():
         raise InputError(f"{path}: curves file or directory not found")
@@ -351,4 +354,4 @@ def read_curves(curves: str | os.PathLike[str], sweep: Sweep) -> RawTable:
     if path.is_dir():
         raise InputError(f"{path}: {describe_dir(path)}; --curves takes a long-format CSV (trial id, step or epoch, "
                          "metrics) or a directory of W&B history CSVs")
-    return tabular.read_long_curves(path)
+    return tabular.read_long_curves(path, dict(mapping or {}))

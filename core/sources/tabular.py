@@ -61,12 +61,15 @@ def from_long_curves(raw: RawTable) -> tuple[Sweep, dict[str, str]]:
     return Sweep(trials=table, role_hints=hints, curves=raw, format="curves"), {}
 
 
-def read_long_curves(path: Path) -> RawTable:
-    """A long-format curves file given with ``--curves`` (CSV/TSV, .gz, Parquet), as it is."""
+def read_long_curves(path: Path, mapping: dict[str, str] | None = None) -> RawTable:
+    """A long-format curves file given with ``--curves`` (CSV/TSV, .gz, Parquet), as it is.
+
+    ``mapping`` (``--map``) may name its id or step column (``config_id=id``).
+    """
     from core.curves import looks_like_curves
 
     raw = read_table(path)
-    if not looks_like_curves(raw.frame):
+    if not looks_like_curves(raw.frame, mapping):
         raise InputError(f"{path}: not long-format curves (needs a trial id column, e.g. trial_id, whose values "
                          f"repeat and a step or epoch column); columns are: {', '.join(map(str, raw.frame.columns[:12]))}")
     return raw
