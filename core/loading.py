@@ -12,8 +12,10 @@ import codecs
 import csv
 import io
 import os
+import stat
+import zlib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import pandas as pd
@@ -25,6 +27,148 @@ from core.errors import InputError
 _FALLBACK_ENCODINGS = ("cp1252", "latin-1")
 _HEAD_BYTES = 1 << 16  # decoded to find the separator and the header
 _TEXT = pd.StringDtype("pyarrow", na_value=float("nan"))  # pandas' default "str" dtype, backed by Arrow
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what one input may hold; each can be raised with its environment variable.
+
+    A file past a bound is refused with one line naming the bound and how to raise it,
+    before it can exhaust memory: decompressed size is checked while the bytes stream
+    in (a gzip bomb stops at the bound, ``/dev/zero`` is refused as a device at once).
+    """
+
+    max_bytes: int = 1 << 30
+    """Most bytes of one input file, after decompression (env ``HPATH_MAX_INPUT_BYTES``, default 1 GiB)."""
+    max_columns: int = 50_000
+    """Most columns of a table (env ``HPATH_MAX_COLUMNS``)."""
+    max_rows: int = 10_000_000
+    """Most rows of a table (env ``HPATH_MAX_ROWS``)."""
+    max_cell_chars: int = 1_000_000
+    """Most characters in one cell (env ``HPATH_MAX_CELL_CHARS``)."""
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        """The default bounds, with any the environment sets over them."""
+        given = {}
+        for f in fields(cls):
+            env = _LIMIT_ENV[f.name]
+            value = os.environ.get(env, "").strip().replace("_", "")
+            if value:
+                try:
+                    given[f.name] = int(float(value))
+                except ValueError:
+                    raise InputError(f"{env}={value!r}: expected a whole number") from None
+        return cls(**given)
+
+
+_LIMIT_ENV = {"max_bytes": "HPATH_MAX_INPUT_BYTES", "max_columns": "HPATH_MAX_COLUMNS", "max_rows": "HPATH_MAX_ROWS",
+              "max_cell_chars": "HPATH_MAX_CELL_CHARS"}
+
+
+def check_regular(path: Path, name: str) -> None:
+    """Refuse at once what is not a regular file or directory: a FIFO, device or socket would block or never end."""
+    try:
+        mode = os.stat(path).st_mode
+    except PermissionError:
+        raise InputError(f"{name}: permission denied") from None
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
+        raise InputError(f"{name}: is {kind}, not a file; save the table to a file first")
+
+
+def read_input_bytes(path: Path, name: str | None = None, limits: Limits | None = None) -> bytes:
+    """The bytes of an input file, gunzipped if gzip-compressed, within :class:`Limits`.
+
+    Read in chunks: neither the file nor its decompressed stream is read past
+    ``max_bytes``. A corrupt or truncated gzip stream is an :class:`InputError`.
+    """
+    name = name or str(path)
+    limits = limits or Limits.from_env()
+    check_regular(path, name)
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(2)
+            if head == b"\x1f\x8b":
+                return _gunzip(handle, head, name, limits.max_bytes)
+            return head + _read_capped(handle.read, name, limits.max_bytes - len(head), "file")
+    except PermissionError:
+        raise InputError(f"{name}: permission denied") from None
+    except IsADirectoryError:
+        raise InputError(f"{name}: is a directory, expected a file") from None
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from None
+
+
+def _read_capped(read: object, name: str, budget: int, what: str) -> bytes:
+    chunks, total = [], 0
+    while True:
+        chunk = read(_CHUNK)  # type: ignore[operator]
+        if not chunk:
+            return b"".join(chunks)
+        total += len(chunk)
+        if total > budget:
+            raise _too_big(name, what)
+        chunks.append(chunk)
+
+
+def _gunzip(handle: io.BufferedReader, head: bytes, name: str, max_bytes: int) -> bytes:
+    """Decompress a gzip stream (members one after another), stopping at ``max_bytes`` of output."""
+    out, total = [], 0
+    decompressor, fed = zlib.decompressobj(wbits=31), False
+    data = head
+    try:
+        while True:
+            if not data:
+                data = handle.read(_CHUNK)
+                if not data:
+                    break
+            if not fed and not data.strip(b"\x00"):  # zero padding after the last member
+                data = b""
+                continue
+            fed = True
+            piece = decompressor.decompress(data, _CHUNK)  # at most one chunk of output per step
+            total += len(piece)
+            if total > max_bytes:
+                raise _too_big(name, "decompressed file")
+            out.append(piece)
+            data = decompressor.unconsumed_tail
+            if decompressor.eof:  # another member may follow
+                data = decompressor.unused_data + data
+                decompressor, fed = zlib.decompressobj(wbits=31), False
+    except zlib.error as exc:
+        raise InputError(f"{name}: corrupt gzip file ({exc})") from None
+    if fed:
+        raise InputError(f"{name}: truncated gzip file (the compressed stream ends early)")
+    return b"".join(out)
+
+
+def _too_big(name: str, what: str) -> InputError:
+    limits = Limits.from_env()
+    return InputError(f"{name}: {what} larger than {limits.max_bytes:,} bytes; raise HPATH_MAX_INPUT_BYTES to read it")
+
+
+def check_table_limits(frame: pd.DataFrame, name: str, limits: Limits | None = None) -> None:
+    """Refuse a table with more rows or columns, or a longer cell, than :class:`Limits` allow."""
+    limits = limits or Limits.from_env()
+    if frame.shape[1] > limits.max_columns:
+        raise InputError(f"{name}: {frame.shape[1]:,} columns, more than {limits.max_columns:,}; "
+                         "raise HPATH_MAX_COLUMNS to read it")
+    if frame.shape[0] > limits.max_rows:
+        raise InputError(f"{name}: {frame.shape[0]:,} rows, more than {limits.max_rows:,}; raise HPATH_MAX_ROWS to read it")
+    for column in frame.columns:
+        cells = frame[column]
+        try:
+            longest = cells.str.len().max()
+        except (AttributeError, TypeError):  # not text
+            continue
+        if pd.notna(longest) and longest > limits.max_cell_chars:
+            raise InputError(f"{name}: a cell of column {str(column)[:80]!r} holds {int(longest):,} characters, more than "
+                             f"{limits.max_cell_chars:,}; raise HPATH_MAX_CELL_CHARS to read it")
 
 
 @dataclass
@@ -88,10 +232,7 @@ def read_results(path: str | os.PathLike[str]) -> RawTable:
         raise InputError(f"{name}: file not found")
     if p.is_dir():
         raise InputError(f"{name}: is a directory, expected a CSV or TSV file")
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    data = read_input_bytes(p, name)
     return parse_results_bytes(data, name, tab=p.suffix.lower() in {".tsv", ".tab"})
 
 
@@ -101,19 +242,30 @@ def parse_results_bytes(data: bytes, name: str, *, tab: bool = False) -> RawTabl
     ``tab=True`` forces a tab separator; otherwise it is sniffed from the header line.
     """
     data, notes = _as_utf8(data, name)
+    if b"\r" in data and b"\r" in data.replace(b"\r\n", b""):  # old Mac line ends (CR only), maybe mixed
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     head = _head(data)
     if not head.strip() and not data.decode("utf-8").strip():
         raise InputError(f"{name}: file is empty")
     if b"\x00" in data:
         raise InputError(f"{name}: not a text file (contains NUL bytes); expected CSV or TSV")
     sep = "\t" if tab else _sniff_separator(head)
-    header = next(csv.reader(io.StringIO(head.lstrip("\r\n")), delimiter=sep))
+    try:
+        header = next(csv.reader(io.StringIO(head.lstrip("\r\n")), delimiter=sep))
+    except csv.Error as exc:
+        raise InputError(f"{name}: cannot read the header line ({exc})") from None
     _check_header(header, name)
+    limits = Limits.from_env()
+    if len(header) > limits.max_columns:
+        raise InputError(f"{name}: {len(header):,} columns, more than {limits.max_columns:,}; "
+                         "raise HPATH_MAX_COLUMNS to read it")
     frame = _read_arrow(data, sep, header)
-    if frame is None:  # Arrow refused the file (ragged lines, ...): pandas reads it or names the line
+    if frame is None:  # Arrow refused the file (ragged lines, ...): name the line, or pandas reads it
+        _check_field_counts(data, sep, len(header), name)
         frame = _read_pandas(data, sep, name)
     if frame.empty:
         raise InputError(f"{name}: has a header but no trial rows")
+    check_table_limits(frame, name, limits)
     frame.columns = [str(c).strip() for c in frame.columns]
     if sep == ";":
         notes += _decimal_commas(frame, name)
@@ -205,6 +357,25 @@ def _read_arrow(data: bytes, sep: str, header: list[str]) -> pd.DataFrame | None
         return None
     table = table.slice(1).rename_columns([h.strip() for h in header])
     return table.to_pandas(types_mapper={pa.large_string(): _TEXT}.get)
+
+
+def _check_field_counts(data: bytes, sep: str, n_columns: int, name: str) -> None:
+    """The first line with more fields than the header, or with one field only, as an InputError.
+
+    A row written with another separator ("2;0.2;0.6" in a comma file) would otherwise
+    be padded with empty cells and read as one trial id. A row with a few fields too
+    few is padded with empty (missing) cells, as before.
+    """
+    reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace")), delimiter=sep)
+    try:
+        for row in reader:
+            if len(row) > n_columns or (len(row) == 1 and n_columns > 1 and row[0].strip()):
+                other = next((s for s in (";", "\t", ",", "|") if s != sep and len(row) == 1 and s in row[0]), None)
+                hint = f" (it looks separated by {other!r})" if other else ""
+                raise InputError(f"{name}: line {reader.line_num} has {len(row)} field{'s' * (len(row) > 1)} but the header has "
+                                 f"{n_columns}{hint}")
+    except csv.Error as exc:
+        raise InputError(f"{name}: line {reader.line_num}: {exc}") from None
 
 
 def _read_pandas(data: bytes, sep: str, name: str) -> pd.DataFrame:

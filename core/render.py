@@ -113,7 +113,7 @@ def _inert(text: str) -> str:
 
 # Linear on any text: every pattern starts only where a run of its characters starts
 # (a 50,000-character id once took 17 s when each position was tried in turn).
-_LINK = re.compile(r"!?\[([^\[\]]*)\]\([^()]*\)")
+_LINK = re.compile(r"!?\[([^\[\]]*)\]\((?:[^()]|\([^()]*\))*\)")  # a target may hold one level of (...)
 _URL = re.compile(r"https?://\S+|\bwww\.\S+", re.IGNORECASE)
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+\.[\w.-]+")
 

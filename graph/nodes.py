@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
@@ -174,7 +175,23 @@ def write(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
                    "removed_sentences": sum(len(g.removed) for g in groundings)},
     }
     full["next_sweep"] = plan_next_sweep(full)
+    full = _strict_json(full)
     return {"summary": full, "report": render_report(full), "invalid_citations": [], "notes": new_notes}
+
+
+def _strict_json(node: Any) -> Any:
+    """The summary as strict JSON can hold it: a non-finite float (a hyperparameter set to ``inf``) becomes a word.
+
+    Counts, rates and metric values are finite by construction; this catches the values
+    copied from the input (the best trial's hyperparameters, the next sweep's start).
+    """
+    if isinstance(node, float) and not math.isfinite(node):
+        return "nan" if math.isnan(node) else ("inf" if node > 0 else "-inf")
+    if isinstance(node, dict):
+        return {k: _strict_json(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_strict_json(v) for v in node]
+    return node
 
 
 def _deterministic(analysis: dict[str, Any]) -> dict[str, Any]:

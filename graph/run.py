@@ -132,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; nothing was written", file=sys.stderr)
         return 130
+    except PermissionError as exc:  # reading a file or folder of the input we may not open
+        print(f"error: {_line(str(exc.filename or exc))}: permission denied", file=sys.stderr)
+        return 2
     except (Exception, MemoryError) as exc:  # noqa: BLE001 - anything else is a bug: one line, exit 3
         if args.debug:
             traceback.print_exc()

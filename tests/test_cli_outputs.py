@@ -99,3 +99,39 @@ def test_an_internal_error_is_one_line_and_exit_3_with_the_traceback_only_on_deb
                                 "(--debug shows the traceback)"]
     assert main([str(SAMPLE), "--offline", "--out", str(tmp_path), "--debug"]) == 3
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_a_fifo_is_refused_at_once_with_one_line(tmp_path):
+    fifo = tmp_path / "results.csv"
+    os.mkfifo(fifo)
+    result = subprocess.run([sys.executable, "-m", "graph.run", str(fifo), "--offline", "--out", str(tmp_path / "o")],
+                            cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == f"error: {fifo}: is a named pipe (FIFO), not a file; " \
+                                                     "save the table to a file first"
+
+
+def test_a_bad_curves_file_is_named_in_the_error(tmp_path, capsys):
+    from graph.run import main
+
+    curves = tmp_path / "my_curves.csv"
+    curves.write_text("trial_id,step,val_loss\n2,0,0.5\n2,1,0.4,9\n")
+    assert main([str(SAMPLE), "--curves", str(curves), "--offline", "--out", str(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {curves}: line 3 has 4 fields")
+
+
+def test_hostile_ids_and_names_reach_neither_terminal_nor_report_raw(tmp_path, capsys):
+    from graph.run import main
+
+    long_id = "r" + "7" * 50_000
+    path = tmp_path / "hostile.csv"
+    path.write_text("trial_id,lr<img src=x onerror=alert(1)>,val_loss,state\n"
+                    f"{long_id},0.1,0.5,COMPLETE\nr2\x1b]0;pwned\x07,0.2,nan,FAIL\x1b[31m\n"
+                    "r3,[ok](javascript:alert('ok')),0.4,COMPLETE\nr4,0.3,0.45,COMPLETE\n")
+    assert main([str(path), "--offline", "--out", str(tmp_path / "o"), "--no-plots"]) == 0
+    report = (tmp_path / "o" / "hparam_report.md").read_text()
+    err = capsys.readouterr().err
+    assert "\x1b" not in report and "\x1b" not in err
+    assert "<img" not in report.replace("`lr<img src=x onerror=alert(1)>`", "")
+    assert "](javascript:" not in report.replace("`[ok](javascript:alert('ok'))`", "")

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import gzip
+import os
+import re
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from core.errors import InputError
-from core.loading import read_results, records_to_raw
+from core.loading import read_input_bytes, read_results, records_to_raw
 from core.values import parse_numeric, unparsed_mask
 from tests.conftest import DATA
 
@@ -264,3 +269,62 @@ def test_ids_durations_and_categories_through_the_arrow_path(write_csv):
     with pytest.raises(InputError, match=r"duplicate trial id 'a1' .* on lines 2, 4"):
         dup = read_results(write_csv(text.replace("a3", "a1")))
         build_trial_table(dup, infer_roles(dup.frame, dup.source))
+
+
+def test_cr_only_line_endings_are_read(tmp_path):
+    path = tmp_path / "mac.csv"
+    path.write_bytes(b"trial_id,lr,val_loss\r1,0.1,0.5\r2,0.2,nan\r")
+    frame = read_results(path).frame
+    assert frame["trial_id"].tolist() == ["1", "2"] and frame["val_loss"].tolist() == ["0.5", "nan"]
+
+
+def test_a_row_with_another_separator_is_an_error_naming_its_line(tmp_path):
+    path = tmp_path / "mixed.csv"
+    path.write_text("trial_id,lr,val_loss\n1,0.1,0.5\n2;0.2;0.6\n3,0.3,nan\n")
+    with pytest.raises(InputError, match=r"mixed.csv: line 3 has 1 field but the header has 3 \(it looks separated by ';'\)"):
+        read_results(path)
+
+
+def test_fifos_and_devices_are_refused_at_once(tmp_path):
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="is a named pipe"):
+        read_results(fifo)
+    with pytest.raises(InputError, match="/dev/zero: is a device"):
+        read_input_bytes(Path("/dev/zero"))
+
+
+def test_gzip_corrupt_truncated_and_bombs_are_input_errors(tmp_path, monkeypatch):
+    data = gzip.compress(b"trial_id,lr,val_loss\n" + b"1,0.1,0.5\n" * 2000)
+    corrupt = tmp_path / "corrupt.csv.gz"
+    corrupt.write_bytes(data[:20] + bytes(b ^ 0x55 for b in data[20:60]) + data[60:])
+    with pytest.raises(InputError, match="corrupt gzip file"):
+        read_input_bytes(corrupt)
+    truncated = tmp_path / "truncated.csv.gz"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="truncated gzip file"):
+        read_input_bytes(truncated)
+    bomb = tmp_path / "bomb.csv.gz"
+    bomb.write_bytes(gzip.compress(b"0" * (20 << 20)))
+    monkeypatch.setenv("HPATH_MAX_INPUT_BYTES", str(1 << 20))
+    with pytest.raises(InputError, match="larger than 1,048,576 bytes; raise HPATH_MAX_INPUT_BYTES"):
+        read_input_bytes(bomb)
+    two = tmp_path / "two.gz"
+    two.write_bytes(gzip.compress(b"a\n") + gzip.compress(b"b\n") + b"\0\0")
+    assert read_input_bytes(two) == b"a\nb\n"
+
+
+@pytest.mark.parametrize(("env", "value", "text", "message"), [
+    ("HPATH_MAX_COLUMNS", "3", "a,b,c,d\n1,2,3,4\n", "4 columns, more than 3; raise HPATH_MAX_COLUMNS"),
+    ("HPATH_MAX_ROWS", "2", "a,b\n1,2\n3,4\n5,6\n", "3 rows, more than 2; raise HPATH_MAX_ROWS"),
+    ("HPATH_MAX_CELL_CHARS", "10", "a,b\n1," + "x" * 11 + "\n", "holds 11 characters, more than 10"),
+    ("HPATH_MAX_ROWS", "lots", "a,b\n1,2\n", "HPATH_MAX_ROWS='lots': expected a whole number"),
+])
+def test_table_bounds_are_documented_and_overridable(tmp_path, monkeypatch, env, value, text, message):
+    path = tmp_path / "t.csv"
+    path.write_text(text)
+    monkeypatch.setenv(env, value)
+    with pytest.raises(InputError, match=re.escape(message)):
+        read_results(path)
+    monkeypatch.delenv(env)
+    assert not read_results(path).frame.empty

@@ -59,3 +59,12 @@ def test_report_shows_findings_intervals_and_paired_evidence():
     assert f"| {pair['condition']} | {pair['evidence']['k']} / {pair['evidence']['n']} |" in report
     assert "optimizer = adam without learning_rate" in report and "| 95% CI |" in report
     assert "Chance level: 10 classes (inferred from 54 trials at val_acc ≈ 1/10)" in report
+
+
+def test_best_trial_line_escapes_names_and_values_and_strips_terminal_escapes():
+    from core.render import code, prose, strip_control
+
+    assert strip_control("r1\x1b]0;pwned\x07\x1b[31mred\x1b[0m\x07") == "r1red"
+    assert "\x1b" not in code("a\x1b[2Jb") and "\x1b" not in prose("a\x1b]8;;http://x\x1b\\b")
+    assert prose("see [ok](javascript:alert('ok'))") == "see ok"
+    assert code("val_loss<img src=x onerror=alert(1)>") == "`val_loss<img src=x onerror=alert(1)>`"

@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from core.errors import InputError
-from core.loading import RawTable
+from core.loading import RawTable, check_regular
 from core.sources import kerastuner, mlflow, mlflow_server, optuna, raytune, tabular, wandb
 from core.sources._common import describe_dir, merge_hints, read_table
 from core.sources.running import running_best_columns
@@ -223,6 +223,7 @@ def _resolve(name: str, format: str | None) -> tuple[str, RawTable | None]:
     path = Path(name)
     if not path.exists():
         raise InputError(f"{name}: file not found; formats: {format_list()}")
+    check_regular(path, name)  # a FIFO, device or socket is refused before anything opens it
     if path.is_dir():
         found = _sniff_dir(path, wanted)
         if _fits(wanted, found):
@@ -349,6 +350,7 @@ def read_curves(curves: str | os.PathLike[str], sweep: Sweep, mapping: Mapping[s
     path = Path(os.fspath(curves))
     if not path.exists():
         raise InputError(f"{path}: curves file or directory not found")
+    check_regular(path, str(path))
     if (sweep.format == "wandb-csv" or path.is_dir()) and wandb.looks_like_history(path):
         return wandb.read_histories(path, sweep)
     if path.is_dir():

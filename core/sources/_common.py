@@ -7,7 +7,6 @@ NaN the trial reported stays the text ``"nan"`` and a value never reported stays
 
 from __future__ import annotations
 
-import gzip
 import json
 import math
 import os
@@ -20,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InputError
-from core.loading import RawTable, parse_results_bytes
+from core.loading import RawTable, parse_results_bytes, read_input_bytes
 
 SINGLE_ROLES = ("id", "status", "epochs", "runtime", "error", "seed")
 """Roles at most one column can have."""
@@ -110,17 +109,10 @@ def merge_hints(
 def read_table(path: Path, name: str | None = None) -> RawTable:
     """A CSV, TSV (optionally gzipped) or Parquet file as text cells."""
     name = name or str(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    data = read_input_bytes(path, name)  # gunzipped, within the size bound, never from a FIFO or device
     suffixes = [s.lower() for s in path.suffixes]
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise InputError(f"{name}: corrupt gzip file ({exc})") from None
-        suffixes = suffixes[:-1] if suffixes[-1:] == [".gz"] else suffixes
+    if suffixes[-1:] == [".gz"]:
+        suffixes = suffixes[:-1]
     if data[:4] == b"PAR1":
         return read_parquet_bytes(data, name)
     return parse_results_bytes(data, name, tab=bool(suffixes) and suffixes[-1] in {".tsv", ".tab"})

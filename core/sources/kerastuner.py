@@ -46,6 +46,16 @@ def is_project_dir(path: Path) -> bool:
         return False
 
 
+def _object(data: dict[str, Any], key: str, file: Path) -> dict[str, Any]:
+    """``data[key]`` when it is a JSON object ({} when absent); anything else is an InputError naming the file."""
+    value = data.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputError(f"{file}: {key!r} is a {type(value).__name__}, expected a JSON object; not a Keras Tuner trial")
+    return value
+
+
 def read_project(path: Path) -> tuple[Sweep, dict[str, str]]:
     """A Keras Tuner project as a :class:`Sweep` with per-epoch curves."""
     name = str(path)
@@ -58,8 +68,8 @@ def read_project(path: Path) -> tuple[Sweep, dict[str, str]]:
         data = read_json(file, "Keras Tuner trial")
         if not isinstance(data, dict):
             raise InputError(f"{file}: not a Keras Tuner trial (expected a JSON object)")
-        values = (data.get("hyperparameters") or {}).get("values") or {}
-        metrics = ((data.get("metrics") or {}).get("metrics")) or {}
+        values = _object(_object(data, "hyperparameters", file), "values", file)
+        metrics = _object(_object(data, "metrics", file), "metrics", file)
         if not values and not metrics and str(data.get("status")) in {"IDLE", "STOPPED"}:
             empty += 1  # an empty placeholder trial, not a run
             continue

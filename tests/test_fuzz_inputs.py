@@ -1,0 +1,43 @@
+"""Hypothesis: whatever the input, exit 0 with a schema-valid summary or exit 2 with one line, never a traceback.
+
+The default example count is small so the suite stays quick; ``HPATH_FUZZ_EXAMPLES``
+raises it, and benchmarks/fuzz_inputs.py runs thousands and prints the figures.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+
+from tests.fuzz_cases import SQLITE_DAMAGE, check, kerastuner_trials, outcome, results_tables, write_input
+
+EXAMPLES = int(os.environ.get("HPATH_FUZZ_EXAMPLES", "12"))
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def _run(case: object) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        check(*outcome(write_input(base, case), base / "out"))
+
+
+@FUZZ
+@given(results_tables())
+def test_any_results_table(case):
+    _run(case)
+
+
+@settings(FUZZ, max_examples=max(3, EXAMPLES // 3))
+@given(kerastuner_trials())
+def test_any_keras_tuner_trial(case):
+    _run(case)
+
+
+@settings(FUZZ, max_examples=max(3, EXAMPLES // 3))
+@given(SQLITE_DAMAGE)
+def test_any_damaged_optuna_storage(case):
+    _run(case)
