@@ -455,9 +455,9 @@ def domain_violations(plan: dict) -> list[str]:
     """Plan bounds outside the parameter's natural domain: < 0 for any searched quantity here (rates,
     decay, sizes), > 1 for dropout/momentum-like ones, < 1 for counts."""
     bad = []
-    for name, hp in (plan.get("hyperparameters") or {}).items():
-        if hp.get("kind") == "categorical":
-            continue
+    bounds = [(name, hp) for name, hp in (plan.get("hyperparameters") or {}).items() if hp.get("kind") != "categorical"]
+    bounds += [(c["hyperparameter"], c) for c in plan.get("conditions") or []]
+    for name, hp in bounds:
         lo, hi = hp.get("low"), hp.get("high")
         if lo is not None and lo < 0:
             bad.append(f"{name} low {lo:g} < 0")
@@ -465,7 +465,7 @@ def domain_violations(plan: dict) -> list[str]:
             bad.append(f"{name} high {hi:g} > 1")
         if _COUNT.search(name) and lo is not None and lo < 1:
             bad.append(f"{name} low {lo:g} < 1")
-    return bad
+    return list(dict.fromkeys(bad))
 
 
 def judge_plan(plan: dict, truth: dict, configs: pd.DataFrame, n: int = N_SAMPLES) -> dict:
@@ -490,6 +490,42 @@ def judge_plan(plan: dict, truth: dict, configs: pd.DataFrame, n: int = N_SAMPLE
     return out
 
 
+def pushes_out(change: dict, config: dict) -> bool | None:
+    """Whether this one change leaves the configuration out (None: the change's shape is not one we read).
+
+    ``to`` is the new ``[low, high]`` (``cap`` excludes the threshold ``high`` itself, ``raise_low``
+    the ``low``), or for ``exclude``/``exclude_when`` the excluded interval or value(s); ``when``
+    is the region it applies in.
+    """
+    action, to, hp = str(change.get("action") or ""), change.get("to"), change.get("hyperparameter")
+    if change.get("when"):
+        when = parse_condition(str(change["when"]))
+        if when is None:
+            return None
+        if not satisfies(config, when):
+            return False
+    value = config.get(hp)
+    if value is None:
+        return False
+    if action.startswith("exclude"):
+        values = to if isinstance(to, list) else [to]
+        if len(values) == 2 and all(isinstance(v, (int, float)) for v in values):
+            x = _number(value) if not isinstance(value, (int, float)) else float(value)
+            return x is not None and values[0] <= x <= values[1]
+        return any(_equal(value, v) for v in values)
+    if isinstance(to, list) and len(to) == 2 and all(v is None or isinstance(v, (int, float)) for v in to):
+        x = _number(value) if not isinstance(value, (int, float)) else float(value)
+        if x is None:
+            return None
+        low, high = to
+        if action.startswith("cap") and high is not None:
+            return x >= high * (1 - 1e-12) if high > 0 else x >= high
+        if action.startswith("raise_low") and low is not None:
+            return x <= low * (1 + 1e-12) if low > 0 else x <= low
+        return not _numeric_ok(x, low, high, [])
+    return None
+
+
 def judge_changes(plan: dict, truth: dict, configs: pd.DataFrame, verdicts: dict[str, dict]) -> list[dict]:
     """Each next-sweep change: wrong when it rests on a wrong pattern or pushes a best trial out of the plan."""
     out = []
@@ -498,7 +534,11 @@ def judge_changes(plan: dict, truth: dict, configs: pd.DataFrame, verdicts: dict
         hp = ch.get("hyperparameter")
         evid = re.findall(r"\bP\d+\b", str(ch.get("evidence") or ""))
         wrong_p = [p for p in evid if verdicts.get(p, {}).get("verdict") == "wrong"]
-        pushed = [t for t, bad in best_out.items() if hp in bad]
+        pushed = []
+        for t, bad in best_out.items():
+            own = pushes_out(ch, configs.loc[t].to_dict())
+            if own or (own is None and hp in bad):  # unread shapes: blamed when the plan leaves t out on hp
+                pushed.append(t)
         by_design = re.search(r"issue_counts\.(pruned|timeout|early_stopped)", str(ch.get("evidence") or ""))
         gap = [p for p in evid if verdicts.get(p, {}).get("issue_type") == "generalization_gap"]
         if by_design:

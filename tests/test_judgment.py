@@ -177,3 +177,17 @@ def test_domain_violations_of_plan_bounds():
         "opt": {"kind": "categorical", "values": ["sgd"]}}}
     assert J.domain_violations(plan) == ["dropout high 1.2 > 1", "weight_decay low -0.0001 < 0", "batch_size low 0 < 1"]
     assert J._best_rank("t3", ["t1", "t3"]) == "yes (t3, rank 2)" and J._best_rank("t9", ["t1"]) == "no (t9)"
+
+
+def test_pushes_out_reads_each_change_on_its_own():
+    cfg = {"lr": 0.0005, "dropout": 0.5, "opt": "adam"}
+    assert J.pushes_out({"hyperparameter": "dropout", "action": "exclude_when", "to": [0.5, 0.5],
+                         "when": "lr in [0.000328, 0.002168)"}, cfg) is True
+    assert J.pushes_out({"hyperparameter": "dropout", "action": "exclude_when", "to": [0.5, 0.5],
+                         "when": "lr ≥ 0.01"}, cfg) is False  # the change does not apply there
+    assert J.pushes_out({"hyperparameter": "dropout", "action": "regularise", "to": [0.0, 1.0], "when": "opt = adam"},
+                        cfg) is False
+    assert J.pushes_out({"hyperparameter": "lr", "action": "cap", "to": [1e-5, 0.0005]}, cfg) is True  # cut excluded
+    assert J.pushes_out({"hyperparameter": "lr", "action": "raise_low", "to": [0.0001, 1.0]}, cfg) is False
+    assert J.pushes_out({"hyperparameter": "opt", "action": "exclude", "to": ["adam"]}, cfg) is True
+    assert J.pushes_out({"hyperparameter": "opt", "action": "exclude", "to": "sgd"}, cfg) is False
