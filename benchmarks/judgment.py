@@ -120,9 +120,9 @@ DEEPOBS_CLASSES = {"cifar10_3c3d": 10, "fmnist_2c2d": 10, "cifar100_allcnnc": 10
                    "mnist_vae": None, "fmnist_vae": None, "quadratic_deep": None}
 
 
-def deepobs_cases(work: Path) -> list[Case]:
+def deepobs_cases(work: Path, realdata: Path = REALDATA) -> list[Case]:
     """DeepOBS baselines, one sweep per test problem (tolstoi_char_rnn left out: chance is not 1/C there)."""
-    src = REALDATA / "deepobs_baselines"
+    src = realdata / "deepobs_baselines"
     if not (src / "runs.csv").exists():
         return []
     runs = pd.read_csv(src / "runs.csv", dtype={"trial_id": str})
@@ -158,9 +158,9 @@ NANOGPT_HPS = ["activation_type", "block_size", "dropout", "learning_rate", "lin
                "n_layer", "norm_placement", "norm_type", "pos_encoding", "residual_type", "weight_decay"]
 
 
-def nanogpt_cases() -> list[Case]:
+def nanogpt_cases(realdata: Path = REALDATA) -> list[Case]:
     """The nanoGPT ablation (W&B export + per-run histories), matched to runs by the tool's own W&B reader."""
-    src = REALDATA / "nanogpt_ablation_wandb"
+    src = realdata / "nanogpt_ablation_wandb"
     if not (src / "wandb_export.csv").exists():
         return []
     from core.sources import read_sweep
@@ -718,6 +718,7 @@ def main(argv=None) -> int:
     ap.add_argument("--only", action="append", help="sweep name (repeatable)")
     ap.add_argument("--no-null", action="store_true", help="skip the null sweeps")
     ap.add_argument("--no-realdata", action="store_true", help="skip ../shared/realdata")
+    ap.add_argument("--realdata", type=Path, default=REALDATA, help="where the shared real sweeps are (default: %(default)s)")
     ap.add_argument("--jobs", type=int, default=4, help="tool runs at once")
     ap.add_argument("--json", type=Path, help="also write machine-readable results here")
     ap.add_argument("--details", action="store_true", help="print each verdict and the full issue tables")
@@ -726,10 +727,10 @@ def main(argv=None) -> int:
         work = Path(tmp)
         cases = corpus_cases()
         if not args.no_realdata:
-            if REALDATA.exists():
-                cases += deepobs_cases(work / "data") + nanogpt_cases()
+            if args.realdata.exists():
+                cases += deepobs_cases(work / "data", args.realdata) + nanogpt_cases(args.realdata)
             else:
-                print(f"note: {REALDATA} is absent; real sweeps skipped", file=sys.stderr)
+                print(f"note: {args.realdata} is absent; real sweeps skipped", file=sys.stderr)
         if args.only:
             cases = [c for c in cases if c.name in args.only]
         jobs = [(c, c.results, f"{c.name}") for c in cases]
