@@ -130,11 +130,17 @@ def _pct(k: int, n: int) -> str:
 
 def _byline(s: dict[str, Any]) -> str:
     writer = s["writer"]
-    author = (
-        "written by the deterministic writer (no model)"
-        if writer["author"] == "deterministic"
-        else f"prose phrased by {code(writer['author'])}; every id and number checked against the analysis"
-    )
+    called, removed = writer.get("model_called"), writer.get("removed_sentences") or 0
+    dropped = f" ({removed} of its sentence(s) removed by the checks)" if removed else ""
+    if writer["author"] != "deterministic":
+        author = f"prose phrased by {code(writer['author'])}; every id and number checked against the analysis{dropped}"
+    elif called and removed:
+        author = (f"written by the deterministic writer: {code(called)} was called, and all {removed} sentence(s) it "
+                  "wrote failed the checks against the analysis and were removed")
+    elif called:
+        author = f"written by the deterministic writer: {code(called)} was called, and none of its text was used (see the notes)"
+    else:
+        author = "written by the deterministic writer (no model)"
     return f"Sweep {code(s['sweep']['source'])} · {s['sweep']['n_trials']} trials · {author}"
 
 

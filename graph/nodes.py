@@ -94,7 +94,8 @@ def analyze(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
                                        ctx.prompt_token_budget)
     except Exception as exc:  # noqa: BLE001 - retried (TransientModelError) or the deterministic analyst
         why = calls.give_up_or_retry(exc)
-        return {"analysis": analysis | {"model": {"unavailable": True}}, "model_started": calls.started,
+        return {"analysis": analysis | {"model": {"unavailable": True, "called": llm.model_label(ctx, model)}},
+                "model_started": calls.started,
                 "notes": [f"model unavailable ({why}); the deterministic analyst and writer were used"]}
     return {"analysis": phrased | {"model": {"analyst": llm.model_label(ctx, model)}}, "notes": notices,
             "model_started": calls.started}
@@ -168,6 +169,7 @@ def write(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     full = summary | final | {
         "writer": {"author": author if used_model and author else "deterministic",
                    "analyst": model_info.get("analyst") or "deterministic",
+                   "model_called": author or model_info.get("called"),  # even when none of its text was kept
                    "narrative": narrative,
                    "notes": list(dict.fromkeys(notes + new_notes)),
                    "revisions": revisions,

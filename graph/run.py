@@ -83,6 +83,9 @@ exit status:
                         "(comma-separated, e.g. nonfinite_metric,diverged; 'any' for every type but pruned)")
     parser.add_argument("--no-plots", action="store_true", help="write no pictures")
     parser.add_argument("--debug", action="store_true", help="on an internal error (exit 3), print the traceback")
+    parser.add_argument("--log-to", choices=("mlflow", "wandb"), help="also attach the report, summary and pictures "
+                        "to a run where the sweep lives: mlflow (MLFLOW_TRACKING_URI, or the server it was read from; "
+                        "needs mlflow-skinny) or wandb (WANDB_PROJECT; WANDB_MODE=offline writes a local run; needs wandb)")
     parser.add_argument("--watch", type=float, metavar="SECONDS", help="keep watching a file-based sweep while it runs: "
                         "look every SECONDS, diagnose again (no model) when trials were added, rewrite the report and "
                         "JSON in --out, print one line per new high-severity pattern; Ctrl-C stops")
@@ -125,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.output_format == "json":
                 sys.stdout.write(summary_text + "\n")
             else:
-                written, _ = _write_outputs(final, summary_text, out_dir, args, progress)
+                written, pictures = _write_outputs(final, summary_text, out_dir, args, progress)
+                if args.log_to:
+                    written.append(_log_to(args, results, summary, out_dir, pictures))
     except InputError as exc:
         print(f"error: {_line(str(exc))}", file=sys.stderr)
         return 2
@@ -193,6 +198,22 @@ def _write_outputs(final: dict[str, Any], summary_text: str, out_dir: Path, args
     if pictures:
         written.append(f"{len(pictures)} picture(s) in {pictures[0]['path'].split('/')[0]}/")
     return written, pictures
+
+
+def _log_to(args: argparse.Namespace, results: str, summary: dict[str, Any], out_dir: Path,
+            pictures: list[dict[str, str]]) -> str:
+    """``--log-to``: the written files attached to a tracker's run; where they went."""
+    from core.sources.mlflow_server import is_server_url
+    from report.trackers import log_report
+
+    names = [REPORT_NAME, SUMMARY_NAME] + ([HTML_NAME] if args.output_format == "html" else [])
+    files = [out_dir / name for name in names] + [out_dir / p["path"] for p in pictures]
+    fmt = summary["sweep"].get("format", "")
+    server = results if fmt == "mlflow-server" and is_server_url(results) else None
+    experiment = args.study if fmt.startswith("mlflow") else None
+    if fmt == "mlflow-server" and server is None:
+        experiment = args.study or results  # the experiment's name, with MLFLOW_TRACKING_URI
+    return log_report(args.log_to, files, out_dir, summary, server=server, experiment=experiment)
 
 
 def _draw(final: dict[str, Any], out_dir: Path) -> list[dict[str, str]]:

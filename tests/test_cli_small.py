@@ -80,3 +80,28 @@ def test_a_utf16_csv_with_a_byte_order_mark_is_read_with_a_note(tmp_path: Path, 
 def test_langgraph_json_reads_the_users_dotenv() -> None:
     config = json.loads((ROOT / "langgraph.json").read_text())
     assert config["env"] == ".env" and (ROOT / ".env.example").exists()
+
+
+def test_the_header_says_which_model_was_called_and_what_became_of_its_text() -> None:
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage
+
+    from graph import graph
+    from graph.context import Context
+
+    invented = GenericFakeChatModel(messages=iter([AIMessage(content='{"patterns": []}'),
+                                                   AIMessage(content="The mean loss was 98765.4 across the sweep.")]))
+    out = graph.invoke({"results_path": str(SAMPLE)}, context=Context(chat_model=invented))
+    header = out["report"].splitlines()[2]
+    assert header.endswith("written by the deterministic writer: `GenericFakeChatModel` was called, and all 1 "
+                           "sentence(s) it wrote failed the checks against the analysis and were removed")
+    assert out["summary"]["writer"]["model_called"] == "GenericFakeChatModel"
+
+    class Broken(GenericFakeChatModel):
+        def _generate(self, *args, **kwargs):
+            raise ValueError("model refused")
+
+    out = graph.invoke({"results_path": str(SAMPLE)}, context=Context(chat_model=Broken(messages=iter([]))))
+    assert "`Broken` was called, and none of its text was used (see the notes)" in out["report"].splitlines()[2]
+    plain = graph.invoke({"results_path": str(SAMPLE)}, context=Context(offline=True))
+    assert plain["report"].splitlines()[2].endswith("written by the deterministic writer (no model)")

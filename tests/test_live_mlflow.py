@@ -95,3 +95,26 @@ def test_server_errors_are_one_line_and_credentials_never_shown(server, tmp_path
     assert main([dead, "--study", "x", "--out", str(tmp_path), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {dead}: cannot reach an MLflow tracking server") and err.count("\n") == 1
+
+
+def test_log_to_mlflow_attaches_the_report_to_the_experiment(server, tmp_path: Path, capsys) -> None:
+    from mlflow.tracking import MlflowClient
+
+    url, _ = server
+    assert main([url, "--study", "sweep-a", "--out", str(tmp_path), "--output-format", "html", "--offline",
+                 "--log-to", "mlflow"]) == 0
+    assert "mlflow run " in capsys.readouterr().err
+    client = MlflowClient(url)
+    experiment = client.get_experiment_by_name("sweep-a").experiment_id
+    [run] = client.search_runs([experiment], "tags.`hparam_inspector.source` != ''")
+    assert run.info.run_name == "hparam-inspector report" and run.info.status == "FINISHED"
+    assert run.data.tags["hparam_inspector.n_trials"] == "12" and run.data.tags["hparam_inspector.trials_affected"] == "6"
+    names = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"hparam_report.md", "hparam_summary.json", "hparam_report.html", "hparam_figures"} <= names
+    pictures = {a.path for a in client.list_artifacts(run.info.run_id, "hparam_figures")}
+    assert {p.relative_to(tmp_path).as_posix() for p in (tmp_path / "hparam_figures").glob("*.png")} == pictures
+    local = client.download_artifacts(run.info.run_id, "hparam_summary.json", str(tmp_path / "back"))
+    assert Path(local).read_bytes() == (tmp_path / "hparam_summary.json").read_bytes()
+    # Reading the experiment again: the report run is no trial.
+    again = read_sweep(url, study="sweep-a")
+    assert len(again.trials.frame) == 12 and "1 hparam-inspector report run(s) left out" in again.notes[0]
