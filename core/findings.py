@@ -74,18 +74,49 @@ def find_error_kinds(table: TrialTable, issues: pd.DataFrame, best: dict[str, An
         ids = table.ids[rows].tolist()
         exception = _EXCEPTION.search(signature)
         statuses = table.status[rows]
+        explained = _where_it_happens(table, rows) if len(ids) >= _MIN_GROUP and len(found) < _MAX_GROUPS_TESTED else None
         found.append({
             "kind": "error_kind",
             "title": f"{len(ids)} trial{'s' if len(ids) != 1 else ''}: {signature}",
             "detail": "same exception type and message shape"
-            + (" (a non-finite loss)" if NONFINITE_TEXT.search(signature) else ""),
+            + (" (a non-finite loss)" if NONFINITE_TEXT.search(signature) else "")
+            + (f"; it happens at {explained['condition']} ({explained['k']} of {explained['n']} there, "
+               f"{explained['k_rest']} of {explained['n_rest']} elsewhere)" if explained else ""),
             "signature": signature,
             "exception": exception.group(1) if exception else None,
             "n_trials": len(ids),
             "budget_cut": bool((statuses == "timeout").mean() > 0.5),
+            "explained_by": explained,
             "trial_ids": ids[:max_ids],
         })
     return sorted(found, key=lambda f: -f["n_trials"])
+
+
+_MIN_GROUP = 3  # an error group is tested against the hyperparameters from this many trials
+_MAX_GROUPS_TESTED = 10
+
+
+def _where_it_happens(table: TrialTable, rows: Any, alpha: float = 0.05) -> dict[str, Any] | None:
+    """The hyperparameter region where one kind of error concentrates, tested like any issue type.
+
+    The error group's trials are the flagged set of :func:`core.associations.associate_issues`
+    (marginal regions and thresholds, Benjamini-Hochberg across this group's tests); the
+    most significant over-represented region with q < ``alpha`` and every one of at
+    least 3 trials is returned (``condition``, ``hyperparameter``, ``k``, ``n``,
+    ``k_rest``, ``n_rest``, ``p``, ``q``), else None. "An activation that always raised
+    KeyError" is then said, not left as a lead.
+    """
+    from core.associations import associate_issues  # a finding uses the association statistics
+
+    positions = table.ids.index.get_indexer(rows)
+    frame = pd.DataFrame({"trial_id": table.ids.to_numpy()[positions], "type": "error", "row": positions})
+    tested = [a for a in associate_issues(table, frame, pairs=False)
+              if a["k"] >= _MIN_GROUP and a["rate"] > a["rate_rest"] and a["q"] < alpha]
+    if not tested:
+        return None
+    best = min(tested, key=lambda a: (a["q"], a["log_p"], -a["rate"]))
+    return {key: best[key] for key in ("condition", "hyperparameter", "rule", "lo", "hi", "value", "direction",
+                                       "k", "n", "k_rest", "n_rest", "p", "q")}
 
 
 def find_infeasible_fraction(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any] | None,

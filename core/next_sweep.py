@@ -93,6 +93,7 @@ def plan_next_sweep(summary: dict[str, Any]) -> Plan:
     for pattern in sorted(patterns, key=planner.conditional):
         if not pattern.get("explained_by"):  # a marginal a pair explains: the pair's condition is the cause
             planner.pattern(pattern)
+    planner.never_ran()
     for finding in summary.get("findings") or []:
         if finding.get("kind") == "edge_of_range":
             planner.widen(finding)
@@ -121,6 +122,8 @@ def to_wandb_sweep(plan: Plan, *, method: str = "bayes") -> dict[str, Any]:
                 parameters[name] = {"values": list(hp["values"])}
         elif hp["low"] is None:
             continue
+        elif hp.get("values"):
+            parameters[name] = {"values": list(hp["values"])}
         elif hp["low"] == hp["high"]:
             parameters[name] = {"value": hp["low"]}
         elif hp["kind"] == "int":
@@ -166,8 +169,13 @@ def suggest_params(trial: Any, plan: Plan) -> dict[str, Any] | None:
                 low = max(low, cond["low"]) if cond.get("low") is not None else low
                 high = min(high, cond["high"]) if cond.get("high") is not None else high
                 exclude += cond.get("exclude") or []
-        if hp["kind"] == "int":
-            value: float = trial.suggest_int(name, int(low), int(high), log=hp["log"])
+        if hp.get("values"):  # a grid stays a grid
+            grid = [v for v in hp["values"] if low <= v <= high and not any(lo <= v <= hi for lo, hi in exclude)]
+            if not grid:
+                return None
+            value: float = trial.suggest_categorical(name, grid)
+        elif hp["kind"] == "int":
+            value = trial.suggest_int(name, int(low), int(high), log=hp["log"])
         else:
             value = trial.suggest_float(name, low, high, log=hp["log"])
         if any(lo <= value <= hi for lo, hi in exclude):
@@ -246,18 +254,32 @@ class _Planner:
             self._cap(hp, entry, a["lo"], p["id"], why, a)
         elif a["rule"] == "threshold" and a["direction"] == "below":
             self._raise_low(hp, entry, a["hi"], p["id"], why, a)
-        elif a["rule"] == "bucket" and a["lo"] <= searched["low"]:
+        elif a["rule"] in ("bucket", "value") and a["lo"] <= searched["low"] and a["hi"] < searched["high"]:
             self._raise_low(hp, entry, a["hi"], p["id"], why, a)
-        elif a["rule"] == "bucket" and a["hi"] >= searched["high"]:
-            self._cap(hp, entry, a["lo"], p["id"], why, a)
-        elif a["rule"] in ("bucket", "value"):
+        elif a["rule"] in ("bucket", "value") and a["hi"] >= searched["high"] and a["lo"] > searched["low"]:
+            self._cap(hp, entry, a["lo"], p["id"], why, a)  # the causal side: batch_size >= where crashes start
+        elif a["rule"] in ("bucket", "value") and self._keeps_best(hp, [a["lo"], a["hi"]]):
             interval = [a["lo"], a["hi"]]
             entry["exclude"].append(interval)
             self._change(hp, "exclude", None, interval, p["id"], f"{why}; leave out {a['condition']}", a)
 
+    def _keeps_best(self, hp: str, excluded: Any, when: dict[str, Any] | None = None) -> bool:
+        """True unless the best trial's value of ``hp`` lies in ``excluded`` (an interval, or a categorical value).
+
+        The next sweep never leaves out the region of the best trial: a pattern that
+        would is reported, but the plan does not act on it.
+        """
+        best = (self.summary.get("best_trial") or {}).get("hyperparameters") or {}
+        value = best.get(hp)
+        if value is None or (when is not None and not _in_region(best, when)):
+            return True
+        if isinstance(excluded, list):
+            return isinstance(value, str) or not (excluded[0] <= value <= excluded[1])
+        return str(value) != str(excluded)
+
     def _cap(self, hp: str, entry: dict[str, Any], threshold: float, evidence: str, why: str, a: dict[str, Any]) -> None:
-        if threshold >= entry["high"]:
-            return
+        if threshold > entry["high"] or not self._keeps_best(hp, [threshold, entry["searched"]["high"]]):
+            return  # (a threshold at the top value searched still caps: that value is where the issue is)
         old = [entry["low"], entry["high"]]
         below = [v for v in entry["known"] if v < threshold] if entry["kind"] == "int" else []
         entry["high"] = max(below) if below else threshold
@@ -268,7 +290,7 @@ class _Planner:
 
     def _raise_low(self, hp: str, entry: dict[str, Any], threshold: float, evidence: str, why: str,
                    a: dict[str, Any]) -> None:
-        if threshold <= entry["low"]:
+        if threshold < entry["low"] or not self._keeps_best(hp, [entry["searched"]["low"], threshold]):
             return
         old = [entry["low"], entry["high"]]
         above = [v for v in entry["known"] if v > threshold] if entry["kind"] == "int" else []
@@ -289,7 +311,8 @@ class _Planner:
         if explaining:
             self._avoid_pair(p, explaining[0], evidence=f"{p['id']}, {explaining[0]['id']}")
             return
-        if a["rate"] >= _EXCLUDE_SHARE and a["value"] in entry["values"] and len(entry["values"]) > 1:
+        if (a["rate"] >= _EXCLUDE_SHARE and a["value"] in entry["values"] and len(entry["values"]) > 1
+                and self._keeps_best(a["hyperparameter"], a["value"])):
             entry["values"].remove(a["value"])
             entry["exclude"].append(a["value"])
             self._change(a["hyperparameter"], "exclude", None, a["value"], p["id"], f"{why}; leave it out", a)
@@ -311,6 +334,8 @@ class _Planner:
             if (key == "high" and bound >= entry["high"]) or (key == "low" and bound <= entry["low"]):
                 return  # the global range already leaves it out
             span = [bound, entry["searched"]["high"]] if key == "high" else [entry["searched"]["low"], bound]
+            if not self._keeps_best(hp, span, when):
+                return
             self._condition(when, hp, {key: bound, "exclude": [span]}, evidence)
             action = "cap_when" if key == "high" else "raise_low_when"
             self._change(hp, action, [entry["low"], entry["high"]], [entry["low"], bound] if key == "high"
@@ -378,6 +403,8 @@ class _Planner:
             region = self._region(a["hyperparameter"], where) if a["rule"] != "pair" else None
             if region is None and a["rule"] == "threshold":
                 region = {"hyperparameter": a["hyperparameter"], "condition": where, "low": a["lo"], "high": a["hi"]}
+            if "grid" in entry:
+                entry["grid"].append(high)  # the grid gains the larger value (within the region when there is one)
             if region is not None:
                 self._condition(region, hp, {"high": high}, p["id"])
                 self._change(hp, "regularise", [entry["low"], entry["high"]], [entry["low"], high], p["id"],
@@ -386,6 +413,30 @@ class _Planner:
                 old = [entry["low"], entry["high"]]
                 entry["high"] = high
                 self._change(hp, "regularise", old, [entry["low"], high], p["id"], f"{why}; allow more {hp}", a)
+
+    def never_ran(self) -> None:
+        """Drop a value (categorical, or of a grid) whose every trial gave no result: it never once ran.
+
+        Such a value needs no test to be left out (``lbfgs`` that always crashed says
+        nothing good about itself); at least one value is always kept, and never the
+        best trial's.
+        """
+        for a in self.associations.values():
+            entry = self.space.get(a["hyperparameter"])
+            if (a["rule"] != "value" or entry is None or a["n"] == 0 or a["k"] < a["n"]
+                    or a["issue_type"] not in ("failed", "status_mismatch", "nonfinite_metric")):
+                continue
+            why = f"all {a['n']} trials with {a['condition']} gave no result ({ISSUE_LABELS[a['issue_type']]})"
+            if entry["kind"] == "categorical":
+                if a["value"] in entry["values"] and len(entry["values"]) > 1 and self._keeps_best(
+                        a["hyperparameter"], a["value"]):
+                    entry["values"].remove(a["value"])
+                    entry["exclude"].append(a["value"])
+                    self._change(a["hyperparameter"], "exclude", None, a["value"], a["id"], f"{why}; drop it", a)
+            elif "grid" in entry and len(_allowed(entry, entry["high"])) > 1 and a["lo"] in _allowed(entry, entry["high"]) \
+                    and self._keeps_best(a["hyperparameter"], [a["lo"], a["lo"]]):
+                entry["exclude"].append([a["lo"], a["lo"]])
+                self._change(a["hyperparameter"], "exclude", None, [a["lo"], a["lo"]], a["id"], f"{why}; drop it", a)
 
     # -- findings and curves -----------------------------------------------------------
 
@@ -400,6 +451,8 @@ class _Planner:
             return
         old = [entry["low"], entry["high"]]
         entry["low" if side == "low" else "high"] = edge
+        if "grid" in entry:
+            entry["grid"].append(edge)  # a grid grows by one value beyond its edge
         step = "one decade beyond the edge" if entry["log"] else ("twice the edge" if side == "high" else "half the edge")
         self._change(hp, "widen", old, [entry["low"], entry["high"]], f["id"],
                      f"the best trial ({', '.join(f['trial_ids'])}) has {hp} = {format_number(f['value'])}, the "
@@ -454,15 +507,19 @@ class _Planner:
     def result(self) -> Plan:
         hps = {}
         for hp, entry in self.space.items():
-            out = {k: v for k, v in entry.items() if k not in ("known", "domain")}
+            out = {k: v for k, v in entry.items() if k not in ("known", "domain", "grid")}
+            if out["kind"] != "categorical":
+                out.pop("values", None)
+            if "grid" in entry:
+                top = max([entry["high"], *(c["high"] for c in self.conditions
+                                             if c["hyperparameter"] == hp and c.get("high") is not None)])
+                out["values"] = [_int(v) if out["kind"] == "int" else v for v in _allowed(entry, top)]
             if out["kind"] == "int":
                 out |= {"low": _int(out["low"]), "high": _int(out["high"]), "exclude": [_ints(x) for x in out["exclude"]],
                         "searched": {k: _int(v) for k, v in out["searched"].items()}}
             if out["kind"] == "categorical":
                 for key in ("low", "high", "log"):
                     out.pop(key, None)
-            else:
-                out.pop("values", None)
             hps[hp] = out
         best = self.summary.get("best_trial")
         objective = {"metric": best["metric"], "goal": best["goal"]} if best else None
@@ -477,21 +534,48 @@ class _Planner:
 
 
 def _searched(hp: str, info: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
-    """The searched space of one hyperparameter, as a mutable plan entry (with the values known, for ints)."""
+    """The searched space of one hyperparameter, as a mutable plan entry (with the values known, for ints).
+
+    A declared search space (``summary["search_space"]``) wins over what was observed:
+    its type, bounds, log scale, step and choices are where the plan starts (numeric
+    choices become a grid). Otherwise a numeric hyperparameter searched on a few values
+    (``info["values"]``) stays a grid, and the range is the observed one.
+    """
+    declared = (summary.get("search_space") or {}).get(hp)
+    if declared and declared.get("kind") == "categorical" and declared.get("choices"):
+        choices = list(declared["choices"])
+        if not all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in choices):
+            values = [str(c) for c in choices]
+            return {"kind": "categorical", "values": values, "exclude": [], "changed": False, "declared": True,
+                    "searched": {"values": values, "n_values": len(values)}, "known": []}
+        info = {"kind": "numeric", "min": float(min(choices)), "max": float(max(choices)),
+                "n_values": len(choices), "values": sorted(float(c) for c in choices)}
     if info["kind"] == "categorical":
         values = [v for v in info["values"] if v != "(missing)"]
         return {"kind": "categorical", "values": list(values), "exclude": [], "changed": False,
                 "searched": {"values": list(info["values"]), "n_values": info["n_values"]}, "known": []}
     lo, hi = info["min"], info["max"]
+    grid = info.get("values")
     known = sorted({a["lo"] for a in summary.get("associations") or []
-                    if a["hyperparameter"] == hp and a["rule"] == "value" and a["lo"] is not None})
+                    if a["hyperparameter"] == hp and a["rule"] == "value" and a["lo"] is not None} | set(grid or []))
     best = ((summary.get("best_trial") or {}).get("hyperparameters") or {}).get(hp)
     numbers = [v for v in (lo, hi, best, *known) if isinstance(v, (int, float))]
     integral = lo is not None and all(float(v).is_integer() for v in numbers)
     log = lo is not None and lo > 0 and hi / lo >= _LOG_SPAN
-    return {"kind": "int" if integral else "float", "low": lo, "high": hi, "log": bool(log), "exclude": [],
-            "changed": False, "searched": {"low": lo, "high": hi}, "known": known,
-            "domain": natural_domain(hp, lo, integral)}
+    step = None
+    if declared and declared.get("kind") in ("float", "int") and declared.get("low") is not None:
+        lo, hi = float(declared["low"]), float(declared["high"])
+        integral, log, step = declared["kind"] == "int", bool(declared.get("log")), declared.get("step")
+    entry = {"kind": "int" if integral else "float", "low": lo, "high": hi, "log": bool(log), "exclude": [],
+             "changed": False, "searched": {"low": lo, "high": hi}, "known": known,
+             "domain": natural_domain(hp, lo, integral)}
+    if declared:
+        entry["declared"] = True
+    if grid:
+        entry["grid"] = list(grid)
+    if step is not None:
+        entry["step"] = step
+    return entry
 
 
 def _beyond(entry: dict[str, Any], side: str) -> float | None:
@@ -525,6 +609,15 @@ def _beyond(entry: dict[str, Any], side: str) -> float | None:
     if value == edge:
         return None
     return _clean(value)
+
+
+def _allowed(entry: dict[str, Any], top: float) -> list[float]:
+    """The grid values a numeric entry still allows: in [low, top] and in no excluded interval.
+
+    ``top`` is the highest value any condition allows (a grid grows within a region).
+    """
+    return sorted(v for v in set(entry["grid"]) if entry["low"] <= v <= top
+                  and not any(lo <= v <= hi for lo, hi in entry["exclude"]))
 
 
 def _int(value: float | None) -> float | int | None:

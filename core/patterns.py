@@ -390,14 +390,35 @@ def recommend_all(
             "pattern_id": None,
             "trial_ids": shown,
         })
-    recs += [rec for f in summary.get("findings", []) if (rec := _finding_advice(f, max_ids))]
+    recs += [rec for f in summary.get("findings", []) if (rec := _finding_advice(f, max_ids, patterns))]
     for i, rec in enumerate(recs, start=1):
         rec["id"] = f"R{i}"
     return recs
 
 
-def _finding_advice(f: dict[str, Any], max_ids: int) -> dict[str, Any] | None:
+def explaining_pattern(f: dict[str, Any], patterns: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The pattern of failures whose region holds an error group's trials, or None.
+
+    The group's listed trials must all be among the pattern's trials, and the pattern
+    must hold at least as many affected trials as the group has (ids are listed up to
+    20 on both sides, so a group of up to 20 is matched exactly).
+    """
+    ids = set(f["trial_ids"])
+    where = f.get("explained_by") or {}
+    for p in patterns:
+        kinds = {p["issue_type"], *p.get("also_issue_types", [])}
+        if not kinds & {"failed", "nonfinite_metric", "status_mismatch"} or p.get("explained_by"):
+            continue
+        if where and p["condition"] == where["condition"]:
+            return p
+        if ids <= set(p["trial_ids"]) and p["evidence"]["k"] >= f["n_trials"]:
+            return p
+    return None
+
+
+def _finding_advice(f: dict[str, Any], max_ids: int, patterns: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
     """A recommendation that follows from a sweep-level finding, or None."""
+    explained = explaining_pattern(f, patterns or []) if f["kind"] == "error_kind" and not f.get("budget_cut") else None
     if f["kind"] == "edge_of_range":
         direction = "down" if f["side"] == "low" else "up"
         text = (f"Widen the range of {f['hyperparameter']} {direction}wards in the next sweep: the best trial "
@@ -411,12 +432,23 @@ def _finding_advice(f: dict[str, Any], max_ids: int) -> dict[str, Any] | None:
         text = (f"{f['n_trials']} trials stopped at their time limit ({f['signature']}): budget cuts, not "
                 "failures; judge them by the metrics they reached, and raise the limit only if they were still "
                 "improving.")
+    elif explained is not None:
+        e = explained["evidence"]
+        text = (f"The error shared by {f['n_trials']} trials ({f['signature']}) is explained by {explained['id']}: "
+                f"it happens at {explained['condition']} ({e['k']} of {e['n']} there, {e['k_rest']} of "
+                f"{e['n_rest']} elsewhere). {explained['recommendation']}")
+    elif f["kind"] == "error_kind" and f.get("explained_by"):
+        w = f["explained_by"]
+        text = (f"The error shared by {f['n_trials']} trials ({f['signature']}) happens at {w['condition']} "
+                f"({w['k']} of {w['n']} there, {w['k_rest']} of {w['n_rest']} elsewhere, q = {format_p(w['q'])}): "
+                f"fix it or leave {w['condition']} out of the next sweep until it is fixed.")
     elif f["kind"] == "error_kind" and f["n_trials"] >= 2:
         text = (f"Fix the error shared by {f['n_trials']} trials ({f['signature']}) before the next sweep; "
                 "these runs say nothing about their hyperparameters.")
     else:
         return None
-    return {"text": text, "evidence": f"{f['id']}: {f['title']}", "pattern_id": None, "finding_id": f["id"],
+    return {"text": text, "evidence": f"{f['id']}: {f['title']}" + (f"; {explained['id']}" if explained else ""),
+            "pattern_id": explained["id"] if explained else None, "finding_id": f["id"],
             "trial_ids": f["trial_ids"][:max_ids]}
 
 

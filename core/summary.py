@@ -42,6 +42,7 @@ from core.table import TrialTable, build_trial_table
 SCHEMA_VERSION = "1.1"
 _SEVERITIES = SICK_SEVERITIES
 _MAX_LISTED = 1000  # categorical values listed per hyperparameter
+_GRID_VALUES = 10  # a numeric hyperparameter with at most this many values, each tried 3 times on average, is a grid
 _SEVERITY_RANK = {s: i for i, s in enumerate(_SEVERITIES)}
 
 
@@ -214,12 +215,15 @@ def _ranges(table: TrialTable) -> dict[str, Any]:
                         "n_values": int(len(counts))}
         else:
             finite = values[np.isfinite(values)]
+            distinct = np.unique(finite.to_numpy(dtype=float))
             out[col] = {
                 "kind": "numeric",
                 "min": float(finite.min()) if len(finite) else None,
                 "max": float(finite.max()) if len(finite) else None,
-                "n_values": int(finite.nunique()),
+                "n_values": int(len(distinct)),
             }
+            if 2 <= len(distinct) <= _GRID_VALUES and len(finite) >= 3 * len(distinct):
+                out[col]["values"] = [float(v) for v in distinct]  # a grid: the next sweep keeps it one
     return out
 
 

@@ -77,6 +77,8 @@ class NumericRange(_Strict):
     min: Number | None
     max: Number | None
     n_values: int
+    values: list[Number] | None = Field(default=None, description="the grid searched, when few values were "
+                                                                  "each tried several times")
 
 
 class CategoricalRange(_Strict):
@@ -291,6 +293,10 @@ class NextNumeric(_Strict):
     high: Number | None
     log: bool
     exclude: list[Annotated[list[Number], Field(min_length=2, max_length=2)]]
+    values: list[Number] | None = Field(default=None, description="a grid: sample only these values (those in "
+                                                                  "[low, high] and not excluded)")
+    step: Number | None = None
+    declared: bool = Field(default=False, description="the range started from the search space the input declares")
     changed: bool = Field(description="the range of the whole sweep changed (conditions aside)")
     searched: SearchedNumeric
 
@@ -301,6 +307,7 @@ class NextCategorical(_Strict):
     kind: Literal["categorical"]
     values: list[str]
     exclude: list[str]
+    declared: bool = Field(default=False, description="the values started from the search space the input declares")
     changed: bool
     searched: SearchedCategorical
 

@@ -256,3 +256,30 @@ def test_widening_stays_in_the_natural_domain(name, low, high, log, kind, side, 
     entry = {"kind": kind, "low": low, "high": high, "log": log,
              "domain": natural_domain(name, low, kind == "int")}
     assert _beyond(entry, side) == (pytest.approx(expected) if expected is not None else None)
+
+
+def test_an_error_kind_is_tested_against_the_hyperparameters():
+    import numpy as np
+
+    from core.patterns import recommend_all
+
+    rng = np.random.default_rng(2)
+    rows = []
+    for i in range(160):
+        act = str(rng.choice(["relu", "tanh", "gelu", "elu"]))
+        other = rng.random() < 0.15  # unrelated failures everywhere dilute the "failed" type
+        error = "KeyError: 'gelu'" if act == "gelu" else ("RuntimeError: CUDA error: an illegal memory access" if other
+                                                          else "")
+        rows.append({"trial_id": f"t{i}", "activation": act, "lr": float(10 ** rng.uniform(-4, -1)),
+                     "status": "failed" if error else "completed", "error": error,
+                     "val_loss": "" if error else 0.3 + 0.01 * i})
+    findings = _findings(rows)
+    (key_error,) = [f for f in findings if f["kind"] == "error_kind" and f["exception"] == "KeyError"]
+    assert key_error["explained_by"]["condition"] == "activation = gelu"
+    assert key_error["explained_by"]["k"] == key_error["explained_by"]["n"] == key_error["n_trials"]
+    assert "it happens at activation = gelu" in key_error["detail"]
+    (cuda,) = [f for f in findings if f["kind"] == "error_kind" and f["exception"] == "RuntimeError"]
+    assert cuda["explained_by"] is None  # spread over every activation: nothing to say
+    recs = recommend_all({"issues": [], "findings": findings}, [])
+    text = next(r["text"] for r in recs if r.get("finding_id") == key_error["id"])
+    assert "happens at activation = gelu" in text and "say nothing about their hyperparameters" not in text

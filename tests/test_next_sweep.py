@@ -222,3 +222,103 @@ def test_a_categorical_with_many_values_keeps_them_all():
     summary |= analyze_patterns(summary)
     plan = plan_next_sweep(summary)
     assert sorted(plan["hyperparameters"]["arch"]["values"]) == sorted(f"a{i}" for i in range(25))
+
+
+def _crash_sweep(n: int = 300, seed: int = 0) -> pd.DataFrame:
+    """Crashes whenever batch_size >= 256 (drop_last on a small set) and every lbfgs run; NaN at lr >= 0.3.
+
+    batch_size and momentum are grids; the best results sit at lr ~ 3e-3, dropout 0.3, batch_size 64.
+    """
+    rng = np.random.default_rng(seed)
+    opt = rng.choice(["adam", "sgd", "lbfgs"], n, p=[0.45, 0.45, 0.1])
+    bs = rng.choice([16, 32, 64, 128, 256, 512], n)
+    momentum = rng.choice([0.0, 0.5, 0.9], n)
+    lr = 10 ** rng.uniform(-5, 0, n)
+    dropout = rng.uniform(0, 0.5, n)
+    val = 0.3 + 0.1 * np.abs(np.log10(lr) + 2.5) + 0.2 * np.abs(dropout - 0.3) + 0.001 * np.abs(bs - 64) / 64
+    crash = (bs >= 256) | (opt == "lbfgs")
+    nan = ~crash & (lr >= 0.3)
+    frame = pd.DataFrame({"trial_id": [f"t{i:03d}" for i in range(n)], "optimizer": opt, "batch_size": bs,
+                          "momentum": momentum, "lr": lr, "dropout": dropout,
+                          "status": np.where(crash, "failed", "completed"),
+                          "error": np.where(opt == "lbfgs", "KeyError: 'lbfgs'",
+                                            np.where(crash, "ValueError: the loader yields no batch", "")),
+                          "train_loss": np.where(crash, "", np.where(nan, "nan", (val - 0.02).astype(str))),
+                          "val_loss": np.where(crash, "", np.where(nan, "nan", val.astype(str)))})
+    return frame.astype(str)
+
+
+def _crash_plan():
+    from core.loading import RawTable
+
+    frame = _crash_sweep()
+    summary = analyze_sweep(RawTable(frame=frame, source="<t>"), infer_roles(frame, "<t>"))
+    summary |= analyze_patterns(summary)
+    return frame, summary, plan_next_sweep(summary)
+
+
+def test_next_sweep_keeps_grids_cuts_on_the_causal_side_and_drops_what_never_ran():
+    frame, summary, plan = _crash_plan()
+    hps = plan["hyperparameters"]
+    # Few-valued numerics stay grids; the crash side is cut from where crashes start, never widened into.
+    assert hps["momentum"]["values"] == [0, 0.5, 0.9] or hps["momentum"]["values"] == [0.0, 0.5, 0.9]
+    assert max(hps["batch_size"]["values"]) == 128 and hps["batch_size"]["high"] == 128
+    assert not any(v >= 256 for v in hps["batch_size"]["values"])
+    cap = next(c for c in plan["changes"] if c["hyperparameter"] == "batch_size" and c["action"] == "cap")
+    assert "batch_size ≥ 256" in cap["reason"]
+    # lbfgs never once ran: dropped, whatever the tests say.
+    assert "lbfgs" not in hps["optimizer"]["values"] and "lbfgs" in hps["optimizer"]["exclude"]
+    # Every bound lies in the natural domain, and the continuous ones stay continuous.
+    assert 0 <= hps["dropout"]["low"] and hps["dropout"]["high"] < 1 and "values" not in hps["dropout"]
+    assert hps["lr"]["log"] and "values" not in hps["lr"]
+    # The best trials' configurations stay inside the plan.
+    ok = frame[frame["status"] == "completed"].assign(v=lambda f: pd.to_numeric(f["val_loss"], errors="coerce"))
+    for _, row in ok.nsmallest(10, "v").iterrows():
+        assert row["optimizer"] in hps["optimizer"]["values"]
+        for name in ("batch_size", "momentum"):
+            assert float(row[name]) in [float(v) for v in hps[name]["values"]]
+        for name in ("lr", "dropout"):
+            assert _allowed(hps[name], float(row[name])), (name, row[name])
+    config = to_wandb_sweep(plan)
+    assert config["parameters"]["batch_size"] == {"values": hps["batch_size"]["values"]}
+    # The error group is named by the pattern that explains it, not boilerplate.
+    rec = next(r for r in summary["recommendations"] if r.get("finding_id") and "ValueError" in r["text"])
+    assert "is explained by P" in rec["text"] and "say nothing about their hyperparameters" not in rec["text"]
+
+
+def test_sampling_the_plan_reproduces_a_failure_cause_at_most_a_quarter_as_often():
+    optuna = pytest.importorskip("optuna")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    frame, _, plan = _crash_plan()
+    sampled = []
+
+    def objective(trial):
+        params = suggest_params(trial, plan)
+        if params is None:
+            raise optuna.TrialPruned()
+        sampled.append(params)
+        return 0.0
+
+    optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3)).optimize(objective, n_trials=2000)
+    assert len(sampled) >= 1500
+    s = pd.DataFrame(sampled)
+    cause = lambda f: (f["batch_size"].astype(float) >= 256) | (f["optimizer"] == "lbfgs") | (f["lr"].astype(float) >= 0.3)  # noqa: E731
+    sweep_rate = cause(frame).mean()
+    assert sweep_rate > 0.4 and cause(s).mean() <= sweep_rate / 4
+    assert set(s["batch_size"].astype(float)) <= {16.0, 32.0, 64.0, 128.0, 8.0}
+    assert set(s["momentum"].astype(float)) == {0.0, 0.5, 0.9}
+
+
+def test_null_sweep_plan_keeps_every_range():
+    frame = _crash_sweep()
+    rng = np.random.default_rng(9)
+    for column in ("optimizer", "batch_size", "momentum", "lr", "dropout"):
+        frame[column] = rng.permutation(frame[column].to_numpy())
+    frame["status"] = np.where(rng.random(len(frame)) < 0.2, "failed", "completed")
+    from core.loading import RawTable
+
+    summary = analyze_sweep(RawTable(frame=frame, source="<t>"), infer_roles(frame, "<t>"))
+    summary |= analyze_patterns(summary)
+    assert summary["patterns"] == []
+    plan = plan_next_sweep(summary)
+    assert all(c["action"] == "widen" for c in plan["changes"])
