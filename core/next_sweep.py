@@ -148,7 +148,8 @@ def suggest_params(trial: Any, plan: Plan) -> dict[str, Any] | None:
     Categorical hyperparameters are suggested first, then the numeric ones that
     conditions depend on (``when``), then the rest, each within the range that the
     conditions matching the values so far give. Returns the parameters,
-    or None when a value fell into an excluded interval (prune the trial, e.g.
+    or None when a value fell into an excluded interval or the conditions met leave
+    no range at all (prune the trial, e.g.
     ``raise optuna.TrialPruned()``). Optuna itself is not imported here.
     """
     hps = plan["hyperparameters"]
@@ -169,6 +170,8 @@ def suggest_params(trial: Any, plan: Plan) -> dict[str, Any] | None:
                 low = max(low, cond["low"]) if cond.get("low") is not None else low
                 high = min(high, cond["high"]) if cond.get("high") is not None else high
                 exclude += cond.get("exclude") or []
+        if low > high:
+            return None  # the conditions met leave nothing of this range: prune the trial
         if hp.get("values"):  # a grid stays a grid
             grid = [v for v in hp["values"] if low <= v <= high and not any(lo <= v <= hi for lo, hi in exclude)]
             if not grid:
