@@ -138,11 +138,26 @@ def install_http_limits() -> None:
 
         def factory() -> httpx.Client:
             base = default_client_factory()  # its event hooks: offline switch, request id
-            return httpx.Client(transport=LimitedTransport(), event_hooks=base.event_hooks,
-                                follow_redirects=True, timeout=None)
+            hooks = {"request": [_hub_only(hook) for hook in base.event_hooks.get("request", [])],
+                     "response": list(base.event_hooks.get("response", []))}
+            return httpx.Client(transport=LimitedTransport(), event_hooks=hooks, follow_redirects=True, timeout=None)
 
         huggingface_hub.set_client_factory(factory)
         _installed = True
+
+
+def _hub_only(hook: Any) -> Any:
+    """huggingface_hub's request hook (its ``HF_HUB_OFFLINE`` switch, request ids) for Hugging Face hosts only.
+
+    ``HF_HUB_OFFLINE=1`` is the Hub's switch (air-gapped clusters set it globally); an
+    endpoint the user named explicitly (``--endpoint-url http://127.0.0.1:8080/v1``) is
+    called whatever it says, while the Hub and its router stay blocked.
+    """
+    def checked(request: httpx.Request) -> None:
+        if is_hf_host(str(request.url)):
+            hook(request)
+
+    return checked
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -47,7 +47,8 @@ def hf_sandbox(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
       tmp_path (absent unless a test writes it). huggingface_hub reads these
       paths from `constants` at call time, so patching them is enough.
     * Offline mode forced OFF: it is read at import time and, when on, blocks
-      even requests to 127.0.0.1 (see test_hf_hub_offline_blocks_local_endpoints).
+      even requests to 127.0.0.1 from a bare huggingface_hub client (graph.llm's client applies it to
+      Hugging Face hosts only: test_hf_hub_offline_blocks_the_hub_but_not_an_explicit_endpoint).
     * TCP connections to anything but loopback fail loudly, so an unexpected
       Hub lookup cannot go unnoticed.
 

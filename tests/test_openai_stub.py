@@ -180,13 +180,20 @@ def test_token_free_construction_sends_no_authorization(
     assert {request.body["model"] for request in stub.requests} == {"local-test"}
 
 
-def test_hf_hub_offline_blocks_local_endpoints(hf_sandbox: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """HF_HUB_OFFLINE=1 breaks calls to ANY endpoint_url, even 127.0.0.1."""
+def test_hf_hub_offline_blocks_the_hub_but_not_an_explicit_endpoint(hf_sandbox: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """HF_HUB_OFFLINE=1 (huggingface_hub's own switch) would break calls to ANY endpoint_url, even 127.0.0.1;
+    the app's client (graph.llm) applies it to Hugging Face hosts only."""
+    from graph.context import Context
+    from graph.llm import get_chat_model
+
     monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
-    with ChatCompletionsStub() as stub:
-        with pytest.raises(OfflineModeIsEnabled):
-            make_chat(stub.url).invoke("hi")
-        assert stub.requests == []
+    with ChatCompletionsStub(replies=["local answer"]) as stub:
+        chat = get_chat_model(Context(endpoint_url=stub.url, model="served"))
+        assert chat.invoke("hi").content == "local answer" and len(stub.requests) == 1
+    hub = get_chat_model(Context(endpoint_url="https://router.huggingface.co/v1", model="m"))
+    with pytest.raises(OfflineModeIsEnabled):
+        hub.invoke("hi")
 
 
 def test_raw_sse_stream() -> None:
