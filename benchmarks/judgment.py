@@ -65,10 +65,11 @@ CAUSE_KINDS = {
     "diverged": ("diverged", "nonfinite"), "no_learning": ("no_learning",), "failed": ("failed",),
     "overfitting": ("overfitting",),
 }
-BY_DESIGN_TYPES = ("pruned", "early_stopped", "timeout", "killed", "running")
+BY_DESIGN_TYPES = ("pruned", "early_stopped")  # a pattern on these uses a by-design outcome as a cause
+BUDGET_TYPES = ("timeout",)  # budget cuts: a pattern may explain them; avoiding their region is wrong
 NO_TRUE_ISSUE_TYPES = ("short_run", "suspicious_validation")
 AVOID_TYPES = ("nonfinite_metric", "status_mismatch", "diverged", "no_learning", "failed", "oscillation", "plateau",
-               *BY_DESIGN_TYPES, *NO_TRUE_ISSUE_TYPES)
+               *BY_DESIGN_TYPES, *BUDGET_TYPES, *NO_TRUE_ISSUE_TYPES)
 AVOID_ACTIONS = ("cap", "raise_low", "exclude", "cap_when", "raise_low_when", "exclude_when")
 HARD_CAUSES = ("nonfinite", "diverged", "no_learning", "failed")
 LEAK = re.compile(r"leak", re.IGNORECASE)
@@ -329,6 +330,8 @@ def judge_pattern(issue_type: str, conds: list[dict] | None, truth: dict, config
         return {"verdict": "wrong", "why": f"no trial of this sweep truly has {issue_type}"}
     if conds is None:
         return {"verdict": "unchecked", "why": "condition not readable"}
+    if issue_type in BUDGET_TYPES:
+        return {"verdict": "unchecked", "why": "budget cuts explained; wrong only if a next-sweep change avoids the region"}
     region = members(configs, conds)
     if issue_type in AVOID_TYPES:
         best = [t for t in truth["best_trials"] if t in region]
@@ -541,8 +544,11 @@ def judge_changes(plan: dict, truth: dict, configs: pd.DataFrame, verdicts: dict
                 pushed.append(t)
         by_design = re.search(r"issue_counts\.(pruned|timeout|early_stopped)", str(ch.get("evidence") or ""))
         gap = [p for p in evid if verdicts.get(p, {}).get("issue_type") == "generalization_gap"]
-        if by_design:
+        cut = [p for p in evid if verdicts.get(p, {}).get("issue_type") in BY_DESIGN_TYPES + BUDGET_TYPES]
+        if by_design and (by_design[1] != "timeout" or ch.get("action") in AVOID_ACTIONS):
             v = {"verdict": "wrong", "why": f"rests on a by-design outcome ({by_design[1]})"}
+        elif cut and ch.get("action") in AVOID_ACTIONS:
+            v = {"verdict": "wrong", "why": f"avoids a region for by-design stops or budget cuts ({', '.join(cut)})"}
         elif gap and ch.get("action") in AVOID_ACTIONS:
             v = {"verdict": "wrong", "why": f"avoids a region for a mere generalization gap ({', '.join(gap)})"}
         elif pushed and ch.get("action") not in ("widen", "more_epochs", "add"):
@@ -599,6 +605,7 @@ def score_summary(summary: dict, case: Case) -> dict:
         "best_trial": (summary.get("best_trial") or {}).get("trial_id"),
         "short_run_flags": sum(1 for i in summary.get("issues") or [] if i["type"] == "short_run"),
         "patterns_on_by_design": sum(1 for p in patterns if p["issue_type"] in BY_DESIGN_TYPES),
+        "patterns_on_timeouts": sum(1 for p in patterns if p["issue_type"] in BUDGET_TYPES),
         "leakage": leakage_claims(summary, truth),
     }
 
@@ -659,7 +666,7 @@ def tables(scores: dict[str, dict], nulls: dict[str, list[int]], scores_truth: d
     lines += ["", "### Advice checked against the true causes", "",
               "| sweep | patterns right / wrong / unchecked | recommendations right / wrong / unchecked | "
               "next-sweep changes right / wrong / unchecked | true causes named by a pattern | "
-              "patterns on pruned / early-stopped / timeout | "
+              "patterns on pruned / early-stopped (on timeouts) | "
               "leakage claims (where a regulariser or running means explain val > train) |",
               "|---|---|---|---|---|---|---|"]
     for name, s in scores.items():
@@ -669,7 +676,8 @@ def tables(scores: dict[str, dict], nulls: dict[str, list[int]], scores_truth: d
                      f"{_count(s['recommendations'], 'right')} / {_count(s['recommendations'], 'wrong')} / "
                      f"{_count(s['recommendations'], 'unchecked')} | {_count(s['changes'], 'right')} / "
                      f"{_count(s['changes'], 'wrong')} / {_count(s['changes'], 'unchecked')} | "
-                     f"{s['causes_found'][0]} of {s['causes_found'][1]} | {s['patterns_on_by_design']} | "
+                     f"{s['causes_found'][0]} of {s['causes_found'][1]} | {s['patterns_on_by_design']} "
+                     f"({s['patterns_on_timeouts']}) | "
                      f"{lk['suspicious_flags'] + lk['leak_advice']} ({lk['explained_flags']}) |")
     lines += ["", "### Next sweep: 2,000 configurations sampled with suggest_params", "",
               "| sweep | kept (not pruned) | in a true failure-cause region: samples | sweep's own | ratio (target ≤ 0.25) | "

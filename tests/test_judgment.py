@@ -191,3 +191,14 @@ def test_pushes_out_reads_each_change_on_its_own():
     assert J.pushes_out({"hyperparameter": "lr", "action": "raise_low", "to": [0.0001, 1.0]}, cfg) is False
     assert J.pushes_out({"hyperparameter": "opt", "action": "exclude", "to": ["adam"]}, cfg) is True
     assert J.pushes_out({"hyperparameter": "opt", "action": "exclude", "to": "sgd"}, cfg) is False
+
+
+def test_timeout_patterns_are_wrong_only_when_their_region_is_avoided():
+    truth = _truth({"t4": {"timeout": True}, "t5": {"timeout": True}})
+    cond = [{"hyperparameter": "lr", "op": ">=", "value": 1.0}]
+    assert J.judge_pattern("timeout", cond, truth, _configs())["verdict"] == "unchecked"
+    plan = {"hyperparameters": {}, "conditions": [], "changes": [
+        {"hyperparameter": "lr", "action": "cap", "to": [1e-3, 1.0], "evidence": "P1"},
+        {"hyperparameter": "epochs", "action": "more_epochs", "to": 80, "evidence": "P1"}]}
+    avoid, more = J.judge_changes(plan, truth, _configs(), {"P1": {"verdict": "unchecked", "issue_type": "timeout"}})
+    assert avoid["verdict"] == "wrong" and "budget cuts" in avoid["why"] and more["verdict"] == "unchecked"
