@@ -46,6 +46,9 @@ from core.roles import (
     MetricInfo,
     canonical,
     classify_metric,
+    flag_values,
+    is_boolean,
+    outcome_kind,
     parse_role_spec,
     tokens,
 )
@@ -324,7 +327,8 @@ def trials_from_curves(curves: CurveTable | RawTable, hints: dict[str, str] | No
     """The one-row-per-trial table of a long curves file, for when it comes alone.
 
     Columns: the trial id; every column constant within each trial (hyperparameters,
-    seed) and the last status/runtime/error value; for each metric its last logged
+    seed) and the last status/runtime/error value; an outcome flag logged per step
+    (``epoch_diverged``) as set when it was set at any step; for each metric its last logged
     value (non-finite kept as ``nan``/``inf``/``-inf``); and the budget used, as the
     last logged step, named ``epochs`` when the step column counts epochs and
     ``steps`` otherwise (both are budget names for :func:`core.roles.infer_roles`).
@@ -1328,6 +1332,11 @@ def _trial_columns(
     for col in columns:
         role = given.get(col, (None, None))[0]
         cells = frame[col] if rows is None else frame[col].iloc[rows]
+        if role in (None, "outcome") and outcome_kind(str(col)) and is_boolean(cells):
+            # an outcome flag logged per step (epoch_diverged): set for the trial when set at any step
+            flag = flag_values(cells).astype(np.int64)
+            out[col] = np.where(np.maximum.reduceat(flag, starts) > 0, "true", "false") if len(flag) else flag
+            continue
         last_value = role in {"status", "runtime", "error", "seed"} or canonical(str(col)) in _LAST_VALUE_NAMES
         if pd.api.types.is_numeric_dtype(cells.dtype) and not pd.api.types.is_bool_dtype(cells.dtype):
             values, missing, _ = _parse_cells(cells)

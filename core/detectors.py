@@ -708,12 +708,13 @@ def detect_suspicious_validation(table: TrialTable, thresholds: Thresholds) -> p
             gap = held - train
             above = fine & ~perfect & (gap >= needed - 1e-12)
         why = (f"{acc_pair[0]} looks like a train-mode running mean, which explains gaps up to "
-               f"{format_number(thresholds.running_gap)}, not this" if running else
-               f"{acc_pair[0]} is not a running mean")
+               f"{format_number(thresholds.running_gap)}, not this: check the split for leakage or duplicates"
+               if running else
+               f"nothing marks {acc_pair[0]} as a train-mode running mean: if it is one (Keras and many loops log "
+               "the epoch's running mean), that explains it; else check the split for leakage or duplicates")
         fragments.append((above, lambda rows: [
-            f"{held_col}={h} above {acc_pair[0]}={t} by {g:.3f} with {none_on} and {why}: check the split for "
-            "leakage or duplicates" for h, t, g in zip(_numbers(shown, rows), _numbers(table.metrics[acc_pair[0]], rows),
-                                                       gap[rows])]))
+            f"{held_col}={h} above {acc_pair[0]}={t} by {g:.3f} with {none_on}; {why}"
+            for h, t, g in zip(_numbers(shown, rows), _numbers(table.metrics[acc_pair[0]], rows), gap[rows])]))
     return _issues(table, "suspicious_validation", *fragments)
 
 

@@ -431,7 +431,7 @@ def infer_roles(frame: pd.DataFrame, source: str, hints: dict[str, str] | None =
         if col in taken or col in hyperparameters or col in context or col in outcomes:
             continue
         kind = outcome_kind(col)
-        if kind and _boolean(frame[col]):
+        if kind and is_boolean(frame[col]):
             outcomes[col] = kind
             continue
         why = context_reason(col)
@@ -539,7 +539,7 @@ def _stands_in_for(frame: pd.DataFrame, col: str, hyperparameters: list[str]) ->
     return f"; follows {best} (Spearman {best_rho:.2f})" if best and best_rho >= 0.7 else ""
 
 
-def _boolean(cells: pd.Series) -> bool:
+def is_boolean(cells: pd.Series) -> bool:
     """Every present cell is a boolean word or 0/1 (and at least one is present)."""
     present = cells.dropna().astype(str).str.strip().str.lower()
     present = present[present != ""]

@@ -773,3 +773,17 @@ def test_map_names_the_id_of_a_curves_file_and_reaches_it(tmp_path):
     roles = infer_roles(sweep.trials.frame, sweep.source, sweep.role_hints)
     summary = analyze_sweep(sweep.trials, roles, curves=sweep.curves, curve_hints=sweep.curve_hints)
     assert roles.id == "cfg" and summary["curves"]["n_matched"] == 2
+
+
+def test_an_outcome_flag_logged_per_epoch_is_kept_as_the_trials_flag():
+    frame = pd.DataFrame({"config_id": ["a"] * 3 + ["b"] * 3, "epoch": ["1", "2", "3"] * 2,
+                          "train_loss": ["2.3", "2.3", "2.3", "1.0", "0.8", "0.6"],
+                          "epoch_diverged": ["False", "False", "True", "False", "False", "False"]})
+    curves = build_curve_table(RawTable(frame=frame, source="c.csv"))
+    assert "epoch_diverged" not in curves.ignored
+    trials = trials_from_curves(curves)
+    assert trials.frame.set_index("config_id")["epoch_diverged"].to_dict() == {"a": "true", "b": "false"}
+    roles = infer_roles(trials.frame, "c.csv")
+    assert roles.outcomes == {"epoch_diverged": "diverged"}
+    issues = detect_issues(build_trial_table(trials, roles))
+    assert issues[["trial_id", "type"]].values.tolist() == [["a", "diverged"]]
