@@ -25,7 +25,9 @@ RUN_NAME = "hparam-inspector report"
 def log_report(tracker: str, files: list[Path], out_dir: Path, summary: dict[str, Any], *, server: str | None = None,
                experiment: str | None = None) -> str:
     """Send ``files`` (under ``out_dir``) to ``tracker``; where they went, in words."""
-    tags = {"hparam_inspector.source": str(summary["sweep"]["source"]),
+    from core.sources.mlflow import REPORT_TAG
+
+    tags = {REPORT_TAG: str(summary["sweep"]["source"]),  # MLflow readers leave runs with this tag out
             "hparam_inspector.n_trials": str(summary["sweep"]["n_trials"]),
             "hparam_inspector.trials_affected": str(summary["trials_affected"]),
             "hparam_inspector.patterns": str(len(summary.get("patterns", [])))}

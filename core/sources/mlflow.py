@@ -325,8 +325,19 @@ def _curve_rows(row: dict[str, Any], histories: dict[str, list[tuple[int, int, A
     return [{"trial_id": row["run_id"], "step": str(step), **values} for step, values in sorted(by_step.items())]
 
 
+REPORT_TAG = "hparam_inspector.source"
+"""Tag of the runs ``--log-to mlflow`` creates: they hold a report, not a trial."""
+
+
 def _table_and_curves(runs: list[dict[str, Any]], curve_rows: list[dict[str, Any]], name: str, notes: list[str],
                       format: str) -> tuple[Sweep, dict[str, str]]:
+    reports = {r["run_id"] for r in runs if r.get(f"tags.{REPORT_TAG}") is not None}
+    if reports:
+        runs = [r for r in runs if r["run_id"] not in reports]
+        curve_rows = [r for r in curve_rows if r["trial_id"] not in reports]
+        notes = [*notes, f"{name}: {len(reports)} hparam-inspector report run(s) (--log-to mlflow) left out"]
+        if not runs:
+            raise InputError(f"{name}: the experiment holds only hparam-inspector report runs, no trials")
     frame = frame_of(runs)
     parents = parent_runs(frame)
     curve_rows = [r for r in curve_rows if r["trial_id"] not in parents]

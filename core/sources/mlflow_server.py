@@ -30,8 +30,6 @@ from core.sources.mlflow import _choose_experiment, _curve_rows, _latest, _run_r
 from core.sweep import Sweep
 
 _API = "/api/2.0/mlflow/"
-REPORT_TAG = "hparam_inspector.source"
-"""Tag of the runs ``--log-to mlflow`` creates (they hold a report, not a trial)."""
 _TIMEOUT_S = 30.0
 _PAGE = 1000
 
@@ -68,8 +66,6 @@ def read_server(url: str, experiment: str | None = None, shown: str | None = Non
     runs = server.paged("runs/search", {"experiment_ids": [chosen], "max_results": _PAGE,
                                         "run_view_type": "ACTIVE_ONLY", "order_by": ["attributes.start_time ASC"]},
                         "runs")
-    reports = [r for r in runs if any(t["key"] == REPORT_TAG for t in r.get("data", {}).get("tags", []))]
-    runs = [r for r in runs if r not in reports]  # our own --log-to mlflow runs are no trials
     if not runs:
         raise InputError(f"{server.shown}: the MLflow experiment {experiments[chosen]['name']!r} has no active runs")
     rows, curve_rows = [], []
@@ -87,8 +83,7 @@ def read_server(url: str, experiment: str | None = None, shown: str | None = Non
         curve_rows += _curve_rows(row, histories)
     n_with_runs = len(runs_by_exp) if experiment is None else None
     notes = [f"{server.shown}: read experiment {experiments[chosen]['name']!r} from the MLflow tracking server"
-             + (f" (1 of {n_with_runs} with runs)" if n_with_runs and n_with_runs > 1 else "")
-             + (f"; {len(reports)} hparam-inspector report run(s) left out" if reports else "")]
+             + (f" (1 of {n_with_runs} with runs)" if n_with_runs and n_with_runs > 1 else "")]
     return _table_and_curves(rows, curve_rows, server.shown, notes, "mlflow-server")
 
 
