@@ -7,6 +7,11 @@ node while it runs, then the report's content, interactive, with downloads of th
 markdown, HTML and JSON. Each upload is one run of the same compiled graph as the
 command line (see :mod:`graph.web_runs`), in a temporary folder removed afterwards.
 
+``/live?dir=FOLDER`` is the live view of a watched sweep (the ``--out`` folder of
+``python -m graph.run ... --watch N``, or of ``hparam_inspector.watch``'s callbacks): the
+same diagnosis page, read from the watch's ``hparam_summary.json`` and ``watch.json``,
+reloaded whenever the watch writes them again.
+
 Binds 127.0.0.1 on a free port unless told otherwise. The page loads nothing from
 elsewhere (its script and stylesheet are served from ``graph/static``) and its
 Content-Security-Policy forbids it, so it works offline; every cell is escaped by
@@ -27,10 +32,12 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from core.errors import InputError
 from graph.safe_unzip import extract_zip
 from graph.web_runs import RunRequest, Runs
+from graph.web_view import build_view
 
 HERE = Path(__file__).resolve().parent
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -40,6 +47,12 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _CHUNK = 1 << 20
 _ZIP_MAGIC = b"PK\x03\x04"
 _CODE_SPAN = re.compile(r"`([^`\n]+)`")
+SUMMARY_NAME = "hparam_summary.json"
+DOWNLOADS = ({"kind": "md", "name": "hparam_report.md", "label": "report (markdown)"},
+             {"kind": "html", "name": "hparam_report.html", "label": "report (HTML)"},
+             {"kind": "json", "name": SUMMARY_NAME, "label": "summary (JSON)"})
+WATCH_STATE = {"kind": "watch", "name": "watch.json", "label": "watch state (JSON)"}
+LIVE_POLL_SECONDS = 0.5
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -110,7 +123,48 @@ def create_app(*, max_upload_mb: float = 200.0, max_unzipped_mb: float = 2000.0,
         run = found(request)
         if run is None:
             return page("missing.html", 404)
-        return page("run.html", run=run, view=run.view)
+        return page("run.html", run=run, view=run.view, base=f"/runs/{run.id}", query="", seconds=run.seconds,
+                    downloads=[d for d in DOWNLOADS if d["name"] in run.files])
+
+    def watched(request: Request) -> Path | None:
+        folder = str(request.query_params.get("dir") or "").strip()
+        return Path(folder).expanduser() if folder and allow_paths else None
+
+    async def live(request: Request) -> Response:
+        folder = watched(request)
+        if folder is None:
+            return page("missing.html", 404 if allow_paths else 403)
+        summary, state, version = _watch_files(folder)
+        view = build_view({"summary": summary}, []) if summary is not None else None
+        query = "?" + urlencode({"dir": str(folder)})
+        present = [d for d in (*DOWNLOADS, WATCH_STATE) if (folder / d["name"]).is_file()]
+        return page("live.html", view=view, state=state, folder=str(folder), version=version, base="/live", query=query,
+                    seconds=None, downloads=present, events=f"/live/events?{urlencode({'dir': str(folder), 'v': version})}")
+
+    async def live_events(request: Request) -> Response:
+        folder = watched(request)
+        if folder is None:
+            return PlainTextResponse("not found", 404)
+        seen = request.query_params.get("v", "")
+
+        async def stream() -> Any:
+            while not await request.is_disconnected():
+                if _watch_files(folder, read=False)[2] != seen:
+                    yield "event: changed\ndata: {}\n\n"
+                    return
+                yield ": waiting\n\n"
+                await asyncio.sleep(LIVE_POLL_SECONDS)
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    async def live_file(request: Request) -> Response:
+        folder = watched(request)
+        name = request.path_params["name"]
+        if folder is None or name not in {d["name"] for d in (*DOWNLOADS, WATCH_STATE)} or not (folder / name).is_file():
+            return PlainTextResponse("not found", 404)
+        media = "text/markdown" if name.endswith(".md") else "application/json"
+        headers = _headers(CSP) | {"Content-Disposition": f'attachment; filename="{name}"'}
+        return Response((folder / name).read_bytes(), media_type=f"{media}; charset=utf-8", headers=headers)
 
     async def events(request: Request) -> Response:
         run = found(request)
@@ -162,6 +216,9 @@ def create_app(*, max_upload_mb: float = 200.0, max_unzipped_mb: float = 2000.0,
         Route("/runs/{run_id}/events", events),
         Route("/runs/{run_id}/files/{name}", download),
         Route("/runs/{run_id}/figures/{name}", figure),
+        Route("/live", live),
+        Route("/live/events", live_events),
+        Route("/live/files/{name}", live_file),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ])
 
@@ -171,6 +228,27 @@ def code_spans(text: object) -> Any:
     from markupsafe import Markup, escape
 
     return Markup(_CODE_SPAN.sub(r"<code>\1</code>", str(escape(text))))
+
+
+def _watch_files(folder: Path, *, read: bool = True) -> tuple[dict[str, Any] | None, dict[str, Any], str]:
+    """A watch's summary and state (None and {} until it has written them), and a version that changes when they do."""
+    stamps = []
+    for name in (SUMMARY_NAME, WATCH_STATE["name"]):
+        try:
+            info = (folder / name).stat()
+            stamps.append(f"{info.st_mtime_ns}:{info.st_size}")
+        except OSError:
+            stamps.append("-")
+    version = "/".join(stamps)
+    if not read:
+        return None, {}, version
+    summary = state = None
+    try:
+        summary = json.loads((folder / SUMMARY_NAME).read_text(encoding="utf-8"))
+        state = json.loads((folder / WATCH_STATE["name"]).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pass  # not written yet (each file is replaced whole by a rename, never seen half-written)
+    return summary, state or {}, version
 
 
 class _TooLarge(Exception):

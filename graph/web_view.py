@@ -31,14 +31,15 @@ def build_view(final: dict[str, Any], pictures: list[dict[str, str]]) -> dict[st
     Parameters
     ----------
     final : dict
-        The merged node updates of one run (``summary``, ``raw``, ``roles``).
+        The merged node updates of one run (``summary``, ``raw``, ``roles``); without
+        ``raw`` (a watch's summary) the trial table lists the trials with issues, ids only.
     pictures : list of dict
         :func:`report.plots.write_pictures` links (``path``, ``title``, ``section``,
         ``hyperparameter`` for isolation plots).
     """
     summary = final["summary"]
-    roles = final["roles"]
-    trials = _trials(final["raw"], roles, summary)
+    roles = final.get("roles") or summary["sweep"]["roles"]
+    trials = _trials(final.get("raw"), roles, summary)
     href = trials["href"]
     anchors = _anchors(summary)
     isolation = {p["hyperparameter"]: _figure(p) for p in pictures if p.get("hyperparameter")}
@@ -81,13 +82,15 @@ def _figure(picture: dict[str, str]) -> dict[str, str]:
     return {"name": picture["path"].rsplit("/", 1)[-1], "title": picture["title"]}
 
 
-def _trials(raw: dict[str, list[str | None]], roles: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
+def _trials(raw: dict[str, list[str | None]] | None, roles: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
     """The trial rows: id, status, budget, hyperparameters and metrics as the file had them, with their issues."""
-    ids = [str(v) for v in raw[roles["id"]]]
     by_trial: dict[str, list[dict[str, Any]]] = {}
     for issue in summary["issues"]:
         by_trial.setdefault(issue["trial_id"], []).append(issue)
     best = (summary.get("best_trial") or {}).get("trial_id")
+    if raw is None:
+        raw = {roles["id"]: list(dict.fromkeys([*by_trial, *([str(best)] if best is not None else [])]))}
+    ids = [str(v) for v in raw[roles["id"]]]
     if len(ids) <= MAX_TRIAL_ROWS:
         rows = list(range(len(ids)))
     else:
@@ -102,7 +105,8 @@ def _trials(raw: dict[str, list[str | None]], roles: dict[str, Any], summary: di
         worst = min((SEVERITY_RANK.get(x["severity"], 9) for x in issues), default=None)
         shown.append({"anchor": f"t{i}", "id": ids[i], "cells": ["" if raw[c][i] is None else str(raw[c][i]) for c in columns],
                       "issues": sorted({x["type"] for x in issues}), "worst": worst, "best": ids[i] == best})
-    return {"columns": columns, "rows": shown, "total": len(ids), "href": {r["id"]: "#" + r["anchor"] for r in shown}}
+    total = summary["sweep"]["n_trials"]
+    return {"columns": columns, "rows": shown, "total": total, "href": {r["id"]: "#" + r["anchor"] for r in shown}}
 
 
 def _ids(trial_ids: list[Any], href: dict[str, str]) -> list[dict[str, str | None]]:

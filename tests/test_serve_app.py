@@ -73,3 +73,13 @@ def test_the_optuna_form_cannot_be_broken_out_of():
     namespace: dict = {}
     exec(compile(script.split("\n\ndef objective")[0], "form", "exec"), namespace)  # noqa: S102 - only the imports and PLAN
     assert namespace["PLAN"] == plan
+
+
+def test_the_live_view_reads_only_the_watchs_files_and_only_where_paths_are_allowed(client, tmp_path):
+    assert client.get("/live", params={"dir": str(tmp_path)}).status_code == 403
+    (tmp_path / "secret.txt").write_text("no")
+    with TestClient(create_app(allow_paths=True)) as local:
+        page = local.get("/live", params={"dir": str(tmp_path)})
+        assert page.status_code == 200 and 'id="waiting"' in page.text
+        for name in ("secret.txt", "..%2Fsecret.txt", "hparam_summary.json"):
+            assert local.get(f"/live/files/{name}", params={"dir": str(tmp_path)}).status_code == 404

@@ -127,11 +127,25 @@ function copyButtons() {
   }));
 }
 
+function livePage(section) {
+  const key = `scroll:${section.dataset.events.split("&v=")[0]}`;
+  const at = sessionStorage.getItem(key);
+  if (at !== null) { sessionStorage.removeItem(key); window.scrollTo(0, Number(at)); }
+  const source = new EventSource(section.dataset.events);
+  source.addEventListener("changed", () => {
+    source.close();
+    sessionStorage.setItem(key, String(window.scrollY));  // the reader keeps their place across updates
+    window.location.reload();
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const form = document.getElementById("upload");
   if (form) uploadPage(form);
   const section = document.getElementById("run");
   if (section) runPage(section);
+  const live = document.getElementById("live");
+  if (live) livePage(live);
   const table = document.getElementById("issue-table");
   if (table) issueTable(table);
   copyButtons();
