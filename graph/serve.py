@@ -289,7 +289,7 @@ async def _read_form(request: Any, folder: Path, unzip_limit: int, allow_paths: 
 async def _request_of(form: Any, folder: Path, unzip_limit: int, allow_paths: bool) -> tuple[RunRequest, str]:
     inputs = folder / "in"
     inputs.mkdir()
-    results = await _saved(form.get("results_file"), inputs, unzip_limit)
+    results = await _saved(form.get("results_file"), folder, inputs, unzip_limit)
     typed = str(form.get("results_path") or "").strip()
     if results and typed:
         raise InputError("give either a file or a path, not both")
@@ -297,7 +297,7 @@ async def _request_of(form: Any, folder: Path, unzip_limit: int, allow_paths: bo
         raise InputError("this server reads uploads only (start it with --allow-paths to read paths on its machine)")
     if not results and not typed:
         raise InputError("no sweep given: drop or pick a file, or type a path or storage URL")
-    curves = await _saved(form.get("curves_file"), inputs, unzip_limit)
+    curves = await _saved(form.get("curves_file"), folder, inputs / "curves", unzip_limit)  # own folder: names may repeat
     curves_typed = str(form.get("curves_path") or "").strip()
     if curves_typed and not allow_paths:
         raise InputError("this server reads uploads only (start it with --allow-paths to read paths on its machine)")
@@ -316,12 +316,13 @@ def _field(form: Any, name: str) -> str | None:
     return value or None
 
 
-async def _saved(upload: Any, inputs: Path, unzip_limit: int) -> str | None:
-    """An uploaded file saved under ``inputs`` by a safe form of its name; a zip is unpacked there instead."""
+async def _saved(upload: Any, folder: Path, inputs: Path, unzip_limit: int) -> str | None:
+    """An uploaded file saved in ``inputs`` (in the run's ``folder``) by a safe form of its name; a zip is unpacked there."""
     if upload is None or isinstance(upload, str) or not getattr(upload, "filename", None):
         return None
     name = _safe_name(upload.filename)
-    store = inputs.parent / "uploads"
+    inputs.mkdir(exist_ok=True)
+    store = folder / "uploads"  # beside in/, never read as input
     store.mkdir(exist_ok=True)
     path = store / name
     with open(path, "xb") as out:
