@@ -34,7 +34,7 @@ MAX_UNZIPPED_MB = 5
 RESULT_TIMEOUT_MS = 120_000
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through an HTTP(S)_PROXY
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists() and not os.environ.get("CI"),  # CI must run them: .ci/run installs it
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists() and not os.environ.get("CI"),  # CI must run them: make test installs it
                                 reason="needs Debian's chromium: apt-get install -y chromium")
 
 
