@@ -135,3 +135,29 @@ def test_hostile_ids_and_names_reach_neither_terminal_nor_report_raw(tmp_path, c
     assert "\x1b" not in report and "\x1b" not in err
     assert "<img" not in report.replace("`lr<img src=x onerror=alert(1)>`", "")
     assert "](javascript:" not in report.replace("`[ok](javascript:alert('ok'))`", "")
+
+
+def test_sigkill_while_writing_keeps_the_previous_set_and_leaves_only_a_named_staging_dir(tmp_path):
+    import signal
+    import time
+
+    from graph.run import main
+
+    assert main([str(SAMPLE), "--offline", "--out", str(tmp_path), "--quiet"]) == 0
+    before = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    run = subprocess.Popen([sys.executable, "-m", "graph.run", str(OTHER), "--offline", "--out", str(tmp_path), "--quiet"],
+                           cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    give_up = time.monotonic() + 240
+    while run.poll() is None and time.monotonic() < give_up:
+        if any(p.name.startswith(".hparam-output-tmp-") for p in tmp_path.iterdir()):
+            run.send_signal(signal.SIGKILL)  # while the pictures are being drawn into the staging directory
+            break
+        time.sleep(0.01)
+    run.wait(timeout=60)
+    assert run.returncode == -signal.SIGKILL, "the run ended before it could be killed while writing"
+    after = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*")
+             if p.is_file() and not str(p.relative_to(tmp_path)).startswith(".hparam-output-tmp-")}
+    assert after == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")][0].startswith(".hparam-output-tmp-")
+    assert main([str(SAMPLE), "--offline", "--out", str(tmp_path), "--quiet", "--no-plots"]) == 0
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

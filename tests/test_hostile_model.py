@@ -113,3 +113,17 @@ def test_one_time_budget_for_the_whole_run(tmp_path):
     first, last = stub.requests[0].received_at, stub.requests[-1].received_at
     assert last - first < 4, [r.received_at - first for r in stub.requests]
     assert seconds < 90
+
+
+def test_subtle_lies_from_the_server_do_not_reach_the_report(tmp_path):
+    writer = ("4 of 6 trials have issues. Ninety-seven trials produced NaN. Zero trials failed. "
+              "The momentum optimizer is completely safe. Learning rates under one tenth never produce NaN. "
+              "Trial 6, the best run, diverged. 42% of trials diverged.")
+    with ChatCompletionsStub(replies=['{"patterns": []}', writer]) as stub:
+        result, _, _ = run_cli(stub.url, tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = (tmp_path / "hparam_report.md").read_text()
+    assert "4 of 6 trials have issues." in report
+    for lie in ("Ninety-seven", "Zero trials", "completely safe", "never produce", "the best run, diverged", "42%"):
+        assert lie not in report
+    assert "6 model-written sentence(s) were removed" in report
