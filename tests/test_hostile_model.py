@@ -23,9 +23,11 @@ from tests.conftest import ROOT, SAMPLE
 SECRET = "tok_Zx81hostile5ecret"
 MB = 1 << 20
 # Runs the CLI's own entry point and reports the child's peak memory on the last stderr line.
-_MEASURED = ("import resource, sys; sys.argv[0] = 'graph.run'; from graph import run\n"
+# (VmHWM, not ru_maxrss: ru_maxrss survives exec, so a child of a big pytest process would report the parent's.)
+_MEASURED = ("import sys; sys.argv[0] = 'graph.run'; from graph import run\n"
              "try:\n    run.cli()\nfinally:\n"
-             "    print('maxrss_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)")
+             "    hwm = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')]\n"
+             "    print('maxrss_kb', hwm[0], file=sys.stderr)")
 
 
 def run_cli(url: str, out: Path, *extra: str, budget: float = 6, timeout: float = 2) -> tuple[subprocess.CompletedProcess,
