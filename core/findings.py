@@ -183,8 +183,10 @@ def find_seed_instability(table: TrialTable, issues: pd.DataFrame, best: dict[st
     least one of its runs failed or went non-finite/diverged/dead (see
     ``_OUTCOME_TYPES``) and at least one finished healthy, or when the spread of its
     main metric across runs (max - min) exceeds the interquartile range of that
-    metric across the configurations' medians. The largest ``max_findings`` unstable
-    configurations are reported.
+    metric across the configurations' medians. The ``max_findings`` configurations
+    whose seeds disagree most are reported (failures beside healthy runs first, the
+    closer to half and half the stronger, then the metric's spread), each with its rank
+    and the total number of unstable configurations.
     """
     if table.hyperparameters.shape[1] == 0:
         return []
@@ -207,9 +209,14 @@ def find_seed_instability(table: TrialTable, issues: pd.DataFrame, best: dict[st
     stats["spread"] = np.where(stats["n_values"] >= 2, stats["hi"] - stats["lo"], 0.0)
     mixed = (stats["n_bad"] > 0) & (stats["n_bad"] < stats["size"])
     unstable = stats[(stats["size"] >= 2) & (mixed | (stats["spread"] > spread_limit))]
-    unstable = unstable.assign(mixed=mixed[unstable.index]).sort_values("size", ascending=False, kind="stable")
+    # Ranked by how much the seeds disagree: runs that failed beside healthy ones first (the closer to
+    # half and half, the stronger), then the metric's spread across seeds; never in file order.
+    minority = np.minimum(unstable["n_bad"], unstable["size"] - unstable["n_bad"]) / unstable["size"]
+    unstable = unstable.assign(mixed=mixed[unstable.index], minority=minority.where(mixed[unstable.index], 0.0))
+    unstable = unstable.sort_values(["mixed", "minority", "spread", "size"], ascending=False, kind="stable")
+    total = len(unstable)
     found = []
-    for key_value, row in unstable.head(max_findings).iterrows():
+    for rank, (key_value, row) in enumerate(unstable.head(max_findings).iterrows(), start=1):
         rows = np.flatnonzero(key == key_value)
         ids = table.ids.to_numpy()[rows].tolist()
         values = {hp: "(missing)" if pd.isna(v) else (format_number(v) if isinstance(v, float) else str(v))
@@ -221,7 +228,10 @@ def find_seed_instability(table: TrialTable, issues: pd.DataFrame, best: dict[st
                else f"{metric} spans {format_number(row['spread'])} across runs, more than the spread between configurations")
         found.append({
             "kind": "seed_instability",
-            "title": f"Same configuration, different outcomes ({len(ids)} runs): {why}",
+            "title": f"Same configuration, different outcomes ({len(ids)} runs; {rank} of {total} unstable "
+                     f"configurations, by disagreement): {why}",
+            "rank": rank,
+            "n_unstable": total,
             "detail": setting,
             "configuration": values,
             "n_trials": len(ids),

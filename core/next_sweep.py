@@ -67,6 +67,7 @@ outcome (pruned, early-stopped, a time budget), see :data:`core.patterns.NOT_CAU
 _REGULARISERS = re.compile(r"weight[_\-. ]?decay|(^|[_\-./ ])(wd|l2|l2_reg)($|[_\-./ ])|dropout|drop[_\-]?rate|"
                            r"regulari[sz]|label[_\-]?smoothing", re.IGNORECASE)
 _LOG_SPAN = 100.0  # a positive range spanning two decades or more is searched on a log scale (as the buckets are)
+_NOT_A_BUDGET = ("pruned", "killed", "timeout", "running", "short_run")
 _EXCLUDE_SHARE = 0.5  # a categorical value is dropped when at least this share of its trials went bad
 
 
@@ -462,9 +463,20 @@ class _Planner:
                      f"{'lowest' if side == 'low' else 'highest'} value searched; extend the range "
                      f"{'down' if side == 'low' else 'up'} to {format_number(edge)} ({step})", None)
 
+    def improving(self) -> list[dict[str, Any]]:
+        """``still_improving`` issues of runs that ended of their own accord.
+
+        A failed, NaN, diverged, pruned, killed or timed-out run says nothing about
+        the budget a healthy run needs ("98 epochs instead of 49" must never come from
+        a crashed run).
+        """
+        issues = self.summary.get("issues") or []
+        cut = {i["trial_id"] for i in issues if i["severity"] == "high" or i["type"] in _NOT_A_BUDGET}
+        return [i for i in issues if i["type"] == "still_improving" and "epoch" in i and i["trial_id"] not in cut]
+
     def epochs(self) -> None:
         """Runs still improving when they ended: twice the epochs they ran (where they concentrate, if a pattern says)."""
-        improving = [i for i in self.summary.get("issues") or [] if i["type"] == "still_improving" and "epoch" in i]
+        improving = self.improving()
         if not improving or "epochs" in self.settings:
             return
         last = max(i["epoch"] for i in improving)
@@ -478,7 +490,7 @@ class _Planner:
                      f"give runs twice the budget", None, name="epochs", trial_ids=ids[:5])
 
     def _longer_when(self, p: dict[str, Any], a: dict[str, Any]) -> None:
-        improving = [i for i in self.summary.get("issues") or [] if i["type"] == "still_improving" and "epoch" in i]
+        improving = self.improving()
         if not improving:
             return
         last = max(i["epoch"] for i in improving)
@@ -569,6 +581,7 @@ def _searched(hp: str, info: dict[str, Any], summary: dict[str, Any]) -> dict[st
     if declared and declared.get("kind") in ("float", "int") and declared.get("low") is not None:
         lo, hi = float(declared["low"]), float(declared["high"])
         integral, log, step = declared["kind"] == "int", bool(declared.get("log")), declared.get("step")
+        grid = None  # declared as a range: sampled as one, however few values the sweep happened to try
     entry = {"kind": "int" if integral else "float", "low": lo, "high": hi, "log": bool(log), "exclude": [],
              "changed": False, "searched": {"low": lo, "high": hi}, "known": known,
              "domain": natural_domain(hp, lo, integral)}

@@ -283,3 +283,38 @@ def test_an_error_kind_is_tested_against_the_hyperparameters():
     recs = recommend_all({"issues": [], "findings": findings}, [])
     text = next(r["text"] for r in recs if r.get("finding_id") == key_error["id"])
     assert "happens at activation = gelu" in text and "say nothing about their hyperparameters" not in text
+
+
+def test_seed_instability_is_ranked_by_disagreement_with_a_total():
+    rows = []
+    # In file order: 25 configurations whose seeds spread a little, then 4 whose seeds fail beside healthy runs.
+    for c in range(25):
+        for seed in range(2):
+            rows.append({"trial_id": f"s{c}_{seed}", "lr": 0.001 * (c + 1), "seed": seed,
+                         "val_loss": 0.3 + 0.01 * c + (0.5 + 0.02 * c) * seed})
+    for c, bad in enumerate([1, 2, 1, 3]):
+        for seed in range(4):
+            rows.append({"trial_id": f"m{c}_{seed}", "lr": 0.5 + c, "seed": seed,
+                         "val_loss": "nan" if seed < bad else 0.4})
+    unstable = [f for f in _findings(rows) if f["kind"] == "seed_instability"]
+    assert len(unstable) == 20 and all(f["n_unstable"] == unstable[0]["n_unstable"] for f in unstable)
+    assert unstable[0]["n_unstable"] > 20  # more than shown: the total is said
+    assert [f["trial_ids"][0] for f in unstable[:4]] == ["m1_0", "m0_0", "m2_0", "m3_0"]  # 2 of 4 first
+    assert f"1 of {unstable[0]['n_unstable']} unstable configurations" in unstable[0]["title"]
+    spreads = [f for f in unstable if f["trial_ids"][0].startswith("s")]
+    assert spreads[0]["trial_ids"][0] == "s24_0"  # the widest spread first, not the first in the file
+
+
+def test_budget_advice_never_comes_from_a_failed_or_cut_run():
+    from core.next_sweep import plan_next_sweep
+
+    summary = {"sweep": {"hyperparameters": {}, "roles": {"epochs": "epochs"}}, "patterns": [], "findings": [],
+               "associations": [], "best_trial": None,
+               "issues": [{"trial_id": "f", "type": "failed", "severity": "high", "detail": ""},
+                          {"trial_id": "f", "type": "still_improving", "severity": "low", "detail": "", "epoch": 49.0},
+                          {"trial_id": "t", "type": "timeout", "severity": "medium", "detail": ""},
+                          {"trial_id": "t", "type": "still_improving", "severity": "low", "detail": "", "epoch": 70.0},
+                          {"trial_id": "ok", "type": "still_improving", "severity": "low", "detail": "", "epoch": 20.0}]}
+    assert plan_next_sweep(summary)["settings"]["epochs"]["from"] == 20.0
+    summary["issues"] = summary["issues"][:4]
+    assert "epochs" not in plan_next_sweep(summary)["settings"]

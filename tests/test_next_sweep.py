@@ -322,3 +322,32 @@ def test_null_sweep_plan_keeps_every_range():
     assert summary["patterns"] == []
     plan = plan_next_sweep(summary)
     assert all(c["action"] == "widen" for c in plan["changes"])
+
+
+def test_the_plan_starts_from_the_declared_search_space():
+    from core.loading import RawTable
+
+    rng = np.random.default_rng(4)
+    n = 120
+    # Observed values would mislead: lr happens to span < 2 decades (would be linear), weight is a fraction
+    # sampled only at 0, 1 and 2 tenths (would be an integer-like grid), batch_size is declared categorical.
+    frame = pd.DataFrame({"trial_id": np.arange(n), "lr": 10 ** rng.uniform(-3, -1.6, n),
+                          "weight": rng.choice([0.0, 0.1, 0.2], n), "batch_size": rng.choice([32, 64], n),
+                          "act": rng.choice(["relu", "tanh"], n), "val_loss": rng.uniform(0.3, 0.5, n)}).astype(str)
+    space = {"lr": {"kind": "float", "low": 1e-4, "high": 0.1, "log": True, "step": None, "choices": None,
+                    "source": "optuna"},
+             "weight": {"kind": "float", "low": 0.0, "high": 1.0, "log": False, "step": None, "choices": None,
+                        "source": "optuna"},
+             "batch_size": {"kind": "categorical", "low": None, "high": None, "log": False, "step": None,
+                            "choices": [32, 64, 128], "source": "optuna"},
+             "act": {"kind": "categorical", "low": None, "high": None, "log": False, "step": None,
+                     "choices": ["relu", "tanh", "gelu"], "source": "optuna"}}
+    summary = analyze_sweep(RawTable(frame=frame, source="<t>"), infer_roles(frame, "<t>"), search_space=space)
+    summary |= analyze_patterns(summary)
+    hps = plan_next_sweep(summary)["hyperparameters"]
+    assert (hps["lr"]["low"], hps["lr"]["high"], hps["lr"]["log"]) == (1e-4, 0.1, True)
+    assert hps["lr"]["declared"] and "values" not in hps["lr"]
+    assert hps["weight"]["kind"] == "float" and hps["weight"]["low"] == 0.0 and hps["weight"]["high"] <= 1.0
+    assert "values" not in hps["weight"]  # declared continuous: not the grid the observed values suggest
+    assert hps["batch_size"]["values"] == [32, 64, 128]  # declared choices stay a grid of choices
+    assert hps["act"]["kind"] == "categorical" and hps["act"]["values"] == ["relu", "tanh", "gelu"]
