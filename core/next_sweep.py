@@ -173,11 +173,10 @@ def suggest_params(trial: Any, plan: Plan) -> dict[str, Any] | None:
                 exclude += cond.get("exclude") or []
         if low > high:
             return None  # the conditions met leave nothing of this range: prune the trial
-        if hp.get("values"):  # a grid stays a grid
-            grid = [v for v in hp["values"] if low <= v <= high and not any(lo <= v <= hi for lo, hi in exclude)]
-            if not grid:
+        if hp.get("values"):  # a grid stays a grid: always the same choices (Optuna wants that), pruned outside
+            value: float = trial.suggest_categorical(name, list(hp["values"]))
+            if not low <= value <= high:
                 return None
-            value: float = trial.suggest_categorical(name, grid)
         elif hp["kind"] == "int":
             value = trial.suggest_int(name, int(low), int(high), log=hp["log"])
         else:

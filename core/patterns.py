@@ -37,13 +37,14 @@ ISSUE_LABELS = {
 }
 AVOID_TYPES = ("nonfinite_metric", "diverged", "no_learning", "status_mismatch", "failed", "oscillation", "plateau")
 """Issue types whose region the next sweep should leave out (the runs were wasted there)."""
-NOT_CAUSES = ("pruned", "running")
+NOT_CAUSES = ("pruned", "running", "timeout")
 """Issue types never turned into a pattern, a lead or advice: a pruner or early stopping
 stops runs by design (sooner at good learning rates and small patience: that is what
-they are for), and where a tuner happens to be sampling at export time is tuner
-behaviour. They are counted and explained (see :func:`core.findings.find_by_design`);
-a trial early-stopped *because* its loss went NaN is a hidden failure
-(``status_mismatch``) and is judged as one."""
+they are for), a time budget cuts the long runs (judged by what they reached), and
+where a tuner happens to be sampling at export time is tuner behaviour. They are
+counted and explained (see :func:`core.findings.find_by_design`); a trial
+early-stopped *because* its loss went NaN is a hidden failure (``status_mismatch``)
+and is judged as one."""
 _SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2, "info": 3}
 _TYPE_RANK = {t: i for i, t in enumerate(dict.fromkeys(("failed", *ISSUE_TYPES)))}
 """Which issue type names a pattern when several cover the same trials: a crash explains its missing metrics."""
@@ -306,9 +307,6 @@ def recommend(a: dict[str, Any]) -> str:
     if kind == "overfitting":
         # Not "otherwise avoid the region": overfitting often marks where training works at all.
         return f"Regularise the trials with {cond} (weight decay, dropout) or stop them earlier."
-    if kind == "timeout":
-        return (f"Trials with {cond} hit the time limit more often: budget cuts, not failures, judged by what "
-                f"they reached. Raise the limit for them (or give them fewer epochs) rather than avoiding {cond}.")
     if kind == "killed":
         return f"Raise the time limit for trials with {cond}, or {avoid}."
     if kind == "failed":

@@ -186,6 +186,10 @@ def _pattern_view(p: dict[str, Any], summary: dict[str, Any], q: Any, ids: Any) 
            "title": q(p.get("title"))}
     out |= {k: e[k] for k in ("k", "n", "k_rest", "n_rest") if k in e}
     out |= {k: _round(e[k]) for k in ("rate", "rate_rest", "q") if k in e}
+    # What the model must not lose: why a lead is not a pattern, and which pattern explains which.
+    out |= {k: q(p[k]) for k in ("why", "explained_by") if p.get(k)}
+    if p.get("also_issue_types"):
+        out["also_issue_types"] = list(p["also_issue_types"])
     return out | {"example_trial_ids": ids(p.get("trial_ids"))}
 
 

@@ -351,3 +351,25 @@ def test_the_plan_starts_from_the_declared_search_space():
     assert "values" not in hps["weight"]  # declared continuous: not the grid the observed values suggest
     assert hps["batch_size"]["values"] == [32, 64, 128]  # declared choices stay a grid of choices
     assert hps["act"]["kind"] == "categorical" and hps["act"]["values"] == ["relu", "tanh", "gelu"]
+
+
+def test_a_grid_under_a_condition_keeps_the_same_choices_for_optuna():
+    optuna = pytest.importorskip("optuna")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    plan = {"hyperparameters": {
+        "opt": {"kind": "categorical", "values": ["adam", "sgd"], "exclude": []},
+        "batch_size": {"kind": "int", "low": 16, "high": 128, "log": False, "exclude": [], "values": [16, 32, 64, 128]}},
+        "conditions": [{"when": {"hyperparameter": "opt", "condition": "opt = sgd", "value": "sgd"},
+                        "hyperparameter": "batch_size", "low": None, "high": 32, "exclude": [[64, 128]]}]}
+    sampled = []
+
+    def objective(trial):
+        params = suggest_params(trial, plan)  # Optuna refuses a categorical whose choices change between trials
+        if params is None:
+            raise optuna.TrialPruned()
+        sampled.append(params)
+        return 0.0
+
+    optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).optimize(objective, n_trials=200)
+    assert {p["batch_size"] for p in sampled if p["opt"] == "sgd"} == {16, 32}
+    assert {p["batch_size"] for p in sampled if p["opt"] == "adam"} == {16, 32, 64, 128}
