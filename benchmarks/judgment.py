@@ -276,31 +276,6 @@ def _number(text: str) -> float | None:
         return None
 
 
-def satisfies(config: dict, conds: list[dict]) -> bool:
-    """Like truth.in_region, with the extra operators parsed conditions use (<=, >)."""
-    for c in conds:
-        v = config.get(c["hyperparameter"])
-        if v is None:
-            return False
-        target = c["value"]
-        x = _number(v) if not isinstance(v, (int, float)) else float(v)
-        if c["op"] == "==":
-            if isinstance(target, str) or x is None:
-                if str(v) != str(target):
-                    return False
-            elif not math.isclose(x, target, rel_tol=1e-9, abs_tol=1e-12):
-                return False
-            continue
-        if x is None or isinstance(target, str):
-            return False
-        ok = {">=": x >= target * (1 - 1e-12) if target > 0 else x >= target,
-              "<=": x <= target * (1 + 1e-12) if target > 0 else x <= target,
-              ">": x > target, "<": x < target}[c["op"]]
-        if not ok:
-            return False
-    return True
-
-
 def pattern_region(pattern: dict, associations: dict[str, dict]) -> list[dict] | None:
     """A pattern's region as conditions; thresholds taken exactly from its association when it has one."""
     conds = parse_condition(pattern.get("condition") or "")
@@ -319,7 +294,7 @@ def pattern_region(pattern: dict, associations: dict[str, dict]) -> list[dict] |
 
 def members(configs: pd.DataFrame, conds: list[dict]) -> set[str]:
     """Trial ids whose configuration satisfies the conditions."""
-    return {str(t) for t, row in configs.iterrows() if satisfies(row.to_dict(), conds)}
+    return {str(t) for t, row in configs.iterrows() if T.in_region(row.to_dict(), conds)}
 
 
 def judge_pattern(issue_type: str, conds: list[dict] | None, truth: dict, configs: pd.DataFrame) -> dict:
@@ -505,7 +480,7 @@ def pushes_out(change: dict, config: dict) -> bool | None:
         when = parse_condition(str(change["when"]))
         if when is None:
             return None
-        if not satisfies(config, when):
+        if not T.in_region(config, when):
             return False
     value = config.get(hp)
     if value is None:

@@ -192,28 +192,38 @@ def find_causes(hp: pd.DataFrame, y: np.ndarray, max_causes: int = 2) -> list[di
     return causes
 
 
+def _as_number(value) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    try:
+        return float(str(value).replace("\u2212", "-"))
+    except ValueError:
+        return None
+
+
 def in_region(config: dict, conditions: list[dict]) -> bool:
-    """Whether a configuration {hyperparameter: value} satisfies every condition."""
+    """Whether a configuration {hyperparameter: value} satisfies every condition (`==`, `>=`, `>`, `<=`, `<`).
+
+    Numbers compare as numbers (equality and the closed ends up to rounding), text as text.
+    """
     for c in conditions:
         v = config.get(c["hyperparameter"])
         if v is None:
             return False
+        target, x = c["value"], _as_number(v)
         if c["op"] == "==":
-            if isinstance(c["value"], str):
-                if str(v) != c["value"]:
+            if isinstance(target, str) or x is None:
+                if str(v) != str(target):
                     return False
-            else:
-                try:
-                    if float(v) != c["value"]:
-                        return False
-                except (TypeError, ValueError):
-                    return False
+            elif not math.isclose(x, target, rel_tol=1e-9, abs_tol=1e-12):
+                return False
             continue
-        try:
-            x = float(v)
-        except (TypeError, ValueError):
+        if x is None or isinstance(target, str):
             return False
-        if (c["op"] == ">=" and not x >= c["value"]) or (c["op"] == "<" and not x < c["value"]):
+        ok = {">=": x >= target * (1 - 1e-12) if target > 0 else x >= target,
+              "<=": x <= target * (1 + 1e-12) if target > 0 else x <= target,
+              ">": x > target, "<": x < target}[c["op"]]
+        if not ok:
             return False
     return True
 
