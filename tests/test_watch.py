@@ -205,7 +205,8 @@ def test_cli_watch_follows_a_growing_file_until_interrupted(tmp_path: Path) -> N
     try:
         summary = out / "hparam_summary.json"
         _wait(lambda: summary.exists() and json.loads(summary.read_text())["sweep"]["n_trials"] == 40)
-        frame.to_csv(path, index=False)
+        frame.to_csv(tmp_path / "next.csv", index=False)  # the whole table at once: no half-written read to race
+        os.replace(tmp_path / "next.csv", path)
         _wait(lambda: json.loads(summary.read_text())["sweep"]["n_trials"] == 135)
     finally:
         os.killpg(process.pid, signal.SIGINT)
