@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,10 +27,13 @@ def pg(tmp_path_factory: pytest.TempPathFactory):
     """A server with a role that has a password and a database for the sweeps; yields (server, socket dir)."""
     root = Path(os.environ.get("TMPDIR", "/tmp")) / f"pg{os.getpid()}"  # socket paths must stay short
     root.mkdir(exist_ok=True)
-    with postgres(root) as server:
-        server.psql(f"CREATE ROLE alice LOGIN PASSWORD '{PASSWORD}'; CREATE DATABASE sweeps OWNER alice;")
-        server.psql("CREATE DATABASE graphs OWNER alice;")
-        yield server, root / "pgdata"
+    try:
+        with postgres(root) as server:
+            server.psql(f"CREATE ROLE alice LOGIN PASSWORD '{PASSWORD}'; CREATE DATABASE sweeps OWNER alice;")
+            server.psql("CREATE DATABASE graphs OWNER alice;")
+            yield server, root / "pgdata"
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _url(pg, database: str, driver: str = "postgresql+psycopg") -> str:
