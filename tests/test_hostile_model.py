@@ -84,7 +84,7 @@ def test_a_503_echoing_the_url_shows_no_secret_and_no_escape(tmp_path):
         url = stub.url.replace("http://", f"http://{SECRET}@")
         result, seconds, _ = run_cli(url, tmp_path, budget=4, timeout=2)
         named, _, _ = run_cli("", tmp_path / "named", "--model", f"openai:served@{url.replace(SECRET, 'u:' + SECRET)}",
-                              budget=2, timeout=1)
+                              budget=4, timeout=2)
     assert result.returncode == 0 and named.returncode == 0, result.stderr + named.stderr
     assert stub.requests and stub.requests[-1].body["model"] == "served"  # split before the URL, not inside it
     for text in (result.stderr, result.stdout, named.stderr, outputs(tmp_path), outputs(tmp_path / "named")):
