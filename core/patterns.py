@@ -137,9 +137,11 @@ def _stratify(patterns: list[dict[str, Any]], chosen: list[dict[str, Any]]) -> N
 
     A pair ``X and Y`` carries the counts of ``X without Y``: stratified by ``Y``, the
     marginal pattern ``X`` is explained by the pair when ``X without Y`` is known to be
-    fine (:func:`alone_is_fine` for that part), and the marginal pattern then says so
-    and defers to the pair (``explained_by``); the next sweep follows the pair alone.
-    Otherwise ``X`` stands on its own and says so too.
+    fine (:func:`alone_is_fine` for that part) or holds none of its affected trials, and
+    the marginal pattern then says so and defers to the pair (``explained_by``); the next
+    sweep follows the pair alone. ``X`` stands on its own only when ``X without Y`` still
+    shows the issue clearly (95 % Wilson lower bound above the rate outside ``X``);
+    in between, it says the cell is too small to tell.
     """
     by_id = {p["association_id"]: a for p, a in zip(patterns, chosen)}
     for pair in (p for p in patterns if p["rule"] == "pair"):
@@ -149,7 +151,8 @@ def _stratify(patterns: list[dict[str, Any]], chosen: list[dict[str, Any]]) -> N
             for p in patterns:
                 if p["rule"] == "pair" or p["issue_type"] != pair["issue_type"] or p["condition"] != part["condition"]:
                     continue
-                if _part_is_fine(a, part):
+                verdict = _stratified(a, part, by_id[p["association_id"]])
+                if verdict == "explained":
                     p["explained_by"] = pair["id"]
                     p["explanation"] += (f" Stratified by {other}: {part['condition']} without {other} has "
                                          f"{part['k']} of {part['n']}, so {pair['id']} ({pair['condition']}) "
@@ -157,10 +160,28 @@ def _stratify(patterns: list[dict[str, Any]], chosen: list[dict[str, Any]]) -> N
                     p["recommendation"] = (f"Follow {pair['id']}: {part['condition']} without {other} is not "
                                            f"where {ISSUE_LABELS.get(p['issue_type'], p['issue_type'])} concentrate "
                                            f"({part['k']} of {part['n']}).")
-                else:
+                elif verdict == "own":
                     p["explanation"] += (f" Stratified by {other}: {part['condition']} without {other} still has "
                                          f"{part['k']} of {part['n']} ({format_rate(part['k'] / part['n'])}), so "
                                          f"this pattern stands on its own beside {pair['id']}.")
+                else:
+                    p["explanation"] += (f" Stratified by {other}: {part['condition']} without {other} has "
+                                         f"{part['k']} of {part['n']} ({format_rate(part['k'] / part['n'])}): too few "
+                                         f"trials to tell whether {pair['id']} explains this pattern.")
+
+
+def _stratified(a: dict[str, Any], part: dict[str, Any], marginal: dict[str, Any]) -> str:
+    """``explained``, ``own`` or ``unclear``: what the pair ``a`` says of the marginal pattern ``part`` names.
+
+    ``part`` is the pair's cell ``X without Y``; ``marginal`` is the association of ``X``
+    (``k_rest``/``n_rest`` count the trials outside ``X``). Explained: the cell is known
+    to be fine, or none of the marginal's affected trials lie in it (all are in the pair).
+    Own: the cell's 95 % Wilson lower bound is above the rate outside ``X``.
+    """
+    if part["k"] == 0 or _part_is_fine(a, part):
+        return "explained"
+    outside = marginal["k_rest"] / marginal["n_rest"] if marginal["n_rest"] else 0.0
+    return "own" if wilson_interval(part["k"], part["n"])[0] > outside else "unclear"
 
 
 def lead_reason(a: dict[str, Any], alpha: float, min_support: int) -> str:

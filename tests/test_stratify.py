@@ -1,0 +1,42 @@
+"""Which pattern explains which: a marginal beside the pair that covers its trials (core.patterns._stratify)."""
+
+from __future__ import annotations
+
+from core.patterns import _stratify
+
+
+def _case(part_k: int, part_n: int, marginal_k: int, marginal_n: int, marginal_rest: tuple[int, int]):
+    """A pair 'optimizer = adam and lr >= 0.6' (9/12) and the marginal 'optimizer = adam' beside it."""
+    pair_assoc = {"k": 9, "n": 12, "k_rest": marginal_k - 9 + marginal_rest[0], "n_rest": 135 - 12,
+                  "parts": [{"condition": "optimizer = adam", "k": part_k, "n": part_n},
+                            {"condition": "lr >= 0.6", "k": 0, "n": 24}]}
+    marginal_assoc = {"k": marginal_k, "n": marginal_n, "k_rest": marginal_rest[0], "n_rest": marginal_rest[1]}
+    pair = {"id": "P3", "association_id": "A1", "rule": "pair", "issue_type": "diverged",
+            "condition": "optimizer = adam and lr >= 0.6", "explanation": "", "recommendation": "r"}
+    marginal = {"id": "P5", "association_id": "A4", "rule": "value", "issue_type": "diverged",
+                "condition": "optimizer = adam", "explanation": "", "recommendation": "keep"}
+    _stratify([pair, marginal], [pair_assoc, marginal_assoc])
+    return marginal
+
+
+def test_a_marginal_whose_affected_trials_all_lie_in_the_pair_is_explained_by_it():
+    # DeepOBS cifar10: adam without lr >= 0.631 has 0 of 33; it used to say "stands on its own".
+    p = _case(0, 33, 9, 45, (0, 90))
+    assert p["explained_by"] == "P3"
+    assert "P3 (optimizer = adam and lr >= 0.6) explains this pattern" in p["explanation"]
+    assert "stands on its own" not in p["explanation"]
+    assert p["recommendation"].startswith("Follow P3")
+
+
+def test_a_marginal_that_still_shows_the_issue_without_the_other_condition_stands_on_its_own():
+    p = _case(12, 33, 21, 45, (0, 90))  # 12/33 without lr >= 0.6: lower bound ~22 % > 0 % outside adam
+    assert "explained_by" not in p
+    assert "still has 12 of 33" in p["explanation"] and "stands on its own beside P3" in p["explanation"]
+    assert p["recommendation"] == "keep"
+
+
+def test_a_small_cell_neither_explains_nor_clears_the_marginal():
+    q = _case(1, 4, 10, 16, (10, 119))  # 1/4: its 95 % lower bound (~4.6 %) is not above the 8 % outside adam
+    assert "explained_by" not in q
+    assert "too few trials to tell whether P3 explains this pattern" in q["explanation"]
+    assert "stands on its own" not in q["explanation"]
