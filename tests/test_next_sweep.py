@@ -151,6 +151,17 @@ def test_wandb_config_and_optuna_sampling_follow_the_plan():
     assert config["parameters"]["optimizer"] == {"values": ["adam", "sgd", "momentum"]}
     assert config["parameters"]["batch_size"] == {"value": 128}
 
+    sampled = _sample(plan, n_trials=60, seed=1)
+    assert len(sampled) >= 50
+    caps = {c["when"]["value"]: c["high"] for c in plan["conditions"]}
+    for params in sampled:
+        assert params["learning_rate"] < plan["hyperparameters"]["learning_rate"]["high"]
+        assert params["learning_rate"] < caps.get(params["optimizer"], math.inf)
+        assert params["batch_size"] == 128
+
+
+def _sample(plan: dict, n_trials: int, seed: int) -> list[dict]:
+    """The configurations a random-sampler Optuna study draws from ``plan`` through ``suggest_params`` (pruned ones left out)."""
     optuna = pytest.importorskip("optuna")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampled = []
@@ -162,13 +173,8 @@ def test_wandb_config_and_optuna_sampling_follow_the_plan():
         sampled.append(params)
         return 0.0
 
-    optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1)).optimize(objective, n_trials=60)
-    assert len(sampled) >= 50
-    caps = {c["when"]["value"]: c["high"] for c in plan["conditions"]}
-    for params in sampled:
-        assert params["learning_rate"] < plan["hyperparameters"]["learning_rate"]["high"]
-        assert params["learning_rate"] < caps.get(params["optimizer"], math.inf)
-        assert params["batch_size"] == 128
+    optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed)).optimize(objective, n_trials=n_trials)
+    return sampled
 
 
 def _numbers(value):
@@ -287,19 +293,8 @@ def test_next_sweep_keeps_grids_cuts_on_the_causal_side_and_drops_what_never_ran
 
 
 def test_sampling_the_plan_reproduces_a_failure_cause_at_most_a_quarter_as_often():
-    optuna = pytest.importorskip("optuna")
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     frame, _, plan = _crash_plan()
-    sampled = []
-
-    def objective(trial):
-        params = suggest_params(trial, plan)
-        if params is None:
-            raise optuna.TrialPruned()
-        sampled.append(params)
-        return 0.0
-
-    optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3)).optimize(objective, n_trials=2000)
+    sampled = _sample(plan, n_trials=2000, seed=3)
     assert len(sampled) >= 1500
     s = pd.DataFrame(sampled)
     cause = lambda f: (f["batch_size"].astype(float) >= 256) | (f["optimizer"] == "lbfgs") | (f["lr"].astype(float) >= 0.3)  # noqa: E731
@@ -354,22 +349,11 @@ def test_the_plan_starts_from_the_declared_search_space():
 
 
 def test_a_grid_under_a_condition_keeps_the_same_choices_for_optuna():
-    optuna = pytest.importorskip("optuna")
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     plan = {"hyperparameters": {
         "opt": {"kind": "categorical", "values": ["adam", "sgd"], "exclude": []},
         "batch_size": {"kind": "int", "low": 16, "high": 128, "log": False, "exclude": [], "values": [16, 32, 64, 128]}},
         "conditions": [{"when": {"hyperparameter": "opt", "condition": "opt = sgd", "value": "sgd"},
                         "hyperparameter": "batch_size", "low": None, "high": 32, "exclude": [[64, 128]]}]}
-    sampled = []
-
-    def objective(trial):
-        params = suggest_params(trial, plan)  # Optuna refuses a categorical whose choices change between trials
-        if params is None:
-            raise optuna.TrialPruned()
-        sampled.append(params)
-        return 0.0
-
-    optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).optimize(objective, n_trials=200)
+    sampled = _sample(plan, n_trials=200, seed=0)  # Optuna refuses a categorical whose choices change between trials
     assert {p["batch_size"] for p in sampled if p["opt"] == "sgd"} == {16, 32}
     assert {p["batch_size"] for p in sampled if p["opt"] == "adam"} == {16, 32, 64, 128}
