@@ -24,7 +24,7 @@ def diagnose(sweep: Sweep, thresholds: Thresholds | None = None, alpha: float = 
 
     Returns the keys of :func:`core.summary.build_summary` plus ``patterns``,
     ``leads``, ``recommendations``, ``analysis``, ``writer`` (deterministic) and
-    ``next_sweep``: ready for :func:`core.render.render_report`.
+    ``next_sweep``: ready for :func:`graph.report.markdown.render_report`.
     """
     sweep.trials.format = sweep.format  # shown in the report ("Read as ...")
     roles = infer_roles(sweep.trials.frame, sweep.source, sweep.role_hints)

@@ -30,8 +30,8 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from langgraph.types import RetryPolicy
 
-from core.render import strip_control
 from graph.context import DEFAULT_MODEL, Context
+from graph.report.markdown import strip_control
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel

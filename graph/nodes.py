@@ -12,7 +12,6 @@ from core.grounding import Facts, Grounded, facts_of, ground
 from core.loading import RawTable, records_to_raw
 from core.next_sweep import plan_next_sweep
 from core.patterns import analyze_patterns
-from core.render import render_report
 from core.roles import ColumnRoles, infer_roles
 from core.sources import apply_mapping, read_curves, read_sweep
 from core.summary import analyze_sweep
@@ -20,6 +19,7 @@ from core.sweep import Sweep
 from graph import llm
 from graph.context import Context
 from graph.phrasing import ask_analyst, ask_writer
+from graph.report.markdown import render_report
 from graph.state import State
 
 DEFAULT_RESULTS = "results.csv"

@@ -3,7 +3,7 @@
 Writes ``hparam_report.md``, ``hparam_summary.json`` and the pictures
 (``hparam_figures/*.png``) to ``--out`` (default: the current directory) as one set:
 staged in a private ``.hparam-output-tmp-*`` directory there and swapped in together
-(:mod:`report.output_set`), so a failed or killed run never truncates or mixes an
+(:mod:`graph.report.output_set`), so a failed or killed run never truncates or mixes an
 earlier report; ``--output-format html`` adds a self-contained ``hparam_report.html``,
 and ``--output-format json`` prints the summary to stdout and writes nothing.
 
@@ -164,14 +164,14 @@ def _write_outputs(final: dict[str, Any], summary_text: str, out_dir: Path, args
     """Pictures, the markdown report with their links, the JSON summary, and the HTML page if asked.
 
     The whole set is staged in a private directory in ``out_dir`` and swapped in at once
-    (:mod:`report.output_set`): a failure on the way (full disk, kill) keeps the previous
+    (:mod:`graph.report.output_set`): a failure on the way (full disk, kill) keeps the previous
     set, and parallel runs into one directory never mix their files. Returns what was
     written (for the closing line) and the pictures' links (see
-    :func:`report.plots.write_pictures`; the web app shows them beside the patterns).
+    :func:`graph.report.pictures.write_pictures`; the web app shows them beside the patterns).
     """
-    from core.render import render_report
-    from report.output_set import OutputSet
-    from report.plots import FOLDER, PICTURE_GLOBS
+    from graph.report.markdown import render_report
+    from graph.report.output_set import OutputSet
+    from graph.report.pictures import FOLDER, PICTURE_GLOBS
 
     summary = final["summary"]
     try:
@@ -185,7 +185,7 @@ def _write_outputs(final: dict[str, Any], summary_text: str, out_dir: Path, args
             staged.write_text(SUMMARY_NAME, summary_text + "\n")
             written = [str(out_dir / REPORT_NAME), SUMMARY_NAME]
             if args.output_format == "html":
-                from report.html import render_html
+                from graph.report.html import render_html
 
                 images = {p["path"]: (staged.path / p["path"]).read_bytes() for p in pictures}
                 title = f"Sweep report: {summary['sweep']['source']}"
@@ -204,7 +204,7 @@ def _log_to(args: argparse.Namespace, results: str, summary: dict[str, Any], out
             pictures: list[dict[str, str]]) -> str:
     """``--log-to``: the written files attached to a tracker's run; where they went."""
     from core.sources.mlflow_server import is_server_url
-    from report.trackers import log_report
+    from graph.report.trackers import log_report
 
     names = [REPORT_NAME, SUMMARY_NAME] + ([HTML_NAME] if args.output_format == "html" else [])
     files = [out_dir / name for name in names] + [out_dir / p["path"] for p in pictures]
@@ -224,7 +224,7 @@ def _draw(final: dict[str, Any], out_dir: Path) -> list[dict[str, str]]:
     from core.table import build_trial_table
 
     try:
-        from report.plots import write_pictures
+        from graph.report.pictures import write_pictures
 
         raw = RawTable.from_columns(final["raw"], source=final["source"], format=final.get("sweep_format") or "csv")
         table = build_trial_table(raw, ColumnRoles.from_dict(final["roles"]))

@@ -34,7 +34,7 @@ def build_view(final: dict[str, Any], pictures: list[dict[str, str]]) -> dict[st
         The merged node updates of one run (``summary``, ``raw``, ``roles``); without
         ``raw`` (a watch's summary) the trial table lists the trials with issues, ids only.
     pictures : list of dict
-        :func:`report.plots.write_pictures` links (``path``, ``title``, ``section``,
+        :func:`graph.report.pictures.write_pictures` links (``path``, ``title``, ``section``,
         ``hyperparameter`` for isolation plots).
     """
     summary = final["summary"]

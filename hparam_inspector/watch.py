@@ -36,7 +36,7 @@ from core.diagnosis import diagnose
 from core.errors import InputError
 from core.regions import Region, condemned_regions
 from core.sweep import Sweep
-from report.files import write_atomically
+from graph.report.files import write_atomically
 
 WATCH_ATTR = "pathology_watch"
 """User attribute of an Optuna trial the watch pruned before training: why."""
@@ -120,7 +120,7 @@ class Watch:
     def _write(self, summary: dict[str, Any]) -> None:
         if self.out is None:
             return
-        from core.render import render_report
+        from graph.report.markdown import render_report
 
         self.out.mkdir(parents=True, exist_ok=True)
         write_atomically(self.out / REPORT_NAME, render_report(summary))

@@ -1,6 +1,1 @@
-"""Presentation of a computed summary beyond markdown: pictures, HTML, the JSON Schema of the summary.
-
-Nothing here computes a fact: the summary (``core``) holds them, and the plots draw the
-per-trial values of the typed tables beside it. Matplotlib is used through its object
-API with the Agg canvas only (no pyplot state, no display).
-"""
+"""The pydantic models of the summary's JSON Schema (:mod:`report.schema`); the rest of presentation is in :mod:`graph.report`."""

@@ -41,8 +41,8 @@ def test_parallel_runs_into_one_directory_never_mix_their_files(tmp_path):
 
 
 def test_a_full_disk_gives_one_line_and_keeps_the_previous_set(tmp_path, monkeypatch, capsys):
+    from graph.report.output_set import OutputSet
     from graph.run import main
-    from report.output_set import OutputSet
 
     assert main([str(SAMPLE), "--offline", "--out", str(tmp_path), "--quiet"]) == 0
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import re
 
-from report.html import render_html
+from graph.report.html import render_html
 from tests.conftest import ROOT
 
 PNG = b"\x89PNG\r\n\x1a\nfake"

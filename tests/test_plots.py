@@ -13,7 +13,7 @@ from core.patterns import ISSUE_LABELS, analyze_patterns
 from core.roles import infer_roles
 from core.summary import analyze_sweep
 from core.table import build_trial_table
-from report.plots import curves_figure, heatmap_figure, isolation_figures, write_pictures
+from graph.report.pictures import curves_figure, heatmap_figure, isolation_figures, write_pictures
 from tests.conftest import DATA, EXAMPLES
 
 CIFAR = EXAMPLES / "deepobs_cifar10_3c3d.csv"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from core.render import code, prose
 from graph import graph
 from graph.context import Context
+from graph.report.markdown import code, prose
 
 
 def test_prose_neutralises_markup_but_keeps_code_spans():
@@ -43,9 +43,9 @@ def test_hostile_cells_change_neither_structure_nor_facts(write_csv):
 def test_report_shows_findings_intervals_and_paired_evidence():
     from core.loading import read_results
     from core.patterns import analyze_patterns
-    from core.render import render_report
     from core.roles import infer_roles
     from core.summary import analyze_sweep
+    from graph.report.markdown import render_report
     from tests.conftest import EXAMPLES
 
     raw = read_results(EXAMPLES / "deepobs_cifar10_3c3d.csv")
@@ -62,7 +62,7 @@ def test_report_shows_findings_intervals_and_paired_evidence():
 
 
 def test_best_trial_line_escapes_names_and_values_and_strips_terminal_escapes():
-    from core.render import code, prose, strip_control
+    from graph.report.markdown import code, prose, strip_control
 
     assert strip_control("r1\x1b]0;pwned\x07\x1b[31mred\x1b[0m\x07") == "r1red"
     assert "\x1b" not in code("a\x1b[2Jb") and "\x1b" not in prose("a\x1b]8;;http://x\x1b\\b")

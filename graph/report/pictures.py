@@ -3,7 +3,7 @@
 Each ``*_figure`` function returns a :class:`matplotlib.figure.Figure` (or None when
 there is nothing to draw) built with the object API, so tests can inspect its axes and
 titles; :func:`write_pictures` saves them beside the report and returns the links for
-:func:`core.render.render_report`. The facts drawn (rates, ``k/n``, significance,
+:func:`graph.report.markdown.render_report`. The facts drawn (rates, ``k/n``, significance,
 thresholds, the next sweep's ranges, NaN onsets, best epochs) are read from the summary;
 the per-trial values come from the typed tables (:class:`core.table.TrialTable`,
 :class:`core.curves.CurveTable`).
@@ -491,7 +491,7 @@ def write_pictures(
 ) -> list[dict[str, str]]:
     """Draw every picture that has data and save it as PNG in ``out_dir/hparam_figures/``.
 
-    Returns the links for :func:`core.render.render_report`: ``{"path", "title",
+    Returns the links for :func:`graph.report.markdown.render_report`: ``{"path", "title",
     "section"}`` with ``path`` relative to ``out_dir`` (where the report is), and
     ``hyperparameter`` for an isolation plot (the web app shows it beside that
     hyperparameter's patterns). Pictures

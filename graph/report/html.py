@@ -1,7 +1,7 @@
 """The report as one self-contained HTML file: the markdown rendered, pictures embedded.
 
 For readers who do not read markdown. The markdown report (already escaped by
-:mod:`core.render`) is rendered with markdown-it-py with raw HTML off and links off; the
+:mod:`graph.report.markdown`) is rendered with markdown-it-py with raw HTML off and links off; the
 pictures it links are embedded as ``data:`` URIs, any other image is reduced to its
 text. The page loads nothing: no stylesheet, font, script or image from elsewhere.
 
@@ -49,7 +49,7 @@ def render_html(markdown: str, pictures: Mapping[str, bytes], *, title: str = "H
     Parameters
     ----------
     markdown : str
-        The report of :func:`core.render.render_report`.
+        The report of :func:`graph.report.markdown.render_report`.
     pictures : mapping of str to bytes
         PNG bytes by the relative path the report links them with.
     title : str
