@@ -26,16 +26,13 @@ import numpy as np
 import pandas as pd
 from scipy.stats import false_discovery_control
 
+from core.issue_types import names_where
 from core.stats import fisher_greater, log_fisher_greater, wilson_intervals
 from core.table import TrialTable
 from core.values import format_number
 
 _MAX_CUTS = 64
 _MAX_VALUES = 20
-_NO_PAIRS = ("running", "pruned")
-"""Issue types not searched for pairs: where a tuner happens to be sampling when the
-sweep is exported (running) or what its pruner stops is tuner behaviour, not a
-training pathology; their marginal associations are still computed."""
 
 
 _Untested = tuple[int, int, int, int, int]
@@ -151,7 +148,8 @@ def associate_issues(
     pairs : bool
         Also test every pair of regions of two different hyperparameters, and within
         each value of one hyperparameter the best threshold of a numeric other one
-        (issue types in ``_NO_PAIRS`` excepted).
+        (issue types that are not :attr:`~core.issue_types.IssueType.pairable` excepted:
+        tuner behaviour, whose marginal associations are still computed).
 
     Returns
     -------
@@ -189,7 +187,8 @@ def associate_issues(
             results += _marginals(c, f, ids, max_ids)
     untested: list[_Untested] = []
     if pairs:
-        frequent = [f for f in all_flags if f.k_total >= min_support and f.kind not in _NO_PAIRS]
+        unpaired = names_where(lambda t: not t.pairable)
+        frequent = [f for f in all_flags if f.k_total >= min_support and f.kind not in unpaired]
         for a, b in combinations([c for c in coded if len(c.groups) >= 2], 2):
             both = (a.codes >= 0) & (b.codes >= 0)
             n_cell = np.bincount(a.codes[both] * len(b.groups) + b.codes[both], minlength=len(a.groups) * len(b.groups))

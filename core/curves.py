@@ -37,6 +37,7 @@ import pandas as pd
 from scipy import stats
 
 from core.errors import InputError
+from core.issue_types import ISSUE_TYPES, emits, names_where
 from core.loading import RawTable
 from core.roles import (
     _ERROR_NAMES,
@@ -69,15 +70,8 @@ CURVE_ISSUE_COLUMNS = ["trial_id", "type", "severity", "detail", "epoch"]
 #: Rows per block of whole trials in :func:`detect_curve_issues`.
 BLOCK_ROWS = 1_000_000
 
-CURVE_SEVERITY = {
-    "nonfinite_metric": "high",
-    "diverged": "high",
-    "overfitting": "medium",
-    "plateau": "low",
-    "oscillation": "low",
-    "still_improving": "low",
-}
-CURVE_ISSUE_TYPES = tuple(CURVE_SEVERITY)
+CURVE_ISSUE_TYPES = names_where(lambda t: t.from_curves)
+"""The issue types a curve rule can flag, in the vocabulary's order."""
 
 _LAST_VALUE_NAMES = frozenset(_STATUS_NAMES) | frozenset(_RUNTIME_NAMES) | frozenset(_ERROR_NAMES)
 _NOISY_TRAIN_WORDS = {"step", "batch", "minibatch", "iter", "running"}
@@ -456,6 +450,7 @@ def train_loss(curves: CurveTable) -> str | None:
     return (smooth or cols or [None])[0]
 
 
+@emits("nonfinite_metric")
 def detect_curve_nonfinite(curves: CurveTable, thresholds: CurveThresholds) -> pd.DataFrame:
     """Any metric logged as NaN, +inf or -inf at some step (a missing cell is not NaN).
 
@@ -495,6 +490,7 @@ def detect_curve_nonfinite(curves: CurveTable, thresholds: CurveThresholds) -> p
     return _issues(curves, flagged, "nonfinite_metric", detail, onset)
 
 
+@emits("diverged")
 def detect_curve_diverged(curves: CurveTable, thresholds: CurveThresholds) -> pd.DataFrame:
     """A loss that blew up after making progress, on any loss curve.
 
@@ -551,6 +547,7 @@ def detect_curve_diverged(curves: CurveTable, thresholds: CurveThresholds) -> pd
     return _issues(curves, flagged, "diverged", _join_details(parts, n), epoch)
 
 
+@emits("overfitting")
 def detect_curve_overfitting(curves: CurveTable, thresholds: CurveThresholds) -> pd.DataFrame:
     """The tuning-playbook rule: held-out loss rising after its best step while train loss keeps falling.
 
@@ -653,6 +650,7 @@ def overfitting_judged(curves: CurveTable, thresholds: CurveThresholds | None = 
     return curves.trial_ids.to_numpy(dtype=object)[has_train & enough]
 
 
+@emits("plateau")
 def detect_curve_plateau(curves: CurveTable, thresholds: CurveThresholds) -> pd.DataFrame:
     """A loss that stopped improving early in the run and stayed stuck (learning stalled).
 
@@ -725,6 +723,7 @@ def detect_curve_plateau(curves: CurveTable, thresholds: CurveThresholds) -> pd.
     return _issues(curves, flagged, "plateau", detail, epoch)
 
 
+@emits("oscillation")
 def detect_curve_oscillation(curves: CurveTable, thresholds: CurveThresholds) -> pd.DataFrame:
     """A loss that keeps swinging up and down by a large amount.
 
@@ -775,6 +774,7 @@ def detect_curve_oscillation(curves: CurveTable, thresholds: CurveThresholds) ->
     return _issues(curves, flagged, "oscillation", detail, epoch)
 
 
+@emits("still_improving")
 def detect_curve_still_improving(curves: CurveTable, thresholds: CurveThresholds) -> pd.DataFrame:
     """The run ended while the held-out loss was still falling: under-trained.
 
@@ -1147,7 +1147,7 @@ def _issues(curves: CurveTable, mask: np.ndarray, kind: str, detail: pd.Series, 
         {
             "trial_id": curves.trial_ids.to_numpy(dtype=object)[mask],
             "type": kind,
-            "severity": CURVE_SEVERITY[kind],
+            "severity": ISSUE_TYPES[kind].severity,
             "detail": np.asarray(detail, dtype=object)[mask],
             "epoch": np.where(np.isfinite(epoch[mask]), epoch[mask], np.nan),
         },

@@ -5,35 +5,12 @@ flagged trial) and is listed in :data:`DETECTORS`; adding a detector is writing 
 function and appending it there. Rules and thresholds are documented on each, and
 every threshold is a field of :class:`Thresholds` (recorded in the summary).
 
-Issue types (the vocabulary of ``type`` in the summary), with their severity:
-
-=====================  ========  =================================================
-type                   severity  meaning
-=====================  ========  =================================================
-nonfinite_metric       high      a metric was reported as NaN or +/-inf, or the
-                                 error text says the loss went non-finite
-status_mismatch        high      the status says completed (or early-stopped) but
-                                 the metrics are non-finite or were never reported
-failed                 high      the status says the run failed, errored or crashed
-diverged               high      a finite loss blew up far above the sweep's
-no_learning            high      accuracy at chance, or loss stuck at ln(classes)
-killed                 medium    the run was killed, interrupted or preempted
-timeout                medium    the run hit a time limit
-overfitting            medium    the held-out loss rose after its best point (a
-                                 ``best_*`` column, or the curves) while training
-                                 still improved
-generalization_gap     low       held-out results far worse than training at the end,
-                                 with no evidence of a rise after a best point
-suspicious_validation  low       validation better than training by a margin that no
-                                 regulariser, running train metric or collapse explains
-short_run              low       a run that did not fail, prune, early-stop or time out
-                                 stopped clearly before its own (or the sweep's) budget
-running                low       the status says the run is still running or pending
-pruned                 info      stopped early by the tuner's pruner, by design
-=====================  ========  =================================================
+The issue types themselves (severity, labels, advice, how the analysis treats them) are
+the table of :mod:`core.issue_types`; each detector registers the types it emits with
+:func:`core.issue_types.emits`, and its docstring is the rule.
 
 Curve-based types (plateau, oscillation, still_improving, and curve evidence for
-the types above) come from :mod:`core.curves` when per-epoch curves are given.
+the types above) come from :mod:`core.curves.detectors` when per-epoch curves are given.
 """
 
 from __future__ import annotations
@@ -45,33 +22,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from core.issue_types import ISSUE_TYPES, emits, names_where
 from core.roles import canonical, is_classification_accuracy, is_regression_loss, is_running_best, tokens
 from core.table import TrialTable
 from core.values import describe_value, format_number
 
 ISSUE_COLUMNS = ["trial_id", "type", "severity", "detail"]
-
-SEVERITY = {
-    "nonfinite_metric": "high",
-    "status_mismatch": "high",
-    "failed": "high",
-    "diverged": "high",
-    "no_learning": "high",
-    "killed": "medium",
-    "timeout": "medium",
-    "overfitting": "medium",
-    "generalization_gap": "low",
-    "suspicious_validation": "low",
-    "short_run": "low",
-    "running": "low",
-    "plateau": "low",
-    "oscillation": "low",
-    "still_improving": "low",
-    "pruned": "info",
-}
-ISSUE_TYPES = tuple(SEVERITY)
-SICK_SEVERITIES = ("high", "medium", "low")
-"""Severities that make a trial "sick"; ``info`` issues (pruned) are counted, not blamed."""
 
 #: Error text that says a metric went non-finite ("Loss is NaN", "non-finite loss").
 NONFINITE_TEXT = re.compile(r"non-?finite|\bnan\b|\binf(?:inity)?\b|overflow", re.IGNORECASE)
@@ -179,7 +135,7 @@ def _issues(table: TrialTable, kind: str, *fragments: tuple[np.ndarray, Describe
     else:
         detail = ["; ".join(t for t in parts if t) for parts in zip(*pieces)] if pieces else []
     return pd.DataFrame(
-        {"trial_id": table.ids.to_numpy()[rows], "type": kind, "severity": SEVERITY[kind], "detail": detail,
+        {"trial_id": table.ids.to_numpy()[rows], "type": kind, "severity": ISSUE_TYPES[kind].severity, "detail": detail,
          "row": rows},
         columns=[*ISSUE_COLUMNS, "row"],
     )
@@ -209,6 +165,7 @@ def _status_words(table: TrialTable, rows: np.ndarray) -> list[str]:
     return [quoted[w] for w in words]
 
 
+@emits("nonfinite_metric")
 def detect_nonfinite(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
     """A metric reported as NaN, +inf or -inf, or an error text saying so.
 
@@ -242,6 +199,7 @@ def detect_nonfinite(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
     return _issues(table, "nonfinite_metric", *fragments)
 
 
+@emits("status_mismatch")
 def detect_status_mismatch(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
     """A hidden failure: the status says it ended well, the metrics say otherwise.
 
@@ -273,6 +231,7 @@ def detect_status_mismatch(table: TrialTable, thresholds: Thresholds) -> pd.Data
     return _issues(table, "status_mismatch", (mask, describe))
 
 
+@emits(*names_where(lambda t: t.from_status))
 def detect_status(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
     """Runs whose normalised status is failed, killed, timeout, running or pruned.
 
@@ -287,8 +246,8 @@ def detect_status(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
         return [w + (f"; {_quote(e.strip().splitlines()[-1])}" if e and e.strip() else "") for w, e in zip(words, errors)]
 
     status = table.status.to_numpy()
-    return pd.concat([_issues(table, kind, (status == kind, describe))
-                      for kind in ("failed", "killed", "timeout", "running", "pruned")], ignore_index=True)
+    return pd.concat([_issues(table, kind, (status == kind, describe)) for kind in detect_status.emits],
+                     ignore_index=True)
 
 
 def r2_column(table: TrialTable, split: str) -> str | None:
@@ -303,6 +262,7 @@ def _held_out_r2(table: TrialTable) -> str | None:
     return r2_column(table, "val") or r2_column(table, "test")
 
 
+@emits("diverged")
 def detect_diverged(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
     """A finite loss far above any sensible value: the optimisation blew up.
 
@@ -459,6 +419,7 @@ def _most_common(values: np.ndarray, need: int) -> tuple[int, int] | None:
     return (int(uniques[best]), int(counts[best])) if counts[best] >= need else None
 
 
+@emits("no_learning")
 def detect_no_learning(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
     """The network learned nothing, judged on the main held-out metric, not on every score.
 
@@ -519,6 +480,7 @@ def _judged_for_fit(table: TrialTable, thresholds: Thresholds) -> np.ndarray:
     return judged
 
 
+@emits("overfitting")
 def detect_overfitting(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
     """The held-out result got worse after its best point while training went on improving.
 
@@ -534,7 +496,7 @@ def detect_overfitting(table: TrialTable, thresholds: Thresholds) -> pd.DataFram
 
     A mere final gap between training and held-out results is not overfitting
     (:func:`detect_generalization_gap`); with curves, the curve rule
-    (:func:`core.curves.detect_curve_overfitting`) replaces this one for the trials it
+    (:func:`core.curves.detectors.detect_curve_overfitting`) replaces this one for the trials it
     can judge.
     """
     judged = _judged_for_fit(table, thresholds)
@@ -586,6 +548,7 @@ def _best_epoch_text(table: TrialTable) -> Describe | None:
     return text
 
 
+@emits("generalization_gap")
 def detect_generalization_gap(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
     """Held-out results far worse than training at the end: a gap, not proof of overfitting.
 
@@ -661,6 +624,7 @@ def _running_train_metric(name: str) -> bool:
         set(tokens(name)) & {"running", "batch", "minibatch", "step", "avg", "mean"})
 
 
+@emits("suspicious_validation")
 def detect_suspicious_validation(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
     """Held-out accuracy above training accuracy that nothing ordinary explains.
 
@@ -748,6 +712,7 @@ def _truthy(values: pd.Series) -> np.ndarray:
     return (~words.isin({"", "false", "no", "off", "none", "0", "0.0", "f", "n", "null"})).to_numpy(dtype=bool)
 
 
+@emits("short_run")
 def detect_short_runs(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
     """Runs that stopped clearly before their budget although nothing stopped them by design.
 
@@ -797,6 +762,7 @@ def detect_short_runs(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame
     return _issues(table, "short_run", (short, lambda rows: [f"{column}={v}{tail}" for v in _numbers(used, rows)]))
 
 
+@emits(*names_where(lambda t: bool(t.flag_words)))
 def detect_outcome_flags(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
     """Outcome flags the sweep wrote itself: each set flag is an issue of the type it states.
 
@@ -849,10 +815,6 @@ def detect_issues(table: TrialTable, thresholds: Thresholds | None = None, *, re
     return order_issues(reconcile_issues(issues) if reconcile else issues, table)
 
 
-#: Issue types that explain a run stopping early: it was unstable, not cut short.
-_INSTABILITY = ("nonfinite_metric", "diverged", "no_learning", "status_mismatch", "failed")
-
-
 def reconcile_issues(issues: pd.DataFrame) -> pd.DataFrame:
     """One row per (trial, type), and no issue a worse one already explains.
 
@@ -873,7 +835,7 @@ def reconcile_issues(issues: pd.DataFrame) -> pd.DataFrame:
         issues = issues.groupby(["trial_id", "type"], sort=False, as_index=False).agg(how)
     kinds = issues["type"]
     overfit = issues["trial_id"].isin(issues.loc[kinds == "overfitting", "trial_id"])
-    unstable = issues["trial_id"].isin(issues.loc[kinds.isin(_INSTABILITY), "trial_id"])
+    unstable = issues["trial_id"].isin(issues.loc[kinds.isin(names_where(lambda t: t.no_result)), "trial_id"])
     explained = ["short_run", "suspicious_validation", "overfitting", "generalization_gap"]
     drop = ((kinds == "generalization_gap") & overfit) | (kinds.isin(explained) & unstable)
     return issues[~drop].reset_index(drop=True) if drop.any() else issues

@@ -24,14 +24,14 @@ import pandas as pd
 
 from core.detectors import NONFINITE_TEXT
 from core.domains import at_natural_edge
+from core.issue_types import names_where
 from core.stats import wilson_interval
 from core.table import TrialTable
 from core.values import format_number, format_rate
 
 Finding = dict[str, Any]
-INFEASIBLE_TYPES = ("failed", "nonfinite_metric", "status_mismatch", "diverged", "no_learning")
+INFEASIBLE_TYPES = names_where(lambda t: t.no_result)
 """Issue types after which a trial gave no usable result."""
-_OUTCOME_TYPES = ("failed", "nonfinite_metric", "status_mismatch", "diverged", "no_learning")
 
 _EXCEPTION = re.compile(r"\b([A-Z][A-Za-z0-9_]*(?:Error|Exception|Exit|Interrupt|Warning|Fault))\b")
 _SHAPES = (
@@ -181,7 +181,7 @@ def find_seed_instability(table: TrialTable, issues: pd.DataFrame, best: dict[st
 
     Trials with identical hyperparameters form a configuration. It is unstable when at
     least one of its runs failed or went non-finite/diverged/dead (see
-    ``_OUTCOME_TYPES``) and at least one finished healthy, or when the spread of its
+    ``INFEASIBLE_TYPES``) and at least one finished healthy, or when the spread of its
     main metric across runs (max - min) exceeds the interquartile range of that
     metric across the configurations' medians. The ``max_findings`` configurations
     whose seeds disagree most are reported (failures beside healthy runs first, the
@@ -194,7 +194,7 @@ def find_seed_instability(table: TrialTable, issues: pd.DataFrame, best: dict[st
     key = pd.util.hash_pandas_object(config, index=False).to_numpy()
     frame = pd.DataFrame({
         "key": key,
-        "bad": table.ids.isin(set(issues.loc[issues["type"].isin(_OUTCOME_TYPES), "trial_id"])).to_numpy(),
+        "bad": table.ids.isin(set(issues.loc[issues["type"].isin(INFEASIBLE_TYPES), "trial_id"])).to_numpy(),
     })
     metric, values = _main_metric(table)
     frame["value"] = values.to_numpy(dtype=float)
@@ -247,7 +247,7 @@ def find_by_design(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any]
     They are counted and explained, never blamed: early stopping fires sooner where
     training converges fast (good learning rates, small patience) and a pruner stops
     the weak runs, so where they concentrate says how the tuner works, not what to
-    avoid (see :data:`core.patterns.NOT_CAUSES`). A time budget cut is judged by what
+    avoid (see :attr:`core.issue_types.IssueType.by_design`). A time budget cut is judged by what
     the trial reached. Trials stopped early *because* their loss went non-finite are
     hidden failures and are not counted here.
     """

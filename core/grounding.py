@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from core.issue_types import ISSUE_TYPES
+
 _BARE_TOKEN = re.compile(r"(?<![\w.\-:/`])[A-Za-z0-9][\w.\-:/]*[A-Za-z0-9](?![\w`])")
 _BACKTICKED_SPAN = re.compile(r"`[^`]*`")
 _RATE_KEYS = frozenset({"rate", "rate_rest", "ci"})
@@ -58,23 +60,8 @@ _WORDS_AFTER_TRIAL = {"and", "or", "with", "the", "that", "which", "were", "was"
 KINDS = ("unknown_id", "misattributed_id", "count", "param", "number", "health", "claim", "markup")
 """Problem kinds, most serious first (a removed sentence is counted under its first)."""
 
-# What words say which issue a sentence attributes to a trial. Types missing here are
-# simply not checked for attribution (their ids and numbers still are).
-_ISSUE_WORDS = {
-    "nonfinite_metric": r"nan\b|non-?finite|infinit\w*|[+-]?inf\b",
-    "failed": r"fail\w*|crash\w*|errored|exception",
-    "diverged": r"diverg\w*|blew up|blown up|explod\w*",
-    "killed": r"killed|preempt\w*|interrupted|cancel+ed",
-    "timeout": r"timed? ?outs?\b|time limit",
-    "overfitting": r"overfit\w*|over-fit\w*",
-    "generalization_gap": r"generali[sz]ation gap|held-out gap",
-    "short_run": r"short\b|cut short|stopped early",
-    "running": r"still running|pending|queued|unfinished|never finished",
-    "status_mismatch": r"status mismatch|marked (?:as )?(?:completed?|finished)|hidden failures?|status says finished",
-    "no_learning": r"no[_ ]learning|did not learn|never learn\w*|at chance|chance level",
-    "suspicious_validation": r"suspicious",
-    "pruned": r"prun\w*",
-}
+# What words say which issue a sentence attributes to a trial (each type's ``words``).
+_ISSUE_WORDS = {name: t.words for name, t in ISSUE_TYPES.items()}
 _HEALTHY_WORDS = r"healthy|no issues?|without (?:any )?issues?|clean|succeeded|successful"
 _BEST_WORDS = r"best"
 _NEGATION = re.compile(r"(?:\b(?:not|no|never|without|nor)\b|n't)(?:\W+\w+){0,2}\W*$", re.IGNORECASE)

@@ -55,19 +55,15 @@ import re
 from typing import Any
 
 from core.domains import natural_domain
-from core.patterns import AVOID_TYPES, ISSUE_LABELS
+from core.issue_types import ISSUE_TYPES, label_of, names_where
 from core.values import format_number
 
 Plan = dict[str, Any]
 
-SICK_OUTCOMES = AVOID_TYPES
-"""Issue types whose region the next sweep should leave out (the runs were wasted there); never a by-design
-outcome (pruned, early-stopped, a time budget), see :data:`core.patterns.NOT_CAUSES`."""
 
 _REGULARISERS = re.compile(r"weight[_\-. ]?decay|(^|[_\-./ ])(wd|l2|l2_reg)($|[_\-./ ])|dropout|drop[_\-]?rate|"
                            r"regulari[sz]|label[_\-]?smoothing", re.IGNORECASE)
 _LOG_SPAN = 100.0  # a positive range spanning two decades or more is searched on a log scale (as the buckets are)
-_NOT_A_BUDGET = ("pruned", "killed", "timeout", "running", "short_run")
 _EXCLUDE_SHARE = 0.5  # a categorical value is dropped when at least this share of its trials went bad
 
 
@@ -233,7 +229,7 @@ class _Planner:
         if a is None:
             return
         kind = a["issue_type"]
-        if kind in SICK_OUTCOMES:
+        if kind in names_where(lambda t: t.avoidable):
             if a["rule"] == "pair":
                 self._avoid_pair(p, a)
             else:
@@ -429,7 +425,7 @@ class _Planner:
             if (a["rule"] != "value" or entry is None or a["n"] == 0 or a["k"] < a["n"]
                     or a["issue_type"] not in ("failed", "status_mismatch", "nonfinite_metric")):
                 continue
-            why = f"all {a['n']} trials with {a['condition']} gave no result ({ISSUE_LABELS[a['issue_type']]})"
+            why = f"all {a['n']} trials with {a['condition']} gave no result ({ISSUE_TYPES[a['issue_type']].label})"
             if entry["kind"] == "categorical":
                 if a["value"] in entry["values"] and len(entry["values"]) > 1 and self._keeps_best(
                         a["hyperparameter"], a["value"]):
@@ -470,7 +466,8 @@ class _Planner:
         a crashed run).
         """
         issues = self.summary.get("issues") or []
-        cut = {i["trial_id"] for i in issues if i["severity"] == "high" or i["type"] in _NOT_A_BUDGET}
+        stopped_early = names_where(lambda t: t.stopped_early)
+        cut = {i["trial_id"] for i in issues if i["severity"] == "high" or i["type"] in stopped_early}
         return [i for i in issues if i["type"] == "still_improving" and "epoch" in i and i["trial_id"] not in cut]
 
     def epochs(self) -> None:
@@ -650,6 +647,6 @@ def _clean(value: float) -> float:
 
 
 def _rate_text(a: dict[str, Any]) -> str:
-    label = ISSUE_LABELS.get(a["issue_type"], a["issue_type"])
+    label = label_of(a["issue_type"])
     return (f"{a['k']} of {a['n']} trials with {a['condition']} show {label}, "
             f"against {a['k_rest']} of {a['n_rest']} elsewhere")

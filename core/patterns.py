@@ -13,39 +13,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from core.detectors import ISSUE_TYPES, SEVERITY
+from core.issue_types import ISSUE_TYPES, SEVERITY_RANK, label_of, names_where
 from core.stats import wilson_interval
 from core.values import format_number, format_p, format_rate
 
-ISSUE_LABELS = {
-    "nonfinite_metric": "NaN/inf metrics",
-    "status_mismatch": "hidden failures (status says finished)",
-    "failed": "failed runs",
-    "diverged": "diverged losses",
-    "no_learning": "no learning (chance level)",
-    "killed": "killed runs",
-    "timeout": "timeouts",
-    "overfitting": "overfitting",
-    "generalization_gap": "generalisation gaps",
-    "suspicious_validation": "suspicious validation scores",
-    "short_run": "runs cut short",
-    "running": "unfinished runs",
-    "plateau": "early plateaus",
-    "oscillation": "oscillating losses",
-    "still_improving": "under-trained runs (still improving)",
-    "pruned": "pruned runs",
-}
-AVOID_TYPES = ("nonfinite_metric", "diverged", "no_learning", "status_mismatch", "failed", "oscillation", "plateau")
-"""Issue types whose region the next sweep should leave out (the runs were wasted there)."""
-NOT_CAUSES = ("pruned", "running", "timeout")
-"""Issue types never turned into a pattern, a lead or advice: a pruner or early stopping
-stops runs by design (sooner at good learning rates and small patience: that is what
-they are for), a time budget cuts the long runs (judged by what they reached), and
-where a tuner happens to be sampling at export time is tuner behaviour. They are
-counted and explained (see :func:`core.findings.find_by_design`); a trial
-early-stopped *because* its loss went NaN is a hidden failure (``status_mismatch``)
-and is judged as one."""
-_SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2, "info": 3}
 _TYPE_RANK = {t: i for i, t in enumerate(dict.fromkeys(("failed", *ISSUE_TYPES)))}
 """Which issue type names a pattern when several cover the same trials: a crash explains its missing metrics."""
 _LR_WORDS = ("lr", "learning_rate", "learning-rate", "eta", "step_size")
@@ -89,7 +60,8 @@ def find_patterns(
         For issue types with no pattern, the strongest over-represented association
         with at least two affected trials (same keys, ``id`` ``L1``...).
     """
-    over = [a for a in associations if a["k"] >= 2 and a["rate"] > a["rate_rest"] and a["issue_type"] not in NOT_CAUSES]
+    by_design = names_where(lambda t: t.by_design)
+    over = [a for a in associations if a["k"] >= 2 and a["rate"] > a["rate_rest"] and a["issue_type"] not in by_design]
     significant = [a for a in over if a["q"] < alpha and a["k"] >= min_support]
     best: dict[tuple[str, str], dict[str, Any]] = {}
     for a in sorted(significant, key=lambda a: (a["rule"] != "threshold", a["q"], _log_p(a), -a["k"])):
@@ -158,7 +130,7 @@ def _stratify(patterns: list[dict[str, Any]], chosen: list[dict[str, Any]]) -> N
                                          f"{part['k']} of {part['n']}, so {pair['id']} ({pair['condition']}) "
                                          f"explains this pattern, not {part['condition']} itself.")
                     p["recommendation"] = (f"Follow {pair['id']}: {part['condition']} without {other} is not "
-                                           f"where {ISSUE_LABELS.get(p['issue_type'], p['issue_type'])} concentrate "
+                                           f"where {label_of(p['issue_type'])} concentrate "
                                            f"({part['k']} of {part['n']}).")
                 elif verdict == "own":
                     p["explanation"] += (f" Stratified by {other}: {part['condition']} without {other} still has "
@@ -229,7 +201,8 @@ def _strength(a: dict[str, Any]) -> tuple[float, float, float]:
 
 def _rank(a: dict[str, Any]) -> tuple[int, float, float, int]:
     """Most severe first, then most significant, then the issue vocabulary's order."""
-    return (_SEVERITY_RANK[SEVERITY[a["issue_type"]]], a["q"], _log_p(a), _TYPE_RANK.get(a["issue_type"], len(_TYPE_RANK)))
+    kind = a["issue_type"]
+    return (SEVERITY_RANK[ISSUE_TYPES[kind].severity], a["q"], _log_p(a), _TYPE_RANK.get(kind, len(_TYPE_RANK)))
 
 
 def _log_p(a: dict[str, Any]) -> float:
@@ -240,7 +213,7 @@ def _log_p(a: dict[str, Any]) -> float:
 
 
 def _describe(a: dict[str, Any], pattern_id: str, also: list[str] | None = None) -> dict[str, Any]:
-    label = ISSUE_LABELS.get(a["issue_type"], a["issue_type"])
+    label = label_of(a["issue_type"])
     evidence = {key: a[key] for key in ("k", "n", "rate", "ci", "k_rest", "n_rest", "rate_rest", "risk_ratio", "p", "q")}
     explanation = (
         f"{a['k']} of {a['n']} trials with {a['condition']} ({format_rate(a['rate'])}) show {label}, "
@@ -248,7 +221,7 @@ def _describe(a: dict[str, Any], pattern_id: str, also: list[str] | None = None)
         f"(one-sided Fisher p = {format_p(a['p'])}, Benjamini-Hochberg q = {format_p(a['q'])})."
     )
     if also:
-        explanation += f" The same {a['k']} trials also show {', '.join(ISSUE_LABELS.get(k, k) for k in also)}."
+        explanation += f" The same {a['k']} trials also show {', '.join(label_of(k) for k in also)}."
     if a["rule"] == "pair":
         explanation += " " + _pair_parts(a)
     return {
@@ -284,7 +257,7 @@ def _pair_parts(a: dict[str, Any]) -> str:
 def recommend(a: dict[str, Any]) -> str:
     """A concrete next step for one association, phrased from its rule and issue type."""
     hp, kind, cond = a["hyperparameter"], a["issue_type"], a["condition"]
-    label = ISSUE_LABELS.get(a["issue_type"], kind)
+    label = label_of(a["issue_type"])
     if a["direction"] == "above":
         avoid = f"keep {hp} below {format_number(a['lo'])}"
     elif a["direction"] == "below":
@@ -293,7 +266,7 @@ def recommend(a: dict[str, Any]) -> str:
         avoid = f"leave out {cond}"
     else:
         avoid = f"avoid {cond}"
-    if a["rule"] == "pair" and kind in AVOID_TYPES:
+    if a["rule"] == "pair" and kind in names_where(lambda t: t.avoidable):
         fine = alone_is_fine(a)
         if a["direction"]:
             condition, _, threshold = cond.partition(" and ")
@@ -336,42 +309,6 @@ def recommend(a: dict[str, Any]) -> str:
 
 
 
-_TRIAL_ADVICE = {
-    "nonfinite_metric": "Inspect {ids}: they reported NaN or infinite metrics. The usual causes are a "
-    "learning rate too high for the model, no gradient clipping, or a log/division of zero.",
-    "failed": "Read the logs of {ids}; a failure with no hyperparameter pattern "
-    "is often a bug or an infrastructure error rather than a bad configuration.",
-    "diverged": "Lower the learning rate or add gradient clipping for configurations like {ids}, "
-    "whose losses blew up.",
-    "overfitting": "Stop earlier (at the best epoch) or add regularisation (weight decay, dropout) for "
-    "configurations like {ids}, whose held-out loss rose after its best point while training still improved.",
-    "generalization_gap": "{ids} end with held-out results well below training: a gap, not proof of "
-    "overfitting. Log per-epoch held-out loss (or a best_val_loss) to see whether it rose after its best epoch.",
-    "killed": "Check the scheduler for {ids}: they were killed or preempted, so their results are "
-    "missing rather than bad.",
-    "timeout": "{ids} were cut by the time limit: a budget cut, not a failure, so they are judged by the "
-    "metrics they reached. Raise the limit only if runs like them were still improving when cut.",
-    "short_run": "Check why {ids} stopped far short of the sweep's budget although they did not "
-    "fail; their metrics are not comparable with full runs.",
-    "running": "Re-run this report when {ids} have finished; they are still running or never "
-    "reported an end.",
-    "status_mismatch": "Do not trust the status of {ids}: it says they ended normally (completed or stopped "
-    "early), but their metrics are non-finite or missing. Make the training loop fail loudly on a non-finite loss.",
-    "no_learning": "Check {ids}: they ended at chance level. A dead network (learning rate too high) and "
-    "one that barely moved (too low) both look like this; compare their learning rates.",
-    "suspicious_validation": "Check the validation split for {ids}: validation scores above training "
-    "scores (or perfect) often mean leakage or a mislabeled split.",
-    "plateau": "Look at the first epochs of {ids}: their loss stalled early (learning rate too low, "
-    "bad initialisation or a frozen layer).",
-    "oscillation": "Lower the learning rate or raise the batch size for configurations like {ids}, "
-    "whose loss oscillates.",
-    "still_improving": "Give {ids} more epochs: their validation loss was still falling when they ended.",
-    "pruned": "{ids} were pruned or early-stopped, by design: a pruner stops weak runs, and early stopping "
-    "fires sooner where training converges fast (good learning rates, small patience). They are counted, "
-    "not blamed, and no advice is built on them.",
-}
-
-
 def recommend_all(
     summary: dict[str, Any], patterns: list[dict[str, Any]], *, max_ids: int = 5
 ) -> list[dict[str, Any]]:
@@ -404,8 +341,8 @@ def recommend_all(
         more = f" and {len(ids) - len(shown)} more" if len(ids) > len(shown) else ""
         id_text = ("trial " if len(shown) == 1 else "trials ") + ", ".join(f"`{i}`" for i in shown) + more
         recs.append({
-            "text": _TRIAL_ADVICE[kind].format(ids=id_text),
-            "evidence": f"{_trials(len(ids))} with {ISSUE_LABELS[kind]}, no hyperparameter pattern",
+            "text": ISSUE_TYPES[kind].advice.format(ids=id_text),
+            "evidence": f"{_trials(len(ids))} with {ISSUE_TYPES[kind].label}, no hyperparameter pattern",
             "pattern_id": None,
             "trial_ids": shown,
         })

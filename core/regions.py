@@ -17,8 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.detectors import SEVERITY
-from core.patterns import ISSUE_LABELS
+from core.issue_types import label_of, names_where
 from core.values import format_number, format_p
 
 _INTERVAL = re.compile(r"^in \[(?P<lo>[^,\]]+), (?P<hi>[^\])]+)(?P<close>[\])])$")
@@ -92,7 +91,7 @@ class Region:
 
     def line(self) -> str:
         """One line, e.g. ``NaN/inf metrics at lr ≥ 0.0631: 12/15 vs 0/40, q = 1.0e-06``."""
-        label = ISSUE_LABELS.get(self.issue_type, self.issue_type)
+        label = label_of(self.issue_type)
         return f"{label} at {self.condition}: {self.k}/{self.n} vs {self.k_rest}/{self.n_rest}, q = {format_p(self.q)}"
 
     def reason(self, params: Mapping[str, Any]) -> str:
@@ -128,10 +127,11 @@ def condemned_regions(summary: Mapping[str, Any], alpha: float = 0.05) -> list[R
     """
     associations = {a["id"]: a for a in summary.get("associations", [])}
     best = (summary.get("best_trial") or {}).get("hyperparameters") or {}
+    high = names_where(lambda t: t.severity == "high")
     regions = []
     for pattern in summary.get("patterns", []):
         evidence, a = pattern["evidence"], associations.get(pattern["association_id"])
-        if a is None or SEVERITY.get(pattern["issue_type"]) != "high" or not evidence["q"] < alpha:
+        if a is None or pattern["issue_type"] not in high or not evidence["q"] < alpha:
             continue
         conditions = _conditions(a)
         if conditions is None:

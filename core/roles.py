@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InputError
+from core.issue_types import ISSUE_TYPES
 from core.values import all_distinct, parse_cells
 
 MetricKind = Literal["loss", "accuracy", "score", "objective"]
@@ -88,13 +89,7 @@ _LABEL_FIRST = {"run", "exp", "experiment", "job", "wandb", "mlflow", "trial", "
                 "display"}
 _LABEL_LAST = {"name", "key", "label", "tag", "tags", "hash", "sha", "commit", "uid", "slug"}
 #: Boolean outcome flags the tool or the user wrote: column word -> the issue type it states.
-_OUTCOME_WORDS = {
-    "diverged": "diverged", "divergence": "diverged", "diverge": "diverged", "exploded": "diverged",
-    "nan": "nonfinite_metric", "nonfinite": "nonfinite_metric", "isnan": "nonfinite_metric",
-    "failed": "failed", "failure": "failed", "crashed": "failed", "oom": "failed", "errored": "failed",
-    "timed": "timeout", "timedout": "timeout",
-    "pruned": "pruned", "stopped": "pruned", "earlystopped": "pruned",
-}
+_OUTCOME_WORDS = {word: t.name for t in ISSUE_TYPES.values() for word in t.flag_words}
 _TRUE_WORDS = {"1", "1.0", "true", "t", "yes", "y"}
 _FALSE_WORDS = {"0", "0.0", "false", "f", "no", "n"}
 

@@ -24,9 +24,6 @@ from core.curves import (
 )
 from core.detectors import (
     ISSUE_COLUMNS,
-    ISSUE_TYPES,
-    SEVERITY,
-    SICK_SEVERITIES,
     Thresholds,
     detect_issues,
     infer_classes,
@@ -34,16 +31,14 @@ from core.detectors import (
     reconcile_issues,
 )
 from core.findings import find_sweep_findings
+from core.issue_types import ISSUE_TYPES, SEVERITY_RANK, SICK_SEVERITIES
 from core.loading import RawTable
-from core.patterns import ISSUE_LABELS
 from core.roles import ColumnRoles
 from core.table import TrialTable, build_trial_table
 
 SCHEMA_VERSION = "1.1"
-_SEVERITIES = SICK_SEVERITIES
 _MAX_LISTED = 1000  # categorical values listed per hyperparameter
 _GRID_VALUES = 10  # a numeric hyperparameter with at most this many values, each tried 3 times on average, is a grid
-_SEVERITY_RANK = {s: i for i, s in enumerate(_SEVERITIES)}
 
 
 def analyze_sweep(
@@ -113,7 +108,8 @@ def merge_curve_issues(
     only_curve = merged["trial_id"].isna()
     merged.loc[only_curve, "detail"] = merged.loc[only_curve, "detail_curve"]
     merged.loc[only_curve, "trial_id"] = table.ids.to_numpy()[merged.loc[only_curve, "row"].to_numpy(dtype=int)]
-    merged.loc[only_curve, "severity"] = merged.loc[only_curve, "type"].map(SEVERITY)
+    severity = {name: t.severity for name, t in ISSUE_TYPES.items()}
+    merged.loc[only_curve, "severity"] = merged.loc[only_curve, "type"].map(severity)
     merged["epoch"] = merged["epoch_curve"].astype(float)
     merged = order_issues(reconcile_issues(merged[[*ISSUE_COLUMNS, "row", "epoch"]]), table)
 
@@ -165,9 +161,9 @@ def build_summary(
     columns = [*(issues[c].to_numpy(dtype=object) for c in ("trial_id", "type", "severity", "detail")), epochs]
     counts = issues["type"].value_counts()
     issue_counts = {t: int(counts[t]) for t in ISSUE_TYPES if t in counts}
-    sick_issues = issues[issues["severity"].isin(_SEVERITIES)]
-    rank = sick_issues["severity"].map(_SEVERITY_RANK)
-    affected = rank.groupby(sick_issues["trial_id"], sort=False).min().map(dict(enumerate(_SEVERITIES)))
+    sick_issues = issues[issues["severity"].isin(SICK_SEVERITIES)]
+    rank = sick_issues["severity"].map(SEVERITY_RANK)
+    affected = rank.groupby(sick_issues["trial_id"], sort=False).min().map(dict(enumerate(SICK_SEVERITIES)))
     best = _best_trial(table, set(issues.loc[(issues["severity"] == "high") | (issues["type"] == "short_run"), "trial_id"]))
     classes, how = infer_classes(table, thresholds)
     return {
@@ -183,12 +179,12 @@ def build_summary(
         },
         "thresholds": thresholds.to_dict(),
         "issue_types": {
-            t: {"severity": SEVERITY[t], "label": ISSUE_LABELS[t]} for t in ISSUE_TYPES
+            t: {"severity": e.severity, "label": e.label} for t, e in ISSUE_TYPES.items()
         },
         "issues": [_issue(*row) for row in zip(*columns)],
         "issue_counts": issue_counts,
         "trials_affected": int(len(affected)),
-        "severity_counts": {s: int((affected == s).sum()) for s in _SEVERITIES},
+        "severity_counts": {s: int((affected == s).sum()) for s in SICK_SEVERITIES},
         "associations": associations,
         "best_trial": best,
         "findings": find_sweep_findings(table, issues, best),

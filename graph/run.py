@@ -267,7 +267,7 @@ def _fail_on(spec: str | None) -> set[str]:
     """``--fail-on`` as a set of issue types; an unknown name is an input error."""
     if not spec:
         return set()
-    from core.detectors import ISSUE_TYPES
+    from core.issue_types import ISSUE_TYPES
 
     names = {name.strip() for name in spec.split(",") if name.strip()}
     if "any" in names:

@@ -13,6 +13,7 @@ import pprint
 import re
 from typing import Any
 
+from core.issue_types import SEVERITY_RANK
 from core.next_sweep import to_wandb_sweep
 
 MAX_TRIAL_ROWS = 5000
@@ -21,7 +22,6 @@ MAX_ISSUE_ROWS = 20000
 """Issue rows shown in the table (every one is in the JSON download)."""
 MAX_HP_COLUMNS = 10
 MAX_METRIC_COLUMNS = 8
-SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2, "info": 3}
 _EVIDENCE_ID = re.compile(r"\b([PAFLR]\d+)\b")
 
 

@@ -134,11 +134,11 @@ def _high_patterns(summary: dict[str, Any], alpha: float) -> list[dict[str, Any]
 
 
 def _pattern_line(pattern: dict[str, Any]) -> str:
-    from core.patterns import ISSUE_LABELS
+    from core.issue_types import label_of
     from core.values import format_p
 
     e = pattern["evidence"]
-    label = ISSUE_LABELS.get(pattern["issue_type"], pattern["issue_type"])
+    label = label_of(pattern["issue_type"])
     return f"{label} at {pattern['condition']}: {e['k']}/{e['n']} vs {e['k_rest']}/{e['n_rest']}, q = {format_p(e['q'])}"
 
 

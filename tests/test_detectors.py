@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.detectors import DETECTORS, ISSUE_COLUMNS, ISSUE_TYPES, SEVERITY, Thresholds, detect_issues
+from core.detectors import DETECTORS, ISSUE_COLUMNS, Thresholds, detect_issues
 from core.errors import InputError
+from core.issue_types import ISSUE_TYPES
 from tests.conftest import SAMPLE
 from tests.helpers import issues_of, table_from_records, table_from_text
 
@@ -134,7 +135,7 @@ def test_every_detector_returns_the_issue_columns_and_known_types():
         assert list(out.columns) == [*ISSUE_COLUMNS, "row"]
         assert list(table.ids.to_numpy()[out["row"].to_numpy(dtype=int)]) == list(out["trial_id"])
         assert set(out["type"]) <= set(ISSUE_TYPES)
-        assert all(SEVERITY[t] == s for t, s in zip(out["type"], out["severity"]))
+        assert all(ISSUE_TYPES[t].severity == s for t, s in zip(out["type"], out["severity"]))
 
 
 def test_durations_in_optuna_format_are_seconds(write_csv):
@@ -341,7 +342,7 @@ def test_overfitting_needs_a_rise_after_the_best_value():
                                                                   ("late_best", "generalization_gap")}
     detail = detect_issues(table).set_index(["trial_id", "type"]).loc[("rose", "overfitting"), "detail"]
     assert detail == "val_loss=0.6 rose 50% above its best best_val_loss=0.4 (best_epoch=12: stop there)"
-    assert SEVERITY["generalization_gap"] == "low" and SEVERITY["overfitting"] == "medium"
+    assert ISSUE_TYPES["generalization_gap"].severity == "low" and ISSUE_TYPES["overfitting"].severity == "medium"
 
 
 def test_overfitting_from_a_best_accuracy_column():

@@ -7,9 +7,10 @@ import pytest
 from matplotlib.patches import Rectangle
 
 from core.curves import build_curve_table
+from core.issue_types import ISSUE_TYPES
 from core.loading import read_results
 from core.next_sweep import plan_next_sweep
-from core.patterns import ISSUE_LABELS, analyze_patterns
+from core.patterns import analyze_patterns
 from core.roles import infer_roles
 from core.summary import analyze_sweep
 from core.table import build_trial_table
@@ -43,7 +44,7 @@ def test_heatmap_has_a_cell_per_region_and_issue_type_and_outlines_the_significa
     assert ax.get_title().startswith("Issue rate by hyperparameter region (135 trials)")
     assert ax.get_xlabel() == "issue type" and "region" in ax.get_ylabel() and "%" in bar.get_ylabel()
     types = [t for t in summary["issue_counts"] if t != "pruned"]
-    assert [t.get_text() for t in ax.get_xticklabels()] == [ISSUE_LABELS[t] for t in types]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [ISSUE_TYPES[t].label for t in types]
     regions = [a for a in summary["associations"] if a["rule"] in ("bucket", "value")]
     rows = list(dict.fromkeys(a["condition"] for a in regions))
     assert sorted(t.get_text() for t in ax.get_yticklabels()) == sorted(rows)
@@ -68,10 +69,10 @@ def test_isolation_plot_of_the_learning_rate(cifar):
     by_trial: dict[str, list[str]] = {}
     for issue in summary["issues"]:
         by_trial.setdefault(issue["trial_id"], []).append(issue["type"])
-    worst = [min(types, key=lambda t: (order.index(summary["issue_types"][t]["severity"]), list(ISSUE_LABELS).index(t)))
+    worst = [min(types, key=lambda t: (order.index(summary["issue_types"][t]["severity"]), list(ISSUE_TYPES).index(t)))
              for types in by_trial.values()]
     for kind in summary["issue_counts"]:  # each sick trial once, by its most severe issue
-        assert f"{ISSUE_LABELS[kind]} ({worst.count(kind)})" in labels
+        assert f"{ISSUE_TYPES[kind].label} ({worst.count(kind)})" in labels
     assert f"no issue ({135 - len(by_trial)})" in labels
     assert "NaN/inf val_loss, drawn at the top (36)" in labels
     best = next(line for line in ax.get_lines() if line.get_label() == "best trial per bucket")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from core.issue_types import ISSUE_TYPES
 from core.next_sweep import plan_next_sweep
-from core.patterns import ISSUE_LABELS
 from core.values import format_number, format_p, format_rate
 
 _MAX_DETAIL_ROWS = 25
@@ -237,7 +237,7 @@ def _breakdown(s: dict[str, Any]) -> list[str]:
     for kind, items in by_type.items():
         ids = [i["trial_id"] for i in items]
         lines.append(
-            f"| {code(kind)} {ISSUE_LABELS[kind]} | {items[0]['severity']} | {len(items)} | "
+            f"| {code(kind)} {ISSUE_TYPES[kind].label} | {items[0]['severity']} | {len(items)} | "
             f"{_ids(ids[:_EXAMPLES], len(ids))} |"
         )
     lines += ["", "What was seen:" if len(s["issues"]) <= _MAX_DETAIL_ROWS else

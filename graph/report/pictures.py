@@ -33,8 +33,7 @@ from matplotlib.ticker import PercentFormatter  # noqa: E402
 from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
 from core.curves import CurveTable, curve_facts, held_out_loss, train_loss  # noqa: E402
-from core.detectors import ISSUE_TYPES, SEVERITY  # noqa: E402
-from core.patterns import ISSUE_LABELS  # noqa: E402
+from core.issue_types import ISSUE_TYPES, SEVERITY_RANK, SICK_SEVERITIES, label_of, names_where  # noqa: E402
 from core.table import TrialTable  # noqa: E402
 from core.values import format_number  # noqa: E402
 
@@ -48,35 +47,16 @@ PICTURE_GLOBS = ("heatmap.png", "isolation_*.png", "curves.png")
 
 DPI = 110
 _LOG_SPAN = 100.0  # the same rule as the buckets and the next sweep: two decades or more -> log scale
-_SICK = ("high", "medium", "low")
-_RANK = {t: i for i, t in enumerate(sorted(ISSUE_TYPES, key=lambda t: (("high", "medium", "low", "info").index(
-    SEVERITY[t]), ISSUE_TYPES.index(t))))}
-
-STYLE = {  # issue type -> (colour, marker); colour-blind safe (Okabe-Ito, then Tol) and told apart by marker too
-    "nonfinite_metric": ("#D55E00", "X"),
-    "status_mismatch": ("#8C510A", "P"),
-    "failed": ("#000000", "D"),
-    "diverged": ("#E69F00", "^"),
-    "no_learning": ("#CC79A7", "s"),
-    "killed": ("#555555", "v"),
-    "timeout": ("#777777", "<"),
-    "overfitting": ("#0072B2", "o"),
-    "generalization_gap": ("#88CCEE", "8"),
-    "suspicious_validation": ("#882255", "h"),
-    "short_run": ("#999933", ">"),
-    "running": ("#AAAAAA", "."),
-    "plateau": ("#44AA99", "d"),
-    "oscillation": ("#56B4E9", "*"),
-    "still_improving": ("#009E73", "p"),
-    "pruned": ("#BBBBBB", "1"),
-}
+_RANK = {t: i for i, t in enumerate(sorted(ISSUE_TYPES, key=lambda t: SEVERITY_RANK[ISSUE_TYPES[t].severity]))}
 _HEALTHY = ("#9A9A9A", "o")
-_SHORT = {"nonfinite_metric": "NaN/inf", "status_mismatch": "hidden failure", "no_learning": "no learning",
-          "suspicious_validation": "suspicious val.",
-          "generalization_gap": "gap", "short_run": "cut short", "still_improving": "still improving",
-          "plateau": "plateau", "oscillation": "oscillating"}
 _RC = {"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 8.5,
        "xtick.labelsize": 9, "ytick.labelsize": 9, "figure.titlesize": 12}
+
+
+def _style(kind: str) -> tuple[str, str]:
+    """(colour, marker) of an issue type's trials; a type outside the table is drawn as healthy ones are."""
+    entry = ISSUE_TYPES.get(kind)
+    return (entry.colour, entry.marker) if entry else _HEALTHY
 
 
 def text(value: object, limit: int = 48) -> str:
@@ -145,7 +125,7 @@ def heatmap_figure(summary: dict[str, Any], *, max_rows: int = 40) -> Figure | N
             if previous is not None and hp != previous:
                 ax.axhline(i - 0.5, color="#333333", linewidth=1)
             previous = hp
-        ax.set_xticks(range(len(types)), [text(ISSUE_LABELS.get(t, t), 40) for t in types], rotation=30, ha="right")
+        ax.set_xticks(range(len(types)), [text(label_of(t), 40) for t in types], rotation=30, ha="right")
         ax.set_yticks(range(len(rows)), [text(cond, 44) for _, cond, _ in rows])
         ax.set_xlabel("issue type")
         ax.set_ylabel("hyperparameter region (bucket or value)")
@@ -232,11 +212,11 @@ def _isolation(hp: str, x: np.ndarray, y: np.ndarray, reported: np.ndarray, kind
         ax.scatter(xj[healthy], y[healthy], s=22, c=_HEALTHY[0], marker=_HEALTHY[1], alpha=0.7, linewidths=0,
                    label=f"no issue ({int((finite_y & (kinds == None)).sum())})")  # noqa: E711
         for t in sorted(set(kinds[finite_y | bad_y]) - {None}, key=_RANK.get):
-            colour, marker = STYLE.get(t, _HEALTHY)
+            colour, marker = _style(t)
             sel = shown & (kinds == t)
             n = int(((finite_y | bad_y) & (kinds == t)).sum())
             ax.scatter(xj[sel], y[sel], s=34, c=colour, marker=marker, alpha=0.85, linewidths=0.3, edgecolors="white",
-                       label=f"{ISSUE_LABELS.get(t, t)} ({n})")
+                       label=f"{label_of(t)} ({n})")
         if log_x:
             ax.set_xscale("log")
         if log_y:
@@ -260,7 +240,7 @@ def _isolation(hp: str, x: np.ndarray, y: np.ndarray, reported: np.ndarray, kind
                                           (bad_y, 1.0, "X", f"NaN/inf {text(metric, 20)}")):
             if not mask.any():
                 continue
-            colours = [STYLE.get(k, _HEALTHY)[0] if k else _HEALTHY[0] for k in kinds[mask]]
+            colours = [_style(k)[0] if k else _HEALTHY[0] for k in kinds[mask]]
             ax.scatter(xj[mask], np.full(int(mask.sum()), level), transform=edge, s=30, c=colours, marker=marker,
                        clip_on=False, linewidths=0, zorder=5)
             ax.scatter([], [], s=30, c="#666666", marker=marker, label=f"{what}, drawn at the top ({int(mask.sum())})")
@@ -289,7 +269,8 @@ def _focus_top(y: np.ndarray, finite: np.ndarray, kinds: np.ndarray, log_y: bool
     """
     if goal != "min" or not log_y:
         return None
-    calm = finite & np.array([k is None or SEVERITY.get(k) != "high" for k in kinds])
+    high = names_where(lambda t: t.severity == "high")
+    calm = finite & np.array([k not in high for k in kinds])
     if not calm.any():
         return None
     top = float(y[calm].max()) * 10
@@ -320,7 +301,7 @@ def _draw_plan(ax: Any, hp: str, summary: dict[str, Any]) -> None:
         if a is None or a["hyperparameter"] != hp or a["rule"] != "threshold":
             continue
         cut = a["lo"] if a["direction"] == "above" else a["hi"]
-        colour = STYLE.get(a["issue_type"], _HEALTHY)[0]
+        colour = _style(a["issue_type"])[0]
         ax.axvline(cut, color=colour, linestyle="--", linewidth=1.3, zorder=3)
         ax.annotate(f"{p['id']}: {'≥' if a['direction'] == 'above' else '≤'} {format_number(cut)}", (cut, 0.02),
                     xycoords=blended_transform_factory(ax.transData, ax.transAxes), xytext=(-4, 0),
@@ -364,7 +345,7 @@ def _worst_issue(summary: dict[str, Any]) -> dict[str, str]:
     """Trial id -> its most severe issue type (sick severities only)."""
     worst: dict[str, str] = {}
     for issue in summary["issues"]:
-        if issue["severity"] in _SICK:
+        if issue["severity"] in SICK_SEVERITIES:
             current = worst.get(issue["trial_id"])
             if current is None or _RANK[issue["type"]] < _RANK[current]:
                 worst[issue["trial_id"]] = issue["type"]
@@ -401,7 +382,7 @@ def curves_figure(
     worst = _worst_issue(summary)
     types: dict[str, list[str]] = {}
     for issue in summary["issues"]:
-        if issue["severity"] in _SICK:
+        if issue["severity"] in SICK_SEVERITIES:
             types.setdefault(issue["trial_id"], []).append(issue["type"])
     index = {str(t): i for i, t in enumerate(curves.trial_ids)}
     sick = sorted((t for t in worst if t in index), key=lambda t: (_RANK[worst[t]], index[t]))
@@ -430,7 +411,7 @@ def curves_figure(
             is_best = trial == best
             if reference is not None and not is_best:
                 ax.plot(*reference, color="#9A9A9A", linewidth=1.1)
-            colour = "#333333" if is_best else STYLE.get(worst[trial], _HEALTHY)[0]
+            colour = "#333333" if is_best else _style(worst[trial])[0]
             ax.plot(step, value, color=colour, linewidth=1.6)
             if train:
                 ax.plot(*_series(curves, code, train), color=colour, linewidth=1.0, linestyle="--", alpha=0.8)
@@ -448,7 +429,7 @@ def curves_figure(
             finite = value[np.isfinite(value)]
             if finite.size and finite.min() > 0 and finite.max() / finite.min() >= _LOG_SPAN:
                 ax.set_yscale("log")
-            labels = ", ".join(_SHORT.get(t, t) for t in sorted(set(types.get(trial, [])), key=_RANK.get))
+            labels = ", ".join(ISSUE_TYPES[t].short_label for t in sorted(set(types.get(trial, [])), key=_RANK.get))
             ax.set_title(f"{text(trial, 18)}: " + ("best healthy trial" if is_best else text(labels, 36)), fontsize=9.5)
             ax.set_xlabel(text(curves.step_column, 20))
             ax.set_ylabel(text(main, 20) + (" (log scale)" if ax.get_yscale() == "log" else ""))

@@ -1,0 +1,264 @@
+"""The issue types: one table of everything the project says about each kind of issue.
+
+An issue is one trial showing one pathology (``type`` in the summary's ``issues``).
+Every fact about a type lives in its :class:`IssueType` entry of :data:`ISSUE_TYPES`,
+and nowhere else: its severity, the words the report and the pictures use for it, the
+advice given when no hyperparameter pattern explains it, how the analysis treats it
+(blame it? avoid its region? search it for pairs?), the words a model sentence names
+it with (checked by :mod:`core.grounding`) and its colour and marker in the pictures.
+
+The *rule* that flags a type is not here: it is the docstring of the detector that
+emits it (:mod:`core.detectors` for the one-row-per-trial table, :mod:`core.curves.detectors`
+for per-epoch curves). A detector declares what it emits with :func:`emits`, which
+refuses a name this table does not hold.
+
+Adding a type is one entry here and one detector; nothing else lists the types.
+The table's order is the vocabulary's order: summaries list types in it, and issues
+of one trial are sorted by it.
+
+Severities, worst first: ``high`` (the run gave no usable result), ``medium`` (a
+result, but a damaged one), ``low`` (worth a look) and ``info`` (counted, never
+blamed: :data:`SICK_SEVERITIES` are the ones that make a trial "sick").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+SEVERITIES = ("high", "medium", "low", "info")
+"""Severities, worst first."""
+SICK_SEVERITIES = ("high", "medium", "low")
+"""Severities that make a trial "sick"; ``info`` issues (pruned) are counted, not blamed."""
+SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+"""Severity -> 0 for the worst (high) up to 3 (info)."""
+
+
+@dataclass(frozen=True)
+class IssueType:
+    r"""Everything said about one issue type.
+
+    Attributes
+    ----------
+    name : the type as written in the summary (``diverged``).
+    severity : ``high``, ``medium``, ``low`` or ``info`` (see :data:`SEVERITIES`).
+    label : plural noun phrase for the report ("diverged losses"): "12 trials show {label}".
+    short_label : a few words for a picture's panel title ("NaN/inf").
+    advice : what to do when no hyperparameter pattern explains the type; ``{ids}``
+        is replaced by the trials ("trials `3`, `7` and 2 more").
+    words : regular expression of the words that name the type in prose ("diverg\w*|blew up");
+        grounding checks that a sentence naming it of a trial names a trial that has it.
+    colour, marker : how the pictures draw its trials (colour-blind safe: Okabe-Ito,
+        then Tol; told apart by marker too).
+    no_result : the trial gave no usable result (it failed, went non-finite, blew up or
+        learned nothing): the infeasible share counts it, a seed that shows it disagrees
+        with a healthy seed, and it explains away a short run, a suspicious validation
+        score and a held-out loss that rose.
+    avoidable : the next sweep should leave out a region where it concentrates (the runs
+        there were wasted); never a by-design outcome.
+    by_design : never a cause: a pruner or early stopping stopped it on purpose, a time
+        budget cut it, or it had not finished when the sweep was exported. Counted and
+        explained, never turned into a pattern, a lead or advice.
+    pairable : associations search pairs of conditions for it (not for tuner behaviour).
+    stopped_early : the run ended before its planned budget for a reason other than
+        how it learned, so its length says nothing about the budget.
+    from_status : the tool's normalised status of the same name flags it (:mod:`core.status`).
+    from_curves : a per-epoch curve rule can flag it too (:mod:`core.curves.detectors`).
+    flag_words : words of a boolean column the sweep wrote itself (``epoch_diverged``,
+        ``is_nan``) that state this type (:func:`core.roles.outcome_kind`).
+    """
+
+    name: str
+    severity: str
+    label: str
+    short_label: str
+    advice: str
+    words: str
+    colour: str
+    marker: str
+    no_result: bool = False
+    avoidable: bool = False
+    by_design: bool = False
+    pairable: bool = True
+    stopped_early: bool = False
+    from_status: bool = False
+    from_curves: bool = False
+    flag_words: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"issue type {self.name!r}: severity {self.severity!r} is not one of {SEVERITIES}")
+        if self.avoidable and self.by_design:
+            raise ValueError(f"issue type {self.name!r}: a by-design outcome cannot be avoided in advice")
+
+
+_TABLE = (
+    IssueType(
+        # detectors.detect_nonfinite, curves.detectors.detect_curve_nonfinite
+        "nonfinite_metric", "high", "NaN/inf metrics", "NaN/inf",
+        advice="Inspect {ids}: they reported NaN or infinite metrics. The usual causes are a learning rate too high "
+        "for the model, no gradient clipping, or a log/division of zero.",
+        words=r"nan\b|non-?finite|infinit\w*|[+-]?inf\b", colour="#D55E00", marker="X",
+        no_result=True, avoidable=True, from_curves=True, flag_words=("nan", "nonfinite", "isnan"),
+    ),
+    IssueType(
+        # detectors.detect_status_mismatch: the status says it ended well, the metrics say otherwise
+        "status_mismatch", "high", "hidden failures (status says finished)", "hidden failure",
+        advice="Do not trust the status of {ids}: it says they ended normally (completed or stopped early), but "
+        "their metrics are non-finite or missing. Make the training loop fail loudly on a non-finite loss.",
+        words=r"status mismatch|marked (?:as )?(?:completed?|finished)|hidden failures?|status says finished",
+        colour="#8C510A", marker="P", no_result=True, avoidable=True,
+    ),
+    IssueType(
+        # detectors.detect_status: the status says the run failed, errored or crashed
+        "failed", "high", "failed runs", "failed",
+        advice="Read the logs of {ids}; a failure with no hyperparameter pattern is often a bug or an "
+        "infrastructure error rather than a bad configuration.",
+        words=r"fail\w*|crash\w*|errored|exception", colour="#000000", marker="D",
+        no_result=True, avoidable=True, from_status=True,
+        flag_words=("failed", "failure", "crashed", "oom", "errored"),
+    ),
+    IssueType(
+        # detectors.detect_diverged (final values), curves.detectors.detect_curve_diverged
+        "diverged", "high", "diverged losses", "diverged",
+        advice="Lower the learning rate or add gradient clipping for configurations like {ids}, whose losses blew up.",
+        words=r"diverg\w*|blew up|blown up|explod\w*", colour="#E69F00", marker="^",
+        no_result=True, avoidable=True, from_curves=True, flag_words=("diverged", "divergence", "diverge", "exploded"),
+    ),
+    IssueType(
+        # detectors.detect_no_learning: accuracy at chance, or loss stuck at ln(classes)
+        "no_learning", "high", "no learning (chance level)", "no learning",
+        advice="Check {ids}: they ended at chance level. A dead network (learning rate too high) and one that "
+        "barely moved (too low) both look like this; compare their learning rates.",
+        words=r"no[_ ]learning|did not learn|never learn\w*|at chance|chance level", colour="#CC79A7", marker="s",
+        no_result=True, avoidable=True,
+    ),
+    IssueType(
+        # detectors.detect_status: killed, interrupted or preempted
+        "killed", "medium", "killed runs", "killed",
+        advice="Check the scheduler for {ids}: they were killed or preempted, so their results are missing rather "
+        "than bad.",
+        words=r"killed|preempt\w*|interrupted|cancel+ed", colour="#555555", marker="v",
+        stopped_early=True, from_status=True,
+    ),
+    IssueType(
+        # detectors.detect_status: the run hit a time limit
+        "timeout", "medium", "timeouts", "timeout",
+        advice="{ids} were cut by the time limit: a budget cut, not a failure, so they are judged by the metrics "
+        "they reached. Raise the limit only if runs like them were still improving when cut.",
+        words=r"timed? ?outs?\b|time limit", colour="#777777", marker="<",
+        by_design=True, stopped_early=True, from_status=True, flag_words=("timed", "timedout"),
+    ),
+    IssueType(
+        # detectors.detect_overfitting (best_* columns), curves.detectors.detect_curve_overfitting
+        "overfitting", "medium", "overfitting", "overfitting",
+        advice="Stop earlier (at the best epoch) or add regularisation (weight decay, dropout) for configurations "
+        "like {ids}, whose held-out loss rose after its best point while training still improved.",
+        words=r"overfit\w*|over-fit\w*", colour="#0072B2", marker="o", from_curves=True,
+    ),
+    IssueType(
+        # detectors.detect_generalization_gap: held-out far worse than training, no rise seen
+        "generalization_gap", "low", "generalisation gaps", "gap",
+        advice="{ids} end with held-out results well below training: a gap, not proof of overfitting. Log "
+        "per-epoch held-out loss (or a best_val_loss) to see whether it rose after its best epoch.",
+        words=r"generali[sz]ation gap|held-out gap", colour="#88CCEE", marker="8",
+    ),
+    IssueType(
+        # detectors.detect_suspicious_validation: validation above training, unexplained
+        "suspicious_validation", "low", "suspicious validation scores", "suspicious val.",
+        advice="Check the validation split for {ids}: validation scores above training scores (or perfect) often "
+        "mean leakage or a mislabeled split.",
+        words=r"suspicious", colour="#882255", marker="h",
+    ),
+    IssueType(
+        # detectors.detect_short_runs: stopped clearly before its own budget, nothing by design
+        "short_run", "low", "runs cut short", "cut short",
+        advice="Check why {ids} stopped far short of the sweep's budget although they did not fail; their metrics "
+        "are not comparable with full runs.",
+        words=r"short\b|cut short|stopped early", colour="#999933", marker=">", stopped_early=True,
+    ),
+    IssueType(
+        # detectors.detect_status: still running or pending at export
+        "running", "low", "unfinished runs", "running",
+        advice="Re-run this report when {ids} have finished; they are still running or never reported an end.",
+        words=r"still running|pending|queued|unfinished|never finished", colour="#AAAAAA", marker=".",
+        by_design=True, pairable=False, stopped_early=True, from_status=True,
+    ),
+    IssueType(
+        # curves.detectors.detect_curve_plateau: the loss stalled early and stayed
+        "plateau", "low", "early plateaus", "plateau",
+        advice="Look at the first epochs of {ids}: their loss stalled early (learning rate too low, bad "
+        "initialisation or a frozen layer).",
+        words=r"plateau\w*|stall\w*", colour="#44AA99", marker="d", avoidable=True, from_curves=True,
+    ),
+    IssueType(
+        # curves.detectors.detect_curve_oscillation: the loss swung up and down, repeatedly
+        "oscillation", "low", "oscillating losses", "oscillating",
+        advice="Lower the learning rate or raise the batch size for configurations like {ids}, whose loss "
+        "oscillates.",
+        words=r"oscillat\w*", colour="#56B4E9", marker="*", avoidable=True, from_curves=True,
+    ),
+    IssueType(
+        # curves.detectors.detect_curve_still_improving: held-out loss still falling at the end
+        "still_improving", "low", "under-trained runs (still improving)", "still improving",
+        advice="Give {ids} more epochs: their validation loss was still falling when they ended.",
+        words=r"still improving|still falling|under-?trained", colour="#009E73", marker="p", from_curves=True,
+    ),
+    IssueType(
+        # detectors.detect_status (status pruned / early-stopped), detect_outcome_flags (early_stopped=true)
+        "pruned", "info", "pruned runs", "pruned",
+        advice="{ids} were pruned or early-stopped, by design: a pruner stops weak runs, and early stopping fires "
+        "sooner where training converges fast (good learning rates, small patience). They are counted, not blamed, "
+        "and no advice is built on them.",
+        words=r"prun\w*", colour="#BBBBBB", marker="1",
+        by_design=True, pairable=False, stopped_early=True, from_status=True,
+        flag_words=("pruned", "stopped", "earlystopped"),
+    ),
+)
+
+ISSUE_TYPES: dict[str, IssueType] = {t.name: t for t in _TABLE}
+"""Issue type name -> :class:`IssueType`, in the vocabulary's order."""
+
+
+def issue_type(name: str) -> IssueType:
+    """The entry of one type; a name the table does not hold is a programming error (KeyError naming it)."""
+    try:
+        return ISSUE_TYPES[name]
+    except KeyError:
+        raise KeyError(f"unknown issue type {name!r}; core/issue_types.py lists: {', '.join(ISSUE_TYPES)}") from None
+
+
+def severity_of(name: str) -> str:
+    """The severity of one issue type."""
+    return issue_type(name).severity
+
+
+def label_of(name: str) -> str:
+    """The report's label of an issue type; a name outside the table (an old summary's) is shown as it is."""
+    entry = ISSUE_TYPES.get(name)
+    return entry.label if entry else name
+
+
+def names_where(test: Callable[[IssueType], bool]) -> tuple[str, ...]:
+    """The names of the types ``test`` holds for, in the vocabulary's order (``names_where(lambda t: t.no_result)``)."""
+    return tuple(name for name, entry in ISSUE_TYPES.items() if test(entry))
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def emits(*names: str) -> Callable[[F], F]:
+    """Register a detector against the table: the issue types it can flag, each one that the table holds.
+
+    The names are kept on the function as ``emits`` (a tuple); an unknown name fails at
+    import, naming the detector.
+    """
+    def register(detector: F) -> F:
+        unknown = [n for n in names if n not in ISSUE_TYPES]
+        if unknown:
+            raise ValueError(f"{detector.__name__} emits {', '.join(map(repr, unknown))}, which core/issue_types.py "
+                             "does not list")
+        detector.emits = tuple(names)  # type: ignore[attr-defined]
+        return detector
+    return register
