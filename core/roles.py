@@ -9,6 +9,7 @@ decision is recorded with its reason so the report can show it.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -343,7 +344,7 @@ def infer_roles(frame: pd.DataFrame, source: str, hints: dict[str, str] | None =
     for col, spec in hints.items():
         if col not in frame.columns:
             raise InputError(f"{source}: --map names column {col!r}, which is not in the table; "
-                             f"columns are: {_list(frame.columns)}")
+                             f"columns are: {list_columns(frame.columns)}")
         try:
             given[col] = parse_role_spec(spec, col)
         except ValueError as exc:
@@ -359,12 +360,9 @@ def infer_roles(frame: pd.DataFrame, source: str, hints: dict[str, str] | None =
     by_canonical = {canonical(c): c for c in reversed(frame.columns) if c not in given}
     id_col = hinted("id")
     if id_col is None:
-        candidates = [by_canonical[n] for n in _ID_NAMES if n in by_canonical]
+        candidates = id_columns(frame.columns, exclude=given)
         if not candidates:
-            raise InputError(
-                f"{source}: no trial id column (looked for {', '.join(_ID_NAMES[:4])}, ...; "
-                f"or name one with --map COLUMN=id); columns are: {_list(frame.columns)}"
-            )
+            raise no_id_column(source, frame.columns)
         # The first candidate whose values are unique; else the first (duplicates are reported later).
         id_col = next((c for c in candidates if all_distinct(frame[c])), candidates[0])
     taken: set[str | None] = {id_col, *given}
@@ -382,7 +380,7 @@ def infer_roles(frame: pd.DataFrame, source: str, hints: dict[str, str] | None =
     if not metrics:
         raise InputError(
             f"{source}: no metric column (a loss or accuracy such as val_loss, train_loss, "
-            f"val_accuracy, or an objective value); columns are: {_list(frame.columns)}"
+            f"val_accuracy, or an objective value); columns are: {list_columns(frame.columns)}"
         )
     taken |= set(metrics) | set(ignored)
     hinted_hps = {c for c, (r, _) in given.items() if r == "hyperparameter"}
@@ -458,6 +456,28 @@ def infer_roles(frame: pd.DataFrame, source: str, hints: dict[str, str] | None =
         outcomes=outcomes,
         context=context,
     )
+
+
+def id_columns(columns: Iterable[object], exclude: Collection[object] = ()) -> list[str]:
+    """The columns whose name says "trial id" (``trial_id``, ``trial``, ``id``, ``run_id``...), best first.
+
+    Names are compared as :func:`canonical` names; of several columns with one
+    canonical name, the first counts. Columns in ``exclude`` (given other roles) are
+    left out.
+    """
+    by_canonical = {canonical(str(c)): c for c in reversed(list(columns)) if c not in exclude}
+    return [by_canonical[n] for n in _ID_NAMES if n in by_canonical]
+
+
+def no_id_column(source: str, columns: Iterable[object], where: str = "") -> InputError:
+    """The error for a table without a trial id column (``where``: " in the curves")."""
+    return InputError(f"{source}: no trial id column{where} (looked for {', '.join(_ID_NAMES[:4])}, ...; "
+                      f"or name one with --map COLUMN=id); columns are: {list_columns(columns)}")
+
+
+def is_status_runtime_or_error(name: str) -> bool:
+    """Whether a column's name is one of a status, a runtime or an error message (``state``, ``duration``...)."""
+    return canonical(name) in _STATUS_NAMES or canonical(name) in _RUNTIME_NAMES or canonical(name) in _ERROR_NAMES
 
 
 def _first(
@@ -591,6 +611,7 @@ def _is_duration(cells: pd.Series) -> bool:
     return bool(len(sample)) and parsed.notna().mean() > 0.8
 
 
-def _list(columns: object) -> str:
+def list_columns(columns: object) -> str:
+    """Column names for an error message: the first 15, then how many in all."""
     names = [str(c) for c in columns]  # type: ignore[attr-defined]
     return ", ".join(names[:15]) + (f", ... ({len(names)} in all)" if len(names) > 15 else "")

@@ -704,7 +704,7 @@ def test_test_data_is_genuine_and_small():
 
 
 def test_vectorised_number_formatting_matches_describe_value():
-    from core.curves import _fmt
+    from core.curves.detectors import _fmt
     from core.values import describe_value
 
     rng = np.random.default_rng(0)
@@ -715,13 +715,13 @@ def test_vectorised_number_formatting_matches_describe_value():
 
 
 def test_blocks_of_trials_give_the_same_issues_as_the_whole_table(monkeypatch):
-    import core.curves
+    import core.curves.detectors
 
     table = build_curve_table(_as_text(_random_curves(7)))
     whole = detect_curve_issues(table)
-    monkeypatch.setattr(core.curves, "BLOCK_ROWS", 97)  # cuts fall inside trials: blocks round to whole trials
+    monkeypatch.setattr(core.curves.detectors, "BLOCK_ROWS", 97)  # cuts fall inside trials: blocks round to whole trials
     blocked = detect_curve_issues(build_curve_table(_as_text(_random_curves(7))))
-    assert len(core.curves._blocks(table, 97)) > 10
+    assert len(table.blocks(97)) > 10
     pd.testing.assert_frame_equal(blocked, whole)
 
 

@@ -1,0 +1,38 @@
+"""Per-epoch (or per-step) curves: the typed long table, what is derived from it per trial, and the curve detectors.
+
+- :mod:`core.curves.table`: :class:`CurveTable`, typed and sorted by (trial, step), and
+  :func:`build_curve_table` that builds it from a raw long table.
+- :mod:`core.curves.per_trial`: the one-row-per-trial table of a curves file that comes
+  alone (:func:`trials_from_curves`) and the per-trial facts for the summary and
+  pictures (:func:`curve_facts`).
+- :mod:`core.curves.segments`: the segment-reduction kernel the detectors are written in.
+- :mod:`core.curves.detectors`: the six curve rules and :func:`detect_curve_issues`.
+"""
+
+from core.curves.detectors import (
+    CURVE_DETECTORS,
+    CURVE_ISSUE_COLUMNS,
+    CURVE_ISSUE_TYPES,
+    CurveThresholds,
+    detect_curve_issues,
+    overfitting_judged,
+)
+from core.curves.per_trial import curve_facts, trials_from_curves
+from core.curves.table import STEP_NAMES, CurveTable, build_curve_table, held_out_loss, looks_like_curves, train_loss
+
+__all__ = [
+    "CURVE_DETECTORS",
+    "CURVE_ISSUE_COLUMNS",
+    "CURVE_ISSUE_TYPES",
+    "STEP_NAMES",
+    "CurveTable",
+    "CurveThresholds",
+    "build_curve_table",
+    "curve_facts",
+    "detect_curve_issues",
+    "held_out_loss",
+    "looks_like_curves",
+    "overfitting_judged",
+    "train_loss",
+    "trials_from_curves",
+]

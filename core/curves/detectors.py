@@ -1,0 +1,611 @@
+"""The curve detectors: six rules over a :class:`~core.curves.table.CurveTable`, one row per flagged trial.
+
+Everything here is vectorised (:mod:`core.curves.segments`): per-trial quantities come
+from segment reductions, never from a Python loop over trials, and detectors run over
+blocks of about a million rows of whole trials. Ten million rows take seconds
+(``benchmarks/bench_curves.py``).
+
+Curve issue types (each rule is documented on its function; severities, labels and
+advice are in :mod:`core.issue_types`):
+
+================  ==========================================================
+type              meaning
+================  ==========================================================
+nonfinite_metric  a metric went NaN or +/-inf; ``epoch`` is the first such step
+diverged          a loss rose to >= 10x its running minimum, losing its progress
+overfitting       held-out loss rose after its best step while train loss fell;
+                  ``epoch`` is the best step (where to stop)
+plateau           early on, the loss stopped improving (< 1%) for 30% of the run
+oscillation       the loss swung up and down by >= 10% of its range, repeatedly
+still_improving   the held-out loss was still falling when the run ended
+================  ==========================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from core.curves.segments import (
+    first_rows_where,
+    seg_argmin,
+    seg_cummin_row,
+    seg_last_at_or_below,
+    seg_mean,
+    seg_reduce,
+    smooth3,
+    subset_rows,
+    subset_trials,
+    take,
+)
+from core.curves.table import CurveTable, held_out_loss, train_loss
+from core.issue_types import ISSUE_TYPES, emits, names_where
+
+CURVE_ISSUE_COLUMNS = ["trial_id", "type", "severity", "detail", "epoch"]
+
+#: Rows per block of whole trials in :func:`detect_curve_issues`.
+BLOCK_ROWS = 1_000_000
+
+CURVE_ISSUE_TYPES = names_where(lambda t: t.from_curves)
+"""The issue types a curve rule can flag, in the vocabulary's order."""
+
+
+@dataclass(frozen=True)
+class CurveThresholds:
+    """Thresholds of the curve detectors (the defaults are the documented rules).
+
+    "The run" is a trial's steps from its first to its last logged step; windows are
+    fractions of that span, so they mean the same for epochs, iterations or budgets.
+
+    Attributes
+    ----------
+    diverge_factor : 10. A loss at or above this many times its running minimum ...
+    diverge_lost : 0.5. ... that also gave back at least this fraction of the progress
+        from its first value to that minimum, has diverged. The second condition keeps
+        a converged loss wobbling between 1e-4 and 2e-3 (20x, but nothing lost) quiet.
+    overfit_min_steps : 5. Held-out evaluations a trial needs to be judged for overfitting.
+    overfit_rise : 0.05. The held-out loss's mean over the final window must exceed its
+        best (3-point smoothed) value by at least this fraction ...
+    overfit_noise : 3. ... and by at least 3 times the held-out noise of one evaluation ...
+    overfit_train_drop : 0.01. ... while the train loss's mean over the final window is
+        at least this fraction below its mean over an equally long window ending at
+        the held-out best.
+    tail_fraction : 0.2. The final window (overfitting, still_improving): the last 20%
+        of the run.
+    plateau_fraction : 0.3. A plateau is a stretch of 30% of the run ...
+    plateau_start : 0.1. ... starting within the first 10% of the run ...
+    plateau_min_improvement : 0.01. ... over which the best-so-far smoothed loss improved
+        by less than 1% ...
+    plateau_max_rise : 0.1. ... and which ends at most 10% above that best (a loss that
+        climbs is diverging, not stuck).
+    plateau_min_steps : 5. Finite loss values the stretch needs to be judged.
+    oscillation_swing : 0.1. A swing is a step-to-step change of at least 10% of the
+        larger of the trial's loss range and its mean absolute loss ...
+    oscillation_min_fraction : 0.1. ... and a run oscillates when consecutive swings
+        change direction at least this fraction of its steps (5 spikes in 100 steps) ...
+    oscillation_min_count : 4. ... and at least this many times.
+    still_min_points : 5. Finite values the final window needs for the still-improving rule.
+    still_min_drop : 0.01. Least-squares trend over the final window: the loss falls by at
+        least 1% of its level over the window ...
+    still_p : 0.001. ... and the slope is negative with a one-sided p-value (Student's t,
+        ``k - 2`` degrees of freedom) of at most 0.001, so i.i.d. noise flags at most
+        0.1% of healthy converged runs whatever the number of evaluations ...
+    still_best_fraction : 0.1. ... and the smoothed best in the last 10% of the run.
+    """
+
+    diverge_factor: float = 10.0
+    diverge_lost: float = 0.5
+    overfit_min_steps: int = 5
+    overfit_rise: float = 0.05
+    overfit_noise: float = 3.0
+    overfit_train_drop: float = 0.01
+    tail_fraction: float = 0.2
+    plateau_fraction: float = 0.3
+    plateau_start: float = 0.1
+    plateau_min_improvement: float = 0.01
+    plateau_max_rise: float = 0.1
+    plateau_min_steps: int = 5
+    oscillation_swing: float = 0.1
+    oscillation_min_fraction: float = 0.1
+    oscillation_min_count: int = 4
+    still_min_points: int = 5
+    still_min_drop: float = 0.01
+    still_p: float = 0.001
+    still_best_fraction: float = 0.1
+
+    def to_dict(self) -> dict[str, float]:
+        """JSON-native form, as recorded in the summary."""
+        return asdict(self)
+
+
+CurveDetector = Callable[[CurveTable, CurveThresholds], pd.DataFrame]
+
+
+@emits("nonfinite_metric")
+def detect_curve_nonfinite(curves: CurveTable, thresholds: CurveThresholds) -> pd.DataFrame:
+    """Any metric logged as NaN, +inf or -inf at some step (a missing cell is not NaN).
+
+    ``epoch`` is the first step at which any metric was non-finite; ``detail`` names each
+    such metric, the value at its onset and how many of its logged values are
+    non-finite, e.g. ``val_loss=NaN from epoch 3 (98 of 101 values)``.
+    """
+    n = curves.n_trials
+    onset = np.full(n, np.inf)
+    parts: list[pd.Series] = []
+    for col in curves.metrics.columns:
+        y = curves.metrics[col].to_numpy()
+        present = ~curves.missing[col].to_numpy()
+        bad = present & ~np.isfinite(y)
+        if not bad.any():
+            continue
+        first_rows = first_rows_where(bad, curves.codes)
+        trials = curves.codes[first_rows]
+        onset[trials] = np.minimum(onset[trials], curves.step[first_rows])
+        n_bad = np.bincount(curves.codes[bad], minlength=n)[trials]
+        n_present = np.bincount(curves.codes, weights=present, minlength=n)[trials]
+        text = (
+            f"{col}="
+            + _fmt(y[first_rows])
+            + f" from {curves.step_column} "
+            + _fmt(curves.step[first_rows])
+            + " ("
+            + _spec(n_bad, "{}")
+            + " of "
+            + _spec(n_present.astype(np.int64), "{}")
+            + " values)"
+        )
+        parts.append(pd.Series(text, index=trials))
+    flagged = np.isfinite(onset)
+    detail = _join_details(parts, n)
+    return _issues(curves, flagged, "nonfinite_metric", detail, onset)
+
+
+@emits("diverged")
+def detect_curve_diverged(curves: CurveTable, thresholds: CurveThresholds) -> pd.DataFrame:
+    """A loss that blew up after making progress, on any loss curve.
+
+    Over a trial's positive finite values ``y_0, y_1, ...`` of a loss, with running
+    minimum ``m_t = min(y_0..y_t)``: the first step ``t`` with ``y_t >= diverge_factor *
+    m_t`` (10x) and ``y_t - m_t >= diverge_lost * (y_0 - m_t)`` (at least half the
+    progress from the first value to the minimum given back). ``epoch`` is that step
+    (the earliest over the trial's losses); a loss that goes straight to NaN is
+    ``nonfinite_metric`` only.
+    """
+    n = curves.n_trials
+    epoch = np.full(n, np.inf)
+    parts: list[pd.Series] = []
+    for col in [c for c, m in curves.info.items() if m.kind == "loss"]:
+        c = curves.view(col, positive=True)
+        if not len(c.y):
+            continue
+        # a trial can only hit if its maximum is at least diverge_factor x its minimum
+        low = seg_reduce(np.minimum, c.y, c.codes, n, np.nan, c.starts)
+        high = seg_reduce(np.maximum, c.y, c.codes, n, np.nan, c.starts)
+        with np.errstate(invalid="ignore"):
+            candidate = high >= thresholds.diverge_factor * low
+        if not candidate.any():
+            continue
+        c = subset_trials(c, candidate)
+        min_row = seg_cummin_row(np.log(c.y), c.codes)
+        m = c.y[min_row]
+        first_of_trial = np.zeros(n)
+        first_of_trial[c.codes[c.starts]] = c.y[c.starts]
+        first_val = first_of_trial[c.codes]
+        hit = (c.y >= thresholds.diverge_factor * m) & (c.y - m >= thresholds.diverge_lost * (first_val - m))
+        if not hit.any():
+            continue
+        first_rows = first_rows_where(hit, c.codes)
+        trials = c.codes[first_rows]
+        epoch[trials] = np.minimum(epoch[trials], c.step[first_rows])
+        min_row = min_row[first_rows]
+        text = (
+            f"{col} rose to "
+            + _fmt(c.y[first_rows])
+            + f" at {curves.step_column} "
+            + _fmt(c.step[first_rows])
+            + ", "
+            + _spec(c.y[first_rows] / c.y[min_row], "{:.3g}")
+            + "x its minimum "
+            + _fmt(c.y[min_row])
+            + f" ({curves.step_column} "
+            + _fmt(c.step[min_row])
+            + ")"
+        )
+        parts.append(pd.Series(text, index=trials))
+    flagged = np.isfinite(epoch)
+    return _issues(curves, flagged, "diverged", _join_details(parts, n), epoch)
+
+
+@emits("overfitting")
+def detect_curve_overfitting(curves: CurveTable, thresholds: CurveThresholds) -> pd.DataFrame:
+    """The tuning-playbook rule: held-out loss rising after its best step while train loss keeps falling.
+
+    With ``W = tail_fraction`` (20%) of the run and the final window the steps
+    ``>= last - W``, a trial with at least ``overfit_min_steps`` (5) finite held-out
+    values overfits when all of:
+
+    * its best (lowest) held-out value comes before the final window;
+    * the mean held-out loss over the final window is ``>= (1 + overfit_rise)`` (5%)
+      times the minimum of the 3-point-smoothed held-out curve (smoothing keeps one
+      lucky evaluation from making noise look like a rise), and above it by at least
+      ``overfit_noise`` (3) times the noise of one evaluation, estimated from the
+      residuals around the smoothed curve in the final window;
+    * the mean train loss over the final window is ``<= (1 - overfit_train_drop)``
+      (1% lower) times its mean over ``[best - W, best]``.
+
+    ``epoch`` is the best step: where to stop (or the checkpoint to keep). Trials
+    without both a train and a held-out loss are not judged; a train loss that sits at
+    exactly 0 from the best step on counts as still training (a memorised training set).
+    For the trials this rule can judge (:func:`overfitting_judged`) it replaces the
+    final-value rule of :func:`core.detectors.detect_overfitting`.
+    """
+    pair = (train_loss(curves), held_out_loss(curves))
+    n = curves.n_trials
+    if pair[0] is None or pair[1] is None:
+        return _issues(curves, np.zeros(n, bool), "overfitting", pd.Series([""] * n), np.full(n, np.nan))
+    first, last = curves.first_step(), curves.last_step()
+    width = thresholds.tail_fraction * (last - first)
+    tail_start = last - width
+    v = curves.view(pair[1])
+    count = np.bincount(v.codes, minlength=n)
+    v_tail_mean = seg_mean(v.y, v.codes, v.step >= tail_start[v.codes], n)
+    # the raw minimum is at most the smoothed one: a cheap necessary condition first
+    raw_min = seg_reduce(np.minimum, v.y, v.codes, n, np.nan, v.starts)
+    with np.errstate(invalid="ignore"):
+        candidate = (count >= thresholds.overfit_min_steps) & (v_tail_mean >= (1 + thresholds.overfit_rise) * raw_min)
+    v = subset_trials(v, candidate, at_most=0.5)
+    u = subset_trials(curves.view(pair[0]), candidate, at_most=0.5)
+    best_val, best_row = seg_argmin(v.y, v, n)
+    best_step = take(v.step, best_row, best_row >= 0)
+    smooth = smooth3(v.y, v.codes)
+    smooth_min = seg_reduce(np.minimum, smooth, v.codes, n, np.nan, v.starts)
+    v_tail = v.step >= tail_start[v.codes]
+    # noise of one evaluation, from the residuals around the smoothed curve in the final
+    # window (where it is nearly straight): for i.i.d. noise their variance is 2/3 of it
+    noise = np.sqrt(1.5 * seg_mean((v.y - smooth) ** 2, v.codes, v_tail, n))
+    u_tail = u.step >= tail_start[u.codes]
+    u_end = seg_mean(u.y, u.codes, u_tail, n)
+    bs = best_step[u.codes]
+    u_ref = seg_mean(u.y, u.codes, (u.step <= bs) & (u.step >= bs - width[u.codes]), n)
+    with np.errstate(invalid="ignore"):
+        flagged = (
+            candidate
+            & (best_step < tail_start)
+            & (smooth_min > 0)
+            & (v_tail_mean >= (1 + thresholds.overfit_rise) * smooth_min)
+            & (v_tail_mean - smooth_min >= thresholds.overfit_noise * noise)
+            & (((u_ref > 0) & (u_end <= (1 - thresholds.overfit_train_drop) * u_ref))
+               | ((u_ref == 0) & (u_end == 0)))  # a memorised training set (loss exactly 0) hides nothing
+        )
+    idx = np.flatnonzero(flagged)
+    detail = pd.Series([""] * n, dtype=object)
+    if len(idx):
+        rise = v_tail_mean[idx] / smooth_min[idx] - 1
+        text = (
+            f"{pair[1]} best "
+            + _fmt(best_val[idx])
+            + f" at {curves.step_column} "
+            + _fmt(best_step[idx])
+            + f"; mean over the last {thresholds.tail_fraction:.0%} of the run "
+            + _fmt(v_tail_mean[idx])
+            + ", "
+            + _spec(100 * rise, "{:.0f}%")
+            + " above its smoothed best "
+            + _fmt(smooth_min[idx])
+            + f", while {pair[0]} fell "
+            + _fmt(u_ref[idx])
+            + " -> "
+            + _fmt(u_end[idx])
+            + f"; stop at {curves.step_column} "
+            + _fmt(best_step[idx])
+        )
+        detail.iloc[idx] = text
+    return _issues(curves, flagged, "overfitting", detail, best_step)
+
+
+def overfitting_judged(curves: CurveTable, thresholds: CurveThresholds | None = None) -> np.ndarray:
+    """Ids of the trials :func:`detect_curve_overfitting` can judge.
+
+    They have a train loss curve and at least ``overfit_min_steps`` finite held-out
+    values; for them the curve rule replaces the final-value rule.
+    """
+    thresholds = thresholds or CurveThresholds()
+    train, held = train_loss(curves), held_out_loss(curves)
+    if train is None or held is None:
+        return np.zeros(0, dtype=object)
+    n = curves.n_trials
+    has_train = np.bincount(curves.view(train).codes, minlength=n) > 0
+    enough = np.bincount(curves.view(held).codes, minlength=n) >= thresholds.overfit_min_steps
+    return curves.trial_ids.to_numpy(dtype=object)[has_train & enough]
+
+
+@emits("plateau")
+def detect_curve_plateau(curves: CurveTable, thresholds: CurveThresholds) -> pd.DataFrame:
+    """A loss that stopped improving early in the run and stayed stuck (learning stalled).
+
+    On the train loss (per trial: else the held-out loss), over its positive finite values,
+    3-point smoothed (``sm``) with best-so-far ``M`` (running minimum of ``sm``): the
+    trial is flagged when a stretch ``[a, a + L]`` with ``L = plateau_fraction`` (30%)
+    of the run, starting within the first ``plateau_start`` (10%) of the run and
+    holding at least ``plateau_min_steps`` (5) values, ends with ``M`` less than
+    ``plateau_min_improvement`` (1%) below ``M`` at ``a``, and with ``sm`` not more than
+    ``plateau_max_rise`` (10%) above it (a climbing loss is diverging, not stuck). The
+    curve must go on past the stretch: a loss that went NaN is not judged on the
+    stretch its NaNs cut short.
+
+    This catches a run stuck from the start (too small a learning rate, a dead
+    network) and one that collapsed to a trivial solution after a first drop (DeepOBS
+    3c3d at lr 1.0 falls from 3.59 to chance level, 2.303, by epoch 4 and stays). A
+    run that fully converged within the first 10% of its budget looks the same and is
+    flagged too: it stopped learning early, and most of its budget was spent idle.
+    ``epoch`` is the start ``a`` of the first such stretch.
+    """
+    n = curves.n_trials
+    first, last = curves.first_step(), curves.last_step()
+    span = last - first
+    c, col = curves.first_view([train_loss(curves), held_out_loss(curves)], positive=True)
+    last_logged = np.full(n, np.nan)
+    if len(c.step):
+        last_logged[c.codes[c.starts]] = c.step[np.r_[c.starts[1:], len(c.step)] - 1]
+    # only the rows a stretch can reach matter, plus one more for the smoothing at its end
+    early = c.step <= (first + (thresholds.plateau_start + thresholds.plateau_fraction) * span)[c.codes]
+    early[1:] |= early[:-1] & (c.codes[1:] == c.codes[:-1])
+    c = subset_rows(c, early)
+    sm = smooth3(c.y, c.codes)
+    best = sm[seg_cummin_row(np.log(sm), c.codes)] if len(sm) else sm
+    # candidate starts a: rows in the first plateau_start of their run
+    cand = np.flatnonzero(c.step <= (first + thresholds.plateau_start * span)[c.codes])
+    ccodes, cstep = c.codes[cand], c.step[cand]
+    length = thresholds.plateau_fraction * span[ccodes]
+    end = seg_last_at_or_below(c.codes, c.step, cand, cstep + length, first)
+    with np.errstate(invalid="ignore"):
+        stuck = (
+            (length > 0)
+            & (last_logged[ccodes] >= cstep + length)
+            & (end - cand + 1 >= thresholds.plateau_min_steps)
+            & (best[end] >= (1 - thresholds.plateau_min_improvement) * best[cand])
+            & (sm[end] <= (1 + thresholds.plateau_max_rise) * best[cand])
+        )
+    first_row = seg_reduce(np.minimum, np.where(stuck, cand, len(sm)), ccodes, n, len(sm))
+    flagged = first_row < len(sm)
+    idx = np.flatnonzero(flagged)
+    rows = first_row[idx]
+    end_of = np.zeros(len(sm), dtype=np.int64)
+    end_of[cand] = end
+    end = end_of
+    epoch = take(c.step, first_row, flagged)
+    detail = pd.Series([""] * n, dtype=object)
+    if len(idx):
+        text = (
+            col[idx]
+            + " stuck at "
+            + _fmt(best[rows])
+            + f" from {curves.step_column} "
+            + _fmt(c.step[rows])
+            + " to "
+            + _fmt(c.step[end[rows]])
+            + f" ({thresholds.plateau_fraction:.0%} of the run): best-so-far improved "
+            + _spec(np.maximum(100 * (1 - best[end[rows]] / best[rows]), 0), "{:.2f}%")
+            + f" (< {thresholds.plateau_min_improvement:.0%}, smoothed)"
+        )
+        detail.iloc[idx] = text
+    return _issues(curves, flagged, "plateau", detail, epoch)
+
+
+@emits("oscillation")
+def detect_curve_oscillation(curves: CurveTable, thresholds: CurveThresholds) -> pd.DataFrame:
+    """A loss that keeps swinging up and down by a large amount.
+
+    On the train loss (per trial: else the held-out loss), over its finite values: a *swing* is a
+    change between consecutive values of at least ``oscillation_swing`` (10%) of the
+    trial's scale, the larger of its range (max - min: mostly the progress it made) and
+    its mean absolute value (so a flat noisy curve, whose range is only noise, has a
+    scale of its level); the trial oscillates when consecutive swings change direction
+    at least ``oscillation_min_count`` (4) times and at least
+    ``oscillation_min_fraction`` (10%) of its values (``n - 2`` turns are possible: 5
+    up-and-down spikes per 100 steps). Noise of a few percent of the level never makes
+    such a swing, nor does a converged loss jittering near zero after a large drop, and
+    a monotone drop makes no turn. ``epoch`` is the step of the first counted turn.
+    """
+    n = curves.n_trials
+    c, col = curves.first_view([train_loss(curves), held_out_loss(curves)])
+    count = np.bincount(c.codes, minlength=n)
+    level = np.bincount(c.codes, weights=np.abs(c.y), minlength=n) / np.maximum(count, 1)
+    spread = (seg_reduce(np.maximum, c.y, c.codes, n, np.nan, c.starts)
+              - seg_reduce(np.minimum, c.y, c.codes, n, np.nan, c.starts))
+    scale = np.fmax(spread, level)
+    d = np.diff(c.y)
+    same = c.codes[1:] == c.codes[:-1]
+    big = same & (np.abs(d) >= thresholds.oscillation_swing * scale[c.codes[1:]])
+    rows = np.flatnonzero(big)  # diff k goes from value k to value k+1
+    sign = np.sign(d[rows])
+    trial = c.codes[rows]
+    turn = (trial[1:] == trial[:-1]) & (sign[1:] != sign[:-1])
+    turns = np.bincount(trial[1:][turn], minlength=n)
+    first_turn = seg_reduce(np.minimum, np.where(turn, rows[:-1] + 1, len(c.y)), trial[1:], n, len(c.y))
+    epoch = take(c.step, first_turn, first_turn < len(c.y))
+    flagged = (turns >= thresholds.oscillation_min_count) & (
+        turns >= thresholds.oscillation_min_fraction * np.maximum(count - 2, 0))
+    idx = np.flatnonzero(flagged)
+    detail = pd.Series([""] * n, dtype=object)
+    if len(idx):
+        text = (
+            col[idx]
+            + " changed direction with swings >= "
+            + _fmt(thresholds.oscillation_swing * scale[idx])
+            + f" ({thresholds.oscillation_swing:.0%} of its range or mean level, whichever is larger) "
+            + _spec(turns[idx], "{}")
+            + " times in "
+            + _spec(count[idx], "{}")
+            + " values"
+        )
+        detail.iloc[idx] = text
+    return _issues(curves, flagged, "oscillation", detail, epoch)
+
+
+@emits("still_improving")
+def detect_curve_still_improving(curves: CurveTable, thresholds: CurveThresholds) -> pd.DataFrame:
+    """The run ended while the held-out loss was still falling: under-trained.
+
+    On the held-out loss (per trial: else the train loss), over the final window (the last
+    ``tail_fraction``, 20%, of the run, with at least ``still_min_points`` (5) finite
+    values): the least-squares slope of loss on step projects a drop over the window of
+    at least ``still_min_drop`` (1%) of the window's mean loss (> 0), the slope's
+    one-sided p-value (t test, ``k - 2`` degrees of freedom) is ``<= still_p`` (0.001:
+    a trend, not noise; with 5 points that needs t <= -10.2, with 30 t <= -3.4), and
+    the minimum of the 3-point-smoothed curve lies in the last ``still_best_fraction``
+    (10%) of the run. ``epoch`` is the last step. More steps (or a slower
+    learning-rate decay) should still pay off.
+    """
+    n = curves.n_trials
+    first, last = curves.first_step(), curves.last_step()
+    span = last - first
+    width = thresholds.tail_fraction * span
+    full, col = curves.first_view([held_out_loss(curves), train_loss(curves)])
+    c = subset_rows(full, full.step >= (last - width)[full.codes])  # the final window's rows
+    k = np.bincount(c.codes, minlength=n).astype(float)
+    safe_k = np.maximum(k, 1)
+    mx = np.bincount(c.codes, weights=c.step, minlength=n) / safe_k
+    my = np.bincount(c.codes, weights=c.y, minlength=n) / safe_k
+    dx = c.step - mx[c.codes]
+    dy = c.y - my[c.codes]
+    sxx = np.bincount(c.codes, weights=dx * dx, minlength=n)
+    sxy = np.bincount(c.codes, weights=dx * dy, minlength=n)
+    syy = np.bincount(c.codes, weights=dy * dy, minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = sxy / sxx
+        rss = np.maximum(syy - slope * sxy, 0.0)
+        se = np.sqrt(rss / np.maximum(k - 2, 1) / sxx)
+        t = np.where(se > 0, slope / se, np.where(slope < 0, -np.inf, np.where(slope > 0, np.inf, np.nan)))
+        p = stats.t.cdf(t, np.maximum(k - 2, 1))
+        drop = -slope * width
+        trend = (
+            (k >= thresholds.still_min_points)
+            & (my > 0)
+            & (drop >= thresholds.still_min_drop * my)
+            & (k >= 3)
+            & (p <= thresholds.still_p)
+        )
+        whole = subset_trials(full, trend)
+        _, best_row = seg_argmin(smooth3(whole.y, whole.codes), whole, n)
+        best_step = take(whole.step, best_row, best_row >= 0)
+        flagged = trend & (best_step >= last - thresholds.still_best_fraction * span)
+    idx = np.flatnonzero(flagged)
+    detail = pd.Series([""] * n, dtype=object)
+    if len(idx):
+        text = (
+            col[idx]
+            + " still falling at the end: trend -"
+            + _spec(100 * drop[idx] / my[idx], "{:.1f}%")
+            + f" over the last {thresholds.tail_fraction:.0%} of the run ({curves.step_column} "
+            + _fmt((last - width)[idx])
+            + "-"
+            + _fmt(last[idx])
+            + ", t = "
+            + _spec(t[idx], "{:.1f}")
+            + ", p = "
+            + _spec(p[idx], "{:.1g}")
+            + "); train longer"
+        )
+        detail.iloc[idx] = text
+    return _issues(curves, flagged, "still_improving", detail, last.astype(float))
+
+
+CURVE_DETECTORS: tuple[CurveDetector, ...] = (
+    detect_curve_nonfinite,
+    detect_curve_diverged,
+    detect_curve_overfitting,
+    detect_curve_plateau,
+    detect_curve_oscillation,
+    detect_curve_still_improving,
+)
+
+
+def detect_curve_issues(curves: CurveTable, thresholds: CurveThresholds | None = None) -> pd.DataFrame:
+    """Run every curve detector; one row per (trial, issue type), trials in file order.
+
+    Returns
+    -------
+    pd.DataFrame
+        Columns ``trial_id`` (str), ``type`` (see the module docstring), ``severity``
+        (high/medium/low), ``detail`` (a short reason with the numbers) and ``epoch``
+        (float: the step the issue refers to, NaN if none).
+
+    Notes
+    -----
+    Every rule looks at one trial at a time, so large tables are processed in blocks of
+    whole trials of about :data:`BLOCK_ROWS` rows: the temporaries stay small and are
+    reused, which on 10M rows is several times faster than whole-table arrays.
+    """
+    thresholds = thresholds or CurveThresholds()
+    found = [d(block, thresholds) for block in curves.blocks(BLOCK_ROWS) for d in CURVE_DETECTORS]
+    found = [f for f in found if not f.empty]
+    if not found:
+        return pd.DataFrame({c: pd.Series(dtype=float if c == "epoch" else object) for c in CURVE_ISSUE_COLUMNS})
+    issues = pd.concat(found, ignore_index=True)
+    type_order = {t: i for i, t in enumerate(CURVE_ISSUE_TYPES)}
+    issues["_trial"] = pd.Index(curves.trial_ids).get_indexer(issues["trial_id"])
+    issues["_type"] = issues["type"].map(type_order)
+    return issues.sort_values(["_trial", "_type"], kind="stable").drop(columns=["_trial", "_type"]).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------
+# Issue rows and their text
+# --------------------------------------------------------------------------------------
+
+
+def _issues(curves: CurveTable, mask: np.ndarray, kind: str, detail: pd.Series, epoch: np.ndarray) -> pd.DataFrame:
+    mask = np.asarray(mask, dtype=bool)
+    epoch = np.asarray(epoch, dtype=float)
+    return pd.DataFrame(
+        {
+            "trial_id": curves.trial_ids.to_numpy(dtype=object)[mask],
+            "type": kind,
+            "severity": ISSUE_TYPES[kind].severity,
+            "detail": np.asarray(detail, dtype=object)[mask],
+            "epoch": np.where(np.isfinite(epoch[mask]), epoch[mask], np.nan),
+        },
+        columns=CURVE_ISSUE_COLUMNS,
+    )
+
+
+def _join_details(parts: list[pd.Series], n: int) -> pd.Series:
+    detail = pd.Series([""] * n, dtype=object)
+    for part in parts:
+        idx = part.index.to_numpy()
+        current = detail.iloc[idx].to_numpy(dtype=object)
+        joined = np.where(current == "", part.to_numpy(dtype=object), current + "; " + part.to_numpy(dtype=object))
+        detail.iloc[idx] = joined
+    return detail
+
+
+def _fmt(values: np.ndarray) -> np.ndarray:
+    """:func:`core.values.describe_value` of each value, as an object array.
+
+    The same rules (4 significant digits, 3 in scientific range, integers as such,
+    NaN/+inf/-inf), applied without a NumPy call per value; a test pins the equality.
+    """
+    values = np.asarray(values, dtype=float)
+    out = np.empty(len(values), dtype=object)
+    finite = np.isfinite(values)
+    integral = finite & (values == np.round(values)) & (np.abs(values) < 1e15)
+    out[integral] = values[integral].astype(np.int64).astype(str)
+    out[np.isnan(values)] = "NaN"
+    out[values == np.inf] = "+inf"
+    out[values == -np.inf] = "-inf"
+    rest = np.flatnonzero(finite & ~integral)
+    out[rest] = [f"{v:.3g}" if abs(v) >= 1e5 or abs(v) < 1e-3 else f"{v:.4g}" for v in values[rest].tolist()]
+    return out
+
+
+def _spec(values: np.ndarray, spec: str) -> np.ndarray:
+    """Each value formatted with ``spec`` (e.g. ``"{:.1f}%"``), as an object array."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = [spec.format(v) for v in np.asarray(values).tolist()]
+    return out
+
+
