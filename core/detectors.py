@@ -692,11 +692,10 @@ def early_stopping_on(table: TrialTable) -> np.ndarray:
     on = np.zeros(len(table), dtype=bool)
     for col in table.hyperparameters.columns:
         words = set(tokens(col))
-        values = table.hyperparameters[col]
         if words & {"patience", "n_iter_no_change"} or {"iter", "no", "change"} <= words:
-            on |= values.notna().to_numpy(dtype=bool)
+            on |= table.hyperparameters[col].notna().to_numpy(dtype=bool)
         elif ("early" in words and words & {"stopping", "stop", "stopped"}) or "earlystopping" in words:
-            on |= _truthy(values)
+            on |= _truthy(table.hyperparameters[col])
     if table.outcomes is not None:
         for col, kind in table.roles.outcomes.items():
             if kind == "pruned":

@@ -26,7 +26,7 @@ from core.detectors import NONFINITE_TEXT
 from core.domains import at_natural_edge
 from core.issue_types import names_where
 from core.stats import wilson_interval
-from core.table import TrialTable
+from core.table import TrialTable, numeric_extents
 from core.values import format_number, format_rate
 
 Finding = dict[str, Any]
@@ -150,16 +150,14 @@ def find_edge_of_range(table: TrialTable, issues: pd.DataFrame, best: dict[str, 
     if not best:
         return []
     found = []
+    extents = numeric_extents(table.hyperparameters)
     for hp, value in best["hyperparameters"].items():
-        values = table.hyperparameters[hp]
-        if values.dtype == object or value is None or not np.isfinite(value):
+        if hp not in extents or value is None or not np.isfinite(value):
             continue
-        finite = values[np.isfinite(values)]
-        if finite.nunique() < 3:
+        lo, hi, n_values, _, integral = extents[hp]
+        if n_values < 3:
             continue
-        lo, hi = float(finite.min()), float(finite.max())
         side = "lowest" if value == lo else "highest" if value == hi else None
-        integral = bool(np.all(np.mod(finite, 1) == 0))
         if side is None or at_natural_edge(hp, value, "low" if side == "lowest" else "high", lo, integral):
             continue  # dropout = 0 or a single layer is as far as that side goes
         found.append({

@@ -152,16 +152,21 @@ def _too_big(name: str, what: str) -> InputError:
     return InputError(f"{name}: {what} larger than {limits.max_bytes:,} bytes; raise HPATH_MAX_INPUT_BYTES to read it")
 
 
-def check_table_limits(frame: pd.DataFrame, name: str, limits: Limits | None = None) -> None:
-    """Refuse a table with more rows or columns, or a longer cell, than :class:`Limits` allow."""
+def check_table_limits(frame: pd.DataFrame, name: str, limits: Limits | None = None, text_size: int | None = None) -> None:
+    """Refuse a table with more rows or columns, or a longer cell, than :class:`Limits` allow.
+
+    ``text_size``, the length of the text the table was read from, bounds every cell:
+    when it is within ``max_cell_chars`` the cells are not measured.
+    """
     limits = limits or Limits.from_env()
     if frame.shape[1] > limits.max_columns:
         raise InputError(f"{name}: {frame.shape[1]:,} columns, more than {limits.max_columns:,}; "
                          "raise HPATH_MAX_COLUMNS to read it")
     if frame.shape[0] > limits.max_rows:
         raise InputError(f"{name}: {frame.shape[0]:,} rows, more than {limits.max_rows:,}; raise HPATH_MAX_ROWS to read it")
-    for column in frame.columns:
-        cells = frame[column]
+    if text_size is not None and text_size <= limits.max_cell_chars:
+        return
+    for column, cells in frame.items():
         try:
             longest = cells.str.len().max()
         except (AttributeError, TypeError):  # not text
@@ -210,7 +215,17 @@ class RawTable:
         cls, columns: dict[str, list[str | None]], source: str, notes: list[str] | None = None, format: str = "csv"
     ) -> RawTable:
         """Inverse of :meth:`to_columns`: Arrow-backed text columns, as :func:`read_results` gives."""
-        frame = pd.DataFrame({col: _text_column(cells) for col, cells in columns.items()})
+        texts, others = {}, {}
+        for col, cells in columns.items():
+            try:
+                texts[col] = pa.array(cells, type=pa.large_string())
+            except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all text: keep the objects as they are
+                others[col] = pd.Series(cells, dtype=object)
+        # One Arrow table made a frame at once: a Series per column costs ~0.3 ms, 3 s for 10,000 columns
+        frame = pa.Table.from_arrays(list(texts.values()), names=list(texts)).to_pandas(
+            types_mapper={pa.large_string(): _TEXT}.get)
+        if others:
+            frame = pd.concat([frame, pd.DataFrame(others, index=frame.index if texts else None)], axis=1)[list(columns)]
         return cls(frame=frame, source=source, notes=list(notes or []), format=format)
 
 
@@ -265,7 +280,7 @@ def parse_results_bytes(data: bytes, name: str, *, tab: bool = False) -> RawTabl
         frame = _read_pandas(data, sep, name)
     if frame.empty:
         raise InputError(f"{name}: has a header but no trial rows")
-    check_table_limits(frame, name, limits)
+    check_table_limits(frame, name, limits, text_size=len(data))
     frame.columns = [str(c).strip() for c in frame.columns]
     if sep == ";":
         notes += _decimal_commas(frame, name)
@@ -407,14 +422,6 @@ def records_to_raw(records: list[dict[str, object]], source: str = "<records>") 
     frame = pd.DataFrame(keyed, columns=columns, dtype=object)
     frame = frame.astype(object).where(frame.notna(), None)
     return RawTable(frame=frame, source=source)
-
-
-def _text_column(cells: list[str | None]) -> pd.Series:
-    try:
-        data = pa.chunked_array([pa.array(cells, type=pa.large_string())])
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all text: keep the objects as they are
-        return pd.Series(cells, dtype=object)
-    return pd.Series(pd.arrays.ArrowStringArray(data), dtype=_TEXT, copy=False)
 
 
 def _cells_as_list(cells: pd.Series) -> list[str | None]:

@@ -34,7 +34,7 @@ from core.findings import find_sweep_findings
 from core.issue_types import ISSUE_TYPES, SEVERITY_RANK, SICK_SEVERITIES
 from core.loading import RawTable
 from core.roles import ColumnRoles
-from core.table import TrialTable, build_trial_table
+from core.table import TrialTable, build_trial_table, numeric_extents
 
 SCHEMA_VERSION = "1.1"
 _MAX_LISTED = 1000  # categorical values listed per hyperparameter
@@ -202,24 +202,24 @@ def _issue(trial_id: object, kind: str, severity: str, detail: str, epoch: float
 
 def _ranges(table: TrialTable) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    extents = numeric_extents(table.hyperparameters)
     for col in table.hyperparameters.columns:
-        values = table.hyperparameters[col]
-        if values.dtype == object:
-            counts = values.fillna("(missing)").astype(str).value_counts()
+        if col not in extents:
+            counts = table.hyperparameters[col].fillna("(missing)").astype(str).value_counts()
             # every value (role inference keeps free text out), so a next sweep can list them all
             out[col] = {"kind": "categorical", "values": {str(k): int(v) for k, v in counts.head(_MAX_LISTED).items()},
                         "n_values": int(len(counts))}
-        else:
-            finite = values[np.isfinite(values)]
-            distinct = np.unique(finite.to_numpy(dtype=float))
-            out[col] = {
-                "kind": "numeric",
-                "min": float(finite.min()) if len(finite) else None,
-                "max": float(finite.max()) if len(finite) else None,
-                "n_values": int(len(distinct)),
-            }
-            if 2 <= len(distinct) <= _GRID_VALUES and len(finite) >= 3 * len(distinct):
-                out[col]["values"] = [float(v) for v in distinct]  # a grid: the next sweep keeps it one
+            continue
+        span = extents[col]
+        out[col] = {
+            "kind": "numeric",
+            "min": span.min if span.n_finite else None,
+            "max": span.max if span.n_finite else None,
+            "n_values": span.n_values,
+        }
+        if 2 <= span.n_values <= _GRID_VALUES and span.n_finite >= 3 * span.n_values:  # a grid: the next sweep keeps it one
+            values = table.hyperparameters[col].to_numpy(dtype=float)
+            out[col]["values"] = [float(v) for v in np.unique(values[np.isfinite(values)])]
     return out
 
 

@@ -7,6 +7,7 @@ cells happens here, so detectors can assume clean input.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,7 @@ from core.errors import InputError
 from core.loading import RawTable
 from core.roles import ColumnRoles, flag_values
 from core.status import normalize_status
-from core.values import all_distinct, parse_cells
+from core.values import all_distinct, parse_cells, parse_columns
 
 _FIRST_DATA_LINE = 2  # line 1 of the file is the header
 
@@ -82,7 +83,10 @@ def build_trial_table(raw: RawTable, roles: ColumnRoles) -> TrialTable:
         Empty or duplicate trial ids, and metric or budget cells that are text
         rather than numbers; the message names the column and the line of the file.
     """
-    frame = raw.frame.reset_index(drop=True)
+    frame = raw.frame if isinstance(raw.frame.index, pd.RangeIndex) and raw.frame.index.start == 0 \
+        and raw.frame.index.step == 1 else raw.frame.reset_index(drop=True)
+    columns = dict(frame.items())  # one Series per column (each costs ~50 us: 10,000 columns are read often)
+    parse_columns(columns.values())
     ids = _trial_ids(frame[roles.id], raw.source, roles.id)
     if roles.status:
         cells = frame[roles.status]
@@ -103,9 +107,7 @@ def build_trial_table(raw: RawTable, roles: ColumnRoles) -> TrialTable:
         missing=pd.DataFrame(missing, index=frame.index),
         epochs=_budget(frame, roles.epochs, raw.source),
         runtime=_budget(frame, roles.runtime, raw.source),
-        hyperparameters=pd.DataFrame(
-            {col: _hyperparameter(frame[col]) for col in roles.hyperparameters}, index=frame.index
-        ),
+        hyperparameters=_hyperparameters([columns[col] for col in roles.hyperparameters], frame.index),
         roles=roles,
         errors=_text(frame[roles.error]) if roles.error else None,
         seeds=_text(frame[roles.seed]) if roles.seed else None,
@@ -199,11 +201,58 @@ def _budget(frame: pd.DataFrame, column: str | None, source: str) -> pd.Series |
     return pd.Series(values, index=cells.index, name=cells.name)
 
 
-def _hyperparameter(cells: pd.Series) -> pd.Series:
-    """Numeric hyperparameters as float64; the others as stripped text, ``None`` where empty."""
-    parsed = parse_cells(cells)
-    if parsed.numeric and (~np.isnan(parsed.values) & ~parsed.missing).any():
-        return pd.Series(parsed.values, index=cells.index, name=cells.name, copy=False)  # copied into the frame
-    # A categorical value spelled "none"/"null" ("activation = none") is a real category;
-    # only an empty cell is missing here.
-    return _text(cells)
+def _hyperparameters(columns: list[pd.Series], index: pd.Index) -> pd.DataFrame:
+    """Numeric hyperparameters as float64; the others as stripped text, ``None`` where empty.
+
+    The numeric columns are stacked into one block first: a frame built from 10,000
+    separate columns costs seconds.
+    """
+    numbers, texts = {}, {}
+    for cells in columns:
+        parsed = parse_cells(cells)
+        if parsed.numeric and (~np.isnan(parsed.values) & ~parsed.missing).any():
+            numbers[cells.name] = parsed.values
+        else:  # "none"/"null" in a categorical column ("activation = none") is a real category
+            texts[cells.name] = _text(cells)
+    block = np.column_stack(list(numbers.values())) if numbers else np.empty((len(index), 0))
+    frame = pd.DataFrame(block, index=index, columns=pd.Index(list(numbers), dtype=object))
+    if texts:
+        frame = pd.concat([frame, pd.DataFrame(texts, index=index)], axis=1)[[cells.name for cells in columns]]
+    return frame
+
+
+
+class Extent(NamedTuple):
+    """What one numeric hyperparameter spans, over its finite values (see :func:`numeric_extents`)."""
+
+    min: float
+    """Smallest finite value; NaN when none is finite."""
+    max: float
+    """Largest finite value; NaN when none is finite."""
+    n_values: int
+    """Distinct finite values."""
+    n_finite: int
+    """Trials with a finite value."""
+    integral: bool
+    """Every finite value is a whole number."""
+
+
+def numeric_extents(hyperparameters: pd.DataFrame) -> dict[str, Extent]:
+    """The :class:`Extent` of every numeric hyperparameter, computed for all columns at once.
+
+    ``hyperparameters`` is :attr:`TrialTable.hyperparameters`: its float64 columns are
+    numeric, its object (text) columns are left out. One sort of the whole block:
+    10,000 columns cost milliseconds, not a few pandas calls per column.
+    """
+    numeric = [col for col, dtype in hyperparameters.dtypes.items() if pd.api.types.is_numeric_dtype(dtype)]
+    values = hyperparameters[numeric].to_numpy(dtype=float)
+    finite = np.isfinite(values)
+    ordered = np.sort(np.where(finite, values, np.nan), axis=0)  # NaN last
+    n_finite = finite.sum(axis=0)
+    if not len(values):
+        return {col: Extent(np.nan, np.nan, 0, 0, True) for col in numeric}
+    lowest, highest = ordered[0], ordered[np.maximum(n_finite - 1, 0), np.arange(len(numeric))]
+    n_values = (n_finite > 0) + (np.diff(ordered, axis=0) > 0).sum(axis=0)
+    integral = (~finite | (np.mod(np.where(finite, values, 0), 1) == 0)).all(axis=0)
+    return {col: Extent(float(lo), float(hi), int(k), int(n), bool(whole))
+            for col, lo, hi, k, n, whole in zip(numeric, lowest, highest, n_values, n_finite, integral)}

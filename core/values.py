@@ -8,7 +8,7 @@ Real exports spell NaN and infinity many ways (``nan``, ``NaN``, ``inf``, ``-Inf
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -96,18 +96,64 @@ def column_fact(cells: pd.Series, name: str, compute: Callable[[pd.Series], T]) 
     content and order (not on the index). Columns without Arrow data are computed
     every time.
     """
-    key = _arrow_data(cells)
+    key = arrow_text(cells)
     if key is None:
         return compute(cells)
+    facts = _facts_of(key)
+    if name not in facts:
+        facts[name] = compute(cells)
+    return facts[name]  # type: ignore[no-any-return]
+
+
+def parse_columns(columns: Iterable[pd.Series]) -> None:
+    """Parse every Arrow-backed text column ahead, as :func:`parse_cells` would, and remember each.
+
+    Small columns are parsed together, a batch of about ``_BATCH_CELLS`` cells at a
+    time, so a wide table (10,000 columns of 50 rows) costs a few Arrow calls rather
+    than a few per column; a column as long as a batch is parsed alone, exactly as
+    :func:`parse_cells` does. Columns already parsed, and columns without Arrow data,
+    are left to :func:`parse_cells`.
+    """
+    batches: dict[pa.DataType, list[pa.ChunkedArray]] = {}
+    sizes: dict[pa.DataType, int] = {}
+    for cells in columns:
+        data = arrow_text(cells)
+        if data is None or "parsed" in _facts_of(data):
+            continue
+        batches.setdefault(data.type, []).append(data)
+        sizes[data.type] = sizes.get(data.type, 0) + len(data)
+        if sizes[data.type] >= _BATCH_CELLS:
+            _parse_batch(batches.pop(data.type))
+            del sizes[data.type]
+    for batch in batches.values():
+        _parse_batch(batch)
+
+
+#: Cells parsed in one go by :func:`parse_frame` (columns shorter than this are batched).
+_BATCH_CELLS = 100_000
+
+
+def _parse_batch(columns: list[pa.ChunkedArray]) -> None:
+    if len(columns) == 1:
+        _facts_of(columns[0])["parsed"] = _parse_arrow(columns[0])
+        return
+    whole = _parse_arrow(pa.chunked_array([pa.concat_arrays([c for col in columns for c in col.chunks])]))
+    start = 0
+    for data in columns:
+        end = start + len(data)  # slices of read-only arrays are read-only views
+        _facts_of(data)["parsed"] = ParsedCells(whole.values[start:end], whole.missing[start:end],
+                                                whole.unparsed[start:end])
+        start = end
+
+
+def _facts_of(key: pa.ChunkedArray) -> dict[str, Any]:
+    """What is known of one column's Arrow data, for as long as that data lives."""
     ident = id(key)
     entry = _CACHE.get(ident)
     if entry is None or entry[0]() is not key:
         entry = (weakref.ref(key, lambda _ref: _CACHE.pop(ident, None)), {})
         _CACHE[ident] = entry
-    facts = entry[1]
-    if name not in facts:
-        facts[name] = compute(cells)
-    return facts[name]  # type: ignore[no-any-return]
+    return entry[1]
 
 
 def parse_numeric(cells: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -149,11 +195,11 @@ _CACHE: dict[int, tuple[weakref.ref[pa.ChunkedArray], dict[str, Any]]] = {}
 
 
 def _parse_column(cells: pd.Series) -> ParsedCells:
-    data = _arrow_data(cells)
+    data = arrow_text(cells)
     return _parse_arrow(data if data is not None else _to_arrow(cells))
 
 
-def _arrow_data(cells: pd.Series) -> pa.ChunkedArray | None:
+def arrow_text(cells: pd.Series) -> pa.ChunkedArray | None:
     """The Arrow string data behind an Arrow-backed column (immutable, so a cache key)."""
     array = cells.array
     if not isinstance(cells.dtype, pd.StringDtype | pd.ArrowDtype) or not hasattr(array, "__arrow_array__"):

@@ -247,6 +247,35 @@ def test_the_typed_table_is_the_same_from_arrow_columns_and_from_graph_state_col
         _tables_equal(table, build_trial_table(from_state, roles))
 
 
+def test_numeric_extents_of_every_column_at_once_match_each_column_alone():
+    from core.table import numeric_extents
+
+    rng = np.random.default_rng(2)
+    columns = {
+        "lr": [0.1, np.nan, np.inf, 0.001, 0.1, -np.inf],
+        "layers": [1.0, 2.0, 3.0, 2.0, -0.0, 0.0],
+        "none_finite": [np.nan, np.inf, -np.inf, np.nan, np.nan, np.nan],
+        "one_value": [5.0] * 6,
+        "huge": [1e308, -1e308, 1e-308, 0.5, 2.0, 1e308],
+        **{f"r{i}": rng.choice([0.5, 1.0, np.nan, 2.0], 6) for i in range(50)},
+    }
+    frame = pd.DataFrame(columns)
+    frame.insert(2, "optimizer", pd.Series(["adam", None, "sgd", "adam", "x", "y"], dtype=object))
+    spans = numeric_extents(frame)
+    assert list(spans) == [c for c in frame.columns if c != "optimizer"]  # text columns are left out, order kept
+    for name, span in spans.items():
+        finite = frame[name][np.isfinite(frame[name])]
+        assert span.n_finite == len(finite) and span.n_values == finite.nunique(), name
+        assert span.integral == bool(np.all(np.mod(finite, 1) == 0)), name
+        if len(finite):
+            assert (span.min, span.max) == (finite.min(), finite.max()), name
+        else:
+            assert np.isnan(span.min) and np.isnan(span.max), name
+    assert spans["layers"].n_values == 4  # -0.0 and 0.0 are one value, as np.unique and nunique say
+    empty = numeric_extents(frame.iloc[:0])
+    assert list(empty) == list(spans) and all(s.n_finite == 0 and s.n_values == 0 for s in empty.values())
+
+
 def test_ids_durations_and_categories_through_the_arrow_path(write_csv):
     from core.roles import infer_roles
     from core.table import build_trial_table

@@ -187,3 +187,21 @@ def test_ids_that_only_differ_by_spaces_are_duplicates(write_csv):
     with pytest.raises(InputError, match=r"duplicate trial id '1' in column 'trial_id' on lines 2, 3"):
         build_trial_table(raw, infer_roles(raw.frame, raw.source))
 
+
+
+def test_columns_parsed_together_read_as_each_alone():
+    """parse_columns batches a wide table's columns into one parse: every cell must read as parse_cells reads it alone."""
+    spellings = NAN_SPELLINGS + POS_INF_SPELLINGS + NEG_INF_SPELLINGS + MISSING_SPELLINGS + list(NUMBERS) + TEXT
+    rng = np.random.default_rng(1)
+    columns = {f"c{i}": [spellings[j] for j in rng.integers(0, len(spellings), 7)] for i in range(300)}
+    columns["numbers"] = ["0.5", "", "1e999", "2"] + [""] * 3  # the Arrow cast path beside token-rule columns
+    columns["text"] = ["adam", "sgd", None, "", "adam", "x", "y"]
+    frame = pd.DataFrame({k: pd.Series(v, dtype="str") for k, v in columns.items()})
+    values_module.parse_columns(cells for _, cells in frame.items())
+    for name, cells in columns.items():
+        batched = parse_cells(frame[name])  # the remembered slice of the batch
+        alone = values_module._parse_column(pd.Series(cells, dtype=object))
+        assert np.array_equal(batched.values, alone.values, equal_nan=True), name
+        assert (batched.missing == alone.missing).all() and (batched.unparsed == alone.unparsed).all(), name
+        with pytest.raises(ValueError):
+            batched.values[0] = 1.0  # shared slices stay read-only

@@ -34,7 +34,7 @@ from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
 from core.curves import CurveTable, curve_facts, held_out_loss, train_loss  # noqa: E402
 from core.issue_types import ISSUE_TYPES, SEVERITY_RANK, SICK_SEVERITIES, label_of, names_where  # noqa: E402
-from core.table import TrialTable  # noqa: E402
+from core.table import TrialTable, numeric_extents  # noqa: E402
 from core.values import format_number  # noqa: E402
 
 FOLDER = "hparam_figures"
@@ -148,8 +148,7 @@ def _by_importance(summary: dict[str, Any], hps: Iterable[str]) -> list[str]:
     for f in summary.get("findings") or []:
         if f.get("hyperparameter"):
             score.setdefault(f["hyperparameter"], 2000)
-    hps = list(hps)
-    return sorted(hps, key=lambda hp: (score.get(hp, 3000), hps.index(hp)))
+    return sorted(hps, key=lambda hp: score.get(hp, 3000))  # stable: the table's order among equals
 
 
 # --------------------------------------------------------------------------------------
@@ -177,8 +176,7 @@ def isolation_figures(
     metric, goal = _main_metric(table, summary)
     if metric is None or len(table) == 0:
         return []
-    numeric = [hp for hp in table.hyperparameters.columns if table.hyperparameters[hp].dtype != object
-               and np.unique(_finite(table.hyperparameters[hp].to_numpy(dtype=float))).size >= 3]
+    numeric = [hp for hp, span in numeric_extents(table.hyperparameters).items() if span.n_values >= 3]
     worst = _worst_issue(summary)
     kinds = np.array([worst.get(str(i)) for i in table.ids], dtype=object)
     y = table.metrics[metric].to_numpy(dtype=float)
