@@ -20,9 +20,11 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from core.errors import InputError
+from core.values import arrow_text
 
 _FALLBACK_ENCODINGS = ("cp1252", "latin-1")
 _HEAD_BYTES = 1 << 16  # decoded to find the separator and the header
@@ -167,13 +169,22 @@ def check_table_limits(frame: pd.DataFrame, name: str, limits: Limits | None = N
     if text_size is not None and text_size <= limits.max_cell_chars:
         return
     for column, cells in frame.items():
-        try:
-            longest = cells.str.len().max()
-        except (AttributeError, TypeError):  # not text
-            continue
+        longest = _longest_cell(cells)
         if pd.notna(longest) and longest > limits.max_cell_chars:
             raise InputError(f"{name}: a cell of column {str(column)[:80]!r} holds {int(longest):,} characters, more than "
                              f"{limits.max_cell_chars:,}; raise HPATH_MAX_CELL_CHARS to read it")
+
+
+def _longest_cell(cells: pd.Series) -> float:
+    """Characters in the longest cell (NaN when none is text); one Arrow call for an Arrow column."""
+    data = arrow_text(cells)
+    if data is not None:
+        longest = pc.max(pc.utf8_length(data)).as_py()
+        return float("nan") if longest is None else float(longest)
+    try:
+        return float(cells.str.len().max())
+    except (AttributeError, TypeError):  # not text
+        return float("nan")
 
 
 @dataclass
