@@ -428,8 +428,9 @@ def infer_roles(frame: pd.DataFrame, source: str, hints: dict[str, str] | None =
             context[col] = why
         else:
             hyperparameters.append(col)
+    placed = set(hyperparameters)  # a set: 10,000 columns against a growing list took seconds
     for col in frame.columns:
-        if col in taken or col in hyperparameters or col in context or col in outcomes:
+        if col in taken or col in placed or col in context or col in outcomes:
             continue
         kind = outcome_kind(col)
         if kind and is_boolean(frame[col]):
