@@ -49,6 +49,8 @@ def analyze_sweep(
     curve_thresholds: CurveThresholds | None = None,
     curve_hints: dict[str, str] | None = None,
     search_space: dict[str, dict[str, Any]] | None = None,
+    table: TrialTable | None = None,
+    curve_table: CurveTable | None = None,
 ) -> dict[str, Any]:
     """Detect issues and associations in a raw table (and its curves) and summarise them.
 
@@ -57,15 +59,17 @@ def analyze_sweep(
     format, see :func:`core.curves.build_curve_table`; ``curve_hints`` are the
     reader's and ``--map``'s roles of curve columns), association statistics. The
     declared ``search_space`` (:attr:`core.sweep.Sweep.space`) is kept as
-    ``search_space`` when there is one.
+    ``search_space`` when there is one. ``table`` and ``curve_table``, when the caller
+    already built them from ``raw`` and ``curves``, are used as they are.
     """
     thresholds = thresholds or Thresholds()
-    table = build_trial_table(raw, roles)
-    issues = detect_issues(table, thresholds, reconcile=curves is None)
-    curve_summary = None
-    if curves is not None:
-        curve_thresholds = curve_thresholds or CurveThresholds()
+    table = table if table is not None else build_trial_table(raw, roles)
+    if curve_table is None and curves is not None:
         curve_table = build_curve_table(curves, curve_hints)
+    issues = detect_issues(table, thresholds, reconcile=curve_table is None)
+    curve_summary = None
+    if curve_table is not None:
+        curve_thresholds = curve_thresholds or CurveThresholds()
         replaced = issues["type"].eq("overfitting") & issues["trial_id"].isin(overfitting_judged(curve_table,
                                                                                                   curve_thresholds))
         issues, curve_summary = merge_curve_issues(table, issues[~replaced.to_numpy()], curve_table,

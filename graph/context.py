@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from pydantic.json_schema import SkipJsonSchema
+
 from core.detectors import Thresholds
 
 DEFAULT_MODEL = "meta-llama/Llama-3.1-8B-Instruct"
@@ -40,10 +42,11 @@ class Context:
         metadata={"description": "URL of an OpenAI-compatible server (TGI, vLLM, llama.cpp, "
                                  "Ollama /v1) to use instead of the HF router (env LLM_ENDPOINT_URL)."},
     )
-    chat_model: Any = field(
+    chat_model: SkipJsonSchema[Any] = field(
         default=None,
         metadata={"description": "A LangChain chat model object passed in by code; used instead of "
-                                 "the model setting (not settable from the environment)."},
+                                 "the model setting (not settable from the environment, and not shown "
+                                 "in Studio's form, which cannot hold an object)."},
     )
     offline: bool = field(
         default=False,
@@ -144,3 +147,23 @@ class Context:
         given = {f.name: getattr(self, f.name) for f in fields(Thresholds) if hasattr(self, f.name)}
         given["n_classes"] = given.get("n_classes") or None
         return Thresholds(**given)
+
+
+def context_of(runtime: Any) -> Context:
+    """The run's :class:`Context`: the one given, built from a dict of its fields, or the defaults.
+
+    ``graph.invoke(inputs)`` without ``context=`` gives the nodes ``runtime.context is
+    None``; the defaults (and their environment variables) apply then.
+    """
+    given = getattr(runtime, "context", None)
+    if isinstance(given, Context):
+        return given
+    if given is None:
+        return Context()
+    if isinstance(given, dict):
+        names = {f.name for f in fields(Context)}
+        unknown = sorted(set(given) - names)
+        if unknown:
+            raise TypeError(f"unknown context field(s) {', '.join(unknown)}; fields: {', '.join(sorted(names))}")
+        return Context(**given)
+    raise TypeError(f"context must be a graph.context.Context or a dict of its fields, not {type(given).__name__}")

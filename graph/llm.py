@@ -30,7 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from langgraph.types import RetryPolicy
 
-from graph.context import DEFAULT_MODEL, Context
+from graph.context import DEFAULT_MODEL, Context, context_of
 from graph.report.markdown import strip_control
 
 if TYPE_CHECKING:
@@ -382,7 +382,7 @@ class ModelCalls:
     def __init__(self, runtime: Runtime[Context], model: BaseChatModel, run_started: float | None = None) -> None:
         """Read the attempt number and start time of this node execution (and of the run's model use)."""
         self.model = model
-        self.context = runtime.context
+        self.context = context_of(runtime)
         info = getattr(runtime, "execution_info", None)
         self.attempt = int(getattr(info, "node_attempt", 1) or 1)
         first = getattr(info, "node_first_attempt_time", None)

@@ -3,71 +3,64 @@
 from __future__ import annotations
 
 import math
-import os
-from typing import Any
-
-from langgraph.runtime import Runtime
+from typing import TYPE_CHECKING, Any
 
 from core.grounding import Facts, Grounded, facts_of, ground
-from core.loading import RawTable, records_to_raw
+from core.loading import RawTable
 from core.next_sweep import plan_next_sweep
 from core.patterns import analyze_patterns
 from core.roles import ColumnRoles, infer_roles
-from core.sources import apply_mapping, read_curves, read_sweep
 from core.summary import analyze_sweep
-from core.sweep import Sweep
 from graph import llm
-from graph.context import Context
+from graph.context import Context, context_of
+from graph.inputs import load_sweep, sweep_of
 from graph.phrasing import ask_analyst, ask_writer
 from graph.report.markdown import render_report
 from graph.state import State
 
-DEFAULT_RESULTS = "results.csv"
+if TYPE_CHECKING:
+    from langgraph.runtime import Runtime
 
 
 def load(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Read the sweep (a file, directory, storage URL, or records) and infer the column roles.
 
-    Any tool's export is read by :func:`core.sources.read_sweep`; the roles its reader
-    knows, with the caller's ``mapping`` over them, are hints to role inference.
+    Any tool's export is read by :func:`core.sources.read_sweep` (records by
+    :func:`core.sources.records.read_records`) and kept in the process's cache
+    (:mod:`graph.inputs`), not in the state; the roles its reader knows, with the
+    caller's ``mapping`` over them, are hints to role inference.
     """
-    mapping = dict(state.get("mapping") or {})
-    if state.get("records"):
-        raw = records_to_raw(state["records"])
-        sweep = Sweep(trials=raw, format="records")
-        if state.get("curves_path"):
-            sweep.curves = read_curves(state["curves_path"], sweep, mapping)
-        apply_mapping(sweep, mapping)
-    else:
-        path = state.get("results_path") or os.environ.get("HPATH_RESULTS_CSV") or DEFAULT_RESULTS
-        sweep = read_sweep(path, format=state.get("format"), study=state.get("study"),
-                           curves=state.get("curves_path"), mapping=mapping)
+    sweep = load_sweep(state).sweep
     roles = infer_roles(sweep.trials.frame, sweep.source, sweep.role_hints)
     curves = sweep.curves
     return {
         "source": sweep.source,
         "sweep_format": sweep.format,
-        "raw": sweep.trials.to_columns(),
-        "curves": curves.to_columns() if curves is not None else None,
-        "role_hints": sweep.role_hints,
-        "curve_hints": sweep.curve_hints,
-        "search_space": sweep.space,
+        "n_trials": len(sweep.trials.frame),
+        "n_curve_trials": curve_trials(curves),
         "roles": roles.to_dict(),
-        "notes": {"replace": sweep.notes},
+        "notes": {"replace": []},
         "revisions": 0,
         "invalid_citations": [],
         "model_started": None,
     }
 
 
+def curve_trials(curves: RawTable | None) -> int | None:
+    """How many trials the curves hold (None without curves)."""
+    if curves is None:
+        return None
+    ids = curves.frame["trial_id"] if "trial_id" in curves.frame.columns else None
+    return int(ids.nunique()) if ids is not None else None
+
+
 def detect(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Run every detector and the association statistics; the summary holds the facts."""
-    raw = RawTable.from_columns(state["raw"], source=state["source"], notes=list(state.get("notes", [])),
-                                format=state.get("sweep_format") or "csv")
-    curves = RawTable.from_columns(state["curves"], source=state["source"]) if state.get("curves") else None
-    roles, thresholds = ColumnRoles.from_dict(state["roles"]), runtime.context.thresholds()
-    return {"summary": analyze_sweep(raw, roles, thresholds, curves=curves, curve_hints=state.get("curve_hints"),
-                                     search_space=state.get("search_space"))}
+    """Run every detector and the association statistics on the sweep the load node read; the summary holds the facts."""
+    loaded = sweep_of(state)
+    sweep, roles = loaded.sweep, ColumnRoles.from_dict(state["roles"])
+    return {"summary": analyze_sweep(sweep.trials, roles, context_of(runtime).thresholds(),
+                                     table=loaded.trial_table(roles), curve_table=loaded.curve_table(),
+                                     search_space=sweep.space)}
 
 
 def analyze(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -78,7 +71,7 @@ def analyze(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     budget, keeps the deterministic analysis with a one-line notice, and the writer
     then does not call the model either.
     """
-    ctx = runtime.context
+    ctx = context_of(runtime)
     summary = state["summary"]
     analysis = analyze_patterns(summary, alpha=ctx.alpha, min_support=ctx.min_support)
     try:
@@ -123,14 +116,13 @@ def write(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     unbacked fact (number, count, hyperparameter value, "all healthy"), the sentence
     is removed and the report says so in one line. Tables come from ``core`` only.
     """
-    ctx = runtime.context
+    ctx = context_of(runtime)
     summary, analysis = state["summary"], dict(state["analysis"])
     model_info = analysis.pop("model", None) or {}
     facts = _LazyFacts(summary | _deterministic(analysis))
     revisions = state.get("revisions", 0)
     may_loop = revisions < ctx.max_revisions
-    file_notes = set(summary["sweep"]["notes"])
-    notes = [n for n in state.get("notes", []) if n not in file_notes]
+    notes = list(state.get("notes", []))
     new_notes: list[str] = []
     checks = _check_analysis(analysis, facts)
     bad_ids = [i for g in checks.values() for i in g.citation_errors]
@@ -166,26 +158,36 @@ def write(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     narrative = (narrative_check.text or None) if narrative_check else None
     used_model = bool(narrative) or any(p.get("phrased_by_model") for p in final["patterns"] + final["recommendations"])
     author = model_info.get("analyst") or (llm.model_label(ctx, model) if model is not None else None)
-    full = summary | final | {
-        "writer": {"author": author if used_model and author else "deterministic",
-                   "analyst": model_info.get("analyst") or "deterministic",
-                   "model_called": author or model_info.get("called"),  # even when none of its text was kept
-                   "narrative": narrative,
-                   "notes": list(dict.fromkeys(notes + new_notes)),
-                   "revisions": revisions,
-                   "rejected_ids": bad_ids,
-                   "removed_sentences": sum(len(g.removed) for g in groundings)},
-    }
-    full["next_sweep"] = plan_next_sweep(full)
-    full = _strict_json(full)
+    full = complete_summary(summary, final, {
+        "author": author if used_model and author else "deterministic",
+        "analyst": model_info.get("analyst") or "deterministic",
+        "model_called": author or model_info.get("called"),  # even when none of its text was kept
+        "narrative": narrative,
+        "notes": list(dict.fromkeys(notes + new_notes)),
+        "revisions": revisions,
+        "rejected_ids": bad_ids,
+        "removed_sentences": sum(len(g.removed) for g in groundings)})
     return {"summary": full, "report": render_report(full), "invalid_citations": [], "notes": new_notes}
+
+
+def complete_summary(summary: dict[str, Any], analysis: dict[str, Any], writer: dict[str, Any]) -> dict[str, Any]:
+    """The final summary (``hparam_summary.json``): the facts, the analysis as written, the writer's record, the next sweep."""
+    full = summary | analysis | {"writer": writer}
+    full["next_sweep"] = plan_next_sweep(full)
+    return {k: v if k == "issues" else _strict_json(v) for k, v in full.items()}
+
+
+def deterministic_analysis(analysis: dict[str, Any]) -> dict[str, Any]:
+    """The analysis as the report states it when no model wrote anything."""
+    return _apply(analysis, {})
 
 
 def _strict_json(node: Any) -> Any:
     """The summary as strict JSON can hold it: a non-finite float (a hyperparameter set to ``inf``) becomes a word.
 
-    Counts, rates and metric values are finite by construction; this catches the values
-    copied from the input (the best trial's hyperparameters, the next sweep's start).
+    Counts, rates and metric values are finite by construction, and so are the issue
+    rows (their ``epoch`` only when finite), which are not walked; this catches the
+    values copied from the input (the best trial's hyperparameters, the next sweep's start).
     """
     if isinstance(node, float) and not math.isfinite(node):
         return "nan" if math.isnan(node) else ("inf" if node > 0 else "-inf")

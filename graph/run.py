@@ -8,8 +8,9 @@ earlier report; ``--output-format html`` adds a self-contained ``hparam_report.h
 and ``--output-format json`` prints the summary to stdout and writes nothing.
 
 The graph itself writes no file: the pictures are drawn here, after it returns, from
-the typed tables rebuilt from the raw cells in its state, and the report is rendered
-again with their links (the graph's own report, for Studio and embedding, has none).
+the typed tables the run built (kept in the process beside the state, see
+:mod:`graph.inputs`), and the report is rendered again with their links (the graph's
+own report, for Studio and embedding, has none).
 
 Exit status: 0 on success; 1 when ``--fail-on`` names an issue type some trial has;
 2 on bad input or an output directory that cannot take the report (one line on
@@ -217,21 +218,16 @@ def _log_to(args: argparse.Namespace, results: str, summary: dict[str, Any], out
 
 
 def _draw(final: dict[str, Any], out_dir: Path) -> list[dict[str, str]]:
-    """The pictures, from the typed tables rebuilt from the state's raw cells; a failure costs only the pictures."""
-    from core.curves import build_curve_table
-    from core.loading import RawTable
+    """The pictures, from the typed tables the run built (kept beside the state); a failure costs only the pictures."""
     from core.roles import ColumnRoles
-    from core.table import build_trial_table
+    from graph.inputs import sweep_of
 
     try:
         from graph.report.pictures import write_pictures
 
-        raw = RawTable.from_columns(final["raw"], source=final["source"], format=final.get("sweep_format") or "csv")
-        table = build_trial_table(raw, ColumnRoles.from_dict(final["roles"]))
-        curves = None
-        if final.get("curves"):
-            curves = build_curve_table(RawTable.from_columns(final["curves"], source=final["source"]))
-        return write_pictures(final["summary"], out_dir, table=table, curves=curves)
+        loaded = sweep_of(final)
+        table = loaded.trial_table(ColumnRoles.from_dict(final["roles"]))
+        return write_pictures(final["summary"], out_dir, table=table, curves=loaded.curve_table())
     except Exception as exc:  # noqa: BLE001 - the report is worth more than its pictures
         print(f"note: pictures were not drawn ({type(exc).__name__}: {exc})", file=sys.stderr)
         return []
@@ -296,11 +292,11 @@ def _run(results: str, args: argparse.Namespace, progress: _Plain) -> dict[str, 
     if args.max_revisions is not None:
         settings["max_revisions"] = args.max_revisions
     context = Context(**settings)
-    final: dict[str, Any] = {}
     inputs: dict[str, Any] = {"results_path": results, "mapping": _mapping(args.mapping)}
     for key, value in (("format", args.format), ("study", args.study), ("curves_path", args.curves)):
         if value:
             inputs[key] = value
+    final: dict[str, Any] = dict(inputs)  # the inputs name the sweep the pictures are drawn from
     progress.step(_NEXT["__start__"])
     for update in graph.stream(inputs, context=context, stream_mode="updates"):
         for node, values in update.items():
@@ -425,9 +421,9 @@ def _mapping(entries: list[str]) -> dict[str, str]:
 def _progress(node: str, values: dict[str, Any]) -> str:
     if node == "load":
         roles = values["roles"]
-        n = len(next(iter(values["raw"].values()), []))
-        curves = values.get("curves")
-        with_curves = f", curves for {len(set(curves['trial_id']))} trial(s)" if curves and "trial_id" in curves else ""
+        n = values["n_trials"]
+        curves = values.get("n_curve_trials")
+        with_curves = f", curves for {curves} trial(s)" if curves is not None else ""
         fmt = values.get("sweep_format") or "csv"
         read_as = f" ({fmt})" if fmt != "csv" else ""
         return (f"{values['source']}{read_as}: {n} trials, {len(roles['metrics'])} metric(s), "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from pydantic import Field
 from typing_extensions import TypedDict
 
 
@@ -19,20 +20,28 @@ def add_notes(current: list[str] | None, update: list[str] | dict[str, list[str]
 
 
 class InputState(TypedDict, total=False):
-    """What a caller gives the graph: a results file path, or the rows themselves."""
+    """What a caller gives the graph: ``results_path`` (a file, directory or storage URL) or ``records``.
 
-    results_path: str
-    """Path of a CSV/TSV results table, one row per trial."""
-    records: list[dict[str, Any]]
-    """Alternatively, the trials as records (``None`` is missing, ``"nan"``/NaN non-finite)."""
-    format: str
-    """Input format to read ``results_path`` as (``optuna``, ``wandb``, ``mlflow``, ``raytune``, ...); detected if absent."""
-    study: str
-    """The Optuna study (or MLflow experiment) to read when the storage holds several."""
-    curves_path: str
-    """Per-step curves kept apart: a long-format CSV, or a directory of W&B history CSVs."""
-    mapping: dict[str, str]
-    """Column -> role (``id``, ``status``, ``hyperparameter``, ``metric:val_loss``, ...), over inference and the reader's."""
+    Without either the load node stops with an error naming these keys (the CLI's
+    ``./results.csv`` default is the CLI's own).
+    """
+
+    results_path: Annotated[str, Field(description=(
+        "The sweep: a results table (CSV/TSV/Parquet), an Optuna or MLflow SQLite file, a storage URL "
+        "(sqlite:///x.db), an MLflow tracking server URL, or a Ray Tune / Keras Tuner / mlruns directory."))]
+    records: Annotated[list[dict[str, Any]], Field(description=(
+        "Alternatively, the trials as records, one dict per trial (None is missing, NaN a reported non-finite "
+        "value; an Optuna trials_dataframe()'s records are read as Optuna's, NaN missing)."))]
+    format: Annotated[str, Field(description=(
+        "Read results_path as this format (csv, parquet, optuna, wandb, mlflow, raytune, kerastuner, ...); "
+        "detected when absent."))]
+    study: Annotated[str, Field(description="The Optuna study (or MLflow experiment) to read when the storage holds several.")]
+    curves_path: Annotated[str, Field(description=(
+        "Per-step curves kept apart: a long-format CSV (trial id, step or epoch, metrics) or a directory of "
+        "W&B history CSVs."))]
+    mapping: Annotated[dict[str, str], Field(description=(
+        "Column -> role over inference and the reader's (id, status, hyperparameter, metric:val_loss, "
+        "metric:objective:max, epochs, runtime, error, seed, ignore)."))]
 
 
 class OutputState(TypedDict, total=False):
@@ -45,27 +54,24 @@ class OutputState(TypedDict, total=False):
 
 
 class State(InputState, OutputState, total=False):
-    """Everything the nodes share."""
+    """Everything the nodes share: inputs, what was read, roles, notes, the summary, the analysis, the writer's output.
+
+    No table cells: the sweep itself stays in the process's cache (:mod:`graph.inputs`).
+    """
 
     source: str
     """Name of the input, used in messages and the report."""
-    raw: dict[str, list[str | None]]
-    """The results table as raw text cells, column by column."""
-    curves: dict[str, list[str | None]] | None
-    """Per-step curves in long format (``trial_id``, step, metrics) as raw text cells, or None."""
     sweep_format: str
     """The format the input was read as (``csv``, ``optuna-sqlite``, ``raytune``, ...)."""
-    role_hints: dict[str, str]
-    """Roles the reader knew for certain, merged with ``mapping`` (given to role inference)."""
-    curve_hints: dict[str, str]
-    """Roles of curve columns the reader knew, merged with ``mapping`` (given to the curve table)."""
-    search_space: dict[str, dict[str, Any]]
-    """The search space the input declares (``core.sweep.Sweep.space``), empty when it declares none."""
+    n_trials: int
+    """How many trials (rows) were read."""
+    n_curve_trials: int | None
+    """How many trials the per-step curves hold, or None without curves."""
     roles: dict[str, Any]
     """Column roles (see ``core.roles.ColumnRoles.to_dict``)."""
     notes: Annotated[list[str], add_notes]
-    """One-line notices for the user (file encoding, model fallbacks), appended by nodes
-    (the load node starts the list over, see :func:`add_notes`)."""
+    """One-line notices of this run for the user (model fallbacks, removed sentences), appended by nodes
+    (the load node starts the list over, see :func:`add_notes`); how the input was read is in the summary."""
     analysis: dict[str, Any]
     """The analyst's patterns, leads and recommendations, possibly phrased by a model."""
     invalid_citations: list[str]

@@ -15,6 +15,7 @@ from typing import Any
 
 from core.issue_types import SEVERITY_RANK
 from core.next_sweep import to_wandb_sweep
+from graph.inputs import trial_columns
 
 MAX_TRIAL_ROWS = 5000
 """Trial rows shown; a larger sweep shows its affected trials (and the best one) first, up to this many."""
@@ -31,15 +32,16 @@ def build_view(final: dict[str, Any], pictures: list[dict[str, str]]) -> dict[st
     Parameters
     ----------
     final : dict
-        The merged node updates of one run (``summary``, ``raw``, ``roles``); without
-        ``raw`` (a watch's summary) the trial table lists the trials with issues, ids only.
+        The inputs and merged node updates of one run (``results_path`` or ``records``,
+        ``summary``, ``roles``); without inputs (a watch's summary) the trial table lists
+        the trials with issues, ids only.
     pictures : list of dict
         :func:`graph.report.pictures.write_pictures` links (``path``, ``title``, ``section``,
         ``hyperparameter`` for isolation plots).
     """
     summary = final["summary"]
     roles = final.get("roles") or summary["sweep"]["roles"]
-    trials = _trials(final.get("raw"), roles, summary)
+    trials = _trials(trial_columns(final), roles, summary)
     href = trials["href"]
     anchors = _anchors(summary)
     isolation = {p["hyperparameter"]: _figure(p) for p in pictures if p.get("hyperparameter")}

@@ -8,6 +8,7 @@ import pytest
 from langgraph.runtime import Runtime
 
 from graph.context import Context
+from graph.inputs import sweep_of
 from graph.nodes import load
 from tests.conftest import DATA
 from tests.test_cli import run_cli
@@ -69,20 +70,24 @@ def test_a_wandb_export_takes_a_long_format_curves_file(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
-def test_load_node_keeps_the_sweep_json_native():
-    update = load({"results_path": str(RAY), "mapping": {"optimizer": "ignore"}}, Runtime(context=Context()))
-    assert update["sweep_format"] == "raytune"
-    assert update["role_hints"]["optimizer"] == "ignore" and update["role_hints"]["trial_id"] == "id"
-    assert set(update["curves"]) >= {"trial_id", "step", "val_loss"} and "nan" in update["curves"]["val_loss"]
-    assert update["roles"]["mapping"]["optimizer"] == "ignore"
+def test_load_node_keeps_the_sweep_out_of_the_json_native_state():
+    state = {"results_path": str(RAY), "mapping": {"optimizer": "ignore"}}
+    update = load(state, Runtime(context=Context()))
+    assert update["sweep_format"] == "raytune" and update["n_trials"] == 6 and update["n_curve_trials"] == 5
+    assert update["roles"]["id"] == "trial_id"  # the reader's hint
+    assert update["roles"]["mapping"]["optimizer"] == "ignore" and "optimizer" not in update["roles"]["hyperparameters"]
+    assert not {"raw", "curves", "role_hints"} & update.keys()  # no table cells in the state
     json.dumps(update, allow_nan=False)  # storable by any checkpointer
+    curves = sweep_of(state).sweep.curves.frame  # the detect node's sweep: the one the load node read
+    assert set(curves.columns) >= {"trial_id", "step", "val_loss"} and "nan" in curves["val_loss"].tolist()
+    assert sweep_of(state) is sweep_of(dict(state))
 
 
 def test_load_node_reads_records_with_a_mapping():
     records = [{"run": "a", "score": 0.5, "width": 1}, {"run": "b", "score": float("nan"), "width": 2}]
     update = load({"records": records, "mapping": {"run": "id", "score": "metric:objective:max"}},
                   Runtime(context=Context()))
-    assert update["sweep_format"] == "records" and update["curves"] is None
+    assert update["sweep_format"] == "records" and update["n_curve_trials"] is None
     assert update["roles"]["id"] == "run" and update["roles"]["metrics"]["score"]["goal"] == "max"
 
 

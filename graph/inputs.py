@@ -1,0 +1,169 @@
+"""The sweep a run's inputs name, read once per process: the graph's state holds no table cells.
+
+The load node reads the sweep through the one reader seam (:func:`core.sources.read_sweep`,
+or records) and keeps it here, in a small in-process cache keyed on the inputs (path,
+format, study, curves, mapping); the detect node and the pictures take it from the cache
+and build each typed table once. A file or directory read again is re-read only when it
+changed (modification time and size); a storage URL or server is read afresh by every
+load node, since nothing says whether it changed. A process that did not run the load
+node (a resumed Studio thread) reads the inputs again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.curves import CurveTable, build_curve_table
+from core.errors import InputError
+from core.roles import ColumnRoles
+from core.sources import apply_mapping, read_curves, read_sweep
+from core.sources.records import read_records
+from core.sweep import Sweep
+from core.table import TrialTable, build_trial_table
+
+INPUT_KEYS = ("results_path", "records", "format", "study", "curves_path", "mapping")
+"""The keys the graph takes as input (see :class:`graph.state.InputState`)."""
+
+_KEEP = 2  # sweeps kept (a run and the one before it: Studio re-runs, the web app)
+
+
+@dataclass
+class Loaded:
+    """A sweep as read, with the typed tables built from it (each built once)."""
+
+    sweep: Sweep
+    version: tuple[Any, ...] | None
+    records: Any = None
+    _tables: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def trial_table(self, roles: ColumnRoles) -> TrialTable:
+        """The typed trial table for these roles (:func:`core.table.build_trial_table`)."""
+        key = "trials:" + json.dumps(roles.to_dict(), sort_keys=True, default=str)
+        with self._lock:
+            if key not in self._tables:
+                self._tables[key] = build_trial_table(self.sweep.trials, roles)
+            return self._tables[key]
+
+    def curve_table(self) -> CurveTable | None:
+        """The typed curve table (:func:`core.curves.build_curve_table`), or None without curves."""
+        if self.sweep.curves is None:
+            return None
+        with self._lock:
+            if "curves" not in self._tables:
+                self._tables["curves"] = build_curve_table(self.sweep.curves, self.sweep.curve_hints)
+            return self._tables["curves"]
+
+
+_cache: OrderedDict[str, Loaded] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def check_inputs(state: Mapping[str, Any]) -> None:
+    """A clear error when the input names no sweep (the graph never falls back to ``./results.csv``)."""
+    if state.get("records") or state.get("results_path"):
+        return
+    raise InputError("no sweep given: the graph takes 'results_path' (a file, directory or storage URL) or "
+                     "'records' (a list of dicts, one per trial), with optional 'format', 'study', 'curves_path' "
+                     "and 'mapping' (LangGraph drops other keys before the graph sees them)")
+
+
+def load_sweep(state: Mapping[str, Any]) -> Loaded:
+    """Read the inputs' sweep for the load node: from the cache if a file is unchanged, else afresh."""
+    check_inputs(state)
+    key, version = _key(state), _version(state)
+    with _cache_lock:
+        hit = _cache.get(key)
+    if hit is not None and version is not None and hit.version == version and _same_records(hit, state):
+        return hit
+    loaded = Loaded(_read(state), version, state.get("records"))
+    with _cache_lock:
+        _cache[key] = loaded
+        _cache.move_to_end(key)
+        while len(_cache) > _KEEP:
+            _cache.popitem(last=False)
+    return loaded
+
+
+def sweep_of(state: Mapping[str, Any]) -> Loaded:
+    """The sweep the load node of this run read (or, in another process, the inputs read again)."""
+    check_inputs(state)
+    with _cache_lock:
+        hit = _cache.get(_key(state))
+    if hit is not None and _same_records(hit, state):
+        return hit
+    return load_sweep(state)
+
+
+def trial_columns(state: Mapping[str, Any]) -> dict[str, list[str | None]] | None:
+    """The trials as text cells column by column, or None when the state names no sweep (a watch's summary)."""
+    if not (state.get("records") or state.get("results_path")):
+        return None
+    return sweep_of(state).sweep.trials.to_columns()
+
+
+def _read(state: Mapping[str, Any]) -> Sweep:
+    mapping = dict(state.get("mapping") or {})
+    if state.get("records"):
+        sweep = read_records(state["records"])
+        if state.get("curves_path"):
+            sweep.curves = read_curves(state["curves_path"], sweep, mapping)
+        apply_mapping(sweep, mapping)
+        return sweep
+    return read_sweep(state["results_path"], format=state.get("format"), study=state.get("study"),
+                      curves=state.get("curves_path"), mapping=mapping)
+
+
+def _same_records(hit: Loaded, state: Mapping[str, Any]) -> bool:
+    return hit.records is state.get("records")
+
+
+def _key(state: Mapping[str, Any]) -> str:
+    records = state.get("records")
+    given = {k: state.get(k) for k in INPUT_KEYS if k != "records"}
+    given["records"] = id(records) if records else None
+    return json.dumps(given, sort_keys=True, default=str)
+
+
+def _version(state: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """Modification time and size of the input's files; None when they cannot say (a URL, a server)."""
+    if state.get("records"):
+        parts: list[Any] = [id(state["records"])]
+    else:
+        found = _stamp(str(state["results_path"]))
+        if found is None:
+            return None
+        parts = [found]
+    if state.get("curves_path"):
+        found = _stamp(str(state["curves_path"]))
+        if found is None:
+            return None
+        parts.append(found)
+    return tuple(parts)
+
+
+def _stamp(name: str) -> tuple[int, int] | None:
+    """Newest modification time and total size of a file, or of the files under a directory."""
+    path = Path(name)
+    try:
+        if path.is_file():
+            st = path.stat()
+            return st.st_mtime_ns, st.st_size
+        if not path.is_dir():
+            return None
+        newest, total = path.stat().st_mtime_ns, 0
+        for root, _, files in os.walk(path):
+            for f in files:
+                st = os.stat(os.path.join(root, f))
+                newest, total = max(newest, st.st_mtime_ns), total + st.st_size
+        return newest, total
+    except OSError:
+        return None
+

@@ -1,0 +1,101 @@
+"""Embedding as users try it: the graph without a context, bad input keys, Studio's form, and diagnose()."""
+
+from __future__ import annotations
+
+import json
+
+import optuna
+import pytest
+
+from core.errors import InputError
+from graph import diagnose, graph
+from graph.context import Context
+from tests.conftest import EXAMPLES
+
+SAMPLE = EXAMPLES / "sample_results.csv"
+
+
+def _study(n: int = 40) -> optuna.Study:
+    """A real in-memory study: a conditional parameter, failed and pruned trials, intermediate values."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+    def objective(trial: optuna.Trial) -> float:
+        optimizer = trial.suggest_categorical("optimizer", ["adam", "sgd"])
+        lr = trial.suggest_float("lr", 1e-4, 1.0, log=True)
+        if optimizer == "sgd":
+            trial.suggest_float("momentum", 0.0, 0.99)  # missing for every adam trial
+        if lr > 0.5:
+            raise RuntimeError("loss exploded")  # FAIL, no value
+        loss = 1.0
+        for step in range(5):
+            loss = loss * (0.7 + lr)
+            trial.report(loss, step)
+            if trial.number % 7 == 3:
+                raise optuna.TrialPruned()
+        return loss
+
+    study = optuna.create_study(study_name="embedded", sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(objective, n_trials=n, catch=(RuntimeError,))
+    return study
+
+
+def test_the_graph_runs_without_a_context():
+    out = graph.invoke({"results_path": str(SAMPLE)})  # no context=: the defaults (no model) apply
+    assert out["summary"]["sweep"]["n_trials"] == 6 and out["summary"]["writer"]["author"] == "deterministic"
+    assert out["report"].startswith("#")
+
+
+@pytest.mark.parametrize("inputs", [{}, {"results": "results.csv"}, {"path": "x.csv", "mapping": {}}])
+def test_a_missing_or_misnamed_input_key_is_an_error_naming_the_keys(inputs, tmp_path, monkeypatch):
+    (tmp_path / "results.csv").write_text(SAMPLE.read_text())  # never read: that fallback is the CLI's
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError, match="no sweep given: the graph takes 'results_path' .* or 'records'"):
+        graph.invoke(inputs, context=Context(offline=True))
+
+
+def test_studio_shows_what_each_input_means_and_no_object_setting():
+    schema = graph.get_input_jsonschema()
+    for key in ("results_path", "records", "format", "study", "curves_path", "mapping"):
+        assert len(schema["properties"][key].get("description", "")) > 20, key
+    context = graph.get_context_jsonschema()
+    assert "chat_model" not in context["properties"] and "offline" in context["properties"]
+    assert all(p.get("description") for p in context["properties"].values())
+
+
+def test_diagnose_gives_the_summary_the_graph_gives():
+    expected = graph.invoke({"results_path": str(SAMPLE)}, context=Context(offline=True))["summary"]
+    assert diagnose(SAMPLE) == expected
+    assert diagnose(str(SAMPLE), context=Context(min_support=50))["patterns"] == []
+
+
+def test_diagnose_a_live_optuna_study_and_its_trials_dataframe():
+    study = _study()
+    states = {t.number: t.state.name for t in study.trials}
+    failed = sorted(str(n) for n, s in states.items() if s == "FAIL")
+    pruned = sorted(str(n) for n, s in states.items() if s == "PRUNED")
+    assert failed and pruned
+
+    live = diagnose(study)
+    frame = study.trials_dataframe()
+    assert frame["params_momentum"].isna().any() and frame["value"].isna().any()
+    from_frame = diagnose(frame)
+    from_records = graph.invoke({"records": json.loads(frame.to_json(orient="records", date_format="iso"))},
+                                context=Context(offline=True))["summary"]
+    from_dict_records = diagnose(frame.to_dict("records"))
+
+    for summary in (live, from_frame, from_records, from_dict_records):
+        ids = {kind: sorted(i["trial_id"] for i in summary["issues"] if i["type"] == kind)
+               for kind in ("failed", "pruned")}
+        assert ids == {"failed": failed, "pruned": pruned}
+        # a parameter a trial did not sample, or the value of a failed or pruned trial, is missing, not NaN
+        assert "nonfinite_metric" not in summary["issue_counts"] and "status_mismatch" not in summary["issue_counts"]
+        assert set(summary["sweep"]["roles"]["hyperparameters"]) == {"optimizer", "lr", "momentum"}
+    assert live["sweep"]["format"] == "optuna-study" and from_frame["sweep"]["format"] == "optuna-records"
+    assert live["search_space"]["lr"]["log"] is True and "curves" in live
+
+
+def test_diagnose_says_what_it_takes():
+    with pytest.raises(InputError, match="DataFrame, an optuna.Study"):
+        diagnose(42)
+    with pytest.raises(InputError, match="no trial records"):
+        diagnose([])
