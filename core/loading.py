@@ -286,9 +286,8 @@ def parse_results_bytes(data: bytes, name: str, *, tab: bool = False) -> RawTabl
         raise InputError(f"{name}: {len(header):,} columns, more than {limits.max_columns:,}; "
                          "raise HPATH_MAX_COLUMNS to read it")
     frame = _read_arrow(data, sep, header)
-    if frame is None:  # Arrow refused the file (ragged lines, ...): name the line, or pandas reads it
-        _check_field_counts(data, sep, len(header), name)
-        frame = _read_pandas(data, sep, name)
+    if frame is None:  # Arrow refused the file (ragged lines, ...): name the line, or read it row by row
+        frame = _read_rows(data, sep, len(header), name)
     if frame.empty:
         raise InputError(f"{name}: has a header but no trial rows")
     check_table_limits(frame, name, limits, text_size=len(data))
@@ -385,38 +384,41 @@ def _read_arrow(data: bytes, sep: str, header: list[str]) -> pd.DataFrame | None
     return table.to_pandas(types_mapper={pa.large_string(): _TEXT}.get)
 
 
-def _check_field_counts(data: bytes, sep: str, n_columns: int, name: str) -> None:
-    """The first line with more fields than the header, or with one field only, as an InputError.
+def _read_rows(data: bytes, sep: str, n_columns: int, name: str) -> pd.DataFrame:
+    """Read, row by row, a file Arrow refused; every row must have the header's fields.
 
-    A row written with another separator ("2;0.2;0.6" in a comma file) would otherwise
-    be padded with empty cells and read as one trial id. A row with a few fields too
-    few is padded with empty (missing) cells, as before.
+    A ragged file is an error naming the file and the first bad line: a row with fewer
+    fields than the header (a row written with another separator, ``2;0.2,0.6`` in a
+    comma file, or cells left out, would be shifted or padded and read wrongly) or with
+    more. Tolerated, because nothing is lost: blank and whitespace-only lines, and
+    trailing separators after the last column (``1,0.5,0.1,`` or ``1,0.5,0.1,,``), whose
+    empty fields are dropped.
     """
     reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace")), delimiter=sep)
+    rows: list[list[str]] = []
     try:
         for row in reader:
-            if len(row) > n_columns or (len(row) == 1 and n_columns > 1 and row[0].strip()):
-                other = next((s for s in (";", "\t", ",", "|") if s != sep and len(row) == 1 and s in row[0]), None)
-                hint = f" (it looks separated by {other!r})" if other else ""
-                raise InputError(f"{name}: line {reader.line_num} has {len(row)} field{'s' * (len(row) > 1)} but the header has "
-                                 f"{n_columns}{hint}")
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue  # a blank line
+            if len(row) > n_columns and not any(cell.strip() for cell in row[n_columns:]):
+                row = row[:n_columns]  # trailing separators: only empty fields after the last column
+            if len(row) != n_columns:
+                raise InputError(f"{name}: line {reader.line_num} {_ragged(row, n_columns, sep)}")
+            rows.append(row)
     except csv.Error as exc:
         raise InputError(f"{name}: line {reader.line_num}: {exc}") from None
+    header, body = rows[0], rows[1:]
+    table = pa.Table.from_arrays([pa.array(column, type=pa.large_string()) for column in zip(*body)] if body
+                                 else [pa.array([], type=pa.large_string())] * n_columns, names=header)
+    return table.to_pandas(types_mapper={pa.large_string(): _TEXT}.get)
 
 
-def _read_pandas(data: bytes, sep: str, name: str) -> pd.DataFrame:
-    try:
-        return pd.read_csv(
-            io.StringIO(data.decode("utf-8")),
-            sep=sep,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            skip_blank_lines=True,
-            engine="c",
-        )
-    except pd.errors.ParserError as exc:
-        raise InputError(f"{name}: {_explain_parser_error(exc)}") from None
+def _ragged(row: list[str], n_columns: int, sep: str) -> str:
+    """``has 2 fields but the header has 3 (it looks separated by ';')``."""
+    other = next((s for s in (";", "\t", ",", "|")  # split on it too, the row would have the header's fields
+                  if s != sep and len(row) + sum(cell.count(s) for cell in row) == n_columns), None)
+    hint = f" (it looks separated by {other!r})" if other else ""
+    return f"has {len(row)} field{'s' * (len(row) != 1)} but the header has {n_columns}{hint}"
 
 
 def records_to_raw(records: list[dict[str, object]], source: str = "<records>") -> RawTable:
@@ -486,14 +488,3 @@ def _check_header(header: list[str], name: str) -> None:
     dupes = [h for h, n in Counter(cleaned).items() if n > 1]
     if dupes:
         raise InputError(f"{name}: duplicate column name {dupes[0]!r} in the header")
-
-
-def _explain_parser_error(exc: Exception) -> str:
-    message = str(exc).strip().splitlines()[-1]
-    # pandas: "Error tokenizing data. C error: Expected 11 fields in line 4, saw 12"
-    if "Expected" in message and "fields in line" in message:
-        tail = message.split("Expected", 1)[1].strip()
-        expected, rest = tail.split(" fields in line ", 1)
-        line, saw = rest.split(", saw ")
-        return f"line {line} has {saw.strip()} fields but the header has {expected.strip()}"
-    return f"cannot parse as CSV ({message})"

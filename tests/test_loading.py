@@ -173,12 +173,42 @@ def test_utf8_text_beyond_ascii_is_read_as_is(write_csv):
     assert parse_numeric(raw.frame["val_loss"])[0].tolist() == [np.inf, -np.inf]
 
 
-def test_short_rows_are_padded_as_before_and_long_rows_name_their_line(write_csv):
-    # Arrow refuses both; the pandas reader keeps the behaviour (and messages) of before.
-    raw = read_results(write_csv("trial_id,val_loss,lr\n1,0.5,0.1\n2,0.4\n"))
-    assert raw.frame["trial_id"].tolist() == ["1", "2"] and raw.frame["val_loss"].tolist() == ["0.5", "0.4"]
-    with pytest.raises(InputError, match=r"line 4 has 4 fields but the header has 3"):
-        read_results(write_csv("trial_id,val_loss,lr\n1,0.5,0.1\n2,0.4,0.2\n3,0.1,0.1,9\n"))
+@pytest.mark.parametrize(("text", "message"), [
+    ("trial_id,val_loss,lr\n1,0.5,0.1\n2,0.4\n", "line 3 has 2 fields but the header has 3"),  # never padded
+    ("trial_id,lr,val_loss\n1,0.1,0.5\n2;0.2,0.6\n", "line 3 has 2 fields but the header has 3 (it looks separated by ';')"),
+    ("trial_id,lr,val_loss\n1,0.1,0.5\n2;0.2;0.6\n", "line 3 has 1 field but the header has 3 (it looks separated by ';')"),
+    ("trial_id,lr,val_loss\n1,0.1,0.5\n2\t0.2\t0.6\n", "line 3 has 1 field but the header has 3 (it looks separated by '\\t')"),
+    ("trial_id;lr;val_loss\n1;0.1;0.5\n2,0.2,0.6\n", "line 3 has 1 field but the header has 3 (it looks separated by ',')"),
+    ("trial_id,val_loss,lr\n1,0.5,0.1\n2,0.4,0.2\n3,0.1,0.1,9\n", "line 4 has 4 fields but the header has 3"),
+    ("trial_id,val_loss,lr\n1,0.5,0.1\n2,0.4,0.2,,7\n", "line 3 has 5 fields but the header has 3"),
+    ("trial_id,val_loss,lr\r\n1,0.5,0.1\r\n2,0.4\r\n", "line 3 has 2 fields but the header has 3"),
+    ("trial_id,val_loss,lr\n1,0.5,0.1\n\"2,0.4\",0.2\n", "line 3 has 2 fields but the header has 3"),
+    ("trial_id,val_loss,lr\n\"1\nfirst\",0.5,0.1\n2,0.4\n", "line 4 has 2 fields but the header has 3"),
+    ("trial_id,val_loss,lr\n1,0.5,0.1\n2,,\n3\n", "line 4 has 1 field but the header has 3"),
+    ("trial_id,val_loss,lr\n1,0.5,0.1\n,\n", "line 3 has 2 fields but the header has 3"),
+])
+def test_a_ragged_row_is_an_error_naming_its_line(write_csv, text, message):
+    path = write_csv(text)
+    with pytest.raises(InputError) as err:
+        read_results(path)
+    assert str(err.value) == f"{path}: {message}"
+
+
+@pytest.mark.parametrize("text", [
+    "trial_id,val_loss,lr\n1,0.5,0.1,\n2,0.4,0.2\n",  # a trailing separator on one row
+    "trial_id,val_loss,lr\n1,0.5,0.1,\n2,0.4,0.2,, \n",  # on every row, some with blanks after it
+    "trial_id,val_loss,lr\n1,0.5,0.1\n   \n\n2,0.4,0.2\n\n",  # blank and whitespace-only lines
+    "trial_id,val_loss,lr\r\n1,0.5,0.1,\r\n2,0.4,0.2\r\n",
+])
+def test_what_a_ragged_looking_file_may_hold_without_losing_a_cell(write_csv, text):
+    frame = read_results(write_csv(text)).frame
+    assert list(frame.columns) == ["trial_id", "val_loss", "lr"]
+    assert frame.to_numpy().tolist() == [["1", "0.5", "0.1"], ["2", "0.4", "0.2"]]
+
+
+def test_quoted_cells_survive_the_row_by_row_reader(write_csv):
+    frame = read_results(write_csv('trial_id,note,lr\n1,"a, b",0.1,\n2,"two\nlines ""q""",0.2\n')).frame
+    assert frame["note"].tolist() == ["a, b", 'two\nlines "q"'] and frame["lr"].tolist() == ["0.1", "0.2"]
 
 
 def test_a_wide_file(write_csv):
