@@ -27,9 +27,9 @@ import pandas as pd
 from scipy.stats import false_discovery_control
 
 from core.issue_types import names_where
+from core.records import Association, Part, Region
 from core.stats import fisher_greater, log_fisher_greater, wilson_intervals
 from core.table import TrialTable
-from core.values import format_number
 
 _MAX_CUTS = 64
 _MAX_VALUES = 20
@@ -39,17 +39,24 @@ _Untested = tuple[int, int, int, int, int]
 """A test that is counted in the correction but not listed: k, n, k_total, n_total, cuts tried."""
 
 
-@dataclass(frozen=True)
-class Group:
-    """A set of trials defined by one hyperparameter: a bucket, a value or a threshold."""
+@dataclass
+class _Draft:
+    """An association before its tests: one region or a pair of regions, and its counts.
 
-    rule: str  # "bucket", "value", "threshold" or "pair"
-    condition: str
-    lo: float | None = None
-    hi: float | None = None
-    value: str | None = None
-    direction: str | None = None  # "above" / "below" for thresholds
-    n_tried: int = 1  # cut points tried to find this threshold (for the correction)
+    ``n_tried`` is the number of cut points tried to find a threshold (the p-value is
+    multiplied by it); ``part_counts`` holds, for a pair, ``(k, n)`` of each region
+    without the other.
+    """
+
+    regions: tuple[Region, ...]
+    issue_type: str
+    k: int
+    n: int
+    k_rest: int
+    n_rest: int
+    trial_ids: list[str]
+    n_tried: int = 1
+    part_counts: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass
@@ -103,7 +110,7 @@ class _Coded:
     """
 
     name: str
-    groups: list[Group]
+    groups: list[Region]
     codes: np.ndarray = field(repr=False)
     n: np.ndarray = field(repr=False)
     x: np.ndarray | None = field(default=None, repr=False)
@@ -129,7 +136,7 @@ def associate_issues(
     max_ids: int = 20,
     min_support: int = 3,
     pairs: bool = True,
-) -> list[dict[str, object]]:
+) -> list[Association]:
     """Issue counts and tests per hyperparameter region and issue type.
 
     Parameters
@@ -153,17 +160,18 @@ def associate_issues(
 
     Returns
     -------
-    list of dict
-        One per (region, issue type), JSON-native: ``id`` (``A1``...),
-        ``hyperparameter`` (the first one for pairs), ``hyperparameters`` (all),
-        ``rule`` (bucket/value/threshold/pair), ``condition``, ``lo``, ``hi``,
-        ``value``, ``direction``, ``issue_type``, ``k``, ``n``, ``rate``, ``ci``
-        (95 % Wilson interval of ``rate``), ``k_rest``, ``n_rest``, ``rate_rest``,
-        ``risk_ratio`` (None when the rest has no such issue), ``p`` (one-sided Fisher,
-        times the cut points tried for thresholds), ``log_p`` (its natural log, finite
-        where ``p`` underflows to 0 on large sweeps: rank on it), ``q`` (Benjamini-Hochberg over every
-        test of the sweep) and ``trial_ids``; pairs also carry ``parts``: for each of the
-        two conditions alone (without the other), ``{condition, k, n}``.
+    list of Association
+        One per (region, issue type) (:class:`core.records.Association`; ``to_dict`` is
+        the summary's form): ``id`` (``A1``...), the region's fields (``hyperparameter``,
+        ``rule`` bucket/value/threshold/pair, ``lo``, ``hi``, ``value``, ``direction``,
+        ``closed``; the display text ``condition``), ``issue_type``, ``k``, ``n``,
+        ``rate``, ``ci`` (95 % Wilson interval of ``rate``), ``k_rest``, ``n_rest``,
+        ``rate_rest``, ``risk_ratio`` (None when the rest has no such issue), ``p``
+        (one-sided Fisher, times the cut points tried for thresholds), ``log_p`` (its
+        natural log, finite where ``p`` underflows to 0 on large sweeps: rank on it),
+        ``q`` (Benjamini-Hochberg over every test of the sweep) and ``trial_ids``;
+        pairs carry their two regions in ``parts``, each with ``k``/``n`` of that
+        region without the other.
     """
     n_trials = len(table)
     if n_trials == 0 or issues.empty:
@@ -181,7 +189,7 @@ def associate_issues(
         f.k_total = len(f.rows)
     coded = [c for c in (_code(hp, table.hyperparameters[hp], max_buckets) for hp in table.hyperparameters.columns) if c]
 
-    results: list[dict[str, object]] = []
+    results: list[_Draft] = []
     for c in coded:
         for f in all_flags:
             results += _marginals(c, f, ids, max_ids)
@@ -208,70 +216,59 @@ def associate_issues(
                     listed, unlisted = _conditional_thresholds(a, b, strata, f, ids, max_ids, min_support)
                     results += listed
                     untested += unlisted
-    _test(results)
-    if results:
-        k, n, k_total, n_total, tried = np.array(untested, dtype=float).reshape(-1, 5).T
-        untested_p = np.minimum(1.0, np.asarray(fisher_greater(k, n, k_total, n_total), dtype=float) * tried)
-        q = false_discovery_control(np.concatenate([[r["p"] for r in results], untested_p]), method="bh")
-        for r, qv in zip(results, q):
-            r["q"] = float(qv)
-    for i, r in enumerate(results, start=1):
-        r["id"] = f"A{i}"
-    return results
+    return _tested(results, untested)
 
 
-def _test(results: list[dict[str, object]]) -> None:
-    """Fill ``p``, ``q`` and ``ci`` of every record in one vectorised pass.
+def _tested(drafts: list[_Draft], untested: list[_Untested]) -> list[Association]:
+    """The associations of the drafts, tested in one vectorised pass.
 
-    ``p`` is the one-sided Fisher p-value times the cuts tried, ``q`` equals ``p``
-    until the Benjamini-Hochberg correction.
+    ``p`` is the one-sided Fisher p-value times the cuts tried; ``q`` is
+    Benjamini-Hochberg over the drafts and the ``untested`` cells (counted in the
+    correction, not listed).
     """
-    if not results:
-        return
-    k, n, k_rest, n_rest, tried = (np.array([r[key] for r in results], dtype=float)
-                                   for key in ("k", "n", "k_rest", "n_rest", "_tried"))
+    if not drafts:
+        return []
+    k, n, k_rest, n_rest, tried = (np.array([getattr(d, key) for d in drafts], dtype=float)
+                                   for key in ("k", "n", "k_rest", "n_rest", "n_tried"))
     log_p = np.minimum(0.0, np.asarray(log_fisher_greater(k, n, k + k_rest, n + n_rest), dtype=float) + np.log(tried))
+    p = np.exp(log_p)
     lo, hi = wilson_intervals(k, n)
-    for r, lp, a, b in zip(results, log_p, lo, hi):
-        del r["_tried"]
-        r["p"] = r["q"] = float(np.exp(lp))
-        r["log_p"] = float(lp)
-        r["ci"] = [float(a), float(b)]
+    uk, un, uk_total, un_total, utried = np.array(untested, dtype=float).reshape(-1, 5).T
+    untested_p = np.minimum(1.0, np.asarray(fisher_greater(uk, un, uk_total, un_total), dtype=float) * utried)
+    q = false_discovery_control(np.concatenate([p, untested_p]), method="bh")
+    return [_association(f"A{i}", d, float(pv), float(lp), float(qv), [float(a), float(b)])
+            for i, (d, pv, lp, qv, a, b) in enumerate(zip(drafts, p, log_p, q, lo, hi), start=1)]
 
 
-def _record(hps: list[str], f: _Flags, group: Group, k: int, n: int, trial_rows: np.ndarray,
-            ids: np.ndarray, max_ids: int) -> dict[str, object]:
-    n_rest, k_rest = f.n_total - n, f.k_total - k
-    rate = k / n if n else 0.0
-    rate_rest = k_rest / n_rest if n_rest else 0.0
-    return {
-        "id": "",
-        "hyperparameter": hps[0],
-        "hyperparameters": list(hps),
-        "rule": group.rule,
-        "condition": group.condition,
-        "lo": group.lo,
-        "hi": group.hi,
-        "value": group.value,
-        "direction": group.direction,
-        "issue_type": f.kind,
-        "k": int(k),
-        "n": int(n),
-        "rate": rate,
-        "ci": None,
-        "k_rest": int(k_rest),
-        "n_rest": int(n_rest),
-        "rate_rest": rate_rest,
-        "risk_ratio": rate / rate_rest if rate_rest > 0 else None,
-        "p": None,
-        "log_p": None,
-        "q": None,
-        "trial_ids": [str(t) for t in ids[trial_rows[:max_ids]]],
-        "_tried": group.n_tried,
-    }
+def _association(id_: str, d: _Draft, p: float, log_p: float, q: float, ci: list[float]) -> Association:
+    """The record of one tested draft: a region's fields, or a pair's (its regions in ``parts``)."""
+    rate = d.k / d.n if d.n else 0.0
+    rate_rest = d.k_rest / d.n_rest if d.n_rest else 0.0
+    first = d.regions[0]
+    if len(d.regions) == 1:
+        where = {"rule": first.rule, "condition": first.condition, "lo": first.low, "hi": first.high,
+                 "value": first.value, "direction": first.direction, "closed": first.closed, "parts": None}
+    else:
+        second = d.regions[1]
+        threshold = second.rule == "threshold"
+        where = {"rule": "pair", "condition": " and ".join(r.condition for r in d.regions),
+                 "lo": second.low if threshold else None, "hi": second.high if threshold else None, "value": None,
+                 "direction": second.direction, "closed": None,
+                 "parts": [Part(**r.fields(), k=k, n=n) for r, (k, n) in zip(d.regions, d.part_counts)]}
+    return Association(
+        id=id_, hyperparameter=first.hyperparameter, hyperparameters=[r.hyperparameter for r in d.regions],
+        issue_type=d.issue_type, k=d.k, n=d.n, rate=rate, ci=ci, k_rest=d.k_rest, n_rest=d.n_rest,
+        rate_rest=rate_rest, risk_ratio=rate / rate_rest if rate_rest > 0 else None, p=p, log_p=log_p, q=q,
+        trial_ids=d.trial_ids, **where)
 
 
-def _marginals(c: _Coded, f: _Flags, ids: np.ndarray, max_ids: int) -> list[dict[str, object]]:
+def _draft(f: _Flags, regions: tuple[Region, ...], k: int, n: int, trial_rows: np.ndarray, ids: np.ndarray,
+           max_ids: int, n_tried: int = 1, part_counts: tuple[tuple[int, int], ...] = ()) -> _Draft:
+    return _Draft(regions, f.kind, int(k), int(n), int(f.k_total - k), int(f.n_total - n),
+                  [str(t) for t in ids[trial_rows[:max_ids]]], n_tried, part_counts)
+
+
+def _marginals(c: _Coded, f: _Flags, ids: np.ndarray, max_ids: int) -> list[_Draft]:
     """Every region of one hyperparameter, and its best thresholds, for one issue type.
 
     Counts come from the flagged trials alone (the region sizes are known), so this
@@ -279,20 +276,20 @@ def _marginals(c: _Coded, f: _Flags, ids: np.ndarray, max_ids: int) -> list[dict
     """
     codes_f = c.codes[f.rows]
     k = np.bincount(codes_f[codes_f >= 0], minlength=len(c.groups))
-    out = [_record([c.name], f, g, int(k[i]), int(c.n[i]), f.rows[codes_f == i], ids, max_ids)
+    out = [_draft(f, (g,), int(k[i]), int(c.n[i]), f.rows[codes_f == i], ids, max_ids)
            for i, g in enumerate(c.groups)]
     if c.cuts is not None:
         assert c.x is not None
         xf = c.x[f.rows]
         flagged_sorted = np.sort(xf[np.isfinite(xf)])
         for direction in ("above", "below"):
-            group, k_cut, n_cut, beyond = _best_threshold(c.name, c.cuts, flagged_sorted, f, direction)
-            out.append(_record([c.name], f, group, k_cut, n_cut, f.rows[beyond(xf)], ids, max_ids))
+            region, tried, k_cut, n_cut, beyond = _best_threshold(c.name, c.cuts, flagged_sorted, f, direction)
+            out.append(_draft(f, (region,), k_cut, n_cut, f.rows[beyond(xf)], ids, max_ids, tried))
     return out
 
 
 def _pair_cells(a: _Coded, b: _Coded, n_cell: np.ndarray, f: _Flags, ids: np.ndarray, max_ids: int,
-                min_support: int) -> tuple[list[dict[str, object]], list[_Untested]]:
+                min_support: int) -> tuple[list[_Draft], list[_Untested]]:
     """Test every cell (region of ``a``) x (region of ``b``) for one issue type.
 
     ``n_cell`` counts the trials per cell (code ``i * len(b.groups) + j``). Returns the
@@ -314,18 +311,14 @@ def _pair_cells(a: _Coded, b: _Coded, n_cell: np.ndarray, f: _Flags, ids: np.nda
         i, j = divmod(int(cell), width)
         ga, gb = a.groups[i], b.groups[j]
         first = f.rows[_first_rows(len(f.rows), lambda pos, cell=cell: cell_f[pos] == cell, max_ids)]
-        record = _record([a.name, b.name], f, Group("pair", f"{ga.condition} and {gb.condition}"),
-                         int(k_cell[cell]), int(n_cell[cell]), first, ids, max_ids)
-        record["parts"] = [
-            {"condition": ga.condition, "k": int(k_a[i] - k_cell[cell]), "n": int(a.n[i] - n_cell[cell])},
-            {"condition": gb.condition, "k": int(k_b[j] - k_cell[cell]), "n": int(b.n[j] - n_cell[cell])},
-        ]
-        listed.append(record)
+        listed.append(_draft(f, (ga, gb), k_cell[cell], n_cell[cell], first, ids, max_ids, part_counts=(
+            (int(k_a[i] - k_cell[cell]), int(a.n[i] - n_cell[cell])),
+            (int(k_b[j] - k_cell[cell]), int(b.n[j] - n_cell[cell])))))
     return listed, unlisted
 
 
 def _conditional_thresholds(a: _Coded, b: _Coded, strata: list[tuple[int, _Cuts]], f: _Flags, ids: np.ndarray,
-                            max_ids: int, min_support: int) -> tuple[list[dict[str, object]], list[_Untested]]:
+                            max_ids: int, min_support: int) -> tuple[list[_Draft], list[_Untested]]:
     """Within each value of ``a`` (``optimizer = adam``), the best threshold of numeric ``b``.
 
     This finds conditional effects such as "with adam, learning_rate ≥ 0.016 kills the
@@ -346,21 +339,15 @@ def _conditional_thresholds(a: _Coded, b: _Coded, strata: list[tuple[int, _Cuts]
         flagged_sorted = np.sort(xf[in_value & finite])
         g = a.groups[i]
         for direction in ("above", "below"):
-            threshold, k, n, beyond = _best_threshold(b.name, cuts, flagged_sorted, f, direction)
-            cell = Group("pair", f"{g.condition} and {threshold.condition}", lo=threshold.lo, hi=threshold.hi,
-                         direction=direction, n_tried=threshold.n_tried)
+            threshold, tried, k, n, beyond = _best_threshold(b.name, cuts, flagged_sorted, f, direction)
             if k < min_support:
-                unlisted.append((k, n, f.k_total, f.n_total, cell.n_tried))
+                unlisted.append((k, n, f.k_total, f.n_total, tried))
                 continue
-            cut = threshold.lo if direction == "above" else threshold.hi
+            cut = threshold.low if direction == "above" else threshold.high
             n_beyond = _count_beyond(sweep_sorted, cut, direction)
             k_beyond = _count_beyond(all_sorted, cut, direction)
-            record = _record([a.name, b.name], f, cell, k, n, f.rows[in_value & beyond(xf)], ids, max_ids)
-            record["parts"] = [
-                {"condition": g.condition, "k": int(in_value.sum()) - k, "n": int(a.n[i]) - n},
-                {"condition": threshold.condition, "k": k_beyond - k, "n": n_beyond - n},
-            ]
-            listed.append(record)
+            listed.append(_draft(f, (g, threshold), k, n, f.rows[in_value & beyond(xf)], ids, max_ids, tried,
+                                 ((int(in_value.sum()) - k, int(a.n[i]) - n), (k_beyond - k, n_beyond - n))))
     return listed, unlisted
 
 
@@ -394,7 +381,7 @@ def _code(hp: str, values: pd.Series, max_buckets: int) -> _Coded | None:
         keep = np.lexsort((names, -counts))[:_MAX_VALUES]  # most frequent first, ties by name
         remap = np.full(len(uniques), -1)
         remap[keep] = np.arange(len(keep))
-        groups = [Group("value", f"{hp} = {names[u]}", value=str(names[u])) for u in keep]
+        groups = [Region(hyperparameter=hp, rule="value", value=str(names[u])) for u in keep]
         codes = remap[codes]
         return _Coded(hp, groups, codes, np.bincount(codes[codes >= 0], minlength=len(groups)))
     x = values.to_numpy(dtype=float)
@@ -406,15 +393,12 @@ def _code(hp: str, values: pd.Series, max_buckets: int) -> _Coded | None:
         return None
     codes = np.full(len(x), -1)
     if len(uniques) <= max_buckets + 1 and len(rows) >= 2 * len(uniques):
-        groups = [Group("value", f"{hp} = {format_number(v)}", lo=float(v), hi=float(v)) for v in uniques]
+        groups = [Region(hyperparameter=hp, rule="value", low=float(v), high=float(v)) for v in uniques]
         codes[rows] = np.searchsorted(uniques, x[rows])
     else:
         edges = _bucket_edges(sorted_x, max_buckets)
-        groups = [
-            Group("bucket", f"{hp} in [{format_number(lo)}, {format_number(hi)}{']' if i == len(edges) - 2 else ')'}",
-                  lo=float(lo), hi=float(hi))
-            for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:]))
-        ]
+        groups = [Region(hyperparameter=hp, rule="bucket", low=float(lo), high=float(hi), closed=i == len(edges) - 2)
+                  for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:]))]
         codes[rows] = np.clip(np.searchsorted(edges, x[rows], side="right") - 1, 0, len(groups) - 1)
     return _Coded(hp, groups, codes, np.bincount(codes[codes >= 0], minlength=len(groups)), x, order,
                   _Cuts.of(sorted_x))
@@ -456,7 +440,7 @@ def _best_threshold(hp: str, cuts: _Cuts, flagged_sorted: np.ndarray, f: _Flags,
     distinct value there was tried), so the cut found is the sweep's own boundary
     whatever its size. The p-value is tested against the whole sweep and later
     multiplied by the number of cuts tried (both directions' first pass, plus this
-    direction's refinements). Returns ``(group, k, n, beyond)`` where ``beyond`` maps
+    direction's refinements). Returns ``(region, tried, k, n, beyond)`` where ``beyond`` maps
     values to "past the cut".
     """
     values = cuts.above if direction == "above" else cuts.below
@@ -476,21 +460,14 @@ def _best_threshold(hp: str, cuts: _Cuts, flagged_sorted: np.ndarray, f: _Flags,
             break  # every distinct value around the best cut was tried
         values = _spread(between)
         tried += len(values)
-    sign = "≥" if direction == "above" else "≤"
-    group = Group(
-        "threshold",
-        f"{hp} {sign} {format_number(cut)}",
-        lo=cut if direction == "above" else None,
-        hi=cut if direction == "below" else None,
-        direction=direction,
-        n_tried=tried,
-    )
+    region = Region(hyperparameter=hp, rule="threshold", low=cut if direction == "above" else None,
+                    high=cut if direction == "below" else None)
 
     def beyond(x: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore"):
             return (x >= cut) if direction == "above" else (x <= cut)
 
-    return group, k_best, n_best, beyond
+    return region, tried, k_best, n_best, beyond
 
 
 def _sharpest(log_p: np.ndarray, k: np.ndarray, n: np.ndarray, rtol: float = 1e-9) -> int:

@@ -102,8 +102,8 @@ def _where_it_happens(table: TrialTable, rows: Any, alpha: float = 0.05) -> dict
     The error group's trials are the flagged set of :func:`core.associations.associate_issues`
     (marginal regions and thresholds, Benjamini-Hochberg across this group's tests); the
     most significant over-represented region with q < ``alpha`` and every one of at
-    least 3 trials is returned (``condition``, ``hyperparameter``, ``k``, ``n``,
-    ``k_rest``, ``n_rest``, ``p``, ``q``), else None. "An activation that always raised
+    least 3 trials is returned (the region's fields, :meth:`core.records.Region.fields`,
+    and ``k``, ``n``, ``k_rest``, ``n_rest``, ``p``, ``q``), else None. "An activation that always raised
     KeyError" is then said, not left as a lead.
     """
     from core.associations import associate_issues  # a finding uses the association statistics
@@ -111,12 +111,12 @@ def _where_it_happens(table: TrialTable, rows: Any, alpha: float = 0.05) -> dict
     positions = table.ids.index.get_indexer(rows)
     frame = pd.DataFrame({"trial_id": table.ids.to_numpy()[positions], "type": "error", "row": positions})
     tested = [a for a in associate_issues(table, frame, pairs=False)
-              if a["k"] >= _MIN_GROUP and a["rate"] > a["rate_rest"] and a["q"] < alpha]
+              if a.k >= _MIN_GROUP and a.rate > a.rate_rest and a.q < alpha]
     if not tested:
         return None
-    best = min(tested, key=lambda a: (a["q"], a["log_p"], -a["rate"]))
-    return {key: best[key] for key in ("condition", "hyperparameter", "rule", "lo", "hi", "value", "direction",
-                                       "k", "n", "k_rest", "n_rest", "p", "q")}
+    best = min(tested, key=lambda a: (a.q, a.log_p, -a.rate))
+    return best.regions[0].fields() | {"k": best.k, "n": best.n, "k_rest": best.k_rest, "n_rest": best.n_rest,
+                                       "p": best.p, "q": best.q}
 
 
 def find_infeasible_fraction(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any] | None,

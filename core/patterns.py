@@ -10,10 +10,10 @@ q-value that could be chance).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from core.issue_types import ISSUE_TYPES, SEVERITY_RANK, label_of, names_where
+from core.records import Association, Part, Region
 from core.stats import wilson_interval
 from core.values import format_number, format_p, format_rate
 
@@ -23,7 +23,7 @@ _LR_WORDS = ("lr", "learning_rate", "learning-rate", "eta", "step_size")
 
 
 def find_patterns(
-    associations: list[dict[str, Any]],
+    associations: list[Association],
     *,
     alpha: float = 0.05,
     min_support: int = 3,
@@ -34,8 +34,9 @@ def find_patterns(
 
     Parameters
     ----------
-    associations : list of dict
-        Output of :func:`core.associations.associate_issues`.
+    associations : list of Association
+        Output of :func:`core.associations.associate_issues` (or a summary's, through
+        :meth:`core.records.Association.from_dict`).
     alpha : float
         Largest Benjamini-Hochberg q a pattern may have.
     min_support : int
@@ -61,50 +62,54 @@ def find_patterns(
         with at least two affected trials (same keys, ``id`` ``L1``...).
     """
     by_design = names_where(lambda t: t.by_design)
-    over = [a for a in associations if a["k"] >= 2 and a["rate"] > a["rate_rest"] and a["issue_type"] not in by_design]
-    significant = [a for a in over if a["q"] < alpha and a["k"] >= min_support]
-    best: dict[tuple[str, str], dict[str, Any]] = {}
-    for a in sorted(significant, key=lambda a: (a["rule"] != "threshold", a["q"], _log_p(a), -a["k"])):
-        if a["rule"] != "pair":
-            best.setdefault((a["issue_type"], a["hyperparameter"]), a)
+    over = [a for a in associations if a.k >= 2 and a.rate > a.rate_rest and a.issue_type not in by_design]
+    significant = [a for a in over if a.q < alpha and a.k >= min_support]
+    best: dict[tuple[str, str], Association] = {}
+    for a in sorted(significant, key=lambda a: (a.rule != "threshold", a.q, a.log_p_or_p, -a.k)):
+        if a.rule != "pair":
+            best.setdefault((a.issue_type, a.hyperparameter), a)
     best_marginal_p: dict[tuple[str, str], float] = {}  # log p: p itself underflows to 0 on large sweeps
     for a in associations:
-        if a["rule"] != "pair":
-            key = (a["issue_type"], a["hyperparameter"])
-            best_marginal_p[key] = min(best_marginal_p.get(key, 0.0), _log_p(a))
-    chosen_pairs: list[dict[str, Any]] = []
+        if a.rule != "pair":
+            key = (a.issue_type, a.hyperparameter)
+            best_marginal_p[key] = min(best_marginal_p.get(key, 0.0), a.log_p_or_p)
+    chosen_pairs: list[Association] = []
     paired: set[tuple[str, str]] = set()
-    for a in sorted((a for a in significant if a["rule"] == "pair" and needs_both(a)), key=_strength):
-        keys = {(a["issue_type"], hp) for hp in a["hyperparameters"]}
-        if keys & paired or not all(_log_p(a) < best_marginal_p.get(key, 0.0) for key in keys):
+    for a in sorted((a for a in significant if a.rule == "pair" and needs_both(a)), key=_strength):
+        keys = {(a.issue_type, hp) for hp in a.hyperparameters}
+        if keys & paired or not all(a.log_p_or_p < best_marginal_p.get(key, 0.0) for key in keys):
             continue
         chosen_pairs.append(a)
         paired |= keys
     # A significant marginal stays a pattern beside a pair: the simple cause must not hide behind a pair.
     chosen = []
-    also: dict[tuple[str, int, tuple[str, ...]], list[str]] = {}
+    also: dict[tuple[tuple[Any, ...], int, tuple[str, ...]], list[str]] = {}
     for a in sorted([*best.values(), *chosen_pairs], key=_rank):
-        same_trials = (a["condition"], a["k"], tuple(a["trial_ids"]))
+        same_trials = _same_trials(a)
         if same_trials in also:  # e.g. status_mismatch on exactly the non-finite trials: one pattern, both named
-            also[same_trials].append(a["issue_type"])
+            also[same_trials].append(a.issue_type)
             continue
         also[same_trials] = []
         chosen.append(a)
-    patterns = [_describe(a, f"P{i}", also[(a["condition"], a["k"], tuple(a["trial_ids"]))])
-                for i, a in enumerate(chosen[:max_patterns], start=1)]
+    patterns = [_describe(a, f"P{i}", also[_same_trials(a)]) for i, a in enumerate(chosen[:max_patterns], start=1)]
     _stratify(patterns, chosen)
 
-    explained = {a["issue_type"] for a in chosen} | {kind for kinds in also.values() for kind in kinds}
-    lead_by_type: dict[str, dict[str, Any]] = {}
+    explained = {a.issue_type for a in chosen} | {kind for kinds in also.values() for kind in kinds}
+    lead_by_type: dict[str, Association] = {}
     for a in sorted(over, key=_strength):
-        if a["issue_type"] not in explained and a["rule"] != "pair":
-            lead_by_type.setdefault(a["issue_type"], a)
+        if a.issue_type not in explained and a.rule != "pair":
+            lead_by_type.setdefault(a.issue_type, a)
     leads = [_describe(a, f"L{i}") | {"why": lead_reason(a, alpha, min_support)}
              for i, a in enumerate(lead_by_type.values(), start=1)]
     return patterns, leads
 
 
-def _stratify(patterns: list[dict[str, Any]], chosen: list[dict[str, Any]]) -> None:
+def _same_trials(a: Association) -> tuple[tuple[Any, ...], int, tuple[str, ...]]:
+    """The region(s) and affected trials of an association: two issue types alike here make one pattern."""
+    return (tuple(r.key for r in a.regions), a.k, tuple(a.trial_ids))
+
+
+def _stratify(patterns: list[dict[str, Any]], chosen: list[Association]) -> None:
     """Say which pattern explains which when a marginal's trials are mostly a pair's.
 
     A pair ``X and Y`` carries the counts of ``X without Y``: stratified by ``Y``, the
@@ -118,31 +123,37 @@ def _stratify(patterns: list[dict[str, Any]], chosen: list[dict[str, Any]]) -> N
     by_id = {p["association_id"]: a for p, a in zip(patterns, chosen)}
     for pair in (p for p in patterns if p["rule"] == "pair"):
         a = by_id[pair["association_id"]]
-        first, _, second = pair["condition"].partition(" and ")
-        for part, other in zip(a.get("parts") or [], (second, first)):
+        for part, other in _parts_and_others(a):
             for p in patterns:
-                if p["rule"] == "pair" or p["issue_type"] != pair["issue_type"] or p["condition"] != part["condition"]:
+                if (p["rule"] == "pair" or p["issue_type"] != pair["issue_type"]
+                        or by_id[p["association_id"]].regions[0].key != part.region.key):
                     continue
                 verdict = _stratified(a, part, by_id[p["association_id"]])
                 if verdict == "explained":
                     p["explained_by"] = pair["id"]
-                    p["explanation"] += (f" Stratified by {other}: {part['condition']} without {other} has "
-                                         f"{part['k']} of {part['n']}, so {pair['id']} ({pair['condition']}) "
-                                         f"explains this pattern, not {part['condition']} itself.")
-                    p["recommendation"] = (f"Follow {pair['id']}: {part['condition']} without {other} is not "
+                    p["explanation"] += (f" Stratified by {other}: {part.condition} without {other} has "
+                                         f"{part.k} of {part.n}, so {pair['id']} ({pair['condition']}) "
+                                         f"explains this pattern, not {part.condition} itself.")
+                    p["recommendation"] = (f"Follow {pair['id']}: {part.condition} without {other} is not "
                                            f"where {label_of(p['issue_type'])} concentrate "
-                                           f"({part['k']} of {part['n']}).")
+                                           f"({part.k} of {part.n}).")
                 elif verdict == "own":
-                    p["explanation"] += (f" Stratified by {other}: {part['condition']} without {other} still has "
-                                         f"{part['k']} of {part['n']} ({format_rate(part['k'] / part['n'])}), so "
+                    p["explanation"] += (f" Stratified by {other}: {part.condition} without {other} still has "
+                                         f"{part.k} of {part.n} ({format_rate(part.k / part.n)}), so "
                                          f"this pattern stands on its own beside {pair['id']}.")
                 else:
-                    p["explanation"] += (f" Stratified by {other}: {part['condition']} without {other} has "
-                                         f"{part['k']} of {part['n']} ({format_rate(part['k'] / part['n'])}): too few "
+                    p["explanation"] += (f" Stratified by {other}: {part.condition} without {other} has "
+                                         f"{part.k} of {part.n} ({format_rate(part.k / part.n)}): too few "
                                          f"trials to tell whether {pair['id']} explains this pattern.")
 
 
-def _stratified(a: dict[str, Any], part: dict[str, Any], marginal: dict[str, Any]) -> str:
+def _parts_and_others(a: Association) -> list[tuple[Part, str]]:
+    """Each region of a pair with the other region's display text."""
+    parts = a.parts or []
+    return [(part, parts[1 - i].condition) for i, part in enumerate(parts)] if len(parts) == 2 else []
+
+
+def _stratified(a: Association, part: Part, marginal: Association) -> str:
     """``explained``, ``own`` or ``unclear``: what the pair ``a`` says of the marginal pattern ``part`` names.
 
     ``part`` is the pair's cell ``X without Y``; ``marginal`` is the association of ``X``
@@ -150,136 +161,128 @@ def _stratified(a: dict[str, Any], part: dict[str, Any], marginal: dict[str, Any
     to be fine, or none of the marginal's affected trials lie in it (all are in the pair).
     Own: the cell's 95 % Wilson lower bound is above the rate outside ``X``.
     """
-    if part["k"] == 0 or _part_is_fine(a, part):
+    if part.k == 0 or _part_is_fine(a, part):
         return "explained"
-    outside = marginal["k_rest"] / marginal["n_rest"] if marginal["n_rest"] else 0.0
-    return "own" if wilson_interval(part["k"], part["n"])[0] > outside else "unclear"
+    outside = marginal.k_rest / marginal.n_rest if marginal.n_rest else 0.0
+    return "own" if wilson_interval(part.k, part.n)[0] > outside else "unclear"
 
 
-def lead_reason(a: dict[str, Any], alpha: float, min_support: int) -> str:
+def lead_reason(a: Association, alpha: float, min_support: int) -> str:
     """Why an association is a lead and not a pattern: too few trials, or a q-value that could be chance."""
     reasons = []
-    if a["k"] < min_support:
-        reasons.append(f"too few trials: {a['k']} with the issue there, a pattern needs {min_support}")
-    if a["q"] >= alpha:
-        reasons.append(f"q = {format_p(a['q'])} ≥ {alpha:g} after correcting for every test of the sweep: "
+    if a.k < min_support:
+        reasons.append(f"too few trials: {a.k} with the issue there, a pattern needs {min_support}")
+    if a.q >= alpha:
+        reasons.append(f"q = {format_p(a.q)} ≥ {alpha:g} after correcting for every test of the sweep: "
                        "it could be chance")
     return "; ".join(reasons) or "a stronger pattern already explains this issue"
 
 
-def alone_is_fine(a: dict[str, Any], confidence: float = 0.95) -> bool:
+def alone_is_fine(a: Association, confidence: float = 0.95) -> bool:
     """True when each condition of a pair, without the other, is known to be fine.
 
     That is: the 95 % Wilson upper bound of each part's rate lies below the rate in the
     rest of the sweep (every trial outside that part). Five clean trials are not
     enough to say so (0/5 has an upper bound of 43 %).
     """
-    parts = a.get("parts") or []
+    parts = a.parts or []
     return bool(parts) and all(_part_is_fine(a, part, confidence) for part in parts)
 
 
-def _part_is_fine(a: dict[str, Any], part: dict[str, Any], confidence: float = 0.95) -> bool:
-    k_total, n_total = a["k"] + a["k_rest"], a["n"] + a["n_rest"]
-    n_rest = n_total - part["n"]
-    rest_rate = (k_total - part["k"]) / n_rest if n_rest else 0.0
-    return part["n"] > 0 and wilson_interval(part["k"], part["n"], confidence)[1] < rest_rate
+def _part_is_fine(a: Association, part: Part, confidence: float = 0.95) -> bool:
+    k_total, n_total = a.k + a.k_rest, a.n + a.n_rest
+    n_rest = n_total - part.n
+    rest_rate = (k_total - part.k) / n_rest if n_rest else 0.0
+    return part.n > 0 and wilson_interval(part.k, part.n, confidence)[1] < rest_rate
 
 
-def needs_both(a: dict[str, Any], ratio: float = 0.5) -> bool:
+def needs_both(a: Association, ratio: float = 0.5) -> bool:
     """True when a pair's issue rate needs both conditions.
 
     Each condition alone (without the other) must have at most ``ratio`` x the pair's
     rate. :func:`find_patterns` reports such a pair instead of the marginal patterns of
     its two hyperparameters when its p-value is also smaller than theirs.
     """
-    return all(part["n"] == 0 or part["k"] / part["n"] <= ratio * a["rate"] for part in a.get("parts", []))
+    return all(part.n == 0 or part.k / part.n <= ratio * a.rate for part in a.parts or [])
 
 
-def _strength(a: dict[str, Any]) -> tuple[float, float, float]:
-    return (a["q"], _log_p(a), -a["k"])
+def _strength(a: Association) -> tuple[float, float, float]:
+    return (a.q, a.log_p_or_p, -a.k)
 
 
-def _rank(a: dict[str, Any]) -> tuple[int, float, float, int]:
+def _rank(a: Association) -> tuple[int, float, float, int]:
     """Most severe first, then most significant, then the issue vocabulary's order."""
-    kind = a["issue_type"]
-    return (SEVERITY_RANK[ISSUE_TYPES[kind].severity], a["q"], _log_p(a), _TYPE_RANK.get(kind, len(_TYPE_RANK)))
+    return (SEVERITY_RANK[ISSUE_TYPES[a.issue_type].severity], a.q, a.log_p_or_p, _TYPE_RANK.get(a.issue_type, len(_TYPE_RANK)))
 
 
-def _log_p(a: dict[str, Any]) -> float:
-    """The association's log p (summaries written before it was recorded: the log of p)."""
-    if a.get("log_p") is not None:
-        return float(a["log_p"])
-    return math.log(a["p"]) if a["p"] > 0 else -math.inf
-
-
-def _describe(a: dict[str, Any], pattern_id: str, also: list[str] | None = None) -> dict[str, Any]:
-    label = label_of(a["issue_type"])
-    evidence = {key: a[key] for key in ("k", "n", "rate", "ci", "k_rest", "n_rest", "rate_rest", "risk_ratio", "p", "q")}
+def _describe(a: Association, pattern_id: str, also: list[str] | None = None) -> dict[str, Any]:
+    label = label_of(a.issue_type)
+    evidence = {key: getattr(a, key) for key in ("k", "n", "rate", "ci", "k_rest", "n_rest", "rate_rest", "risk_ratio",
+                                                  "p", "q")}
     explanation = (
-        f"{a['k']} of {a['n']} trials with {a['condition']} ({format_rate(a['rate'])}) show {label}, "
-        f"against {a['k_rest']} of {a['n_rest']} ({format_rate(a['rate_rest'])}) in the rest of the sweep "
-        f"(one-sided Fisher p = {format_p(a['p'])}, Benjamini-Hochberg q = {format_p(a['q'])})."
+        f"{a.k} of {a.n} trials with {a.condition} ({format_rate(a.rate)}) show {label}, "
+        f"against {a.k_rest} of {a.n_rest} ({format_rate(a.rate_rest)}) in the rest of the sweep "
+        f"(one-sided Fisher p = {format_p(a.p)}, Benjamini-Hochberg q = {format_p(a.q)})."
     )
     if also:
-        explanation += f" The same {a['k']} trials also show {', '.join(label_of(k) for k in also)}."
-    if a["rule"] == "pair":
+        explanation += f" The same {a.k} trials also show {', '.join(label_of(k) for k in also)}."
+    if a.rule == "pair":
         explanation += " " + _pair_parts(a)
     return {
         "id": pattern_id,
-        "association_id": a["id"],
-        "issue_type": a["issue_type"],
-        "hyperparameter": a["hyperparameter"],
-        "hyperparameters": list(a.get("hyperparameters", [a["hyperparameter"]])),
-        "rule": a["rule"],
-        "parts": list(a.get("parts", [])),
-        "condition": a["condition"],
-        "title": f"{label[0].upper()}{label[1:]} at {a['condition']}",
+        "association_id": a.id,
+        "issue_type": a.issue_type,
+        "hyperparameter": a.hyperparameter,
+        "hyperparameters": list(a.hyperparameters),
+        "rule": a.rule,
+        "parts": [part.to_dict() for part in a.parts or []],
+        "condition": a.condition,
+        "title": f"{label[0].upper()}{label[1:]} at {a.condition}",
         "explanation": explanation,
         "recommendation": recommend(a),
         "also_issue_types": list(also or []),
         "evidence": evidence,
-        "trial_ids": list(a["trial_ids"]),
+        "trial_ids": list(a.trial_ids),
     }
 
 
-def _pair_parts(a: dict[str, Any]) -> str:
+def _pair_parts(a: Association) -> str:
     """Each condition without the other, and overall: "X without Y: k/n; X overall: k/n"."""
-    first, _, second = a["condition"].partition(" and ")
     words = []
-    for part, other in zip(a["parts"], (second, first)):
-        words.append(f"{part['condition']} without {other}: {part['k']} of {part['n']}; {part['condition']} overall: "
-                     f"{part['k'] + a['k']} of {part['n'] + a['n']}")
+    for part, other in _parts_and_others(a):
+        words.append(f"{part.condition} without {other}: {part.k} of {part.n}; {part.condition} overall: "
+                     f"{part.k + a.k} of {part.n + a.n}")
     verdict = ("Neither condition explains it without the other" if alone_is_fine(a)
                else "The pair concentrates it most")
     return f"{verdict} ({'; '.join(words)})."
 
 
-def recommend(a: dict[str, Any]) -> str:
+def recommend(a: Association) -> str:
     """A concrete next step for one association, phrased from its rule and issue type."""
-    hp, kind, cond = a["hyperparameter"], a["issue_type"], a["condition"]
-    label = label_of(a["issue_type"])
-    if a["direction"] == "above":
-        avoid = f"keep {hp} below {format_number(a['lo'])}"
-    elif a["direction"] == "below":
-        avoid = f"keep {hp} above {format_number(a['hi'])}"
-    elif a["rule"] == "bucket":
+    hp, kind, cond = a.hyperparameter, a.issue_type, a.condition
+    label = label_of(kind)
+    if a.direction == "above":
+        avoid = f"keep {hp} below {format_number(a.lo)}"
+    elif a.direction == "below":
+        avoid = f"keep {hp} above {format_number(a.hi)}"
+    elif a.rule == "bucket":
         avoid = f"leave out {cond}"
     else:
         avoid = f"avoid {cond}"
-    if a["rule"] == "pair" and kind in names_where(lambda t: t.avoidable):
+    if a.rule == "pair" and kind in names_where(lambda t: t.avoidable):
         fine = alone_is_fine(a)
-        if a["direction"]:
-            condition, _, threshold = cond.partition(" and ")
-            side = f"below {format_number(a['lo'])}" if a["direction"] == "above" else f"above {format_number(a['hi'])}"
-            return (f"With {condition}, keep {a['hyperparameters'][1]} {side} in the next sweep "
+        if a.direction:
+            within, threshold = (r.condition for r in a.regions)
+            side = f"below {format_number(a.lo)}" if a.direction == "above" else f"above {format_number(a.hi)}"
+            return (f"With {within}, keep {a.hyperparameters[1]} {side} in the next sweep "
                     f"({threshold} is where {label} concentrate)" + ("; elsewhere the range is fine." if fine else "."))
         return (f"Avoid the combination {cond} in the next sweep (or give it its own, narrower range)"
                 + ("; each condition without the other is fine." if fine else "."))
     lr_like = any(w in hp.lower() for w in _LR_WORDS)
     if kind == "no_learning":
-        if a["direction"] == "above":
+        if a.direction == "above":
             why = "above it networks die or saturate (chance-level results)"
-        elif a["direction"] == "below":
+        elif a.direction == "below":
             why = "below it networks barely learn (chance-level results)"
         else:
             why = "there the networks ended at chance level"
@@ -288,12 +291,12 @@ def recommend(a: dict[str, Any]) -> str:
         return f"Give trials with {cond} more epochs: their validation loss was still falling at the end."
     if kind == "suspicious_validation":
         return f"Check the validation split used by trials with {cond} for leakage before trusting their scores."
-    if kind in ("nonfinite_metric", "diverged", "no_learning") and a["rule"] == "value":
+    if kind in ("nonfinite_metric", "diverged", "no_learning") and a.rule == "value":
         return (f"Treat {cond} as its own region in the next sweep: give it a narrower, lower "
                 f"learning-rate range than the rest, or add gradient clipping, rather than "
                 f"judging {hp} by these runs.")
     if kind in ("nonfinite_metric", "diverged", "status_mismatch", "oscillation"):
-        extra = "a learning-rate warm-up" if lr_like and a["direction"] != "below" else "a check of the loss scale"
+        extra = "a learning-rate warm-up" if lr_like and a.direction != "below" else "a check of the loss scale"
         return f"In the next sweep, {avoid}. If that region matters, add gradient clipping and {extra}."
     if kind == "generalization_gap":
         return (f"Trials with {cond} end with held-out results well below training; log per-epoch held-out "
@@ -346,35 +349,49 @@ def recommend_all(
             "pattern_id": None,
             "trial_ids": shown,
         })
-    recs += [rec for f in summary.get("findings", []) if (rec := _finding_advice(f, max_ids, patterns))]
+    regions = _pattern_regions(summary, patterns)
+    recs += [rec for f in summary.get("findings", []) if (rec := _finding_advice(f, max_ids, patterns, regions))]
     for i, rec in enumerate(recs, start=1):
         rec["id"] = f"R{i}"
     return recs
 
 
-def explaining_pattern(f: dict[str, Any], patterns: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _pattern_regions(summary: dict[str, Any], patterns: list[dict[str, Any]]) -> dict[str, tuple[Region, ...]]:
+    """The regions of each pattern (by pattern id), read from its association in the summary."""
+    by_id = {a["id"]: a for a in summary.get("associations") or []}
+    return {p["id"]: Association.from_dict(by_id[p["association_id"]]).regions
+            for p in patterns if p.get("association_id") in by_id}
+
+
+def explaining_pattern(f: dict[str, Any], patterns: list[dict[str, Any]],
+                       regions: dict[str, tuple[Region, ...]]) -> dict[str, Any] | None:
     """The pattern of failures whose region holds an error group's trials, or None.
 
-    The group's listed trials must all be among the pattern's trials, and the pattern
-    must hold at least as many affected trials as the group has (ids are listed up to
-    20 on both sides, so a group of up to 20 is matched exactly).
+    The pattern's region (``regions``: by pattern id) is the one the group's error
+    concentrates in (the finding's ``explained_by``), or the group's listed trials
+    must all be among the pattern's trials, and the pattern must hold at least as many
+    affected trials as the group has (ids are listed up to 20 on both sides, so a group
+    of up to 20 is matched exactly).
     """
     ids = set(f["trial_ids"])
     where = f.get("explained_by") or {}
+    where_key = (Region.of(where).key,) if where else None
     for p in patterns:
         kinds = {p["issue_type"], *p.get("also_issue_types", [])}
         if not kinds & {"failed", "nonfinite_metric", "status_mismatch"} or p.get("explained_by"):
             continue
-        if where and p["condition"] == where["condition"]:
+        if where_key and tuple(r.key for r in regions.get(p["id"], ())) == where_key:
             return p
         if ids <= set(p["trial_ids"]) and p["evidence"]["k"] >= f["n_trials"]:
             return p
     return None
 
 
-def _finding_advice(f: dict[str, Any], max_ids: int, patterns: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
+def _finding_advice(f: dict[str, Any], max_ids: int, patterns: list[dict[str, Any]],
+                    regions: dict[str, tuple[Region, ...]]) -> dict[str, Any] | None:
     """A recommendation that follows from a sweep-level finding, or None."""
-    explained = explaining_pattern(f, patterns or []) if f["kind"] == "error_kind" and not f.get("budget_cut") else None
+    explained = (explaining_pattern(f, patterns, regions) if f["kind"] == "error_kind" and not f.get("budget_cut")
+                 else None)
     if f["kind"] == "edge_of_range":
         direction = "down" if f["side"] == "low" else "up"
         text = (f"Widen the range of {f['hyperparameter']} {direction}wards in the next sweep: the best trial "
@@ -420,7 +437,8 @@ def analyze_patterns(
     Returns ``patterns``, ``leads``, ``recommendations`` and ``analysis`` (the
     settings used: ``alpha``, ``min_support``).
     """
-    patterns, leads = find_patterns(summary["associations"], alpha=alpha, min_support=min_support)
+    associations = [Association.from_dict(a) for a in summary["associations"]]
+    patterns, leads = find_patterns(associations, alpha=alpha, min_support=min_support)
     return {
         "patterns": patterns,
         "leads": leads,

@@ -33,10 +33,10 @@ from core.detectors import (
 from core.findings import find_sweep_findings
 from core.issue_types import ISSUE_TYPES, SEVERITY_RANK, SICK_SEVERITIES
 from core.loading import RawTable
+from core.records import SCHEMA_VERSION, Association
 from core.roles import ColumnRoles
 from core.table import TrialTable, build_trial_table, numeric_extents
 
-SCHEMA_VERSION = "1.1"
 _MAX_LISTED = 1000  # categorical values listed per hyperparameter
 _GRID_VALUES = 10  # a numeric hyperparameter with at most this many values, each tried 3 times on average, is a grid
 
@@ -145,7 +145,7 @@ def build_summary(
     raw: RawTable,
     table: TrialTable,
     issues: pd.DataFrame,
-    associations: list[dict[str, Any]],
+    associations: list[Association],
     thresholds: Thresholds,
 ) -> dict[str, Any]:
     """Assemble the summary (without ``patterns``, which the analyst adds).
@@ -189,7 +189,7 @@ def build_summary(
         "issue_counts": issue_counts,
         "trials_affected": int(len(affected)),
         "severity_counts": {s: int((affected == s).sum()) for s in SICK_SEVERITIES},
-        "associations": associations,
+        "associations": [a.to_dict() for a in associations],
         "best_trial": best,
         "findings": find_sweep_findings(table, issues, best),
         "classes": {"n": classes, "how": how or None},

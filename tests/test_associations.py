@@ -10,6 +10,7 @@ from core.associations import associate_issues
 from core.detectors import detect_issues
 from core.loading import read_results
 from core.patterns import analyze_patterns, find_patterns
+from core.records import Association, Part, Region
 from core.roles import infer_roles
 from core.summary import analyze_sweep
 from tests.conftest import DATA, EXAMPLES
@@ -37,9 +38,9 @@ def test_planted_learning_rate_threshold_is_found():
     patterns, _ = find_patterns(assocs)
     top = patterns[0]
     assert top["issue_type"] == "nonfinite_metric" and top["hyperparameter"] == "lr"
-    assert top["condition"].startswith("lr ≥")
-    lo = float(top["condition"].split("≥")[1])
-    assert 0.05 <= lo <= 0.2
+    assert top["condition"].startswith("lr ≥")  # the display text; the bound is a field
+    (region,) = {a.id: a for a in assocs}[top["association_id"]].regions
+    assert region.rule == "threshold" and region.direction == "above" and 0.05 <= region.low <= 0.2
     assert top["evidence"]["k_rest"] == 0 and top["evidence"]["q"] < 1e-6
     assert not any(p["hyperparameter"] == "optimizer" for p in patterns)
 
@@ -49,9 +50,9 @@ def test_counts_are_consistent():
     issues = detect_issues(table)
     total = int((issues.type == "nonfinite_metric").sum())
     for a in associate_issues(table, issues):
-        assert a["k"] + a["k_rest"] == total and a["n"] + a["n_rest"] == len(table)
-        assert 0 <= a["p"] <= 1 and a["p"] <= a["q"] + 1e-12 <= 1 + 1e-12
-        assert len(a["trial_ids"]) == min(a["k"], 20)
+        assert a.k + a.k_rest == total and a.n + a.n_rest == len(table)
+        assert 0 <= a.p <= 1 and a.p <= a.q + 1e-12 <= 1 + 1e-12
+        assert len(a.trial_ids) == min(a.k, 20)
 
 
 def test_null_sweeps_yield_no_pattern_in_at_least_95_percent_of_seeds():
@@ -97,9 +98,14 @@ def test_cifar10_example_threshold_and_optimizer():
     patterns = analyze_patterns(summary)["patterns"]
     nan_lr = next(p for p in patterns if p["issue_type"] == "nonfinite_metric"
                   and p["hyperparameter"] == "learning_rate")
-    threshold = float(nan_lr["condition"].split("≥")[1])
-    assert 0.01 <= threshold <= 0.1
+    (region,) = _regions(summary, nan_lr)
+    assert region.direction == "above" and 0.01 <= region.low <= 0.1
     assert summary["issue_counts"]["nonfinite_metric"] == 36
+
+
+def _regions(summary, pattern):
+    """The regions of a pattern, from its association's fields (never from the display text)."""
+    return Association.from_dict(next(a for a in summary["associations"] if a["id"] == pattern["association_id"])).regions
 
 
 def _raw_and_roles(path):
@@ -110,10 +116,10 @@ def _raw_and_roles(path):
 def test_associations_carry_wilson_interval_and_risk_ratio():
     table = table_from_records(_sweep(0))
     for a in associate_issues(table, detect_issues(table)):
-        lo, hi = a["ci"]
-        assert 0 <= lo <= a["rate"] <= hi <= 1
-        if a["rate_rest"] > 0:
-            assert a["risk_ratio"] == pytest.approx(a["rate"] / a["rate_rest"])
+        lo, hi = a.ci
+        assert 0 <= lo <= a.rate <= hi <= 1
+        if a.rate_rest > 0:
+            assert a.risk_ratio == pytest.approx(a.rate / a.rate_rest)
 
 
 def test_vectorised_threshold_search_equals_brute_force():
@@ -126,13 +132,13 @@ def test_vectorised_threshold_search_equals_brute_force():
     x = np.array(table.hyperparameters["lr"], dtype=float)
     rng.shuffle(x)  # any order of rows must give the same answer
     table.hyperparameters["lr"] = x
-    found = [a for a in associate_issues(table, issues, pairs=False) if a["rule"] == "threshold" and a["direction"] == "above"]
+    found = [a for a in associate_issues(table, issues, pairs=False) if a.rule == "threshold" and a.direction == "above"]
     cuts = np.unique(x)[1:]
     cuts = np.unique(np.quantile(cuts, np.linspace(0, 1, 64), method="nearest")) if len(cuts) > 64 else cuts
     p = [hypergeom.sf(((x >= c) & flagged).sum() - 1, len(x), flagged.sum(), (x >= c).sum())
          if ((x >= c) & flagged).any() else 1.0 for c in cuts]
     best = cuts[int(np.argmin(p))]
-    assert found[0]["lo"] == best and found[0]["p"] == pytest.approx(min(1.0, min(p) * 2 * len(cuts)))
+    assert found[0].lo == best and found[0].p == pytest.approx(min(1.0, min(p) * 2 * len(cuts)))
 
 
 def test_paired_effect_is_a_pair_and_the_marginals_it_explains_say_so():
@@ -185,21 +191,29 @@ def test_a_significant_marginal_stays_a_pattern_and_is_never_an_inconclusive_lea
 def test_each_condition_alone_is_fine_only_when_its_upper_bound_is_below_the_rest():
     from core.patterns import alone_is_fine, recommend
 
-    pair = {"rule": "pair", "direction": None, "issue_type": "nonfinite_metric", "hyperparameter": "a",
-            "hyperparameters": ["a", "b"], "condition": "a = x and b = y", "lo": None, "hi": None, "k": 8, "n": 10,
-            "rate": 0.8, "rate_rest": 0.1, "k_rest": 10, "n_rest": 100,
-            "parts": [{"condition": "a = x", "k": 0, "n": 5}, {"condition": "b = y", "k": 0, "n": 40}]}
-    assert not alone_is_fine(pair)  # 0 of 5: the 95 % upper bound is 43 %, above the rest's 16 %
-    assert "fine" not in recommend(pair)
-    pair["parts"][0]["n"] = 40
-    assert alone_is_fine(pair) and recommend(pair).endswith("each condition without the other is fine.")
+    def pair(n_first):
+        a, b = Region(hyperparameter="a", rule="value", value="x"), Region(hyperparameter="b", rule="value", value="y")
+        return Association(id="A1", hyperparameter="a", hyperparameters=["a", "b"], rule="pair",
+                           condition="a = x and b = y", lo=None, hi=None, value=None, direction=None, closed=None,
+                           issue_type="nonfinite_metric", k=8, n=10, rate=0.8, ci=None, k_rest=10, n_rest=100,
+                           rate_rest=0.1, risk_ratio=8.0, p=1e-6, log_p=-13.8, q=1e-5, trial_ids=[],
+                           parts=[Part(**a.fields(), k=0, n=n_first), Part(**b.fields(), k=0, n=40)])
+
+    assert not alone_is_fine(pair(5))  # 0 of 5: the 95 % upper bound is 43 %, above the rest's 16 %
+    assert "fine" not in recommend(pair(5))
+    assert alone_is_fine(pair(40)) and recommend(pair(40)).endswith("each condition without the other is fine.")
 
 
 def test_lead_says_why_it_is_one():
     from core.patterns import lead_reason
 
-    few = {"k": 2, "q": 0.01}
-    weak = {"k": 9, "q": 0.2}
+    def lead(k, q):
+        return Association(id="A1", hyperparameter="a", hyperparameters=["a"], rule="value", condition="a = x",
+                           lo=None, hi=None, value="x", direction=None, closed=True, issue_type="failed", k=k, n=20,
+                           rate=k / 20, ci=None, k_rest=1, n_rest=100, rate_rest=0.01, risk_ratio=None, p=q, log_p=0.0,
+                           q=q, trial_ids=[])
+
+    few, weak = lead(2, 0.01), lead(9, 0.2)
     assert lead_reason(few, 0.05, 3).startswith("too few trials: 2")
     assert "could be chance" in lead_reason(weak, 0.05, 3) and "too few" not in lead_reason(weak, 0.05, 3)
 
@@ -227,7 +241,8 @@ def test_deepcave_crashed_rate_rises_with_learning_rate():
     assert len(rates) >= 3 and rates == sorted(rates) and rates[-1] > 4 * rates[0]
     top = analyze_patterns(summary)["patterns"][0]
     assert top["hyperparameter"] == "hp_learning_rate" and top["condition"].startswith("hp_learning_rate ≥")
-    assert 1e-3 <= float(top["condition"].split("≥")[1]) <= 0.03 and top["evidence"]["q"] < 1e-10
+    (region,) = _regions(summary, top)
+    assert region.direction == "above" and 1e-3 <= region.low <= 0.03 and top["evidence"]["q"] < 1e-10
 
 
 def test_deepobs_fmnist_dead_networks_and_finite_blow_ups():

@@ -1,4 +1,4 @@
-"""The published JSON Schema of hparam_summary.json (schema/, generated from report/schema.py)."""
+"""The published JSON Schema of hparam_summary.json (schema/, generated from core/records.py by core/schema.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from report.schema import Summary, schema_text
+from core.records import Diagnosis
+from core.schema import schema_text
 from tests.conftest import DATA, EXAMPLES, ROOT, SAMPLE
 
 SCHEMA = ROOT / "schema" / "hparam_summary.schema.json"
@@ -19,9 +20,9 @@ CASES = {
 }
 
 
-def test_committed_schema_is_what_the_models_generate():
+def test_committed_schema_is_what_the_records_generate():
     assert SCHEMA.read_text(encoding="utf-8") == schema_text(), (
-        "regenerate it: python -m report.schema schema/hparam_summary.schema.json")
+        "regenerate it: python -m core.schema schema/hparam_summary.schema.json")
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,7 @@ def test_real_summaries_validate(summaries, name):
     summary = summaries[name]
     assert summary["next_sweep"]["hyperparameters"]
     assert ("curves" in summary) == (name == "curves")
-    Summary.model_validate(summary)
+    assert Diagnosis.from_dict(summary).to_dict() == summary
     errors = [f"{list(e.path)}: {e.message}" for e in _validator().iter_errors(summary)]
     assert errors == []
 
@@ -65,8 +66,12 @@ def test_the_schema_rejects_what_is_not_a_summary_and_allows_analyst_extras(summ
     broken["surprise"] = 1
     broken["next_sweep"]["hyperparameters"]["learning_rate"]["log"] = "yes"
     broken["associations"][0]["rule"] = "vibes"
+    broken["associations"][1]["issue_type"] = "vibes"  # issue types are the vocabulary's (core/issue_types.py)
+    broken["issues"][1]["type"] = "vibes"
+    broken["issue_counts"]["vibes"] = 1
     paths = {tuple(e.path)[:3] for e in validator.iter_errors(broken)}
-    assert {(), ("issues", 0), ("associations", 0, "rule")} <= paths
+    assert {(), ("issues", 0), ("associations", 0, "rule"), ("associations", 1, "issue_type"),
+            ("issues", 1, "type"), ("issue_counts",)} <= paths
     assert any(p[:1] == ("next_sweep",) for p in paths)  # reported at the optional block
     extra = copy.deepcopy(good)  # the model-facing parts are open: the LLM analyst adds fields
     extra["patterns"][0]["phrasing"] = {"title": "..."}

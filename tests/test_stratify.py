@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 from core.patterns import _stratify
+from core.records import Association, Part, Region
+
+ADAM = Region(hyperparameter="optimizer", rule="value", value="adam")
+HIGH_LR = Region(hyperparameter="lr", rule="threshold", low=0.6)
+
+
+def _association(id_: str, k: int, n: int, k_rest: int, n_rest: int, regions: tuple[Region, ...],
+                 part_counts: tuple[tuple[int, int], ...] = ()) -> Association:
+    first = regions[0]
+    where = first.fields() if len(regions) == 1 else {
+        "hyperparameter": first.hyperparameter, "rule": "pair", "condition": " and ".join(r.condition for r in regions),
+        "lo": HIGH_LR.low, "hi": None, "value": None, "direction": "above", "closed": None}
+    return Association(id=id_, hyperparameters=[r.hyperparameter for r in regions], issue_type="diverged", k=k, n=n,
+                       rate=k / n, ci=None, k_rest=k_rest, n_rest=n_rest, rate_rest=k_rest / n_rest, risk_ratio=None,
+                       p=1e-3, log_p=-6.9, q=1e-2, trial_ids=[], **where,
+                       parts=[Part(**r.fields(), k=k_, n=n_) for r, (k_, n_) in zip(regions, part_counts)] or None)
 
 
 def _case(part_k: int, part_n: int, marginal_k: int, marginal_n: int, marginal_rest: tuple[int, int]):
     """A pair 'optimizer = adam and lr >= 0.6' (9/12) and the marginal 'optimizer = adam' beside it."""
-    pair_assoc = {"k": 9, "n": 12, "k_rest": marginal_k - 9 + marginal_rest[0], "n_rest": 135 - 12,
-                  "parts": [{"condition": "optimizer = adam", "k": part_k, "n": part_n},
-                            {"condition": "lr >= 0.6", "k": 0, "n": 24}]}
-    marginal_assoc = {"k": marginal_k, "n": marginal_n, "k_rest": marginal_rest[0], "n_rest": marginal_rest[1]}
+    pair_assoc = _association("A1", 9, 12, marginal_k - 9 + marginal_rest[0], 135 - 12, (ADAM, HIGH_LR),
+                              ((part_k, part_n), (0, 24)))
+    marginal_assoc = _association("A4", marginal_k, marginal_n, marginal_rest[0], marginal_rest[1], (ADAM,))
     pair = {"id": "P3", "association_id": "A1", "rule": "pair", "issue_type": "diverged",
             "condition": "optimizer = adam and lr >= 0.6", "explanation": "", "recommendation": "r"}
     marginal = {"id": "P5", "association_id": "A4", "rule": "value", "issue_type": "diverged",

@@ -1,0 +1,796 @@
+"""Typed records of a diagnosis: what ``hparam_summary.json`` holds, as dataclasses.
+
+The summary is the public contract (a JSON-native dict, also what the graph state and
+its checkpointer keep). These records are that dict with types: every key of the
+summary is a field here, so code that needs a region's bounds reads
+``association.regions[0].low`` instead of a string key or, worse, the rendered
+condition text (``"lr ≥ 0.0631"`` is for people, :attr:`Region.condition`).
+
+- :meth:`Record.to_dict` gives the summary's JSON-native dict (keys in the order the
+  producers write them) and :meth:`Record.from_dict` reads one back; for every summary
+  ``Diagnosis.from_dict(s).to_dict() == s``. Records a consumer needs can be built
+  alone (``Association.from_dict(a)``): a million issues need not be typed to read the
+  patterns.
+- Strict records reject unknown keys; *open* ones (the model-facing parts: patterns,
+  leads, recommendations, findings, analysis, writer, curves, evidence, pair parts)
+  keep unknown keys in ``extra`` and write them back after the declared ones.
+- The JSON Schema (:mod:`core.schema`) is generated from these classes.
+
+Dataclasses are frozen where a record is a fact that does not change once computed
+(regions, associations, issues); lists inside them are the JSON's lists.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Annotated, Any, ClassVar, Literal, Union
+
+from pydantic import ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
+
+from core.issue_types import ISSUE_TYPES, SEVERITIES
+from core.values import format_number
+
+SCHEMA_VERSION = "1.2"
+Number = float | int
+Severity = Literal[SEVERITIES]  # type: ignore[valid-type]
+IssueTypeName = Literal[tuple(ISSUE_TYPES)]  # type: ignore[valid-type]
+"""The issue types of :data:`core.issue_types.ISSUE_TYPES` (an enum in the schema)."""
+Goal = Literal["min", "max"]
+RegionRule = Literal["bucket", "value", "threshold"]
+
+
+def _doc(text: str) -> Any:
+    return Field(description=text)
+
+
+# --------------------------------------------------------------------------------------
+# to_dict / from_dict
+# --------------------------------------------------------------------------------------
+
+
+class Record:
+    """Base of every record: JSON-native :meth:`to_dict` and its inverse :meth:`from_dict`.
+
+    Class attributes: ``_omit_if_default`` names the keys left out of the dict when their
+    value is the field's default (the producers write them only when there is something to say);
+    ``_keys`` maps a field to its JSON key when the two differ (``from_`` -> ``from``).
+    An open record has a field ``extra`` (the keys it does not declare).
+    """
+
+    _omit_if_default: ClassVar[frozenset[str]] = frozenset()
+    _keys: ClassVar[dict[str, str]] = {}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-native dict of this record, as the summary holds it."""
+        out: dict[str, Any] = {}
+        for name, key in _plan(type(self))[0]:
+            value = getattr(self, name)
+            if name in self._omit_if_default and value == _default(type(self), name):
+                continue
+            out[key] = _dump(value)
+        out.update(_dump(getattr(self, "extra", None) or {}))
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Any:
+        """The record of a JSON-native dict (:meth:`to_dict`'s inverse); ValueError on a wrong shape."""
+        if not isinstance(data, dict):
+            raise ValueError(f"{cls.__name__}: expected an object, got {type(data).__name__}")
+        names, loaders, required, is_open = _plan(cls)[1:]
+        values: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        for key, value in data.items():
+            entry = names.get(key)
+            if entry is None:
+                if not is_open:
+                    raise ValueError(f"{cls.__name__}: unknown key {key!r}")
+                extra[key] = value
+                continue
+            values[entry] = loaders[entry](value)
+        missing = [key for name, key in required if name not in values]
+        if missing:
+            raise ValueError(f"{cls.__name__}: missing key(s) {', '.join(map(repr, missing))}")
+        if is_open:
+            values["extra"] = extra
+        return cls(**values)
+
+
+@functools.cache
+def _plan(cls: type) -> tuple[list[tuple[str, str]], dict[str, str], dict[str, Any], list[tuple[str, str]], bool]:
+    """Per record class: (field, key) in order, key -> field, field -> loader, required (field, key), open."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    order, names, loaders, required = [], {}, {}, []
+    is_open = False
+    for f in dataclasses.fields(cls):
+        if f.name == "extra":
+            is_open = True
+            continue
+        key = cls._keys.get(f.name, f.name)
+        order.append((f.name, key))
+        names[key] = f.name
+        loaders[f.name] = _loader(hints[f.name])
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            required.append((f.name, key))
+    return order, names, loaders, required, is_open
+
+
+def _default(cls: type, name: str) -> Any:
+    return cls.__dataclass_fields__[name].default
+
+
+def _dump(value: Any) -> Any:
+    if isinstance(value, Record):
+        return value.to_dict()
+    if isinstance(value, (list, tuple)):
+        return [_dump(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _dump(v) for k, v in value.items()}
+    return value
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _loader(tp: Any) -> Any:
+    """A function that turns JSON-native data into values of type ``tp`` (records built, the rest kept as is)."""
+    origin = typing.get_origin(tp)
+    if origin is Annotated:
+        return _loader(typing.get_args(tp)[0])
+    if origin in (Union, types.UnionType):
+        records = [a for a in typing.get_args(tp) if isinstance(a, type) and issubclass(a, Record)]
+        if not records:
+            inner = [_loader(a) for a in typing.get_args(tp) if a is not type(None)]
+            return inner[0] if len(inner) == 1 else _identity
+        by_kind = {kind: r for r in records if len(records) > 1
+                   for kind in typing.get_args(typing.get_type_hints(r)["kind"])}
+
+        def load_union(value: Any) -> Any:
+            if value is None:
+                return None
+            if by_kind:
+                kind = value.get("kind") if isinstance(value, dict) else None
+                if kind not in by_kind:
+                    raise ValueError(f"unknown kind {kind!r} (expected one of {', '.join(by_kind)})")
+                return by_kind[kind].from_dict(value)
+            return records[0].from_dict(value)
+
+        return load_union
+    if origin is list:
+        item = _loader(typing.get_args(tp)[0])
+        return _identity if item is _identity else (lambda value: [item(v) for v in value])
+    if origin is dict:
+        item = _loader(typing.get_args(tp)[1])
+        return _identity if item is _identity else (lambda value: {k: item(v) for k, v in value.items()})
+    if isinstance(tp, type) and issubclass(tp, Record):
+        return tp.from_dict
+    return _identity
+
+
+_STRICT = ConfigDict(extra="forbid")
+_OPEN = ConfigDict(extra="allow")
+Extra = SkipJsonSchema[dict[str, Any]]
+"""The keys an open record does not declare (written back after the declared ones; not in the schema)."""
+
+
+def _extra() -> Any:
+    return field(default_factory=dict, repr=False, compare=False)
+
+
+# --------------------------------------------------------------------------------------
+# regions and associations
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Region(Record):
+    """A region of one hyperparameter: a bucket ``[low, high)``, a value, or a threshold.
+
+    ``value`` is a categorical value (text); a numeric value has ``low == high`` and no
+    ``value``. A threshold has ``low`` (``≥ low``, direction ``above``) or ``high``
+    (``≤ high``, ``below``). ``closed`` says whether ``high`` itself is inside (False
+    only for a bucket other than the last, ``[low, high)``). :attr:`condition` is the
+    text people read; compare regions by their fields (:attr:`key`), never by it.
+    """
+
+    __pydantic_config__ = _STRICT
+    hyperparameter: str
+    rule: RegionRule
+    low: Number | None = None
+    high: Number | None = None
+    value: str | None = None
+    closed: bool = True
+
+    @property
+    def direction(self) -> str | None:
+        """``above`` / ``below`` for a threshold, else None."""
+        if self.rule != "threshold":
+            return None
+        return "above" if self.low is not None else "below"
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """What identifies the region: hyperparameter, rule, bounds, value."""
+        return (self.hyperparameter, self.rule, self.low, self.high, self.value, self.closed)
+
+    @property
+    def condition(self) -> str:
+        """The region as the report writes it: ``lr ≥ 0.0631``, ``opt = adam``, ``bs in [32, 128)``."""
+        hp = self.hyperparameter
+        if self.rule == "value":
+            return f"{hp} = {self.value if self.value is not None else format_number(self.low)}"
+        if self.rule == "threshold":
+            return f"{hp} ≥ {format_number(self.low)}" if self.low is not None else f"{hp} ≤ {format_number(self.high)}"
+        return f"{hp} in [{format_number(self.low)}, {format_number(self.high)}{']' if self.closed else ')'}"
+
+    def contains(self, x: Any) -> bool:
+        """True when a parameter value lies in the region (a missing value only in ``(missing)``).
+
+        A numeric value holds what the report writes the same way (``0.06310001`` is in
+        ``x = 0.0631``: a grid value as a tuner reports it).
+        """
+        if self.value is not None:
+            return (x is None and self.value == "(missing)") or (x is not None and _as_text(x) == self.value)
+        if x is None or isinstance(x, (str, bool)):
+            return False
+        x = float(x)
+        if math.isnan(x):
+            return False
+        if self.rule == "value":  # a grid value: the value the report names (0.06310001 is "= 0.0631")
+            return _as_text(x) == format_number(self.low)
+        if self.low is not None and x < self.low:
+            return False
+        if self.high is not None and (x > self.high or (x == self.high and not self.closed)):
+            return False
+        return True
+
+    def fields(self) -> dict[str, Any]:
+        """The region's keys in an association, a pair's part or a finding's ``explained_by``.
+
+        ``hyperparameter, rule, condition, lo, hi, value, direction, closed``.
+        """
+        return {"hyperparameter": self.hyperparameter, "rule": self.rule, "condition": self.condition,
+                "lo": self.low, "hi": self.high, "value": self.value, "direction": self.direction,
+                "closed": self.closed}
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> Region:
+        """The region of an association, a part of a pair or a finding's ``explained_by`` (keys as :meth:`fields`)."""
+        return cls(hyperparameter=data["hyperparameter"], rule=data["rule"], low=data["lo"], high=data["hi"],
+                   value=data["value"], closed=data["closed"])
+
+
+@dataclass(frozen=True, kw_only=True)
+class Part(Record):
+    """One region of a pair alone, without the other: its fields and ``k`` of ``n`` trials there."""
+
+    __pydantic_config__ = _STRICT
+    hyperparameter: str
+    rule: RegionRule
+    condition: Annotated[str, _doc("display text; compare the fields")]
+    lo: Number | None
+    hi: Number | None
+    value: str | None
+    direction: Literal["above", "below"] | None
+    closed: bool
+    k: int
+    n: int
+
+    @property
+    def region(self) -> Region:
+        """The part's region."""
+        return Region.of(self.to_dict())
+
+
+@dataclass(frozen=True, kw_only=True)
+class Association(Record):
+    """Issue counts and tests of one region (bucket, value, threshold) or pair of regions, for one issue type.
+
+    A pair's ``lo``/``hi``/``direction`` are those of its second region when that is a
+    threshold (``optimizer = adam and lr ≥ 0.016``), else None; its regions are in ``parts``.
+    """
+
+    __pydantic_config__ = _STRICT
+    _omit_if_default = frozenset({"parts"})
+    id: Annotated[str, Field(pattern=r"^A\d+$")]
+    hyperparameter: Annotated[str, _doc("the first one for a pair")]
+    hyperparameters: list[str]
+    rule: Literal["bucket", "value", "threshold", "pair"]
+    condition: Annotated[str, _doc("display text; compare the regions' fields")]
+    lo: Number | None
+    hi: Number | None
+    value: str | None
+    direction: Literal["above", "below"] | None
+    closed: Annotated[bool | None, _doc("hi itself is inside (False for an inner bucket [lo, hi)); None for a pair")]
+    issue_type: IssueTypeName
+    k: int
+    n: int
+    rate: Number
+    ci: list[Number] | None
+    k_rest: int
+    n_rest: int
+    rate_rest: Number
+    risk_ratio: Number | None
+    p: Number
+    log_p: Annotated[Number, _doc("natural log of p, finite where p underflows to 0; rank tests on it")]
+    q: Number
+    trial_ids: list[str]
+    parts: Annotated[list[Part] | None, _doc("a pair: each region without the other")] = None
+
+    @property
+    def regions(self) -> tuple[Region, ...]:
+        """The region (one hyperparameter) or the two regions of a pair."""
+        if self.rule == "pair":
+            return tuple(part.region for part in self.parts or [])
+        return (Region(hyperparameter=self.hyperparameter, rule=self.rule, low=self.lo, high=self.hi,
+                       value=self.value, closed=bool(self.closed)),)
+
+    @property
+    def log_p_or_p(self) -> float:
+        """The log p (a summary written before ``log_p`` was recorded: the log of ``p``)."""
+        if self.log_p is not None:
+            return float(self.log_p)
+        return math.log(self.p) if self.p > 0 else -math.inf
+
+
+# --------------------------------------------------------------------------------------
+# the sweep as read
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class MetricRole(Record):
+    """What a metric column measures."""
+
+    __pydantic_config__ = _STRICT
+    kind: Annotated[str, _doc("loss, accuracy or objective")]
+    split: Annotated[str | None, _doc("train, val, test, or None")]
+    goal: Goal | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Roles(Record):
+    """The role of every column (``core.roles.ColumnRoles.to_dict``)."""
+
+    __pydantic_config__ = _STRICT
+    id: str
+    status: str | None
+    metrics: dict[str, MetricRole]
+    epochs: str | None
+    runtime: str | None
+    hyperparameters: list[str]
+    ignored: dict[str, str]
+    error: str | None = None
+    seed: str | None = None
+    mapping: Annotated[dict[str, str], _doc("roles given explicitly (--map, the reader)")] = field(default_factory=dict)
+    budget: Annotated[str | None, _doc("the per-trial planned budget (max_epochs...), also a hyperparameter when it "
+                                       "is not the epochs used")] = None
+    best_epoch: Annotated[str | None, _doc("the epoch of the held-out best")] = None
+    outcomes: Annotated[dict[str, str], _doc("outcome flags the sweep wrote -> the issue type each states")] = field(
+        default_factory=dict)
+    context: Annotated[dict[str, str], _doc("columns shown but never analysed as causes (hardware, derived "
+                                            "quantities, run labels) -> why")] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NumericRange(Record):
+    """A numeric hyperparameter as searched."""
+
+    __pydantic_config__ = _STRICT
+    _omit_if_default = frozenset({"values"})
+    kind: Literal["numeric"]
+    min: Number | None
+    max: Number | None
+    n_values: int
+    values: Annotated[list[Number] | None, _doc("the grid searched, when few values were each tried several "
+                                                "times")] = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CategoricalRange(Record):
+    """A categorical hyperparameter as searched (values with their counts)."""
+
+    __pydantic_config__ = _STRICT
+    kind: Literal["categorical"]
+    values: dict[str, int]
+    n_values: int
+
+
+Range = Annotated[NumericRange | CategoricalRange, Field(discriminator="kind")]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SweepInfo(Record):
+    """What was read."""
+
+    __pydantic_config__ = _STRICT
+    source: str
+    format: str | None = None
+    n_trials: int
+    roles: Roles
+    status_counts: dict[str, int]
+    hyperparameters: dict[str, Range]
+    notes: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpaceParam(Record):
+    """One parameter of the search space the input declares (``core.sweep.Sweep.space``)."""
+
+    __pydantic_config__ = _STRICT
+    kind: Literal["float", "int", "categorical"]
+    low: Number | None
+    high: Number | None
+    log: bool
+    step: Number | None
+    choices: list[Any] | None
+    source: str
+
+
+# --------------------------------------------------------------------------------------
+# issues and sweep-level facts
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Issue(Record):
+    """One issue of one trial (one per trial and type)."""
+
+    __pydantic_config__ = _STRICT
+    _omit_if_default = frozenset({"epoch"})
+    trial_id: str
+    type: IssueTypeName
+    severity: Severity
+    detail: str
+    epoch: Annotated[Number | None, _doc("the step a curve-based issue refers to")] = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class IssueTypeInfo(Record):
+    """One issue type of the vocabulary, as the summary states it."""
+
+    __pydantic_config__ = _STRICT
+    severity: Severity
+    label: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BestTrial(Record):
+    """The best finished trial (completed, early-stopped or cut by its time budget) without a high-severity issue."""
+
+    __pydantic_config__ = _STRICT
+    _omit_if_default = frozenset({"note"})
+    trial_id: str
+    metric: str
+    goal: Goal | None
+    value: Number
+    status: str | None = None
+    hyperparameters: dict[str, str | Number | None]
+    note: Annotated[str | None, _doc("why the objective compared differs, when targets differ")] = None
+
+
+@dataclass(kw_only=True)
+class Finding(Record):
+    """A sweep-level finding; kind-specific keys (``side``, ``signature``, ``explained_by``...) are in ``extra``."""
+
+    __pydantic_config__ = _OPEN
+    id: Annotated[str, Field(pattern=r"^F\d+$")]
+    kind: str
+    title: str
+    detail: str
+    n_trials: int
+    trial_ids: list[str]
+    extra: Extra = _extra()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Classes(Record):
+    """Number of classes used by the chance-level rules, and how it was known."""
+
+    __pydantic_config__ = _STRICT
+    n: int | None
+    how: str | None
+
+
+@dataclass(kw_only=True)
+class Curves(Record):
+    """The per-step curves block, when the sweep had curves."""
+
+    __pydantic_config__ = _OPEN
+    source: str
+    n_trials: int
+    step_column: str
+    trials: list[dict[str, Any]]
+    extra: Extra = _extra()
+
+
+# --------------------------------------------------------------------------------------
+# analyst and writer (open: the model-facing parts evolve)
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class Evidence(Record):
+    """The counts and tests behind a pattern."""
+
+    __pydantic_config__ = _OPEN
+    k: int
+    n: int
+    k_rest: int
+    n_rest: int
+    p: Number
+    q: Number
+    extra: Extra = _extra()
+
+
+@dataclass(kw_only=True)
+class Pattern(Record):
+    """A pattern (``P1``...) or an inconclusive lead (``L1``...)."""
+
+    __pydantic_config__ = _OPEN
+    id: str
+    association_id: str | None = None
+    issue_type: IssueTypeName
+    hyperparameter: str | None = None
+    condition: Annotated[str, _doc("display text; the regions are in the association")]
+    title: str
+    explanation: str
+    recommendation: str
+    evidence: Evidence
+    trial_ids: list[str]
+    extra: Extra = _extra()
+
+
+@dataclass(kw_only=True)
+class Recommendation(Record):
+    """A recommendation with the facts it follows from."""
+
+    __pydantic_config__ = _OPEN
+    id: str
+    text: str
+    evidence: Any
+    pattern_id: str | None = None
+    trial_ids: list[str]
+    extra: Extra = _extra()
+
+
+@dataclass(kw_only=True)
+class Analysis(Record):
+    """Settings of the analysis."""
+
+    __pydantic_config__ = _OPEN
+    alpha: Number
+    min_support: int
+    extra: Extra = _extra()
+
+
+@dataclass(kw_only=True)
+class Writer(Record):
+    """Who wrote the prose, and what was removed or sent back."""
+
+    __pydantic_config__ = _OPEN
+    author: str
+    narrative: str | None = None
+    notes: list[str]
+    extra: Extra = _extra()
+
+
+# --------------------------------------------------------------------------------------
+# the next sweep (core.next_sweep)
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchedNumeric(Record):
+    """The range the sweep searched."""
+
+    __pydantic_config__ = _STRICT
+    low: Number | None
+    high: Number | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchedCategorical(Record):
+    """The values the sweep searched."""
+
+    __pydantic_config__ = _STRICT
+    values: list[str]
+    n_values: int
+
+
+@dataclass(kw_only=True)
+class NextNumeric(Record):
+    """Sample in [low, high] (log-uniformly when ``log``), never inside an ``exclude`` interval (closed)."""
+
+    __pydantic_config__ = _STRICT
+    _omit_if_default = frozenset({"values", "step", "declared"})
+    kind: Literal["float", "int"]
+    low: Number | None
+    high: Number | None
+    log: bool
+    exclude: list[Annotated[list[Number], Field(min_length=2, max_length=2)]]
+    values: Annotated[list[Number] | None, _doc("a grid: sample only these values (those in [low, high] and not "
+                                                "excluded)")] = None
+    step: Number | None = None
+    declared: Annotated[bool, _doc("the range started from the search space the input declares")] = False
+    changed: Annotated[bool, _doc("the range of the whole sweep changed (conditions aside)")]
+    searched: SearchedNumeric
+
+
+@dataclass(kw_only=True)
+class NextCategorical(Record):
+    """The values to keep searching, and those left out."""
+
+    __pydantic_config__ = _STRICT
+    _omit_if_default = frozenset({"declared"})
+    kind: Literal["categorical"]
+    values: list[str]
+    exclude: list[str]
+    declared: Annotated[bool, _doc("the values started from the search space the input declares")] = False
+    changed: bool
+    searched: SearchedCategorical
+
+
+NextRange = Annotated[NextNumeric | NextCategorical, Field(discriminator="kind")]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanRegion(Record):
+    """A region of one hyperparameter a condition holds in: a ``value``, or ``low``/``high``."""
+
+    __pydantic_config__ = _STRICT
+    hyperparameter: str
+    condition: Annotated[str, _doc("display text")]
+    value: str | Number | None = None
+    low: Number | None = None
+    high: Number | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{hyperparameter, condition, value}`` for a value, else ``{hyperparameter, condition, low, high}``."""
+        out = {"hyperparameter": self.hyperparameter, "condition": self.condition}
+        return out | ({"value": self.value} if self.value is not None else {"low": self.low, "high": self.high})
+
+    @classmethod
+    def of(cls, region: Region) -> PlanRegion:
+        """The plan's form of a region: a value (categorical, or numeric ``low == high``), else the bounds."""
+        if region.value is not None:
+            return cls(hyperparameter=region.hyperparameter, condition=region.condition, value=region.value)
+        if region.rule == "value":
+            return cls(hyperparameter=region.hyperparameter, condition=region.condition, value=region.low)
+        return cls(hyperparameter=region.hyperparameter, condition=region.condition, low=region.low, high=region.high)
+
+
+@dataclass(kw_only=True)
+class PlanCondition(Record):
+    """A range that holds only within a region of another hyperparameter."""
+
+    __pydantic_config__ = _STRICT
+    when: PlanRegion
+    hyperparameter: str
+    low: Number | None
+    high: Number | None
+    exclude: list[list[Number] | str]
+    evidence: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Epochs(Record):
+    """A raised epoch budget."""
+
+    __pydantic_config__ = _STRICT
+    _keys = {"from_": "from"}
+    column: str | None
+    from_: Annotated[Number, Field(alias="from")]
+    to: Number
+    when: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings(Record):
+    """Budget changes."""
+
+    __pydantic_config__ = _STRICT
+    _omit_if_default = frozenset({"epochs"})
+    epochs: Epochs | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StartFrom(Record):
+    """The best healthy trial, to enqueue first."""
+
+    __pydantic_config__ = _STRICT
+    trial_id: str
+    hyperparameters: dict[str, str | Number | None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Change(Record):
+    """One change of the search space, with the fact it follows from."""
+
+    __pydantic_config__ = _STRICT
+    _keys = {"from_": "from"}
+    hyperparameter: str | None
+    action: Literal["cap", "raise_low", "exclude", "cap_when", "raise_low_when", "exclude_when", "widen",
+                    "regularise", "add", "more_epochs"]
+    from_: Annotated[Any, Field(alias="from")]
+    to: Any
+    when: str | None
+    evidence: Annotated[str, _doc("P2, F1, A12, 'P4, A57', or issue_counts.TYPE")]
+    reason: str
+    trial_ids: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Objective(Record):
+    """The metric the next sweep should optimise."""
+
+    __pydantic_config__ = _STRICT
+    metric: str
+    goal: Goal | None
+
+
+@dataclass(kw_only=True)
+class NextSweep(Record):
+    """The next sweep to run (``core.next_sweep.plan_next_sweep``)."""
+
+    __pydantic_config__ = _STRICT
+    objective: Objective | None
+    hyperparameters: dict[str, NextRange]
+    conditions: list[PlanCondition]
+    settings: Settings
+    start_from: StartFrom | None
+    changes: list[Change]
+
+
+# --------------------------------------------------------------------------------------
+# the diagnosis
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class Diagnosis(Record):
+    """hparam_summary.json: every fact the report states.
+
+    ``curves``, ``search_space`` and ``next_sweep`` are there only when the sweep had
+    curves, declared a search space, or the plan was made (the CLI makes it; a graph
+    run may not).
+    """
+
+    __pydantic_config__ = ConfigDict(extra="forbid", title="Hyperparameter Pathology Inspector summary")
+    _omit_if_default = frozenset({"curves", "search_space", "next_sweep"})
+    schema_version: str
+    sweep: SweepInfo
+    thresholds: dict[str, Number | None]
+    issue_types: dict[IssueTypeName, IssueTypeInfo]
+    issues: list[Issue]
+    issue_counts: dict[IssueTypeName, int]
+    trials_affected: int
+    severity_counts: dict[str, int]
+    associations: list[Association]
+    best_trial: BestTrial | None
+    findings: list[Finding]
+    classes: Classes
+    curves: Curves | None = None
+    search_space: dict[str, SpaceParam] | None = None
+    patterns: list[Pattern]
+    leads: list[Pattern]
+    recommendations: list[Recommendation]
+    analysis: Analysis
+    hypotheses: list[dict[str, Any]] = field(default_factory=list)
+    writer: Writer
+    next_sweep: NextSweep | None = None
+
+
+def _as_text(value: Any) -> str:
+    """A parameter value as the associations name a categorical value: numbers through ``format_number``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        return format_number(float(value))
+    return str(value)

@@ -1,1 +1,0 @@
-"""The pydantic models of the summary's JSON Schema (:mod:`report.schema`); the rest of presentation is in :mod:`graph.report`."""
