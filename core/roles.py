@@ -386,6 +386,9 @@ def infer_roles(frame: pd.DataFrame, source: str, hints: dict[str, str] | None =
         if info is not None and not _mostly_text(frame[col]):
             metrics[col] = info  # a metric-like name with text values ("target_scaling") is judged below
     if not metrics:
+        texts = [c for c in frame.columns if c not in taken and classify_metric(c) and _mostly_text(cells[c])]
+        if texts:
+            raise InputError(f"{source}: no metric column: {texts[0]!r} is {_text_metric(cells[texts[0]])}")
         raise InputError(
             f"{source}: no metric column (a loss or accuracy such as val_loss, train_loss, "
             f"val_accuracy, or an objective value); columns are: {list_columns(frame.columns)}"
@@ -583,7 +586,7 @@ def _not_a_hyperparameter(col: str, cells: pd.Series) -> str | None:
         return "empty"
     info = classify_metric(col)
     if info is not None and info.kind != "objective":
-        return "metric-like name (never a hyperparameter)"
+        return _text_metric(cells) if _mostly_text(cells) else "metric-like name (never a hyperparameter)"
     if "seed" in words:
         return "random seed"
     if words & _MESSAGE_WORDS:
@@ -602,6 +605,24 @@ def _not_a_hyperparameter(col: str, cells: pd.Series) -> str | None:
         if present.astype(str).str.len().mean() > 40:
             return "free text (long values)"
     return None
+
+
+_TEXT_METRIC = "named like a metric, but "
+
+
+def _text_metric(cells: pd.Series) -> str:
+    """Why a metric-named column of mostly text is left out: ``named like a metric, but 3 of 4 cells are text ('oops', ...)``."""
+    parsed = parse_cells(cells)
+    text = cells[parsed.unparsed].astype(str).str.strip()
+    shown = ", ".join(repr(t[:40]) for t in text.drop_duplicates().head(2))
+    present = len(cells) - int(parsed.missing.sum())
+    return (f"{_TEXT_METRIC}{len(text)} of {present} cells are text ({shown}{', ...' if text.nunique() > 2 else ''}): "
+            "neither a metric nor a hyperparameter; fix the cells, or give its role with --map")
+
+
+def role_notes(roles: ColumnRoles) -> list[str]:
+    """What the reader must be told about the roles: a column named like a metric left out because its cells are text."""
+    return [f"column {col!r} was not analysed: {why}" for col, why in roles.ignored.items() if why.startswith(_TEXT_METRIC)]
 
 
 def _has_values(cells: pd.Series) -> bool:

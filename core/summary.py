@@ -34,7 +34,7 @@ from core.findings import find_sweep_findings
 from core.issue_types import ISSUE_TYPES, SEVERITY_RANK, SICK_SEVERITIES
 from core.loading import RawTable
 from core.records import SCHEMA_VERSION, Association
-from core.roles import ColumnRoles
+from core.roles import ColumnRoles, role_notes
 from core.table import TrialTable, build_trial_table, numeric_extents
 
 _MAX_LISTED = 1000  # categorical values listed per hyperparameter
@@ -179,7 +179,7 @@ def build_summary(
             "roles": table.roles.to_dict(),
             "status_counts": {k: int(v) for k, v in table.status.value_counts().items()},
             "hyperparameters": _ranges(table),
-            "notes": list(raw.notes),
+            "notes": list(raw.notes) + role_notes(table.roles),
         },
         "thresholds": thresholds.to_dict(),
         "issue_types": {

@@ -105,3 +105,24 @@ def test_the_header_says_which_model_was_called_and_what_became_of_its_text() ->
     assert "`Broken` was called, and none of its text was used (see the notes)" in out["report"].splitlines()[2]
     plain = graph.invoke({"results_path": str(SAMPLE)}, context=Context(offline=True))
     assert plain["report"].splitlines()[2].endswith("written by the deterministic writer (no model)")
+
+
+def test_a_mostly_text_loss_column_is_left_out_with_a_note_naming_it(tmp_path: Path, capsys) -> None:
+    """A val_loss of error words: never a metric, never a hyperparameter, and the user is told which and why."""
+    path = tmp_path / "r.csv"
+    path.write_text("trial_id,lr,val_loss,val_accuracy\n1,0.1,oops,0.5\n2,0.2,CUDA error,0.6\n3,0.3,0.5,0.7\n"
+                    "4,0.01,oops,0.8\n")
+    assert main([str(path), "--offline", "--quiet", "--no-plots", "--out", str(tmp_path / "out")]) == 0
+    summary = json.loads((tmp_path / "out" / "hparam_summary.json").read_text())
+    roles = summary["sweep"]["roles"]
+    assert "val_loss" not in roles["metrics"] and roles["hyperparameters"] == ["lr"]
+    why = "named like a metric, but 3 of 4 cells are text ('oops', 'CUDA error')"
+    assert roles["ignored"]["val_loss"].startswith(why)
+    assert [n for n in summary["sweep"]["notes"] if "val_loss" in n] == [
+        f"column 'val_loss' was not analysed: {roles['ignored']['val_loss']}"]
+    assert "Note: column 'val_loss' was not analysed" in (tmp_path / "out" / "hparam_report.md").read_text()
+    path.write_text("trial_id,lr,val_loss\n1,0.1,oops\n2,0.2,CUDA error\n3,0.3,0.5\n4,0.4,oops\n")  # the only metric
+    capsys.readouterr()
+    assert main([str(path), "--offline", "--quiet", "--no-plots", "--out", str(tmp_path / "out2")]) == 2
+    assert capsys.readouterr().err == f"error: {path}: no metric column: 'val_loss' is {why}: neither a metric nor " \
+                                      "a hyperparameter; fix the cells, or give its role with --map\n"
