@@ -1,12 +1,13 @@
 """Run the command line on thousands of generated hostile inputs and print what became of them.
 
-Usage: ``python benchmarks/fuzz_inputs.py [TABLES] [KERAS_TRIALS] [OPTUNA_DAMAGES] [SEED]``
-(default 2000 100 100 0).
+Usage: ``python benchmarks/fuzz_inputs.py [TABLES] [KERAS_TRIALS] [OPTUNA_DAMAGES] [SEED] [LAYOUT_DAMAGES]``
+(default 2000 100 100 0 200).
 
 The inputs come from the same Hypothesis strategies as tests/test_fuzz_inputs.py
 (tests/fuzz_cases.py): CSV dialects, line endings, encodings, NaN/inf spellings, huge
 numbers, text in numeric columns, hostile ids, damaged files; corrupt Keras Tuner trials;
-damaged Optuna SQLite storages. Every run is the real CLI, offline, in process, without
+damaged Optuna SQLite storages; MLflow file stores, MLflow SQLite databases and Ray Tune
+experiments with one file truncated, salted with junk, deleted, emptied or given a wrong value. Every run is the real CLI, offline, in process, without
 pictures. Printed: per kind, how many runs ended with exit 0 and a summary valid against
 the JSON Schema, with exit 2 and one ``error:`` line, or otherwise (a failure of the
 property; the first few are shown), and the time per run (median, 95th percentile, max).
@@ -30,6 +31,7 @@ from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
 from tests.fuzz_cases import (  # noqa: E402
     SQLITE_DAMAGE,
     check,
+    damaged_layouts,
     kerastuner_trials,
     outcome,
     results_tables,
@@ -71,13 +73,17 @@ def main(argv: list[str]) -> None:
     """Print one table row per kind of input, then any failures."""
     sizes = [int(a) for a in argv[:3]] + [2000, 100, 100][len(argv[:3]):]
     run_seed = int(argv[3]) if len(argv) > 3 else 0
+    layouts = int(argv[4]) if len(argv) > 4 else 200
     kinds = [("results tables", results_tables(), sizes[0]), ("Keras Tuner trials", kerastuner_trials(), sizes[1]),
-             ("damaged Optuna storages", SQLITE_DAMAGE, sizes[2])]
+             ("damaged Optuna storages", SQLITE_DAMAGE, sizes[2]),
+             ("damaged MLflow / Ray Tune layouts", damaged_layouts(), layouts)]
     print(f"seed {run_seed}\n")
     print("| input kind | runs | exit 0, valid summary | exit 2, one line | property failed | median s | p95 s | max s |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     all_failures = []
     for name, strategy, n in kinds:
+        if n <= 0:
+            continue
         counts, times, failures = fuzz(strategy, n, run_seed)
         times.sort()
         p95 = times[int(0.95 * (len(times) - 1))] if times else 0.0

@@ -3,7 +3,9 @@
 Strategies build results tables the way real exports go wrong: CSV dialects (comma,
 semicolon, tab, quoting), line endings (LF, CRLF, CR), encodings (UTF-8 with and
 without BOM, Windows-1252, UTF-16), NaN/inf spelled many ways, huge and tiny numbers,
-text in numeric columns, odd or hostile ids, and corrupt Keras Tuner / Optuna layouts.
+text in numeric columns, odd or hostile ids, and corrupt Keras Tuner / Optuna / MLflow
+(``mlruns`` file store, ``mlflow.db``) / Ray Tune (experiment directory) layouts, each a
+real small layout from tests/data damaged one file at a time.
 :func:`outcome` runs the command line on one input in process and checks the property:
 exit 0 with a summary valid against the JSON Schema, or exit 2 with one ``error:`` line;
 never another exit status and never a traceback.
@@ -16,7 +18,7 @@ import io
 import json
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from hypothesis import strategies as st
 
@@ -91,8 +93,90 @@ def kerastuner_trials(draw: st.DrawFn) -> dict[str, Any]:
     return trial
 
 
+HUGE = st.sampled_from([10**400, -(10**400), 1e308, -1e308, 5e-324, 2**63, -(2**63) - 1])
+JSON_VALUES: Any = st.one_of(KT_VALUES, HUGE, st.sampled_from(["NaN", "-Infinity", "1e999", "", "\x00", "é" * 300]))
+
+
+class Damaged(NamedTuple):
+    """One file of a real small layout (``layout``: a key of :data:`LAYOUTS`) damaged one way.
+
+    ``pick`` chooses the file (modulo the layout's files), ``how`` the damage: ``truncate``
+    at ``at`` bytes, ``junk`` (``payload`` bytes inserted at ``at``), ``delete`` the file,
+    ``empty`` it, ``value`` (a JSON file's key, or a JSON-lines file's line, given the
+    JSON value ``payload``; a plain file's content replaced by its text).
+    """
+
+    layout: str
+    pick: int
+    how: str
+    at: int
+    payload: Any
+
+
+LAYOUTS = {"mlruns": DATA / "mlflow" / "mlruns", "mlflow.db": DATA / "mlflow" / "mlflow.db",
+           "raytune": DATA / "raytune" / "asha"}
+
+
+@st.composite
+def damaged_layouts(draw: st.DrawFn) -> Damaged:
+    """A real MLflow file store, MLflow SQLite database or Ray Tune experiment with one file damaged."""
+    layout = draw(st.sampled_from(sorted(LAYOUTS)))
+    hows = ["truncate", "junk"] if layout == "mlflow.db" else ["truncate", "junk", "delete", "empty", "value"]
+    how = draw(st.sampled_from(hows))
+    payload = (draw(st.binary(min_size=1, max_size=64)) if how == "junk"
+               else draw(JSON_VALUES) if how == "value" else None)
+    return Damaged(layout, draw(st.integers(0, 10**6)), how, draw(st.integers(0, 10**6)), payload)
+
+
+def _damage(base: Path, case: Damaged) -> Path:
+    source = LAYOUTS[case.layout]
+    target = base / source.name
+    if source.is_dir():
+        shutil.copytree(source, target)
+        files = sorted(f for f in target.rglob("*") if f.is_file())
+    else:
+        shutil.copyfile(source, target)
+        files = [target]
+    victim = files[case.pick % len(files)]
+    data = victim.read_bytes()
+    at = case.at % (len(data) + 1)
+    if case.how == "delete":
+        victim.unlink()
+    elif case.how == "truncate":
+        victim.write_bytes(data[:at])
+    elif case.how == "junk":
+        victim.write_bytes(data[:at] + case.payload + data[at:])
+    elif case.how == "empty":
+        victim.write_bytes(b"")
+    else:
+        victim.write_text(_with_value(victim, data, case.at, case.payload), encoding="utf-8", errors="surrogatepass")
+    return target
+
+
+def _with_value(path: Path, data: bytes, at: int, value: Any) -> str:
+    """``path``'s text with one JSON value put in: at a key of a JSON object, as one line of JSON lines, else as the text."""
+    text = data.decode("utf-8", errors="replace")
+    try:
+        whole = json.loads(text)
+    except ValueError:
+        whole = None
+    if isinstance(whole, dict) and whole:
+        whole[sorted(whole)[at % len(whole)]] = value
+        return json.dumps(whole)
+    lines = text.splitlines()
+    if path.suffix == ".json" and lines:  # Ray Tune's result.json: one JSON object a line
+        record = json.loads(lines[at % len(lines)]) if lines[at % len(lines)].strip().startswith("{") else {}
+        if isinstance(record, dict) and record:
+            record[sorted(record)[at % len(record)]] = value
+            lines[at % len(lines)] = json.dumps(record)
+            return "\n".join(lines) + "\n"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 def write_input(base: Path, case: Any) -> Path:
     """Write a generated case under ``base``; the path to give the command line."""
+    if isinstance(case, Damaged):
+        return _damage(base, case)
     if isinstance(case, tuple) and len(case) == 2:
         data, suffix = case
         path = base / f"results{suffix}"

@@ -12,7 +12,15 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 
-from tests.fuzz_cases import SQLITE_DAMAGE, check, kerastuner_trials, outcome, results_tables, write_input
+from tests.fuzz_cases import (
+    SQLITE_DAMAGE,
+    check,
+    damaged_layouts,
+    kerastuner_trials,
+    outcome,
+    results_tables,
+    write_input,
+)
 
 EXAMPLES = int(os.environ.get("HPATH_FUZZ_EXAMPLES", "12"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
@@ -40,4 +48,10 @@ def test_any_keras_tuner_trial(case):
 @settings(FUZZ, max_examples=max(3, EXAMPLES // 3))
 @given(SQLITE_DAMAGE)
 def test_any_damaged_optuna_storage(case):
+    _run(case)
+
+
+@settings(FUZZ, max_examples=max(6, EXAMPLES // 2))
+@given(damaged_layouts())
+def test_any_damaged_mlflow_or_ray_tune_layout(case):
     _run(case)
