@@ -53,6 +53,11 @@ class Context:
         metadata={"description": "Never call a model: deterministic analyst and writer "
                                  "(env HPATH_OFFLINE=1)."},
     )
+    pictures: bool = field(
+        default=True,
+        metadata={"description": "Draw the report's pictures (heatmap, isolation plots, curves); "
+                                 "the CLI's --no-plots turns them off."},
+    )
     max_revisions: int = field(
         default=2,
         metadata={"description": "How often the writer may send the analysis back because the "

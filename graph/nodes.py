@@ -15,7 +15,7 @@ from graph import llm
 from graph.context import Context, context_of
 from graph.inputs import load_sweep, sweep_of
 from graph.phrasing import ask_analyst, ask_writer
-from graph.report.markdown import render_report
+from graph.report.compose import compose
 from graph.state import State
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ _REMOVED_BECAUSE = {
 
 
 def write(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Render the report; send the analysis back if model text cites trial ids wrongly.
+    """Render the report and its pictures; send the analysis back if model text cites trial ids wrongly.
 
     Every model-written sentence (the analyst's wording and hypotheses, the writer's
     overview) is checked against the summary (:mod:`core.grounding`). Trial ids the
@@ -167,7 +167,23 @@ def write(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "revisions": revisions,
         "rejected_ids": bad_ids,
         "removed_sentences": sum(len(g.removed) for g in groundings)})
-    return {"summary": full, "report": render_report(full), "invalid_citations": [], "notes": new_notes}
+    pictures, failed = _pictures(state, full) if ctx.pictures else ([], None)
+    if failed:
+        full["writer"]["notes"].append(failed)
+        new_notes.append(failed)
+    return {"summary": full, **compose(full, pictures), "invalid_citations": [], "notes": new_notes}
+
+
+def _pictures(state: State, summary: dict[str, Any]) -> tuple[list[tuple[dict[str, str], bytes]], str | None]:
+    """The report's pictures from the run's typed tables (see :mod:`graph.inputs`); a failure costs only the pictures."""
+    from graph.report.pictures import draw_pictures
+
+    try:
+        loaded = sweep_of(state)
+        table = loaded.trial_table(ColumnRoles.from_dict(state["roles"]))
+        return draw_pictures(summary, table=table, curves=loaded.curve_table()), None
+    except Exception as exc:  # noqa: BLE001 - the report is worth more than its pictures
+        return [], f"pictures were not drawn ({type(exc).__name__}: {exc})"
 
 
 def complete_summary(summary: dict[str, Any], analysis: dict[str, Any], writer: dict[str, Any]) -> dict[str, Any]:

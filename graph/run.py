@@ -7,10 +7,9 @@ staged in a private ``.hparam-output-tmp-*`` directory there and swapped in toge
 earlier report; ``--output-format html`` adds a self-contained ``hparam_report.html``,
 and ``--output-format json`` prints the summary to stdout and writes nothing.
 
-The graph itself writes no file: the pictures are drawn here, after it returns, from
-the typed tables the run built (kept in the process beside the state, see
-:mod:`graph.inputs`), and the report is rendered again with their links (the graph's
-own report, for Studio and embedding, has none).
+The graph itself writes no file: its write node renders the report, the pictures and
+the page (:mod:`graph.report.compose`), and this module saves exactly that, so Studio,
+embedders and the CLI get the same report.
 
 Exit status: 0 on success; 1 when ``--fail-on`` names an issue type some trial has;
 2 on bad input or an output directory that cannot take the report (one line on
@@ -26,14 +25,16 @@ import sys
 import tempfile
 import threading
 import traceback
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import InputError
+from graph.report.compose import HTML_NAME, REPORT_NAME, SUMMARY_NAME, report_files, report_set
 
-REPORT_NAME = "hparam_report.md"
-SUMMARY_NAME = "hparam_summary.json"
-HTML_NAME = "hparam_report.html"
+if TYPE_CHECKING:
+    from graph.report.output_set import OutputSet
+
 OUTPUT_FORMATS = ("md", "json", "html")
 
 
@@ -120,31 +121,33 @@ def main(argv: list[str] | None = None) -> int:
         return _watch(results, args)
     try:
         fail_on = _fail_on(args.fail_on)
-        if args.output_format != "json":
-            _check_out_dir(out_dir)
-        with progress:
-            final = _run(results, args, progress)
+        with progress, ExitStack() as stack:
+            staged = None
+            if args.output_format != "json":
+                _check_out_dir(out_dir)
+                staged = _writable(out_dir, lambda: stack.enter_context(report_set(out_dir)))
+            final = run_graph(results, args, progress)
             summary = final["summary"]
             summary_text = json.dumps(summary, indent=2, ensure_ascii=False, allow_nan=False)
             if args.output_format == "json":
                 sys.stdout.write(summary_text + "\n")
             else:
-                written, pictures = _write_outputs(final, summary_text, out_dir, args, progress)
+                written = save_outputs(final, summary_text, out_dir, html=args.output_format == "html", staged=staged)
                 if args.log_to:
-                    written.append(_log_to(args, results, summary, out_dir, pictures))
+                    written.append(_log_to(args, results, summary, out_dir, final["pictures"]))
     except InputError as exc:
-        print(f"error: {_line(str(exc))}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; nothing was written", file=sys.stderr)
         return 130
     except PermissionError as exc:  # reading a file or folder of the input we may not open
-        print(f"error: {_line(str(exc.filename or exc))}: permission denied", file=sys.stderr)
+        print(f"error: {one_line(str(exc.filename or exc))}: permission denied", file=sys.stderr)
         return 2
     except (Exception, MemoryError) as exc:  # noqa: BLE001 - anything else is a bug: one line, exit 3
         if args.debug:
             traceback.print_exc()
-        print(f"error: internal error, please report it: {_line(f'{type(exc).__name__}: {exc}')}"
+        print(f"error: internal error, please report it: {one_line(f'{type(exc).__name__}: {exc}')}"
               + ("" if args.debug else " (--debug shows the traceback)"), file=sys.stderr)
         return 3
     if console is not None:
@@ -160,45 +163,38 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _write_outputs(final: dict[str, Any], summary_text: str, out_dir: Path, args: argparse.Namespace,
-                   progress: _Plain) -> tuple[list[str], list[dict[str, str]]]:
-    """Pictures, the markdown report with their links, the JSON summary, and the HTML page if asked.
+def save_outputs(final: dict[str, Any], summary_text: str, out_dir: Path, *, html: bool,
+                 staged: OutputSet | None = None) -> list[str]:
+    """Save what the graph produced (report, pictures, page if ``html``) and ``summary_text`` into ``out_dir``.
 
-    The whole set is staged in a private directory in ``out_dir`` and swapped in at once
-    (:mod:`graph.report.output_set`): a failure on the way (full disk, kill) keeps the previous
-    set, and parallel runs into one directory never mix their files. Returns what was
-    written (for the closing line) and the pictures' links (see
-    :func:`graph.report.pictures.write_pictures`; the web app shows them beside the patterns).
+    The whole set is staged in a private directory in ``out_dir`` (``staged``, when the
+    caller opened it already) and swapped in at once (:mod:`graph.report.output_set`):
+    a failure on the way (full disk, kill) keeps the previous set, and parallel runs into
+    one directory never mix their files. Returns what was written, for the closing line.
     """
-    from graph.report.markdown import render_report
-    from graph.report.output_set import OutputSet
-    from graph.report.pictures import FOLDER, PICTURE_GLOBS
+    files = report_files(final, summary_text + "\n", html=html)
 
-    summary = final["summary"]
+    def save() -> None:
+        with nullcontext(staged) if staged is not None else report_set(out_dir) as target:
+            for name, data in files.items():
+                target.write(name, data)
+            target.commit()
+
+    _writable(out_dir, save)
+    written = [str(out_dir / REPORT_NAME), SUMMARY_NAME] + ([HTML_NAME] if html else [])
+    pictures = final.get("pictures") or []
+    if pictures:
+        written.append(f"{len(pictures)} picture(s) in {pictures[0]['path'].split('/')[0]}/")
+    return written
+
+
+def _writable(out_dir: Path, write: Any) -> Any:
+    """``write()``, with a failure to write into ``out_dir`` as one input error."""
     try:
-        with OutputSet(out_dir, (FOLDER, REPORT_NAME, SUMMARY_NAME, HTML_NAME), {FOLDER: PICTURE_GLOBS}) as staged:
-            pictures: list[dict[str, str]] = []
-            if not args.no_plots:
-                progress.step("drawing pictures")
-                pictures = _draw(final, staged.path)
-            report = render_report(summary, images=pictures)
-            staged.write_text(REPORT_NAME, report)
-            staged.write_text(SUMMARY_NAME, summary_text + "\n")
-            written = [str(out_dir / REPORT_NAME), SUMMARY_NAME]
-            if args.output_format == "html":
-                from graph.report.html import render_html
-
-                images = {p["path"]: (staged.path / p["path"]).read_bytes() for p in pictures}
-                title = f"Sweep report: {summary['sweep']['source']}"
-                staged.write_text(HTML_NAME, render_html(report, images, title=title, summary=summary))
-                written.append(HTML_NAME)
-            staged.commit()
+        return write()
     except OSError as exc:
         raise InputError(f"{out_dir}: cannot write the report ({exc.strerror or exc}); "
                          "the previous report there is unchanged") from None
-    if pictures:
-        written.append(f"{len(pictures)} picture(s) in {pictures[0]['path'].split('/')[0]}/")
-    return written, pictures
 
 
 def _log_to(args: argparse.Namespace, results: str, summary: dict[str, Any], out_dir: Path,
@@ -215,22 +211,6 @@ def _log_to(args: argparse.Namespace, results: str, summary: dict[str, Any], out
     if fmt == "mlflow-server" and server is None:
         experiment = args.study or results  # the experiment's name, with MLFLOW_TRACKING_URI
     return log_report(args.log_to, files, out_dir, summary, server=server, experiment=experiment)
-
-
-def _draw(final: dict[str, Any], out_dir: Path) -> list[dict[str, str]]:
-    """The pictures, from the typed tables the run built (kept beside the state); a failure costs only the pictures."""
-    from core.roles import ColumnRoles
-    from graph.inputs import sweep_of
-
-    try:
-        from graph.report.pictures import write_pictures
-
-        loaded = sweep_of(final)
-        table = loaded.trial_table(ColumnRoles.from_dict(final["roles"]))
-        return write_pictures(final["summary"], out_dir, table=table, curves=loaded.curve_table())
-    except Exception as exc:  # noqa: BLE001 - the report is worth more than its pictures
-        print(f"note: pictures were not drawn ({type(exc).__name__}: {exc})", file=sys.stderr)
-        return []
 
 
 def _watch(results: str, args: argparse.Namespace) -> int:
@@ -280,7 +260,8 @@ def _failing(summary: dict[str, Any], fail_on: set[str]) -> dict[str, int]:
     return {kind: n for kind, n in summary["issue_counts"].items() if kind in fail_on and n}
 
 
-def _run(results: str, args: argparse.Namespace, progress: _Plain) -> dict[str, Any]:
+def run_graph(results: str, args: argparse.Namespace, progress: _Plain) -> dict[str, Any]:
+    """Stream the graph on ``results`` with the settings of ``args``, telling ``progress``; the merged final state."""
     from graph import graph
     from graph.context import Context
 
@@ -291,6 +272,8 @@ def _run(results: str, args: argparse.Namespace, progress: _Plain) -> dict[str, 
         settings["endpoint_url"] = args.endpoint_url
     if args.max_revisions is not None:
         settings["max_revisions"] = args.max_revisions
+    if args.no_plots:
+        settings["pictures"] = False
     context = Context(**settings)
     inputs: dict[str, Any] = {"results_path": results, "mapping": _mapping(args.mapping)}
     for key, value in (("format", args.format), ("study", args.study), ("curves_path", args.curves)):
@@ -323,13 +306,13 @@ class _Plain:
         return None
 
     def node(self, node: str, text: str) -> None:
-        print(f"[{node}] {_line(text)}", file=sys.stderr)
+        print(f"[{node}] {one_line(text)}", file=sys.stderr)
 
     def step(self, text: str) -> None:
         return None
 
     def note(self, text: str) -> None:
-        print(_line(text), file=sys.stderr)
+        print(one_line(text), file=sys.stderr)
 
 
 class _Silent(_Plain):
@@ -357,7 +340,7 @@ class _RichProgress(_Plain):
     def node(self, node: str, text: str) -> None:
         from rich.text import Text
 
-        self.console.print(Text.assemble((f"[{node}] ", "bold cyan"), _line(text)))
+        self.console.print(Text.assemble((f"[{node}] ", "bold cyan"), one_line(text)))
 
     def step(self, text: str) -> None:
         self.status.update(text)
@@ -365,7 +348,7 @@ class _RichProgress(_Plain):
     def note(self, text: str) -> None:
         from rich.text import Text
 
-        self.console.print(Text(_line(text), style="yellow"))
+        self.console.print(Text(one_line(text), style="yellow"))
 
 
 def _console() -> Any:
@@ -404,7 +387,7 @@ def _plain(text: str) -> Any:
     """Input-derived text for a rich table: shown as is, never read as markup."""
     from rich.text import Text
 
-    return Text(_line(text))
+    return Text(one_line(text))
 
 
 def _mapping(entries: list[str]) -> dict[str, str]:
@@ -448,7 +431,7 @@ def _check_out_dir(out_dir: Path) -> None:
         raise InputError(f"{out_dir}: output directory is not writable")
 
 
-def _line(text: str) -> str:
+def one_line(text: str) -> str:
     """A message as one safe line for stderr: secrets masked, control sequences gone, at most 2,000 characters."""
     from graph.llm import redact
 

@@ -51,6 +51,11 @@ class OutputState(TypedDict, total=False):
     """The markdown report (``hparam_report.md``)."""
     summary: dict[str, Any]
     """The JSON summary (``hparam_summary.json``): every fact the report states."""
+    report_html: str
+    """The same report as one self-contained HTML page (``hparam_report.html``), the pictures inline."""
+    pictures: list[dict[str, str]]
+    """The report's pictures: ``path`` (as the markdown links it, ``hparam_figures/*.png``), ``title``,
+    ``section``; their PNG bytes are inside ``report_html`` (:func:`graph.report.compose.report_files`)."""
 
 
 class State(InputState, OutputState, total=False):

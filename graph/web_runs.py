@@ -3,10 +3,11 @@
 A run builds the argument list the CLI would get (``--output-format html`` into a
 temporary folder, ``--offline`` unless a model is set), parses it with
 :func:`graph.run.parse_args`, streams the compiled graph through
-:func:`graph.run._run` (``graph.stream(..., stream_mode="updates")``) and writes the
-report, summary, HTML page and pictures through :func:`graph.run._write_outputs`:
-the same code path as ``python -m graph.run``. The outputs are kept in memory and
-the run's temporary folder (upload, unpacked files, outputs) is removed when it ends.
+:func:`graph.run.run_graph` (``graph.stream(..., stream_mode="updates")``) and saves the
+report, summary, HTML page and pictures the graph produced through
+:func:`graph.run.save_outputs`: the same code path as ``python -m graph.run``. The
+outputs are kept in memory and the run's temporary folder (upload, unpacked files,
+outputs) is removed when it ends.
 
 The temporary folder's path is replaced by nothing in what the user sees (the report,
 the summary, messages), so an upload is named as the user named it.
@@ -83,7 +84,7 @@ class Run:
 
 
 class _Progress:
-    """What :func:`graph.run._run` reports, kept as events of the run."""
+    """What :func:`graph.run.run_graph` reports, kept as events of the run."""
 
     def __init__(self, run: Run) -> None:
         self.run = run
@@ -134,10 +135,10 @@ class Runs:
                 _diagnose(run, request)
                 state = "done"
         except InputError as exc:
-            run.error = "error: " + cli._line(run.clean(str(exc)))
+            run.error = "error: " + cli.one_line(run.clean(str(exc)))
         except (Exception, SystemExit, MemoryError) as exc:  # noqa: BLE001 - one line on the page, the traceback in the log
             traceback.print_exc(file=sys.stderr)
-            run.error = "error: internal error, please report it: " + cli._line(run.clean(f"{type(exc).__name__}: {exc}"))
+            run.error = "error: internal error, please report it: " + cli.one_line(run.clean(f"{type(exc).__name__}: {exc}"))
         finally:
             run.seconds = time.monotonic() - run.started
             shutil.rmtree(run.folder, ignore_errors=True)
@@ -150,10 +151,11 @@ def _diagnose(run: Run, request: RunRequest) -> None:
     out_dir.mkdir()
     args = cli.parse_args(request.argv(out_dir))
     progress = _Progress(run)
-    final = cli._run(args.results, args, progress)
+    final = cli.run_graph(args.results, args, progress)
     final["summary"] = json.loads(run.clean(json.dumps(final["summary"], ensure_ascii=False, allow_nan=False)))
+    final["report"], final["report_html"] = run.clean(final["report"]), run.clean(final["report_html"])
     summary_text = json.dumps(final["summary"], indent=2, ensure_ascii=False, allow_nan=False)
-    _, pictures = cli._write_outputs(final, summary_text, out_dir, args, progress)
+    cli.save_outputs(final, summary_text, out_dir, html=True)
     run.files = {name: (out_dir / name).read_bytes() for name in OUTPUT_FILES}
-    run.figures = {p["path"].rsplit("/", 1)[-1]: (out_dir / p["path"]).read_bytes() for p in pictures}
-    run.view = build_view(final, pictures)
+    run.figures = {p["path"].rsplit("/", 1)[-1]: (out_dir / p["path"]).read_bytes() for p in final["pictures"]}
+    run.view = build_view(final, final["pictures"])

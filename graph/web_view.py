@@ -36,7 +36,7 @@ def build_view(final: dict[str, Any], pictures: list[dict[str, str]]) -> dict[st
         ``summary``, ``roles``); without inputs (a watch's summary) the trial table lists
         the trials with issues, ids only.
     pictures : list of dict
-        :func:`graph.report.pictures.write_pictures` links (``path``, ``title``, ``section``,
+        :func:`graph.report.pictures.draw_pictures` links (``path``, ``title``, ``section``,
         ``hyperparameter`` for isolation plots).
     """
     summary = final["summary"]

@@ -36,7 +36,6 @@ from core.diagnosis import diagnose
 from core.errors import InputError
 from core.regions import Region, condemned_regions
 from core.sweep import Sweep
-from graph.report.files import write_atomically
 
 WATCH_ATTR = "pathology_watch"
 """User attribute of an Optuna trial the watch pruned before training: why."""
@@ -121,11 +120,14 @@ class Watch:
         if self.out is None:
             return
         from graph.report.markdown import render_report
+        from graph.report.output_set import OutputSet
 
         self.out.mkdir(parents=True, exist_ok=True)
-        write_atomically(self.out / REPORT_NAME, render_report(summary))
-        write_atomically(self.out / SUMMARY_NAME, json.dumps(summary, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
-        write_atomically(self.out / STATE_NAME, json.dumps(self.state(), indent=2, ensure_ascii=False) + "\n")
+        with OutputSet(self.out, (REPORT_NAME, SUMMARY_NAME, STATE_NAME)) as staged:
+            staged.write(REPORT_NAME, render_report(summary))
+            staged.write(SUMMARY_NAME, json.dumps(summary, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+            staged.write(STATE_NAME, json.dumps(self.state(), indent=2, ensure_ascii=False) + "\n")
+            staged.commit()
 
 
 def _high_patterns(summary: dict[str, Any], alpha: float) -> list[dict[str, Any]]:

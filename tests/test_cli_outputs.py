@@ -47,14 +47,14 @@ def test_a_full_disk_gives_one_line_and_keeps_the_previous_set(tmp_path, monkeyp
     assert main([str(SAMPLE), "--offline", "--out", str(tmp_path), "--quiet"]) == 0
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
     pictures = sorted(os.listdir(tmp_path / "hparam_figures"))
-    real = OutputSet.write_text
+    real = OutputSet.write
 
-    def full(self, name, text):
+    def full(self, name, data):
         if name.endswith(".json"):
             raise OSError(errno.ENOSPC, "No space left on device")
-        real(self, name, text)
+        real(self, name, data)
 
-    monkeypatch.setattr(OutputSet, "write_text", full)
+    monkeypatch.setattr(OutputSet, "write", full)
     assert main([str(OTHER), "--offline", "--out", str(tmp_path), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: {tmp_path}: cannot write the report (No space left on device); "
@@ -92,7 +92,7 @@ def test_an_internal_error_is_one_line_and_exit_3_with_the_traceback_only_on_deb
     def broken(*args, **kwargs):
         raise RuntimeError("boom \x1b]0;title\x07 at http://tok123@host/v1")
 
-    monkeypatch.setattr(graph.run, "_run", broken)
+    monkeypatch.setattr(graph.run, "run_graph", broken)
     assert main([str(SAMPLE), "--offline", "--out", str(tmp_path)]) == 3
     err = capsys.readouterr().err
     assert err.splitlines() == ["error: internal error, please report it: RuntimeError: boom at http://***@host/v1 "
@@ -161,3 +161,64 @@ def test_sigkill_while_writing_keeps_the_previous_set_and_leaves_only_a_named_st
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")][0].startswith(".hparam-output-tmp-")
     assert main([str(SAMPLE), "--offline", "--out", str(tmp_path), "--quiet", "--no-plots"]) == 0
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+_POLL = """
+import os, sys
+out, misses, looks = sys.argv[1], 0, 0
+names = [os.path.join(out, n) for n in ("hparam_report.md", "hparam_figures", "hparam_figures/heatmap.png")]
+print("ready", flush=True)
+while not os.path.exists(os.path.join(out, "stop")):
+    for name in names:
+        looks += 1
+        misses += not os.path.exists(name)
+print(misses, looks)
+"""
+
+
+def _commit(out: Path, i: int) -> None:
+    from graph.report.compose import report_set
+
+    with report_set(out) as staged:
+        staged.write("hparam_report.md", f"report {i}")
+        staged.write("hparam_summary.json", f"{i}")
+        staged.write("hparam_figures/heatmap.png", f"png {i}".encode())
+        staged.commit()
+
+
+def test_a_reader_never_finds_a_name_of_the_set_missing_while_sets_are_swapped_in(tmp_path):
+    _commit(tmp_path, 0)
+    poller = subprocess.Popen([sys.executable, "-c", _POLL, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    assert poller.stdout.readline().strip() == "ready"
+    for i in range(1, 400):
+        _commit(tmp_path, i)
+    (tmp_path / "stop").touch()
+    misses, looks = map(int, poller.communicate(timeout=60)[0].split())
+    assert looks > 1000 and misses == 0
+    assert (tmp_path / "hparam_report.md").read_text() == "report 399"
+    assert (tmp_path / "hparam_figures" / "heatmap.png").read_bytes() == b"png 399"
+    assert sorted(os.listdir(tmp_path)) == ["hparam_figures", "hparam_report.md", "hparam_summary.json", "stop"]
+
+
+def test_a_pictures_folder_holding_the_users_files_keeps_them(tmp_path):
+    _commit(tmp_path, 0)
+    (tmp_path / "hparam_figures" / "mine.png").write_bytes(b"keep")
+    (tmp_path / "hparam_figures" / "isolation_7.png").write_bytes(b"old")
+    _commit(tmp_path, 1)
+    folder = tmp_path / "hparam_figures"
+    assert sorted(os.listdir(folder)) == ["heatmap.png", "mine.png"]
+    assert (folder / "heatmap.png").read_bytes() == b"png 1" and (folder / "mine.png").read_bytes() == b"keep"
+
+
+def test_the_saved_pictures_are_the_ones_inside_the_graphs_html_page():
+    from graph import graph
+    from graph.context import Context
+    from graph.report.compose import report_files
+
+    out = graph.invoke({"results_path": str(ROOT / "examples" / "deepobs_cifar10_3c3d.csv")}, context=Context(offline=True))
+    files = report_files(out, "{}", html=True)
+    pictures = {name: data for name, data in files.items() if name.startswith("hparam_figures/")}
+    assert sorted(pictures) == sorted(p["path"] for p in out["pictures"]) and len(pictures) >= 2
+    assert all(data.startswith(b"\x89PNG") for data in pictures.values())
+    assert all(f"]({p['path']})" in out["report"] for p in out["pictures"])
+    assert files["hparam_report.html"] == out["report_html"] and files["hparam_report.md"] == out["report"]

@@ -37,7 +37,7 @@ def hypothesis(text: str = "Regularise trial 3.") -> str:
 
 def test_offline_run_has_all_sections_and_only_real_ids():
     out = graph.invoke({"results_path": str(SAMPLE)}, context=Context(offline=True))
-    assert set(out) == {"report", "summary"}
+    assert set(out) == {"report", "summary", "report_html", "pictures"}
     report = out["report"]
     positions = [report.index(s) for s in SECTIONS]
     assert positions == sorted(positions)

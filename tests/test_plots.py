@@ -1,4 +1,4 @@
-"""Pictures (report/plots.py): built from real sweeps, checked through matplotlib objects, saved as PNG."""
+"""Pictures (graph/report/pictures.py): built from real sweeps, checked through matplotlib objects, saved as PNG."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from core.patterns import analyze_patterns
 from core.roles import infer_roles
 from core.summary import analyze_sweep
 from core.table import build_trial_table
-from graph.report.pictures import curves_figure, heatmap_figure, isolation_figures, write_pictures
+from graph.report.pictures import curves_figure, draw_pictures, heatmap_figure, isolation_figures
 from tests.conftest import DATA, EXAMPLES
 
 CIFAR = EXAMPLES / "deepobs_cifar10_3c3d.csv"
@@ -74,9 +74,11 @@ def test_isolation_plot_of_the_learning_rate(cifar):
     for kind in summary["issue_counts"]:  # each sick trial once, by its most severe issue
         assert f"{ISSUE_TYPES[kind].label} ({worst.count(kind)})" in labels
     assert f"no issue ({135 - len(by_trial)})" in labels
-    assert "NaN/inf val_loss, drawn at the top (36)" in labels
-    best = next(line for line in ax.get_lines() if line.get_label() == "best trial per bucket")
-    assert min(best.get_ydata()) == pytest.approx(summary["best_trial"]["value"])
+    assert "NaN/inf val_loss, in the top band (36)" in labels
+    best = [line for line in ax.get_lines() if line.get_label().startswith("best trial per bucket, optimizer = ")]
+    assert len(best) == 3  # the patterns name the optimizer: one line per optimizer, points coloured by it
+    assert {"optimizer = adam", "optimizer = momentum", "optimizer = sgd"} <= set(labels)
+    assert min(min(line.get_ydata()) for line in best) == pytest.approx(summary["best_trial"]["value"])
     nxt = summary["next_sweep"]["hyperparameters"]["learning_rate"]
     assert any(label.startswith("next sweep: 1e-05 to 0.0631") for label in labels) and nxt["changed"]
     dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
@@ -102,31 +104,72 @@ def test_curves_panel_shows_sick_trials_next_to_the_best_healthy_one():
     assert "next to the best healthy trial" in fig.get_suptitle()
 
 
-def test_pictures_are_written_as_png_and_stale_ones_removed(tmp_path, cifar):
+def test_pictures_are_drawn_as_png_with_their_links(cifar):
     summary, table, _ = cifar
-    folder = tmp_path / "hparam_figures"
-    folder.mkdir()
-    (folder / "isolation_7.png").write_bytes(b"old")
-    (folder / "mine.png").write_bytes(b"keep")
-    links = write_pictures(summary, tmp_path, table=table)
+    drawn = draw_pictures(summary, table=table)
+    links = [link for link, _ in drawn]
     assert [link["path"] for link in links] == ["hparam_figures/heatmap.png", "hparam_figures/isolation_1.png"]
     assert [link["section"] for link in links] == ["pathologies", "isolation"]
     assert [link.get("hyperparameter") for link in links] == [None, "learning_rate"]
-    for link in links:
-        data = (tmp_path / link["path"]).read_bytes()
+    for _, data in drawn:
         assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 20_000
-    assert sorted(p.name for p in folder.iterdir()) == ["heatmap.png", "isolation_1.png", "mine.png"]
-    (folder / "mine.png").unlink()
-    assert write_pictures({**summary, "associations": []}, tmp_path) == []  # nothing to draw: the folder goes
-    assert not folder.exists()
+    assert draw_pictures({**summary, "associations": []}) == []  # nothing to draw
 
 
 def test_text_from_the_input_cannot_start_mathtext(write_csv, tmp_path):
     lines = ["trial_id,lr$x$,val_loss,train_loss"] + [
         f"$a{i}$,{10.0 ** -(i % 5)},{'nan' if i % 5 == 0 else 0.5 + 0.01 * i},0.4" for i in range(30)]
     summary, table, _ = _inputs(write_csv("\n".join(lines) + "\n"))
-    links = write_pictures(summary, tmp_path, table=table)
+    links = [link for link, _ in draw_pictures(summary, table=table)]
     assert any(link["path"].startswith("hparam_figures/isolation") for link in links)
     ax = isolation_figures(table, summary)[0][1].axes[0]
     assert r"lr\$x\$" in ax.get_xlabel()
     assert np.isfinite(ax.get_xlim()).all()
+
+
+def test_heatmap_cells_of_few_trials_are_pale_and_say_their_n(cifar):
+    summary, _, _ = cifar
+    a = next(a for a in summary["associations"] if a["rule"] in ("bucket", "value") and a["k"] >= 10)
+    base = {**summary, "associations": [a]}
+    full = heatmap_figure(base)
+    tiny = heatmap_figure({**summary, "associations": [a | {"k": 1, "n": 1, "rate": a["k"] / a["n"]}]})
+    strong = full.axes[0].images[0].get_array()[0, list(summary["issue_counts"]).index(a["issue_type"])][:3]
+    pale = tiny.axes[0].images[0].get_array()[0, list(summary["issue_counts"]).index(a["issue_type"])][:3]
+    assert (pale > strong).all() and pale.min() > 0.8  # nearly white: one trial says little
+    assert "1/1" in [t.get_text() for t in tiny.axes[0].texts] and "paler" in tiny.axes[0].get_title()
+
+
+def test_nan_markers_sit_inside_the_axes_in_a_band_above_the_data(cifar):
+    summary, table, _ = cifar
+    ax = isolation_figures(table, summary)[0][1].axes[0]
+    band = [c for c in ax.collections if len(c.get_offsets()) and c.get_offset_transform() != ax.transData]
+    assert len(band) == 2  # values above the clipped axis, and NaN/inf values
+    assert all(np.all((c.get_offsets()[:, 1] > 0.88) & (c.get_offsets()[:, 1] < 0.98)) for c in band)  # not on the frame
+    low, high = ax.get_ylim()
+    finite = table.metrics["val_loss"].to_numpy(dtype=float)
+    finite = finite[np.isfinite(finite)]
+    shown = finite[finite <= high]
+    assert np.log(shown.max() / low) / np.log(high / low) < 0.88  # the data stay below the band
+
+
+def test_a_large_sweep_is_drawn_from_bounded_binned_data(tmp_path):
+    import sys
+
+    from graph.report.pictures import MAX_POINTS, isolation_data
+    from tests.conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_pipeline import make_sweep
+
+    path = tmp_path / "sweep.csv"
+    make_sweep(20_000, path)
+    summary, table, _ = _inputs(path)
+    data = isolation_data(table, summary, "learning_rate")
+    assert data["n"] > MAX_POINTS and "points" not in data
+    gx, gy, counts = data["density"]
+    assert counts.shape == (60, 90) and counts.sum() > 0.8 * data["n"]
+    assert sum(len(x) for x, _ in data["cells"].values()) <= 60 * 90 * len(data["cells"])
+    assert len(data["nonfinite"][0]) <= 90 * len(ISSUE_LABELS) and data["n_nonfinite"] > 500
+    fig = isolation_figures(table, summary, max_plots=1)[0][1]
+    assert "binned" in fig.axes[0].get_title()
+    assert sum(len(c.get_offsets()) for c in fig.axes[0].collections) < 20_000  # no marker per trial

@@ -68,3 +68,41 @@ def test_best_trial_line_escapes_names_and_values_and_strips_terminal_escapes():
     assert "\x1b" not in code("a\x1b[2Jb") and "\x1b" not in prose("a\x1b]8;;http://x\x1b\\b")
     assert prose("see [ok](javascript:alert('ok'))") == "see ok"
     assert code("val_loss<img src=x onerror=alert(1)>") == "`val_loss<img src=x onerror=alert(1)>`"
+
+
+def test_a_url_in_a_note_is_shown_as_inert_text_not_removed():
+    from graph.report.markdown import notice, prose
+
+    note = "http://127.0.0.1:5000 experiment 'sweep': 3 run(s) without metrics were left out; ask ops@example.org"
+    assert notice(note) == ("`http://127.0.0.1:5000` experiment 'sweep': 3 run(s) without metrics were left out; "
+                            "ask `ops@example.org`")
+    assert notice("# x [click](http://evil.example) <b>") == "x click &lt;b&gt;"  # still no heading, link or tag
+    assert "http" not in prose(note)  # model text and cells: addresses are removed, as before
+
+
+def test_how_this_was_computed_follows_every_threshold_of_the_rules():
+    """Each threshold of the detectors and curve detectors changes the method text: it cannot go stale silently."""
+    from dataclasses import fields
+
+    from core.curves import CurveThresholds
+    from core.detectors import Thresholds
+    from graph.report.markdown import _method
+
+    def method(thresholds, curve_thresholds):
+        return "\n".join(_method({"thresholds": thresholds.to_dict(), "curves": {"thresholds": curve_thresholds.to_dict()}}))
+
+    base = method(Thresholds(), CurveThresholds())
+    silent = []
+    for kind, default in ((Thresholds, Thresholds()), (CurveThresholds, CurveThresholds())):
+        for f in fields(kind):
+            value = getattr(default, f.name)
+            if value is None:  # n_classes: given or inferred, stated in the overview
+                continue
+            changed = value + 3 if isinstance(value, int) else value * 1.37 + 0.011
+            args = ((Thresholds(**{f.name: changed}), CurveThresholds()) if kind is Thresholds
+                    else (Thresholds(), CurveThresholds(**{f.name: changed})))
+            if method(*args) == base:
+                silent.append(f"{kind.__name__}.{f.name}")
+    assert silent == []
+    assert "100× the sweep's median" in base and "10× the trivial predictor's loss" in base
+    assert "1/classes + 0.02" in base and "within 1% (relative) of ln(classes)" in base

@@ -89,6 +89,7 @@ def _embed(token: Token, pictures: Mapping[str, bytes]) -> Token:
     src = str(token.attrGet("src") or "")
     if src in pictures:
         token.attrSet("src", "data:image/png;base64," + base64.b64encode(pictures[src]).decode("ascii"))
+        token.attrSet("data-file", src)  # the file the picture is saved as beside the markdown report
         return token
     text = Token("text", "", 0)
     text.content = token.content

@@ -99,6 +99,17 @@ def prose(text: str) -> str:
     return re.sub(r"^[#>\-+*=|]+\s*", "", text)
 
 
+def notice(text: str) -> str:
+    """A notice (a reader's note, a model fallback) as one inert paragraph.
+
+    Like :func:`prose`, but a URL or e-mail address in it is shown as code text (it
+    names where the sweep was read from), not removed.
+    """
+    parts = re.split(r"(`[^`]*`)", re.sub(r"\s+", " ", strip_control(text)).strip())
+    return prose("".join(part if part.startswith("`") else _ADDRESS.sub(lambda m: code(m.group(0)), _LINK.sub(r"\1", part))
+                         for part in parts))
+
+
 def _inert(text: str) -> str:
     """Text outside code spans: HTML escaped, links and images reduced to their text.
 
@@ -116,6 +127,7 @@ def _inert(text: str) -> str:
 _LINK = re.compile(r"!?\[([^\[\]]*)\]\((?:[^()]|\([^()]*\))*\)")  # a target may hold one level of (...)
 _URL = re.compile(r"https?://\S+|\bwww\.\S+", re.IGNORECASE)
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+\.[\w.-]+")
+_ADDRESS = re.compile(f"{_URL.pattern}|{_EMAIL.pattern}", re.IGNORECASE)
 
 
 def _ids(ids: list[str], total: int | None = None) -> str:
@@ -187,12 +199,12 @@ def _overview(s: dict[str, Any]) -> list[str]:
     if classes.get("n"):
         how = "given" if classes["how"] == "given" else f"inferred from {prose(classes['how'])}"
         lines.append(f"- Chance level: {classes['n']} classes ({how}); used by the no-learning and divergence rules.")
-    lines += [f"- Note: {prose(note)}" for note in s["sweep"]["notes"]]
+    lines += [f"- Note: {notice(note)}" for note in s["sweep"]["notes"]]
     narrative = s["writer"].get("narrative")
     if narrative:
         lines += ["", prose(narrative)]
     for note in s["writer"]["notes"]:
-        lines += ["", f"> Note: {prose(note)}"]
+        lines += ["", f"> Note: {notice(note)}"]
     return lines
 
 
@@ -417,28 +429,67 @@ def _values(values: list[Any], n_values: int | None = None) -> str:
 
 
 def _method(s: dict[str, Any]) -> list[str]:
+    """The rules as they ran, with the thresholds read from the summary.
+
+    Every threshold of :class:`core.detectors.Thresholds` (and of
+    :class:`core.curves.CurveThresholds` when curves were analysed) is stated.
+
+    tests/test_render.py changes each threshold in turn and fails if this text does not change.
+    """
     t = s["thresholds"]
-    return [
+    c = (s.get("curves") or {}).get("thresholds")
+    lines = [
         "- Non-finite: a metric reported as NaN or ±inf, or an error text saying so; an empty cell "
         "counts as missing, not NaN. Hidden failure: the status says completed or early-stopped but a "
         "metric is non-finite or none was reported.",
-        f"- Overfitting: the held-out loss rose after its best point while training still improved: final "
-        f"≥ {1 + t.get('overfit_rise', 0.1):g}× a running best (`best_val_loss`), or with curves the held-out "
-        "curve rising after its best epoch while the train loss falls (the curve rule then replaces this one). "
-        f"Generalisation gap (low): held-out loss / training loss ≥ {t['overfit_ratio']:g} (a training "
-        f"loss of 0 counts), or training minus held-out accuracy ≥ {t['accuracy_gap']:g} (≥ "
-        f"{t['accuracy_gap_high']:g} above {t['accuracy_gap_switch']:g} training accuracy), for trials with at "
-        f"least {t['overfit_min_epochs']:g} epochs (when epochs are known).",
-        f"- Divergence: a finite loss ≥ {t['diverge_factor']:g}× the larger of the sweep's median for that "
-        f"loss and ln(classes), or ≥ {format_number(t['diverge_abs'])}.",
-        f"- No learning: held-out accuracy within {t['chance_margin']:g} of chance (1/classes), or "
-        f"held-out loss within {t['stuck_loss_tolerance']:.0%} of ln(classes); the number of classes is "
-        "given or inferred from trials sitting exactly at chance.",
-        f"- Suspicious validation: held-out accuracy ≥ training accuracy + {t['suspicious_margin']:g}, "
-        f"or ≥ {t['suspicious_accuracy']:.1%}.",
-        f"- Short run: a run that did not fail (nor was pruned, early-stopped or timed out) used under "
-        f"{t['short_run_fraction']:g}× its own planned budget (`max_epochs`...), else the sweep's median epochs "
-        f"(without epochs: under {t['short_runtime_fraction']:g}× the median runtime).",
+        f"- Divergence: a finite loss ≥ {_g(t['diverge_trivial_factor'])}× the trivial predictor's loss where it is "
+        "known (classification with the classes given or inferred: predicting the class prior, ln(classes) when "
+        f"balanced; regression with an r2 column: r2 ≤ {_g(1 - t['diverge_trivial_factor'])}); otherwise ≥ "
+        f"{_g(t['diverge_factor'])}× the sweep's median of that loss; and any loss ≥ {format_number(t['diverge_abs'])}."
+        + (f" On curves: a loss at ≥ {_g(c['diverge_factor'])}× its running minimum after giving back at least "
+           f"{_share(c['diverge_lost'])} of its progress from the first value to that minimum." if c else ""),
+        f"- No learning: held-out accuracy ≤ 1/classes + {_g(t['chance_margin'])}, or held-out loss within "
+        f"{_share(t['stuck_loss_tolerance'])} (relative) of ln(classes); the number of classes is given, or inferred "
+        "from trials sitting exactly at chance, and an inferred chance level must be a floor (at most "
+        f"{_share(t['chance_floor_share'])} of the held-out accuracies more than the margin below it). Regression: "
+        f"held-out r2 ≤ {_g(t['no_learning_r2'])} while the training r2, when known, is ≤ "
+        f"{_g(t['no_learning_train_r2'])}.",
+        f"- Overfitting: the held-out result got worse after its best point while training still improved: a final "
+        f"held-out loss ≥ {_g(1 + t['overfit_rise'])}× its running best (`best_val_loss`) with the training loss below "
+        f"it, or a final held-out accuracy ≥ {_g(t['overfit_acc_drop'])} below its best (`best_val_acc`); with "
+        f"`best_epoch`, the best must lie in the first {_share(t['overfit_best_before'])} of the epochs."
+        + (f" With curves the curve rule replaces this one: the held-out loss's mean over the last "
+           f"{_share(c['tail_fraction'])} of the run ≥ {_g(1 + c['overfit_rise'])}× the minimum of its 3-point "
+           f"smoothed curve, and above it by ≥ {_g(c['overfit_noise'])}× the noise of one evaluation, while the "
+           f"training loss's mean there is ≥ {_share(c['overfit_train_drop'])} below its mean up to the held-out "
+           f"best (at least {_g(c['overfit_min_steps'])} held-out evaluations)." if c else ""),
+        f"- Generalisation gap (low): held-out loss / training loss ≥ {_g(t['overfit_ratio'])} (a training loss of 0 "
+        f"counts), or training minus held-out accuracy ≥ {_g(t['accuracy_gap'])} (≥ {_g(t['accuracy_gap_high'])} "
+        f"above {_g(t['accuracy_gap_switch'])} training accuracy). Overfitting and gap judge trials with at least "
+        f"{_g(t['overfit_min_epochs'])} epochs (when epochs are known).",
+        f"- Suspicious validation: held-out accuracy ≥ training accuracy + {_g(t['suspicious_margin'])}, or ≥ "
+        f"{_share(t['suspicious_accuracy'])} while above it; not when a collapse, a regulariser acting only in "
+        "training (dropout, augmentation, label smoothing, noise) or a training accuracy measured in train mode "
+        f"(a gap below {_g(t['running_gap'])}) explains it.",
+        f"- Short run: a run that completed (not failed, pruned, early-stopped or timed out) used under "
+        f"{_g(t['short_run_fraction'])}× its own planned budget (`max_epochs`...), else the sweep's median epochs "
+        f"(without epochs: under {_g(t['short_runtime_fraction'])}× the median runtime).",
+    ]
+    if c:
+        lines += [
+            f"- Plateau (curves): a stretch of {_share(c['plateau_fraction'])} of the run starting in its first "
+            f"{_share(c['plateau_start'])}, with at least {_g(c['plateau_min_steps'])} values, over which the best "
+            f"smoothed loss improved by less than {_share(c['plateau_min_improvement'])} and which ends at most "
+            f"{_share(c['plateau_max_rise'])} above that best.",
+            f"- Oscillation (curves): swings of at least {_share(c['oscillation_swing'])} of the loss's scale "
+            f"change direction at least {_g(c['oscillation_min_count'])} times and on at least "
+            f"{_share(c['oscillation_min_fraction'])} of the steps.",
+            f"- Still improving (curves): over the last {_share(c['tail_fraction'])} of the run (at least "
+            f"{_g(c['still_min_points'])} values) the held-out loss's trend drops by at least "
+            f"{_share(c['still_min_drop'])} of its level with one-sided p ≤ {_g(c['still_p'])}, and its smoothed "
+            f"best lies in the last {_share(c['still_best_fraction'])} of the run.",
+        ]
+    return lines + [
         "- Patterns: per hyperparameter bucket, value, best threshold and pair of regions of two "
         "hyperparameters, a one-sided Fisher exact test against the rest of the sweep (thresholds "
         "corrected for the cuts tried), then Benjamini-Hochberg across all tests; rates carry 95% "
@@ -447,3 +498,12 @@ def _method(s: dict[str, Any]) -> list[str]:
         "pair explains them. Pruned, early-stopped and running trials are counted, never a pattern. "
         "Full tables are in the JSON summary.",
     ]
+
+
+def _g(value: float) -> str:
+    return f"{value:g}"
+
+
+def _share(value: float) -> str:
+    """A fraction as a percentage with up to three significant digits (0.999 -> 99.9%)."""
+    return f"{value * 100:.3g}%"

@@ -1,30 +1,36 @@
 """The files of one report written as one unit: staged privately, then swapped in together.
 
-A run writes its whole output set (report, JSON summary, HTML page, pictures folder)
-into a private directory next to the target, ``DIR/.hparam-output-tmp-<pid>-<random>``,
-so a crash, a full disk or a picture that fails to draw leaves the previous set as it
-was. :meth:`OutputSet.commit` then moves every file of the set into ``DIR`` while
-holding an exclusive ``flock`` on ``DIR`` itself (no lock file is left behind), so
-parallel runs into one ``--out`` take turns and never leave one run's report beside
-another's pictures; names of the set that this run did not produce (an HTML page of an
-earlier run, old pictures) are removed in the same step. Staging directories left by a
-killed run are removed by the next run into the same directory.
+This is the one place that writes output files. A run writes its whole output set
+(report, JSON summary, HTML page, pictures folder) into a private directory next to the
+target, ``DIR/.hparam-output-tmp-<pid>-<random>``, so a crash, a full disk or a picture
+that fails to draw leaves the previous set as it was. :meth:`OutputSet.commit` then
+swaps every name of the set into ``DIR`` while holding an exclusive ``flock`` on ``DIR``
+itself (no lock file is left behind), so parallel runs into one ``--out`` take turns and
+never leave one run's report beside another's pictures; names of the set that this run
+did not produce (an HTML page of an earlier run, old pictures) are removed in the same
+step. Each name is replaced in one atomic step, never removed first and put back after:
+a file by ``rename``, the pictures folder by exchanging it with the staged one
+(``renameat2(RENAME_EXCHANGE)``; a file system without it falls back to two renames), so
+a reader never finds a name of the set missing. Staging directories left by a killed run
+are removed by the next run into the same directory.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import fcntl
 import os
 import re
 import shutil
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
 STAGING_PREFIX = ".hparam-output-tmp-"
-_ASIDE_PREFIX = ".hparam-output-old-"
-_STAGED = re.compile(rf"^(?:{re.escape(STAGING_PREFIX)}|{re.escape(_ASIDE_PREFIX)})(\d+)-")
+_STAGED = re.compile(rf"^{re.escape(STAGING_PREFIX)}(\d+)-")
 LOCK_WAIT = 120.0
 """Seconds to wait for another run to finish swapping its set into the same directory."""
 
@@ -37,15 +43,16 @@ class OutputSet:
     """Stage files in :attr:`path`, then :meth:`commit` them into ``out_dir`` at once.
 
     ``names`` are the file and folder names the set owns in ``out_dir``; a folder is
-    replaced whole unless it holds files the set does not know (``keep_foreign``
+    replaced whole unless it holds files the set does not know (``folder_globs``
     patterns decide what counts as ours), in which case only ours are replaced.
     """
 
-    def __init__(self, out_dir: Path, names: tuple[str, ...], folder_globs: dict[str, tuple[str, ...]]) -> None:
+    def __init__(self, out_dir: Path, names: tuple[str, ...], folder_globs: Mapping[str, tuple[str, ...]] | None = None
+                 ) -> None:
         """Remember where the set goes; nothing is created until ``with``."""
         self.out_dir = out_dir
         self.names = names
-        self.folder_globs = folder_globs
+        self.folder_globs = dict(folder_globs or {})
         self.path = out_dir
 
     def __enter__(self) -> OutputSet:
@@ -59,48 +66,74 @@ class OutputSet:
         """The staging directory goes, committed or not."""
         shutil.rmtree(self.path, ignore_errors=True)
 
-    def write_text(self, name: str, text: str) -> None:
-        """Stage one text file of the set."""
+    def write(self, name: str, data: str | bytes) -> None:
+        """Stage one file of the set (text as UTF-8); ``name`` may be inside a folder of the set (``folder/x.png``)."""
         target = self.path / name
-        target.write_text(text, encoding="utf-8")
-        _usual_mode(target)
-
-    def write_bytes(self, name: str, data: bytes) -> None:
-        """Stage one binary file of the set."""
-        target = self.path / name
-        target.write_bytes(data)
+        if target.parent != self.path:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
         _usual_mode(target)
 
     def commit(self) -> None:
-        """Move the staged set into ``out_dir``, under an exclusive lock on the directory."""
+        """Swap the staged set into ``out_dir``, under an exclusive lock on the directory."""
         with _locked(self.out_dir):
-            aside = Path(tempfile.mkdtemp(dir=self.out_dir, prefix=f"{_ASIDE_PREFIX}{os.getpid()}-"))
-            try:
-                for name in self.names:
-                    self._swap(name, aside)
-            finally:
-                shutil.rmtree(aside, ignore_errors=True)
+            for name in self.names:
+                self._swap(name)
 
-    def _swap(self, name: str, aside: Path) -> None:
+    def _swap(self, name: str) -> None:
         new, old = self.path / name, self.out_dir / name
         globs = self.folder_globs.get(name)
         if globs is not None and old.is_dir() and not old.is_symlink() and _foreign(old, globs):
-            for pattern in globs:  # a folder the user also keeps files in: replace only our pictures
+            # a folder the user also keeps files in: our pictures replaced one by one, the others stay
+            produced = {item.name for item in new.iterdir()} if new.is_dir() else set()
+            for item in produced:
+                os.replace(new / item, old / item)
+            for pattern in globs:
                 for stale in old.glob(pattern):
-                    stale.unlink(missing_ok=True)
-            if new.is_dir():
-                for item in new.iterdir():
-                    os.replace(item, old / item.name)
+                    if stale.name not in produced:
+                        stale.unlink(missing_ok=True)
             return
-        if old.exists() or old.is_symlink():
-            os.replace(old, aside / name)
-        if new.exists():
+        if not new.exists():
+            _remove(old)
+        elif not (old.exists() or old.is_symlink()):
+            os.rename(new, old)
+        elif not new.is_dir() and not (old.is_dir() and not old.is_symlink()):
+            os.replace(new, old)  # a file over a file: one atomic step
+        elif not _exchange(new, old):  # the previous folder goes where the new one was, and with the staging directory
+            os.replace(old, self.path / f".old-{name}")
             os.replace(new, old)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _foreign(folder: Path, globs: tuple[str, ...]) -> bool:
     ours = {p for pattern in globs for p in folder.glob(pattern)}
     return any(item not in ours for item in folder.iterdir())
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+try:
+    _renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+except (OSError, AttributeError):  # not glibc/Linux
+    _renameat2 = None
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux ``renameat2``); False where the system cannot."""
+    if _renameat2 is None:
+        return False
+    if _renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
 
 
 class _locked:

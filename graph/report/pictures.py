@@ -2,7 +2,7 @@
 
 Each ``*_figure`` function returns a :class:`matplotlib.figure.Figure` (or None when
 there is nothing to draw) built with the object API, so tests can inspect its axes and
-titles; :func:`write_pictures` saves them beside the report and returns the links for
+titles; :func:`draw_pictures` returns them as PNG bytes with the links for
 :func:`graph.report.markdown.render_report`. The facts drawn (rates, ``k/n``, significance,
 thresholds, the next sweep's ranges, NaN onsets, best epochs) are read from the summary;
 the per-trial values come from the typed tables (:class:`core.table.TrialTable`,
@@ -14,11 +14,9 @@ for the width GitHub shows an image at (about 900 pixels).
 
 from __future__ import annotations
 
+import io
 import math
-import os
-import tempfile
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -36,14 +34,11 @@ from core.curves import CurveTable, curve_facts, held_out_loss, train_loss  # no
 from core.issue_types import ISSUE_TYPES, SEVERITY_RANK, SICK_SEVERITIES, label_of, names_where  # noqa: E402
 from core.table import TrialTable, numeric_extents  # noqa: E402
 from core.values import format_number  # noqa: E402
+from graph.report.compose import FOLDER  # noqa: E402
 
-FOLDER = "hparam_figures"
-"""The folder beside the report that holds the pictures."""
 HEATMAP = "heatmap.png"
 ISOLATION = "isolation_{}.png"
 CURVES = "curves.png"
-PICTURE_GLOBS = ("heatmap.png", "isolation_*.png", "curves.png")
-"""File names this module writes; earlier pictures of these names that a run does not redraw are removed."""
 
 DPI = 110
 _LOG_SPAN = 100.0  # the same rule as the buckets and the next sweep: two decades or more -> log scale
@@ -98,15 +93,22 @@ def heatmap_figure(summary: dict[str, Any], *, max_rows: int = 40) -> Figure | N
             continue
         rows += [(hp, cond, by_type) for cond, by_type in regions.items()]
     rate = np.full((len(rows), len(types)), np.nan)
+    size = np.zeros((len(rows), len(types)))
     for i, (_, _, by_type) in enumerate(rows):
         for j, t in enumerate(types):
             if t in by_type:
-                rate[i, j] = by_type[t]["rate"]
+                rate[i, j], size[i, j] = by_type[t]["rate"], by_type[t]["n"]
 
     with matplotlib.rc_context(_RC):
         fig = Figure(figsize=(max(8.0, 3.6 + 1.25 * len(types)), 2.0 + 0.34 * len(rows)), layout="constrained")
         ax = fig.add_subplot()
-        image = ax.imshow(np.ma.masked_invalid(rate), cmap="OrRd", vmin=0, vmax=1, aspect="auto")
+        cmap = matplotlib.colormaps["OrRd"]
+        colours = cmap(np.nan_to_num(rate))
+        weight = _weight(size)[..., None]  # a region of few trials is pale: 1/1 is not as red as 40/40
+        colours[..., :3] = weight * colours[..., :3] + (1 - weight)
+        colours[np.isnan(rate)] = (1, 1, 1, 0)
+        ax.imshow(colours, aspect="auto")
+        image = matplotlib.cm.ScalarMappable(norm=matplotlib.colors.Normalize(0, 1), cmap=cmap)
         n_significant = 0
         for i, (_, _, by_type) in enumerate(rows):
             for j, t in enumerate(types):
@@ -115,7 +117,7 @@ def heatmap_figure(summary: dict[str, Any], *, max_rows: int = 40) -> Figure | N
                     continue
                 significant = a["q"] < alpha and a["k"] >= support and a["rate"] > a["rate_rest"]
                 n_significant += significant
-                colour = "white" if a["rate"] > 0.6 else "black"
+                colour = "white" if a["rate"] * _weight(a["n"]) > 0.6 else "black"
                 ax.text(j, i, f"{a['k']}/{a['n']}" + ("*" if significant else ""), ha="center", va="center",
                         fontsize=8.5, color=colour, fontweight="bold" if significant else "normal")
                 if significant:
@@ -130,11 +132,21 @@ def heatmap_figure(summary: dict[str, Any], *, max_rows: int = 40) -> Figure | N
         ax.set_xlabel("issue type")
         ax.set_ylabel("hyperparameter region (bucket or value)")
         ax.set_title(f"Issue rate by hyperparameter region ({summary['sweep']['n_trials']} trials)\n"
-                     f"cell: trials with the issue / trials in the region; outlined*: significant "
-                     f"(q < {alpha:g}, {n_significant} cell(s))", fontsize=10.5)
+                     f"cell: trials with the issue / trials in the region, paler when the region has under "
+                     f"{_FULL_COLOUR} trials;\noutlined*: significant (q < {alpha:g}, {n_significant} cell(s))",
+                     fontsize=10.5)
         bar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02, format=PercentFormatter(1.0))
         bar.set_label("issue rate (% of the region's trials)")
     return fig
+
+
+_FULL_COLOUR = 20
+"""A heatmap cell of a region with this many trials or more gets its rate's full colour."""
+
+
+def _weight(n: np.ndarray | float) -> np.ndarray:
+    """How much of its rate's colour a cell of ``n`` trials gets: sqrt(n / 20), at most 1 (1 trial: 0.22)."""
+    return np.sqrt(np.minimum(np.asarray(n, dtype=float), _FULL_COLOUR) / _FULL_COLOUR)
 
 
 def _by_importance(summary: dict[str, Any], hps: Iterable[str]) -> list[str]:
@@ -156,6 +168,14 @@ def _by_importance(summary: dict[str, Any], hps: Iterable[str]) -> list[str]:
 # --------------------------------------------------------------------------------------
 
 
+MAX_POINTS = 3000
+"""Above this many trials an isolation plot draws binned counts instead of one marker per trial."""
+_GRID = (90, 60)  # bins along x and y of the aggregated isolation plot
+_CATEGORY_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
+_MOSTLY = 0.5  # an aggregated isolation plot marks a cell with an issue type when this share of its trials has it
+_BAND = (0.885, 0.935, 0.97)  # axes-fraction: where the top band starts, its "above the axis" row, its NaN row
+
+
 def isolation_figures(
     table: TrialTable, summary: dict[str, Any], *, max_plots: int = 4, max_buckets: int = 12
 ) -> list[tuple[str, Figure]]:
@@ -163,38 +183,51 @@ def isolation_figures(
 
     The main metric of every trial (the one the best trial is judged by) against the
     hyperparameter's value, on a log axis when a positive range spans two decades or
-    more; sick trials are marked by their worst issue type, NaN/inf metrics drawn at the
-    top edge; the best trial of each bucket of the hyperparameter is joined by a line.
-    The next sweep's range (``summary["next_sweep"]``) is shaded and the thresholds of
-    the patterns on this hyperparameter are drawn as dashed lines. Hyperparameters with
-    patterns come first; at most ``max_plots`` of those with 3 or more distinct values.
+    more; sick trials are marked by their worst issue type, NaN/inf metrics (and values
+    above a clipped axis) in a band at the top; the best trial of each bucket of the
+    hyperparameter is joined by a line. When a pattern names a categorical
+    hyperparameter (``optimizer = adam and learning_rate >= 0.6``) the points and the
+    best-per-bucket lines are coloured by its value. The next sweep's range is shaded
+    and the thresholds of the patterns on this hyperparameter are drawn as dashed lines.
+    Hyperparameters with patterns come first; at most ``max_plots`` of those with 3 or
+    more distinct values. Each plot is drawn from :func:`isolation_data` (bounded).
 
     Returns
     -------
     list of (hyperparameter, Figure)
     """
-    metric, goal = _main_metric(table, summary)
+    metric, _ = _main_metric(table, summary)
     if metric is None or len(table) == 0:
         return []
     numeric = [hp for hp, span in numeric_extents(table.hyperparameters).items() if span.n_values >= 3]
+    return [(hp, _draw_isolation(isolation_data(table, summary, hp, max_buckets=max_buckets), summary))
+            for hp in _by_importance(summary, numeric)[:max_plots]]
+
+
+def isolation_data(table: TrialTable, summary: dict[str, Any], hp: str, *, max_buckets: int = 12) -> dict[str, Any]:
+    """What an isolation plot of ``hp`` draws, bounded whatever the number of trials.
+
+    Up to :data:`MAX_POINTS` trials: one point per trial (``points``: x, y, issue kind,
+    category). Above: ``density``, the trials' counts on a 90 x 60 grid (in the plot's
+    scales), and ``cells``, per issue type the grid cells holding such trials. The top
+    band (``above``, ``nonfinite``: x, kind) is thinned the same way; ``best`` is the
+    best trial per bucket, per category value. Needs the table's main metric (see
+    :func:`_main_metric`) and ``hp`` numeric.
+    """
+    metric, goal = _main_metric(table, summary)
     worst = _worst_issue(summary)
     kinds = np.array([worst.get(str(i)) for i in table.ids], dtype=object)
+    x = table.hyperparameters[hp].to_numpy(dtype=float)
     y = table.metrics[metric].to_numpy(dtype=float)
     reported = ~table.missing[metric].to_numpy(dtype=bool)
-    out = []
-    for hp in _by_importance(summary, numeric)[:max_plots]:
-        x = table.hyperparameters[hp].to_numpy(dtype=float)
-        out.append((hp, _isolation(hp, x, y, reported, kinds, metric, goal, summary, max_buckets)))
-    return out
-
-
-def _isolation(hp: str, x: np.ndarray, y: np.ndarray, reported: np.ndarray, kinds: np.ndarray, metric: str,
-               goal: str, summary: dict[str, Any], max_buckets: int) -> Figure:
+    category = _category(table, summary, hp)
+    cats = (table.hyperparameters[category].astype(str).to_numpy(dtype=object) if category
+            else np.full(len(x), None, dtype=object))
     has_x = np.isfinite(x)
     finite_y = np.isfinite(y) & has_x
     bad_y = reported & ~np.isfinite(y) & has_x
     xs = x[has_x]
-    log_x = bool(xs.min() > 0 and xs.max() / xs.min() >= _LOG_SPAN)
+    log_x = bool(xs.size and xs.min() > 0 and xs.max() / xs.min() >= _LOG_SPAN)
     ys = y[finite_y]
     log_y = bool(ys.size and ys.min() > 0 and ys.max() / ys.min() >= _LOG_SPAN)
     top = _focus_top(y, finite_y, kinds, log_y, goal)
@@ -203,24 +236,108 @@ def _isolation(hp: str, x: np.ndarray, y: np.ndarray, reported: np.ndarray, kind
     distinct = np.unique(xs)
     jitter = distinct.size <= 12 and xs.size >= 3 * distinct.size
     xj = _jitter(x, distinct, log_x) if jitter else x
+    drawn = finite_y | bad_y
+    data: dict[str, Any] = {
+        "hp": hp, "metric": metric, "goal": goal, "log_x": log_x, "log_y": log_y, "top": top, "jitter": jitter,
+        "n": int(drawn.sum()), "category": category,
+        "categories": sorted(set(cats[drawn]) - {None}) if category else [],
+        "counts": {k: int((drawn & (kinds == k)).sum()) for k in sorted(set(kinds[drawn]), key=lambda k: (
+            k is not None, _RANK.get(k, 0)))},
+        "x_range": (float(np.min(xj[has_x])), float(np.max(xj[has_x]))) if has_x.any() else (0.0, 1.0),
+        "best": {c: _best_per_bucket(x[finite_y & (cats == c)], y[finite_y & (cats == c)], goal, log_x, max_buckets)
+                 for c in ([None] if not category else sorted(set(cats[finite_y])))},
+        "n_above": int(off.sum()), "n_nonfinite": int(bad_y.sum()),
+    }
+    many = int(has_x.sum()) > MAX_POINTS
+    data["above"] = _thin(xj[off], kinds[off], cats[off], log_x, many)
+    data["nonfinite"] = _thin(xj[bad_y], kinds[bad_y], cats[bad_y], log_x, many)
+    if not many:
+        data["points"] = (xj[shown], y[shown], kinds[shown], cats[shown])
+        return data
+    gx = _edges(xj[shown], log_x, _GRID[0])
+    gy = _edges(y[shown], log_y, _GRID[1])
+    total = np.histogram2d(xj[shown], y[shown], bins=(gx, gy))[0]
+    data["density"] = (gx, gy, total.T)
+    data["cells"] = {}
+    for k in data["counts"]:
+        sel = shown & (kinds == k) if k is not None else np.zeros_like(shown)
+        if sel.any():  # the cells where most trials have this issue
+            ix, iy = np.nonzero(np.histogram2d(xj[sel], y[sel], bins=(gx, gy))[0] >= _MOSTLY * np.maximum(total, 1))
+            data["cells"][k] = (_centres(gx, log_x)[ix], _centres(gy, log_y)[iy])
+    return data
+
+
+def _category(table: TrialTable, summary: dict[str, Any], hp: str) -> str | None:
+    """The categorical hyperparameter a pattern names (with ``hp`` first, else any), when it has at most 6 values."""
+    frame = table.hyperparameters
+
+    def fits(name: str | None) -> bool:
+        return bool(name and name != hp and name in frame.columns and frame[name].dtype == object
+                    and frame[name].nunique() <= len(_CATEGORY_COLOURS))
+
+    named = [p.get("hyperparameters") or [p.get("hyperparameter")] for p in summary.get("patterns") or []]
+    for names in [n for n in named if hp in n] + named:
+        found = next((n for n in names if fits(n)), None)
+        if found:
+            return found
+    return None
+
+
+def _edges(values: np.ndarray, log: bool, n: int) -> np.ndarray:
+    lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
+    if hi <= lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    return np.geomspace(lo, hi, n + 1) if log and lo > 0 else np.linspace(lo, hi, n + 1)
+
+
+def _centres(edges: np.ndarray, log: bool) -> np.ndarray:
+    return np.sqrt(edges[:-1] * edges[1:]) if log and edges[0] > 0 else (edges[:-1] + edges[1:]) / 2
+
+
+def _thin(x: np.ndarray, kinds: np.ndarray, cats: np.ndarray, log_x: bool, many: bool
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Trials of the top band (x, issue kind, category); with many trials, one per x-bin, kind and category."""
+    if not many or x.size == 0:
+        return x, kinds, cats
+    edges = _edges(x, log_x, _GRID[0])
+    codes = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, _GRID[0] - 1)
+    _, first = np.unique(np.array([f"{c}:{k}:{g}" for c, k, g in zip(codes, kinds, cats)], dtype=object),
+                         return_index=True)
+    return _centres(edges, log_x)[codes[first]], kinds[first], cats[first]
+
+
+def _draw_isolation(d: dict[str, Any], summary: dict[str, Any]) -> Figure:
+    hp, metric, log_x, log_y, top = d["hp"], d["metric"], d["log_x"], d["log_y"], d["top"]
+    colour_of = dict(zip(d["categories"], _CATEGORY_COLOURS))
     with matplotlib.rc_context(_RC):
         fig = Figure(figsize=(9.0, 5.0), layout="constrained")
         ax = fig.add_subplot()
-        healthy = shown & (kinds == None)  # noqa: E711 - elementwise
-        ax.scatter(xj[healthy], y[healthy], s=22, c=_HEALTHY[0], marker=_HEALTHY[1], alpha=0.7, linewidths=0,
-                   label=f"no issue ({int((finite_y & (kinds == None)).sum())})")  # noqa: E711
-        for t in sorted(set(kinds[finite_y | bad_y]) - {None}, key=_RANK.get):
-            colour, marker = _style(t)
-            sel = shown & (kinds == t)
-            n = int(((finite_y | bad_y) & (kinds == t)).sum())
-            ax.scatter(xj[sel], y[sel], s=34, c=colour, marker=marker, alpha=0.85, linewidths=0.3, edgecolors="white",
-                       label=f"{label_of(t)} ({n})")
         if log_x:
             ax.set_xscale("log")
         if log_y:
             ax.set_yscale("log")
-        ax.margins(x=0.04, y=0.08)
-        lo, hi = float(np.min(xj[has_x])), float(np.max(xj[has_x]))  # every trial, also those drawn at the top
+        if "points" in d:
+            px, py, pk, pc = d["points"]
+            for k in d["counts"]:
+                sel = pk == k  # noqa: E711 - None too, elementwise
+                colour, marker = _style(k) if k else _HEALTHY
+                colours = [colour_of.get(c, "#999999") for c in pc[sel]] if colour_of else colour
+                ax.scatter(px[sel], py[sel], s=34 if k else 22, c=colours, marker=marker, alpha=0.85 if k else 0.6,
+                           linewidths=0.3 if k else 0, edgecolors="white")
+        else:
+            gx, gy, counts = d["density"]
+            mesh = ax.pcolormesh(gx, gy, np.ma.masked_equal(counts, 0), cmap="Greys", shading="flat",
+                                 norm=matplotlib.colors.LogNorm(vmin=1, vmax=max(2.0, float(counts.max()))))
+            bar = fig.colorbar(mesh, ax=ax, location="bottom", shrink=0.4, aspect=30, pad=0.02, anchor=(0.0, 1.0))
+            bar.set_label("trials per cell", fontsize=8.5)
+            for k, (cx, cy) in d["cells"].items():
+                colour, marker = _style(k)
+                ax.scatter(cx, cy, s=20, c=colour, marker=marker, alpha=0.9, linewidths=0.3, edgecolors="white")
+        for k, n in d["counts"].items():  # the legend: each trial once, by its worst issue
+            colour, marker = _style(k) if k else _HEALTHY
+            ax.scatter([], [], s=30, c="#666666" if colour_of else colour, marker=marker,
+                       label=f"{label_of(k) if k else 'no issue'} ({n})")
+        lo, hi = d["x_range"]
         plan = (summary.get("next_sweep") or {}).get("hyperparameters", {}).get(hp) or {}
         if plan.get("changed") and plan.get("low") is not None and (plan["low"] > 0 or not log_x):
             lo, hi = min(lo, plan["low"]), max(hi, plan["high"])  # a widened range shows where it ends
@@ -230,32 +347,56 @@ def _isolation(hp: str, x: np.ndarray, y: np.ndarray, reported: np.ndarray, kind
         else:
             pad = 0.04 * (hi - lo) or 0.5
             ax.set_xlim(lo - pad, hi + pad)
-        if top is not None:
-            low = ax.get_ylim()[0]
-            ax.set_ylim(low, top)
-        edge = blended_transform_factory(ax.transData, ax.transAxes)
-        for mask, level, marker, what in ((off, 0.975, "^", f"{text(metric, 20)} above the axis"),
-                                          (bad_y, 1.0, "X", f"NaN/inf {text(metric, 20)}")):
-            if not mask.any():
-                continue
-            colours = [_style(k)[0] if k else _HEALTHY[0] for k in kinds[mask]]
-            ax.scatter(xj[mask], np.full(int(mask.sum()), level), transform=edge, s=30, c=colours, marker=marker,
-                       clip_on=False, linewidths=0, zorder=5)
-            ax.scatter([], [], s=30, c="#666666", marker=marker, label=f"{what}, drawn at the top ({int(mask.sum())})")
-        bx, by = _best_per_bucket(x[finite_y], y[finite_y], goal, log_x, max_buckets)
-        if bx.size >= 2:
-            ax.plot(bx, np.minimum(by, top) if top is not None else by, color="black", linewidth=1.4, marker="o",
-                    markersize=6, markerfacecolor="none", label="best trial per bucket", zorder=4)
+        for c, (bx, by) in d["best"].items():
+            if bx.size >= 2:
+                ax.plot(bx, np.minimum(by, top) if top is not None else by, color=colour_of.get(c, "black"),
+                        linewidth=1.4, marker="o", markersize=6, markerfacecolor="none", zorder=4,
+                        label=f"best trial per bucket{', ' + text(d['category'], 20) + ' = ' + text(c, 16) if c else ''}")
+        _top_band(ax, d, top)
         _draw_plan(ax, hp, summary)
-        ax.set_xlabel(f"{text(hp, 40)} ({'log' if log_x else 'linear'} scale{'; points jittered sideways' if jitter else ''})")
-        ax.set_ylabel(f"{text(metric, 30)} ({'lower' if goal == 'min' else 'higher'} is better"
+        ax.set_xlabel(f"{text(hp, 40)} ({'log' if log_x else 'linear'} scale"
+                      f"{'; points jittered sideways' if d['jitter'] and 'points' in d else ''})")
+        ax.set_ylabel(f"{text(metric, 30)} ({'lower' if d['goal'] == 'min' else 'higher'} is better"
                       f"{', log scale' if log_y else ''})")
-        n = int((finite_y | bad_y).sum())
-        ax.set_title(f"Isolation plot: {text(metric, 30)} vs {text(hp, 40)}\n"
-                     f"{n} trials; sick ones marked by their worst issue type")
+        how = ("sick ones marked by their worst issue type" if "points" in d else
+               "binned: grey shows the trials per cell,\na mark that most of a cell's trials have that issue")
+        by = f"; colour: {text(d['category'], 24)}" if colour_of else ""
+        ax.set_title(f"Isolation plot: {text(metric, 30)} vs {text(hp, 40)}\n{d['n']} trials; {how}{by}")
         ax.grid(True, which="major", alpha=0.3)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, frameon=False)
+        handles, labels = ax.get_legend_handles_labels()
+        handles += [Line2D([], [], color=colour_of[c], marker="o", linestyle="none") for c in d["categories"]]
+        labels += [f"{text(d['category'], 20)} = {text(c, 16)}" for c in d["categories"]]
+        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, frameon=False)
     return fig
+
+
+def _top_band(ax: Any, d: dict[str, Any], top: float | None) -> None:
+    """A band along the top of the axes for NaN/inf values and values above a clipped axis, kept clear of the data."""
+    low, high = ax.get_ylim()
+    if top is not None:
+        high = top
+    if not (d["n_above"] or d["n_nonfinite"]):
+        ax.set_ylim(low, high)
+        return
+    share = _BAND[0] - 0.03  # the data end a little below the band
+    if ax.get_yscale() == "log":
+        ax.set_ylim(low, low * (high / low) ** (1 / share))
+    else:
+        ax.set_ylim(low, low + (high - low) / share)
+    ax.add_patch(Rectangle((0, _BAND[0]), 1, 1 - _BAND[0], transform=ax.transAxes, facecolor="#F2F2F2",
+                           edgecolor="none", zorder=0))
+    edge = blended_transform_factory(ax.transData, ax.transAxes)
+    metric = text(d["metric"], 20)
+    colour_of = dict(zip(d["categories"], _CATEGORY_COLOURS))
+    for (x, kinds, cats), n, level, marker, what in (
+            (d["above"], d["n_above"], _BAND[1], "^", f"{metric} above the axis"),
+            (d["nonfinite"], d["n_nonfinite"], _BAND[2], "X", f"NaN/inf {metric}")):
+        if not n:
+            continue
+        colours = ([colour_of.get(c, "#999999") for c in cats] if colour_of
+                   else [_style(k)[0] if k else _HEALTHY[0] for k in kinds])
+        ax.scatter(x, np.full(len(x), level), transform=edge, s=30, c=colours, marker=marker, linewidths=0, zorder=5)
+        ax.scatter([], [], s=30, c="#666666", marker=marker, label=f"{what}, in the top band ({n})")
 
 
 def _focus_top(y: np.ndarray, finite: np.ndarray, kinds: np.ndarray, log_y: bool, goal: str) -> float | None:
@@ -465,17 +606,15 @@ def _series(curves: CurveTable, code: int, column: str) -> tuple[np.ndarray, np.
 # --------------------------------------------------------------------------------------
 
 
-def write_pictures(
-    summary: dict[str, Any], out_dir: Path, *, table: TrialTable | None = None, curves: CurveTable | None = None,
-) -> list[dict[str, str]]:
-    """Draw every picture that has data and save it as PNG in ``out_dir/hparam_figures/``.
+def draw_pictures(
+    summary: dict[str, Any], *, table: TrialTable | None = None, curves: CurveTable | None = None,
+) -> list[tuple[dict[str, str], bytes]]:
+    """Draw every picture that has data, as PNG bytes with its link.
 
-    Returns the links for :func:`graph.report.markdown.render_report`: ``{"path", "title",
-    "section"}`` with ``path`` relative to ``out_dir`` (where the report is), and
-    ``hyperparameter`` for an isolation plot (the web app shows it beside that
-    hyperparameter's patterns). Pictures
-    of these names left by an earlier run and not drawn now are removed, so the folder
-    matches the report (and is removed when it ends up empty).
+    A link is ``{"path", "title", "section"}`` for
+    :func:`graph.report.markdown.render_report` (``path`` relative to the report, in
+    :data:`FOLDER`), plus ``hyperparameter`` for an isolation plot (the web app shows it
+    beside that hyperparameter's patterns).
     """
     figures: list[tuple[str, Figure, str, str, str | None]] = []
     if curves is not None:
@@ -488,34 +627,11 @@ def write_pictures(
     if table is not None:
         for i, (hp, fig) in enumerate(isolation_figures(table, summary), start=1):
             figures.append((ISOLATION.format(i), fig, f"Isolation plot of {hp}", "isolation", hp))
-    folder = out_dir / FOLDER
-    if figures:
-        folder.mkdir(exist_ok=True)
-    written = []
-    for name, fig, title, section, hp in figures:
-        _save(fig, folder / name)
-        written.append({"path": f"{FOLDER}/{name}", "title": title, "section": section} | ({"hyperparameter": hp} if hp else {}))
-    keep = {name for name, *_ in figures}
-    if folder.is_dir():
-        for pattern in PICTURE_GLOBS:
-            for old in folder.glob(pattern):
-                if old.name not in keep:
-                    old.unlink(missing_ok=True)
-        if not any(folder.iterdir()):
-            folder.rmdir()
-    return written
+    return [({"path": f"{FOLDER}/{name}", "title": title, "section": section} | ({"hyperparameter": hp} if hp else {}),
+             _png(fig)) for name, fig, title, section, hp in figures]
 
 
-def _save(fig: Figure, path: Path) -> None:
-    """Save through a temporary file and a rename, like the report."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png", dpi=DPI, facecolor="white")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # as a plain open would (mkstemp makes files private)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, facecolor="white")
+    return buffer.getvalue()
