@@ -169,7 +169,7 @@ def test_a_large_sweep_is_drawn_from_bounded_binned_data(tmp_path):
     gx, gy, counts = data["density"]
     assert counts.shape == (60, 90) and counts.sum() > 0.8 * data["n"]
     assert sum(len(x) for x, _ in data["cells"].values()) <= 60 * 90 * len(data["cells"])
-    assert len(data["nonfinite"][0]) <= 90 * len(ISSUE_LABELS) and data["n_nonfinite"] > 500
+    assert len(data["nonfinite"][0]) <= 90 * len(ISSUE_TYPES) and data["n_nonfinite"] > 500
     fig = isolation_figures(table, summary, max_plots=1)[0][1]
     assert "binned" in fig.axes[0].get_title()
     assert sum(len(c.get_offsets()) for c in fig.axes[0].collections) < 20_000  # no marker per trial
