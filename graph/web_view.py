@@ -1,7 +1,7 @@
 """What the diagnosis page shows, as plain data for its template (which escapes every cell).
 
 Everything here is read from the run's summary (the facts of ``core/``), the raw
-cells of the graph's state (the trial rows) and the pictures the CLI drew; nothing is
+cells of the graph's state (the trial rows) and the pictures the graph drew; nothing is
 computed twice. Trial ids and evidence ids become links to anchors that are made of
 row numbers and fact ids (``#t12``, ``#pattern-P1``), never of input text.
 """

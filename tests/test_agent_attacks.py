@@ -75,8 +75,11 @@ def test_injected_cells_and_an_obedient_model_change_neither_structure_nor_facts
 
     assert healthy(report) == healthy(offline["report"])
     assert "Trial 2 failed." in report  # the grounded part of the model's text stays
+    ours = [f"]({p['path']})" for p in out["pictures"]]  # the report's own pictures, links of our naming
+    pictures = re.findall(r"^!\[[^\[\]()]*\]\(hparam_figures/\w+\.png\)$", report, flags=re.M)
+    assert len(pictures) == len(ours) and all(any(link.endswith(o) for o in ours) for link in pictures)
     for bad in ("<img", "](http", "![", "http://evil", "Injected heading"):
-        assert bad not in outside_code(report), bad
+        assert bad not in outside_code("\n".join(line for line in report.splitlines() if line not in pictures)), bad
     notes = [line for line in report.splitlines() if line.startswith("> Note:")]
     assert any("called the sweep healthy" in n and "contained links, images or HTML" in n for n in notes)
 

@@ -39,6 +39,8 @@ def test_graph_runs_under_langgraph_dev(tmp_path: Path):
         thread = client.threads.create()
         result = client.runs.wait(thread["thread_id"], assistant_id, input={"results_path": str(SAMPLE)})
         assert result["report"].startswith("# Hyperparameter Sweep Pathology Report")
+        assert result["pictures"] and all(f"]({p['path']})" in result["report"] for p in result["pictures"])
+        assert result["report_html"].count('src="data:image/png;base64,') == len(result["pictures"])  # the CLI's pictures
         assert result["summary"]["issue_counts"]["nonfinite_metric"] == 2
         state = client.threads.get_state(thread["thread_id"])
         assert state["values"]["summary"]["sweep"]["n_trials"] == 6
