@@ -56,6 +56,7 @@ from typing import Any
 
 from core.domains import natural_domain
 from core.issue_types import ISSUE_TYPES, label_of, names_where
+from core.records import Association, PlanRegion, Region
 from core.values import format_number
 
 Plan = dict[str, Any]
@@ -206,8 +207,7 @@ class _Planner:
     def __init__(self, summary: dict[str, Any]) -> None:
         self.summary = summary
         self.alpha = float((summary.get("analysis") or {}).get("alpha", 0.05))
-        self.associations = {a["id"]: a for a in summary.get("associations") or []}
-        self.regions = {a["condition"]: a for a in summary.get("associations") or [] if a["rule"] in ("value", "bucket")}
+        self.associations = {a["id"]: Association.from_dict(a) for a in summary.get("associations") or []}
         self.space = {hp: _searched(hp, info, summary) for hp, info in summary["sweep"]["hyperparameters"].items()}
         self.conditions: list[dict[str, Any]] = []
         self.changes: list[dict[str, Any]] = []
@@ -221,16 +221,16 @@ class _Planner:
         a = self.associations.get(p.get("association_id") or "")
         if a is None:
             return True
-        entry = self.space.get(a["hyperparameter"])
-        return a["rule"] == "pair" or (entry is not None and entry["kind"] == "categorical")
+        entry = self.space.get(a.hyperparameter)
+        return a.rule == "pair" or (entry is not None and entry["kind"] == "categorical")
 
     def pattern(self, p: dict[str, Any]) -> None:
         a = self.associations.get(p.get("association_id") or "")
         if a is None:
             return
-        kind = a["issue_type"]
+        kind = a.issue_type
         if kind in names_where(lambda t: t.avoidable):
-            if a["rule"] == "pair":
+            if a.rule == "pair":
                 self._avoid_pair(p, a)
             else:
                 self._avoid(p, a)
@@ -239,8 +239,8 @@ class _Planner:
         elif kind == "still_improving":
             self._longer_when(p, a)
 
-    def _avoid(self, p: dict[str, Any], a: dict[str, Any]) -> None:
-        hp = a["hyperparameter"]
+    def _avoid(self, p: dict[str, Any], a: Association) -> None:
+        hp = a.hyperparameter
         entry = self.space.get(hp)
         if entry is None:
             return
@@ -249,18 +249,18 @@ class _Planner:
             self._avoid_value(p, a, entry, why)
             return
         searched = entry["searched"]
-        if a["rule"] == "threshold" and a["direction"] == "above":
-            self._cap(hp, entry, a["lo"], p["id"], why, a)
-        elif a["rule"] == "threshold" and a["direction"] == "below":
-            self._raise_low(hp, entry, a["hi"], p["id"], why, a)
-        elif a["rule"] in ("bucket", "value") and a["lo"] <= searched["low"] and a["hi"] < searched["high"]:
-            self._raise_low(hp, entry, a["hi"], p["id"], why, a)
-        elif a["rule"] in ("bucket", "value") and a["hi"] >= searched["high"] and a["lo"] > searched["low"]:
-            self._cap(hp, entry, a["lo"], p["id"], why, a)  # the causal side: batch_size >= where crashes start
-        elif a["rule"] in ("bucket", "value") and self._keeps_best(hp, [a["lo"], a["hi"]]):
-            interval = [a["lo"], a["hi"]]
+        if a.rule == "threshold" and a.direction == "above":
+            self._cap(hp, entry, a.lo, p["id"], why, a)
+        elif a.rule == "threshold" and a.direction == "below":
+            self._raise_low(hp, entry, a.hi, p["id"], why, a)
+        elif a.rule in ("bucket", "value") and a.lo <= searched["low"] and a.hi < searched["high"]:
+            self._raise_low(hp, entry, a.hi, p["id"], why, a)
+        elif a.rule in ("bucket", "value") and a.hi >= searched["high"] and a.lo > searched["low"]:
+            self._cap(hp, entry, a.lo, p["id"], why, a)  # the causal side: batch_size >= where crashes start
+        elif a.rule in ("bucket", "value") and self._keeps_best(hp, [a.lo, a.hi]):
+            interval = [a.lo, a.hi]
             entry["exclude"].append(interval)
-            self._change(hp, "exclude", None, interval, p["id"], f"{why}; leave out {a['condition']}", a)
+            self._change(hp, "exclude", None, interval, p["id"], f"{why}; leave out {a.condition}", a)
 
     def _keeps_best(self, hp: str, excluded: Any, when: dict[str, Any] | None = None) -> bool:
         """True unless the best trial's value of ``hp`` lies in ``excluded`` (an interval, or a categorical value).
@@ -276,7 +276,7 @@ class _Planner:
             return isinstance(value, str) or not (excluded[0] <= value <= excluded[1])
         return str(value) != str(excluded)
 
-    def _cap(self, hp: str, entry: dict[str, Any], threshold: float, evidence: str, why: str, a: dict[str, Any]) -> None:
+    def _cap(self, hp: str, entry: dict[str, Any], threshold: float, evidence: str, why: str, a: Association) -> None:
         if threshold > entry["high"] or not self._keeps_best(hp, [threshold, entry["searched"]["high"]]):
             return  # (a threshold at the top value searched still caps: that value is where the issue is)
         old = [entry["low"], entry["high"]]
@@ -288,7 +288,7 @@ class _Planner:
                      f"{why}; search {hp} below {format_number(threshold)}", a)
 
     def _raise_low(self, hp: str, entry: dict[str, Any], threshold: float, evidence: str, why: str,
-                   a: dict[str, Any]) -> None:
+                   a: Association) -> None:
         if threshold < entry["low"] or not self._keeps_best(hp, [entry["searched"]["low"], threshold]):
             return
         old = [entry["low"], entry["high"]]
@@ -299,37 +299,37 @@ class _Planner:
         self._change(hp, "raise_low", old, [entry["low"], entry["high"]], evidence,
                      f"{why}; search {hp} above {format_number(threshold)}", a)
 
-    def _avoid_value(self, p: dict[str, Any], a: dict[str, Any], entry: dict[str, Any], why: str) -> None:
+    def _avoid_value(self, p: dict[str, Any], a: Association, entry: dict[str, Any], why: str) -> None:
         """A categorical value: a conditional range when a significant pair explains it, else drop it if mostly bad."""
         explaining = sorted(
             (b for b in self.associations.values()
-             if b["rule"] == "pair" and b["direction"] and b["issue_type"] == a["issue_type"] and b["q"] < self.alpha
-             and b["rate"] > b["rate_rest"] and (b.get("parts") or [{}])[0].get("condition") == a["condition"]),
-            key=lambda b: (b["q"], -b["k"]),
+             if b.rule == "pair" and b.direction and b.issue_type == a.issue_type and b.q < self.alpha
+             and b.rate > b.rate_rest and b.parts and b.parts[0].region.key == a.regions[0].key),
+            key=lambda b: (b.q, -b.k),
         )
         if explaining:
-            self._avoid_pair(p, explaining[0], evidence=f"{p['id']}, {explaining[0]['id']}")
+            self._avoid_pair(p, explaining[0], evidence=f"{p['id']}, {explaining[0].id}")
             return
-        if (a["rate"] >= _EXCLUDE_SHARE and a["value"] in entry["values"] and len(entry["values"]) > 1
-                and self._keeps_best(a["hyperparameter"], a["value"])):
-            entry["values"].remove(a["value"])
-            entry["exclude"].append(a["value"])
-            self._change(a["hyperparameter"], "exclude", None, a["value"], p["id"], f"{why}; leave it out", a)
+        if (a.rate >= _EXCLUDE_SHARE and a.value in entry["values"] and len(entry["values"]) > 1
+                and self._keeps_best(a.hyperparameter, a.value)):
+            entry["values"].remove(a.value)
+            entry["exclude"].append(a.value)
+            self._change(a.hyperparameter, "exclude", None, a.value, p["id"], f"{why}; leave it out", a)
 
-    def _avoid_pair(self, p: dict[str, Any], a: dict[str, Any], evidence: str | None = None) -> None:
+    def _avoid_pair(self, p: dict[str, Any], a: Association, evidence: str | None = None) -> None:
         """A pair: within the first region, cap/raise/exclude the second hyperparameter."""
-        parts = a.get("parts") or []
-        if len(parts) != 2 or len(a["hyperparameters"]) != 2:
+        if len(a.regions) != 2:
             return
-        when = self._region(a["hyperparameters"][0], parts[0]["condition"])
-        hp = a["hyperparameters"][1]
+        first, second = a.regions
+        when = _when(first)
+        hp = second.hyperparameter
         entry = self.space.get(hp)
-        if when is None or entry is None:
+        if entry is None:
             return
         why = _rate_text(a)
         evidence = evidence or p["id"]
-        if a["direction"] and entry["kind"] != "categorical":
-            key, bound = ("high", a["lo"]) if a["direction"] == "above" else ("low", a["hi"])
+        if a.direction and entry["kind"] != "categorical":
+            key, bound = ("high", a.lo) if a.direction == "above" else ("low", a.hi)
             if (key == "high" and bound >= entry["high"]) or (key == "low" and bound <= entry["low"]):
                 return  # the global range already leaves it out
             span = [bound, entry["searched"]["high"]] if key == "high" else [entry["searched"]["low"], bound]
@@ -339,30 +339,15 @@ class _Planner:
             action = "cap_when" if key == "high" else "raise_low_when"
             self._change(hp, action, [entry["low"], entry["high"]], [entry["low"], bound] if key == "high"
                          else [bound, entry["high"]], evidence,
-                         f"{why}; with {parts[0]['condition']}, search {hp} {'below' if key == 'high' else 'above'} "
-                         f"{format_number(bound)}", a, when=parts[0]["condition"])
+                         f"{why}; with {first.condition}, search {hp} {'below' if key == 'high' else 'above'} "
+                         f"{format_number(bound)}", a, when=first.condition)
             return
-        region = self._region(hp, parts[1]["condition"])
-        if region is None:
-            return
+        region = _when(second)
         exclude = [region["value"]] if "value" in region and entry["kind"] == "categorical" else (
             [[region["value"], region["value"]]] if "value" in region else [[region["low"], region["high"]]])
         self._condition(when, hp, {"exclude": exclude}, evidence)
         self._change(hp, "exclude_when", None, exclude[0], evidence,
-                     f"{why}; avoid the combination {a['condition']}", a, when=parts[0]["condition"])
-
-    def _region(self, hp: str, condition: str) -> dict[str, Any] | None:
-        a = self.regions.get(condition)
-        if a is None or a["hyperparameter"] != hp:
-            return None
-        region: dict[str, Any] = {"hyperparameter": hp, "condition": condition}
-        if a["value"] is not None:
-            region["value"] = a["value"]
-        elif a["rule"] == "value":
-            region["value"] = a["lo"]
-        else:
-            region["low"], region["high"] = a["lo"], a["hi"]
-        return region
+                     f"{why}; avoid the combination {a.condition}", a, when=first.condition)
 
     def _condition(self, when: dict[str, Any], hp: str, bounds: dict[str, Any], evidence: str) -> None:
         for cond in self.conditions:
@@ -378,10 +363,10 @@ class _Planner:
                                 "high": bounds.get("high"), "exclude": list(bounds.get("exclude", [])),
                                 "evidence": evidence})
 
-    def _regularise(self, p: dict[str, Any], a: dict[str, Any]) -> None:
+    def _regularise(self, p: dict[str, Any], a: Association) -> None:
         """Overfitting concentrates in a region: more weight decay/dropout there."""
         why = _rate_text(a)
-        where = a["condition"]
+        where = a.condition
         regularisers = [hp for hp, e in self.space.items() if _REGULARISERS.search(hp) and e["kind"] != "categorical"]
         if not regularisers:
             self._change(None, "add", None, None, p["id"],
@@ -393,15 +378,13 @@ class _Planner:
             entry = self.space[hp]
             if entry["low"] is None:
                 continue
-            if a["hyperparameter"] == hp and a["direction"] == "below":
-                self._raise_low(hp, entry, a["hi"], p["id"], why, a)
+            if a.hyperparameter == hp and a.direction == "below":
+                self._raise_low(hp, entry, a.hi, p["id"], why, a)
                 continue
             high = _beyond(entry, "high")
             if high is None:
                 continue
-            region = self._region(a["hyperparameter"], where) if a["rule"] != "pair" else None
-            if region is None and a["rule"] == "threshold":
-                region = {"hyperparameter": a["hyperparameter"], "condition": where, "low": a["lo"], "high": a["hi"]}
+            region = _when(a.regions[0]) if a.rule != "pair" else None
             if "grid" in entry:
                 entry["grid"].append(high)  # the grid gains the larger value (within the region when there is one)
             if region is not None:
@@ -421,21 +404,21 @@ class _Planner:
         best trial's.
         """
         for a in self.associations.values():
-            entry = self.space.get(a["hyperparameter"])
-            if (a["rule"] != "value" or entry is None or a["n"] == 0 or a["k"] < a["n"]
-                    or a["issue_type"] not in ("failed", "status_mismatch", "nonfinite_metric")):
+            entry = self.space.get(a.hyperparameter)
+            if (a.rule != "value" or entry is None or a.n == 0 or a.k < a.n
+                    or a.issue_type not in ("failed", "status_mismatch", "nonfinite_metric")):
                 continue
-            why = f"all {a['n']} trials with {a['condition']} gave no result ({ISSUE_TYPES[a['issue_type']].label})"
+            why = f"all {a.n} trials with {a.condition} gave no result ({ISSUE_TYPES[a.issue_type].label})"
             if entry["kind"] == "categorical":
-                if a["value"] in entry["values"] and len(entry["values"]) > 1 and self._keeps_best(
-                        a["hyperparameter"], a["value"]):
-                    entry["values"].remove(a["value"])
-                    entry["exclude"].append(a["value"])
-                    self._change(a["hyperparameter"], "exclude", None, a["value"], a["id"], f"{why}; drop it", a)
-            elif "grid" in entry and len(_allowed(entry, entry["high"])) > 1 and a["lo"] in _allowed(entry, entry["high"]) \
-                    and self._keeps_best(a["hyperparameter"], [a["lo"], a["lo"]]):
-                entry["exclude"].append([a["lo"], a["lo"]])
-                self._change(a["hyperparameter"], "exclude", None, [a["lo"], a["lo"]], a["id"], f"{why}; drop it", a)
+                if a.value in entry["values"] and len(entry["values"]) > 1 and self._keeps_best(
+                        a.hyperparameter, a.value):
+                    entry["values"].remove(a.value)
+                    entry["exclude"].append(a.value)
+                    self._change(a.hyperparameter, "exclude", None, a.value, a.id, f"{why}; drop it", a)
+            elif "grid" in entry and len(_allowed(entry, entry["high"])) > 1 and a.lo in _allowed(entry, entry["high"]) \
+                    and self._keeps_best(a.hyperparameter, [a.lo, a.lo]):
+                entry["exclude"].append([a.lo, a.lo])
+                self._change(a.hyperparameter, "exclude", None, [a.lo, a.lo], a.id, f"{why}; drop it", a)
 
     # -- findings and curves -----------------------------------------------------------
 
@@ -485,20 +468,20 @@ class _Planner:
                      f"{len(ids)} trial(s){of} were still improving when they ended (last epoch {format_number(last)}); "
                      f"give runs twice the budget", None, name="epochs", trial_ids=ids[:5])
 
-    def _longer_when(self, p: dict[str, Any], a: dict[str, Any]) -> None:
+    def _longer_when(self, p: dict[str, Any], a: Association) -> None:
         improving = self.improving()
         if not improving:
             return
         last = max(i["epoch"] for i in improving)
         column = (self.summary["sweep"].get("roles") or {}).get("epochs")
-        self.settings["epochs"] = {"column": column, "from": last, "to": 2 * last, "when": a["condition"]}
+        self.settings["epochs"] = {"column": column, "from": last, "to": 2 * last, "when": a.condition}
         self._change(None, "more_epochs", last, 2 * last, p["id"],
-                     f"{_rate_text(a)}; give those runs twice the budget", a, when=a["condition"], name="epochs")
+                     f"{_rate_text(a)}; give those runs twice the budget", a, when=a.condition, name="epochs")
 
     # -- output ------------------------------------------------------------------------
 
     def _change(self, hp: str | None, action: str, old: Any, new: Any, evidence: str, reason: str,
-                a: dict[str, Any] | None, *, when: str | None = None, name: str | None = None,
+                a: Association | None, *, when: str | None = None, name: str | None = None,
                 trial_ids: list[str] | None = None) -> None:
         if hp is not None and hp in self.space:
             self.space[hp]["changed"] |= when is None
@@ -512,7 +495,7 @@ class _Planner:
             "when": when,
             "evidence": evidence,
             "reason": reason,
-            "trial_ids": trial_ids if trial_ids is not None else (list(a["trial_ids"][:5]) if a else []),
+            "trial_ids": trial_ids if trial_ids is not None else (list(a.trial_ids[:5]) if a else []),
         })
 
     def result(self) -> Plan:
@@ -542,6 +525,11 @@ class _Planner:
             "start_from": {"trial_id": best["trial_id"], "hyperparameters": dict(best["hyperparameters"])} if best else None,
             "changes": self.changes,
         }
+
+
+def _when(region: Region) -> dict[str, Any]:
+    """A region as the plan's conditions name it (:class:`core.records.PlanRegion`): a value, or its bounds."""
+    return PlanRegion.of(region).to_dict()
 
 
 def _searched(hp: str, info: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
@@ -646,7 +634,7 @@ def _clean(value: float) -> float:
     return float(f"{value:.12g}")
 
 
-def _rate_text(a: dict[str, Any]) -> str:
-    label = label_of(a["issue_type"])
-    return (f"{a['k']} of {a['n']} trials with {a['condition']} show {label}, "
-            f"against {a['k_rest']} of {a['n_rest']} elsewhere")
+def _rate_text(a: Association) -> str:
+    label = label_of(a.issue_type)
+    return (f"{a.k} of {a.n} trials with {a.condition} show {label}, "
+            f"against {a.k_rest} of {a.n_rest} elsewhere")

@@ -359,7 +359,7 @@ def recommend_all(
 def _pattern_regions(summary: dict[str, Any], patterns: list[dict[str, Any]]) -> dict[str, tuple[Region, ...]]:
     """The regions of each pattern (by pattern id), read from its association in the summary."""
     by_id = {a["id"]: a for a in summary.get("associations") or []}
-    return {p["id"]: Association.from_dict(by_id[p["association_id"]]).regions
+    return {p["id"]: Association.regions_of(by_id[p["association_id"]])
             for p in patterns if p.get("association_id") in by_id}
 
 

@@ -27,6 +27,7 @@ import functools
 import math
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Literal, Union
 
@@ -235,15 +236,13 @@ class Region(Record):
         A numeric value holds what the report writes the same way (``0.06310001`` is in
         ``x = 0.0631``: a grid value as a tuner reports it).
         """
-        if self.value is not None:
-            return (x is None and self.value == "(missing)") or (x is not None and _as_text(x) == self.value)
-        if x is None or isinstance(x, (str, bool)):
+        if self.rule == "value":  # as the report names it: a grid's 0.06310001 is in "x = 0.0631"
+            if x is None:
+                return self.value == "(missing)"
+            return as_text(x) == (self.value if self.value is not None else format_number(self.low))
+        x = _as_float(x)
+        if x is None or math.isnan(x):
             return False
-        x = float(x)
-        if math.isnan(x):
-            return False
-        if self.rule == "value":  # a grid value: the value the report names (0.06310001 is "= 0.0631")
-            return _as_text(x) == format_number(self.low)
         if self.low is not None and x < self.low:
             return False
         if self.high is not None and (x > self.high or (x == self.high and not self.closed)):
@@ -260,10 +259,14 @@ class Region(Record):
                 "closed": self.closed}
 
     @classmethod
-    def of(cls, data: dict[str, Any]) -> Region:
-        """The region of an association, a part of a pair or a finding's ``explained_by`` (keys as :meth:`fields`)."""
-        return cls(hyperparameter=data["hyperparameter"], rule=data["rule"], low=data["lo"], high=data["hi"],
-                   value=data["value"], closed=data["closed"])
+    def of(cls, data: Mapping[str, Any]) -> Region:
+        """The region of an association, a part of a pair or a finding's ``explained_by`` (keys as :meth:`fields`).
+
+        Only the region's keys are read (absent bounds or value are None; ``closed``
+        is true unless said otherwise).
+        """
+        return cls(hyperparameter=data["hyperparameter"], rule=data["rule"], low=data.get("lo"), high=data.get("hi"),
+                   value=data.get("value"), closed=data.get("closed", True))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -330,6 +333,13 @@ class Association(Record):
             return tuple(part.region for part in self.parts or [])
         return (Region(hyperparameter=self.hyperparameter, rule=self.rule, low=self.lo, high=self.hi,
                        value=self.value, closed=bool(self.closed)),)
+
+    @staticmethod
+    def regions_of(data: Mapping[str, Any]) -> tuple[Region, ...]:
+        """The regions of an association as the summary holds it, reading only their keys (no whole record)."""
+        if data["rule"] == "pair":
+            return tuple(Region.of(part) for part in data.get("parts") or [])
+        return (Region.of(data),)
 
     @property
     def log_p_or_p(self) -> float:
@@ -787,10 +797,21 @@ class Diagnosis(Record):
     next_sweep: NextSweep | None = None
 
 
-def _as_text(value: Any) -> str:
-    """A parameter value as the associations name a categorical value: numbers through ``format_number``."""
+def _as_float(value: Any) -> float | None:
+    """A parameter value as a number (numeric text too); None for a boolean or what is not a number."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def as_text(value: Any) -> str:
+    """A parameter value as the associations name a value: numbers through ``format_number``, the rest as text."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (int, float)) and math.isfinite(value):
-        return format_number(float(value))
+    x = _as_float(value)
+    if x is not None and math.isfinite(x) and not isinstance(value, str):
+        return format_number(x)
     return str(value)

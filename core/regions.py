@@ -11,59 +11,27 @@ best healthy trial so far. Pure functions over the summary: no printing, no tune
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from core import records
 from core.issue_types import label_of, names_where
-from core.values import format_number, format_p
-
-_INTERVAL = re.compile(r"^in \[(?P<lo>[^,\]]+), (?P<hi>[^\])]+)(?P<close>[\])])$")
-
-
-@dataclass(frozen=True)
-class Condition:
-    """One hyperparameter's part of a region.
-
-    ``op`` is ``">="`` / ``"<="`` (a threshold: ``bound``), ``"in"`` (``[lo, hi)``, or
-    ``[lo, hi]`` when ``closed``) or ``"="`` (``value``: the value as the report writes
-    it, compared with a numeric parameter formatted the same way).
-    """
-
-    hyperparameter: str
-    op: str
-    bound: float | None = None
-    lo: float | None = None
-    hi: float | None = None
-    closed: bool = False
-    value: str | None = None
-
-    def holds(self, value: Any) -> bool:
-        """True when a parameter value lies in this condition (a missing value never does, but ``(missing)``)."""
-        if self.op == "=":
-            if value is None:
-                return self.value == "(missing)"
-            return _as_text(value) == self.value
-        x = _as_float(value)
-        if x is None or math.isnan(x):
-            return False
-        if self.op == ">=":
-            return x >= self.bound
-        if self.op == "<=":
-            return x <= self.bound
-        return self.lo <= x and (x <= self.hi if self.closed else x < self.hi)
+from core.values import format_p
 
 
 @dataclass(frozen=True)
 class Region:
-    """A condemned region: where one high-severity issue concentrates, with its evidence."""
+    """A condemned region: where one high-severity issue concentrates, with its evidence.
+
+    ``conditions`` are the regions of its hyperparameters (one, or two for a pair);
+    ``condition`` is the text the report shows.
+    """
 
     pattern_id: str
     issue_type: str
     condition: str
-    conditions: tuple[Condition, ...]
+    conditions: tuple[records.Region, ...]
     k: int
     n: int
     k_rest: int
@@ -87,7 +55,7 @@ class Region:
 
     def contains(self, params: Mapping[str, Any]) -> bool:
         """True when every condition holds for ``params`` (a hyperparameter not in ``params`` fails)."""
-        return self.decided(params) and all(c.holds(params[c.hyperparameter]) for c in self.conditions)
+        return self.decided(params) and all(c.contains(params[c.hyperparameter]) for c in self.conditions)
 
     def line(self) -> str:
         """One line, e.g. ``NaN/inf metrics at lr ≥ 0.0631: 12/15 vs 0/40, q = 1.0e-06``."""
@@ -96,7 +64,7 @@ class Region:
 
     def reason(self, params: Mapping[str, Any]) -> str:
         """Why a configuration is not worth training, for the record of a trial pruned before training."""
-        shown = ", ".join(f"{hp} = {_as_text(params[hp])}" for hp in self.hyperparameters)
+        shown = ", ".join(f"{hp} = {records.as_text(params[hp])}" for hp in self.hyperparameters)
         return f"{shown} lies in a condemned region ({self.pattern_id}): {self.line()}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -113,8 +81,9 @@ def condemned_regions(summary: Mapping[str, Any], alpha: float = 0.05) -> list[R
     ----------
     summary : mapping
         A summary with the analyst's keys: ``patterns`` (each with ``association_id``,
-        ``issue_type``, ``evidence``), ``associations`` (``rule``, ``lo``, ``hi``,
-        ``value``, ``direction``, ``hyperparameters``, ``parts``) and ``best_trial``.
+        ``issue_type``, ``evidence``), ``associations`` (their regions' fields:
+        ``hyperparameter``, ``rule``, ``lo``, ``hi``, ``value``, ``closed``, and a pair's
+        ``parts``) and ``best_trial``.
     alpha : float
         Largest q a condemned pattern may have (patterns already have q below the
         analysis' alpha; this can only be stricter).
@@ -133,9 +102,7 @@ def condemned_regions(summary: Mapping[str, Any], alpha: float = 0.05) -> list[R
         evidence, a = pattern["evidence"], associations.get(pattern["association_id"])
         if a is None or pattern["issue_type"] not in high or not evidence["q"] < alpha:
             continue
-        conditions = _conditions(a)
-        if conditions is None:
-            continue
+        conditions = records.Association.regions_of(a)
         region = Region(pattern_id=pattern["id"], issue_type=pattern["issue_type"], condition=a["condition"],
                         conditions=conditions, k=evidence["k"], n=evidence["n"], k_rest=evidence["k_rest"],
                         n_rest=evidence["n_rest"], q=float(evidence["q"]), trial_ids=tuple(pattern["trial_ids"]))
@@ -143,55 +110,3 @@ def condemned_regions(summary: Mapping[str, Any], alpha: float = 0.05) -> list[R
             continue  # never steer away from the best trial found so far
         regions.append(region)
     return regions
-
-
-def _conditions(a: Mapping[str, Any]) -> tuple[Condition, ...] | None:
-    """The conditions of an association: exact bounds for one hyperparameter, the parts' texts for a pair."""
-    hp = a["hyperparameter"]
-    if a["rule"] == "threshold":
-        above = a["direction"] == "above"
-        return (Condition(hp, ">=" if above else "<=", bound=float(a["lo"] if above else a["hi"])),)
-    if a["rule"] == "bucket":
-        return (Condition(hp, "in", lo=float(a["lo"]), hi=float(a["hi"]), closed=a["condition"].endswith("]")),)
-    if a["rule"] == "value":
-        return (Condition(hp, "=", value=a["condition"][len(hp) + 3:]),)
-    parts = [_parse(part["condition"], a.get("hyperparameters") or []) for part in a.get("parts", [])]
-    return tuple(parts) if len(parts) == 2 and all(parts) else None
-
-
-def _parse(text: str, hyperparameters: list[str]) -> Condition | None:
-    """A one-hyperparameter condition as the associations write it (``lr ≥ 0.0631``, ``opt = adam``, ``x in [a, b)``)."""
-    for hp in sorted(hyperparameters, key=len, reverse=True):
-        if not text.startswith(hp + " "):
-            continue
-        rest = text[len(hp) + 1:]
-        if rest.startswith("= "):
-            return Condition(hp, "=", value=rest[2:])
-        if rest[:2] in ("≥ ", "≤ "):
-            bound = _as_float(rest[2:])
-            return None if bound is None else Condition(hp, ">=" if rest[0] == "≥" else "<=", bound=bound)
-        match = _INTERVAL.match(rest)
-        if match:
-            lo, hi = _as_float(match["lo"]), _as_float(match["hi"])
-            if lo is not None and hi is not None:
-                return Condition(hp, "in", lo=lo, hi=hi, closed=match["close"] == "]")
-    return None
-
-
-def _as_float(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _as_text(value: Any) -> str:
-    """A parameter value as the associations name it: numbers through ``format_number``, the rest as text."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    x = _as_float(value)
-    if x is not None and math.isfinite(x) and not isinstance(value, str):
-        return format_number(x)
-    return str(value)

@@ -19,7 +19,8 @@ import pytest
 from conftest import EXAMPLES, ROOT
 
 from core.loading import RawTable
-from core.regions import Condition, condemned_regions
+from core.records import Region as RegionOf
+from core.regions import condemned_regions
 from core.sweep import Sweep
 from hparam_inspector.watch import WATCH_ATTR, PathologyWatch, Watch, watch_source
 
@@ -69,7 +70,7 @@ def test_the_watch_condemns_a_planted_region_and_the_budget_goes_elsewhere(tmp_p
 
     [region] = watch.condemned
     assert region.issue_type in {"nonfinite_metric", "failed"} and region.hyperparameters == ("lr",)
-    assert 0.05 <= region.conditions[0].bound <= 0.2 and region.conditions[0].op == ">="
+    assert 0.05 <= region.conditions[0].low <= 0.2 and region.conditions[0].direction == "above"
     sick_with = sum(t["lr"] > SICK_LR for t in trained)
     sick_without = sum(t["lr"] > SICK_LR for t in trained_alone)
     pruned = [t for t in study.trials if WATCH_ATTR in t.user_attrs]
@@ -81,7 +82,7 @@ def test_the_watch_condemns_a_planted_region_and_the_budget_goes_elsewhere(tmp_p
           f"{len(pruned)} trials pruned before training")
     for t in pruned:  # pruned before training, with the parameters drawn and the reason recorded
         assert t.state == optuna.trial.TrialState.PRUNED and not t.intermediate_values
-        assert t.params["lr"] >= region.conditions[0].bound
+        assert t.params["lr"] >= region.conditions[0].low
         assert t.user_attrs[WATCH_ATTR].startswith("pruned before training: lr = ")
         assert "condemned region" in t.user_attrs[WATCH_ATTR]
         assert t.number not in {x["number"] for x in trained}
@@ -149,9 +150,11 @@ def test_condemned_regions_only_from_high_severity_patterns_and_never_the_best_t
              "direction": "above"},
             {"id": "A2", "rule": "value", "hyperparameter": "opt", "condition": "opt = adam", "value": "adam"},
             {"id": "A3", "rule": "bucket", "hyperparameter": "wd", "condition": "wd in [0.001, 0.01)", "lo": 0.001,
-             "hi": 0.01},
+             "hi": 0.01, "closed": False},
             {"id": "A4", "rule": "pair", "hyperparameter": "opt", "hyperparameters": ["opt", "lr"],
-             "condition": "opt = sgd and lr ≤ 1e-05", "parts": [{"condition": "opt = sgd"}, {"condition": "lr ≤ 1e-05"}]},
+             "condition": "opt = sgd and lr ≤ 1e-05",
+             "parts": [{"hyperparameter": "opt", "rule": "value", "condition": "opt = sgd", "value": "sgd"},
+                       {"hyperparameter": "lr", "rule": "threshold", "condition": "lr ≤ 1e-05", "hi": 1e-05}]},
         ],
         "patterns": [pattern("P1", "nonfinite_metric", 1e-6, "A1"), pattern("P2", "killed", 1e-6, "A2"),
                      pattern("P3", "pruned", 1e-9, "A2"), pattern("P4", "failed", 0.2, "A3"),
@@ -164,8 +167,10 @@ def test_condemned_regions_only_from_high_severity_patterns_and_never_the_best_t
     assert threshold.contains({"lr": 0.1}) and not threshold.contains({"lr": 0.0999}) and not threshold.contains({})
     assert pair.contains({"opt": "sgd", "lr": 1e-5}) and not pair.contains({"opt": "adam", "lr": 1e-6})
     assert not pair.decided({"opt": "sgd"})
-    assert Condition("wd", "in", lo=0.001, hi=0.01).holds(0.001) and not Condition("wd", "in", lo=0.001, hi=0.01).holds(0.01)
-    assert Condition("bs", "=", value="32").holds(32) and Condition("x", "=", value="0.0631").holds(0.06310001)
+    bucket = RegionOf(hyperparameter="wd", rule="bucket", low=0.001, high=0.01, closed=False)
+    assert bucket.contains(0.001) and not bucket.contains(0.01)
+    assert RegionOf(hyperparameter="bs", rule="value", value="32").contains(32)
+    assert RegionOf(hyperparameter="x", rule="value", low=0.0631, high=0.0631).contains(0.06310001)
     assert threshold.reason({"lr": 0.3}).startswith("lr = 0.3 lies in a condemned region (P1): NaN/inf metrics at lr ≥ 0.1")
 
 

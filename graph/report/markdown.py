@@ -302,9 +302,9 @@ def _pathologies(s: dict[str, Any]) -> list[str]:
 def _evidence(p: dict[str, Any]) -> list[str]:
     e = p["evidence"]
     rows = [(prose(p["condition"]), e["k"], e["n"], e.get("ci"))]
-    first, _, second = p["condition"].partition(" and ")
-    rows += [(prose(f"{part['condition']} without {other}"), part["k"], part["n"], None)
-             for part, other in zip(p.get("parts", []), (second, first))]
+    parts = p.get("parts") or []
+    rows += [(prose(f"{part['condition']} without {other['condition']}"), part["k"], part["n"], None)
+             for part, other in zip(parts, parts[::-1])]
     rows.append(("rest of the sweep", e["k_rest"], e["n_rest"], None))
     risk = e.get("risk_ratio")
     return [
