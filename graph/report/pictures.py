@@ -24,6 +24,7 @@ import matplotlib
 matplotlib.use("Agg")  # never a display, whatever MPLBACKEND says
 
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
@@ -200,11 +201,26 @@ def isolation_figures(
     if metric is None or len(table) == 0:
         return []
     numeric = [hp for hp, span in numeric_extents(table.hyperparameters).items() if span.n_values >= 3]
-    return [(hp, _draw_isolation(isolation_data(table, summary, hp, max_buckets=max_buckets), summary))
+    kinds = trial_kinds(table, summary)
+    return [(hp, _draw_isolation(isolation_data(table, summary, hp, max_buckets=max_buckets, kinds=kinds), summary))
             for hp in _by_importance(summary, numeric)[:max_plots]]
 
 
-def isolation_data(table: TrialTable, summary: dict[str, Any], hp: str, *, max_buckets: int = 12) -> dict[str, Any]:
+def trial_kinds(table: TrialTable, summary: dict[str, Any]) -> np.ndarray:
+    """Each trial's most severe sick issue type (None: no sick issue), in table order (object array)."""
+    worst = _worst_issue(summary)
+    ids = pd.Index(np.asarray(table.ids).astype(str))
+    if not ids.is_unique:
+        return np.array([worst.get(i) for i in ids], dtype=object)
+    kinds = np.full(len(ids), None, dtype=object)
+    where = ids.get_indexer(list(worst))
+    found = where >= 0
+    kinds[where[found]] = np.array(list(worst.values()), dtype=object)[found]
+    return kinds
+
+
+def isolation_data(table: TrialTable, summary: dict[str, Any], hp: str, *, max_buckets: int = 12,
+                   kinds: np.ndarray | None = None) -> dict[str, Any]:
     """What an isolation plot of ``hp`` draws, bounded whatever the number of trials.
 
     Up to :data:`MAX_POINTS` trials: one point per trial (``points``: x, y, issue kind,
@@ -212,11 +228,12 @@ def isolation_data(table: TrialTable, summary: dict[str, Any], hp: str, *, max_b
     scales), and ``cells``, per issue type the grid cells holding such trials. The top
     band (``above``, ``nonfinite``: x, kind) is thinned the same way; ``best`` is the
     best trial per bucket, per category value. Needs the table's main metric (see
-    :func:`_main_metric`) and ``hp`` numeric.
+    :func:`_main_metric`) and ``hp`` numeric; ``kinds`` is :func:`trial_kinds` when known.
     """
     metric, goal = _main_metric(table, summary)
-    worst = _worst_issue(summary)
-    kinds = np.array([worst.get(str(i)) for i in table.ids], dtype=object)
+    kinds = trial_kinds(table, summary) if kinds is None else kinds
+    code, names = pd.factorize(kinds)  # None is -1
+    names = list(names)
     x = table.hyperparameters[hp].to_numpy(dtype=float)
     y = table.metrics[metric].to_numpy(dtype=float)
     reported = ~table.missing[metric].to_numpy(dtype=bool)
@@ -230,7 +247,8 @@ def isolation_data(table: TrialTable, summary: dict[str, Any], hp: str, *, max_b
     log_x = bool(xs.size and xs.min() > 0 and xs.max() / xs.min() >= _LOG_SPAN)
     ys = y[finite_y]
     log_y = bool(ys.size and ys.min() > 0 and ys.max() / ys.min() >= _LOG_SPAN)
-    top = _focus_top(y, finite_y, kinds, log_y, goal)
+    high = names_where(lambda t: t.severity == "high")
+    top = _focus_top(y, finite_y, finite_y & ~np.isin(code, [i for i, k in enumerate(names) if k in high]), log_y, goal)
     off = finite_y & (y > top) if top is not None else np.zeros_like(finite_y)
     shown = finite_y & ~off
     distinct = np.unique(xs)
@@ -241,16 +259,15 @@ def isolation_data(table: TrialTable, summary: dict[str, Any], hp: str, *, max_b
         "hp": hp, "metric": metric, "goal": goal, "log_x": log_x, "log_y": log_y, "top": top, "jitter": jitter,
         "n": int(drawn.sum()), "category": category,
         "categories": sorted(set(cats[drawn]) - {None}) if category else [],
-        "counts": {k: int((drawn & (kinds == k)).sum()) for k in sorted(set(kinds[drawn]), key=lambda k: (
-            k is not None, _RANK.get(k, 0)))},
+        "counts": _counts(code[drawn], names),
         "x_range": (float(np.min(xj[has_x])), float(np.max(xj[has_x]))) if has_x.any() else (0.0, 1.0),
         "best": {c: _best_per_bucket(x[finite_y & (cats == c)], y[finite_y & (cats == c)], goal, log_x, max_buckets)
                  for c in ([None] if not category else sorted(set(cats[finite_y])))},
         "n_above": int(off.sum()), "n_nonfinite": int(bad_y.sum()),
     }
     many = int(has_x.sum()) > MAX_POINTS
-    data["above"] = _thin(xj[off], kinds[off], cats[off], log_x, many)
-    data["nonfinite"] = _thin(xj[bad_y], kinds[bad_y], cats[bad_y], log_x, many)
+    data["above"] = _thin(xj[off], kinds[off], cats[off], code[off], log_x, many)
+    data["nonfinite"] = _thin(xj[bad_y], kinds[bad_y], cats[bad_y], code[bad_y], log_x, many)
     if not many:
         data["points"] = (xj[shown], y[shown], kinds[shown], cats[shown])
         return data
@@ -259,8 +276,8 @@ def isolation_data(table: TrialTable, summary: dict[str, Any], hp: str, *, max_b
     total = np.histogram2d(xj[shown], y[shown], bins=(gx, gy))[0]
     data["density"] = (gx, gy, total.T)
     data["cells"] = {}
-    for k in data["counts"]:
-        sel = shown & (kinds == k) if k is not None else np.zeros_like(shown)
+    for i, k in enumerate(names):
+        sel = shown & (code == i)
         if sel.any():  # the cells where most trials have this issue
             ix, iy = np.nonzero(np.histogram2d(xj[sel], y[sel], bins=(gx, gy))[0] >= _MOSTLY * np.maximum(total, 1))
             data["cells"][k] = (_centres(gx, log_x)[ix], _centres(gy, log_y)[iy])
@@ -294,16 +311,24 @@ def _centres(edges: np.ndarray, log: bool) -> np.ndarray:
     return np.sqrt(edges[:-1] * edges[1:]) if log and edges[0] > 0 else (edges[:-1] + edges[1:]) / 2
 
 
-def _thin(x: np.ndarray, kinds: np.ndarray, cats: np.ndarray, log_x: bool, many: bool
+def _counts(code: np.ndarray, names: list[str]) -> dict[str | None, int]:
+    """Trials per worst issue type (None: no issue), healthy first, then by severity."""
+    n = np.bincount(code + 1, minlength=len(names) + 1)
+    counts = {None: int(n[0])} if n[0] else {}
+    for i in sorted((i for i in range(len(names)) if n[i + 1]), key=lambda i: _RANK.get(names[i], 0)):
+        counts[names[i]] = int(n[i + 1])
+    return counts
+
+
+def _thin(x: np.ndarray, kinds: np.ndarray, cats: np.ndarray, code: np.ndarray, log_x: bool, many: bool
           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Trials of the top band (x, issue kind, category); with many trials, one per x-bin, kind and category."""
     if not many or x.size == 0:
         return x, kinds, cats
     edges = _edges(x, log_x, _GRID[0])
-    codes = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, _GRID[0] - 1)
-    _, first = np.unique(np.array([f"{c}:{k}:{g}" for c, k, g in zip(codes, kinds, cats)], dtype=object),
-                         return_index=True)
-    return _centres(edges, log_x)[codes[first]], kinds[first], cats[first]
+    bins = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, _GRID[0] - 1)
+    _, first = np.unique(np.stack([bins, code, pd.factorize(cats)[0]]), axis=1, return_index=True)
+    return _centres(edges, log_x)[bins[first]], kinds[first], cats[first]
 
 
 def _draw_isolation(d: dict[str, Any], summary: dict[str, Any]) -> Figure:
@@ -399,18 +424,15 @@ def _top_band(ax: Any, d: dict[str, Any], top: float | None) -> None:
         ax.scatter([], [], s=30, c="#666666", marker=marker, label=f"{what}, in the top band ({n})")
 
 
-def _focus_top(y: np.ndarray, finite: np.ndarray, kinds: np.ndarray, log_y: bool, goal: str) -> float | None:
+def _focus_top(y: np.ndarray, finite: np.ndarray, calm: np.ndarray, log_y: bool, goal: str) -> float | None:
     """Upper y limit that keeps the trials without a high-severity issue readable, or None to show all.
 
     Blown-up losses (diverged trials at 1e30) would flatten everything else; when the
     largest value is over a thousand times (log scale) the largest of the other trials,
-    the axis stops at ten times that, and the values above are drawn at the top edge.
+    the axis stops at ten times that, and the values above are drawn in the top band.
+    ``calm``: the finite trials without a high-severity issue.
     """
-    if goal != "min" or not log_y:
-        return None
-    high = names_where(lambda t: t.severity == "high")
-    calm = finite & np.array([k not in high for k in kinds])
-    if not calm.any():
+    if goal != "min" or not log_y or not calm.any():
         return None
     top = float(y[calm].max()) * 10
     return top if float(y[finite].max()) > 100 * top else None
@@ -458,9 +480,7 @@ def _best_per_bucket(x: np.ndarray, y: np.ndarray, goal: str, log_x: bool, max_b
         edges = (np.geomspace(x.min(), x.max(), max_buckets + 1) if log_x
                  else np.unique(np.quantile(x, np.linspace(0, 1, max_buckets + 1))))
         codes = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(edges) - 2)
-    score = y if goal == "min" else -y
-    order = np.lexsort((score, codes))
-    first = order[np.concatenate([[True], codes[order][1:] != codes[order][:-1]])]
+    first = pd.Series(y if goal == "min" else -y).groupby(codes, sort=False).idxmin().to_numpy()
     first = first[np.argsort(x[first], kind="stable")]
     return x[first], y[first]
 
