@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.issue_types import ISSUE_TYPES, SEVERITY_RANK, label_of, names_where
-from core.records import Association, Part, Region
+from core.records import Association, Evidence, Part, Pattern, Region
 from core.stats import wilson_interval
 from core.values import format_number, format_p, format_rate
 
@@ -99,9 +99,9 @@ def find_patterns(
     for a in sorted(over, key=_strength):
         if a.issue_type not in explained and a.rule != "pair":
             lead_by_type.setdefault(a.issue_type, a)
-    leads = [_describe(a, f"L{i}") | {"why": lead_reason(a, alpha, min_support)}
+    leads = [_describe(a, f"L{i}", why=lead_reason(a, alpha, min_support))
              for i, a in enumerate(lead_by_type.values(), start=1)]
-    return patterns, leads
+    return [p.to_dict() for p in patterns], [lead.to_dict() for lead in leads]
 
 
 def _same_trials(a: Association) -> tuple[tuple[Any, ...], int, tuple[str, ...]]:
@@ -109,7 +109,7 @@ def _same_trials(a: Association) -> tuple[tuple[Any, ...], int, tuple[str, ...]]
     return (tuple(r.key for r in a.regions), a.k, tuple(a.trial_ids))
 
 
-def _stratify(patterns: list[dict[str, Any]], chosen: list[Association]) -> None:
+def _stratify(patterns: list[Pattern], chosen: list[Association]) -> None:
     """Say which pattern explains which when a marginal's trials are mostly a pair's.
 
     A pair ``X and Y`` carries the counts of ``X without Y``: stratified by ``Y``, the
@@ -120,31 +120,30 @@ def _stratify(patterns: list[dict[str, Any]], chosen: list[Association]) -> None
     shows the issue clearly (95 % Wilson lower bound above the rate outside ``X``);
     in between, it says the cell is too small to tell.
     """
-    by_id = {p["association_id"]: a for p, a in zip(patterns, chosen)}
-    for pair in (p for p in patterns if p["rule"] == "pair"):
-        a = by_id[pair["association_id"]]
+    by_id = {p.association_id: a for p, a in zip(patterns, chosen)}
+    for pair in (p for p in patterns if p.rule == "pair"):
+        a = by_id[pair.association_id]
         for part, other in _parts_and_others(a):
             for p in patterns:
-                if (p["rule"] == "pair" or p["issue_type"] != pair["issue_type"]
-                        or by_id[p["association_id"]].regions[0].key != part.region.key):
+                if (p.rule == "pair" or p.issue_type != pair.issue_type
+                        or by_id[p.association_id].regions[0].key != part.region.key):
                     continue
-                verdict = _stratified(a, part, by_id[p["association_id"]])
+                verdict = _stratified(a, part, by_id[p.association_id])
                 if verdict == "explained":
-                    p["explained_by"] = pair["id"]
-                    p["explanation"] += (f" Stratified by {other}: {part.condition} without {other} has "
-                                         f"{part.k} of {part.n}, so {pair['id']} ({pair['condition']}) "
-                                         f"explains this pattern, not {part.condition} itself.")
-                    p["recommendation"] = (f"Follow {pair['id']}: {part.condition} without {other} is not "
-                                           f"where {label_of(p['issue_type'])} concentrate "
-                                           f"({part.k} of {part.n}).")
+                    p.explained_by = pair.id
+                    p.explanation += (f" Stratified by {other}: {part.condition} without {other} has "
+                                      f"{part.k} of {part.n}, so {pair.id} ({pair.condition}) "
+                                      f"explains this pattern, not {part.condition} itself.")
+                    p.recommendation = (f"Follow {pair.id}: {part.condition} without {other} is not "
+                                        f"where {label_of(p.issue_type)} concentrate ({part.k} of {part.n}).")
                 elif verdict == "own":
-                    p["explanation"] += (f" Stratified by {other}: {part.condition} without {other} still has "
-                                         f"{part.k} of {part.n} ({format_rate(part.k / part.n)}), so "
-                                         f"this pattern stands on its own beside {pair['id']}.")
+                    p.explanation += (f" Stratified by {other}: {part.condition} without {other} still has "
+                                      f"{part.k} of {part.n} ({format_rate(part.k / part.n)}), so "
+                                      f"this pattern stands on its own beside {pair.id}.")
                 else:
-                    p["explanation"] += (f" Stratified by {other}: {part.condition} without {other} has "
-                                         f"{part.k} of {part.n} ({format_rate(part.k / part.n)}): too few "
-                                         f"trials to tell whether {pair['id']} explains this pattern.")
+                    p.explanation += (f" Stratified by {other}: {part.condition} without {other} has "
+                                      f"{part.k} of {part.n} ({format_rate(part.k / part.n)}): too few "
+                                      f"trials to tell whether {pair.id} explains this pattern.")
 
 
 def _parts_and_others(a: Association) -> list[tuple[Part, str]]:
@@ -215,10 +214,11 @@ def _rank(a: Association) -> tuple[int, float, float, int]:
     return (SEVERITY_RANK[ISSUE_TYPES[a.issue_type].severity], a.q, a.log_p_or_p, _TYPE_RANK.get(a.issue_type, len(_TYPE_RANK)))
 
 
-def _describe(a: Association, pattern_id: str, also: list[str] | None = None) -> dict[str, Any]:
+def _describe(a: Association, pattern_id: str, also: list[str] | None = None, why: str | None = None) -> Pattern:
+    """The pattern (or, with ``why``, the lead) of one association."""
     label = label_of(a.issue_type)
-    evidence = {key: getattr(a, key) for key in ("k", "n", "rate", "ci", "k_rest", "n_rest", "rate_rest", "risk_ratio",
-                                                  "p", "q")}
+    evidence = Evidence(k=a.k, n=a.n, rate=a.rate, ci=a.ci, k_rest=a.k_rest, n_rest=a.n_rest, rate_rest=a.rate_rest,
+                        risk_ratio=a.risk_ratio, p=a.p, q=a.q)
     explanation = (
         f"{a.k} of {a.n} trials with {a.condition} ({format_rate(a.rate)}) show {label}, "
         f"against {a.k_rest} of {a.n_rest} ({format_rate(a.rate_rest)}) in the rest of the sweep "
@@ -228,22 +228,11 @@ def _describe(a: Association, pattern_id: str, also: list[str] | None = None) ->
         explanation += f" The same {a.k} trials also show {', '.join(label_of(k) for k in also)}."
     if a.rule == "pair":
         explanation += " " + _pair_parts(a)
-    return {
-        "id": pattern_id,
-        "association_id": a.id,
-        "issue_type": a.issue_type,
-        "hyperparameter": a.hyperparameter,
-        "hyperparameters": list(a.hyperparameters),
-        "rule": a.rule,
-        "parts": [part.to_dict() for part in a.parts or []],
-        "condition": a.condition,
-        "title": f"{label[0].upper()}{label[1:]} at {a.condition}",
-        "explanation": explanation,
-        "recommendation": recommend(a),
-        "also_issue_types": list(also or []),
-        "evidence": evidence,
-        "trial_ids": list(a.trial_ids),
-    }
+    return Pattern(id=pattern_id, association_id=a.id, issue_type=a.issue_type, hyperparameter=a.hyperparameter,
+                   hyperparameters=list(a.hyperparameters), rule=a.rule, parts=list(a.parts or []),
+                   condition=a.condition, title=f"{label[0].upper()}{label[1:]} at {a.condition}",
+                   explanation=explanation, recommendation=recommend(a), also_issue_types=list(also or []),
+                   evidence=evidence, trial_ids=list(a.trial_ids), why=why)
 
 
 def _pair_parts(a: Association) -> str:

@@ -532,8 +532,12 @@ class Evidence(Record):
     __pydantic_config__ = _OPEN
     k: int
     n: int
+    rate: Number | None = None
+    ci: list[Number] | None = None
     k_rest: int
     n_rest: int
+    rate_rest: Number | None = None
+    risk_ratio: Number | None = None
     p: Number
     q: Number
     extra: Extra = _extra()
@@ -544,16 +548,24 @@ class Pattern(Record):
     """A pattern (``P1``...) or an inconclusive lead (``L1``...)."""
 
     __pydantic_config__ = _OPEN
+    _omit_if_default = frozenset({"why", "explained_by"})
     id: str
     association_id: str | None = None
     issue_type: IssueTypeName
     hyperparameter: str | None = None
+    hyperparameters: list[str] = field(default_factory=list)
+    rule: Literal["bucket", "value", "threshold", "pair"] | None = None
+    parts: Annotated[list[Part], _doc("a pair's regions, each without the other")] = field(default_factory=list)
     condition: Annotated[str, _doc("display text; the regions are in the association")]
     title: str
     explanation: str
     recommendation: str
+    also_issue_types: Annotated[list[IssueTypeName], _doc("issue types of exactly the same trials there")] = field(
+        default_factory=list)
     evidence: Evidence
     trial_ids: list[str]
+    why: Annotated[str | None, _doc("a lead: why it is not a pattern")] = None
+    explained_by: Annotated[str | None, _doc("the pair pattern that explains this marginal one")] = None
     extra: Extra = _extra()
 
 

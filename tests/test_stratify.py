@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.patterns import _stratify
-from core.records import Association, Part, Region
+from core.records import Association, Evidence, Part, Pattern, Region
 
 ADAM = Region(hyperparameter="optimizer", rule="value", value="adam")
 HIGH_LR = Region(hyperparameter="lr", rule="threshold", low=0.6)
@@ -26,12 +26,13 @@ def _case(part_k: int, part_n: int, marginal_k: int, marginal_n: int, marginal_r
     pair_assoc = _association("A1", 9, 12, marginal_k - 9 + marginal_rest[0], 135 - 12, (ADAM, HIGH_LR),
                               ((part_k, part_n), (0, 24)))
     marginal_assoc = _association("A4", marginal_k, marginal_n, marginal_rest[0], marginal_rest[1], (ADAM,))
-    pair = {"id": "P3", "association_id": "A1", "rule": "pair", "issue_type": "diverged",
-            "condition": "optimizer = adam and lr >= 0.6", "explanation": "", "recommendation": "r"}
-    marginal = {"id": "P5", "association_id": "A4", "rule": "value", "issue_type": "diverged",
-                "condition": "optimizer = adam", "explanation": "", "recommendation": "keep"}
+    evidence = Evidence(k=9, n=12, k_rest=0, n_rest=123, p=1e-3, q=1e-2)
+    pair = Pattern(id="P3", association_id="A1", rule="pair", issue_type="diverged", title="t", evidence=evidence,
+                   condition="optimizer = adam and lr >= 0.6", explanation="", recommendation="r", trial_ids=[])
+    marginal = Pattern(id="P5", association_id="A4", rule="value", issue_type="diverged", title="t", evidence=evidence,
+                       condition="optimizer = adam", explanation="", recommendation="keep", trial_ids=[])
     _stratify([pair, marginal], [pair_assoc, marginal_assoc])
-    return marginal
+    return marginal.to_dict()
 
 
 def test_a_marginal_whose_affected_trials_all_lie_in_the_pair_is_explained_by_it():
