@@ -1,4 +1,4 @@
-"""``diagnose(sweep)``: the whole diagnosis as plain Python, no graph, no model.
+"""The graph's nodes without LangGraph: ``diagnose(sweep)`` for Python callers, and the offline command line.
 
     from graph import diagnose
     summary = diagnose("results.csv")              # a file, directory or storage URL
@@ -6,26 +6,52 @@
     summary = diagnose(study.trials_dataframe())   # a pandas DataFrame (or a list of dicts)
     summary["patterns"], summary["next_sweep"]
 
-It runs what the graph's nodes run with the deterministic analyst and writer, and
-returns the summary exactly as ``hparam_summary.json`` holds it (the graph's
-``summary`` of an offline run).
+:func:`run_nodes` runs the four nodes in the graph's order and merges their updates as
+the graph does; a run that calls no model needs nothing else of LangGraph (no retry, no
+checkpoint, no interrupt), so the command line uses it then and starts faster.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from core.errors import InputError
-from core.patterns import analyze_patterns
-from core.roles import infer_roles
 from core.sources import apply_mapping, mark_running_best, read_curves, read_sweep
 from core.sources.records import read_frame, read_records, read_study
-from core.summary import analyze_sweep
 from core.sweep import Sweep
-from core.table import build_trial_table
 from graph.context import Context
+from graph.inputs import Loaded
+from graph.state import add_notes
+
+
+@dataclass
+class _Runtime:
+    """What the nodes read of LangGraph's ``Runtime``: the context (no retries: nothing to retry without a model)."""
+
+    context: Context
+    execution_info: None = None
+
+
+def run_nodes(state: dict[str, Any], context: Context, start: str = "load") -> Iterator[tuple[str, dict[str, Any]]]:
+    """Run the nodes from ``start`` on, as the graph routes them; yield ``(node, update)`` and update ``state``."""
+    from graph.nodes import analyze, detect, load, write
+
+    nodes = {"load": load, "detect": detect, "analyze": analyze, "write": write}
+    order = list(nodes)
+    runtime = _Runtime(context)
+    name: str | None = start
+    while name is not None:
+        update = nodes[name](state, runtime)  # type: ignore[arg-type]
+        for key, value in update.items():
+            state[key] = add_notes(state.get(key), value) if key == "notes" else value
+        yield name, update
+        if name == "write":
+            name = "analyze" if update.get("invalid_citations") else None
+        else:
+            name = order[order.index(name) + 1]
 
 
 def diagnose(
@@ -51,29 +77,31 @@ def diagnose(
         As the command line's ``--format``, ``--study``, ``--curves`` and ``--map``.
     context : Context, optional
         Thresholds and analysis settings (``alpha``, ``min_support``, ``n_classes``, ...);
-        its model settings are ignored: no model is called.
+        no model is called, whatever its model settings say.
 
     Returns
     -------
     dict
-        The summary, as ``hparam_summary.json`` holds it (schema in ``schema/``).
+        The summary, as ``hparam_summary.json`` holds it (schema in ``schema/``): the
+        graph's ``summary`` of the same sweep, offline.
 
     Raises
     ------
     InputError
         Bad input, with one line naming the file, row or column.
     """
-    from graph.nodes import complete_summary, deterministic_analysis
+    from dataclasses import replace
 
-    ctx = context or Context(offline=True)
-    read = _read(sweep, format=format, study=study, curves=curves, mapping=dict(mapping or {}))
-    roles = infer_roles(read.trials.frame, read.source, read.role_hints)
-    summary = analyze_sweep(read.trials, roles, ctx.thresholds(), table=build_trial_table(read.trials, roles),
-                            curves=read.curves, curve_hints=read.curve_hints, search_space=read.space)
-    analysis = deterministic_analysis(analyze_patterns(summary, alpha=ctx.alpha, min_support=ctx.min_support))
-    writer = {"author": "deterministic", "analyst": "deterministic", "model_called": None, "narrative": None,
-              "notes": [], "revisions": 0, "rejected_ids": [], "removed_sentences": 0}
-    return complete_summary(summary, analysis, writer)
+    from graph.nodes import summarise, sweep_facts
+
+    ctx = replace(context or Context(), offline=True, chat_model=None, pictures=False)
+    loaded = Loaded(_read(sweep, format=format, study=study, curves=curves, mapping=dict(mapping or {})), None)
+    state = sweep_facts(loaded.sweep)
+    state["notes"] = []
+    state["summary"] = summarise(loaded, state["roles"], ctx)
+    for _ in run_nodes(state, ctx, start="analyze"):
+        pass
+    return state["summary"]
 
 
 def _read(sweep: Any, *, format: str | None, study: str | None, curves: str | os.PathLike[str] | None,

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-from langgraph.types import RetryPolicy
 
 from graph.context import DEFAULT_MODEL, Context, context_of
 from graph.report.markdown import strip_control
@@ -177,12 +176,33 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
-MODEL_RETRY = RetryPolicy(
-    initial_interval=0.5, backoff_factor=2.0, max_interval=8.0, max_attempts=4, jitter=True, retry_on=is_transient
-)
-"""Retry policy of the nodes that call a model. The nodes only let a
-:class:`TransientModelError` escape while the time budget allows another attempt, so
-the policy never gives up by raising: the node falls back first."""
+@dataclass(frozen=True)
+class _Retry:
+    initial_interval: float = 0.5
+    backoff_factor: float = 2.0
+    max_interval: float = 8.0
+    max_attempts: int = 4
+
+
+_RETRY = _Retry()
+
+
+def __getattr__(name: str) -> Any:
+    """``MODEL_RETRY``: the retry policy of the nodes that call a model (LangGraph's ``RetryPolicy``).
+
+    The nodes only let a :class:`TransientModelError` escape while the time budget allows
+    another attempt, so the policy never gives up by raising: the node falls back first.
+    Built on first use, so the offline path does not import LangGraph.
+    """
+    if name != "MODEL_RETRY":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from langgraph.types import RetryPolicy
+
+    policy = RetryPolicy(initial_interval=_RETRY.initial_interval, backoff_factor=_RETRY.backoff_factor,
+                         max_interval=_RETRY.max_interval, max_attempts=_RETRY.max_attempts, jitter=True,
+                         retry_on=is_transient)
+    globals()["MODEL_RETRY"] = policy
+    return policy
 _JITTER = 1.0  # LangGraph adds up to one second of jitter to every wait
 
 
@@ -465,10 +485,9 @@ class ModelCalls:
             return why
         if not self.retryable:
             return why
-        if self.attempt >= MODEL_RETRY.max_attempts:
+        if self.attempt >= _RETRY.max_attempts:
             return f"{why}; gave up after {self.attempt} attempts"
-        interval = min(MODEL_RETRY.max_interval,
-                       MODEL_RETRY.initial_interval * MODEL_RETRY.backoff_factor ** (self.attempt - 1))
+        interval = min(_RETRY.max_interval, _RETRY.initial_interval * _RETRY.backoff_factor ** (self.attempt - 1))
         asked = retry_after(exc) or 0.0
         extra = max(0.0, asked - interval)
         budget = self.context.llm_budget

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import math
+import threading
 from typing import TYPE_CHECKING, Any
 
-from core.grounding import Facts, Grounded, facts_of, ground
+from core.grounding import FactIndex, Grounded
 from core.loading import RawTable
 from core.next_sweep import plan_next_sweep
 from core.patterns import analyze_patterns
 from core.roles import ColumnRoles, infer_roles
 from core.summary import analyze_sweep
+from core.sweep import Sweep
 from graph import llm
 from graph.context import Context, context_of
-from graph.inputs import load_sweep, sweep_of
+from graph.inputs import Loaded, load_sweep, sweep_of
 from graph.phrasing import ask_analyst, ask_writer
 from graph.report.compose import compose
 from graph.state import State
@@ -30,7 +33,11 @@ def load(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     (:mod:`graph.inputs`), not in the state; the roles its reader knows, with the
     caller's ``mapping`` over them, are hints to role inference.
     """
-    sweep = load_sweep(state).sweep
+    return sweep_facts(load_sweep(state).sweep)
+
+
+def sweep_facts(sweep: Sweep) -> dict[str, Any]:
+    """What the load node puts in the state about a sweep: where it came from, its size, its roles."""
     roles = infer_roles(sweep.trials.frame, sweep.source, sweep.role_hints)
     curves = sweep.curves
     return {
@@ -56,11 +63,14 @@ def curve_trials(curves: RawTable | None) -> int | None:
 
 def detect(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Run every detector and the association statistics on the sweep the load node read; the summary holds the facts."""
-    loaded = sweep_of(state)
-    sweep, roles = loaded.sweep, ColumnRoles.from_dict(state["roles"])
-    return {"summary": analyze_sweep(sweep.trials, roles, context_of(runtime).thresholds(),
-                                     table=loaded.trial_table(roles), curve_table=loaded.curve_table(),
-                                     search_space=sweep.space)}
+    return {"summary": summarise(sweep_of(state), state["roles"], context_of(runtime))}
+
+
+def summarise(loaded: Loaded, roles: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    """The detect node's summary of a sweep as read, with the state's roles and the run's thresholds."""
+    sweep, column_roles = loaded.sweep, ColumnRoles.from_dict(roles)
+    return analyze_sweep(sweep.trials, column_roles, ctx.thresholds(), table=loaded.trial_table(column_roles),
+                         curve_table=loaded.curve_table(), search_space=sweep.space)
 
 
 def analyze(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -119,7 +129,7 @@ def write(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     ctx = context_of(runtime)
     summary, analysis = state["summary"], dict(state["analysis"])
     model_info = analysis.pop("model", None) or {}
-    facts = _LazyFacts(summary | _deterministic(analysis))
+    facts = _fact_index(summary, analysis)
     revisions = state.get("revisions", 0)
     may_loop = revisions < ctx.max_revisions
     notes = list(state.get("notes", []))
@@ -143,7 +153,7 @@ def write(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         else:
             if not narrative:
                 new_notes.append("the model writer returned an empty overview; the report has no model paragraph")
-            narrative_check = ground(narrative, facts.get()) if narrative else None
+            narrative_check = facts.ground(narrative) if narrative else None
             bad_ids += narrative_check.citation_errors if narrative_check else []
     bad_ids = list(dict.fromkeys(bad_ids))
     if bad_ids and may_loop:
@@ -193,11 +203,6 @@ def complete_summary(summary: dict[str, Any], analysis: dict[str, Any], writer: 
     return {k: v if k == "issues" else _strict_json(v) for k, v in full.items()}
 
 
-def deterministic_analysis(analysis: dict[str, Any]) -> dict[str, Any]:
-    """The analysis as the report states it when no model wrote anything."""
-    return _apply(analysis, {})
-
-
 def _strict_json(node: Any) -> Any:
     """The summary as strict JSON can hold it: a non-finite float (a hyperparameter set to ``inf``) becomes a word.
 
@@ -223,25 +228,30 @@ def _deterministic(analysis: dict[str, Any]) -> dict[str, Any]:
         "patterns": plain(analysis["patterns"]), "recommendations": plain(analysis["recommendations"])}
 
 
-class _LazyFacts:
-    """The facts model text is checked against, collected only when there is model text.
+_INDEXES: dict[int, tuple[dict[str, Any], str, FactIndex]] = {}
+_INDEXES_LOCK = threading.Lock()
 
-    Grounding costs in proportion to what a model wrote: a run without a model (or whose
-    model wrote nothing) never walks the summary for facts.
+
+def _fact_index(summary: dict[str, Any], analysis: dict[str, Any]) -> FactIndex:
+    """The facts model text is checked against: the summary with the deterministic analysis.
+
+    One :class:`~core.grounding.FactIndex` per summary and analysis, kept for the next
+    revision of the same run (the analysis a model phrases again is the same underneath),
+    so the facts are collected at most once per run and only if a model wrote something.
     """
+    deterministic = _deterministic(analysis)
+    key = json.dumps(deterministic, sort_keys=True, default=str)
+    with _INDEXES_LOCK:
+        hit = _INDEXES.get(id(summary))
+        if hit is not None and hit[0] is summary and hit[1] == key:
+            return hit[2]
+        index = FactIndex(summary | deterministic)
+        _INDEXES.clear()  # the last run's only: a summary of a million trials is large
+        _INDEXES[id(summary)] = (summary, key, index)
+        return index
 
-    def __init__(self, summary: dict[str, Any]) -> None:
-        self.summary = summary
-        self.facts: Facts | None = None
 
-    def get(self) -> Facts:
-        """The facts, collected on first use."""
-        if self.facts is None:
-            self.facts = facts_of(self.summary)
-        return self.facts
-
-
-def _check_analysis(analysis: dict[str, Any], facts: _LazyFacts) -> dict[tuple[str, str, str], Grounded]:
+def _check_analysis(analysis: dict[str, Any], facts: FactIndex) -> dict[tuple[str, str, str], Grounded]:
     """Every model-written field of the analysis, grounded: ``(group, id, field) -> Grounded``."""
     checks = {}
     for group in ("patterns", "recommendations", "hypotheses"):
@@ -251,7 +261,7 @@ def _check_analysis(analysis: dict[str, Any], facts: _LazyFacts) -> dict[tuple[s
             else:
                 fields = item.get("phrasing") or {}
             for key, text in fields.items():
-                checks[(group, item["id"], key)] = ground(text, facts.get())
+                checks[(group, item["id"], key)] = facts.ground(text)
     return checks
 
 

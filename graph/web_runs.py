@@ -154,7 +154,7 @@ def _diagnose(run: Run, request: RunRequest) -> None:
     final = cli.run_graph(args.results, args, progress)
     final["summary"] = json.loads(run.clean(json.dumps(final["summary"], ensure_ascii=False, allow_nan=False)))
     final["report"], final["report_html"] = run.clean(final["report"]), run.clean(final["report_html"])
-    summary_text = json.dumps(final["summary"], indent=2, ensure_ascii=False, allow_nan=False)
+    summary_text = cli.summary_json(final["summary"])
     cli.save_outputs(final, summary_text, out_dir, html=True)
     run.files = {name: (out_dir / name).read_bytes() for name in OUTPUT_FILES}
     run.figures = {p["path"].rsplit("/", 1)[-1]: (out_dir / p["path"]).read_bytes() for p in final["pictures"]}
