@@ -1,10 +1,10 @@
 """The graph's nodes without LangGraph: ``diagnose(sweep)`` for Python callers, and the offline command line.
 
     from graph import diagnose
-    summary = diagnose("results.csv")              # a file, directory or storage URL
-    summary = diagnose(study)                      # a live optuna.Study
-    summary = diagnose(study.trials_dataframe())   # a pandas DataFrame (or a list of dicts)
-    summary["patterns"], summary["next_sweep"]
+    diagnosis = diagnose("results.csv")              # a file, directory or storage URL
+    diagnosis = diagnose(study)                      # a live optuna.Study
+    diagnosis = diagnose(study.trials_dataframe())   # a pandas DataFrame (or a list of dicts)
+    diagnosis.patterns, diagnosis.next_sweep, diagnosis.to_dict()   # typed; the dict is hparam_summary.json
 
 :func:`run_nodes` runs the four nodes in the graph's order and merges their updates as
 the graph does; a run that calls no model needs nothing else of LangGraph (no retry, no
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import InputError
+from core.records import Diagnosis
 from core.sources import apply_mapping, mark_running_best, read_curves, read_sweep
 from core.sources.records import read_frame, read_records, read_study
 from core.sweep import Sweep
@@ -62,7 +63,7 @@ def diagnose(
     curves: str | os.PathLike[str] | None = None,
     mapping: Mapping[str, str] | None = None,
     context: Context | None = None,
-) -> dict[str, Any]:
+) -> Diagnosis:
     """Diagnose a sweep: which trials are sick, why, and what to try next.
 
     Parameters
@@ -81,9 +82,9 @@ def diagnose(
 
     Returns
     -------
-    dict
-        The summary, as ``hparam_summary.json`` holds it (schema in ``schema/``): the
-        graph's ``summary`` of the same sweep, offline.
+    Diagnosis
+        The typed summary (:class:`core.records.Diagnosis`); ``.to_dict()`` is the summary
+        as ``hparam_summary.json`` holds it, the graph's ``summary`` of the same sweep offline.
 
     Raises
     ------
@@ -101,7 +102,7 @@ def diagnose(
     state["summary"] = summarise(loaded, state["roles"], ctx)
     for _ in run_nodes(state, ctx, start="analyze"):
         pass
-    return state["summary"]
+    return Diagnosis.from_dict(state["summary"])
 
 
 def _read(sweep: Any, *, format: str | None, study: str | None, curves: str | os.PathLike[str] | None,

@@ -64,8 +64,10 @@ def test_studio_shows_what_each_input_means_and_no_object_setting():
 
 def test_diagnose_gives_the_summary_the_graph_gives():
     expected = graph.invoke({"results_path": str(SAMPLE)}, context=Context(offline=True))["summary"]
-    assert diagnose(SAMPLE) == expected
-    assert diagnose(str(SAMPLE), context=Context(min_support=50))["patterns"] == []
+    diagnosis = diagnose(SAMPLE)
+    assert diagnosis.to_dict() == expected
+    assert diagnosis.trials_affected == expected["trials_affected"] and diagnosis.issues[0].trial_id
+    assert diagnose(str(SAMPLE), context=Context(min_support=50)).patterns == []
 
 
 def test_diagnose_a_live_optuna_study_and_its_trials_dataframe():
@@ -75,13 +77,13 @@ def test_diagnose_a_live_optuna_study_and_its_trials_dataframe():
     pruned = sorted(str(n) for n, s in states.items() if s == "PRUNED")
     assert failed and pruned
 
-    live = diagnose(study)
+    live = diagnose(study).to_dict()
     frame = study.trials_dataframe()
     assert frame["params_momentum"].isna().any() and frame["value"].isna().any()
-    from_frame = diagnose(frame)
+    from_frame = diagnose(frame).to_dict()
     from_records = graph.invoke({"records": json.loads(frame.to_json(orient="records", date_format="iso"))},
                                 context=Context(offline=True))["summary"]
-    from_dict_records = diagnose(frame.to_dict("records"))
+    from_dict_records = diagnose(frame.to_dict("records")).to_dict()
 
     for summary in (live, from_frame, from_records, from_dict_records):
         ids = {kind: sorted(i["trial_id"] for i in summary["issues"] if i["type"] == kind)
