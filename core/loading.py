@@ -83,6 +83,16 @@ def check_regular(path: Path, name: str) -> None:
         raise InputError(f"{name}: is {kind}, not a file; save the table to a file first")
 
 
+def check_listable(path: Path, name: str) -> None:
+    """Refuse at once a folder that cannot be listed or entered (no read or search permission)."""
+    try:
+        with os.scandir(path) as entries:
+            next(entries, None)
+        os.stat(os.path.join(path, os.curdir))  # entering it needs search permission too
+    except PermissionError:
+        raise InputError(f"{name}: permission denied") from None
+
+
 def read_input_bytes(path: Path, name: str | None = None, limits: Limits | None = None) -> bytes:
     """The bytes of an input file, gunzipped if gzip-compressed, within :class:`Limits`.
 

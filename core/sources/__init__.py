@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from core.errors import InputError
-from core.loading import RawTable, check_regular
+from core.loading import RawTable, check_listable, check_regular
 from core.sources import kerastuner, mlflow, mlflow_server, optuna, raytune, tabular, wandb
 from core.sources._common import describe_dir, merge_hints, read_table
 from core.sources.running import running_best_columns
@@ -225,6 +225,7 @@ def _resolve(name: str, format: str | None) -> tuple[str, RawTable | None]:
         raise InputError(f"{name}: file not found; formats: {format_list()}")
     check_regular(path, name)  # a FIFO, device or socket is refused before anything opens it
     if path.is_dir():
+        check_listable(path, name)
         found = _sniff_dir(path, wanted)
         if _fits(wanted, found):
             return found, None
@@ -232,6 +233,8 @@ def _resolve(name: str, format: str | None) -> tuple[str, RawTable | None]:
     try:
         with path.open("rb") as handle:
             head = handle.read(16)
+    except PermissionError:
+        raise InputError(f"{name}: permission denied") from None
     except OSError as exc:
         raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from None
     if head.startswith(b"SQLite format 3\x00"):
@@ -351,6 +354,8 @@ def read_curves(curves: str | os.PathLike[str], sweep: Sweep, mapping: Mapping[s
     if not path.exists():
         raise InputError(f"{path}: curves file or directory not found")
     check_regular(path, str(path))
+    if path.is_dir():
+        check_listable(path, str(path))
     if (sweep.format == "wandb-csv" or path.is_dir()) and wandb.looks_like_history(path):
         return wandb.read_histories(path, sweep)
     if path.is_dir():
