@@ -410,7 +410,11 @@ def _bucket_edges(finite: np.ndarray, max_buckets: int) -> np.ndarray:
     if lo > 0 and hi / lo >= 100:
         n_bins = int(min(max_buckets, max(2, np.ceil(np.log10(hi / lo)))))
         return np.geomspace(lo, hi, n_bins + 1)
-    return np.unique(np.quantile(finite, np.linspace(0, 1, max_buckets + 1)))
+    levels = np.linspace(0, 1, max_buckets + 1)
+    if np.isfinite(hi - lo):
+        return np.unique(np.quantile(finite, levels))
+    scale = max(abs(lo), abs(hi))  # -1e308 to 1e308: interpolating would overflow to inf and NaN edges
+    return np.unique(np.clip(np.quantile(finite / scale, levels) * scale, lo, hi))
 
 
 def _distinct(sorted_values: np.ndarray) -> np.ndarray:

@@ -252,7 +252,7 @@ def numeric_extents(hyperparameters: pd.DataFrame) -> dict[str, Extent]:
     if not len(values):
         return {col: Extent(np.nan, np.nan, 0, 0, True) for col in numeric}
     lowest, highest = ordered[0], ordered[np.maximum(n_finite - 1, 0), np.arange(len(numeric))]
-    n_values = (n_finite > 0) + (np.diff(ordered, axis=0) > 0).sum(axis=0)
+    n_values = (n_finite > 0) + (ordered[1:] > ordered[:-1]).sum(axis=0)  # NaN compares False; no overflow at 1e308
     integral = (~finite | (np.mod(np.where(finite, values, 0), 1) == 0)).all(axis=0)
     return {col: Extent(float(lo), float(hi), int(k), int(n), bool(whole))
             for col, lo, hi, k, n, whole in zip(numeric, lowest, highest, n_values, n_finite, integral)}
