@@ -56,7 +56,22 @@ from typing import Any
 
 from core.domains import natural_domain
 from core.issue_types import ISSUE_TYPES, label_of, names_where
-from core.records import Association, PlanRegion, Region
+from core.records import (
+    Association,
+    Change,
+    Epochs,
+    NextCategorical,
+    NextNumeric,
+    NextSweep,
+    Objective,
+    PlanCondition,
+    PlanRegion,
+    Region,
+    SearchedCategorical,
+    SearchedNumeric,
+    Settings,
+    StartFrom,
+)
 from core.values import format_number
 
 Plan = dict[str, Any]
@@ -96,7 +111,7 @@ def plan_next_sweep(summary: dict[str, Any]) -> Plan:
         if finding.get("kind") == "edge_of_range":
             planner.widen(finding)
     planner.epochs()
-    return planner.result()
+    return planner.result().to_dict()
 
 
 # --------------------------------------------------------------------------------------
@@ -498,33 +513,43 @@ class _Planner:
             "trial_ids": trial_ids if trial_ids is not None else (list(a.trial_ids[:5]) if a else []),
         })
 
-    def result(self) -> Plan:
-        hps = {}
-        for hp, entry in self.space.items():
-            out = {k: v for k, v in entry.items() if k not in ("known", "domain", "grid")}
-            if out["kind"] != "categorical":
-                out.pop("values", None)
-            if "grid" in entry:
-                top = max([entry["high"], *(c["high"] for c in self.conditions
-                                             if c["hyperparameter"] == hp and c.get("high") is not None)])
-                out["values"] = [_int(v) if out["kind"] == "int" else v for v in _allowed(entry, top)]
-            if out["kind"] == "int":
-                out |= {"low": _int(out["low"]), "high": _int(out["high"]), "exclude": [_ints(x) for x in out["exclude"]],
-                        "searched": {k: _int(v) for k, v in out["searched"].items()}}
-            if out["kind"] == "categorical":
-                for key in ("low", "high", "log"):
-                    out.pop(key, None)
-            hps[hp] = out
+    def result(self) -> NextSweep:
+        """The plan as a record (:class:`core.records.NextSweep`; ``to_dict`` is the summary's ``next_sweep``)."""
         best = self.summary.get("best_trial")
-        objective = {"metric": best["metric"], "goal": best["goal"]} if best else None
-        return {
-            "objective": objective,
-            "hyperparameters": hps,
-            "conditions": self.conditions,
-            "settings": self.settings,
-            "start_from": {"trial_id": best["trial_id"], "hyperparameters": dict(best["hyperparameters"])} if best else None,
-            "changes": self.changes,
-        }
+        epochs = self.settings.get("epochs")
+        return NextSweep(
+            objective=Objective(metric=best["metric"], goal=best["goal"]) if best else None,
+            hyperparameters={hp: self._range(hp, entry) for hp, entry in self.space.items()},
+            conditions=[PlanCondition(when=PlanRegion.from_dict(c["when"]), hyperparameter=c["hyperparameter"],
+                                      low=c["low"], high=c["high"], exclude=c["exclude"], evidence=c["evidence"])
+                        for c in self.conditions],
+            settings=Settings(epochs=Epochs(column=epochs["column"], from_=epochs["from"], to=epochs["to"],
+                                            when=epochs["when"]) if epochs else None),
+            start_from=StartFrom(trial_id=best["trial_id"], hyperparameters=dict(best["hyperparameters"])) if best else None,
+            changes=[Change(hyperparameter=c["hyperparameter"], action=c["action"], from_=c["from"], to=c["to"],
+                            when=c["when"], evidence=c["evidence"], reason=c["reason"], trial_ids=c["trial_ids"])
+                     for c in self.changes],
+        )
+
+    def _range(self, hp: str, entry: dict[str, Any]) -> NextNumeric | NextCategorical:
+        """One hyperparameter's entry of the plan (integral bounds as ints for an int range)."""
+        if entry["kind"] == "categorical":
+            return NextCategorical(kind="categorical", values=entry["values"], exclude=entry["exclude"],
+                                   changed=entry["changed"], declared=entry.get("declared", False),
+                                   searched=SearchedCategorical(**entry["searched"]))
+        as_int = entry["kind"] == "int"
+        number = _int if as_int else (lambda v: v)
+        values = None
+        if "grid" in entry:
+            top = max([entry["high"], *(c["high"] for c in self.conditions
+                                         if c["hyperparameter"] == hp and c.get("high") is not None)])
+            values = [number(v) for v in _allowed(entry, top)]
+        return NextNumeric(kind=entry["kind"], low=number(entry["low"]), high=number(entry["high"]), log=entry["log"],
+                           exclude=[_ints(x) for x in entry["exclude"]] if as_int else entry["exclude"],
+                           changed=entry["changed"], declared=entry.get("declared", False), step=entry.get("step"),
+                           searched=SearchedNumeric(low=number(entry["searched"]["low"]),
+                                                    high=number(entry["searched"]["high"])),
+                           values=values)
 
 
 def _when(region: Region) -> dict[str, Any]:

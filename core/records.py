@@ -637,12 +637,12 @@ class NextNumeric(Record):
     high: Number | None
     log: bool
     exclude: list[Annotated[list[Number], Field(min_length=2, max_length=2)]]
-    values: Annotated[list[Number] | None, _doc("a grid: sample only these values (those in [low, high] and not "
-                                                "excluded)")] = None
-    step: Number | None = None
-    declared: Annotated[bool, _doc("the range started from the search space the input declares")] = False
     changed: Annotated[bool, _doc("the range of the whole sweep changed (conditions aside)")]
     searched: SearchedNumeric
+    declared: Annotated[bool, _doc("the range started from the search space the input declares")] = False
+    step: Number | None = None
+    values: Annotated[list[Number] | None, _doc("a grid: sample only these values (those in [low, high] and not "
+                                                "excluded)")] = None
 
 
 @dataclass(kw_only=True)
