@@ -110,8 +110,10 @@ def read_sweep(
             raise
         raise InputError(str(exc).replace(name, shown)) from None
     if shown != name:  # a storage URL's password must reach no report, summary, state or log
-        sweep.trials.source = shown
-        sweep.trials.notes[:] = [n.replace(name, shown) for n in sweep.trials.notes]
+        for table in (sweep.trials, sweep.curves):  # curves read from the storage itself name it too
+            if table is not None:
+                table.source = table.source.replace(name, shown)
+                table.notes[:] = [n.replace(name, shown) for n in table.notes]
     if curves is not None:
         sweep.curves = read_curves(curves, sweep, mapping)
     apply_mapping(sweep, mapping, renames)
