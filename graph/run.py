@@ -172,7 +172,12 @@ def summary_json(summary: dict[str, Any]) -> str:
     """
     import orjson
 
-    return orjson.dumps(summary, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
+    try:
+        return orjson.dumps(summary, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # an integer past 64 bits (a whole-number hyperparameter of 1e308): orjson refuses it
+        import json
+
+        return json.dumps(summary, indent=2, ensure_ascii=False, allow_nan=False)
 
 
 def save_outputs(final: dict[str, Any], summary_text: str, out_dir: Path, *, html: bool,
