@@ -627,6 +627,8 @@ def _beyond(entry: dict[str, Any], side: str) -> float | None:
         if edge <= 0:
             return None  # 0 (or below) is where weight decay, dropout and friends stop
         value = max(edge / (10 if entry["log"] else 2), lowest)
+    if not math.isfinite(value):
+        return None  # 1e308 doubled: nothing a sweep can try lies beyond
     if entry["kind"] == "int":
         value = float(math.floor(value)) if side == "low" else float(math.ceil(value))
         if value <= 0 < edge:

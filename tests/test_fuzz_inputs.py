@@ -36,7 +36,11 @@ def _run(case: object) -> None:
 @FUZZ
 @given(results_tables())
 @example((b"trial_id\tlayers0\tval_loss\tstate\r\n70857\t1e308\t0\tPRUNED\r\n0\t-1e308\t-0\tRUNNING\r\n", ".csv"))
-def test_any_results_table(case):  # the example: buckets of [-1e308, 1e308] once had inf/NaN edges (the benchmark found it)
+@example((b"trial_id,layers,val_loss,status\n1,1e308,0.5,completed\n2,2,0.4,completed\n3,3,0.3,completed\n4,1e308,0.2,completed\n",
+          ".csv"))
+def test_any_results_table(case):
+    # The examples: buckets of [-1e308, 1e308] once had inf/NaN edges (found by the benchmark); a whole-number
+    # parameter of 1e308 at the best trial's edge was widened to infinity (OverflowError, exit 3).
     _run(case)
 
 
