@@ -8,9 +8,10 @@ The inputs come from the same Hypothesis strategies as tests/test_fuzz_inputs.py
 numbers, text in numeric columns, hostile ids, damaged files; corrupt Keras Tuner trials;
 damaged Optuna SQLite storages; MLflow file stores, MLflow SQLite databases and Ray Tune
 experiments with one file truncated, salted with junk, deleted, emptied or given a wrong
-value. Every run is the real CLI, offline, in process, without pictures. Printed: per kind, how many runs ended with exit 0 and a summary valid against
-the JSON Schema, with exit 2 and one ``error:`` line, or otherwise (a failure of the
-property; the first few are shown), and the time per run (median, 95th percentile, max).
+value. Every run is the real CLI, offline, in process, without pictures. Printed: per kind,
+how many runs ended with exit 0 and a summary valid against the JSON Schema, with exit 2 and
+one ``error:`` line, or otherwise (a failure of the property; the first few are shown), and
+the time per run (median, 95th percentile, max).
 """
 
 from __future__ import annotations
