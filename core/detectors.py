@@ -295,7 +295,8 @@ def detect_diverged(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
 
         def describe(rows: np.ndarray, col: str = col, loss: np.ndarray = loss, reference: float = reference,
                      what: str = what) -> list[str]:
-            ratio = [f" ({format_number(v / reference)}x {what})" if reference > 0 else "" for v in loss[rows]]
+            with np.errstate(over="ignore"):  # 1e308 over a tiny reference is inf times, as meant
+                ratio = [f" ({format_number(v / reference)}x {what})" if reference > 0 else "" for v in loss[rows]]
             return [f"{col}={v}{r}" for v, r in zip(_numbers(loss, rows), ratio)]
 
         fragments.append((np.isfinite(loss) & (loss >= limit), describe))
@@ -567,7 +568,7 @@ def detect_generalization_gap(table: TrialTable, thresholds: Thresholds) -> pd.D
     pair = table.roles.loss_pair()
     if pair:
         train, held_out = (table.metrics[c].to_numpy(dtype=float) for c in pair)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # 1e308 / 1e-38 is inf, as meant
             ratio = np.where(train > 0, held_out / train, np.where((train == 0) & (held_out > 0), np.inf, np.nan))
 
         def loss_text(rows: np.ndarray) -> list[str]:

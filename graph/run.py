@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import traceback
+import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack, nullcontext
 from pathlib import Path
@@ -112,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             stdin.write_bytes(sys.stdin.buffer.read())
             return main([str(stdin) if a == "-" else a for a in (argv if argv is not None else sys.argv[1:])])
     _load_dotenv()
+    if not args.debug:  # NaN, inf and 1e308 are inputs met on purpose: numpy's floating-point warnings are noise on stderr
+        warnings.filterwarnings("ignore", r"(overflow|invalid value|divide by zero|underflow) encountered", RuntimeWarning)
     results = args.results or os.environ.get("HPATH_RESULTS_CSV") or "results.csv"
     out_dir = Path(args.out)
     console = None if args.quiet else _console()
