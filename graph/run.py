@@ -309,7 +309,8 @@ def run_graph(results: str, args: argparse.Namespace, progress: _Plain) -> dict[
     for node, values in _updates(inputs, context, offline=choose_provider(context).provider == "none"):
         final.update(values)
         progress.node(node, _progress(node, values))
-        progress.step(_NEXT.get(node, "working"))
+        step = _NEXT.get(node, "working")
+        progress.step(step if args.no_plots or node != "analyze" else f"{step} and drawing pictures")
     for note in final["summary"]["writer"]["notes"]:
         progress.note(f"note: {note}")
     return final

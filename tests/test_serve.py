@@ -450,7 +450,7 @@ def test_progress_is_streamed_node_by_node(server):
     assert nodes == ["load", "detect", "analyze", "write"]
     assert events[-1] == ("end", {"state": "done"})
     steps = [data["text"] for _, data in events if data.get("kind") == "step"]
-    assert steps[0].startswith("load:") and "drawing pictures" in steps
+    assert steps[0].startswith("load:") and "write: rendering the report and drawing pictures" in steps
 
 
 def test_the_live_view_follows_a_watched_sweep(page, server, tmp_path):
