@@ -4,8 +4,8 @@ The load node reads the sweep through the one reader seam (:func:`core.sources.r
 or records) and keeps it here, in a small in-process cache keyed on the inputs (path,
 format, study, curves, mapping); the detect node and the pictures take it from the cache
 and build each typed table once. A file or directory read again is re-read only when it
-changed (modification time and size); a storage URL or server is read afresh by every
-load node, since nothing says whether it changed. A process that did not run the load
+changed (modification time and size); records, a storage URL or a server are read afresh
+by every load node, since nothing says whether they changed. A process that did not run the load
 node (a resumed Studio thread) reads the inputs again.
 """
 
@@ -133,20 +133,17 @@ def _key(state: Mapping[str, Any]) -> str:
 
 
 def _version(state: Mapping[str, Any]) -> tuple[Any, ...] | None:
-    """Modification time and size of the input's files; None when they cannot say (a URL, a server)."""
+    """Modification time and size of the input's files; None when they cannot say (records, a URL, a server).
+
+    Records are always read again by the load node: a caller may have changed the list
+    it passes again.
+    """
     if state.get("records"):
-        parts: list[Any] = [id(state["records"])]
-    else:
-        found = _stamp(str(state["results_path"]))
-        if found is None:
-            return None
-        parts = [found]
+        return None
+    parts = [_stamp(str(state["results_path"]))]
     if state.get("curves_path"):
-        found = _stamp(str(state["curves_path"]))
-        if found is None:
-            return None
-        parts.append(found)
-    return tuple(parts)
+        parts.append(_stamp(str(state["curves_path"])))
+    return None if None in parts else tuple(parts)
 
 
 def _stamp(name: str) -> tuple[int, int] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import optuna
 import pytest
@@ -101,3 +102,19 @@ def test_diagnose_says_what_it_takes():
         diagnose(42)
     with pytest.raises(InputError, match="no trial records"):
         diagnose([])
+
+
+def test_an_input_changed_between_runs_is_read_again(tmp_path):
+    path = tmp_path / "results.csv"
+    lines = SAMPLE.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:4]))
+    first = graph.invoke({"results_path": str(path)}, context=Context(offline=True, pictures=False))
+    path.write_text("".join(lines))
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))  # a coarse clock: 1 s later
+    second = graph.invoke({"results_path": str(path)}, context=Context(offline=True, pictures=False))
+    assert (first["summary"]["sweep"]["n_trials"], second["summary"]["sweep"]["n_trials"]) == (3, len(lines) - 1)
+
+    records = [{"trial_id": "a", "val_loss": 0.5}, {"trial_id": "b", "val_loss": 0.4}]
+    assert graph.invoke({"records": records})["summary"]["sweep"]["n_trials"] == 2
+    records.append({"trial_id": "c", "val_loss": float("nan")})  # the same list, grown
+    assert graph.invoke({"records": records})["summary"]["issue_counts"] == {"nonfinite_metric": 1}
