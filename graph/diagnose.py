@@ -24,7 +24,7 @@ from core.sources import apply_mapping, mark_running_best, read_curves, read_swe
 from core.sources.records import read_frame, read_records, read_study
 from core.sweep import Sweep
 from graph.context import Context
-from graph.inputs import Loaded
+from graph.inputs import Loaded, curves_named_as_the_sweep
 from graph.state import add_notes
 
 
@@ -109,7 +109,7 @@ def _read(sweep: Any, *, format: str | None, study: str | None, curves: str | os
           mapping: dict[str, str]) -> Sweep:
     """The sweep from whatever was given, with ``curves`` and ``mapping`` applied."""
     if isinstance(sweep, (str, os.PathLike)):
-        return read_sweep(sweep, format=format, study=study, curves=curves, mapping=mapping)
+        return curves_named_as_the_sweep(read_sweep(sweep, format=format, study=study, curves=curves, mapping=mapping))
     if format is not None or study is not None:
         raise InputError("format= and study= apply to a path or URL, not to a sweep given in memory")
     if _is_frame(sweep):
@@ -125,7 +125,7 @@ def _read(sweep: Any, *, format: str | None, study: str | None, curves: str | os
         read.curves = read_curves(curves, read, mapping)
     apply_mapping(read, mapping)
     mark_running_best(read, mapping)
-    return read
+    return curves_named_as_the_sweep(read)
 
 
 def _is_frame(value: Any) -> bool:

@@ -116,9 +116,21 @@ def _read(state: Mapping[str, Any]) -> Sweep:
         if state.get("curves_path"):
             sweep.curves = read_curves(state["curves_path"], sweep, mapping)
         apply_mapping(sweep, mapping)
-        return sweep
-    return read_sweep(state["results_path"], format=state.get("format"), study=state.get("study"),
-                      curves=state.get("curves_path"), mapping=mapping)
+        return curves_named_as_the_sweep(sweep)
+    return curves_named_as_the_sweep(read_sweep(state["results_path"], format=state.get("format"),
+                                                study=state.get("study"), curves=state.get("curves_path"),
+                                                mapping=mapping))
+
+
+def curves_named_as_the_sweep(sweep: Sweep) -> Sweep:
+    """The sweep, its curves going by the sweep's name (``summary["curves"]["source"]``).
+
+    A storage URL's password, which the reader takes out of the sweep's name, must reach
+    no summary.
+    """
+    if sweep.curves is not None:
+        sweep.curves.source = sweep.source
+    return sweep
 
 
 def _same_records(hit: Loaded, state: Mapping[str, Any]) -> bool:
