@@ -41,8 +41,9 @@ def _run(case: object) -> None:
 @example((b"trial_id,lr,val_loss,train_loss,runtime,val_accuracy\n1,1e308,1e-320,1e-320,1e308,1e-320\n"
            b"2,-1e308,1e308,-1e308,-1e308,1e308\n3,1e-308,1e308,1e308,0,0\n4,1e308,1e308,1e308,1e308,1e308\n", ".csv"))
 def test_any_results_table(case):
-    # The examples (the last: extreme metrics once printed numpy's overflow warnings on stderr): buckets of [-1e308, 1e308] once had inf/NaN edges (found by the benchmark); a whole-number
-    # parameter of 1e308 at the best trial's edge was widened to infinity (OverflowError, exit 3).
+    # The examples, found by the benchmark or the issue: buckets of [-1e308, 1e308] once had inf/NaN edges; a
+    # whole-number parameter of 1e308 at the best trial's edge was widened to infinity (OverflowError, exit 3);
+    # extreme metrics printed numpy's overflow warnings on stderr.
     _run(case)
 
 
