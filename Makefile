@@ -29,7 +29,7 @@ test: $(VENV)/.installed-test
 
 lint: $(VENV)/.installed-test
 	$(PY) -m pip install --quiet ruff
-	$(PY) -m ruff check core graph prompts tests benchmarks examples
+	$(PY) -m ruff check core graph hparam_inspector prompts tests benchmarks examples
 
 clean:
 	rm -rf $(VENV) out .langgraph_api
