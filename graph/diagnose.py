@@ -14,17 +14,13 @@ checkpoint, no interrupt), so the command line uses it then and starts faster.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.errors import InputError
 from core.records import Diagnosis
-from core.sources import apply_mapping, mark_running_best, read_curves, read_sweep
-from core.sources.records import read_frame, read_records, read_study
-from core.sweep import Sweep
 from graph.context import Context
-from graph.inputs import Loaded, curves_named_as_the_sweep
+from graph.inputs import Loaded, read_given
 from graph.state import add_notes
 
 
@@ -96,39 +92,10 @@ def diagnose(
     from graph.nodes import summarise, sweep_facts
 
     ctx = replace(context or Context(), offline=True, chat_model=None, pictures=False)
-    loaded = Loaded(_read(sweep, format=format, study=study, curves=curves, mapping=dict(mapping or {})), None)
+    loaded = Loaded(read_given(sweep, format=format, study=study, curves=curves, mapping=dict(mapping or {})), None)
     state = sweep_facts(loaded.sweep)
     state["notes"] = []
     state["summary"] = summarise(loaded, state["roles"], ctx)
     for _ in run_nodes(state, ctx, start="analyze"):
         pass
     return Diagnosis.from_dict(state["summary"])
-
-
-def _read(sweep: Any, *, format: str | None, study: str | None, curves: str | os.PathLike[str] | None,
-          mapping: dict[str, str]) -> Sweep:
-    """The sweep from whatever was given, with ``curves`` and ``mapping`` applied."""
-    if isinstance(sweep, (str, os.PathLike)):
-        return curves_named_as_the_sweep(read_sweep(sweep, format=format, study=study, curves=curves, mapping=mapping))
-    if format is not None or study is not None:
-        raise InputError("format= and study= apply to a path or URL, not to a sweep given in memory")
-    if _is_frame(sweep):
-        read = read_frame(sweep)
-    elif hasattr(sweep, "get_trials") and hasattr(sweep, "study_name"):
-        read = read_study(sweep)
-    elif isinstance(sweep, Sequence) and not isinstance(sweep, (str, bytes)):
-        read = read_records(sweep)
-    else:
-        raise InputError(f"cannot diagnose a {type(sweep).__name__}: give a path, a pandas DataFrame, an optuna.Study "
-                         "or a list of dicts (one per trial)")
-    if curves is not None:
-        read.curves = read_curves(curves, read, mapping)
-    apply_mapping(read, mapping)
-    mark_running_best(read, mapping)
-    return curves_named_as_the_sweep(read)
-
-
-def _is_frame(value: Any) -> bool:
-    import pandas as pd
-
-    return isinstance(value, pd.DataFrame)

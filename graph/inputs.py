@@ -15,16 +15,18 @@ import json
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from core.curves import CurveTable, build_curve_table
 from core.errors import InputError
 from core.roles import ColumnRoles
-from core.sources import apply_mapping, read_curves, read_sweep
-from core.sources.records import read_records
+from core.sources import apply_mapping, mark_running_best, read_curves, read_sweep
+from core.sources.records import read_frame, read_records, read_study
 from core.sweep import Sweep
 from core.table import TrialTable, build_trial_table
 
@@ -112,25 +114,37 @@ def trial_columns(state: Mapping[str, Any]) -> dict[str, list[str | None]] | Non
 def _read(state: Mapping[str, Any]) -> Sweep:
     mapping = dict(state.get("mapping") or {})
     if state.get("records"):
-        sweep = read_records(state["records"])
-        if state.get("curves_path"):
-            sweep.curves = read_curves(state["curves_path"], sweep, mapping)
-        apply_mapping(sweep, mapping)
-        return curves_named_as_the_sweep(sweep)
-    return curves_named_as_the_sweep(read_sweep(state["results_path"], format=state.get("format"),
-                                                study=state.get("study"), curves=state.get("curves_path"),
-                                                mapping=mapping))
+        return read_given(state["records"], curves=state.get("curves_path"), mapping=mapping)
+    return read_given(state["results_path"], format=state.get("format"), study=state.get("study"),
+                      curves=state.get("curves_path"), mapping=mapping)
 
 
-def curves_named_as_the_sweep(sweep: Sweep) -> Sweep:
-    """The sweep, its curves going by the sweep's name (``summary["curves"]["source"]``).
+def read_given(sweep: Any, *, format: str | None = None, study: str | None = None,
+               curves: str | os.PathLike[str] | None = None, mapping: dict[str, str] | None = None) -> Sweep:
+    """The sweep from whatever a caller gave, with ``curves`` and ``mapping`` applied.
 
-    A storage URL's password, which the reader takes out of the sweep's name, must reach
-    no summary.
+    ``sweep`` is a path or storage URL (read by :func:`core.sources.read_sweep`), a pandas
+    DataFrame, a live ``optuna.Study`` or a list of dicts, one per trial.
     """
-    if sweep.curves is not None:
-        sweep.curves.source = sweep.source
-    return sweep
+    mapping = dict(mapping or {})
+    if isinstance(sweep, (str, os.PathLike)):
+        return read_sweep(sweep, format=format, study=study, curves=curves, mapping=mapping)
+    if format is not None or study is not None:
+        raise InputError("format= and study= apply to a path or URL, not to a sweep given in memory")
+    if isinstance(sweep, pd.DataFrame):
+        read = read_frame(sweep)
+    elif hasattr(sweep, "get_trials") and hasattr(sweep, "study_name"):
+        read = read_study(sweep)
+    elif isinstance(sweep, Sequence) and not isinstance(sweep, (str, bytes)):
+        read = read_records(sweep)
+    else:
+        raise InputError(f"cannot diagnose a {type(sweep).__name__}: give a path, a pandas DataFrame, an optuna.Study "
+                         "or a list of dicts (one per trial)")
+    if curves is not None:
+        read.curves = read_curves(curves, read, mapping)
+    apply_mapping(read, mapping)
+    mark_running_best(read, mapping)
+    return read
 
 
 def _same_records(hit: Loaded, state: Mapping[str, Any]) -> bool:
