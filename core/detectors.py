@@ -825,7 +825,9 @@ def reconcile_issues(issues: pd.DataFrame) -> pd.DataFrame:
     early with a flat or non-finite loss is instability, not a short run), no
     ``suspicious_validation`` (a collapsed run explains held-out above training) and no
     ``overfitting`` or ``generalization_gap`` (a held-out loss that rose because the run
-    blew up is not overfitting).
+    blew up is not overfitting). A run that diverged or went non-finite did not fail to
+    learn: it gets no ``no_learning`` (its cause is the blow-up), and its diverged (else
+    non-finite) row's detail adds that it ended no better than a trivial predictor.
     """
     if issues.empty:
         return issues
@@ -837,8 +839,25 @@ def reconcile_issues(issues: pd.DataFrame) -> pd.DataFrame:
     overfit = issues["trial_id"].isin(issues.loc[kinds == "overfitting", "trial_id"])
     unstable = issues["trial_id"].isin(issues.loc[kinds.isin(names_where(lambda t: t.no_result)), "trial_id"])
     explained = ["short_run", "suspicious_validation", "overfitting", "generalization_gap"]
-    drop = ((kinds == "generalization_gap") & overfit) | (kinds.isin(explained) & unstable)
+    blew_up = ["diverged", "nonfinite_metric"]
+    stalled = (kinds == "no_learning") & issues["trial_id"].isin(issues.loc[kinds.isin(blew_up), "trial_id"])
+    if stalled.any():
+        issues = _say_where_it_ended(issues, issues[stalled], blew_up)
+    drop = ((kinds == "generalization_gap") & overfit) | (kinds.isin(explained) & unstable) | stalled
     return issues[~drop].reset_index(drop=True) if drop.any() else issues
+
+
+def _say_where_it_ended(issues: pd.DataFrame, stalled: pd.DataFrame, blew_up: list[str]) -> pd.DataFrame:
+    """The stalled trials' first row of a ``blew_up`` type, with "ended no better than a trivial predictor" added.
+
+    The no_learning detail itself is not copied: its words ("at chance") name an issue
+    the trial no longer has, which grounding would hold against a sentence repeating them.
+    """
+    rows = issues[issues["type"].isin(blew_up) & issues["trial_id"].isin(stalled["trial_id"])]
+    first = rows.sort_values("type", key=lambda k: k.map(blew_up.index), kind="stable").drop_duplicates("trial_id")
+    issues = issues.copy()
+    issues.loc[first.index, "detail"] = first["detail"] + "; it ended no better than a trivial predictor"
+    return issues
 
 
 def order_issues(issues: pd.DataFrame, table: TrialTable) -> pd.DataFrame:

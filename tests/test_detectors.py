@@ -561,3 +561,19 @@ def test_a_blown_up_run_is_diverged_not_overfitting():
     found = {t for t in issues_of(table_from_records(rows)) if t[0] == "blown"}
     assert ("blown", "diverged") in found
     assert not found & {("blown", "overfitting"), ("blown", "generalization_gap")}
+
+
+def test_a_run_that_blew_up_and_then_sat_at_chance_is_diverged_not_no_learning():
+    from core.detectors import reconcile_issues
+
+    issues = pd.DataFrame({"trial_id": ["blown", "blown", "nan", "nan", "dead"],
+                           "type": ["diverged", "no_learning", "nonfinite_metric", "no_learning", "no_learning"],
+                           "severity": ["high"] * 5,
+                           "detail": ["val_loss=3e+04", "val_acc=0.1 at chance (1/10)", "val_loss=NaN",
+                                      "val_acc=0.1 at chance (1/10)", "val_acc=0.1 at chance (1/10)"],
+                           "row": [0, 0, 1, 1, 2]})
+    out = reconcile_issues(issues)
+    assert out[["trial_id", "type"]].values.tolist() == [["blown", "diverged"], ["nan", "nonfinite_metric"],
+                                                        ["dead", "no_learning"]]  # a dead run that never blew up stays
+    assert out.detail.tolist()[:2] == ["val_loss=3e+04; it ended no better than a trivial predictor",
+                                       "val_loss=NaN; it ended no better than a trivial predictor"]
