@@ -250,12 +250,16 @@ def detect_status(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
                      ignore_index=True)
 
 
+def is_r2(name: str) -> bool:
+    """Whether a score column is an r2 / explained variance (``val_r2``, ``test_explained_variance``)."""
+    return bool({"r2", "rsquared"} & set(tokens(name)) or any(p in canonical(name) for p in (
+        "explained_variance", "r_squared", "r_2", "coefficient_of_determination")))
+
+
 def r2_column(table: TrialTable, split: str) -> str | None:
     """The r2 / explained-variance column of a split (``val_r2``, ``test_explained_variance``), or None."""
     return next((c for c, m in table.roles.metrics.items()
-                 if m.kind == "score" and m.split == split and not is_running_best(c)
-                 and ({"r2", "rsquared"} & set(tokens(c)) or any(p in canonical(c) for p in (
-                     "explained_variance", "r_squared", "r_2", "coefficient_of_determination")))), None)
+                 if m.kind == "score" and m.split == split and not is_running_best(c) and is_r2(c)), None)
 
 
 def _held_out_r2(table: TrialTable) -> str | None:
@@ -322,6 +326,14 @@ _NOT_CLASSIFICATION_LOSS = {"contrastive", "clip", "infonce", "nce", "ntxent", "
                             "margin", "hinge", "kl", "kld", "recon", "reconstruction", "vae", "elbo", "lm", "mlm"}
 
 
+def can_be_cross_entropy(name: str) -> bool:
+    """Whether a loss column can be a classification cross-entropy, by its name.
+
+    Not a regression, contrastive, reconstruction or language-model loss.
+    """
+    return not (is_regression_loss(name) or set(tokens(name)) & _NOT_CLASSIFICATION_LOSS)
+
+
 def _class_pair(table: TrialTable) -> tuple[str | None, str | None]:
     """The held-out classification (accuracy, loss) pair the chance-level rules use.
 
@@ -334,7 +346,7 @@ def _class_pair(table: TrialTable) -> tuple[str | None, str | None]:
     """
     roles = table.roles
     loss = roles.metric("loss", held_out=True)
-    if loss and (is_regression_loss(loss) or set(tokens(loss)) & _NOT_CLASSIFICATION_LOSS or _held_out_r2(table)):
+    if loss and (not can_be_cross_entropy(loss) or _held_out_r2(table)):
         return None, None  # the objective is not a classification: accuracy-named scores are downstream
     split = roles.metrics[loss].split if loss else None
     accs = [c for c, m in roles.metrics.items() if m.kind == "accuracy" and m.split in ("val", "test")

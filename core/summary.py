@@ -21,6 +21,7 @@ from core.curves import (
     curve_facts,
     detect_curve_issues,
     overfitting_judged,
+    with_sweep_facts,
 )
 from core.detectors import (
     ISSUE_COLUMNS,
@@ -69,7 +70,7 @@ def analyze_sweep(
     issues = detect_issues(table, thresholds, reconcile=curve_table is None)
     curve_summary = None
     if curve_table is not None:
-        curve_thresholds = curve_thresholds or CurveThresholds()
+        curve_thresholds = with_sweep_facts(curve_thresholds or CurveThresholds(), table, thresholds)
         replaced = issues["type"].eq("overfitting") & issues["trial_id"].isin(overfitting_judged(curve_table,
                                                                                                   curve_thresholds))
         issues, curve_summary = merge_curve_issues(table, issues[~replaced.to_numpy()], curve_table,

@@ -255,7 +255,7 @@ def test_registry_and_output_shape():
     empty = detect_curve_issues(build_curve_table(long_frame({"a": {"val_loss": [1.0]}})))
     assert list(empty.columns) == CURVE_ISSUE_COLUMNS and empty.empty
     for name, value in TH.to_dict().items():
-        assert isinstance(value, int | float), name
+        assert isinstance(value, int | float) or (name == "trivial_loss" and value is None), name
 
 
 def test_nan_onset_epoch_and_a_run_that_recovers():
@@ -284,6 +284,55 @@ def test_diverged_after_progress_but_not_a_converged_jitter_or_a_straight_nan():
     assert ("nan", "diverged") not in found and ("nan", "nonfinite_metric") in found
     detail = detect_curve_issues(table).query("type == 'diverged'").detail.iloc[0]
     assert detail == "train_loss rose to 4 at epoch 5, 13.3x its minimum 0.3 (epoch 3)"
+
+
+def test_diverged_against_the_trivial_predictor_after_the_first_step_only():
+    # two classes, prior 0.63: the trivial predictor's loss is 0.66 (the prior's entropy)
+    th = replace(TH, trivial_loss=0.66)
+    unstable = [83.0, 40.6, 35.5, 29.5, 18.9, 2.1, 0.9, 0.6]  # 30-60x the trivial loss for epochs, slowly down
+    bad_start = [127.0, 0.53, 0.51, 0.50, 0.49, 0.48, 0.47, 0.46]  # only the first step is high: initialisation
+    healthy = [0.7, 0.5, 0.4, 0.35, 0.3, 0.3, 0.29, 0.28]
+    table = build_curve_table(long_frame({
+        "unstable": {"train_loss": unstable}, "bad_start": {"train_loss": bad_start}, "healthy": {"train_loss": healthy},
+    }))
+    issues = detect_curve_issues(table, th)
+    diverged = issues[issues.type == "diverged"]
+    assert diverged.trial_id.tolist() == ["unstable"]  # it never rose from its minimum: only the trivial rule sees it
+    assert diverged.epoch.iloc[0] == 1
+    assert diverged.detail.iloc[0] == "train_loss rose to 40.6 at epoch 1, 61.5x the trivial predictor's loss 0.66"
+    assert ("unstable", "diverged") not in issue_set(table)  # classes unknown: no trivial loss, no such rule
+
+
+def test_a_regression_r2_curve_far_below_zero_after_the_first_step_diverged():
+    table = build_curve_table(long_frame({
+        "blown": {"val_loss": [31.4, 65.0, 8.7, 1.4, 0.6, 0.55], "val_r2": [-25.8, -66.5, -8.3, -0.5, 0.3, 0.34]},
+        "bad_start": {"val_loss": [31.4, 4.5, 1.9, 1.0, 0.6, 0.57], "val_r2": [-32.7, -3.8, -1.0, -0.1, 0.35, 0.39]},
+    }))
+    issues = detect_curve_issues(table)
+    diverged = issues[issues.type == "diverged"]
+    assert diverged.trial_id.tolist() == ["blown"]
+    assert diverged.detail.iloc[0] == "val_r2 fell to -66.5 at epoch 1: squared error 67.5x the mean predictor's"
+
+
+def test_a_blow_up_straight_into_overflow_is_nonfinite_only():
+    table = build_curve_table(long_frame({
+        "overflow": {"train_loss": [354.0, 7e28, np.inf, np.inf, np.inf]},  # one huge value on the way to +inf
+        "stayed": {"train_loss": [354.0, 7e28, 8e28, 9e28, np.inf]},  # blown up for steps, then +inf
+    }))
+    found = issue_set(table)
+    assert ("overflow", "nonfinite_metric") in found and ("overflow", "diverged") not in found
+    assert {("stayed", "nonfinite_metric"), ("stayed", "diverged")} <= found
+
+
+def test_the_trivial_loss_comes_from_the_trial_table():
+    from core.curves import with_sweep_facts
+    from core.detectors import Thresholds
+    from tests.helpers import table_from_records
+
+    table = table_from_records([{"trial_id": "a", "lr": 0.1, "val_loss": 0.5, "val_acc": 0.8},
+                                {"trial_id": "b", "lr": 0.01, "val_loss": 0.4, "val_acc": 0.9}])
+    assert with_sweep_facts(TH, table, Thresholds(n_classes=10)).trivial_loss == pytest.approx(np.log(10))
+    assert with_sweep_facts(TH, table, Thresholds()).trivial_loss is None  # classes unknown
 
 
 def test_overfitting_playbook_rule_reports_the_best_epoch_as_where_to_stop():
@@ -570,9 +619,13 @@ def _reference(frame: pd.DataFrame, th: CurveThresholds) -> dict[tuple[str, str]
         hits = []
         for col in ("train_loss", "val_loss"):
             s, y = finite(col, positive=True)
+            raw, miss = arrays[col]
+            good, bad = epoch[~miss & np.isfinite(raw)], epoch[~miss & ~np.isfinite(raw)]
+            # the last finite value before the loss went non-finite for good is the overflow's onset
+            onset = good.max() if len(good) and len(bad) and bad.max() > good.max() else None
             for t in range(len(y)):
                 m = y[: t + 1].min()
-                if y[t] >= th.diverge_factor * m and y[t] - m >= th.diverge_lost * (y[0] - m):
+                if y[t] >= th.diverge_factor * m and y[t] - m >= th.diverge_lost * (y[0] - m) and s[t] != onset:
                     hits.append(s[t])
                     break
         if hits:

@@ -16,6 +16,7 @@ from core.curves.detectors import (
     CurveThresholds,
     detect_curve_issues,
     overfitting_judged,
+    with_sweep_facts,
 )
 from core.curves.per_trial import curve_facts, trials_from_curves
 from core.curves.table import STEP_NAMES, CurveTable, build_curve_table, held_out_loss, looks_like_curves, train_loss
@@ -35,4 +36,5 @@ __all__ = [
     "overfitting_judged",
     "train_loss",
     "trials_from_curves",
+    "with_sweep_facts",
 ]

@@ -24,13 +24,14 @@ still_improving   the held-out loss was still falling when the run ended
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from core.curves.segments import (
+    View,
     first_rows_where,
     seg_argmin,
     seg_cummin_row,
@@ -43,7 +44,9 @@ from core.curves.segments import (
     take,
 )
 from core.curves.table import CurveTable, held_out_loss, train_loss
+from core.detectors import Thresholds, can_be_cross_entropy, chance_level, is_r2
 from core.issue_types import ISSUE_TYPES, emits, names_where
+from core.table import TrialTable
 
 CURVE_ISSUE_COLUMNS = ["trial_id", "type", "severity", "detail", "epoch"]
 
@@ -95,6 +98,10 @@ class CurveThresholds:
         ``k - 2`` degrees of freedom) of at most 0.001, so i.i.d. noise flags at most
         0.1% of healthy converged runs whatever the number of evaluations ...
     still_best_fraction : 0.1. ... and the smoothed best in the last 10% of the run.
+    trivial_loss : the loss of the trivial predictor (predicting the class prior: ln C
+        when balanced) for the sweep's cross-entropy losses, when the classes are known;
+        None otherwise. Not a threshold but a fact of the sweep, set from the trial
+        table (:func:`with_sweep_facts`); a loss 10x above it has diverged.
     """
 
     diverge_factor: float = 10.0
@@ -116,6 +123,7 @@ class CurveThresholds:
     still_min_drop: float = 0.01
     still_p: float = 0.001
     still_best_fraction: float = 0.1
+    trivial_loss: float | None = None
 
     def to_dict(self) -> dict[str, float]:
         """JSON-native form, as recorded in the summary."""
@@ -123,6 +131,19 @@ class CurveThresholds:
 
 
 CurveDetector = Callable[[CurveTable, CurveThresholds], pd.DataFrame]
+
+
+def with_sweep_facts(curve_thresholds: CurveThresholds, table: TrialTable, thresholds: Thresholds) -> CurveThresholds:
+    """``curve_thresholds`` with the facts the trial table knows and curves alone do not.
+
+    ``trivial_loss``: the trivial predictor's loss when the classes are known or inferred
+    (:func:`core.detectors.chance_level`), unless already set.
+    """
+    if curve_thresholds.trivial_loss is not None:
+        return curve_thresholds
+    trivial = chance_level(table, thresholds)[2]
+    return replace(curve_thresholds, trivial_loss=float(trivial)) if np.isfinite(trivial) and trivial > 0 else \
+        curve_thresholds
 
 
 @emits("nonfinite_metric")
@@ -166,58 +187,104 @@ def detect_curve_nonfinite(curves: CurveTable, thresholds: CurveThresholds) -> p
 
 @emits("diverged")
 def detect_curve_diverged(curves: CurveTable, thresholds: CurveThresholds) -> pd.DataFrame:
-    """A loss that blew up after making progress, on any loss curve.
+    """A loss that blew up: far above its own progress, or far above the trivial predictor's.
 
     Over a trial's positive finite values ``y_0, y_1, ...`` of a loss, with running
-    minimum ``m_t = min(y_0..y_t)``: the first step ``t`` with ``y_t >= diverge_factor *
-    m_t`` (10x) and ``y_t - m_t >= diverge_lost * (y_0 - m_t)`` (at least half the
-    progress from the first value to the minimum given back). ``epoch`` is that step
-    (the earliest over the trial's losses); a loss that goes straight to NaN is
-    ``nonfinite_metric`` only.
+    minimum ``m_t = min(y_0..y_t)``, a step ``t`` is a blow-up when either:
+
+    * ``y_t >= diverge_factor * m_t`` (10x) and ``y_t - m_t >= diverge_lost * (y_0 - m_t)``
+      (at least half the progress from the first value to the minimum given back); or
+    * the trivial predictor's loss ``L0`` is known (``trivial_loss``: a cross-entropy
+      of a classification with known classes) and ``y_t >= diverge_factor * L0``, or an
+      r2 / explained-variance curve is ``<= 1 - diverge_factor`` (a squared error 10x the
+      mean predictor's), at any step after the trial's first: a model 10x worse than
+      knowing nothing is unstable wherever it started. The first step is left out: a
+      loss that merely *starts* high (initialisation, the untrained model) is no blow-up.
+
+    A blow-up that is the loss's last finite value before it went non-finite is the
+    onset of the overflow, and ``nonfinite_metric`` only (like a loss that goes straight
+    to NaN). ``epoch`` is the first blow-up step (the earliest over the trial's curves).
     """
     n = curves.n_trials
     epoch = np.full(n, np.inf)
     parts: list[pd.Series] = []
-    for col in [c for c, m in curves.info.items() if m.kind == "loss"]:
-        c = curves.view(col, positive=True)
+    first = curves.first_step()
+    step = curves.step_column
+    for col, info in curves.info.items():
+        trivial = (thresholds.trivial_loss if info.kind == "loss" and can_be_cross_entropy(col) else None)
+        if info.kind == "loss":
+            c = curves.view(col, positive=True)
+        elif info.kind == "score" and is_r2(col):
+            c = curves.view(col)
+        else:
+            continue
         if not len(c.y):
             continue
-        # a trial can only hit if its maximum is at least diverge_factor x its minimum
-        low = seg_reduce(np.minimum, c.y, c.codes, n, np.nan, c.starts)
-        high = seg_reduce(np.maximum, c.y, c.codes, n, np.nan, c.starts)
-        with np.errstate(invalid="ignore"):
-            candidate = high >= thresholds.diverge_factor * low
-        if not candidate.any():
+        last_finite = _last_finite_before_nonfinite(curves, col)
+        later = c.step > first[c.codes]
+        if info.kind == "score":  # r2: only the comparison with the mean predictor
+            hit = later & (c.y <= 1 - thresholds.diverge_factor) & (c.step != last_finite[c.codes])
+            found = _first_hits(hit, c, epoch)
+            parts.append(pd.Series(
+                f"{col} fell to " + _fmt(c.y[found]) + f" at {step} " + _fmt(c.step[found]) + ": squared error "
+                + _spec(1 - c.y[found], "{:.3g}") + "x the mean predictor's", index=c.codes[found]))
             continue
-        c = subset_trials(c, candidate)
-        min_row = seg_cummin_row(np.log(c.y), c.codes)
-        m = c.y[min_row]
-        first_of_trial = np.zeros(n)
-        first_of_trial[c.codes[c.starts]] = c.y[c.starts]
-        first_val = first_of_trial[c.codes]
-        hit = (c.y >= thresholds.diverge_factor * m) & (c.y - m >= thresholds.diverge_lost * (first_val - m))
-        if not hit.any():
+        rose = _rose_from_minimum(c, n, thresholds)
+        trivial_hit = (later & (c.y >= thresholds.diverge_factor * trivial) if trivial
+                       else np.zeros(len(c.y), dtype=bool))
+        onset = c.step == last_finite[c.codes]
+        found = _first_hits((rose | trivial_hit) & ~onset, c, epoch)
+        if not len(found):
             continue
-        first_rows = first_rows_where(hit, c.codes)
-        trials = c.codes[first_rows]
-        epoch[trials] = np.minimum(epoch[trials], c.step[first_rows])
-        min_row = min_row[first_rows]
-        text = (
-            f"{col} rose to "
-            + _fmt(c.y[first_rows])
-            + f" at {curves.step_column} "
-            + _fmt(c.step[first_rows])
-            + ", "
-            + _spec(c.y[first_rows] / c.y[min_row], "{:.3g}")
-            + "x its minimum "
-            + _fmt(c.y[min_row])
-            + f" ({curves.step_column} "
-            + _fmt(c.step[min_row])
-            + ")"
-        )
-        parts.append(pd.Series(text, index=trials))
+        min_row = seg_cummin_row(np.log(c.y), c.codes)[found]
+        by_min = rose[found]
+        text = np.where(
+            by_min,
+            ", " + _spec(c.y[found] / c.y[min_row], "{:.3g}") + "x its minimum " + _fmt(c.y[min_row])
+            + f" ({step} " + _fmt(c.step[min_row]) + ")",
+            ", " + _spec(c.y[found] / (trivial or 1.0), "{:.3g}") + "x the trivial predictor's loss "
+            + _fmt(np.full(len(found), trivial or 1.0)))
+        parts.append(pd.Series(f"{col} rose to " + _fmt(c.y[found]) + f" at {step} " + _fmt(c.step[found]) + text,
+                               index=c.codes[found]))
     flagged = np.isfinite(epoch)
     return _issues(curves, flagged, "diverged", _join_details(parts, n), epoch)
+
+
+def _rose_from_minimum(c: View, n: int, thresholds: CurveThresholds) -> np.ndarray:
+    """Rows at >= ``diverge_factor`` x the running minimum that gave back >= ``diverge_lost`` of the progress."""
+    low = seg_reduce(np.minimum, c.y, c.codes, n, np.nan, c.starts)
+    high = seg_reduce(np.maximum, c.y, c.codes, n, np.nan, c.starts)
+    with np.errstate(invalid="ignore"):
+        candidate = high >= thresholds.diverge_factor * low  # a trial's maximum must be 10x its minimum
+    rose = np.zeros(len(c.y), dtype=bool)
+    if not candidate.any():
+        return rose
+    rows = np.flatnonzero(candidate[c.codes])
+    sub = subset_rows(c, candidate[c.codes])
+    m = sub.y[seg_cummin_row(np.log(sub.y), sub.codes)]
+    first_of_trial = np.zeros(n)
+    first_of_trial[sub.codes[sub.starts]] = sub.y[sub.starts]
+    first_val = first_of_trial[sub.codes]
+    rose[rows] = (sub.y >= thresholds.diverge_factor * m) & (sub.y - m >= thresholds.diverge_lost * (first_val - m))
+    return rose
+
+
+def _last_finite_before_nonfinite(curves: CurveTable, col: str) -> np.ndarray:
+    """Per trial, the step of ``col``'s last finite value when only non-finite values of it follow, else NaN."""
+    n = curves.n_trials
+    y = curves.metrics[col].to_numpy()
+    present = ~curves.missing[col].to_numpy()
+    finite, bad = present & np.isfinite(y), present & ~np.isfinite(y)
+    last_good = seg_reduce(np.maximum, np.where(finite, curves.step, -np.inf), curves.codes, n, -np.inf)
+    last_bad = seg_reduce(np.maximum, np.where(bad, curves.step, -np.inf), curves.codes, n, -np.inf)
+    return np.where(np.isfinite(last_good) & (last_bad > last_good), last_good, np.nan)
+
+
+def _first_hits(hit: np.ndarray, c: View, epoch: np.ndarray) -> np.ndarray:
+    """The first row of each trial where ``hit`` holds; lowers ``epoch`` (per trial) to its step, in place."""
+    rows = first_rows_where(hit, c.codes) if hit.any() else np.zeros(0, dtype=np.int64)
+    epoch[c.codes[rows]] = np.minimum(epoch[c.codes[rows]], c.step[rows])
+    return rows
 
 
 @emits("overfitting")
