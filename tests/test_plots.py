@@ -173,3 +173,34 @@ def test_a_large_sweep_is_drawn_from_bounded_binned_data(tmp_path):
     fig = isolation_figures(table, summary, max_plots=1)[0][1]
     assert "binned" in fig.axes[0].get_title()
     assert sum(len(c.get_offsets()) for c in fig.axes[0].collections) < 20_000  # no marker per trial
+
+
+def test_threshold_labels_that_would_overlap_are_written_as_one():
+    from matplotlib.figure import Figure
+
+    from graph.report.pictures import _draw_plan, _log_scale
+
+    def threshold(i, direction, cut, kind):
+        return {"id": f"A{i}", "hyperparameter": "lr", "rule": "threshold", "direction": direction, "issue_type": kind,
+                "lo": cut if direction == "above" else 0.0, "hi": 1.0 if direction == "above" else cut}
+
+    associations = [threshold(1, "above", 0.3, "nonfinite_metric"), threshold(2, "above", 0.3, "failed"),
+                    threshold(3, "below", 0.29, "failed"), threshold(4, "below", 1e-4, "failed")]
+    summary = {"associations": associations,
+               "patterns": [{"id": f"P{i}", "association_id": f"A{i}"} for i in range(1, 5)]}
+    ax = Figure(figsize=(9.0, 5.0)).add_subplot()
+    _log_scale(ax, "x")
+    ax.set_xlim(1e-5, 1.0)
+    _draw_plan(ax, "lr", summary)
+    assert len([line for line in ax.get_lines() if line.get_linestyle() == "--"]) == 4  # every threshold drawn
+    assert sorted(t.get_text() for t in ax.texts) == ["P1, P2: ≥ 0.3; P3: ≤ 0.29", "P4: ≤ 0.0001"]
+
+
+def test_log_axes_are_labelled_in_plain_text_powers_of_ten(cifar):
+    summary, table, _ = cifar
+    fig = isolation_figures(table, summary)[0][1]
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert labels and all(label.startswith("10") and "$" not in label for label in labels)
+    assert "10⁻³" in labels  # the cifar learning rates span 1e-5 to 1

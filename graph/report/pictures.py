@@ -25,10 +25,11 @@ matplotlib.use("Agg")  # never a display, whatever MPLBACKEND says
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.colors import to_rgba_array  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
-from matplotlib.ticker import PercentFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, PercentFormatter  # noqa: E402
 from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
 from core.curves import CurveTable, curve_facts, held_out_loss, train_loss  # noqa: E402
@@ -53,6 +54,38 @@ def _style(kind: str) -> tuple[str, str]:
     """(colour, marker) of an issue type's trials; a type outside the table is drawn as healthy ones are."""
     entry = ISSUE_TYPES.get(kind)
     return (entry.colour, entry.marker) if entry else _HEALTHY
+
+
+def _log_scale(ax: Any, axis: str) -> None:
+    """A log scale on ``axis`` ("x" or "y") labelled 10⁻⁵ ... 10² in plain text, minor ticks at 2 and 5.
+
+    Matplotlib's own labels go through mathtext, and its minor ticks at 2 to 9 of every
+    decade are most of an axis' drawing time: the same picture, several times cheaper.
+    """
+    (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+    which = ax.xaxis if axis == "x" else ax.yaxis
+    which.set_major_formatter(FuncFormatter(_power_of_ten))
+    which.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+    which.set_minor_formatter(NullFormatter())
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _power_of_ten(value: float, _pos: int | None = None) -> str:
+    """``10⁻³`` for a tick at a power of ten, nothing elsewhere (the log axes' major ticks are powers of ten)."""
+    exponent = math.log10(value) if value > 0 else math.nan
+    if not math.isfinite(exponent) or abs(exponent - round(exponent)) > 1e-9:
+        return ""
+    return "10" + str(round(exponent)).translate(_SUPERSCRIPT)
+
+
+def _rgba(colours: list[str]) -> np.ndarray:
+    """Colour names as an RGBA array, each distinct name converted once (a marker per trial is thousands of names)."""
+    distinct = list(dict.fromkeys(colours))
+    codes = {c: i for i, c in enumerate(distinct)}
+    table = to_rgba_array(distinct) if distinct else np.zeros((0, 4))
+    return table[[codes[c] for c in colours]] if colours else np.zeros((0, 4))
 
 
 def text(value: object, limit: int = 48) -> str:
@@ -108,7 +141,7 @@ def heatmap_figure(summary: dict[str, Any], *, max_rows: int = 40) -> Figure | N
         weight = _weight(size)[..., None]  # a region of few trials is pale: 1/1 is not as red as 40/40
         colours[..., :3] = weight * colours[..., :3] + (1 - weight)
         colours[np.isnan(rate)] = (1, 1, 1, 0)
-        ax.imshow(colours, aspect="auto")
+        ax.imshow(colours, aspect="auto", interpolation="none")
         image = matplotlib.cm.ScalarMappable(norm=matplotlib.colors.Normalize(0, 1), cmap=cmap)
         n_significant = 0
         for i, (_, _, by_type) in enumerate(rows):
@@ -120,7 +153,8 @@ def heatmap_figure(summary: dict[str, Any], *, max_rows: int = 40) -> Figure | N
                 n_significant += significant
                 colour = "white" if a["rate"] * _weight(a["n"]) > 0.6 else "black"
                 ax.text(j, i, f"{a['k']}/{a['n']}" + ("*" if significant else ""), ha="center", va="center",
-                        fontsize=8.5, color=colour, fontweight="bold" if significant else "normal")
+                        fontsize=8.5, color=colour, fontweight="bold" if significant else "normal",
+                        in_layout=False)  # inside its cell: the layout need not measure it
                 if significant:
                     ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=2))
         previous = None
@@ -338,15 +372,15 @@ def _draw_isolation(d: dict[str, Any], summary: dict[str, Any]) -> Figure:
         fig = Figure(figsize=(9.0, 5.0), layout="constrained")
         ax = fig.add_subplot()
         if log_x:
-            ax.set_xscale("log")
+            _log_scale(ax, "x")
         if log_y:
-            ax.set_yscale("log")
+            _log_scale(ax, "y")
         if "points" in d:
             px, py, pk, pc = d["points"]
             for k in d["counts"]:
                 sel = pk == k  # noqa: E711 - None too, elementwise
                 colour, marker = _style(k) if k else _HEALTHY
-                colours = [colour_of.get(c, "#999999") for c in pc[sel]] if colour_of else colour
+                colours = _rgba([colour_of.get(c, "#999999") for c in pc[sel]]) if colour_of else colour
                 ax.scatter(px[sel], py[sel], s=34 if k else 22, c=colours, marker=marker, alpha=0.85 if k else 0.6,
                            linewidths=0.3 if k else 0, edgecolors="white")
         else:
@@ -418,8 +452,8 @@ def _top_band(ax: Any, d: dict[str, Any], top: float | None) -> None:
             (d["nonfinite"], d["n_nonfinite"], _BAND[2], "X", f"NaN/inf {metric}")):
         if not n:
             continue
-        colours = ([colour_of.get(c, "#999999") for c in cats] if colour_of
-                   else [_style(k)[0] if k else _HEALTHY[0] for k in kinds])
+        colours = _rgba([colour_of.get(c, "#999999") for c in cats] if colour_of
+                        else [_style(k)[0] if k else _HEALTHY[0] for k in kinds])
         ax.scatter(x, np.full(len(x), level), transform=edge, s=30, c=colours, marker=marker, linewidths=0, zorder=5)
         ax.scatter([], [], s=30, c="#666666", marker=marker, label=f"{what}, in the top band ({n})")
 
@@ -457,6 +491,7 @@ def _draw_plan(ax: Any, hp: str, summary: dict[str, Any]) -> None:
         ax.axvspan(plan["low"], plan["high"], color="#009E73", alpha=0.10, zorder=0,
                    label=f"next sweep: {format_number(plan['low'])} to {format_number(plan['high'])}")
     by_id = {a["id"]: a for a in summary.get("associations") or []}
+    cuts: list[tuple[float, str, str, str]] = []  # (cut, pattern id, "≥"/"≤", colour), in pattern order
     for p in summary.get("patterns") or []:
         a = by_id.get(p.get("association_id"))
         if a is None or a["hyperparameter"] != hp or a["rule"] != "threshold":
@@ -464,9 +499,35 @@ def _draw_plan(ax: Any, hp: str, summary: dict[str, Any]) -> None:
         cut = a["lo"] if a["direction"] == "above" else a["hi"]
         colour = _style(a["issue_type"])[0]
         ax.axvline(cut, color=colour, linestyle="--", linewidth=1.3, zorder=3)
-        ax.annotate(f"{p['id']}: {'≥' if a['direction'] == 'above' else '≤'} {format_number(cut)}", (cut, 0.02),
-                    xycoords=blended_transform_factory(ax.transData, ax.transAxes), xytext=(-4, 0),
-                    textcoords="offset points", color=colour, fontsize=8.5, rotation=90, va="bottom", ha="right")
+        cuts.append((cut, p["id"], "≥" if a["direction"] == "above" else "≤", colour))
+    for group in _near(ax, cuts):  # one label for thresholds that would print over each other
+        ids: dict[str, list[str]] = {}  # "≥ 0.3" -> the patterns at that threshold
+        for c, pid, sign, _ in group:
+            ids.setdefault(f"{sign} {format_number(c)}", []).append(pid)
+        label = "; ".join(f"{', '.join(pids)}: {where}" for where, pids in ids.items())
+        cut, colour = group[0][0], group[0][3]
+        ax.annotate(label, (cut, 0.02), xycoords=blended_transform_factory(ax.transData, ax.transAxes), xytext=(-4, 0),
+                    textcoords="offset points", color=colour, fontsize=8.5, rotation=90, va="bottom", ha="right",
+                    bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 1})
+
+
+_LABEL_GAP = 0.025
+"""Threshold labels closer than this share of the axes' width are written as one."""
+
+
+def _near(ax: Any, cuts: list[tuple[float, str, str, str]]) -> list[list[tuple[float, str, str, str]]]:
+    """``cuts`` in groups whose lines lie within :data:`_LABEL_GAP` of the axes' width of each other (by position)."""
+    to_axes = ax.transScale + ax.transLimits  # data -> axes fraction, without the figure's size
+    where = sorted(((float(to_axes.transform((c[0], 0))[0]), i) for i, c in enumerate(cuts)))
+    groups: list[list[int]] = []
+    last = -math.inf
+    for x, i in where:
+        if groups and x - last < _LABEL_GAP:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+        last = x
+    return [[cuts[i] for i in sorted(g)] for g in groups]
 
 
 def _best_per_bucket(x: np.ndarray, y: np.ndarray, goal: str, log_x: bool, max_buckets: int) -> tuple[np.ndarray, np.ndarray]:
@@ -587,7 +648,7 @@ def curves_figure(
                             xytext=(4, -12), textcoords="offset points", fontsize=8)
             finite = value[np.isfinite(value)]
             if finite.size and finite.min() > 0 and finite.max() / finite.min() >= _LOG_SPAN:
-                ax.set_yscale("log")
+                _log_scale(ax, "y")
             labels = ", ".join(ISSUE_TYPES[t].short_label for t in sorted(set(types.get(trial, [])), key=_RANK.get))
             ax.set_title(f"{text(trial, 18)}: " + ("best healthy trial" if is_best else text(labels, 36)), fontsize=9.5)
             ax.set_xlabel(text(curves.step_column, 20))
@@ -653,5 +714,5 @@ def draw_pictures(
 
 def _png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, facecolor="white")
+    fig.savefig(buffer, format="png", dpi=DPI, facecolor="white", pil_kwargs={"compress_level": 1})
     return buffer.getvalue()
