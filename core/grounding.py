@@ -41,6 +41,7 @@ from functools import cached_property
 from typing import Any
 
 from core.issue_types import ISSUE_TYPES
+from core.records import with_issue_rows
 
 _BARE_TOKEN = re.compile(r"(?<![\w.\-:/`])[A-Za-z0-9][\w.\-:/]*[A-Za-z0-9](?![\w`])")
 _BACKTICKED_SPAN = re.compile(r"`[^`]*`")
@@ -290,8 +291,10 @@ def facts_of(summary: dict[str, Any]) -> Facts:
     """Everything :func:`ground` checks model text against, read from a summary.
 
     Pass the summary merged with the deterministic analysis (patterns, leads,
-    recommendations), never with model-written text.
+    recommendations), never with model-written text. Its issues may be rows or columns
+    (:func:`core.records.with_issue_rows`).
     """
+    summary = with_issue_rows(summary)
     sweep = summary.get("sweep") or {}
     n_trials = sweep.get("n_trials")
     affected = summary.get("trials_affected")

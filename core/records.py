@@ -461,6 +461,97 @@ class Issue(Record):
     epoch: Annotated[Number | None, _doc("the step a curve-based issue refers to")] = None
 
 
+ISSUE_FIELDS = ("trial_id", "type", "severity", "detail", "epoch")
+"""The keys of an issue row, in the order the summary writes them."""
+_INTERNED = ("trial_id", "type", "severity", "detail")
+
+
+@dataclass(frozen=True, kw_only=True)
+class IssueColumns:
+    """The issue rows of a summary column by column (row ``i`` is ``trial_id[i]``, ``type[i]``...).
+
+    This is how the graph's state holds ``summary["issues"]``: a 1M-trial sweep has a
+    quarter of a million rows whose trial ids, types, severities and details repeat,
+    so :meth:`to_state` stores each column's distinct values once with one small code
+    per row, and ``epoch`` only for the rows that have one (a few MB in a checkpoint
+    instead of 22). ``hparam_summary.json`` keeps the rows (:meth:`rows`);
+    :func:`with_issue_rows` and :func:`with_issue_columns` turn a summary from one
+    form into the other.
+    """
+
+    trial_id: list[str]
+    type: list[str]
+    severity: list[str]
+    detail: list[str]
+    epoch: list[float | None]
+    """The step a curve-based issue refers to, None for the others."""
+
+    def __len__(self) -> int:
+        return len(self.trial_id)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The rows as ``hparam_summary.json`` holds them: ``{trial_id, type, severity, detail}``, ``epoch`` when set."""
+        plain = ({"trial_id": i, "type": t, "severity": s, "detail": d}
+                 for i, t, s, d in zip(self.trial_id, self.type, self.severity, self.detail))
+        return [row if e is None else row | {"epoch": e} for row, e in zip(plain, self.epoch)]
+
+    def issues(self) -> list[Issue]:
+        """The rows as typed records."""
+        return [Issue(trial_id=i, type=t, severity=s, detail=d, epoch=e)
+                for i, t, s, d, e in zip(self.trial_id, self.type, self.severity, self.detail, self.epoch)]
+
+    @classmethod
+    def of_rows(cls, rows: list[dict[str, Any]]) -> IssueColumns:
+        """The columns of issue rows (:meth:`rows`' inverse)."""
+        return cls(trial_id=[r["trial_id"] for r in rows], type=[r["type"] for r in rows],
+                   severity=[r["severity"] for r in rows], detail=[r["detail"] for r in rows],
+                   epoch=[r.get("epoch") for r in rows])
+
+    def to_state(self) -> dict[str, Any]:
+        """JSON-native and compact: ``{"rows": n, COLUMN: {"values": [...], "codes": [...]}, "epoch": {"rows", "values"}}``.
+
+        ``values`` holds a column's distinct values in order of first appearance and
+        ``codes`` each row's index into them.
+        """
+        out: dict[str, Any] = {"rows": len(self)}
+        for name in _INTERNED:
+            codes: dict[str, int] = {}
+            out[name] = {"codes": [codes.setdefault(v, len(codes)) for v in getattr(self, name)], "values": list(codes)}
+        at = [i for i, e in enumerate(self.epoch) if e is not None]
+        out["epoch"] = {"rows": at, "values": [self.epoch[i] for i in at]}
+        return out
+
+    @classmethod
+    def from_state(cls, data: Mapping[str, Any]) -> IssueColumns:
+        """The columns of :meth:`to_state`'s form; ValueError on another shape."""
+        try:
+            columns = {name: [data[name]["values"][c] for c in data[name]["codes"]] for name in _INTERNED}
+            epoch: list[float | None] = [None] * int(data["rows"])
+            for i, e in zip(data["epoch"]["rows"], data["epoch"]["values"]):
+                epoch[i] = e
+        except (KeyError, IndexError, TypeError) as exc:
+            raise ValueError(f"issues: not the columns of IssueColumns.to_state ({type(exc).__name__}: {exc})") from None
+        if any(len(c) != len(epoch) for c in columns.values()):
+            raise ValueError("issues: columns of different lengths")
+        return cls(**columns, epoch=epoch)
+
+
+def with_issue_columns(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary with its issue rows column by column (:meth:`IssueColumns.to_state`): the graph state's form."""
+    issues = summary.get("issues")
+    if not isinstance(issues, list):
+        return summary
+    return summary | {"issues": IssueColumns.of_rows(issues).to_state()}
+
+
+def with_issue_rows(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary with its issues as rows, as ``hparam_summary.json`` holds it (either form accepted)."""
+    issues = summary.get("issues")
+    if not isinstance(issues, Mapping):
+        return summary
+    return summary | {"issues": IssueColumns.from_state(issues).rows()}
+
+
 @dataclass(frozen=True, kw_only=True)
 class IssueTypeInfo(Record):
     """One issue type of the vocabulary, as the summary states it."""
@@ -807,6 +898,11 @@ class Diagnosis(Record):
     hypotheses: list[dict[str, Any]] = field(default_factory=list)
     writer: Writer
     next_sweep: NextSweep | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Diagnosis:
+        """The diagnosis of a summary: ``hparam_summary.json``, or the graph's ``summary`` (issues column by column)."""
+        return super().from_dict(with_issue_rows(data) if isinstance(data, dict) else data)
 
 
 def _as_float(value: Any) -> float | None:

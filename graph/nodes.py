@@ -11,6 +11,7 @@ from core.grounding import FactIndex, Grounded
 from core.loading import RawTable
 from core.next_sweep import plan_next_sweep
 from core.patterns import analyze_patterns
+from core.records import with_issue_columns, with_issue_rows
 from core.roles import ColumnRoles, infer_roles
 from core.summary import analyze_sweep
 from core.sweep import Sweep
@@ -67,10 +68,14 @@ def detect(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
 
 
 def summarise(loaded: Loaded, roles: dict[str, Any], ctx: Context) -> dict[str, Any]:
-    """The detect node's summary of a sweep as read, with the state's roles and the run's thresholds."""
+    """The detect node's summary of a sweep as read, with the state's roles and the run's thresholds.
+
+    Its issue rows are column by column (:func:`core.records.with_issue_columns`), as the state keeps them.
+    """
     sweep, column_roles = loaded.sweep, ColumnRoles.from_dict(roles)
-    return analyze_sweep(sweep.trials, column_roles, ctx.thresholds(), table=loaded.trial_table(column_roles),
-                         curve_table=loaded.curve_table(), search_space=sweep.space)
+    return with_issue_columns(analyze_sweep(sweep.trials, column_roles, ctx.thresholds(),
+                                            table=loaded.trial_table(column_roles), curve_table=loaded.curve_table(),
+                                            search_space=sweep.space))
 
 
 def analyze(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -82,7 +87,7 @@ def analyze(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     then does not call the model either.
     """
     ctx = context_of(runtime)
-    summary = state["summary"]
+    summary = with_issue_rows(state["summary"])
     analysis = analyze_patterns(summary, alpha=ctx.alpha, min_support=ctx.min_support)
     try:
         model = llm.get_chat_model(ctx)
@@ -127,7 +132,7 @@ def write(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     is removed and the report says so in one line. Tables come from ``core`` only.
     """
     ctx = context_of(runtime)
-    summary, analysis = state["summary"], dict(state["analysis"])
+    summary, analysis = with_issue_rows(state["summary"]), dict(state["analysis"])
     model_info = analysis.pop("model", None) or {}
     facts = _fact_index(summary, analysis)
     revisions = state.get("revisions", 0)
@@ -181,7 +186,8 @@ def write(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     if failed:
         full["writer"]["notes"].append(failed)
         new_notes.append(failed)
-    return {"summary": full, **compose(full, pictures), "invalid_citations": [], "notes": new_notes}
+    kept = with_issue_columns(full | {"issues": state["summary"]["issues"]})  # unchanged since detect
+    return {"summary": kept, **compose(full, pictures), "invalid_citations": [], "notes": new_notes}
 
 
 def _pictures(state: State, summary: dict[str, Any]) -> tuple[list[tuple[dict[str, str], bytes]], str | None]:

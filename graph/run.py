@@ -287,6 +287,7 @@ def run_graph(results: str, args: argparse.Namespace, progress: _Plain) -> dict[
     same order without LangGraph (:func:`graph.diagnose.run_nodes`): nothing of it is
     needed then, and importing it costs a second.
     """
+    from core.records import with_issue_rows
     from graph.context import Context
     from graph.llm import choose_provider
 
@@ -313,6 +314,7 @@ def run_graph(results: str, args: argparse.Namespace, progress: _Plain) -> dict[
         progress.step(step if args.no_plots or node != "analyze" else f"{step} and drawing pictures")
     for note in final["summary"]["writer"]["notes"]:
         progress.note(f"note: {note}")
+    final["summary"] = with_issue_rows(final["summary"])  # the state keeps them column by column
     return final
 
 

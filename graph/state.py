@@ -50,7 +50,9 @@ class OutputState(TypedDict, total=False):
     report: str
     """The markdown report (``hparam_report.md``)."""
     summary: dict[str, Any]
-    """The JSON summary (``hparam_summary.json``): every fact the report states."""
+    """The JSON summary (``hparam_summary.json``): every fact the report states, except that its ``issues``
+    are column by column (:meth:`core.records.IssueColumns.to_state`, a few MB for a million trials);
+    :func:`core.records.with_issue_rows` gives the rows, and ``Diagnosis.from_dict`` reads either form."""
     report_html: str
     """The same report as one self-contained HTML page (``hparam_report.html``), the pictures inline."""
     pictures: list[dict[str, str]]

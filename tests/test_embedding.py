@@ -9,6 +9,7 @@ import optuna
 import pytest
 
 from core.errors import InputError
+from core.records import Diagnosis, with_issue_rows
 from graph import diagnose, graph
 from graph.context import Context
 from tests.conftest import EXAMPLES
@@ -64,9 +65,10 @@ def test_studio_shows_what_each_input_means_and_no_object_setting():
 
 
 def test_diagnose_gives_the_summary_the_graph_gives():
-    expected = graph.invoke({"results_path": str(SAMPLE)}, context=Context(offline=True))["summary"]
+    state = graph.invoke({"results_path": str(SAMPLE)}, context=Context(offline=True))["summary"]
+    expected = with_issue_rows(state)  # the state keeps the issue rows column by column
     diagnosis = diagnose(SAMPLE)
-    assert diagnosis.to_dict() == expected
+    assert diagnosis.to_dict() == expected and Diagnosis.from_dict(state) == diagnosis
     assert diagnosis.trials_affected == expected["trials_affected"] and diagnosis.issues[0].trial_id
     assert diagnose(str(SAMPLE), context=Context(min_support=50)).patterns == []
 
@@ -82,8 +84,8 @@ def test_diagnose_a_live_optuna_study_and_its_trials_dataframe():
     frame = study.trials_dataframe()
     assert frame["params_momentum"].isna().any() and frame["value"].isna().any()
     from_frame = diagnose(frame).to_dict()
-    from_records = graph.invoke({"records": json.loads(frame.to_json(orient="records", date_format="iso"))},
-                                context=Context(offline=True))["summary"]
+    from_records = with_issue_rows(graph.invoke({"records": json.loads(frame.to_json(orient="records", date_format="iso"))},
+                                                context=Context(offline=True))["summary"])
     from_dict_records = diagnose(frame.to_dict("records")).to_dict()
 
     for summary in (live, from_frame, from_records, from_dict_records):

@@ -8,11 +8,13 @@ import re
 import sqlite3
 import subprocess
 import sys
+from collections import Counter
 
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 
+from core.records import with_issue_rows
 from graph import build_graph, graph
 from graph.builder import route_after_write
 from graph.context import Context
@@ -47,7 +49,10 @@ def test_offline_run_has_all_sections_and_only_real_ids():
     assert s["schema_version"] == "1.2" and s["sweep"]["n_trials"] == 6
     assert s["issue_counts"] == {"nonfinite_metric": 2, "status_mismatch": 1, "failed": 1, "generalization_gap": 1,
                                  "short_run": 1}
-    assert all(isinstance(i["trial_id"], str) for i in s["issues"])
+    assert set(s["issues"]) == {"rows", "trial_id", "type", "severity", "detail", "epoch"}  # column by column
+    rows = with_issue_rows(s)["issues"]
+    assert len(rows) == s["issues"]["rows"] == 6 and all(isinstance(i["trial_id"], str) for i in rows)
+    assert Counter(i["type"] for i in rows) == s["issue_counts"] and rows[0]["trial_id"] == "2"
     assert s["writer"]["author"] == "deterministic"
     json.dumps(s, allow_nan=False)
 

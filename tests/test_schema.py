@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from core.records import Diagnosis
+from core.records import Diagnosis, IssueColumns, with_issue_columns, with_issue_rows
 from core.schema import schema_text
 from tests.conftest import DATA, EXAMPLES, ROOT, SAMPLE
 
@@ -80,3 +80,37 @@ def test_the_schema_rejects_what_is_not_a_summary_and_allows_analyst_extras(summ
     assert list(validator.iter_errors(extra)) == []
     without_plan = {k: v for k, v in good.items() if k != "next_sweep"}  # a graph run's summary
     assert list(validator.iter_errors(without_plan)) == []
+
+
+def test_issue_rows_go_column_by_column_and_back(summaries):
+    """The graph state's form of the issues (interned columns) holds exactly the rows of hparam_summary.json."""
+    with_epoch = 0
+    for summary in summaries.values():
+        compact = with_issue_columns(summary)
+        assert with_issue_rows(compact) == summary and with_issue_columns(compact) is compact
+        assert Diagnosis.from_dict(compact) == Diagnosis.from_dict(summary)
+        columns = compact["issues"]
+        assert columns["rows"] == len(summary["issues"])
+        assert len(columns["type"]["values"]) == len({i["type"] for i in summary["issues"]})
+        with_epoch += len(columns["epoch"]["rows"])
+        assert len(json.dumps(columns)) < len(json.dumps(summary["issues"]))
+    assert with_epoch  # the curves' issues carry their step
+
+
+def test_issue_columns_keep_every_row_and_reject_a_broken_form():
+    rows = [{"trial_id": "a", "type": "diverged", "severity": "high", "detail": "loss 1e9", "epoch": 3.0},
+            {"trial_id": "b", "type": "diverged", "severity": "high", "detail": "loss 1e9"},
+            {"trial_id": "a", "type": "overfitting", "severity": "low", "detail": "gap", "epoch": 0.0}]
+    state = IssueColumns.of_rows(rows).to_state()
+    assert state["detail"] == {"codes": [0, 0, 1], "values": ["loss 1e9", "gap"]}
+    assert state["epoch"] == {"rows": [0, 2], "values": [3.0, 0.0]}  # an epoch 0 is an epoch
+    assert IssueColumns.from_state(state).rows() == rows
+    assert IssueColumns.from_state(IssueColumns.of_rows([]).to_state()).rows() == []
+    broken = copy.deepcopy(state)
+    broken["type"]["codes"] = [0, 5, 0]
+    with pytest.raises(ValueError, match="issues"):
+        IssueColumns.from_state(broken)
+    broken = copy.deepcopy(state)
+    broken["trial_id"]["codes"].pop()
+    with pytest.raises(ValueError, match="different lengths"):
+        IssueColumns.from_state(broken)
