@@ -243,7 +243,7 @@ def isolation_figures(
 def trial_kinds(table: TrialTable, summary: dict[str, Any]) -> np.ndarray:
     """Each trial's most severe sick issue type (None: no sick issue), in table order (object array)."""
     worst = _worst_issue(summary)
-    ids = pd.Index(np.asarray(table.ids).astype(str))
+    ids = pd.Index(table.ids.to_numpy(dtype=object))  # text already (see TrialTable.ids)
     if not ids.is_unique:
         return np.array([worst.get(i) for i in ids], dtype=object)
     kinds = np.full(len(ids), None, dtype=object)
@@ -272,8 +272,10 @@ def isolation_data(table: TrialTable, summary: dict[str, Any], hp: str, *, max_b
     y = table.metrics[metric].to_numpy(dtype=float)
     reported = ~table.missing[metric].to_numpy(dtype=bool)
     category = _category(table, summary, hp)
-    cats = (table.hyperparameters[category].astype(str).to_numpy(dtype=object) if category
-            else np.full(len(x), None, dtype=object))
+    # the category of each trial as a code into cat_names (a comparison of codes, not of a million strings)
+    cat_code, cat_names = (pd.factorize(table.hyperparameters[category].astype(str)) if category
+                           else (np.zeros(len(x), dtype=np.intp), [None]))
+    cat_names = np.asarray(cat_names, dtype=object)
     has_x = np.isfinite(x)
     finite_y = np.isfinite(y) & has_x
     bad_y = reported & ~np.isfinite(y) & has_x
@@ -285,37 +287,48 @@ def isolation_data(table: TrialTable, summary: dict[str, Any], hp: str, *, max_b
     top = _focus_top(y, finite_y, finite_y & ~np.isin(code, [i for i, k in enumerate(names) if k in high]), log_y, goal)
     off = finite_y & (y > top) if top is not None else np.zeros_like(finite_y)
     shown = finite_y & ~off
-    distinct = np.unique(xs)
+    distinct = pd.unique(xs)  # hashed, not sorted: a million continuous values need no order here
     jitter = distinct.size <= 12 and xs.size >= 3 * distinct.size
-    xj = _jitter(x, distinct, log_x) if jitter else x
+    xj = _jitter(x, np.sort(distinct), log_x) if jitter else x
     drawn = finite_y | bad_y
     data: dict[str, Any] = {
         "hp": hp, "metric": metric, "goal": goal, "log_x": log_x, "log_y": log_y, "top": top, "jitter": jitter,
         "n": int(drawn.sum()), "category": category,
-        "categories": sorted(set(cats[drawn]) - {None}) if category else [],
+        "categories": sorted(cat_names[np.unique(cat_code[drawn])]) if category else [],
         "counts": _counts(code[drawn], names),
         "x_range": (float(np.min(xj[has_x])), float(np.max(xj[has_x]))) if has_x.any() else (0.0, 1.0),
-        "best": {c: _best_per_bucket(x[finite_y & (cats == c)], y[finite_y & (cats == c)], goal, log_x, max_buckets)
-                 for c in ([None] if not category else sorted(set(cats[finite_y])))},
+        "best": {cat_names[i]: _best_per_bucket(x[finite_y & (cat_code == i)], y[finite_y & (cat_code == i)], goal,
+                                                log_x, max_buckets)
+                 for i in sorted(np.unique(cat_code[finite_y]) if category else [0], key=lambda i: cat_names[i])},
         "n_above": int(off.sum()), "n_nonfinite": int(bad_y.sum()),
     }
     many = int(has_x.sum()) > MAX_POINTS
-    data["above"] = _thin(xj[off], kinds[off], cats[off], code[off], log_x, many)
-    data["nonfinite"] = _thin(xj[bad_y], kinds[bad_y], cats[bad_y], code[bad_y], log_x, many)
+    data["above"] = _thin(xj[off], kinds[off], cat_names[cat_code[off]], code[off], log_x, many)
+    data["nonfinite"] = _thin(xj[bad_y], kinds[bad_y], cat_names[cat_code[bad_y]], code[bad_y], log_x, many)
     if not many:
-        data["points"] = (xj[shown], y[shown], kinds[shown], cats[shown])
+        data["points"] = (xj[shown], y[shown], kinds[shown], cat_names[cat_code[shown]])
         return data
     gx = _edges(xj[shown], log_x, _GRID[0])
     gy = _edges(y[shown], log_y, _GRID[1])
-    total = np.histogram2d(xj[shown], y[shown], bins=(gx, gy))[0]
+    cell = _bin(xj[shown], gx) * _GRID[1] + _bin(y[shown], gy)  # each trial's grid cell, found once
+    total = np.bincount(cell, minlength=_GRID[0] * _GRID[1]).reshape(_GRID)
     data["density"] = (gx, gy, total.T)
     data["cells"] = {}
+    shown_code = code[shown]
     for i, k in enumerate(names):
-        sel = shown & (code == i)
+        sel = shown_code == i
         if sel.any():  # the cells where most trials have this issue
-            ix, iy = np.nonzero(np.histogram2d(xj[sel], y[sel], bins=(gx, gy))[0] >= _MOSTLY * np.maximum(total, 1))
+            counts = np.bincount(cell[sel], minlength=_GRID[0] * _GRID[1]).reshape(_GRID)
+            ix, iy = np.nonzero(counts >= _MOSTLY * np.maximum(total, 1))
             data["cells"][k] = (_centres(gx, log_x)[ix], _centres(gy, log_y)[iy])
     return data
+
+
+def _bin(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """The bin of each value as :func:`numpy.histogram2d` counts it (half-open bins, the last one closed)."""
+    index = np.searchsorted(edges, values, side="right") - 1
+    index[values == edges[-1]] -= 1
+    return index
 
 
 def _category(table: TrialTable, summary: dict[str, Any], hp: str) -> str | None:
@@ -534,9 +547,9 @@ def _best_per_bucket(x: np.ndarray, y: np.ndarray, goal: str, log_x: bool, max_b
     """The best trial of each bucket of ``x`` (each value, when there are few), sorted by ``x``."""
     if x.size == 0:
         return x, y
-    values = np.unique(x)
+    values = pd.unique(x)  # hashed: only a few values are sorted
     if values.size <= 2 * max_buckets:
-        codes = np.searchsorted(values, x)
+        codes = np.searchsorted(np.sort(values), x)
     else:
         edges = (np.geomspace(x.min(), x.max(), max_buckets + 1) if log_x
                  else np.unique(np.quantile(x, np.linspace(0, 1, max_buckets + 1))))
