@@ -63,10 +63,14 @@ def _log_scale(ax: Any, axis: str) -> None:
     decade are most of an axis' drawing time: the same picture, several times cheaper.
     """
     (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
-    which = ax.xaxis if axis == "x" else ax.yaxis
-    which.set_major_formatter(FuncFormatter(_power_of_ten))
-    which.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
-    which.set_minor_formatter(NullFormatter())
+    _log_ticks(ax.xaxis if axis == "x" else ax.yaxis)
+
+
+def _log_ticks(axis: Any) -> None:
+    """The ticks of :func:`_log_scale` on a matplotlib ``Axis`` already on a log scale (a colour bar's too)."""
+    axis.set_major_formatter(FuncFormatter(_power_of_ten))
+    axis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+    axis.set_minor_formatter(NullFormatter())
 
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -402,6 +406,7 @@ def _draw_isolation(d: dict[str, Any], summary: dict[str, Any]) -> Figure:
                                  norm=matplotlib.colors.LogNorm(vmin=1, vmax=max(2.0, float(counts.max()))))
             bar = fig.colorbar(mesh, ax=ax, location="bottom", shrink=0.4, aspect=30, pad=0.02, anchor=(0.0, 1.0))
             bar.set_label("trials per cell", fontsize=8.5)
+            _log_ticks(bar.ax.xaxis)
             for k, (cx, cy) in d["cells"].items():
                 colour, marker = _style(k)
                 ax.scatter(cx, cy, s=20, c=colour, marker=marker, alpha=0.9, linewidths=0.3, edgecolors="white")
