@@ -35,13 +35,16 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from core.issue_types import ISSUE_TYPES
-from core.records import with_issue_rows
+from core.records import INTERNED_FIELDS, ISSUE_FIELDS, IssueColumns
 
 _BARE_TOKEN = re.compile(r"(?<![\w.\-:/`])[A-Za-z0-9][\w.\-:/]*[A-Za-z0-9](?![\w`])")
 _BACKTICKED_SPAN = re.compile(r"`[^`]*`")
@@ -140,7 +143,7 @@ class Facts:
     """Issue type (or ``"any"``) -> the trial counts the summary gives for it."""
     params: dict[str, ParamFacts] = field(default_factory=dict)
     """Lower-cased column name -> the values the summary states for it."""
-    trial_issues: dict[str, set[str]] = field(default_factory=dict)
+    trial_issues: Mapping[str, set[str]] = field(default_factory=dict)
     """Trial id -> its issue types (``info``-severity issues left out)."""
     best_trial: str | None = None
     n_trials: int | None = None
@@ -224,8 +227,8 @@ class Grounded:
 
 
 def summary_trial_ids(summary: dict[str, Any]) -> set[str]:
-    """Every trial id the summary (and so the report) may cite."""
-    ids = {str(i["trial_id"]) for i in summary.get("issues", [])}
+    """Every trial id the summary (and so the report) may cite (its issues as rows or columns)."""
+    ids = set(map(str, _issue_columns(summary)["trial_id"]["values"]))
     for group in ("associations", "findings", "patterns", "leads", "recommendations"):
         for item in summary.get(group) or []:
             ids.update(str(t) for t in item.get("trial_ids") or [])
@@ -259,7 +262,8 @@ class _Scan:
     The strings are joined by a line holding ";", which no pattern here reads across, so
     one regex pass over the text finds what a pass over each string would: a large
     sweep's summary holds hundreds of thousands of strings (its issue rows, the trial
-    ids of its associations), and one call per string took 40 s at 1M trials.
+    ids of its associations), and one call per string took 40 s at 1M trials. The issue
+    rows are read column by column, each distinct value once.
     """
 
     text: str
@@ -268,11 +272,20 @@ class _Scan:
     """The summary without its issue rows (which hold no rates and no ``k``/``n`` pairs)."""
 
 
+def _issue_columns(summary: Any) -> dict[str, Any]:
+    """The summary's issues column by column (:meth:`core.records.IssueColumns.to_state`), whichever form it holds."""
+    issues = summary.get("issues") if isinstance(summary, dict) else None
+    if isinstance(issues, dict):
+        return issues
+    rows = [row for row in issues or [] if isinstance(row, dict)]  # a partial row is read as far as it goes
+    return IssueColumns(**{name: [row.get(name) for row in rows] for name in ISSUE_FIELDS}).to_state()
+
+
 def _scan(summary: Any) -> _Scan:
-    rest, rows = summary, []
-    if isinstance(summary, dict) and isinstance(summary.get("issues"), list):
-        rows = [row for row in summary["issues"] if isinstance(row, dict)]
-        odd = [row for row in summary["issues"] if not isinstance(row, dict)]
+    rest, columns = summary, None
+    if isinstance(summary, dict) and "issues" in summary:
+        columns = _issue_columns(summary)
+        odd = [row for row in summary["issues"] if not isinstance(row, dict)] if isinstance(summary["issues"], list) else []
         rest = {k: v for k, v in summary.items() if k != "issues"} | ({"issues": odd} if odd else {})
     strings: list[str] = []
     numbers: set[float] = set()
@@ -281,9 +294,10 @@ def _scan(summary: Any) -> _Scan:
             strings.append(value)
         elif math.isfinite(value):
             numbers.add(float(value))
-    strings += [v for row in rows for v in (*row.keys(), *row.values()) if isinstance(v, str)]
-    numbers.update(float(v) for row in rows for v in row.values()
-                   if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))
+    if columns is not None and columns["rows"]:
+        strings += [*ISSUE_FIELDS, *(v for name in INTERNED_FIELDS for v in columns[name]["values"] if isinstance(v, str))]
+        numbers.update(float(v) for v in columns["epoch"]["values"]
+                       if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))
     return _Scan("\n;\n".join(strings), numbers, rest)
 
 
@@ -292,17 +306,14 @@ def facts_of(summary: dict[str, Any]) -> Facts:
 
     Pass the summary merged with the deterministic analysis (patterns, leads,
     recommendations), never with model-written text. Its issues may be rows or columns
-    (:func:`core.records.with_issue_rows`).
+    (:func:`core.records.with_issue_columns`); each distinct id, type and detail is read
+    once, a trial's issue types only when a text cites it.
     """
-    summary = with_issue_rows(summary)
+    if isinstance(summary.get("issues"), list):
+        summary = summary | {"issues": _issue_columns(summary)}
     sweep = summary.get("sweep") or {}
     n_trials = sweep.get("n_trials")
     affected = summary.get("trials_affected")
-    trial_issues: dict[str, set[str]] = {}
-    for issue in summary.get("issues", []):
-        kinds = trial_issues.setdefault(str(issue["trial_id"]), set())
-        if issue.get("severity") != "info" and issue.get("type"):
-            kinds.add(issue["type"])
     counts: dict[str, set[int]] = {"any": {v for v in (affected, _total(summary)) if isinstance(v, int)}}
     for kind, n in (summary.get("issue_counts") or {}).items():
         counts.setdefault(kind, set()).add(int(n))
@@ -325,35 +336,96 @@ def facts_of(summary: dict[str, Any]) -> Facts:
         typed_pairs=_typed_pairs(summary, n_trials),
         counts=counts,
         params=_params(summary, scan),
-        trial_issues=trial_issues,
+        trial_issues=TrialIssues(_issue_columns(summary)),
         best_trial=str(best["trial_id"]) if best.get("trial_id") is not None else None,
         n_trials=n_trials,
         trials_affected=affected,
     )
 
 
-class FactIndex:
-    """The facts model text is checked against, for one summary: collected on first use, once.
+class TrialIssues(Mapping[str, set[str]]):
+    """Trial id -> its issue types (``info``-severity issues left out), read from the issue columns.
 
-    A run without model text never collects them; a run whose writer sends the analysis
-    back checks every draft against the same index. Collecting costs a walk of the
-    summary's bounded parts and a few regex passes over its issue rows' text.
+    Only the ids a text cites are looked up (a scan of the codes of the trial column), so
+    a sweep with a quarter of a million issue rows is not turned into a dictionary.
+    """
+
+    def __init__(self, columns: dict[str, Any]) -> None:
+        self._columns = columns
+        self._found: dict[str, set[str]] = {}
+
+    @cached_property
+    def _trial(self) -> np.ndarray:
+        return np.asarray(self._columns["trial_id"]["codes"], dtype=np.int64)
+
+    def __getitem__(self, trial_id: str) -> set[str]:
+        if trial_id not in self._found:
+            try:
+                code = self._columns["trial_id"]["values"].index(trial_id)
+            except ValueError:
+                raise KeyError(trial_id) from None
+            rows = np.flatnonzero(self._trial == code)
+            types, severities = self._columns["type"], self._columns["severity"]
+            found = {types["values"][types["codes"][r]] for r in rows
+                     if severities["values"][severities["codes"][r]] != "info"}
+            self._found[trial_id] = {kind for kind in found if kind}
+        return self._found[trial_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._columns["trial_id"]["values"])
+
+    def __len__(self) -> int:
+        return len(self._columns["trial_id"]["values"])
+
+
+_SWEEP_SIZED = ("issues", "associations")
+"""Parts of a summary that grow with the sweep (a quarter of a million issue rows, thousands of associations at 1M)."""
+_DETAIL_KINDS = frozenset({"number", "count", "param"})
+"""Problems that the sweep-sized parts (a number, ``k/n`` or ``column=value`` they state) may clear."""
+
+
+class FactIndex:
+    """The facts model text is checked against, for one summary, in time that follows the text.
+
+    The summary's parts of bounded size (sweep, counts, best trial, findings, the
+    analysis's patterns and leads) and its trial ids are collected on first use; a cited
+    trial's issue types are looked up for that trial only (:class:`TrialIssues`). The
+    sweep-sized parts (the associations, and the issue rows' details, each distinct one
+    once) are read only when a text states a number, ``k/n`` count or ``column=value``
+    that the rest does not back, and kept for the next text. Either way a text gets the
+    verdict :func:`facts_of` the whole summary gives (facts only ever back more text). A
+    run whose writer sends the analysis back checks every draft against the same index.
     """
 
     def __init__(self, summary: dict[str, Any]) -> None:
-        self.summary = summary
-        self._facts: Facts | None = None
+        self.summary = summary if not isinstance(summary.get("issues"), list) else (
+            summary | {"issues": _issue_columns(summary)})
 
-    @property
+    @cached_property
+    def bounded(self) -> Facts:
+        """The facts of the summary's parts of bounded size, with every trial id and each cited trial's issues.
+
+        Left out: the issue rows' text and the associations (thousands on a large sweep,
+        each region tested); :attr:`facts` has them.
+        """
+        facts = facts_of({k: v for k, v in self.summary.items() if k not in _SWEEP_SIZED})
+        facts.trial_ids = summary_trial_ids(self.summary)
+        facts.trial_issues = TrialIssues(_issue_columns(self.summary))
+        return facts
+
+    @cached_property
     def facts(self) -> Facts:
-        """The facts (:func:`facts_of` the summary), collected on first use."""
-        if self._facts is None:
-            self._facts = facts_of(self.summary)
-        return self._facts
+        """Every fact (:func:`facts_of` the summary), the issue rows' text included."""
+        facts = facts_of(self.summary)
+        facts.__dict__["id_shapes"] = self.bounded.id_shapes  # the same ids: shapes computed once
+        return facts
 
     def ground(self, text: str) -> Grounded:
-        """:func:`ground` against this summary's facts."""
-        return ground(text, self.facts)
+        """:func:`ground` against this summary's facts, reading the issue rows' text only if the text needs it."""
+        grounded = ground(text, self.bounded)
+        if any(kind in _DETAIL_KINDS for kind, _, _ in grounded.problems):
+            grounded = ground(text, self.facts)
+        return grounded
 
 
 def cited_ids(text: str, known: set[str], shapes: dict[str, tuple[int, int]] | None = None) -> list[str]:
@@ -389,14 +461,18 @@ def cited_ids(text: str, known: set[str], shapes: dict[str, tuple[int, int]] | N
 
 
 def id_shapes(known: set[str]) -> dict[str, tuple[int, int]]:
-    """Shapes of the ids that mix letters and digits -> (shortest, longest) length."""
-    out: dict[str, tuple[int, int]] = {}
-    for k in known:
-        shape = _shape(k)
-        if "a" in shape and "d" in shape:
-            lo, hi = out.get(shape, (len(k), len(k)))
-            out[shape] = (min(lo, len(k)), max(hi, len(k)))
-    return out
+    """Shapes of the ids that mix letters and digits -> (shortest, longest) length.
+
+    The ids are shaped in one regex pass over their joined text and grouped by shape in
+    pandas (one call and a dictionary update per id took a second for a 1M-trial
+    sweep's 176,000 ids).
+    """
+    ids = [k for k in known if "\n" not in k]
+    shapes = _shape("\n".join(ids)).split("\n") if ids else []
+    odd = [k for k in known if "\n" in k]
+    ids, shapes = ids + odd, shapes + [_shape(k) for k in odd]
+    extents = pd.Series([len(k) for k in ids], dtype="int64").groupby(shapes).agg(["min", "max"])
+    return {shape: (int(lo), int(hi)) for shape, lo, hi in extents.itertuples() if "a" in shape and "d" in shape}
 
 
 def ground(text: str, facts: Facts) -> Grounded:

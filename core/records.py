@@ -463,7 +463,8 @@ class Issue(Record):
 
 ISSUE_FIELDS = ("trial_id", "type", "severity", "detail", "epoch")
 """The keys of an issue row, in the order the summary writes them."""
-_INTERNED = ("trial_id", "type", "severity", "detail")
+INTERNED_FIELDS = ("trial_id", "type", "severity", "detail")
+"""The issue columns :meth:`IssueColumns.to_state` stores as distinct values and codes."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -514,7 +515,7 @@ class IssueColumns:
         ``codes`` each row's index into them.
         """
         out: dict[str, Any] = {"rows": len(self)}
-        for name in _INTERNED:
+        for name in INTERNED_FIELDS:
             codes: dict[str, int] = {}
             out[name] = {"codes": [codes.setdefault(v, len(codes)) for v in getattr(self, name)], "values": list(codes)}
         at = [i for i, e in enumerate(self.epoch) if e is not None]
@@ -525,7 +526,7 @@ class IssueColumns:
     def from_state(cls, data: Mapping[str, Any]) -> IssueColumns:
         """The columns of :meth:`to_state`'s form; ValueError on another shape."""
         try:
-            columns = {name: [data[name]["values"][c] for c in data[name]["codes"]] for name in _INTERNED}
+            columns = {name: [data[name]["values"][c] for c in data[name]["codes"]] for name in INTERNED_FIELDS}
             epoch: list[float | None] = [None] * int(data["rows"])
             for i, e in zip(data["epoch"]["rows"], data["epoch"]["values"]):
                 epoch[i] = e

@@ -134,7 +134,7 @@ def write(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     ctx = context_of(runtime)
     summary, analysis = with_issue_rows(state["summary"]), dict(state["analysis"])
     model_info = analysis.pop("model", None) or {}
-    facts = _fact_index(summary, analysis)
+    facts = _fact_index(state["summary"], analysis)
     revisions = state.get("revisions", 0)
     may_loop = revisions < ctx.max_revisions
     notes = list(state.get("notes", []))

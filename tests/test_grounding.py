@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from core.grounding import Facts, check_sentence, cited_ids, facts_of, ground, summary_numbers, summary_trial_ids
+from core.grounding import (
+    FactIndex,
+    Facts,
+    check_sentence,
+    cited_ids,
+    facts_of,
+    ground,
+    summary_numbers,
+    summary_trial_ids,
+)
+from core.records import with_issue_columns
 from graph import graph
 from graph.context import Context
 from graph.nodes import _deterministic
@@ -226,3 +236,31 @@ def test_claims_on_ten_thousand_columns_are_found_by_name():
     finder = _ColumnClaims(names, "=|<", r"`?([^\s,;)`]+)`?")
     assert finder.findall("Keep hp_9999=0.3, learning rate<0.1 and other_col=2.") == [
         ("hp_9999", "0.3"), ("learning rate", "0.1")]
+
+
+def test_the_fact_index_reads_the_issue_rows_text_only_for_a_text_that_needs_it():
+    """Same verdicts as facts_of the whole summary; the details are read only for a number nothing else gives."""
+    rows = [{"trial_id": "r1", "type": "diverged", "severity": "high", "detail": "val_loss 4821.5 at step 7"},
+            {"trial_id": "r2", "type": "still_improving", "severity": "info", "detail": "val_loss fell 12% in the last"},
+            {"trial_id": "r3", "type": "failed", "severity": "high", "detail": "status=failed", "epoch": 3.0}]
+    summary = {"sweep": {"n_trials": 5, "roles": {"hyperparameters": ["lr"], "metrics": {"val_loss": {}}}},
+               "issues": rows, "issue_counts": {"diverged": 1, "failed": 1, "still_improving": 1},
+               "trials_affected": 2, "best_trial": {"trial_id": "r4", "value": 0.25},
+               "associations": [{"id": "A1", "issue_type": "diverged", "hyperparameter": "lr", "condition": "lr ≥ 0.3",
+                                 "lo": 0.3, "k": 1, "n": 2, "k_rest": 0, "n_rest": 3, "trial_ids": ["r5"]}]}
+    texts = ["Trial r1 diverged and trial r3 failed.", "Trial r2 diverged.", "Trial r4 is the best run at 0.25.",
+             "Trial r1 diverged with a loss of 4821.5.", "Trial r1 diverged with a loss of 9999.",
+             "Trial r9 failed.", "2 of 5 trials have issues.", "Trial r2 stayed healthy.",
+             "1 of 2 trials with lr ≥ 0.3 diverged.", "3 of 7 trials with lr ≥ 0.3 diverged."]
+    whole = facts_of(summary)
+    for form in (summary, with_issue_columns(summary)):
+        index = FactIndex(form)
+        for text in texts[:3]:
+            assert index.ground(text) == ground(text, whole), text
+        assert "facts" not in index.__dict__  # nothing so far needed the details
+        for text in texts[3:]:
+            assert index.ground(text) == ground(text, whole), text
+        assert "facts" in index.__dict__
+    assert ground(texts[3], whole).text and not ground(texts[4], whole).text  # a detail's number backs a text
+    assert ground(texts[8], whole).text and not ground(texts[9], whole).text  # and an association's counts
+    assert dict(whole.trial_issues) == {"r1": {"diverged"}, "r2": set(), "r3": {"failed"}}
