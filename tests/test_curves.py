@@ -363,6 +363,41 @@ def test_overfitting_needs_the_rise_to_clear_the_noise():
     assert ("noisy", "overfitting") not in issue_set(table)
 
 
+def test_overfitting_needs_training_to_improve_after_the_best_not_before_it():
+    n = 60
+    e = np.arange(n)
+    val = 0.25 + 0.004 * np.maximum(e - 13, 0) + 0.3 * np.exp(-e / 3)  # best near epoch 13, then up
+    descent_then_flat = np.r_[decay(14, start=2.3, floor=0.14, tau=2), np.full(n - 14, 0.145)]
+    descent_then_rising = np.r_[decay(14, start=2.3, floor=0.14, tau=2), 0.14 + 0.004 * np.arange(1, n - 13)]
+    still_falling = np.r_[decay(14, start=2.3, floor=0.14, tau=2), 0.14 * np.exp(-np.arange(1, n - 13) / 15)]
+    table = build_curve_table(long_frame({
+        "flat": {"train_loss": list(descent_then_flat), "val_loss": list(val)},
+        "rising": {"train_loss": list(descent_then_rising), "val_loss": list(val)},
+        "overfits": {"train_loss": list(still_falling), "val_loss": list(val)},
+    }))
+    found = issue_set(table)
+    # the train loss's average over the steep descent before the best is far above its end, but it did not
+    # improve after the best: the held-out loss rose with a flat or rising train loss (instability, not memorising)
+    assert ("flat", "overfitting") not in found and ("rising", "overfitting") not in found
+    assert ("overfits", "overfitting") in found
+
+
+def test_overfitting_by_design_non_cases_dropout_and_a_one_epoch_blip():
+    rng = np.random.default_rng(1)
+    n = 50
+    val = decay(n, start=2.0, floor=0.3, tau=6) * np.exp(rng.normal(0, 0.01, n))
+    dropout_train = decay(n, start=2.2, floor=0.45, tau=6)  # train mode with dropout: above the held-out loss
+    blip = val.copy()
+    blip[-1] *= 1.6  # one bad final evaluation
+    table = build_curve_table(long_frame({
+        "dropout": {"train_loss": list(dropout_train), "val_loss": list(val)},
+        "blip": {"train_loss": list(decay(n, start=2.2, floor=0.1, tau=6)), "val_loss": list(blip)},
+    }))
+    found = issue_set(table)
+    assert ("dropout", "overfitting") not in found
+    assert ("blip", "overfitting") not in found  # one evaluation is not "for more than a blip of epochs"
+
+
 def test_plateau_stuck_from_start_and_collapsed_after_a_drop():
     n = 50
     table = build_curve_table(long_frame({
@@ -636,11 +671,12 @@ def _reference(frame: pd.DataFrame, th: CurveThresholds) -> dict[tuple[str, str]
         width = th.tail_fraction * span
         tail_start = last - width
         if len(v) >= th.overfit_min_steps:
-            b = sv[np.argmin(v)]
+            i = int(np.argmin(v))
+            b = sv[i]
             sm = _smooth(v)
             vt = v[sv >= tail_start]
             ut = u[su >= tail_start]
-            ur = u[(su <= b) & (su >= b - width)]
+            ur = u[(su >= sv[max(i - 1, 0)]) & (su <= sv[min(i + 1, len(sv) - 1)])]  # train loss at the best
             if len(vt) and len(ut) and len(ur):
                 noise = np.sqrt(1.5 * np.mean((v - sm)[sv >= tail_start] ** 2))
                 if (b < tail_start and sm.min() > 0 and vt.mean() >= (1 + th.overfit_rise) * sm.min()

@@ -75,8 +75,7 @@ class CurveThresholds:
         best (3-point smoothed) value by at least this fraction ...
     overfit_noise : 3. ... and by at least 3 times the held-out noise of one evaluation ...
     overfit_train_drop : 0.01. ... while the train loss's mean over the final window is
-        at least this fraction below its mean over an equally long window ending at
-        the held-out best.
+        at least this fraction below the train loss at the held-out best.
     tail_fraction : 0.2. The final window (overfitting, still_improving): the last 20%
         of the run.
     plateau_fraction : 0.3. A plateau is a stretch of 30% of the run ...
@@ -300,9 +299,15 @@ def detect_curve_overfitting(curves: CurveTable, thresholds: CurveThresholds) ->
       times the minimum of the 3-point-smoothed held-out curve (smoothing keeps one
       lucky evaluation from making noise look like a rise), and above it by at least
       ``overfit_noise`` (3) times the noise of one evaluation, estimated from the
-      residuals around the smoothed curve in the final window;
-    * the mean train loss over the final window is ``<= (1 - overfit_train_drop)``
-      (1% lower) times its mean over ``[best - W, best]``.
+      residuals around the smoothed curve in the final window (not the standard error
+      of the final mean: the smoothed minimum of a flat noisy curve lies about 1.4
+      noise units below its level, and a rule on the mean's error would flag 1 in 10
+      such curves);
+    * training still improved after the best: the mean train loss over the final
+      window is ``<= (1 - overfit_train_drop)`` (1% lower) times the train loss *at* the
+      best step (its mean between the held-out evaluations either side of the best; a
+      mean over the steep descent before the best would make a flat or rising train
+      loss look like progress).
 
     ``epoch`` is the best step: where to stop (or the checkpoint to keep). Trials
     without both a train and a held-out loss are not judged; a train loss that sits at
@@ -336,8 +341,9 @@ def detect_curve_overfitting(curves: CurveTable, thresholds: CurveThresholds) ->
     noise = np.sqrt(1.5 * seg_mean((v.y - smooth) ** 2, v.codes, v_tail, n))
     u_tail = u.step >= tail_start[u.codes]
     u_end = seg_mean(u.y, u.codes, u_tail, n)
-    bs = best_step[u.codes]
-    u_ref = seg_mean(u.y, u.codes, (u.step <= bs) & (u.step >= bs - width[u.codes]), n)
+    # the train loss at the held-out best: its mean between the evaluations either side of it
+    before, after = _neighbour_steps(v, best_row, n)
+    u_ref = seg_mean(u.y, u.codes, (u.step >= before[u.codes]) & (u.step <= after[u.codes]), n)
     with np.errstate(invalid="ignore"):
         flagged = (
             candidate
@@ -372,6 +378,18 @@ def detect_curve_overfitting(curves: CurveTable, thresholds: CurveThresholds) ->
         )
         detail.iloc[idx] = text
     return _issues(curves, flagged, "overfitting", detail, best_step)
+
+
+def _neighbour_steps(v: View, row: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per trial, the steps of the values just before and after ``row`` (the row's own at a curve's end; NaN if -1)."""
+    before, after = np.full(n, np.nan), np.full(n, np.nan)
+    has = np.flatnonzero(row >= 0)
+    r = row[has]
+    prev = np.maximum(r - 1, 0)
+    nxt = np.minimum(r + 1, len(v.step) - 1)
+    before[has] = np.where(v.codes[prev] == v.codes[r], v.step[prev], v.step[r])
+    after[has] = np.where(v.codes[nxt] == v.codes[r], v.step[nxt], v.step[r])
+    return before, after
 
 
 def overfitting_judged(curves: CurveTable, thresholds: CurveThresholds | None = None) -> np.ndarray:
