@@ -130,6 +130,8 @@ class CurveThresholds:
 
 
 CurveDetector = Callable[[CurveTable, CurveThresholds], pd.DataFrame]
+Describe = Callable[[np.ndarray], np.ndarray]
+"""Detail texts of the flagged trials (positions in the curve table's trials) of a curve rule."""
 
 
 def with_sweep_facts(curve_thresholds: CurveThresholds, table: TrialTable, thresholds: Thresholds) -> CurveThresholds:
@@ -354,11 +356,10 @@ def detect_curve_overfitting(curves: CurveTable, thresholds: CurveThresholds) ->
             & (((u_ref > 0) & (u_end <= (1 - thresholds.overfit_train_drop) * u_ref))
                | ((u_ref == 0) & (u_end == 0)))  # a memorised training set (loss exactly 0) hides nothing
         )
-    idx = np.flatnonzero(flagged)
-    detail = pd.Series([""] * n, dtype=object)
-    if len(idx):
+
+    def describe(idx: np.ndarray) -> np.ndarray:
         rise = v_tail_mean[idx] / smooth_min[idx] - 1
-        text = (
+        return (
             f"{pair[1]} best "
             + _fmt(best_val[idx])
             + f" at {curves.step_column} "
@@ -376,8 +377,8 @@ def detect_curve_overfitting(curves: CurveTable, thresholds: CurveThresholds) ->
             + f"; stop at {curves.step_column} "
             + _fmt(best_step[idx])
         )
-        detail.iloc[idx] = text
-    return _issues(curves, flagged, "overfitting", detail, best_step)
+
+    return _issues(curves, flagged, "overfitting", describe, best_step)
 
 
 def _neighbour_steps(v: View, row: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -457,15 +458,14 @@ def detect_curve_plateau(curves: CurveTable, thresholds: CurveThresholds) -> pd.
         )
     first_row = seg_reduce(np.minimum, np.where(stuck, cand, len(sm)), ccodes, n, len(sm))
     flagged = first_row < len(sm)
-    idx = np.flatnonzero(flagged)
-    rows = first_row[idx]
     end_of = np.zeros(len(sm), dtype=np.int64)
     end_of[cand] = end
     end = end_of
     epoch = take(c.step, first_row, flagged)
-    detail = pd.Series([""] * n, dtype=object)
-    if len(idx):
-        text = (
+
+    def describe(idx: np.ndarray) -> np.ndarray:
+        rows = first_row[idx]
+        return (
             col[idx]
             + " stuck at "
             + _fmt(best[rows])
@@ -477,8 +477,8 @@ def detect_curve_plateau(curves: CurveTable, thresholds: CurveThresholds) -> pd.
             + _spec(np.maximum(100 * (1 - best[end[rows]] / best[rows]), 0), "{:.2f}%")
             + f" (< {thresholds.plateau_min_improvement:.0%}, smoothed)"
         )
-        detail.iloc[idx] = text
-    return _issues(curves, flagged, "plateau", detail, epoch)
+
+    return _issues(curves, flagged, "plateau", describe, epoch)
 
 
 @emits("oscillation")
@@ -515,10 +515,9 @@ def detect_curve_oscillation(curves: CurveTable, thresholds: CurveThresholds) ->
     epoch = take(c.step, first_turn, first_turn < len(c.y))
     flagged = (turns >= thresholds.oscillation_min_count) & (
         turns >= thresholds.oscillation_min_fraction * np.maximum(count - 2, 0))
-    idx = np.flatnonzero(flagged)
-    detail = pd.Series([""] * n, dtype=object)
-    if len(idx):
-        text = (
+
+    def describe(idx: np.ndarray) -> np.ndarray:
+        return (
             col[idx]
             + " changed direction with swings >= "
             + _fmt(thresholds.oscillation_swing * scale[idx])
@@ -528,8 +527,8 @@ def detect_curve_oscillation(curves: CurveTable, thresholds: CurveThresholds) ->
             + _spec(count[idx], "{}")
             + " values"
         )
-        detail.iloc[idx] = text
-    return _issues(curves, flagged, "oscillation", detail, epoch)
+
+    return _issues(curves, flagged, "oscillation", describe, epoch)
 
 
 @emits("still_improving")
@@ -579,10 +578,9 @@ def detect_curve_still_improving(curves: CurveTable, thresholds: CurveThresholds
         _, best_row = seg_argmin(smooth3(whole.y, whole.codes), whole, n)
         best_step = take(whole.step, best_row, best_row >= 0)
         flagged = trend & (best_step >= last - thresholds.still_best_fraction * span)
-    idx = np.flatnonzero(flagged)
-    detail = pd.Series([""] * n, dtype=object)
-    if len(idx):
-        text = (
+
+    def describe(idx: np.ndarray) -> np.ndarray:
+        return (
             col[idx]
             + " still falling at the end: trend -"
             + _spec(100 * drop[idx] / my[idx], "{:.1f}%")
@@ -596,8 +594,8 @@ def detect_curve_still_improving(curves: CurveTable, thresholds: CurveThresholds
             + _spec(p[idx], "{:.1g}")
             + "); train longer"
         )
-        detail.iloc[idx] = text
-    return _issues(curves, flagged, "still_improving", detail, last.astype(float))
+
+    return _issues(curves, flagged, "still_improving", describe, last.astype(float))
 
 
 CURVE_DETECTORS: tuple[CurveDetector, ...] = (
@@ -643,15 +641,26 @@ def detect_curve_issues(curves: CurveTable, thresholds: CurveThresholds | None =
 # --------------------------------------------------------------------------------------
 
 
-def _issues(curves: CurveTable, mask: np.ndarray, kind: str, detail: pd.Series, epoch: np.ndarray) -> pd.DataFrame:
+def _issues(curves: CurveTable, mask: np.ndarray, kind: str, detail: pd.Series | Describe,
+            epoch: np.ndarray) -> pd.DataFrame:
+    """Issue rows of the trials ``mask`` flags.
+
+    ``detail`` is one text per trial, or ``describe(idx)``: the texts of the flagged
+    trials ``idx`` alone (built for hits only, and not at all when nothing is flagged).
+    """
     mask = np.asarray(mask, dtype=bool)
     epoch = np.asarray(epoch, dtype=float)
+    if callable(detail):
+        idx = np.flatnonzero(mask)
+        texts = np.asarray(detail(idx), dtype=object) if len(idx) else np.zeros(0, dtype=object)
+    else:
+        texts = np.asarray(detail, dtype=object)[mask]
     return pd.DataFrame(
         {
             "trial_id": curves.trial_ids.to_numpy(dtype=object)[mask],
             "type": kind,
             "severity": ISSUE_TYPES[kind].severity,
-            "detail": np.asarray(detail, dtype=object)[mask],
+            "detail": texts,
             "epoch": np.where(np.isfinite(epoch[mask]), epoch[mask], np.nan),
         },
         columns=CURVE_ISSUE_COLUMNS,
