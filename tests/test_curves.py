@@ -676,12 +676,12 @@ def _reference(frame: pd.DataFrame, th: CurveThresholds) -> dict[tuple[str, str]
             sm = _smooth(v)
             vt = v[sv >= tail_start]
             ut = u[su >= tail_start]
-            ur = u[(su >= sv[max(i - 1, 0)]) & (su <= sv[min(i + 1, len(sv) - 1)])]  # train loss at the best
+            ur = u[(su >= b - width / 2) & (su <= b + width / 2)]  # train loss around the best
             if len(vt) and len(ut) and len(ur):
                 noise = np.sqrt(1.5 * np.mean((v - sm)[sv >= tail_start] ** 2))
                 if (b < tail_start and sm.min() > 0 and vt.mean() >= (1 + th.overfit_rise) * sm.min()
                         and vt.mean() - sm.min() >= th.overfit_noise * noise
-                        and ur.mean() > 0 and ut.mean() <= (1 - th.overfit_train_drop) * ur.mean()):
+                        and np.median(ur) > 0 and ut.mean() <= (1 - th.overfit_train_drop) * np.median(ur)):
                     out[(trial, "overfitting")] = b
 
         s, y = first_of("train_loss", "val_loss", positive=True)

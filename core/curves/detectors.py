@@ -37,6 +37,7 @@ from core.curves.segments import (
     seg_cummin_row,
     seg_last_at_or_below,
     seg_mean,
+    seg_median,
     seg_reduce,
     smooth3,
     subset_rows,
@@ -75,7 +76,8 @@ class CurveThresholds:
         best (3-point smoothed) value by at least this fraction ...
     overfit_noise : 3. ... and by at least 3 times the held-out noise of one evaluation ...
     overfit_train_drop : 0.01. ... while the train loss's mean over the final window is
-        at least this fraction below the train loss at the held-out best.
+        at least this fraction below the train loss at the held-out best (its median over
+        an equally long window centred there).
     tail_fraction : 0.2. The final window (overfitting, still_improving): the last 20%
         of the run.
     plateau_fraction : 0.3. A plateau is a stretch of 30% of the run ...
@@ -307,9 +309,9 @@ def detect_curve_overfitting(curves: CurveTable, thresholds: CurveThresholds) ->
       such curves);
     * training still improved after the best: the mean train loss over the final
       window is ``<= (1 - overfit_train_drop)`` (1% lower) times the train loss *at* the
-      best step (its mean between the held-out evaluations either side of the best; a
-      mean over the steep descent before the best would make a flat or rising train
-      loss look like progress).
+      best step: its median over a window as wide as the final one, centred on the best
+      (a mean over the steep descent before the best made a flat or rising train loss
+      look like progress; the median is not moved by one noisy or untrained value).
 
     ``epoch`` is the best step: where to stop (or the checkpoint to keep). Trials
     without both a train and a held-out loss are not judged; a train loss that sits at
@@ -343,9 +345,9 @@ def detect_curve_overfitting(curves: CurveTable, thresholds: CurveThresholds) ->
     noise = np.sqrt(1.5 * seg_mean((v.y - smooth) ** 2, v.codes, v_tail, n))
     u_tail = u.step >= tail_start[u.codes]
     u_end = seg_mean(u.y, u.codes, u_tail, n)
-    # the train loss at the held-out best: its mean between the evaluations either side of it
-    before, after = _neighbour_steps(v, best_row, n)
-    u_ref = seg_mean(u.y, u.codes, (u.step >= before[u.codes]) & (u.step <= after[u.codes]), n)
+    # the train loss at the held-out best: its median over a window as wide as the final one, centred there
+    bs, half = best_step[u.codes], width[u.codes] / 2
+    u_ref = seg_median(u.y, u.codes, (u.step >= bs - half) & (u.step <= bs + half), n)
     with np.errstate(invalid="ignore"):
         flagged = (
             candidate
@@ -379,18 +381,6 @@ def detect_curve_overfitting(curves: CurveTable, thresholds: CurveThresholds) ->
         )
 
     return _issues(curves, flagged, "overfitting", describe, best_step)
-
-
-def _neighbour_steps(v: View, row: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per trial, the steps of the values just before and after ``row`` (the row's own at a curve's end; NaN if -1)."""
-    before, after = np.full(n, np.nan), np.full(n, np.nan)
-    has = np.flatnonzero(row >= 0)
-    r = row[has]
-    prev = np.maximum(r - 1, 0)
-    nxt = np.minimum(r + 1, len(v.step) - 1)
-    before[has] = np.where(v.codes[prev] == v.codes[r], v.step[prev], v.step[r])
-    after[has] = np.where(v.codes[nxt] == v.codes[r], v.step[nxt], v.step[r])
-    return before, after
 
 
 def overfitting_judged(curves: CurveTable, thresholds: CurveThresholds | None = None) -> np.ndarray:

@@ -115,6 +115,21 @@ def seg_mean(values: np.ndarray, codes: np.ndarray, mask: np.ndarray, n: int) ->
         return np.where(count > 0, total / count, np.nan)
 
 
+def seg_median(values: np.ndarray, codes: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
+    """Per trial, the median of ``values`` over the rows where ``mask`` holds (NaN where none does)."""
+    rows = np.flatnonzero(mask)
+    out = np.full(n, np.nan)
+    if not len(rows):
+        return out
+    order = rows[np.lexsort((values[rows], codes[rows]))]
+    c = codes[order]
+    starts = segment_starts(c)
+    k = np.diff(np.r_[starts, len(c)])
+    y = values[order]
+    out[c[starts]] = 0.5 * (y[starts + (k - 1) // 2] + y[starts + k // 2])
+    return out
+
+
 def seg_argmin(values: np.ndarray, view: View, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Per trial: minimum of ``values`` (finite) and the row (in the view) of its first occurrence, -1 if none."""
     low = seg_reduce(np.minimum, values, view.codes, n, np.nan, view.starts)
