@@ -127,12 +127,14 @@ _TABLE = (
         no_result=True, avoidable=True, from_curves=True, flag_words=("diverged", "divergence", "diverge", "exploded"),
     ),
     IssueType(
-        # detectors.detect_no_learning: accuracy at chance, or loss stuck at ln(classes)
+        # detectors.detect_no_learning: accuracy at chance, or loss stuck at ln(classes);
+        # curves.detectors.detect_curve_no_learning: a loss-only run that never improved on its start
         "no_learning", "high", "no learning (chance level)", "no learning",
-        advice="Check {ids}: they ended at chance level. A dead network (learning rate too high) and one that "
-        "barely moved (too low) both look like this; compare their learning rates.",
+        advice="Check {ids}: they ended at chance level (or their loss never improved on where it started). A dead "
+        "network (learning rate too high) and one that barely moved (too low) both look like this; compare their "
+        "learning rates.",
         words=r"no[_ ]learning|did not learn|never learn\w*|at chance|chance level", colour="#CC79A7", marker="s",
-        no_result=True, avoidable=True,
+        no_result=True, avoidable=True, from_curves=True,
     ),
     IssueType(
         # detectors.detect_status: killed, interrupted or preempted

@@ -249,9 +249,9 @@ def test_budget_column_is_steps_when_the_step_is_not_an_epoch():
 
 
 def test_registry_and_output_shape():
-    assert len(CURVE_DETECTORS) == 6
-    assert CURVE_ISSUE_TYPES == ("nonfinite_metric", "diverged", "overfitting", "plateau", "oscillation",
-                                 "still_improving")
+    assert len(CURVE_DETECTORS) == 7
+    assert CURVE_ISSUE_TYPES == ("nonfinite_metric", "diverged", "no_learning", "overfitting", "plateau",
+                                 "oscillation", "still_improving")
     empty = detect_curve_issues(build_curve_table(long_frame({"a": {"val_loss": [1.0]}})))
     assert list(empty.columns) == CURVE_ISSUE_COLUMNS and empty.empty
     for name, value in TH.to_dict().items():
@@ -396,6 +396,28 @@ def test_overfitting_by_design_non_cases_dropout_and_a_one_epoch_blip():
     found = issue_set(table)
     assert ("dropout", "overfitting") not in found
     assert ("blip", "overfitting") not in found  # one evaluation is not "for more than a blip of epochs"
+
+
+def test_a_loss_only_run_that_never_improved_on_its_start_learned_nothing():
+    table = build_curve_table(long_frame({
+        # a VAE at too high a learning rate: from the untrained 133 up to 184, and there for good
+        "stuck": {"train_loss": [133.7] + [184.0] * 9, "val_loss": [133.0] + [183.7] * 9},
+        "learns": {"train_loss": [133.7, 60, 40, 35, 30, 28, 27, 26, 26, 25], "val_loss": [133.0, 61, 42, 36, 31, 30,
+                                                                                          29, 28, 28, 27]},
+        # first evaluation after a whole epoch, already converged: the epoch's running train mean shows the start
+        "fast": {"train_loss": [90.0, 26, 26, 26, 26, 26, 26], "val_loss": [26.0, 25.9, 26, 26, 25.9, 26, 26]},
+        # learned, then collapsed: it did learn
+        "collapsed": {"train_loss": [133.7, 40, 30, 28, 150, 150, 150], "val_loss": [133.0, 41, 31, 29, 151, 151, 151]},
+    }))
+    issues = detect_curve_issues(table)
+    found = issues[issues.type == "no_learning"]
+    assert found.trial_id.tolist() == ["stuck"]
+    assert found.detail.iloc[0] == ("val_loss never got below 133, not 1% under where it started (133.7): "
+                                    "the run learned nothing")
+    # with an accuracy curve (or known classes) the chance-level rules judge instead
+    with_acc = build_curve_table(long_frame({"stuck": {"val_loss": [133.0] + [183.7] * 9, "val_acc": [0.1] * 10}}))
+    assert ("stuck", "no_learning") not in issue_set(with_acc)
+    assert ("stuck", "no_learning") not in issue_set(table, replace(TH, trivial_loss=2.3))
 
 
 def test_plateau_stuck_from_start_and_collapsed_after_a_drop():
@@ -684,6 +706,13 @@ def _reference(frame: pd.DataFrame, th: CurveThresholds) -> dict[tuple[str, str]
                         and np.median(ur) > 0 and ut.mean() <= (1 - th.overfit_train_drop) * np.median(ur)):
                     out[(trial, "overfitting")] = b
 
+        s, y = first_of("val_loss", "train_loss")
+        loss_only = not any("accuracy" in name for name in frame.columns)
+        if loss_only and len(y) >= th.still_min_points:  # loss only: never 1% under where it started
+            start = max(y[0], *finite("train_loss")[1][:1])
+            if start > 0 and y.min() >= (1 - th.no_learning_tolerance) * start:
+                out[(trial, "no_learning")] = first
+
         s, y = first_of("train_loss", "val_loss", positive=True)
         if len(y):
             sm = _smooth(y)
@@ -743,6 +772,7 @@ def _random_curves(seed: int, n_trials: int = 150) -> pd.DataFrame:
             train = train + rng.uniform(0, 1) * (t % 2)
         elif kind == 4:  # stuck
             train = np.full(n, 2.3) * np.exp(rng.normal(0, 0.002, n))
+            val = np.full(n, 2.4) * np.exp(rng.normal(0, 0.002, n))
         elif kind == 5:  # still falling
             val = 2 - rng.uniform(0, 0.03) * t + rng.normal(0, 0.01, n)
         train_missing = rng.random(n) < 0.1

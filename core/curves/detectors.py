@@ -99,6 +99,8 @@ class CurveThresholds:
         ``k - 2`` degrees of freedom) of at most 0.001, so i.i.d. noise flags at most
         0.1% of healthy converged runs whatever the number of evaluations ...
     still_best_fraction : 0.1. ... and the smoothed best in the last 10% of the run.
+    no_learning_tolerance : 0.01. A loss-only run whose loss never got 1% below where it
+        started learned nothing (when neither chance nor an r2 can judge it).
     trivial_loss : the loss of the trivial predictor (predicting the class prior: ln C
         when balanced) for the sweep's cross-entropy losses, when the classes are known;
         None otherwise. Not a threshold but a fact of the sweep, set from the trial
@@ -124,6 +126,7 @@ class CurveThresholds:
     still_min_drop: float = 0.01
     still_p: float = 0.001
     still_best_fraction: float = 0.1
+    no_learning_tolerance: float = 0.01
     trivial_loss: float | None = None
 
     def to_dict(self) -> dict[str, float]:
@@ -399,6 +402,48 @@ def overfitting_judged(curves: CurveTable, thresholds: CurveThresholds | None = 
     return curves.trial_ids.to_numpy(dtype=object)[has_train & enough]
 
 
+@emits("no_learning")
+def detect_curve_no_learning(curves: CurveTable, thresholds: CurveThresholds) -> pd.DataFrame:
+    """A loss-only run that never improved on where it started (a VAE, a regression without r2).
+
+    Judged only where nothing better can judge learning: no accuracy or r2 curve is
+    logged and the trivial predictor's loss is unknown (else the table's chance-level
+    and r2 rules do). On the held-out loss (per trial: else the train loss), over its
+    finite values: the run learned nothing when its minimum is not even
+    ``no_learning_tolerance`` (1%) below its start, the larger of the first held-out and
+    the first train value (a train loss logged as the epoch's running mean starts near
+    the untrained model even when the first evaluation comes after an epoch; an
+    untrained step 0, as DeepOBS and nanoGPT log, is the start itself). It needs
+    ``still_min_points`` (5) values. A run that learned and then collapsed is not this.
+    """
+    n = curves.n_trials
+    judged_elsewhere = thresholds.trivial_loss is not None or any(
+        m.kind == "accuracy" or (m.kind == "score" and is_r2(c)) for c, m in curves.info.items())
+    c, col = curves.first_view([held_out_loss(curves), train_loss(curves)])
+    if judged_elsewhere or not len(c.y):
+        return _issues(curves, np.zeros(n, dtype=bool), "no_learning", pd.Series([""] * n), np.full(n, np.nan))
+    start = np.full(n, np.nan)
+    start[c.codes[c.starts]] = c.y[c.starts]
+    train = train_loss(curves)
+    if train and train != held_out_loss(curves):
+        u = curves.view(train)
+        first_train = np.full(n, np.nan)
+        first_train[u.codes[u.starts]] = u.y[u.starts]
+        start = np.fmax(start, first_train)
+    low = seg_reduce(np.minimum, c.y, c.codes, n, np.nan, c.starts)
+    count = np.bincount(c.codes, minlength=n)
+    with np.errstate(invalid="ignore"):
+        flagged = ((count >= thresholds.still_min_points) & (start > 0)
+                   & (low >= (1 - thresholds.no_learning_tolerance) * start))
+
+    def describe(idx: np.ndarray) -> np.ndarray:
+        return (col[idx] + " never got below " + _fmt(low[idx]) + ", not "
+                + f"{thresholds.no_learning_tolerance:.0%} under where it started ("
+                + _fmt(start[idx]) + "): the run learned nothing")
+
+    return _issues(curves, flagged, "no_learning", describe, curves.first_step().astype(float))
+
+
 @emits("plateau")
 def detect_curve_plateau(curves: CurveTable, thresholds: CurveThresholds) -> pd.DataFrame:
     """A loss that stopped improving early in the run and stayed stuck (learning stalled).
@@ -592,6 +637,7 @@ CURVE_DETECTORS: tuple[CurveDetector, ...] = (
     detect_curve_nonfinite,
     detect_curve_diverged,
     detect_curve_overfitting,
+    detect_curve_no_learning,
     detect_curve_plateau,
     detect_curve_oscillation,
     detect_curve_still_improving,
