@@ -577,3 +577,13 @@ def test_a_run_that_blew_up_and_then_sat_at_chance_is_diverged_not_no_learning()
                                                         ["dead", "no_learning"]]  # a dead run that never blew up stays
     assert out.detail.tolist()[:2] == ["val_loss=3e+04; it ended no better than a trivial predictor",
                                        "val_loss=NaN; it ended no better than a trivial predictor"]
+
+
+def test_early_stopping_that_restored_its_best_epoch_is_not_overfitting():
+    rows = [{"trial_id": "restored", "status": "early_stopped", "patience": 5, "train_loss": 0.05, "val_loss": 0.40,
+             "best_val_loss": 0.40, "epochs": 30, "best_epoch": 12},  # the rise was seen, the best weights kept
+            {"trial_id": "kept_last", "status": "early_stopped", "patience": 5, "train_loss": 0.05, "val_loss": 0.55,
+             "best_val_loss": 0.40, "epochs": 30, "best_epoch": 12}]  # the last weights kept: it overfits
+    found = issues_of(table_from_records(rows))
+    assert ("restored", "overfitting") not in found
+    assert ("kept_last", "overfitting") in found
