@@ -34,7 +34,17 @@ from core.detectors import (
 from core.findings import find_sweep_findings
 from core.issue_types import ISSUE_TYPES, SEVERITY_RANK, SICK_SEVERITIES
 from core.loading import RawTable
-from core.records import SCHEMA_VERSION, Association
+from core.records import (
+    SCHEMA_VERSION,
+    Association,
+    CategoricalRange,
+    Classes,
+    IssueColumns,
+    IssueTypeInfo,
+    NumericRange,
+    Roles,
+    SweepInfo,
+)
 from core.roles import ColumnRoles, role_notes
 from core.table import TrialTable, build_trial_table, numeric_extents
 
@@ -162,8 +172,6 @@ def build_summary(
         (sweep-level, ids ``F1``...); ``classes`` (number of classes used by the
         chance-level rules, and how it was known).
     """
-    epochs = issues["epoch"].to_numpy(dtype=float) if "epoch" in issues else np.full(len(issues), np.nan)
-    columns = [*(issues[c].to_numpy(dtype=object) for c in ("trial_id", "type", "severity", "detail")), epochs]
     counts = issues["type"].value_counts()
     issue_counts = {t: int(counts[t]) for t in ISSUE_TYPES if t in counts}
     sick_issues = issues[issues["severity"].isin(SICK_SEVERITIES)]
@@ -171,60 +179,55 @@ def build_summary(
     affected = rank.groupby(sick_issues["trial_id"], sort=False).min().map(dict(enumerate(SICK_SEVERITIES)))
     best = _best_trial(table, set(issues.loc[(issues["severity"] == "high") | (issues["type"] == "short_run"), "trial_id"]))
     classes, how = infer_classes(table, thresholds)
+    sweep = SweepInfo(source=raw.source, format=raw.format, n_trials=len(table),
+                      roles=Roles.from_dict(table.roles.to_dict()),
+                      status_counts={k: int(v) for k, v in table.status.value_counts().items()},
+                      hyperparameters=_ranges(table), notes=list(raw.notes) + role_notes(table.roles))
     return {
         "schema_version": SCHEMA_VERSION,
-        "sweep": {
-            "source": raw.source,
-            "format": raw.format,
-            "n_trials": len(table),
-            "roles": table.roles.to_dict(),
-            "status_counts": {k: int(v) for k, v in table.status.value_counts().items()},
-            "hyperparameters": _ranges(table),
-            "notes": list(raw.notes) + role_notes(table.roles),
-        },
+        "sweep": sweep.to_dict(),
         "thresholds": thresholds.to_dict(),
-        "issue_types": {
-            t: {"severity": e.severity, "label": e.label} for t, e in ISSUE_TYPES.items()
-        },
-        "issues": [_issue(*row) for row in zip(*columns)],
+        "issue_types": {t: IssueTypeInfo(severity=e.severity, label=e.label).to_dict() for t, e in ISSUE_TYPES.items()},
+        "issues": issue_columns(issues).rows(),
         "issue_counts": issue_counts,
         "trials_affected": int(len(affected)),
         "severity_counts": {s: int((affected == s).sum()) for s in SICK_SEVERITIES},
         "associations": [a.to_dict() for a in associations],
         "best_trial": best,
         "findings": find_sweep_findings(table, issues, best),
-        "classes": {"n": classes, "how": how or None},
+        "classes": Classes(n=classes, how=how or None).to_dict(),
     }
 
 
-def _issue(trial_id: object, kind: str, severity: str, detail: str, epoch: float) -> dict[str, Any]:
-    """One issue as JSON; ``epoch`` (the step a curve-based issue refers to) only when there is one."""
-    out: dict[str, Any] = {"trial_id": str(trial_id), "type": kind, "severity": severity, "detail": detail}
-    if np.isfinite(epoch):
-        out["epoch"] = float(epoch)
-    return out
+def issue_columns(issues: pd.DataFrame) -> IssueColumns:
+    """The issue rows of the detectors (``trial_id, type, severity, detail``, ``epoch`` where a curve gave one) as columns.
+
+    Trial ids become text; ``epoch`` is None where it is missing or not finite.
+    """
+    epochs = issues["epoch"].to_numpy(dtype=float) if "epoch" in issues else np.full(len(issues), np.nan)
+    return IssueColumns(trial_id=[str(i) for i in issues["trial_id"]], type=issues["type"].tolist(),
+                        severity=issues["severity"].tolist(), detail=issues["detail"].tolist(),
+                        epoch=[float(e) if np.isfinite(e) else None for e in epochs])
 
 
-def _ranges(table: TrialTable) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _ranges(table: TrialTable) -> dict[str, NumericRange | CategoricalRange]:
+    """Each hyperparameter as searched: a numeric range (with its grid, when it is one), or categorical values."""
+    out: dict[str, NumericRange | CategoricalRange] = {}
     extents = numeric_extents(table.hyperparameters)
     for col in table.hyperparameters.columns:
         if col not in extents:
             counts = table.hyperparameters[col].fillna("(missing)").astype(str).value_counts()
             # every value (role inference keeps free text out), so a next sweep can list them all
-            out[col] = {"kind": "categorical", "values": {str(k): int(v) for k, v in counts.head(_MAX_LISTED).items()},
-                        "n_values": int(len(counts))}
+            out[col] = CategoricalRange(kind="categorical", n_values=int(len(counts)),
+                                        values={str(k): int(v) for k, v in counts.head(_MAX_LISTED).items()})
             continue
         span = extents[col]
-        out[col] = {
-            "kind": "numeric",
-            "min": span.min if span.n_finite else None,
-            "max": span.max if span.n_finite else None,
-            "n_values": span.n_values,
-        }
+        grid = None
         if 2 <= span.n_values <= _GRID_VALUES and span.n_finite >= 3 * span.n_values:  # a grid: the next sweep keeps it one
             values = table.hyperparameters[col].to_numpy(dtype=float)
-            out[col]["values"] = [float(v) for v in np.unique(values[np.isfinite(values)])]
+            grid = [float(v) for v in np.unique(values[np.isfinite(values)])]
+        out[col] = NumericRange(kind="numeric", min=span.min if span.n_finite else None,
+                                max=span.max if span.n_finite else None, n_values=span.n_values, values=grid)
     return out
 
 
