@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from core.grounding import FactIndex, Grounded
@@ -135,50 +136,71 @@ def write(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     summary, analysis = with_issue_rows(state["summary"]), dict(state["analysis"])
     model_info = analysis.pop("model", None) or {}
     facts = _fact_index(state["summary"], analysis)
-    revisions = state.get("revisions", 0)
-    may_loop = revisions < ctx.max_revisions
-    notes = list(state.get("notes", []))
-    new_notes: list[str] = []
     checks = _check_analysis(analysis, facts)
     bad_ids = [i for g in checks.values() for i in g.citation_errors]
-
-    narrative: str | None = None
-    narrative_check = None
-    model = None
+    revisions = state.get("revisions", 0)
+    may_loop = revisions < ctx.max_revisions
+    overview = _Overview()
     if not (bad_ids and may_loop) and not model_info.get("unavailable"):
-        model = llm.get_chat_model(ctx)
-    if model is not None:
-        calls = llm.ModelCalls(runtime, model, state.get("model_started"))
-        try:
-            narrative = ask_writer(calls, summary, _apply(analysis, checks), state.get("invalid_citations", []),
-                                   ctx.prompt_token_budget)
-        except Exception as exc:  # noqa: BLE001 - retried (TransientModelError) or no model paragraph
-            why = calls.give_up_or_retry(exc)
-            new_notes.append(f"model writer unavailable ({why}); the overview has no model paragraph")
-        else:
-            if not narrative:
-                new_notes.append("the model writer returned an empty overview; the report has no model paragraph")
-            narrative_check = facts.ground(narrative) if narrative else None
-            bad_ids += narrative_check.citation_errors if narrative_check else []
-    bad_ids = list(dict.fromkeys(bad_ids))
+        overview = _overview(state, runtime, summary, _apply(analysis, checks), facts)
+    bad_ids = list(dict.fromkeys(bad_ids + (overview.check.citation_errors if overview.check else [])))
     if bad_ids and may_loop:
-        started = {"model_started": calls.started} if model is not None else {}
-        return {"invalid_citations": bad_ids, "revisions": revisions + 1, "notes": new_notes} | started
+        return {"invalid_citations": bad_ids, "revisions": revisions + 1, "notes": overview.notes} | overview.started
+    return _report(state, ctx, summary, _apply(analysis, checks), list(checks.values()), overview, model_info, bad_ids)
 
-    final = _apply(analysis, checks)
-    groundings = list(checks.values()) + ([narrative_check] if narrative_check else [])
+
+@dataclass
+class _Overview:
+    """The writer model's overview paragraph, grounded: who wrote it, what was said about it."""
+
+    author: str | None = None
+    """The model's label, when one was called."""
+    check: Grounded | None = None
+    """The paragraph after grounding (None: no paragraph)."""
+    notes: list[str] = field(default_factory=list)
+    started: dict[str, Any] = field(default_factory=dict)
+    """``model_started`` for the state, when a model was called."""
+
+
+def _overview(state: State, runtime: Runtime[Context], summary: dict[str, Any], analysis: dict[str, Any],
+              facts: FactIndex) -> _Overview:
+    """Ask the writer model (if one is set) for the overview paragraph of the analysis, and ground it."""
+    ctx = context_of(runtime)
+    model = llm.get_chat_model(ctx)
+    if model is None:
+        return _Overview()
+    calls = llm.ModelCalls(runtime, model, state.get("model_started"))
+    out = _Overview(author=llm.model_label(ctx, model))
+    try:
+        narrative = ask_writer(calls, summary, analysis, state.get("invalid_citations", []), ctx.prompt_token_budget)
+    except Exception as exc:  # noqa: BLE001 - retried (TransientModelError) or no model paragraph
+        out.notes.append(f"model writer unavailable ({calls.give_up_or_retry(exc)}); the overview has no model paragraph")
+    else:
+        if not narrative:
+            out.notes.append("the model writer returned an empty overview; the report has no model paragraph")
+        out.check = facts.ground(narrative) if narrative else None
+    out.started = {"model_started": calls.started}
+    return out
+
+
+def _report(state: State, ctx: Context, summary: dict[str, Any], final: dict[str, Any], groundings: list[Grounded],
+            overview: _Overview, model_info: dict[str, Any], bad_ids: list[str]) -> dict[str, Any]:
+    """The write node's output: the final summary with the writer's record, the report, its pictures."""
+    revisions = state.get("revisions", 0)
+    groundings = groundings + ([overview.check] if overview.check else [])
+    new_notes = list(overview.notes)
     removed = _removed_line(groundings, revisions)
     if removed:
         new_notes.append(removed)
-    narrative = (narrative_check.text or None) if narrative_check else None
+    narrative = (overview.check.text or None) if overview.check else None
     used_model = bool(narrative) or any(p.get("phrased_by_model") for p in final["patterns"] + final["recommendations"])
-    author = model_info.get("analyst") or (llm.model_label(ctx, model) if model is not None else None)
+    author = model_info.get("analyst") or overview.author
     full = complete_summary(summary, final, {
         "author": author if used_model and author else "deterministic",
         "analyst": model_info.get("analyst") or "deterministic",
         "model_called": author or model_info.get("called"),  # even when none of its text was kept
         "narrative": narrative,
-        "notes": list(dict.fromkeys(notes + new_notes)),
+        "notes": list(dict.fromkeys(list(state.get("notes", [])) + new_notes)),
         "revisions": revisions,
         "rejected_ids": bad_ids,
         "removed_sentences": sum(len(g.removed) for g in groundings)})
