@@ -580,14 +580,18 @@ def _main_metric(table: TrialTable, summary: dict[str, Any]) -> tuple[str | None
 
 
 def _worst_issue(summary: dict[str, Any]) -> dict[str, str]:
-    """Trial id -> its most severe issue type (sick severities only)."""
-    worst: dict[str, str] = {}
-    for issue in summary["issues"]:
-        if issue["severity"] in SICK_SEVERITIES:
-            current = worst.get(issue["trial_id"])
-            if current is None or _RANK[issue["type"]] < _RANK[current]:
-                worst[issue["trial_id"]] = issue["type"]
-    return worst
+    """Trial id -> its most severe issue type (sick severities only; of equals, the first listed).
+
+    One pass over the rows picks the sick ones; the ranking is pandas' (a million-trial
+    sweep has some 240,000 issue rows).
+    """
+    sick = [(i["trial_id"], i["type"]) for i in summary["issues"] if i["severity"] in SICK_SEVERITIES]
+    if not sick:
+        return {}
+    frame = pd.DataFrame(sick, columns=["trial_id", "type"])
+    frame["rank"] = frame["type"].map(_RANK)
+    first = frame.sort_values("rank", kind="stable").drop_duplicates("trial_id")
+    return dict(zip(first["trial_id"], first["type"]))
 
 
 def _finite(values: np.ndarray) -> np.ndarray:
