@@ -453,7 +453,10 @@ def _method(s: dict[str, Any]) -> list[str]:
         "from trials sitting exactly at chance, and an inferred chance level must be a floor (at most "
         f"{_share(t['chance_floor_share'])} of the held-out accuracies more than the margin below it). Regression: "
         f"held-out r2 ≤ {_g(t['no_learning_r2'])} while the training r2, when known, is ≤ "
-        f"{_g(t['no_learning_train_r2'])}.",
+        f"{_g(t['no_learning_train_r2'])}."
+        + (f" On the curves of a loss-only sweep (no accuracy or r2 logged, the trivial loss unknown): the loss never "
+           f"got {_share(c['no_learning_tolerance'])} below where it started (the larger of its first held-out and "
+           f"first train value), over at least {_g(c['still_min_points'])} values." if c else ""),
         f"- Overfitting: the held-out result got worse after its best point while training still improved: a final "
         f"held-out loss ≥ {_g(1 + t['overfit_rise'])}× its running best (`best_val_loss`) with the training loss below "
         f"it, or a final held-out accuracy ≥ {_g(t['overfit_acc_drop'])} below its best (`best_val_acc`); with "
