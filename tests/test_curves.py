@@ -303,6 +303,17 @@ def test_diverged_against_the_trivial_predictor_after_the_first_step_only():
     assert ("unstable", "diverged") not in issue_set(table)  # classes unknown: no trivial loss, no such rule
 
 
+def test_a_spike_far_below_the_trivial_loss_after_convergence_is_no_blow_up():
+    # first logged after an epoch of learning (0.2), converged to 0.005, one spike to 0.13: 26x its minimum and
+    # more than half of 0.2 - 0.005, but 5x below predicting the prior (0.66): nothing learned was lost
+    spike = [0.2, 0.03, 0.02, 0.005, 0.006, 0.13, 0.01, 0.005]
+    blown = [0.2, 0.03, 0.02, 0.005, 0.006, 0.9, 0.8, 0.7]  # back above knowing nothing: a blow-up
+    table = build_curve_table(long_frame({"spike": {"train_loss": spike}, "blown": {"train_loss": blown}}))
+    assert ("spike", "diverged") in issue_set(table)  # classes unknown: progress counts from the first value
+    found = issue_set(table, replace(TH, trivial_loss=0.66))
+    assert ("spike", "diverged") not in found and ("blown", "diverged") in found
+
+
 def test_a_regression_r2_curve_far_below_zero_after_the_first_step_diverged():
     table = build_curve_table(long_frame({
         "blown": {"val_loss": [31.4, 65.0, 8.7, 1.4, 0.6, 0.55], "val_r2": [-25.8, -66.5, -8.3, -0.5, 0.3, 0.34]},

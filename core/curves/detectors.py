@@ -199,7 +199,9 @@ def detect_curve_diverged(curves: CurveTable, thresholds: CurveThresholds) -> pd
     minimum ``m_t = min(y_0..y_t)``, a step ``t`` is a blow-up when either:
 
     * ``y_t >= diverge_factor * m_t`` (10x) and ``y_t - m_t >= diverge_lost * (y_0 - m_t)``
-      (at least half the progress from the first value to the minimum given back); or
+      (at least half the progress from the first value to the minimum given back; with
+      the trivial loss ``L0`` known, ``y_0`` is at least ``L0``: progress counts from
+      knowing nothing, so a spike that stays far below ``L0`` is no blow-up); or
     * the trivial predictor's loss ``L0`` is known (``trivial_loss``: a cross-entropy
       of a classification with known classes) and ``y_t >= diverge_factor * L0``, or an
       r2 / explained-variance curve is ``<= 1 - diverge_factor`` (a squared error 10x the
@@ -235,7 +237,7 @@ def detect_curve_diverged(curves: CurveTable, thresholds: CurveThresholds) -> pd
                 f"{col} fell to " + _fmt(c.y[found]) + f" at {step} " + _fmt(c.step[found]) + ": squared error "
                 + _spec(1 - c.y[found], "{:.3g}") + "x the mean predictor's", index=c.codes[found]))
             continue
-        rose = _rose_from_minimum(c, n, thresholds)
+        rose = _rose_from_minimum(c, n, thresholds, trivial)
         trivial_hit = (later & (c.y >= thresholds.diverge_factor * trivial) if trivial
                        else np.zeros(len(c.y), dtype=bool))
         onset = c.step == last_finite[c.codes]
@@ -256,8 +258,14 @@ def detect_curve_diverged(curves: CurveTable, thresholds: CurveThresholds) -> pd
     return _issues(curves, flagged, "diverged", _join_details(parts, n), epoch)
 
 
-def _rose_from_minimum(c: View, n: int, thresholds: CurveThresholds) -> np.ndarray:
-    """Rows at >= ``diverge_factor`` x the running minimum that gave back >= ``diverge_lost`` of the progress."""
+def _rose_from_minimum(c: View, n: int, thresholds: CurveThresholds, trivial: float | None) -> np.ndarray:
+    """Rows at >= ``diverge_factor`` x the running minimum that gave back >= ``diverge_lost`` of the progress.
+
+    The progress is counted from the first value, or from the ``trivial`` predictor's loss
+    when that is higher (a first value logged after an epoch of learning would make a
+    converged loss's spike from 0.005 to 0.13, still 5x below knowing nothing, look
+    like half the progress lost).
+    """
     low = seg_reduce(np.minimum, c.y, c.codes, n, np.nan, c.starts)
     high = seg_reduce(np.maximum, c.y, c.codes, n, np.nan, c.starts)
     with np.errstate(invalid="ignore"):
@@ -270,7 +278,7 @@ def _rose_from_minimum(c: View, n: int, thresholds: CurveThresholds) -> np.ndarr
     m = sub.y[seg_cummin_row(np.log(sub.y), sub.codes)]
     first_of_trial = np.zeros(n)
     first_of_trial[sub.codes[sub.starts]] = sub.y[sub.starts]
-    first_val = first_of_trial[sub.codes]
+    first_val = np.fmax(first_of_trial[sub.codes], trivial) if trivial else first_of_trial[sub.codes]
     rose[rows] = (sub.y >= thresholds.diverge_factor * m) & (sub.y - m >= thresholds.diverge_lost * (first_val - m))
     return rose
 
