@@ -160,7 +160,8 @@ def test_upload_gives_the_command_lines_diagnosis_interactive(page, server, tmp_
     assert _visible_rows(page) == n_mildest and page.inner_text("#issue-count").startswith(f"{n_mildest} of")
     page.select_option("#filter-severity", "")
     page.fill("#filter-text", "r00136")
-    assert _visible_rows(page) == sum(i["trial_id"] == "r00136" for i in summary["issues"]) == 2
+    # r00136 blew up at lr 15.8: diverged only (a run that blew up is not also no_learning)
+    assert _visible_rows(page) == sum(i["trial_id"] == "r00136" for i in summary["issues"]) == 1
     page.fill("#filter-text", "")
     page.click("#issue-table th[data-key=severity]")
     page.click("#issue-table th[data-key=severity]")  # descending: the mildest first
