@@ -32,6 +32,7 @@ from core.stats import fisher_greater, log_fisher_greater, wilson_intervals
 from core.table import TrialTable
 
 _MAX_CUTS = 64
+_AVOIDABLE = names_where(lambda t: t.avoidable)
 _MAX_VALUES = 20
 
 
@@ -92,6 +93,22 @@ class _Cuts:
         """Every cut point of one direction: the distinct values but the lowest (above) or the highest (below)."""
         return self.distinct[1:] if direction == "above" else self.distinct[:-1]
 
+    def beyond(self, direction: str, bound: float) -> _Cuts | None:
+        """The cuts of one direction that leave ``bound`` out (``x >= c`` with ``c > bound``, or ``c < bound``).
+
+        None when no such cut exists. The other direction's cuts are kept as they are.
+        """
+        if direction == "above":
+            distinct = np.concatenate([self.distinct[self.distinct <= bound][-1:], self.distinct[self.distinct > bound]])
+        else:
+            distinct = np.concatenate([self.distinct[self.distinct < bound], self.distinct[self.distinct >= bound][:1]])
+        if len(distinct) < 2:
+            return None
+        values = _spread(distinct[1:] if direction == "above" else distinct[:-1])
+        above, below = (values, self.below) if direction == "above" else (self.above, values)
+        return _Cuts(above, below, _n_beyond(self.sorted_x, above, "above"), _n_beyond(self.sorted_x, below, "below"),
+                     self.sorted_x, distinct)
+
 
 def _n_beyond(sorted_x: np.ndarray, cuts: np.ndarray, direction: str) -> np.ndarray:
     """How many of the ascending ``sorted_x`` lie at or above (at or below) each cut."""
@@ -136,6 +153,7 @@ def associate_issues(
     max_ids: int = 20,
     min_support: int = 3,
     pairs: bool = True,
+    protect: np.ndarray | None = None,
 ) -> list[Association]:
     """Issue counts and tests per hyperparameter region and issue type.
 
@@ -157,6 +175,12 @@ def associate_issues(
         each value of one hyperparameter the best threshold of a numeric other one
         (issue types that are not :attr:`~core.issue_types.IssueType.pairable` excepted:
         tuner behaviour, whose marginal associations are still computed).
+    protect : array of int, optional
+        Rows of trials no advice may throw away (the sweep's best trials,
+        :func:`core.summary.rank_trials`). Where a hyperparameter's best threshold
+        holds one of them, the best threshold beyond all of them in that direction is
+        tested too (``lr ≥ 0.25`` beside ``lr ≥ 0.063``), its p-value corrected for
+        every cut tried for both: the narrower cut a next sweep can act on.
 
     Returns
     -------
@@ -190,9 +214,10 @@ def associate_issues(
     coded = [c for c in (_code(hp, table.hyperparameters[hp], max_buckets) for hp in table.hyperparameters.columns) if c]
 
     results: list[_Draft] = []
+    protected = np.asarray(protect if protect is not None else [], dtype=np.int64)
     for c in coded:
         for f in all_flags:
-            results += _marginals(c, f, ids, max_ids)
+            results += _marginals(c, f, ids, max_ids, protected)
     untested: list[_Untested] = []
     if pairs:
         unpaired = names_where(lambda t: not t.pairable)
@@ -268,11 +293,14 @@ def _draft(f: _Flags, regions: tuple[Region, ...], k: int, n: int, trial_rows: n
                   [str(t) for t in ids[trial_rows[:max_ids]]], n_tried, part_counts)
 
 
-def _marginals(c: _Coded, f: _Flags, ids: np.ndarray, max_ids: int) -> list[_Draft]:
+def _marginals(c: _Coded, f: _Flags, ids: np.ndarray, max_ids: int,
+               protected: np.ndarray | None = None) -> list[_Draft]:
     """Every region of one hyperparameter, and its best thresholds, for one issue type.
 
     Counts come from the flagged trials alone (the region sizes are known), so this
-    costs in proportion to the number of affected trials.
+    costs in proportion to the number of affected trials. Where a best threshold
+    holds a ``protected`` row, the best threshold beyond every protected value is
+    added (see :func:`associate_issues`).
     """
     codes_f = c.codes[f.rows]
     k = np.bincount(codes_f[codes_f >= 0], minlength=len(c.groups))
@@ -282,10 +310,31 @@ def _marginals(c: _Coded, f: _Flags, ids: np.ndarray, max_ids: int) -> list[_Dra
         assert c.x is not None
         xf = c.x[f.rows]
         flagged_sorted = np.sort(xf[np.isfinite(xf)])
+        kept = c.x[protected] if protected is not None and len(protected) else np.array([])
+        kept = kept[np.isfinite(kept)]
         for direction in ("above", "below"):
             region, tried, k_cut, n_cut, beyond = _best_threshold(c.name, c.cuts, flagged_sorted, f, direction)
             out.append(_draft(f, (region,), k_cut, n_cut, f.rows[beyond(xf)], ids, max_ids, tried))
+            if not len(kept) or f.kind not in _AVOIDABLE or not beyond(_nudged(kept, direction)).any():
+                continue
+            # one grid value written two ways is one value: the narrower cut lies past both
+            edge = _nudged(np.array([kept.max() if direction == "above" else kept.min()]), direction)
+            narrower = c.cuts.beyond(direction, float(edge[0]))
+            if narrower is None:
+                continue
+            region, more, k_cut, n_cut, beyond = _best_threshold(c.name, narrower, flagged_sorted, f, direction)
+            if k_cut > 0:
+                out.append(_draft(f, (region,), k_cut, n_cut, f.rows[beyond(xf)], ids, max_ids, tried + more))
     return out
+
+
+def _nudged(x: np.ndarray, direction: str, rtol: float = 1e-9) -> np.ndarray:
+    """Values moved by ``rtol`` towards a cut in ``direction`` (up for ``above``).
+
+    0.063095734448 then reaches a cut at 0.06309573444801936: the same grid value, written with more digits.
+    """
+    step = rtol * np.abs(x)
+    return x + step if direction == "above" else x - step
 
 
 def _pair_cells(a: _Coded, b: _Coded, n_cell: np.ndarray, f: _Flags, ids: np.ndarray, max_ids: int,

@@ -232,6 +232,7 @@ def summary_trial_ids(summary: dict[str, Any]) -> set[str]:
     for group in ("associations", "findings", "patterns", "leads", "recommendations"):
         for item in summary.get(group) or []:
             ids.update(str(t) for t in item.get("trial_ids") or [])
+    ids.update(str(t["trial_id"]) for t in summary.get("top_trials") or [])
     best = summary.get("best_trial")
     if best:
         ids.add(str(best["trial_id"]))

@@ -228,6 +228,8 @@ class _Planner:
         self.changes: list[dict[str, Any]] = []
         self.settings: dict[str, Any] = {}
         self.capped: set[tuple[str, str]] = set()  # (hyperparameter, side) cut by a pattern
+        self.top = [t.get("hyperparameters") or {} for t in summary.get("top_trials") or []] or [
+            (summary.get("best_trial") or {}).get("hyperparameters") or {}]
 
     # -- patterns --------------------------------------------------------------------
 
@@ -278,18 +280,14 @@ class _Planner:
             self._change(hp, "exclude", None, interval, p["id"], f"{why}; leave out {a.condition}", a)
 
     def _keeps_best(self, hp: str, excluded: Any, when: dict[str, Any] | None = None) -> bool:
-        """True unless the best trial's value of ``hp`` lies in ``excluded`` (an interval, or a categorical value).
+        """True unless a top-ranked trial's value of ``hp`` lies in ``excluded`` (an interval, or a categorical value).
 
-        The next sweep never leaves out the region of the best trial: a pattern that
-        would is reported, but the plan does not act on it.
+        The next sweep never leaves out the configuration of one of the sweep's best
+        trials (``top_trials``, else the ``best_trial`` of an older summary): a
+        pattern that would is reported, but the plan does not act on it. ``when`` (a
+        plan region) limits the check to the trials inside it.
         """
-        best = (self.summary.get("best_trial") or {}).get("hyperparameters") or {}
-        value = best.get(hp)
-        if value is None or (when is not None and not _in_region(best, when)):
-            return True
-        if isinstance(excluded, list):
-            return isinstance(value, str) or not (excluded[0] <= value <= excluded[1])
-        return str(value) != str(excluded)
+        return not any(_excludes(trial, hp, excluded, when) for trial in self.top)
 
     def _cap(self, hp: str, entry: dict[str, Any], threshold: float, evidence: str, why: str, a: Association) -> None:
         if threshold > entry["high"] or not self._keeps_best(hp, [threshold, entry["searched"]["high"]]):
@@ -297,7 +295,7 @@ class _Planner:
         old = [entry["low"], entry["high"]]
         below = [v for v in entry["known"] if v < threshold] if entry["kind"] == "int" else []
         entry["high"] = max(below) if below else threshold
-        entry["exclude"].append([threshold, entry["searched"]["high"]])
+        _add_once(entry["exclude"], [threshold, entry["searched"]["high"]])
         self.capped.add((hp, "high"))
         self._change(hp, "cap", old, [entry["low"], entry["high"]], evidence,
                      f"{why}; search {hp} below {format_number(threshold)}", a)
@@ -309,7 +307,7 @@ class _Planner:
         old = [entry["low"], entry["high"]]
         above = [v for v in entry["known"] if v > threshold] if entry["kind"] == "int" else []
         entry["low"] = min(above) if above else threshold
-        entry["exclude"].append([entry["searched"]["low"], threshold])
+        _add_once(entry["exclude"], [entry["searched"]["low"], threshold])
         self.capped.add((hp, "low"))
         self._change(hp, "raise_low", old, [entry["low"], entry["high"]], evidence,
                      f"{why}; search {hp} above {format_number(threshold)}", a)
@@ -360,6 +358,8 @@ class _Planner:
         region = _when(second)
         exclude = [region["value"]] if "value" in region and entry["kind"] == "categorical" else (
             [[region["value"], region["value"]]] if "value" in region else [[region["low"], region["high"]]])
+        if not self._keeps_best(hp, exclude[0], when):
+            return
         self._condition(when, hp, {"exclude": exclude}, evidence)
         self._change(hp, "exclude_when", None, exclude[0], evidence,
                      f"{why}; avoid the combination {a.condition}", a, when=first.condition)
@@ -550,6 +550,23 @@ class _Planner:
                            searched=SearchedNumeric(low=number(entry["searched"]["low"]),
                                                     high=number(entry["searched"]["high"])),
                            values=values)
+
+
+def _add_once(excluded: list[Any], interval: list[float]) -> None:
+    """Exclude an interval unless it already is (NaN and divergence often start at the same threshold)."""
+    if interval not in excluded:
+        excluded.append(interval)
+
+
+def _excludes(trial: dict[str, Any], hp: str, excluded: Any, when: dict[str, Any] | None) -> bool:
+    """True when a trial's configuration (``{hp: value}``) lies in ``excluded`` of ``hp`` (within ``when``)."""
+    value = trial.get(hp)
+    if value is None or (when is not None and not _in_region(trial, when)):
+        return False
+    if isinstance(excluded, list):  # a bound reached within 1e-9 counts: one grid value written two ways
+        return not isinstance(value, str) and excluded[0] - 1e-9 * abs(excluded[0]) <= value <= (
+            excluded[1] + 1e-9 * abs(excluded[1]))
+    return str(value) == str(excluded)
 
 
 def _when(region: Region) -> dict[str, Any]:

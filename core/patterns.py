@@ -29,6 +29,7 @@ def find_patterns(
     min_support: int = 3,
     max_patterns: int = 8,
     coverage: float = 0.8,
+    top: list[dict[str, Any]] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Choose the associations worth reporting.
 
@@ -47,6 +48,11 @@ def find_patterns(
         A pair pattern (see :func:`needs_both`) replaces the marginal pattern of one of
         its hyperparameters when it holds at least this share of that pattern's
         affected trials; otherwise both are reported.
+    top : list of dict, optional
+        The sweep's best trials (the summary's ``top_trials``: ``rank``, ``trial_id``,
+        ``hyperparameters``). Advice never throws one of them away: an avoidable issue
+        type's region that holds one is no pattern of its own (see
+        :func:`protect_top_trials`).
 
     Returns
     -------
@@ -56,21 +62,32 @@ def find_patterns(
         conditions that beat their marginals (``rule="pair"``); each with ``id``
         (``P1``...), ``association_id``, ``issue_type``, ``hyperparameter``,
         ``condition``, ``title``, ``explanation``, ``recommendation``, ``evidence`` and
-        ``trial_ids``.
+        ``trial_ids``; a pair that stands for a wider region holding top trials says
+        so (``folds``: that region's association ids).
     leads : list of dict
         For issue types with no pattern, the strongest over-represented association
-        with at least two affected trials (same keys, ``id`` ``L1``...).
+        with at least two affected trials (same keys, ``id`` ``L1``...); and each
+        *risky region* (``top_trials`` set): where an avoidable issue concentrates
+        significantly but top-ranked trials live too, with nothing in the sweep that
+        separates them, reported with advice to stabilise or narrow, never to exclude.
     """
     by_design = names_where(lambda t: t.by_design)
     over = [a for a in associations if a.k >= 2 and a.rate > a.rate_rest and a.issue_type not in by_design]
     significant = [a for a in over if a.q < alpha and a.k >= min_support]
+    holding = top_trials_inside(significant, top or [])
     best: dict[tuple[str, str], Association] = {}
+    widest: dict[tuple[str, str], Association] = {}  # the choice without regard to the top trials
     for a in sorted(significant, key=lambda a: (a.rule != "threshold", a.q, a.log_p_or_p, -a.k)):
         if a.rule != "pair":
+            widest.setdefault((a.issue_type, a.hyperparameter), a)
+    for a in sorted(significant, key=lambda a: (a.id in holding, a.rule != "threshold", a.q, a.log_p_or_p, -a.k)):
+        if a.rule != "pair":
             best.setdefault((a.issue_type, a.hyperparameter), a)
+    # A wider region that holds top trials, beside the narrower one chosen for its key: a pair may still stand for it.
+    shadowed = [a for key, a in widest.items() if best[key] is not a]
     best_marginal_p: dict[tuple[str, str], float] = {}  # log p: p itself underflows to 0 on large sweeps
     for a in associations:
-        if a.rule != "pair":
+        if a.rule != "pair" and a.id not in holding:
             key = (a.issue_type, a.hyperparameter)
             best_marginal_p[key] = min(best_marginal_p.get(key, 0.0), a.log_p_or_p)
     chosen_pairs: list[Association] = []
@@ -81,10 +98,15 @@ def find_patterns(
             continue
         chosen_pairs.append(a)
         paired |= keys
+    stand, folds, risky = protect_top_trials([*best.values(), *chosen_pairs], significant, holding)
+    more, more_folds, _ = protect_top_trials(shadowed, significant, holding)  # no risky region: a narrower one stands
+    stand += [a for a in more if a not in stand]
+    for pair_id, folded in more_folds.items():
+        folds.setdefault(pair_id, []).extend(folded)
     # A significant marginal stays a pattern beside a pair: the simple cause must not hide behind a pair.
     chosen = []
     also: dict[tuple[tuple[Any, ...], int, tuple[str, ...]], list[str]] = {}
-    for a in sorted([*best.values(), *chosen_pairs], key=_rank):
+    for a in sorted(stand, key=_rank):
         same_trials = _same_trials(a)
         if same_trials in also:  # e.g. status_mismatch on exactly the non-finite trials: one pattern, both named
             also[same_trials].append(a.issue_type)
@@ -93,15 +115,139 @@ def find_patterns(
         chosen.append(a)
     patterns = [_describe(a, f"P{i}", also[_same_trials(a)]) for i, a in enumerate(chosen[:max_patterns], start=1)]
     _stratify(patterns, chosen)
+    for p, a in zip(patterns, chosen):
+        if a.id in folds:
+            _fold(p, folds[a.id], holding)
 
     explained = {a.issue_type for a in chosen} | {kind for kinds in also.values() for kind in kinds}
     lead_by_type: dict[str, Association] = {}
     for a in sorted(over, key=_strength):
-        if a.issue_type not in explained and a.rule != "pair":
+        if a.issue_type not in explained and a.rule != "pair" and a.id not in holding:
             lead_by_type.setdefault(a.issue_type, a)
+    for a in risky:
+        lead_by_type.pop(a.issue_type, None)  # the risky region is what there is to say of that type
     leads = [_describe(a, f"L{i}", why=lead_reason(a, alpha, min_support))
              for i, a in enumerate(lead_by_type.values(), start=1)]
+    leads += [_risky(a, f"L{i}", holding[a.id]) for i, a in enumerate(risky, start=len(leads) + 1)]
     return [p.to_dict() for p in patterns], [lead.to_dict() for lead in leads]
+
+
+def top_trials_inside(associations: list[Association], top: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """For each association of an avoidable issue type, the top-ranked trials its region holds (only those with any).
+
+    ``top`` holds the summary's ``top_trials`` (``hyperparameters`` of each); a pair
+    holds a trial when both its regions do.
+    """
+    avoidable = names_where(lambda t: t.avoidable)
+    out = {}
+    for a in associations:
+        if a.issue_type not in avoidable:
+            continue
+        regions = a.regions
+        inside = [t for t in top if all(_holds(r, t["hyperparameters"].get(r.hyperparameter, _ABSENT))
+                                        for r in regions)]
+        if inside:
+            out[a.id] = inside
+    return out
+
+
+_ABSENT = object()
+_SAME = 1e-9
+"""Relative difference under which two values of a hyperparameter are one value (a grid's 0.0631 written
+as 0.063095734448 by one run and 0.06309573444801936 by another)."""
+
+
+def _holds(region: Region, value: Any) -> bool:
+    """Whether a trial's value lies in a region, a bound counting as reached within :data:`_SAME`."""
+    if value is _ABSENT:
+        return False
+    if region.rule == "value" or not isinstance(value, (int, float)) or isinstance(value, bool):
+        return region.contains(value)
+    low = None if region.low is None else region.low - _SAME * abs(region.low)
+    high = None if region.high is None else region.high + (_SAME * abs(region.high) if region.closed else 0.0)
+    return Region(hyperparameter=region.hyperparameter, rule=region.rule, low=low, high=high,
+                  closed=region.closed).contains(value)
+
+
+def protect_top_trials(
+    candidates: list[Association], significant: list[Association], holding: dict[str, list[dict[str, Any]]]
+) -> tuple[list[Association], dict[str, list[Association]], list[Association]]:
+    """Keep the best trials out of every avoid-pattern.
+
+    A candidate pattern of an avoidable issue type whose region holds top-ranked
+    trials (``holding``) does not stand as a pattern. When a significant pair inside
+    it (same issue type, one region the candidate's own, the other region leaving the
+    top trials out) holds at least half of its affected trials, that pair stands
+    instead and the candidate is folded into it: the pair says ``X overall`` and
+    ``X without Y`` and names the top trials ``X`` holds. Otherwise nothing in the
+    sweep separates the top trials from the issue, and the candidate is a *risky
+    region*: reported, never excluded.
+
+    Returns the associations that stand (in the candidates' order, a pair added at
+    most once), the folds (pair id -> the candidates it stands for) and the risky
+    regions.
+    """
+    stand: list[Association] = []
+    folds: dict[str, list[Association]] = {}
+    risky: list[Association] = []
+    for a in candidates:
+        if a.id not in holding:
+            if a not in stand:
+                stand.append(a)
+            continue
+        pair = _refining_pair(a, significant, holding) if a.rule != "pair" else None
+        if pair is None:
+            risky.append(a)
+            continue
+        folds.setdefault(pair.id, []).append(a)
+        if pair not in stand:
+            stand.append(pair)
+    return stand, folds, risky
+
+
+def _refining_pair(a: Association, significant: list[Association],
+                   holding: dict[str, list[dict[str, Any]]]) -> Association | None:
+    """The strongest significant pair ``X and Y`` of ``a``'s issue type with ``X`` = ``a``'s region, holding no top trial.
+
+    It must hold at least half of ``a``'s affected trials (it explains most of
+    them, not a corner of the region that happens to miss the top trials).
+    """
+    key = a.regions[0].key
+    pairs = [b for b in significant if b.rule == "pair" and b.issue_type == a.issue_type and b.id not in holding
+             and any(part.region.key == key for part in b.parts or []) and 2 * b.k >= a.k]
+    return min(pairs, key=_strength, default=None)
+
+
+def _fold(p: Pattern, folded: list[Association], holding: dict[str, list[dict[str, Any]]]) -> None:
+    """Say, in a pair's pattern, which wider region it stands for and which top trials that region holds."""
+    # The pair's own sentence already gives "X without Y: k/n; X overall: k/n" for both of its regions.
+    words = [f"This pattern stands for the marginal pattern of {a.condition} ({a.k} of {a.n}, "
+             f"q = {format_p(a.q)}), which is not to be avoided as a whole: it also holds {_top_text(holding[a.id])}."
+             for a in folded]
+    p.explanation += " " + " ".join(words)
+    p.extra["folds"] = [a.id for a in folded]
+
+
+def _top_text(trials: list[dict[str, Any]], max_ids: int = 5) -> str:
+    """``top-ranked trials t3 (rank 3), t9 (rank 9)``."""
+    shown = ", ".join(f"{t['trial_id']} (rank {t['rank']})" for t in trials[:max_ids])
+    more = f" and {len(trials) - max_ids} more" if len(trials) > max_ids else ""
+    return f"top-ranked trial{'s' if len(trials) > 1 else ''} {shown}{more}"
+
+
+def _risky(a: Association, lead_id: str, trials: list[dict[str, Any]]) -> Pattern:
+    """A risky region: an issue concentrates where top-ranked trials live too, and nothing separates them."""
+    label = label_of(a.issue_type)
+    why = (f"a risky region, not one to leave out: no condition in this sweep separates the {label} there "
+           f"from the top-ranked trials it also holds. Those are {_top_text(trials)[len('top-ranked '):]}")
+    lead = _describe(a, lead_id, why=why)
+    lead.title = f"Risky region: {label} at {a.condition}, where top trials live too"
+    lead.recommendation = (f"Do not exclude {a.condition}: it holds {_top_text(trials)}. Stabilise the runs there "
+                           f"(gradient clipping, a learning-rate warm-up, more seeds) or narrow the range around "
+                           f"the top trials and compare seeds before trusting or dropping it.")
+    lead.extra["risky"] = True
+    lead.extra["top_trials"] = [{"trial_id": t["trial_id"], "rank": t["rank"]} for t in trials]
+    return lead
 
 
 def _same_trials(a: Association) -> tuple[tuple[Any, ...], int, tuple[str, ...]]:
@@ -302,27 +448,21 @@ def recommend(a: Association) -> str:
 
 
 def recommend_all(
-    summary: dict[str, Any], patterns: list[dict[str, Any]], *, max_ids: int = 5
+    summary: dict[str, Any], patterns: list[dict[str, Any]], *, max_ids: int = 5,
+    leads: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Recommendations: per pattern, per unexplained issue type, per actionable finding.
+    """Recommendations: per pattern, per risky region, per unexplained issue type, per actionable finding.
 
-    One per pattern, one per issue type no pattern explains, then one per actionable
-    sweep-level finding (edge of range, seed instability, a shared error).
+    One per pattern, one per risky region among the ``leads`` (stabilise or narrow, never
+    exclude: top-ranked trials live there), one per issue type neither explains, then one
+    per actionable sweep-level finding (edge of range, seed instability, a shared error).
 
     Each is ``{id, text, evidence, pattern_id, trial_ids}`` (plus ``finding_id`` for
     findings); ``evidence`` says in words which facts of the summary it follows from.
     """
-    recs: list[dict[str, Any]] = []
-    for p in patterns:
-        e = p["evidence"]
-        recs.append({
-            "text": p["recommendation"],
-            "evidence": f"{p['id']}: {e['k']}/{e['n']} trials with {p['condition']} vs "
-                        f"{e['k_rest']}/{e['n_rest']} elsewhere",
-            "pattern_id": p["id"],
-            "trial_ids": p["trial_ids"][:max_ids],
-        })
-    explained = {kind for p in patterns for kind in (p["issue_type"], *p.get("also_issue_types", []))}
+    risky = [lead for lead in leads or [] if lead.get("risky")]
+    recs = [_pattern_advice(p, max_ids) for p in [*patterns, *risky]]
+    explained = {kind for p in [*patterns, *risky] for kind in (p["issue_type"], *p.get("also_issue_types", []))}
     by_type: dict[str, list[str]] = {}
     for issue in summary["issues"]:
         by_type.setdefault(issue["type"], []).append(issue["trial_id"])
@@ -343,6 +483,19 @@ def recommend_all(
     for i, rec in enumerate(recs, start=1):
         rec["id"] = f"R{i}"
     return recs
+
+
+def _pattern_advice(p: dict[str, Any], max_ids: int) -> dict[str, Any]:
+    """The recommendation of a pattern, or of a risky region (whose trials shown are the top-ranked ones there)."""
+    e = p["evidence"]
+    risky = bool(p.get("risky"))
+    return {
+        "text": p["recommendation"],
+        "evidence": f"{p['id']}: {e['k']}/{e['n']} trials with {p['condition']} vs {e['k_rest']}/{e['n_rest']} "
+                    f"elsewhere" + ("; top-ranked trials there" if risky else ""),
+        "pattern_id": None if risky else p["id"],
+        "trial_ids": ([t["trial_id"] for t in p["top_trials"]] if risky else p["trial_ids"])[:max_ids],
+    }
 
 
 def _pattern_regions(summary: dict[str, Any], patterns: list[dict[str, Any]]) -> dict[str, tuple[Region, ...]]:
@@ -427,10 +580,11 @@ def analyze_patterns(
     settings used: ``alpha``, ``min_support``).
     """
     associations = [Association.from_dict(a) for a in summary["associations"]]
-    patterns, leads = find_patterns(associations, alpha=alpha, min_support=min_support)
+    patterns, leads = find_patterns(associations, alpha=alpha, min_support=min_support,
+                                    top=summary.get("top_trials"))
     return {
         "patterns": patterns,
         "leads": leads,
-        "recommendations": recommend_all(summary, patterns),
+        "recommendations": recommend_all(summary, patterns, leads=leads),
         "analysis": {"alpha": alpha, "min_support": min_support},
     }

@@ -37,7 +37,7 @@ from pydantic.json_schema import SkipJsonSchema
 from core.issue_types import ISSUE_TYPES, SEVERITIES
 from core.values import format_number
 
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "1.3"
 Number = float | int
 Severity = Literal[SEVERITIES]  # type: ignore[valid-type]
 IssueTypeName = Literal[tuple(ISSUE_TYPES)]  # type: ignore[valid-type]
@@ -577,6 +577,18 @@ class BestTrial(Record):
     note: Annotated[str | None, _doc("why the objective compared differs, when targets differ")] = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class TopTrial(Record):
+    """One of the best trials, ranked by the best trial's metric among trials ranked like it (``rank`` 1 is the best)."""
+
+    __pydantic_config__ = _STRICT
+    rank: Annotated[int, Field(ge=1)]
+    trial_id: str
+    value: Number
+    status: str | None = None
+    hyperparameters: dict[str, str | Number | None]
+
+
 @dataclass(kw_only=True)
 class Finding(Record):
     """A sweep-level finding; kind-specific keys (``side``, ``signature``, ``explained_by``...) are in ``extra``."""
@@ -888,6 +900,8 @@ class Diagnosis(Record):
     severity_counts: dict[str, int]
     associations: list[Association]
     best_trial: BestTrial | None
+    top_trials: Annotated[list[TopTrial], _doc("the best trials, best first (core.summary.TOP_K of them)")] = field(
+        default_factory=list)
     findings: list[Finding]
     classes: Classes
     curves: Curves | None = None

@@ -5,8 +5,8 @@ A sweep that is still running can stop sampling where trials keep dying. A regio
 Benjamini-Hochberg q below ``alpha``, at least ``min_support`` affected trials) of a
 **high-severity** issue type (NaN/inf metrics, hidden failures, failed runs,
 divergence, no learning), never of a by-design outcome (pruned, early-stopped, a
-shorter budget: those types are not high severity), and never a region that holds the
-best healthy trial so far. Pure functions over the summary: no printing, no tuner.
+shorter budget: those types are not high severity), and never a region that holds one of
+the best healthy trials so far (``top_trials``). Pure functions over the summary: no printing, no tuner.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def condemned_regions(summary: Mapping[str, Any], alpha: float = 0.05) -> list[R
         A summary with the analyst's keys: ``patterns`` (each with ``association_id``,
         ``issue_type``, ``evidence``), ``associations`` (their regions' fields:
         ``hyperparameter``, ``rule``, ``lo``, ``hi``, ``value``, ``closed``, and a pair's
-        ``parts``) and ``best_trial``.
+        ``parts``) and ``top_trials`` (else ``best_trial``).
     alpha : float
         Largest q a condemned pattern may have (patterns already have q below the
         analysis' alpha; this can only be stricter).
@@ -91,11 +91,12 @@ def condemned_regions(summary: Mapping[str, Any], alpha: float = 0.05) -> list[R
     Returns
     -------
     list of Region
-        One per high-severity pattern with q < ``alpha`` whose region does not hold
-        the best healthy trial, in the patterns' order.
+        One per high-severity pattern with q < ``alpha`` whose region holds none of
+        the best healthy trials, in the patterns' order.
     """
     associations = {a["id"]: a for a in summary.get("associations", [])}
-    best = (summary.get("best_trial") or {}).get("hyperparameters") or {}
+    top = [t["hyperparameters"] for t in summary.get("top_trials") or []] or [
+        (summary.get("best_trial") or {}).get("hyperparameters") or {}]
     high = names_where(lambda t: t.severity == "high")
     regions = []
     for pattern in summary.get("patterns", []):
@@ -106,7 +107,7 @@ def condemned_regions(summary: Mapping[str, Any], alpha: float = 0.05) -> list[R
         region = Region(pattern_id=pattern["id"], issue_type=pattern["issue_type"], condition=a["condition"],
                         conditions=conditions, k=evidence["k"], n=evidence["n"], k_rest=evidence["k_rest"],
                         n_rest=evidence["n_rest"], q=float(evidence["q"]), trial_ids=tuple(pattern["trial_ids"]))
-        if best and region.contains(best):
-            continue  # never steer away from the best trial found so far
+        if any(best and region.contains(best) for best in top):
+            continue  # never steer away from the best trials found so far
         regions.append(region)
     return regions

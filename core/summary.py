@@ -86,8 +86,10 @@ def analyze_sweep(
         issues, curve_summary = merge_curve_issues(table, issues[~replaced.to_numpy()], curve_table,
                                                    detect_curve_issues(curve_table, curve_thresholds))
         curve_summary["thresholds"] = curve_thresholds.to_dict()
-    associations = associate_issues(table, issues)
-    summary = build_summary(raw, table, issues, associations, thresholds)
+    ranking = rank_trials(table, _disqualified(issues))
+    top_rows = pd.Index(table.ids.to_numpy()).get_indexer([t["trial_id"] for t in ranking[1]])
+    associations = associate_issues(table, issues, protect=top_rows)
+    summary = build_summary(raw, table, issues, associations, thresholds, ranking)
     if curve_summary is not None:
         summary["curves"] = curve_summary
         summary["sweep"]["notes"] += curve_summary["notes"]
@@ -158,8 +160,11 @@ def build_summary(
     issues: pd.DataFrame,
     associations: list[Association],
     thresholds: Thresholds,
+    ranking: tuple[dict[str, Any] | None, list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     """Assemble the summary (without ``patterns``, which the analyst adds).
+
+    ``ranking`` is :func:`rank_trials`'s result when the caller already has it.
 
     Returns
     -------
@@ -168,7 +173,8 @@ def build_summary(
         ``status_counts``, ``hyperparameters`` ranges/values, ``notes``);
         ``thresholds``; ``issue_types`` (vocabulary); ``issues`` (list of
         ``{trial_id, type, severity, detail}``); ``issue_counts``; ``trials_affected``;
-        ``severity_counts``; ``associations``; ``best_trial``; ``findings``
+        ``severity_counts``; ``associations``; ``best_trial``; ``top_trials`` (the
+        :data:`TOP_K` best, see :func:`rank_trials`); ``findings``
         (sweep-level, ids ``F1``...); ``classes`` (number of classes used by the
         chance-level rules, and how it was known).
     """
@@ -177,7 +183,7 @@ def build_summary(
     sick_issues = issues[issues["severity"].isin(SICK_SEVERITIES)]
     rank = sick_issues["severity"].map(SEVERITY_RANK)
     affected = rank.groupby(sick_issues["trial_id"], sort=False).min().map(dict(enumerate(SICK_SEVERITIES)))
-    best = _best_trial(table, set(issues.loc[(issues["severity"] == "high") | (issues["type"] == "short_run"), "trial_id"]))
+    best, top = ranking if ranking is not None else rank_trials(table, _disqualified(issues))
     classes, how = infer_classes(table, thresholds)
     sweep = SweepInfo(source=raw.source, format=raw.format, n_trials=len(table),
                       roles=Roles.from_dict(table.roles.to_dict()),
@@ -194,6 +200,7 @@ def build_summary(
         "severity_counts": {s: int((affected == s).sum()) for s in SICK_SEVERITIES},
         "associations": [a.to_dict() for a in associations],
         "best_trial": best,
+        "top_trials": top,
         "findings": find_sweep_findings(table, issues, best),
         "classes": Classes(n=classes, how=how or None).to_dict(),
     }
@@ -208,6 +215,11 @@ def issue_columns(issues: pd.DataFrame) -> IssueColumns:
     return IssueColumns(trial_id=[str(i) for i in issues["trial_id"]], type=issues["type"].tolist(),
                         severity=issues["severity"].tolist(), detail=issues["detail"].tolist(),
                         epoch=[float(e) if np.isfinite(e) else None for e in epochs])
+
+
+def _disqualified(issues: pd.DataFrame) -> set[str]:
+    """Trials no ranking counts: a high-severity issue, or a short run (see :func:`rank_trials`)."""
+    return set(issues.loc[(issues["severity"] == "high") | (issues["type"] == "short_run"), "trial_id"])
 
 
 def _ranges(table: TrialTable) -> dict[str, NumericRange | CategoricalRange]:
@@ -252,29 +264,42 @@ def finished_rows(table: TrialTable) -> np.ndarray:
     return np.isin(status, ["completed", "unknown", "timeout"]) | ((status == "pruned") & raw)
 
 
-def _best_trial(table: TrialTable, excluded: set[str]) -> dict[str, Any] | None:
-    """The best finished trial (see :func:`finished_rows`) without a high-severity issue.
+TOP_K = 10
+"""How many of the best trials the summary ranks (``top_trials``), and the advice never throws away.
+
+A fixed number, not a share: the question is whether advice would discard one of the handful of
+configurations a user would try next, whatever the sweep's size (a share of a 10,000-trial sweep
+would protect hundreds of trials and forbid every region)."""
+
+
+def rank_trials(table: TrialTable, excluded: set[str], k: int = TOP_K) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The best trial and the ``k`` best, ranked: finished trials (see :func:`finished_rows`) without a high-severity issue.
 
     ``excluded`` holds the ids of trials with a high-severity issue (NaN, hidden
     failure, divergence, no learning, failure) and of short runs (stopped far short of
     their own budget for no stated reason: not comparable); other low and medium
-    issues (overfitting, a generalisation gap, still improving) do not disqualify the
-    best result. Judged by
-    the held-out loss (lowest), else the held-out accuracy (highest), else an
-    objective whose direction is known (``goal``). Objectives are compared only
-    across comparable trials: when a hyperparameter changes the target's scale
-    (``scale_targets``), the held-out loss is in different units per value, so a
+    issues (overfitting, a generalisation gap, still improving) do not disqualify a
+    result. Judged by :func:`_ranking_metric` (what the tuner optimised, else the
+    held-out accuracy, else the held-out loss). Objectives are
+    compared only across comparable trials: when a hyperparameter changes the target's
+    scale (``scale_targets``), the held-out loss is in different units per value, so a
     scale-free held-out metric (r2, accuracy...) is used instead, or else only trials
-    sharing the most common scaling are compared; ``note`` says so. None when no
-    trial qualifies.
+    sharing the most common scaling are compared; ``note`` says so. Ties keep the
+    table's order.
+
+    Returns
+    -------
+    best : dict or None
+        ``trial_id``, ``metric``, ``goal``, ``value``, ``status``, ``hyperparameters``
+        (and ``note``); None when no trial qualifies.
+    top : list of dict
+        The ``k`` best, best first: ``rank`` (1...), ``trial_id``, ``value``,
+        ``status``, ``hyperparameters`` (the metric is the best trial's).
     """
     roles = table.roles
-    pair = roles.loss_pair()
-    column = (pair[1] if pair else None) or roles.metric("loss", held_out=True) or roles.metric("accuracy", held_out=True)
+    column = _ranking_metric(roles)
     if column is None:
-        column = next((c for c, m in roles.metrics.items() if m.kind == "objective" and m.goal), None)
-    if column is None:
-        return None
+        return None, []
     eligible = finished_rows(table) & ~table.ids.isin(excluded).to_numpy()
     note = None
     scaling = [hp for hp in table.hyperparameters.columns
@@ -294,23 +319,38 @@ def _best_trial(table: TrialTable, excluded: set[str]) -> dict[str, Any] | None:
                 shared = ", ".join(f"{hp} = {v}" for hp, v in zip(scaling, common.iloc[0].split("|")))
                 note = (f"{column} is in the units of each trial's target ({', '.join(scaling)} differs between "
                         f"trials), so only trials with {shared} are compared")
-    lower_is_better = roles.metrics[column].goal == "min"
     values = table.metrics[column].where(eligible)
     values = values[np.isfinite(values)]
     if values.empty:
-        return None
-    row = int(values.idxmin() if lower_is_better else values.idxmax())
-    best = {
-        "trial_id": str(table.ids.iloc[row]),
-        "metric": column,
-        "goal": roles.metrics[column].goal,
-        "value": float(table.metrics[column].iloc[row]),
-        "status": str(table.status.iloc[row]),
-        "hyperparameters": {
-            col: (None if pd.isna(v) else (v if isinstance(v, str) else float(v)))
-            for col, v in table.hyperparameters.iloc[row].items()
-        },
-    }
+        return None, []
+    ranked = values.sort_values(ascending=roles.metrics[column].goal == "min", kind="stable").index[:k]
+    top = [{"rank": rank, "trial_id": str(table.ids.iloc[row]), "value": float(table.metrics[column].iloc[row]),
+            "status": str(table.status.iloc[row]), "hyperparameters": _hyperparameters_of(table, row)}
+           for rank, row in enumerate(map(int, ranked), start=1)]
+    first = top[0]
+    best = {"trial_id": first["trial_id"], "metric": column, "goal": roles.metrics[column].goal,
+            "value": first["value"], "status": first["status"], "hyperparameters": first["hyperparameters"]}
     if note:
         best["note"] = note
-    return best
+    return best, top
+
+
+def _ranking_metric(roles: ColumnRoles) -> str | None:
+    """The metric trials are ranked on: the one a user picks a configuration by.
+
+    The tuner's objective when it has a direction (what the sweep optimised); else the
+    held-out accuracy, the score a classifier is chosen on (an overconfident network's
+    held-out loss rises while its accuracy holds, so the lowest-loss runs are often not
+    the most accurate ones); else the held-out loss; else another held-out score with a
+    direction (r2...).
+    """
+    objective = next((c for c, m in roles.metrics.items() if m.kind == "objective" and m.goal), None)
+    pair = roles.loss_pair()
+    return (objective or roles.metric("accuracy", held_out=True) or (pair[1] if pair else None)
+            or roles.metric("loss", held_out=True)
+            or next((c for c, m in roles.metrics.items() if m.split in ("val", "test") and m.goal), None))
+
+
+def _hyperparameters_of(table: TrialTable, row: int) -> dict[str, Any]:
+    return {col: (None if pd.isna(v) else (v if isinstance(v, str) else float(v)))
+            for col, v in table.hyperparameters.iloc[row].items()}

@@ -313,3 +313,29 @@ def test_planted_cause_and_next_sweep_bound_are_stable_from_500_to_a_million_tri
     assert bound["high"] == first_nan and bound["low"] == lr.min() and bound["log"]
     assert [first_nan, lr.max()] in bound["exclude"]
     assert bound["low"] <= summary["best_trial"]["hyperparameters"]["lr"] < 0.1 * 0.9
+
+
+def test_a_threshold_that_holds_a_protected_trial_gets_a_narrower_one_beside_it():
+    # NaN in 10 of the 12 trials at lr >= 0.1; one clean trial there (t38, lr ~ 0.2) is among the best.
+    rates = np.repeat(np.geomspace(1e-4, 1.0, 24), 2)
+    rows = []
+    for i, lr in enumerate(rates):
+        clean = lr < 0.1 or i in (38, 41)
+        rows.append({"trial_id": f"t{i}", "lr": float(lr), "train_loss": 0.3 if clean else float("nan"),
+                     "val_loss": 0.35 if clean else float("nan")})
+    table = table_from_records(rows)
+    issues = detect_issues(table)
+    kind = issues["type"].iloc[0]  # the NaN trials' type (no status column: a hidden failure or NaN)
+
+    def thresholds(protect=None):
+        return [a for a in associate_issues(table, issues, protect=protect)
+                if a.issue_type == kind and a.direction == "above"]
+
+    plain, guarded = thresholds(), thresholds(np.array([38]))
+    assert plain[0].lo <= rates[38]  # the best cut holds t38
+    extra = [a for a in guarded if a.lo > rates[38]]
+    assert len(extra) == 1 and len(guarded) == len(plain) + 1
+    assert extra[0].k == sum(1 for i, lr in enumerate(rates) if lr >= extra[0].lo and i not in (38, 41))
+    assert extra[0].q < 0.05
+    # A protected trial outside the cut: no extra test.
+    assert len(thresholds(np.array([0]))) == len(plain)

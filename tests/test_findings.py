@@ -7,7 +7,7 @@ import pytest
 from core.detectors import detect_issues
 from core.findings import error_signature, find_sweep_findings
 from core.stats import fisher_greater, wilson_interval
-from core.summary import _best_trial
+from core.summary import rank_trials
 from tests.helpers import table_from_records
 
 
@@ -28,7 +28,7 @@ def test_fisher_one_sided_matches_a_hand_computed_tail():
 def _findings(rows):
     table = table_from_records(rows)
     issues = detect_issues(table)
-    best = _best_trial(table, set(issues.trial_id))
+    best = rank_trials(table, set(issues.trial_id))[0]
     return find_sweep_findings(table, issues, best)
 
 
@@ -90,7 +90,7 @@ def test_findings_lead_to_recommendations():
     rows = [{"trial_id": i, "lr": lr, "val_loss": loss} for i, (lr, loss) in enumerate([(1e-4, 0.9), (1e-3, 0.5), (1e-2, 0.2)])]
     table = table_from_records(rows)
     issues = detect_issues(table)
-    summary = {"issues": [], "findings": find_sweep_findings(table, issues, _best_trial(table, set()))}
+    summary = {"issues": [], "findings": find_sweep_findings(table, issues, rank_trials(table, set())[0])}
     (rec,) = recommend_all(summary, [])
     assert rec["text"].startswith("Widen the range of lr upwards") and rec["finding_id"] == "F1"
     assert rec["evidence"] == "F1: The best trial has lr = 0.01, the highest value searched"
@@ -189,14 +189,14 @@ def test_best_trial_excludes_only_high_severity_issues_and_may_be_a_timeout():
             ])]
     table = table_from_records(rows)
     issues = detect_issues(table)
-    best = _best_trial(table, set(issues.loc[issues["severity"] == "high", "trial_id"]))
+    best = rank_trials(table, set(issues.loc[issues["severity"] == "high", "trial_id"]))[0]
     assert best["trial_id"] == "t2" and best["status"] == "timeout"  # failed, pruned and NaN trials do not count
     rows[2]["status"] = "completed"
     rows[2]["val_loss"] = 0.9
     table = table_from_records(rows)
     issues = detect_issues(table)
     assert set(issues.loc[issues["trial_id"] == "t1", "type"]) & {"overfitting", "generalization_gap"}  # medium or low
-    assert _best_trial(table, set(issues.loc[issues["severity"] == "high", "trial_id"]))["trial_id"] == "t1"
+    assert rank_trials(table, set(issues.loc[issues["severity"] == "high", "trial_id"]))[0]["trial_id"] == "t1"
 
 
 def test_best_trial_is_compared_on_a_scale_free_metric_when_targets_differ():
@@ -206,14 +206,14 @@ def test_best_trial_is_compared_on_a_scale_free_metric_when_targets_differ():
     table = table_from_records(rows)
     if "val_r2" not in table.roles.metrics:  # r2 read as a metric is the detectors' part of the issue
         pytest.skip("val_r2 is not read as a metric yet")
-    best = _best_trial(table, set())
+    best = rank_trials(table, set())[0]
     assert best["metric"] == "val_r2" and best["trial_id"] == "t3" and "scale_targets" in best["note"]
 
 
 def test_best_trial_compares_only_one_target_scaling_without_a_scale_free_metric():
     rows = [{"trial_id": f"t{i}", "lr": 0.001 * (i + 1), "scale_targets": sc, "train_loss": v * 0.9, "val_loss": v}
             for i, (sc, v) in enumerate([("yes", 0.40), ("yes", 0.60), ("yes", 0.5), ("no", 0.01), ("no", 2500.0)])]
-    best = _best_trial(table_from_records(rows), set())
+    best = rank_trials(table_from_records(rows), set())[0]
     assert best["trial_id"] == "t0" and "only trials with scale_targets = yes are compared" in best["note"]
 
 
@@ -237,7 +237,7 @@ def test_no_widening_past_a_natural_bound():
             for i, (d, w, n) in enumerate([(0.0, 0.0, 1), (0.2, 1e-4, 2), (0.4, 1e-3, 3), (0.2, 1e-4, 2)] * 3)]
     table = table_from_records(rows)
     issues = detect_issues(table)
-    best = _best_trial(table, set())
+    best = rank_trials(table, set())[0]
     assert best["trial_id"] == "t0"
     edges = [f for f in find_sweep_findings(table, issues, best) if f["kind"] == "edge_of_range"]
     assert {f["hyperparameter"] for f in edges} == {"lr"}  # dropout 0, weight decay 0, 1 layer: nothing below
@@ -322,3 +322,25 @@ def test_budget_advice_never_comes_from_a_failed_or_cut_run():
     assert plan_next_sweep(summary)["settings"]["epochs"]["from"] == 20.0
     summary["issues"] = summary["issues"][:4]
     assert "epochs" not in plan_next_sweep(summary)["settings"]
+
+
+def test_top_trials_rank_finished_comparable_trials_without_high_severity_issues():
+    # t3 has the lowest loss but failed; t5 is NaN; t6 was pruned by the tuner: none of them is ranked.
+    rows = [{"trial_id": f"t{i}", "lr": 0.01 * (i + 1), "status": s, "train_loss": v * 0.9, "val_loss": v}
+            for i, (s, v) in enumerate([("completed", 0.50), ("completed", 0.20), ("timeout", 0.19), ("failed", 0.01),
+                                        ("completed", 0.30), ("completed", float("nan")), ("pruned", 0.02),
+                                        ("completed", 0.20)])]
+    table = table_from_records(rows)
+    issues = detect_issues(table)
+    best, top = rank_trials(table, set(issues.loc[issues["severity"] == "high", "trial_id"]), k=4)
+    assert [t["trial_id"] for t in top] == ["t2", "t1", "t7", "t4"]  # a tie (t1, t7) keeps the table's order
+    assert [t["rank"] for t in top] == [1, 2, 3, 4] and top[0]["status"] == "timeout"
+    assert best["trial_id"] == "t2" and top[0]["hyperparameters"] == best["hyperparameters"] == {"lr": 0.03}
+    assert len(rank_trials(table, set(), k=100)[1]) == 5  # every finished trial with a finite objective, no more
+
+
+def test_top_trials_follow_the_comparable_metric_when_targets_differ():
+    rows = [{"trial_id": f"t{i}", "lr": 0.001 * (i + 1), "scale_targets": sc, "train_loss": v * 0.9, "val_loss": v}
+            for i, (sc, v) in enumerate([("yes", 0.40), ("yes", 0.60), ("yes", 0.5), ("no", 0.01), ("no", 2500.0)])]
+    _, top = rank_trials(table_from_records(rows), set())
+    assert [t["trial_id"] for t in top] == ["t0", "t2", "t1"]  # t3's 0.01 is in other units: not ranked

@@ -178,7 +178,7 @@ def deepobs_facts() -> Facts:
     return facts_of(summary | analyze_patterns(summary))
 
 
-# deepobs_cifar10_3c3d: 135 trials, 60 with issues; 36 NaN, 9 diverged; r00165 is the best trial,
+# deepobs_cifar10_3c3d: 135 trials, 60 with issues; 36 NaN, 9 diverged; r00259 is the best trial (the most accurate),
 # r00144 and r00174 only produced NaN, r00136 diverged.
 PLANTED_LIES = [
     ("Ninety-seven trials produced NaN.", "count"),
@@ -189,7 +189,7 @@ PLANTED_LIES = [
     ("Sixty of the 135 trials diverged.", "count"),       # 60/135 have some issue, 9 diverged
     ("42% of trials diverged.", "count"),
     ("Half of the trials diverged.", "number"),
-    ("Trial r00165, the best run, diverged.", "misattributed_id"),
+    ("Trial r00259, the best run, diverged.", "misattributed_id"),
     ("The best trial, r00144, reached the lowest loss.", "misattributed_id"),
     ("Trial r00144 diverged.", "misattributed_id"),
     ("Diverged: trial r00174.", "misattributed_id"),
@@ -203,7 +203,7 @@ TRUTHS = [
     "Nine trials diverged.",
     "60 of 135 trials have issues.",
     "Trial r00136 diverged.",
-    "Trial r00165 is the best trial.",
+    "Trial r00259 is the best trial.",
     "Trials r00144 and r00174 produced NaN.",
     "67% of the trials with a high learning rate went NaN.",
     "34 of 51 trials with a high learning rate went NaN.",

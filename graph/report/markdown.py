@@ -285,9 +285,21 @@ def _pathologies(s: dict[str, Any]) -> list[str]:
     for p in s["patterns"]:
         lines += [f"### {p['id']}. {prose(p['title'])}", "", prose(p["explanation"]), ""]
         lines += _evidence(p)
-    if s["leads"]:
+    risky = [lead for lead in s["leads"] if lead.get("risky")]
+    if risky:
+        lines += ["**Risky regions** (an issue concentrates there, but so do some of the best trials: stabilise "
+                  "or narrow, never exclude):", ""]
+        for lead in risky:
+            e = lead["evidence"]
+            lines.append(
+                f"- {prose(lead['title'])}: {e['k']}/{e['n']} with the issue vs {e['k_rest']}/{e['n_rest']} "
+                f"elsewhere (p = {format_p(e['p'])}, q = {format_p(e['q'])}); {prose(lead['why'])}."
+            )
+        lines.append("")
+    leads = [lead for lead in s["leads"] if not lead.get("risky")]
+    if leads:
         lines += ["**Leads** (not patterns, each says why; worth a targeted re-run, not a conclusion):", ""]
-        for lead in s["leads"]:
+        for lead in leads:
             e = lead["evidence"]
             why = f" Not a pattern: {prose(lead['why'])}." if lead.get("why") else ""
             lines.append(

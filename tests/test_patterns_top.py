@@ -1,0 +1,79 @@
+"""Advice never throws the best trials away (core.patterns.find_patterns with ``top``)."""
+
+from __future__ import annotations
+
+from core.patterns import find_patterns, recommend_all
+from core.records import Association, Part, Region
+
+ADAM = Region(hyperparameter="optimizer", rule="value", value="adam")
+HIGH_LR = Region(hyperparameter="lr", rule="threshold", low=0.6)
+
+
+def _association(id_: str, kind: str, k: int, n: int, k_rest: int, n_rest: int, regions: tuple[Region, ...],
+                 parts: tuple[tuple[int, int], ...] = (), q: float = 1e-4) -> Association:
+    first = regions[0]
+    where = first.fields() if len(regions) == 1 else {
+        "hyperparameter": first.hyperparameter, "rule": "pair", "condition": " and ".join(r.condition for r in regions),
+        "lo": regions[1].low, "hi": None, "value": None, "direction": "above", "closed": None}
+    return Association(id=id_, hyperparameters=[r.hyperparameter for r in regions], issue_type=kind, k=k, n=n,
+                       rate=k / n, ci=None, k_rest=k_rest, n_rest=n_rest, rate_rest=k_rest / n_rest, risk_ratio=None,
+                       p=q / 10, log_p=-20.0 if len(regions) == 2 else -12.0, q=q, trial_ids=[f"t{i}" for i in range(k)],
+                       **where, parts=[Part(**r.fields(), k=a, n=b) for r, (a, b) in zip(regions, parts)] or None)
+
+
+def _top(*configs):
+    return [{"rank": i, "trial_id": f"best{i}", "value": 0.9 - i / 100, "hyperparameters": c}
+            for i, c in enumerate(configs, start=1)]
+
+
+# 90 trials: adam 45 (12 diverge, all at lr >= 0.6), sgd 45 (none diverge); the 2nd best trial is adam at lr 0.001.
+MARGINAL = _association("A1", "diverged", 12, 45, 0, 45, (ADAM,))
+PAIR = _association("A2", "diverged", 12, 15, 0, 75, (ADAM, HIGH_LR), ((0, 30), (0, 15)), q=1e-6)
+TOP = _top({"optimizer": "sgd", "lr": 0.01}, {"optimizer": "adam", "lr": 0.001}, {"optimizer": "sgd", "lr": 0.7})
+
+
+def test_a_marginal_that_holds_a_top_trial_is_folded_into_the_pair_that_spares_it():
+    patterns, leads = find_patterns([MARGINAL, PAIR], top=TOP)
+    assert [p["condition"] for p in patterns] == ["optimizer = adam and lr ≥ 0.6"]
+    (pair,) = patterns
+    assert pair["folds"] == ["A1"]
+    assert "optimizer = adam without lr ≥ 0.6: 0 of 30; optimizer = adam overall: 12 of 45" in pair["explanation"]
+    assert "stands for the marginal pattern of optimizer = adam" in pair["explanation"]
+    assert "best2 (rank 2)" in pair["explanation"] and "best1" not in pair["explanation"]
+    assert not [lead for lead in leads if lead["issue_type"] == "diverged"]
+
+
+def test_the_same_marginal_stands_beside_the_pair_when_it_holds_no_top_trial():
+    top = _top({"optimizer": "sgd", "lr": 0.01}, {"optimizer": "sgd", "lr": 0.001})
+    patterns, _ = find_patterns([MARGINAL, PAIR], top=top)
+    conditions = [p["condition"] for p in patterns]
+    assert "optimizer = adam" in conditions and "optimizer = adam and lr ≥ 0.6" in conditions  # item 6 holds
+    assert not any(p.get("folds") for p in patterns)
+
+
+def test_a_region_no_condition_separates_from_a_top_trial_is_a_risky_region_not_a_pattern():
+    nan = _association("A3", "nonfinite_metric", 10, 20, 2, 70, (HIGH_LR,))
+    top = _top({"optimizer": "sgd", "lr": 0.01}, {"optimizer": "sgd", "lr": 0.01}, {"optimizer": "sgd", "lr": 0.7})
+    patterns, leads = find_patterns([nan], top=top)
+    assert patterns == []
+    (risky,) = leads
+    assert risky["risky"] and risky["top_trials"] == [{"trial_id": "best3", "rank": 3}]
+    assert risky["recommendation"].startswith("Do not exclude lr ≥ 0.6") and "Stabilise" in risky["recommendation"]
+    assert "a risky region, not one to leave out" in risky["why"]
+    recs = recommend_all({"issues": [{"trial_id": "t1", "type": "nonfinite_metric"}], "findings": []}, patterns,
+                         leads=leads)
+    assert [r["text"] for r in recs] == [risky["recommendation"]]  # no generic "avoid" advice for that type
+
+
+def test_a_top_trial_only_just_at_a_threshold_counts_as_inside_it():
+    nan = _association("A3", "nonfinite_metric", 10, 20, 2, 70, (Region(hyperparameter="lr", rule="threshold",
+                                                                       low=0.06309573444801936),))
+    top = _top({"lr": 0.063095734448})  # the same grid value, written with fewer digits by that run
+    patterns, leads = find_patterns([nan], top=top)
+    assert patterns == [] and leads[0]["risky"]
+
+
+def test_issue_types_that_are_not_avoided_are_left_alone():
+    overfit = _association("A4", "overfitting", 10, 20, 2, 70, (HIGH_LR,))
+    patterns, leads = find_patterns([overfit], top=_top({"lr": 0.7}))
+    assert [p["condition"] for p in patterns] == ["lr ≥ 0.6"] and leads == []
