@@ -565,13 +565,13 @@ def _best_per_bucket(x: np.ndarray, y: np.ndarray, goal: str, log_x: bool, max_b
 
 
 def _main_metric(table: TrialTable, summary: dict[str, Any]) -> tuple[str | None, str]:
+    """The metric the pictures plot: the held-out loss, where blow-ups and NaN show, else the ranking's metric."""
     roles = table.roles
     best = summary.get("best_trial")
-    column = best["metric"] if best else None
+    pair = roles.loss_pair()
+    column = (pair[1] if pair else None) or roles.metric("loss", held_out=True) or (best["metric"] if best else None)
     if column is None:
-        pair = roles.loss_pair()
-        column = (pair[1] if pair else None) or roles.metric("loss", held_out=True) or roles.metric(
-            "accuracy", held_out=True)
+        column = roles.metric("accuracy", held_out=True)
     if column is None:
         column = next((c for c, m in roles.metrics.items() if m.goal), None)
     if column is None or column not in table.metrics:
