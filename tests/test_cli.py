@@ -135,4 +135,4 @@ def test_terminal_gets_a_spinner_and_a_colour_summary(tmp_path, monkeypatch):
     for node in ("[load]", "[detect]", "[analyze]", "[write]"):
         assert node in plain
     assert "60 of 135 trials have issues" in plain and "nonfinite_metric" in plain and "Top patterns" in plain
-    assert "P2" in plain and "34/51" in plain
+    assert "P1" in plain and "33/48" in plain  # NaN at learning_rate ≥ 0.1 (past the 6th best run, at 0.0631)
