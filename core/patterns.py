@@ -115,6 +115,7 @@ def find_patterns(
         chosen.append(a)
     patterns = [_describe(a, f"P{i}", also[_same_trials(a)]) for i, a in enumerate(chosen[:max_patterns], start=1)]
     _stratify(patterns, chosen)
+    _stratify_marginals(patterns, chosen, significant)
     for p, a in zip(patterns, chosen):
         if a.id in folds:
             _fold(p, folds[a.id], holding)
@@ -290,6 +291,36 @@ def _stratify(patterns: list[Pattern], chosen: list[Association]) -> None:
                     p.explanation += (f" Stratified by {other}: {part.condition} without {other} has "
                                       f"{part.k} of {part.n} ({format_rate(part.k / part.n)}): too few "
                                       f"trials to tell whether {pair.id} explains this pattern.")
+
+
+def _stratify_marginals(patterns: list[Pattern], chosen: list[Association], tested: list[Association]) -> None:
+    """Two marginal patterns of one issue type whose trials overlap: say which explains which.
+
+    With the pair association of their two regions (``X and Z``, among the
+    ``tested`` ones), each is stratified by the other: ``X`` is explained by ``Z``
+    when ``X without Z`` is fine or holds none of ``X``'s affected trials (as in
+    :func:`_stratify`) while ``Z without X`` still shows the issue clearly (95 %
+    Wilson lower bound above the rate outside ``Z``). ``X`` then says so and defers to
+    ``Z`` (``explained_by``), and the next sweep follows ``Z``.
+    """
+    by_id = {p.association_id: a for p, a in zip(patterns, chosen)}
+    pairs = {frozenset(r.key for r in b.regions): b for b in tested if b.rule == "pair"}
+    marginals = [p for p in patterns if p.rule != "pair" and not p.explained_by]
+    for x, z in ((x, z) for x in marginals for z in marginals
+                 if x is not z and x.issue_type == z.issue_type and x.hyperparameter != z.hyperparameter):
+        ax, az = by_id[x.association_id], by_id[z.association_id]
+        pair = pairs.get(frozenset((ax.regions[0].key, az.regions[0].key)))
+        if pair is None or pair.issue_type != x.issue_type or x.explained_by or z.explained_by:
+            continue
+        part_x, part_z = (next(q for q in pair.parts or [] if q.region.key == a.regions[0].key) for a in (ax, az))
+        if _stratified(pair, part_x, ax) == "explained" and _stratified(pair, part_z, az) == "own":
+            x.explained_by = z.id
+            x.explanation += (f" Stratified by {z.condition}: {x.condition} without {z.condition} has {part_x.k} of "
+                              f"{part_x.n}, while {z.condition} without {x.condition} still has {part_z.k} of "
+                              f"{part_z.n}, so {z.id} ({z.condition}) explains this pattern, not {x.condition} itself.")
+            x.recommendation = (f"Follow {z.id}: {x.condition} without {z.condition} is not where "
+                                f"{label_of(x.issue_type)} concentrate ({part_x.k} of {part_x.n}).")
+            z.explanation += f" It also explains {x.id} ({x.condition}): most of those trials are in this region."
 
 
 def _parts_and_others(a: Association) -> list[tuple[Part, str]]:

@@ -339,3 +339,17 @@ def test_a_threshold_that_holds_a_protected_trial_gets_a_narrower_one_beside_it(
     assert extra[0].q < 0.05
     # A protected trial outside the cut: no extra test.
     assert len(thresholds(np.array([0]))) == len(plain)
+
+
+def test_an_issue_type_is_never_tested_against_a_hyperparameter_its_rule_reads():
+    # suspicious_validation is flagged only where dropout is off: "at dropout = 0" would hold by construction.
+    rng = np.random.default_rng(3)
+    rows = [{"trial_id": f"t{i}", "dropout": [0.0, 0.3][i % 2], "lr": float(rng.uniform(1e-3, 1e-1)),
+             "train_acc": 0.80, "val_acc": 0.90 if i % 3 else 0.80} for i in range(60)]
+    table = table_from_records(rows)
+    issues = detect_issues(table)
+    flagged = set(issues.loc[issues["type"] == "suspicious_validation", "trial_id"])
+    assert flagged and all(int(t[1:]) % 2 == 0 for t in flagged)  # only dropout = 0 trials can be flagged
+    tested = [a for a in associate_issues(table, issues) if a.issue_type == "suspicious_validation"]
+    assert tested and not any("dropout" in a.hyperparameters for a in tested)
+    assert any(a.hyperparameters == ["lr"] for a in tested)  # other hyperparameters are still tested

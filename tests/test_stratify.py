@@ -56,3 +56,35 @@ def test_a_small_cell_neither_explains_nor_clears_the_marginal():
     assert "explained_by" not in q
     assert "too few trials to tell whether P3 explains this pattern" in q["explanation"]
     assert "stands on its own" not in q["explanation"]
+
+
+def _two_marginals(x_without_z: tuple[int, int], z_without_x: tuple[int, int]):
+    """Marginal patterns 'optimizer = adam' (P1) and 'lr >= 0.6' (P2) and their pair cell (9 of 12 in both)."""
+    from core.patterns import _stratify_marginals
+
+    adam = _association("A1", 9 + x_without_z[0], 12 + x_without_z[1], z_without_x[0], 135 - 12 - x_without_z[1],
+                        (ADAM,))
+    high = _association("A2", 9 + z_without_x[0], 12 + z_without_x[1], x_without_z[0], 135 - 12 - z_without_x[1],
+                        (HIGH_LR,))
+    pair = _association("A3", 9, 12, x_without_z[0] + z_without_x[0], 123, (ADAM, HIGH_LR), (x_without_z, z_without_x))
+    evidence = Evidence(k=9, n=12, k_rest=0, n_rest=123, p=1e-3, q=1e-2)
+    p1 = Pattern(id="P1", association_id="A1", rule="value", issue_type="diverged", title="t", evidence=evidence,
+                 condition="optimizer = adam", explanation="", recommendation="r1", trial_ids=[],
+                 hyperparameter="optimizer")
+    p2 = Pattern(id="P2", association_id="A2", rule="threshold", issue_type="diverged", title="t", evidence=evidence,
+                 condition="lr >= 0.6", explanation="", recommendation="r2", trial_ids=[], hyperparameter="lr")
+    _stratify_marginals([p1, p2], [adam, high], [adam, high, pair])
+    return p1.to_dict(), p2.to_dict()
+
+
+def test_of_two_overlapping_marginals_the_one_that_holds_without_the_other_explains_it():
+    # adam without lr >= 0.6: 0 of 33; lr >= 0.6 without adam: 12 of 24 -> the learning rate explains adam's pattern.
+    p1, p2 = _two_marginals((0, 33), (12, 24))
+    assert p1["explained_by"] == "P2" and p1["recommendation"].startswith("Follow P2")
+    assert "optimizer = adam without lr >= 0.6 has 0 of 33" in p1["explanation"]
+    assert "explained_by" not in p2 and "It also explains P1" in p2["explanation"]
+
+
+def test_two_marginals_that_each_hold_without_the_other_both_stand():
+    p1, p2 = _two_marginals((10, 33), (12, 24))
+    assert "explained_by" not in p1 and "explained_by" not in p2 and p1["recommendation"] == "r1"
