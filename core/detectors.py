@@ -440,7 +440,9 @@ def detect_no_learning(table: TrialTable, thresholds: Thresholds) -> pd.DataFram
     held-out classification pair (:func:`_class_pair`): accuracy <= 1/C +
     ``chance_margin`` (0.02), or loss within ``stuck_loss_tolerance`` (1 %, relative) of
     ln(C). Other accuracy-like columns (downstream or zero-shot scores, AUC, F1) are
-    never judged against chance.
+    never judged against chance. A trial whose running-best held-out accuracy or loss
+    was past those bounds learned and then collapsed: it is not this
+    (:func:`_learned_at_best`; with curves, :func:`core.curves.detectors.learned_on_curves`).
 
     Regression, with a held-out r2 (or explained variance): r2 <= ``no_learning_r2`` (0:
     no better than predicting the mean) while the train r2, when there is one, is <=
@@ -471,6 +473,8 @@ def detect_no_learning(table: TrialTable, thresholds: Thresholds) -> pd.DataFram
     classes, chance, stuck, _ = chance_level(table, thresholds)
     acc_col, loss_col = _class_pair(table)
     balanced = bool(classes) and abs(chance - 1.0 / classes) < 1e-9
+    if classes:
+        judged &= ~_learned_at_best(table, chance, stuck, thresholds)
     if classes and acc_col:
         acc = accuracy_fraction(table, acc_col).to_numpy(dtype=float)
         raw = table.metrics[acc_col]
@@ -484,6 +488,27 @@ def detect_no_learning(table: TrialTable, thresholds: Thresholds) -> pd.DataFram
                           lambda rows: [f"{loss_col}={v} ≈ {named} = {format_number(stuck)}"
                                         for v in _numbers(loss, rows)]))
     return _issues(table, "no_learning", *fragments) if fragments else _none()
+
+
+def _learned_at_best(table: TrialTable, chance: float, stuck: float, thresholds: Thresholds) -> np.ndarray:
+    """Trials whose running-best held-out result was above chance: they learned, then lost it.
+
+    Read from the running-best columns of the held-out classification pair, when the
+    table has them (``best_val_acc`` above ``chance + chance_margin``, ``best_val_loss``
+    more than ``stuck_loss_tolerance`` below the trivial loss). A run that learned and
+    then collapsed to chance did not fail to learn; its collapse is for the divergence
+    and overfitting rules.
+    """
+    learned = np.zeros(len(table), dtype=bool)
+    acc_col, loss_col = _class_pair(table)
+    best_acc = table.roles.best_of(acc_col) if acc_col else None
+    best_loss = table.roles.best_of(loss_col) if loss_col else None
+    with np.errstate(invalid="ignore"):
+        if best_acc:
+            learned |= accuracy_fraction(table, best_acc).to_numpy(dtype=float) > chance + thresholds.chance_margin
+        if best_loss:
+            learned |= table.metrics[best_loss].to_numpy(dtype=float) < (1 - thresholds.stuck_loss_tolerance) * stuck
+    return learned
 
 
 def _judged_for_fit(table: TrialTable, thresholds: Thresholds) -> np.ndarray:

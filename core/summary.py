@@ -20,6 +20,7 @@ from core.curves import (
     build_curve_table,
     curve_facts,
     detect_curve_issues,
+    learned_on_curves,
     overfitting_judged,
     with_sweep_facts,
 )
@@ -81,8 +82,10 @@ def analyze_sweep(
     curve_summary = None
     if curve_table is not None:
         curve_thresholds = with_sweep_facts(curve_thresholds or CurveThresholds(), table, thresholds)
-        replaced = issues["type"].eq("overfitting") & issues["trial_id"].isin(overfitting_judged(curve_table,
-                                                                                                  curve_thresholds))
+        replaced = (issues["type"].eq("overfitting") & issues["trial_id"].isin(overfitting_judged(curve_table,
+                                                                                                   curve_thresholds))
+                    | issues["type"].eq("no_learning") & issues["trial_id"].isin(learned_on_curves(curve_table, table,
+                                                                                                    thresholds)))
         issues, curve_summary = merge_curve_issues(table, issues[~replaced.to_numpy()], curve_table,
                                                    detect_curve_issues(curve_table, curve_thresholds))
         curve_summary["thresholds"] = curve_thresholds.to_dict()

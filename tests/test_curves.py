@@ -888,6 +888,23 @@ def test_the_curve_rule_replaces_the_final_value_rule_for_the_trials_it_judges()
     assert ("rises", "generalization_gap") not in kinds
 
 
+def test_a_run_that_learned_then_collapsed_to_chance_is_not_no_learning():
+    from core.summary import analyze_sweep
+
+    n = 20
+    ids = ["dead", "collapsed", "no_curve", *(f"ok{i}" for i in range(4))]
+    final = ["0.1", "0.1", "0.1", "0.8", "0.8", "0.8", "0.8"]
+    trials = RawTable(frame=pd.DataFrame({"trial_id": ids, "lr": "1", "val_acc": final}), source="t.csv")
+    curves = long_frame({
+        "dead": {"val_acc": [0.13, 0.11, 0.1] + [0.1] * (n - 3)},  # step 0 is the untrained net; then at chance
+        "collapsed": {"val_acc": [0.3, 0.6, 0.73, 0.7] + [0.1] * (n - 4)},  # learned, then sat at chance
+        **{f"ok{i}": {"val_acc": [0.5, 0.7] + [0.8] * (n - 2)} for i in range(4)},
+    })
+    summary = analyze_sweep(trials, infer_roles(trials.frame, "t.csv"), curves=curves)
+    dead = {i["trial_id"] for i in summary["issues"] if i["type"] == "no_learning"}
+    assert dead == {"dead", "no_curve"}  # no curve: the table's final value still judges it
+
+
 def test_map_names_the_id_of_a_curves_file_and_reaches_it(tmp_path):
     from core.sources import read_sweep
     from core.summary import analyze_sweep

@@ -15,6 +15,7 @@ from core.curves.detectors import (
     CURVE_ISSUE_TYPES,
     CurveThresholds,
     detect_curve_issues,
+    learned_on_curves,
     overfitting_judged,
     with_sweep_facts,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "detect_curve_issues",
     "held_out_loss",
     "looks_like_curves",
+    "learned_on_curves",
     "overfitting_judged",
     "train_loss",
     "trials_from_curves",

@@ -410,6 +410,47 @@ def overfitting_judged(curves: CurveTable, thresholds: CurveThresholds | None = 
     return curves.trial_ids.to_numpy(dtype=object)[has_train & enough]
 
 
+def learned_on_curves(curves: CurveTable, table: TrialTable, thresholds: Thresholds) -> np.ndarray:
+    """Ids of the trials whose held-out curve was above chance at some step: they learned.
+
+    The table's no_learning rule reads final values; a run that learned and then
+    collapsed back to chance did not fail to learn, so the curve's best value decides
+    for the trials that logged one. An evaluation at step 0 is the untrained model (as
+    DeepOBS and nanoGPT log it) and shows nothing learned: only steps > 0 count. Per
+    trial, on its held-out (validation, else test) accuracy curve: its maximum (as a
+    fraction; a column with values above 1 is in %) above chance + ``chance_margin``;
+    a trial with no finite held-out accuracy is judged on its held-out loss curve: its
+    minimum more than ``stuck_loss_tolerance`` below the trivial loss. Chance and the
+    trivial loss are :func:`core.detectors.chance_level`'s; with no known classes
+    nothing is returned.
+    """
+    classes, chance, stuck, _ = chance_level(table, thresholds)
+    if not classes:
+        return np.zeros(0, dtype=object)
+    n = curves.n_trials
+
+    def trained(view: View) -> View:
+        return subset_rows(view, view.step > 0)
+
+    accs = [c for split in ("val", "test") for c, m in curves.info.items() if m.kind == "accuracy" and m.split == split]
+    learned, has_acc = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    if accs:
+        c = trained(curves.first_view(accs)[0])
+        top = seg_reduce(np.maximum, c.y, c.codes, n, np.nan, c.starts)
+        has_acc = np.isfinite(top)
+        if len(c.y) and 1.0 < np.nanmax(c.y) <= 100.0:
+            top = top / 100.0
+        with np.errstate(invalid="ignore"):
+            learned |= top > chance + thresholds.chance_margin
+    held = held_out_loss(curves)
+    if held:
+        c = trained(curves.view(held))
+        low = seg_reduce(np.minimum, c.y, c.codes, n, np.nan, c.starts)
+        with np.errstate(invalid="ignore"):
+            learned |= ~has_acc & (low < (1 - thresholds.stuck_loss_tolerance) * stuck)
+    return curves.trial_ids.to_numpy(dtype=object)[learned]
+
+
 @emits("no_learning")
 def detect_curve_no_learning(curves: CurveTable, thresholds: CurveThresholds) -> pd.DataFrame:
     """A loss-only run that never improved on where it started (a VAE, a regression without r2).
