@@ -468,12 +468,14 @@ def judge_plan(plan: dict, truth: dict, configs: pd.DataFrame, n: int = N_SAMPLE
     return out
 
 
-def pushes_out(change: dict, config: dict) -> bool | None:
+def pushes_out(change: dict, config: dict, kind: str | None = None) -> bool | None:
     """Whether this one change leaves the configuration out (None: the change's shape is not one we read).
 
     ``to`` is the new ``[low, high]`` (``cap`` excludes the threshold ``high`` itself, ``raise_low``
     the ``low``), or for ``exclude``/``exclude_when`` the excluded interval or value(s); ``when``
-    is the region it applies in.
+    is the region it applies in. For an integer hyperparameter (``kind`` ``"int"`` in the plan)
+    ``to`` is the closed range of the values kept (``batch_size`` capped below 512 on the grid
+    16/32/128/512 is ``[16, 128]``), as the README's next-sweep section states.
     """
     action, to, hp = str(change.get("action") or ""), change.get("to"), change.get("hyperparameter")
     if change.get("when"):
@@ -496,6 +498,8 @@ def pushes_out(change: dict, config: dict) -> bool | None:
         if x is None:
             return None
         low, high = to
+        if kind == "int":
+            return (high is not None and x > high) or (low is not None and x < low)
         if action.startswith("cap") and high is not None:
             return x >= high * (1 - 1e-12) if high > 0 else x >= high
         if action.startswith("raise_low") and low is not None:
@@ -514,7 +518,7 @@ def judge_changes(plan: dict, truth: dict, configs: pd.DataFrame, verdicts: dict
         wrong_p = [p for p in evid if verdicts.get(p, {}).get("verdict") == "wrong"]
         pushed = []
         for t, bad in best_out.items():
-            own = pushes_out(ch, configs.loc[t].to_dict())
+            own = pushes_out(ch, configs.loc[t].to_dict(), ((plan.get("hyperparameters") or {}).get(hp) or {}).get("kind"))
             if own or (own is None and hp in bad):  # unread shapes: blamed when the plan leaves t out on hp
                 pushed.append(t)
         by_design = re.search(r"issue_counts\.(pruned|timeout|early_stopped)", str(ch.get("evidence") or ""))

@@ -193,6 +193,17 @@ def test_pushes_out_reads_each_change_on_its_own():
     assert J.pushes_out({"hyperparameter": "opt", "action": "exclude", "to": "sgd"}, cfg) is False
 
 
+def test_pushes_out_reads_an_integer_cap_as_the_values_kept():
+    """An integer range's ``to`` is the closed range kept (16..128 after capping 512 away), unlike a float cut."""
+    cap = {"hyperparameter": "batch_size", "action": "cap", "to": [16, 128]}
+    assert J.pushes_out(cap, {"batch_size": 128}, "int") is False
+    assert J.pushes_out(cap, {"batch_size": 512}, "int") is True
+    assert J.pushes_out(cap, {"batch_size": 128}) is True  # read as a float cut, 128 would be the excluded threshold
+    raise_low = {"hyperparameter": "batch_size", "action": "raise_low", "to": [32, 512]}
+    assert J.pushes_out(raise_low, {"batch_size": 32}, "int") is False
+    assert J.pushes_out(raise_low, {"batch_size": 16}, "int") is True
+
+
 def test_timeout_patterns_are_wrong_only_when_their_region_is_avoided():
     truth = _truth({"t4": {"timeout": True}, "t5": {"timeout": True}})
     cond = [{"hyperparameter": "lr", "op": ">=", "value": 1.0}]
