@@ -464,6 +464,18 @@ def test_oscillation_counts_big_turns_but_not_noise_or_a_converged_jitter():
     assert not {("noisy", "oscillation"), ("near_zero", "oscillation"), ("few_spikes", "oscillation")} & found
 
 
+def test_a_train_loss_swinging_under_dropout_with_a_steady_held_out_loss_is_not_oscillation():
+    n = 60
+    zigzag = decay(n) + np.where(np.arange(n) % 2, 0.6, 0.0)
+    table = build_curve_table(long_frame({
+        "unstable": {"train_loss": list(zigzag), "val_loss": list(zigzag + 0.1)},  # the weights swing: both do
+        "dropout_noise": {"train_loss": list(zigzag), "val_loss": list(decay(n, start=2.0, floor=0.5))},
+        "train_only": {"train_loss": list(zigzag)},  # no held-out loss to tell: the train loss judges
+    }))
+    found = {t for t, kind in issue_set(table) if kind == "oscillation"}
+    assert found == {"unstable", "train_only"}
+
+
 def test_still_improving_needs_a_significant_fall_at_the_end():
     n = 50
     rng = np.random.default_rng(2)
@@ -739,14 +751,19 @@ def _reference(frame: pd.DataFrame, th: CurveThresholds) -> dict[tuple[str, str]
                     out[(trial, "plateau")] = s[i]
                     break
 
-        s, y = first_of("train_loss", "val_loss")
-        if len(y) >= 2:
+        def turns_of(y: np.ndarray) -> list[int]:
             scale = max(y.max() - y.min(), np.abs(y).mean())
             d = np.diff(y)
             big = [k for k in range(len(d)) if abs(d[k]) >= th.oscillation_swing * scale]
             turns = [big[k - 1] + 1 for k in range(1, len(big)) if np.sign(d[big[k]]) != np.sign(d[big[k - 1]])]
-            if len(turns) >= th.oscillation_min_count and len(turns) >= th.oscillation_min_fraction * (len(y) - 2):
-                out[(trial, "oscillation")] = s[turns[0]]
+            return turns if len(turns) >= th.oscillation_min_count and len(
+                turns) >= th.oscillation_min_fraction * (len(y) - 2) else []
+
+        s, y = first_of("train_loss", "val_loss")
+        v = finite("val_loss")[1]
+        on_train = len(finite("train_loss")[1]) > 0
+        if len(y) >= 2 and (turns := turns_of(y)) and (not on_train or not len(v) or turns_of(v)):
+            out[(trial, "oscillation")] = s[turns[0]]
 
         s, y = first_of("val_loss", "train_loss")
         tail = s >= last - width
@@ -779,8 +796,11 @@ def _random_curves(seed: int, n_trials: int = 150) -> pd.DataFrame:
             train[at:] *= 10 ** rng.uniform(0, 4, n - at)
             if rng.random() < 0.5:
                 train[min(at + 2, n):] = rng.choice([np.nan, np.inf])
-        elif kind == 3:  # zigzag
-            train = train + rng.uniform(0, 1) * (t % 2)
+        elif kind == 3:  # zigzag: unstable weights (both losses) or dropout's noise (the train loss alone)
+            amp = rng.uniform(0, 1)
+            train = train + amp * (t % 2)
+            if k % 3:
+                val = val + amp * (t % 2)
         elif kind == 4:  # stuck
             train = np.full(n, 2.3) * np.exp(rng.normal(0, 0.002, n))
             val = np.full(n, 2.4) * np.exp(rng.normal(0, 0.002, n))

@@ -579,9 +579,39 @@ def detect_curve_oscillation(curves: CurveTable, thresholds: CurveThresholds) ->
     up-and-down spikes per 100 steps). Noise of a few percent of the level never makes
     such a swing, nor does a converged loss jittering near zero after a large drop, and
     a monotone drop makes no turn. ``epoch`` is the step of the first counted turn.
+
+    An unstable optimisation moves the weights, so it shows in every loss computed from
+    them: a trial that also logged a held-out loss (evaluated without dropout's noise or
+    a running mean's batch-to-batch spread) oscillates only when that loss oscillates
+    too. A train-mode loss swinging under heavy dropout while the held-out loss is
+    steady is the regulariser's noise, by design.
     """
     n = curves.n_trials
     c, col = curves.first_view([train_loss(curves), held_out_loss(curves)])
+    flagged, turns, count, scale, epoch = _oscillating(c, n, thresholds)
+    held, train = held_out_loss(curves), train_loss(curves)
+    if held and train and held != train:
+        h = curves.view(held)
+        on_train = col == train
+        flagged &= ~on_train | _oscillating(h, n, thresholds)[0] | (np.bincount(h.codes, minlength=n) == 0)
+
+    def describe(idx: np.ndarray) -> np.ndarray:
+        return (
+            col[idx]
+            + " changed direction with swings >= "
+            + _fmt(thresholds.oscillation_swing * scale[idx])
+            + f" ({thresholds.oscillation_swing:.0%} of its range or mean level, whichever is larger) "
+            + _spec(turns[idx], "{}")
+            + " times in "
+            + _spec(count[idx], "{}")
+            + " values"
+        )
+
+    return _issues(curves, flagged, "oscillation", describe, epoch)
+
+
+def _oscillating(c: View, n: int, thresholds: CurveThresholds) -> tuple[np.ndarray, ...]:
+    """Per trial of the view: (oscillates, turns, values, scale, step of the first turn); see above."""
     count = np.bincount(c.codes, minlength=n)
     level = np.bincount(c.codes, weights=np.abs(c.y), minlength=n) / np.maximum(count, 1)
     spread = (seg_reduce(np.maximum, c.y, c.codes, n, np.nan, c.starts)
@@ -599,20 +629,7 @@ def detect_curve_oscillation(curves: CurveTable, thresholds: CurveThresholds) ->
     epoch = take(c.step, first_turn, first_turn < len(c.y))
     flagged = (turns >= thresholds.oscillation_min_count) & (
         turns >= thresholds.oscillation_min_fraction * np.maximum(count - 2, 0))
-
-    def describe(idx: np.ndarray) -> np.ndarray:
-        return (
-            col[idx]
-            + " changed direction with swings >= "
-            + _fmt(thresholds.oscillation_swing * scale[idx])
-            + f" ({thresholds.oscillation_swing:.0%} of its range or mean level, whichever is larger) "
-            + _spec(turns[idx], "{}")
-            + " times in "
-            + _spec(count[idx], "{}")
-            + " values"
-        )
-
-    return _issues(curves, flagged, "oscillation", describe, epoch)
+    return flagged, turns, count, scale, epoch
 
 
 @emits("still_improving")
