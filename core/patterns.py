@@ -277,12 +277,9 @@ def _stratify(patterns: list[Pattern], chosen: list[Association]) -> None:
                     continue
                 verdict = _stratified(a, part, by_id[p.association_id])
                 if verdict == "explained":
-                    p.explained_by = pair.id
-                    p.explanation += (f" Stratified by {other}: {part.condition} without {other} has "
-                                      f"{part.k} of {part.n}, so {pair.id} ({pair.condition}) "
-                                      f"explains this pattern, not {part.condition} itself.")
-                    p.recommendation = (f"Follow {pair.id}: {part.condition} without {other} is not "
-                                        f"where {label_of(p.issue_type)} concentrate ({part.k} of {part.n}).")
+                    _defer(p, pair, f"{part.condition} without {other}", part.k, part.n,
+                           f" Stratified by {other}: {part.condition} without {other} has {part.k} of {part.n}, "
+                           f"so {pair.id} ({pair.condition}) explains this pattern, not {part.condition} itself.")
                 elif verdict == "own":
                     p.explanation += (f" Stratified by {other}: {part.condition} without {other} still has "
                                       f"{part.k} of {part.n} ({format_rate(part.k / part.n)}), so "
@@ -314,13 +311,18 @@ def _stratify_marginals(patterns: list[Pattern], chosen: list[Association], test
             continue
         part_x, part_z = (next(q for q in pair.parts or [] if q.region.key == a.regions[0].key) for a in (ax, az))
         if _stratified(pair, part_x, ax) == "explained" and _stratified(pair, part_z, az) == "own":
-            x.explained_by = z.id
-            x.explanation += (f" Stratified by {z.condition}: {x.condition} without {z.condition} has {part_x.k} of "
-                              f"{part_x.n}, while {z.condition} without {x.condition} still has {part_z.k} of "
-                              f"{part_z.n}, so {z.id} ({z.condition}) explains this pattern, not {x.condition} itself.")
-            x.recommendation = (f"Follow {z.id}: {x.condition} without {z.condition} is not where "
-                                f"{label_of(x.issue_type)} concentrate ({part_x.k} of {part_x.n}).")
+            _defer(x, z, f"{x.condition} without {z.condition}", part_x.k, part_x.n,
+                   f" Stratified by {z.condition}: {x.condition} without {z.condition} has {part_x.k} of "
+                   f"{part_x.n}, while {z.condition} without {x.condition} still has {part_z.k} of "
+                   f"{part_z.n}, so {z.id} ({z.condition}) explains this pattern, not {x.condition} itself.")
             z.explanation += f" It also explains {x.id} ({x.condition}): most of those trials are in this region."
+
+
+def _defer(p: Pattern, to: Pattern, without: str, k: int, n: int, why: str) -> None:
+    """``p`` is explained by ``to`` (``without`` is p's region outside to's, with k of n affected): say so, follow ``to``."""
+    p.explained_by = to.id
+    p.explanation += why
+    p.recommendation = f"Follow {to.id}: {without} is not where {label_of(p.issue_type)} concentrate ({k} of {n})."
 
 
 def _parts_and_others(a: Association) -> list[tuple[Part, str]]:
