@@ -57,6 +57,9 @@ class IssueType:
         score and a held-out loss that rose.
     avoidable : the next sweep should leave out a region where it concentrates (the runs
         there were wasted); never a by-design outcome.
+    risky_advice : for an avoidable type, what to do where it concentrates but some of the
+        sweep's best trials ran too (a *risky region*: never excluded), after "Do not
+        exclude REGION: it holds top-ranked trials ...".
     by_design : never a cause: a pruner or early stopping stopped it on purpose, a time
         budget cut it, or it had not finished when the sweep was exported. Counted and
         explained, never turned into a pattern, a lead or advice.
@@ -85,12 +88,16 @@ class IssueType:
     from_status: bool = False
     from_curves: bool = False
     flag_words: tuple[str, ...] = ()
+    risky_advice: str = ""
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
             raise ValueError(f"issue type {self.name!r}: severity {self.severity!r} is not one of {SEVERITIES}")
         if self.avoidable and self.by_design:
             raise ValueError(f"issue type {self.name!r}: a by-design outcome cannot be avoided in advice")
+        if self.avoidable != bool(self.risky_advice):
+            raise ValueError(f"issue type {self.name!r}: risky_advice is what to do instead of avoiding a region, "
+                             "so exactly the avoidable types have it")
 
 
 _TABLE = (
@@ -101,6 +108,8 @@ _TABLE = (
         "for the model, no gradient clipping, or a log/division of zero.",
         words=r"nan\b|non-?finite|infinit\w*|[+-]?inf\b", colour="#D55E00", marker="X",
         no_result=True, avoidable=True, from_curves=True, flag_words=("nan", "nonfinite", "isnan"),
+        risky_advice="Stabilise the runs there (gradient clipping, a learning-rate warm-up, a guard against a "
+        "log or division of zero) and rerun a few seeds before trusting or dropping it.",
     ),
     IssueType(
         # detectors.detect_status_mismatch: the status says it ended well, the metrics say otherwise
@@ -109,6 +118,8 @@ _TABLE = (
         "their metrics are non-finite or missing. Make the training loop fail loudly on a non-finite loss.",
         words=r"status mismatch|marked (?:as )?(?:completed?|finished)|hidden failures?|status says finished",
         colour="#8C510A", marker="P", no_result=True, avoidable=True,
+        risky_advice="Make the training loop fail loudly on a non-finite loss and rerun a few configurations there: "
+        "top trials ran in the same region, so the region alone does not explain these runs.",
     ),
     IssueType(
         # detectors.detect_status: the status says the run failed, errored or crashed
@@ -118,6 +129,8 @@ _TABLE = (
         words=r"fail\w*|crash\w*|errored|exception", colour="#000000", marker="D",
         no_result=True, avoidable=True, from_status=True,
         flag_words=("failed", "failure", "crashed", "oom", "errored"),
+        risky_advice="Read the logs of the failed runs there: top trials ran in the same region, so a bug, a "
+        "resource limit or an infrastructure error is a likelier cause than the configuration.",
     ),
     IssueType(
         # detectors.detect_diverged (final values), curves.detectors.detect_curve_diverged
@@ -125,6 +138,8 @@ _TABLE = (
         advice="Lower the learning rate or add gradient clipping for configurations like {ids}, whose losses blew up.",
         words=r"diverg\w*|blew up|blown up|explod\w*", colour="#E69F00", marker="^",
         no_result=True, avoidable=True, from_curves=True, flag_words=("diverged", "divergence", "diverge", "exploded"),
+        risky_advice="Stabilise the runs there (gradient clipping, a learning-rate warm-up) or narrow the range "
+        "around the top trials, and compare seeds before trusting or dropping it.",
     ),
     IssueType(
         # detectors.detect_no_learning: accuracy at chance, or loss stuck at ln(classes);
@@ -135,6 +150,8 @@ _TABLE = (
         "learning rates.",
         words=r"no[_ ]learning|did not learn|never learn\w*|at chance|chance level", colour="#CC79A7", marker="s",
         no_result=True, avoidable=True, from_curves=True,
+        risky_advice="Compare the runs that learned nothing there with the top trials in the same region (seed, "
+        "initialisation, schedule, the other hyperparameters) before trusting or dropping it.",
     ),
     IssueType(
         # detectors.detect_status: killed, interrupted or preempted
@@ -193,6 +210,8 @@ _TABLE = (
         advice="Look at the first epochs of {ids}: their loss stalled early (learning rate too low, bad "
         "initialisation or a frozen layer).",
         words=r"plateau\w*|stall\w*", colour="#44AA99", marker="d", avoidable=True, from_curves=True,
+        risky_advice="Compare the stalled runs there with the top trials in the same region (initialisation, "
+        "warm-up, the other hyperparameters) before trusting or dropping it.",
     ),
     IssueType(
         # curves.detectors.detect_curve_oscillation: the loss swung up and down, repeatedly
@@ -200,6 +219,8 @@ _TABLE = (
         advice="Lower the learning rate or raise the batch size for configurations like {ids}, whose loss "
         "oscillates.",
         words=r"oscillat\w*", colour="#56B4E9", marker="*", avoidable=True, from_curves=True,
+        risky_advice="Stabilise the runs there (a learning-rate decay or warm-up, a larger batch) or narrow the "
+        "range around the top trials, and compare seeds before trusting or dropping it.",
     ),
     IssueType(
         # curves.detectors.detect_curve_still_improving: held-out loss still falling at the end

@@ -243,9 +243,7 @@ def _risky(a: Association, lead_id: str, trials: list[dict[str, Any]]) -> Patter
            f"from the top-ranked trials it also holds. Those are {_top_text(trials)[len('top-ranked '):]}")
     lead = _describe(a, lead_id, why=why)
     lead.title = f"Risky region: {label} at {a.condition}, where top trials live too"
-    lead.recommendation = (f"Do not exclude {a.condition}: it holds {_top_text(trials)}. Stabilise the runs there "
-                           f"(gradient clipping, a learning-rate warm-up, more seeds) or narrow the range around "
-                           f"the top trials and compare seeds before trusting or dropping it.")
+    lead.recommendation = f"Do not exclude {a.condition}: it holds {_top_text(trials)}. {ISSUE_TYPES[a.issue_type].risky_advice}"
     lead.extra["risky"] = True
     lead.extra["top_trials"] = [{"trial_id": t["trial_id"], "rank": t["rank"]} for t in trials]
     return lead

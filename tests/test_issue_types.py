@@ -214,3 +214,9 @@ def curve_facts_of_sweep():
 ])
 def test_a_curve_type_said_of_a_trial_without_it_is_caught(curve_facts_of_sweep, sentence, expected):
     assert [kind for kind, _ in check_sentence(sentence, curve_facts_of_sweep)] == expected
+
+
+def test_exactly_the_avoidable_types_say_what_to_do_in_a_risky_region():
+    assert {n for n, t in ISSUE_TYPES.items() if t.risky_advice} == set(names_where(lambda t: t.avoidable))
+    with pytest.raises(ValueError, match="risky_advice"):
+        IssueType("x", "high", "x", "x", advice="", words="x", colour="#000000", marker="o", avoidable=True)

@@ -77,3 +77,11 @@ def test_issue_types_that_are_not_avoided_are_left_alone():
     overfit = _association("A4", "overfitting", 10, 20, 2, 70, (HIGH_LR,))
     patterns, leads = find_patterns([overfit], top=_top({"lr": 0.7}))
     assert [p["condition"] for p in patterns] == ["lr ≥ 0.6"] and leads == []
+
+
+def test_a_risky_region_of_crashes_is_advised_as_crashes_not_as_blow_ups():
+    """A crash is read in the logs, not cured by gradient clipping: the advice follows the issue type."""
+    crashes = _association("A5", "failed", 10, 20, 2, 70, (HIGH_LR,))
+    (risky,) = find_patterns([crashes], top=_top({"lr": 0.7}))[1]
+    assert risky["recommendation"].startswith("Do not exclude lr ≥ 0.6: it holds top-ranked trial best1 (rank 1).")
+    assert "logs of the failed runs" in risky["recommendation"] and "clipping" not in risky["recommendation"]
