@@ -28,7 +28,7 @@ from scipy.stats import false_discovery_control
 
 from core.detectors import regularisers
 from core.issue_types import names_where
-from core.records import Association, Part, Region
+from core.records import SAME_VALUE_RTOL, Association, Part, Region
 from core.stats import fisher_greater, log_fisher_greater, wilson_intervals
 from core.table import TrialTable
 
@@ -349,7 +349,7 @@ def _marginals(c: _Coded, f: _Flags, ids: np.ndarray, max_ids: int,
     return out
 
 
-def _nudged(x: np.ndarray, direction: str, rtol: float = 1e-9) -> np.ndarray:
+def _nudged(x: np.ndarray, direction: str, rtol: float = SAME_VALUE_RTOL) -> np.ndarray:
     """Values moved by ``rtol`` towards a cut in ``direction`` (up for ``above``).
 
     0.063095734448 then reaches a cut at 0.06309573444801936: the same grid value, written with more digits.

@@ -57,6 +57,7 @@ from typing import Any
 from core.domains import natural_domain
 from core.issue_types import ISSUE_TYPES, label_of, names_where
 from core.records import (
+    SAME_VALUE_RTOL,
     Association,
     Change,
     Epochs,
@@ -71,6 +72,7 @@ from core.records import (
     SearchedNumeric,
     Settings,
     StartFrom,
+    top_configurations,
 )
 from core.values import format_number
 
@@ -228,8 +230,7 @@ class _Planner:
         self.changes: list[dict[str, Any]] = []
         self.settings: dict[str, Any] = {}
         self.capped: set[tuple[str, str]] = set()  # (hyperparameter, side) cut by a pattern
-        self.top = [t.get("hyperparameters") or {} for t in summary.get("top_trials") or []] or [
-            (summary.get("best_trial") or {}).get("hyperparameters") or {}]
+        self.top = top_configurations(summary)
 
     # -- patterns --------------------------------------------------------------------
 
@@ -563,9 +564,9 @@ def _excludes(trial: dict[str, Any], hp: str, excluded: Any, when: dict[str, Any
     value = trial.get(hp)
     if value is None or (when is not None and not _in_region(trial, when)):
         return False
-    if isinstance(excluded, list):  # a bound reached within 1e-9 counts: one grid value written two ways
-        return not isinstance(value, str) and excluded[0] - 1e-9 * abs(excluded[0]) <= value <= (
-            excluded[1] + 1e-9 * abs(excluded[1]))
+    if isinstance(excluded, list):  # a bound reached within SAME_VALUE_RTOL counts: one grid value written two ways
+        return not isinstance(value, str) and excluded[0] - SAME_VALUE_RTOL * abs(excluded[0]) <= value <= (
+            excluded[1] + SAME_VALUE_RTOL * abs(excluded[1]))
     return str(value) == str(excluded)
 
 

@@ -145,29 +145,11 @@ def top_trials_inside(associations: list[Association], top: list[dict[str, Any]]
         if a.issue_type not in avoidable:
             continue
         regions = a.regions
-        inside = [t for t in top if all(_holds(r, t["hyperparameters"].get(r.hyperparameter, _ABSENT))
-                                        for r in regions)]
+        inside = [t for t in top if all(r.hyperparameter in t["hyperparameters"]
+                                        and r.contains(t["hyperparameters"][r.hyperparameter]) for r in regions)]
         if inside:
             out[a.id] = inside
     return out
-
-
-_ABSENT = object()
-_SAME = 1e-9
-"""Relative difference under which two values of a hyperparameter are one value (a grid's 0.0631 written
-as 0.063095734448 by one run and 0.06309573444801936 by another)."""
-
-
-def _holds(region: Region, value: Any) -> bool:
-    """Whether a trial's value lies in a region, a bound counting as reached within :data:`_SAME`."""
-    if value is _ABSENT:
-        return False
-    if region.rule == "value" or not isinstance(value, (int, float)) or isinstance(value, bool):
-        return region.contains(value)
-    low = None if region.low is None else region.low - _SAME * abs(region.low)
-    high = None if region.high is None else region.high + (_SAME * abs(region.high) if region.closed else 0.0)
-    return Region(hyperparameter=region.hyperparameter, rule=region.rule, low=low, high=high,
-                  closed=region.closed).contains(value)
 
 
 def protect_top_trials(

@@ -189,6 +189,11 @@ def _extra() -> Any:
 # --------------------------------------------------------------------------------------
 
 
+SAME_VALUE_RTOL = 1e-9
+"""Relative difference under which two numbers are one value of a hyperparameter: a grid's 0.0631 written
+as 0.063095734448 by one run and 0.06309573444801936 by another reaches the same bound."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Region(Record):
     """A region of one hyperparameter: a bucket ``[low, high)``, a value, or a threshold.
@@ -234,7 +239,8 @@ class Region(Record):
         """True when a parameter value lies in the region (a missing value only in ``(missing)``).
 
         A numeric value holds what the report writes the same way (``0.06310001`` is in
-        ``x = 0.0631``: a grid value as a tuner reports it).
+        ``x = 0.0631``: a grid value as a tuner reports it), and a bound reached within
+        :data:`SAME_VALUE_RTOL` counts as reached (an open upper bound stays out).
         """
         if self.rule == "value":  # as the report names it: a grid's 0.06310001 is in "x = 0.0631"
             if x is None:
@@ -243,9 +249,10 @@ class Region(Record):
         x = _as_float(x)
         if x is None or math.isnan(x):
             return False
-        if self.low is not None and x < self.low:
+        if self.low is not None and x < self.low - SAME_VALUE_RTOL * abs(self.low):
             return False
-        if self.high is not None and (x > self.high or (x == self.high and not self.closed)):
+        if self.high is not None and (x > self.high + SAME_VALUE_RTOL * abs(self.high) * self.closed
+                                      or (x == self.high and not self.closed)):
             return False
         return True
 
@@ -543,6 +550,17 @@ def with_issue_columns(summary: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(issues, list):
         return summary
     return summary | {"issues": IssueColumns.of_rows(issues).to_state()}
+
+
+def top_configurations(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The configurations advice never throws away.
+
+    Each of the summary's ``top_trials``' ``hyperparameters``, else the ``best_trial``'s
+    (a summary before schema 1.3), else none.
+    """
+    top = [t["hyperparameters"] for t in summary.get("top_trials") or []]
+    best = (summary.get("best_trial") or {}).get("hyperparameters")
+    return top or ([best] if best else [])
 
 
 def with_issue_rows(summary: dict[str, Any]) -> dict[str, Any]:

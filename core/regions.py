@@ -95,8 +95,7 @@ def condemned_regions(summary: Mapping[str, Any], alpha: float = 0.05) -> list[R
         the best healthy trials, in the patterns' order.
     """
     associations = {a["id"]: a for a in summary.get("associations", [])}
-    top = [t["hyperparameters"] for t in summary.get("top_trials") or []] or [
-        (summary.get("best_trial") or {}).get("hyperparameters") or {}]
+    top = records.top_configurations(summary)
     high = names_where(lambda t: t.severity == "high")
     regions = []
     for pattern in summary.get("patterns", []):
@@ -107,7 +106,7 @@ def condemned_regions(summary: Mapping[str, Any], alpha: float = 0.05) -> list[R
         region = Region(pattern_id=pattern["id"], issue_type=pattern["issue_type"], condition=a["condition"],
                         conditions=conditions, k=evidence["k"], n=evidence["n"], k_rest=evidence["k_rest"],
                         n_rest=evidence["n_rest"], q=float(evidence["q"]), trial_ids=tuple(pattern["trial_ids"]))
-        if any(best and region.contains(best) for best in top):
+        if any(region.contains(best) for best in top):
             continue  # never steer away from the best trials found so far
         regions.append(region)
     return regions

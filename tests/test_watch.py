@@ -256,3 +256,21 @@ def test_a_diagnosis_that_cannot_run_never_stops_the_study() -> None:
     assert stream.getvalue().splitlines()[-2:] == [
         "[watch] trial 3: not diagnosed yet (x: no metric column)",
         "[watch] trial 4: diagnosis failed (ZeroDivisionError: division by zero); the sweep goes on"]
+
+
+def test_a_top_trial_on_a_threshold_written_with_fewer_digits_is_never_condemned() -> None:
+    """The watch, the patterns and the plan read one grid value written two ways as one (Region.contains)."""
+    summary = {
+        "associations": [{"id": "A1", "rule": "threshold", "hyperparameter": "lr", "condition": "lr ≥ 0.0631",
+                          "lo": 0.06309573444801936, "hi": None, "direction": "above"}],
+        "patterns": [{"id": "P1", "association_id": "A1", "issue_type": "nonfinite_metric", "trial_ids": ["1"],
+                      "evidence": {"k": 9, "n": 10, "k_rest": 1, "n_rest": 50, "q": 1e-6}}],
+        "top_trials": [{"rank": 1, "trial_id": "b", "hyperparameters": {"lr": 0.01}},
+                       {"rank": 2, "trial_id": "c", "hyperparameters": {"lr": 0.063095734448}}],
+    }
+    assert condemned_regions(summary) == []
+    assert [r.pattern_id for r in condemned_regions(summary | {"top_trials": summary["top_trials"][:1]})] == ["P1"]
+    bound = RegionOf(hyperparameter="lr", rule="threshold", low=0.06309573444801936)
+    assert bound.contains(0.063095734448) and not bound.contains(0.0630957)
+    bucket = RegionOf(hyperparameter="lr", rule="bucket", low=0.01, high=0.06309573444801936, closed=False)
+    assert not bucket.contains(0.06309573444801936) and bucket.contains(0.01 * (1 - 1e-12))
