@@ -474,7 +474,7 @@ def detect_no_learning(table: TrialTable, thresholds: Thresholds) -> pd.DataFram
     acc_col, loss_col = _class_pair(table)
     balanced = bool(classes) and abs(chance - 1.0 / classes) < 1e-9
     if classes:
-        judged &= ~_learned_at_best(table, chance, stuck, thresholds)
+        judged &= ~_learned_at_best(table, acc_col, loss_col, chance, stuck, thresholds)
     if classes and acc_col:
         acc = accuracy_fraction(table, acc_col).to_numpy(dtype=float)
         raw = table.metrics[acc_col]
@@ -490,17 +490,18 @@ def detect_no_learning(table: TrialTable, thresholds: Thresholds) -> pd.DataFram
     return _issues(table, "no_learning", *fragments) if fragments else _none()
 
 
-def _learned_at_best(table: TrialTable, chance: float, stuck: float, thresholds: Thresholds) -> np.ndarray:
+def _learned_at_best(table: TrialTable, acc_col: str | None, loss_col: str | None, chance: float, stuck: float,
+                     thresholds: Thresholds) -> np.ndarray:
     """Trials whose running-best held-out result was above chance: they learned, then lost it.
 
-    Read from the running-best columns of the held-out classification pair, when the
-    table has them (``best_val_acc`` above ``chance + chance_margin``, ``best_val_loss``
-    more than ``stuck_loss_tolerance`` below the trivial loss). A run that learned and
+    Read from the running-best columns of the held-out classification pair
+    (``acc_col``, ``loss_col``: :func:`_class_pair`), when the table has them
+    (``best_val_acc`` above ``chance + chance_margin``, ``best_val_loss`` more than
+    ``stuck_loss_tolerance`` below the trivial loss). A run that learned and
     then collapsed to chance did not fail to learn; its collapse is for the divergence
     and overfitting rules.
     """
     learned = np.zeros(len(table), dtype=bool)
-    acc_col, loss_col = _class_pair(table)
     best_acc = table.roles.best_of(acc_col) if acc_col else None
     best_loss = table.roles.best_of(loss_col) if loss_col else None
     with np.errstate(invalid="ignore"):

@@ -333,7 +333,7 @@ def detect_curve_overfitting(curves: CurveTable, thresholds: CurveThresholds) ->
     pair = (train_loss(curves), held_out_loss(curves))
     n = curves.n_trials
     if pair[0] is None or pair[1] is None:
-        return _issues(curves, np.zeros(n, bool), "overfitting", pd.Series([""] * n), np.full(n, np.nan))
+        return _no_issues(curves, "overfitting")
     first, last = curves.first_step(), curves.last_step()
     width = thresholds.tail_fraction * (last - first)
     tail_start = last - width
@@ -470,7 +470,7 @@ def detect_curve_no_learning(curves: CurveTable, thresholds: CurveThresholds) ->
         m.kind == "accuracy" or (m.kind == "score" and is_r2(c)) for c, m in curves.info.items())
     c, col = curves.first_view([held_out_loss(curves), train_loss(curves)])
     if judged_elsewhere or not len(c.y):
-        return _issues(curves, np.zeros(n, dtype=bool), "no_learning", pd.Series([""] * n), np.full(n, np.nan))
+        return _no_issues(curves, "no_learning")
     start = np.full(n, np.nan)
     start[c.codes[c.starts]] = c.y[c.starts]
     train = train_loss(curves)
@@ -767,6 +767,12 @@ def _issues(curves: CurveTable, mask: np.ndarray, kind: str, detail: pd.Series |
         },
         columns=CURVE_ISSUE_COLUMNS,
     )
+
+
+def _no_issues(curves: CurveTable, kind: str) -> pd.DataFrame:
+    """No rows of ``kind``: the rule does not apply to these curves."""
+    n = curves.n_trials
+    return _issues(curves, np.zeros(n, dtype=bool), kind, np.zeros(n, dtype=object), np.full(n, np.nan))
 
 
 def _join_details(parts: list[pd.Series], n: int) -> pd.Series:
