@@ -552,17 +552,6 @@ def with_issue_columns(summary: dict[str, Any]) -> dict[str, Any]:
     return summary | {"issues": IssueColumns.of_rows(issues).to_state()}
 
 
-def top_configurations(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The configurations advice never throws away.
-
-    Each of the summary's ``top_trials``' ``hyperparameters``, else the ``best_trial``'s
-    (a summary before schema 1.3), else none.
-    """
-    top = [t["hyperparameters"] for t in summary.get("top_trials") or []]
-    best = (summary.get("best_trial") or {}).get("hyperparameters")
-    return top or ([best] if best else [])
-
-
 def with_issue_rows(summary: dict[str, Any]) -> dict[str, Any]:
     """The summary with its issues as rows, as ``hparam_summary.json`` holds it (either form accepted)."""
     issues = summary.get("issues")
@@ -593,6 +582,17 @@ class BestTrial(Record):
     status: str | None = None
     hyperparameters: dict[str, str | Number | None]
     note: Annotated[str | None, _doc("why the objective compared differs, when targets differ")] = None
+
+
+def top_configurations(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The configurations advice never throws away.
+
+    Each of the summary's ``top_trials``' ``hyperparameters``, else the ``best_trial``'s
+    (a summary before schema 1.3), else none.
+    """
+    top = [t["hyperparameters"] for t in summary.get("top_trials") or []]
+    best = (summary.get("best_trial") or {}).get("hyperparameters")
+    return top or ([best] if best else [])
 
 
 @dataclass(frozen=True, kw_only=True)
