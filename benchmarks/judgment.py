@@ -446,6 +446,23 @@ def domain_violations(plan: dict) -> list[str]:
     return list(dict.fromkeys(bad))
 
 
+def best_in_causes(truth: dict, configs: pd.DataFrame) -> dict[str, list[str]]:
+    """{true cause region: the truth's best trials inside it}, for the hard causes the ratio counts.
+
+    A plan that keeps every best trial must keep some samples inside such a region, so the ratio
+    has a floor above 0 there: the table shows it beside the ratio.
+    """
+    out: dict[str, list[str]] = {}
+    for cause in truth["causes"]:
+        if cause["kind"] not in HARD_CAUSES:
+            continue
+        inside = [t for t in truth["best_trials"] if t in configs.index
+                  and T.in_region(configs.loc[t].to_dict(), cause["conditions"])]
+        if inside:
+            out.setdefault(f"{cause['kind']}: {cause['region']}", []).extend(inside)
+    return out
+
+
 def judge_plan(plan: dict, truth: dict, configs: pd.DataFrame, n: int = N_SAMPLES) -> dict:
     """Sampling check and best-region check of a next-sweep plan."""
     rows = [dict(row) for _, row in configs.iterrows()]
@@ -453,7 +470,7 @@ def judge_plan(plan: dict, truth: dict, configs: pd.DataFrame, n: int = N_SAMPLE
     best_out = {t: plan_violations(configs.loc[t].to_dict(), plan) for t in truth["best_trials"] if t in configs.index}
     best_out = {t: v for t, v in best_out.items() if v}
     out = {"sweep_share": own, "best_outside": best_out, "n_best": len(truth["best_trials"]),
-           "domain_violations": domain_violations(plan)}
+           "best_in_causes": best_in_causes(truth, configs), "domain_violations": domain_violations(plan)}
     has_causes = any(c["kind"] in HARD_CAUSES for c in truth["causes"])
     if plan and plan.get("hyperparameters") and has_causes:
         try:
@@ -660,14 +677,15 @@ def tables(scores: dict[str, dict], nulls: dict[str, list[int]], scores_truth: d
                      f"{lk['suspicious_flags'] + lk['leak_advice']} ({lk['explained_flags']}) |")
     lines += ["", "### Next sweep: 2,000 configurations sampled with suggest_params", "",
               "| sweep | kept (not pruned) | in a true failure-cause region: samples | sweep's own | ratio (target ≤ 0.25) | "
-              "10 best trials inside the plan | bounds outside the natural domain | the tool's best trial among the 10 best |",
-              "|---|---|---|---|---|---|---|---|"]
+              "10 best trials inside the plan | of them inside a true cause region | bounds outside the natural domain | "
+              "the tool's best trial among the 10 best |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for name, s in scores.items():
         p = s["plan"]
         inside = p["n_best"] - len(p["best_outside"])
         kept = f"suggest_params failed: {p['sample_error'][:90]}" if p.get("sample_error") else p.get("n_kept", "–")
         lines.append(f"| {name} | {kept} | {_num(p.get('sample_share'), 3)} | {_num(p.get('sweep_share'), 3)} | "
-                     f"{_num(p.get('ratio'), 3)} | {inside} of {p['n_best']} | "
+                     f"{_num(p.get('ratio'), 3)} | {inside} of {p['n_best']} | {_in_causes(p.get('best_in_causes') or {})} | "
                      f"{'; '.join(p['domain_violations']) or 'none'} | "
                      f"{_best_rank(s['best_trial'], scores_truth.get(name, []))} |")
     if nulls:
@@ -676,6 +694,12 @@ def tables(scores: dict[str, dict], nulls: dict[str, list[int]], scores_truth: d
         for name, counts in nulls.items():
             lines.append(f"| {name} | {sum(c > 0 for c in counts)} of {len(counts)} | {sum(counts)} |")
     return "\n".join(lines)
+
+
+def _in_causes(regions: dict[str, list[str]]) -> str:
+    """'6 (no_learning: lr < 0.000151)' or 'none': how many best trials lie in a true cause region, and where."""
+    ids = {t for v in regions.values() for t in v}
+    return f"{len(ids)} ({'; '.join(regions)})" if ids else "none"
 
 
 def details(scores: dict[str, dict]) -> str:

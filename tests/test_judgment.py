@@ -121,6 +121,15 @@ def test_cause_share_and_null_permutation(tmp_path):
                            ["lr", "max_epochs"]) == 1
 
 
+def test_best_trials_inside_a_true_cause_region_are_listed_beside_the_ratio():
+    overfit = {"kind": "overfitting", "region": "opt == sgd",
+               "conditions": [{"hyperparameter": "opt", "op": "==", "value": "sgd"}]}
+    truth = _truth({}, causes=[HIGH_LR, overfit], best=["t1", "t3", "t4", "t9"])
+    assert J.best_in_causes(truth, _configs()) == {"nonfinite: lr >= 0.5": ["t3", "t4"]}  # overfitting is not a hard cause
+    assert J._in_causes(J.best_in_causes(truth, _configs())) == "2 (nonfinite: lr >= 0.5)"
+    assert J._in_causes(J.best_in_causes(_truth({}, causes=[HIGH_LR], best=["t0"]), _configs())) == "none"
+
+
 def test_leakage_claims_count_explained_trials():
     truth = _truth({"t0": {"val_above_train": True, "explained_by": "dropout"}, "t1": {}})
     summary = {"issues": [{"trial_id": "t0", "type": "suspicious_validation", "detail": "possible leakage"},
