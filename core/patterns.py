@@ -14,7 +14,7 @@ from typing import Any
 
 from core.issue_types import ISSUE_TYPES, SEVERITY_RANK, label_of, names_where
 from core.records import Association, Evidence, Part, Pattern, Region
-from core.stats import wilson_interval
+from core.stats import fisher_greater, wilson_interval
 from core.values import format_number, format_p, format_rate
 
 _TYPE_RANK = {t: i for i, t in enumerate(dict.fromkeys(("failed", *ISSUE_TYPES)))}
@@ -244,8 +244,8 @@ def _stratify(patterns: list[Pattern], chosen: list[Association]) -> None:
     fine (:func:`alone_is_fine` for that part) or holds none of its affected trials, and
     the marginal pattern then says so and defers to the pair (``explained_by``); the next
     sweep follows the pair alone. ``X`` stands on its own only when ``X without Y`` still
-    shows the issue clearly (95 % Wilson lower bound above the rate outside ``X``);
-    in between, it says the cell is too small to tell.
+    shows the issue clearly (see :func:`_stratified`); in between, it says the cell is
+    too small to tell.
     """
     by_id = {p.association_id: a for p, a in zip(patterns, chosen)}
     for pair in (p for p in patterns if p.rule == "pair"):
@@ -255,11 +255,15 @@ def _stratify(patterns: list[Pattern], chosen: list[Association]) -> None:
                 if (p.rule == "pair" or p.issue_type != pair.issue_type
                         or by_id[p.association_id].regions[0].key != part.region.key):
                     continue
-                verdict = _stratified(a, part, by_id[p.association_id])
+                marginal = by_id[p.association_id]
+                verdict = _stratified(a, part, marginal)
                 if verdict == "explained":
+                    against = (f" (against {marginal.k_rest} of {marginal.n_rest} without {part.condition})"
+                               if part.k else "")
                     _defer(p, pair, f"{part.condition} without {other}", part.k, part.n,
-                           f" Stratified by {other}: {part.condition} without {other} has {part.k} of {part.n}, "
-                           f"so {pair.id} ({pair.condition}) explains this pattern, not {part.condition} itself.")
+                           f" Stratified by {other}: {part.condition} without {other} has {part.k} of {part.n}"
+                           f"{against}, so {pair.id} ({pair.condition}) explains this pattern, not {part.condition} "
+                           "itself.")
                 elif verdict == "own":
                     p.explanation += (f" Stratified by {other}: {part.condition} without {other} still has "
                                       f"{part.k} of {part.n} ({format_rate(part.k / part.n)}), so "
@@ -311,18 +315,29 @@ def _parts_and_others(a: Association) -> list[tuple[Part, str]]:
     return [(part, parts[1 - i].condition) for i, part in enumerate(parts)] if len(parts) == 2 else []
 
 
-def _stratified(a: Association, part: Part, marginal: Association) -> str:
+def _stratified(a: Association, part: Part, marginal: Association, alpha: float = 0.05) -> str:
     """``explained``, ``own`` or ``unclear``: what the pair ``a`` says of the marginal pattern ``part`` names.
 
     ``part`` is the pair's cell ``X without Y``; ``marginal`` is the association of ``X``
     (``k_rest``/``n_rest`` count the trials outside ``X``). Explained: the cell is known
-    to be fine, or none of the marginal's affected trials lie in it (all are in the pair).
-    Own: the cell's 95 % Wilson lower bound is above the rate outside ``X``.
+    to be fine, or none of the marginal's affected trials lie in it (all are in the pair),
+    or the cell shows no significant excess over the trials outside ``X`` (one-sided
+    Fisher p ≥ ``alpha``) while its 95 % Wilson upper bound lies below half the pair's
+    rate: the cell is large enough to show it lacks the pair's concentration. Own: the
+    cell's excess over the trials outside ``X`` is significant (Fisher p < ``alpha``)
+    and its 95 % Wilson lower bound is above their rate (a lower bound just above a rate
+    of 1 in 90 is no evidence: diverged at adam without the learning-rate band had 2 of
+    38 against 1 of 90 outside adam, p = 0.2). Unclear otherwise: the cell is too small
+    to tell.
     """
     if part.k == 0 or _part_is_fine(a, part):
         return "explained"
     outside = marginal.k_rest / marginal.n_rest if marginal.n_rest else 0.0
-    return "own" if wilson_interval(part.k, part.n)[0] > outside else "unclear"
+    excess = fisher_greater(part.k, part.n, part.k + marginal.k_rest, part.n + marginal.n_rest) < alpha
+    low, high = wilson_interval(part.k, part.n)
+    if excess and low > outside:
+        return "own"
+    return "explained" if not excess and high < 0.5 * a.rate else "unclear"
 
 
 def lead_reason(a: Association, alpha: float, min_support: int) -> str:

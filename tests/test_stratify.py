@@ -88,3 +88,17 @@ def test_of_two_overlapping_marginals_the_one_that_holds_without_the_other_expla
 def test_two_marginals_that_each_hold_without_the_other_both_stand():
     p1, p2 = _two_marginals((10, 33), (12, 24))
     assert "explained_by" not in p1 and "explained_by" not in p2 and p1["recommendation"] == "r1"
+
+
+def test_a_large_cell_with_no_clear_excess_is_explained_by_the_pair():
+    # DeepOBS cifar100: diverged at adam without its learning-rate band had 2 of 38 against 1 of 90 outside
+    # adam (Fisher p = 0.21); a Wilson lower bound of 1.5 % just above 1.1 % had made it "stand on its own".
+    p = _case(2, 38, 11, 50, (1, 90))
+    assert p["explained_by"] == "P3" and "stands on its own" not in p["explanation"]
+    assert "has 2 of 38 (against 1 of 90 without optimizer = adam)" in p["explanation"]
+    assert p["recommendation"].startswith("Follow P3")
+
+
+def test_a_cell_whose_excess_is_significant_stands_on_its_own():
+    own = _case(4, 38, 13, 50, (1, 90))  # 4/38 against 1/90: p = 0.027
+    assert "explained_by" not in own and "stands on its own beside P3" in own["explanation"]
