@@ -7,23 +7,33 @@ and build each typed table once. A file or directory read again is re-read only 
 changed (modification time and size); records, a storage URL or a server are read afresh
 by every load node, since nothing says whether they changed. A process that did not run the load
 node (a resumed Studio thread) reads the inputs again.
+
+Once the typed trial table of a file's sweep is built, the sweep's text cells are let go
+(:meth:`Loaded.trial_table`): at a million trials they and their parsed columns are 400 MB
+that nothing of the run reads again. What the load node found (:meth:`Loaded.facts`) and
+the typed tables stay; a caller asking for the cells again (the web page's trial rows,
+other roles) has the file read again.
 """
 
 from __future__ import annotations
 
+import copy
+import gc
 import json
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from core.curves import CurveTable, build_curve_table
 from core.errors import InputError
+from core.loading import RawTable
 from core.roles import ColumnRoles
 from core.sources import apply_mapping, mark_running_best, read_curves, read_sweep
 from core.sources.records import read_frame, read_records, read_study
@@ -38,21 +48,56 @@ _KEEP = 2  # sweeps kept (a run and the one before it: Studio re-runs, the web a
 
 @dataclass
 class Loaded:
-    """A sweep as read, with the typed tables built from it (each built once)."""
+    """A sweep as read, with the typed tables built from it (each built once).
+
+    ``inputs``, when given, are the state's input keys the sweep was read from: a sweep
+    read from a file (``version`` known) lets its text cells go once its trial table is
+    built, and :meth:`raw` reads them again should anyone ask.
+    """
 
     sweep: Sweep
     version: tuple[Any, ...] | None
     records: Any = None
+    inputs: dict[str, Any] | None = None
     _tables: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _released: bool = False
 
     def trial_table(self, roles: ColumnRoles) -> TrialTable:
-        """The typed trial table for these roles (:func:`core.table.build_trial_table`)."""
+        """The typed trial table for these roles (:func:`core.table.build_trial_table`).
+
+        The first one built from a file lets the sweep's text cells go (``sweep.trials``
+        keeps its source, format and notes, with no rows).
+        """
         key = "trials:" + json.dumps(roles.to_dict(), sort_keys=True, default=str)
         with self._lock:
             if key not in self._tables:
-                self._tables[key] = build_trial_table(self.sweep.trials, roles)
+                self._tables[key] = build_trial_table(self._raw(), roles)
+                if self.version is not None and self.inputs is not None and not self._released:
+                    trials = self.sweep.trials
+                    self.sweep = replace(self.sweep, trials=replace(trials, frame=trials.frame.iloc[:0]))
+                    self._released = True
+                    gc.collect()  # pandas' frames are in reference cycles: a collection frees their columns now
+                    pa.default_memory_pool().release_unused()  # else Arrow's allocator keeps the pages a while
             return self._tables[key]
+
+    def raw(self) -> RawTable:
+        """The trials as text cells (read again from the file if they were let go)."""
+        with self._lock:
+            return self._raw()
+
+    def _raw(self) -> RawTable:
+        if self._released:
+            assert self.inputs is not None
+            return _read(self.inputs).trials
+        return self.sweep.trials
+
+    def facts(self, compute: Callable[[Sweep], dict[str, Any]]) -> dict[str, Any]:
+        """``compute(sweep)`` (the load node's facts of the sweep), computed once: a copy of it each time."""
+        with self._lock:
+            if "facts" not in self._tables:
+                self._tables["facts"] = compute(replace(self.sweep, trials=self._raw()))
+            return copy.deepcopy(self._tables["facts"])
 
     def curve_table(self) -> CurveTable | None:
         """The typed curve table (:func:`core.curves.build_curve_table`), or None without curves."""
@@ -85,7 +130,7 @@ def load_sweep(state: Mapping[str, Any]) -> Loaded:
         hit = _cache.get(key)
     if hit is not None and version is not None and hit.version == version and _same_records(hit, state):
         return hit
-    loaded = Loaded(_read(state), version, state.get("records"))
+    loaded = Loaded(_read(state), version, state.get("records"), {k: state[k] for k in INPUT_KEYS if k in state})
     with _cache_lock:
         _cache[key] = loaded
         _cache.move_to_end(key)
@@ -108,7 +153,7 @@ def trial_columns(state: Mapping[str, Any]) -> dict[str, list[str | None]] | Non
     """The trials as text cells column by column, or None when the state names no sweep (a watch's summary)."""
     if not (state.get("records") or state.get("results_path")):
         return None
-    return sweep_of(state).sweep.trials.to_columns()
+    return sweep_of(state).raw().to_columns()
 
 
 def _read(state: Mapping[str, Any]) -> Sweep:

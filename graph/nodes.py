@@ -33,9 +33,9 @@ def load(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     Any tool's export is read by :func:`core.sources.read_sweep` (records by
     :func:`core.sources.records.read_records`) and kept in the process's cache
     (:mod:`graph.inputs`), not in the state; the roles its reader knows, with the
-    caller's ``mapping`` over them, are hints to role inference.
+    caller's ``mapping`` over them, are hints to role inference (inferred once per sweep read).
     """
-    return sweep_facts(load_sweep(state).sweep)
+    return load_sweep(state).facts(sweep_facts)
 
 
 def sweep_facts(sweep: Sweep) -> dict[str, Any]:
@@ -73,10 +73,11 @@ def summarise(loaded: Loaded, roles: dict[str, Any], ctx: Context) -> dict[str, 
 
     Its issue rows are column by column (:func:`core.records.with_issue_columns`), as the state keeps them.
     """
-    sweep, column_roles = loaded.sweep, ColumnRoles.from_dict(roles)
-    return with_issue_columns(analyze_sweep(sweep.trials, column_roles, ctx.thresholds(),
-                                            table=loaded.trial_table(column_roles), curve_table=loaded.curve_table(),
-                                            search_space=sweep.space))
+    column_roles = ColumnRoles.from_dict(roles)
+    table = loaded.trial_table(column_roles)  # first: a file's text cells are let go once it is built
+    sweep = loaded.sweep
+    return with_issue_columns(analyze_sweep(sweep.trials, column_roles, ctx.thresholds(), table=table,
+                                            curve_table=loaded.curve_table(), search_space=sweep.space))
 
 
 def analyze(state: State, runtime: Runtime[Context]) -> dict[str, Any]:

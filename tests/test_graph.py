@@ -67,6 +67,25 @@ def test_records_input_gives_the_same_summary_as_the_file():
     assert from_records["issues"] == from_file["issues"]
 
 
+def test_a_files_text_cells_are_let_go_once_its_trial_table_is_built(tmp_path):
+    from graph.inputs import sweep_of, trial_columns
+
+    path = tmp_path / "results.csv"
+    path.write_bytes(SAMPLE.read_bytes())
+    inputs = {"results_path": str(path)}
+    first = graph.invoke(inputs, context=Context(offline=True))
+    loaded = sweep_of(inputs)
+    assert loaded.sweep.trials.frame.empty and list(loaded.sweep.trials.frame.columns)  # no rows: nothing held
+    assert loaded.sweep.source == str(path) and loaded.sweep.trials.format == "csv"
+    cells = trial_columns(inputs)  # read again from the file when asked (the web page's trial rows)
+    assert cells is not None and cells["trial_id"] == ["1", "2", "3", "4", "5", "6"]
+    again = graph.invoke(inputs, context=Context(offline=True))  # the cache's roles and typed table serve a re-run
+    assert sweep_of(inputs) is loaded and again["summary"] == first["summary"]
+    records = [{"trial_id": "a", "val_loss": 0.5}, {"trial_id": "b", "val_loss": float("nan")}]
+    graph.invoke({"records": records}, context=Context(offline=True))
+    assert len(sweep_of({"records": records}).sweep.trials.frame) == 2  # records cannot be read again: kept
+
+
 def test_model_citing_an_unknown_id_loops_exactly_once():
     model = ScriptedChatModel(analyst=[hypothesis()], writer=[
         "Trial 42 diverged badly and trial 2 failed.",  # first draft: 42 is invented
