@@ -24,12 +24,11 @@ from itertools import combinations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import false_discovery_control
 
 from core.detectors import regularisers
 from core.issue_types import names_where
 from core.records import SAME_VALUE_RTOL, Association, Part, Region
-from core.stats import fisher_greater, log_fisher_greater, wilson_intervals
+from core.stats import bh_qvalues, fisher_greater, log_fisher_greater, wilson_intervals
 from core.table import TrialTable
 
 _MAX_CUTS = 64
@@ -281,7 +280,7 @@ def _tested(drafts: list[_Draft], untested: list[_Untested]) -> list[Association
     lo, hi = wilson_intervals(k, n)
     uk, un, uk_total, un_total, utried = np.array(untested, dtype=float).reshape(-1, 5).T
     untested_p = np.minimum(1.0, np.asarray(fisher_greater(uk, un, uk_total, un_total), dtype=float) * utried)
-    q = false_discovery_control(np.concatenate([p, untested_p]), method="bh")
+    q = bh_qvalues(np.concatenate([p, untested_p]))
     return [_association(f"A{i}", d, float(pv), float(lp), float(qv), [float(a), float(b)])
             for i, (d, pv, lp, qv, a, b) in enumerate(zip(drafts, p, log_p, q, lo, hi), start=1)]
 

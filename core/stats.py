@@ -1,12 +1,17 @@
-"""Small exact statistics shared by the associations and the findings."""
+"""Small exact statistics shared by the associations and the findings.
+
+Built on ``scipy.special`` only: importing ``scipy.stats`` (which pulls in scipy.spatial,
+linalg and optimize) was a third of a run's start-up, for a normal quantile, a
+hypergeometric tail and Benjamini-Hochberg, which are a few lines on the special
+functions (each checked against ``scipy.stats`` in tests/test_associations.py).
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
 import numpy as np
-from scipy.special import gammaln
-from scipy.stats import hypergeom, norm
+from scipy.special import gammaln, ndtri
 
 
 def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -34,7 +39,7 @@ def wilson_intervals(k: np.ndarray, n: np.ndarray, confidence: float = 0.95) -> 
 
 @lru_cache(maxsize=8)
 def _z(confidence: float) -> float:
-    return float(norm.ppf(0.5 + confidence / 2))
+    return float(ndtri(0.5 + confidence / 2))  # scipy.stats.norm.ppf is this function
 
 
 def fisher_greater(
@@ -43,13 +48,12 @@ def fisher_greater(
     """One-sided Fisher exact p-value that a group of ``n`` holds ``k`` or more of ``k_total`` flagged.
 
     The group is drawn from ``n_total`` trials; this is the hypergeometric upper tail
-    (is the issue over-represented in the group?), ``scipy.stats.hypergeom.sf``. ``k = 0``
-    gives 1. Every argument may be an array (broadcast), so many tests cost one call.
-    The p-value underflows to 0 on large sweeps; rank tests on :func:`log_fisher_greater`.
+    (is the issue over-represented in the group?): ``exp`` of :func:`hypergeom_logsf`,
+    which agrees with ``scipy.stats.hypergeom.sf`` to 1e-9 (relative). ``k = 0`` gives 1.
+    Every argument may be an array (broadcast), so many tests cost one call. The
+    p-value underflows to 0 on large sweeps; rank tests on :func:`log_fisher_greater`.
     """
-    k, n, k_total, n_total = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (k, n, k_total, n_total)))
-    p = np.where(k > 0, hypergeom.sf(k - 1, n_total, k_total, n), 1.0)
-    return float(p) if p.ndim == 0 else p
+    return np.exp(log_fisher_greater(k, n, k_total, n_total))
 
 
 def log_fisher_greater(
@@ -72,7 +76,8 @@ def hypergeom_logsf(x: np.ndarray, total: np.ndarray, good: np.ndarray, draws: n
     Same as ``scipy.stats.hypergeom.logsf(x, total, good, draws)``, which sums every
     term of the tail in a Python loop per element: 650 tests on a million trials take
     it 25 s, this 17 ms (``benchmarks/bench_hypergeom.py``), and ``hypergeom.sf`` (1 ms)
-    underflows to 0 for the strong cuts that must still be ranked. Here the terms are summed outward from the start of the tail,
+    underflows to 0 for the strong cuts that must still be ranked (and needs ``scipy.stats``,
+    a second of start-up). Here the terms are summed outward from the start of the tail,
     in blocks vectorised over all elements, relative to the first (largest) term so
     that nothing underflows, and stop once every remaining term is below ``tol`` times
     the sum: past the mode the terms fall faster than geometrically. Tails that start
@@ -149,3 +154,21 @@ def _log_ratios(j: np.ndarray, total: np.ndarray, good: np.ndarray, draws: np.nd
         else:
             out[rows] = np.log(x * (t - g - d + x)) - np.log((g - x + 1) * (d - x + 1))
     return out
+
+
+def bh_qvalues(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (q), in the order of ``p`` (a 1-D array of p-values in [0, 1]).
+
+    The algorithm of ``scipy.stats.false_discovery_control(p, method="bh")``, step for
+    step (same sort, products and running minimum, so the same floats), without
+    importing ``scipy.stats``.
+    """
+    p = np.asarray(p, dtype=float)
+    if p.size <= 1:
+        return p
+    order = np.argsort(p)
+    q = p[order] * (p.size / np.arange(1, p.size + 1, dtype=float))
+    np.minimum.accumulate(q[::-1], out=q[::-1])
+    out = np.empty_like(q)
+    out[order] = q
+    return np.clip(out, 0, 1)

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import stdtr
 
 from core.curves.segments import (
     View,
@@ -666,7 +666,7 @@ def detect_curve_still_improving(curves: CurveTable, thresholds: CurveThresholds
         rss = np.maximum(syy - slope * sxy, 0.0)
         se = np.sqrt(rss / np.maximum(k - 2, 1) / sxx)
         t = np.where(se > 0, slope / se, np.where(slope < 0, -np.inf, np.where(slope > 0, np.inf, np.nan)))
-        p = stats.t.cdf(t, np.maximum(k - 2, 1))
+        p = stdtr(np.maximum(k - 2, 1), t)  # scipy.stats.t.cdf(t, df), without importing scipy.stats
         drop = -slope * width
         trend = (
             (k >= thresholds.still_min_points)
