@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import os
+
 import numpy as np
 import pytest
 from matplotlib.patches import Rectangle
@@ -115,6 +118,34 @@ def test_pictures_are_drawn_as_png_with_their_links(cifar):
     for _, data in drawn:
         assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 20_000
     assert draw_pictures({**summary, "associations": []}) == []  # nothing to draw
+
+
+def test_pictures_drawn_in_two_processes_are_the_same_bytes(monkeypatch):
+    """The child process draws part of the pictures; the same PNGs come back, in the same order."""
+    from PIL import Image
+
+    import graph.report.pictures as pictures
+
+    summary, table, curves = _inputs(SLICE, CURVES)
+    alone = draw_pictures(summary, table=table, curves=curves, processes=1)
+    assert len(alone) >= 3
+    assert draw_pictures(summary, table=table, curves=curves, processes=2) == alone
+    image = Image.open(io.BytesIO(alone[0][1]))
+    image.load()  # a valid PNG: PIL decodes every row
+    fig = curves_figure(curves, summary)  # the first picture
+    assert image.mode == "RGB" and image.size == (round(fig.get_figwidth() * pictures.DPI),
+                                                  round(fig.get_figheight() * pictures.DPI))
+    # a child that fails (here: killed by its first picture) costs nothing: its share is drawn here
+    parent = os.getpid()
+    real = pictures._png
+
+    def dies_in_the_child(fig):
+        if os.getpid() != parent:
+            os._exit(3)
+        return real(fig)
+
+    monkeypatch.setattr(pictures, "_png", dies_in_the_child)
+    assert draw_pictures(summary, table=table, curves=curves, processes=2) == alone
 
 
 def test_text_from_the_input_cannot_start_mathtext(write_csv, tmp_path):

@@ -14,9 +14,15 @@ for the width GitHub shows an image at (about 900 pixels).
 
 from __future__ import annotations
 
-import io
 import math
-from collections.abc import Iterable
+import os
+import pickle
+import signal
+import struct
+import sys
+import threading
+import zlib
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import matplotlib
@@ -25,6 +31,7 @@ matplotlib.use("Agg")  # never a display, whatever MPLBACKEND says
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.colors import to_rgba_array  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
@@ -235,13 +242,22 @@ def isolation_figures(
     -------
     list of (hyperparameter, Figure)
     """
+    return [(hp, build()) for hp, build in _isolation_builders(table, summary, max_plots, max_buckets)]
+
+
+def _isolation_builders(table: TrialTable, summary: dict[str, Any], max_plots: int = 4, max_buckets: int = 12
+                        ) -> list[tuple[str, Callable[[], Figure]]]:
+    """The hyperparameters :func:`isolation_figures` plots, each with the function that builds its figure."""
     metric, _ = _main_metric(table, summary)
     if metric is None or len(table) == 0:
         return []
     numeric = [hp for hp, span in numeric_extents(table.hyperparameters).items() if span.n_values >= 3]
     kinds = trial_kinds(table, summary)
-    return [(hp, _draw_isolation(isolation_data(table, summary, hp, max_buckets=max_buckets, kinds=kinds), summary))
-            for hp in _by_importance(summary, numeric)[:max_plots]]
+
+    def builder(hp: str) -> Callable[[], Figure]:
+        return lambda: _draw_isolation(isolation_data(table, summary, hp, max_buckets=max_buckets, kinds=kinds), summary)
+
+    return [(hp, builder(hp)) for hp in _by_importance(summary, numeric)[:max_plots]]
 
 
 def trial_kinds(table: TrialTable, summary: dict[str, Any]) -> np.ndarray:
@@ -711,6 +727,7 @@ def _series(curves: CurveTable, code: int, column: str) -> tuple[np.ndarray, np.
 
 def draw_pictures(
     summary: dict[str, Any], *, table: TrialTable | None = None, curves: CurveTable | None = None,
+    processes: int | None = None,
 ) -> list[tuple[dict[str, str], bytes]]:
     """Draw every picture that has data, as PNG bytes with its link.
 
@@ -718,23 +735,113 @@ def draw_pictures(
     :func:`graph.report.markdown.render_report` (``path`` relative to the report, in
     :data:`FOLDER`), plus ``hyperparameter`` for an isolation plot (the web app shows it
     beside that hyperparameter's patterns).
+
+    ``processes=2`` draws about half of the pictures in a forked child process, on the
+    second core, while this one draws the rest: the pictures are most of a small sweep's
+    run, and Matplotlib draws on one core. The bytes are the same either way. The
+    default (None) is 2 in the main thread of a process that may use two cores on Linux
+    (the command line), else 1: a server's worker thread never forks.
     """
-    figures: list[tuple[str, Figure, str, str, str | None]] = []
+    jobs: list[tuple[dict[str, str], Callable[[], Figure | None], int]] = []  # link, builder, rough cost
     if curves is not None:
-        fig = curves_figure(curves, summary, trial_ids=table.ids.tolist() if table is not None else None)
-        if fig is not None:
-            figures.append((CURVES, fig, "Loss curves of sick trials next to the best healthy trial", "breakdown", None))
-    fig = heatmap_figure(summary)
-    if fig is not None:
-        figures.append((HEATMAP, fig, "Issue rate by hyperparameter region and issue type", "pathologies", None))
+        ids = table.ids.tolist() if table is not None else None
+        jobs.append((_link(CURVES, "Loss curves of sick trials next to the best healthy trial", "breakdown"),
+                     lambda: curves_figure(curves, summary, trial_ids=ids), 2))
+    jobs.append((_link(HEATMAP, "Issue rate by hyperparameter region and issue type", "pathologies"),
+                 lambda: heatmap_figure(summary), 2))
     if table is not None:
-        for i, (hp, fig) in enumerate(isolation_figures(table, summary), start=1):
-            figures.append((ISOLATION.format(i), fig, f"Isolation plot of {hp}", "isolation", hp))
-    return [({"path": f"{FOLDER}/{name}", "title": title, "section": section} | ({"hyperparameter": hp} if hp else {}),
-             _png(fig)) for name, fig, title, section, hp in figures]
+        for i, (hp, build) in enumerate(_isolation_builders(table, summary), start=1):
+            jobs.append((_link(ISOLATION.format(i), f"Isolation plot of {hp}", "isolation") | {"hyperparameter": hp},
+                         build, 1))
+    if processes is None:
+        processes = 2 if _may_fork() else 1
+    builders = [build for _, build, _ in jobs]
+    pngs = (_drawn_in_two(builders, [cost for _, _, cost in jobs]) if processes > 1 and len(jobs) > 1
+            else [_drawn(build) for build in builders])
+    return [(link, png) for (link, _, _), png in zip(jobs, pngs) if png is not None]
+
+
+def _link(name: str, title: str, section: str) -> dict[str, str]:
+    return {"path": f"{FOLDER}/{name}", "title": title, "section": section}
+
+
+def _drawn(build: Callable[[], Figure | None]) -> bytes | None:
+    fig = build()
+    return None if fig is None else _png(fig)
+
+
+def _may_fork() -> bool:
+    """Whether :func:`draw_pictures` may fork by default: Linux, the main thread, two usable cores."""
+    return (sys.platform == "linux" and threading.current_thread() is threading.main_thread()
+            and len(os.sched_getaffinity(0)) >= 2)
+
+
+def _drawn_in_two(builders: list[Callable[[], Figure | None]], costs: list[int]) -> list[bytes | None]:
+    """:func:`_drawn` of every builder, about half of the cost in a forked child process.
+
+    The child draws its share, sends the PNG bytes back through a pipe and leaves with
+    ``os._exit`` (nothing of this process runs again there: no atexit, no buffers
+    flushed, its output goes nowhere). If it fails, its share is drawn here, so an
+    error is raised here as it would be without the child.
+    """
+    theirs: list[int] = []
+    load = [0, 0]  # this process's cost, the child's
+    for i in sorted(range(len(costs)), key=lambda i: -costs[i]):  # largest first, each to the lighter side
+        side = int(load[1] < load[0])
+        load[side] += costs[i]
+        if side:
+            theirs.append(i)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child (coverage does not follow it)
+        status = 1
+        try:
+            os.close(read)
+            sys.stdout = sys.stderr = open(os.devnull, "w")  # never the parent's streams (a lock held at the fork)
+            data = pickle.dumps({i: _drawn(builders[i]) for i in theirs})
+            with os.fdopen(write, "wb") as out:
+                out.write(data)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write)
+    with os.fdopen(read, "rb") as inp:
+        try:
+            pngs: dict[int, bytes | None] = {i: _drawn(builders[i]) for i in range(len(builders)) if i not in theirs}
+            data = inp.read()
+        except BaseException:
+            os.kill(pid, signal.SIGKILL)
+            raise
+        finally:
+            _, status = os.waitpid(pid, 0)
+    drawn = pickle.loads(data) if status == 0 and data else {}
+    pngs |= {i: drawn[i] if i in drawn else _drawn(builders[i]) for i in theirs}
+    return [pngs[i] for i in range(len(builders))]
 
 
 def _png(fig: Figure) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, facecolor="white", pil_kwargs={"compress_level": 1})
-    return buffer.getvalue()
+    """The figure as PNG bytes: drawn once by Agg (its layout included), the pixels written as they are.
+
+    ``savefig`` drew every figure twice (a layout pass, then the picture) and encoded it
+    through PIL; the pixels are the same.
+    """
+    fig.set_dpi(DPI)
+    fig.patch.set_facecolor("white")
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return png_bytes(np.asarray(canvas.buffer_rgba())[..., :3])  # opaque: the white figure is under everything
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """An 8-bit RGB image (height x width x 3) as a PNG file: no row filter, zlib level 1 (fast, and small for flat plots)."""
+    height, width, _ = rgb.shape
+    rows = np.empty((height, 1 + 3 * width), dtype=np.uint8)
+    rows[:, 0] = 0  # filter type "none" on every row
+    rows[:, 1:] = rgb.reshape(height, -1)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8 bits, RGB, deflate, no filter, no interlace
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows.tobytes(), 1))
+            + chunk(b"IEND", b""))
