@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.issue_types import ISSUE_TYPES, SEVERITY_RANK, label_of, names_where
-from core.records import Association, Evidence, Part, Pattern, Region
+from core.records import SAME_VALUE_RTOL, Association, Evidence, Part, Pattern, Region
 from core.stats import fisher_greater, wilson_interval
 from core.values import format_number, format_p, format_rate
 
@@ -116,6 +116,7 @@ def find_patterns(
     patterns = [_describe(a, f"P{i}", also[_same_trials(a)]) for i, a in enumerate(chosen[:max_patterns], start=1)]
     _stratify(patterns, chosen)
     _stratify_marginals(patterns, chosen, significant)
+    _defer_nested(patterns, chosen)
     for p, a in zip(patterns, chosen):
         if a.id in folds:
             _fold(p, folds[a.id], holding)
@@ -300,6 +301,65 @@ def _stratify_marginals(patterns: list[Pattern], chosen: list[Association], test
                    f"{part_x.n}, while {z.condition} without {x.condition} still has {part_z.k} of "
                    f"{part_z.n}, so {z.id} ({z.condition}) explains this pattern, not {x.condition} itself.")
             z.explanation += f" It also explains {x.id} ({x.condition}): most of those trials are in this region."
+
+
+def _defer_nested(patterns: list[Pattern], chosen: list[Association]) -> None:
+    """An avoid-pattern whose whole region lies inside a stronger avoid-pattern's: the stronger one explains it.
+
+    Stronger: as severe or more, then more significant (:func:`_rank`); a plateau never
+    explains runs that learned nothing.
+
+    Both issue types are avoidable, so the stronger pattern's advice (leave its region
+    out) already removes every trial of the nested one: stratified by it, nothing of
+    the nested region is left. DeepOBS fmnist VAE: "no learning at GD and lr in
+    [0.1585, 3.981)" (3 of 7) lay inside "non-finite at lr ≥ 0.003981" (54 of 69):
+    plain gradient descent's runs that did not go NaN there learned nothing, one
+    instability seen two ways. The nested pattern stays (issue 10, item 6) but says
+    so and defers (``explained_by``); the next sweep follows the stronger one.
+    """
+    avoidable = names_where(lambda t: t.avoidable)
+    by_id = {p.association_id: a for p, a in zip(patterns, chosen)}
+    standing = [p for p in patterns if p.issue_type in avoidable and not p.explained_by]
+    explains: dict[str, list[Pattern]] = {}
+    for x in standing:
+        ax = by_id[x.association_id]
+        outer = [z for z in standing if z is not x and not z.explained_by
+                 and _rank(by_id[z.association_id]) < _rank(ax)
+                 and _inside(ax.regions, by_id[z.association_id].regions)]
+        if not outer:
+            continue
+        z = min(outer, key=lambda z: _rank(by_id[z.association_id]))
+        e = z.evidence
+        same = _inside(by_id[z.association_id].regions, ax.regions)
+        x.explained_by = z.id
+        x.explanation += (f" {'Its region is' if same else 'Its region lies inside'} {z.id}'s ({z.condition}: {e.k} of "
+                          f"{e.n} with {label_of(z.issue_type)}), which the next sweep leaves out: {z.id} explains it.")
+        x.recommendation = (f"Follow {z.id}: " + (f"the next sweep leaves out {z.condition}." if same else
+                                                    f"leaving out {z.condition} also leaves out {x.condition}."))
+        explains.setdefault(z.id, []).append(x)
+    for z in patterns:
+        if z.id in explains:
+            z.explanation += (" It also explains " + ", ".join(f"{x.id} ({x.condition})" for x in explains[z.id])
+                              + ": the same region or one inside it.")
+
+
+def _inside(inner: tuple[Region, ...], outer: tuple[Region, ...]) -> bool:
+    """True when every trial in all of ``inner``'s regions is in all of ``outer``'s (each outer one holds an inner one)."""
+    return all(any(_region_within(r, o) for r in inner if r.hyperparameter == o.hyperparameter) for o in outer)
+
+
+def _region_within(r: Region, o: Region) -> bool:
+    """True when region ``r`` of one hyperparameter lies within region ``o`` of the same one."""
+    if o.value is not None or r.value is not None:
+        return r.value == o.value
+    tol = SAME_VALUE_RTOL
+    if o.low is not None and (r.low is None or r.low < o.low - tol * abs(o.low)):
+        return False
+    if o.high is None:
+        return True
+    if r.high is None or r.high > o.high + tol * abs(o.high):
+        return False
+    return o.closed or not r.closed or r.high < o.high - tol * abs(o.high)
 
 
 def _defer(p: Pattern, to: Pattern, without: str, k: int, n: int, why: str) -> None:

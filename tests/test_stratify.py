@@ -102,3 +102,43 @@ def test_a_large_cell_with_no_clear_excess_is_explained_by_the_pair():
 def test_a_cell_whose_excess_is_significant_stands_on_its_own():
     own = _case(4, 38, 13, 50, (1, 90))  # 4/38 against 1/90: p = 0.027
     assert "explained_by" not in own and "stands on its own beside P3" in own["explanation"]
+
+
+def _nested_case(outer_type: str, inner_band: tuple[float, float], outer_q: float = 1e-12):
+    """'no learning at optimizer = gd and lr in band' (3 of 7) beside 'OUTER_TYPE at lr >= 0.004' (54 of 69)."""
+    from core.patterns import _defer_nested
+
+    gd = Region(hyperparameter="optimizer", rule="value", value="gd")
+    band = Region(hyperparameter="lr", rule="bucket", low=inner_band[0], high=inner_band[1], closed=False)
+    high = Region(hyperparameter="lr", rule="threshold", low=0.004)
+    outer = Association(id="A1", issue_type=outer_type, k=54, n=69, rate=54 / 69, ci=None, k_rest=0, n_rest=66,
+                        rate_rest=0.0, risk_ratio=None, p=outer_q, log_p=-27.0, q=outer_q, trial_ids=[],
+                        hyperparameters=["lr"], **high.fields())
+    inner = Association(id="A2", issue_type="no_learning", k=3, n=7, rate=3 / 7, ci=None, k_rest=5, n_rest=128,
+                        rate_rest=5 / 128, risk_ratio=None, p=1e-3, log_p=-6.9, q=0.025, trial_ids=[],
+                        hyperparameters=["optimizer", "lr"], hyperparameter="optimizer", rule="pair",
+                        condition="optimizer = gd and " + band.condition, lo=None, hi=None, value=None,
+                        direction=None, closed=None,
+                        parts=[Part(**gd.fields(), k=0, n=38), Part(**band.fields(), k=0, n=16)])
+    evidence = Evidence(k=54, n=69, k_rest=0, n_rest=66, p=outer_q, q=outer_q)
+    p1 = Pattern(id="P1", association_id="A1", rule="threshold", issue_type=outer_type, title="t", evidence=evidence,
+                 condition=high.condition, explanation="", recommendation="r1", trial_ids=[], hyperparameter="lr")
+    p2 = Pattern(id="P2", association_id="A2", rule="pair", issue_type="no_learning", title="t", evidence=evidence,
+                 condition=inner.condition, explanation="", recommendation="r2", trial_ids=[],
+                 hyperparameter="optimizer")
+    _defer_nested([p1, p2], [outer, inner])
+    return p1.to_dict(), p2.to_dict()
+
+
+def test_an_avoid_pattern_inside_a_stronger_avoid_patterns_region_is_explained_by_it():
+    # DeepOBS fmnist VAE: no learning at GD and lr in [0.1585, 3.981) (3 of 7) lies inside non-finite at lr >= 0.004.
+    p1, p2 = _nested_case("nonfinite_metric", (0.1585, 3.981))
+    assert p2["explained_by"] == "P1" and "lies inside P1's (lr ≥ 0.004: 54 of 69" in p2["explanation"]
+    assert p2["recommendation"].startswith("Follow P1") and "It also explains P2 (optimizer = gd and lr in" in p1["explanation"]
+
+
+def test_a_pattern_reaching_outside_the_region_or_a_milder_type_explains_nothing():
+    _, p2 = _nested_case("nonfinite_metric", (0.001, 3.981))  # the band starts below lr >= 0.004
+    assert "explained_by" not in p2 and p2["recommendation"] == "r2"
+    p1, p2 = _nested_case("plateau", (0.1585, 3.981))  # a plateau never explains runs that learned nothing
+    assert "explained_by" not in p2 and "It also explains" not in p1["explanation"]
