@@ -309,9 +309,42 @@ def test_a_spike_far_below_the_trivial_loss_after_convergence_is_no_blow_up():
     spike = [0.2, 0.03, 0.02, 0.005, 0.006, 0.13, 0.01, 0.005]
     blown = [0.2, 0.03, 0.02, 0.005, 0.006, 0.9, 0.8, 0.7]  # back above knowing nothing: a blow-up
     table = build_curve_table(long_frame({"spike": {"train_loss": spike}, "blown": {"train_loss": blown}}))
-    assert ("spike", "diverged") in issue_set(table)  # classes unknown: progress counts from the first value
+    # classes unknown, progress counts from the first value: the spike gave back more than half of it, but for one
+    # epoch only (back to 0.01 next): a spike it recovered from is no divergence
+    assert ("spike", "diverged") not in issue_set(table) and ("blown", "diverged") in issue_set(table)
     found = issue_set(table, replace(TH, trivial_loss=0.66))
     assert ("spike", "diverged") not in found and ("blown", "diverged") in found
+
+
+def test_diverged_is_a_blow_up_for_good_not_a_spike_the_loss_came_back_from():
+    # a train-mode running mean under a large learning rate: one epoch at 25x its minimum, then back (digits, Adam)
+    spike = [1.46, 0.94, 0.34, 0.2, 0.1, 0.074, 0.1, 1.87, 0.23, 0.086, 0.07]
+    stays = [1.46, 0.94, 0.34, 0.2, 0.1, 0.074, 0.1, 1.87, 1.5, 1.6, 1.7]  # the progress lost for good
+    # Adam at lr 16 on a quadratic: 83x where it started, then back below the start: a blow-up all the same
+    far_above_start = [354.0, 29600.0, 580.0, 290.0, 130.0, 90.0, 88.0, 89.0]
+    table = build_curve_table(long_frame({"spike": {"train_loss": spike}, "stays": {"train_loss": stays},
+                                          "far": {"train_loss": far_above_start}}))
+    found = issue_set(table)
+    assert ("spike", "diverged") not in found
+    assert epoch_of(table, "stays", "diverged") == 7
+    assert epoch_of(table, "far", "diverged") == 1
+
+
+def test_a_held_out_loss_climbing_while_training_improves_is_overfitting_not_divergence():
+    n = 100
+    e = np.arange(n)
+    train = 0.06 + 0.25 * np.exp(-e / 10)  # falls the whole run
+    val = np.where(e < 3, 0.6 - 0.1 * e, 0.3 + 0.032 * (e - 3))  # best at epoch 3, then 10x up (F-MNIST, Adam)
+    blown_train = np.where(e < 40, train, train * (1 + (e - 39) ** 2))  # the optimisation itself blew up
+    table = build_curve_table(long_frame({
+        "overfits": {"train_loss": list(train), "val_loss": list(val)},
+        "both_blow_up": {"train_loss": list(blown_train), "val_loss": list(np.where(e < 40, val[:40].min(), blown_train))},
+        "held_out_only": {"val_loss": list(val)},  # no train loss logged: nothing says training went well
+    }))
+    found = issue_set(table)
+    assert ("overfits", "diverged") not in found and epoch_of(table, "overfits", "overfitting") == 3
+    assert ("both_blow_up", "diverged") in found
+    assert ("held_out_only", "diverged") in found
 
 
 def test_a_regression_r2_curve_far_below_zero_after_the_first_step_diverged():
@@ -391,6 +424,28 @@ def test_overfitting_needs_training_to_improve_after_the_best_not_before_it():
     # improve after the best: the held-out loss rose with a flat or rising train loss (instability, not memorising)
     assert ("flat", "overfitting") not in found and ("rising", "overfitting") not in found
     assert ("overfits", "overfitting") in found
+
+
+def test_overfitting_reads_the_train_loss_at_the_best_from_the_best_on_not_from_the_descent_before_it():
+    rng = np.random.default_rng(3)
+    n = 161
+    e = np.arange(n)
+    descent = 0.25 + 2.5 * np.exp(-e / 3)  # levels off at 0.25 by about epoch 15
+    flat_after = descent * np.exp(rng.normal(0, 0.04, n))  # then flat and noisy (SVHN, SGD at lr 0.4)
+    still_falling = np.where(e < 17, descent, 0.25 * np.exp(-(e - 17) / 60)) * np.exp(rng.normal(0, 0.04, n))
+    val = (0.31 + 0.0006 * np.maximum(e - 17, 0) + 2.5 * np.exp(-e / 3)) * np.exp(rng.normal(0, 0.01, n))
+    # early stopping with patience 5 that kept its best checkpoint: nothing after the best but the patience
+    stopped = list(val[:23])
+    table = build_curve_table(long_frame({
+        "flat": {"train_loss": list(flat_after), "val_loss": list(val)},
+        "falling": {"train_loss": list(still_falling), "val_loss": list(val)},
+        "early_stopped": {"train_loss": list(still_falling[:23]), "val_loss": stopped},
+    }))
+    found = issue_set(table)
+    # a window centred on the best (epochs 1-33) holds the descent: its median (above 0.25) made flat look like progress
+    assert ("flat", "overfitting") not in found
+    assert ("falling", "overfitting") in found
+    assert ("early_stopped", "overfitting") not in found
 
 
 def test_overfitting_by_design_non_cases_dropout_and_a_one_epoch_blip():
@@ -697,17 +752,27 @@ def _reference(frame: pd.DataFrame, th: CurveThresholds) -> dict[tuple[str, str]
             out[(trial, "nonfinite_metric")] = min(onsets)
 
         hits = []
+        train_raw, train_miss = arrays["train_loss"]
+        has_train = bool((~train_miss).any())
+        train_blew = bool((~train_miss & ~np.isfinite(train_raw)).any())
         for col in ("train_loss", "val_loss"):
             s, y = finite(col, positive=True)
             raw, miss = arrays[col]
             good, bad = epoch[~miss & np.isfinite(raw)], epoch[~miss & ~np.isfinite(raw)]
             # the last finite value before the loss went non-finite for good is the overflow's onset
             onset = good.max() if len(good) and len(bad) and bad.max() > good.max() else None
+            if col == "val_loss" and has_train and not train_blew:
+                continue  # a held-out rise alone, with training going well, is overfitting
             for t in range(len(y)):
                 m = y[: t + 1].min()
-                if y[t] >= th.diverge_factor * m and y[t] - m >= th.diverge_lost * (y[0] - m) and s[t] != onset:
-                    hits.append(s[t])
-                    break
+                halfway = m + th.diverge_lost * (y[0] - m)
+                for_good = (y[t + 1:] > halfway).all() or y[t] >= th.diverge_factor * y[0]
+                if y[t] >= th.diverge_factor * m and y[t] >= halfway and for_good:
+                    if col == "train_loss":
+                        train_blew = True
+                    if s[t] != onset:
+                        hits.append(s[t])
+                        break
         if hits:
             out[(trial, "diverged")] = min(hits)
 
@@ -721,7 +786,7 @@ def _reference(frame: pd.DataFrame, th: CurveThresholds) -> dict[tuple[str, str]
             sm = _smooth(v)
             vt = v[sv >= tail_start]
             ut = u[su >= tail_start]
-            ur = u[(su >= b - width / 2) & (su <= b + width / 2)]  # train loss around the best
+            ur = u[(su >= b) & (su <= b + width / 2)]  # train loss at the best: half a final window from it on
             if len(vt) and len(ut) and len(ur):
                 noise = np.sqrt(1.5 * np.mean((v - sm)[sv >= tail_start] ** 2))
                 if (b < tail_start and sm.min() > 0 and vt.mean() >= (1 + th.overfit_rise) * sm.min()

@@ -209,6 +209,19 @@ def detect_curve_diverged(curves: CurveTable, thresholds: CurveThresholds) -> pd
       knowing nothing is unstable wherever it started. The first step is left out: a
       loss that merely *starts* high (initialisation, the untrained model) is no blow-up.
 
+    The first rule is about losing the progress, so a spike the loss comes back from is
+    no blow-up by it: some later value back below half-way (``m_t + diverge_lost *
+    (y_0 - m_t)``) means the progress was regained (a train-mode running mean that spikes
+    for one epoch under a large learning rate and drops back is oscillation, not
+    divergence), unless the spike reached ``diverge_factor`` x ``y_0`` (10x above where
+    the loss started, as far as the trivial-loss rule asks). And divergence is the optimisation blowing up, which shows in the
+    training loss: with a train loss logged, a held-out loss's rise from its own minimum
+    counts only when the train loss also blew up (by either rule) or went non-finite. A
+    held-out loss climbing tenfold while the train loss keeps falling is the far end of
+    overfitting (DeepOBS F-MNIST, Adam: test loss 0.28 -> 3.0 over 100 epochs as the
+    train loss fell 0.24 -> 0.06), and :func:`detect_curve_overfitting` names it with
+    where to stop. The second rule (10x the trivial loss) applies to every loss as is.
+
     A blow-up that is the loss's last finite value before it went non-finite is the
     onset of the overflow, and ``nonfinite_metric`` only (like a loss that goes straight
     to NaN). ``epoch`` is the first blow-up step (the earliest over the trial's curves).
@@ -218,7 +231,15 @@ def detect_curve_diverged(curves: CurveTable, thresholds: CurveThresholds) -> pd
     parts: list[pd.Series] = []
     first = curves.first_step()
     step = curves.step_column
-    for col, info in curves.info.items():
+    train = train_loss(curves)
+    train_blew = has_train = None
+    if train is not None:
+        y = curves.metrics[train].to_numpy()
+        logged = ~curves.missing[train].to_numpy()
+        has_train = np.bincount(curves.codes, weights=logged, minlength=n) > 0
+        train_blew = np.bincount(curves.codes, weights=logged & ~np.isfinite(y), minlength=n) > 0
+    for col in sorted(curves.info, key=lambda name: name != train):  # the train loss first
+        info = curves.info[col]
         trivial = (thresholds.trivial_loss if info.kind == "loss" and can_be_cross_entropy(col) else None)
         if info.kind == "loss":
             c = curves.view(col, positive=True)
@@ -240,6 +261,10 @@ def detect_curve_diverged(curves: CurveTable, thresholds: CurveThresholds) -> pd
         rose = _rose_from_minimum(c, n, thresholds, trivial)
         trivial_hit = (later & (c.y >= thresholds.diverge_factor * trivial) if trivial
                        else np.zeros(len(c.y), dtype=bool))
+        if col == train:
+            train_blew |= np.bincount(c.codes, weights=rose | trivial_hit, minlength=n) > 0
+        elif train_blew is not None:  # a held-out rise alone, with training going well, is overfitting
+            rose &= train_blew[c.codes] | ~has_train[c.codes]
         onset = c.step == last_finite[c.codes]
         found = _first_hits((rose | trivial_hit) & ~onset, c, epoch)
         if not len(found):
@@ -259,7 +284,11 @@ def detect_curve_diverged(curves: CurveTable, thresholds: CurveThresholds) -> pd
 
 
 def _rose_from_minimum(c: View, n: int, thresholds: CurveThresholds, trivial: float | None) -> np.ndarray:
-    """Rows at >= ``diverge_factor`` x the running minimum that gave back >= ``diverge_lost`` of the progress.
+    """Rows at >= ``diverge_factor`` x the running minimum that gave back >= ``diverge_lost`` of the progress for good.
+
+    For good: no later value of the trial comes back below that half-way point, or the
+    row is ``diverge_factor`` x above where the loss started (as far above knowing
+    nothing as the trivial-loss rule asks, wherever the loss went next).
 
     The progress is counted from the first value, or from the ``trivial`` predictor's loss
     when that is higher (a first value logged after an epoch of learning would make a
@@ -279,8 +308,20 @@ def _rose_from_minimum(c: View, n: int, thresholds: CurveThresholds, trivial: fl
     first_of_trial = np.zeros(n)
     first_of_trial[sub.codes[sub.starts]] = sub.y[sub.starts]
     first_val = np.fmax(first_of_trial[sub.codes], trivial) if trivial else first_of_trial[sub.codes]
-    rose[rows] = (sub.y >= thresholds.diverge_factor * m) & (sub.y - m >= thresholds.diverge_lost * (first_val - m))
+    halfway = m + thresholds.diverge_lost * (first_val - m)
+    for_good = (_min_after(sub) > halfway) | (sub.y >= thresholds.diverge_factor * first_val)
+    rose[rows] = (sub.y >= thresholds.diverge_factor * m) & (sub.y >= halfway) & for_good
     return rose
+
+
+def _min_after(c: View) -> np.ndarray:
+    """For every row, the minimum of its trial's later values (+inf for a trial's last row)."""
+    back = slice(None, None, -1)  # a running minimum over the reversed rows is a minimum from the end
+    suffix = c.y[back][seg_cummin_row(np.log(c.y[back]), c.codes[back])][back]
+    out = np.full(len(c.y), np.inf)
+    same = c.codes[1:] == c.codes[:-1]
+    out[:-1][same] = suffix[1:][same]
+    return out
 
 
 def _last_finite_before_nonfinite(curves: CurveTable, col: str) -> np.ndarray:
@@ -320,9 +361,12 @@ def detect_curve_overfitting(curves: CurveTable, thresholds: CurveThresholds) ->
       such curves);
     * training still improved after the best: the mean train loss over the final
       window is ``<= (1 - overfit_train_drop)`` (1% lower) times the train loss *at* the
-      best step: its median over a window as wide as the final one, centred on the best
-      (a mean over the steep descent before the best made a flat or rising train loss
-      look like progress; the median is not moved by one noisy or untrained value).
+      best step: its median over the half-window ``[best, best + W/2]``. Not a window
+      reaching back before the best: a best that comes just as the train loss levels
+      off would put the steep descent into it (DeepOBS SVHN, SGD at lr 0.4: train loss
+      flat at 0.25 from epoch 15 on, but 0.29 as the median of epochs 1-33), and a
+      train loss that went flat at the best would look like progress. The median is
+      not moved by one noisy value.
 
     ``epoch`` is the best step: where to stop (or the checkpoint to keep). Trials
     without both a train and a held-out loss are not judged; a train loss that sits at
@@ -356,9 +400,9 @@ def detect_curve_overfitting(curves: CurveTable, thresholds: CurveThresholds) ->
     noise = np.sqrt(1.5 * seg_mean((v.y - smooth) ** 2, v.codes, v_tail, n))
     u_tail = u.step >= tail_start[u.codes]
     u_end = seg_mean(u.y, u.codes, u_tail, n)
-    # the train loss at the held-out best: its median over a window as wide as the final one, centred there
+    # the train loss at the held-out best: its median over half a final window, from the best on
     bs, half = best_step[u.codes], width[u.codes] / 2
-    u_ref = seg_median(u.y, u.codes, (u.step >= bs - half) & (u.step <= bs + half), n)
+    u_ref = seg_median(u.y, u.codes, (u.step >= bs) & (u.step <= bs + half), n)
     with np.errstate(invalid="ignore"):
         flagged = (
             candidate

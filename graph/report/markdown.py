@@ -459,7 +459,9 @@ def _method(s: dict[str, Any]) -> list[str]:
         f"balanced; regression with an r2 column: r2 ≤ {_g(1 - t['diverge_trivial_factor'])}); otherwise ≥ "
         f"{_g(t['diverge_factor'])}× the sweep's median of that loss; and any loss ≥ {format_number(t['diverge_abs'])}."
         + (f" On curves: a loss at ≥ {_g(c['diverge_factor'])}× its running minimum after giving back at least "
-           f"{_share(c['diverge_lost'])} of its progress from the first value to that minimum." if c else ""),
+           f"{_share(c['diverge_lost'])} of its progress from the first value to that minimum, for good (never back "
+           f"below that point) or to ≥ {_g(c['diverge_factor'])}× its first value; a held-out loss rising alone while "
+           "the training loss is fine is overfitting, not this." if c else ""),
         f"- No learning: held-out accuracy ≤ 1/classes + {_g(t['chance_margin'])}, or held-out loss within "
         f"{_share(t['stuck_loss_tolerance'])} (relative) of ln(classes); the number of classes is given, or inferred "
         "from trials sitting exactly at chance, and an inferred chance level must be a floor (at most "
@@ -476,8 +478,9 @@ def _method(s: dict[str, Any]) -> list[str]:
         + (f" With curves the curve rule replaces this one: the held-out loss's mean over the last "
            f"{_share(c['tail_fraction'])} of the run ≥ {_g(1 + c['overfit_rise'])}× the minimum of its 3-point "
            f"smoothed curve, and above it by ≥ {_g(c['overfit_noise'])}× the noise of one evaluation, while the "
-           f"training loss's mean there is ≥ {_share(c['overfit_train_drop'])} below its mean up to the held-out "
-           f"best (at least {_g(c['overfit_min_steps'])} held-out evaluations)." if c else ""),
+           f"training loss's mean there is ≥ {_share(c['overfit_train_drop'])} below its median over half that "
+           f"window from the held-out best on (at least {_g(c['overfit_min_steps'])} held-out evaluations)."
+           if c else ""),
         f"- Generalisation gap (low): held-out loss / training loss ≥ {_g(t['overfit_ratio'])} (a training loss of 0 "
         f"counts), or training minus held-out accuracy ≥ {_g(t['accuracy_gap'])} (≥ {_g(t['accuracy_gap_high'])} "
         f"above {_g(t['accuracy_gap_switch'])} training accuracy). Overfitting and gap judge trials with at least "
