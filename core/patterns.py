@@ -99,10 +99,13 @@ def find_patterns(
         chosen_pairs.append(a)
         paired |= keys
     stand, folds, risky = protect_top_trials([*best.values(), *chosen_pairs], significant, holding)
-    more, more_folds, _ = protect_top_trials(shadowed, significant, holding)  # no risky region: a narrower one stands
-    stand += [a for a in more if a not in stand]
-    for pair_id, folded in more_folds.items():
-        folds.setdefault(pair_id, []).extend(folded)
+    narrower = {w.id: best[(w.issue_type, w.hyperparameter)] for w in shadowed}  # no risky region: a narrower one stands
+    parts = {w.id: _parts_without_top_trials(w, narrower[w.id], significant, holding) for w in shadowed}
+    for w in shadowed:
+        for pair in parts[w.id]:
+            folds.setdefault(pair.id, []).append(w)
+            if pair not in stand:
+                stand.append(pair)
     # A significant marginal stays a pattern beside a pair: the simple cause must not hide behind a pair.
     chosen = []
     also: dict[tuple[tuple[Any, ...], int, tuple[str, ...]], list[str]] = {}
@@ -120,6 +123,10 @@ def find_patterns(
     for p, a in zip(patterns, chosen):
         if a.id in folds:
             _fold(p, folds[a.id], holding)
+    shown = {a.id: p for p, a in zip(patterns, chosen)}
+    for w in shadowed:
+        if narrower[w.id].id in shown:
+            _not_as_a_whole(shown[narrower[w.id].id], w, holding[w.id], [shown[b.id] for b in parts[w.id] if b.id in shown])
 
     explained = {a.issue_type for a in chosen} | {kind for kinds in also.values() for kind in kinds}
     lead_by_type: dict[str, Association] = {}
@@ -202,11 +209,57 @@ def _refining_pair(a: Association, significant: list[Association],
     return min(pairs, key=_strength, default=None)
 
 
+def _parts_without_top_trials(w: Association, narrower: Association, significant: list[Association],
+                              holding: dict[str, list[dict[str, Any]]]) -> list[Association]:
+    """The parts of a wider region holding top trials that a next sweep can still leave out.
+
+    ``w`` (``lr ≥ 0.0398``) holds top-ranked trials, so the ``narrower`` cut of its
+    issue type and hyperparameter (``lr ≥ 0.2512``) stands instead. Within one value of
+    another hyperparameter the wider cut may hold none of them: every significant pair
+    ``V and T`` of ``w``'s issue type holding no top trial, ``T`` a threshold on ``w``'s
+    hyperparameter in its direction that reaches past the narrower cut, is such a part
+    (``optimizer = adam and lr ≥ 0.0398``: a cap on the learning rate for adam alone):
+    the most significant one, and the most significant one of each other value of its
+    ``V``'s hyperparameter (the setting that spares the top trials is one, the others
+    get the wider cut; strata of every other hyperparameter would flood the
+    patterns). Only for failures of high severity: a plateau is not worth a range of
+    its own per setting. DeepOBS fmnist 2c2d: no learning at lr ≥ 0.0398
+    (34 of 63) held gradient descent's top trials at lr 0.158, and adam's runs that
+    learned nothing between 0.016 and 0.25 were left in the next sweep.
+    """
+    out: list[Association] = []
+    if ISSUE_TYPES[w.issue_type].severity != "high":
+        return out  # a plateau or an oscillation is not worth a range of its own per setting
+    used: set[tuple[Any, ...]] = set()
+    for b in sorted(significant, key=_strength):
+        if b.rule != "pair" or b.issue_type != w.issue_type or b.id in holding or len(b.regions) != 2:
+            continue
+        first, second = b.regions
+        if (second.hyperparameter != w.hyperparameter or second.direction != w.direction or first.key in used
+                or _region_within(second, narrower.regions[0])
+                or (out and first.hyperparameter != out[0].regions[0].hyperparameter)):
+            continue
+        used.add(first.key)
+        out.append(b)
+    return out
+
+
+def _not_as_a_whole(p: Pattern, w: Association, trials: list[dict[str, Any]], parts: list[Pattern]) -> None:
+    """Say, in the narrower cut's pattern, why the wider region of its issue type is not advised (issue 10)."""
+    left = (f"; {', '.join(q.id for q in parts)} leave{'s' if len(parts) == 1 else ''} out "
+            f"{'its part' if len(parts) == 1 else 'its parts'} where none lies" if parts else "")
+    p.explanation += (f" The wider region {w.condition} ({w.k} of {w.n}, q = {format_p(w.q)}) is not left out as a "
+                      f"whole: it holds {_top_text(trials)}{left}.")
+
+
 def _fold(p: Pattern, folded: list[Association], holding: dict[str, list[dict[str, Any]]]) -> None:
     """Say, in a pair's pattern, which wider region it stands for and which top trials that region holds."""
     # The pair's own sentence already gives "X without Y: k/n; X overall: k/n" for both of its regions.
     words = [f"This pattern stands for the marginal pattern of {a.condition} ({a.k} of {a.n}, "
              f"q = {format_p(a.q)}), which is not to be avoided as a whole: it also holds {_top_text(holding[a.id])}."
+             if 2 * p.evidence.k >= a.k else
+             f"This pattern is the part of {a.condition} ({a.k} of {a.n}, q = {format_p(a.q)}) that holds no "
+             f"top trial; {a.condition} as a whole is not to be avoided: it also holds {_top_text(holding[a.id])}."
              for a in folded]
     p.explanation += " " + " ".join(words)
     p.extra["folds"] = [a.id for a in folded]

@@ -85,3 +85,47 @@ def test_a_risky_region_of_crashes_is_advised_as_crashes_not_as_blow_ups():
     (risky,) = find_patterns([crashes], top=_top({"lr": 0.7}))[1]
     assert risky["recommendation"].startswith("Do not exclude lr ≥ 0.6: it holds top-ranked trial best1 (rank 1).")
     assert "logs of the failed runs" in risky["recommendation"] and "clipping" not in risky["recommendation"]
+
+
+MOMENTUM = Region(hyperparameter="optimizer", rule="value", value="momentum")
+SGD = Region(hyperparameter="optimizer", rule="value", value="sgd")
+WIDE_LR = Region(hyperparameter="lr", rule="threshold", low=0.04)
+NARROW_LR = Region(hyperparameter="lr", rule="threshold", low=0.25)
+
+
+def _shadowed(kind: str = "no_learning"):
+    """135 trials, no learning at lr >= 0.04 (34 of 63) but sgd's top trials sit at lr 0.16; lr >= 0.25 stands.
+
+    Within adam (15 of 18) and momentum (12 of 15), lr >= 0.04 holds no top trial; within sgd it holds them.
+    """
+    wide = _association("A1", kind, 34, 63, 0, 72, (WIDE_LR,), q=1e-10)
+    narrow = _association("A2", kind, 28, 42, 6, 93, (NARROW_LR,), q=1e-8)
+    adam = _association("A3", kind, 15, 18, 19, 117, (ADAM, WIDE_LR), ((0, 27), (19, 45)), q=1e-5)
+    momentum = _association("A4", kind, 12, 15, 22, 120, (MOMENTUM, WIDE_LR), ((0, 30), (22, 48)), q=1e-4)
+    sgd = _association("A5", kind, 7, 30, 27, 105, (SGD, WIDE_LR), ((0, 15), (27, 33)), q=1e-2)
+    top = _top({"optimizer": "adam", "lr": 0.0003}, {"optimizer": "sgd", "lr": 0.16}, {"optimizer": "momentum", "lr": 0.003},
+               {"optimizer": "sgd", "lr": 0.16})
+    return find_patterns([wide, narrow, adam, momentum, sgd], top=top)
+
+
+def test_a_wider_cut_holding_top_trials_is_still_applied_within_the_settings_where_none_lies():
+    # DeepOBS fmnist 2c2d: lr >= 0.0398 held GD's top trials at 0.158, so only lr >= 0.2512 was cut, and adam's
+    # runs that learned nothing between 0.016 and 0.25 stayed in the next sweep (ratio 0.26).
+    patterns, leads = _shadowed()
+    by_condition = {p["condition"]: p for p in patterns}
+    assert set(by_condition) == {"lr ≥ 0.25", "optimizer = adam and lr ≥ 0.04", "optimizer = momentum and lr ≥ 0.04"}
+    adam = by_condition["optimizer = adam and lr ≥ 0.04"]
+    assert adam["folds"] == ["A1"] and "is the part of lr ≥ 0.04 (34 of 63" in adam["explanation"]
+    assert adam["recommendation"].startswith("With optimizer = adam, keep lr below 0.04")
+    # The wider region is not dropped without a word: the narrower cut says why, naming the top trials there.
+    narrow = by_condition["lr ≥ 0.25"]
+    assert ("The wider region lr ≥ 0.04 (34 of 63, q = 1.0e-10) is not left out as a whole: it holds top-ranked "
+            "trials best2 (rank 2), best4 (rank 4)") in narrow["explanation"]
+    assert "leave out its parts where none lies" in narrow["explanation"]
+    assert not [lead for lead in leads if lead.get("risky")]
+
+
+def test_a_plateau_gets_no_range_per_setting_but_still_the_sentence():
+    patterns, _ = _shadowed("plateau")
+    assert [p["condition"] for p in patterns] == ["lr ≥ 0.25"]
+    assert "The wider region lr ≥ 0.04" in patterns[0]["explanation"]
