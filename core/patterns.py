@@ -100,8 +100,8 @@ def find_patterns(
         paired |= keys
     stand, folds, risky = protect_top_trials([*best.values(), *chosen_pairs], significant, holding)
     narrower = {w.id: best[(w.issue_type, w.hyperparameter)] for w in shadowed}  # no risky region: a narrower one stands
-    parts = {w.id: _parts_without_top_trials(w, narrower[w.id], significant, holding) for w in shadowed}
-    for w in shadowed:
+    parts = {w.id: _parts_without_top_trials(w, narrower.get(w.id), significant, holding) for w in [*shadowed, *risky]}
+    for w in [*shadowed, *risky]:
         for pair in parts[w.id]:
             folds.setdefault(pair.id, []).append(w)
             if pair not in stand:
@@ -137,7 +137,8 @@ def find_patterns(
         lead_by_type.pop(a.issue_type, None)  # the risky region is what there is to say of that type
     leads = [_describe(a, f"L{i}", why=lead_reason(a, alpha, min_support))
              for i, a in enumerate(lead_by_type.values(), start=1)]
-    leads += [_risky(a, f"L{i}", holding[a.id]) for i, a in enumerate(risky, start=len(leads) + 1)]
+    leads += [_risky(a, f"L{i}", holding[a.id], [shown[b.id] for b in parts[a.id] if b.id in shown])
+              for i, a in enumerate(risky, start=len(leads) + 1)]
     return [p.to_dict() for p in patterns], [lead.to_dict() for lead in leads]
 
 
@@ -209,9 +210,11 @@ def _refining_pair(a: Association, significant: list[Association],
     return min(pairs, key=_strength, default=None)
 
 
-def _parts_without_top_trials(w: Association, narrower: Association, significant: list[Association],
+def _parts_without_top_trials(w: Association, narrower: Association | None, significant: list[Association],
                               holding: dict[str, list[dict[str, Any]]]) -> list[Association]:
     """The parts of a wider region holding top trials that a next sweep can still leave out.
+
+    ``narrower`` is None for a risky region (no narrower cut stands for it).
 
     ``w`` (``lr ≥ 0.0398``) holds top-ranked trials, so the ``narrower`` cut of its
     issue type and hyperparameter (``lr ≥ 0.2512``) stands instead. Within one value of
@@ -236,7 +239,7 @@ def _parts_without_top_trials(w: Association, narrower: Association, significant
             continue
         first, second = b.regions
         if (second.hyperparameter != w.hyperparameter or second.direction != w.direction or first.key in used
-                or _region_within(second, narrower.regions[0])
+                or (narrower is not None and _region_within(second, narrower.regions[0]))
                 or (out and first.hyperparameter != out[0].regions[0].hyperparameter)):
             continue
         used.add(first.key)
@@ -272,11 +275,14 @@ def _top_text(trials: list[dict[str, Any]], max_ids: int = 5) -> str:
     return f"top-ranked trial{'s' if len(trials) > 1 else ''} {shown}{more}"
 
 
-def _risky(a: Association, lead_id: str, trials: list[dict[str, Any]]) -> Pattern:
-    """A risky region: an issue concentrates where top-ranked trials live too, and nothing separates them."""
+def _risky(a: Association, lead_id: str, trials: list[dict[str, Any]], parts: list[Pattern] = ()) -> Pattern:
+    """A risky region: an issue concentrates where top-ranked trials live too; at most parts of it (``parts``) can go."""
     label = label_of(a.issue_type)
     why = (f"a risky region, not one to leave out: no condition in this sweep separates the {label} there "
            f"from the top-ranked trials it also holds. Those are {_top_text(trials)[len('top-ranked '):]}")
+    if parts:
+        why += (f"; {', '.join(q.id for q in parts)} leave{'s' if len(parts) == 1 else ''} out "
+                f"{'its part' if len(parts) == 1 else 'its parts'} where none lies")
     lead = _describe(a, lead_id, why=why)
     lead.title = f"Risky region: {label} at {a.condition}, where top trials live too"
     lead.recommendation = f"Do not exclude {a.condition}: it holds {_top_text(trials)}. {ISSUE_TYPES[a.issue_type].risky_advice}"

@@ -129,3 +129,18 @@ def test_a_plateau_gets_no_range_per_setting_but_still_the_sentence():
     patterns, _ = _shadowed("plateau")
     assert [p["condition"] for p in patterns] == ["lr ≥ 0.25"]
     assert "The wider region lr ≥ 0.04" in patterns[0]["explanation"]
+
+
+def test_a_risky_region_keeps_its_lead_and_its_parts_without_top_trials_become_patterns():
+    # diabetes: no learning at lr <= 0.000502 holds six top trials (momentum and sgd at lr 3e-5 to 1.3e-4), but
+    # with sgd, lr <= 5.4e-5 holds none of them (8 of 8 learned nothing).
+    low = Region(hyperparameter="lr", rule="threshold", high=0.0005)
+    sgd_low = Region(hyperparameter="lr", rule="threshold", high=5.4e-5)
+    wide = _association("A1", "no_learning", 20, 41, 1, 59, (low,), q=2e-4)
+    sgd = _association("A2", "no_learning", 8, 8, 13, 92, (SGD, sgd_low), ((0, 25), (13, 30)), q=4.5e-3)
+    sgd = Association.from_dict({**sgd.to_dict(), "lo": None, "hi": 5.4e-5, "direction": "below"})
+    top = _top({"optimizer": "momentum", "lr": 3e-5}, {"optimizer": "sgd", "lr": 7.3e-5}, {"optimizer": "adam", "lr": 0.001})
+    patterns, leads = find_patterns([wide, sgd], top=top)
+    assert [p["condition"] for p in patterns] == ["optimizer = sgd and lr ≤ 5.4e-05"]
+    (risky,) = [lead for lead in leads if lead.get("risky")]
+    assert risky["condition"] == "lr ≤ 0.0005" and "P1 leaves out its part where none lies" in risky["why"]
