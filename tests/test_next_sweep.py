@@ -423,3 +423,36 @@ def test_the_plan_still_cuts_a_failure_region_that_holds_no_top_trial(write_csv)
     assert 0.1 <= cap["to"][1] <= 0.14  # lr = 0.135: where the NaN start
     for t in summary["top_trials"]:
         assert _allowed(plan["hyperparameters"]["lr"], t["hyperparameters"]["lr"])
+
+
+def _dropout_sweep(write_csv, best_at_low_end: bool) -> dict:
+    """Overfitting only where hidden = 32 and dropout = 0 (20 of 20); dropout 0.2 with hidden = 32 is fine."""
+    rng = np.random.default_rng(1)
+    lines = ["trial_id,lr,hidden,dropout,weight_decay,epochs,train_loss,val_loss,best_val_loss"]
+    for i in range(80):
+        hidden, dropout, lr = [32, 128][i % 2], [0.0, 0.2][(i // 2) % 2], 10 ** rng.uniform(-4, -2)
+        train, val, best = (0.1, 0.6, 0.3) if (hidden, dropout) == (32, 0.0) else (0.3, 0.35, 0.34)
+        if best_at_low_end and i == 0:
+            train, val, best = 0.05, 0.1, 0.1  # the best trial of the sweep sits at hidden = 32, dropout = 0
+        lines.append(f"t{i},{lr:.6g},{hidden},{dropout},{[0.0, 0.001][i % 3 == 0]},20,"
+                     f"{train + rng.uniform(0, 0.01):.4f},{val + rng.uniform(0, 0.01):.4f},{best}")
+    return _summary(write_csv("\n".join(lines) + "\n"))
+
+
+def test_overfitting_at_a_regularisers_low_end_leaves_that_end_out_instead_of_widening(write_csv):
+    # diabetes: "overfitting at hidden = 32 and dropout = 0" had widened dropout to 0.4 and weight decay to 0.02,
+    # although dropout 0.2, already searched, was the remedy.
+    summary = _dropout_sweep(write_csv, best_at_low_end=False)
+    assert any(p["issue_type"] == "overfitting" and p["rule"] == "pair" for p in summary["patterns"])
+    plan = plan_next_sweep(summary)
+    assert not [c for c in plan["changes"] if c["action"] == "regularise"]
+    (floor,) = [c for c in plan["changes"] if c["hyperparameter"] == "dropout"]
+    assert floor["action"] == "raise_low_when" and floor["when"] == "hidden = 32" and "search dropout above 0" in floor["reason"]
+    (cond,) = [c for c in plan["conditions"] if c["hyperparameter"] == "dropout"]
+    assert cond["when"]["value"] == 32 and cond["exclude"] == [[0.0, 0.0]]
+    assert plan["hyperparameters"]["dropout"]["high"] == 0.2 and plan["hyperparameters"]["weight_decay"]["high"] == 0.001
+
+
+def test_overfitting_at_a_regularisers_low_end_changes_nothing_where_the_best_trial_lives(write_csv):
+    plan = plan_next_sweep(_dropout_sweep(write_csv, best_at_low_end=True))
+    assert not [c for c in plan["changes"] if c["hyperparameter"] in ("dropout", "weight_decay")]
