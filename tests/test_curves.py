@@ -322,12 +322,16 @@ def test_diverged_is_a_blow_up_for_good_not_a_spike_the_loss_came_back_from():
     stays = [1.46, 0.94, 0.34, 0.2, 0.1, 0.074, 0.1, 1.87, 1.5, 1.6, 1.7]  # the progress lost for good
     # Adam at lr 16 on a quadratic: 83x where it started, then back below the start: a blow-up all the same
     far_above_start = [354.0, 29600.0, 580.0, 290.0, 130.0, 90.0, 88.0, 89.0]
+    # a zigzagging running mean on its way to NaN dips below half-way between peaks: nothing regained
+    zigzag_to_nan = [2.33, 1.56, 1.07, 0.71, 0.5, 0.11, 0.61, 0.11, 0.92, 0.25, 2.05, 0.56, np.nan, np.nan]
     table = build_curve_table(long_frame({"spike": {"train_loss": spike}, "stays": {"train_loss": stays},
-                                          "far": {"train_loss": far_above_start}}))
+                                          "far": {"train_loss": far_above_start},
+                                          "zigzag": {"train_loss": zigzag_to_nan}}))
     found = issue_set(table)
     assert ("spike", "diverged") not in found
     assert epoch_of(table, "stays", "diverged") == 7
     assert epoch_of(table, "far", "diverged") == 1
+    assert epoch_of(table, "zigzag", "diverged") == 10 and ("zigzag", "nonfinite_metric") in found
 
 
 def test_a_held_out_loss_climbing_while_training_improves_is_overfitting_not_divergence():
@@ -766,13 +770,12 @@ def _reference(frame: pd.DataFrame, th: CurveThresholds) -> dict[tuple[str, str]
             for t in range(len(y)):
                 m = y[: t + 1].min()
                 halfway = m + th.diverge_lost * (y[0] - m)
-                for_good = (y[t + 1:] > halfway).all() or y[t] >= th.diverge_factor * y[0]
-                if y[t] >= th.diverge_factor * m and y[t] >= halfway and for_good:
-                    if col == "train_loss":
-                        train_blew = True
-                    if s[t] != onset:
-                        hits.append(s[t])
-                        break
+                if col == "train_loss" and y[t] > m and y[t] >= halfway:
+                    train_blew = True  # the train loss climbed back half its progress, 10x or not
+                for_good = onset is not None or (y[t + 1:] > halfway).all() or y[t] >= th.diverge_factor * y[0]
+                if y[t] >= th.diverge_factor * m and y[t] >= halfway and for_good and s[t] != onset:
+                    hits.append(s[t])
+                    break
         if hits:
             out[(trial, "diverged")] = min(hits)
 

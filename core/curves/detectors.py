@@ -210,17 +210,21 @@ def detect_curve_diverged(curves: CurveTable, thresholds: CurveThresholds) -> pd
       loss that merely *starts* high (initialisation, the untrained model) is no blow-up.
 
     The first rule is about losing the progress, so a spike the loss comes back from is
-    no blow-up by it: some later value back below half-way (``m_t + diverge_lost *
-    (y_0 - m_t)``) means the progress was regained (a train-mode running mean that spikes
-    for one epoch under a large learning rate and drops back is oscillation, not
+    no blow-up by it: a later value back below half-way (``m_t + diverge_lost * (y_0 -
+    m_t)``) means the progress was regained (a train-mode running mean that spikes for
+    one epoch under a large learning rate and drops back is oscillation, not
     divergence), unless the spike reached ``diverge_factor`` x ``y_0`` (10x above where
-    the loss started, as far as the trivial-loss rule asks). And divergence is the optimisation blowing up, which shows in the
-    training loss: with a train loss logged, a held-out loss's rise from its own minimum
-    counts only when the train loss also blew up (by either rule) or went non-finite. A
-    held-out loss climbing tenfold while the train loss keeps falling is the far end of
-    overfitting (DeepOBS F-MNIST, Adam: test loss 0.28 -> 3.0 over 100 epochs as the
-    train loss fell 0.24 -> 0.06), and :func:`detect_curve_overfitting` names it with
-    where to stop. The second rule (10x the trivial loss) applies to every loss as is.
+    the loss started, as far as the trivial-loss rule asks). A loss that ends
+    non-finite regained nothing.
+
+    And divergence is the optimisation blowing up, which shows in the training loss:
+    with a train loss logged, a held-out loss's rise from its own minimum counts only
+    when the train loss also climbed back at least ``diverge_lost`` of its progress (10x
+    or not) or went non-finite. A held-out loss climbing tenfold while the train loss
+    keeps falling is the far end of overfitting (DeepOBS F-MNIST, Adam: test loss 0.28
+    -> 3.0 over 100 epochs as the train loss fell 0.24 -> 0.06), and
+    :func:`detect_curve_overfitting` names it with where to stop. The second rule (10x
+    the trivial loss) applies to every loss as is.
 
     A blow-up that is the loss's last finite value before it went non-finite is the
     onset of the overflow, and ``nonfinite_metric`` only (like a loss that goes straight
@@ -258,11 +262,11 @@ def detect_curve_diverged(curves: CurveTable, thresholds: CurveThresholds) -> pd
                 f"{col} fell to " + _fmt(c.y[found]) + f" at {step} " + _fmt(c.step[found]) + ": squared error "
                 + _spec(1 - c.y[found], "{:.3g}") + "x the mean predictor's", index=c.codes[found]))
             continue
-        rose = _rose_from_minimum(c, n, thresholds, trivial)
+        rose = _rose_from_minimum(c, n, thresholds, trivial, np.isfinite(last_finite))
         trivial_hit = (later & (c.y >= thresholds.diverge_factor * trivial) if trivial
                        else np.zeros(len(c.y), dtype=bool))
         if col == train:
-            train_blew |= np.bincount(c.codes, weights=rose | trivial_hit, minlength=n) > 0
+            train_blew |= _gave_back(c, n, thresholds, trivial)
         elif train_blew is not None:  # a held-out rise alone, with training going well, is overfitting
             rose &= train_blew[c.codes] | ~has_train[c.codes]
         onset = c.step == last_finite[c.codes]
@@ -283,12 +287,15 @@ def detect_curve_diverged(curves: CurveTable, thresholds: CurveThresholds) -> pd
     return _issues(curves, flagged, "diverged", _join_details(parts, n), epoch)
 
 
-def _rose_from_minimum(c: View, n: int, thresholds: CurveThresholds, trivial: float | None) -> np.ndarray:
+def _rose_from_minimum(c: View, n: int, thresholds: CurveThresholds, trivial: float | None,
+                       ends_nonfinite: np.ndarray) -> np.ndarray:
     """Rows at >= ``diverge_factor`` x the running minimum that gave back >= ``diverge_lost`` of the progress for good.
 
     For good: no later value of the trial comes back below that half-way point, or the
-    row is ``diverge_factor`` x above where the loss started (as far above knowing
-    nothing as the trivial-loss rule asks, wherever the loss went next).
+    trial's loss ends non-finite (``ends_nonfinite``, per trial: a zigzagging running
+    mean on its way to an overflow dips below half-way between its peaks without
+    regaining anything), or the row is ``diverge_factor`` x above where the loss started
+    (as far above knowing nothing as the trivial-loss rule asks, wherever it went next).
 
     The progress is counted from the first value, or from the ``trivial`` predictor's loss
     when that is higher (a first value logged after an epoch of learning would make a
@@ -304,14 +311,19 @@ def _rose_from_minimum(c: View, n: int, thresholds: CurveThresholds, trivial: fl
         return rose
     rows = np.flatnonzero(candidate[c.codes])
     sub = subset_rows(c, candidate[c.codes])
-    m = sub.y[seg_cummin_row(np.log(sub.y), sub.codes)]
-    first_of_trial = np.zeros(n)
-    first_of_trial[sub.codes[sub.starts]] = sub.y[sub.starts]
-    first_val = np.fmax(first_of_trial[sub.codes], trivial) if trivial else first_of_trial[sub.codes]
-    halfway = m + thresholds.diverge_lost * (first_val - m)
-    for_good = (_min_after(sub) > halfway) | (sub.y >= thresholds.diverge_factor * first_val)
+    m, first_val, halfway = _progress(sub, n, thresholds, trivial)
+    for_good = ends_nonfinite[sub.codes] | (_min_after(sub) > halfway) | (sub.y >= thresholds.diverge_factor * first_val)
     rose[rows] = (sub.y >= thresholds.diverge_factor * m) & (sub.y >= halfway) & for_good
     return rose
+
+
+def _progress(c: View, n: int, thresholds: CurveThresholds, trivial: float | None) -> tuple[np.ndarray, ...]:
+    """Per row: the running minimum ``m``, the start (first value, at least ``trivial``) and the half-way point back."""
+    m = c.y[seg_cummin_row(np.log(c.y), c.codes)]
+    first_of_trial = np.zeros(n)
+    first_of_trial[c.codes[c.starts]] = c.y[c.starts]
+    first_val = np.fmax(first_of_trial[c.codes], trivial) if trivial else first_of_trial[c.codes]
+    return m, first_val, m + thresholds.diverge_lost * (first_val - m)
 
 
 def _min_after(c: View) -> np.ndarray:
@@ -322,6 +334,14 @@ def _min_after(c: View) -> np.ndarray:
     same = c.codes[1:] == c.codes[:-1]
     out[:-1][same] = suffix[1:][same]
     return out
+
+
+def _gave_back(c: View, n: int, thresholds: CurveThresholds, trivial: float | None) -> np.ndarray:
+    """Per trial: did the loss, at some step, climb back at least ``diverge_lost`` of its progress (10x or not)."""
+    if not len(c.y):
+        return np.zeros(n, dtype=bool)
+    m, _, halfway = _progress(c, n, thresholds, trivial)
+    return np.bincount(c.codes, weights=(c.y > m) & (c.y >= halfway), minlength=n) > 0
 
 
 def _last_finite_before_nonfinite(curves: CurveTable, col: str) -> np.ndarray:
