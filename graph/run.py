@@ -19,6 +19,7 @@ stderr, no traceback); 3 on an internal error (one line; ``--debug`` adds the tr
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import tempfile
@@ -323,6 +324,8 @@ def _updates(inputs: dict[str, Any], context: Any, offline: bool) -> Iterator[tu
     if offline:
         from graph.diagnose import run_nodes
 
+        if context.pictures:  # Matplotlib loads in the background while the sweep is read and diagnosed
+            threading.Thread(target=importlib.import_module, args=("graph.report.pictures",), daemon=True).start()
         yield from run_nodes(dict(inputs), context)
         return
     from graph import graph
