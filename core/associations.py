@@ -402,7 +402,7 @@ def _conditional_thresholds(a: _Coded, b: _Coded, strata: list[tuple[int, _Cuts]
     ca, xf = a.codes[f.rows], b.x[f.rows]
     finite = np.isfinite(xf)
     all_sorted = np.sort(xf[finite])
-    sweep_sorted = b.x[b.order]
+    sweep_sorted = b.cuts.sorted_x  # b.x[b.order]
     for i, cuts in strata:
         in_value = ca == i
         flagged_sorted = np.sort(xf[in_value & finite])
@@ -442,13 +442,12 @@ def _first_rows(size: int, keep: Callable[[np.ndarray], np.ndarray], limit: int)
 def _code(hp: str, values: pd.Series, max_buckets: int) -> _Coded | None:
     """Regions of one hyperparameter (disjoint: values or buckets) and, if numeric, its sort order and cuts."""
     if values.dtype == object:
-        codes, uniques = pd.factorize(values.where(values.notna(), "(missing)").astype(str), sort=False)
-        if len(uniques) < 2:
+        codes, names = _factorized_text(values)
+        if len(names) < 2:
             return None
-        counts = np.bincount(codes, minlength=len(uniques))
-        names = np.asarray(uniques, dtype=object).astype(str)
+        counts = np.bincount(codes, minlength=len(names))
         keep = np.lexsort((names, -counts))[:_MAX_VALUES]  # most frequent first, ties by name
-        remap = np.full(len(uniques), -1)
+        remap = np.full(len(names), -1)
         remap[keep] = np.arange(len(keep))
         groups = [Region(hyperparameter=hp, rule="value", value=str(names[u])) for u in keep]
         codes = remap[codes]
@@ -471,6 +470,28 @@ def _code(hp: str, values: pd.Series, max_buckets: int) -> _Coded | None:
         codes[rows] = np.clip(np.searchsorted(edges, x[rows], side="right") - 1, 0, len(groups) - 1)
     return _Coded(hp, groups, codes, np.bincount(codes[codes >= 0], minlength=len(groups)), x, order,
                   _Cuts.of(sorted_x))
+
+
+def _factorized_text(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of text cells and their distinct values as text, a missing cell being the value ``"(missing)"``.
+
+    The cells are factorised first and only the distinct values made text (a million
+    cells are not each converted); a cell written ``(missing)`` joins the missing ones.
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    names = np.asarray(uniques, dtype=object).astype(str)
+    if len(names) and (len(np.unique(names)) < len(names)):  # two objects with one text (1 and "1"): slow path
+        codes, uniques = pd.factorize(values.where(values.notna(), "(missing)").astype(str), sort=False)
+        return codes, np.asarray(uniques, dtype=object).astype(str)
+    missing = codes < 0
+    if missing.any():
+        named = np.flatnonzero(names == "(missing)")
+        if len(named):
+            codes[missing] = named[0]
+        else:
+            names = np.append(names, "(missing)")
+            codes[missing] = len(names) - 1
+    return codes, names
 
 
 def _bucket_edges(finite: np.ndarray, max_buckets: int) -> np.ndarray:

@@ -26,7 +26,7 @@ from core.detectors import NONFINITE_TEXT
 from core.domains import at_natural_edge
 from core.issue_types import names_where
 from core.stats import wilson_interval
-from core.table import TrialTable, numeric_extents
+from core.table import TrialTable
 from core.values import format_number, format_rate
 
 Finding = dict[str, Any]
@@ -150,7 +150,7 @@ def find_edge_of_range(table: TrialTable, issues: pd.DataFrame, best: dict[str, 
     if not best:
         return []
     found = []
-    extents = numeric_extents(table.hyperparameters)
+    extents = table.extents()
     for hp, value in best["hyperparameters"].items():
         if hp not in extents or value is None or not np.isfinite(value):
             continue

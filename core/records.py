@@ -553,11 +553,26 @@ def with_issue_columns(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def with_issue_rows(summary: dict[str, Any]) -> dict[str, Any]:
-    """The summary with its issues as rows, as ``hparam_summary.json`` holds it (either form accepted)."""
+    """The summary with its issues as rows, as ``hparam_summary.json`` holds it (either form accepted).
+
+    The rows of the last columns converted are kept and given again for the same
+    columns (the same object: the analyze and write nodes and the command line each
+    ask for the rows of the one state, 240,000 rows at a million trials); treat them
+    as read-only.
+    """
+    global _last_rows
     issues = summary.get("issues")
     if not isinstance(issues, Mapping):
         return summary
-    return summary | {"issues": IssueColumns.from_state(issues).rows()}
+    last = _last_rows
+    if last is not None and last[0] is issues:
+        return summary | {"issues": last[1]}
+    rows = IssueColumns.from_state(issues).rows()
+    _last_rows = (issues, rows)
+    return summary | {"issues": rows}
+
+
+_last_rows: tuple[Mapping[str, Any], list[dict[str, Any]]] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -47,7 +47,7 @@ from core.records import (
     SweepInfo,
 )
 from core.roles import ColumnRoles, role_notes
-from core.table import TrialTable, build_trial_table, numeric_extents
+from core.table import TrialTable, build_trial_table
 
 _MAX_LISTED = 1000  # categorical values listed per hyperparameter
 _GRID_VALUES = 10  # a numeric hyperparameter with at most this many values, each tried 3 times on average, is a grid
@@ -63,6 +63,7 @@ def analyze_sweep(
     search_space: dict[str, dict[str, Any]] | None = None,
     table: TrialTable | None = None,
     curve_table: CurveTable | None = None,
+    issue_columns_form: bool = False,
 ) -> dict[str, Any]:
     """Detect issues and associations in a raw table (and its curves) and summarise them.
 
@@ -72,7 +73,10 @@ def analyze_sweep(
     reader's and ``--map``'s roles of curve columns), association statistics. The
     declared ``search_space`` (:attr:`core.sweep.Sweep.space`) is kept as
     ``search_space`` when there is one. ``table`` and ``curve_table``, when the caller
-    already built them from ``raw`` and ``curves``, are used as they are.
+    already built them from ``raw`` and ``curves``, are used as they are. With
+    ``issue_columns_form``, ``issues`` holds the rows column by column
+    (:meth:`core.records.IssueColumns.to_state`, the graph state's form) and is never
+    made rows.
     """
     thresholds = thresholds or Thresholds()
     table = table if table is not None else build_trial_table(raw, roles)
@@ -92,7 +96,7 @@ def analyze_sweep(
     ranking = rank_trials(table, _disqualified(issues))
     top_rows = pd.Index(table.ids.to_numpy()).get_indexer([t["trial_id"] for t in ranking[1]])
     associations = associate_issues(table, issues, protect=top_rows)
-    summary = build_summary(raw, table, issues, associations, thresholds, ranking)
+    summary = build_summary(raw, table, issues, associations, thresholds, ranking, issue_columns_form)
     if curve_summary is not None:
         summary["curves"] = curve_summary
         summary["sweep"]["notes"] += curve_summary["notes"]
@@ -164,10 +168,12 @@ def build_summary(
     associations: list[Association],
     thresholds: Thresholds,
     ranking: tuple[dict[str, Any] | None, list[dict[str, Any]]] | None = None,
+    issue_columns_form: bool = False,
 ) -> dict[str, Any]:
     """Assemble the summary (without ``patterns``, which the analyst adds).
 
-    ``ranking`` is :func:`rank_trials`'s result when the caller already has it.
+    ``ranking`` is :func:`rank_trials`'s result when the caller already has it;
+    ``issue_columns_form`` as in :func:`analyze_sweep`.
 
     Returns
     -------
@@ -197,7 +203,7 @@ def build_summary(
         "sweep": sweep.to_dict(),
         "thresholds": thresholds.to_dict(),
         "issue_types": {t: IssueTypeInfo(severity=e.severity, label=e.label).to_dict() for t, e in ISSUE_TYPES.items()},
-        "issues": issue_columns(issues).rows(),
+        "issues": issue_columns(issues).to_state() if issue_columns_form else issue_columns(issues).rows(),
         "issue_counts": issue_counts,
         "trials_affected": int(len(affected)),
         "severity_counts": {s: int((affected == s).sum()) for s in SICK_SEVERITIES},
@@ -228,7 +234,7 @@ def _disqualified(issues: pd.DataFrame) -> set[str]:
 def _ranges(table: TrialTable) -> dict[str, NumericRange | CategoricalRange]:
     """Each hyperparameter as searched: a numeric range (with its grid, when it is one), or categorical values."""
     out: dict[str, NumericRange | CategoricalRange] = {}
-    extents = numeric_extents(table.hyperparameters)
+    extents = table.extents()
     for col in table.hyperparameters.columns:
         if col not in extents:
             counts = table.hyperparameters[col].fillna("(missing)").astype(str).value_counts()

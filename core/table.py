@@ -6,7 +6,7 @@ cells happens here, so detectors can assume clean input.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
@@ -69,9 +69,16 @@ class TrialTable:
     budget: pd.Series | None = None
     best_epoch: pd.Series | None = None
     outcomes: pd.DataFrame | None = None
+    _extents: dict[str, Extent] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def extents(self) -> dict[str, Extent]:
+        """:func:`numeric_extents` of the hyperparameters, computed once (the summary, findings and pictures ask)."""
+        if self._extents is None:
+            self._extents = numeric_extents(self.hyperparameters)
+        return self._extents
 
 
 def build_trial_table(raw: RawTable, roles: ColumnRoles) -> TrialTable:
@@ -245,7 +252,7 @@ def numeric_extents(hyperparameters: pd.DataFrame) -> dict[str, Extent]:
     10,000 columns cost milliseconds, not a few pandas calls per column.
     """
     numeric = [col for col, dtype in hyperparameters.dtypes.items() if pd.api.types.is_numeric_dtype(dtype)]
-    values = hyperparameters[numeric].to_numpy(dtype=float)
+    values = np.asarray(hyperparameters[numeric].to_numpy(dtype=float), order="F")  # each column's values contiguous
     finite = np.isfinite(values)
     ordered = np.sort(np.where(finite, values, np.nan), axis=0)  # NaN last
     n_finite = finite.sum(axis=0)
@@ -253,6 +260,7 @@ def numeric_extents(hyperparameters: pd.DataFrame) -> dict[str, Extent]:
         return {col: Extent(np.nan, np.nan, 0, 0, True) for col in numeric}
     lowest, highest = ordered[0], ordered[np.maximum(n_finite - 1, 0), np.arange(len(numeric))]
     n_values = (n_finite > 0) + (ordered[1:] > ordered[:-1]).sum(axis=0)  # NaN compares False; no overflow at 1e308
-    integral = (~finite | (np.mod(np.where(finite, values, 0), 1) == 0)).all(axis=0)
+    whole = np.where(finite, values, 0)
+    integral = (np.trunc(whole) == whole).all(axis=0)
     return {col: Extent(float(lo), float(hi), int(k), int(n), bool(whole))
             for col, lo, hi, k, n, whole in zip(numeric, lowest, highest, n_values, n_finite, integral)}

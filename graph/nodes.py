@@ -71,13 +71,13 @@ def detect(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
 def summarise(loaded: Loaded, roles: dict[str, Any], ctx: Context) -> dict[str, Any]:
     """The detect node's summary of a sweep as read, with the state's roles and the run's thresholds.
 
-    Its issue rows are column by column (:func:`core.records.with_issue_columns`), as the state keeps them.
+    Its issue rows are column by column (:meth:`core.records.IssueColumns.to_state`), as the state keeps them.
     """
     column_roles = ColumnRoles.from_dict(roles)
     table = loaded.trial_table(column_roles)  # first: a file's text cells are let go once it is built
     sweep = loaded.sweep
-    return with_issue_columns(analyze_sweep(sweep.trials, column_roles, ctx.thresholds(), table=table,
-                                            curve_table=loaded.curve_table(), search_space=sweep.space))
+    return analyze_sweep(sweep.trials, column_roles, ctx.thresholds(), table=table, curve_table=loaded.curve_table(),
+                         search_space=sweep.space, issue_columns_form=True)
 
 
 def analyze(state: State, runtime: Runtime[Context]) -> dict[str, Any]:

@@ -353,3 +353,17 @@ def test_an_issue_type_is_never_tested_against_a_hyperparameter_its_rule_reads()
     tested = [a for a in associate_issues(table, issues) if a.issue_type == "suspicious_validation"]
     assert tested and not any("dropout" in a.hyperparameters for a in tested)
     assert any(a.hyperparameters == ["lr"] for a in tested)  # other hyperparameters are still tested
+
+
+def test_a_missing_category_is_one_region_with_cells_written_missing():
+    from core.associations import _code
+
+    values = pd.Series(["adam", None, "(missing)", "sgd", "adam", float("nan"), "adam"], dtype=object)
+    coded = _code("optimizer", values, 5)
+    assert coded is not None
+    assert [g.value for g in coded.groups] == ["(missing)", "adam", "sgd"]  # most frequent first, ties by name
+    assert coded.codes.tolist() == [1, 0, 0, 2, 1, 0, 1] and coded.n.tolist() == [3, 3, 1]
+    mixed = pd.Series([1, "1", "a", None], dtype=object)  # two objects written alike are one value
+    coded = _code("x", mixed, 5)
+    assert coded is not None and [g.value for g in coded.groups] == ["1", "(missing)", "a"]
+    assert coded.codes.tolist() == [0, 0, 2, 1]

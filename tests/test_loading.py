@@ -306,6 +306,18 @@ def test_numeric_extents_of_every_column_at_once_match_each_column_alone():
     assert list(empty) == list(spans) and all(s.n_finite == 0 and s.n_values == 0 for s in empty.values())
 
 
+def test_a_trial_tables_extents_are_computed_once(write_csv):
+    from core.roles import infer_roles
+    from core.table import build_trial_table, numeric_extents
+
+    raw = read_results(write_csv("trial_id,lr,layers,opt,val_loss\n1,0.1,2,adam,0.5\n2,0.01,3,sgd,0.4\n"
+                                 "3,0.001,2,adam,nan\n"))
+    table = build_trial_table(raw, infer_roles(raw.frame, raw.source))
+    spans = table.extents()
+    assert spans == numeric_extents(table.hyperparameters) and set(spans) == {"lr", "layers"}
+    assert table.extents() is spans and spans["layers"].integral and not spans["lr"].integral
+
+
 def test_ids_durations_and_categories_through_the_arrow_path(write_csv):
     from core.roles import infer_roles
     from core.table import build_trial_table

@@ -41,7 +41,7 @@ from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
 from core.curves import CurveTable, curve_facts, held_out_loss, train_loss  # noqa: E402
 from core.issue_types import ISSUE_TYPES, SEVERITY_RANK, SICK_SEVERITIES, label_of, names_where  # noqa: E402
-from core.table import TrialTable, numeric_extents  # noqa: E402
+from core.table import TrialTable  # noqa: E402
 from core.values import format_number  # noqa: E402
 from graph.report.compose import FOLDER  # noqa: E402
 
@@ -251,7 +251,7 @@ def _isolation_builders(table: TrialTable, summary: dict[str, Any], max_plots: i
     metric, _ = _main_metric(table, summary)
     if metric is None or len(table) == 0:
         return []
-    numeric = [hp for hp, span in numeric_extents(table.hyperparameters).items() if span.n_values >= 3]
+    numeric = [hp for hp, span in table.extents().items() if span.n_values >= 3]
     kinds = trial_kinds(table, summary)
 
     def builder(hp: str) -> Callable[[], Figure]:
