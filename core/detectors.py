@@ -669,7 +669,8 @@ def detect_suspicious_validation(table: TrialTable, thresholds: Thresholds) -> p
 
     Held-out accuracy above training accuracy is usually by design, so these are
     explained first and never flagged: a run that collapsed (a non-finite metric,
-    training accuracy at chance, or a diverged/chance-level result, see
+    training accuracy at chance (:func:`chance_level`: the majority class's share when
+    dead networks show one), or a diverged/chance-level result, see
     :func:`reconcile_issues`); a regulariser that acts only in training (dropout,
     augmentation, label smoothing, noise: :func:`regularisers`) on in that trial; and a
     training accuracy measured in train mode as a running mean (Keras' ``accuracy``),
@@ -690,10 +691,10 @@ def detect_suspicious_validation(table: TrialTable, thresholds: Thresholds) -> p
     acc_pair = roles.accuracy_pair()
     train = (accuracy_fraction(table, acc_pair[0]).to_numpy(dtype=float) if acc_pair
              else np.full(len(table), np.nan))
-    classes = infer_classes(table, thresholds)[0]
-    if classes:
+    classes, chance = chance_level(table, thresholds)[:2]
+    if classes:  # chance is the majority class's share on an unbalanced two-class task, not 1/2
         with np.errstate(invalid="ignore"):
-            fine &= ~(train <= 1.0 / classes + thresholds.chance_margin)
+            fine &= ~(train <= chance + thresholds.chance_margin)
     none_on = ("no regulariser (dropout, augmentation, label smoothing) on" if not reg_cols
                else f"{', '.join(reg_cols)} off")
     with np.errstate(invalid="ignore"):
