@@ -148,11 +148,15 @@ class Facts:
     best_trial: str | None = None
     n_trials: int | None = None
     trials_affected: int | None = None
+    known_shapes: dict[str, tuple[int, int]] | None = field(default=None, repr=False, compare=False)
+    """:func:`id_shapes` of ``trial_ids`` when already computed (another :class:`Facts` of the same ids)."""
 
-    @cached_property
+    @property
     def id_shapes(self) -> dict[str, tuple[int, int]]:
         """See :func:`id_shapes`; computed once per summary, not per sentence."""
-        return id_shapes(self.trial_ids)
+        if self.known_shapes is None:
+            self.known_shapes = id_shapes(self.trial_ids)
+        return self.known_shapes
 
     @cached_property
     def sorted_numbers(self) -> list[float]:
@@ -418,7 +422,7 @@ class FactIndex:
     def facts(self) -> Facts:
         """Every fact (:func:`facts_of` the summary), the issue rows' text included."""
         facts = facts_of(self.summary)
-        facts.__dict__["id_shapes"] = self.bounded.id_shapes  # the same ids: shapes computed once
+        facts.known_shapes = self.bounded.id_shapes  # the same ids: shapes computed once
         return facts
 
     def ground(self, text: str) -> Grounded:
