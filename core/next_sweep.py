@@ -108,6 +108,7 @@ def plan_next_sweep(summary: dict[str, Any]) -> Plan:
     for pattern in sorted(patterns, key=planner.conditional):
         if not pattern.get("explained_by"):  # a marginal a pair explains: the pair's condition is the cause
             planner.pattern(pattern)
+    planner.spare_top_settings(patterns)
     planner.never_ran()
     for finding in summary.get("findings") or []:
         if finding.get("kind") == "edge_of_range":
@@ -437,6 +438,75 @@ class _Planner:
                      f"{why}; with {others[0].condition}, search {hp} above {format_number(bound)}", a,
                      when=others[0].condition)
 
+    def spare_top_settings(self, patterns: list[dict[str, Any]]) -> None:
+        """A failure cut that would throw away top trials, applied within the settings where none of them lies.
+
+        For each standing avoid-pattern that cuts a numeric hyperparameter at a threshold,
+        the most significant wider threshold of the same issue type and direction
+        (``lr ≥ 0.2257`` beside ``lr ≥ 2.222``) is left out of the whole sweep only
+        because it holds top-ranked trials. When those all share a few values of one
+        other hyperparameter (the one whose values they span least: digits, every top
+        trial at lr ≥ 0.2257 is ``sgd``), the wider cut applies within each of its other
+        values (with adam, with momentum: lr below 0.2257), so the failures there go
+        and the top trials stay. The evidence is the pattern and the wider association.
+        """
+        avoidable = names_where(lambda t: t.avoidable)
+        for p in patterns:
+            a = self.associations.get(p.get("association_id") or "")
+            if (a is None or p.get("explained_by") or a.rule != "threshold" or a.issue_type not in avoidable
+                    or ISSUE_TYPES[a.issue_type].severity != "high" or a.hyperparameter not in self.space
+                    or self.space[a.hyperparameter]["kind"] == "categorical"):
+                continue
+            self._spare(p, a)
+
+    def _spare(self, p: dict[str, Any], a: Association) -> None:
+        hp, above = a.hyperparameter, a.direction == "above"
+        region = a.regions[0]
+
+        def held(b: Association) -> list[dict[str, Any]]:
+            return [t for t in self.top if t.get(hp) is not None and b.regions[0].contains(t[hp])]
+
+        wider = [b for b in self.associations.values()
+                 if b.rule == "threshold" and b.issue_type == a.issue_type and b.hyperparameter == hp
+                 and b.direction == a.direction and b.q < self.alpha and b.rate > b.rate_rest
+                 and (b.lo < region.low if above else b.hi > region.high) and held(b)]
+        if not wider:
+            return
+        w = min(wider, key=lambda b: (b.q, b.log_p_or_p))
+        inside = held(w)
+        split = None
+        for other, entry in self.space.items():
+            values = entry["values"] if entry["kind"] == "categorical" else entry.get("grid")
+            if other == hp or not values or len(values) < 2 or any(t.get(other) is None for t in inside):
+                continue
+            spared = [v for v in values if any(_same(t[other], v) for t in inside)]
+            free = [v for v in values if v not in spared]
+            if free and (split is None or len(spared) / len(values) < split[0]):
+                split = (len(spared) / len(values), other, spared, free)
+        if split is None:
+            return
+        _, other, spared, free = split
+        entry = self.space[hp]
+        bound = float(w.lo if above else w.hi)
+        key = "high" if above else "low"
+        span = [bound, entry["searched"]["high"]] if above else [entry["searched"]["low"], bound]
+        for v in free:
+            cell = Region(hyperparameter=other, rule="value", value=str(v)) if isinstance(v, str) else Region(
+                hyperparameter=other, rule="value", low=float(v), high=float(v))
+            when = _when(cell)
+            done = [c for c in self.conditions if c["when"] == when and c["hyperparameter"] == hp
+                    and c.get(key) is not None and (c[key] <= bound if above else c[key] >= bound)]
+            if done or (above and bound >= entry["high"]) or (not above and bound <= entry["low"]) \
+                    or not self._keeps_best(hp, span, when):
+                continue
+            self._condition(when, hp, {key: bound, "exclude": [span]}, f"{p['id']}, {w.id}")
+            kept = ", ".join(format_number(s) if not isinstance(s, str) else s for s in spared)
+            self._change(hp, "cap_when" if above else "raise_low_when", [entry["low"], entry["high"]],
+                         [entry["low"], bound] if above else [bound, entry["high"]], f"{p['id']}, {w.id}",
+                         f"{_rate_text(w)}; its top-ranked trials all have {other} = {kept}: with "
+                         f"{cell.condition}, search {hp} {'below' if above else 'above'} {format_number(bound)}",
+                         w, when=cell.condition)
+
     def never_ran(self) -> None:
         """Drop a value (categorical, or of a grid) whose every trial gave no result: it never once ran.
 
@@ -576,6 +646,13 @@ class _Planner:
                            searched=SearchedNumeric(low=number(entry["searched"]["low"]),
                                                     high=number(entry["searched"]["high"])),
                            values=values)
+
+
+def _same(value: Any, choice: Any) -> bool:
+    """One setting written two ways (``"adam"``, or 128 and 128.0 of a grid) is one setting."""
+    if isinstance(value, str) or isinstance(choice, str):
+        return str(value) == str(choice)
+    return math.isclose(float(value), float(choice), rel_tol=SAME_VALUE_RTOL)
 
 
 def _low_end(region: Region, entry: dict[str, Any]) -> bool:
