@@ -63,7 +63,11 @@ def find_patterns(
         (``P1``...), ``association_id``, ``issue_type``, ``hyperparameter``,
         ``condition``, ``title``, ``explanation``, ``recommendation``, ``evidence`` and
         ``trial_ids``; a pair that stands for a wider region holding top trials says
-        so (``folds``: that region's association ids).
+        so (``folds``: that region's association ids). A wider region of an avoidable
+        type that holds top trials is never dropped silently: the narrower cut's pattern
+        (or its risky lead) says why it is not left out as a whole, and its parts within
+        the settings of one other hyperparameter where no top trial lies stand as pairs
+        (:func:`_parts_without_top_trials`).
     leads : list of dict
         For issue types with no pattern, the strongest over-represented association
         with at least two affected trials (same keys, ``id`` ``L1``...); and each
