@@ -580,11 +580,12 @@ def score_summary(summary: dict, case: Case) -> dict:
     verdicts = {}
     for p in patterns:
         verdicts[p["id"]] = {"issue_type": p["issue_type"], "condition": p.get("condition"),
+                             "explained_by": p.get("explained_by"),
                              **judge_pattern(p["issue_type"], pattern_region(p, associations), truth, configs)}
     recs = []
     for r in summary.get("recommendations") or []:
         if r.get("pattern_id") in verdicts:
-            v = {k: verdicts[r["pattern_id"]][k] for k in ("verdict", "why")}
+            v = {k: verdicts[r["pattern_id"]][k] for k in ("verdict", "why", "explained_by")}
         elif LEAK.search(r.get("text", "")) and truth.get("leakage_known", True):
             v = {"verdict": "wrong", "why": "leakage advice; no split of this sweep leaks"}
         else:
@@ -643,6 +644,15 @@ def _count(items, verdict) -> int:
     return sum(1 for x in items if x["verdict"] == verdict)
 
 
+def _deferring(items) -> int:
+    """Wrong verdicts on a pattern that itself says another pattern explains it (``explained_by``), or on its advice.
+
+    Counted among the wrong ones all the same (the verdict rules predate the tool's deferring
+    patterns); shown beside them so a reader can tell a claim from a pointer to another claim.
+    """
+    return sum(1 for x in items if x["verdict"] == "wrong" and x.get("explained_by"))
+
+
 def _best_rank(trial_id: str | None, best: list[str]) -> str:
     if trial_id is None:
         return "none chosen"
@@ -660,7 +670,8 @@ def tables(scores: dict[str, dict], nulls: dict[str, list[int]], scores_truth: d
                      f"{_pr(i.get('nonfinite_metric'))} | {_pr(i.get('diverged'))} | {_pr(i.get('generalization_gap'))} | "
                      f"{_pr(i.get('failed'))} | {s['short_run_flags']} | {s['leakage']['suspicious_flags']} |")
     lines += ["", "### Advice checked against the true causes", "",
-              "| sweep | patterns right / wrong / unchecked | recommendations right / wrong / unchecked | "
+              "| sweep | patterns right / wrong (of them deferring to another pattern) / unchecked | "
+              "recommendations right / wrong (of them following another pattern) / unchecked | "
               "next-sweep changes right / wrong / unchecked | true causes named by a pattern | "
               "patterns on pruned / early-stopped (on timeouts) | "
               "leakage claims (where a regulariser or running means explain val > train) |",
@@ -668,8 +679,9 @@ def tables(scores: dict[str, dict], nulls: dict[str, list[int]], scores_truth: d
     for name, s in scores.items():
         pv = list(s["patterns"].values())
         lk = s["leakage"]
-        lines.append(f"| {name} | {_count(pv, 'right')} / {_count(pv, 'wrong')} / {_count(pv, 'unchecked')} | "
-                     f"{_count(s['recommendations'], 'right')} / {_count(s['recommendations'], 'wrong')} / "
+        lines.append(f"| {name} | {_count(pv, 'right')} / {_count(pv, 'wrong')} ({_deferring(pv)}) / {_count(pv, 'unchecked')} | "
+                     f"{_count(s['recommendations'], 'right')} / {_count(s['recommendations'], 'wrong')} "
+                     f"({_deferring(s['recommendations'])}) / "
                      f"{_count(s['recommendations'], 'unchecked')} | {_count(s['changes'], 'right')} / "
                      f"{_count(s['changes'], 'wrong')} / {_count(s['changes'], 'unchecked')} | "
                      f"{s['causes_found'][0]} of {s['causes_found'][1]} | {s['patterns_on_by_design']} "

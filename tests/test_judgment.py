@@ -130,6 +130,12 @@ def test_best_trials_inside_a_true_cause_region_are_listed_beside_the_ratio():
     assert J._in_causes(J.best_in_causes(_truth({}, causes=[HIGH_LR], best=["t0"]), _configs())) == "none"
 
 
+def test_wrong_verdicts_on_deferring_patterns_are_counted_and_shown_apart():
+    verdicts = [{"verdict": "wrong", "explained_by": "P3"}, {"verdict": "wrong", "explained_by": None},
+                {"verdict": "right", "explained_by": "P1"}, {"verdict": "wrong"}]
+    assert J._count(verdicts, "wrong") == 3 and J._deferring(verdicts) == 1
+
+
 def test_leakage_claims_count_explained_trials():
     truth = _truth({"t0": {"val_above_train": True, "explained_by": "dropout"}, "t1": {}})
     summary = {"issues": [{"trial_id": "t0", "type": "suspicious_validation", "detail": "possible leakage"},
