@@ -179,8 +179,10 @@ _TABLE = (
     IssueType(
         # detectors.detect_generalization_gap: held-out far worse than training, no rise seen
         "generalization_gap", "low", "generalisation gaps", "gap",
-        advice="{ids} end with held-out results well below training: a gap, not proof of overfitting. Log "
-        "per-epoch held-out loss (or a best_val_loss) to see whether it rose after its best epoch.",
+        advice="{ids} end with held-out results well below training: a gap, not proof of overfitting (a harder "
+        "held-out set, or regularisation and running means measured in train mode, make one too). Where per-epoch "
+        "held-out curves were read, they did not show a sustained rise after the best while training still improved; "
+        "without them, log per-epoch held-out loss (or a best_val_loss) to see whether it rose after its best epoch.",
         words=r"generali[sz]ation gap|held-out gap", colour="#88CCEE", marker="8",
     ),
     IssueType(

@@ -585,8 +585,10 @@ def recommend(a: Association) -> str:
         extra = "a learning-rate warm-up" if lr_like and a.direction != "below" else "a check of the loss scale"
         return f"In the next sweep, {avoid}. If that region matters, add gradient clipping and {extra}."
     if kind == "generalization_gap":
-        return (f"Trials with {cond} end with held-out results well below training; log per-epoch held-out "
-                f"loss to see whether it rises after a best epoch (overfitting) before regularising them.")
+        return (f"Trials with {cond} end with held-out results well below training: a gap, not proof of overfitting. "
+                "Where per-epoch held-out curves were read, they did not show a sustained rise after the best while "
+                "training still improved; without them, log per-epoch held-out loss to see whether it rises after a "
+                "best epoch (overfitting) before regularising them.")
     if kind == "overfitting":
         # Not "otherwise avoid the region": overfitting often marks where training works at all.
         return f"Regularise the trials with {cond} (weight decay, dropout) or stop them earlier."
