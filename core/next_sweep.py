@@ -40,7 +40,9 @@ The plan
     ``widen`` (the best trial sits at the edge), ``regularise`` (widen a
     weight-decay/dropout range where overfitting concentrates), ``add`` (a
     hyperparameter the sweep lacks; no range is given, since nothing in the sweep says
-    which), ``more_epochs``.
+    which), ``more_epochs``. A hyperparameter capped (or its floor raised) within one
+    region by several facts has one change there: the tightest bound, its reason first,
+    the other facts after it, the evidence and trial ids of all.
 
 Building a sweep from it: :func:`to_wandb_sweep` gives a W&B sweep configuration
 (exclusions and conditions cannot be said there; they are left to the training
@@ -598,7 +600,7 @@ class _Planner:
             self.space[hp]["changed"] |= when is None
             if self.space[hp]["kind"] == "int":
                 old, new = _ints(old), _ints(new)
-        self.changes.append({
+        change = {
             "hyperparameter": hp if hp is not None else name,
             "action": action,
             "from": old,
@@ -607,7 +609,35 @@ class _Planner:
             "evidence": evidence,
             "reason": reason,
             "trial_ids": trial_ids if trial_ids is not None else (list(a.trial_ids[:5]) if a else []),
-        })
+            "parts": [(new, reason, _rate_text(a) if a else reason)],  # what a later bound of the same kind joins
+        }
+        if not self._joined(change):
+            self.changes.append(change)
+
+    def _joined(self, change: dict[str, Any]) -> bool:
+        """Join a cap (or raised floor) within a region to an earlier one on the same hyperparameter there.
+
+        Two patterns (digits: diverged and oscillating losses with adam at high lr), or a
+        pattern and :meth:`spare_top_settings`, can bound one hyperparameter within one
+        region; the plan's condition keeps the tighter bound, and so does the change: one
+        per (hyperparameter, region, side), the tighter bound, the facts it rests on
+        joined (evidence, reasons, trial ids). True when ``change`` was joined.
+        """
+        if change["action"] not in ("cap_when", "raise_low_when"):
+            return False
+        key = (change["hyperparameter"], change["action"], change["when"])
+        same = next((c for c in self.changes if (c["hyperparameter"], c["action"], c["when"]) == key), None)
+        if same is None:
+            return False
+        parts = same["parts"] + change["parts"]
+        side = 1 if change["action"] == "cap_when" else 0
+        tightest = (min if side else max)(parts, key=lambda part: part[0][side])  # the first of equal bounds
+        also = [part[2] for part in parts if part[2] != tightest[2]]
+        same.update(to=tightest[0], parts=parts,
+                    reason=tightest[1] + "".join(f"; also: {fact}" for fact in dict.fromkeys(also)),
+                    evidence=", ".join(dict.fromkeys([*same["evidence"].split(", "), *change["evidence"].split(", ")])),
+                    trial_ids=list(dict.fromkeys([*same["trial_ids"], *change["trial_ids"]])))
+        return True
 
     def result(self) -> NextSweep:
         """The plan as a record (:class:`core.records.NextSweep`; ``to_dict`` is the summary's ``next_sweep``)."""

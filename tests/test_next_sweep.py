@@ -489,3 +489,40 @@ def test_without_top_trials_in_the_wider_region_the_cut_is_simply_global(write_c
     plan = plan_next_sweep(_spared_sweep(write_csv, sgd_best_high=False))
     assert plan["hyperparameters"]["lr"]["high"] < 0.3
     assert not [c for c in plan["changes"] if c["action"] == "cap_when" and "top-ranked trials all have" in c["reason"]]
+
+
+def _two_caps_sweep(write_csv) -> dict:
+    """adam: a third of its runs crash from lr 0.05 on, and from lr 0.3 on the rest end NaN; sgd is best at high lr."""
+    rng = np.random.default_rng(5)
+    lines = ["trial_id,optimizer,lr,status,val_loss"]
+    for i in range(160):
+        opt, lr = ["adam", "sgd"][i % 2], float(10 ** rng.uniform(-4, 0.5))
+        status, loss = "completed", f"{0.3 + rng.uniform(0, 0.1):.4f}"
+        if opt == "adam" and lr >= 0.05 and rng.uniform() < 0.35:
+            status, loss = "failed", ""
+        elif opt == "adam" and lr >= 0.3:
+            loss = "nan"
+        elif opt == "sgd" and lr >= 0.3:
+            loss = f"{0.1 + rng.uniform(0, 0.02):.4f}"
+        lines.append(f"t{i},{opt},{lr:.6g},{status},{loss}")
+    return _summary(write_csv("\n".join(lines) + "\n"))
+
+
+def test_two_caps_on_one_hyperparameter_within_one_setting_are_one_change(write_csv):
+    # digits: diverged (adam and lr >= 0.2257) and oscillating (adam and lr >= 0.05224) gave two 'lr capped (with
+    # optimizer = adam)' lines; the plan's condition already kept the tighter bound.
+    summary = _two_caps_sweep(write_csv)
+    pair_ids = {p["id"]: p["issue_type"] for p in summary["patterns"]
+                if p["rule"] == "pair" and not p.get("explained_by") and p["condition"].startswith("optimizer = adam")}
+    assert sorted(pair_ids.values()) == ["failed", "nonfinite_metric"]
+    plan = plan_next_sweep(summary)
+    (cap,) = [c for c in plan["changes"] if c["hyperparameter"] == "lr" and c["action"] == "cap_when"]
+    (cond,) = [c for c in plan["conditions"] if c["hyperparameter"] == "lr"]
+    assert cap["when"] == "optimizer = adam" and cond["when"]["value"] == "adam"
+    assert 0.04 < cap["to"][1] == cond["high"] < 0.06  # the tighter bound: crashes start at 0.05, NaN at 0.3
+    assert sorted(cap["evidence"].split(", ")) == sorted(pair_ids)
+    assert cap["reason"].index("failed runs") < cap["reason"].index("; also: ") < cap["reason"].index("NaN/inf")
+    assert len(set(cap["trial_ids"])) == len(cap["trial_ids"]) > 5  # both patterns' trials
+    for t in summary["top_trials"]:
+        cfg = t["hyperparameters"]
+        assert _allowed(plan["hyperparameters"]["lr"], cfg["lr"]) and (cfg["optimizer"] == "sgd" or cfg["lr"] < cond["high"])
