@@ -10,8 +10,9 @@ offline and without pictures, in a fresh process; that process then imports the 
 run splits them between two processes: see ``bench_process.py`` for the wall time). Printed per
 picture, in CPU seconds (``time.process_time``, not wall: the machine is shared): building the
 figure (for the isolation plots, their bounded plot data included) and its PNG (one Agg draw and
-the encoding, ``pictures._png``) the first time, which is what a run pays (the first pictures of a process also load fonts and whatever Matplotlib builds once), and
-the median of the later PNGs; and the PNG's size.
+the encoding, ``pictures._png``) the first time, which is what a run pays (the first pictures of
+a process also load fonts and whatever Matplotlib builds once), and the median of the later PNGs;
+and the PNG's size.
 """
 
 from __future__ import annotations
