@@ -375,7 +375,8 @@ class _Planner:
                     cond["high"] = bounds["high"] if cond.get("high") is None else min(cond["high"], bounds["high"])
                 if "low" in bounds:
                     cond["low"] = bounds["low"] if cond.get("low") is None else max(cond["low"], bounds["low"])
-                cond["exclude"] += bounds.get("exclude", [])
+                for x in bounds.get("exclude", []):
+                    _add_once(cond["exclude"], x)
                 cond["evidence"] += f", {evidence}"
                 return
         self.conditions.append({"when": when, "hyperparameter": hp, "low": bounds.get("low"),
@@ -694,10 +695,23 @@ def _low_end(region: Region, entry: dict[str, Any]) -> bool:
     return start <= searched["low"] + SAME_VALUE_RTOL * abs(searched["low"]) and region.high < searched["high"]
 
 
-def _add_once(excluded: list[Any], interval: list[float]) -> None:
-    """Exclude an interval unless it already is (NaN and divergence often start at the same threshold)."""
-    if interval not in excluded:
-        excluded.append(interval)
+def _add_once(excluded: list[Any], interval: Any) -> None:
+    """Exclude an interval (or a categorical value) unless an excluded interval already holds it.
+
+    NaN and divergence often start at the same threshold; and of two caps within one
+    region (``lr`` from 0.2257 and from 0.05224 with adam) the wider exclusion replaces
+    the one inside it, so the plan never says "below 0.05224, not [0.2257, 2.978]".
+    """
+    if not isinstance(interval, list):
+        if interval not in excluded:
+            excluded.append(interval)
+        return
+
+    def inside(x: list[float], y: Any) -> bool:
+        return isinstance(y, list) and y[0] <= x[0] and x[1] <= y[1]
+
+    if not any(inside(interval, y) for y in excluded):
+        excluded[:] = [y for y in excluded if not inside(y, interval)] + [interval]
 
 
 def _excludes(trial: dict[str, Any], hp: str, excluded: Any, when: dict[str, Any] | None) -> bool:

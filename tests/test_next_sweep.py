@@ -520,6 +520,7 @@ def test_two_caps_on_one_hyperparameter_within_one_setting_are_one_change(write_
     (cond,) = [c for c in plan["conditions"] if c["hyperparameter"] == "lr"]
     assert cap["when"] == "optimizer = adam" and cond["when"]["value"] == "adam"
     assert 0.04 < cap["to"][1] == cond["high"] < 0.06  # the tighter bound: crashes start at 0.05, NaN at 0.3
+    assert cond["exclude"] == [[cond["high"], plan["hyperparameters"]["lr"]["searched"]["high"]]]  # not NaN's inside it
     assert sorted(cap["evidence"].split(", ")) == sorted(pair_ids)
     assert cap["reason"].index("failed runs") < cap["reason"].index("; also: ") < cap["reason"].index("NaN/inf")
     assert len(set(cap["trial_ids"])) == len(cap["trial_ids"]) > 5  # both patterns' trials
