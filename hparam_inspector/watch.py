@@ -71,8 +71,15 @@ class Watch:
         self.summary: dict[str, Any] | None = None
         self.avoided: list[dict[str, Any]] = []
 
-    def update(self, sweep: Sweep, label: str = "") -> list[Region]:
-        """Diagnose ``sweep``, report new high-severity patterns, write the outputs; the newly condemned regions."""
+    def update(self, sweep: Sweep, label: str = "", progress: str | None = None) -> list[Region]:
+        """Diagnose ``sweep``, report new high-severity patterns, write the outputs; the newly condemned regions.
+
+        ``progress`` (the watched path) adds a line with the trial count, its change since
+        the last diagnosis and the counts of issues and patterns, said before the outputs
+        are written: once the new summary is on disk, everything said about it has been said
+        (an interrupt right after the write cannot lose the line).
+        """
+        n_before = self.summary["sweep"]["n_trials"] if self.summary else 0
         summary = diagnose(sweep, alpha=self.alpha)
         self.summary, self.diagnoses = summary, self.diagnoses + 1
         prefix = f"[watch] {label}: " if label else "[watch] "
@@ -89,6 +96,10 @@ class Watch:
         for region in new:
             self.condemned[region.key] = region
             self._say(f"{prefix}condemned {region.condition} ({region.pattern_id}, {region.issue_type})")
+        if progress is not None:
+            n = summary["sweep"]["n_trials"]
+            self._say(f"[watch] {progress}: {n} trials ({n - n_before:+d}), {summary['trials_affected']} with issues, "
+                      f"{len(summary['patterns'])} pattern(s)")
         self._write(summary)
         return new
 
@@ -339,13 +350,9 @@ def watch_source(path: str, interval: float, read: Callable[[str], Sweep], watch
         digest = _digest(sweep)
         if digest == table:
             continue
-        n_before = watch.summary["sweep"]["n_trials"] if watch.summary else 0
         table = digest
-        watch.update(sweep)
+        watch.update(sweep, progress=path)
         diagnoses += 1
-        n = watch.summary["sweep"]["n_trials"]
-        watch._say(f"[watch] {path}: {n} trials ({n - n_before:+d}), {watch.summary['trials_affected']} with issues, "
-                   f"{len(watch.summary['patterns'])} pattern(s); next look in {interval:g} s")
     return diagnoses
 
 

@@ -200,6 +200,19 @@ def test_watch_source_diagnoses_only_when_trials_were_added(tmp_path: Path) -> N
     assert json.loads((tmp_path / "out" / "hparam_summary.json").read_text())["sweep"]["n_trials"] == 135
 
 
+def test_the_progress_line_is_said_before_the_summary_is_written(tmp_path: Path) -> None:
+    """Ctrl-C right after the summary lands must not lose its line (the CLI test raced on this)."""
+    frame = pd.read_csv(EXAMPLES / "deepobs_cifar10_3c3d.csv", dtype=str)
+    stream = io.StringIO()
+    watch = Watch(tmp_path / "out", stream=stream)
+    said_at_write: list[str] = []
+    write = watch._write
+    watch._write = lambda summary: (said_at_write.append(stream.getvalue()), write(summary))
+    watch.update(Sweep(trials=RawTable(frame=frame.iloc[:40], source="deepobs"), format="csv"), progress="r.csv")
+    watch.update(Sweep(trials=RawTable(frame=frame, source="deepobs"), format="csv"), progress="r.csv")
+    assert "[watch] r.csv: 40 trials (+40)" in said_at_write[0] and "[watch] r.csv: 135 trials (+95)" in said_at_write[1]
+
+
 def test_cli_watch_follows_a_growing_file_until_interrupted(tmp_path: Path) -> None:
     frame = pd.read_csv(EXAMPLES / "deepobs_cifar10_3c3d.csv", dtype=str)
     path, out = tmp_path / "results.csv", tmp_path / "out"
