@@ -19,7 +19,6 @@ stderr, no traceback); 3 on an internal error (one line; ``--debug`` adds the tr
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 import tempfile
@@ -325,7 +324,9 @@ def _updates(inputs: dict[str, Any], context: Any, offline: bool) -> Iterator[tu
         from graph.diagnose import run_nodes
 
         if context.pictures:  # Matplotlib loads in the background while the sweep is read and diagnosed
-            threading.Thread(target=_preload, args=("graph.report.pictures",), name="preload-pictures").start()
+            from graph.report import preload_pictures
+
+            preload_pictures()
         yield from run_nodes(dict(inputs), context)
         return
     from graph import graph
@@ -333,14 +334,6 @@ def _updates(inputs: dict[str, Any], context: Any, offline: bool) -> Iterator[tu
     for update in graph.stream(inputs, context=context, stream_mode="updates"):
         for node, values in update.items():
             yield node, values or {}
-
-
-def _preload(module: str) -> None:
-    """Import ``module`` now, in a thread; a failure is left to the import that needs it (it says why)."""
-    try:
-        importlib.import_module(module)
-    except Exception:  # noqa: BLE001, S110 - the write node imports it again and reports the failure as a note
-        pass
 
 
 _NEXT = {"__start__": "load: reading the sweep", "load": "detect: running the detectors and statistics",

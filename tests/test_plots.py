@@ -148,6 +148,25 @@ def test_pictures_drawn_in_two_processes_are_the_same_bytes(monkeypatch):
     assert draw_pictures(summary, table=table, curves=curves, processes=2) == alone
 
 
+def test_pictures_never_fork_a_process_with_other_threads(monkeypatch):
+    """A notebook kernel or a server has threads of its own: a lock one holds at a fork stays held in the child."""
+    import threading
+
+    import graph.report.pictures as pictures
+
+    monkeypatch.setattr(pictures.os, "sched_getaffinity", lambda _pid: {0, 1})
+    monkeypatch.setattr(pictures.sys, "platform", "linux")
+    assert threading.active_count() > 1 or pictures._may_fork()  # alone, on two cores, it may
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, name="a kernel's heartbeat")
+    other.start()
+    try:
+        assert not pictures._may_fork()
+    finally:
+        stop.set()
+        other.join()
+
+
 def test_text_from_the_input_cannot_start_mathtext(write_csv, tmp_path):
     lines = ["trial_id,lr$x$,val_loss,train_loss"] + [
         f"$a{i}$,{10.0 ** -(i % 5)},{'nan' if i % 5 == 0 else 0.5 + 0.01 * i},0.4" for i in range(30)]

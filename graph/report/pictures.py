@@ -43,6 +43,7 @@ from core.curves import CurveTable, curve_facts, held_out_loss, train_loss  # no
 from core.issue_types import ISSUE_TYPES, SEVERITY_RANK, SICK_SEVERITIES, label_of, names_where  # noqa: E402
 from core.table import TrialTable  # noqa: E402
 from core.values import format_number  # noqa: E402
+from graph.report import join_preload  # noqa: E402
 from graph.report.compose import FOLDER  # noqa: E402
 
 HEATMAP = "heatmap.png"
@@ -775,9 +776,15 @@ def _drawn(build: Callable[[], Figure | None]) -> bytes | None:
 
 
 def _may_fork() -> bool:
-    """Whether :func:`draw_pictures` may fork by default: Linux, the main thread, two usable cores."""
+    """Whether :func:`draw_pictures` may fork by default: Linux, two usable cores, and no thread but this one.
+
+    A process with other threads (a notebook kernel's, a server's workers) is never
+    forked: a lock another thread holds at the fork stays held in the child forever.
+    The command line's own background import of this module is waited for first.
+    """
+    join_preload()
     return (sys.platform == "linux" and threading.current_thread() is threading.main_thread()
-            and len(os.sched_getaffinity(0)) >= 2)
+            and threading.active_count() == 1 and len(os.sched_getaffinity(0)) >= 2)
 
 
 def _drawn_in_two(builders: list[Callable[[], Figure | None]], costs: list[int]) -> list[bytes | None]:
