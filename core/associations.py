@@ -318,10 +318,16 @@ def _marginals(c: _Coded, f: _Flags, ids: np.ndarray, max_ids: int,
     """Every region of one hyperparameter, and its best thresholds, for one issue type.
 
     Counts come from the flagged trials alone (the region sizes are known), so this
-    costs in proportion to the number of affected trials. Where a best threshold
+    costs in proportion to the number of affected trials. A numeric hyperparameter
+    left unset in some trials (a conditional parameter, or one added or dropped while
+    the study ran) is judged only over the trials that set it: a trial without a
+    value is neither inside a region nor in "the rest", so ``k_rest``/``n_rest`` count
+    the other trials that set it. Where a best threshold
     holds a ``protected`` row, the best threshold beyond every protected value is
     added (see :func:`associate_issues`).
     """
+    if c.x is not None and not (is_set := np.isfinite(c.x)).all():
+        f = _Flags(f.kind, f.rows[is_set[f.rows]], int(np.count_nonzero(is_set[f.rows])), int(np.count_nonzero(is_set)))
     codes_f = c.codes[f.rows]
     k = np.bincount(codes_f[codes_f >= 0], minlength=len(c.groups))
     out = [_draft(f, (g,), int(k[i]), int(c.n[i]), f.rows[codes_f == i], ids, max_ids)

@@ -120,7 +120,9 @@ def find_patterns(
             continue
         also[same_trials] = []
         chosen.append(a)
-    patterns = [_describe(a, f"P{i}", also[_same_trials(a)]) for i, a in enumerate(chosen[:max_patterns], start=1)]
+    everyone = max((a.n + a.n_rest for a in associations), default=0)
+    patterns = [_describe(a, f"P{i}", also[_same_trials(a)], everyone=everyone)
+                for i, a in enumerate(chosen[:max_patterns], start=1)]
     _stratify(patterns, chosen)
     _stratify_marginals(patterns, chosen, significant)
     _defer_nested(patterns, chosen)
@@ -139,9 +141,9 @@ def find_patterns(
             lead_by_type.setdefault(a.issue_type, a)
     for a in risky:
         lead_by_type.pop(a.issue_type, None)  # the risky region is what there is to say of that type
-    leads = [_describe(a, f"L{i}", why=lead_reason(a, alpha, min_support))
+    leads = [_describe(a, f"L{i}", why=lead_reason(a, alpha, min_support), everyone=everyone)
              for i, a in enumerate(lead_by_type.values(), start=1)]
-    leads += [_risky(a, f"L{i}", holding[a.id], [shown[b.id] for b in parts[a.id] if b.id in shown])
+    leads += [_risky(a, f"L{i}", holding[a.id], [shown[b.id] for b in parts[a.id] if b.id in shown], everyone)
               for i, a in enumerate(risky, start=len(leads) + 1)]
     return [p.to_dict() for p in patterns], [lead.to_dict() for lead in leads]
 
@@ -279,7 +281,8 @@ def _top_text(trials: list[dict[str, Any]], max_ids: int = 5) -> str:
     return f"top-ranked trial{'s' if len(trials) > 1 else ''} {shown}{more}"
 
 
-def _risky(a: Association, lead_id: str, trials: list[dict[str, Any]], parts: list[Pattern] = ()) -> Pattern:
+def _risky(a: Association, lead_id: str, trials: list[dict[str, Any]], parts: list[Pattern] = (),
+           everyone: int = 0) -> Pattern:
     """A risky region: an issue concentrates where top-ranked trials live too; at most parts of it (``parts``) can go."""
     label = label_of(a.issue_type)
     why = (f"a risky region, not one to leave out: no condition in this sweep separates the {label} there "
@@ -287,7 +290,7 @@ def _risky(a: Association, lead_id: str, trials: list[dict[str, Any]], parts: li
     if parts:
         why += (f"; {', '.join(q.id for q in parts)} leave{'s' if len(parts) == 1 else ''} out "
                 f"{'its part' if len(parts) == 1 else 'its parts'} where none lies")
-    lead = _describe(a, lead_id, why=why)
+    lead = _describe(a, lead_id, why=why, everyone=everyone)
     lead.title = f"Risky region: {label} at {a.condition}, where top trials live too"
     lead.recommendation = f"Do not exclude {a.condition}: it holds {_top_text(trials)}. {ISSUE_TYPES[a.issue_type].risky_advice}"
     lead.extra["risky"] = True
@@ -511,14 +514,20 @@ def _rank(a: Association) -> tuple[int, float, float, int]:
     return (SEVERITY_RANK[ISSUE_TYPES[a.issue_type].severity], a.q, a.log_p_or_p, _TYPE_RANK.get(a.issue_type, len(_TYPE_RANK)))
 
 
-def _describe(a: Association, pattern_id: str, also: list[str] | None = None, why: str | None = None) -> Pattern:
-    """The pattern (or, with ``why``, the lead) of one association."""
+def _describe(a: Association, pattern_id: str, also: list[str] | None = None, why: str | None = None,
+              everyone: int = 0) -> Pattern:
+    """The pattern (or, with ``why``, the lead) of one association.
+
+    ``everyone`` is the sweep's size: a region of a hyperparameter some trials leave unset is
+    compared with the other trials that set it (see :func:`core.associations.associate_issues`),
+    and the text says so.
+    """
     label = label_of(a.issue_type)
     evidence = Evidence(k=a.k, n=a.n, rate=a.rate, ci=a.ci, k_rest=a.k_rest, n_rest=a.n_rest, rate_rest=a.rate_rest,
                         risk_ratio=a.risk_ratio, p=a.p, q=a.q)
     explanation = (
         f"{a.k} of {a.n} trials with {a.condition} ({format_rate(a.rate)}) show {label}, "
-        f"against {a.k_rest} of {a.n_rest} ({format_rate(a.rate_rest)}) in the rest of the sweep "
+        f"against {a.k_rest} of {a.n_rest} ({format_rate(a.rate_rest)}) {rest_label(a.hyperparameter, a.n + a.n_rest, everyone, 'in the ')} "
         f"(one-sided Fisher p = {format_p(a.p)}, Benjamini-Hochberg q = {format_p(a.q)})."
     )
     if also:
@@ -530,6 +539,14 @@ def _describe(a: Association, pattern_id: str, also: list[str] | None = None, wh
                    condition=a.condition, title=f"{label[0].upper()}{label[1:]} at {a.condition}",
                    explanation=explanation, recommendation=recommend(a), also_issue_types=list(also or []),
                    evidence=evidence, trial_ids=list(a.trial_ids), why=why)
+
+
+def rest_label(hyperparameter: str, n_compared: int, n_trials: int, prefix: str = "") -> str:
+    """What a region is compared with: the rest of the sweep, or, when fewer trials than the
+    sweep's ``n_trials`` were compared (the hyperparameter was unset in some), the other trials that set it."""
+    if n_trials and n_compared < n_trials:
+        return f"{prefix}other trials with {hyperparameter} set"
+    return f"{prefix}rest of the sweep"
 
 
 def _pair_parts(a: Association) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from core.issue_types import ISSUE_TYPES
 from core.next_sweep import plan_next_sweep
+from core.patterns import rest_label
 from core.values import format_number, format_p, format_rate
 
 _MAX_DETAIL_ROWS = 25
@@ -284,7 +285,7 @@ def _pathologies(s: dict[str, Any]) -> list[str]:
         ]
     for p in s["patterns"]:
         lines += [f"### {p['id']}. {prose(p['title'])}", "", prose(p["explanation"]), ""]
-        lines += _evidence(p)
+        lines += _evidence(p, s["sweep"]["n_trials"])
     risky = [lead for lead in s["leads"] if lead.get("risky")]
     if risky:
         lines += ["**Risky regions** (an issue concentrates there, but so do some of the best trials: stabilise "
@@ -311,13 +312,13 @@ def _pathologies(s: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _evidence(p: dict[str, Any]) -> list[str]:
+def _evidence(p: dict[str, Any], n_trials: int) -> list[str]:
     e = p["evidence"]
     rows = [(prose(p["condition"]), e["k"], e["n"], e.get("ci"))]
     parts = p.get("parts") or []
     rows += [(prose(f"{part['condition']} without {other['condition']}"), part["k"], part["n"], None)
              for part, other in zip(parts, parts[::-1])]
-    rows.append(("rest of the sweep", e["k_rest"], e["n_rest"], None))
+    rows.append((rest_label(p["hyperparameter"], e["n"] + e["n_rest"], n_trials), e["k_rest"], e["n_rest"], None))
     risk = e.get("risk_ratio")
     return [
         "| Trials | With the issue | Rate | 95% CI |",

@@ -1,0 +1,70 @@
+"""A hyperparameter some trials leave unset (conditional, or added/dropped while a study ran)
+is judged only over the trials that set it: the unset ones are not "the rest"."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.associations import associate_issues
+from core.detectors import detect_issues
+from core.patterns import find_patterns
+from graph.report.markdown import _evidence
+from tests.helpers import table_from_records
+
+
+def _study(failing_edges: set[int] | None, seed: int = 0) -> list[dict[str, object]]:
+    """20 early trials search ``max_edges`` (50..500); 40 later ones no longer set it.
+
+    The early phase crashed half the time: at random (``failing_edges`` None), or exactly at
+    the ``max_edges`` values given. The later phase crashed once.
+    """
+    rng = np.random.default_rng(seed)
+    edges = np.tile(np.arange(50, 550, 50), 2)
+    random_half = set(rng.permutation(20)[:10].tolist())
+    rows = []
+    for i in range(60):
+        early = i < 20
+        if early:
+            fails = (i in random_half) if failing_edges is None else int(edges[i]) in failing_edges
+        else:
+            fails = i == 45
+        rows.append({"trial_id": f"t{i}", "status": "failed" if fails else "completed",
+                     "lr": float(10 ** rng.uniform(-5, -2)), "max_edges": float(edges[i]) if early else np.nan,
+                     "val_loss": np.nan if fails else float(rng.uniform(0.2, 0.4))})
+    return rows
+
+
+def test_unset_trials_are_not_the_rest_so_a_study_phase_is_no_pattern_of_the_parameter():
+    # counted against all 60 trials, "max_edges >= 100: 9 of 18 vs 2 of 42" was a pattern (q = 0.03),
+    # although within the 20 trials that set it the crashes are at random
+    table = table_from_records(_study(None))
+    assocs = associate_issues(table, detect_issues(table))
+    edges = [a for a in assocs if a.hyperparameter == "max_edges" and a.rule != "pair"]
+    assert edges
+    for a in edges:
+        assert a.n + a.n_rest == 20 and a.k + a.k_rest == 10  # the early phase only, not 60 trials and 11 failures
+    patterns, leads = find_patterns(assocs)
+    assert not [p for p in patterns + leads if "max_edges" in p["hyperparameters"]]
+
+
+def test_a_real_cause_inside_the_trials_that_set_it_is_still_found_and_said_so():
+    rows = _study({400, 450, 500})
+    table = table_from_records(rows)
+    patterns, _ = find_patterns(associate_issues(table, detect_issues(table)))
+    (p,) = [p for p in patterns if p["hyperparameter"] == "max_edges"]
+    e = p["evidence"]
+    assert p["condition"].startswith("max_edges ≥") and (e["k"], e["n"]) == (6, 6) and (e["k_rest"], e["n_rest"]) == (0, 14)
+    assert "against 0 of 14 (0%) in the other trials with max_edges set" in p["explanation"]
+    assert "| other trials with max_edges set | 0 / 14 |" in "\n".join(_evidence(p, len(rows)))
+
+
+def test_a_parameter_every_trial_sets_is_compared_with_the_rest_of_the_sweep():
+    rows = _study({400, 450, 500})
+    for r in rows:
+        r["max_edges"] = 500.0 if r["status"] == "failed" else 100.0 + float(r["trial_id"][1:])
+    table = table_from_records(rows)
+    patterns, _ = find_patterns(associate_issues(table, detect_issues(table)))
+    (p,) = [p for p in patterns if p["hyperparameter"] == "max_edges"]
+    assert p["evidence"]["n"] + p["evidence"]["n_rest"] == 60
+    assert "in the rest of the sweep" in p["explanation"]
+    assert "| rest of the sweep |" in "\n".join(_evidence(p, len(rows)))
