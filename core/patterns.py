@@ -525,9 +525,10 @@ def _describe(a: Association, pattern_id: str, also: list[str] | None = None, wh
     label = label_of(a.issue_type)
     evidence = Evidence(k=a.k, n=a.n, rate=a.rate, ci=a.ci, k_rest=a.k_rest, n_rest=a.n_rest, rate_rest=a.rate_rest,
                         risk_ratio=a.risk_ratio, p=a.p, q=a.q)
+    rest = rest_label(a.hyperparameter, a.n + a.n_rest, everyone, "in the ")
     explanation = (
         f"{a.k} of {a.n} trials with {a.condition} ({format_rate(a.rate)}) show {label}, "
-        f"against {a.k_rest} of {a.n_rest} ({format_rate(a.rate_rest)}) {rest_label(a.hyperparameter, a.n + a.n_rest, everyone, 'in the ')} "
+        f"against {a.k_rest} of {a.n_rest} ({format_rate(a.rate_rest)}) {rest} "
         f"(one-sided Fisher p = {format_p(a.p)}, Benjamini-Hochberg q = {format_p(a.q)})."
     )
     if also:
@@ -542,8 +543,11 @@ def _describe(a: Association, pattern_id: str, also: list[str] | None = None, wh
 
 
 def rest_label(hyperparameter: str, n_compared: int, n_trials: int, prefix: str = "") -> str:
-    """What a region is compared with: the rest of the sweep, or, when fewer trials than the
-    sweep's ``n_trials`` were compared (the hyperparameter was unset in some), the other trials that set it."""
+    """What a region is compared with: the rest of the sweep, or the other trials that set it.
+
+    The latter when fewer trials than the sweep's ``n_trials`` were compared (the
+    hyperparameter was unset in some).
+    """
     if n_trials and n_compared < n_trials:
         return f"{prefix}other trials with {hyperparameter} set"
     return f"{prefix}rest of the sweep"
