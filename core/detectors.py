@@ -752,7 +752,9 @@ def _truthy(values: pd.Series) -> np.ndarray:
 
 
 @emits("short_run")
-def detect_short_runs(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
+def detect_short_runs(
+    table: TrialTable, thresholds: Thresholds, logged: tuple[str, np.ndarray] | None = None,
+) -> pd.DataFrame:
     """Runs that stopped clearly before their budget although nothing stopped them by design.
 
     With a planned budget per trial (``roles.budget``: ``max_epochs``, ``max_iter``,
@@ -763,6 +765,13 @@ def detect_short_runs(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame
     median epochs over completed runs and runs of unknown status (``short_run_fraction``)
     or, without epochs, the median runtime (``short_runtime_fraction``, 0.1).
 
+    ``logged`` is ``(step column, last logged step of each table row)`` when per-step
+    curves come with a table that has no epochs column (NaN for a trial without a
+    curve; :func:`core.curves.last_logged_steps`). The steps a trial logged are then
+    its budget used, far better evidence than its wall time (which varies 10x with
+    model width, batch size and the machine's load), and runtime is not looked at:
+    see :func:`_short_on_curves`.
+
     Only trials that completed (or have no status) are judged: failed, killed,
     timed-out, pruned, early-stopped and running trials never are, nor trials with
     early stopping configured (an ``early_stopping`` hyperparameter on, a ``patience``)
@@ -772,6 +781,8 @@ def detect_short_runs(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame
     judged = table.status.isin(["completed", "unknown"]).to_numpy() & ~early_stopping_on(table)
     if table.outcomes is not None and table.outcomes.shape[1]:
         judged &= ~table.outcomes.to_numpy(dtype=bool).any(axis=1)
+    if logged is not None and table.epochs is None:
+        return _short_on_curves(table, thresholds, judged, *logged)
     if table.budget is not None and table.epochs is not None and table.roles.budget != table.roles.epochs:
         used, own = table.epochs.to_numpy(dtype=float), table.budget.to_numpy(dtype=float)
         with np.errstate(invalid="ignore"):
@@ -800,6 +811,39 @@ def detect_short_runs(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame
     short = judged & (used < limit)
     return _issues(table, "short_run", (short, lambda rows: [f"{column}={v}{tail}" for v in _numbers(used, rows)]))
 
+
+def _short_on_curves(table: TrialTable, thresholds: Thresholds, judged: np.ndarray, step: str,
+                     last: np.ndarray) -> pd.DataFrame:
+    """Short runs by the last step each judged trial logged in its curves.
+
+    Without a planned budget, a trial is short when its last logged step is below
+    ``short_run_fraction`` (0.5) x the median last step of the judged trials with a
+    curve. With one (``roles.budget``), each trial's last step is taken as a share of
+    *its own* budget and compared with the sweep's median share, so a trial that ran
+    its full, smaller budget is never short, and a step counted in other units than
+    the budget (iterations against planned epochs) is compared like with like. Fewer
+    than 3 judged trials with a curve: no verdict.
+    """
+    fraction = thresholds.short_run_fraction
+    used = np.asarray(last, dtype=float)
+    own = table.budget.to_numpy(dtype=float) if table.budget is not None else np.ones(len(used))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(np.isfinite(own) & (own > 0), used / own, np.nan)
+    judged = judged & np.isfinite(share)
+    if judged.sum() < 3:
+        return _none()
+    median = float(np.median(share[judged]))
+    short = judged & (share < fraction * median)
+    if table.budget is None:
+        tail = f" < {format_number(fraction * median)} ({fraction:g} x the median last {step} of its peers, " \
+               f"{format_number(median)})"
+        return _issues(table, "short_run", (short, lambda rows: [f"last logged {step}={v}{tail}"
+                                                                 for v in _numbers(used, rows)]))
+    plan = table.roles.budget
+    return _issues(table, "short_run", (short, lambda rows: [
+        f"last logged {step}={u} with {plan}={format_number(b)}: {format_number(r)} of its own budget, "
+        f"< {fraction:g} x the sweep's median {format_number(median)}"
+        for u, b, r in zip(_numbers(used, rows), own[rows], share[rows])]))
 
 @emits(*names_where(lambda t: bool(t.flag_words)))
 def detect_outcome_flags(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:

@@ -20,6 +20,7 @@ from core.curves import (
     build_curve_table,
     curve_facts,
     detect_curve_issues,
+    last_logged_steps,
     learned_on_curves,
     overfitting_judged,
     with_sweep_facts,
@@ -28,6 +29,7 @@ from core.detectors import (
     ISSUE_COLUMNS,
     Thresholds,
     detect_issues,
+    detect_short_runs,
     infer_classes,
     order_issues,
     reconcile_issues,
@@ -90,7 +92,14 @@ def analyze_sweep(
                                                                                                    curve_thresholds))
                     | issues["type"].eq("no_learning") & issues["trial_id"].isin(learned_on_curves(curve_table, table,
                                                                                                     thresholds)))
-        issues, curve_summary = merge_curve_issues(table, issues[~replaced.to_numpy()], curve_table,
+        if table.epochs is None:  # the steps each trial logged, not its wall time, say whether it ran short
+            replaced |= issues["type"].eq("short_run")
+        issues = issues[~replaced.to_numpy()]
+        if table.epochs is None:
+            short = detect_short_runs(table, thresholds, (curve_table.step_column,
+                                                           last_logged_steps(curve_table, table.ids)))
+            issues = pd.concat([issues, short], ignore_index=True) if not short.empty else issues
+        issues, curve_summary = merge_curve_issues(table, issues.reset_index(drop=True), curve_table,
                                                    detect_curve_issues(curve_table, curve_thresholds))
         curve_summary["thresholds"] = curve_thresholds.to_dict()
     ranking = rank_trials(table, _disqualified(issues))

@@ -19,7 +19,7 @@ from core.curves.detectors import (
     overfitting_judged,
     with_sweep_facts,
 )
-from core.curves.per_trial import curve_facts, trials_from_curves
+from core.curves.per_trial import curve_facts, last_logged_steps, trials_from_curves
 from core.curves.table import STEP_NAMES, CurveTable, build_curve_table, held_out_loss, looks_like_curves, train_loss
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "curve_facts",
     "detect_curve_issues",
     "held_out_loss",
+    "last_logged_steps",
     "looks_like_curves",
     "learned_on_curves",
     "overfitting_judged",

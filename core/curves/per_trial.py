@@ -52,6 +52,16 @@ def trials_from_curves(curves: CurveTable | RawTable, hints: dict[str, str] | No
     return RawTable(frame=frame, source=curves.source, notes=[*curves.notes, note])
 
 
+def last_logged_steps(curves: CurveTable, ids: pd.Series | np.ndarray) -> np.ndarray:
+    """The last logged step of each trial in ``ids`` (a table's ids, in its order), NaN without a curve.
+
+    The budget a trial used, as :func:`trials_from_curves` derives it when the curves
+    come alone, for :func:`core.detectors.detect_short_runs` when they come with a table.
+    """
+    where = curves.trial_ids.get_indexer(pd.Index(np.asarray(ids, dtype=object)))
+    return take(curves.last_step().astype(float), where, where >= 0)
+
+
 def curve_facts(curves: CurveTable) -> pd.DataFrame:
     """Per-trial facts of the curves, for the summary and plots.
 
