@@ -139,13 +139,19 @@ def find_infeasible_fraction(table: TrialTable, issues: pd.DataFrame, best: dict
 
 
 def find_edge_of_range(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any] | None,
-                       max_ids: int = 20) -> list[Finding]:
+                       max_ids: int = 20, space: dict[str, dict[str, Any]] | None = None) -> list[Finding]:
     """The best trial uses the smallest or largest value searched of a numeric hyperparameter.
 
     Only hyperparameters with at least 3 distinct values are judged; the optimum may
     lie beyond the searched range, so the next sweep should widen it on that side,
     unless that side is the parameter's natural bound (0 for rates, decay and dropout,
-    1 for counts and fractions; see :mod:`core.domains`).
+    1 for counts and fractions; see :mod:`core.domains`). Where the input declares the
+    range (``space``: the summary's ``search_space``), that range is what was searched:
+    the best trial is at its edge only when it lies within ``_EDGE_SHARE`` of the
+    declared span (on a log scale for a log range) from the declared bound, and the
+    natural-bound check applies to that bound. A best ``dropout`` of 0.004 as the lowest
+    value sampled from a declared [0, 0.5] is no reason to widen below 0: the sampler
+    could already have gone lower.
     """
     if not best:
         return []
@@ -158,7 +164,14 @@ def find_edge_of_range(table: TrialTable, issues: pd.DataFrame, best: dict[str, 
         if n_values < 3:
             continue
         side = "lowest" if value == lo else "highest" if value == hi else None
-        if side is None or at_natural_edge(hp, value, "low" if side == "lowest" else "high", lo, integral):
+        declared = _declared_range((space or {}).get(hp), lo, hi)
+        if declared is not None:
+            lo, hi = declared
+            entry = (space or {})[hp]
+            if side is not None and not _near_bound(value, lo, hi, side, bool(entry.get("log")), entry.get("step")):
+                side = None
+        if side is None or at_natural_edge(hp, lo if side == "lowest" else hi, "low" if side == "lowest" else "high",
+                                           lo, integral):
             continue  # dropout = 0 or a single layer is as far as that side goes
         found.append({
             "kind": "edge_of_range",
@@ -171,6 +184,28 @@ def find_edge_of_range(table: TrialTable, issues: pd.DataFrame, best: dict[str, 
             "trial_ids": [best["trial_id"]],
         })
     return found
+
+
+_EDGE_SHARE = 0.02
+
+
+def _declared_range(entry: dict[str, Any] | None, lo: float, hi: float) -> tuple[float, float] | None:
+    """The declared numeric ``[low, high]`` of a search-space entry, when it holds every observed value."""
+    if not entry or entry.get("kind") not in ("int", "float"):
+        return None
+    low, high = entry.get("low"), entry.get("high")
+    if low is None or high is None or not (low <= lo and hi <= high) or not high > low:
+        return None
+    return float(low), float(high)
+
+
+def _near_bound(value: float, low: float, high: float, side: str, log: bool, step: float | None = None) -> bool:
+    """``value`` lies within :data:`_EDGE_SHARE` of ``[low, high]`` (or one ``step``) from the bound of ``side``."""
+    if log and low > 0 and value > 0:
+        gap = np.log(value / low) if side == "lowest" else np.log(high / value)
+        return bool(gap <= _EDGE_SHARE * np.log(high / low))
+    gap = value - low if side == "lowest" else high - value
+    return bool(gap <= max(_EDGE_SHARE * (high - low), step or 0.0))
 
 
 def find_seed_instability(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any] | None,
@@ -296,7 +331,13 @@ FINDERS: tuple[Callable[..., list[Finding]], ...] = (
 )
 
 
-def find_sweep_findings(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any] | None) -> list[Finding]:
-    """Every sweep-level finding, numbered ``F1``... in the order of :data:`FINDERS`."""
-    found = [f for finder in FINDERS for f in finder(table, issues, best)]
+def find_sweep_findings(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any] | None,
+                        space: dict[str, dict[str, Any]] | None = None) -> list[Finding]:
+    """Every sweep-level finding, numbered ``F1``... in the order of :data:`FINDERS`.
+
+    ``space`` is the declared search space, if any (see :func:`find_edge_of_range`).
+    """
+    found = [f for finder in FINDERS
+             for f in (finder(table, issues, best, space=space) if finder is find_edge_of_range
+                       else finder(table, issues, best))]
     return [{"id": f"F{i}", **f} for i, f in enumerate(found, start=1)]

@@ -105,7 +105,8 @@ def analyze_sweep(
     ranking = rank_trials(table, _disqualified(issues))
     top_rows = pd.Index(table.ids.to_numpy()).get_indexer([t["trial_id"] for t in ranking[1]])
     associations = associate_issues(table, issues, protect=top_rows)
-    summary = build_summary(raw, table, issues, associations, thresholds, ranking, issue_columns_form)
+    summary = build_summary(raw, table, issues, associations, thresholds, ranking, issue_columns_form,
+                            search_space=search_space)
     if curve_summary is not None:
         summary["curves"] = curve_summary
         summary["sweep"]["notes"] += curve_summary["notes"]
@@ -178,6 +179,7 @@ def build_summary(
     thresholds: Thresholds,
     ranking: tuple[dict[str, Any] | None, list[dict[str, Any]]] | None = None,
     issue_columns_form: bool = False,
+    search_space: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Assemble the summary (without ``patterns``, which the analyst adds).
 
@@ -219,7 +221,7 @@ def build_summary(
         "associations": [a.to_dict() for a in associations],
         "best_trial": best,
         "top_trials": top,
-        "findings": find_sweep_findings(table, issues, best),
+        "findings": find_sweep_findings(table, issues, best, search_space),
         "classes": Classes(n=classes, how=how or None).to_dict(),
     }
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from core.detectors import detect_issues
@@ -344,3 +346,35 @@ def test_top_trials_follow_the_comparable_metric_when_targets_differ():
             for i, (sc, v) in enumerate([("yes", 0.40), ("yes", 0.60), ("yes", 0.5), ("no", 0.01), ("no", 2500.0)])]
     _, top = rank_trials(table_from_records(rows), set())
     assert [t["trial_id"] for t in top] == ["t0", "t2", "t1"]  # t3's 0.01 is in other units: not ranked
+
+
+def _edge_sweep(dropouts: list[float]) -> tuple[Any, Any, dict[str, Any]]:
+    """The best trial (t0) has the lowest dropout sampled and the highest lr sampled."""
+    rows = [{"trial_id": f"t{i}", "dropout": d, "lr": 1e-3 / (i + 1), "val_loss": 0.1 if i == 0 else 0.5 + 0.01 * i}
+            for i, d in enumerate(dropouts)]
+    table = table_from_records(rows)
+    return table, detect_issues(table), rank_trials(table, set())[0]
+
+
+def test_a_declared_range_is_what_was_searched_for_the_edge():
+    # dropout 0.004 is the lowest value sampled, but the declared range starts at 0, the natural bound:
+    # nothing to widen (an Optuna study's best trial had this; "widen dropout downwards" was advised)
+    table, issues, best = _edge_sweep([0.004, 0.1, 0.2, 0.3, 0.45, 0.25])
+    space = {"dropout": {"kind": "float", "low": 0.0, "high": 0.5, "log": False, "step": None},
+             "lr": {"kind": "float", "low": 1e-5, "high": 1e-3, "log": True, "step": None}}
+    edges = {f["hyperparameter"]: f for f in find_sweep_findings(table, issues, best, space) if f["kind"] == "edge_of_range"}
+    assert set(edges) == {"lr"} and edges["lr"]["searched"] == [1e-5, 1e-3]  # lr sits on its declared high
+    # without the declared range, the observed extent is all there is: dropout 0.004 is judged as before
+    assert {f["hyperparameter"] for f in find_sweep_findings(table, issues, best) if f["kind"] == "edge_of_range"} \
+        == {"dropout", "lr"}
+
+
+def test_a_best_value_far_inside_a_declared_range_is_no_edge_but_one_on_its_bound_is():
+    table, issues, best = _edge_sweep([0.3, 0.35, 0.4, 0.45, 0.5, 0.38])
+    far = {"dropout": {"kind": "float", "low": 0.1, "high": 0.9, "log": False, "step": None}}
+    assert not [f for f in find_sweep_findings(table, issues, best, far)
+                if f["kind"] == "edge_of_range" and f["hyperparameter"] == "dropout"]
+    on = {"dropout": {"kind": "float", "low": 0.3, "high": 0.5, "log": False, "step": None}}
+    (f,) = [f for f in find_sweep_findings(table, issues, best, on)
+            if f["kind"] == "edge_of_range" and f["hyperparameter"] == "dropout"]
+    assert f["side"] == "low" and f["searched"] == [0.3, 0.5]
