@@ -4,6 +4,7 @@ is judged only over the trials that set it: the unset ones are not "the rest".""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from core.associations import associate_issues
 from core.detectors import detect_issues
@@ -68,3 +69,22 @@ def test_a_parameter_every_trial_sets_is_compared_with_the_rest_of_the_sweep():
     assert p["evidence"]["n"] + p["evidence"]["n_rest"] == 60
     assert "in the rest of the sweep" in p["explanation"]
     assert "| rest of the sweep |" in "\n".join(_evidence(p, len(rows)))
+
+
+def test_the_best_trial_line_says_which_parameters_it_did_not_set_instead_of_none():
+    from core.loading import RawTable
+    from core.patterns import analyze_patterns
+    from core.roles import infer_roles
+    from core.summary import analyze_sweep
+    from graph.report.markdown import _overview
+
+    rows = _study({400, 450, 500})
+    rows[0]["val_loss"] = 0.01  # the best: an early trial, max_edges 50, set
+    rows[30]["val_loss"] = 0.001  # now the best is a later trial, which never set max_edges
+    frame = pd.DataFrame(rows, dtype=object).astype(str)
+    summary = analyze_sweep(RawTable(frame=frame, source="<test>"), infer_roles(frame, "<test>"))
+    summary.update(analyze_patterns(summary), writer={"notes": []})
+    assert summary["best_trial"]["trial_id"] == "t30" and summary["best_trial"]["hyperparameters"]["max_edges"] is None
+    (line,) = [ln for ln in _overview(summary) if ln.startswith("- Best finished trial")]
+    assert "None" not in line and line.endswith("; not set in this trial: `max_edges`).")
+    assert "`lr` = " in line

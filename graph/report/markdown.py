@@ -179,8 +179,11 @@ def _overview(s: dict[str, Any]) -> list[str]:
     if best:
         hps = ", ".join(
             f"{code(name)} = {format_number(v) if isinstance(v, float) else code(v)}"
-            for name, v in best["hyperparameters"].items()
+            for name, v in best["hyperparameters"].items() if v is not None
         )
+        unset = [code(name) for name, v in best["hyperparameters"].items() if v is None]
+        if unset:  # a conditional parameter, or one the search space did not have for this trial
+            hps += f"; not set in this trial: {', '.join(unset)}"
         ended = {"timeout": ", cut by its time budget", "pruned": ", early-stopped"}.get(best.get("status") or "", "")
         lines.append(
             f"- Best finished trial without a serious issue: {code(best['trial_id'])} "
