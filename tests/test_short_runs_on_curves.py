@@ -114,3 +114,11 @@ def test_last_logged_steps_follow_the_tables_order_and_are_nan_without_a_curve()
         {"trial_id": ["b", "b", "a", "a", "a"], "step": ["1", "2", "1", "2", "7"], "loss": ["1"] * 5}), source="c"))
     got = last_logged_steps(curves, pd.Series(["a", "zz", "b"]))
     np.testing.assert_array_equal(got, [7.0, np.nan, 2.0])
+
+
+def test_stopping_early_with_a_flat_loss_is_no_learning_not_a_short_run():
+    # 6 of 20 steps (the curve rule for no learning needs 5 values), the loss never moved
+    table, curves = _sweep(short={"t4": 6})
+    curves.loc[curves.trial_id == "t4", ["train_loss", "val_loss"]] = "2.3"
+    kinds = {i["type"] for i in _summarize(table, curves)["issues"] if i["trial_id"] == "t4"}
+    assert "no_learning" in kinds and "short_run" not in kinds
