@@ -640,14 +640,17 @@ def recommend_all(
     by_type: dict[str, list[str]] = {}
     for issue in summary["issues"]:
         by_type.setdefault(issue["type"], []).append(issue["trial_id"])
+    returned = _worst_value_returned(summary)
+    metric, value = returned or ("", "")
     for kind, ids in by_type.items():
         if kind in explained:
             continue
         shown = ids[:max_ids]
         more = f" and {len(ids) - len(shown)} more" if len(ids) > len(shown) else ""
         id_text = ("trial " if len(shown) == 1 else "trials ") + ", ".join(f"`{i}`" for i in shown) + more
+        advice = _RETURNED_ADVICE.get(kind) if returned else None
         recs.append({
-            "text": ISSUE_TYPES[kind].advice.format(ids=id_text),
+            "text": (advice or ISSUE_TYPES[kind].advice).format(ids=id_text, metric=metric, value=value),
             "evidence": f"{_trials(len(ids))} with {ISSUE_TYPES[kind].label}, no hyperparameter pattern",
             "pattern_id": None,
             "trial_ids": shown,
@@ -657,6 +660,35 @@ def recommend_all(
     for i, rec in enumerate(recs, start=1):
         rec["id"] = f"R{i}"
     return recs
+
+
+_RETURNED_ADVICE = {
+    "nonfinite_metric": (
+        "Read the logs of {ids}: their objective `{metric}` is {value}, the worst value there is in the study's direction and "
+        "nothing else is non-finite, which is what an objective returns for a trial it gave up on (an exception "
+        "caught, such as out of memory, or an infeasible configuration), not a loss that blew up."),
+    "status_mismatch": (
+        "The status of {ids} says they ended normally because the objective returned {value} instead of raising: "
+        "let the error propagate (the trial is then recorded as failed, with its message) or record the error "
+        "with the trial, so that the cause can be read."),
+}
+
+
+def _worst_value_returned(summary: dict[str, Any]) -> tuple[str, str] | None:
+    """``("value", "+inf")`` when every non-finite metric of the sweep is an objective's worst infinity, else None.
+
+    A minimised objective of +inf (a maximised one of -inf) and no other non-finite
+    metric is a value the objective chose to return for a trial it gave up on: the
+    cause is in that trial's log, not in the numerics of training.
+    """
+    nonfinite = {i["detail"] for i in summary.get("issues") or [] if i["type"] == "nonfinite_metric"}
+    metrics = (summary.get("sweep", {}).get("roles") or {}).get("metrics") or {}
+    worst = {f"{name}={'+inf' if role.get('goal') == 'min' else '-inf'}" for name, role in metrics.items()
+             if role.get("kind") == "objective" and role.get("goal") in ("min", "max")}
+    if len(nonfinite) == 1 and nonfinite <= worst:
+        metric, _, value = next(iter(nonfinite)).rpartition("=")
+        return metric, value
+    return None
 
 
 def _pattern_advice(p: dict[str, Any], max_ids: int) -> dict[str, Any]:

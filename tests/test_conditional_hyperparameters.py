@@ -88,3 +88,30 @@ def test_the_best_trial_line_says_which_parameters_it_did_not_set_instead_of_non
     (line,) = [ln for ln in _overview(summary) if ln.startswith("- Best finished trial")]
     assert "None" not in line and line.endswith("; not set in this trial: `max_edges`).")
     assert "`lr` = " in line
+
+
+def _summary_with(details: list[str], goal: str) -> dict[str, object]:
+    issues = []
+    for i, detail in enumerate(details):
+        issues.append({"trial_id": f"t{i}", "type": "nonfinite_metric", "severity": "high", "detail": detail})
+        issues.append({"trial_id": f"t{i}", "type": "status_mismatch", "severity": "high",
+                       "detail": "status 'COMPLETE' but a metric is non-finite"})
+    return {"issues": issues, "findings": [],
+            "sweep": {"roles": {"metrics": {"value": {"kind": "objective", "split": None, "goal": goal}}}}}
+
+
+def test_an_objective_returning_its_worst_infinity_is_a_trial_given_up_not_a_blow_up():
+    from core.patterns import recommend_all
+
+    texts = [r["text"] for r in recommend_all(_summary_with(["value=+inf"] * 3, "min"), [])]
+    assert any(t.startswith("Read the logs of trials `t0`, `t1`, `t2`: their objective `value` is +inf") for t in texts)
+    assert any("returned +inf instead of raising" in t for t in texts)
+    assert not any("gradient clipping" in t or "fail loudly on a non-finite loss" in t for t in texts)
+
+
+def test_a_nan_objective_or_a_mix_keeps_the_numerical_advice():
+    from core.patterns import recommend_all
+
+    for details, goal in ((["value=NaN"] * 3, "min"), (["value=+inf", "value=NaN"], "min"), (["value=+inf"], "max")):
+        texts = [r["text"] for r in recommend_all(_summary_with(details, goal), [])]
+        assert any("gradient clipping" in t for t in texts) and not any("instead of raising" in t for t in texts)
