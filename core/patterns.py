@@ -681,7 +681,7 @@ def _worst_value_returned(summary: dict[str, Any]) -> tuple[str, str] | None:
     metric is a value the objective chose to return for a trial it gave up on: the
     cause is in that trial's log, not in the numerics of training.
     """
-    nonfinite = {i["detail"] for i in summary.get("issues") or [] if i["type"] == "nonfinite_metric"}
+    nonfinite = {i.get("detail") or "" for i in summary.get("issues") or [] if i["type"] == "nonfinite_metric"}
     metrics = (summary.get("sweep", {}).get("roles") or {}).get("metrics") or {}
     worst = {f"{name}={'+inf' if role.get('goal') == 'min' else '-inf'}" for name, role in metrics.items()
              if role.get("kind") == "objective" and role.get("goal") in ("min", "max")}
