@@ -70,6 +70,9 @@ class IssueType:
     from_curves : a per-epoch curve rule can flag it too (:mod:`core.curves.detectors`).
     flag_words : words of a boolean column the sweep wrote itself (``epoch_diverged``,
         ``is_nan``) that state this type (:func:`core.roles.outcome_kind`).
+    returned_advice : the ``advice`` when every non-finite value of the sweep is an objective's
+        worst infinity (``{metric}``, ``{value}``: a trial the objective gave up on, see
+        :func:`core.patterns.recommend_all`); empty: ``advice`` stands.
     """
 
     name: str
@@ -89,6 +92,7 @@ class IssueType:
     from_curves: bool = False
     flag_words: tuple[str, ...] = ()
     risky_advice: str = ""
+    returned_advice: str = ""
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
@@ -110,6 +114,10 @@ _TABLE = (
         no_result=True, avoidable=True, from_curves=True, flag_words=("nan", "nonfinite", "isnan"),
         risky_advice="Stabilise the runs there (gradient clipping, a learning-rate warm-up, a guard against a "
         "log or division of zero) and rerun a few seeds before trusting or dropping it.",
+        returned_advice="Read the logs of {ids}: their objective `{metric}` is {value}, the worst value there is in "
+        "the study's direction and nothing else is non-finite, which is what an objective returns for a trial it "
+        "gave up on (an exception caught, such as out of memory, or an infeasible configuration), not a loss that "
+        "blew up.",
     ),
     IssueType(
         # detectors.detect_status_mismatch: the status says it ended well, the metrics say otherwise
@@ -120,6 +128,9 @@ _TABLE = (
         colour="#8C510A", marker="P", no_result=True, avoidable=True,
         risky_advice="Make the training loop fail loudly on a non-finite loss and rerun a few configurations there: "
         "top trials ran in the same region, so the region alone does not explain these runs.",
+        returned_advice="The status of {ids} says they ended normally because the objective returned {value} instead "
+        "of raising: let the error propagate (the trial is then recorded as failed, with its message) or record the "
+        "error with the trial, so that the cause can be read.",
     ),
     IssueType(
         # detectors.detect_status: the status says the run failed, errored or crashed

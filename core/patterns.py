@@ -648,7 +648,7 @@ def recommend_all(
         shown = ids[:max_ids]
         more = f" and {len(ids) - len(shown)} more" if len(ids) > len(shown) else ""
         id_text = ("trial " if len(shown) == 1 else "trials ") + ", ".join(f"`{i}`" for i in shown) + more
-        advice = _RETURNED_ADVICE.get(kind) if returned else None
+        advice = ISSUE_TYPES[kind].returned_advice if returned else ""
         recs.append({
             "text": (advice or ISSUE_TYPES[kind].advice).format(ids=id_text, metric=metric, value=value),
             "evidence": f"{_trials(len(ids))} with {ISSUE_TYPES[kind].label}, no hyperparameter pattern",
@@ -660,18 +660,6 @@ def recommend_all(
     for i, rec in enumerate(recs, start=1):
         rec["id"] = f"R{i}"
     return recs
-
-
-_RETURNED_ADVICE = {
-    "nonfinite_metric": (
-        "Read the logs of {ids}: their objective `{metric}` is {value}, the worst value there is in the study's direction and "
-        "nothing else is non-finite, which is what an objective returns for a trial it gave up on (an exception "
-        "caught, such as out of memory, or an infeasible configuration), not a loss that blew up."),
-    "status_mismatch": (
-        "The status of {ids} says they ended normally because the objective returned {value} instead of raising: "
-        "let the error propagate (the trial is then recorded as failed, with its message) or record the error "
-        "with the trial, so that the cause can be read."),
-}
 
 
 def _worst_value_returned(summary: dict[str, Any]) -> tuple[str, str] | None:
