@@ -408,7 +408,7 @@ def _conditional_thresholds(a: _Coded, b: _Coded, strata: list[tuple[int, _Cuts]
     ca, xf = a.codes[f.rows], b.x[f.rows]
     finite = np.isfinite(xf)
     all_sorted = np.sort(xf[finite])
-    sweep_sorted = b.cuts.sorted_x  # b.x[b.order]
+    sweep_sorted = b.cuts.sorted_x  # the same as b.x[b.order], sorted once
     for i, cuts in strata:
         in_value = ca == i
         flagged_sorted = np.sort(xf[in_value & finite])

@@ -123,8 +123,8 @@ def find_patterns(
     everyone = max((a.n + a.n_rest for a in associations), default=0)
     patterns = [_describe(a, f"P{i}", also[_same_trials(a)], everyone=everyone)
                 for i, a in enumerate(chosen[:max_patterns], start=1)]
-    _stratify(patterns, chosen)
-    _stratify_marginals(patterns, chosen, significant)
+    _stratify(patterns, chosen, alpha)
+    _stratify_marginals(patterns, chosen, significant, alpha)
     _defer_nested(patterns, chosen)
     for p, a in zip(patterns, chosen):
         if a.id in folds:
@@ -303,12 +303,12 @@ def _same_trials(a: Association) -> tuple[tuple[Any, ...], int, tuple[str, ...]]
     return (tuple(r.key for r in a.regions), a.k, tuple(a.trial_ids))
 
 
-def _stratify(patterns: list[Pattern], chosen: list[Association]) -> None:
+def _stratify(patterns: list[Pattern], chosen: list[Association], alpha: float = 0.05) -> None:
     """Say which pattern explains which when a marginal's trials are mostly a pair's.
 
     A pair ``X and Y`` carries the counts of ``X without Y``: stratified by ``Y``, the
-    marginal pattern ``X`` is explained by the pair when ``X without Y`` is known to be
-    fine (:func:`alone_is_fine` for that part) or holds none of its affected trials, and
+    marginal pattern ``X`` is explained by the pair when ``X without Y`` holds none
+    of its affected trials or shows no concentration of its own (:func:`_stratified`), and
     the marginal pattern then says so and defers to the pair (``explained_by``); the next
     sweep follows the pair alone. ``X`` stands on its own only when ``X without Y`` still
     shows the issue clearly (see :func:`_stratified`); in between, it says the cell is
@@ -323,7 +323,7 @@ def _stratify(patterns: list[Pattern], chosen: list[Association]) -> None:
                         or by_id[p.association_id].regions[0].key != part.region.key):
                     continue
                 marginal = by_id[p.association_id]
-                verdict = _stratified(a, part, marginal)
+                verdict = _stratified(a, part, marginal, alpha)
                 if verdict == "explained":
                     against = (f" (against {marginal.k_rest} of {marginal.n_rest} without {part.condition})"
                                if part.k else "")
@@ -341,14 +341,14 @@ def _stratify(patterns: list[Pattern], chosen: list[Association]) -> None:
                                       f"trials to tell whether {pair.id} explains this pattern.")
 
 
-def _stratify_marginals(patterns: list[Pattern], chosen: list[Association], tested: list[Association]) -> None:
+def _stratify_marginals(patterns: list[Pattern], chosen: list[Association], tested: list[Association],
+                        alpha: float = 0.05) -> None:
     """Two marginal patterns of one issue type whose trials overlap: say which explains which.
 
     With the pair association of their two regions (``X and Z``, among the
     ``tested`` ones), each is stratified by the other: ``X`` is explained by ``Z``
-    when ``X without Z`` is fine or holds none of ``X``'s affected trials (as in
-    :func:`_stratify`) while ``Z without X`` still shows the issue clearly (95 %
-    Wilson lower bound above the rate outside ``Z``). ``X`` then says so and defers to
+    when ``X without Z`` is explained while ``Z without X`` still shows the issue
+    clearly (each part judged by :func:`_stratified`, at ``alpha``). ``X`` then says so and defers to
     ``Z`` (``explained_by``), and the next sweep follows ``Z``.
     """
     by_id = {p.association_id: a for p, a in zip(patterns, chosen)}
@@ -361,7 +361,7 @@ def _stratify_marginals(patterns: list[Pattern], chosen: list[Association], test
         if pair is None or pair.issue_type != x.issue_type or x.explained_by or z.explained_by:
             continue
         part_x, part_z = (next(q for q in pair.parts or [] if q.region.key == a.regions[0].key) for a in (ax, az))
-        if _stratified(pair, part_x, ax) == "explained" and _stratified(pair, part_z, az) == "own":
+        if _stratified(pair, part_x, ax, alpha) == "explained" and _stratified(pair, part_z, az, alpha) == "own":
             _defer(x, z, f"{x.condition} without {z.condition}", part_x.k, part_x.n,
                    f" Stratified by {z.condition}: {x.condition} without {z.condition} has {part_x.k} of "
                    f"{part_x.n}, while {z.condition} without {x.condition} still has {part_z.k} of "
@@ -441,7 +441,7 @@ def _parts_and_others(a: Association) -> list[tuple[Part, str]]:
     return [(part, parts[1 - i].condition) for i, part in enumerate(parts)] if len(parts) == 2 else []
 
 
-def _stratified(a: Association, part: Part, marginal: Association, alpha: float = 0.05) -> str:
+def _stratified(a: Association, part: Part, marginal: Association, alpha: float) -> str:
     """``explained``, ``own`` or ``unclear``: what the pair ``a`` says of the marginal pattern ``part`` names.
 
     ``part`` is the pair's cell ``X without Y``; ``marginal`` is the association of ``X``

@@ -21,7 +21,8 @@ def _association(id_: str, k: int, n: int, k_rest: int, n_rest: int, regions: tu
                        parts=[Part(**r.fields(), k=k_, n=n_) for r, (k_, n_) in zip(regions, part_counts)] or None)
 
 
-def _case(part_k: int, part_n: int, marginal_k: int, marginal_n: int, marginal_rest: tuple[int, int]):
+def _case(part_k: int, part_n: int, marginal_k: int, marginal_n: int, marginal_rest: tuple[int, int],
+          alpha: float = 0.05):
     """A pair 'optimizer = adam and lr >= 0.6' (9/12) and the marginal 'optimizer = adam' beside it."""
     pair_assoc = _association("A1", 9, 12, marginal_k - 9 + marginal_rest[0], 135 - 12, (ADAM, HIGH_LR),
                               ((part_k, part_n), (0, 24)))
@@ -31,7 +32,7 @@ def _case(part_k: int, part_n: int, marginal_k: int, marginal_n: int, marginal_r
                    condition="optimizer = adam and lr >= 0.6", explanation="", recommendation="r", trial_ids=[])
     marginal = Pattern(id="P5", association_id="A4", rule="value", issue_type="diverged", title="t", evidence=evidence,
                        condition="optimizer = adam", explanation="", recommendation="keep", trial_ids=[])
-    _stratify([pair, marginal], [pair_assoc, marginal_assoc])
+    _stratify([pair, marginal], [pair_assoc, marginal_assoc], alpha)
     return marginal.to_dict()
 
 
@@ -102,6 +103,8 @@ def test_a_large_cell_with_no_clear_excess_is_explained_by_the_pair():
 def test_a_cell_whose_excess_is_significant_stands_on_its_own():
     own = _case(4, 38, 13, 50, (1, 90))  # 4/38 against 1/90: p = 0.027
     assert "explained_by" not in own and "stands on its own beside P3" in own["explanation"]
+    strict = _case(4, 38, 13, 50, (1, 90), alpha=0.01)  # the analysis' alpha reaches the test: not significant there
+    assert strict["explained_by"] == "P3"
 
 
 def _nested_case(outer_type: str, inner_band: tuple[float, float], outer_q: float = 1e-12):
