@@ -3,7 +3,7 @@
 Built on ``scipy.special`` only: importing ``scipy.stats`` (which pulls in scipy.spatial,
 linalg and optimize) was a third of a run's start-up, for a normal quantile, a
 hypergeometric tail and Benjamini-Hochberg, which are a few lines on the special
-functions (each checked against ``scipy.stats`` in tests/test_associations.py).
+functions (each checked against ``scipy.stats`` in tests/test_stats.py).
 """
 
 from __future__ import annotations

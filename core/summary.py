@@ -192,7 +192,8 @@ def build_summary(
         ``schema_version``; ``sweep`` (``source``, ``n_trials``, ``roles``,
         ``status_counts``, ``hyperparameters`` ranges/values, ``notes``);
         ``thresholds``; ``issue_types`` (vocabulary); ``issues`` (list of
-        ``{trial_id, type, severity, detail}``); ``issue_counts``; ``trials_affected``;
+        ``{trial_id, type, severity, detail}``, plus ``epoch`` from curves; column by column,
+        :meth:`~core.records.IssueColumns.to_state`, with ``issue_columns_form``); ``issue_counts``; ``trials_affected``;
         ``severity_counts``; ``associations``; ``best_trial``; ``top_trials`` (the
         :data:`TOP_K` best, see :func:`rank_trials`); ``findings``
         (sweep-level, ids ``F1``...); ``classes`` (number of classes used by the

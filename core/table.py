@@ -262,5 +262,5 @@ def numeric_extents(hyperparameters: pd.DataFrame) -> dict[str, Extent]:
     n_values = (n_finite > 0) + (ordered[1:] > ordered[:-1]).sum(axis=0)  # NaN compares False; no overflow at 1e308
     whole = np.where(finite, values, 0)
     integral = (np.trunc(whole) == whole).all(axis=0)
-    return {col: Extent(float(lo), float(hi), int(k), int(n), bool(whole))
-            for col, lo, hi, k, n, whole in zip(numeric, lowest, highest, n_values, n_finite, integral)}
+    return {col: Extent(float(lo), float(hi), int(k), int(n), bool(is_int))
+            for col, lo, hi, k, n, is_int in zip(numeric, lowest, highest, n_values, n_finite, integral)}

@@ -6,7 +6,7 @@
   alone (:func:`trials_from_curves`) and the per-trial facts for the summary and
   pictures (:func:`curve_facts`).
 - :mod:`core.curves.segments`: the segment-reduction kernel the detectors are written in.
-- :mod:`core.curves.detectors`: the six curve rules and :func:`detect_curve_issues`.
+- :mod:`core.curves.detectors`: the seven curve rules and :func:`detect_curve_issues`.
 """
 
 from core.curves.detectors import (

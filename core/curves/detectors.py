@@ -1,4 +1,4 @@
-"""The curve detectors: six rules over a :class:`~core.curves.table.CurveTable`, one row per flagged trial.
+"""The curve detectors: seven rules over a :class:`~core.curves.table.CurveTable`, one row per flagged trial.
 
 Everything here is vectorised (:mod:`core.curves.segments`): per-trial quantities come
 from segment reductions, never from a Python loop over trials, and detectors run over
@@ -12,12 +12,13 @@ advice are in :mod:`core.issue_types`):
 type              meaning
 ================  ==========================================================
 nonfinite_metric  a metric went NaN or +/-inf; ``epoch`` is the first such step
-diverged          a loss rose to >= 10x its running minimum, losing its progress
+diverged          a loss rose to >= 10x its running minimum, losing its progress for good
 overfitting       held-out loss rose after its best step while train loss fell;
                   ``epoch`` is the best step (where to stop)
 plateau           early on, the loss stopped improving (< 1%) for 30% of the run
 oscillation       the loss swung up and down by >= 10% of its range, repeatedly
 still_improving   the held-out loss was still falling when the run ended
+no_learning       a loss-only run whose loss never got 1% below where it started
 ================  ==========================================================
 """
 
@@ -77,7 +78,7 @@ class CurveThresholds:
     overfit_noise : 3. ... and by at least 3 times the held-out noise of one evaluation ...
     overfit_train_drop : 0.01. ... while the train loss's mean over the final window is
         at least this fraction below the train loss at the held-out best (its median over
-        an equally long window centred there).
+        half a final window from the best on).
     tail_fraction : 0.2. The final window (overfitting, still_improving): the last 20%
         of the run.
     plateau_fraction : 0.3. A plateau is a stretch of 30% of the run ...
