@@ -67,7 +67,7 @@ class ModelReplyTooLarge(Exception):
 
 
 _LIMITS: contextvars.ContextVar[tuple[float, int] | None] = contextvars.ContextVar("model_call_limits", default=None)
-"""``(deadline, most bytes)`` of the model call running in this context, for :class:`LimitedTransport`."""
+"""``(deadline, most bytes)`` of the model call running in this context, for :class:`graph.http_limits.LimitedTransport`."""
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -308,7 +308,7 @@ class ModelCalls:
     ``execution_info.node_first_attempt_time``), so the analyst, the writer, their
     retries and revisions together stay within it. Every call runs in a daemon thread
     joined with a timeout of ``min(llm_timeout, time left)``, and its HTTP reply is cut
-    off at that deadline and at ``Context.llm_max_reply_bytes`` (:class:`LimitedTransport`):
+    off at that deadline and at ``Context.llm_max_reply_bytes`` (:class:`graph.http_limits.LimitedTransport`):
     a model that never answers, trickles or never stops cannot hang the run or its exit.
     """
 

@@ -129,14 +129,18 @@ def test_pictures_drawn_in_two_processes_are_the_same_bytes(monkeypatch):
     summary, table, curves = _inputs(SLICE, CURVES)
     alone = draw_pictures(summary, table=table, curves=curves, processes=1)
     assert len(alone) >= 3
+    parent, drawn_here, real_drawn = os.getpid(), [], pictures._drawn
+    monkeypatch.setattr(pictures, "_drawn", lambda build: (drawn_here.append(1) if os.getpid() == parent else None,
+                                                           real_drawn(build))[1])
     assert draw_pictures(summary, table=table, curves=curves, processes=2) == alone
+    assert 0 < len(drawn_here) < len(alone)  # the child's share came back through the pipe, not redrawn here
+    monkeypatch.setattr(pictures, "_drawn", real_drawn)
     image = Image.open(io.BytesIO(alone[0][1]))
     image.load()  # a valid PNG: PIL decodes every row
     fig = curves_figure(curves, summary)  # the first picture
     assert image.mode == "RGB" and image.size == (round(fig.get_figwidth() * pictures.DPI),
                                                   round(fig.get_figheight() * pictures.DPI))
     # a child that fails (here: killed by its first picture) costs nothing: its share is drawn here
-    parent = os.getpid()
     real = pictures._png
 
     def dies_in_the_child(fig):

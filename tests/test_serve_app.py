@@ -9,7 +9,7 @@ from starlette.testclient import TestClient
 
 from graph.serve import code_spans, create_app
 from graph.web_view import optuna_script
-from tests.conftest import SAMPLE
+from tests.conftest import EXAMPLES, SAMPLE
 
 
 @pytest.fixture
@@ -57,6 +57,14 @@ def test_a_run_page_and_its_downloads(client):
     assert client.get(url + "/files/../../etc/passwd").status_code == 404
     assert client.get(url + "/figures/nothing.png").status_code == 404
     assert client.get("/runs/nope").status_code == 404
+
+
+def test_a_patterns_evidence_names_what_its_region_is_compared_with(client):
+    """The page says 'rest of the sweep' (every trial sets the hyperparameter) as the report does (rest_label)."""
+    sweep = (EXAMPLES / "deepobs_cifar10_3c3d.csv").read_bytes()
+    page = _wait(client, client.post("/runs", files={"results_file": ("cifar.csv", sweep, "text/csv")}).json()["url"])
+    assert 'class="compact evidence-table"' in page and page.count("<th>rest of the sweep</th>") == page.count(
+        'class="compact evidence-table"')
 
 
 def test_code_spans_are_the_only_markup_added():
