@@ -260,8 +260,16 @@ def rule_inputs(table: TrialTable) -> dict[str, list[str]]:
     is on, so "suspicious validation at dropout = 0" holds by construction, whatever
     the data: with the hyperparameters shuffled across trials it came out at q = 0.02
     (digits, 11 of 43 against 0 of 77).
+
+    ``still_improving`` is never tested against the trial's planned budget
+    (``roles.budget``: ``max_epochs``...). Its rule reads a trend over the last 20 % of
+    the run with at least 5 points, so a 15-epoch run can never be flagged and "still
+    improving at max_epochs ≥ 30" holds by construction (digits: 44 of 78 against 0 of
+    42); and its advice, more epochs, is a change of that very budget.
     """
-    return {"suspicious_validation": regularisers(table)[1]}
+    budget = table.roles.budget
+    return {"suspicious_validation": regularisers(table)[1],
+            "still_improving": [budget] if budget in table.hyperparameters.columns else []}
 
 
 def _tested(drafts: list[_Draft], untested: list[_Untested]) -> list[Association]:

@@ -40,6 +40,7 @@ _SHAPES = (
     (re.compile(r"(?:/[^\s/:'\"]+){2,}/?"), "<path>"),
     (re.compile(r"'[^']*'|\"[^\"]*\""), "'…'"),
     (re.compile(r"(?<![A-Za-z_])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?"), "N"),
+    (re.compile(r"(?<![A-Za-z_])[-+]?(?:nan|inf(?:inity)?)(?![A-Za-z_])", re.IGNORECASE), "N"),
 )
 
 
@@ -47,6 +48,7 @@ def error_signature(text: str) -> str:
     """The kind of an error message: exception type plus the message with specifics masked.
 
     The last line naming an exception is used (the bottom of a traceback); numbers
+    (``nan`` and ``inf`` too: "loss is nan" and "loss is inf" are one kind of error)
     become ``N``, quoted strings ``'…'``, paths ``<path>`` and addresses ``0x…``, so
     "CUDA out of memory. Tried to allocate 2.00 GiB" and "... 512.00 MiB" are one kind
     (sizes become ``N bytes``).
@@ -79,7 +81,7 @@ def find_error_kinds(table: TrialTable, issues: pd.DataFrame, best: dict[str, An
             "kind": "error_kind",
             "title": f"{len(ids)} trial{'s' if len(ids) != 1 else ''}: {signature}",
             "detail": "same exception type and message shape"
-            + (" (a non-finite loss)" if NONFINITE_TEXT.search(signature) else "")
+            + (" (a non-finite loss)" if table.errors[rows].str.contains(NONFINITE_TEXT).any() else "")
             + (f"; it happens at {explained['condition']} ({explained['k']} of {explained['n']} there, "
                f"{explained['k_rest']} of {explained['n_rest']} elsewhere)" if explained else ""),
             "signature": signature,

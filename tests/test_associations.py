@@ -367,3 +367,27 @@ def test_a_missing_category_is_one_region_with_cells_written_missing():
     coded = _code("x", mixed, 5)
     assert coded is not None and [g.value for g in coded.groups] == ["1", "(missing)", "a"]
     assert coded.codes.tolist() == [0, 0, 2, 1]
+
+
+def test_still_improving_is_never_tested_against_the_planned_budget():
+    # Its rule needs 5 points in the last 20 % of a run: a 15-epoch run can never be flagged, so
+    # "still improving at max_epochs >= 30" would hold by construction (digits: 44 of 78 vs 0 of 42).
+    rows = [{"trial_id": f"t{i}", "max_epochs": [15, 30, 60][i % 3], "lr": [0.001, 0.01, 0.1, 0.3][i % 4],
+             "val_loss": 0.5} for i in range(60)]
+    table = table_from_records(rows)
+    assert table.roles.budget == "max_epochs" and "max_epochs" in table.hyperparameters.columns
+    flagged = [f"t{i}" for i in range(60) if i % 3 and i % 4 == 0]  # longer budgets at lr 0.001 only
+    issues = pd.DataFrame({"trial_id": flagged, "type": "still_improving"})
+    tested = [a for a in associate_issues(table, issues) if a.issue_type == "still_improving"]
+    assert tested and not any("max_epochs" in a.hyperparameters for a in tested)
+    assert any(a.hyperparameters == ["lr"] for a in tested)  # the searched hyperparameters still are
+
+
+def test_other_issue_types_are_still_tested_against_the_planned_budget():
+    # Overfitting with more epochs is a real effect of the budget: it stays testable.
+    rows = [{"trial_id": f"t{i}", "max_epochs": [15, 30, 60][i % 3], "lr": [0.001, 0.01, 0.1, 0.3][i % 4],
+             "val_loss": 0.5} for i in range(60)]
+    table = table_from_records(rows)
+    issues = pd.DataFrame({"trial_id": [f"t{i}" for i in range(60) if i % 3 == 2], "type": "overfitting"})
+    tested = [a for a in associate_issues(table, issues) if a.issue_type == "overfitting"]
+    assert any(a.hyperparameters == ["max_epochs"] and a.q < 0.05 for a in tested)

@@ -378,3 +378,27 @@ def test_a_best_value_far_inside_a_declared_range_is_no_edge_but_one_on_its_boun
     (f,) = [f for f in find_sweep_findings(table, issues, best, on)
             if f["kind"] == "edge_of_range" and f["hyperparameter"] == "dropout"]
     assert f["side"] == "low" and f["searched"] == [0.3, 0.5]
+
+
+def test_nan_and_inf_in_an_error_message_are_one_kind_of_error():
+    # diabetes: "train loss is nan at epoch 7" (23 trials) and "... is inf at epoch 3" (6) were two groups
+    assert (error_signature("FloatingPointError: train loss is nan at epoch 7")
+            == error_signature("FloatingPointError: train loss is inf at epoch 3")
+            == error_signature("FloatingPointError: train loss is -Infinity at epoch 12")
+            == "FloatingPointError: train loss is N at epoch N")
+
+
+def test_words_that_merely_contain_nan_or_inf_are_kept():
+    assert error_signature("KeyError: 'x' missing in info of nanny_layer") == "KeyError: '…' missing in info of nanny_layer"
+    assert error_signature("ValueError: Infinite loop detected in inference") == (
+        "ValueError: Infinite loop detected in inference")
+
+
+def test_a_group_of_nan_and_inf_losses_is_still_said_to_be_a_non_finite_loss():
+    messages = ["FloatingPointError: train loss is nan at epoch 7", "FloatingPointError: train loss is inf at epoch 3",
+                "ZeroDivisionError: division by zero"]
+    rows = [{"trial_id": f"f{i}", "status": "failed", "lr": 0.1, "val_loss": "", "error": m} for i, m in enumerate(messages)]
+    rows += [{"trial_id": f"ok{i}", "status": "completed", "lr": 0.01, "val_loss": 0.3, "error": ""} for i in range(3)]
+    kinds = {f["exception"]: f for f in _findings(rows) if f["kind"] == "error_kind"}
+    assert kinds["FloatingPointError"]["n_trials"] == 2 and "(a non-finite loss)" in kinds["FloatingPointError"]["detail"]
+    assert "non-finite" not in kinds["ZeroDivisionError"]["detail"]

@@ -144,3 +144,62 @@ def test_a_risky_region_keeps_its_lead_and_its_parts_without_top_trials_become_p
     assert [p["condition"] for p in patterns] == ["optimizer = sgd and lr ≤ 5.4e-05"]
     (risky,) = [lead for lead in leads if lead.get("risky")]
     assert risky["condition"] == "lr ≤ 0.0005" and "P1 leaves out its part where none lies" in risky["why"]
+
+
+def _error_finding(region: Region, k: int, n: int):
+    return {"id": "F1", "kind": "error_kind", "title": f"{k} trials: FloatingPointError", "n_trials": k,
+            "signature": "FloatingPointError: train loss is N at epoch N", "budget_cut": False,
+            "trial_ids": [f"t{i}" for i in range(k)],
+            "explained_by": region.fields() | {"k": k, "n": n, "k_rest": 0, "n_rest": 100 - n, "p": 1e-9, "q": 1e-8}}
+
+
+def _with_error_finding(top):
+    # A crash pattern at lr >= 0.6 stands; the error group concentrates at the wider lr >= 0.0015.
+    crash = _association("A1", "failed", 12, 20, 17, 80, (HIGH_LR,))
+    summary = {"issues": [], "top_trials": top, "associations": [crash.to_dict()],
+               "findings": [_error_finding(Region(hyperparameter="lr", rule="threshold", low=0.0015), 29, 51)]}
+    patterns, leads = find_patterns([crash], top=top)
+    return recommend_all(summary, patterns, leads=leads)[-1]["text"]
+
+
+def test_an_error_group_whose_region_holds_a_top_trial_is_not_advised_out():
+    # diabetes: NaN losses at lr >= 0.00152 (29 of 51) and the 9th best trial at lr 0.0100
+    text = _with_error_finding(_top({"optimizer": "sgd", "lr": 0.001}, {"optimizer": "sgd", "lr": 0.01}))
+    assert "fix it, but do not leave lr ≥ 0.0015 out of the next sweep as a whole" in text
+    assert "best2 (rank 2)" in text and "P1 leaves out its part where none lies" in text
+
+
+def test_an_error_group_whose_region_holds_no_top_trial_is_left_out_until_fixed():
+    text = _with_error_finding(_top({"optimizer": "sgd", "lr": 0.001}, {"optimizer": "sgd", "lr": 0.0002}))
+    assert text.endswith("fix it or leave lr ≥ 0.0015 out of the next sweep until it is fixed.")
+
+
+BIG_BATCH = Region(hyperparameter="batch_size", rule="threshold", low=512)
+
+
+def _crash_and_confounded_pair(pair_ids):
+    # 20 crashes, all at batch_size >= 512 (20 of 20); "adam and weight_decay = 0" holds 8 of them and a top trial.
+    crash = _association("A1", "failed", 20, 20, 0, 80, (BIG_BATCH,), q=1e-17)
+    wd0 = Region(hyperparameter="weight_decay", rule="value", low=0.0, high=0.0)
+    pair = _association("A2", "failed", 8, 14, 12, 86, (ADAM, wd0), ((4, 30), (3, 20)), q=0.02)
+    pair.trial_ids[:] = pair_ids
+    top = _top({"optimizer": "sgd", "lr": 0.01, "batch_size": 16, "weight_decay": 0.001},
+               {"optimizer": "adam", "lr": 0.01, "batch_size": 16, "weight_decay": 0.0})
+    return find_patterns([crash, pair], top=top)
+
+
+def test_a_risky_region_whose_affected_trials_a_pattern_holds_is_no_risky_region():
+    patterns, leads = _crash_and_confounded_pair([f"t{i}" for i in range(8)])
+    assert [p["condition"] for p in patterns] == ["batch_size ≥ 512"]
+    assert not [lead for lead in leads if lead.get("risky")]
+
+
+def test_a_risky_region_with_affected_trials_outside_every_pattern_stays_risky():
+    # The crash pattern no longer holds every crash: the pair's own trials are not all inside it.
+    crash = _association("A1", "failed", 12, 20, 8, 80, (BIG_BATCH,), q=1e-9)
+    wd0 = Region(hyperparameter="weight_decay", rule="value", low=0.0, high=0.0)
+    pair = _association("A2", "failed", 8, 14, 12, 86, (ADAM, wd0), ((4, 30), (3, 20)), q=0.02)
+    pair.trial_ids[:] = [f"t{i}" for i in range(4)] + [f"x{i}" for i in range(4)]
+    top = _top({"optimizer": "adam", "lr": 0.01, "batch_size": 16, "weight_decay": 0.0})
+    patterns, leads = find_patterns([crash, pair], top=top)
+    assert [lead["condition"] for lead in leads if lead.get("risky")] == ["optimizer = adam and weight_decay = 0"]

@@ -145,3 +145,29 @@ def test_a_pattern_reaching_outside_the_region_or_a_milder_type_explains_nothing
     assert "explained_by" not in p2 and p2["recommendation"] == "r2"
     p1, p2 = _nested_case("plateau", (0.1585, 3.981))  # a plateau never explains runs that learned nothing
     assert "explained_by" not in p2 and "It also explains" not in p1["explanation"]
+
+
+def _grid_floor_case(marginal_n: int):
+    """Pair 'dropout = 0 and lr >= 0.6' (9/12; dropout = 0 without it: 0 of 10) and the marginal 'dropout <= 0'."""
+    zero = Region(hyperparameter="dropout", rule="value", low=0.0, high=0.0)
+    floor = Region(hyperparameter="dropout", rule="threshold", high=0.0)
+    pair_assoc = _association("A1", 9, 12, 0, 123, (zero, HIGH_LR), ((0, 10), (0, 30)))
+    marginal_assoc = _association("A4", 9, marginal_n, 0, 135 - marginal_n, (floor,))
+    evidence = Evidence(k=9, n=12, k_rest=0, n_rest=123, p=1e-3, q=1e-2)
+    pair = Pattern(id="P6", association_id="A1", rule="pair", issue_type="diverged", title="t", evidence=evidence,
+                   condition="dropout = 0 and lr >= 0.6", explanation="", recommendation="r", trial_ids=[])
+    marginal = Pattern(id="P8", association_id="A4", rule="threshold", issue_type="diverged", title="t",
+                       evidence=evidence, condition="dropout ≤ 0", explanation="", recommendation="keep", trial_ids=[])
+    _stratify([pair, marginal], [pair_assoc, marginal_assoc])
+    return marginal.to_dict()
+
+
+def test_a_threshold_at_the_lowest_grid_value_is_stratified_as_that_value():
+    # digits: "generalisation gap at dropout ≤ 0" (22 of 43) stood beside "dropout = 0 and lr ≥ 0.0028" (22 of 33)
+    p = _grid_floor_case(22)  # 10 without the pair + 12 in it: the same 22 trials as dropout = 0
+    assert p["explained_by"] == "P6" and p["recommendation"].startswith("Follow P6")
+
+
+def test_a_wider_threshold_than_the_pair_region_is_not_taken_for_it():
+    p = _grid_floor_case(40)  # dropout <= 0 would hold 40 trials, dropout = 0 only 22: another region
+    assert "explained_by" not in p and p["recommendation"] == "keep"
