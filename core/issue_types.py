@@ -238,7 +238,7 @@ _TABLE = (
     IssueType(
         # curves.detectors.detect_curve_still_improving: held-out loss still falling at the end
         "still_improving", "low", "under-trained runs (still improving)", "still improving",
-        advice="Give {ids} more epochs: their validation loss was still falling when they ended.",
+        advice="Give more epochs to {ids}: their validation loss was still falling when they ended.",
         words=r"still improving|still falling|under-?trained", colour="#009E73", marker="p", from_curves=True,
     ),
     IssueType(

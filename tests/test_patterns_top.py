@@ -203,3 +203,10 @@ def test_a_risky_region_with_affected_trials_outside_every_pattern_stays_risky()
     top = _top({"optimizer": "adam", "lr": 0.01, "batch_size": 16, "weight_decay": 0.0})
     patterns, leads = find_patterns([crash, pair], top=top)
     assert [lead["condition"] for lead in leads if lead.get("risky")] == ["optimizer = adam and weight_decay = 0"]
+
+
+def test_more_epochs_for_a_long_list_of_trials_reads_once():
+    issues = [{"trial_id": f"t{i}", "type": "still_improving"} for i in range(9)]
+    (rec,) = recommend_all({"issues": issues, "findings": []}, [])
+    assert rec["text"].startswith("Give more epochs to trials `t0`") and "and 4 more:" in rec["text"]
+    assert "more more" not in rec["text"]
