@@ -74,15 +74,14 @@ def hypergeom_logsf(x: np.ndarray, total: np.ndarray, good: np.ndarray, draws: n
     """The log of P(X > x) for X ~ Hypergeometric(total, good, draws), exact to double precision.
 
     Same as ``scipy.stats.hypergeom.logsf(x, total, good, draws)``, which sums every
-    term of the tail in a Python loop per element: 650 tests on a million trials take
-    it 25 s, this 17 ms (``benchmarks/bench_hypergeom.py``), and ``hypergeom.sf`` (1 ms)
-    underflows to 0 for the strong cuts that must still be ranked (and needs ``scipy.stats``,
-    a second of start-up). Here the terms are summed outward from the start of the tail,
-    in blocks vectorised over all elements, relative to the first (largest) term so
-    that nothing underflows, and stop once every remaining term is below ``tol`` times
-    the sum: past the mode the terms fall faster than geometrically. Tails that start
-    before the mode are taken as one minus the lower tail, summed the same way
-    downwards (such a tail is never small, so nothing is lost there).
+    term of the tail in a Python loop per element (650 tests on a million trials: 25 s;
+    ``benchmarks/bench_hypergeom.py``), and unlike ``hypergeom.sf``, which underflows to 0
+    for the strong cuts that must still be ranked (and needs ``scipy.stats``, a second
+    of start-up). The tail is summed outward from its start, as ratios to the first
+    (largest) term so that nothing underflows, until every remaining term is below
+    ``tol`` times the sum (:func:`_ratio_sums`). A tail that starts before the mode is
+    taken as one minus the lower tail (such a tail is never small, so nothing is lost
+    there), and the lower tail of X is summed as the upper tail of ``draws - X``.
     """
     x, total, good, draws = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, total, good, draws)))
     shape = x.shape
@@ -90,10 +89,14 @@ def hypergeom_logsf(x: np.ndarray, total: np.ndarray, good: np.ndarray, draws: n
     lo = np.maximum(0.0, draws - (total - good))
     hi = np.minimum(good, draws)
     mode = np.floor((draws + 1) * (good + 1) / (total + 2))
-    upper = x + 1 > mode  # sum P(X = x+1 ...) upwards
+    upper = x + 1 > mode  # sum P(X = x+1 ...) upwards, else P(X = x), P(X = x-1) ... downwards
     start = np.clip(np.where(upper, x + 1, x), lo, hi)
-    log_tail = _log_tail_sum(start, total, good, draws, lo, hi, np.where(upper, 1.0, -1.0), tol)
+    first = _log_pmf(start, total, good, draws)
+    # X <= j is draws - X >= draws - j, and draws - X ~ Hypergeometric(total, total - good, draws)
+    sums = _ratio_sums(np.where(upper, start, draws - start), total, np.where(upper, good, total - good), draws,
+                       np.where(upper, hi, draws - lo), tol)
     with np.errstate(divide="ignore"):
+        log_tail = first + np.log(sums)
         log_sf = np.where(upper, log_tail, np.log1p(-np.minimum(1.0, np.exp(log_tail))))
         log_sf = np.where(x >= hi, -np.inf, np.where(x < lo, 0.0, log_sf))
     return np.minimum(log_sf, 0.0).reshape(shape)
@@ -107,53 +110,45 @@ def _log_choose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return gammaln(a + 1) - gammaln(b + 1) - gammaln(a - b + 1)
 
 
-def _log_tail_sum(start: np.ndarray, total: np.ndarray, good: np.ndarray, draws: np.ndarray, lo: np.ndarray,
-                  hi: np.ndarray, step: np.ndarray, tol: float, block: int = 32) -> np.ndarray:
-    """The log of the sum of P(X = j) for j = start, start + step, ... within [lo, hi], until negligible.
+def _ratio_sums(start: np.ndarray, total: np.ndarray, good: np.ndarray, draws: np.ndarray, end: np.ndarray,
+                tol: float) -> np.ndarray:
+    """The sum of P(X = j) / P(X = start) for j = start ... end, until the terms are below ``tol`` times the sum.
 
-    The terms fall away from ``start`` (it lies on the far side of the mode), so they
-    are summed as ratios to the first one, whose log is added at the end. Terms are
-    evaluated a block at a time (log-space, vectorised over elements and terms; the
-    block starts at ``block`` terms and grows fourfold), so a short tail costs little
-    and even one that starts at the mode of a wide distribution takes a handful of
-    iterations.
+    ``start`` lies at or past the mode, so the terms fall (faster than geometrically).
+    Each is the running product of the ratios of neighbouring probabilities, a rational
+    function of ``j`` (no logarithm or exponential per term). Rows are summed in blocks
+    whose width is about the number of terms they need (the first ratio's geometric
+    bound, or ten standard deviations: past the mode a tail is within that), rounded up
+    to a power of two so that rows of a width go together; a row not done after its
+    block goes on with a block twice as wide.
     """
-    first = _log_pmf(start, total, good, draws)
-    acc = np.zeros(start.shape)
-    j0 = start.copy()
-    offset = np.zeros(start.shape)  # log of the current block's first term relative to ``first``
-    active = np.ones(start.shape, dtype=bool)
-    while active.any():
-        offsets = np.arange(block, dtype=float)
-        idx = np.flatnonzero(active)
-        js = j0[idx, None] + step[idx, None] * offsets
-        valid = (js >= lo[idx, None]) & (js <= hi[idx, None])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = _log_ratios(js, total[idx, None], good[idx, None], draws[idx, None], step[idx] > 0)
-            log_terms = offset[idx, None] + np.concatenate([np.zeros((len(idx), 1)), np.cumsum(ratio[:, :-1], axis=1)],
-                                                           axis=1)
-            terms = np.where(valid, np.exp(log_terms), 0.0)
-        acc[idx] += terms.sum(axis=1)
-        offset[idx] = log_terms[:, -1] + ratio[:, -1]
-        j0[idx] += step[idx] * block
-        block = min(4 * block, 1024)
-        active[idx] = valid[:, -1] & (terms[:, -1] > tol * acc[idx])
+    acc, term, j = np.ones(start.shape), np.ones(start.shape), start.copy()
+    first_ratio = _ratio(start, total, good, draws)
+    sd = np.sqrt(draws * (good / total) * (1 - good / total) * (total - draws) / np.maximum(total - 1, 1))
     with np.errstate(divide="ignore"):
-        return first + np.log(acc)
+        width = np.where(first_ratio < 1, np.log(tol) / np.log(np.maximum(first_ratio, 1e-300)), np.inf)
+    width = np.minimum(np.minimum(width, 10 * sd + 16), end - start)
+    active = (j < end) & (first_ratio > 0)
+    while active.any():
+        idx = np.flatnonzero(active)
+        log2_width = np.ceil(np.log2(np.maximum(width[idx], 1))).astype(int)
+        for w in np.unique(log2_width):
+            rows = idx[log2_width == w]
+            js = j[rows, None] + np.arange(2 ** w, dtype=float)
+            ratios = _ratio(js, total[rows, None], good[rows, None], draws[rows, None])
+            ratios[js >= end[rows, None]] = 0.0
+            terms = term[rows, None] * np.cumprod(ratios, axis=1)
+            acc[rows] += terms.sum(axis=1)
+            term[rows] = terms[:, -1]
+            j[rows] += 2 ** w
+        active[idx] = (j[idx] < end[idx]) & (term[idx] > tol * acc[idx])
+        width[idx] *= 2
+    return acc
 
 
-def _log_ratios(j: np.ndarray, total: np.ndarray, good: np.ndarray, draws: np.ndarray, up: np.ndarray) -> np.ndarray:
-    """The log ratio of neighbouring probabilities: to P(j + 1) for rows going up, to P(j - 1) for the others."""
-    out = np.empty(j.shape)
-    for rows, sign in ((up, 1), (~up, -1)):
-        if not rows.any():
-            continue
-        x, t, g, d = j[rows], total[rows], good[rows], draws[rows]
-        if sign > 0:
-            out[rows] = np.log((g - x) * (d - x)) - np.log((x + 1) * (t - g - d + x + 1))
-        else:
-            out[rows] = np.log(x * (t - g - d + x)) - np.log((g - x + 1) * (d - x + 1))
-    return out
+def _ratio(j: np.ndarray, total: np.ndarray, good: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """P(X = j + 1) / P(X = j) for X ~ Hypergeometric(total, good, draws)."""
+    return ((good - j) * (draws - j)) / ((j + 1) * (total - good - draws + j + 1))
 
 
 def bh_qvalues(p: np.ndarray) -> np.ndarray:

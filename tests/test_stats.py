@@ -29,6 +29,62 @@ def test_fisher_tail_agrees_with_scipy_hypergeom_sf_to_1e9():
     assert fisher_greater(6, 10, 5, 100) == 0.0  # more flagged in the group than in the sweep
 
 
+def _extreme_cases() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(x, total, good, draws): edges of the support, tails at the mode, skewed and huge distributions."""
+    cases = [(-1, 10, 3, 4), (0, 10, 3, 4), (2, 10, 3, 4), (3, 10, 3, 4), (5, 10, 3, 4),  # below, in, past the support
+             (0, 1, 1, 1), (-1, 1, 0, 1), (0, 5, 0, 3), (0, 5, 5, 3), (2, 5, 5, 3), (0, 7, 3, 0), (1, 7, 3, 7),
+             (4, 1_000_000, 5, 500_000), (0, 1_000_000, 1, 999_999),  # few flagged in a huge sweep
+             (499_999, 1_000_000, 500_000, 999_999), (250_000, 1_000_000, 500_000, 500_000)]  # last term; the mode
+    for total, good, draws in ((1_000_000, 160_000, 500_000), (2_000_000, 1_000, 1_999_000), (100_000, 99_000, 60_000),
+                               (1_000_000, 3, 17), (60, 30, 30)):  # every x around the mean, and the far tails
+        mean, sd = draws * good / total, max(1.0, np.sqrt(draws * good / total))
+        lo, hi = max(0, draws - (total - good)), min(good, draws)
+        for x in {*np.round(mean + sd * np.array([-50, -6, -3, -1, -0.5, 0, 0.5, 1, 3, 6, 50])).astype(int), lo, hi - 1}:
+            cases.append((int(np.clip(x, lo - 1, hi)), total, good, draws))
+    return tuple(np.array(c, dtype=float) for c in zip(*cases))
+
+
+def test_log_tail_agrees_with_scipy_on_extreme_cases():
+    """Support edges, tails starting at the mode, Poisson-like and near-total draws.
+
+    The p-value is scipy's ``sf`` to 1e-9 relative up to 100,000 trials and 1e-8 at two
+    million (the log of the tail's first term is a difference of log-gammas of about
+    3e7 there: a few 1e-9 of absolute error); where ``sf`` underflows, the log is
+    scipy's ``logsf`` to 1e-9. (Near p = 1 scipy's ``logsf`` is the less exact one:
+    P(X > 0) with one flagged trial of a million and 999,999 drawn is 0.999999 exactly,
+    whose log ``logsf`` gives as -1.00048e-6.)
+    """
+    from core.stats import hypergeom_logsf
+
+    x, total, good, draws = _extreme_cases()
+    got = hypergeom_logsf(x, total, good, draws)
+    sf, logsf = stats.hypergeom.sf(x, total, good, draws), stats.hypergeom.logsf(x, total, good, draws)
+    assert np.array_equal(np.isneginf(got), np.isneginf(logsf)) and not np.isnan(got).any()
+    listed = sf > 1e-290
+    small = listed & (total <= 100_000)
+    assert np.allclose(np.exp(got[small]), sf[small], rtol=1e-9, atol=0)
+    assert np.allclose(np.exp(got[listed]), sf[listed], rtol=1e-8, atol=0)
+    tiny = ~listed & np.isfinite(logsf)
+    assert tiny.sum() >= 3 and np.allclose(got[tiny], logsf[tiny], rtol=1e-9)
+    assert hypergeom_logsf(0, 1_000_000, 1, 999_999) == pytest.approx(np.log1p(-1e-6), rel=1e-12)
+
+
+def test_log_tail_ranks_cuts_as_scipy_does():
+    """A threshold search ranks ~60 cuts of one issue type on log p: the order is scipy logsf's, underflow or not."""
+    from core.stats import log_fisher_greater
+
+    for n_total, k_total, seed in ((1_000_000, 160_000, 0), (100_000, 2_000, 1), (5_000, 40, 2)):
+        rng = np.random.default_rng(seed)
+        n = np.sort(rng.choice(np.arange(1, n_total), 64, replace=False))
+        k = np.minimum(n, np.round(k_total * (n / n_total) ** rng.uniform(0.3, 1.0, 64))).astype(int)
+        k = np.clip(k, np.maximum(0, n - (n_total - k_total)), k_total)
+        ours = log_fisher_greater(k, n, k_total, n_total)
+        theirs = np.where(k > 0, stats.hypergeom.logsf(k - 1, n_total, k_total, n), 0.0)
+        assert np.allclose(ours, theirs, rtol=1e-9, atol=1e-12)
+        distinct = np.abs(np.subtract.outer(theirs, theirs)) > 1e-9 * np.maximum(1, np.abs(theirs))[:, None]
+        assert np.array_equal(np.less.outer(ours, ours) & distinct, np.less.outer(theirs, theirs) & distinct)
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_bh_is_scipys_false_discovery_control_to_the_last_bit(seed):
     rng = np.random.default_rng(seed)
