@@ -105,7 +105,8 @@ def find_patterns(
     stand, folds, risky = protect_top_trials([*best.values(), *chosen_pairs], significant, holding)
     risky = [w for w in risky if not any(_holds_every_affected(z, w) for z in stand if z.id not in holding)]
     narrower = {w.id: best[(w.issue_type, w.hyperparameter)] for w in shadowed}  # no risky region: a narrower one stands
-    parts = {w.id: _parts_without_top_trials(w, narrower.get(w.id), significant, holding) for w in [*shadowed, *risky]}
+    parts = {w.id: _parts_without_top_trials(w, narrower.get(w.id), significant, holding, min_support, stand)
+             for w in [*shadowed, *risky]}
     for w in [*shadowed, *risky]:
         for pair in parts[w.id]:
             folds.setdefault(pair.id, []).append(w)
@@ -240,7 +241,8 @@ def _refining_pair(a: Association, significant: list[Association],
 
 
 def _parts_without_top_trials(w: Association, narrower: Association | None, significant: list[Association],
-                              holding: dict[str, list[dict[str, Any]]]) -> list[Association]:
+                              holding: dict[str, list[dict[str, Any]]], min_support: int = 3,
+                              standing: list[Association] = ()) -> list[Association]:
     """The parts of a wider region holding top trials that a next sweep can still leave out.
 
     ``narrower`` is None for a risky region (no narrower cut stands for it).
@@ -253,11 +255,17 @@ def _parts_without_top_trials(w: Association, narrower: Association | None, sign
     (``optimizer = adam and lr ≥ 0.0398``: a cap on the learning rate for adam alone):
     the most significant one, and the most significant one of each other value of its
     ``V``'s hyperparameter (the setting that spares the top trials is one, the others
-    get the wider cut; strata of every other hyperparameter would flood the
-    patterns). Only for failures of high severity: a plateau is not worth a range of
-    its own per setting. DeepOBS fmnist 2c2d: no learning at lr ≥ 0.0398
-    (34 of 63) held gradient descent's top trials at lr 0.158, and adam's runs that
-    learned nothing between 0.016 and 0.25 were left in the next sweep.
+    get the wider cut). A part within another hyperparameter's setting is added only
+    when it holds at least ``min_support`` affected trials that no part so far and no
+    ``standing`` pattern of its issue type holds (:func:`_new_affected`): a second
+    mechanism, not the same trials cut another way, so strata of every other
+    hyperparameter do not flood the patterns. Only for
+    failures of high severity: a plateau is not worth a range of its own per setting.
+    DeepOBS fmnist 2c2d: no learning at lr ≥ 0.0398 (34 of 63) held gradient descent's
+    top trials at lr 0.158, and adam's runs that learned nothing between 0.016 and 0.25
+    were left in the next sweep. Diabetes: no learning at lr ≤ 0.000502 (20 of 41) held
+    seven top trials; plain SGD below 5.4e-05 (8 of 8) was left out, and scaled targets
+    below 0.000118 (11 of 15, 4 of them not SGD's) were kept.
     """
     out: list[Association] = []
     if ISSUE_TYPES[w.issue_type].severity != "high":
@@ -269,11 +277,24 @@ def _parts_without_top_trials(w: Association, narrower: Association | None, sign
         first, second = b.regions
         if (second.hyperparameter != w.hyperparameter or second.direction != w.direction or first.key in used
                 or (narrower is not None and _region_within(second, narrower.regions[0]))
-                or (out and first.hyperparameter != out[0].regions[0].hyperparameter)):
+                or (out and first.hyperparameter != out[0].regions[0].hyperparameter
+                    and _new_affected(b, [*out, *(a for a in standing if a.issue_type == w.issue_type)])
+                    < min_support)):
             continue
         used.add(first.key)
         out.append(b)
     return out
+
+
+def _new_affected(b: Association, earlier: list[Association]) -> int:
+    """How many of ``b``'s affected trials lie in none of the ``earlier`` associations, at least.
+
+    Exact when every one lists all its affected trials (``trial_ids`` hold up to 20),
+    else the lower bound ``b.k`` minus the earlier ones' counts.
+    """
+    if all(len(a.trial_ids) >= a.k for a in [b, *earlier]):
+        return len(set(b.trial_ids).difference(*(a.trial_ids for a in earlier)))
+    return b.k - sum(a.k for a in earlier)
 
 
 def _not_as_a_whole(p: Pattern, w: Association, trials: list[dict[str, Any]], parts: list[Pattern]) -> None:

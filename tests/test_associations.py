@@ -391,3 +391,32 @@ def test_other_issue_types_are_still_tested_against_the_planned_budget():
     issues = pd.DataFrame({"trial_id": [f"t{i}" for i in range(60) if i % 3 == 2], "type": "overfitting"})
     tested = [a for a in associate_issues(table, issues) if a.issue_type == "overfitting"]
     assert any(a.hyperparameters == ["max_epochs"] and a.q < 0.05 for a in tested)
+
+
+def _budget_sweep():
+    """120 trials, max_epochs 40 or 80, lr on a log grid; no learning at lr <= 3e-5 where the budget is 80."""
+    rows, flagged = [], []
+    for i in range(120):
+        lr, budget = [1e-5, 3e-5, 1e-4, 1e-3, 1e-2][i % 5], [40, 80][(i // 5) % 2]
+        rows.append({"trial_id": f"t{i}", "max_epochs": budget, "lr": lr, "val_loss": 0.5})
+        if lr <= 3e-5 and budget == 80:
+            flagged.append(f"t{i}")
+    return table_from_records(rows), flagged
+
+
+def test_a_larger_budget_is_never_named_a_cause_of_no_learning():
+    table, flagged = _budget_sweep()
+    issues = pd.DataFrame({"trial_id": flagged, "type": "no_learning"})
+    tested = associate_issues(table, issues)
+    assert not any(r.hyperparameter == "max_epochs" and r.low is not None and r.low > 40
+                   for a in tested for r in a.regions)
+    assert any(a.hyperparameters == ["lr"] and a.direction == "below" and a.q < 0.05 for a in tested)
+
+
+def test_a_too_short_budget_and_other_issue_types_still_are():
+    table, flagged = _budget_sweep()
+    shorter = [f"t{int(t[1:]) - 5}" for t in flagged]  # the same lrs at max_epochs = 40
+    tested = associate_issues(table, pd.DataFrame({"trial_id": shorter, "type": "no_learning"}))
+    assert any("max_epochs" in a.hyperparameters and a.q < 0.05 for a in tested)
+    tested = associate_issues(table, pd.DataFrame({"trial_id": flagged, "type": "diverged"}))
+    assert any(r.hyperparameter == "max_epochs" and r.low == 80 for a in tested if a.q < 0.05 for r in a.regions)

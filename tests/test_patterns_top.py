@@ -210,3 +210,34 @@ def test_more_epochs_for_a_long_list_of_trials_reads_once():
     (rec,) = recommend_all({"issues": issues, "findings": []}, [])
     assert rec["text"].startswith("Give more epochs to trials `t0`") and "and 4 more:" in rec["text"]
     assert "more more" not in rec["text"]
+
+
+def _risky_low_lr(scaled_ids):
+    """diabetes: no learning at lr <= 0.0005 (20 of 41) holds top trials; with sgd, lr <= 5.4e-5 (8 of 8) and with
+    scaled targets, lr <= 0.000118 (11 of 15) hold none. ``scaled_ids``: the scaled-target cell's affected trials."""
+    low = Region(hyperparameter="lr", rule="threshold", high=0.0005)
+    wide = _association("A1", "no_learning", 20, 41, 1, 59, (low,), q=2e-4)
+    sgd = _association("A2", "no_learning", 8, 8, 13, 92, (SGD, Region(hyperparameter="lr", rule="threshold", high=5.4e-5)),
+                       ((0, 25), (13, 30)), q=4.5e-3)
+    scaled = _association("A3", "no_learning", 11, 15, 10, 85,
+                          (Region(hyperparameter="scale_targets", rule="value", value="yes"),
+                           Region(hyperparameter="lr", rule="threshold", high=1.18e-4)), ((0, 35), (4, 10)), q=9e-3)
+    sgd = Association.from_dict({**sgd.to_dict(), "lo": None, "hi": 5.4e-5, "direction": "below"})
+    scaled = Association.from_dict({**scaled.to_dict(), "lo": None, "hi": 1.18e-4, "direction": "below",
+                                    "trial_ids": scaled_ids})
+    top = _top({"optimizer": "momentum", "lr": 3e-5, "scale_targets": "no"},
+               {"optimizer": "sgd", "lr": 7.3e-5, "scale_targets": "no"},
+               {"optimizer": "adam", "lr": 2.9e-4, "scale_targets": "yes"})
+    return find_patterns([wide, sgd, scaled], top=top)
+
+
+def test_a_part_within_another_hyperparameters_setting_stands_when_it_holds_other_failed_trials():
+    # 4 of the scaled-target cell's 11 trials are not sgd's: a second mechanism, left out too.
+    patterns, _ = _risky_low_lr([f"t{i}" for i in range(7)] + ["u1", "u2", "u3", "u4"])
+    assert [p["condition"] for p in patterns] == ["optimizer = sgd and lr ≤ 5.4e-05",
+                                                  "scale_targets = yes and lr ≤ 0.000118"]
+
+
+def test_a_part_that_cuts_the_same_failed_trials_another_way_does_not_stand():
+    patterns, _ = _risky_low_lr([f"t{i}" for i in range(8)] + ["u1", "u2"] + ["t0"])  # 2 new trials only
+    assert [p["condition"] for p in patterns] == ["optimizer = sgd and lr ≤ 5.4e-05"]
