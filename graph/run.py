@@ -19,6 +19,8 @@ stderr, no traceback); 3 on an internal error (one line; ``--debug`` adds the tr
 from __future__ import annotations
 
 import argparse
+import atexit
+import logging
 import os
 import sys
 import tempfile
@@ -484,19 +486,27 @@ def one_line(text: str) -> str:
 
 
 def cli() -> None:
-    """The ``hparam-inspect`` entry point: :func:`main`, then exit even if a model call is still stuck.
+    """The ``hparam-inspect`` entry point: :func:`main`, then exit at once, even if a model call is still stuck.
 
     Model calls run in daemon threads and are cut off at their deadline, but a library
     may keep a non-daemon worker waiting on a socket; interpreter exit would wait for it.
-    Once the report is written nothing is left to do, so the process ends at once.
+    And the interpreter's own teardown frees every object of the sweep one by one
+    (0.3 s of a 100,000-trial run). Once the report is written nothing is left to do,
+    so the process ends at once (``os._exit``, streams and logs flushed first).
     """
     code = main()
     stuck = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
     if stuck:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+        _end_now(code)
+    atexit.register(_end_now, code)  # the last registered runs first: before the teardown, after any finally of a caller
     sys.exit(code)
+
+
+def _end_now(code: int) -> None:
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _load_dotenv() -> None:
