@@ -1,9 +1,10 @@
 """Sweep-level findings: facts about the sweep as a whole, not about one trial.
 
-Each finder is a function ``(table, issues, best_trial) -> list of findings`` listed in
-:data:`FINDERS`; a finding is a JSON-native dict with ``kind``, ``title`` (one line),
-``detail``, ``trial_ids`` (at most ``max_ids``), ``n_trials`` (the full count) and
-kind-specific keys. :func:`find_sweep_findings` numbers them ``F1``, ``F2``...
+Each finder is a function ``(table, issues, best_trial, space) -> list of findings`` listed
+in :data:`FINDERS` (``space``: the declared search space, read by the finders that need
+it); a finding is a JSON-native dict with ``kind``, ``title`` (one line), ``detail``,
+``trial_ids`` (at most ``max_ids``), ``n_trials`` (the full count) and kind-specific keys.
+:func:`find_sweep_findings` numbers them ``F1``, ``F2``...
 
 Kinds: ``error_kind`` (failed trials grouped by exception type and message shape),
 ``infeasible_fraction`` (share of trials that gave no usable result, with a Wilson
@@ -30,6 +31,8 @@ from core.table import TrialTable
 from core.values import format_number, format_rate
 
 Finding = dict[str, Any]
+Space = dict[str, dict[str, Any]] | None
+"""The declared search space (the summary's ``search_space``), when the input has one."""
 INFEASIBLE_TYPES = names_where(lambda t: t.no_result)
 """Issue types after which a trial gave no usable result."""
 
@@ -63,7 +66,8 @@ def error_signature(text: str) -> str:
     return line if len(line) <= 120 else line[:119] + "…"
 
 
-def find_error_kinds(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any] | None, max_ids: int = 20) -> list[Finding]:
+def find_error_kinds(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any] | None, space: Space = None,
+                     max_ids: int = 20) -> list[Finding]:
     """Group the error messages of the sweep by :func:`error_signature`, largest first."""
     if table.errors is None:
         return []
@@ -121,7 +125,7 @@ def _where_it_happens(table: TrialTable, rows: Any, alpha: float = 0.05) -> dict
                                        "p": best.p, "q": best.q}
 
 
-def find_infeasible_fraction(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any] | None,
+def find_infeasible_fraction(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any] | None, space: Space = None,
                              max_ids: int = 20) -> list[Finding]:
     """The share of trials that produced no usable result (see :data:`INFEASIBLE_TYPES`)."""
     bad = issues.loc[issues["type"].isin(INFEASIBLE_TYPES), "trial_id"].unique()
@@ -140,8 +144,8 @@ def find_infeasible_fraction(table: TrialTable, issues: pd.DataFrame, best: dict
     }]
 
 
-def find_edge_of_range(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any] | None,
-                       max_ids: int = 20, space: dict[str, dict[str, Any]] | None = None) -> list[Finding]:
+def find_edge_of_range(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any] | None, space: Space = None,
+                       max_ids: int = 20) -> list[Finding]:
     """The best trial uses the smallest or largest value searched of a numeric hyperparameter.
 
     Only hyperparameters with at least 3 distinct values are judged; the optimum may
@@ -210,7 +214,7 @@ def _near_bound(value: float, low: float, high: float, side: str, log: bool, ste
     return bool(gap <= max(_EDGE_SHARE * (high - low), step or 0.0))
 
 
-def find_seed_instability(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any] | None,
+def find_seed_instability(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any] | None, space: Space = None,
                           max_ids: int = 20, max_findings: int = 20) -> list[Finding]:
     """One configuration run several times (seeds) with outcomes that disagree.
 
@@ -275,7 +279,7 @@ def find_seed_instability(table: TrialTable, issues: pd.DataFrame, best: dict[st
     return found
 
 
-def find_by_design(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any] | None,
+def find_by_design(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any] | None, space: Space = None,
                    max_ids: int = 20) -> list[Finding]:
     """Trials stopped by design: early-stopped on patience, pruned by the tuner, cut by a time budget.
 
@@ -334,12 +338,10 @@ FINDERS: tuple[Callable[..., list[Finding]], ...] = (
 
 
 def find_sweep_findings(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any] | None,
-                        space: dict[str, dict[str, Any]] | None = None) -> list[Finding]:
+                        space: Space = None) -> list[Finding]:
     """Every sweep-level finding, numbered ``F1``... in the order of :data:`FINDERS`.
 
     ``space`` is the declared search space, if any (see :func:`find_edge_of_range`).
     """
-    found = [f for finder in FINDERS
-             for f in (finder(table, issues, best, space=space) if finder is find_edge_of_range
-                       else finder(table, issues, best))]
+    found = [f for finder in FINDERS for f in finder(table, issues, best, space)]
     return [{"id": f"F{i}", **f} for i, f in enumerate(found, start=1)]

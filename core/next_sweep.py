@@ -76,6 +76,7 @@ from core.records import (
     StartFrom,
     top_configurations,
 )
+from core.regions import holds
 from core.values import format_number
 
 Plan = dict[str, Any]
@@ -720,8 +721,8 @@ def _excludes(trial: dict[str, Any], hp: str, excluded: Any, when: dict[str, Any
     if value is None or (when is not None and not _in_region(trial, when)):
         return False
     if isinstance(excluded, list):  # a bound reached within SAME_VALUE_RTOL counts: one grid value written two ways
-        return not isinstance(value, str) and excluded[0] - SAME_VALUE_RTOL * abs(excluded[0]) <= value <= (
-            excluded[1] + SAME_VALUE_RTOL * abs(excluded[1]))
+        return not isinstance(value, str) and holds(
+            [Region(hyperparameter=hp, rule="bucket", low=excluded[0], high=excluded[1])], trial)
     return str(value) == str(excluded)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from core.issue_types import ISSUE_TYPES, SEVERITY_RANK, label_of, names_where
 from core.records import SAME_VALUE_RTOL, Association, Evidence, Part, Pattern, Region
+from core.regions import holds
 from core.stats import fisher_greater, wilson_interval
 from core.values import format_number, format_p, format_rate
 
@@ -169,8 +170,7 @@ def top_trials_inside(associations: list[Association], top: list[dict[str, Any]]
 
 def top_trials_in(regions: tuple[Region, ...], top: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The top-ranked trials (``top_trials`` entries) whose configuration lies in every one of ``regions``."""
-    return [t for t in top if all(r.hyperparameter in t["hyperparameters"]
-                                  and r.contains(t["hyperparameters"][r.hyperparameter]) for r in regions)]
+    return [t for t in top if holds(regions, t["hyperparameters"])]
 
 
 def protect_top_trials(

@@ -11,7 +11,7 @@ the best healthy trials so far (``top_trials``). Pure functions over the summary
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,7 +55,7 @@ class Region:
 
     def contains(self, params: Mapping[str, Any]) -> bool:
         """True when every condition holds for ``params`` (a hyperparameter not in ``params`` fails)."""
-        return self.decided(params) and all(c.contains(params[c.hyperparameter]) for c in self.conditions)
+        return holds(self.conditions, params)
 
     def line(self) -> str:
         """One line, e.g. ``NaN/inf metrics at lr ≥ 0.0631: 12/15 vs 0/40, q = 1.0e-06``."""
@@ -72,6 +72,17 @@ class Region:
         return {"pattern_id": self.pattern_id, "issue_type": self.issue_type, "condition": self.condition,
                 "hyperparameters": list(self.hyperparameters), "k": self.k, "n": self.n, "k_rest": self.k_rest,
                 "n_rest": self.n_rest, "q": self.q, "trial_ids": list(self.trial_ids), "line": self.line()}
+
+
+def holds(conditions: Iterable[records.Region], params: Mapping[str, Any]) -> bool:
+    """True when a configuration (``{hyperparameter: value}``) lies in every one of ``conditions``.
+
+    A hyperparameter the configuration lacks fails its condition; each value is judged by
+    :meth:`core.records.Region.contains` (a bound reached within ``SAME_VALUE_RTOL`` counts).
+    The one test of "is this trial in that region" for the condemned regions, the
+    patterns' top trials and the next sweep's exclusions.
+    """
+    return all(c.hyperparameter in params and c.contains(params[c.hyperparameter]) for c in conditions)
 
 
 def condemned_regions(summary: Mapping[str, Any], alpha: float = 0.05) -> list[Region]:
