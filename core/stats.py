@@ -111,7 +111,7 @@ def _log_choose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _ratio_sums(start: np.ndarray, total: np.ndarray, good: np.ndarray, draws: np.ndarray, end: np.ndarray,
-                tol: float) -> np.ndarray:
+                tol: float, block_cells: int = 1 << 19) -> np.ndarray:
     """The sum of P(X = j) / P(X = start) for j = start ... end, until the terms are below ``tol`` times the sum.
 
     ``start`` lies at or past the mode, so the terms fall (faster than geometrically).
@@ -119,8 +119,8 @@ def _ratio_sums(start: np.ndarray, total: np.ndarray, good: np.ndarray, draws: n
     function of ``j`` (no logarithm or exponential per term). Rows are summed in blocks
     whose width is about the number of terms they need (the first ratio's geometric
     bound, or ten standard deviations: past the mode a tail is within that), rounded up
-    to a power of two so that rows of a width go together; a row not done after its
-    block goes on with a block twice as wide.
+    to a power of two so that rows of a width go together (at most ``block_cells``
+    terms at once); a row not done after its block goes on with a block twice as wide.
     """
     acc, term, j = np.ones(start.shape), np.ones(start.shape), start.copy()
     first_ratio = _ratio(start, total, good, draws)
@@ -133,14 +133,15 @@ def _ratio_sums(start: np.ndarray, total: np.ndarray, good: np.ndarray, draws: n
         idx = np.flatnonzero(active)
         log2_width = np.ceil(np.log2(np.maximum(width[idx], 1))).astype(int)
         for w in np.unique(log2_width):
-            rows = idx[log2_width == w]
-            js = j[rows, None] + np.arange(2 ** w, dtype=float)
-            ratios = _ratio(js, total[rows, None], good[rows, None], draws[rows, None])
-            ratios[js >= end[rows, None]] = 0.0
-            terms = term[rows, None] * np.cumprod(ratios, axis=1)
-            acc[rows] += terms.sum(axis=1)
-            term[rows] = terms[:, -1]
-            j[rows] += 2 ** w
+            same = idx[log2_width == w]
+            for rows in np.array_split(same, -(-len(same) * 2 ** w // block_cells)):  # a few MB at a time
+                js = j[rows, None] + np.arange(2 ** w, dtype=float)
+                ratios = _ratio(js, total[rows, None], good[rows, None], draws[rows, None])
+                ratios[js >= end[rows, None]] = 0.0
+                terms = term[rows, None] * np.cumprod(ratios, axis=1)
+                acc[rows] += terms.sum(axis=1)
+                term[rows] = terms[:, -1]
+                j[rows] += 2 ** w
         active[idx] = (j[idx] < end[idx]) & (term[idx] > tol * acc[idx])
         width[idx] *= 2
     return acc
