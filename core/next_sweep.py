@@ -206,15 +206,16 @@ def suggest_params(trial: Any, plan: Plan) -> dict[str, Any] | None:
 
 
 def _in_region(params: dict[str, Any], region: dict[str, Any]) -> bool:
-    value = params.get(region["hyperparameter"])
+    """True when ``params`` lies in a plan region (a value, or closed bounds), as :func:`core.regions.holds` judges."""
+    hp = region["hyperparameter"]
+    value = params.get(hp)
     if value is None:
         return False
     if "value" in region:
-        return value == region["value"] or str(value) == str(region["value"])
+        return _same(value, region["value"])
     if isinstance(value, str):
         return False
-    lo, hi = region.get("low"), region.get("high")
-    return (lo is None or value >= lo) and (hi is None or value <= hi)
+    return holds([Region(hyperparameter=hp, rule="bucket", low=region.get("low"), high=region.get("high"))], params)
 
 
 # --------------------------------------------------------------------------------------
