@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -15,9 +16,18 @@ from tests.fake_models import ScriptedChatModel, analyst_json
 DEEPOBS = EXAMPLES / "deepobs_cifar10_3c3d.csv"
 
 
+# a slice of DeepOBS with leads (associations that are no pattern) beside its patterns
+WITH_LEADS = Path(__file__).parent / "data" / "deepobs_nonfinite_slice.csv"
+
+
 @pytest.fixture(scope="module")
 def offline() -> dict:
     return graph.invoke({"results_path": str(DEEPOBS)}, context=Context(offline=True))
+
+
+@pytest.fixture(scope="module")
+def offline_leads() -> dict:
+    return graph.invoke({"results_path": str(WITH_LEADS)}, context=Context(offline=True))
 
 
 def run(model: ScriptedChatModel, path=DEEPOBS, **settings) -> dict:
@@ -95,7 +105,8 @@ def test_repair_that_fails_again_keeps_the_usable_first_reply(offline):
     assert "1 reference(s) or field(s) of the model's analysis did not match" in out["report"]
 
 
-def test_hypotheses_are_marked_and_described_by_core_numbers(offline):
+def test_hypotheses_are_marked_and_described_by_core_numbers(offline_leads):
+    offline = offline_leads
     lead = offline["summary"]["leads"][0]
     model = ScriptedChatModel(analyst=[analyst_json(
         {"title": "Maybe warm-up", "hypothesis": True, "evidence": [lead["id"]],
@@ -104,7 +115,7 @@ def test_hypotheses_are_marked_and_described_by_core_numbers(offline):
         {"title": "Lead as a pattern", "issue_type": lead["issue_type"], "evidence": [lead["association_id"]],
          "explanation": "This region looks bad."},
     )])
-    s = run(model)["summary"]
+    s = run(model, path=WITH_LEADS)["summary"]
     assert [h["id"] for h in s["hypotheses"]] == ["H1", "H2"]
     assert [p["id"] for p in s["patterns"]] == [p["id"] for p in offline["summary"]["patterns"]]
     marked = [r for r in s["recommendations"] if r.get("hypothesis")]
@@ -128,9 +139,9 @@ def test_empty_replies_everywhere_fall_back_with_notices():
     assert out["summary"]["writer"]["author"] == "deterministic"
 
 
-def test_evidence_references_are_generic_ids(offline):
+def test_evidence_references_are_generic_ids(offline_leads):
     """Any id of the summary's associations, findings, patterns or leads is a valid reference."""
-    s = offline["summary"]
+    s = offline_leads["summary"]
     analysis = {k: s[k] for k in ("patterns", "leads", "recommendations")}
     summary = s | {"findings": [{"id": "F7", "kind": "edge_of_range", "title": "best at the edge", "trial_ids": []}]}
     index = evidence_index(summary, analysis)

@@ -134,5 +134,5 @@ def test_terminal_gets_a_spinner_and_a_colour_summary(tmp_path, monkeypatch):
     plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
     for node in ("[load]", "[detect]", "[analyze]", "[write]"):
         assert node in plain
-    assert "60 of 135 trials have issues" in plain and "nonfinite_metric" in plain and "Top patterns" in plain
+    assert "54 of 135 trials have issues" in plain and "nonfinite_metric" in plain and "Top patterns" in plain
     assert "P1" in plain and "33/48" in plain  # NaN at learning_rate ≥ 0.1 (past the 6th best run, at 0.0631)

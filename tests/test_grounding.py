@@ -178,7 +178,7 @@ def deepobs_facts() -> Facts:
     return facts_of(summary | analyze_patterns(summary))
 
 
-# deepobs_cifar10_3c3d: 135 trials, 60 with issues; 36 NaN, 9 diverged; r00259 is the best trial (the most accurate),
+# deepobs_cifar10_3c3d: 135 trials, 54 with issues; 36 NaN, 9 diverged; r00259 is the best trial (the most accurate),
 # r00144 and r00174 only produced NaN, r00136 diverged.
 PLANTED_LIES = [
     ("Ninety-seven trials produced NaN.", "count"),
@@ -186,7 +186,7 @@ PLANTED_LIES = [
     ("No trial produced NaN.", "count"),
     ("Thirty-six trials diverged.", "count"),             # 36 is the NaN count
     ("One hundred and twelve trials have issues.", "number"),
-    ("Sixty of the 135 trials diverged.", "count"),       # 60/135 have some issue, 9 diverged
+    ("Fifty-four of the 135 trials diverged.", "count"),  # 54/135 have some issue, 9 diverged
     ("42% of trials diverged.", "count"),
     ("Half of the trials diverged.", "number"),
     ("Trial r00259, the best run, diverged.", "misattributed_id"),
@@ -201,7 +201,7 @@ PLANTED_LIES = [
 TRUTHS = [
     "Thirty-six trials produced NaN or infinite losses.",
     "Nine trials diverged.",
-    "60 of 135 trials have issues.",
+    "54 of 135 trials have issues.",
     "Trial r00136 diverged.",
     "Trial r00259 is the best trial.",
     "Trials r00144 and r00174 produced NaN.",
