@@ -76,7 +76,7 @@ from core.records import (
     StartFrom,
     top_configurations,
 )
-from core.regions import holds
+from core.regions import holds, past
 from core.values import format_number
 
 Plan = dict[str, Any]
@@ -469,7 +469,7 @@ class _Planner:
         region = a.regions[0]
 
         def held(b: Association) -> list[dict[str, Any]]:
-            return [t for t in self.top if t.get(hp) is not None and b.regions[0].contains(t[hp])]
+            return [t for t in self.top if holds(b.regions, t)]
 
         wider = [b for b in self.associations.values()
                  if b.rule == "threshold" and b.issue_type == a.issue_type and b.hyperparameter == hp
@@ -694,7 +694,7 @@ def _low_end(region: Region, entry: dict[str, Any]) -> bool:
     if region.value is not None or region.high is None or searched.get("low") is None:
         return False
     start = region.low if region.low is not None else searched["low"]
-    return start <= searched["low"] + SAME_VALUE_RTOL * abs(searched["low"]) and region.high < searched["high"]
+    return not past(start, searched["low"]) and region.high < searched["high"]
 
 
 def _add_once(excluded: list[Any], interval: Any) -> None:

@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from core.issue_types import ISSUE_TYPES, SEVERITY_RANK, label_of, names_where
-from core.records import SAME_VALUE_RTOL, Association, Evidence, Part, Pattern, Region
-from core.regions import holds
+from core.records import Association, Evidence, Part, Pattern, Region
+from core.regions import holds, past, short_of
 from core.stats import fisher_greater, wilson_interval
 from core.values import format_number, format_p, format_rate
 
@@ -475,14 +475,13 @@ def _region_within(r: Region, o: Region) -> bool:
     """True when region ``r`` of one hyperparameter lies within region ``o`` of the same one."""
     if o.value is not None or r.value is not None:
         return r.value == o.value
-    tol = SAME_VALUE_RTOL
-    if o.low is not None and (r.low is None or r.low < o.low - tol * abs(o.low)):
+    if o.low is not None and (r.low is None or short_of(r.low, o.low)):
         return False
     if o.high is None:
         return True
-    if r.high is None or r.high > o.high + tol * abs(o.high):
+    if r.high is None or past(r.high, o.high):
         return False
-    return o.closed or not r.closed or r.high < o.high - tol * abs(o.high)
+    return o.closed or not r.closed or short_of(r.high, o.high)
 
 
 def _defer(p: Pattern, to: Pattern, without: str, k: int, n: int, why: str) -> None:

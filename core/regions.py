@@ -85,6 +85,19 @@ def holds(conditions: Iterable[records.Region], params: Mapping[str, Any]) -> bo
     return all(c.hyperparameter in params and c.contains(params[c.hyperparameter]) for c in conditions)
 
 
+def short_of(x: float, bound: float) -> bool:
+    """True when ``x`` lies below ``bound`` by more than :data:`core.records.SAME_VALUE_RTOL`.
+
+    One grid value written two ways (0.063095734448 and 0.06309573444801936) is one value.
+    """
+    return x < bound - records.SAME_VALUE_RTOL * abs(bound)
+
+
+def past(x: float, bound: float) -> bool:
+    """True when ``x`` lies above ``bound`` by more than :data:`core.records.SAME_VALUE_RTOL`."""
+    return x > bound + records.SAME_VALUE_RTOL * abs(bound)
+
+
 def condemned_regions(summary: Mapping[str, Any], alpha: float = 0.05) -> list[Region]:
     """The regions a diagnosed summary condemns.
 
