@@ -27,7 +27,7 @@ import functools
 import math
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Literal, Union
 
@@ -128,6 +128,8 @@ def _default(cls: type, name: str) -> Any:
 def _dump(value: Any) -> Any:
     if isinstance(value, Record):
         return value.to_dict()
+    if isinstance(value, IssueColumns):
+        return value.rows()
     if isinstance(value, (list, tuple)):
         return [_dump(v) for v in value]
     if isinstance(value, dict):
@@ -475,7 +477,7 @@ INTERNED_FIELDS = ("trial_id", "type", "severity", "detail")
 
 
 @dataclass(frozen=True, kw_only=True)
-class IssueColumns:
+class IssueColumns(Sequence[Issue]):
     """The issue rows of a summary column by column (row ``i`` is ``trial_id[i]``, ``type[i]``...).
 
     This is how the graph's state holds ``summary["issues"]``: a 1M-trial sweep has a
@@ -485,6 +487,10 @@ class IssueColumns:
     instead of 22). ``hparam_summary.json`` keeps the rows (:meth:`rows`);
     :func:`with_issue_rows` and :func:`with_issue_columns` turn a summary from one
     form into the other.
+
+    It is also :attr:`Diagnosis.issues`: a sequence of :class:`Issue` records, each
+    built when it is read (``issues[i]``, a slice gives columns), so code that reads
+    every row reads the columns instead and a million trials are never typed one by one.
     """
 
     trial_id: list[str]
@@ -497,16 +503,39 @@ class IssueColumns:
     def __len__(self) -> int:
         return len(self.trial_id)
 
+    @typing.overload
+    def __getitem__(self, i: int) -> Issue: ...
+
+    @typing.overload
+    def __getitem__(self, i: slice) -> IssueColumns: ...
+
+    def __getitem__(self, i: int | slice) -> Issue | IssueColumns:
+        """Row ``i`` as an :class:`Issue`; a slice of rows as columns."""
+        if isinstance(i, slice):
+            return IssueColumns(**{name: getattr(self, name)[i] for name in ISSUE_FIELDS})
+        return Issue(trial_id=self.trial_id[i], type=self.type[i], severity=self.severity[i], detail=self.detail[i],
+                     epoch=self.epoch[i])
+
+    @classmethod
+    def of(cls, issues: list[dict[str, Any]] | Mapping[str, Any] | IssueColumns) -> IssueColumns:
+        """The columns of a summary's issues in either form: rows (``hparam_summary.json``) or :meth:`to_state`'s."""
+        if isinstance(issues, IssueColumns):
+            return issues
+        if isinstance(issues, Mapping):
+            return cls.from_state(issues)
+        if not isinstance(issues, list):
+            raise ValueError(f"issues: expected a list or the columns of IssueColumns.to_state, got {type(issues).__name__}")
+        required, allowed = set(INTERNED_FIELDS), set(ISSUE_FIELDS)
+        for row in issues:
+            if not isinstance(row, dict) or not required <= row.keys() <= allowed:
+                Issue.from_dict(row)  # raises, naming the key
+        return cls.of_rows(issues)
+
     def rows(self) -> list[dict[str, Any]]:
         """The rows as ``hparam_summary.json`` holds them: ``{trial_id, type, severity, detail}``, ``epoch`` when set."""
         plain = ({"trial_id": i, "type": t, "severity": s, "detail": d}
                  for i, t, s, d in zip(self.trial_id, self.type, self.severity, self.detail))
         return [row if e is None else row | {"epoch": e} for row, e in zip(plain, self.epoch)]
-
-    def issues(self) -> list[Issue]:
-        """The rows as typed records."""
-        return [Issue(trial_id=i, type=t, severity=s, detail=d, epoch=e)
-                for i, t, s, d, e in zip(self.trial_id, self.type, self.severity, self.detail, self.epoch)]
 
     @classmethod
     def of_rows(cls, rows: list[dict[str, Any]]) -> IssueColumns:
@@ -927,7 +956,7 @@ class Diagnosis(Record):
     sweep: SweepInfo
     thresholds: dict[str, Number | None]
     issue_types: dict[IssueTypeName, IssueTypeInfo]
-    issues: list[Issue]
+    issues: Sequence[Issue]  # an IssueColumns, whichever form the summary held: rows are typed as they are read
     issue_counts: dict[IssueTypeName, int]
     trials_affected: int
     severity_counts: dict[str, int]
@@ -950,7 +979,14 @@ class Diagnosis(Record):
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Diagnosis:
         """The diagnosis of a summary: ``hparam_summary.json``, or the graph's ``summary`` (issues column by column)."""
-        return super().from_dict(with_issue_rows(data) if isinstance(data, dict) else data)
+        if isinstance(data, dict) and "issues" in data:
+            data = data | {"issues": IssueColumns.of(data["issues"])}
+        return super().from_dict(data)
+
+    @classmethod
+    def of(cls, summary: Diagnosis | dict[str, Any]) -> Diagnosis:
+        """A diagnosis as it is, a summary (either form of its issues) as its diagnosis: what a renderer reads."""
+        return summary if isinstance(summary, Diagnosis) else cls.from_dict(summary)
 
 
 def _as_float(value: Any) -> float | None:

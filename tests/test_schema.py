@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from core.records import Diagnosis, IssueColumns, with_issue_columns, with_issue_rows
+from core.records import Diagnosis, Issue, IssueColumns, with_issue_columns, with_issue_rows
 from core.schema import schema_text
 from tests.conftest import DATA, EXAMPLES, ROOT, SAMPLE
 
@@ -125,3 +125,18 @@ def test_issue_columns_keep_every_row_and_reject_a_broken_form():
     broken["trial_id"]["codes"].pop()
     with pytest.raises(ValueError, match="different lengths"):
         IssueColumns.from_state(broken)
+
+
+def test_a_diagnosis_keeps_its_issues_column_by_column():
+    rows = [{"trial_id": "a", "type": "diverged", "severity": "high", "detail": "loss 1e9", "epoch": 3.0},
+            {"trial_id": "b", "type": "failed", "severity": "high", "detail": "crashed"}]
+    columns = IssueColumns.of(rows)
+    assert IssueColumns.of(columns.to_state()) == columns and IssueColumns.of(columns) is columns
+    assert columns[0] == Issue(trial_id="a", type="diverged", severity="high", detail="loss 1e9", epoch=3.0)
+    assert columns[-1].epoch is None and columns[1:].rows() == rows[1:] and list(columns) == [columns[0], columns[1]]
+    with pytest.raises(ValueError, match="unknown key 'surprise'"):
+        IssueColumns.of([rows[1] | {"surprise": 1}])
+    with pytest.raises(ValueError, match="missing key"):
+        IssueColumns.of([{"trial_id": "a", "type": "failed"}])
+    with pytest.raises(ValueError, match="issues: expected a list"):
+        IssueColumns.of("a")
