@@ -12,7 +12,7 @@ from core.grounding import FactIndex, Grounded
 from core.loading import RawTable
 from core.next_sweep import plan_next_sweep
 from core.patterns import analyze_patterns
-from core.records import with_issue_columns, with_issue_rows
+from core.records import Diagnosis, with_issue_columns, with_issue_rows
 from core.roles import ColumnRoles, infer_roles
 from core.summary import analyze_sweep
 from core.sweep import Sweep
@@ -210,7 +210,7 @@ def _report(state: State, ctx: Context, summary: dict[str, Any], final: dict[str
         full["writer"]["notes"].append(failed)
         new_notes.append(failed)
     kept = with_issue_columns(full | {"issues": state["summary"]["issues"]})  # unchanged since detect
-    return {"summary": kept, **compose(full, pictures), "invalid_citations": [], "notes": new_notes}
+    return {"summary": kept, **compose(Diagnosis.from_dict(kept), pictures), "invalid_citations": [], "notes": new_notes}
 
 
 def _pictures(state: State, summary: dict[str, Any]) -> tuple[list[tuple[dict[str, str], bytes]], str | None]:

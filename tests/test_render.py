@@ -89,7 +89,7 @@ def test_how_this_was_computed_follows_every_threshold_of_the_rules():
     from graph.report.markdown import _method
 
     def method(thresholds, curve_thresholds):
-        return "\n".join(_method({"thresholds": thresholds.to_dict(), "curves": {"thresholds": curve_thresholds.to_dict()}}))
+        return "\n".join(_method(thresholds.to_dict(), curve_thresholds.to_dict()))
 
     base = method(Thresholds(), CurveThresholds())
     silent = []

@@ -13,9 +13,12 @@ from __future__ import annotations
 import base64
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graph.report.output_set import OutputSet
+
+if TYPE_CHECKING:
+    from core.records import Diagnosis
 
 REPORT_NAME = "hparam_report.md"
 SUMMARY_NAME = "hparam_summary.json"
@@ -26,8 +29,8 @@ PICTURE_GLOBS = ("heatmap.png", "isolation_*.png", "curves.png")
 """File names of the pictures; earlier pictures of these names that a run does not redraw are removed."""
 
 
-def compose(summary: dict[str, Any], pictures: list[tuple[dict[str, str], bytes]] = ()) -> dict[str, Any]:
-    """``{"report", "report_html", "pictures"}`` for a full summary and the drawn pictures.
+def compose(diagnosis: Diagnosis, pictures: list[tuple[dict[str, str], bytes]] = ()) -> dict[str, Any]:
+    """``{"report", "report_html", "pictures"}`` for a full diagnosis and the drawn pictures.
 
     ``pictures`` are :func:`graph.report.pictures.draw_pictures`'s ``(link, png)`` pairs.
     """
@@ -35,9 +38,9 @@ def compose(summary: dict[str, Any], pictures: list[tuple[dict[str, str], bytes]
     from graph.report.markdown import render_report
 
     links = [link for link, _ in pictures]
-    markdown = render_report(summary, images=links)
+    markdown = render_report(diagnosis, images=links)
     page = render_html(markdown, {link["path"]: png for link, png in pictures},
-                       title=f"Sweep report: {summary['sweep']['source']}", summary=summary)
+                       title=f"Sweep report: {diagnosis.sweep.source}", summary=diagnosis)
     return {"report": markdown, "report_html": page, "pictures": links}
 
 

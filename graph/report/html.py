@@ -16,10 +16,13 @@ import base64
 import html
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
+
+if TYPE_CHECKING:
+    from core.records import Diagnosis
 
 _CSS = """
 body { font: 15px/1.55 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #1f2328;
@@ -43,7 +46,7 @@ _MAX_TRIAL_ROWS = 2000
 
 
 def render_html(markdown: str, pictures: Mapping[str, bytes], *, title: str = "Hyperparameter sweep report",
-                summary: Mapping[str, Any] | None = None) -> str:
+                summary: Diagnosis | None = None) -> str:
     """The markdown report as a standalone HTML page.
 
     Parameters
@@ -54,8 +57,8 @@ def render_html(markdown: str, pictures: Mapping[str, bytes], *, title: str = "H
         PNG bytes by the relative path the report links them with.
     title : str
         The page title (escaped).
-    summary : mapping, optional
-        The report's summary (``issues``: ``trial_id``, ``type``, ``detail``); with it
+    summary : Diagnosis, optional
+        The report's diagnosis (its ``issues``: ``trial_id``, ``type``, ``detail``); with it
         the page ends with a table of the trials with issues (at most 2000) and
         links trial ids and evidence ids to their rows and sections.
 
@@ -139,20 +142,21 @@ def _text(content: str) -> Token:
     return token
 
 
-def _trial_rows(summary: Mapping[str, Any]) -> dict[str, list[str]]:
+def _trial_rows(summary: Diagnosis) -> dict[str, list[str]]:
     """Trial id -> its issues as ``type: detail``, in the summary's order, for the first 2000 trials."""
     rows: dict[str, list[str]] = {}
-    for issue in summary.get("issues", []):
-        trial = str(issue["trial_id"])
+    issues = summary.issues
+    for trial, kind, detail in zip(issues.trial_id, issues.type, issues.detail):  # the columns: no record per row
+        trial = str(trial)
         if trial in rows or len(rows) < _MAX_TRIAL_ROWS:
-            rows.setdefault(trial, []).append(f"{issue['type']}: {issue.get('detail', '')}")
+            rows.setdefault(trial, []).append(f"{kind}: {detail}")
     return rows
 
 
-def _trials_table(rows: Mapping[str, list[str]], anchors: Mapping[str, str], summary: Mapping[str, Any] | None) -> str:
+def _trials_table(rows: Mapping[str, list[str]], anchors: Mapping[str, str], summary: Diagnosis | None) -> str:
     if not rows:
         return ""
-    n_affected = int((summary or {}).get("trials_affected", len(rows)))
+    n_affected = summary.trials_affected if summary is not None else len(rows)
     shown = "" if n_affected <= len(rows) else f" (the first {len(rows)} of {n_affected}; all are in the JSON summary)"
     body = "".join(
         f'<tr id="{anchors[trial]}"><td><code>{html.escape(trial)}</code></td>'

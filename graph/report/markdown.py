@@ -13,18 +13,19 @@ from typing import Any
 from core.issue_types import ISSUE_TYPES
 from core.next_sweep import plan_next_sweep
 from core.patterns import rest_label
+from core.records import Diagnosis, NextSweep, Pattern, Roles
 from core.values import format_number, format_p, format_rate
 
 _MAX_DETAIL_ROWS = 25
 _EXAMPLES = 5
 
 
-def render_report(summary: dict[str, Any], images: list[dict[str, str]] | None = None) -> str:
-    """The full markdown report for a summary that has the analyst's keys.
+def render_report(summary: Diagnosis | dict[str, Any], images: list[dict[str, str]] | None = None) -> str:
+    """The full markdown report of a diagnosis (or of a summary, read as its :class:`~core.records.Diagnosis`).
 
-    Expects the keys of :func:`core.summary.build_summary` plus ``patterns``,
-    ``leads``, ``recommendations`` and ``writer`` (``author``, ``notes``, and an
-    optional model-written ``narrative``); ``next_sweep`` (see
+    Every fact is read by field from the typed diagnosis, built once here when a
+    summary is given; ``writer`` holds ``author``, ``notes`` and an optional
+    model-written ``narrative``. ``next_sweep`` (see
     :mod:`core.next_sweep`) is planned here when the summary lacks it. ``images``
     are pictures written beside the report, ``{"path", "title", "section"}`` each, with
     ``path`` relative to the report and ``section`` one of ``breakdown`` (linked at
@@ -32,40 +33,42 @@ def render_report(summary: dict[str, Any], images: list[dict[str, str]] | None =
     Pathologies), ``isolation`` (at its end) and ``next`` (at the end of Next
     experiment).
     """
+    d = Diagnosis.of(summary)
+    plan = d.next_sweep or NextSweep.from_dict(plan_next_sweep(d.to_dict() if summary is d else summary))
     pictures: dict[str, list[str]] = {}
     for image in images or []:
         pictures.setdefault(image["section"], []).extend([_image(image), ""])
     parts = [
         "# Hyperparameter Sweep Pathology Report",
         "",
-        _byline(summary),
+        _byline(d),
         "",
         "## Overview",
         "",
-        *_overview(summary),
+        *_overview(d),
         "",
         "## Issue Breakdown",
         "",
-        *_breakdown(summary),
+        *_breakdown(d),
         "",
         *pictures.get("breakdown", []),
         "## Hyperparameter Pathologies",
         "",
         *pictures.get("pathologies", []),
-        *_pathologies(summary),
+        *_pathologies(d),
         *pictures.get("isolation", []),
         "## Recommendations",
         "",
-        *_recommendations(summary),
+        *_recommendations(d),
         "",
         "## Next experiment",
         "",
-        *_next_experiment(summary.get("next_sweep") or plan_next_sweep(summary)),
+        *_next_experiment(plan),
         "",
         *pictures.get("next", []),
         "## How this was computed",
         "",
-        *_method(summary),
+        *_method(d.thresholds, d.curves.extra.get("thresholds") if d.curves else None),
     ]
     return "\n".join(parts).rstrip() + "\n"
 
@@ -141,12 +144,12 @@ def _pct(k: int, n: int) -> str:
     return format_rate(k / n) if n else "n/a"
 
 
-def _byline(s: dict[str, Any]) -> str:
-    writer = s["writer"]
-    called, removed = writer.get("model_called"), writer.get("removed_sentences") or 0
+def _byline(d: Diagnosis) -> str:
+    writer = d.writer
+    called, removed = writer.extra.get("model_called"), writer.extra.get("removed_sentences") or 0
     dropped = f" ({removed} of its sentence(s) removed by the checks)" if removed else ""
-    if writer["author"] != "deterministic":
-        author = f"prose phrased by {code(writer['author'])}; every id and number checked against the analysis{dropped}"
+    if writer.author != "deterministic":
+        author = f"prose phrased by {code(writer.author)}; every id and number checked against the analysis{dropped}"
     elif called and removed:
         author = (f"written by the deterministic writer: {code(called)} was called, and all {removed} sentence(s) it "
                   "wrote failed the checks against the analysis and were removed")
@@ -154,183 +157,179 @@ def _byline(s: dict[str, Any]) -> str:
         author = f"written by the deterministic writer: {code(called)} was called, and none of its text was used (see the notes)"
     else:
         author = "written by the deterministic writer (no model)"
-    return f"Sweep {code(s['sweep']['source'])} · {s['sweep']['n_trials']} trials · {author}"
+    return f"Sweep {code(d.sweep.source)} · {d.sweep.n_trials} trials · {author}"
 
 
-def _overview(s: dict[str, Any]) -> list[str]:
-    n = s["sweep"]["n_trials"]
-    affected = s["trials_affected"]
-    total = sum(s["issue_counts"].values())
-    sev = s["severity_counts"]
-    pruned = s["issue_counts"].get("pruned", 0)
+def _overview(d: Diagnosis) -> list[str]:
+    n = d.sweep.n_trials
+    affected = d.trials_affected
+    total = sum(d.issue_counts.values())
+    sev = d.severity_counts
+    pruned = d.issue_counts.get("pruned", 0)
     lines = [
         f"- **{affected} of {n} trials ({_pct(affected, n)}) have at least one issue**; "
-        f"{total - pruned} issue(s) in all, across {len([t for t in s['issue_counts'] if t != 'pruned'])} issue type(s)"
+        f"{total - pruned} issue(s) in all, across {len([t for t in d.issue_counts if t != 'pruned'])} issue type(s)"
         + (f" (and {pruned} trial(s) pruned by the tuner, by design)." if pruned else "."),
         f"- Severity of the worst issue per affected trial: {sev['high']} high, "
         f"{sev['medium']} medium, {sev['low']} low.",
     ]
-    statuses = s["sweep"]["status_counts"]
+    statuses = d.sweep.status_counts
     if set(statuses) != {"unknown"}:
         lines.append("- Status: " + ", ".join(f"{v} {prose(str(k))}" for k, v in statuses.items()) + ".")
     else:
         lines.append("- The table has no status column: failures are judged from metrics alone.")
-    best = s.get("best_trial")
+    best = d.best_trial
     if best:
         hps = ", ".join(
             f"{code(name)} = {format_number(v) if isinstance(v, float) else code(v)}"
-            for name, v in best["hyperparameters"].items() if v is not None
+            for name, v in best.hyperparameters.items() if v is not None
         )
-        unset = [code(name) for name, v in best["hyperparameters"].items() if v is None]
+        unset = [code(name) for name, v in best.hyperparameters.items() if v is None]
         if unset:  # a conditional parameter, or one the search space did not have for this trial
             hps += f"; not set in this trial: {', '.join(unset)}"
-        ended = {"timeout": ", cut by its time budget", "pruned": ", early-stopped"}.get(best.get("status") or "", "")
+        ended = {"timeout": ", cut by its time budget", "pruned": ", early-stopped"}.get(best.status or "", "")
         lines.append(
-            f"- Best finished trial without a serious issue: {code(best['trial_id'])} "
-            f"({code(best['metric'])} = {format_number(best['value'])}{ended}; {hps})."
+            f"- Best finished trial without a serious issue: {code(best.trial_id)} "
+            f"({code(best.metric)} = {format_number(best.value)}{ended}; {hps})."
         )
-        if best.get("note"):
-            lines.append(f"  {prose(best['note'][0].upper() + best['note'][1:])}.")
-    fmt = s["sweep"].get("format")
-    if fmt:
-        lines.append(f"- Read as {code(fmt)}.")
-    lines.append(f"- Columns read as: {_roles(s['sweep']['roles'])}.")
-    mapping = s["sweep"]["roles"].get("mapping") or {}
-    if mapping:
-        given = ", ".join(f"{code(c)} → {code(r)}" for c, r in mapping.items())
+        if best.note:
+            lines.append(f"  {prose(best.note[0].upper() + best.note[1:])}.")
+    if d.sweep.format:
+        lines.append(f"- Read as {code(d.sweep.format)}.")
+    lines.append(f"- Columns read as: {_roles(d.sweep.roles)}.")
+    if d.sweep.roles.mapping:
+        given = ", ".join(f"{code(c)} → {code(r)}" for c, r in d.sweep.roles.mapping.items())
         lines.append(f"- Roles given explicitly (mapping used): {given}.")
-    classes = s.get("classes") or {}
-    if classes.get("n"):
-        how = "given" if classes["how"] == "given" else f"inferred from {prose(classes['how'])}"
-        lines.append(f"- Chance level: {classes['n']} classes ({how}); used by the no-learning and divergence rules.")
-    lines += [f"- Note: {notice(note)}" for note in s["sweep"]["notes"]]
-    narrative = s["writer"].get("narrative")
-    if narrative:
-        lines += ["", prose(narrative)]
-    for note in s["writer"]["notes"]:
+    classes = d.classes
+    if classes.n:
+        how = "given" if classes.how == "given" else f"inferred from {prose(classes.how)}"
+        lines.append(f"- Chance level: {classes.n} classes ({how}); used by the no-learning and divergence rules.")
+    lines += [f"- Note: {notice(note)}" for note in d.sweep.notes]
+    if d.writer.narrative:
+        lines += ["", prose(d.writer.narrative)]
+    for note in d.writer.notes:
         lines += ["", f"> Note: {notice(note)}"]
     return lines
 
 
-def _roles(r: dict[str, Any]) -> str:
-    parts = [f"id {code(r['id'])}"]
-    if r["status"]:
-        parts.append(f"status {code(r['status'])}")
+def _roles(r: Roles) -> str:
+    parts = [f"id {code(r.id)}"]
+    if r.status:
+        parts.append(f"status {code(r.status)}")
     metrics = ", ".join(
-        f"{code(c)} ({(m['split'] + ' ') if m['split'] else ''}{m['kind']})" for c, m in r["metrics"].items()
+        f"{code(c)} ({(m.split + ' ') if m.split else ''}{m.kind})" for c, m in r.metrics.items()
     )
     parts.append(f"metrics {metrics}")
-    budget = [code(c) for c in (r["epochs"], r["runtime"]) if c]
+    budget = [code(c) for c in (r.epochs, r.runtime) if c]
     if budget:
         parts.append("budget " + ", ".join(budget))
-    if r.get("budget"):
-        parts.append(f"planned budget {code(r['budget'])} (each trial judged against its own)")
-    for role in ("error", "seed", "best_epoch"):
-        if r.get(role):
-            parts.append(f"{role} {code(r[role])}")
+    if r.budget:
+        parts.append(f"planned budget {code(r.budget)} (each trial judged against its own)")
+    for role, column in (("error", r.error), ("seed", r.seed), ("best_epoch", r.best_epoch)):
+        if column:
+            parts.append(f"{role} {code(column)}")
     parts.append(
-        "hyperparameters " + (", ".join(code(c) for c in r["hyperparameters"]) or "none")
+        "hyperparameters " + (", ".join(code(c) for c in r.hyperparameters) or "none")
     )
-    if r.get("outcomes"):
+    if r.outcomes:
         parts.append("outcome flags the sweep wrote, read as outcomes " + ", ".join(
-            f"{code(c)} (sets {kind})" for c, kind in r["outcomes"].items()))
-    if r.get("context"):
+            f"{code(c)} (sets {kind})" for c, kind in r.outcomes.items()))
+    if r.context:
         parts.append("context, shown and never a cause " + ", ".join(
-            f"{code(c)} ({why.removeprefix('context: ')})" for c, why in r["context"].items()))
-    if r["ignored"]:
-        parts.append("not analysed " + ", ".join(f"{code(c)} ({why})" for c, why in r["ignored"].items()))
+            f"{code(c)} ({why.removeprefix('context: ')})" for c, why in r.context.items()))
+    if r.ignored:
+        parts.append("not analysed " + ", ".join(f"{code(c)} ({why})" for c, why in r.ignored.items()))
     return "; ".join(parts)
 
 
-def _breakdown(s: dict[str, Any]) -> list[str]:
-    if not s["issues"]:
+def _breakdown(d: Diagnosis) -> list[str]:
+    issues = d.issues
+    if not issues:
         return ["No issues were found: every trial reported finite metrics, none failed, "
                 "and none overfit, diverged or stopped short by the thresholds below."]
-    by_type: dict[str, list[dict[str, Any]]] = {}
-    for issue in s["issues"]:
-        by_type.setdefault(issue["type"], []).append(issue)
+    by_type: dict[str, list[int]] = {}  # issue type -> its rows, read from the columns (no record per row)
+    for row, kind in enumerate(issues.type):
+        by_type.setdefault(kind, []).append(row)
     lines = ["| Issue type | Severity | Trials | Example trial_ids |", "| --- | --- | --- | --- |"]
-    for kind, items in by_type.items():
-        ids = [i["trial_id"] for i in items]
+    for kind, rows in by_type.items():
+        ids = [issues.trial_id[i] for i in rows]
         lines.append(
-            f"| {code(kind)} {ISSUE_TYPES[kind].label} | {items[0]['severity']} | {len(items)} | "
+            f"| {code(kind)} {ISSUE_TYPES[kind].label} | {issues.severity[rows[0]]} | {len(rows)} | "
             f"{_ids(ids[:_EXAMPLES], len(ids))} |"
         )
-    lines += ["", "What was seen:" if len(s["issues"]) <= _MAX_DETAIL_ROWS else
-              f"Examples ({_EXAMPLES} per issue type; all {len(s['issues'])} are in the JSON summary):", ""]
-    for kind, items in by_type.items():
-        shown = items if len(s["issues"]) <= _MAX_DETAIL_ROWS else items[:_EXAMPLES]
-        for item in shown:
-            lines.append(f"- {code(item['trial_id'])} {kind}: {prose(item['detail'])}")
-    return lines + _findings(s)
+    lines += ["", "What was seen:" if len(issues) <= _MAX_DETAIL_ROWS else
+              f"Examples ({_EXAMPLES} per issue type; all {len(issues)} are in the JSON summary):", ""]
+    for kind, rows in by_type.items():
+        for issue in map(issues.__getitem__, rows if len(issues) <= _MAX_DETAIL_ROWS else rows[:_EXAMPLES]):
+            lines.append(f"- {code(issue.trial_id)} {kind}: {prose(issue.detail)}")
+    return lines + _findings(d)
 
 
-def _findings(s: dict[str, Any]) -> list[str]:
-    findings = s.get("findings") or []
-    if not findings:
+def _findings(d: Diagnosis) -> list[str]:
+    if not d.findings:
         return []
     lines = ["", "### Sweep-level findings", ""]
-    for f in findings:
-        interval = f" (95% CI {format_rate(f['ci'][0])}–{format_rate(f['ci'][1])})" if "ci" in f else ""
-        lines.append(f"- **{f['id']}.** {prose(f['title'])}{interval}. {prose(f['detail'])}. "
-                     f"Trials: {_ids(f['trial_ids'], f['n_trials'])}.")
+    for f in d.findings:
+        ci = f.extra.get("ci")  # a rate's finding carries its interval
+        interval = f" (95% CI {format_rate(ci[0])}–{format_rate(ci[1])})" if "ci" in f.extra else ""
+        lines.append(f"- **{f.id}.** {prose(f.title)}{interval}. {prose(f.detail)}. "
+                     f"Trials: {_ids(f.trial_ids, f.n_trials)}.")
     return lines
 
 
-def _pathologies(s: dict[str, Any]) -> list[str]:
+def _pathologies(d: Diagnosis) -> list[str]:
     lines: list[str] = []
-    if not s["patterns"]:
+    if not d.patterns:
         lines += [
             "No hyperparameter region is significantly associated with any issue "
-            f"(Benjamini-Hochberg q < {s['analysis']['alpha']:g} with at least "
-            f"{s['analysis']['min_support']} affected trials).",
+            f"(Benjamini-Hochberg q < {d.analysis.alpha:g} with at least "
+            f"{d.analysis.min_support} affected trials).",
             "",
         ]
-    for p in s["patterns"]:
-        lines += [f"### {p['id']}. {prose(p['title'])}", "", prose(p["explanation"]), ""]
-        lines += _evidence(p, s["sweep"]["n_trials"])
-    risky = [lead for lead in s["leads"] if lead.get("risky")]
+    for p in d.patterns:
+        lines += [f"### {p.id}. {prose(p.title)}", "", prose(p.explanation), ""]
+        lines += _evidence(p, d.sweep.n_trials)
+    risky = [lead for lead in d.leads if lead.extra.get("risky")]
     if risky:
         lines += ["**Risky regions** (an issue concentrates there, but so do some of the best trials: stabilise "
                   "or narrow, never exclude):", ""]
         for lead in risky:
-            e = lead["evidence"]
+            e = lead.evidence
             lines.append(
-                f"- {prose(lead['title'])}: {e['k']}/{e['n']} with the issue vs {e['k_rest']}/{e['n_rest']} "
-                f"elsewhere (p = {format_p(e['p'])}, q = {format_p(e['q'])}); {prose(lead['why'])}."
+                f"- {prose(lead.title)}: {e.k}/{e.n} with the issue vs {e.k_rest}/{e.n_rest} "
+                f"elsewhere (p = {format_p(e.p)}, q = {format_p(e.q)}); {prose(lead.why)}."
             )
         lines.append("")
-    leads = [lead for lead in s["leads"] if not lead.get("risky")]
+    leads = [lead for lead in d.leads if not lead.extra.get("risky")]
     if leads:
         lines += ["**Leads** (not patterns, each says why; worth a targeted re-run, not a conclusion):", ""]
         for lead in leads:
-            e = lead["evidence"]
-            why = f" Not a pattern: {prose(lead['why'])}." if lead.get("why") else ""
+            e = lead.evidence
+            why = f" Not a pattern: {prose(lead.why)}." if lead.why else ""
             lines.append(
-                f"- {prose(lead['title'])}: {e['k']}/{e['n']} with the issue vs "
-                f"{e['k_rest']}/{e['n_rest']} elsewhere (p = {format_p(e['p'])}, q = {format_p(e['q'])}); "
-                f"trials {_ids(lead['trial_ids'])}.{why}"
+                f"- {prose(lead.title)}: {e.k}/{e.n} with the issue vs "
+                f"{e.k_rest}/{e.n_rest} elsewhere (p = {format_p(e.p)}, q = {format_p(e.q)}); "
+                f"trials {_ids(lead.trial_ids)}.{why}"
             )
         lines.append("")
     return lines
 
 
-def _evidence(p: dict[str, Any], n_trials: int) -> list[str]:
-    e = p["evidence"]
-    rows = [(prose(p["condition"]), e["k"], e["n"], e.get("ci"))]
-    parts = p.get("parts") or []
-    rows += [(prose(f"{part['condition']} without {other['condition']}"), part["k"], part["n"], None)
-             for part, other in zip(parts, parts[::-1])]
-    rows.append((rest_label(p["hyperparameter"], e["n"] + e["n_rest"], n_trials), e["k_rest"], e["n_rest"], None))
-    risk = e.get("risk_ratio")
+def _evidence(p: Pattern, n_trials: int) -> list[str]:
+    e = p.evidence
+    rows = [(prose(p.condition), e.k, e.n, e.ci)]
+    rows += [(prose(f"{part.condition} without {other.condition}"), part.k, part.n, None)
+             for part, other in zip(p.parts, p.parts[::-1])]
+    rows.append((rest_label(p.hyperparameter, e.n + e.n_rest, n_trials), e.k_rest, e.n_rest, None))
+    risk = e.risk_ratio
     return [
         "| Trials | With the issue | Rate | 95% CI |",
         "| --- | --- | --- | --- |",
         *(f"| {label} | {k} / {n} | {_pct(k, n)} | {_interval(ci)} |" for label, k, n, ci in rows),
         "",
         f"Risk ratio {'∞ (none elsewhere)' if risk is None else format_number(risk) + '×'}; one-sided Fisher "
-        f"p = {format_p(e['p'])}, Benjamini-Hochberg q = {format_p(e['q'])}. "
-        f"Affected trials: {_ids(p['trial_ids'], e['k'])}.",
+        f"p = {format_p(e.p)}, Benjamini-Hochberg q = {format_p(e.q)}. "
+        f"Affected trials: {_ids(p.trial_ids, e.k)}.",
         "",
     ]
 
@@ -339,12 +338,12 @@ def _interval(ci: list[float] | None) -> str:
     return f"{format_rate(ci[0])}–{format_rate(ci[1])}" if ci else ""
 
 
-def _recommendations(s: dict[str, Any]) -> list[str]:
-    if not s["recommendations"]:
+def _recommendations(d: Diagnosis) -> list[str]:
+    if not d.recommendations:
         return ["Nothing to fix: keep the search space as it is."]
     return [
-        f"{i}. {prose(r['text'])} *Evidence: {prose(r['evidence'])}.*"
-        for i, r in enumerate(s["recommendations"], start=1)
+        f"{i}. {prose(r.text)} *Evidence: {prose(r.evidence)}.*"
+        for i, r in enumerate(d.recommendations, start=1)
     ]
 
 
@@ -357,8 +356,8 @@ def _image(image: dict[str, str]) -> str:
     return f"![{alt}]({path})"
 
 
-def _next_experiment(plan: dict[str, Any]) -> list[str]:
-    hps = plan["hyperparameters"]
+def _next_experiment(plan: NextSweep) -> list[str]:
+    hps = plan.hyperparameters
     if not hps:
         return ["The sweep has no hyperparameters, so there is no search space to change."]
     lines = [
@@ -369,48 +368,47 @@ def _next_experiment(plan: dict[str, Any]) -> list[str]:
         "| --- | --- | --- | --- |",
     ]
     for name, hp in hps.items():
-        if hp["kind"] == "categorical":
-            searched = _values(hp["searched"]["values"], hp["searched"]["n_values"])
-            nxt = _values(hp["values"]) + (f"; not {_values(hp['exclude'])}" if hp["exclude"] else "")
+        if hp.kind == "categorical":
+            searched = _values(hp.searched.values, hp.searched.n_values)
+            nxt = _values(hp.values) + (f"; not {_values(hp.exclude)}" if hp.exclude else "")
             scale = "categorical"
         else:
-            searched = _span(hp["searched"]["low"], hp["searched"]["high"])
-            nxt = _span(hp["low"], hp["high"])
-            if hp["exclude"]:
-                nxt += "; not " + ", ".join(_span(lo, hi, closed=True) for lo, hi in hp["exclude"])
-            scale = ("log" if hp["log"] else "linear") + (", integer" if hp["kind"] == "int" else "")
-        changed = "**" if hp.get("changed") else ""
+            searched = _span(hp.searched.low, hp.searched.high)
+            nxt = _span(hp.low, hp.high)
+            if hp.exclude:
+                nxt += "; not " + ", ".join(_span(lo, hi, closed=True) for lo, hi in hp.exclude)
+            scale = ("log" if hp.log else "linear") + (", integer" if hp.kind == "int" else "")
+        changed = "**" if hp.changed else ""
         lines.append(f"| {code(name)} | {searched} | {changed}{nxt}{changed} | {scale} |")
-    if plan["conditions"]:
+    if plan.conditions:
         lines += ["", "Within a region of another hyperparameter:", ""]
-        for c in plan["conditions"]:
+        for c in plan.conditions:
             bounds = []
-            if c.get("low") is not None:
-                bounds.append(f"from {format_number(c['low'])}")
-            if c.get("high") is not None:
-                bounds.append(f"below {format_number(c['high'])}")
-            for x in c.get("exclude") or []:
-                if isinstance(x, list) and (x[0] == c.get("high") or x[1] == c.get("low")):
+            if c.low is not None:
+                bounds.append(f"from {format_number(c.low)}")
+            if c.high is not None:
+                bounds.append(f"below {format_number(c.high)}")
+            for x in c.exclude:
+                if isinstance(x, list) and (x[0] == c.high or x[1] == c.low):
                     continue
                 bounds.append("not " + (_span(x[0], x[1], closed=True) if isinstance(x, list) else code(x)))
-            lines.append(f"- with {code(c['when']['condition'])}: {code(c['hyperparameter'])} "
-                         f"{', '.join(bounds)} *({prose(c['evidence'])})*")
-    epochs = plan["settings"].get("epochs")
+            lines.append(f"- with {code(c.when.condition)}: {code(c.hyperparameter)} "
+                         f"{', '.join(bounds)} *({prose(c.evidence)})*")
+    epochs = plan.settings.epochs
     if epochs:
-        where = f" for trials with {code(epochs['when'])}" if epochs.get("when") else ""
-        column = f" ({code(epochs['column'])})" if epochs.get("column") else ""
-        lines += ["", f"Budget: {format_number(epochs['to'])} epochs{column} instead of "
-                      f"{format_number(epochs['from'])}{where}."]
-    start = plan.get("start_from")
-    if start:
-        lines += ["", f"Enqueue the best trial without issues, {code(start['trial_id'])}, as the first trial of the "
-                      "next sweep, so that the new ranges are judged against it."]
-    if plan["changes"]:
+        where = f" for trials with {code(epochs.when)}" if epochs.when else ""
+        column = f" ({code(epochs.column)})" if epochs.column else ""
+        lines += ["", f"Budget: {format_number(epochs.to)} epochs{column} instead of "
+                      f"{format_number(epochs.from_)}{where}."]
+    if plan.start_from:
+        lines += ["", f"Enqueue the best trial without issues, {code(plan.start_from.trial_id)}, as the first trial of "
+                      "the next sweep, so that the new ranges are judged against it."]
+    if plan.changes:
         lines += ["", "Changes, each with the fact it follows from:", ""]
-        for i, c in enumerate(plan["changes"], start=1):
-            where = f" (with {code(c['when'])})" if c.get("when") else ""
-            lines.append(f"{i}. {code(c['hyperparameter'])} {_ACTIONS.get(c['action'], c['action'])}{where}: "
-                         f"{prose(c['reason'])}. *Evidence: {prose(c['evidence'])}.*")
+        for i, c in enumerate(plan.changes, start=1):
+            where = f" (with {code(c.when)})" if c.when else ""
+            lines.append(f"{i}. {code(c.hyperparameter)} {_ACTIONS.get(c.action, c.action)}{where}: "
+                         f"{prose(c.reason)}. *Evidence: {prose(c.evidence)}.*")
     else:
         lines += ["", "No change: no region of the search space is significantly associated with an issue, and the "
                       "best trial sits inside every searched range."]
@@ -444,16 +442,14 @@ def _values(values: list[Any], n_values: int | None = None) -> str:
     return shown + (f" (+{n_values - len(values)} more)" if n_values and n_values > len(values) else "")
 
 
-def _method(s: dict[str, Any]) -> list[str]:
-    """The rules as they ran, with the thresholds read from the summary.
+def _method(t: dict[str, Any], c: dict[str, Any] | None) -> list[str]:
+    """The rules as they ran, with the thresholds read from the summary (``t``; ``c`` for the curves, when analysed).
 
     Every threshold of :class:`core.detectors.Thresholds` (and of
     :class:`core.curves.CurveThresholds` when curves were analysed) is stated.
 
     tests/test_render.py changes each threshold in turn and fails if this text does not change.
     """
-    t = s["thresholds"]
-    c = (s.get("curves") or {}).get("thresholds")
     lines = [
         "- Non-finite: a metric reported as NaN or ±inf, or an error text saying so; an empty cell "
         "counts as missing, not NaN. Hidden failure: the status says completed or early-stopped but a "
