@@ -12,7 +12,7 @@ from core.grounding import FactIndex, Grounded
 from core.loading import RawTable
 from core.next_sweep import plan_next_sweep
 from core.patterns import analyze_patterns
-from core.records import Diagnosis, with_issue_columns, with_issue_rows
+from core.records import Diagnosis, Writer, with_issue_columns, with_issue_rows
 from core.roles import ColumnRoles, infer_roles
 from core.summary import analyze_sweep
 from core.sweep import Sweep
@@ -205,15 +205,17 @@ def _report(state: State, ctx: Context, summary: dict[str, Any], final: dict[str
         "revisions": revisions,
         "rejected_ids": bad_ids,
         "removed_sentences": sum(len(g.removed) for g in groundings)})
-    pictures, failed = _pictures(state, full) if ctx.pictures else ([], None)
-    if failed:
-        full["writer"]["notes"].append(failed)
-        new_notes.append(failed)
     kept = with_issue_columns(full | {"issues": state["summary"]["issues"]})  # unchanged since detect
-    return {"summary": kept, **compose(Diagnosis.from_dict(kept), pictures), "invalid_citations": [], "notes": new_notes}
+    diagnosis = Diagnosis.from_dict(kept)  # what the report is rendered from: typed once, its issues column-wise
+    pictures, failed = _pictures(state, diagnosis) if ctx.pictures else ([], None)
+    if failed:
+        kept["writer"]["notes"].append(failed)
+        diagnosis.writer = Writer.from_dict(kept["writer"])
+        new_notes.append(failed)
+    return {"summary": kept, **compose(diagnosis, pictures), "invalid_citations": [], "notes": new_notes}
 
 
-def _pictures(state: State, summary: dict[str, Any]) -> tuple[list[tuple[dict[str, str], bytes]], str | None]:
+def _pictures(state: State, summary: Diagnosis) -> tuple[list[tuple[dict[str, str], bytes]], str | None]:
     """The report's pictures from the run's typed tables (see :mod:`graph.inputs`); a failure costs only the pictures."""
     from graph.report.pictures import draw_pictures
 

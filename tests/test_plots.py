@@ -31,6 +31,7 @@ def _inputs(path, curves=None):
     summary = analyze_sweep(raw, roles, curves=read_results(curves) if curves else None)
     summary |= analyze_patterns(summary)
     summary["next_sweep"] = plan_next_sweep(summary)
+    summary["writer"] = {"author": "deterministic", "notes": []}
     curve_table = build_curve_table(read_results(curves)) if curves else None
     return summary, build_trial_table(raw, roles), curve_table
 
@@ -237,18 +238,11 @@ def test_threshold_labels_that_would_overlap_are_written_as_one():
 
     from graph.report.pictures import _draw_plan, _log_scale
 
-    def threshold(i, direction, cut, kind):
-        return {"id": f"A{i}", "hyperparameter": "lr", "rule": "threshold", "direction": direction, "issue_type": kind,
-                "lo": cut if direction == "above" else 0.0, "hi": 1.0 if direction == "above" else cut}
-
-    associations = [threshold(1, "above", 0.3, "nonfinite_metric"), threshold(2, "above", 0.3, "failed"),
-                    threshold(3, "below", 0.29, "failed"), threshold(4, "below", 1e-4, "failed")]
-    summary = {"associations": associations,
-               "patterns": [{"id": f"P{i}", "association_id": f"A{i}"} for i in range(1, 5)]}
+    cuts = [(0.3, "P1", "≥", "red"), (0.3, "P2", "≥", "black"), (0.29, "P3", "≤", "black"), (1e-4, "P4", "≤", "black")]
     ax = Figure(figsize=(9.0, 5.0)).add_subplot()
     _log_scale(ax, "x")
     ax.set_xlim(1e-5, 1.0)
-    _draw_plan(ax, "lr", summary)
+    _draw_plan(ax, None, cuts)
     assert len([line for line in ax.get_lines() if line.get_linestyle() == "--"]) == 4  # every threshold drawn
     assert sorted(t.get_text() for t in ax.texts) == ["P1, P2: ≥ 0.3; P3: ≤ 0.29", "P4: ≤ 0.0001"]
 
@@ -261,3 +255,19 @@ def test_log_axes_are_labelled_in_plain_text_powers_of_ten(cifar):
     labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
     assert labels and all(label.startswith("10") and "$" not in label for label in labels)
     assert "10⁻³" in labels  # the cifar learning rates span 1e-5 to 1
+
+
+def test_the_dashed_thresholds_are_the_threshold_patterns_on_the_plotted_hyperparameter(cifar):
+    from core.records import Diagnosis
+    from graph.report.pictures import _pattern_cuts
+
+    summary, _, _ = cifar
+    by_id = {a["id"]: a for a in summary["associations"]}
+    thresholds = [(p["id"], by_id[p["association_id"]]) for p in summary["patterns"]
+                  if p.get("association_id") in by_id and by_id[p["association_id"]]["rule"] == "threshold"]
+    assert thresholds  # the sweep has threshold patterns
+    for hp in {a["hyperparameter"] for _, a in thresholds} | {"no such hyperparameter"}:
+        cuts = _pattern_cuts(Diagnosis.from_dict(summary), hp)
+        assert [(pid, cut, sign) for cut, pid, sign, _ in cuts] == [
+            (pid, a["lo"] if a["direction"] == "above" else a["hi"], "≥" if a["direction"] == "above" else "≤")
+            for pid, a in thresholds if a["hyperparameter"] == hp]

@@ -4,7 +4,8 @@ Each ``*_figure`` function returns a :class:`matplotlib.figure.Figure` (or None 
 there is nothing to draw) built with the object API, so tests can inspect its axes and
 titles; :func:`draw_pictures` returns them as PNG bytes with the links for
 :func:`graph.report.markdown.render_report`. The facts drawn (rates, ``k/n``, significance,
-thresholds, the next sweep's ranges, NaN onsets, best epochs) are read from the summary;
+thresholds, the next sweep's ranges, NaN onsets, best epochs) are read by field from the typed
+diagnosis (:class:`core.records.Diagnosis`; a summary dict is read as one);
 the per-trial values come from the typed tables (:class:`core.table.TrialTable`,
 :class:`core.curves.CurveTable`).
 
@@ -41,6 +42,7 @@ from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
 from core.curves import CurveTable, curve_facts, held_out_loss, train_loss  # noqa: E402
 from core.issue_types import ISSUE_TYPES, SEVERITY_RANK, SICK_SEVERITIES, label_of, names_where  # noqa: E402
+from core.records import Association, Diagnosis, NextSweep  # noqa: E402
 from core.table import TrialTable  # noqa: E402
 from core.values import format_number  # noqa: E402
 from graph.report import join_preload  # noqa: E402
@@ -113,7 +115,7 @@ def text(value: object, limit: int = 48) -> str:
 # --------------------------------------------------------------------------------------
 
 
-def heatmap_figure(summary: dict[str, Any], *, max_rows: int = 40) -> Figure | None:
+def heatmap_figure(summary: Diagnosis | dict[str, Any], *, max_rows: int = 40) -> Figure | None:
     """Issue rate per hyperparameter region (bucket or value) and issue type.
 
     Each cell is the share of the region's trials with that issue, written as ``k/n``;
@@ -123,17 +125,17 @@ def heatmap_figure(summary: dict[str, Any], *, max_rows: int = 40) -> Figure | N
     come first; at most ``max_rows`` regions are shown (whole hyperparameters).
     Returns None when there are no associations to show.
     """
-    analysis = summary.get("analysis") or {}
-    alpha, support = float(analysis.get("alpha", 0.05)), int(analysis.get("min_support", 3))
-    types = [t for t in summary["issue_counts"] if t != "pruned"]
-    cells: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
-    for a in summary.get("associations") or []:
-        if a["rule"] in ("bucket", "value") and a["issue_type"] in types:
-            cells.setdefault(a["hyperparameter"], {}).setdefault(a["condition"], {})[a["issue_type"]] = a
+    diagnosis = Diagnosis.of(summary)
+    alpha, support = float(diagnosis.analysis.alpha), int(diagnosis.analysis.min_support)
+    types = [t for t in diagnosis.issue_counts if t != "pruned"]
+    cells: dict[str, dict[str, dict[str, Association]]] = {}
+    for a in diagnosis.associations:
+        if a.rule in ("bucket", "value") and a.issue_type in types:
+            cells.setdefault(a.hyperparameter, {}).setdefault(a.condition, {})[a.issue_type] = a
     if not cells or not types:
         return None
-    rows: list[tuple[str, str, dict[str, dict[str, Any]]]] = []
-    for hp in _by_importance(summary, list(cells)):
+    rows: list[tuple[str, str, dict[str, Association]]] = []
+    for hp in _by_importance(diagnosis, list(cells)):
         regions = cells[hp]
         if rows and len(rows) + len(regions) > max_rows:
             continue
@@ -143,7 +145,7 @@ def heatmap_figure(summary: dict[str, Any], *, max_rows: int = 40) -> Figure | N
     for i, (_, _, by_type) in enumerate(rows):
         for j, t in enumerate(types):
             if t in by_type:
-                rate[i, j], size[i, j] = by_type[t]["rate"], by_type[t]["n"]
+                rate[i, j], size[i, j] = by_type[t].rate, by_type[t].n
 
     with matplotlib.rc_context(_RC):
         fig = Figure(figsize=(max(8.0, 3.6 + 1.25 * len(types)), 2.0 + 0.34 * len(rows)), layout="constrained")
@@ -161,10 +163,10 @@ def heatmap_figure(summary: dict[str, Any], *, max_rows: int = 40) -> Figure | N
                 a = by_type.get(t)
                 if a is None:
                     continue
-                significant = a["q"] < alpha and a["k"] >= support and a["rate"] > a["rate_rest"]
+                significant = a.q < alpha and a.k >= support and a.rate > a.rate_rest
                 n_significant += significant
-                colour = "white" if a["rate"] * _weight(a["n"]) > 0.6 else "black"
-                ax.text(j, i, f"{a['k']}/{a['n']}" + ("*" if significant else ""), ha="center", va="center",
+                colour = "white" if a.rate * _weight(a.n) > 0.6 else "black"
+                ax.text(j, i, f"{a.k}/{a.n}" + ("*" if significant else ""), ha="center", va="center",
                         fontsize=8.5, color=colour, fontweight="bold" if significant else "normal",
                         in_layout=False)  # inside its cell: the layout need not measure it
                 if significant:
@@ -178,7 +180,7 @@ def heatmap_figure(summary: dict[str, Any], *, max_rows: int = 40) -> Figure | N
         ax.set_yticks(range(len(rows)), [text(cond, 44) for _, cond, _ in rows])
         ax.set_xlabel("issue type")
         ax.set_ylabel("hyperparameter region (bucket or value)")
-        ax.set_title(f"Issue rate by hyperparameter region ({summary['sweep']['n_trials']} trials)\n"
+        ax.set_title(f"Issue rate by hyperparameter region ({diagnosis.sweep.n_trials} trials)\n"
                      f"cell: trials with the issue / trials in the region, paler when the region has under "
                      f"{_FULL_COLOUR} trials;\noutlined*: significant (q < {alpha:g}, {n_significant} cell(s))",
                      fontsize=10.5)
@@ -196,17 +198,17 @@ def _weight(n: np.ndarray | float) -> np.ndarray:
     return np.sqrt(np.minimum(np.asarray(n, dtype=float), _FULL_COLOUR) / _FULL_COLOUR)
 
 
-def _by_importance(summary: dict[str, Any], hps: Iterable[str]) -> list[str]:
+def _by_importance(diagnosis: Diagnosis, hps: Iterable[str]) -> list[str]:
     """Hyperparameters with patterns first (in pattern order), then leads, edge findings, the rest."""
     score: dict[str, int] = {}
-    groups = [summary.get("patterns") or [], summary.get("leads") or []]
-    for rank, group in enumerate(groups):
+    for rank, group in enumerate([diagnosis.patterns, diagnosis.leads]):
         for i, p in enumerate(group):
-            for hp in p.get("hyperparameters") or [p.get("hyperparameter")]:
+            for hp in p.hyperparameters or [p.hyperparameter]:
                 score.setdefault(hp, rank * 1000 + i)
-    for f in summary.get("findings") or []:
-        if f.get("hyperparameter"):
-            score.setdefault(f["hyperparameter"], 2000)
+    for f in diagnosis.findings:
+        hp = f.extra.get("hyperparameter")  # a finding about one hyperparameter (an edge of its range)
+        if hp:
+            score.setdefault(hp, 2000)
     return sorted(hps, key=lambda hp: score.get(hp, 3000))  # stable: the table's order among equals
 
 
@@ -224,7 +226,7 @@ _BAND = (0.885, 0.935, 0.97)  # axes-fraction: where the top band starts, its "a
 
 
 def isolation_figures(
-    table: TrialTable, summary: dict[str, Any], *, max_plots: int = 4, max_buckets: int = 12
+    table: TrialTable, summary: Diagnosis | dict[str, Any], *, max_plots: int = 4, max_buckets: int = 12
 ) -> list[tuple[str, Figure]]:
     """One isolation plot per important numeric hyperparameter (tuning-playbook style).
 
@@ -243,27 +245,28 @@ def isolation_figures(
     -------
     list of (hyperparameter, Figure)
     """
-    return [(hp, build()) for hp, build in _isolation_builders(table, summary, max_plots, max_buckets)]
+    return [(hp, build()) for hp, build in _isolation_builders(table, Diagnosis.of(summary), max_plots, max_buckets)]
 
 
-def _isolation_builders(table: TrialTable, summary: dict[str, Any], max_plots: int = 4, max_buckets: int = 12
+def _isolation_builders(table: TrialTable, diagnosis: Diagnosis, max_plots: int = 4, max_buckets: int = 12
                         ) -> list[tuple[str, Callable[[], Figure]]]:
     """The hyperparameters :func:`isolation_figures` plots, each with the function that builds its figure."""
-    metric, _ = _main_metric(table, summary)
+    metric, _ = _main_metric(table, diagnosis)
     if metric is None or len(table) == 0:
         return []
     numeric = [hp for hp, span in table.extents().items() if span.n_values >= 3]
-    kinds = trial_kinds(table, summary)
+    kinds = trial_kinds(table, diagnosis)
 
     def builder(hp: str) -> Callable[[], Figure]:
-        return lambda: _draw_isolation(isolation_data(table, summary, hp, max_buckets=max_buckets, kinds=kinds), summary)
+        return lambda: _draw_isolation(isolation_data(table, diagnosis, hp, max_buckets=max_buckets, kinds=kinds),
+                                       diagnosis)
 
-    return [(hp, builder(hp)) for hp in _by_importance(summary, numeric)[:max_plots]]
+    return [(hp, builder(hp)) for hp in _by_importance(diagnosis, numeric)[:max_plots]]
 
 
-def trial_kinds(table: TrialTable, summary: dict[str, Any]) -> np.ndarray:
+def trial_kinds(table: TrialTable, diagnosis: Diagnosis) -> np.ndarray:
     """Each trial's most severe sick issue type (None: no sick issue), in table order (object array)."""
-    worst = _worst_issue(summary)
+    worst = _worst_issue(diagnosis)
     ids = pd.Index(table.ids.to_numpy(dtype=object))  # text already (see TrialTable.ids)
     if not ids.is_unique:
         return np.array([worst.get(i) for i in ids], dtype=object)
@@ -274,7 +277,7 @@ def trial_kinds(table: TrialTable, summary: dict[str, Any]) -> np.ndarray:
     return kinds
 
 
-def isolation_data(table: TrialTable, summary: dict[str, Any], hp: str, *, max_buckets: int = 12,
+def isolation_data(table: TrialTable, summary: Diagnosis | dict[str, Any], hp: str, *, max_buckets: int = 12,
                    kinds: np.ndarray | None = None) -> dict[str, Any]:
     """What an isolation plot of ``hp`` draws, bounded whatever the number of trials.
 
@@ -285,14 +288,15 @@ def isolation_data(table: TrialTable, summary: dict[str, Any], hp: str, *, max_b
     best trial per bucket, per category value. Needs the table's main metric (see
     :func:`_main_metric`) and ``hp`` numeric; ``kinds`` is :func:`trial_kinds` when known.
     """
-    metric, goal = _main_metric(table, summary)
-    kinds = trial_kinds(table, summary) if kinds is None else kinds
+    diagnosis = Diagnosis.of(summary)
+    metric, goal = _main_metric(table, diagnosis)
+    kinds = trial_kinds(table, diagnosis) if kinds is None else kinds
     code, names = pd.factorize(kinds)  # None is -1
     names = list(names)
     x = table.hyperparameters[hp].to_numpy(dtype=float)
     y = table.metrics[metric].to_numpy(dtype=float)
     reported = ~table.missing[metric].to_numpy(dtype=bool)
-    category = _category(table, summary, hp)
+    category = _category(table, diagnosis, hp)
     # the category of each trial as a code into cat_names (a comparison of codes, not of a million strings)
     cat_code, cat_names = (pd.factorize(table.hyperparameters[category].astype(str)) if category
                            else (np.zeros(len(x), dtype=np.intp), [None]))
@@ -352,7 +356,7 @@ def _bin(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return index
 
 
-def _category(table: TrialTable, summary: dict[str, Any], hp: str) -> str | None:
+def _category(table: TrialTable, diagnosis: Diagnosis, hp: str) -> str | None:
     """The categorical hyperparameter a pattern names (with ``hp`` first, else any), when it has at most 6 values."""
     frame = table.hyperparameters
 
@@ -360,7 +364,7 @@ def _category(table: TrialTable, summary: dict[str, Any], hp: str) -> str | None
         return bool(name and name != hp and name in frame.columns and frame[name].dtype == object
                     and frame[name].nunique() <= len(_CATEGORY_COLOURS))
 
-    named = [p.get("hyperparameters") or [p.get("hyperparameter")] for p in summary.get("patterns") or []]
+    named = [p.hyperparameters or [p.hyperparameter] for p in diagnosis.patterns]
     for names in [n for n in named if hp in n] + named:
         found = next((n for n in names if fits(n)), None)
         if found:
@@ -399,7 +403,7 @@ def _thin(x: np.ndarray, kinds: np.ndarray, cats: np.ndarray, code: np.ndarray, 
     return _centres(edges, log_x)[bins[first]], kinds[first], cats[first]
 
 
-def _draw_isolation(d: dict[str, Any], summary: dict[str, Any]) -> Figure:
+def _draw_isolation(d: dict[str, Any], diagnosis: Diagnosis) -> Figure:
     hp, metric, log_x, log_y, top = d["hp"], d["metric"], d["log_x"], d["log_y"], d["top"]
     colour_of = dict(zip(d["categories"], _CATEGORY_COLOURS))
     with matplotlib.rc_context(_RC):
@@ -432,9 +436,9 @@ def _draw_isolation(d: dict[str, Any], summary: dict[str, Any]) -> Figure:
             ax.scatter([], [], s=30, c="#666666" if colour_of else colour, marker=marker,
                        label=f"{label_of(k) if k else 'no issue'} ({n})")
         lo, hi = d["x_range"]
-        plan = (summary.get("next_sweep") or {}).get("hyperparameters", {}).get(hp) or {}
-        if plan.get("changed") and plan.get("low") is not None and (plan["low"] > 0 or not log_x):
-            lo, hi = min(lo, plan["low"]), max(hi, plan["high"])  # a widened range shows where it ends
+        plan = _numeric_plan(diagnosis.next_sweep, hp)
+        if plan is not None and (plan.low > 0 or not log_x):
+            lo, hi = min(lo, plan.low), max(hi, plan.high)  # a widened range shows where it ends
         if log_x:
             pad = (hi / lo) ** 0.04
             ax.set_xlim(lo / pad, hi * pad)
@@ -447,7 +451,7 @@ def _draw_isolation(d: dict[str, Any], summary: dict[str, Any]) -> Figure:
                         linewidth=1.4, marker="o", markersize=6, markerfacecolor="none", zorder=4,
                         label=f"best trial per bucket{', ' + text(d['category'], 20) + ' = ' + text(c, 16) if c else ''}")
         _top_band(ax, d, top)
-        _draw_plan(ax, hp, summary)
+        _draw_plan(ax, plan, _pattern_cuts(diagnosis, hp))
         ax.set_xlabel(f"{text(hp, 40)} ({'log' if log_x else 'linear'} scale"
                       f"{'; points jittered sideways' if d['jitter'] and 'points' in d else ''})")
         ax.set_ylabel(f"{text(metric, 30)} ({'lower' if d['goal'] == 'min' else 'higher'} is better"
@@ -519,22 +523,34 @@ def _jitter(x: np.ndarray, distinct: np.ndarray, log_x: bool) -> np.ndarray:
     return x + rng.uniform(-width, width, size=x.shape)
 
 
-def _draw_plan(ax: Any, hp: str, summary: dict[str, Any]) -> None:
-    """The next sweep's range (shaded) and the pattern thresholds on ``hp`` (dashed)."""
-    plan = (summary.get("next_sweep") or {}).get("hyperparameters", {}).get(hp)
-    if plan and plan["kind"] != "categorical" and plan.get("changed") and plan["low"] is not None:
-        ax.axvspan(plan["low"], plan["high"], color="#009E73", alpha=0.10, zorder=0,
-                   label=f"next sweep: {format_number(plan['low'])} to {format_number(plan['high'])}")
-    by_id = {a["id"]: a for a in summary.get("associations") or []}
-    cuts: list[tuple[float, str, str, str]] = []  # (cut, pattern id, "≥"/"≤", colour), in pattern order
-    for p in summary.get("patterns") or []:
-        a = by_id.get(p.get("association_id"))
-        if a is None or a["hyperparameter"] != hp or a["rule"] != "threshold":
+def _numeric_plan(plan: NextSweep | None, hp: str) -> Any:
+    """The next sweep's range of numeric ``hp`` when it changed (:class:`core.records.NextNumeric`), else None."""
+    hp_plan = plan.hyperparameters.get(hp) if plan is not None else None
+    if hp_plan is None or hp_plan.kind == "categorical" or not hp_plan.changed or hp_plan.low is None:
+        return None
+    return hp_plan
+
+
+def _pattern_cuts(diagnosis: Diagnosis, hp: str) -> list[tuple[float, str, str, str]]:
+    """``(cut, pattern id, "≥"/"≤", colour)`` of each pattern that is a threshold on ``hp``, in pattern order."""
+    by_id = {a.id: a for a in diagnosis.associations}
+    cuts = []
+    for p in diagnosis.patterns:
+        a = by_id.get(p.association_id)
+        if a is None or a.hyperparameter != hp or a.rule != "threshold":
             continue
-        cut = a["lo"] if a["direction"] == "above" else a["hi"]
-        colour = _style(a["issue_type"])[0]
+        cut = a.lo if a.direction == "above" else a.hi
+        cuts.append((cut, p.id, "≥" if a.direction == "above" else "≤", _style(a.issue_type)[0]))
+    return cuts
+
+
+def _draw_plan(ax: Any, plan: Any, cuts: list[tuple[float, str, str, str]]) -> None:
+    """The next sweep's changed range (shaded, :func:`_numeric_plan`) and the pattern thresholds ``cuts`` (dashed)."""
+    if plan is not None:
+        ax.axvspan(plan.low, plan.high, color="#009E73", alpha=0.10, zorder=0,
+                   label=f"next sweep: {format_number(plan.low)} to {format_number(plan.high)}")
+    for cut, _, _, colour in cuts:
         ax.axvline(cut, color=colour, linestyle="--", linewidth=1.3, zorder=3)
-        cuts.append((cut, p["id"], "≥" if a["direction"] == "above" else "≤", colour))
     for group in _near(ax, cuts):  # one label for thresholds that would print over each other
         ids: dict[str, list[str]] = {}  # "≥ 0.3" -> the patterns at that threshold
         for c, pid, sign, _ in group:
@@ -581,12 +597,12 @@ def _best_per_bucket(x: np.ndarray, y: np.ndarray, goal: str, log_x: bool, max_b
     return x[first], y[first]
 
 
-def _main_metric(table: TrialTable, summary: dict[str, Any]) -> tuple[str | None, str]:
+def _main_metric(table: TrialTable, diagnosis: Diagnosis) -> tuple[str | None, str]:
     """The metric the pictures plot: the held-out loss, where blow-ups and NaN show, else the ranking's metric."""
     roles = table.roles
-    best = summary.get("best_trial")
+    best = diagnosis.best_trial
     pair = roles.loss_pair()
-    column = (pair[1] if pair else None) or roles.metric("loss", held_out=True) or (best["metric"] if best else None)
+    column = (pair[1] if pair else None) or roles.metric("loss", held_out=True) or (best.metric if best else None)
     if column is None:
         column = roles.metric("accuracy", held_out=True)
     if column is None:
@@ -596,19 +612,20 @@ def _main_metric(table: TrialTable, summary: dict[str, Any]) -> tuple[str | None
     return column, roles.metrics[column].goal or ("max" if roles.metrics[column].kind == "accuracy" else "min")
 
 
-def _worst_issue(summary: dict[str, Any]) -> dict[str, str]:
+def _worst_issue(diagnosis: Diagnosis) -> dict[str, str]:
     """Trial id -> its most severe issue type (sick severities only; of equals, the first listed).
 
-    One pass over the rows picks the sick ones, a stable sort on the severity rank orders
-    them, and the first type seen per trial wins (a million-trial sweep has some 240,000
-    issue rows; plain lists: pandas' string columns are slow to build and to iterate).
+    One pass over the issue columns picks the sick rows, a stable sort on the severity rank
+    orders them, and the first type seen per trial wins (a million-trial sweep has some
+    240,000 issue rows; plain lists: pandas' string columns are slow to build and to iterate).
     """
     ids, ranks, types = [], [], []
-    for issue in summary["issues"]:
-        if issue["severity"] in SICK_SEVERITIES:
-            ids.append(issue["trial_id"])
-            types.append(issue["type"])
-            ranks.append(_RANK.get(issue["type"], len(_RANK)))  # a type outside the table: last
+    issues = diagnosis.issues
+    for trial, kind, severity in zip(issues.trial_id, issues.type, issues.severity):
+        if severity in SICK_SEVERITIES:
+            ids.append(trial)
+            types.append(kind)
+            ranks.append(_RANK.get(kind, len(_RANK)))  # a type outside the table: last
     worst: dict[str, str] = {}
     for i in np.argsort(np.array(ranks, dtype=np.int64), kind="stable"):
         worst.setdefault(ids[i], types[i])
@@ -625,7 +642,8 @@ def _finite(values: np.ndarray) -> np.ndarray:
 
 
 def curves_figure(
-    curves: CurveTable, summary: dict[str, Any], *, trial_ids: Iterable[str] | None = None, max_panels: int = 9
+    curves: CurveTable, summary: Diagnosis | dict[str, Any], *, trial_ids: Iterable[str] | None = None,
+    max_panels: int = 9,
 ) -> Figure | None:
     """Small multiples of the sick trials' loss curves next to the best healthy trial.
 
@@ -642,11 +660,13 @@ def curves_figure(
         return None
     train = train_loss(curves)
     train = train if train != main else None
-    worst = _worst_issue(summary)
+    diagnosis = Diagnosis.of(summary)
+    worst = _worst_issue(diagnosis)
     types: dict[str, list[str]] = {}
-    for issue in summary["issues"]:
-        if issue["severity"] in SICK_SEVERITIES:
-            types.setdefault(issue["trial_id"], []).append(issue["type"])
+    issues = diagnosis.issues
+    for trial, kind, severity in zip(issues.trial_id, issues.type, issues.severity):
+        if severity in SICK_SEVERITIES:
+            types.setdefault(trial, []).append(kind)
     index = {str(t): i for i, t in enumerate(curves.trial_ids)}
     sick = sorted((t for t in worst if t in index), key=lambda t: (_RANK[worst[t]], index[t]))
     if not sick:
@@ -731,10 +751,13 @@ def _series(curves: CurveTable, code: int, column: str) -> tuple[np.ndarray, np.
 
 
 def draw_pictures(
-    summary: dict[str, Any], *, table: TrialTable | None = None, curves: CurveTable | None = None,
+    summary: Diagnosis | dict[str, Any], *, table: TrialTable | None = None, curves: CurveTable | None = None,
     processes: int | None = None,
 ) -> list[tuple[dict[str, str], bytes]]:
     """Draw every picture that has data, as PNG bytes with its link.
+
+    ``summary`` is the run's :class:`core.records.Diagnosis` (a summary dict is read as
+    one, once, here).
 
     A link is ``{"path", "title", "section"}`` for
     :func:`graph.report.markdown.render_report` (``path`` relative to the report, in
@@ -747,15 +770,16 @@ def draw_pictures(
     default (None) is 2 in the main thread of a process that may use two cores on Linux
     (the command line), else 1: a server's worker thread never forks.
     """
+    diagnosis = Diagnosis.of(summary)
     jobs: list[tuple[dict[str, str], Callable[[], Figure | None], int]] = []  # link, builder, rough cost
     if curves is not None:
         ids = table.ids.tolist() if table is not None else None
         jobs.append((_link(CURVES, "Loss curves of sick trials next to the best healthy trial", "breakdown"),
-                     lambda: curves_figure(curves, summary, trial_ids=ids), 2))
+                     lambda: curves_figure(curves, diagnosis, trial_ids=ids), 2))
     jobs.append((_link(HEATMAP, "Issue rate by hyperparameter region and issue type", "pathologies"),
-                 lambda: heatmap_figure(summary), 2))
+                 lambda: heatmap_figure(diagnosis), 2))
     if table is not None:
-        for i, (hp, build) in enumerate(_isolation_builders(table, summary), start=1):
+        for i, (hp, build) in enumerate(_isolation_builders(table, diagnosis), start=1):
             jobs.append((_link(ISOLATION.format(i), f"Isolation plot of {hp}", "isolation") | {"hyperparameter": hp},
                          build, 1))
     if processes is None:
