@@ -1,6 +1,7 @@
 """What the diagnosis page shows, as plain data for its template (which escapes every cell).
 
-Everything here is read from the run's summary (the facts of ``core/``), the raw
+Everything here is read by field from the run's typed diagnosis (:class:`core.records.Diagnosis`,
+the facts of ``core/``; the template gets the records' plain data), the raw
 cells of the graph's state (the trial rows) and the pictures the graph drew; nothing is
 computed twice. Trial ids and evidence ids become links to anchors that are made of
 row numbers and fact ids (``#t12``, ``#pattern-P1``), never of input text.
@@ -15,6 +16,7 @@ from typing import Any
 
 from core.issue_types import SEVERITY_RANK
 from core.next_sweep import to_wandb_sweep
+from core.records import Diagnosis, NextSweep, Roles
 from graph.inputs import trial_columns
 
 MAX_TRIAL_ROWS = 5000
@@ -34,49 +36,48 @@ def build_view(final: dict[str, Any], pictures: list[dict[str, str]]) -> dict[st
     final : dict
         The inputs and merged node updates of one run (``results_path`` or ``records``,
         ``summary``, ``roles``); without inputs (a watch's summary) the trial table lists
-        the trials with issues, ids only.
+        the trials with issues, ids only. The summary's issues may be rows or columns.
     pictures : list of dict
         :func:`graph.report.pictures.draw_pictures` links (``path``, ``title``, ``section``,
         ``hyperparameter`` for isolation plots).
     """
-    summary = final["summary"]
-    roles = final.get("roles") or summary["sweep"]["roles"]
-    trials = _trials(trial_columns(final), roles, summary)
+    d = Diagnosis.of(final["summary"])
+    roles = Roles.from_dict(final["roles"]) if final.get("roles") else d.sweep.roles
+    trials = _trials(trial_columns(final), roles, d)
     href = trials["href"]
-    anchors = _anchors(summary)
+    anchors = _anchors(d)
     isolation = {p["hyperparameter"]: _figure(p) for p in pictures if p.get("hyperparameter")}
     heatmap = next((_figure(p) for p in pictures if p["section"] == "pathologies"), None)
     patterns = []
-    for p in summary.get("patterns") or []:
-        hps = p.get("hyperparameters") or [p.get("hyperparameter")]
-        figure = next((isolation[hp] for hp in hps if hp in isolation), heatmap)  # a categorical one: its heatmap row
-        patterns.append({**p, "ids": _ids(p.get("trial_ids") or [], href), "figure": figure,
-                         "k_total": (p.get("evidence") or {}).get("k")})
+    for p in d.patterns:
+        figure = next((isolation[hp] for hp in p.hyperparameters or [p.hyperparameter] if hp in isolation),
+                      heatmap)  # a categorical one: its heatmap row
+        patterns.append(p.to_dict() | {"ids": _ids(p.trial_ids, href), "figure": figure, "k_total": p.evidence.k})
+    issues = d.issues
     return {
-        "summary": summary,
-        "source": summary["sweep"]["source"],
-        "n_trials": summary["sweep"]["n_trials"],
-        "issue_counts": [{"type": t, "n": n, "severity": summary["issue_types"][t]["severity"]}
-                         for t, n in summary["issue_counts"].items()],
-        "severity_counts": summary.get("severity_counts") or {},
-        "best": _best(summary, href),
-        "issues": [{**i, "href": href.get(i["trial_id"]), "rank": SEVERITY_RANK.get(i["severity"], 9)}
-                   for i in summary["issues"][:MAX_ISSUE_ROWS]],
-        "issues_total": len(summary["issues"]),
-        "findings": [{**f, "ids": _ids(f.get("trial_ids") or [], href)} for f in summary.get("findings") or []],
+        "summary": d,
+        "source": d.sweep.source,
+        "n_trials": d.sweep.n_trials,
+        "issue_counts": [{"type": t, "n": n, "severity": d.issue_types[t].severity} for t, n in d.issue_counts.items()],
+        "severity_counts": d.severity_counts,
+        "best": d.best_trial.to_dict() | {"href": href.get(str(d.best_trial.trial_id))} if d.best_trial else None,
+        "issues": [i | {"href": href.get(i["trial_id"]), "rank": SEVERITY_RANK.get(i["severity"], 9)}
+                   for i in issues[:MAX_ISSUE_ROWS].rows()],
+        "issues_total": len(issues),
+        "findings": [f.to_dict() | {"ids": _ids(f.trial_ids, href)} for f in d.findings],
         "patterns": patterns,
-        "leads": [{**lead, "ids": _ids(lead.get("trial_ids") or [], href)} for lead in summary.get("leads") or []],
-        "recommendations": [{**r, "evidence_links": _evidence(r.get("evidence") or "", anchors),
-                             "pattern_href": anchors.get(r.get("pattern_id") or ""),
-                             "ids": _ids(r.get("trial_ids") or [], href)}
-                            for r in summary.get("recommendations") or []],
-        "next": _next_sweep(summary.get("next_sweep") or {}, anchors, href),
+        "leads": [lead.to_dict() | {"ids": _ids(lead.trial_ids, href)} for lead in d.leads],
+        "recommendations": [r.to_dict() | {"evidence_links": _evidence(r.evidence or "", anchors),
+                                           "pattern_href": anchors.get(r.pattern_id or ""),
+                                           "ids": _ids(r.trial_ids, href)}
+                            for r in d.recommendations],
+        "next": _next_sweep(d.next_sweep, anchors, href),
         "figures": {section: [_figure(p) for p in pictures if p["section"] == section]
                     for section in ("breakdown", "pathologies", "isolation", "next")},
         "trials": trials,
-        "notes": summary["writer"].get("notes") or [],
-        "narrative": summary["writer"].get("narrative"),
-        "author": summary["writer"].get("author"),
+        "notes": d.writer.notes,
+        "narrative": d.writer.narrative,
+        "author": d.writer.author,
     }
 
 
@@ -84,30 +85,31 @@ def _figure(picture: dict[str, str]) -> dict[str, str]:
     return {"name": picture["path"].rsplit("/", 1)[-1], "title": picture["title"]}
 
 
-def _trials(raw: dict[str, list[str | None]] | None, roles: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
+def _trials(raw: dict[str, list[str | None]] | None, roles: Roles, d: Diagnosis) -> dict[str, Any]:
     """The trial rows: id, status, budget, hyperparameters and metrics as the file had them, with their issues."""
-    by_trial: dict[str, list[dict[str, Any]]] = {}
-    for issue in summary["issues"]:
-        by_trial.setdefault(issue["trial_id"], []).append(issue)
-    best = (summary.get("best_trial") or {}).get("trial_id")
+    by_trial: dict[str, list[int]] = {}  # trial id -> its issue rows, read from the columns
+    for row, trial in enumerate(d.issues.trial_id):
+        by_trial.setdefault(trial, []).append(row)
+    best = d.best_trial.trial_id if d.best_trial else None
     if raw is None:
-        raw = {roles["id"]: list(dict.fromkeys([*by_trial, *([str(best)] if best is not None else [])]))}
-    ids = [str(v) for v in raw[roles["id"]]]
+        raw = {roles.id: list(dict.fromkeys([*by_trial, *([str(best)] if best is not None else [])]))}
+    ids = [str(v) for v in raw[roles.id]]
     if len(ids) <= MAX_TRIAL_ROWS:
         rows = list(range(len(ids)))
     else:
         first = [i for i, t in enumerate(ids) if t in by_trial or t == best]
         rows = sorted(first[:MAX_TRIAL_ROWS])
-    columns = [c for c in (roles.get("status"), roles.get("epochs"), roles.get("runtime")) if c]
-    columns += list(roles["hyperparameters"])[:MAX_HP_COLUMNS] + list(roles["metrics"])[:MAX_METRIC_COLUMNS]
+    columns = [c for c in (roles.status, roles.epochs, roles.runtime) if c]
+    columns += list(roles.hyperparameters)[:MAX_HP_COLUMNS] + list(roles.metrics)[:MAX_METRIC_COLUMNS]
     columns = [c for c in columns if c in raw]
     shown = []
+    severity, kind = d.issues.severity, d.issues.type
     for i in rows:
         issues = by_trial.get(ids[i], [])
-        worst = min((SEVERITY_RANK.get(x["severity"], 9) for x in issues), default=None)
+        worst = min((SEVERITY_RANK.get(severity[x], 9) for x in issues), default=None)
         shown.append({"anchor": f"t{i}", "id": ids[i], "cells": ["" if raw[c][i] is None else str(raw[c][i]) for c in columns],
-                      "issues": sorted({x["type"] for x in issues}), "worst": worst, "best": ids[i] == best})
-    total = summary["sweep"]["n_trials"]
+                      "issues": sorted({kind[x] for x in issues}), "worst": worst, "best": ids[i] == best})
+    total = d.sweep.n_trials
     return {"columns": columns, "rows": shown, "total": total, "href": {r["id"]: "#" + r["anchor"] for r in shown}}
 
 
@@ -115,25 +117,18 @@ def _ids(trial_ids: list[Any], href: dict[str, str]) -> list[dict[str, str | Non
     return [{"id": str(t), "href": href.get(str(t))} for t in trial_ids]
 
 
-def _best(summary: dict[str, Any], href: dict[str, str]) -> dict[str, Any] | None:
-    best = summary.get("best_trial")
-    if not best:
-        return None
-    return {**best, "href": href.get(str(best["trial_id"]))}
-
-
-def _anchors(summary: dict[str, Any]) -> dict[str, str]:
+def _anchors(d: Diagnosis) -> dict[str, str]:
     """Fact id -> anchor on the page; an association id points at the pattern or lead built on it."""
     anchors: dict[str, str] = {}
-    for key, prefix in (("leads", "lead"), ("patterns", "pattern")):  # patterns win over leads for a shared association
-        for item in summary.get(key) or []:
-            anchors[item["id"]] = f"#{prefix}-{item['id']}"
-            if item.get("association_id"):
-                anchors[item["association_id"]] = f"#{prefix}-{item['id']}"
-    for f in summary.get("findings") or []:
-        anchors[f["id"]] = f"#finding-{f['id']}"
-    for r in summary.get("recommendations") or []:
-        anchors.setdefault(r["id"], f"#rec-{r['id']}")
+    for group, prefix in ((d.leads, "lead"), (d.patterns, "pattern")):  # patterns win over leads for a shared association
+        for item in group:
+            anchors[item.id] = f"#{prefix}-{item.id}"
+            if item.association_id:
+                anchors[item.association_id] = f"#{prefix}-{item.id}"
+    for f in d.findings:
+        anchors[f.id] = f"#finding-{f.id}"
+    for r in d.recommendations:
+        anchors.setdefault(r.id, f"#rec-{r.id}")
     return anchors
 
 
@@ -153,33 +148,36 @@ def _evidence(text: str, anchors: dict[str, str]) -> list[dict[str, str | None]]
     return pieces
 
 
-def _next_sweep(plan: dict[str, Any], anchors: dict[str, str], href: dict[str, str]) -> dict[str, Any]:
+def _next_sweep(plan: NextSweep | None, anchors: dict[str, str], href: dict[str, str]) -> dict[str, Any]:
     """The plan's ranges, conditions and changes with links, and its Optuna and W&B forms."""
-    if not plan:
+    if plan is None:
         return {}
     hps = []
-    for name, hp in (plan.get("hyperparameters") or {}).items():
-        if hp["kind"] == "categorical":
-            searched = ", ".join(map(str, (hp.get("searched") or {}).get("values") or []))
-            nxt = ", ".join(map(str, hp.get("values") or []))
+    for name, hp in plan.hyperparameters.items():
+        if hp.kind == "categorical":
+            searched = ", ".join(map(str, hp.searched.values))
+            nxt = ", ".join(map(str, hp.values))
+            log = None
         else:
-            s = hp.get("searched") or {}
-            searched = _range(s.get("low"), s.get("high"))
-            nxt = _range(hp.get("low"), hp.get("high"))
-        excluded = "; ".join(_range(*x) if isinstance(x, (list, tuple)) else str(x) for x in hp.get("exclude") or [])
-        hps.append({"name": name, "kind": hp["kind"], "log": hp.get("log"), "searched": searched, "next": nxt,
-                    "exclude": excluded, "changed": hp.get("changed")})
+            searched = _range(hp.searched.low, hp.searched.high)
+            nxt = _range(hp.low, hp.high)
+            log = hp.log
+        excluded = "; ".join(_range(*x) if isinstance(x, (list, tuple)) else str(x) for x in hp.exclude)
+        hps.append({"name": name, "kind": hp.kind, "log": log, "searched": searched, "next": nxt,
+                    "exclude": excluded, "changed": hp.changed})
+    start = plan.start_from
+    as_dict = plan.to_dict()  # the sweep tools' forms are made from the plan as hparam_summary.json holds it
     return {
         "hyperparameters": hps,
-        "conditions": [{**c, "evidence_links": _evidence(str(c.get("evidence") or ""), anchors),
-                        "range": _range(c.get("low"), c.get("high"))} for c in plan.get("conditions") or []],
-        "changes": [{**c, "evidence_links": _evidence(str(c.get("evidence") or ""), anchors),
-                     "ids": _ids(c.get("trial_ids") or [], href)} for c in plan.get("changes") or []],
-        "settings": plan.get("settings") or {},
-        "start_from": plan.get("start_from"),
-        "start_href": href.get(str((plan.get("start_from") or {}).get("trial_id"))),
-        "wandb": json.dumps(to_wandb_sweep(plan), indent=2, ensure_ascii=False, allow_nan=False),
-        "optuna": optuna_script(plan),
+        "conditions": [c.to_dict() | {"evidence_links": _evidence(c.evidence, anchors), "range": _range(c.low, c.high)}
+                       for c in plan.conditions],
+        "changes": [c.to_dict() | {"evidence_links": _evidence(c.evidence, anchors), "ids": _ids(c.trial_ids, href)}
+                    for c in plan.changes],
+        "settings": plan.settings.to_dict(),
+        "start_from": start.to_dict() if start else None,
+        "start_href": href.get(str(start.trial_id if start else None)),
+        "wandb": json.dumps(to_wandb_sweep(as_dict), indent=2, ensure_ascii=False, allow_nan=False),
+        "optuna": optuna_script(as_dict),
     }
 
 
