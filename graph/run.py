@@ -36,6 +36,7 @@ from core.errors import InputError
 from graph.report.compose import HTML_NAME, REPORT_NAME, SUMMARY_NAME, report_files, report_set
 
 if TYPE_CHECKING:
+    from core.records import Diagnosis
     from graph.report.output_set import OutputSet
 
 OUTPUT_FORMATS = ("md", "json", "html")
@@ -132,14 +133,16 @@ def main(argv: list[str] | None = None) -> int:
                 _check_out_dir(out_dir)
                 staged = _writable(out_dir, lambda: stack.enter_context(report_set(out_dir)))
             final = run_graph(results, args, progress)
-            summary = final["summary"]
-            summary_text = summary_json(summary)
+            from core.records import Diagnosis, with_issue_rows
+
+            diagnosis = Diagnosis.from_dict(final["summary"])  # what is said about the run: typed once
+            summary_text = summary_json(with_issue_rows(final["summary"]))
             if args.output_format == "json":
                 sys.stdout.write(summary_text + "\n")
             else:
                 written = save_outputs(final, summary_text, out_dir, html=args.output_format == "html", staged=staged)
                 if args.log_to:
-                    written.append(_log_to(args, results, summary, out_dir, final["pictures"]))
+                    written.append(_log_to(args, results, diagnosis, out_dir, final["pictures"]))
     except InputError as exc:
         print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return 2
@@ -156,11 +159,11 @@ def main(argv: list[str] | None = None) -> int:
               + ("" if args.debug else " (--debug shows the traceback)"), file=sys.stderr)
         return 3
     if console is not None:
-        _summary_table(summary, console)
+        _summary_table(diagnosis, console)
     if not args.quiet and written:
-        print(f"wrote {', '.join(written)}: {summary['trials_affected']} of {summary['sweep']['n_trials']} trials "
-              f"have issues, {len(summary['patterns'])} pattern(s)", file=sys.stderr)
-    failing = _failing(summary, fail_on)
+        print(f"wrote {', '.join(written)}: {diagnosis.trials_affected} of {diagnosis.sweep.n_trials} trials "
+              f"have issues, {len(diagnosis.patterns)} pattern(s)", file=sys.stderr)
+    failing = _failing(diagnosis, fail_on)
     if failing:
         # printed even with --quiet: a CI log must say why the step failed
         print("fail-on: " + ", ".join(f"{n} trial(s) with {kind}" for kind, n in failing.items()), file=sys.stderr)
@@ -219,7 +222,7 @@ def _writable(out_dir: Path, write: Any) -> Any:
                          "the previous report there is unchanged") from None
 
 
-def _log_to(args: argparse.Namespace, results: str, summary: dict[str, Any], out_dir: Path,
+def _log_to(args: argparse.Namespace, results: str, diagnosis: Diagnosis, out_dir: Path,
             pictures: list[dict[str, str]]) -> str:
     """``--log-to``: the written files attached to a tracker's run; where they went."""
     from core.sources.mlflow_server import is_server_url
@@ -227,12 +230,12 @@ def _log_to(args: argparse.Namespace, results: str, summary: dict[str, Any], out
 
     names = [REPORT_NAME, SUMMARY_NAME] + ([HTML_NAME] if args.output_format == "html" else [])
     files = [out_dir / name for name in names] + [out_dir / p["path"] for p in pictures]
-    fmt = summary["sweep"].get("format", "")
+    fmt = diagnosis.sweep.format or ""
     server = results if fmt == "mlflow-server" and is_server_url(results) else None
     experiment = args.study if fmt.startswith("mlflow") else None
     if fmt == "mlflow-server" and server is None:
         experiment = args.study or results  # the experiment's name, with MLFLOW_TRACKING_URI
-    return log_report(args.log_to, files, out_dir, summary, server=server, experiment=experiment)
+    return log_report(args.log_to, files, out_dir, diagnosis, server=server, experiment=experiment)
 
 
 def _watch(results: str, args: argparse.Namespace) -> int:
@@ -277,19 +280,21 @@ def _fail_on(spec: str | None) -> set[str]:
     return names
 
 
-def _failing(summary: dict[str, Any], fail_on: set[str]) -> dict[str, int]:
+def _failing(diagnosis: Diagnosis, fail_on: set[str]) -> dict[str, int]:
     """Issue type -> number of trials with it, for the types of ``--fail-on`` that some trial has."""
-    return {kind: n for kind, n in summary["issue_counts"].items() if kind in fail_on and n}
+    return {kind: n for kind, n in diagnosis.issue_counts.items() if kind in fail_on and n}
 
 
 def run_graph(results: str, args: argparse.Namespace, progress: _Plain) -> dict[str, Any]:
     """Run the graph on the inputs, one progress line per node; the merged updates, with the inputs.
 
+    The ``summary`` keeps its issues column by column, as the graph's state holds them
+    (:func:`core.records.with_issue_rows` gives ``hparam_summary.json``'s rows).
+
     A run that calls no model (offline, or no model set) runs the same nodes in the
     same order without LangGraph (:func:`graph.diagnose.run_nodes`): nothing of it is
     needed then, and importing it costs a second.
     """
-    from core.records import with_issue_rows
     from graph.context import Context
     from graph.llm import choose_provider
 
@@ -316,7 +321,6 @@ def run_graph(results: str, args: argparse.Namespace, progress: _Plain) -> dict[
         progress.step(step if args.no_plots or node != "analyze" else f"{step} and drawing pictures")
     for note in final["summary"]["writer"]["notes"]:
         progress.note(f"note: {note}")
-    final["summary"] = with_issue_rows(final["summary"])  # the state keeps them column by column
     return final
 
 
@@ -406,26 +410,26 @@ def _console() -> Any:
     return Console(stderr=True)
 
 
-def _summary_table(summary: dict[str, Any], console: Any) -> None:
+def _summary_table(diagnosis: Diagnosis, console: Any) -> None:
     """Issues by type and the top patterns, in colour, on a terminal."""
     from rich.table import Table
 
     colours = {"high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
-    issues = Table(title=f"{summary['trials_affected']} of {summary['sweep']['n_trials']} trials have issues",
+    issues = Table(title=f"{diagnosis.trials_affected} of {diagnosis.sweep.n_trials} trials have issues",
                    title_justify="left")
     for column in ("issue type", "severity", "trials"):
         issues.add_column(column, justify="right" if column == "trials" else "left")
-    for kind, n in summary["issue_counts"].items():
-        severity = summary["issue_types"][kind]["severity"]
+    for kind, n in diagnosis.issue_counts.items():
+        severity = diagnosis.issue_types[kind].severity
         issues.add_row(kind, f"[{colours[severity]}]{severity}[/]", str(n))
     console.print(issues)
-    if summary["patterns"]:
+    if diagnosis.patterns:
         patterns = Table(title="Top patterns", title_justify="left")
         for column in ("id", "pattern", "k/n", "q"):
             patterns.add_column(column)
-        for p in summary["patterns"][:5]:
-            e = p["evidence"]
-            patterns.add_row(p["id"], _plain(p["title"]), f"{e['k']}/{e['n']}", f"{e['q']:.1e}")
+        for p in diagnosis.patterns[:5]:
+            e = p.evidence
+            patterns.add_row(p.id, _plain(p.title), f"{e.k}/{e.n}", f"{e.q:.1e}")
         console.print(patterns)
 
 

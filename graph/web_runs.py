@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import InputError
+from core.records import with_issue_rows
 from graph import run as cli
 from graph.web_view import build_view
 
@@ -152,7 +153,8 @@ def _diagnose(run: Run, request: RunRequest) -> None:
     args = cli.parse_args(request.argv(out_dir))
     progress = _Progress(run)
     final = cli.run_graph(args.results, args, progress)
-    final["summary"] = json.loads(run.clean(json.dumps(final["summary"], ensure_ascii=False, allow_nan=False)))
+    rows = with_issue_rows(final["summary"])  # hparam_summary.json's form
+    final["summary"] = json.loads(run.clean(json.dumps(rows, ensure_ascii=False, allow_nan=False)))
     final["report"], final["report_html"] = run.clean(final["report"]), run.clean(final["report_html"])
     summary_text = cli.summary_json(final["summary"])
     cli.save_outputs(final, summary_text, out_dir, html=True)

@@ -14,23 +14,26 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from core.errors import InputError
+
+if TYPE_CHECKING:
+    from core.records import Diagnosis
 
 TRACKERS = ("mlflow", "wandb")
 RUN_NAME = "hparam-inspector report"
 
 
-def log_report(tracker: str, files: list[Path], out_dir: Path, summary: dict[str, Any], *, server: str | None = None,
+def log_report(tracker: str, files: list[Path], out_dir: Path, diagnosis: Diagnosis, *, server: str | None = None,
                experiment: str | None = None) -> str:
-    """Send ``files`` (under ``out_dir``) to ``tracker``; where they went, in words."""
+    """Send ``files`` (under ``out_dir``) to ``tracker``, tagged with the diagnosis' headline; where they went, in words."""
     from core.sources.mlflow import REPORT_TAG
 
-    tags = {REPORT_TAG: str(summary["sweep"]["source"]),  # MLflow readers leave runs with this tag out
-            "hparam_inspector.n_trials": str(summary["sweep"]["n_trials"]),
-            "hparam_inspector.trials_affected": str(summary["trials_affected"]),
-            "hparam_inspector.patterns": str(len(summary.get("patterns", [])))}
+    tags = {REPORT_TAG: str(diagnosis.sweep.source),  # MLflow readers leave runs with this tag out
+            "hparam_inspector.n_trials": str(diagnosis.sweep.n_trials),
+            "hparam_inspector.trials_affected": str(diagnosis.trials_affected),
+            "hparam_inspector.patterns": str(len(diagnosis.patterns))}
     if tracker == "mlflow":
         return _mlflow(files, out_dir, tags, server, experiment or "hparam-inspector")
     if tracker == "wandb":
