@@ -97,15 +97,15 @@ def test_issue_rows_go_column_by_column_and_back(summaries):
     assert with_epoch  # the curves' issues carry their step
 
 
-def test_the_rows_of_one_state_are_made_once():
+def test_the_rows_of_a_state_are_its_columns_read_back():
     rows = [{"trial_id": "a", "type": "diverged", "severity": "high", "detail": "loss 1e9", "epoch": 3.0},
             {"trial_id": "b", "type": "failed", "severity": "high", "detail": "crashed"}]
     state = {"schema_version": "x", "issues": IssueColumns.of_rows(rows).to_state()}
-    first, second = with_issue_rows(state), with_issue_rows(dict(state))
-    assert first["issues"] == rows and second["issues"] is first["issues"]  # the analyze and write nodes' rows
-    other = {"issues": IssueColumns.of_rows(rows[:1]).to_state()}  # equal columns, another state: converted
-    assert with_issue_rows(other)["issues"] == rows[:1]
-    assert with_issue_rows(state)["issues"] == rows and with_issue_rows({"issues": rows})["issues"] is rows
+    assert with_issue_rows(state) == {"schema_version": "x", "issues": rows}
+    other = {"issues": IssueColumns.of_rows(rows[:1]).to_state()}
+    assert with_issue_rows(other)["issues"] == rows[:1] and with_issue_rows(state)["issues"] == rows
+    summary = {"issues": rows}
+    assert with_issue_rows(summary) is summary  # rows already
 
 
 def test_issue_columns_keep_every_row_and_reject_a_broken_form():
