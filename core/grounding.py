@@ -289,9 +289,8 @@ def _issue_columns(summary: Any) -> dict[str, Any]:
 def _scan(summary: Any) -> _Scan:
     rest, columns = summary, None
     if isinstance(summary, dict) and "issues" in summary:
-        columns = _issue_columns(summary)
-        odd = [row for row in summary["issues"] if not isinstance(row, dict)] if isinstance(summary["issues"], list) else []
-        rest = {k: v for k, v in summary.items() if k != "issues"} | ({"issues": odd} if odd else {})
+        columns = _issue_columns(summary)  # a row that is not an object is no fact (facts_of leaves it out too)
+        rest = {k: v for k, v in summary.items() if k != "issues"}
     strings: list[str] = []
     numbers: set[float] = set()
     for value in _walk(rest):
@@ -314,8 +313,14 @@ def facts_of(summary: dict[str, Any]) -> Facts:
     (:func:`core.records.with_issue_columns`); each distinct id, type and detail is read
     once, a trial's issue types only when a text cites it.
     """
-    if isinstance(summary.get("issues"), list):
-        summary = summary | {"issues": _issue_columns(summary)}
+    columns = _issue_columns(summary)
+    if "issues" in summary:
+        summary = summary | {"issues": columns}
+    return _facts(summary, summary_trial_ids(summary), TrialIssues(columns))
+
+
+def _facts(summary: dict[str, Any], trial_ids: set[str], trial_issues: TrialIssues) -> Facts:
+    """:func:`facts_of` a summary whose issues, if it has them, are columns; the trial ids and issues given."""
     sweep = summary.get("sweep") or {}
     n_trials = sweep.get("n_trials")
     affected = summary.get("trials_affected")
@@ -335,13 +340,13 @@ def facts_of(summary: dict[str, Any]) -> Facts:
     best = summary.get("best_trial") or {}
     scan = _scan(summary)
     return Facts(
-        trial_ids=summary_trial_ids(summary),
+        trial_ids=trial_ids,
         numbers=summary_numbers(summary, scan),
         pairs=_pairs(summary, n_trials, affected, scan),
         typed_pairs=_typed_pairs(summary, n_trials),
         counts=counts,
         params=_params(summary, scan),
-        trial_issues=TrialIssues(_issue_columns(summary)),
+        trial_issues=trial_issues,
         best_trial=str(best["trial_id"]) if best.get("trial_id") is not None else None,
         n_trials=n_trials,
         trials_affected=affected,
@@ -403,8 +408,14 @@ class FactIndex:
     """
 
     def __init__(self, summary: dict[str, Any]) -> None:
-        self.summary = summary if not isinstance(summary.get("issues"), list) else (
-            summary | {"issues": _issue_columns(summary)})
+        columns = _issue_columns(summary)
+        self.summary = summary | {"issues": columns} if "issues" in summary else summary
+        self._trial_issues = TrialIssues(columns)  # one lookup per cited trial, for both sets of facts
+
+    @cached_property
+    def trial_ids(self) -> set[str]:
+        """Every trial id the summary may cite (:func:`summary_trial_ids`), collected once."""
+        return summary_trial_ids(self.summary)
 
     @cached_property
     def bounded(self) -> Facts:
@@ -413,15 +424,13 @@ class FactIndex:
         Left out: the issue rows' text and the associations (thousands on a large sweep,
         each region tested); :attr:`facts` has them.
         """
-        facts = facts_of({k: v for k, v in self.summary.items() if k not in _SWEEP_SIZED})
-        facts.trial_ids = summary_trial_ids(self.summary)
-        facts.trial_issues = TrialIssues(_issue_columns(self.summary))
-        return facts
+        parts = {k: v for k, v in self.summary.items() if k not in _SWEEP_SIZED}
+        return _facts(parts, self.trial_ids, self._trial_issues)
 
     @cached_property
     def facts(self) -> Facts:
         """Every fact (:func:`facts_of` the summary), the issue rows' text included."""
-        facts = facts_of(self.summary)
+        facts = _facts(self.summary, self.trial_ids, self._trial_issues)
         facts.known_shapes = self.bounded.id_shapes  # the same ids: shapes computed once
         return facts
 
