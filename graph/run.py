@@ -514,9 +514,12 @@ def _end_now(code: int) -> None:
 
 
 def _load_dotenv() -> None:
+    path = Path.cwd() / ".env"
+    if not path.exists():  # the usual case: python-dotenv is not even imported (a few hundredths of a second)
+        return
     from dotenv import load_dotenv
 
-    load_dotenv(Path.cwd() / ".env", override=False)
+    load_dotenv(path, override=False)
 
 
 if __name__ == "__main__":
