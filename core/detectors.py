@@ -317,9 +317,28 @@ def detect_diverged(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
 
 def accuracy_fraction(table: TrialTable, column: str) -> pd.Series:
     """An accuracy column as a fraction in [0, 1] (a column with values above 1 is in %)."""
-    values = table.metrics[column]
-    top = values[np.isfinite(values)].max() if len(values) else np.nan
+    return as_fraction(table.metrics[column])
+
+
+def as_fraction(values: pd.Series | np.ndarray) -> pd.Series | np.ndarray:
+    """Accuracies as fractions in [0, 1]: divided by 100 when their largest finite value is above 1 (in %)."""
+    finite = values[np.isfinite(values)]
+    top = finite.max() if len(finite) else np.nan
     return values / 100.0 if 1.0 < top <= 100.0 else values
+
+
+def learned_beyond_chance(top_acc: np.ndarray, low_loss: np.ndarray, chance: float, stuck: float,
+                          thresholds: Thresholds) -> np.ndarray:
+    """Per trial: whether its best held-out result shows it learned something.
+
+    Its best held-out accuracy (a fraction) above chance + ``chance_margin``, or its
+    best held-out loss more than ``stuck_loss_tolerance`` below the trivial loss
+    ``stuck``; NaN is no evidence. Read from running-best columns
+    (:func:`_learned_at_best`) or from curves
+    (:func:`core.curves.detectors.learned_on_curves`).
+    """
+    with np.errstate(invalid="ignore"):
+        return (top_acc > chance + thresholds.chance_margin) | (low_loss < (1 - thresholds.stuck_loss_tolerance) * stuck)
 
 
 _NOT_CLASSIFICATION_LOSS = {"contrastive", "clip", "infonce", "nce", "ntxent", "triplet", "simclr", "moco",
@@ -501,15 +520,12 @@ def _learned_at_best(table: TrialTable, acc_col: str | None, loss_col: str | Non
     then collapsed to chance did not fail to learn; its collapse is for the divergence
     and overfitting rules.
     """
-    learned = np.zeros(len(table), dtype=bool)
     best_acc = table.roles.best_of(acc_col) if acc_col else None
     best_loss = table.roles.best_of(loss_col) if loss_col else None
-    with np.errstate(invalid="ignore"):
-        if best_acc:
-            learned |= accuracy_fraction(table, best_acc).to_numpy(dtype=float) > chance + thresholds.chance_margin
-        if best_loss:
-            learned |= table.metrics[best_loss].to_numpy(dtype=float) < (1 - thresholds.stuck_loss_tolerance) * stuck
-    return learned
+    none = np.full(len(table), np.nan)
+    top = accuracy_fraction(table, best_acc).to_numpy(dtype=float) if best_acc else none
+    low = table.metrics[best_loss].to_numpy(dtype=float) if best_loss else none
+    return learned_beyond_chance(top, low, chance, stuck, thresholds)
 
 
 def _judged_for_fit(table: TrialTable, thresholds: Thresholds) -> np.ndarray:
@@ -775,8 +791,10 @@ def detect_short_runs(
     curves come with a table that has no epochs column (NaN for a trial without a
     curve; :func:`core.curves.last_logged_steps`). The steps a trial logged are then
     its budget used, far better evidence than its wall time (which varies 10x with
-    model width, batch size and the machine's load), and runtime is not looked at:
-    see :func:`_short_on_curves`.
+    model width, batch size and the machine's load), and runtime is not looked at.
+    Without a planned budget they are read as epochs are (against the median last step
+    of the judged trials with a curve); with one, each as a share of its own budget
+    (:func:`_short_by_budget_share`).
 
     Only trials that completed (or have no status) are judged: failed, killed,
     timed-out, pruned, early-stopped and running trials never are, nor trials with
@@ -787,8 +805,9 @@ def detect_short_runs(
     judged = table.status.isin(["completed", "unknown"]).to_numpy() & ~early_stopping_on(table)
     if table.outcomes is not None and table.outcomes.shape[1]:
         judged &= ~table.outcomes.to_numpy(dtype=bool).any(axis=1)
-    if logged is not None and table.epochs is None:
-        return _short_on_curves(table, thresholds, judged, *logged)
+    on_curves = logged is not None and table.epochs is None
+    if on_curves and table.budget is not None:
+        return _short_by_budget_share(table, thresholds, judged, *logged)
     if table.budget is not None and table.epochs is not None and table.roles.budget != table.roles.epochs:
         used, own = table.epochs.to_numpy(dtype=float), table.budget.to_numpy(dtype=float)
         with np.errstate(invalid="ignore"):
@@ -798,41 +817,44 @@ def detect_short_runs(
             f"{column}={u} < {format_number(thresholds.short_run_fraction * b)} "
             f"({thresholds.short_run_fraction:g} x its own {plan}={format_number(b)})"
             for u, b in zip(_numbers(used, rows), own[rows])]))
-    if table.budget is not None and table.epochs is None:
+    if on_curves:  # the steps each trial logged, against its peers'
+        step, last = logged
+        column, used, fraction = f"last logged {step}", np.asarray(last, dtype=float), thresholds.short_run_fraction
+        peers = f"last {step} of its peers, "
+    elif table.budget is not None and table.epochs is None:
         return _none()  # a plan but no record of what was used: nothing to compare
-    column, budget, fraction = (
-        (table.roles.epochs, table.epochs, thresholds.short_run_fraction)
-        if table.epochs is not None
-        else (table.roles.runtime, table.runtime, thresholds.short_runtime_fraction)
-    )
-    if budget is None:
+    elif table.epochs is not None:
+        column, used, fraction = table.roles.epochs, table.epochs.to_numpy(dtype=float), thresholds.short_run_fraction
+        peers = ""
+    elif table.runtime is not None:
+        column, used, fraction = table.roles.runtime, table.runtime.to_numpy(dtype=float), thresholds.short_runtime_fraction
+        peers = ""
+    else:
         return _none()
-    used = budget.to_numpy(dtype=float)
     judged &= ~np.isnan(used)
     if judged.sum() < 3:
         return _none()
     median = float(np.median(used[judged]))
     limit = fraction * median
-    tail = f" < {format_number(limit)} ({fraction:g} x the median {format_number(median)})"
+    tail = f" < {format_number(limit)} ({fraction:g} x the median {peers}{format_number(median)})"
     short = judged & (used < limit)
     return _issues(table, "short_run", (short, lambda rows: [f"{column}={v}{tail}" for v in _numbers(used, rows)]))
 
 
-def _short_on_curves(table: TrialTable, thresholds: Thresholds, judged: np.ndarray, step: str,
-                     last: np.ndarray) -> pd.DataFrame:
-    """Short runs by the last step each judged trial logged in its curves.
+def _short_by_budget_share(table: TrialTable, thresholds: Thresholds, judged: np.ndarray, step: str,
+                           last: np.ndarray) -> pd.DataFrame:
+    """Short runs by the last step each judged trial logged, as a share of its own planned budget.
 
-    Without a planned budget, a trial is short when its last logged step is below
-    ``short_run_fraction`` (0.5) x the median last step of the judged trials with a
-    curve. With one (``roles.budget``), each trial's last step is taken as a share of
-    *its own* budget and compared with the sweep's median share, so a trial that ran
-    its full, smaller budget is never short, and a step counted in other units than
-    the budget (iterations against planned epochs) is compared like with like. Fewer
-    than 3 judged trials with a curve: no verdict.
+    Each trial's last logged step is taken as a share of *its own* budget
+    (``roles.budget``) and compared with the sweep's median share: a trial that ran its
+    full, smaller budget is never short, and a step counted in other units than the
+    budget (iterations against planned epochs) is compared like with like. A trial is
+    short below ``short_run_fraction`` (0.5) x that median. Fewer than 3 judged trials
+    with a curve: no verdict.
     """
     fraction = thresholds.short_run_fraction
     used = np.asarray(last, dtype=float)
-    own = table.budget.to_numpy(dtype=float) if table.budget is not None else np.ones(len(used))
+    own = table.budget.to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(np.isfinite(own) & (own > 0), used / own, np.nan)
     judged = judged & np.isfinite(share)
@@ -840,16 +862,12 @@ def _short_on_curves(table: TrialTable, thresholds: Thresholds, judged: np.ndarr
         return _none()
     median = float(np.median(share[judged]))
     short = judged & (share < fraction * median)
-    if table.budget is None:
-        tail = f" < {format_number(fraction * median)} ({fraction:g} x the median last {step} of its peers, " \
-               f"{format_number(median)})"
-        return _issues(table, "short_run", (short, lambda rows: [f"last logged {step}={v}{tail}"
-                                                                 for v in _numbers(used, rows)]))
     plan = table.roles.budget
     return _issues(table, "short_run", (short, lambda rows: [
         f"last logged {step}={u} with {plan}={format_number(b)}: {format_number(r)} of its own budget, "
         f"< {fraction:g} x the sweep's median {format_number(median)}"
         for u, b, r in zip(_numbers(used, rows), own[rows], share[rows])]))
+
 
 @emits(*names_where(lambda t: bool(t.flag_words)))
 def detect_outcome_flags(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
@@ -885,11 +903,13 @@ DETECTORS: tuple[Detector, ...] = (
 )
 
 
-def detect_issues(table: TrialTable, thresholds: Thresholds | None = None, *, reconcile: bool = True) -> pd.DataFrame:
+def detect_issues(table: TrialTable, thresholds: Thresholds | None = None, *, reconcile: bool = True,
+                  logged: tuple[str, np.ndarray] | None = None) -> pd.DataFrame:
     """Run every detector; one row per (trial, issue type), in table order.
 
     ``reconcile=False`` leaves :func:`reconcile_issues` to the caller (who adds curve
-    issues first, which may replace this table's overfitting).
+    issues first, which may replace this table's overfitting). ``logged`` is the steps
+    each trial logged in its curves, for :func:`detect_short_runs`.
 
     Returns
     -------
@@ -899,7 +919,7 @@ def detect_issues(table: TrialTable, thresholds: Thresholds | None = None, *, re
         (the trial's position in the table, for fast lookups downstream).
     """
     thresholds = thresholds or Thresholds()
-    found = [d(table, thresholds) for d in DETECTORS]
+    found = [d(table, thresholds, logged) if d is detect_short_runs else d(table, thresholds) for d in DETECTORS]
     issues = pd.concat([f for f in found if not f.empty] or [_none()], ignore_index=True)
     return order_issues(reconcile_issues(issues) if reconcile else issues, table)
 

@@ -29,7 +29,6 @@ from core.detectors import (
     ISSUE_COLUMNS,
     Thresholds,
     detect_issues,
-    detect_short_runs,
     infer_classes,
     order_issues,
     reconcile_issues,
@@ -84,7 +83,9 @@ def analyze_sweep(
     table = table if table is not None else build_trial_table(raw, roles)
     if curve_table is None and curves is not None:
         curve_table = build_curve_table(curves, curve_hints)
-    issues = detect_issues(table, thresholds, reconcile=curve_table is None)
+    # with curves, the steps each trial logged, not its wall time, say whether it ran short
+    logged = None if curve_table is None else (curve_table.step_column, last_logged_steps(curve_table, table.ids))
+    issues = detect_issues(table, thresholds, reconcile=curve_table is None, logged=logged)
     curve_summary = None
     if curve_table is not None:
         curve_thresholds = with_sweep_facts(curve_thresholds or CurveThresholds(), table, thresholds)
@@ -92,13 +93,7 @@ def analyze_sweep(
                                                                                                    curve_thresholds))
                     | issues["type"].eq("no_learning") & issues["trial_id"].isin(learned_on_curves(curve_table, table,
                                                                                                     thresholds)))
-        if table.epochs is None:  # the steps each trial logged, not its wall time, say whether it ran short
-            replaced |= issues["type"].eq("short_run")
         issues = issues[~replaced.to_numpy()]
-        if table.epochs is None:
-            short = detect_short_runs(table, thresholds, (curve_table.step_column,
-                                                           last_logged_steps(curve_table, table.ids)))
-            issues = pd.concat([issues, short], ignore_index=True) if not short.empty else issues
         issues, curve_summary = merge_curve_issues(table, issues.reset_index(drop=True), curve_table,
                                                    detect_curve_issues(curve_table, curve_thresholds))
         curve_summary["thresholds"] = curve_thresholds.to_dict()

@@ -46,7 +46,7 @@ from core.curves.segments import (
     take,
 )
 from core.curves.table import CurveTable, held_out_loss, train_loss
-from core.detectors import Thresholds, can_be_cross_entropy, chance_level, is_r2
+from core.detectors import Thresholds, as_fraction, can_be_cross_entropy, chance_level, is_r2, learned_beyond_chance
 from core.issue_types import ISSUE_TYPES, emits, names_where
 from core.table import TrialTable
 
@@ -498,21 +498,15 @@ def learned_on_curves(curves: CurveTable, table: TrialTable, thresholds: Thresho
         return subset_rows(view, view.step > 0)
 
     accs = [c for split in ("val", "test") for c, m in curves.info.items() if m.kind == "accuracy" and m.split == split]
-    learned, has_acc = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    top, low = np.full(n, np.nan), np.full(n, np.nan)
     if accs:
         c = trained(curves.first_view(accs)[0])
-        top = seg_reduce(np.maximum, c.y, c.codes, n, np.nan, c.starts)
-        has_acc = np.isfinite(top)
-        if len(c.y) and 1.0 < np.nanmax(c.y) <= 100.0:
-            top = top / 100.0
-        with np.errstate(invalid="ignore"):
-            learned |= top > chance + thresholds.chance_margin
+        top = as_fraction(seg_reduce(np.maximum, c.y, c.codes, n, np.nan, c.starts))
     held = held_out_loss(curves)
     if held:
         c = trained(curves.view(held))
-        low = seg_reduce(np.minimum, c.y, c.codes, n, np.nan, c.starts)
-        with np.errstate(invalid="ignore"):
-            learned |= ~has_acc & (low < (1 - thresholds.stuck_loss_tolerance) * stuck)
+        low = np.where(np.isfinite(top), np.nan, seg_reduce(np.minimum, c.y, c.codes, n, np.nan, c.starts))
+    learned = learned_beyond_chance(top, low, chance, stuck, thresholds)
     return curves.trial_ids.to_numpy(dtype=object)[learned]
 
 
