@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from core.records import Association, BestTrial, Finding, IssueColumns, Pattern, Recommendation, SweepInfo
 from core.values import format_p
 from prompts import load_prompt
 
@@ -104,20 +105,52 @@ def compact_view(summary: dict[str, Any], analysis: dict[str, Any], budget: int 
     (with ``k/n`` in and out of the region), leads, the strongest other associations
     and the findings, each with a few example trial ids. When the whole view is too
     long, fewer associations, findings, ids and shorter strings are shown, in steps.
+    ``summary`` holds the facts (its issues as rows or columns), ``analysis`` the
+    patterns, leads and recommendations; both are read as typed records, once.
     """
+    shown = _Shown.of(summary, analysis)
     for level in _LEVELS:
-        text = _dump(_view(summary, analysis, level))
+        text = _dump(_view(shown, level))
         if estimate_tokens(text) <= budget:
             return text
-    sweep = summary.get("sweep", {})
     return _dump({  # the least a model needs: the counts and which patterns exist
-        "sweep": {"n_trials": sweep.get("n_trials"), "trials_affected": summary.get("trials_affected"),
-                  "issue_counts": summary.get("issue_counts")},
-        "patterns": [{"id": p["id"], "issue_type": p.get("issue_type")} for p in analysis.get("patterns", [])],
+        "sweep": {"n_trials": shown.sweep.n_trials, "trials_affected": shown.trials_affected,
+                  "issue_counts": shown.issue_counts},
+        "patterns": [{"id": p.id, "issue_type": p.issue_type} for p in shown.patterns],
     })
 
 
-def _view(summary: dict[str, Any], analysis: dict[str, Any], level: _Level) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Shown:
+    """What :func:`compact_view` shows the model, typed once and cut down level by level."""
+
+    sweep: SweepInfo
+    trials_affected: int
+    issue_counts: dict[str, int]
+    severity_counts: dict[str, int]
+    issues: IssueColumns
+    associations: list[Association]
+    best_trial: BestTrial | None
+    findings: list[Finding]
+    patterns: list[Pattern]
+    leads: list[Pattern]
+    recommendations: list[Recommendation]
+
+    @classmethod
+    def of(cls, summary: dict[str, Any], analysis: dict[str, Any]) -> _Shown:
+        best = summary.get("best_trial")
+        return cls(sweep=SweepInfo.from_dict(summary["sweep"]), trials_affected=summary["trials_affected"],
+                   issue_counts=summary["issue_counts"], severity_counts=summary["severity_counts"],
+                   issues=IssueColumns.of(summary["issues"]),
+                   associations=[Association.from_dict(a) for a in summary["associations"]],
+                   best_trial=BestTrial.from_dict(best) if best else None,
+                   findings=[Finding.from_dict(f) for f in summary.get("findings") or []],
+                   patterns=[Pattern.from_dict(p) for p in analysis.get("patterns", [])],
+                   leads=[Pattern.from_dict(p) for p in analysis.get("leads", [])],
+                   recommendations=[Recommendation.from_dict(r) for r in analysis.get("recommendations", [])])
+
+
+def _view(shown: _Shown, level: _Level) -> dict[str, Any]:
     chars, n_ids, n = level.chars, level.ids, level.items
 
     def q(value: Any, limit: int = chars) -> Any:
@@ -126,81 +159,82 @@ def _view(summary: dict[str, Any], analysis: dict[str, Any], level: _Level) -> d
     def ids(values: list[Any] | None) -> list[Any]:
         return [q(v, 40) for v in (values or [])[:n_ids]]
 
-    sweep = summary.get("sweep", {})
-    by_type: dict[str, list[str]] = {}
-    for issue in summary.get("issues", []):
-        listed = by_type.setdefault(issue["type"], [])
+    sweep = shown.sweep
+    by_type: dict[str, list[str]] = {}  # the first example ids of each issue type, from the columns
+    for kind, trial in zip(shown.issues.type, shown.issues.trial_id):
+        listed = by_type.setdefault(kind, [])
         if len(listed) < n_ids:
-            listed.append(issue["trial_id"])
-    shown = {p.get("association_id") for p in analysis.get("patterns", []) + analysis.get("leads", [])}
-    associations = sorted((a for a in summary.get("associations", []) if a.get("id") not in shown
-                           and a.get("k", 0) >= 1 and a.get("rate", 0) > a.get("rate_rest", 0)),
-                          key=lambda a: (a.get("q", 1.0), -a.get("k", 0)))
+            listed.append(trial)
+    in_analysis = {p.association_id for p in shown.patterns + shown.leads}
+    associations = sorted((a for a in shown.associations if a.id not in in_analysis and a.k >= 1 and a.rate > a.rate_rest),
+                          key=lambda a: (a.q, -a.k))
     view: dict[str, Any] = {
         "sweep": {
-            "n_trials": sweep.get("n_trials"),
-            "trials_affected": summary.get("trials_affected"),
-            "issue_counts": summary.get("issue_counts"),
-            "severity_counts": summary.get("severity_counts"),
-            "status_counts": {q(k, 40): v for k, v in list((sweep.get("status_counts") or {}).items())[:n]},
+            "n_trials": sweep.n_trials,
+            "trials_affected": shown.trials_affected,
+            "issue_counts": shown.issue_counts,
+            "severity_counts": shown.severity_counts,
+            "status_counts": {q(k, 40): v for k, v in list(sweep.status_counts.items())[:n]},
             "example_trial_ids_by_issue": {k: ids(v) for k, v in by_type.items()} if n_ids else {},
         },
         "hyperparameters": [_hp_view(name, info, q, level.values) for name, info in
-                            list((sweep.get("hyperparameters") or {}).items())[:level.hyperparameters]],
-        "best_trial": _best_view(summary.get("best_trial"), q, n),
-        "patterns": [_pattern_view(p, summary, q, ids) for p in analysis.get("patterns", [])],
-        "leads": [_pattern_view(p, summary, q, ids) for p in analysis.get("leads", [])[:n]],
+                            list(sweep.hyperparameters.items())[:level.hyperparameters]],
+        "best_trial": _best_view(shown.best_trial, q, n),
+        "patterns": [_pattern_view(p, q, ids) for p in shown.patterns],
+        "leads": [_pattern_view(p, q, ids) for p in shown.leads[:n]],
         "other_associations": [_association_view(a, q, ids) for a in associations[:level.associations]],
-        "recommendations": [{"id": r["id"], "pattern": r.get("pattern_id"), "text": q(r.get("text"), 2 * chars)}
-                            for r in analysis.get("recommendations", [])[:n]],
-        "findings": [
-            {k: q(v) for k, v in f.items() if k in ("id", "kind", "title", "detail", "hyperparameter")}
-            | {k: f[k] for k in ("n_trials", "k", "n") if isinstance(f.get(k), (int, float))}
-            | ({"example_trial_ids": ids(f.get("trial_ids"))} if n_ids else {})
-            for f in (summary.get("findings") or [])[:level.findings]
-        ],
+        "recommendations": [{"id": r.id, "pattern": r.pattern_id, "text": q(r.text, 2 * chars)}
+                            for r in shown.recommendations[:n]],
+        "findings": [_finding_view(f, q) | ({"example_trial_ids": ids(f.trial_ids)} if n_ids else {})
+                     for f in shown.findings[:level.findings]],
     }
     return view
 
 
-def _hp_view(name: str, info: dict[str, Any], q: Any, n_values: int) -> dict[str, Any]:
-    out = {"name": q(name, 60), "kind": info.get("kind")}
-    if info.get("kind") == "categorical":
-        out["values"] = [q(v, 40) for v in list(info.get("values") or {})[:n_values]]
+def _hp_view(name: str, info: Any, q: Any, n_values: int) -> dict[str, Any]:
+    out = {"name": q(name, 60), "kind": info.kind}
+    if info.kind == "categorical":
+        out["values"] = [q(v, 40) for v in list(info.values)[:n_values]]
     else:
-        out |= {k: info.get(k) for k in ("min", "max")}
+        out |= {"min": info.min, "max": info.max}
     return out
 
 
-def _best_view(best: dict[str, Any] | None, q: Any, n: int) -> dict[str, Any] | None:
-    if not best:
+def _best_view(best: BestTrial | None, q: Any, n: int) -> dict[str, Any] | None:
+    if best is None:
         return None
-    return {"trial_id": q(best["trial_id"], 40), "metric": q(best.get("metric"), 60), "value": best.get("value"),
-            "hyperparameters": {q(k, 60): q(v, 40) for k, v in list((best.get("hyperparameters") or {}).items())[:n]}}
+    return {"trial_id": q(best.trial_id, 40), "metric": q(best.metric, 60), "value": best.value,
+            "hyperparameters": {q(k, 60): q(v, 40) for k, v in list(best.hyperparameters.items())[:n]}}
 
 
-def _pattern_view(p: dict[str, Any], summary: dict[str, Any], q: Any, ids: Any) -> dict[str, Any]:
-    e = p.get("evidence") or {}
-    out = {"id": p["id"], "association": p.get("association_id"), "issue_type": p.get("issue_type"),
-           "hyperparameter": q(p.get("hyperparameter"), 60), "condition": q(p.get("condition")),
-           "title": q(p.get("title"))}
-    out |= {k: e[k] for k in ("k", "n", "k_rest", "n_rest") if k in e}
-    out |= {k: _round(e[k]) for k in ("rate", "rate_rest", "q") if k in e}
+def _pattern_view(p: Pattern, q: Any, ids: Any) -> dict[str, Any]:
+    e = p.evidence
+    out = {"id": p.id, "association": p.association_id, "issue_type": p.issue_type,
+           "hyperparameter": q(p.hyperparameter, 60), "condition": q(p.condition), "title": q(p.title),
+           "k": e.k, "n": e.n, "k_rest": e.k_rest, "n_rest": e.n_rest,
+           "rate": _round(e.rate), "rate_rest": _round(e.rate_rest), "q": _round(e.q)}
     # What the model must not lose: why a lead is not a pattern, and which pattern explains which.
-    out |= {k: q(p[k]) for k in ("why", "explained_by") if p.get(k)}
-    if p.get("also_issue_types"):
-        out["also_issue_types"] = list(p["also_issue_types"])
-    return out | {"example_trial_ids": ids(p.get("trial_ids"))}
+    out |= {k: q(v) for k, v in (("why", p.why), ("explained_by", p.explained_by)) if v}
+    if p.also_issue_types:
+        out["also_issue_types"] = list(p.also_issue_types)
+    return out | {"example_trial_ids": ids(p.trial_ids)}
 
 
-def _association_view(a: dict[str, Any], q: Any, ids: Any) -> dict[str, Any]:
-    out = {"id": a["id"], "hyperparameter": q(a.get("hyperparameter"), 60), "condition": q(a.get("condition")),
-           "issue_type": a.get("issue_type")}
-    out |= {k: a[k] for k in ("k", "n", "k_rest", "n_rest") if k in a}
-    out |= {k: _round(a[k]) for k in ("rate", "rate_rest", "q", "risk_ratio") if isinstance(a.get(k), (int, float))}
-    if isinstance(a.get("ci"), (list, tuple)):
-        out["ci"] = [_round(v) for v in a["ci"]]
-    return out | {"example_trial_ids": ids(a.get("trial_ids"))}
+def _association_view(a: Association, q: Any, ids: Any) -> dict[str, Any]:
+    out = {"id": a.id, "hyperparameter": q(a.hyperparameter, 60), "condition": q(a.condition),
+           "issue_type": a.issue_type, "k": a.k, "n": a.n, "k_rest": a.k_rest, "n_rest": a.n_rest}
+    out |= {k: _round(v) for k, v in (("rate", a.rate), ("rate_rest", a.rate_rest), ("q", a.q),
+                                      ("risk_ratio", a.risk_ratio)) if isinstance(v, (int, float))}
+    if a.ci is not None:
+        out["ci"] = [_round(v) for v in a.ci]
+    return out | {"example_trial_ids": ids(a.trial_ids)}
+
+
+def _finding_view(f: Finding, q: Any) -> dict[str, Any]:
+    """A finding's words (its kind-specific ``hyperparameter`` too) and counts, in the order the finding holds them."""
+    data = f.to_dict()
+    return ({k: q(v) for k, v in data.items() if k in ("id", "kind", "title", "detail", "hyperparameter")}
+            | {k: data[k] for k in ("n_trials", "k", "n") if isinstance(data.get(k), (int, float))})
 
 
 def _round(value: Any) -> Any:

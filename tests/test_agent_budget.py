@@ -34,12 +34,13 @@ def big_summary(n: int = N_TRIALS, n_hp: int = 60, seed: int = 0) -> tuple[dict,
     for hp in hps:
         for kind in TYPES:
             for b in range(6):
-                k = int(rng.integers(1, 5000))
+                k, p = int(rng.integers(1, 5000)), float(rng.random()) * 1e-3
                 associations.append({
-                    "id": f"A{len(associations) + 1}", "hyperparameter": hp, "rule": "bucket",
-                    "condition": f"{hp} in [{b}, {b + 1})", "issue_type": kind, "k": k, "n": 20000,
+                    "id": f"A{len(associations) + 1}", "hyperparameter": hp, "hyperparameters": [hp], "rule": "bucket",
+                    "condition": f"{hp} in [{b}, {b + 1})", "lo": float(b), "hi": float(b + 1), "value": None,
+                    "direction": None, "closed": False, "issue_type": kind, "k": k, "n": 20000,
                     "rate": k / 20000, "ci": [0.01, 0.2], "k_rest": 100, "n_rest": 80000, "rate_rest": 0.00125,
-                    "risk_ratio": 10.0, "p": float(rng.random()) * 1e-3, "q": float(rng.random()) * 1e-2,
+                    "risk_ratio": 10.0, "p": p, "log_p": float(np.log(p)), "q": float(rng.random()) * 1e-2,
                     "trial_ids": ids[:20]})
     findings = [{"id": f"F{i}", "kind": "error_kind", "title": f"{i} trials: RuntimeError " + "z" * 300,
                  "detail": "same exception type " * 30, "n_trials": 40 + i, "trial_ids": ids[:20]} for i in range(1, 61)]
@@ -54,16 +55,17 @@ def big_summary(n: int = N_TRIALS, n_hp: int = 60, seed: int = 0) -> tuple[dict,
 
     patterns = [pattern(i, "P") for i in range(8)]
     analysis = {"patterns": patterns, "leads": [pattern(i, "L") for i in range(8, 16)],
-                "recommendations": [{"id": f"R{i}", "text": "Do this. " * 60, "pattern_id": None,
-                                     "trial_ids": ids[:5]} for i in range(1, 17)]}
+                "recommendations": [{"id": f"R{i}", "text": "Do this. " * 60, "evidence": "no pattern",
+                                     "pattern_id": None, "trial_ids": ids[:5]} for i in range(1, 17)]}
     summary = {
         "sweep": {"source": "big.csv", "n_trials": n, "hyperparameters": hps,
                   "status_counts": {f"state-{i}": 10 for i in range(40)}, "notes": [],
-                  "roles": {"id": "trial_id", "hyperparameters": list(hps), "metrics": {}}},
+                  "roles": {"id": "trial_id", "status": None, "metrics": {}, "epochs": None, "runtime": None,
+                            "hyperparameters": list(hps), "ignored": {}}},
         "issues": issues, "issue_counts": {t: int(sick.sum()) // len(TYPES) for t in TYPES},
         "trials_affected": int(sick.sum()), "severity_counts": {"high": int(sick.sum()), "medium": 0, "low": 0},
         "associations": associations, "findings": findings,
-        "best_trial": {"trial_id": ids[1], "metric": "val_loss", "value": 0.1,
+        "best_trial": {"trial_id": ids[1], "metric": "val_loss", "goal": "min", "value": 0.1,
                        "hyperparameters": {hp: 0.5 for hp in hps}},
     }
     return summary, analysis
