@@ -9,6 +9,7 @@ import pandas as pd
 from core.associations import associate_issues
 from core.detectors import detect_issues
 from core.patterns import find_patterns
+from core.records import Diagnosis, Pattern
 from graph.report.markdown import _evidence
 from tests.helpers import table_from_records
 
@@ -56,7 +57,7 @@ def test_a_real_cause_inside_the_trials_that_set_it_is_still_found_and_said_so()
     e = p["evidence"]
     assert p["condition"].startswith("max_edges ≥") and (e["k"], e["n"]) == (6, 6) and (e["k_rest"], e["n_rest"]) == (0, 14)
     assert "against 0 of 14 (0%) in the other trials with max_edges set" in p["explanation"]
-    assert "| other trials with max_edges set | 0 / 14 |" in "\n".join(_evidence(p, len(rows)))
+    assert "| other trials with max_edges set | 0 / 14 |" in "\n".join(_evidence(Pattern.from_dict(p), len(rows)))
 
 
 def test_a_parameter_every_trial_sets_is_compared_with_the_rest_of_the_sweep():
@@ -68,7 +69,7 @@ def test_a_parameter_every_trial_sets_is_compared_with_the_rest_of_the_sweep():
     (p,) = [p for p in patterns if p["hyperparameter"] == "max_edges"]
     assert p["evidence"]["n"] + p["evidence"]["n_rest"] == 60
     assert "in the rest of the sweep" in p["explanation"]
-    assert "| rest of the sweep |" in "\n".join(_evidence(p, len(rows)))
+    assert "| rest of the sweep |" in "\n".join(_evidence(Pattern.from_dict(p), len(rows)))
 
 
 def test_the_best_trial_line_says_which_parameters_it_did_not_set_instead_of_none():
@@ -83,9 +84,9 @@ def test_the_best_trial_line_says_which_parameters_it_did_not_set_instead_of_non
     rows[30]["val_loss"] = 0.001  # now the best is a later trial, which never set max_edges
     frame = pd.DataFrame(rows, dtype=object).astype(str)
     summary = analyze_sweep(RawTable(frame=frame, source="<test>"), infer_roles(frame, "<test>"))
-    summary.update(analyze_patterns(summary), writer={"notes": []})
+    summary.update(analyze_patterns(summary), writer={"author": "deterministic", "notes": []})
     assert summary["best_trial"]["trial_id"] == "t30" and summary["best_trial"]["hyperparameters"]["max_edges"] is None
-    (line,) = [ln for ln in _overview(summary) if ln.startswith("- Best finished trial")]
+    (line,) = [ln for ln in _overview(Diagnosis.from_dict(summary)) if ln.startswith("- Best finished trial")]
     assert "None" not in line and line.endswith("; not set in this trial: `max_edges`).")
     assert "`lr` = " in line
 
