@@ -90,6 +90,9 @@ _DERIVED_PAIRS = ({"samples", "planned"}, {"tokens", "planned"}, {"samples", "to
 _LABEL_FIRST = {"run", "exp", "experiment", "job", "wandb", "mlflow", "trial", "config", "sweep", "project", "group",
                 "display"}
 _LABEL_LAST = {"name", "key", "label", "tag", "tags", "hash", "sha", "commit", "uid", "slug"}
+#: A repeat of the whole search (``run``, ``repeat``, ``replicate_idx``): which copy of the study a trial is in.
+_REPEAT_WORDS = {"run", "repeat", "repetition", "replicate", "replica", "rep", "restart", "study"}
+_INDEX_WORDS = {"id", "idx", "index", "no", "nr", "num", "number"}
 #: Boolean outcome flags the tool or the user wrote: column word -> the issue type it states.
 _OUTCOME_WORDS = {word: t.name for t in ISSUE_TYPES.values() for word in t.flag_words}
 _TRUE_WORDS = {"1", "1.0", "true", "t", "yes", "y"}
@@ -439,7 +442,7 @@ def infer_roles(frame: pd.DataFrame, source: str, hints: dict[str, str] | None =
         if kind and is_boolean(frame[col]):
             outcomes[col] = kind
             continue
-        why = context_reason(col)
+        why = context_reason(col) or repeat_of_search(col, cells[col], cells[id_col])
         if why and not parse_cells(frame[col]).missing.all():
             context[col] = why
             continue
@@ -543,6 +546,35 @@ def context_reason(name: str) -> str | None:
         return "context: a run label or key"
     if ws & {"wandb", "mlflow", "uuid", "hash"}:
         return "context: a run label or key"
+    return None
+
+
+def repeat_of_search(name: str, cells: pd.Series, ids: pd.Series) -> str | None:
+    """Why a column labels a repeat of the whole search (context, never tuned); else None.
+
+    Either its name says so (``run``, ``repeat``, ``replicate``, ``study``, alone or with
+    an index word: ``rep_idx``; a count such as ``n_repeats`` or ``repeats`` stays a
+    setting), or its values are numbered copies of one label (``run_1``, ``run_2``)
+    that begin every trial id (``run_1_c0``): the ids are namespaced by it. A trial id
+    built from a setting (``adam-0.01``) is not, since its values share no stem.
+    """
+    words = tokens(name)
+    if words and words[0] in _REPEAT_WORDS and all(w in _INDEX_WORDS for w in words[1:]):
+        return "context: a repeat of the whole search, named as one"
+    if parse_cells(cells).numeric:  # a number has no stem to be numbered copies of
+        return None
+    text = cells.astype("string").str.strip()
+    present = text.notna() & (text != "") & ids.notna()
+    labels = text[present].unique()
+    if len(labels) < 2:
+        return None
+    stems = {re.sub(r"[\W_]*\d+$", "", str(v)) for v in labels}
+    if len(stems) != 1 or not next(iter(stems)) or any(not re.search(r"\d$", str(v)) for v in labels):
+        return None
+    idv, lab = ids[present].astype(str).to_numpy(), text[present].astype(str).to_numpy()
+    rest = [i[len(v):] for i, v in zip(idv, lab) if i.startswith(v)]
+    if len(rest) == len(idv) and all(r and not r[0].isalnum() for r in rest):
+        return "context: a repeat of the whole search: its values begin every trial id"
     return None
 
 

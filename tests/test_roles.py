@@ -204,3 +204,32 @@ def test_config_id_is_an_id_and_a_curves_file_keyed_by_it_is_accepted():
     assert looks_like_curves(curves)
     table = build_curve_table(RawTable(frame=curves, source="c.csv"))
     assert table.id_column == "config_id" and table.n_trials == 2
+
+
+# --- a repeat of the whole search (DeepCAVE's run_1/2/3) is context, never a searched setting --------------
+
+
+def test_a_column_labelling_a_repeat_of_the_search_is_context():
+    # three repeats of one random search; the trial ids are namespaced by the repeat (run_1_c0)
+    n = 12
+    f = frame(trial_id=[f"run_{1 + i // 4}_c{i % 4}" for i in range(n)], val_loss=[0.3 + 0.01 * i for i in range(n)],
+              lr=[0.1, 0.01, 0.001, 0.0001] * 3, study=[f"run_{1 + i // 4}" for i in range(n)],
+              replicate_idx=[i // 4 for i in range(n)], optimizer=["adam", "sgd"] * 6)
+    roles = infer_roles(f, "t.csv")
+    assert roles.hyperparameters == ["lr", "optimizer"]
+    assert roles.context["replicate_idx"] == "context: a repeat of the whole search, named as one"
+    # a name that is no repeat word, found by its values alone: numbered copies of one label beginning every id
+    g = f.rename(columns={"study": "origin"})
+    assert infer_roles(g, "t.csv").context["origin"] == \
+        "context: a repeat of the whole search: its values begin every trial id"
+
+
+def test_settings_named_or_valued_like_a_repeat_stay_hyperparameters():
+    # a count of repeats (repeated augmentation) is a setting; so is a setting the ids are built from
+    # ("adam-0.1"): its values share no stem, so they are not numbered copies of one label
+    n = 8
+    f = frame(trial_id=[f"{o}-{lr}" for o, lr in zip(["adam", "sgd"] * 4, [0.1, 0.1, 0.01, 0.01, 1, 1, 2, 2])],
+              val_loss=[0.3 + 0.01 * i for i in range(n)], optimizer=["adam", "sgd"] * 4, repeats=[1, 2, 4, 8] * 2,
+              n_repeats=[1, 2] * 4, block=[f"block_{i % 2}" for i in range(n)])
+    roles = infer_roles(f, "t.csv")
+    assert roles.hyperparameters == ["optimizer", "repeats", "n_repeats", "block"] and not roles.context
