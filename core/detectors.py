@@ -59,8 +59,9 @@ class Thresholds:
     short_run_fraction : a run with fewer epochs than this fraction of its own planned
         budget (``max_epochs``...), or without one of the sweep's median epochs, is short.
     short_runtime_fraction : without epochs, a run shorter than this fraction of the
-        median runtime is short (runtime varies with the configuration, so this is
-        stricter).
+        median runtime of the trials with the same searched hyperparameters is short,
+        when under a quarter of them ran that short (runtime varies with the
+        configuration, so this is stricter).
     overfit_rise : with a running-best column (``best_val_loss``), the final held-out
         loss at least this fraction above its best is a rise (overfitting).
     overfit_best_before : with ``best_epoch``, the best must lie before this fraction of
@@ -785,7 +786,8 @@ def detect_short_runs(
     a trial that ran its full, smaller budget is never short, so a healthy sweep with
     mixed budgets gets no flag. Without a planned budget, the reference is the sweep's
     median epochs over completed runs and runs of unknown status (``short_run_fraction``)
-    or, without epochs, the median runtime (``short_runtime_fraction``, 0.1).
+    or, without epochs, the median runtime of the trials of its search space
+    (``short_runtime_fraction``, 0.1; :func:`_short_by_runtime`).
 
     ``logged`` is ``(step column, last logged step of each table row)`` when per-step
     curves come with a table that has no epochs column (NaN for a trial without a
@@ -827,8 +829,7 @@ def detect_short_runs(
         column, used, fraction = table.roles.epochs, table.epochs.to_numpy(dtype=float), thresholds.short_run_fraction
         peers = ""
     elif table.runtime is not None:
-        column, used, fraction = table.roles.runtime, table.runtime.to_numpy(dtype=float), thresholds.short_runtime_fraction
-        peers = ""
+        return _short_by_runtime(table, thresholds, judged)
     else:
         return _none()
     judged &= ~np.isnan(used)
@@ -839,6 +840,41 @@ def detect_short_runs(
     tail = f" < {format_number(limit)} ({fraction:g} x the median {peers}{format_number(median)})"
     short = judged & (used < limit)
     return _issues(table, "short_run", (short, lambda rows: [f"{column}={v}{tail}" for v in _numbers(used, rows)]))
+
+
+def _short_by_runtime(table: TrialTable, thresholds: Thresholds, judged: np.ndarray) -> pd.DataFrame:
+    """Short runs by runtime alone (no epochs, steps or planned budget), among comparable peers.
+
+    Runtime is weak evidence of a cut: it varies with the configuration, the search
+    space and the machine. So a trial is compared only with the judged trials that set
+    the same hyperparameters (one search space: a study whose space changed between
+    phases, or a conditional branch, is judged phase by phase), and it is short below
+    ``short_runtime_fraction`` (0.1) x their median runtime only when such runtimes are
+    outliers: when a quarter or more of its peers ran that short (the lower quartile is
+    below the limit), the short runtime is how those configurations run (an early stop
+    inside the objective, a cache, a cheaper path), not a cut, and no trial of that
+    space is flagged. Fewer than 3 judged peers: no verdict.
+    """
+    fraction = thresholds.short_runtime_fraction
+    used = table.runtime.to_numpy(dtype=float)
+    judged = judged & ~np.isnan(used)
+    space = table.hyperparameters.notna()
+    groups = space.groupby(list(space.columns), sort=False).ngroup().to_numpy() if space.shape[1] \
+        else np.zeros(len(table), dtype=int)
+    limits = np.full(len(table), np.nan)
+    for group in np.unique(groups[judged]):
+        peers = judged & (groups == group)
+        if peers.sum() < 3:
+            continue
+        median = float(np.median(used[peers]))
+        if np.quantile(used[peers], 0.25) >= fraction * median:
+            limits[groups == group] = fraction * median
+    with np.errstate(invalid="ignore"):
+        short = judged & (used < limits)
+    column = table.roles.runtime
+    return _issues(table, "short_run", (short, lambda rows: [
+        f"{column}={v} < {format_number(limit)} ({fraction:g} x the median of the trials of its search space, "
+        f"{format_number(limit / fraction)})" for v, limit in zip(_numbers(used, rows), limits[rows])]))
 
 
 def _short_by_budget_share(table: TrialTable, thresholds: Thresholds, judged: np.ndarray, step: str,

@@ -609,3 +609,36 @@ def test_early_stopping_that_restored_its_best_epoch_is_not_overfitting():
     found = issues_of(table_from_records(rows))
     assert ("restored", "overfitting") not in found
     assert ("kept_last", "overfitting") in found
+
+
+# --- short_run on runtime alone: peers of the same search space, and only outliers among them ---------------
+
+
+def _timed(i: int, runtime: float, **params: object) -> dict[str, object]:
+    return {"number": i, "state": "COMPLETE", "value": 0.5 + 0.001 * (i % 7), "duration_s": runtime, "lr": 10 ** -(i % 4),
+            "width": "", "optimizer": "", **params}
+
+
+def test_runtime_only_short_runs_compare_trials_of_the_same_search_space():
+    # a study whose space changed: phase 1 searched width (runs of ~1,000 s), phase 2 the optimizer (~30 s);
+    # across phases all 12 phase-2 trials are under 0.1x the median; within its phase only trial 29 (1 s) is cut
+    rows = [_timed(i, 1000 + 40 * (i % 5), width=[64, 128][i % 2]) for i in range(18)]
+    rows += [_timed(i, 30 + i % 4, optimizer=["adam", "sgd"][i % 2]) for i in range(18, 29)]
+    rows += [_timed(29, 1.0, optimizer="adam")]
+    table = table_from_records(rows)
+    assert {t for t in issues_of(table) if t[1] == "short_run"} == {("29", "short_run")}
+    detail = detect_issues(table).set_index("trial_id").loc["29", "detail"]
+    assert "0.1 x the median of the trials of its search space" in detail
+    assert not issues_of(table_from_records(rows[:-1]))  # both phases complete: zero flags, not 11
+
+
+def test_runtime_only_short_runs_are_outliers_not_a_second_mode():
+    # by design: the objective stops early inside itself on a third of the configurations (~2 s against ~33 s)
+    # and reaches the same results: a quarter or more of the peers that short is how they run, not a cut
+    rows = [_timed(i, 2.0 + 0.1 * (i % 3) if i % 3 == 0 else 33 + i % 4, optimizer=["adam", "sgd"][i % 2])
+            for i in range(21)]
+    assert not any(kind == "short_run" for _, kind in issues_of(table_from_records(rows)))
+    for i in (3, 6, 9, 12):  # the same sweep where only 3 of 21 ran that short: outliers, cut short
+        rows[i]["duration_s"] = 33.0
+    flagged = {t for t, kind in issues_of(table_from_records(rows)) if kind == "short_run"}
+    assert flagged == {"0", "15", "18"}

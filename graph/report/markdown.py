@@ -491,7 +491,8 @@ def _method(t: dict[str, Any], c: dict[str, Any] | None) -> list[str]:
         f"(a gap below {_g(t['running_gap'])}) explains it.",
         f"- Short run: a run that completed (not failed, pruned, early-stopped or timed out) used under "
         f"{_g(t['short_run_fraction'])}× its own planned budget (`max_epochs`...), else the sweep's median epochs "
-        f"(without epochs: under {_g(t['short_runtime_fraction'])}× the median runtime).",
+        f"(without epochs: under {_g(t['short_runtime_fraction'])}× the median runtime of the trials that set the same "
+        f"hyperparameters, unless a quarter of them ran that short).",
     ]
     if c:
         lines += [
