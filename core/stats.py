@@ -73,11 +73,11 @@ def hypergeom_logsf(x: np.ndarray, total: np.ndarray, good: np.ndarray, draws: n
                     tol: float = 1e-17) -> np.ndarray:
     """The log of P(X > x) for X ~ Hypergeometric(total, good, draws), exact to double precision.
 
-    Same as ``scipy.stats.hypergeom.logsf(x, total, good, draws)``, which sums every
-    term of the tail in a Python loop per element (650 tests on a million trials: 25 s;
-    ``benchmarks/bench_hypergeom.py``), and unlike ``hypergeom.sf``, which underflows to 0
-    for the strong cuts that must still be ranked (and needs ``scipy.stats``, a second
-    of start-up). The tail is summed outward from its start, as ratios to the first
+    It gives what ``scipy.stats.hypergeom.logsf(x, total, good, draws)`` gives, without
+    its Python loop per element (650 tests on a million trials: 25 s;
+    ``benchmarks/bench_hypergeom.py``) or the import of ``scipy.stats`` (a second of
+    start-up); ``hypergeom.sf`` would not do, as it underflows to 0 for the strong cuts
+    that must still be ranked. The tail is summed outward from its start, as ratios to the first
     (largest) term so that nothing underflows, until every remaining term is below
     ``tol`` times the sum (:func:`_ratio_sums`). A tail that starts before the mode is
     taken as one minus the lower tail (such a tail is never small, so nothing is lost
@@ -110,6 +110,10 @@ def _log_choose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return gammaln(a + 1) - gammaln(b + 1) - gammaln(a - b + 1)
 
 
+_FIRST_BLOCK_SDS = 10.0  # a first block spans at most this many standard deviations ...
+_FIRST_BLOCK_PAD = 16.0  # ... plus this many terms (tests set both low to exercise the later, wider blocks)
+
+
 def _ratio_sums(start: np.ndarray, total: np.ndarray, good: np.ndarray, draws: np.ndarray, end: np.ndarray,
                 tol: float, block_cells: int = 1 << 19) -> np.ndarray:
     """The sum of P(X = j) / P(X = start) for j = start ... end, until the terms are below ``tol`` times the sum.
@@ -118,16 +122,18 @@ def _ratio_sums(start: np.ndarray, total: np.ndarray, good: np.ndarray, draws: n
     Each is the running product of the ratios of neighbouring probabilities, a rational
     function of ``j`` (no logarithm or exponential per term). Rows are summed in blocks
     whose width is about the number of terms they need (the first ratio's geometric
-    bound, or ten standard deviations: past the mode a tail is within that), rounded up
-    to a power of two so that rows of a width go together (at most ``block_cells``
-    terms at once); a row not done after its block goes on with a block twice as wide.
+    bound, or ten standard deviations: past the mode a tail is within that, so one block
+    is all a row needs in practice), rounded up to a power of two so that rows of a
+    width go together (at most ``block_cells`` terms at once); a row not done after its
+    block goes on with a block twice as wide.
     """
     acc, term, j = np.ones(start.shape), np.ones(start.shape), start.copy()
     first_ratio = _ratio(start, total, good, draws)
-    sd = np.sqrt(draws * (good / total) * (1 - good / total) * (total - draws) / np.maximum(total - 1, 1))
+    share = good / np.maximum(total, 1)  # an empty population (total 0) has no terms to sum
+    sd = np.sqrt(draws * share * (1 - share) * (total - draws) / np.maximum(total - 1, 1))
     with np.errstate(divide="ignore"):
         width = np.where(first_ratio < 1, np.log(tol) / np.log(np.maximum(first_ratio, 1e-300)), np.inf)
-    width = np.minimum(np.minimum(width, 10 * sd + 16), end - start)
+    width = np.minimum(np.minimum(width, _FIRST_BLOCK_SDS * sd + _FIRST_BLOCK_PAD), end - start)
     active = (j < end) & (first_ratio > 0)
     while active.any():
         idx = np.flatnonzero(active)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +84,30 @@ def test_log_tail_ranks_cuts_as_scipy_does():
         assert np.allclose(ours, theirs, rtol=1e-9, atol=1e-12)
         distinct = np.abs(np.subtract.outer(theirs, theirs)) > 1e-9 * np.maximum(1, np.abs(theirs))[:, None]
         assert np.array_equal(np.less.outer(ours, ours) & distinct, np.less.outer(theirs, theirs) & distinct)
+
+
+def test_a_tail_longer_than_its_first_block_goes_on_in_wider_blocks(monkeypatch):
+    """First blocks of one term (in practice one block suffices): every tail is summed over many rounds, the same."""
+    import core.stats
+    from core.stats import hypergeom_logsf
+
+    x, total, good, draws = _extreme_cases()
+    once = hypergeom_logsf(x, total, good, draws)
+    monkeypatch.setattr(core.stats, "_FIRST_BLOCK_SDS", 0.0)
+    monkeypatch.setattr(core.stats, "_FIRST_BLOCK_PAD", 1.0)
+    rounds = hypergeom_logsf(x, total, good, draws)
+    assert np.allclose(rounds, once, rtol=1e-12, atol=0) and np.array_equal(np.isneginf(rounds), np.isneginf(once))
+    logsf = stats.hypergeom.logsf(x, total, good, draws)
+    small = np.isfinite(logsf) & (total <= 100_000)
+    assert small.sum() >= 20 and np.allclose(rounds[small], logsf[small], rtol=1e-9, atol=1e-12)
+
+
+def test_an_empty_population_is_no_warning():
+    from core.stats import hypergeom_logsf
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert hypergeom_logsf(0, 0, 0, 0) == -np.inf and hypergeom_logsf(-1, 0, 0, 0) == 0.0
 
 
 @pytest.mark.parametrize("seed", range(5))
