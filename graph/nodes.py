@@ -12,7 +12,7 @@ from core.grounding import FactIndex, Grounded
 from core.loading import RawTable
 from core.next_sweep import plan_next_sweep
 from core.patterns import analyze_patterns
-from core.records import Diagnosis, Writer, with_issue_columns, with_issue_rows
+from core.records import Diagnosis, Writer, with_issue_rows
 from core.roles import ColumnRoles, infer_roles
 from core.summary import analyze_sweep
 from core.sweep import Sweep
@@ -134,9 +134,9 @@ def write(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     is removed and the report says so in one line. Tables come from ``core`` only.
     """
     ctx = context_of(runtime)
-    summary, analysis = with_issue_rows(state["summary"]), dict(state["analysis"])
+    summary, analysis = state["summary"], dict(state["analysis"])  # its issues stay column by column
     model_info = analysis.pop("model", None) or {}
-    facts = _fact_index(state["summary"], analysis)
+    facts = _fact_index(summary, analysis)
     checks = _check_analysis(analysis, facts)
     bad_ids = [i for g in checks.values() for i in g.citation_errors]
     revisions = state.get("revisions", 0)
@@ -205,14 +205,13 @@ def _report(state: State, ctx: Context, summary: dict[str, Any], final: dict[str
         "revisions": revisions,
         "rejected_ids": bad_ids,
         "removed_sentences": sum(len(g.removed) for g in groundings)})
-    kept = with_issue_columns(full | {"issues": state["summary"]["issues"]})  # unchanged since detect
-    diagnosis = Diagnosis.from_dict(kept)  # what the report is rendered from: typed once, its issues column-wise
+    diagnosis = Diagnosis.from_dict(full)  # what the report is rendered from: typed once, its issues column-wise
     pictures, failed = _pictures(state, diagnosis) if ctx.pictures else ([], None)
     if failed:
-        kept["writer"]["notes"].append(failed)
-        diagnosis.writer = Writer.from_dict(kept["writer"])
+        full["writer"]["notes"].append(failed)
+        diagnosis.writer = Writer.from_dict(full["writer"])
         new_notes.append(failed)
-    return {"summary": kept, **compose(diagnosis, pictures), "invalid_citations": [], "notes": new_notes}
+    return {"summary": full, **compose(diagnosis, pictures), "invalid_citations": [], "notes": new_notes}
 
 
 def _pictures(state: State, summary: Diagnosis) -> tuple[list[tuple[dict[str, str], bytes]], str | None]:
@@ -228,9 +227,13 @@ def _pictures(state: State, summary: Diagnosis) -> tuple[list[tuple[dict[str, st
 
 
 def complete_summary(summary: dict[str, Any], analysis: dict[str, Any], writer: dict[str, Any]) -> dict[str, Any]:
-    """The final summary (``hparam_summary.json``): the facts, the analysis as written, the writer's record, the next sweep."""
+    """The final summary (``hparam_summary.json``): the facts, the analysis as written, the writer's record, the next sweep.
+
+    The issues stay in the form ``summary`` holds them (the state's columns in the write
+    node); the plan reads them as rows, made for it alone.
+    """
     full = summary | analysis | {"writer": writer}
-    full["next_sweep"] = plan_next_sweep(full)
+    full["next_sweep"] = plan_next_sweep(with_issue_rows(full))
     return {k: v if k == "issues" else _strict_json(v) for k, v in full.items()}
 
 
