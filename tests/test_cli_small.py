@@ -126,3 +126,26 @@ def test_a_mostly_text_loss_column_is_left_out_with_a_note_naming_it(tmp_path: P
     assert main([str(path), "--offline", "--quiet", "--no-plots", "--out", str(tmp_path / "out2")]) == 2
     assert capsys.readouterr().err == f"error: {path}: no metric column: 'val_loss' is {why}: neither a metric nor " \
                                       "a hyperparameter; fix the cells, or give its role with --map\n"
+
+
+def test_the_console_script_ends_fast_yet_runs_every_exit_handler(tmp_path: Path) -> None:
+    """cli() skips the interpreter's teardown (os._exit) but not the handlers libraries and callers registered.
+
+    matplotlib registers the removal of its temporary config folder (made when MPLCONFIGDIR
+    cannot be written) as one: a run must leave no ``matplotlib-*`` folder behind.
+    """
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    script = ("import atexit, sys\n"
+              "atexit.register(lambda: print('caller handler ran', flush=True))\n"
+              "sys.argv[0] = 'graph.run'\n"
+              "from graph import run\n"
+              "run.cli()\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HPATH_", "LLM_", "MODEL"))}
+    env |= {"PYTHONPATH": str(ROOT), "TMPDIR": str(scratch), "MPLCONFIGDIR": "/proc/not-writable"}
+    result = subprocess.run([sys.executable, "-c", script, str(SAMPLE), "--out", str(tmp_path / "out")],
+                            capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out" / "hparam_report.md").is_file()
+    assert "caller handler ran" in result.stdout
+    assert not list(scratch.glob("matplotlib-*")), list(scratch.iterdir())
