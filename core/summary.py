@@ -23,6 +23,7 @@ from core.curves import (
     last_logged_steps,
     learned_on_curves,
     overfitting_judged,
+    stopped_without_improvement,
     with_sweep_facts,
 )
 from core.detectors import (
@@ -92,7 +93,10 @@ def analyze_sweep(
         replaced = (issues["type"].eq("overfitting") & issues["trial_id"].isin(overfitting_judged(curve_table,
                                                                                                    curve_thresholds))
                     | issues["type"].eq("no_learning") & issues["trial_id"].isin(learned_on_curves(curve_table, table,
-                                                                                                    thresholds)))
+                                                                                                    thresholds))
+                    # a run that stopped after its loss stopped improving stopped by design (patience) or converged
+                    | issues["type"].eq("short_run") & issues["trial_id"].isin(
+                        stopped_without_improvement(curve_table, curve_thresholds)))
         issues = issues[~replaced.to_numpy()]
         issues, curve_summary = merge_curve_issues(table, issues.reset_index(drop=True), curve_table,
                                                    detect_curve_issues(curve_table, curve_thresholds))

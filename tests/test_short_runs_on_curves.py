@@ -122,3 +122,15 @@ def test_stopping_early_with_a_flat_loss_is_no_learning_not_a_short_run():
     curves.loc[curves.trial_id == "t4", ["train_loss", "val_loss"]] = "2.3"
     kinds = {i["type"] for i in _summarize(table, curves)["issues"] if i["trial_id"] == "t4"}
     assert "no_learning" in kinds and "short_run" not in kinds
+
+
+def test_a_run_that_stopped_after_its_loss_stopped_improving_is_not_short():
+    # t4 logged 8 of its peers' 20 steps: its held-out loss was still falling when it stopped (cut short);
+    # t6 logged 8 too, but its loss made no new best over its last 5 evaluations (flat and noisy from step 2,
+    # its smoothed best at step 3): a patience-based early stop by design, or a converged run, though nothing says so
+    table, curves = _sweep(short={"t4": 8, "t6": 8})
+    flat = curves.trial_id == "t6"
+    curves.loc[flat, "val_loss"] = [str(v) for v in (1.0, 0.40, 0.42, 0.41, 0.43, 0.42, 0.41, 0.43)]
+    assert set(_short(_summarize(table, curves))) == {"t4"}
+    curves.loc[flat, "val_loss"] = [str(v) for v in (1.0, 0.5, 0.45, 0.44, 0.42, 0.40, 0.38, 0.36)]  # still falling
+    assert set(_short(_summarize(table, curves))) == {"t4", "t6"}

@@ -17,6 +17,7 @@ from core.curves.detectors import (
     detect_curve_issues,
     learned_on_curves,
     overfitting_judged,
+    stopped_without_improvement,
     with_sweep_facts,
 )
 from core.curves.per_trial import curve_facts, last_logged_steps, trials_from_curves
@@ -37,6 +38,7 @@ __all__ = [
     "looks_like_curves",
     "learned_on_curves",
     "overfitting_judged",
+    "stopped_without_improvement",
     "train_loss",
     "trials_from_curves",
     "with_sweep_facts",

@@ -475,6 +475,27 @@ def overfitting_judged(curves: CurveTable, thresholds: CurveThresholds | None = 
     return curves.trial_ids.to_numpy(dtype=object)[has_train & enough]
 
 
+def stopped_without_improvement(curves: CurveTable, thresholds: CurveThresholds | None = None) -> np.ndarray:
+    """Ids of the trials whose loss made no new best over their last ``plateau_min_steps`` (5) evaluations.
+
+    On the held-out loss (per trial: else the train loss), the minimum of the
+    3-point-smoothed curve lies at least ``plateau_min_steps`` finite values before the
+    last one. A run that stopped there stopped as patience-based early stopping (or a
+    converged run) stops: it is never a ``short_run`` (nothing more was to be had from
+    its remaining budget), whether or not the sweep says early stopping was on.
+    """
+    thresholds = thresholds or CurveThresholds()
+    n = curves.n_trials
+    full, _ = curves.first_view([held_out_loss(curves), train_loss(curves)])
+    if not len(full.y):
+        return np.zeros(0, dtype=object)
+    _, best_row = seg_argmin(smooth3(full.y, full.codes), full, n)
+    last_row = np.full(n, -1)
+    last_row[full.codes[full.starts]] = np.append(full.starts[1:], len(full.y)) - 1
+    flat = (best_row >= 0) & (last_row - best_row >= thresholds.plateau_min_steps)
+    return curves.trial_ids.to_numpy(dtype=object)[flat]
+
+
 def learned_on_curves(curves: CurveTable, table: TrialTable, thresholds: Thresholds) -> np.ndarray:
     """Ids of the trials whose held-out curve was above chance at some step: they learned.
 

@@ -492,7 +492,10 @@ def _method(t: dict[str, Any], c: dict[str, Any] | None) -> list[str]:
         f"- Short run: a run that completed (not failed, pruned, early-stopped or timed out) used under "
         f"{_g(t['short_run_fraction'])}× its own planned budget (`max_epochs`...), else the sweep's median epochs "
         f"(without epochs: under {_g(t['short_runtime_fraction'])}× the median runtime of the trials that set the same "
-        f"hyperparameters, unless a quarter of them ran that short).",
+        f"hyperparameters, unless a quarter of them ran that short)."
+        + (f" With curves, never a run whose smoothed loss made no new best over its last "
+           f"{_g(c['plateau_min_steps'])} evaluations (it stopped as early stopping on patience stops, or had "
+           "converged)." if c else ""),
     ]
     if c:
         lines += [
