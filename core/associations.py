@@ -134,6 +134,20 @@ class _Coded:
     order: np.ndarray | None = field(default=None, repr=False)
     cuts: _Cuts | None = None
 
+    def within(self, keep: np.ndarray) -> _Coded:
+        """The hyperparameter over the trials ``keep`` marks; any other trial is treated as one that left it unset.
+
+        The regions stay the sweep's; their sizes and the threshold cuts are counted over
+        the trials kept, so a trial left out is neither inside a region nor in the rest.
+        """
+        codes = np.where(keep, self.codes, -1)
+        n = np.bincount(codes[codes >= 0], minlength=len(self.groups))
+        if self.x is None or self.order is None:
+            return _Coded(self.name, self.groups, codes, n)
+        order = self.order[keep[self.order]]
+        return _Coded(self.name, self.groups, codes, n, np.where(keep, self.x, np.nan), order,
+                      _Cuts.of(self.x[order]))
+
 
 @dataclass
 class _Flags:
@@ -216,40 +230,86 @@ def associate_issues(
     coded = [c for c in (_code(hp, table.hyperparameters[hp], max_buckets) for hp in table.hyperparameters.columns) if c]
 
     results: list[_Draft] = []
+    untested: list[_Untested] = []
     protected = np.asarray(protect if protect is not None else [], dtype=np.int64)
     read = rule_inputs(table)
 
     def testable(f: _Flags, *cs: _Coded) -> bool:
         return not any(c.name in read.get(f.kind, ()) for c in cs)
 
-    for c in coded:
-        for f in all_flags:
-            if testable(f, c):
-                results += _marginals(c, f, ids, max_ids, protected)
-    untested: list[_Untested] = []
-    if pairs:
-        unpaired = names_where(lambda t: not t.pairable)
-        frequent = [f for f in all_flags if f.k_total >= min_support and f.kind not in unpaired]
-        for a, b in combinations([c for c in coded if len(c.groups) >= 2], 2):
-            both = (a.codes >= 0) & (b.codes >= 0)
-            n_cell = np.bincount(a.codes[both] * len(b.groups) + b.codes[both], minlength=len(a.groups) * len(b.groups))
-            for f in (f for f in frequent if testable(f, a, b)):
-                listed, unlisted = _pair_cells(a, b, n_cell, f, ids, max_ids, min_support)
-                results += listed
-                untested += unlisted
-        for a in coded:
-            values = [i for i, g in enumerate(a.groups) if g.rule == "value"]
-            for b in coded:
-                if b is a or b.cuts is None or not values:
-                    continue
-                assert b.x is not None and b.order is not None
-                strata = [(i, cuts) for i, x in zip(values, _sorted_within(a.codes, b, values)) if (cuts := _Cuts.of(x))]
-                for f in (f for f in frequent if testable(f, a, b)):
-                    listed, unlisted = _conditional_thresholds(a, b, strata, f, ids, max_ids, min_support)
-                    results += listed
-                    untested += unlisted
+    for coded_here, flags in _populations(coded, all_flags, issue_rows, issues["type"].to_numpy(), n_trials):
+        for c in coded_here:
+            for f in flags:
+                if testable(f, c):
+                    results += _marginals(c, f, ids, max_ids, protected)
+        if pairs:
+            found, unlisted = _pairs(coded_here, [f for f in flags if f.k_total >= min_support], testable, ids,
+                                     max_ids, min_support)
+            results += found
+            untested += unlisted
     results, unlisted = _no_more_budget_causes(results, table, coded)
     return _tested(results, untested + unlisted)
+
+
+def _pairs(coded: list[_Coded], frequent: list[_Flags], testable: Callable[..., bool], ids: np.ndarray,
+           max_ids: int, min_support: int) -> tuple[list[_Draft], list[_Untested]]:
+    """Every pair of regions of two hyperparameters, and every conditional threshold, for the ``frequent`` types."""
+    unpaired = names_where(lambda t: not t.pairable)
+    frequent = [f for f in frequent if f.kind not in unpaired]
+    results: list[_Draft] = []
+    untested: list[_Untested] = []
+    if not frequent:
+        return results, untested
+    for a, b in combinations([c for c in coded if len(c.groups) >= 2], 2):
+        both = (a.codes >= 0) & (b.codes >= 0)
+        n_cell = np.bincount(a.codes[both] * len(b.groups) + b.codes[both], minlength=len(a.groups) * len(b.groups))
+        for f in (f for f in frequent if testable(f, a, b)):
+            listed, unlisted = _pair_cells(a, b, n_cell, f, ids, max_ids, min_support)
+            results += listed
+            untested += unlisted
+    for a in coded:
+        values = [i for i, g in enumerate(a.groups) if g.rule == "value"]
+        for b in coded:
+            if b is a or b.cuts is None or not values:
+                continue
+            assert b.x is not None and b.order is not None
+            strata = [(i, cuts) for i, x in zip(values, _sorted_within(a.codes, b, values)) if (cuts := _Cuts.of(x))]
+            for f in (f for f in frequent if testable(f, a, b)):
+                listed, unlisted = _conditional_thresholds(a, b, strata, f, ids, max_ids, min_support)
+                results += listed
+                untested += unlisted
+    return results, untested
+
+
+_NEEDS_RESULT = names_where(lambda t: t.needs_result)
+_NO_RESULT = names_where(lambda t: t.no_result)
+
+
+def _populations(coded: list[_Coded], flags: list[_Flags], issue_rows: np.ndarray, kinds: np.ndarray,
+                 n_trials: int) -> list[tuple[list[_Coded], list[_Flags]]]:
+    """The trials each issue type is compared among: the hyperparameters and flags counted over them.
+
+    A type only a run with a result can show (:attr:`~core.issue_types.IssueType.needs_result`:
+    overfitting, a generalisation gap...) is compared among the trials with no
+    ``no_result`` issue (not failed, non-finite, diverged or dead). Against the whole
+    sweep, the runs that never trained sit in "the rest" with a rate of 0 by
+    construction, so the region where runs train at all looks like a cause: DeepOBS
+    fmnist_2c2d's "overfitting at learning_rate ≤ 0.398" was 59 of 99 against 0 of 36,
+    the 36 being nearly all dead or diverged runs; among the 89 runs that trained the
+    contrast is another one (learning_rate ≥ 1.6e-4: 56 of 71 against 3 of 18, the
+    slowest runs had not converged). A trial left out is neither inside a region nor in
+    the rest, as a trial that left a hyperparameter unset. Every other type is compared
+    over the whole sweep.
+    """
+    without = np.zeros(n_trials, dtype=bool)
+    without[issue_rows[np.isin(kinds, _NO_RESULT) & (issue_rows >= 0)]] = True
+    needing = [f for f in flags if f.kind in _NEEDS_RESULT]
+    if not without.any() or not needing:
+        return [(coded, flags)]
+    kept = ~without
+    among = [_Flags(f.kind, f.rows[kept[f.rows]], int(np.count_nonzero(kept[f.rows])), int(np.count_nonzero(kept)))
+             for f in needing]
+    return [(coded, [f for f in flags if f.kind not in _NEEDS_RESULT]), ([c.within(kept) for c in coded], among)]
 
 
 _MORE_BUDGET_NEVER_CAUSES = ("no_learning",)

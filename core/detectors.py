@@ -983,7 +983,7 @@ def reconcile_issues(issues: pd.DataFrame) -> pd.DataFrame:
     kinds = issues["type"]
     overfit = issues["trial_id"].isin(issues.loc[kinds == "overfitting", "trial_id"])
     unstable = issues["trial_id"].isin(issues.loc[kinds.isin(names_where(lambda t: t.no_result)), "trial_id"])
-    explained = ["short_run", "suspicious_validation", "overfitting", "generalization_gap"]
+    explained = names_where(lambda t: t.needs_result)
     blew_up = ["diverged", "nonfinite_metric"]
     stalled = (kinds == "no_learning") & issues["trial_id"].isin(issues.loc[kinds.isin(blew_up), "trial_id"])
     if stalled.any():

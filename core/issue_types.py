@@ -55,6 +55,11 @@ class IssueType:
         learned nothing): the infeasible share counts it, a seed that shows it disagrees
         with a healthy seed, and it explains away a short run, a suspicious validation
         score and a held-out loss that rose.
+    needs_result : only a run that gave a result can show it (a held-out loss that rose, a
+        gap, a short run, a suspicious validation score): a trial with a ``no_result`` type
+        never has it (:func:`core.detectors.reconcile_issues` drops it there), so patterns
+        compare it only among the trials with a result, never against the runs that failed,
+        blew up or learned nothing (:func:`core.associations.associate_issues`).
     avoidable : the next sweep should leave out a region where it concentrates (the runs
         there were wasted); never a by-design outcome.
     risky_advice : for an avoidable type, what to do where it concentrates but some of the
@@ -84,6 +89,7 @@ class IssueType:
     colour: str
     marker: str
     no_result: bool = False
+    needs_result: bool = False
     avoidable: bool = False
     by_design: bool = False
     pairable: bool = True
@@ -97,6 +103,8 @@ class IssueType:
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
             raise ValueError(f"issue type {self.name!r}: severity {self.severity!r} is not one of {SEVERITIES}")
+        if self.no_result and self.needs_result:
+            raise ValueError(f"issue type {self.name!r}: a type cannot both be a run without a result and need one")
         if self.avoidable and self.by_design:
             raise ValueError(f"issue type {self.name!r}: a by-design outcome cannot be avoided in advice")
         if self.avoidable != bool(self.risky_advice):
@@ -185,7 +193,7 @@ _TABLE = (
         "overfitting", "medium", "overfitting", "overfitting",
         advice="Stop earlier (at the best epoch) or add regularisation (weight decay, dropout) for configurations "
         "like {ids}, whose held-out loss rose after its best point while training still improved.",
-        words=r"overfit\w*|over-fit\w*", colour="#0072B2", marker="o", from_curves=True,
+        words=r"overfit\w*|over-fit\w*", colour="#0072B2", marker="o", from_curves=True, needs_result=True,
     ),
     IssueType(
         # detectors.detect_generalization_gap: held-out far worse than training, no rise seen
@@ -194,21 +202,21 @@ _TABLE = (
         "held-out set, or regularisation and running means measured in train mode, make one too). Where per-epoch "
         "held-out curves were read, they did not show a sustained rise after the best while training still improved; "
         "without them, log per-epoch held-out loss (or a best_val_loss) to see whether it rose after its best epoch.",
-        words=r"generali[sz]ation gap|held-out gap", colour="#88CCEE", marker="8",
+        words=r"generali[sz]ation gap|held-out gap", colour="#88CCEE", marker="8", needs_result=True,
     ),
     IssueType(
         # detectors.detect_suspicious_validation: validation above training, unexplained
         "suspicious_validation", "low", "suspicious validation scores", "suspicious val.",
         advice="Check the validation split for {ids}: validation scores above training scores (or perfect) often "
         "mean leakage or a mislabeled split.",
-        words=r"suspicious", colour="#882255", marker="h",
+        words=r"suspicious", colour="#882255", marker="h", needs_result=True,
     ),
     IssueType(
         # detectors.detect_short_runs: stopped clearly before its own budget, nothing by design
         "short_run", "low", "runs cut short", "cut short",
         advice="Check why {ids} stopped far short of the sweep's budget although they did not fail; their metrics "
         "are not comparable with full runs.",
-        words=r"short\b|cut short|stopped early", colour="#999933", marker=">", stopped_early=True,
+        words=r"short\b|cut short|stopped early", colour="#999933", marker=">", stopped_early=True, needs_result=True,
     ),
     IssueType(
         # detectors.detect_status: still running or pending at export

@@ -58,6 +58,7 @@ from typing import Any
 
 from core.domains import natural_domain
 from core.issue_types import ISSUE_TYPES, label_of, names_where
+from core.patterns import sweep_wide, trained_count
 from core.records import (
     SAME_VALUE_RTOL,
     Association,
@@ -77,6 +78,7 @@ from core.records import (
     top_configurations,
 )
 from core.regions import holds, past
+from core.stats import wilson_interval
 from core.values import format_number
 
 Plan = dict[str, Any]
@@ -111,6 +113,7 @@ def plan_next_sweep(summary: dict[str, Any]) -> Plan:
     for pattern in sorted(patterns, key=planner.conditional):
         if not pattern.get("explained_by"):  # a marginal a pair explains: the pair's condition is the cause
             planner.pattern(pattern)
+    planner.regularise_sweep(patterns)
     planner.spare_top_settings(patterns)
     planner.never_ran()
     for finding in summary.get("findings") or []:
@@ -258,7 +261,7 @@ class _Planner:
             else:
                 self._avoid(p, a)
         elif kind == "overfitting":
-            self._regularise(p, a)
+            self._regularise(p["id"], _rate_text(a), a)
         elif kind == "still_improving":
             self._longer_when(p, a)
 
@@ -385,8 +388,8 @@ class _Planner:
                                 "high": bounds.get("high"), "exclude": list(bounds.get("exclude", [])),
                                 "evidence": evidence})
 
-    def _regularise(self, p: dict[str, Any], a: Association) -> None:
-        """Overfitting concentrates in a region: more weight decay/dropout there.
+    def _regularise(self, evidence: str, why: str, a: Association | None, trial_ids: list[str] | None = None) -> None:
+        """Overfitting concentrates in a region (``a``), or across the sweep (None): more weight decay/dropout there.
 
         When the region itself is a regulariser's low end (``dropout = 0``, ``weight_decay
         ≤ 1e-4``), the values searched above it are the remedy the sweep already holds:
@@ -395,18 +398,19 @@ class _Planner:
         searched still overfit. diabetes: "hidden = 32 and dropout = 0" had widened dropout
         to 0.4 and weight decay to 0.02.
         """
-        why = _rate_text(a)
-        where = a.condition
+        regions = a.regions if a is not None else ()
+        where = a.condition if a is not None else None
         regularisers = [hp for hp, e in self.space.items() if _REGULARISERS.search(hp) and e["kind"] != "categorical"]
-        low_end = [r for r in a.regions if r.hyperparameter in regularisers and _low_end(r, self.space[r.hyperparameter])]
-        if low_end:
-            self._regulariser_floor(p, a, low_end[0], why)
+        low_end = [r for r in regions if r.hyperparameter in regularisers and _low_end(r, self.space[r.hyperparameter])]
+        if low_end and a is not None:
+            self._regulariser_floor(evidence, a, low_end[0], why)
             return
+        there = " there" if a is not None else ""
         if not regularisers:
-            self._change(None, "add", None, None, p["id"],
-                         f"{why}; the sweep has no weight decay or dropout to raise there, so add one "
+            self._change(None, "add", None, None, evidence,
+                         f"{why}; the sweep has no weight decay or dropout to raise{there}, so add one "
                          "(no range is given: nothing in this sweep says which values)", a, when=where,
-                         name="weight_decay or dropout")
+                         name="weight_decay or dropout", trial_ids=trial_ids)
             return
         for hp in regularisers:
             entry = self.space[hp]
@@ -415,31 +419,50 @@ class _Planner:
             high = _beyond(entry, "high")
             if high is None:
                 continue
-            region = _when(a.regions[0]) if a.rule != "pair" else None
+            region = _when(regions[0]) if a is not None and a.rule != "pair" else None
             if "grid" in entry:
                 entry["grid"].append(high)  # the grid gains the larger value (within the region when there is one)
             if region is not None:
-                self._condition(region, hp, {"high": high}, p["id"])
-                self._change(hp, "regularise", [entry["low"], entry["high"]], [entry["low"], high], p["id"],
+                self._condition(region, hp, {"high": high}, evidence)
+                self._change(hp, "regularise", [entry["low"], entry["high"]], [entry["low"], high], evidence,
                              f"{why}; allow more {hp} there", a, when=where)
             else:
                 old = [entry["low"], entry["high"]]
                 entry["high"] = high
-                self._change(hp, "regularise", old, [entry["low"], high], p["id"], f"{why}; allow more {hp}", a)
+                self._change(hp, "regularise", old, [entry["low"], high], evidence, f"{why}; allow more {hp}", a,
+                             trial_ids=trial_ids)
 
-    def _regulariser_floor(self, p: dict[str, Any], a: Association, low: Region, why: str) -> None:
+    def regularise_sweep(self, patterns: list[dict[str, Any]]) -> None:
+        """Most runs that trained overfit and no pattern places it: regularise the whole sweep.
+
+        Overfitting is compared only among the trials that trained
+        (:func:`core.patterns.trained_count`), so where no region concentrates it there,
+        the remedy is the sweep's, not a region's. "Most" is the 95 % Wilson lower bound
+        of the share above one half: a minority that overfits everywhere is said in the
+        recommendations, not acted on here.
+        """
+        if any("overfitting" in (p["issue_type"], *p.get("also_issue_types", [])) for p in patterns):
+            return
+        ids = list(dict.fromkeys(i["trial_id"] for i in self.summary.get("issues") or [] if i["type"] == "overfitting"))
+        trained = trained_count(self.summary) or self.summary["sweep"].get("n_trials")  # None: every trial trained
+        if not ids or not trained or wilson_interval(len(ids), int(trained))[0] <= 0.5:
+            return
+        self._regularise("issue_counts.overfitting", sweep_wide("overfitting", len(ids), int(trained)), None,
+                         trial_ids=ids[:5])
+
+    def _regulariser_floor(self, evidence: str, a: Association, low: Region, why: str) -> None:
         """Leave out a regulariser's low end where overfitting concentrates (within a pair's other region)."""
         hp, entry = low.hyperparameter, self.space[low.hyperparameter]
         bound = float(low.high)
         others = [r for r in a.regions if r is not low]
         if not others:
-            self._raise_low(hp, entry, bound, p["id"], why, a)
+            self._raise_low(hp, entry, bound, evidence, why, a)
             return
         when, span = _when(others[0]), [entry["searched"]["low"], bound]
         if not self._keeps_best(hp, span, when):
             return
-        self._condition(when, hp, {"low": bound, "exclude": [span]}, p["id"])
-        self._change(hp, "raise_low_when", [entry["low"], entry["high"]], [bound, entry["high"]], p["id"],
+        self._condition(when, hp, {"low": bound, "exclude": [span]}, evidence)
+        self._change(hp, "raise_low_when", [entry["low"], entry["high"]], [bound, entry["high"]], evidence,
                      f"{why}; with {others[0].condition}, search {hp} above {format_number(bound)}", a,
                      when=others[0].condition)
 

@@ -21,6 +21,8 @@ from core.values import format_number, format_p, format_rate
 _TYPE_RANK = {t: i for i, t in enumerate(dict.fromkeys(("failed", *ISSUE_TYPES)))}
 """Which issue type names a pattern when several cover the same trials: a crash explains its missing metrics."""
 _LR_WORDS = ("lr", "learning_rate", "learning-rate", "eta", "step_size")
+_NEEDS_RESULT = names_where(lambda t: t.needs_result)
+_NO_RESULT = names_where(lambda t: t.no_result)
 
 
 def find_patterns(
@@ -581,7 +583,7 @@ def _describe(a: Association, pattern_id: str, also: list[str] | None = None, wh
     label = label_of(a.issue_type)
     evidence = Evidence(k=a.k, n=a.n, rate=a.rate, ci=a.ci, k_rest=a.k_rest, n_rest=a.n_rest, rate_rest=a.rate_rest,
                         risk_ratio=a.risk_ratio, p=a.p, q=a.q)
-    rest = rest_label(a.hyperparameter, a.n + a.n_rest, everyone, "in the ")
+    rest = rest_label(a.hyperparameter, a.n + a.n_rest, everyone, "in the ", a.issue_type)
     explanation = (
         f"{a.k} of {a.n} trials with {a.condition} ({format_rate(a.rate)}) show {label}, "
         f"against {a.k_rest} of {a.n_rest} ({format_rate(a.rate_rest)}) {rest} "
@@ -598,13 +600,17 @@ def _describe(a: Association, pattern_id: str, also: list[str] | None = None, wh
                    evidence=evidence, trial_ids=list(a.trial_ids), why=why)
 
 
-def rest_label(hyperparameter: str, n_compared: int, n_trials: int, prefix: str = "") -> str:
-    """What a region is compared with: the rest of the sweep, or the other trials that set it.
+def rest_label(hyperparameter: str, n_compared: int, n_trials: int, prefix: str = "", issue_type: str = "") -> str:
+    """What a region is compared with: the rest of the sweep, the other trials that trained, or that set it.
 
-    The latter when fewer trials than the sweep's ``n_trials`` were compared (the
-    hyperparameter was unset in some).
+    When fewer trials than the sweep's ``n_trials`` were compared: for a type only a run
+    with a result can show (:attr:`~core.issue_types.IssueType.needs_result`), the trials
+    that failed, blew up or learned nothing were left out; else the hyperparameter was
+    unset in some.
     """
     if n_trials and n_compared < n_trials:
+        if issue_type in _NEEDS_RESULT:
+            return f"{prefix}other trials that trained"
         return f"{prefix}other trials with {hyperparameter} set"
     return f"{prefix}rest of the sweep"
 
@@ -698,16 +704,22 @@ def recommend_all(
         by_type.setdefault(issue["type"], []).append(issue["trial_id"])
     returned = _worst_value_returned(summary)
     metric, value = returned or ("", "")
+    trained = trained_count(summary)
     for kind, ids in by_type.items():
         if kind in explained:
             continue
         shown = ids[:max_ids]
         more = f" and {len(ids) - len(shown)} more" if len(ids) > len(shown) else ""
         id_text = ("trial " if len(shown) == 1 else "trials ") + ", ".join(f"`{i}`" for i in shown) + more
-        advice = ISSUE_TYPES[kind].returned_advice if returned else ""
+        advice = (ISSUE_TYPES[kind].returned_advice if returned else "") or ISSUE_TYPES[kind].advice
+        evidence = f"{_trials(len(ids))} with {ISSUE_TYPES[kind].label}, no hyperparameter pattern"
+        if kind in _NEEDS_RESULT and trained is not None:
+            advice = f"{sweep_wide(kind, len(ids), trained)}. {advice}"
+            evidence = f"{len(ids)} of {trained} trials that trained with {ISSUE_TYPES[kind].label}, no hyperparameter " \
+                       "pattern among them"
         recs.append({
-            "text": (advice or ISSUE_TYPES[kind].advice).format(ids=id_text, metric=metric, value=value),
-            "evidence": f"{_trials(len(ids))} with {ISSUE_TYPES[kind].label}, no hyperparameter pattern",
+            "text": advice.format(ids=id_text, metric=metric, value=value),
+            "evidence": evidence,
             "pattern_id": None,
             "trial_ids": shown,
         })
@@ -717,6 +729,24 @@ def recommend_all(
     for i, rec in enumerate(recs, start=1):
         rec["id"] = f"R{i}"
     return recs
+
+
+def trained_count(summary: dict[str, Any]) -> int | None:
+    """How many trials trained: no ``no_result`` issue (failed, non-finite, diverged, dead); None when every one did.
+
+    A type only a run with a result can show (overfitting, a generalisation gap...) is
+    compared among these trials (:func:`core.associations.associate_issues`). None too
+    when the summary does not give the sweep's size.
+    """
+    untrained = {i["trial_id"] for i in summary.get("issues") or [] if i["type"] in _NO_RESULT}
+    n_trials = (summary.get("sweep") or {}).get("n_trials")
+    return int(n_trials) - len(untrained) if untrained and n_trials is not None else None
+
+
+def sweep_wide(kind: str, k: int, trained: int) -> str:
+    """The sentence for a type no region concentrates among the runs that trained: "58 of 88 runs that trained ..."."""
+    return (f"{k} of {trained} runs that trained show {label_of(kind)}, spread across the searched ranges (no "
+            "region concentrates it among the runs that trained)")
 
 
 def _worst_value_returned(summary: dict[str, Any]) -> tuple[str, str] | None:

@@ -320,7 +320,7 @@ def _evidence(p: Pattern, n_trials: int) -> list[str]:
     rows = [(prose(p.condition), e.k, e.n, e.ci)]
     rows += [(prose(f"{part.condition} without {other.condition}"), part.k, part.n, None)
              for part, other in zip(p.parts, p.parts[::-1])]
-    rows.append((rest_label(p.hyperparameter, e.n + e.n_rest, n_trials), e.k_rest, e.n_rest, None))
+    rows.append((rest_label(p.hyperparameter, e.n + e.n_rest, n_trials, issue_type=p.issue_type), e.k_rest, e.n_rest, None))
     risk = e.risk_ratio
     return [
         "| Trials | With the issue | Rate | 95% CI |",
