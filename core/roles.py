@@ -91,7 +91,7 @@ _LABEL_FIRST = {"run", "exp", "experiment", "job", "wandb", "mlflow", "trial", "
                 "display"}
 _LABEL_LAST = {"name", "key", "label", "tag", "tags", "hash", "sha", "commit", "uid", "slug"}
 #: A repeat of the whole search (``run``, ``repeat``, ``replicate_idx``): which copy of the study a trial is in.
-_REPEAT_WORDS = {"run", "repeat", "repetition", "replicate", "replica", "rep", "restart", "study"}
+_REPEAT_WORDS = {"run", "repeat", "repetition", "replicate", "replica", "rep", "study"}
 _INDEX_WORDS = {"id", "idx", "index", "no", "nr", "num", "number"}
 #: Boolean outcome flags the tool or the user wrote: column word -> the issue type it states.
 _OUTCOME_WORDS = {word: t.name for t in ISSUE_TYPES.values() for word in t.flag_words}
@@ -552,24 +552,31 @@ def context_reason(name: str) -> str | None:
 def repeat_of_search(name: str, cells: pd.Series, ids: pd.Series) -> str | None:
     """Why a column labels a repeat of the whole search (context, never tuned); else None.
 
-    Either its name says so (``run``, ``repeat``, ``replicate``, ``study``, alone or with
-    an index word: ``rep_idx``; a count such as ``n_repeats`` or ``repeats`` stays a
-    setting), or its values are numbered copies of one label (``run_1``, ``run_2``)
-    that begin every trial id (``run_1_c0``): the ids are namespaced by it. A trial id
-    built from a setting (``adam-0.01``) is not, since its values share no stem.
+    A repeat label is shared by many trials (a column with a different value in every
+    trial is an identifier, ``run_id``). Either its name says so (``run``, ``repeat``,
+    ``replicate``, ``study``, alone or with an index word: ``rep_idx``; a count such as
+    ``n_repeats`` or ``repeats`` stays a setting, and so does ``restart``, warm restarts
+    on or off), or its values are numbered copies of one label, a separator before
+    consecutive indices (``run_1``, ``run_2``, ``run_3``), that begin every trial id
+    (``run_1_c0``): the ids are namespaced by it. A trial id built from a setting
+    (``adam-0.01``) is not, since its values share no stem, and neither are model or
+    data set names (``resnet18``/``resnet50``, ``cifar10``/``cifar100``).
     """
-    words = tokens(name)
-    if words and words[0] in _REPEAT_WORDS and all(w in _INDEX_WORDS for w in words[1:]):
-        return "context: a repeat of the whole search, named as one"
-    if parse_cells(cells).numeric:  # a number has no stem to be numbered copies of
-        return None
     text = cells.astype("string").str.strip()
     present = text.notna() & (text != "") & ids.notna()
     labels = text[present].unique()
-    if len(labels) < 2:
+    if len(labels) == int(present.sum()):  # one value per trial: an identifier, not a repeat
         return None
-    stems = {re.sub(r"[\W_]*\d+$", "", str(v)) for v in labels}
-    if len(stems) != 1 or not next(iter(stems)) or any(not re.search(r"\d$", str(v)) for v in labels):
+    words = tokens(name)
+    if words and words[0] in _REPEAT_WORDS and all(w in _INDEX_WORDS for w in words[1:]):
+        return "context: a repeat of the whole search, named as one"
+    if len(labels) < 2 or parse_cells(cells).numeric:  # a number has no stem to be numbered copies of
+        return None
+    parts = [re.fullmatch(r"(.*?[^\W_])[\W_]+(\d+)", str(v)) for v in labels]
+    if not all(parts) or len({m.group(1) for m in parts}) != 1:
+        return None
+    numbers = sorted(int(m.group(2)) for m in parts)
+    if numbers != list(range(numbers[0], numbers[0] + len(numbers))) or numbers[0] > 1:
         return None
     idv, lab = ids[present].astype(str).to_numpy(), text[present].astype(str).to_numpy()
     rest = [i[len(v):] for i, v in zip(idv, lab) if i.startswith(v)]

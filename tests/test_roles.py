@@ -233,3 +233,20 @@ def test_settings_named_or_valued_like_a_repeat_stay_hyperparameters():
               n_repeats=[1, 2] * 4, block=[f"block_{i % 2}" for i in range(n)])
     roles = infer_roles(f, "t.csv")
     assert roles.hyperparameters == ["optimizer", "repeats", "n_repeats", "block"] and not roles.context
+
+
+def test_model_names_a_warm_restart_switch_and_a_per_trial_run_id_are_no_repeat_of_the_search():
+    # resnet18/34/50 begin the trial ids but are models, not numbered copies (no separator, no run of indices);
+    # restart is warm restarts on or off; a run_id with a different value in every trial is an identifier
+    n = 12
+    models = ["resnet18", "resnet34", "resnet50"]
+    f = frame(trial_id=[f"{models[i % 3]}_{i}" for i in range(n)], val_loss=[0.3 + 0.01 * i for i in range(n)],
+              model=[models[i % 3] for i in range(n)], data=[["cifar10", "cifar100"][i % 2] for i in range(n)],
+              restart=["true", "false"] * 6, run_id=[f"run_{i}" for i in range(n)], lr=[0.1, 0.01, 0.001] * 4)
+    roles = infer_roles(f, "t.csv")
+    assert roles.hyperparameters == ["model", "data", "restart", "lr"] and not roles.context
+    assert roles.ignored["run_id"] == "identifier"
+    # numbered copies with a separator whose indices do not run from 0 or 1 are settings too (resnet_18, resnet_50)
+    g = f.assign(model=[f"resnet_{m[6:]}" for m in f["model"]],
+                 trial_id=[f"resnet_{m[6:]}_{i}" for i, m in enumerate(f["model"])])
+    assert "model" in infer_roles(g, "t.csv").hyperparameters
