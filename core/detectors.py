@@ -611,8 +611,9 @@ def detect_generalization_gap(table: TrialTable, thresholds: Thresholds) -> pd.D
     Loss rule: held-out loss / training loss >= ``overfit_ratio`` (1.5), both finite; a
     training loss of exactly 0 with a positive held-out loss counts as an infinite
     ratio (a memorised training set must not hide a trial). Accuracy rule, only for the
-    trials the loss rule cannot judge (no train/held-out loss pair, or either loss not
-    finite): training minus held-out accuracy >= ``accuracy_gap`` (0.10) while training
+    trials the loss rule cannot judge (no train/held-out loss pair, either loss not
+    finite, or a ratio that means nothing: a negative training loss, both losses 0):
+    training minus held-out accuracy >= ``accuracy_gap`` (0.10) while training
     accuracy <= ``accuracy_gap_switch`` (0.9), else >= ``accuracy_gap_high`` (0.07). The
     loss is the quantity trained; an accuracy gap beside a small loss gap comes from
     where the decision threshold cuts (a few confident training points, a harder
@@ -636,7 +637,7 @@ def detect_generalization_gap(table: TrialTable, thresholds: Thresholds) -> pd.D
                     for r, h, t in zip(ratio[rows], _numbers(held_out, rows), _numbers(train, rows))]
 
         fragments.append(((ratio >= thresholds.overfit_ratio) & judged, loss_text))
-        judged = judged & ~(np.isfinite(train) & np.isfinite(held_out))  # the loss decided these
+        judged = judged & np.isnan(ratio)  # the loss decided the rest (a negative train loss decides nothing)
     acc_pair = table.roles.accuracy_pair()
     if acc_pair:
         train_acc, held_acc = (accuracy_fraction(table, c).to_numpy(dtype=float) for c in acc_pair)

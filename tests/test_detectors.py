@@ -227,9 +227,12 @@ def test_generalization_gap_accuracy_rule_only_where_the_losses_cannot_judge():
     rows = [{"trial_id": "acc_only_gap", "train_loss": 1.10, "val_loss": 1.43, "train_acc": 0.70, "val_acc": 0.58},
             {"trial_id": "loss_gap", "train_loss": 0.20, "val_loss": 0.40, "train_acc": 0.95, "val_acc": 0.94},
             {"trial_id": "no_train_loss", "train_loss": None, "val_loss": 1.43, "train_acc": 0.70, "val_acc": 0.58},
-            {"trial_id": "fine", "train_loss": 0.50, "val_loss": 0.55, "train_acc": 0.80, "val_acc": 0.79}]
+            {"trial_id": "fine", "train_loss": 0.50, "val_loss": 0.55, "train_acc": 0.80, "val_acc": 0.79},
+            # a negative loss (a density's log-likelihood) has no meaningful ratio: the accuracy judges
+            {"trial_id": "negative_train_loss", "train_loss": -0.5, "val_loss": 0.2, "train_acc": 0.70, "val_acc": 0.58}]
     gaps = {t for t, kind in _types(rows) if kind == "generalization_gap"}
-    assert gaps == {"loss_gap", "no_train_loss"}  # the accuracy rule still judges a trial without the loss pair
+    # the accuracy rule still judges a trial without a loss pair that means something
+    assert gaps == {"loss_gap", "no_train_loss", "negative_train_loss"}
 
 
 def test_suspicious_validation():
