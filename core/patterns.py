@@ -23,6 +23,7 @@ _TYPE_RANK = {t: i for i, t in enumerate(dict.fromkeys(("failed", *ISSUE_TYPES))
 _LR_WORDS = ("lr", "learning_rate", "learning-rate", "eta", "step_size")
 _NEEDS_RESULT = names_where(lambda t: t.needs_result)
 _NO_RESULT = names_where(lambda t: t.no_result)
+_ERROR_TYPES = frozenset({"failed", "nonfinite_metric", "status_mismatch"})  # what an error group's trials are flagged
 
 
 def find_patterns(
@@ -801,7 +802,7 @@ def explaining_pattern(f: dict[str, Any], patterns: list[dict[str, Any]],
     where_key = (Region.of(where).key,) if where else None
     for p in patterns:
         kinds = {p["issue_type"], *p.get("also_issue_types", [])}
-        if not kinds & {"failed", "nonfinite_metric", "status_mismatch"} or p.get("explained_by"):
+        if not kinds & _ERROR_TYPES or p.get("explained_by"):
             continue
         if where_key and tuple(r.key for r in regions.get(p["id"], ())) == where_key:
             return p
@@ -822,7 +823,7 @@ def _fix_or_leave_out(where: Region, patterns: list[dict[str, Any]], regions: di
     if not inside:
         return f"fix it or leave {where.condition} out of the next sweep until it is fixed."
     parts = [p["id"] for p in patterns if not p.get("explained_by") and regions.get(p["id"])
-             and {p["issue_type"], *p.get("also_issue_types", [])} & {"failed", "nonfinite_metric", "status_mismatch"}
+             and {p["issue_type"], *p.get("also_issue_types", [])} & _ERROR_TYPES
              and _inside(regions[p["id"]], (where,))]
     left = (f"; {', '.join(parts)} leave{'s' if len(parts) == 1 else ''} out "
             f"{'its part' if len(parts) == 1 else 'its parts'} where none lies" if parts else "")
