@@ -125,12 +125,17 @@ def _default(cls: type, name: str) -> Any:
     return cls.__dataclass_fields__[name].default
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _dump(value: Any) -> Any:
     if isinstance(value, Record):
         return value.to_dict()
     if isinstance(value, IssueColumns):
         return value.rows()
     if isinstance(value, (list, tuple)):
+        if all(type(v) in _PLAIN for v in value):  # trial ids, counts: no call per element
+            return list(value)
         return [_dump(v) for v in value]
     if isinstance(value, dict):
         return {k: _dump(v) for k, v in value.items()}
