@@ -43,7 +43,9 @@ class IssueType:
     ----------
     name : the type as written in the summary (``diverged``).
     severity : ``high``, ``medium``, ``low`` or ``info`` (see :data:`SEVERITIES`).
-    label : plural noun phrase for the report ("diverged losses"): "12 trials show {label}".
+    label : noun phrase for the report ("diverged losses"): "12 trials show {label}"; plural
+        unless ``mass_noun`` ("overfitting"), which a verb after it must agree with
+        (:func:`concentrate`).
     short_label : a few words for a picture's panel title ("NaN/inf").
     advice : what to do when no hyperparameter pattern explains the type; ``{ids}``
         is replaced by the trials ("trials `3`, `7` and 2 more").
@@ -60,6 +62,10 @@ class IssueType:
         never has it (:func:`core.detectors.reconcile_issues` drops it there), so patterns
         compare it only among the trials with a result, never against the runs that failed,
         blew up or learned nothing (:func:`core.associations.associate_issues`).
+    error_outcome : what the trials of an error group (one kind of exception or error
+        message, :func:`core.findings.find_error_kinds`) are flagged as: the run raised,
+        its loss came back NaN/inf, or its status said finished beside a NaN; a pattern of
+        such a type can explain the group (:func:`core.patterns.explaining_pattern`).
     avoidable : the next sweep should leave out a region where it concentrates (the runs
         there were wasted); never a by-design outcome.
     risky_advice : for an avoidable type, what to do where it concentrates but some of the
@@ -88,8 +94,10 @@ class IssueType:
     words: str
     colour: str
     marker: str
+    mass_noun: bool = False
     no_result: bool = False
     needs_result: bool = False
+    error_outcome: bool = False
     avoidable: bool = False
     by_design: bool = False
     pairable: bool = True
@@ -119,7 +127,7 @@ _TABLE = (
         advice="Inspect {ids}: they reported NaN or infinite metrics. The usual causes are a learning rate too high "
         "for the model, no gradient clipping, or a log/division of zero.",
         words=r"nan\b|non-?finite|infinit\w*|[+-]?inf\b", colour="#D55E00", marker="X",
-        no_result=True, avoidable=True, from_curves=True, flag_words=("nan", "nonfinite", "isnan"),
+        no_result=True, error_outcome=True, avoidable=True, from_curves=True, flag_words=("nan", "nonfinite", "isnan"),
         risky_advice="Stabilise the runs there (gradient clipping, a learning-rate warm-up, a guard against a "
         "log or division of zero) and rerun a few seeds before trusting or dropping it.",
         returned_advice="Read the logs of {ids}: their objective `{metric}` is {value}, the worst value there is in "
@@ -133,7 +141,7 @@ _TABLE = (
         advice="Do not trust the status of {ids}: it says they ended normally (completed or stopped early), but "
         "their metrics are non-finite or missing. Make the training loop fail loudly on a non-finite loss.",
         words=r"status mismatch|marked (?:as )?(?:completed?|finished)|hidden failures?|status says finished",
-        colour="#8C510A", marker="P", no_result=True, avoidable=True,
+        colour="#8C510A", marker="P", no_result=True, error_outcome=True, avoidable=True,
         risky_advice="Make the training loop fail loudly on a non-finite loss and rerun a few configurations there: "
         "top trials ran in the same region, so the region alone does not explain these runs.",
         returned_advice="The status of {ids} says they ended normally because the objective returned {value} instead "
@@ -146,7 +154,7 @@ _TABLE = (
         advice="Read the logs of {ids}; a failure with no hyperparameter pattern is often a bug or an "
         "infrastructure error rather than a bad configuration.",
         words=r"fail\w*|crash\w*|errored|exception", colour="#000000", marker="D",
-        no_result=True, avoidable=True, from_status=True,
+        no_result=True, error_outcome=True, avoidable=True, from_status=True,
         flag_words=("failed", "failure", "crashed", "oom", "errored"),
         risky_advice="Read the logs of the failed runs there: top trials ran in the same region, so a bug, a "
         "resource limit or an infrastructure error is a likelier cause than the configuration.",
@@ -168,7 +176,7 @@ _TABLE = (
         "network (learning rate too high) and one that barely moved (too low) both look like this; compare their "
         "learning rates.",
         words=r"no[_ ]learning|did not learn|never learn\w*|at chance|chance level", colour="#CC79A7", marker="s",
-        no_result=True, avoidable=True, from_curves=True,
+        mass_noun=True, no_result=True, avoidable=True, from_curves=True,
         risky_advice="Compare the runs that learned nothing there with the top trials in the same region (seed, "
         "initialisation, schedule, the other hyperparameters) before trusting or dropping it.",
     ),
@@ -193,7 +201,8 @@ _TABLE = (
         "overfitting", "medium", "overfitting", "overfitting",
         advice="Stop earlier (at the best epoch) or add regularisation (weight decay, dropout) for configurations "
         "like {ids}, whose held-out loss rose after its best point while training still improved.",
-        words=r"overfit\w*|over-fit\w*", colour="#0072B2", marker="o", from_curves=True, needs_result=True,
+        words=r"overfit\w*|over-fit\w*", colour="#0072B2", marker="o", mass_noun=True, from_curves=True,
+        needs_result=True,
     ),
     IssueType(
         # detectors.detect_generalization_gap: held-out far worse than training, no rise seen
@@ -282,6 +291,12 @@ def label_of(name: str) -> str:
     """The report's label of an issue type; a name outside the table (an old summary's) is shown as it is."""
     entry = ISSUE_TYPES.get(name)
     return entry.label if entry else name
+
+
+def concentrate(name: str) -> str:
+    """"failed runs concentrate", "overfitting concentrates": the type's label with the verb agreeing."""
+    entry = ISSUE_TYPES.get(name)
+    return f"{label_of(name)} {'concentrates' if entry and entry.mass_noun else 'concentrate'}"
 
 
 def names_where(test: Callable[[IssueType], bool]) -> tuple[str, ...]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.issue_types import ISSUE_TYPES, SEVERITY_RANK, label_of, names_where
+from core.issue_types import ISSUE_TYPES, SEVERITY_RANK, concentrate, label_of, names_where
 from core.records import Association, Evidence, Part, Pattern, Region
 from core.regions import holds, past, short_of
 from core.stats import fisher_greater, wilson_interval
@@ -23,7 +23,7 @@ _TYPE_RANK = {t: i for i, t in enumerate(dict.fromkeys(("failed", *ISSUE_TYPES))
 _LR_WORDS = ("lr", "learning_rate", "learning-rate", "eta", "step_size")
 _NEEDS_RESULT = names_where(lambda t: t.needs_result)
 _NO_RESULT = names_where(lambda t: t.no_result)
-_ERROR_TYPES = frozenset({"failed", "nonfinite_metric", "status_mismatch"})  # what an error group's trials are flagged
+_ERROR_TYPES = frozenset(names_where(lambda t: t.error_outcome))
 
 
 def find_patterns(
@@ -491,7 +491,7 @@ def _defer(p: Pattern, to: Pattern, without: str, k: int, n: int, why: str) -> N
     """``p`` is explained by ``to`` (``without`` is p's region outside to's, with k of n affected): say so, follow ``to``."""
     p.explained_by = to.id
     p.explanation += why
-    p.recommendation = f"Follow {to.id}: {without} is not where {label_of(p.issue_type)} concentrate ({k} of {n})."
+    p.recommendation = f"Follow {to.id}: {without} is not where {concentrate(p.issue_type)} ({k} of {n})."
 
 
 def _parts_and_others(a: Association) -> list[tuple[Part, str]]:
@@ -645,7 +645,7 @@ def recommend(a: Association) -> str:
             within, threshold = (r.condition for r in a.regions)
             side = f"below {format_number(a.lo)}" if a.direction == "above" else f"above {format_number(a.hi)}"
             return (f"With {within}, keep {a.hyperparameters[1]} {side} in the next sweep "
-                    f"({threshold} is where {label} concentrate)" + ("; elsewhere the range is fine." if fine else "."))
+                    f"({threshold} is where {concentrate(kind)})" + ("; elsewhere the range is fine." if fine else "."))
         return (f"Avoid the combination {cond} in the next sweep (or give it its own, narrower range)"
                 + ("; each condition without the other is fine." if fine else "."))
     lr_like = any(w in hp.lower() for w in _LR_WORDS)

@@ -220,3 +220,16 @@ def test_exactly_the_avoidable_types_say_what_to_do_in_a_risky_region():
     assert {n for n, t in ISSUE_TYPES.items() if t.risky_advice} == set(names_where(lambda t: t.avoidable))
     with pytest.raises(ValueError, match="risky_advice"):
         IssueType("x", "high", "x", "x", advice="", words="x", colour="#000000", marker="o", avoidable=True)
+
+
+def test_a_verb_after_a_label_agrees_with_it():
+    from core.issue_types import concentrate
+
+    assert concentrate("failed") == "failed runs concentrate"
+    assert concentrate("overfitting") == "overfitting concentrates"
+    assert concentrate("no_learning") == "no learning (chance level) concentrates"
+    assert concentrate("an_old_type") == "an_old_type concentrate"
+    # every label reads as "12 trials show {label}" and is plural unless flagged a mass noun
+    for entry in ISSUE_TYPES.values():
+        core = entry.label.split(" (")[0]
+        assert entry.mass_noun or core.endswith("s") or core == "runs cut short", entry.name
