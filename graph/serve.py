@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from core.errors import InputError
+from graph.run import one_line
 from graph.safe_unzip import extract_zip
 from graph.web_runs import RunRequest, Runs
 from graph.web_view import build_view
@@ -138,10 +139,15 @@ def create_app(*, max_upload_mb: float = 200.0, max_unzipped_mb: float = 2000.0,
         if folder is None:
             return page("missing.html", 404 if allow_paths else 403)
         summary, state, version = _watch_files(folder)
-        view = build_view({"summary": summary}, []) if summary is not None else None
+        view = unreadable = None
+        try:
+            view = build_view({"summary": summary}, []) if summary is not None else None
+        except (ValueError, TypeError, KeyError) as e:  # a summary of another version, or edited by hand
+            unreadable = f"{SUMMARY_NAME} in this folder cannot be read: {one_line(str(e))}"
         query = "?" + urlencode({"dir": str(folder)})
         present = [d for d in (*DOWNLOADS, WATCH_STATE) if (folder / d["name"]).is_file()]
-        return page("live.html", view=view, state=state, folder=str(folder), version=version, base="/live", query=query,
+        return page("live.html", view=view, unreadable=unreadable, state=state, folder=str(folder), version=version,
+                    base="/live", query=query,
                     seconds=None, downloads=present, events=f"/live/events?{urlencode({'dir': str(folder), 'v': version})}")
 
     async def live_events(request: Request) -> Response:

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -483,4 +484,32 @@ def test_the_live_view_follows_a_watched_sweep(page, server, tmp_path):
         assert page.locator("#pattern-P1 .ids a.trial").all_inner_texts() == summary["patterns"][0]["trial_ids"]
     assert json.loads(_download(page, "#dl-watch", tmp_path)) == watch.state()
     page.screenshot(path=tmp_path / "live.png")
+    assert not page.outside and not page.dialogs
+
+
+def test_a_watched_summary_that_cannot_be_typed_is_one_line_on_the_live_page(server, tmp_path):
+    """A summary of another version (an unknown key) in a watched folder: the page says so, it does not fail with 500."""
+    folder = tmp_path / "watched"
+    folder.mkdir()
+    (folder / "hparam_summary.json").write_text(json.dumps({"schema_version": "0.0", "not_a_field": 1}))
+    with _DIRECT.open(server["url"] + "live?" + urllib.parse.urlencode({"dir": str(folder)}), timeout=60) as reply:
+        assert reply.status == 200
+        body = reply.read().decode()
+    assert 'id="unreadable"' in body and "hparam_summary.json in this folder cannot be read" in body
+    assert 'id="waiting"' not in body
+
+
+def test_the_severity_filter_keeps_exactly_the_rows_of_the_chosen_severity(page, server, tmp_path):
+    # the example sweep above is all high since the accuracy rule stepped back: this sweep has high and low issues
+    summary = _cli(SAMPLE)
+    counts = {sev: sum(i["severity"] == sev for i in summary["issues"]) for sev in ("high", "medium", "low", "info")}
+    present = [sev for sev, n in counts.items() if n]
+    assert len(present) >= 2, counts
+    _upload(page, server, SAMPLE)
+    assert page.eval_on_selector_all("#filter-severity option", "os => os.map(o => o.value)") == ["", *present]
+    for sev in present:
+        page.select_option("#filter-severity", sev)
+        assert _visible_rows(page) == counts[sev] < len(summary["issues"])
+    page.select_option("#filter-severity", "")
+    assert _visible_rows(page) == len(summary["issues"])
     assert not page.outside and not page.dialogs
