@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 _CHILD = r"""
 import json, statistics, sys, time
-from core.records import with_issue_rows
+from core.records import Diagnosis
 from core.roles import ColumnRoles
 from graph.context import Context
 from graph.diagnose import run_nodes
@@ -41,7 +41,7 @@ from graph.inputs import sweep_of
 state = {"results_path": sys.argv[1], "mapping": {}}
 for _ in run_nodes(state, Context(offline=True, pictures=False)):
     pass
-summary = with_issue_rows(state["summary"])
+summary = Diagnosis.from_dict(state["summary"])  # typed once, as the write node does
 loaded = sweep_of(state)
 table = loaded.trial_table(ColumnRoles.from_dict(state["roles"]))
 curves = loaded.curve_table()

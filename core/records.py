@@ -505,6 +505,12 @@ class IssueColumns(Sequence[Issue]):
     epoch: list[float | None]
     """The step a curve-based issue refers to, None for the others."""
 
+    def __post_init__(self) -> None:
+        n = len(self.trial_id)
+        if any(len(getattr(self, name)) != n for name in ISSUE_FIELDS):
+            raise ValueError("issues: columns of different lengths (" + ", ".join(
+                f"{name} {len(getattr(self, name))}" for name in ISSUE_FIELDS) + ")")
+
     def __len__(self) -> int:
         return len(self.trial_id)
 
@@ -969,6 +975,10 @@ class Diagnosis(Record):
     hypotheses: list[dict[str, Any]] = field(default_factory=list)
     writer: Writer
     next_sweep: NextSweep | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.issues, IssueColumns):  # built in code from a list of Issue records or rows
+            self.issues = IssueColumns.of([i.to_dict() if isinstance(i, Issue) else i for i in self.issues])
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Diagnosis:

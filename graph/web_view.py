@@ -1,7 +1,8 @@
 """What the diagnosis page shows, as plain data for its template (which escapes every cell).
 
 Everything here is read by field from the run's typed diagnosis (:class:`core.records.Diagnosis`,
-the facts of ``core/``; the template gets the records' plain data), the raw
+the facts of ``core/``; the template reads the diagnosis by attribute, and the patterns and trial
+rows as plain data made here), the raw
 cells of the graph's state (the trial rows) and the pictures the graph drew; nothing is
 computed twice. Trial ids and evidence ids become links to anchors that are made of
 row numbers and fact ids (``#t12``, ``#pattern-P1``), never of input text.

@@ -104,3 +104,18 @@ def test_wrong_shapes_are_refused_with_the_key_named(summaries):
     summary = copy.deepcopy(summaries["deepobs_cifar10"])
     summary["patterns"][0]["phrasing"] = {"title": "x"}  # open records keep what the model adds
     assert Diagnosis.from_dict(summary).to_dict() == summary
+
+
+def test_issues_are_columns_whichever_way_a_diagnosis_is_built(summaries):
+    import dataclasses
+
+    from core.records import Issue, IssueColumns
+
+    diagnosis = Diagnosis.from_dict(summaries["sample"])
+    rows = [Issue.from_dict(r) for r in summaries["sample"]["issues"]]
+    built = dataclasses.replace(diagnosis, issues=rows)  # a list of records, as code may build it
+    assert isinstance(built.issues, IssueColumns) and built.to_dict() == summaries["sample"]
+    assert [i.type for i in built.issues] == [r["type"] for r in summaries["sample"]["issues"]]
+    with pytest.raises(ValueError, match="columns of different lengths"):
+        IssueColumns(trial_id=["a", "b"], type=["failed"], severity=["high", "high"], detail=["", ""],
+                     epoch=[None, None])

@@ -34,7 +34,7 @@ def render_report(summary: Diagnosis | dict[str, Any], images: list[dict[str, st
     experiment).
     """
     d = Diagnosis.of(summary)
-    plan = d.next_sweep or NextSweep.from_dict(plan_next_sweep(d.to_dict() if summary is d else summary))
+    plan = d.next_sweep or NextSweep.from_dict(plan_next_sweep(d.to_dict()))  # the planner reads issue rows
     pictures: dict[str, list[str]] = {}
     for image in images or []:
         pictures.setdefault(image["section"], []).extend([_image(image), ""])
