@@ -1,7 +1,11 @@
 """Per-epoch (or per-step) curves: the typed long table, what is derived from it per trial, and the curve detectors.
 
-- :mod:`core.curves.table`: :class:`CurveTable`, typed and sorted by (trial, step), and
-  :func:`build_curve_table` that builds it from a raw long table.
+- :mod:`core.curves.table`: :class:`CurveTable`, typed and sorted by (trial, step).
+- :mod:`core.curves.columns`: which column is the trial id, the step, each metric (through
+  :mod:`core.roles`), and the held-out and training losses the detectors read.
+- :mod:`core.curves.build`: :func:`build_curve_table` types, validates, sorts and merges a raw
+  long table; :mod:`core.curves.trial_columns` gives the per-trial text of its other columns
+  and :mod:`core.curves.cells` reads cells as numbers and writes them back as exact text.
 - :mod:`core.curves.per_trial`: the one-row-per-trial table of a curves file that comes
   alone (:func:`trials_from_curves`) and the per-trial facts for the summary and
   pictures (:func:`curve_facts`).
@@ -9,6 +13,8 @@
 - :mod:`core.curves.detectors`: the seven curve rules and :func:`detect_curve_issues`.
 """
 
+from core.curves.build import build_curve_table
+from core.curves.columns import STEP_NAMES, held_out_loss, looks_like_curves, train_loss
 from core.curves.detectors import (
     CURVE_DETECTORS,
     CURVE_ISSUE_COLUMNS,
@@ -21,7 +27,7 @@ from core.curves.detectors import (
     with_sweep_facts,
 )
 from core.curves.per_trial import curve_facts, last_logged_steps, trials_from_curves
-from core.curves.table import STEP_NAMES, CurveTable, build_curve_table, held_out_loss, looks_like_curves, train_loss
+from core.curves.table import CurveTable
 
 __all__ = [
     "CURVE_DETECTORS",

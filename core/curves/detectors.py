@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import stdtr
 
+from core.curves.columns import held_out_loss, train_loss
 from core.curves.segments import (
     View,
     first_rows_where,
@@ -45,7 +46,7 @@ from core.curves.segments import (
     subset_trials,
     take,
 )
-from core.curves.table import CurveTable, held_out_loss, train_loss
+from core.curves.table import CurveTable
 from core.detectors import Thresholds, as_fraction, can_be_cross_entropy, chance_level, is_r2, learned_beyond_chance
 from core.issue_types import ISSUE_TYPES, emits, names_where
 from core.table import TrialTable

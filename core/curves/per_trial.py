@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from core.curves.build import build_curve_table
+from core.curves.cells import exact_text
+from core.curves.columns import held_out_loss
 from core.curves.segments import seg_argmin, seg_reduce, take
-from core.curves.table import CurveTable, build_curve_table, exact_text, held_out_loss
+from core.curves.table import CurveTable
 from core.loading import RawTable
 from core.roles import tokens
 
