@@ -283,33 +283,49 @@ def _pairs(coded: list[_Coded], frequent: list[_Flags], testable: Callable[..., 
 
 _NEEDS_RESULT = names_where(lambda t: t.needs_result)
 _NO_RESULT = names_where(lambda t: t.no_result)
+_NO_OUTCOME = names_where(lambda t: t.no_outcome)
 
 
 def _populations(coded: list[_Coded], flags: list[_Flags], issue_rows: np.ndarray, kinds: np.ndarray,
                  n_trials: int) -> list[tuple[list[_Coded], list[_Flags]]]:
     """The trials each issue type is compared among: the hyperparameters and flags counted over them.
 
-    A type only a run with a result can show (:attr:`~core.issue_types.IssueType.needs_result`:
-    overfitting, a generalisation gap...) is compared among the trials with no
-    ``no_result`` issue (not failed, non-finite, diverged or dead). Against the whole
-    sweep, the runs that never trained sit in "the rest" with a rate of 0 by
-    construction, so the region where runs train at all looks like a cause: DeepOBS
-    fmnist_2c2d's "overfitting at learning_rate ≤ 0.398" was 59 of 99 against 0 of 36,
-    the 36 being nearly all dead or diverged runs; among the 89 runs that trained the
-    contrast is another one (learning_rate ≥ 1.6e-4: 56 of 71 against 3 of 18, the
-    slowest runs had not converged). A trial left out is neither inside a region nor in
-    the rest, as a trial that left a hyperparameter unset. Every other type is compared
-    over the whole sweep.
+    A trial with no outcome yet (:attr:`~core.issue_types.IssueType.no_outcome`: still
+    running or waiting at export, or left running by a dead worker) is compared in no
+    population: counted among "the rest" or inside a region, it would pass for a trial
+    that ran without the issue. A type only a run with a result can show
+    (:attr:`~core.issue_types.IssueType.needs_result`: overfitting, a generalisation
+    gap...) is compared among the trials with no ``no_result`` issue either (not failed,
+    non-finite, diverged or dead). Against the whole sweep, the runs that never trained
+    sit in "the rest" with a rate of 0 by construction, so the region where runs train at
+    all looks like a cause: DeepOBS fmnist_2c2d's "overfitting at learning_rate ≤ 0.398"
+    was 59 of 99 against 0 of 36, the 36 being nearly all dead or diverged runs; among the
+    89 runs that trained the contrast is another one (learning_rate ≥ 1.6e-4: 56 of 71
+    against 3 of 18, the slowest runs had not converged). A trial left out is neither
+    inside a region nor in the rest, as a trial that left a hyperparameter unset. Every
+    other type is compared over the trials with an outcome.
     """
-    without = np.zeros(n_trials, dtype=bool)
-    without[issue_rows[np.isin(kinds, _NO_RESULT) & (issue_rows >= 0)]] = True
+    def marked(names: tuple[str, ...]) -> np.ndarray:
+        mask = np.zeros(n_trials, dtype=bool)
+        mask[issue_rows[np.isin(kinds, list(names)) & (issue_rows >= 0)]] = True
+        return mask
+
+    def among(kept: np.ndarray, kinds_here: list[_Flags]) -> list[_Flags]:
+        return [_Flags(f.kind, f.rows[kept[f.rows]], int(np.count_nonzero(kept[f.rows])), int(np.count_nonzero(kept)))
+                for f in kinds_here]
+
+    unfinished = marked(_NO_OUTCOME)
+    flags = [f for f in flags if f.kind not in _NO_OUTCOME]
+    without = marked(_NO_RESULT) | unfinished
     needing = [f for f in flags if f.kind in _NEEDS_RESULT]
-    if not without.any() or not needing:
+    others = [f for f in flags if f.kind not in _NEEDS_RESULT]
+    if not unfinished.any() and (not without.any() or not needing):
         return [(coded, flags)]
-    kept = ~without
-    among = [_Flags(f.kind, f.rows[kept[f.rows]], int(np.count_nonzero(kept[f.rows])), int(np.count_nonzero(kept)))
-             for f in needing]
-    return [(coded, [f for f in flags if f.kind not in _NEEDS_RESULT]), ([c.within(kept) for c in coded], among)]
+    groups = [([c.within(~unfinished) for c in coded], among(~unfinished, others))] if unfinished.any() else \
+        [(coded, others)]
+    if needing:
+        groups.append(([c.within(~without) for c in coded], among(~without, needing)))
+    return groups
 
 
 _MORE_BUDGET_NEVER_CAUSES = ("no_learning",)

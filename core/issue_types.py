@@ -75,6 +75,9 @@ class IssueType:
         budget cut it, or it had not finished when the sweep was exported. Counted and
         explained, never turned into a pattern, a lead or advice.
     pairable : associations search pairs of conditions for it (not for tuner behaviour).
+    no_outcome : the trial has no outcome yet (still running or waiting when the sweep was
+        exported, or left running by a worker that died): it counts on neither side of any
+        comparison of outcomes (:func:`core.associations.associate_issues`).
     stopped_early : the run ended before its planned budget for a reason other than
         how it learned, so its length says nothing about the budget.
     from_status : the tool's normalised status of the same name flags it (:mod:`core.status`).
@@ -101,6 +104,7 @@ class IssueType:
     avoidable: bool = False
     by_design: bool = False
     pairable: bool = True
+    no_outcome: bool = False
     stopped_early: bool = False
     from_status: bool = False
     from_curves: bool = False
@@ -232,7 +236,7 @@ _TABLE = (
         "running", "low", "unfinished runs", "running",
         advice="Re-run this report when {ids} have finished; they are still running or never reported an end.",
         words=r"still running|pending|queued|unfinished|never finished", colour="#AAAAAA", marker=".",
-        by_design=True, pairable=False, stopped_early=True, from_status=True,
+        by_design=True, pairable=False, no_outcome=True, stopped_early=True, from_status=True,
     ),
     IssueType(
         # curves.detectors.detect_curve_plateau: the loss stalled early and stayed
