@@ -233,7 +233,7 @@ def find_seed_instability(table: TrialTable, issues: pd.DataFrame, best: dict[st
     key = pd.util.hash_pandas_object(config, index=False).to_numpy()
     frame = pd.DataFrame({
         "key": key,
-        "bad": table.ids.isin(set(issues.loc[issues["type"].isin(INFEASIBLE_TYPES), "trial_id"])).to_numpy(),
+        "bad": table.flagged(issues[issues["type"].isin(INFEASIBLE_TYPES)]),
     })
     metric, values = _main_metric(table)
     frame["value"] = values.to_numpy(dtype=float)
@@ -292,8 +292,7 @@ def find_by_design(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any]
     """
     status = table.status.to_numpy()
     early = table.status_raw.fillna("").astype(str).str.contains(r"early|stop", case=False).to_numpy(dtype=bool)
-    failed = table.ids.isin(set(issues.loc[issues["type"].isin(["nonfinite_metric", "status_mismatch"]),
-                                            "trial_id"])).to_numpy()  # stopped because the loss went NaN
+    failed = table.flagged(issues[issues["type"].isin(["nonfinite_metric", "status_mismatch"])])  # the loss went NaN
     groups = (("early-stopped", (status == "pruned") & early), ("pruned by the tuner", (status == "pruned") & ~early),
               ("cut by a time budget", status == "timeout"))
     counts = {name: mask & ~failed for name, mask in groups}
