@@ -11,7 +11,7 @@ chance level, 5% zigzagging, the held-out loss logged every other epoch for 30% 
 
 Timed, from an already-typed frame (string ids, int epochs, Arrow float64 metrics whose nulls
 are "not logged" and NaN "reported NaN"): :func:`build_curve_table`,
-:func:`detect_curve_issues`, :func:`curve_facts`, :func:`trials_from_curves`. For the first
+:func:`detect_curve_issues`, :func:`curve_facts`, :func:`core.sources.tabular.trials_from_curves`. For the first
 size, also from a CSV file (text cells, ``nan``/``inf``/empty): ``read_results`` +
 ``build_curve_table``, against a bare ``pyarrow.csv.read_csv`` of the same file.
 """
@@ -106,8 +106,9 @@ def rss_mb() -> float:
 
 
 def measure(n_rows: int, csv_path: str | None) -> dict[str, float]:
-    from core.curves import build_curve_table, curve_facts, detect_curve_issues, trials_from_curves
+    from core.curves import build_curve_table, curve_facts, detect_curve_issues
     from core.loading import RawTable, read_results
+    from core.sources.tabular import trials_from_curves
 
     frame = make_curves(n_rows)
     out: dict[str, float] = {"rows": len(frame), "trials": frame["trial_id"].nunique(), "rss_generated": rss_mb()}

@@ -22,12 +22,12 @@ from core.curves import (
     curve_facts,
     detect_curve_issues,
     looks_like_curves,
-    trials_from_curves,
 )
 from core.detectors import detect_issues
 from core.errors import InputError
 from core.loading import RawTable, read_results
 from core.roles import infer_roles
+from core.sources.tabular import trials_from_curves
 from core.table import build_trial_table
 from tests.conftest import DATA, SAMPLE
 

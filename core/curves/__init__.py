@@ -6,9 +6,10 @@
 - :mod:`core.curves.build`: :func:`build_curve_table` types, validates, sorts and merges a raw
   long table; :mod:`core.curves.trial_columns` gives the per-trial text of its other columns
   and :mod:`core.curves.cells` reads cells as numbers and writes them back as exact text.
-- :mod:`core.curves.per_trial`: the one-row-per-trial table of a curves file that comes
-  alone (:func:`trials_from_curves`) and the per-trial facts for the summary and
-  pictures (:func:`curve_facts`).
+- :mod:`core.curves.per_trial`: the per-trial facts for the short-run rule, the summary and
+  the pictures (:func:`curve_facts`, :func:`last_logged_steps`). The results table of a
+  curves file that comes alone is built by the readers
+  (:func:`core.sources.tabular.trials_from_curves`).
 - :mod:`core.curves.segments`: the segment-reduction kernel the detectors are written in.
 - :mod:`core.curves.detectors`: the seven curve rules and :func:`detect_curve_issues`.
 """
@@ -26,7 +27,7 @@ from core.curves.detectors import (
     stopped_without_improvement,
     with_sweep_facts,
 )
-from core.curves.per_trial import curve_facts, last_logged_steps, trials_from_curves
+from core.curves.per_trial import curve_facts, last_logged_steps
 from core.curves.table import CurveTable
 
 __all__ = [
@@ -46,6 +47,5 @@ __all__ = [
     "overfitting_judged",
     "stopped_without_improvement",
     "train_loss",
-    "trials_from_curves",
     "with_sweep_facts",
 ]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from core.curves.segments import View, make_view
+from core.curves.segments import View, make_view, seg_reduce
 from core.roles import MetricInfo
 
 
@@ -97,6 +97,12 @@ class CurveTable:
     def last_step(self) -> np.ndarray:
         """Last step of every trial, shape (n_trials,)."""
         return self.step[self.offsets[1:] - 1]
+
+    def last_logged_row(self, col: str) -> np.ndarray:
+        """Per trial, the row of the last value of ``col`` it logged (-1 if none), shape (n_trials,)."""
+        present = ~self.missing[col].to_numpy()
+        return seg_reduce(np.maximum, np.where(present, np.arange(len(self)), -1), self.codes, self.n_trials, -1,
+                          self.offsets[:-1])
 
     def view(self, col: str, positive: bool = False) -> View:
         """The finite (and, if ``positive``, positive) logged values of one metric, as segments (memoised)."""

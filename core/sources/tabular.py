@@ -11,14 +11,19 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from core.errors import InputError
 from core.loading import RawTable
+from core.roles import tokens
 from core.sources._common import read_table
 from core.sweep import Sweep
+
+if TYPE_CHECKING:
+    from core.curves import CurveTable
 
 _WANDB_META = {"Name", "State", "Notes", "User", "Tags", "Created", "Runtime", "Sweep"}
 
@@ -47,11 +52,11 @@ def table_kind(raw: RawTable, *, parquet: bool = False) -> str:
 def from_long_curves(raw: RawTable) -> tuple[Sweep, dict[str, str]]:
     """A long curves file on its own: the curves, and the trial table derived from them.
 
-    The trial table (:func:`core.curves.trials_from_curves`) has one row per trial:
+    The trial table (:func:`trials_from_curves`) has one row per trial:
     columns constant within a trial, each metric's last logged value (a reported NaN
     counts, an empty cell does not) and the last step as ``epochs`` (or ``steps``).
     """
-    from core.curves import build_curve_table, trials_from_curves
+    from core.curves import build_curve_table
 
     curves = build_curve_table(raw)
     trials = trials_from_curves(curves)
@@ -59,6 +64,48 @@ def from_long_curves(raw: RawTable) -> tuple[Sweep, dict[str, str]]:
     hints = {curves.id_column: "id", budget: "epochs"}
     table = RawTable(frame=trials.frame, source=raw.source, notes=list(trials.notes))
     return Sweep(trials=table, role_hints=hints, curves=raw, format="curves"), {}
+
+
+def trials_from_curves(curves: CurveTable | RawTable, hints: dict[str, str] | None = None) -> RawTable:
+    """The one-row-per-trial table of a long curves file, for when it comes alone.
+
+    Columns: the trial id; every column constant within each trial (hyperparameters,
+    seed) and the last status/runtime/error value; an outcome flag logged per step
+    (``epoch_diverged``) as set when it was set at any step; for each metric its last logged
+    value (non-finite kept as ``nan``/``inf``/``-inf``); and the budget used, as the
+    last logged step, named ``epochs`` when the step column counts epochs and
+    ``steps`` otherwise (both are budget names for :func:`core.roles.infer_roles`).
+
+    The budget is the last step rather than the number of distinct steps because the
+    step column is training progress in its own unit: DeepOBS logs epochs 0..100 for a
+    100-epoch run (101 distinct steps), nanoGPT evaluates every 250 of 5000 iterations,
+    DeepCAVE budgets are 2.67/5.33/8 epochs. Zero-based epoch counters are one short,
+    which the budget rules (ratios to the sweep's median) do not notice.
+
+    Cells are text, like :func:`core.loading.read_results` produces; ``hints`` are
+    passed to :func:`core.curves.build_curve_table` when given a :class:`RawTable`.
+    """
+    from core.curves.build import build_curve_table
+    from core.curves.cells import exact_text
+
+    if isinstance(curves, RawTable):
+        curves = build_curve_table(curves, hints)
+    n = curves.n_trials
+    columns: dict[str, object] = {curves.id_column: curves.trial_ids.to_numpy(dtype=object)}
+    for col in curves.trial_columns.columns:
+        columns[col] = curves.trial_columns[col].to_numpy(dtype=object)
+    for col in curves.metrics.columns:
+        last = curves.last_logged_row(col)
+        vals = curves.metrics[col].to_numpy()[np.maximum(last, 0)]
+        columns[col] = np.where(last >= 0, exact_text(vals), None)
+    budget = "epochs" if {"epoch", "epochs"} & set(tokens(curves.step_column)) else "steps"
+    if budget in columns:
+        budget = f"{budget}_logged"
+    columns[budget] = exact_text(curves.last_step())
+    frame = pd.DataFrame(columns, dtype=object)
+    note = (f"{curves.source}: one row per trial derived from the curves ({n} trials, {len(curves)} rows): "
+            f"last logged value of each metric, {budget} = last {curves.step_column}")
+    return RawTable(frame=frame, source=curves.source, notes=[*curves.notes, note])
 
 
 def read_long_curves(path: Path, mapping: dict[str, str] | None = None) -> RawTable:
