@@ -28,7 +28,7 @@ from core.domains import at_natural_edge
 from core.issue_types import names_where
 from core.stats import wilson_interval
 from core.table import TrialTable
-from core.values import format_number, format_rate
+from core.values import format_number, format_rate, text_matches
 
 Finding = dict[str, Any]
 Space = dict[str, dict[str, Any]] | None
@@ -36,6 +36,7 @@ Space = dict[str, dict[str, Any]] | None
 INFEASIBLE_TYPES = names_where(lambda t: t.no_result)
 """Issue types after which a trial gave no usable result."""
 
+EARLY_STOP = re.compile(r"early|stop", re.IGNORECASE)  # a status word saying the run was stopped early
 _EXCEPTION = re.compile(r"\b([A-Z][A-Za-z0-9_]*(?:Error|Exception|Exit|Interrupt|Warning|Fault))\b")
 _SHAPES = (
     (re.compile(r"0x[0-9a-fA-F]+"), "0x…"),
@@ -291,7 +292,7 @@ def find_by_design(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any]
     hidden failures and are not counted here.
     """
     status = table.status.to_numpy()
-    early = table.status_raw.fillna("").astype(str).str.contains(r"early|stop", case=False).to_numpy(dtype=bool)
+    early = text_matches(table.status_raw, EARLY_STOP)
     failed = table.flagged(issues[issues["type"].isin(["nonfinite_metric", "status_mismatch"])])  # the loss went NaN
     groups = (("early-stopped", (status == "pruned") & early), ("pruned by the tuner", (status == "pruned") & ~early),
               ("cut by a time budget", status == "timeout"))

@@ -34,7 +34,7 @@ from core.detectors import (
     order_issues,
     reconcile_issues,
 )
-from core.findings import find_sweep_findings
+from core.findings import EARLY_STOP, find_sweep_findings
 from core.issue_types import ISSUE_TYPES, SEVERITY_RANK, SICK_SEVERITIES
 from core.loading import RawTable
 from core.records import (
@@ -50,6 +50,7 @@ from core.records import (
 )
 from core.roles import ColumnRoles, role_notes
 from core.table import TrialTable, build_trial_table
+from core.values import text_matches
 
 _MAX_LISTED = 1000  # categorical values listed per hyperparameter
 _GRID_VALUES = 10  # a numeric hyperparameter with at most this many values, each tried 3 times on average, is a grid
@@ -263,7 +264,6 @@ def _ranges(table: TrialTable) -> dict[str, NumericRange | CategoricalRange]:
     return out
 
 
-_EARLY_STOP = re.compile(r"early|stop", re.IGNORECASE)
 _TARGET_SCALING = re.compile(
     r"(scal|normali[sz]|standardi[sz]|transform|log)[a-z]*[_\-. ]?(targets?|labels?|y|outputs?)(?![a-z])|"
     r"(?<![a-z])(targets?|labels?|y|outputs?)[_\-. ]?(scal|normali[sz]|standardi[sz]|transform)", re.IGNORECASE)
@@ -280,7 +280,7 @@ def finished_rows(table: TrialTable) -> np.ndarray:
     their trials are judged by what they reached.
     """
     status = table.status.to_numpy()
-    raw = table.status_raw.fillna("").astype(str).str.contains(_EARLY_STOP).to_numpy(dtype=bool)
+    raw = text_matches(table.status_raw, EARLY_STOP)
     return np.isin(status, ["completed", "unknown", "timeout"]) | ((status == "pruned") & raw)
 
 

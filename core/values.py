@@ -7,6 +7,7 @@ Real exports spell NaN and infinity many ways (``nan``, ``NaN``, ``inf``, ``-Inf
 
 from __future__ import annotations
 
+import re
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -336,3 +337,14 @@ def format_p(p: float) -> str:
 def format_rate(rate: float) -> str:
     """A rate in [0, 1] as a whole percentage: ``0.667`` -> ``"67%"``."""
     return f"{100 * rate:.0f}%"
+
+
+def text_matches(cells: pd.Series, pattern: re.Pattern[str]) -> np.ndarray:
+    """``cells.fillna("").astype(str).str.contains(pattern)`` as a bool array, searched once per distinct cell.
+
+    A million status words are a handful of distinct values: each is made text and
+    searched once, and the answers spread back by code (an empty cell is ``""``).
+    """
+    codes, uniques = pd.factorize(cells)
+    found = [bool(pattern.search(str(u))) for u in uniques] + [bool(pattern.search(""))]
+    return np.asarray(found, dtype=bool)[codes]
