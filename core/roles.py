@@ -562,15 +562,18 @@ def repeat_of_search(name: str, cells: pd.Series, ids: pd.Series) -> str | None:
     (``adam-0.01``) is not, since its values share no stem, and neither are model or
     data set names (``resnet18``/``resnet50``, ``cifar10``/``cifar100``).
     """
+    words = tokens(name)
+    named = bool(words) and words[0] in _REPEAT_WORDS and all(w in _INDEX_WORDS for w in words[1:])
+    if not named and parse_cells(cells).numeric:  # a number has no stem to be numbered copies of
+        return None
     text = cells.astype("string").str.strip()
     present = text.notna() & (text != "") & ids.notna()
     labels = text[present].unique()
     if len(labels) == int(present.sum()):  # one value per trial: an identifier, not a repeat
         return None
-    words = tokens(name)
-    if words and words[0] in _REPEAT_WORDS and all(w in _INDEX_WORDS for w in words[1:]):
+    if named:
         return "context: a repeat of the whole search, named as one"
-    if len(labels) < 2 or parse_cells(cells).numeric:  # a number has no stem to be numbered copies of
+    if len(labels) < 2:
         return None
     parts = [re.fullmatch(r"(.*?[^\W_])[\W_]+(\d+)", str(v)) for v in labels]
     if not all(parts) or len({m.group(1) for m in parts}) != 1:
