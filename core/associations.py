@@ -18,7 +18,7 @@ cumulative sum, so the cost is linear in the number of trials.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import combinations
 
@@ -247,6 +247,7 @@ def associate_issues(
                                      max_ids, min_support)
             results += found
             untested += unlisted
+        del coded_here  # let this population go before the next is built
     results, unlisted = _no_more_budget_causes(results, table, coded)
     return _tested(results, untested + unlisted)
 
@@ -287,7 +288,7 @@ _NO_OUTCOME = names_where(lambda t: t.no_outcome)
 
 
 def _populations(coded: list[_Coded], flags: list[_Flags], issue_rows: np.ndarray, kinds: np.ndarray,
-                 n_trials: int) -> list[tuple[list[_Coded], list[_Flags]]]:
+                 n_trials: int) -> Iterator[tuple[list[_Coded], list[_Flags]]]:
     """The trials each issue type is compared among: the hyperparameters and flags counted over them.
 
     A trial with no outcome yet (:attr:`~core.issue_types.IssueType.no_outcome`: still
@@ -320,12 +321,12 @@ def _populations(coded: list[_Coded], flags: list[_Flags], issue_rows: np.ndarra
     needing = [f for f in flags if f.kind in _NEEDS_RESULT]
     others = [f for f in flags if f.kind not in _NEEDS_RESULT]
     if not unfinished.any() and (not without.any() or not needing):
-        return [(coded, flags)]
-    groups = [([c.within(~unfinished) for c in coded], among(~unfinished, others))] if unfinished.any() else \
-        [(coded, others)]
+        yield coded, flags
+        return
+    # one population at a time: each is a copy of every coded hyperparameter (at a million trials, ~150 MB)
+    yield ([c.within(~unfinished) for c in coded], among(~unfinished, others)) if unfinished.any() else (coded, others)
     if needing:
-        groups.append(([c.within(~without) for c in coded], among(~without, needing)))
-    return groups
+        yield [c.within(~without) for c in coded], among(~without, needing)
 
 
 _MORE_BUDGET_NEVER_CAUSES = ("no_learning",)
