@@ -205,6 +205,10 @@ def _longest_cell(cells: pd.Series, bound: int) -> float:
         return float("nan")
 
 
+FIRST_DATA_LINE = 2
+"""The file line of a table's row 0 (line 1 is the header): error messages name lines as the user sees them."""
+
+
 @dataclass
 class RawTable:
     """A results table as text cells, with where it came from.

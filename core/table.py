@@ -14,12 +14,10 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InputError
-from core.loading import RawTable
+from core.loading import FIRST_DATA_LINE, RawTable
 from core.roles import ColumnRoles, flag_values
 from core.status import normalize_status
 from core.values import all_distinct, parse_cells, parse_columns
-
-_FIRST_DATA_LINE = 2  # line 1 of the file is the header
 
 
 @dataclass
@@ -178,7 +176,7 @@ def _trial_ids(cells: pd.Series, source: str, column: str) -> pd.Series:
     ids = cells.astype("string").str.strip()
     empty = (ids.isna() | (ids == "")).to_numpy(dtype=bool)
     if empty.any():
-        line = int(np.flatnonzero(empty)[0]) + _FIRST_DATA_LINE
+        line = int(np.flatnonzero(empty)[0]) + FIRST_DATA_LINE
         raise InputError(f"{source}: line {line} has an empty trial id (column {column!r})")
     # Role inference already asked whether the cells are distinct; stripping that removed
     # nothing (same total length) cannot have made two of them equal.
@@ -186,7 +184,7 @@ def _trial_ids(cells: pd.Series, source: str, column: str) -> pd.Series:
     if not (unchanged and all_distinct(cells)) and ids.duplicated().any():
         duplicated = ids.duplicated(keep=False)
         first = ids[duplicated].iloc[0]
-        lines = (np.flatnonzero((ids == first).to_numpy()) + _FIRST_DATA_LINE).tolist()
+        lines = (np.flatnonzero((ids == first).to_numpy()) + FIRST_DATA_LINE).tolist()
         n_dupes = int(ids[duplicated].nunique())
         more = f" ({n_dupes} ids are repeated)" if n_dupes > 1 else ""
         raise InputError(
@@ -198,7 +196,7 @@ def _trial_ids(cells: pd.Series, source: str, column: str) -> pd.Series:
 
 def _not_a_number(cells: pd.Series, row: int, source: str, column: str) -> InputError:
     return InputError(
-        f"{source}: column {column!r}, line {row + _FIRST_DATA_LINE}: "
+        f"{source}: column {column!r}, line {row + FIRST_DATA_LINE}: "
         f"{str(cells.iloc[row]).strip()!r} is not a number"
     )
 

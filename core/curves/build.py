@@ -10,11 +10,9 @@ from core.curves.columns import Given, find_id_column, find_step_column, metric_
 from core.curves.table import CurveTable
 from core.curves.trial_columns import trial_columns
 from core.errors import InputError
-from core.loading import RawTable
+from core.loading import FIRST_DATA_LINE, RawTable
 from core.roles import MetricInfo, list_columns
 from core.values import describe_value, format_number
-
-_FIRST_DATA_LINE = 2  # line 1 of the file is the header
 
 
 def build_curve_table(raw: RawTable, hints: dict[str, str] | None = None) -> CurveTable:
@@ -113,7 +111,7 @@ def _metric_columns(
                 continue
             row = int(np.flatnonzero(bad)[0])
             raise InputError(
-                f"{source}: column {col!r}, line {row + _FIRST_DATA_LINE}: "
+                f"{source}: column {col!r}, line {row + FIRST_DATA_LINE}: "
                 f"{str(frame[col].iloc[row]).strip()!r} is not a number"
             )
         values[col], missing[col], info[col] = v, m, col_info
@@ -140,16 +138,16 @@ def _logged_steps(
         logged |= ~m
     if step_bad.any():
         row = int(np.flatnonzero(step_bad)[0])
-        raise InputError(f"{source}: column {step_col!r}, line {row + _FIRST_DATA_LINE}: "
+        raise InputError(f"{source}: column {step_col!r}, line {row + FIRST_DATA_LINE}: "
                          f"{str(frame[step_col].iloc[row]).strip()!r} is not a step number")
     nonfinite_step = ~step_missing & ~np.isfinite(step)
     if nonfinite_step.any():
         row = int(np.flatnonzero(nonfinite_step)[0])
-        raise InputError(f"{source}: column {step_col!r}, line {row + _FIRST_DATA_LINE}: "
+        raise InputError(f"{source}: column {step_col!r}, line {row + FIRST_DATA_LINE}: "
                          f"step {describe_value(step[row])} is not a finite number")
     if (step_missing & logged).any():
         row = int(np.flatnonzero(step_missing & logged)[0])
-        raise InputError(f"{source}: line {row + _FIRST_DATA_LINE} logs a metric but has no step "
+        raise InputError(f"{source}: line {row + FIRST_DATA_LINE} logs a metric but has no step "
                          f"(column {step_col!r} is empty)")
     notes: list[str] = []
     keep = ~step_missing
@@ -168,7 +166,7 @@ def _trial_codes(cells: pd.Series, rows: np.ndarray, source: str, column: str) -
     empty = (text == "").to_numpy()
     if (codes < 0).any() or empty.any():
         bad = (codes < 0) | (empty[np.maximum(codes, 0)] & (codes >= 0))
-        line = int(rows[np.flatnonzero(bad)[0]]) + _FIRST_DATA_LINE
+        line = int(rows[np.flatnonzero(bad)[0]]) + FIRST_DATA_LINE
         raise InputError(f"{source}: line {line} has an empty trial id (column {column!r})")
     merged, ids = pd.factorize(text)  # ids equal once stripped are one trial
     if len(ids) != len(text):
@@ -215,7 +213,7 @@ def _merge_same_step(
         if (count > 1).any():
             g = int(np.flatnonzero(count > 1)[0])
             members = np.flatnonzero((group == g) & present)
-            lines = ", ".join(str(int(r) + _FIRST_DATA_LINE) for r in np.sort(rows[members])[:5])
+            lines = ", ".join(str(int(r) + FIRST_DATA_LINE) for r in np.sort(rows[members])[:5])
             raise InputError(
                 f"{source}: trial {trial_ids[codes[starts[g]]]!r} has {int(count[g])} values of {col!r} at "
                 f"{step_col} {format_number(step[starts[g]])} (lines {lines}); one value per trial and step is expected"
