@@ -247,7 +247,7 @@ def associate_issues(
                                      max_ids, min_support)
             results += found
             untested += unlisted
-        del coded_here  # let this population go before the next is built
+        coded_here = c = None  # let this population go (its last column too) before the next is built
     results, unlisted = _no_more_budget_causes(results, table, coded)
     return _tested(results, untested + unlisted)
 

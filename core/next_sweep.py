@@ -444,7 +444,9 @@ class _Planner:
         if any("overfitting" in (p["issue_type"], *p.get("also_issue_types", [])) for p in patterns):
             return
         ids = list(dict.fromkeys(i["trial_id"] for i in self.summary.get("issues") or [] if i["type"] == "overfitting"))
-        trained = trained_count(self.summary) or self.summary["sweep"].get("n_trials")  # None: every trial trained
+        trained = trained_count(self.summary)
+        if trained is None:  # every trial trained
+            trained = (self.summary.get("sweep") or {}).get("n_trials")
         if not ids or not trained or wilson_interval(len(ids), int(trained))[0] <= 0.5:
             return
         self._regularise("issue_counts.overfitting", sweep_wide("overfitting", len(ids), int(trained)), None,

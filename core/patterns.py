@@ -23,6 +23,7 @@ _TYPE_RANK = {t: i for i, t in enumerate(dict.fromkeys(("failed", *ISSUE_TYPES))
 _LR_WORDS = ("lr", "learning_rate", "learning-rate", "eta", "step_size")
 _NEEDS_RESULT = names_where(lambda t: t.needs_result)
 _NO_RESULT = names_where(lambda t: t.no_result)
+_NO_OUTCOME = names_where(lambda t: t.no_outcome)
 _ERROR_TYPES = frozenset(names_where(lambda t: t.error_outcome))
 
 
@@ -601,13 +602,19 @@ def _describe(a: Association, pattern_id: str, also: list[str] | None = None, wh
                    evidence=evidence, trial_ids=list(a.trial_ids), why=why)
 
 
+def with_outcome(n_trials: int, issue_counts: dict[str, int]) -> int:
+    """The trials of a sweep that had an outcome (not still running): the most any comparison counts."""
+    return n_trials - sum(issue_counts.get(t, 0) for t in _NO_OUTCOME)
+
+
 def rest_label(hyperparameter: str, n_compared: int, n_trials: int, prefix: str = "", issue_type: str = "") -> str:
     """What a region is compared with: the rest of the sweep, the other trials that trained, or that set it.
 
-    When fewer trials than the sweep's ``n_trials`` were compared: for a type only a run
-    with a result can show (:attr:`~core.issue_types.IssueType.needs_result`), the trials
-    that failed, blew up or learned nothing were left out; else the hyperparameter was
-    unset in some.
+    ``n_trials`` counts the trials with an outcome (:func:`with_outcome`: a trial still
+    running is compared nowhere). When fewer were compared: for a type only a run with a
+    result can show (:attr:`~core.issue_types.IssueType.needs_result`), the trials that
+    failed, blew up or learned nothing were left out; else the hyperparameter was unset
+    in some.
     """
     if n_trials and n_compared < n_trials:
         if issue_type in _NEEDS_RESULT:
@@ -733,13 +740,13 @@ def recommend_all(
 
 
 def trained_count(summary: dict[str, Any]) -> int | None:
-    """How many trials trained: no ``no_result`` issue (failed, non-finite, diverged, dead); None when every one did.
+    """How many trials trained (no failure, NaN, blow-up or dead run, and not still running); None when all did.
 
     A type only a run with a result can show (overfitting, a generalisation gap...) is
     compared among these trials (:func:`core.associations.associate_issues`). None too
     when the summary does not give the sweep's size.
     """
-    untrained = {i["trial_id"] for i in summary.get("issues") or [] if i["type"] in _NO_RESULT}
+    untrained = {i["trial_id"] for i in summary.get("issues") or [] if i["type"] in _NO_RESULT + _NO_OUTCOME}
     n_trials = (summary.get("sweep") or {}).get("n_trials")
     return int(n_trials) - len(untrained) if untrained and n_trials is not None else None
 

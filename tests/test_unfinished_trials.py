@@ -45,3 +45,16 @@ def test_the_same_sweep_finished_shows_the_pattern():
 def test_a_sweep_with_no_running_trial_is_compared_over_every_trial():
     assocs = _nonfinite(_records(running_low=0, completed_low=22))
     assert assocs and all(a.n + a.n_rest == 30 and a.k + a.k_rest == 4 for a in assocs)
+
+
+def test_running_trials_are_neither_trained_runs_nor_the_rest_in_what_the_report_says():
+    from core.patterns import rest_label, trained_count, with_outcome
+
+    summary = {"sweep": {"n_trials": 10}, "issues": [{"trial_id": "a", "type": "failed"},
+                                                     {"trial_id": "b", "type": "running"}]}
+    assert trained_count(summary) == 8  # neither the failed run nor the running one trained
+    counts = {"running": 5, "nonfinite_metric": 4}
+    assert with_outcome(35, counts) == 30
+    # every trial set lr; 30 of 35 compared because 5 were running: the rest of the sweep, not "trials with lr set"
+    assert rest_label("lr", 30, with_outcome(35, counts)) == "rest of the sweep"
+    assert rest_label("lr", 20, with_outcome(35, counts)) == "other trials with lr set"

@@ -12,7 +12,7 @@ from typing import Any
 
 from core.issue_types import ISSUE_TYPES
 from core.next_sweep import plan_next_sweep
-from core.patterns import rest_label
+from core.patterns import rest_label, with_outcome
 from core.records import Diagnosis, NextSweep, Pattern, Roles
 from core.values import format_number, format_p, format_rate
 
@@ -288,7 +288,7 @@ def _pathologies(d: Diagnosis) -> list[str]:
         ]
     for p in d.patterns:
         lines += [f"### {p.id}. {prose(p.title)}", "", prose(p.explanation), ""]
-        lines += _evidence(p, d.sweep.n_trials)
+        lines += _evidence(p, with_outcome(d.sweep.n_trials, d.issue_counts))
     risky = [lead for lead in d.leads if lead.extra.get("risky")]
     if risky:
         lines += ["**Risky regions** (an issue concentrates there, but so do some of the best trials: stabilise "
