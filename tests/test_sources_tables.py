@@ -192,3 +192,18 @@ def test_seed_groups_need_two_seeds_and_keep_names_free():
     no_id = reshape_seed_columns(RawTable(frame=frame.drop(columns=["trial_id"]), source="t.csv"))[0].frame
     assert no_id["trial_id"].tolist() == ["row1:seed0", "row1:seed1", "row2:seed0", "row2:seed1"]
     assert reshape_seed_columns(RawTable(frame=frame.drop(columns=["acc_seed1"]), source="t.csv")) is None
+
+
+def test_a_trial_tables_row_lookups_agree_with_looking_up_its_ids():
+    import numpy as np
+    import pandas as pd
+
+    from tests.helpers import table_from_records
+
+    table = table_from_records([{"trial_id": f"t{i}", "lr": 0.1 * i, "val_loss": 1.0} for i in range(6)])
+    with_rows = pd.DataFrame({"trial_id": ["t1", "t4", "t4"], "row": [1, 4, 4]})
+    by_id = with_rows.drop(columns="row")
+    assert table.flagged(with_rows).tolist() == table.flagged(by_id).tolist() == [False, True, False, False, True, False]
+    assert not table.flagged(pd.DataFrame({"trial_id": ["ghost"], "row": [-1]})).any()  # a row of -1 marks nothing
+    assert table.rows_of(["t5", "nope", "t0"]).tolist() == [5, -1, 0]
+    assert table.rows_of([]).dtype == np.intp

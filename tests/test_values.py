@@ -205,3 +205,16 @@ def test_columns_parsed_together_read_as_each_alone():
         assert (batched.missing == alone.missing).all() and (batched.unparsed == alone.unparsed).all(), name
         with pytest.raises(ValueError):
             batched.values[0] = 1.0  # shared slices stay read-only
+
+
+def test_text_matches_reads_each_distinct_cell_once_as_contains_would():
+    import re
+
+    from core.values import text_matches
+
+    cells = pd.Series(["pruned (early stop)", None, "", "PRUNED", float("nan"), "Stopped", "pruned (early stop)"],
+                      dtype=object)
+    pattern = re.compile(r"early|stop", re.IGNORECASE)
+    expected = cells.fillna("").astype(str).str.contains(pattern).to_numpy(dtype=bool)
+    assert text_matches(cells, pattern).tolist() == expected.tolist() == [True, False, False, False, False, True, True]
+    assert text_matches(pd.Series([], dtype=object), pattern).tolist() == []

@@ -10,8 +10,7 @@ from core.curves.columns import Given
 from core.curves.segments import segment_starts, take
 from core.errors import InputError
 from core.roles import flag_values, is_boolean, is_status_runtime_or_error, outcome_kind
-
-_BLANK = {"", "na", "n/a", "null", "none", "nil", "-", "?", "<na>"}
+from core.values import MISSING_TOKENS
 
 
 def trial_columns(
@@ -90,7 +89,7 @@ def _labels_per_trial(
         keys, uniques = pd.factorize(cells, use_na_sentinel=True)
         keys, uniques = np.asarray(keys, dtype=np.int64), np.asarray(uniques, dtype=object)
     labels = pd.Series(uniques, dtype=object).map(str)
-    blank = labels.str.strip().str.lower().isin(_BLANK).to_numpy(dtype=bool)
+    blank = labels.str.strip().str.lower().isin(MISSING_TOKENS).to_numpy(dtype=bool)
     if blank.any():
         keys = np.where((keys >= 0) & blank[np.maximum(keys, 0)], -1, keys)
     labels = labels.to_numpy(dtype=object)
