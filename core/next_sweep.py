@@ -58,7 +58,7 @@ from typing import Any
 
 from core.domains import natural_domain
 from core.issue_types import ISSUE_TYPES, label_of, names_where
-from core.patterns import sweep_wide, trained_count
+from core.patterns import rare_even_there, sweep_wide, trained_count
 from core.records import (
     SAME_VALUE_RTOL,
     Association,
@@ -252,7 +252,7 @@ class _Planner:
 
     def pattern(self, p: dict[str, Any]) -> None:
         a = self.associations.get(p.get("association_id") or "")
-        if a is None:
+        if a is None or rare_even_there(a):  # an issue rare even there: the region stays (the pattern says so)
             return
         kind = a.issue_type
         if kind in names_where(lambda t: t.avoidable):
@@ -484,6 +484,7 @@ class _Planner:
         for p in patterns:
             a = self.associations.get(p.get("association_id") or "")
             if (a is None or p.get("explained_by") or a.rule != "threshold" or a.issue_type not in avoidable
+                    or rare_even_there(a)
                     or ISSUE_TYPES[a.issue_type].severity != "high" or a.hyperparameter not in self.space
                     or self.space[a.hyperparameter]["kind"] == "categorical"):
                 continue

@@ -634,10 +634,34 @@ def _pair_parts(a: Association) -> str:
     return f"{verdict} ({'; '.join(words)})."
 
 
+RARE_RATE = 0.1
+
+
+def rare_even_there(a: Association, confidence: float = 0.95) -> bool:
+    """True when an avoidable issue is rare even where it concentrates: not worth leaving out.
+
+    That is: the 95 % Wilson upper bound of the region's rate lies below
+    :data:`RARE_RATE` (one run in ten). The concentration is real (the pattern stands
+    and says so), but at least nine in ten runs there were fine, so leaving the region
+    out of the next sweep would give up far more good runs than it saves bad ones (3 of
+    173 diverged: keep the region, rerun those three). A small region is never called
+    rare on a low count alone (0 of 20 has an upper bound of 16 %).
+    """
+    return ISSUE_TYPES[a.issue_type].avoidable and a.n > 0 and wilson_interval(a.k, a.n, confidence)[1] < RARE_RATE
+
+
 def recommend(a: Association) -> str:
     """A concrete next step for one association, phrased from its rule and issue type."""
     hp, kind, cond = a.hyperparameter, a.issue_type, a.condition
     label = label_of(kind)
+    if rare_even_there(a):
+        high = wilson_interval(a.k, a.n)[1]
+        return (f"Keep {cond} in the next sweep: {label} {'is' if ISSUE_TYPES[kind].mass_noun else 'are'} rare even "
+                f"there ({a.k} of {a.n}, {format_rate(a.rate)}; at most {format_rate(high)} at 95% confidence), so "
+                "leaving the region out would give up far more good runs than bad ones. Rerun those "
+                f"{a.k} configurations "
+                "with another seed: a failure that does not repeat is noise; one that does is a narrow cause to read "
+                "in their logs.")
     if a.direction == "above":
         avoid = f"keep {hp} below {format_number(a.lo)}"
     elif a.direction == "below":
