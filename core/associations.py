@@ -18,7 +18,7 @@ cumulative sum, so the cost is linear in the number of trials.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import combinations
 
@@ -168,6 +168,7 @@ def associate_issues(
     min_support: int = 3,
     pairs: bool = True,
     protect: np.ndarray | None = None,
+    left_out: Mapping[str, np.ndarray] | None = None,
 ) -> list[Association]:
     """Issue counts and tests per hyperparameter region and issue type.
 
@@ -197,6 +198,11 @@ def associate_issues(
         holds one of them, the best threshold beyond all of them in that direction is
         tested too (``lr ≥ 0.25`` beside ``lr ≥ 0.063``), its p-value corrected for
         every cut tried for both: the narrower cut a next sweep can act on.
+    left_out : mapping of issue type to array of bool, optional
+        A residual test (:func:`core.residuals.residual_associations`): only these issue
+        types are tested, each among the trials its mask leaves in (a trial left out is
+        compared in no population, as a trial still running), and the
+        Benjamini-Hochberg correction runs over these tests alone.
 
     Returns
     -------
@@ -237,17 +243,21 @@ def associate_issues(
     def testable(f: _Flags, *cs: _Coded) -> bool:
         return not any(c.name in read.get(f.kind, ()) for c in cs)
 
-    for coded_here, flags in _populations(coded, all_flags, issue_rows, issues["type"].to_numpy(), n_trials):
-        for c in coded_here:
-            for f in flags:
-                if testable(f, c):
-                    results += _marginals(c, f, ids, max_ids, protected)
-        if pairs:
-            found, unlisted = _pairs(coded_here, [f for f in flags if f.k_total >= min_support], testable, ids,
-                                     max_ids, min_support)
-            results += found
-            untested += unlisted
-        coded_here = c = None  # let this population go (its last column too) before the next is built
+    runs = [(None, all_flags)] if left_out is None else [
+        (mask, [f for f in all_flags if f.kind == kind]) for kind, mask in left_out.items()]
+    for mask, flags_run in (run for run in runs if run[1]):
+        for coded_here, flags in _populations(coded, flags_run, issue_rows, issues["type"].to_numpy(), n_trials,
+                                              mask):
+            for c in coded_here:
+                for f in flags:
+                    if testable(f, c):
+                        results += _marginals(c, f, ids, max_ids, protected)
+            if pairs:
+                found, unlisted = _pairs(coded_here, [f for f in flags if f.k_total >= min_support], testable, ids,
+                                         max_ids, min_support)
+                results += found
+                untested += unlisted
+            coded_here = c = None  # let this population go (its last column too) before the next is built
     results, unlisted = _no_more_budget_causes(results, table, coded)
     return _tested(results, untested + unlisted)
 
@@ -288,7 +298,7 @@ _NO_OUTCOME = names_where(lambda t: t.no_outcome)
 
 
 def _populations(coded: list[_Coded], flags: list[_Flags], issue_rows: np.ndarray, kinds: np.ndarray,
-                 n_trials: int) -> Iterator[tuple[list[_Coded], list[_Flags]]]:
+                 n_trials: int, left_out: np.ndarray | None = None) -> Iterator[tuple[list[_Coded], list[_Flags]]]:
     """The trials each issue type is compared among: the hyperparameters and flags counted over them.
 
     A trial with no outcome yet (:attr:`~core.issue_types.IssueType.no_outcome`: still
@@ -304,7 +314,8 @@ def _populations(coded: list[_Coded], flags: list[_Flags], issue_rows: np.ndarra
     89 runs that trained the contrast is another one (learning_rate ≥ 1.6e-4: 56 of 71
     against 3 of 18, the slowest runs had not converged). A trial left out is neither
     inside a region nor in the rest, as a trial that left a hyperparameter unset. Every
-    other type is compared over the trials with an outcome.
+    other type is compared over the trials with an outcome. The ``left_out`` trials
+    (a residual test's, see :func:`associate_issues`) are compared in no population.
     """
     def marked(names: tuple[str, ...]) -> np.ndarray:
         mask = np.zeros(n_trials, dtype=bool)
@@ -315,7 +326,7 @@ def _populations(coded: list[_Coded], flags: list[_Flags], issue_rows: np.ndarra
         return [_Flags(f.kind, f.rows[kept[f.rows]], int(np.count_nonzero(kept[f.rows])), int(np.count_nonzero(kept)))
                 for f in kinds_here]
 
-    unfinished = marked(_NO_OUTCOME)
+    unfinished = marked(_NO_OUTCOME) if left_out is None else marked(_NO_OUTCOME) | left_out
     flags = [f for f in flags if f.kind not in _NO_OUTCOME]
     without = marked(_NO_RESULT) | unfinished
     needing = [f for f in flags if f.kind in _NEEDS_RESULT]

@@ -865,4 +865,4 @@ def _clean(value: float) -> float:
 def _rate_text(a: Association) -> str:
     label = label_of(a.issue_type)
     return (f"{a.k} of {a.n} trials with {a.condition} show {label}, "
-            f"against {a.k_rest} of {a.n_rest} elsewhere")
+            f"against {a.k_rest} of {a.n_rest} elsewhere" + (" outside the first cause's region" if a.outside else ""))

@@ -25,6 +25,7 @@ _NEEDS_RESULT = names_where(lambda t: t.needs_result)
 _NO_RESULT = names_where(lambda t: t.no_result)
 _NO_OUTCOME = names_where(lambda t: t.no_outcome)
 _ERROR_TYPES = frozenset(names_where(lambda t: t.error_outcome))
+_MAX_PATTERNS, _COVERAGE = 8, 0.8
 
 
 def find_patterns(
@@ -32,8 +33,8 @@ def find_patterns(
     *,
     alpha: float = 0.05,
     min_support: int = 3,
-    max_patterns: int = 8,
-    coverage: float = 0.8,
+    max_patterns: int = _MAX_PATTERNS,
+    coverage: float = _COVERAGE,
     top: list[dict[str, Any]] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Choose the associations worth reporting.
@@ -79,6 +80,25 @@ def find_patterns(
         *risky region* (``top_trials`` set): where an avoidable issue concentrates
         significantly but top-ranked trials live too, with nothing in the sweep that
         separates them, reported with advice to stabilise or narrow, never to exclude.
+
+    Residual associations (``outside`` set, :mod:`core.residuals`) are a second look,
+    chosen on their own after the patterns of the rest (:func:`_residual_patterns`):
+    they add patterns after those, never leads.
+    """
+    patterns, leads = _select([a for a in associations if a.outside is None], alpha=alpha, min_support=min_support,
+                              max_patterns=max_patterns, coverage=coverage, top=top)
+    patterns += _residual_patterns(associations, patterns, leads, alpha=alpha, min_support=min_support,
+                                   max_patterns=max_patterns, coverage=coverage, top=top)
+    return [p.to_dict() for p in patterns], [lead.to_dict() for lead in leads]
+
+
+def _select(associations: list[Association], *, alpha: float, min_support: int, max_patterns: int, coverage: float,
+            top: list[dict[str, Any]] | None, first: int = 1,
+            outside: dict[tuple[str, ...], str] | None = None) -> tuple[list[Pattern], list[Pattern]]:
+    """The patterns and leads of one family of associations (see :func:`find_patterns`), ids from ``P{first}``.
+
+    ``outside`` names, by a residual association's sorted ``outside`` ids, the regions its
+    trials lie outside (see :func:`_describe`).
     """
     by_design = names_where(lambda t: t.by_design)
     over = [a for a in associations if a.k >= 2 and a.rate > a.rate_rest and a.issue_type not in by_design]
@@ -128,8 +148,9 @@ def find_patterns(
         also[same_trials] = []
         chosen.append(a)
     everyone = max((a.n + a.n_rest for a in associations), default=0)
-    patterns = [_describe(a, f"P{i}", also[_same_trials(a)], everyone=everyone)
-                for i, a in enumerate(chosen[:max_patterns], start=1)]
+    patterns = [_describe(a, f"P{i}", also[_same_trials(a)], everyone=everyone,
+                          outside=(outside or {}).get(tuple(sorted(a.outside or ())), ""))
+                for i, a in enumerate(chosen[:max_patterns], start=first)]
     _stratify(patterns, chosen, alpha)
     _stratify_marginals(patterns, chosen, significant, alpha)
     _defer_nested(patterns, chosen)
@@ -152,7 +173,78 @@ def find_patterns(
              for i, a in enumerate(lead_by_type.values(), start=1)]
     leads += [_risky(a, f"L{i}", holding[a.id], [shown[b.id] for b in parts[a.id] if b.id in shown], everyone)
               for i, a in enumerate(risky, start=len(leads) + 1)]
-    return [p.to_dict() for p in patterns], [lead.to_dict() for lead in leads]
+    return patterns, leads
+
+
+def named(patterns: list[Pattern], leads: list[Pattern]) -> dict[str, list[Pattern]]:
+    """Per issue type, the regions a first look names as its causes: standing patterns, then risky regions.
+
+    A pattern stands when it defers to no other; it stands for its issue type and the
+    types of the same trials it also names. A risky region (a lead with ``risky``: the
+    issue concentrates where top trials live too) is a cause the sweep knows of, only not
+    one to leave out.
+    """
+    out: dict[str, list[Pattern]] = {}
+    for p in [*patterns, *(lead for lead in leads if lead.extra.get("risky"))]:
+        if not p.explained_by and p.association_id:
+            for kind in (p.issue_type, *p.also_issue_types):
+                out.setdefault(kind, []).append(p)
+    return out
+
+
+def standing_associations(associations: list[Association], *, alpha: float = 0.05, min_support: int = 3,
+                          top: list[dict[str, Any]] | None = None) -> dict[str, list[Association]]:
+    """Per issue type, the associations of its standing patterns (:func:`standing`) among ``associations``.
+
+    The regions a residual pass leaves out (:func:`core.residuals.residual_associations`);
+    residual associations given here are not read.
+    """
+    primary = [a for a in associations if a.outside is None]
+    patterns, leads = _select(primary, alpha=alpha, min_support=min_support, max_patterns=_MAX_PATTERNS,
+                              coverage=_COVERAGE, top=top)
+    by_id = {a.id: a for a in primary}
+    return {kind: [by_id[str(p.association_id)] for p in firsts] for kind, firsts in named(patterns, leads).items()}
+
+
+def _residual_patterns(associations: list[Association], patterns: list[Pattern], leads: list[Pattern], *, alpha: float,
+                       min_support: int, max_patterns: int, coverage: float,
+                       top: list[dict[str, Any]] | None) -> list[Pattern]:
+    """Patterns of the residual associations: a second cause of an issue type, hidden by its first.
+
+    Per issue type, the residual family is the associations tested among the trials
+    outside the regions the first look names (:func:`named`: its standing patterns and
+    risky regions); ``outside`` must hold exactly their association ids (a family
+    computed for other patterns, e.g. at another ``alpha``, is not read). The families
+    are chosen together with the rules of any family (:func:`_select`: significance at
+    ``alpha`` on their own q-values, ``min_support``, top trials kept, pairs and
+    marginals, stratification, one pattern for two issue types of the same trials), their
+    patterns numbered after the others and worded as conditional on the first regions
+    being left out (``outside``: the first patterns' ids).
+    """
+    firsts_of: dict[tuple[str, ...], list[Pattern]] = {}
+    family = []
+    for kind, firsts in named(patterns, leads).items():
+        ids = tuple(sorted(str(p.association_id) for p in firsts))
+        firsts_of[ids] = firsts
+        family += [a for a in associations if a.outside and a.issue_type == kind and tuple(sorted(a.outside)) == ids]
+    if not family:
+        return []
+    names = {ids: " and ".join(f"{p.id} ({p.condition})" for p in firsts) for ids, firsts in firsts_of.items()}
+    found, _ = _select(family, alpha=alpha, min_support=min_support, max_patterns=max_patterns, coverage=coverage,
+                       top=top, first=len(patterns) + 1,
+                       outside={ids: f"the region{'s' if len(firsts_of[ids]) > 1 else ''} of {text}"
+                                for ids, text in names.items()})
+    by_id = {a.id: a for a in family}
+    for p in found:
+        ids = tuple(sorted(by_id[str(p.association_id)].outside or ()))
+        firsts = firsts_of[ids]
+        p.title += f" (outside {', '.join(q.id for q in firsts)})"
+        p.extra["outside"] = [q.id for q in firsts]
+        if not p.explained_by:
+            them = "it" if len(firsts) == 1 else "them"
+            p.recommendation += (f" This second cause was found among the trials outside {names[ids]}: it adds to "
+                                 f"{them}, it does not replace {them}.")
+    return found
 
 
 def top_trials_inside(associations: list[Association], top: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -575,22 +667,31 @@ def _rank(a: Association) -> tuple[int, float, float, int]:
 
 
 def _describe(a: Association, pattern_id: str, also: list[str] | None = None, why: str | None = None,
-              everyone: int = 0) -> Pattern:
+              everyone: int = 0, outside: str = "") -> Pattern:
     """The pattern (or, with ``why``, the lead) of one association.
 
     ``everyone`` is the sweep's size: a region of a hyperparameter some trials leave unset is
     compared with the other trials that set it (see :func:`core.associations.associate_issues`),
-    and the text says so.
+    and the text says so. ``outside`` names the patterns whose regions a residual
+    association's trials lie outside: the text says the counts are among those trials only.
     """
     label = label_of(a.issue_type)
     evidence = Evidence(k=a.k, n=a.n, rate=a.rate, ci=a.ci, k_rest=a.k_rest, n_rest=a.n_rest, rate_rest=a.rate_rest,
                         risk_ratio=a.risk_ratio, p=a.p, q=a.q)
-    rest = rest_label(a.hyperparameter, a.n + a.n_rest, everyone, "in the ", a.issue_type)
-    explanation = (
-        f"{a.k} of {a.n} trials with {a.condition} ({format_rate(a.rate)}) show {label}, "
-        f"against {a.k_rest} of {a.n_rest} ({format_rate(a.rate_rest)}) {rest} "
-        f"(one-sided Fisher p = {format_p(a.p)}, Benjamini-Hochberg q = {format_p(a.q)})."
-    )
+    if outside:
+        explanation = (
+            f"Outside {outside}, {a.k + a.k_rest} of the {a.n + a.n_rest} trials compared show {label}; "
+            f"{a.k} of {a.n} trials with {a.condition} ({format_rate(a.rate)}) do, against {a.k_rest} of {a.n_rest} "
+            f"({format_rate(a.rate_rest)}) of the others there (one-sided Fisher p = {format_p(a.p)}, "
+            f"Benjamini-Hochberg q = {format_p(a.q)} over the tests of this second look alone)."
+        )
+    else:
+        rest = rest_label(a.hyperparameter, a.n + a.n_rest, everyone, "in the ", a.issue_type)
+        explanation = (
+            f"{a.k} of {a.n} trials with {a.condition} ({format_rate(a.rate)}) show {label}, "
+            f"against {a.k_rest} of {a.n_rest} ({format_rate(a.rate_rest)}) {rest} "
+            f"(one-sided Fisher p = {format_p(a.p)}, Benjamini-Hochberg q = {format_p(a.q)})."
+        )
     if also:
         explanation += f" The same {a.k} trials also show {', '.join(label_of(k) for k in also)}."
     if a.rule == "pair":
@@ -805,7 +906,8 @@ def _pattern_advice(p: dict[str, Any], max_ids: int) -> dict[str, Any]:
     return {
         "text": p["recommendation"],
         "evidence": f"{p['id']}: {e['k']}/{e['n']} trials with {p['condition']} vs {e['k_rest']}/{e['n_rest']} "
-                    f"elsewhere" + ("; top-ranked trials there" if risky else ""),
+                    f"elsewhere" + (f" outside {', '.join(p['outside'])}" if p.get("outside") else "")
+                    + ("; top-ranked trials there" if risky else ""),
         "pattern_id": None if risky else p["id"],
         "trial_ids": ([t["trial_id"] for t in p["top_trials"]] if risky else p["trial_ids"])[:max_ids],
     }

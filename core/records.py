@@ -37,7 +37,7 @@ from pydantic.json_schema import SkipJsonSchema
 from core.issue_types import ISSUE_TYPES, SEVERITIES
 from core.values import format_number
 
-SCHEMA_VERSION = "1.3"
+SCHEMA_VERSION = "1.4"
 Number = float | int
 Severity = Literal[SEVERITIES]  # type: ignore[valid-type]
 IssueTypeName = Literal[tuple(ISSUE_TYPES)]  # type: ignore[valid-type]
@@ -314,7 +314,7 @@ class Association(Record):
     """
 
     __pydantic_config__ = _STRICT
-    _omit_if_default = frozenset({"parts"})
+    _omit_if_default = frozenset({"parts", "outside"})
     id: Annotated[str, Field(pattern=r"^A\d+$")]
     hyperparameter: Annotated[str, _doc("the first one for a pair")]
     hyperparameters: list[str]
@@ -339,6 +339,9 @@ class Association(Record):
     q: Number
     trial_ids: list[str]
     parts: Annotated[list[Part] | None, _doc("a pair: each region without the other")] = None
+    outside: Annotated[list[str] | None, _doc(
+        "a residual test: the associations whose regions' trials were left out (the standing patterns of this "
+        "issue type); counts and q are among the other trials, q over the residual tests alone")] = None
 
     @property
     def regions(self) -> tuple[Region, ...]:

@@ -48,6 +48,7 @@ from core.records import (
     Roles,
     SweepInfo,
 )
+from core.residuals import residual_associations
 from core.roles import ColumnRoles, role_notes
 from core.table import TrialTable, build_trial_table
 from core.values import text_matches
@@ -105,6 +106,7 @@ def analyze_sweep(
     ranking = rank_trials(table, _disqualified(table, issues))
     top_rows = table.rows_of([t["trial_id"] for t in ranking[1]])
     associations = associate_issues(table, issues, protect=top_rows)
+    associations += residual_associations(table, issues, associations, ranking[1], protect=top_rows)
     summary = build_summary(raw, table, issues, associations, thresholds, ranking, issue_columns_form,
                             search_space=search_space)
     if curve_summary is not None:

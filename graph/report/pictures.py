@@ -130,7 +130,7 @@ def heatmap_figure(summary: Diagnosis | dict[str, Any], *, max_rows: int = 40) -
     types = [t for t in diagnosis.issue_counts if t != "pruned"]
     cells: dict[str, dict[str, dict[str, Association]]] = {}
     for a in diagnosis.associations:
-        if a.rule in ("bucket", "value") and a.issue_type in types:
+        if a.rule in ("bucket", "value") and a.issue_type in types and a.outside is None:  # not a residual test
             cells.setdefault(a.hyperparameter, {}).setdefault(a.condition, {})[a.issue_type] = a
     if not cells or not types:
         return None
