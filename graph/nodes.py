@@ -19,7 +19,6 @@ from core.sweep import Sweep
 from graph import llm
 from graph.context import Context, context_of
 from graph.inputs import Loaded, load_sweep, sweep_of
-from graph.phrasing import ask_analyst, ask_writer
 from graph.report.compose import compose
 from graph.state import State
 
@@ -98,6 +97,8 @@ def analyze(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
                 "notes": [f"model unavailable ({llm.reason(exc)}); the deterministic analyst and writer were used"]}
     if model is None:
         return {"analysis": analysis}
+    from graph.phrasing import ask_analyst  # only with a model (its reply schemas are pydantic models)
+
     calls = llm.ModelCalls(runtime, model, state.get("model_started"))
     try:
         phrased, notices = ask_analyst(calls, summary, analysis, state.get("invalid_citations", []),
@@ -170,6 +171,8 @@ def _overview(state: State, runtime: Runtime[Context], summary: dict[str, Any], 
     model = llm.get_chat_model(ctx)
     if model is None:
         return _Overview()
+    from graph.phrasing import ask_writer
+
     calls = llm.ModelCalls(runtime, model, state.get("model_started"))
     out = _Overview(author=llm.model_label(ctx, model))
     try:
@@ -216,12 +219,12 @@ def _report(state: State, ctx: Context, summary: dict[str, Any], final: dict[str
 
 def _pictures(state: State, summary: Diagnosis) -> tuple[list[tuple[dict[str, str], bytes]], str | None]:
     """The report's pictures from the run's typed tables (see :mod:`graph.inputs`); a failure costs only the pictures."""
-    from graph.report.pictures import draw_pictures
+    from graph.report import worker
 
     try:
         loaded = sweep_of(state)
         table = loaded.trial_table(ColumnRoles.from_dict(state["roles"]))
-        return draw_pictures(summary, table=table, curves=loaded.curve_table()), None
+        return worker.draw(summary, table, loaded.curve_table()), None
     except Exception as exc:  # noqa: BLE001 - the report is worth more than its pictures
         return [], f"pictures were not drawn ({type(exc).__name__}: {exc})"
 

@@ -127,12 +127,14 @@ def main(argv: list[str] | None = None) -> int:
         return _watch(results, args)
     try:
         fail_on = _fail_on(args.fail_on)
+        context = _context(args)
+        _start_drawing(context)
         with progress, ExitStack() as stack:
             staged = None
             if args.output_format != "json":
                 _check_out_dir(out_dir)
                 staged = _writable(out_dir, lambda: stack.enter_context(report_set(out_dir)))
-            final = run_graph(results, args, progress)
+            final = run_graph(results, args, progress, context)
             from core.records import Diagnosis, with_issue_rows
 
             diagnosis = Diagnosis.from_dict(final["summary"])  # what is said about the run: typed once
@@ -158,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: internal error, please report it: {one_line(f'{type(exc).__name__}: {exc}')}"
               + ("" if args.debug else " (--debug shows the traceback)"), file=sys.stderr)
         return 3
+    finally:
+        from graph.report import worker
+
+        worker.stop()  # a drawing process that got no job (an error, an interrupt) ends with the run
     if console is not None:
         _summary_table(diagnosis, console)
     if not args.quiet and written:
@@ -285,18 +291,37 @@ def _failing(diagnosis: Diagnosis, fail_on: set[str]) -> dict[str, int]:
     return {kind: n for kind, n in diagnosis.issue_counts.items() if kind in fail_on and n}
 
 
-def run_graph(results: str, args: argparse.Namespace, progress: _Plain) -> dict[str, Any]:
+def run_graph(results: str, args: argparse.Namespace, progress: _Plain, context: Any = None) -> dict[str, Any]:
     """Run the graph on the inputs, one progress line per node; the merged updates, with the inputs.
 
     The ``summary`` keeps its issues column by column, as the graph's state holds them
     (:func:`core.records.with_issue_rows` gives ``hparam_summary.json``'s rows).
+    ``context`` is :func:`_context` of ``args`` when the caller made it already.
 
     A run that calls no model (offline, or no model set) runs the same nodes in the
     same order without LangGraph (:func:`graph.diagnose.run_nodes`): nothing of it is
     needed then, and importing it costs a second.
     """
+    context = context or _context(args)
+    inputs: dict[str, Any] = {"results_path": results, "mapping": _mapping(args.mapping)}
+    for key, value in (("format", args.format), ("study", args.study), ("curves_path", args.curves)):
+        if value:
+            inputs[key] = value
+    final: dict[str, Any] = dict(inputs)  # the inputs name the sweep the pictures are drawn from
+    progress.step(_NEXT["__start__"])
+    for node, values in _updates(inputs, context, offline=_offline(context)):
+        final.update(values)
+        progress.node(node, _progress(node, values))
+        step = _NEXT.get(node, "working")
+        progress.step(step if not context.pictures or node != "analyze" else f"{step} and drawing pictures")
+    for note in final["summary"]["writer"]["notes"]:
+        progress.note(f"note: {note}")
+    return final
+
+
+def _context(args: argparse.Namespace) -> Any:
+    """The run's :class:`graph.context.Context` from the options (``--output-format json`` draws no pictures: it writes none)."""
     from graph.context import Context
-    from graph.llm import choose_provider
 
     settings: dict[str, Any] = {"offline": args.offline}
     if args.model:
@@ -305,23 +330,28 @@ def run_graph(results: str, args: argparse.Namespace, progress: _Plain) -> dict[
         settings["endpoint_url"] = args.endpoint_url
     if args.max_revisions is not None:
         settings["max_revisions"] = args.max_revisions
-    if args.no_plots:
+    if args.no_plots or args.output_format == "json":
         settings["pictures"] = False
-    context = Context(**settings)
-    inputs: dict[str, Any] = {"results_path": results, "mapping": _mapping(args.mapping)}
-    for key, value in (("format", args.format), ("study", args.study), ("curves_path", args.curves)):
-        if value:
-            inputs[key] = value
-    final: dict[str, Any] = dict(inputs)  # the inputs name the sweep the pictures are drawn from
-    progress.step(_NEXT["__start__"])
-    for node, values in _updates(inputs, context, offline=choose_provider(context).provider == "none"):
-        final.update(values)
-        progress.node(node, _progress(node, values))
-        step = _NEXT.get(node, "working")
-        progress.step(step if args.no_plots or node != "analyze" else f"{step} and drawing pictures")
-    for note in final["summary"]["writer"]["notes"]:
-        progress.note(f"note: {note}")
-    return final
+    return Context(**settings)
+
+
+def _offline(context: Any) -> bool:
+    """Whether the run calls no model (then it runs without LangGraph)."""
+    from graph.llm import choose_provider
+
+    return choose_provider(context).provider == "none"
+
+
+def _start_drawing(context: Any) -> None:
+    """Start the drawing process (:mod:`graph.report.worker`) for a run that calls no model and draws pictures.
+
+    Called before the output directory is opened (the process holds none of its files)
+    and before the sweep is read, which it overlaps with Matplotlib's import.
+    """
+    if context.pictures and _offline(context):
+        from graph.report import worker
+
+        worker.start()
 
 
 def _updates(inputs: dict[str, Any], context: Any, offline: bool) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -329,10 +359,6 @@ def _updates(inputs: dict[str, Any], context: Any, offline: bool) -> Iterator[tu
     if offline:
         from graph.diagnose import run_nodes
 
-        if context.pictures:  # Matplotlib loads in the background while the sweep is read and diagnosed
-            from graph.report import preload_pictures
-
-            preload_pictures()
         yield from run_nodes(dict(inputs), context)
         return
     from graph import graph

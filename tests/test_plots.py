@@ -213,7 +213,7 @@ def test_nan_markers_sit_inside_the_axes_in_a_band_above_the_data(cifar):
 def test_a_large_sweep_is_drawn_from_bounded_binned_data(tmp_path):
     import sys
 
-    from graph.report.pictures import MAX_POINTS, isolation_data
+    from graph.report.plot_data import MAX_POINTS, isolation_data
     from tests.conftest import ROOT
 
     sys.path.insert(0, str(ROOT / "benchmarks"))

@@ -31,7 +31,6 @@ import matplotlib
 matplotlib.use("Agg")  # never a display, whatever MPLBACKEND says
 
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.colors import to_rgba_array  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
@@ -41,20 +40,27 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, PercentF
 from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
 from core.curves import CurveTable, curve_facts, held_out_loss, train_loss  # noqa: E402
-from core.issue_types import ISSUE_TYPES, SEVERITY_RANK, SICK_SEVERITIES, label_of, names_where  # noqa: E402
+from core.issue_types import ISSUE_TYPES, SICK_SEVERITIES, label_of  # noqa: E402
 from core.records import Association, Diagnosis, NextSweep  # noqa: E402
 from core.table import TrialTable  # noqa: E402
 from core.values import format_number  # noqa: E402
-from graph.report import join_preload  # noqa: E402
 from graph.report.compose import FOLDER  # noqa: E402
+from graph.report.plot_data import (  # noqa: E402
+    CATEGORY_COLOURS,
+    LOG_SPAN,
+    SEVERITY_ORDER,
+    PicturePlan,
+    by_importance,
+    isolation_data,
+    picture_plan,
+    worst_issue,
+)
 
 HEATMAP = "heatmap.png"
 ISOLATION = "isolation_{}.png"
 CURVES = "curves.png"
 
 DPI = 110
-_LOG_SPAN = 100.0  # the same rule as the buckets and the next sweep: two decades or more -> log scale
-_RANK = {t: i for i, t in enumerate(sorted(ISSUE_TYPES, key=lambda t: SEVERITY_RANK[ISSUE_TYPES[t].severity]))}
 _HEALTHY = ("#9A9A9A", "o")
 _RC = {"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 8.5,
        "xtick.labelsize": 9, "ytick.labelsize": 9, "figure.titlesize": 12}
@@ -135,7 +141,7 @@ def heatmap_figure(summary: Diagnosis | dict[str, Any], *, max_rows: int = 40) -
     if not cells or not types:
         return None
     rows: list[tuple[str, str, dict[str, Association]]] = []
-    for hp in _by_importance(diagnosis, list(cells)):
+    for hp in by_importance(diagnosis, list(cells)):
         regions = cells[hp]
         if rows and len(rows) + len(regions) > max_rows:
             continue
@@ -198,18 +204,6 @@ def _weight(n: np.ndarray | float) -> np.ndarray:
     return np.sqrt(np.minimum(np.asarray(n, dtype=float), _FULL_COLOUR) / _FULL_COLOUR)
 
 
-def _by_importance(diagnosis: Diagnosis, hps: Iterable[str]) -> list[str]:
-    """Hyperparameters with patterns first (in pattern order), then leads, edge findings, the rest."""
-    score: dict[str, int] = {}
-    for rank, group in enumerate([diagnosis.patterns, diagnosis.leads]):
-        for i, p in enumerate(group):
-            for hp in p.hyperparameters or [p.hyperparameter]:
-                score.setdefault(hp, rank * 1000 + i)
-    for f in diagnosis.findings:
-        hp = f.extra.get("hyperparameter")  # a finding about one hyperparameter (an edge of its range)
-        if hp:
-            score.setdefault(hp, 2000)
-    return sorted(hps, key=lambda hp: score.get(hp, 3000))  # stable: the table's order among equals
 
 
 # --------------------------------------------------------------------------------------
@@ -217,11 +211,6 @@ def _by_importance(diagnosis: Diagnosis, hps: Iterable[str]) -> list[str]:
 # --------------------------------------------------------------------------------------
 
 
-MAX_POINTS = 3000
-"""Above this many trials an isolation plot draws binned counts instead of one marker per trial."""
-_GRID = (90, 60)  # bins along x and y of the aggregated isolation plot
-_CATEGORY_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
-_MOSTLY = 0.5  # an aggregated isolation plot marks a cell with an issue type when this share of its trials has it
 _BAND = (0.885, 0.935, 0.97)  # axes-fraction: where the top band starts, its "above the axis" row, its NaN row
 
 
@@ -245,167 +234,22 @@ def isolation_figures(
     -------
     list of (hyperparameter, Figure)
     """
-    return [(hp, build()) for hp, build in _isolation_builders(table, Diagnosis.of(summary), max_plots, max_buckets)]
+    plan = picture_plan(summary, table=table, max_plots=max_plots, max_buckets=max_buckets)
+    return [(hp, build()) for hp, build in _isolation_builders(plan)]
 
 
-def _isolation_builders(table: TrialTable, diagnosis: Diagnosis, max_plots: int = 4, max_buckets: int = 12
-                        ) -> list[tuple[str, Callable[[], Figure]]]:
-    """The hyperparameters :func:`isolation_figures` plots, each with the function that builds its figure."""
-    metric, _ = _main_metric(table, diagnosis)
-    if metric is None or len(table) == 0:
-        return []
-    numeric = [hp for hp, span in table.extents().items() if span.n_values >= 3]
-    kinds = trial_kinds(table, diagnosis)
-
+def _isolation_builders(plan: PicturePlan) -> list[tuple[str, Callable[[], Figure]]]:
+    """The plan's isolation plots, each with the function that builds its figure (its data included)."""
     def builder(hp: str) -> Callable[[], Figure]:
-        return lambda: _draw_isolation(isolation_data(table, diagnosis, hp, max_buckets=max_buckets, kinds=kinds),
-                                       diagnosis)
+        return lambda: _draw_isolation(isolation_data(plan.table, plan.diagnosis, hp, max_buckets=plan.max_buckets,
+                                                      kinds=plan.kinds), plan.diagnosis)
 
-    return [(hp, builder(hp)) for hp in _by_importance(diagnosis, numeric)[:max_plots]]
-
-
-def trial_kinds(table: TrialTable, diagnosis: Diagnosis) -> np.ndarray:
-    """Each trial's most severe sick issue type (None: no sick issue), in table order (object array)."""
-    worst = _worst_issue(diagnosis)
-    ids = pd.Index(table.ids.to_numpy(dtype=object))  # text already (see TrialTable.ids)
-    if not ids.is_unique:
-        return np.array([worst.get(i) for i in ids], dtype=object)
-    kinds = np.full(len(ids), None, dtype=object)
-    where = ids.get_indexer(list(worst))
-    found = where >= 0
-    kinds[where[found]] = np.array(list(worst.values()), dtype=object)[found]
-    return kinds
-
-
-def isolation_data(table: TrialTable, summary: Diagnosis | dict[str, Any], hp: str, *, max_buckets: int = 12,
-                   kinds: np.ndarray | None = None) -> dict[str, Any]:
-    """What an isolation plot of ``hp`` draws, bounded whatever the number of trials.
-
-    Up to :data:`MAX_POINTS` trials: one point per trial (``points``: x, y, issue kind,
-    category). Above: ``density``, the trials' counts on a 90 x 60 grid (in the plot's
-    scales), and ``cells``, per issue type the grid cells holding such trials. The top
-    band (``above``, ``nonfinite``: x, kind) is thinned the same way; ``best`` is the
-    best trial per bucket, per category value. Needs the table's main metric (see
-    :func:`_main_metric`) and ``hp`` numeric; ``kinds`` is :func:`trial_kinds` when known.
-    """
-    diagnosis = Diagnosis.of(summary)
-    metric, goal = _main_metric(table, diagnosis)
-    kinds = trial_kinds(table, diagnosis) if kinds is None else kinds
-    code, names = pd.factorize(kinds)  # None is -1
-    names = list(names)
-    x = table.hyperparameters[hp].to_numpy(dtype=float)
-    y = table.metrics[metric].to_numpy(dtype=float)
-    reported = ~table.missing[metric].to_numpy(dtype=bool)
-    category = _category(table, diagnosis, hp)
-    # the category of each trial as a code into cat_names (a comparison of codes, not of a million strings)
-    cat_code, cat_names = (pd.factorize(table.hyperparameters[category].astype(str)) if category
-                           else (np.zeros(len(x), dtype=np.intp), [None]))
-    cat_names = np.asarray(cat_names, dtype=object)
-    has_x = np.isfinite(x)
-    finite_y = np.isfinite(y) & has_x
-    bad_y = reported & ~np.isfinite(y) & has_x
-    xs = x[has_x]
-    log_x = bool(xs.size and xs.min() > 0 and xs.max() / xs.min() >= _LOG_SPAN)
-    ys = y[finite_y]
-    log_y = bool(ys.size and ys.min() > 0 and ys.max() / ys.min() >= _LOG_SPAN)
-    high = names_where(lambda t: t.severity == "high")
-    top = _focus_top(y, finite_y, finite_y & ~np.isin(code, [i for i, k in enumerate(names) if k in high]), log_y, goal)
-    off = finite_y & (y > top) if top is not None else np.zeros_like(finite_y)
-    shown = finite_y & ~off
-    distinct = pd.unique(xs)  # hashed, not sorted: a million continuous values need no order here
-    jitter = distinct.size <= 12 and xs.size >= 3 * distinct.size
-    xj = _jitter(x, np.sort(distinct), log_x) if jitter else x
-    drawn = finite_y | bad_y
-    data: dict[str, Any] = {
-        "hp": hp, "metric": metric, "goal": goal, "log_x": log_x, "log_y": log_y, "top": top, "jitter": jitter,
-        "n": int(drawn.sum()), "category": category,
-        "categories": sorted(cat_names[np.unique(cat_code[drawn])]) if category else [],
-        "counts": _counts(code[drawn], names),
-        "x_range": (float(np.min(xj[has_x])), float(np.max(xj[has_x]))) if has_x.any() else (0.0, 1.0),
-        "best": {cat_names[i]: _best_per_bucket(x[finite_y & (cat_code == i)], y[finite_y & (cat_code == i)], goal,
-                                                log_x, max_buckets)
-                 for i in sorted(np.unique(cat_code[finite_y]) if category else [0], key=lambda i: cat_names[i])},
-        "n_above": int(off.sum()), "n_nonfinite": int(bad_y.sum()),
-    }
-    many = int(has_x.sum()) > MAX_POINTS
-    data["above"] = _thin(xj[off], kinds[off], cat_names[cat_code[off]], code[off], log_x, many)
-    data["nonfinite"] = _thin(xj[bad_y], kinds[bad_y], cat_names[cat_code[bad_y]], code[bad_y], log_x, many)
-    if not many:
-        data["points"] = (xj[shown], y[shown], kinds[shown], cat_names[cat_code[shown]])
-        return data
-    gx = _edges(xj[shown], log_x, _GRID[0])
-    gy = _edges(y[shown], log_y, _GRID[1])
-    cell = _bin(xj[shown], gx) * _GRID[1] + _bin(y[shown], gy)  # each trial's grid cell, found once
-    total = np.bincount(cell, minlength=_GRID[0] * _GRID[1]).reshape(_GRID)
-    data["density"] = (gx, gy, total.T)
-    data["cells"] = {}
-    shown_code = code[shown]
-    for i, k in enumerate(names):
-        sel = shown_code == i
-        if sel.any():  # the cells where most trials have this issue
-            counts = np.bincount(cell[sel], minlength=_GRID[0] * _GRID[1]).reshape(_GRID)
-            ix, iy = np.nonzero(counts >= _MOSTLY * np.maximum(total, 1))
-            data["cells"][k] = (_centres(gx, log_x)[ix], _centres(gy, log_y)[iy])
-    return data
-
-
-def _bin(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """The bin of each value as :func:`numpy.histogram2d` counts it (half-open bins, the last one closed)."""
-    index = np.searchsorted(edges, values, side="right") - 1
-    index[values == edges[-1]] -= 1
-    return index
-
-
-def _category(table: TrialTable, diagnosis: Diagnosis, hp: str) -> str | None:
-    """The categorical hyperparameter a pattern names (with ``hp`` first, else any), when it has at most 6 values."""
-    frame = table.hyperparameters
-
-    def fits(name: str | None) -> bool:
-        return bool(name and name != hp and name in frame.columns and frame[name].dtype == object
-                    and frame[name].nunique() <= len(_CATEGORY_COLOURS))
-
-    named = [p.hyperparameters or [p.hyperparameter] for p in diagnosis.patterns]
-    for names in [n for n in named if hp in n] + named:
-        found = next((n for n in names if fits(n)), None)
-        if found:
-            return found
-    return None
-
-
-def _edges(values: np.ndarray, log: bool, n: int) -> np.ndarray:
-    lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
-    if hi <= lo:
-        lo, hi = lo - 0.5, hi + 0.5
-    return np.geomspace(lo, hi, n + 1) if log and lo > 0 else np.linspace(lo, hi, n + 1)
-
-
-def _centres(edges: np.ndarray, log: bool) -> np.ndarray:
-    return np.sqrt(edges[:-1] * edges[1:]) if log and edges[0] > 0 else (edges[:-1] + edges[1:]) / 2
-
-
-def _counts(code: np.ndarray, names: list[str]) -> dict[str | None, int]:
-    """Trials per worst issue type (None: no issue), healthy first, then by severity."""
-    n = np.bincount(code + 1, minlength=len(names) + 1)
-    counts = {None: int(n[0])} if n[0] else {}
-    for i in sorted((i for i in range(len(names)) if n[i + 1]), key=lambda i: _RANK.get(names[i], 0)):
-        counts[names[i]] = int(n[i + 1])
-    return counts
-
-
-def _thin(x: np.ndarray, kinds: np.ndarray, cats: np.ndarray, code: np.ndarray, log_x: bool, many: bool
-          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Trials of the top band (x, issue kind, category); with many trials, one per x-bin, kind and category."""
-    if not many or x.size == 0:
-        return x, kinds, cats
-    edges = _edges(x, log_x, _GRID[0])
-    bins = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, _GRID[0] - 1)
-    _, first = np.unique(np.stack([bins, code, pd.factorize(cats)[0]]), axis=1, return_index=True)
-    return _centres(edges, log_x)[bins[first]], kinds[first], cats[first]
+    return [(hp, builder(hp)) for hp in plan.hyperparameters]
 
 
 def _draw_isolation(d: dict[str, Any], diagnosis: Diagnosis) -> Figure:
     hp, metric, log_x, log_y, top = d["hp"], d["metric"], d["log_x"], d["log_y"], d["top"]
-    colour_of = dict(zip(d["categories"], _CATEGORY_COLOURS))
+    colour_of = dict(zip(d["categories"], CATEGORY_COLOURS))
     with matplotlib.rc_context(_RC):
         fig = Figure(figsize=(9.0, 5.0), layout="constrained")
         ax = fig.add_subplot()
@@ -485,7 +329,7 @@ def _top_band(ax: Any, d: dict[str, Any], top: float | None) -> None:
                            edgecolor="none", zorder=0))
     edge = blended_transform_factory(ax.transData, ax.transAxes)
     metric = text(d["metric"], 20)
-    colour_of = dict(zip(d["categories"], _CATEGORY_COLOURS))
+    colour_of = dict(zip(d["categories"], CATEGORY_COLOURS))
     for (x, kinds, cats), n, level, marker, what in (
             (d["above"], d["n_above"], _BAND[1], "^", f"{metric} above the axis"),
             (d["nonfinite"], d["n_nonfinite"], _BAND[2], "X", f"NaN/inf {metric}")):
@@ -497,30 +341,8 @@ def _top_band(ax: Any, d: dict[str, Any], top: float | None) -> None:
         ax.scatter([], [], s=30, c="#666666", marker=marker, label=f"{what}, in the top band ({n})")
 
 
-def _focus_top(y: np.ndarray, finite: np.ndarray, calm: np.ndarray, log_y: bool, goal: str) -> float | None:
-    """Upper y limit that keeps the trials without a high-severity issue readable, or None to show all.
-
-    Blown-up losses (diverged trials at 1e30) would flatten everything else; when the
-    largest value is over a thousand times (log scale) the largest of the other trials,
-    the axis stops at ten times that, and the values above are drawn in the top band.
-    ``calm``: the finite trials without a high-severity issue.
-    """
-    if goal != "min" or not log_y or not calm.any():
-        return None
-    top = float(y[calm].max()) * 10
-    return top if float(y[finite].max()) > 100 * top else None
 
 
-def _jitter(x: np.ndarray, distinct: np.ndarray, log_x: bool) -> np.ndarray:
-    """Spread the points of a few distinct values sideways (deterministically) so that their number shows."""
-    rng = np.random.default_rng(0)
-    if log_x:
-        gaps = np.diff(np.log10(distinct))
-        width = 0.15 * float(gaps.min()) if gaps.size else 0.05
-        return x * 10 ** rng.uniform(-width, width, size=x.shape)
-    gaps = np.diff(distinct)
-    width = 0.15 * float(gaps.min()) if gaps.size else 0.05 * max(abs(float(distinct[0])), 1.0)
-    return x + rng.uniform(-width, width, size=x.shape)
 
 
 def _numeric_plan(plan: NextSweep | None, hp: str) -> Any:
@@ -581,59 +403,12 @@ def _near(ax: Any, cuts: list[tuple[float, str, str, str]]) -> list[list[tuple[f
     return [[cuts[i] for i in sorted(g)] for g in groups]
 
 
-def _best_per_bucket(x: np.ndarray, y: np.ndarray, goal: str, log_x: bool, max_buckets: int) -> tuple[np.ndarray, np.ndarray]:
-    """The best trial of each bucket of ``x`` (each value, when there are few), sorted by ``x``."""
-    if x.size == 0:
-        return x, y
-    values = pd.unique(x)  # hashed: only a few values are sorted
-    if values.size <= 2 * max_buckets:
-        codes = np.searchsorted(np.sort(values), x)
-    else:
-        edges = (np.geomspace(x.min(), x.max(), max_buckets + 1) if log_x
-                 else np.unique(np.quantile(x, np.linspace(0, 1, max_buckets + 1))))
-        codes = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(edges) - 2)
-    first = pd.Series(y if goal == "min" else -y).groupby(codes, sort=False).idxmin().to_numpy()
-    first = first[np.argsort(x[first], kind="stable")]
-    return x[first], y[first]
 
 
-def _main_metric(table: TrialTable, diagnosis: Diagnosis) -> tuple[str | None, str]:
-    """The metric the pictures plot: the held-out loss, where blow-ups and NaN show, else the ranking's metric."""
-    roles = table.roles
-    best = diagnosis.best_trial
-    pair = roles.loss_pair()
-    column = (pair[1] if pair else None) or roles.metric("loss", held_out=True) or (best.metric if best else None)
-    if column is None:
-        column = roles.metric("accuracy", held_out=True)
-    if column is None:
-        column = next((c for c, m in roles.metrics.items() if m.goal), None)
-    if column is None or column not in table.metrics:
-        return None, "min"
-    return column, roles.metrics[column].goal or ("max" if roles.metrics[column].kind == "accuracy" else "min")
 
 
-def _worst_issue(diagnosis: Diagnosis) -> dict[str, str]:
-    """Trial id -> its most severe issue type (sick severities only; of equals, the first listed).
-
-    One pass over the issue columns picks the sick rows, a stable sort on the severity rank
-    orders them, and the first type seen per trial wins (a million-trial sweep has some
-    240,000 issue rows; plain lists: pandas' string columns are slow to build and to iterate).
-    """
-    ids, ranks, types = [], [], []
-    issues = diagnosis.issues
-    for trial, kind, severity in zip(issues.trial_id, issues.type, issues.severity):
-        if severity in SICK_SEVERITIES:
-            ids.append(trial)
-            types.append(kind)
-            ranks.append(_RANK.get(kind, len(_RANK)))  # a type outside the table: last
-    worst: dict[str, str] = {}
-    for i in np.argsort(np.array(ranks, dtype=np.int64), kind="stable"):
-        worst.setdefault(ids[i], types[i])
-    return worst
 
 
-def _finite(values: np.ndarray) -> np.ndarray:
-    return values[np.isfinite(values)]
 
 
 # --------------------------------------------------------------------------------------
@@ -661,14 +436,14 @@ def curves_figure(
     train = train_loss(curves)
     train = train if train != main else None
     diagnosis = Diagnosis.of(summary)
-    worst = _worst_issue(diagnosis)
+    worst = worst_issue(diagnosis)
     types: dict[str, list[str]] = {}
     issues = diagnosis.issues
     for trial, kind, severity in zip(issues.trial_id, issues.type, issues.severity):
         if severity in SICK_SEVERITIES:
             types.setdefault(trial, []).append(kind)
     index = {str(t): i for i, t in enumerate(curves.trial_ids)}
-    sick = sorted((t for t in worst if t in index), key=lambda t: (_RANK[worst[t]], index[t]))
+    sick = sorted((t for t in worst if t in index), key=lambda t: (SEVERITY_ORDER[worst[t]], index[t]))
     if not sick:
         return None
     facts = curve_facts(curves).set_index("trial_id")
@@ -710,9 +485,9 @@ def curves_figure(
                 ax.annotate(f"best {format_number(float(row['best_step']))}", (row["best_step"], row["best_value"]),
                             xytext=(4, -12), textcoords="offset points", fontsize=8)
             finite = value[np.isfinite(value)]
-            if finite.size and finite.min() > 0 and finite.max() / finite.min() >= _LOG_SPAN:
+            if finite.size and finite.min() > 0 and finite.max() / finite.min() >= LOG_SPAN:
                 _log_scale(ax, "y")
-            labels = ", ".join(ISSUE_TYPES[t].short_label for t in sorted(set(types.get(trial, [])), key=_RANK.get))
+            labels = ", ".join(ISSUE_TYPES[t].short_label for t in sorted(set(types.get(trial, [])), key=SEVERITY_ORDER.get))
             ax.set_title(f"{text(trial, 18)}: " + ("best healthy trial" if is_best else text(labels, 36)), fontsize=9.5)
             ax.set_xlabel(text(curves.step_column, 20))
             ax.set_ylabel(text(main, 20) + (" (log scale)" if ax.get_yscale() == "log" else ""))
@@ -770,18 +545,22 @@ def draw_pictures(
     default (None) is 2 in the main thread of a process that may use two cores on Linux
     (the command line), else 1: a server's worker thread never forks.
     """
-    diagnosis = Diagnosis.of(summary)
+    return draw_plan(picture_plan(summary, table=table, curves=curves), processes=processes)
+
+
+def draw_plan(plan: PicturePlan, *, processes: int | None = None) -> list[tuple[dict[str, str], bytes]]:
+    """:func:`draw_pictures` of a :func:`~graph.report.plot_data.picture_plan` (the drawing process gets one)."""
+    diagnosis = plan.diagnosis
     jobs: list[tuple[dict[str, str], Callable[[], Figure | None], int]] = []  # link, builder, rough cost
-    if curves is not None:
-        ids = table.ids.tolist() if table is not None else None
+    if plan.curves is not None:
+        curves = plan.curves
         jobs.append((_link(CURVES, "Loss curves of sick trials next to the best healthy trial", "breakdown"),
-                     lambda: curves_figure(curves, diagnosis, trial_ids=ids), 2))
+                     lambda: curves_figure(curves, diagnosis, trial_ids=plan.trial_ids), 2))
     jobs.append((_link(HEATMAP, "Issue rate by hyperparameter region and issue type", "pathologies"),
                  lambda: heatmap_figure(diagnosis), 2))
-    if table is not None:
-        for i, (hp, build) in enumerate(_isolation_builders(table, diagnosis), start=1):
-            jobs.append((_link(ISOLATION.format(i), f"Isolation plot of {hp}", "isolation") | {"hyperparameter": hp},
-                         build, 1))
+    for i, (hp, build) in enumerate(_isolation_builders(plan), start=1):
+        jobs.append((_link(ISOLATION.format(i), f"Isolation plot of {hp}", "isolation") | {"hyperparameter": hp},
+                     build, 1))
     if processes is None:
         processes = 2 if _may_fork() else 1
     builders = [build for _, build, _ in jobs]
@@ -804,9 +583,7 @@ def _may_fork() -> bool:
 
     A process with other threads (a notebook kernel's, a server's workers) is never
     forked: a lock another thread holds at the fork stays held in the child forever.
-    The command line's own background import of this module is waited for first.
     """
-    join_preload()
     return (sys.platform == "linux" and threading.current_thread() is threading.main_thread()
             and threading.active_count() == 1 and len(os.sched_getaffinity(0)) >= 2)
 
@@ -880,3 +657,4 @@ def png_bytes(rgb: np.ndarray) -> bytes:
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8 bits, RGB, deflate, no filter, no interlace
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows.tobytes(), 1))
             + chunk(b"IEND", b""))
+
