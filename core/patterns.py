@@ -83,13 +83,15 @@ def find_patterns(
 
     Residual associations (``outside`` set, :mod:`core.residuals`) are a second look,
     chosen on their own after the patterns of the rest (:func:`_residual_patterns`):
-    they add patterns after those, never leads.
+    they add patterns after those, and risky regions after the leads (no other lead).
     """
     patterns, leads = _select([a for a in associations if a.outside is None], alpha=alpha, min_support=min_support,
                               max_patterns=max_patterns, coverage=coverage, top=top)
-    patterns += _residual_patterns(associations, patterns, leads, alpha=alpha, min_support=min_support,
-                                   max_patterns=max_patterns, coverage=coverage, top=top)
-    return [p.to_dict() for p in patterns], [lead.to_dict() for lead in leads]
+    second, risky = _residual_patterns(associations, patterns, leads, alpha=alpha, min_support=min_support,
+                                       max_patterns=max_patterns, coverage=coverage, top=top)
+    for i, lead in enumerate(risky, start=len(leads) + 1):
+        lead.id = f"L{i}"
+    return [p.to_dict() for p in [*patterns, *second]], [lead.to_dict() for lead in [*leads, *risky]]
 
 
 def _select(associations: list[Association], *, alpha: float, min_support: int, max_patterns: int, coverage: float,
@@ -171,7 +173,8 @@ def _select(associations: list[Association], *, alpha: float, min_support: int, 
         lead_by_type.pop(a.issue_type, None)  # the risky region is what there is to say of that type
     leads = [_describe(a, f"L{i}", why=lead_reason(a, alpha, min_support), everyone=everyone)
              for i, a in enumerate(lead_by_type.values(), start=1)]
-    leads += [_risky(a, f"L{i}", holding[a.id], [shown[b.id] for b in parts[a.id] if b.id in shown], everyone)
+    leads += [_risky(a, f"L{i}", holding[a.id], [shown[b.id] for b in parts[a.id] if b.id in shown], everyone,
+                     (outside or {}).get(tuple(sorted(a.outside or ())), ""))
               for i, a in enumerate(risky, start=len(leads) + 1)]
     return patterns, leads
 
@@ -208,8 +211,8 @@ def standing_associations(associations: list[Association], *, alpha: float = 0.0
 
 def _residual_patterns(associations: list[Association], patterns: list[Pattern], leads: list[Pattern], *, alpha: float,
                        min_support: int, max_patterns: int, coverage: float,
-                       top: list[dict[str, Any]] | None) -> list[Pattern]:
-    """Patterns of the residual associations: a second cause of an issue type, hidden by its first.
+                       top: list[dict[str, Any]] | None) -> tuple[list[Pattern], list[Pattern]]:
+    """Patterns and risky regions of the residual associations: a second cause of an issue type, hidden by its first.
 
     Per issue type, the residual family is the associations tested among the trials
     outside the regions the first look names (:func:`named`: its standing patterns and
@@ -219,7 +222,10 @@ def _residual_patterns(associations: list[Association], patterns: list[Pattern],
     ``alpha`` on their own q-values, ``min_support``, top trials kept, pairs and
     marginals, stratification, one pattern for two issue types of the same trials), their
     patterns numbered after the others and worded as conditional on the first regions
-    being left out (``outside``: the first patterns' ids).
+    being left out (``outside``: the first patterns' ids). A second region that holds
+    top trials is a risky region (a lead, never advised out): the strongest one per issue
+    type, once per set of trials (NaN and a hidden failure of the same runs are one
+    lead); the family's other leads are not shown.
     """
     firsts_of: dict[tuple[str, ...], list[Pattern]] = {}
     family = []
@@ -228,23 +234,29 @@ def _residual_patterns(associations: list[Association], patterns: list[Pattern],
         firsts_of[ids] = firsts
         family += [a for a in associations if a.outside and a.issue_type == kind and tuple(sorted(a.outside)) == ids]
     if not family:
-        return []
+        return [], []
     names = {ids: " and ".join(f"{p.id} ({p.condition})" for p in firsts) for ids, firsts in firsts_of.items()}
-    found, _ = _select(family, alpha=alpha, min_support=min_support, max_patterns=max_patterns, coverage=coverage,
+    found, leads = _select(family, alpha=alpha, min_support=min_support, max_patterns=max_patterns, coverage=coverage,
                        top=top, first=len(patterns) + 1,
                        outside={ids: f"the region{'s' if len(firsts_of[ids]) > 1 else ''} of {text}"
                                 for ids, text in names.items()})
     by_id = {a.id: a for a in family}
-    for p in found:
+    risky, said = [], set()
+    for lead in sorted((lead for lead in leads if lead.extra.get("risky")), key=lambda x: _strength(by_id[x.association_id])):
+        trials = (lead.evidence.k, tuple(lead.trial_ids))
+        if lead.issue_type not in said and trials not in said:  # the strongest per type, once per set of trials
+            risky.append(lead)
+        said |= {lead.issue_type, trials}
+    for p in [*found, *risky]:
         ids = tuple(sorted(by_id[str(p.association_id)].outside or ()))
         firsts = firsts_of[ids]
         p.title += f" (outside {', '.join(q.id for q in firsts)})"
         p.extra["outside"] = [q.id for q in firsts]
-        if not p.explained_by:
+        if not p.explained_by and p in found:
             them = "it" if len(firsts) == 1 else "them"
             p.recommendation += (f" This second cause was found among the trials outside {names[ids]}: it adds to "
                                  f"{them}, it does not replace {them}.")
-    return found
+    return found, risky
 
 
 def top_trials_inside(associations: list[Association], top: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -422,7 +434,7 @@ def _top_text(trials: list[dict[str, Any]], max_ids: int = 5) -> str:
 
 
 def _risky(a: Association, lead_id: str, trials: list[dict[str, Any]], parts: list[Pattern] = (),
-           everyone: int = 0) -> Pattern:
+           everyone: int = 0, outside: str = "") -> Pattern:
     """A risky region: an issue concentrates where top-ranked trials live too; at most parts of it (``parts``) can go."""
     label = label_of(a.issue_type)
     why = (f"a risky region, not one to leave out: no condition in this sweep separates the {label} there "
@@ -430,7 +442,7 @@ def _risky(a: Association, lead_id: str, trials: list[dict[str, Any]], parts: li
     if parts:
         why += (f"; {', '.join(q.id for q in parts)} leave{'s' if len(parts) == 1 else ''} out "
                 f"{'its part' if len(parts) == 1 else 'its parts'} where none lies")
-    lead = _describe(a, lead_id, why=why, everyone=everyone)
+    lead = _describe(a, lead_id, why=why, everyone=everyone, outside=outside)
     lead.title = f"Risky region: {label} at {a.condition}, where top trials live too"
     lead.recommendation = f"Do not exclude {a.condition}: it holds {_top_text(trials)}. {ISSUE_TYPES[a.issue_type].risky_advice}"
     lead.extra["risky"] = True

@@ -130,6 +130,13 @@ def test_a_second_region_that_holds_a_best_trial_is_not_advised_out(tmp_path):
                for a in summary["associations"])  # significant among the trials outside P1, but it holds the best
     assert _residual(summary) == []
     assert not any(c["evidence"] != "P1" for c in summary["next_sweep"]["changes"] if c["action"].startswith("exclude"))
+    # said as a risky region of the second look: once, however many regions and issue types of those runs concentrate
+    (lead,) = summary["leads"]
+    assert lead["risky"] and lead["outside"] == ["P1"] and lead["condition"] == "optimizer = rmsprop and width = 128"
+    assert lead["title"].endswith("where top trials live too (outside P1)")
+    assert lead["explanation"].startswith("Outside the region of P1 (lr ≥ 0.27)")
+    assert lead["recommendation"].startswith(f"Do not exclude optimizer = rmsprop and width = 128: it holds top-ranked "
+                                             f"trial t{healthy[0]:03d} (rank 1)")
 
 
 def test_a_residual_family_computed_for_other_patterns_is_not_read(tmp_path):
@@ -196,3 +203,17 @@ def test_no_second_look_without_a_first_pattern():
     issues = detect_issues(table)
     assert residual_associations(table, issues, associate_issues(table, issues)) == []
     assert np.all(~rows_in(table, (Region(hyperparameter="lr", rule="threshold", low=2.0),)))
+
+
+def test_the_heatmap_shows_the_first_looks_counts_only(tmp_path):
+    from graph.report.pictures import heatmap_figure
+
+    summary = diagnose(read_sweep(_grid(tmp_path, _two_mechanisms)))
+    residual = [a for a in summary["associations"] if a.get("outside")]
+    assert any(a["rule"] in ("bucket", "value") for a in residual)
+    cells = [t.get_text() for t in heatmap_figure(summary).axes[0].texts]
+    first_look = {**summary, "associations": [a for a in summary["associations"] if not a.get("outside")]}
+    assert cells == [t.get_text() for t in heatmap_figure(first_look).axes[0].texts]
+    rows = [t.get_text() for t in heatmap_figure(summary).axes[0].get_yticklabels()]
+    rmsprop = rows.index("optimizer = rmsprop")
+    assert cells[2 * rmsprop] == "17/48"  # all of its trials; outside P1 it has 5 of 36
