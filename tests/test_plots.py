@@ -271,3 +271,20 @@ def test_the_dashed_thresholds_are_the_threshold_patterns_on_the_plotted_hyperpa
         assert [(pid, cut, sign) for cut, pid, sign, _ in cuts] == [
             (pid, a["lo"] if a["direction"] == "above" else a["hi"], "≥" if a["direction"] == "above" else "≤")
             for pid, a in thresholds if a["hyperparameter"] == hp]
+
+
+def test_binning_finds_the_bins_a_binary_search_finds():
+    """The grid of an aggregated isolation plot: the bin computed from the spacing is the one searchsorted finds."""
+    from graph.report.plot_data import _bin, _edges
+
+    rng = np.random.default_rng(1)
+    samples = [rng.uniform(-5, 5, 2000), 10 ** rng.uniform(-8, 3, 2000), rng.integers(1, 9, 2000).astype(float),
+               np.full(50, 3.7), 1.0 + rng.normal(0, 1e-12, 500), np.array([0.0, 1e-300, 1.0])]
+    for values in samples:
+        for log in (False, True):
+            for n in (1, 7, 60, 90):
+                edges = _edges(values, log, n)
+                values_and_edges = np.concatenate([values, edges[(edges >= values.min()) & (edges <= values.max())]])
+                expected = np.searchsorted(edges, values_and_edges, side="right") - 1
+                expected[values_and_edges == edges[-1]] -= 1  # the last bin is closed, as in numpy.histogram2d
+                assert np.array_equal(_bin(values_and_edges, edges, log), expected), (values[:3], log, n)

@@ -8,6 +8,7 @@ sweep was being read (:mod:`graph.report.worker`) can draw them: the isolation p
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -56,16 +57,13 @@ _MOSTLY = 0.5  # an aggregated isolation plot marks a cell with an issue type wh
 
 
 def trial_kinds(table: TrialTable, diagnosis: Diagnosis) -> np.ndarray:
-    """Each trial's most severe sick issue type (None: no sick issue), in table order (object array)."""
+    """Each trial's most severe sick issue type (None: no sick issue), in table order (object array).
+
+    One dictionary look-up per trial: half the time of hashing a million ids into an index
+    and looking the sick ones up in it, and a repeated id gets its issue at every row.
+    """
     worst = worst_issue(diagnosis)
-    ids = pd.Index(table.ids.to_numpy(dtype=object))  # text already (see TrialTable.ids)
-    if not ids.is_unique:
-        return np.array([worst.get(i) for i in ids], dtype=object)
-    kinds = np.full(len(ids), None, dtype=object)
-    where = ids.get_indexer(list(worst))
-    found = where >= 0
-    kinds[where[found]] = np.array(list(worst.values()), dtype=object)[found]
-    return kinds
+    return np.array([worst.get(i) for i in table.ids.to_numpy(dtype=object)], dtype=object)
 
 
 def isolation_data(table: TrialTable, summary: Diagnosis | dict[str, Any], hp: str, *, max_buckets: int = 12,
@@ -103,19 +101,20 @@ def isolation_data(table: TrialTable, summary: Diagnosis | dict[str, Any], hp: s
     top = _focus_top(y, finite_y, finite_y & ~np.isin(code, [i for i, k in enumerate(names) if k in high]), log_y, goal)
     off = finite_y & (y > top) if top is not None else np.zeros_like(finite_y)
     shown = finite_y & ~off
-    distinct = pd.unique(xs)  # hashed, not sorted: a million continuous values need no order here
-    jitter = distinct.size <= 12 and xs.size >= 3 * distinct.size
+    distinct = _few_distinct(xs, 12)
+    jitter = distinct is not None and xs.size >= 3 * distinct.size
     xj = _jitter(x, np.sort(distinct), log_x) if jitter else x
     drawn = finite_y | bad_y
     data: dict[str, Any] = {
         "hp": hp, "metric": metric, "goal": goal, "log_x": log_x, "log_y": log_y, "top": top, "jitter": jitter,
         "n": int(drawn.sum()), "category": category,
-        "categories": sorted(cat_names[np.unique(cat_code[drawn])]) if category else [],
+        "categories": sorted(cat_names[_present(cat_code[drawn], len(cat_names))]) if category else [],
         "counts": _counts(code[drawn], names),
         "x_range": (float(np.min(xj[has_x])), float(np.max(xj[has_x]))) if has_x.any() else (0.0, 1.0),
         "best": {cat_names[i]: _best_per_bucket(x[finite_y & (cat_code == i)], y[finite_y & (cat_code == i)], goal,
                                                 log_x, max_buckets)
-                 for i in sorted(np.unique(cat_code[finite_y]) if category else [0], key=lambda i: cat_names[i])},
+                 for i in sorted(_present(cat_code[finite_y], len(cat_names)) if category else [0],
+                                 key=lambda i: cat_names[i])},
         "n_above": int(off.sum()), "n_nonfinite": int(bad_y.sum()),
     }
     many = int(has_x.sum()) > MAX_POINTS
@@ -126,7 +125,7 @@ def isolation_data(table: TrialTable, summary: Diagnosis | dict[str, Any], hp: s
         return data
     gx = _edges(xj[shown], log_x, _GRID[0])
     gy = _edges(y[shown], log_y, _GRID[1])
-    cell = _bin(xj[shown], gx) * _GRID[1] + _bin(y[shown], gy)  # each trial's grid cell, found once
+    cell = _bin(xj[shown], gx, log_x) * _GRID[1] + _bin(y[shown], gy, log_y)  # each trial's grid cell, found once
     total = np.bincount(cell, minlength=_GRID[0] * _GRID[1]).reshape(_GRID)
     data["density"] = (gx, gy, total.T)
     data["cells"] = {}
@@ -140,10 +139,38 @@ def isolation_data(table: TrialTable, summary: Diagnosis | dict[str, Any], hp: s
     return data
 
 
-def _bin(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """The bin of each value as :func:`numpy.histogram2d` counts it (half-open bins, the last one closed)."""
-    index = np.searchsorted(edges, values, side="right") - 1
-    index[values == edges[-1]] -= 1
+def _few_distinct(values: np.ndarray, limit: int, sample: int = 4096) -> np.ndarray | None:
+    """The distinct values (unordered) when there are at most ``limit`` of them, else None.
+
+    Hashed, not sorted; a million continuous values are rejected on their first ``sample``
+    (more than ``limit`` distinct there means more in all) instead of hashed whole.
+    """
+    if values.size > sample and pd.unique(values[:sample]).size > limit:
+        return None
+    distinct = pd.unique(values)
+    return distinct if distinct.size <= limit else None
+
+
+def _present(codes: np.ndarray, n: int) -> np.ndarray:
+    """The codes (0 ... ``n`` - 1) that occur, in increasing order: ``np.unique`` without sorting a million codes."""
+    return np.flatnonzero(np.bincount(codes, minlength=n))
+
+
+def _bin(values: np.ndarray, edges: np.ndarray, log: bool) -> np.ndarray:
+    """The bin of each value as :func:`numpy.histogram2d` counts it (half-open bins, the last one closed).
+
+    ``edges`` are :func:`_edges` (evenly spaced, or in ratio when ``log``) and hold every
+    value. The bin is computed from the spacing, then moved by one where rounding put it
+    next to the right one (a comparison with its edges): the bins a binary search finds,
+    at a fraction of its cost on a million values.
+    """
+    n = len(edges) - 1
+    lo, hi = float(edges[0]), float(edges[-1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scaled = np.log(values / lo) / math.log(hi / lo) if log and lo > 0 else (values - lo) / (hi - lo)
+    index = np.clip(np.nan_to_num(scaled * n), 0, n - 1).astype(np.intp)
+    index -= values < edges[index]
+    index += (values >= edges[index + 1]) & (index < n - 1)
     return index
 
 
@@ -224,8 +251,8 @@ def _best_per_bucket(x: np.ndarray, y: np.ndarray, goal: str, log_x: bool, max_b
     """The best trial of each bucket of ``x`` (each value, when there are few), sorted by ``x``."""
     if x.size == 0:
         return x, y
-    values = pd.unique(x)  # hashed: only a few values are sorted
-    if values.size <= 2 * max_buckets:
+    values = _few_distinct(x, 2 * max_buckets)
+    if values is not None:
         codes = np.searchsorted(np.sort(values), x)
     else:
         edges = (np.geomspace(x.min(), x.max(), max_buckets + 1) if log_x
