@@ -30,7 +30,7 @@ def diagnose(sweep: Sweep, thresholds: Thresholds | None = None, alpha: float = 
     roles = infer_roles(sweep.trials.frame, sweep.source, sweep.role_hints)
     curves = sweep.curves
     summary = analyze_sweep(sweep.trials, roles, thresholds, curves=curves, curve_hints=sweep.curve_hints,
-                            search_space=sweep.space)
+                            search_space=sweep.space, alpha=alpha, min_support=min_support)
     analysis = analyze_patterns(summary, alpha=alpha, min_support=min_support)
     for group in ("patterns", "recommendations"):
         analysis[group] = [item | {"phrased_by_model": False} for item in analysis[group]]

@@ -68,6 +68,8 @@ def analyze_sweep(
     table: TrialTable | None = None,
     curve_table: CurveTable | None = None,
     issue_columns_form: bool = False,
+    alpha: float = 0.05,
+    min_support: int = 3,
 ) -> dict[str, Any]:
     """Detect issues and associations in a raw table (and its curves) and summarise them.
 
@@ -80,7 +82,9 @@ def analyze_sweep(
     already built them from ``raw`` and ``curves``, are used as they are. With
     ``issue_columns_form``, ``issues`` holds the rows column by column
     (:meth:`core.records.IssueColumns.to_state`, the graph state's form) and is never
-    made rows.
+    made rows. ``alpha`` and ``min_support`` are the analysis' settings: the second
+    look (:func:`core.residuals.residual_associations`) leaves out the regions of the
+    patterns they choose.
     """
     thresholds = thresholds or Thresholds()
     table = table if table is not None else build_trial_table(raw, roles)
@@ -106,7 +110,8 @@ def analyze_sweep(
     ranking = rank_trials(table, _disqualified(table, issues))
     top_rows = table.rows_of([t["trial_id"] for t in ranking[1]])
     associations = associate_issues(table, issues, protect=top_rows)
-    associations += residual_associations(table, issues, associations, ranking[1], protect=top_rows)
+    associations += residual_associations(table, issues, associations, ranking[1], protect=top_rows, alpha=alpha,
+                                          min_support=min_support)
     summary = build_summary(raw, table, issues, associations, thresholds, ranking, issue_columns_form,
                             search_space=search_space)
     if curve_summary is not None:

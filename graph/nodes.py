@@ -76,7 +76,8 @@ def summarise(loaded: Loaded, roles: dict[str, Any], ctx: Context) -> dict[str, 
     table = loaded.trial_table(column_roles)  # first: a file's text cells are let go once it is built
     sweep = loaded.sweep
     return analyze_sweep(sweep.trials, column_roles, ctx.thresholds(), table=table, curve_table=loaded.curve_table(),
-                         search_space=sweep.space, issue_columns_form=True)
+                         search_space=sweep.space, issue_columns_form=True, alpha=ctx.alpha,
+                         min_support=ctx.min_support)
 
 
 def analyze(state: State, runtime: Runtime[Context]) -> dict[str, Any]:

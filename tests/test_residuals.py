@@ -217,3 +217,16 @@ def test_the_heatmap_shows_the_first_looks_counts_only(tmp_path):
     rows = [t.get_text() for t in heatmap_figure(summary).axes[0].get_yticklabels()]
     rmsprop = rows.index("optimizer = rmsprop")
     assert cells[2 * rmsprop] == "17/48"  # all of its trials; outside P1 it has 5 of 36
+
+
+def test_the_second_look_follows_the_analysis_settings(tmp_path):
+    path = _grid(tmp_path, _two_mechanisms)
+    # at alpha 0.1 the first look already names the rmsprop pair (q = 0.056): nothing is left for a second one,
+    # and no family computed outside another set of patterns is kept
+    loose = diagnose(read_sweep(path), alpha=0.1)
+    assert [p["condition"] for p in loose["patterns"]] == ["lr ≥ 0.27", "optimizer = rmsprop and width = 128"]
+    assert _residual(loose) == [] and not any(a.get("outside") for a in loose["associations"])
+    (second,) = _residual(diagnose(read_sweep(path), alpha=0.001))  # q = 0.00043 among the trials outside P1
+    assert second["condition"] == "optimizer = rmsprop and width = 128"
+    assert _residual(diagnose(read_sweep(path), alpha=0.0001)) == []
+    assert _residual(diagnose(read_sweep(path), min_support=6)) == []  # 5 affected trials there
