@@ -133,20 +133,35 @@ class _Coded:
     x: np.ndarray | None = field(default=None, repr=False)
     order: np.ndarray | None = field(default=None, repr=False)
     cuts: _Cuts | None = None
+    kept: np.ndarray | None = field(default=None, repr=False)
+    """The trials counted (:meth:`within`), None for all: ``x`` stays the sweep's and is read through :meth:`values`."""
 
     def within(self, keep: np.ndarray) -> _Coded:
         """The hyperparameter over the trials ``keep`` marks; any other trial is treated as one that left it unset.
 
         The regions stay the sweep's; their sizes and the threshold cuts are counted over
         the trials kept, so a trial left out is neither inside a region nor in the rest.
+        Only the codes and the order are new (a byte and four bytes per trial); the
+        values are the sweep's, read through :meth:`values`.
         """
-        codes = np.where(keep, self.codes, -1)
+        codes = np.where(keep, self.codes, -1).astype(self.codes.dtype, copy=False)
         n = np.bincount(codes[codes >= 0], minlength=len(self.groups))
         if self.x is None or self.order is None:
             return _Coded(self.name, self.groups, codes, n)
         order = self.order[keep[self.order]]
-        return _Coded(self.name, self.groups, codes, n, np.where(keep, self.x, np.nan), order,
-                      _Cuts.of(self.x[order]))
+        return _Coded(self.name, self.groups, codes, n, self.x, order, _Cuts.of(self.x[order]), keep)
+
+    def values(self, rows: np.ndarray) -> np.ndarray:
+        """The values of ``rows`` (numeric only), NaN for a trial this population leaves out."""
+        assert self.x is not None
+        x = self.x[rows]
+        return x if self.kept is None else np.where(self.kept[rows], x, np.nan)
+
+    def is_set(self) -> np.ndarray:
+        """Trials counted here with a finite value (numeric only)."""
+        assert self.x is not None
+        finite = np.isfinite(self.x)
+        return finite if self.kept is None else finite & self.kept
 
 
 @dataclass
@@ -273,7 +288,8 @@ def _pairs(coded: list[_Coded], frequent: list[_Flags], testable: Callable[..., 
         return results, untested
     for a, b in combinations([c for c in coded if len(c.groups) >= 2], 2):
         both = (a.codes >= 0) & (b.codes >= 0)
-        n_cell = np.bincount(a.codes[both] * len(b.groups) + b.codes[both], minlength=len(a.groups) * len(b.groups))
+        n_cell = np.bincount(a.codes[both].astype(np.intp) * len(b.groups) + b.codes[both],
+                             minlength=len(a.groups) * len(b.groups))
         for f in (f for f in frequent if testable(f, a, b)):
             listed, unlisted = _pair_cells(a, b, n_cell, f, ids, max_ids, min_support)
             results += listed
@@ -450,7 +466,7 @@ def _marginals(c: _Coded, f: _Flags, ids: np.ndarray, max_ids: int,
     holds a ``protected`` row, the best threshold beyond every protected value is
     added (see :func:`associate_issues`).
     """
-    if c.x is not None and not (is_set := np.isfinite(c.x)).all():
+    if c.x is not None and not (is_set := c.is_set()).all():
         f = _Flags(f.kind, f.rows[is_set[f.rows]], int(np.count_nonzero(is_set[f.rows])), int(np.count_nonzero(is_set)))
     codes_f = c.codes[f.rows]
     k = np.bincount(codes_f[codes_f >= 0], minlength=len(c.groups))
@@ -458,9 +474,9 @@ def _marginals(c: _Coded, f: _Flags, ids: np.ndarray, max_ids: int,
            for i, g in enumerate(c.groups)]
     if c.cuts is not None:
         assert c.x is not None
-        xf = c.x[f.rows]
+        xf = c.values(f.rows)
         flagged_sorted = np.sort(xf[np.isfinite(xf)])
-        kept = c.x[protected] if protected is not None and len(protected) else np.array([])
+        kept = c.values(protected) if protected is not None and len(protected) else np.array([])
         kept = kept[np.isfinite(kept)]
         directions = ("above", "below")
         firsts = _best_thresholds(c.name, f, [(c.cuts, flagged_sorted, direction) for direction in directions])
@@ -497,7 +513,7 @@ def _pair_cells(a: _Coded, b: _Coded, n_cell: np.ndarray, f: _Flags, ids: np.nda
     the other tested cells (for the BH correction).
     """
     width = len(b.groups)
-    ca, cb = a.codes[f.rows], b.codes[f.rows]
+    ca, cb = a.codes[f.rows].astype(np.intp), b.codes[f.rows]
     both = (ca >= 0) & (cb >= 0)
     cell_f = np.where(both, ca * width + cb, -1)
     k_cell = np.bincount(cell_f[both], minlength=len(n_cell))
@@ -530,7 +546,7 @@ def _conditional_thresholds(a: _Coded, b: _Coded, strata: list[tuple[int, _Cuts]
     """
     assert b.x is not None and b.cuts is not None and b.order is not None
     listed, unlisted = [], []
-    ca, xf = a.codes[f.rows], b.x[f.rows]
+    ca, xf = a.codes[f.rows], b.values(f.rows)
     finite = np.isfinite(xf)
     all_sorted = np.sort(xf[finite])
     sweep_sorted = b.cuts.sorted_x  # the same as b.x[b.order], sorted once
@@ -591,36 +607,52 @@ def _first_rows(size: int, keep: Callable[[np.ndarray], np.ndarray], limit: int)
 
 
 def _code(hp: str, values: pd.Series, max_buckets: int) -> _Coded | None:
-    """Regions of one hyperparameter (disjoint: values or buckets) and, if numeric, its sort order and cuts."""
+    """Regions of one hyperparameter (disjoint: values or buckets) and, if numeric, its sort order and cuts.
+
+    Region codes take a byte per trial and the order four (while row numbers fit): at a
+    million trials each coded hyperparameter and each population of it (:meth:`_Coded.within`)
+    is a few MB, not 16 per array.
+    """
     if values.dtype == object:
         codes, names = _factorized_text(values)
         if len(names) < 2:
             return None
         counts = np.bincount(codes, minlength=len(names))
         keep = np.lexsort((names, -counts))[:_MAX_VALUES]  # most frequent first, ties by name
-        remap = np.full(len(names), -1)
+        remap = np.full(len(names), -1, dtype=_code_type(len(keep)))
         remap[keep] = np.arange(len(keep))
         groups = [Region(hyperparameter=hp, rule="value", value=str(names[u])) for u in keep]
         codes = remap[codes]
         return _Coded(hp, groups, codes, np.bincount(codes[codes >= 0], minlength=len(groups)))
     x = values.to_numpy(dtype=float)
-    rows = np.flatnonzero(np.isfinite(x))
+    rows = np.flatnonzero(np.isfinite(x)).astype(_row_type(len(x)), copy=False)
     order = rows[np.argsort(x[rows])]
     sorted_x = x[order]
     uniques = _distinct(sorted_x)
     if len(uniques) < 2:
         return None
-    codes = np.full(len(x), -1)
     if len(uniques) <= max_buckets + 1 and len(rows) >= 2 * len(uniques):
         groups = [Region(hyperparameter=hp, rule="value", low=float(v), high=float(v)) for v in uniques]
+        codes = np.full(len(x), -1, dtype=_code_type(len(groups)))
         codes[rows] = np.searchsorted(uniques, x[rows])
     else:
         edges = _bucket_edges(sorted_x, max_buckets)
         groups = [Region(hyperparameter=hp, rule="bucket", low=float(lo), high=float(hi), closed=i == len(edges) - 2)
                   for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:]))]
+        codes = np.full(len(x), -1, dtype=_code_type(len(groups)))
         codes[rows] = np.clip(np.searchsorted(edges, x[rows], side="right") - 1, 0, len(groups) - 1)
     return _Coded(hp, groups, codes, np.bincount(codes[codes >= 0], minlength=len(groups)), x, order,
                   _Cuts.of(sorted_x))
+
+
+def _code_type(n_groups: int) -> type[np.signedinteger]:
+    """The smallest integer type of region codes (``-1`` for none, ``0..n_groups-1``); widen before multiplying."""
+    return np.int8 if n_groups <= np.iinfo(np.int8).max else np.int32
+
+
+def _row_type(n_rows: int) -> type[np.signedinteger]:
+    """Row numbers in four bytes while they fit."""
+    return np.int32 if n_rows <= np.iinfo(np.int32).max else np.int64
 
 
 def _factorized_text(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:

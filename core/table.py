@@ -44,8 +44,10 @@ class TrialTable:
     errors : pd.Series of str or None
         The error message of each trial (``None`` where empty), when the table has an
         error column (``roles.error``); else None.
-    seeds : pd.Series or None
-        The random seed column as given (text), when there is one (``roles.seed``).
+    seeds : pd.Series of str or None
+        The random seed column as stripped text (Arrow-backed, missing where empty),
+        when there is one (``roles.seed``). Only a few rows are ever shown, so it is not
+        made a million Python strings.
     budget : pd.Series of float64 or None
         The trial's planned budget (``roles.budget``: ``max_epochs``, ``max_iter``...).
     best_epoch : pd.Series of float64 or None
@@ -136,7 +138,7 @@ def build_trial_table(raw: RawTable, roles: ColumnRoles) -> TrialTable:
         hyperparameters=_hyperparameters([columns[col] for col in roles.hyperparameters], frame.index),
         roles=roles,
         errors=_text(frame[roles.error]) if roles.error else None,
-        seeds=_text(frame[roles.seed]) if roles.seed else None,
+        seeds=_compact_text(frame[roles.seed]) if roles.seed else None,
         budget=_budget(frame, roles.budget, raw.source),
         best_epoch=_budget(frame, roles.best_epoch, raw.source),
         outcomes=pd.DataFrame({col: flag_values(frame[col]) for col in roles.outcomes}, index=frame.index),
@@ -146,6 +148,12 @@ def build_trial_table(raw: RawTable, roles: ColumnRoles) -> TrialTable:
 def _text(cells: pd.Series) -> pd.Series:
     """Stripped text cells, ``None`` where empty."""
     return pd.Series(_objects(cells, strip=True, empty_is_none=True), index=cells.index, name=cells.name, dtype=object)
+
+
+def _compact_text(cells: pd.Series) -> pd.Series:
+    """Stripped text cells as Arrow-backed strings, missing where empty (:func:`_text` without Python objects)."""
+    text = cells.astype("str").str.strip()
+    return text.mask(text == "")
 
 
 def _objects(cells: pd.Series, *, strip: bool, empty_is_none: bool = False) -> np.ndarray:
@@ -240,8 +248,10 @@ def _hyperparameters(columns: list[pd.Series], index: pd.Index) -> pd.DataFrame:
             numbers[cells.name] = parsed.values
         else:  # "none"/"null" in a categorical column ("activation = none") is a real category
             texts[cells.name] = _text(cells)
-    block = np.column_stack(list(numbers.values())) if numbers else np.empty((len(index), 0))
-    frame = pd.DataFrame(block, index=index, columns=pd.Index(list(numbers), dtype=object))
+    block = np.empty((len(index), len(numbers)), order="F")  # column by column, as the frame keeps it: no second copy
+    for j, values in enumerate(numbers.values()):
+        block[:, j] = values
+    frame = pd.DataFrame(block, index=index, columns=pd.Index(list(numbers), dtype=object), copy=False)
     if texts:
         frame = pd.concat([frame, pd.DataFrame(texts, index=index)], axis=1)[[cells.name for cells in columns]]
     return frame

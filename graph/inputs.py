@@ -74,8 +74,8 @@ class Loaded:
             if key not in self._tables:
                 self._tables[key] = build_trial_table(self._raw(), roles)
                 if self.version is not None and self.inputs is not None and not self._released:
-                    trials = self.sweep.trials
-                    self.sweep = replace(self.sweep, trials=replace(trials, frame=trials.frame.iloc[:0]))
+                    # no local name may hold the old frame: its cells must be gone before the collection below
+                    self.sweep = replace(self.sweep, trials=_without_rows(self.sweep.trials))
                     self._released = True
                     gc.collect()  # pandas' frames are in reference cycles: a collection frees their columns now
                     pa.default_memory_pool().release_unused()  # else Arrow's allocator keeps the pages a while
@@ -107,6 +107,17 @@ class Loaded:
             if "curves" not in self._tables:
                 self._tables["curves"] = build_curve_table(self.sweep.curves, self.sweep.curve_hints)
             return self._tables["curves"]
+
+
+def _without_rows(trials: RawTable) -> RawTable:
+    """The table's source, format and notes, and its columns with no rows.
+
+    The empty columns are new: a slice of no rows of an Arrow-backed column still holds its buffers.
+    """
+    frame = trials.frame
+    empty = pd.DataFrame({i: pd.array([], dtype=dtype) for i, dtype in enumerate(frame.dtypes)})
+    empty.columns = frame.columns
+    return replace(trials, frame=empty)
 
 
 _cache: OrderedDict[str, Loaded] = OrderedDict()
