@@ -9,7 +9,8 @@ it); a finding is a JSON-native dict with ``kind``, ``title`` (one line), ``deta
 Kinds: ``error_kind`` (failed trials grouped by exception type and message shape),
 ``infeasible_fraction`` (share of trials that gave no usable result, with a Wilson
 interval), ``by_design`` (early-stopped, pruned and time-budget trials, counted and
-explained, never blamed), ``edge_of_range`` (the best trial sits at the edge of a
+explained, never blamed), ``abandoned`` (trials left running by a worker that stopped: no
+outcome, counted, never blamed), ``edge_of_range`` (the best trial sits at the edge of a
 searched range: widen it) and ``seed_instability`` (one configuration, several seeds, outcomes that
 disagree).
 """
@@ -318,6 +319,68 @@ def find_by_design(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any]
     }]
 
 
+def find_abandoned(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any] | None, space: Space = None,
+                   max_ids: int = 20) -> list[Finding]:
+    """Trials left running by a worker that stopped (status ``abandoned``, see :func:`is_abandoned`).
+
+    They have no outcome (status ``running``) and sit out of every comparison: the worker's
+    process is gone (a crash of the machine or job, preemption, the out-of-memory killer, a
+    closed notebook) and nothing recorded why, and what they hold is the configuration the
+    sampler had proposed when it stopped. An infrastructure fact, counted; never a
+    pattern, avoid-advice or next-sweep limit. The advice (:func:`abandoned_advice`) is
+    about the job and the tracker.
+    """
+    mask = (table.status == "running").to_numpy() & is_abandoned(table.status_raw)
+    if not mask.any():
+        return []
+    ids = table.ids.to_numpy()[mask].tolist()
+    return [{
+        "kind": "abandoned",
+        "title": f"{len(ids)} of {len(table)} trials were left running by a worker that stopped",
+        "detail": ("each started long before the last finished trial ended, so it cannot still be running: its "
+                   "worker stopped (a crash of the machine or job, preemption, the out-of-memory killer, a closed "
+                   "notebook) and no outcome was recorded. They sit out of every comparison: their hyperparameters "
+                   "are what the sampler had proposed when the worker stopped, so no pattern, avoid-advice or "
+                   "next-sweep limit is built on them"),
+        "n_trials": len(ids),
+        "trial_ids": ids[:max_ids],
+    }]
+
+
+def is_abandoned(status_raw: pd.Series) -> np.ndarray:
+    """Where the status word is ``abandoned`` (what the readers write for a run whose worker stopped)."""
+    return text_matches(status_raw, _ABANDONED)
+
+
+def is_abandoned_detail(issue: dict[str, Any]) -> bool:
+    """Whether a ``running`` issue of the summary is an abandoned trial (its detail quotes the status word)."""
+    return bool(_ABANDONED_DETAIL.match(issue.get("detail") or ""))
+
+
+_ABANDONED = re.compile(r"^\s*abandoned\s*$", re.IGNORECASE)
+_ABANDONED_DETAIL = re.compile(r"^status\W+abandoned\b", re.IGNORECASE)
+
+
+def abandoned_advice(f: Finding, fmt: str, ids: str) -> str:
+    """The recommendation of an ``abandoned`` finding; ``fmt`` is the input's format (``optuna-sqlite``...).
+
+    Optuna's fix is named where the sweep is an Optuna study (names checked against optuna
+    5.1: ``heartbeat_stale_trial_callback`` and ``RetryHeartbeatStaleTrialCallback`` since
+    4.9, ``failed_trial_callback`` and ``RetryFailedTrialCallback`` before).
+    """
+    text = (f"Read the logs of the job that ran {ids} for why their worker stopped (preemption, the job's time "
+            "limit, the out-of-memory killer); they recorded no outcome, so they say nothing about their "
+            "hyperparameters. If the out-of-memory killer stopped it, their own memory needs (batch size, model size) "
+            "may be the cause: the job's log or the kernel's (dmesg) says so.")
+    if fmt.startswith("optuna"):
+        text += (" Optuna marks such trials failed, and can run them again, when the storage has a heartbeat: "
+                 "optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=120, "
+                 "heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=3)) (before Optuna 4.9: "
+                 "failed_trial_callback=RetryFailedTrialCallback(max_retry=3)); the heartbeat works with "
+                 "study.optimize, not with ask and tell.")
+    return text
+
+
 def _main_metric(table: TrialTable) -> tuple[str | None, pd.Series]:
     roles = table.roles
     pair = roles.loss_pair()
@@ -331,6 +394,7 @@ def _main_metric(table: TrialTable) -> tuple[str | None, pd.Series]:
 FINDERS: tuple[Callable[..., list[Finding]], ...] = (
     find_infeasible_fraction,
     find_by_design,
+    find_abandoned,
     find_error_kinds,
     find_edge_of_range,
     find_seed_instability,

@@ -232,9 +232,10 @@ _TABLE = (
         words=r"short\b|cut short|stopped early", colour="#999933", marker=">", stopped_early=True, needs_result=True,
     ),
     IssueType(
-        # detectors.detect_status: still running or pending at export
+        # detectors.detect_status: still running or pending at export, or abandoned (findings.find_abandoned)
         "running", "low", "unfinished runs", "running",
-        advice="Re-run this report when {ids} have finished; they are still running or never reported an end.",
+        advice="Re-run this report later for {ids}: still running or waiting at export, so no outcome yet (compared "
+        "nowhere).",
         words=r"still running|pending|queued|unfinished|never finished", colour="#AAAAAA", marker=".",
         by_design=True, pairable=False, no_outcome=True, stopped_early=True, from_status=True,
     ),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.findings import abandoned_advice, is_abandoned_detail
 from core.issue_types import ISSUE_TYPES, SEVERITY_RANK, concentrate, label_of, names_where
 from core.records import Association, Evidence, Part, Pattern, Region
 from core.regions import holds, past, short_of
@@ -850,8 +851,11 @@ def recommend_all(
     returned = _worst_value_returned(summary)
     metric, value = returned or ("", "")
     trained = trained_count(summary)
+    abandoned = {i["trial_id"] for i in summary["issues"] if i["type"] == "running" and is_abandoned_detail(i)}
     for kind, ids in by_type.items():
-        if kind in explained:
+        if kind == "running":  # a trial whose worker stopped will never finish: its finding's advice says what to do
+            ids = [i for i in ids if i not in abandoned]
+        if kind in explained or not ids:
             continue
         shown = ids[:max_ids]
         more = f" and {len(ids) - len(shown)} more" if len(ids) > len(shown) else ""
@@ -870,7 +874,9 @@ def recommend_all(
         })
     regions = _pattern_regions(summary, patterns)
     top = summary.get("top_trials") or []
-    recs += [rec for f in summary.get("findings", []) if (rec := _finding_advice(f, max_ids, patterns, regions, top))]
+    fmt = str((summary.get("sweep") or {}).get("format") or "")
+    recs += [rec for f in summary.get("findings", [])
+             if (rec := _finding_advice(f, max_ids, patterns, regions, top, fmt))]
     for i, rec in enumerate(recs, start=1):
         rec["id"] = f"R{i}"
     return recs
@@ -977,9 +983,12 @@ def _fix_or_leave_out(where: Region, patterns: list[dict[str, Any]], regions: di
 
 
 def _finding_advice(f: dict[str, Any], max_ids: int, patterns: list[dict[str, Any]],
-                    regions: dict[str, tuple[Region, ...]], top: list[dict[str, Any]] | None = None
-                    ) -> dict[str, Any] | None:
-    """A recommendation that follows from a sweep-level finding, or None (``top``: the summary's ``top_trials``)."""
+                    regions: dict[str, tuple[Region, ...]], top: list[dict[str, Any]] | None = None,
+                    fmt: str = "") -> dict[str, Any] | None:
+    """A recommendation that follows from a sweep-level finding, or None.
+
+    ``top``: the summary's ``top_trials``; ``fmt``: the input's format, for a tool's own fix.
+    """
     explained = (explaining_pattern(f, patterns, regions) if f["kind"] == "error_kind" and not f.get("budget_cut")
                  else None)
     if f["kind"] == "edge_of_range":
@@ -987,6 +996,11 @@ def _finding_advice(f: dict[str, Any], max_ids: int, patterns: list[dict[str, An
         text = (f"Widen the range of {f['hyperparameter']} {direction}wards in the next sweep: the best trial "
                 f"sits at the {'lowest' if f['side'] == 'low' else 'highest'} value searched, so the optimum "
                 f"may lie outside it.")
+    elif f["kind"] == "abandoned":
+        shown = f["trial_ids"][:max_ids]
+        more = f" and {f['n_trials'] - len(shown)} more" if f["n_trials"] > len(shown) else ""
+        text = abandoned_advice(f, fmt, ("trial " if f["n_trials"] == 1 else "trials ")
+                                + ", ".join(f"`{i}`" for i in shown) + more)
     elif f["kind"] == "seed_instability":
         text = ("Run more seeds of unstable configurations like this one before trusting any single run, "
                 "and prefer settings whose seeds agree (a lower learning rate or gradient clipping "

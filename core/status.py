@@ -8,6 +8,12 @@ PAUSED, Keras Tuner COMPLETED/FAILED/INVALID/RUNNING/IDLE/STOPPED.
 Ours: ``completed``, ``failed``, ``killed``, ``timeout``, ``pruned``, ``running`` and
 ``unknown`` (no status column, an empty cell, or a word we do not know; the raw word
 is kept by the caller).
+
+``running`` is every run with no outcome yet: still running, waiting or queued at export,
+and ``abandoned`` (the word the readers write for a run left running by a worker that
+stopped, :func:`core.sources._common.mark_abandoned`): its process is gone, but nothing
+recorded how or why, so it too sits out of every comparison. ``killed`` keeps a cause
+the tracker recorded (W&B's killed/preempted, MLflow's KILLED: the run was stopped).
 """
 
 from __future__ import annotations
@@ -24,10 +30,10 @@ for _ours, _words in {
     "completed": "completed complete finished finish success succeeded successful done ok "
     "terminated",
     "failed": "failed fail failure error errored crashed crash exception invalid memoryout oom",
-    "killed": "killed kill interrupted cancelled canceled preempted preempting aborted abort stopped abandoned",
+    "killed": "killed kill interrupted cancelled canceled preempted preempting aborted abort stopped",
     "timeout": "timeout timed_out timedout time_out time_limit deadline_exceeded",
     "pruned": "pruned early_stopped early_stop earlystopped stopped_early earlystop",
-    "running": "running pending waiting scheduled queued paused started created idle",
+    "running": "running pending waiting scheduled queued paused started created idle abandoned",
 }.items():
     _VOCABULARY.update(dict.fromkeys(_words.split(), _ours))
 

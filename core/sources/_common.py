@@ -20,6 +20,7 @@ import pandas as pd
 
 from core.errors import InputError
 from core.loading import RawTable, parse_results_bytes, read_input_bytes
+from core.values import format_number
 
 SINGLE_ROLES = ("id", "status", "epochs", "runtime", "error", "seed")
 """Roles at most one column can have."""
@@ -216,35 +217,81 @@ def _plain_choice(value: Any) -> Any:
     return int(number) if number.is_integer() and "int" in type(value).__name__ else number
 
 
-def mark_abandoned(frame: pd.DataFrame, status: str, start: str, source: str) -> list[str]:
-    """Rewrite the status of runs left RUNNING long ago to ``ABANDONED`` (read as killed); one note saying so.
+ABANDONED_FACTOR = 10
+"""A run still marked running is abandoned once it started more than this many median durations (and more than
+the longest finished run took) before the last finished run ended."""
 
-    A run still running whose start is older than most finished runs' starts (more
-    than half of them started after it, at least 3 finished) will not finish: its
-    worker died. The run that started last and is still running stays ``running``.
-    ``frame`` is changed in place; ``start`` holds times as text (ISO or
-    ``YYYY-MM-DD HH:MM:SS``).
+_FINISHED = ("completed", "failed", "killed", "timeout", "pruned")
+_UTC = "datetime64[ns, UTC]"
+
+
+def mark_abandoned(frame: pd.DataFrame, status: str, start: str, source: str, *, end: str | None = None,
+                   runtime: str | None = None) -> list[str]:
+    """Rewrite the status of runs left running by a worker that stopped to ``ABANDONED``; one note saying so.
+
+    A run still marked running (or waiting) at export either is still running or was left so when its
+    worker died (a crash of the machine or job, preemption, a closed notebook: Optuna, MLflow and Ray
+    Tune never mark it failed). Told apart by the sweep's own times: a run that started before the last
+    finished run ended by more than ``max(ABANDONED_FACTOR x the median duration of the finished runs,
+    the longest of them)`` could not still be running in a healthy sweep, so it is abandoned. Either way
+    it has no outcome (``ABANDONED`` reads as ``running``, see :mod:`core.status`): no comparison counts
+    it, since its hyperparameters say what the sampler proposed when the worker stopped, not why it did.
+
+    ``start`` and ``end`` hold times as text (ISO or ``YYYY-MM-DD HH:MM:SS``; naive times are read as
+    UTC, unparseable ones as missing); without an ``end`` column, or where it is empty, a finished run
+    ends ``runtime`` seconds (a number or a duration such as ``0 days 00:01:40``) after its start.
+    Nothing is marked without a finished run whose duration is known, or for a run with no start time.
+    ``frame`` is changed in place.
     """
     from core.status import normalize_status
 
     if status not in frame.columns or start not in frame.columns:
         return []
     ours = normalize_status(frame[status])
-    running = (ours == "running").to_numpy().copy()
+    running = (ours == "running").to_numpy()
     if not running.any():
         return []
-    starts = pd.to_datetime(frame[start], errors="coerce", utc=True, format="mixed")
-    finished = np.sort(starts[ours.isin(["completed", "failed", "killed", "timeout", "pruned"]).to_numpy()].dropna()
-                       .to_numpy(dtype="datetime64[ns]"))
-    running &= starts.notna().to_numpy()
-    if len(finished) < 3 or not running.any():
+    starts = _times(frame[start])
+    ends = _times(frame[end]) if end is not None and end in frame.columns else pd.Series(pd.NaT, frame.index, _UTC)
+    if runtime is not None and runtime in frame.columns:
+        ends = ends.fillna(starts + pd.to_timedelta(_seconds(frame[runtime]), unit="s"))
+    finished = ours.isin(_FINISHED).to_numpy()
+    took = (ends - starts).dt.total_seconds().to_numpy()
+    durations = took[finished & (took >= 0)]  # NaN (a missing time) and an end before the start are left out
+    last_end = ends[finished & (took >= 0)].max()
+    if not len(durations) or pd.isna(last_end):
         return []
-    rows = np.flatnonzero(running)
-    later = len(finished) - np.searchsorted(finished, starts.iloc[rows].to_numpy(dtype="datetime64[ns]"), side="right")
-    keep = later > len(finished) / 2
-    if not keep.any():
+    median, longest = float(np.median(durations)), float(durations.max())
+    limit = max(ABANDONED_FACTOR * median, longest)
+    before = (last_end - starts).dt.total_seconds().to_numpy()
+    abandoned = running & (before > limit)  # NaN (no start time) compares False
+    if not abandoned.any():
         return []
-    frame.loc[frame.index[rows[keep]], status] = "ABANDONED"
-    detail = ", ".join(f"{int(n)} of {len(finished)}" for n in later[keep][:5])
-    return [f"{source}: {int(keep.sum())} run(s) still marked running started before most finished runs "
-            f"({detail} finished runs started later): abandoned (a worker that died), read as killed"]
+    frame.loc[frame.index[abandoned], status] = "ABANDONED"
+    least, most = _span(before[abandoned].min()), _span(before[abandoned].max())
+    spans = most if least == most else f"{least} to {most}"
+    return [f"{source}: {int(abandoned.sum())} run(s) still marked running started long before the last finished "
+            f"run ended ({spans} before it; the finished runs took {_span(median)} (median), {_span(longest)} at "
+            "most): left running by a worker that stopped, read as abandoned (no outcome, compared nowhere)"]
+
+
+def _times(cells: pd.Series) -> pd.Series:
+    """Text times as UTC timestamps (naive ones read as UTC), NaT where missing or unparseable."""
+    return pd.to_datetime(cells.astype(object), errors="coerce", utc=True, format="mixed").astype(_UTC)
+
+
+def _seconds(cells: pd.Series) -> pd.Series:
+    """Durations in seconds: numbers as they are, ``0 days 00:01:40`` parsed; NaN where missing or unparseable."""
+    numbers = pd.to_numeric(cells, errors="coerce")
+    rest = numbers.isna() & cells.notna()
+    if rest.any():
+        numbers[rest] = pd.to_timedelta(cells[rest].astype(object), errors="coerce").dt.total_seconds()
+    return numbers.where(np.isfinite(numbers))
+
+
+def _span(seconds: float) -> str:
+    """A duration for a note: ``45 s``, ``12 min``, ``3.5 h``, ``11 days``."""
+    for unit, size, least in (("days", 86400.0, 2 * 86400.0), ("h", 3600.0, 3600.0), ("min", 60.0, 60.0)):
+        if seconds >= least:
+            return f"{format_number(seconds / size)} {unit}"
+    return f"{format_number(seconds)} s"

@@ -79,7 +79,8 @@ def _finish(raw: RawTable, format: str, logged_inf: int = 0) -> tuple[Sweep, dic
     metric histories (the curves), for the one note on them.
     """
     frame, notes = _without_parents(raw.frame, raw.source)
-    notes = list(raw.notes) + notes + mark_abandoned(frame, "status", "start_time", raw.source)
+    notes = list(raw.notes) + notes + mark_abandoned(frame, "status", "start_time", raw.source, end="end_time",
+                                                                runtime="duration_s")
     columns = [str(c) for c in frame.columns]
     n_inf = 0
     for col in columns:

@@ -40,7 +40,7 @@ def from_trials_dataframe(raw: RawTable, directions: list[str | None] | None = N
     not say, so its objective has no goal unless ``--map value=metric:objective:max``.
     """
     frame = raw.frame.copy()
-    abandoned = mark_abandoned(frame, "state", "datetime_start", raw.source)
+    abandoned = mark_abandoned(frame, "state", "datetime_start", raw.source, end="datetime_complete", runtime="duration")
     columns = [str(c) for c in frame.columns]
     value_cols = _value_columns(columns)
     renames = readable_names(columns, ["value_", "values_", "params_", "user_attrs_"])

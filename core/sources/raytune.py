@@ -187,13 +187,14 @@ def _scheduler_stops(name: str, rows: list[dict[str, Any]]) -> list[str]:
 
 
 def _abandoned(name: str, rows: list[dict[str, Any]]) -> list[str]:
-    """RUNNING trials that started before most finished ones (experiment_state's start times): ``ABANDONED``."""
+    """RUNNING trials left by a driver that stopped (experiment_state's start times, ``time_total_s``): ``ABANDONED``."""
     if not any(str(r["status"]).upper() == "RUNNING" for r in rows):
         return []
     starts = [datetime.fromtimestamp(r["start"], tz=UTC).isoformat() if _is_number(r.get("start")) else None
               for r in rows]
-    frame = pd.DataFrame({"status": [r["status"] for r in rows], "start": starts}, dtype=object)
-    notes = mark_abandoned(frame, "status", "start", name)
+    took = [text(r["metrics"].get("time_total_s")) for r in rows]
+    frame = pd.DataFrame({"status": [r["status"] for r in rows], "start": starts, "took": took}, dtype=object)
+    notes = mark_abandoned(frame, "status", "start", name, runtime="took")
     for row, status in zip(rows, frame["status"]):
         row["status"] = status
     return notes

@@ -47,7 +47,7 @@ def from_export(raw: RawTable) -> tuple[Sweep, dict[str, str]]:
     hints[id_col] = "id"
     if _STATUS in frame.columns:
         hints[_STATUS] = "status"
-        notes += mark_abandoned(frame, _STATUS, "Created", raw.source)
+        notes += mark_abandoned(frame, _STATUS, "Created", raw.source, runtime=_RUNTIME)
     if _RUNTIME in frame.columns:
         hints[_RUNTIME] = "runtime"
     for col in frame.columns:
