@@ -368,16 +368,17 @@ def abandoned_advice(f: Finding, fmt: str, ids: str) -> str:
     5.1: ``heartbeat_stale_trial_callback`` and ``RetryHeartbeatStaleTrialCallback`` since
     4.9, ``failed_trial_callback`` and ``RetryFailedTrialCallback`` before).
     """
-    text = (f"Read the logs of the job that ran {ids} for why their worker stopped (preemption, the job's time "
-            "limit, the out-of-memory killer); they recorded no outcome, so they say nothing about their "
-            "hyperparameters. If the out-of-memory killer stopped it, their own memory needs (batch size, model size) "
-            "may be the cause: the job's log or the kernel's (dmesg) says so.")
+    text = (f"{ids[0].upper()}{ids[1:]} never finished: read the logs of the job that ran them for why their "
+            "worker stopped (the machine or the job went down, the cluster reclaimed it, the out-of-memory killer, a "
+            "closed notebook); they recorded no outcome, so they say nothing about their hyperparameters. If the "
+            "out-of-memory killer stopped it, their own memory needs (batch size, model size) may be the cause: the "
+            "job's log or the kernel's (dmesg) says so.")
     if fmt.startswith("optuna"):
-        text += (" Optuna marks such trials failed, and can run them again, when the storage has a heartbeat: "
-                 "optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=120, "
-                 "heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=3)) (before Optuna 4.9: "
-                 "failed_trial_callback=RetryFailedTrialCallback(max_retry=3)); the heartbeat works with "
-                 "study.optimize, not with ask and tell.")
+        text += (" Optuna marks such trials as failed, and can run them again, when its storage has a heartbeat: give "
+                 "optuna.storages.RDBStorage a heartbeat_interval (in seconds) and, to retry them, a "
+                 "heartbeat_stale_trial_callback such as RetryHeartbeatStaleTrialCallback (before Optuna 4.9: "
+                 "failed_trial_callback with RetryFailedTrialCallback); the heartbeat works with study.optimize, "
+                 "not with ask and tell.")
     return text
 
 

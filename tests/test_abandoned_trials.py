@@ -82,6 +82,19 @@ def test_missing_and_unreadable_times_are_missing_not_a_reason():
     assert list(frame["state"][-2:]) == ["RUNNING", "WAITING"]
 
 
+def test_times_at_the_ends_of_the_calendar_and_absurd_runtimes_are_read_without_an_error():
+    """Nanosecond timestamps end in 2262: a year 9999 or 0001 must not crash the reader (it did before)."""
+    frame = pd.DataFrame({"state": ["COMPLETE", "COMPLETE", "RUNNING", "RUNNING"],
+                          "start": ["2026-01-01 00:00", "9999-12-31", "1970-01-01", "0001-01-01"],
+                          "end": ["2026-01-01 00:10", "9999-12-31 00:10", None, None]}, dtype=object)
+    assert len(mark_abandoned(frame, "state", "start", "<t>", end="end")) == 1
+    assert list(frame["state"]) == ["COMPLETE", "COMPLETE", "ABANDONED", "ABANDONED"]
+    frame = pd.DataFrame({"state": ["COMPLETE", "COMPLETE", "COMPLETE", "RUNNING"],
+                          "start": ["2026-01-01 00:00", "2026-01-01 00:00", "2026-01-01 01:00", "2025-01-01"],
+                          "runtime": ["600", "1e300", "-inf", "x"]}, dtype=object)
+    assert mark_abandoned(frame, "state", "start", "<t>", runtime="runtime") == []  # a finished run "took" 1e300 s
+
+
 def test_naive_and_zoned_times_compare_as_one_clock():
     """Optuna stores naive times; an aware column (``Z``, ``+02:00``) is converted, a naive one read as UTC."""
     rows = _finished() + [("RUNNING", 5, None)]
@@ -141,8 +154,8 @@ def test_the_real_dlp_study_first_four_trials_are_abandoned_not_a_killed_pattern
     assert abandoned[0]["title"] == "4 of 32 trials were left running by a worker that stopped"
     recs = [r for r in summary["recommendations"] if {"0", "1", "2", "3"} & set(r["trial_ids"])]
     assert len(recs) == 1 and recs[0]["finding_id"] == abandoned[0]["id"]
-    assert "Read the logs of the job that ran trials `0`, `1`, `2`, `3`" in recs[0]["text"]
-    assert "heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback" in recs[0]["text"]
+    assert recs[0]["text"].startswith("Trials `0`, `1`, `2`, `3` never finished: read the logs of the job that ran")
+    assert "heartbeat_stale_trial_callback such as RetryHeartbeatStaleTrialCallback" in recs[0]["text"]
     assert not any("scheduler" in r["text"] or "Re-run this report" in r["text"] for r in summary["recommendations"])
     plan = summary.get("next_sweep") or {}
     assert "killed" not in str(plan) and "running" not in str(plan.get("constraints", ""))
@@ -201,4 +214,4 @@ def test_the_optuna_fix_is_named_only_for_an_optuna_study():
     recs = recommend_all(summary, [])
     assert [(r["trial_ids"], r["text"][:40]) for r in recs] == [
         (["c"], "Re-run this report later for trial `c`: "),
-        (["a", "b"], "Read the logs of the job that ran trials")]
+        (["a", "b"], "Trials `a`, `b` never finished: read the")]

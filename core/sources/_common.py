@@ -222,7 +222,6 @@ ABANDONED_FACTOR = 10
 the longest finished run took) before the last finished run ended."""
 
 _FINISHED = ("completed", "failed", "killed", "timeout", "pruned")
-_UTC = "datetime64[ns, UTC]"
 
 
 def mark_abandoned(frame: pd.DataFrame, status: str, start: str, source: str, *, end: str | None = None,
@@ -251,19 +250,18 @@ def mark_abandoned(frame: pd.DataFrame, status: str, start: str, source: str, *,
     running = (ours == "running").to_numpy()
     if not running.any():
         return []
-    starts = _times(frame[start])
-    ends = _times(frame[end]) if end is not None and end in frame.columns else pd.Series(pd.NaT, frame.index, _UTC)
+    starts = _epoch_seconds(frame[start])
+    ends = _epoch_seconds(frame[end]) if end is not None and end in frame.columns else np.full(len(frame), np.nan)
     if runtime is not None and runtime in frame.columns:
-        ends = ends.fillna(starts + pd.to_timedelta(_seconds(frame[runtime]), unit="s"))
-    finished = ours.isin(_FINISHED).to_numpy()
-    took = (ends - starts).dt.total_seconds().to_numpy()
-    durations = took[finished & (took >= 0)]  # NaN (a missing time) and an end before the start are left out
-    last_end = ends[finished & (took >= 0)].max()
-    if not len(durations) or pd.isna(last_end):
+        ends = np.where(np.isnan(ends), starts + _seconds(frame[runtime]), ends)
+    took = ends - starts
+    timed = ours.isin(_FINISHED).to_numpy() & (took >= 0)  # a missing time (NaN), an end before the start: left out
+    if not timed.any():
         return []
+    durations = took[timed]
     median, longest = float(np.median(durations)), float(durations.max())
     limit = max(ABANDONED_FACTOR * median, longest)
-    before = (last_end - starts).dt.total_seconds().to_numpy()
+    before = ends[timed].max() - starts
     abandoned = running & (before > limit)  # NaN (no start time) compares False
     if not abandoned.any():
         return []
@@ -275,18 +273,21 @@ def mark_abandoned(frame: pd.DataFrame, status: str, start: str, source: str, *,
             "most): left running by a worker that stopped, read as abandoned (no outcome, compared nowhere)"]
 
 
-def _times(cells: pd.Series) -> pd.Series:
-    """Text times as UTC timestamps (naive ones read as UTC), NaT where missing or unparseable."""
-    return pd.to_datetime(cells.astype(object), errors="coerce", utc=True, format="mixed").astype(_UTC)
+def _epoch_seconds(cells: pd.Series) -> np.ndarray:
+    """Text times as seconds since 1970 UTC (naive times read as UTC); NaN where missing or unparseable."""
+    times = pd.to_datetime(cells.astype(object), errors="coerce", utc=True, format="mixed").dt.tz_convert(None)
+    micro = times.to_numpy().astype("datetime64[us]")  # any year a time column holds (nanoseconds end in 2262)
+    return np.where(np.isnat(micro), np.nan, micro.astype("int64") / 1e6)
 
 
-def _seconds(cells: pd.Series) -> pd.Series:
-    """Durations in seconds: numbers as they are, ``0 days 00:01:40`` parsed; NaN where missing or unparseable."""
-    numbers = pd.to_numeric(cells, errors="coerce")
-    rest = numbers.isna() & cells.notna()
+def _seconds(cells: pd.Series) -> np.ndarray:
+    """Durations in seconds: numbers as they are, ``0 days 00:01:40`` parsed; NaN if missing, unparseable, infinite."""
+    numbers = pd.to_numeric(cells.astype(object), errors="coerce").to_numpy(dtype=float, copy=True)
+    rest = np.isnan(numbers) & cells.notna().to_numpy()
     if rest.any():
-        numbers[rest] = pd.to_timedelta(cells[rest].astype(object), errors="coerce").dt.total_seconds()
-    return numbers.where(np.isfinite(numbers))
+        parsed = pd.to_timedelta(cells[rest].astype(object), errors="coerce")
+        numbers[rest] = parsed.dt.total_seconds().to_numpy(dtype=float)
+    return np.where(np.isfinite(numbers), numbers, np.nan)
 
 
 def _span(seconds: float) -> str:
