@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 
 STATUSES = ("completed", "failed", "killed", "timeout", "pruned", "running", "unknown")
+ENDED = ("completed", "failed", "killed", "timeout", "pruned")
+"""The statuses of a run that ended (with whatever outcome): not running, not unknown."""
 
 _VOCABULARY: dict[str, str] = {}
 for _ours, _words in {

@@ -221,8 +221,6 @@ ABANDONED_FACTOR = 10
 """A run still marked running is abandoned once it started more than this many median durations (and more than
 the longest finished run took) before the last finished run ended."""
 
-_FINISHED = ("completed", "failed", "killed", "timeout", "pruned")
-
 
 def mark_abandoned(frame: pd.DataFrame, status: str, start: str, source: str, *, end: str | None = None,
                    runtime: str | None = None) -> list[str]:
@@ -242,7 +240,7 @@ def mark_abandoned(frame: pd.DataFrame, status: str, start: str, source: str, *,
     Nothing is marked without a finished run whose duration is known, or for a run with no start time.
     ``frame`` is changed in place.
     """
-    from core.status import normalize_status
+    from core.status import ENDED, normalize_status
 
     if status not in frame.columns or start not in frame.columns:
         return []
@@ -255,7 +253,7 @@ def mark_abandoned(frame: pd.DataFrame, status: str, start: str, source: str, *,
     if runtime is not None and runtime in frame.columns:
         ends = np.where(np.isnan(ends), starts + _seconds(frame[runtime]), ends)
     took = ends - starts
-    timed = ours.isin(_FINISHED).to_numpy() & (took >= 0)  # a missing time (NaN), an end before the start: left out
+    timed = ours.isin(ENDED).to_numpy() & (took >= 0)  # a missing time (NaN), an end before the start: left out
     if not timed.any():
         return []
     durations = took[timed]

@@ -80,7 +80,7 @@ def _finish(raw: RawTable, format: str, logged_inf: int = 0) -> tuple[Sweep, dic
     """
     frame, notes = _without_parents(raw.frame, raw.source)
     notes = list(raw.notes) + notes + mark_abandoned(frame, "status", "start_time", raw.source, end="end_time",
-                                                                runtime="duration_s")
+                                                     runtime="duration_s")
     columns = [str(c) for c in frame.columns]
     n_inf = 0
     for col in columns:
