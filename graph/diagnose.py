@@ -89,7 +89,7 @@ def diagnose(
     """
     from dataclasses import replace
 
-    from graph.nodes import summarise, sweep_facts
+    from graph.nodes import diagnosis_of, summarise, sweep_facts
 
     ctx = replace(context or Context(), offline=True, chat_model=None, pictures=False)
     loaded = Loaded(read_given(sweep, format=format, study=study, curves=curves, mapping=dict(mapping or {})), None)
@@ -98,4 +98,4 @@ def diagnose(
     state["summary"] = summarise(loaded, state["roles"], ctx)
     for _ in run_nodes(state, ctx, start="analyze"):
         pass
-    return Diagnosis.from_dict(state["summary"])
+    return diagnosis_of(state["summary"])

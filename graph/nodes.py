@@ -215,7 +215,23 @@ def _report(state: State, ctx: Context, summary: dict[str, Any], final: dict[str
         full["writer"]["notes"].append(failed)
         diagnosis.writer = Writer.from_dict(full["writer"])
         new_notes.append(failed)
+    global _typed
+    _typed = (full, diagnosis)
     return {"summary": full, **compose(diagnosis, pictures), "invalid_citations": [], "notes": new_notes}
+
+
+_typed: tuple[dict[str, Any], Diagnosis] | None = None
+"""The last final summary the write node made, with the :class:`Diagnosis` it rendered the report from."""
+
+
+def diagnosis_of(summary: dict[str, Any]) -> Diagnosis:
+    """The typed final summary: the write node's own when ``summary`` is the very dict it returned, else typed now.
+
+    The command line reads the run's final summary once more (its closing lines, ``--fail-on``,
+    ``--log-to``); typing 2,800 associations again took 0.07-0.1 s after the pictures.
+    """
+    last = _typed
+    return last[1] if last is not None and last[0] is summary else Diagnosis.from_dict(summary)
 
 
 def _pictures(state: State, summary: Diagnosis) -> tuple[list[tuple[dict[str, str], bytes]], str | None]:

@@ -149,3 +149,18 @@ def test_the_console_script_ends_fast_yet_runs_every_exit_handler(tmp_path: Path
     assert (tmp_path / "out" / "hparam_report.md").is_file()
     assert "caller handler ran" in result.stdout
     assert not list(scratch.glob("matplotlib-*")), list(scratch.iterdir())
+
+
+def test_the_final_summary_is_typed_once_and_the_command_line_reads_that(tmp_path: Path, monkeypatch) -> None:
+    """The write node types the final summary to render the report; the closing lines read the same record."""
+    from core.records import Diagnosis
+    from graph import nodes
+
+    typed = []
+    real = Diagnosis.from_dict.__func__
+    monkeypatch.setattr(Diagnosis, "from_dict", classmethod(lambda cls, d: typed.append(1) or real(cls, d)))
+    assert main([str(SAMPLE), "--out", str(tmp_path), "--no-plots", "--offline"]) == 0
+    assert len(typed) == 1
+    summary = json.loads((tmp_path / "hparam_summary.json").read_text())
+    again = nodes.diagnosis_of(summary)  # any other dict is typed anew
+    assert len(typed) == 2 and again.to_dict() == summary
