@@ -41,3 +41,4 @@ def test_seeds_are_kept_as_compact_text_that_reads_as_before():
                                  "seed": seed} for i, seed in enumerate([" 7 ", "", "None", "13"])])
     assert table.seeds is not None and str(table.seeds.dtype) == "str"
     assert table.seeds.fillna("?").astype(str).tolist() == ["7", "?", "None", "13"]
+
