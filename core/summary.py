@@ -107,7 +107,7 @@ def analyze_sweep(
         issues, curve_summary = merge_curve_issues(table, issues.reset_index(drop=True), curve_table,
                                                    detect_curve_issues(curve_table, curve_thresholds))
         curve_summary["thresholds"] = curve_thresholds.to_dict()
-    ranking = rank_trials(table, _disqualified(table, issues))
+    ranking = rank_trials(table, disqualified(table, issues))
     top_rows = table.rows_of([t["trial_id"] for t in ranking[1]])
     associations = associate_issues(table, issues, protect=top_rows)
     associations += residual_associations(table, issues, associations, ranking[1], protect=top_rows, alpha=alpha,
@@ -211,7 +211,7 @@ def build_summary(
     sick_issues = issues[issues["severity"].isin(SICK_SEVERITIES)]
     rank = sick_issues["severity"].map(SEVERITY_RANK)
     affected = rank.groupby(sick_issues["trial_id"], sort=False).min().map(dict(enumerate(SICK_SEVERITIES)))
-    best, top = ranking if ranking is not None else rank_trials(table, _disqualified(table, issues))
+    best, top = ranking if ranking is not None else rank_trials(table, disqualified(table, issues))
     classes, how = infer_classes(table, thresholds)
     sweep = SweepInfo(source=raw.source, format=raw.format, n_trials=len(table),
                       roles=Roles.from_dict(table.roles.to_dict()),
@@ -245,7 +245,7 @@ def issue_columns(issues: pd.DataFrame) -> IssueColumns:
                         epoch=np.where(np.isfinite(epochs), epochs, None).tolist())
 
 
-def _disqualified(table: TrialTable, issues: pd.DataFrame) -> np.ndarray:
+def disqualified(table: TrialTable, issues: pd.DataFrame) -> np.ndarray:
     """Trials no ranking counts, as a mask over the rows: a high-severity issue or a short run (see :func:`rank_trials`)."""
     return table.flagged(issues[(issues["severity"] == "high") | (issues["type"] == "short_run")])
 
@@ -299,11 +299,12 @@ configurations a user would try next, whatever the sweep's size (a share of a 10
 would protect hundreds of trials and forbid every region)."""
 
 
-def rank_trials(table: TrialTable, excluded: set[str] | np.ndarray,
+def rank_trials(table: TrialTable, excluded: np.ndarray | None = None,
                 k: int = TOP_K) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """The best trial and the ``k`` best, ranked: finished trials (see :func:`finished_rows`) without a high-severity issue.
 
-    ``excluded`` holds the ids (or a bool mask over the table's rows) of trials with a high-severity issue (NaN, hidden
+    ``excluded`` is a bool mask over the table's rows (:meth:`~core.table.TrialTable.flagged`
+    of the issues that disqualify, see :func:`disqualified`; None: no trial): trials with a high-severity issue (NaN, hidden
     failure, divergence, no learning, failure) and of short runs (stopped far short of
     their own budget for no stated reason: not comparable); other low and medium
     issues (overfitting, a generalisation gap, still improving) do not disqualify a
@@ -328,7 +329,7 @@ def rank_trials(table: TrialTable, excluded: set[str] | np.ndarray,
     column = _ranking_metric(roles)
     if column is None:
         return None, []
-    eligible = finished_rows(table) & ~(excluded if isinstance(excluded, np.ndarray) else table.ids.isin(excluded).to_numpy())
+    eligible = finished_rows(table) if excluded is None else finished_rows(table) & ~excluded
     note = None
     scaling = [hp for hp in table.hyperparameters.columns
                if _TARGET_SCALING.search(hp) and table.hyperparameters[hp].nunique(dropna=False) > 1]

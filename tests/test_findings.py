@@ -30,7 +30,7 @@ def test_fisher_one_sided_matches_a_hand_computed_tail():
 def _findings(rows):
     table = table_from_records(rows)
     issues = detect_issues(table)
-    best = rank_trials(table, set(issues.trial_id))[0]
+    best = rank_trials(table, table.flagged(issues))[0]
     return find_sweep_findings(table, issues, best)
 
 
@@ -92,7 +92,7 @@ def test_findings_lead_to_recommendations():
     rows = [{"trial_id": i, "lr": lr, "val_loss": loss} for i, (lr, loss) in enumerate([(1e-4, 0.9), (1e-3, 0.5), (1e-2, 0.2)])]
     table = table_from_records(rows)
     issues = detect_issues(table)
-    summary = {"issues": [], "findings": find_sweep_findings(table, issues, rank_trials(table, set())[0])}
+    summary = {"issues": [], "findings": find_sweep_findings(table, issues, rank_trials(table)[0])}
     (rec,) = recommend_all(summary, [])
     assert rec["text"].startswith("Widen the range of lr upwards") and rec["finding_id"] == "F1"
     assert rec["evidence"] == "F1: The best trial has lr = 0.01, the highest value searched"
@@ -191,14 +191,14 @@ def test_best_trial_excludes_only_high_severity_issues_and_may_be_a_timeout():
             ])]
     table = table_from_records(rows)
     issues = detect_issues(table)
-    best = rank_trials(table, set(issues.loc[issues["severity"] == "high", "trial_id"]))[0]
+    best = rank_trials(table, table.flagged(issues[issues["severity"] == "high"]))[0]
     assert best["trial_id"] == "t2" and best["status"] == "timeout"  # failed, pruned and NaN trials do not count
     rows[2]["status"] = "completed"
     rows[2]["val_loss"] = 0.9
     table = table_from_records(rows)
     issues = detect_issues(table)
     assert set(issues.loc[issues["trial_id"] == "t1", "type"]) & {"overfitting", "generalization_gap"}  # medium or low
-    assert rank_trials(table, set(issues.loc[issues["severity"] == "high", "trial_id"]))[0]["trial_id"] == "t1"
+    assert rank_trials(table, table.flagged(issues[issues["severity"] == "high"]))[0]["trial_id"] == "t1"
 
 
 def test_best_trial_is_compared_on_a_scale_free_metric_when_targets_differ():
@@ -208,14 +208,14 @@ def test_best_trial_is_compared_on_a_scale_free_metric_when_targets_differ():
     table = table_from_records(rows)
     if "val_r2" not in table.roles.metrics:  # r2 read as a metric is the detectors' part of the issue
         pytest.skip("val_r2 is not read as a metric yet")
-    best = rank_trials(table, set())[0]
+    best = rank_trials(table)[0]
     assert best["metric"] == "val_r2" and best["trial_id"] == "t3" and "scale_targets" in best["note"]
 
 
 def test_best_trial_compares_only_one_target_scaling_without_a_scale_free_metric():
     rows = [{"trial_id": f"t{i}", "lr": 0.001 * (i + 1), "scale_targets": sc, "train_loss": v * 0.9, "val_loss": v}
             for i, (sc, v) in enumerate([("yes", 0.40), ("yes", 0.60), ("yes", 0.5), ("no", 0.01), ("no", 2500.0)])]
-    best = rank_trials(table_from_records(rows), set())[0]
+    best = rank_trials(table_from_records(rows))[0]
     assert best["trial_id"] == "t0" and "only trials with scale_targets = yes are compared" in best["note"]
 
 
@@ -239,7 +239,7 @@ def test_no_widening_past_a_natural_bound():
             for i, (d, w, n) in enumerate([(0.0, 0.0, 1), (0.2, 1e-4, 2), (0.4, 1e-3, 3), (0.2, 1e-4, 2)] * 3)]
     table = table_from_records(rows)
     issues = detect_issues(table)
-    best = rank_trials(table, set())[0]
+    best = rank_trials(table)[0]
     assert best["trial_id"] == "t0"
     edges = [f for f in find_sweep_findings(table, issues, best) if f["kind"] == "edge_of_range"]
     assert {f["hyperparameter"] for f in edges} == {"lr"}  # dropout 0, weight decay 0, 1 layer: nothing below
@@ -334,17 +334,17 @@ def test_top_trials_rank_finished_comparable_trials_without_high_severity_issues
                                         ("completed", 0.20)])]
     table = table_from_records(rows)
     issues = detect_issues(table)
-    best, top = rank_trials(table, set(issues.loc[issues["severity"] == "high", "trial_id"]), k=4)
+    best, top = rank_trials(table, table.flagged(issues[issues["severity"] == "high"]), k=4)
     assert [t["trial_id"] for t in top] == ["t2", "t1", "t7", "t4"]  # a tie (t1, t7) keeps the table's order
     assert [t["rank"] for t in top] == [1, 2, 3, 4] and top[0]["status"] == "timeout"
     assert best["trial_id"] == "t2" and top[0]["hyperparameters"] == best["hyperparameters"] == {"lr": 0.03}
-    assert len(rank_trials(table, set(), k=100)[1]) == 5  # every finished trial with a finite objective, no more
+    assert len(rank_trials(table, k=100)[1]) == 5  # every finished trial with a finite objective, no more
 
 
 def test_top_trials_follow_the_comparable_metric_when_targets_differ():
     rows = [{"trial_id": f"t{i}", "lr": 0.001 * (i + 1), "scale_targets": sc, "train_loss": v * 0.9, "val_loss": v}
             for i, (sc, v) in enumerate([("yes", 0.40), ("yes", 0.60), ("yes", 0.5), ("no", 0.01), ("no", 2500.0)])]
-    _, top = rank_trials(table_from_records(rows), set())
+    _, top = rank_trials(table_from_records(rows))
     assert [t["trial_id"] for t in top] == ["t0", "t2", "t1"]  # t3's 0.01 is in other units: not ranked
 
 
@@ -353,7 +353,7 @@ def _edge_sweep(dropouts: list[float]) -> tuple[Any, Any, dict[str, Any]]:
     rows = [{"trial_id": f"t{i}", "dropout": d, "lr": 1e-3 / (i + 1), "val_loss": 0.1 if i == 0 else 0.5 + 0.01 * i}
             for i, d in enumerate(dropouts)]
     table = table_from_records(rows)
-    return table, detect_issues(table), rank_trials(table, set())[0]
+    return table, detect_issues(table), rank_trials(table)[0]
 
 
 def test_a_declared_range_is_what_was_searched_for_the_edge():
