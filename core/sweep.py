@@ -8,9 +8,12 @@ only this, so no format-specific logic lives past the reader.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.loading import RawTable
+
+if TYPE_CHECKING:
+    from core.curves import CurveTable
 
 
 @dataclass
@@ -44,6 +47,10 @@ class Sweep:
         "choices", "source"}`` (``low``/``high``/``step`` None for a categorical,
         ``choices`` None for a range; ``source`` the tool). Empty when the input
         declares nothing; never inferred from the values tried.
+    curve_table : CurveTable or None
+        The typed ``curves``, when the reader built them (a curves file that comes alone:
+        its trial table is derived from them), built with no ``curve_hints``; whoever
+        types the curves uses it while the hints are still none (:meth:`built_curves`).
     """
 
     trials: RawTable
@@ -52,11 +59,16 @@ class Sweep:
     format: str = "csv"
     curve_hints: dict[str, str] = field(default_factory=dict)
     space: dict[str, dict[str, Any]] = field(default_factory=dict)
+    curve_table: CurveTable | None = field(default=None, repr=False, compare=False)
 
     @property
     def source(self) -> str:
         """Name of the input, as used in messages."""
         return self.trials.source
+
+    def built_curves(self) -> CurveTable | None:
+        """The reader's typed curves when they are what :func:`core.curves.build_curve_table` would give now (no hints)."""
+        return self.curve_table if self.curve_table is not None and not self.curve_hints else None
 
     @property
     def notes(self) -> list[str]:

@@ -105,7 +105,9 @@ class Loaded:
             return None
         with self._lock:
             if "curves" not in self._tables:
-                self._tables["curves"] = build_curve_table(self.sweep.curves, self.sweep.curve_hints)
+                built = self.sweep.built_curves()  # a curves file alone: typed once, by its reader
+                self._tables["curves"] = built if built is not None else build_curve_table(self.sweep.curves,
+                                                                                             self.sweep.curve_hints)
             return self._tables["curves"]
 
 

@@ -1,4 +1,4 @@
-"""The typed trial table at a large sweep's scale: what it keeps, and what it lets go."""
+"""The typed tables at a large sweep's scale: what they keep, what they let go, what is built once."""
 
 from __future__ import annotations
 
@@ -42,3 +42,16 @@ def test_seeds_are_kept_as_compact_text_that_reads_as_before():
     assert table.seeds is not None and str(table.seeds.dtype) == "str"
     assert table.seeds.fillna("?").astype(str).tolist() == ["7", "?", "None", "13"]
 
+
+
+def test_a_curves_file_alone_is_typed_once_unless_a_curve_column_is_mapped():
+    from tests.conftest import DATA
+
+    path = str(DATA / "curves" / "deepobs_curves_slice.csv")
+    loaded = inputs.load_sweep({"results_path": path})
+    assert loaded.sweep.format == "curves" and loaded.sweep.curve_table is not None
+    assert loaded.curve_table() is loaded.sweep.curve_table  # the reader's, not built again
+    column = next(c for c in loaded.curve_table().metrics.columns)
+    mapped = inputs.load_sweep({"results_path": path, "mapping": {column: "ignore"}})
+    assert mapped.sweep.curve_hints == {column: "ignore"}
+    assert mapped.curve_table() is not mapped.sweep.curve_table and column not in mapped.curve_table().metrics.columns

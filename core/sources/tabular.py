@@ -63,7 +63,7 @@ def from_long_curves(raw: RawTable) -> tuple[Sweep, dict[str, str]]:
     budget = [c for c in trials.frame.columns if str(c).startswith(("epochs", "steps"))][-1]
     hints = {curves.id_column: "id", budget: "epochs"}
     table = RawTable(frame=trials.frame, source=raw.source, notes=list(trials.notes))
-    return Sweep(trials=table, role_hints=hints, curves=raw, format="curves"), {}
+    return Sweep(trials=table, role_hints=hints, curves=raw, format="curves", curve_table=curves), {}
 
 
 def trials_from_curves(curves: CurveTable | RawTable, hints: dict[str, str] | None = None) -> RawTable:
