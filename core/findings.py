@@ -36,6 +36,8 @@ Space = dict[str, dict[str, Any]] | None
 """The declared search space (the summary's ``search_space``), when the input has one."""
 INFEASIBLE_TYPES = names_where(lambda t: t.no_result)
 """Issue types after which a trial gave no usable result."""
+NO_OUTCOME_TYPES = names_where(lambda t: t.no_outcome)
+"""Issue types of a trial with no outcome yet (still running, waiting, abandoned)."""
 
 EARLY_STOP = re.compile(r"early|stop", re.IGNORECASE)  # a status word saying the run was stopped early
 _EXCEPTION = re.compile(r"\b([A-Z][A-Za-z0-9_]*(?:Error|Exception|Exit|Interrupt|Warning|Fault))\b")
@@ -129,16 +131,23 @@ def _where_it_happens(table: TrialTable, rows: Any, alpha: float = 0.05) -> dict
 
 def find_infeasible_fraction(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any] | None, space: Space = None,
                              max_ids: int = 20) -> list[Finding]:
-    """The share of trials that produced no usable result (see :data:`INFEASIBLE_TYPES`)."""
-    bad = issues.loc[issues["type"].isin(INFEASIBLE_TYPES), "trial_id"].unique()
-    n, k = len(table), len(bad)
-    if k == 0 or n == 0:
+    """The share of trials that produced no usable result (see :data:`INFEASIBLE_TYPES`).
+
+    Counted among the trials with an outcome: one still running, waiting or abandoned
+    (:data:`NO_OUTCOME_TYPES`) is neither usable nor not, so it is left out of both counts.
+    """
+    pending = issues.loc[issues["type"].isin(NO_OUTCOME_TYPES), "trial_id"].unique()
+    infeasible = issues[issues["type"].isin(INFEASIBLE_TYPES) & ~issues["trial_id"].isin(pending)]
+    bad = infeasible["trial_id"].unique()
+    n, k = len(table) - len(pending), len(bad)
+    if k == 0 or n <= 0:
         return []
     lo, hi = wilson_interval(k, n)
-    by_type = issues[issues["type"].isin(INFEASIBLE_TYPES)]["type"].value_counts()
+    by_type = infeasible["type"].value_counts()
     return [{
         "kind": "infeasible_fraction",
-        "title": f"{k} of {n} trials ({format_rate(k / n)}) gave no usable result",
+        "title": f"{k} of {n} trials{' with an outcome' if len(pending) else ''} ({format_rate(k / n)}) gave no "
+                 "usable result",
         "detail": ", ".join(f"{t}: {int(c)}" for t, c in by_type.items()),
         "k": int(k), "n": int(n), "rate": k / n, "ci": [lo, hi],
         "n_trials": int(k),

@@ -63,6 +63,15 @@ def test_infeasible_fraction_with_interval():
     assert f["ci"] == pytest.approx(list(wilson_interval(3, 10)))
 
 
+def test_infeasible_fraction_leaves_out_the_trials_with_no_outcome():
+    """2 still running (one with a NaN reported so far): neither usable nor not, so 3 of 8, not 3 of 10."""
+    rows = [{"trial_id": i, "status": "failed" if i < 3 else "running" if i >= 8 else "completed", "lr": 0.1,
+             "val_loss": "nan" if i == 9 else 0.3 if i >= 3 else ""} for i in range(10)]
+    (f,) = [f for f in _findings(rows) if f["kind"] == "infeasible_fraction"]
+    assert (f["k"], f["n"]) == (3, 8) and f["title"] == "3 of 8 trials with an outcome (38%) gave no usable result"
+    assert f["detail"] == "failed: 3" and f["ci"] == pytest.approx(list(wilson_interval(3, 8)))
+
+
 def test_best_trial_at_the_edge_of_the_searched_range():
     rows = [{"trial_id": i, "lr": lr, "wd": wd, "val_loss": loss}
             for i, (lr, wd, loss) in enumerate([(1e-4, 0.1, 0.9), (1e-3, 0.0, 0.5), (1e-2, 0.05, 0.2), (1e-3, 0.1, 0.6)])]
