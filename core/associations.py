@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from core.detectors import regularisers
+from core.domains import log_scaled
 from core.issue_types import names_where
 from core.records import SAME_VALUE_RTOL, Association, Part, Region
 from core.stats import bh_qvalues, fisher_greater, log_fisher_greater, wilson_intervals
@@ -680,7 +681,7 @@ def _factorized_text(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 def _bucket_edges(finite: np.ndarray, max_buckets: int) -> np.ndarray:
     """Log-spaced edges when a positive parameter spans two decades or more, else quantiles."""
     lo, hi = float(finite.min()), float(finite.max())
-    if lo > 0 and hi / lo >= 100:
+    if log_scaled(lo, hi):
         n_bins = int(min(max_buckets, max(2, np.ceil(np.log10(hi / lo)))))
         return np.geomspace(lo, hi, n_bins + 1)
     levels = np.linspace(0, 1, max_buckets + 1)

@@ -42,3 +42,17 @@ def at_natural_edge(name: str, value: float, side: str, low: float | None, integ
     """True when ``value`` already sits on the natural bound of that side (nothing lies beyond it)."""
     lowest, highest, _ = natural_domain(name, low, integral)
     return value <= lowest if side == "low" else value >= highest
+
+
+LOG_SPAN = 100.0
+"""A positive range spanning two decades or more is searched, bucketed and halved on a log scale."""
+
+
+def log_scaled(low: float | None, high: float | None) -> bool:
+    """Whether a numeric range ``[low, high]`` is read on a log scale (positive, spanning :data:`LOG_SPAN` or more)."""
+    return low is not None and high is not None and low > 0 and high / low >= LOG_SPAN
+
+
+def midpoint(low: float, high: float) -> float:
+    """The middle of a searched range: geometric on a log scale (:func:`log_scaled`), else arithmetic."""
+    return math.sqrt(low * high) if log_scaled(low, high) else (low + high) / 2

@@ -56,7 +56,7 @@ import math
 import re
 from typing import Any
 
-from core.domains import natural_domain
+from core.domains import log_scaled, natural_domain
 from core.issue_types import ISSUE_TYPES, label_of, names_where
 from core.patterns import rare_even_there, sweep_wide, trained_count
 from core.records import (
@@ -86,7 +86,6 @@ Plan = dict[str, Any]
 
 _REGULARISERS = re.compile(r"weight[_\-. ]?decay|(^|[_\-./ ])(wd|l2|l2_reg)($|[_\-./ ])|dropout|drop[_\-]?rate|"
                            r"regulari[sz]|label[_\-]?smoothing", re.IGNORECASE)
-_LOG_SPAN = 100.0  # a positive range spanning two decades or more is searched on a log scale (as the buckets are)
 _EXCLUDE_SHARE = 0.5  # a categorical value is dropped when at least this share of its trials went bad
 
 
@@ -786,7 +785,7 @@ def _searched(hp: str, info: dict[str, Any], summary: dict[str, Any]) -> dict[st
     best = ((summary.get("best_trial") or {}).get("hyperparameters") or {}).get(hp)
     numbers = [v for v in (lo, hi, best, *known) if isinstance(v, (int, float))]
     integral = lo is not None and all(float(v).is_integer() for v in numbers)
-    log = lo is not None and lo > 0 and hi / lo >= _LOG_SPAN
+    log = log_scaled(lo, hi)
     step = None
     if declared and declared.get("kind") in ("float", "int") and declared.get("low") is not None:
         lo, hi = float(declared["low"]), float(declared["high"])

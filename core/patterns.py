@@ -157,6 +157,7 @@ def _select(associations: list[Association], *, alpha: float, min_support: int, 
     _stratify(patterns, chosen, alpha)
     _stratify_marginals(patterns, chosen, significant, alpha)
     _defer_nested(patterns, chosen)
+    _defer_same_trials(patterns, chosen)
     for p, a in zip(patterns, chosen):
         if a.id in folds:
             _fold(p, folds[a.id], holding)
@@ -575,6 +576,31 @@ def _defer_nested(patterns: list[Pattern], chosen: list[Association]) -> None:
                               + ": the same region or one inside it.")
 
 
+def _defer_same_trials(patterns: list[Pattern], chosen: list[Association]) -> None:
+    """Two standing patterns of one issue type over exactly the same affected trials: the stronger names them.
+
+    A few runs sit together in more than one region (on the DeepCAVE sweep, the same 3
+    diverged runs of 3,000 were "tanh and batch_size in [16, 64)" and "lr in [0.01,
+    0.1] and cnn"): two patterns and two pieces of advice for one set of runs would
+    read as two causes. The weaker one (:func:`_rank`) stays, says which pattern holds
+    the same runs and defers to it (``explained_by``). Only where both list every
+    affected trial (``k`` within ``max_ids``), so the sets are known to be equal.
+    """
+    by_id = {p.association_id: a for p, a in zip(patterns, chosen)}
+    first: dict[tuple[str, frozenset[str]], Pattern] = {}
+    for x in sorted((p for p in patterns if not p.explained_by), key=lambda p: _rank(by_id[p.association_id])):
+        a = by_id[x.association_id]
+        if len(a.trial_ids) < a.k:
+            continue
+        z = first.setdefault((a.issue_type, frozenset(a.trial_ids)), x)
+        if z is x:
+            continue
+        x.explained_by = z.id
+        x.explanation += (f" Its {a.k} affected trials are exactly {z.id}'s ({z.condition}): one set of runs that both "
+                          f"regions hold, which {z.id} names.")
+        x.recommendation = f"Follow {z.id}: the same {a.k} runs."
+
+
 def _inside(inner: tuple[Region, ...], outer: tuple[Region, ...]) -> bool:
     """True when every trial in all of ``inner``'s regions is in all of ``outer``'s (each outer one holds an inner one)."""
     return all(any(_region_within(r, o) for r in inner if r.hyperparameter == o.hyperparameter) for o in outer)
@@ -748,20 +774,24 @@ def _pair_parts(a: Association) -> str:
     return f"{verdict} ({'; '.join(words)})."
 
 
+HANDFUL = 5
 RARE_RATE = 0.1
 
 
-def rare_even_there(a: Association, confidence: float = 0.95) -> bool:
-    """True when an avoidable issue is rare even where it concentrates: not worth leaving out.
+def rare_even_there(a: Association) -> bool:
+    """True when an avoidable issue struck only a handful of runs in its region, and a small share of them.
 
-    That is: the 95 % Wilson upper bound of the region's rate lies below
-    :data:`RARE_RATE` (one run in ten). The concentration is real (the pattern stands
-    and says so), but at least nine in ten runs there were fine, so leaving the region
-    out of the next sweep would give up far more good runs than it saves bad ones (3 of
-    173 diverged: keep the region, rerun those three). A small region is never called
-    rare on a low count alone (0 of 20 has an upper bound of 16 %).
+    That is: at most :data:`HANDFUL` (5) affected trials there, and a rate below
+    :data:`RARE_RATE` (one run in ten). The concentration passed its test and the
+    pattern stands, but so few runs say little about the region: several regions can
+    hold the same three runs (on the DeepCAVE sweep, two unrelated pairs each held the
+    same 3 diverged runs of 3,000), and leaving one out changes the next sweep for a
+    handful of runs. Rerunning them says more. The same low rate over many runs (132 of
+    1,936) is a mechanism that many runs show: that region is left out as any other (a
+    region holding top trials never is). The rule reads counts and a rate, not a
+    confidence bound, so a larger sweep of the same rate does not turn it the other way.
     """
-    return ISSUE_TYPES[a.issue_type].avoidable and a.n > 0 and wilson_interval(a.k, a.n, confidence)[1] < RARE_RATE
+    return ISSUE_TYPES[a.issue_type].avoidable and 0 < a.k <= HANDFUL and a.rate < RARE_RATE
 
 
 def recommend(a: Association) -> str:
@@ -769,13 +799,10 @@ def recommend(a: Association) -> str:
     hp, kind, cond = a.hyperparameter, a.issue_type, a.condition
     label = label_of(kind)
     if rare_even_there(a):
-        high = wilson_interval(a.k, a.n)[1]
-        return (f"Keep {cond} in the next sweep: {label} {'is' if ISSUE_TYPES[kind].mass_noun else 'are'} rare even "
-                f"there ({a.k} of {a.n}, {format_rate(a.rate)}; at most {format_rate(high)} at 95% confidence), so "
-                "leaving the region out would give up far more good runs than bad ones. Rerun those "
-                f"{a.k} configurations "
-                "with another seed: a failure that does not repeat is noise; one that does is a narrow cause to read "
-                "in their logs.")
+        return (f"Keep {cond} in the next sweep: only {a.k} of its {a.n} runs show {label} "
+                f"({format_rate(a.rate)}), too few to give up the region for (so few runs can sit together in more "
+                f"than one region by chance). Rerun those {a.k} configurations with another seed: a failure that does "
+                "not repeat was noise; one that does is a narrow cause to read in their logs.")
     if a.direction == "above":
         avoid = f"keep {hp} below {format_number(a.lo)}"
     elif a.direction == "below":

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from core.associations import associate_issues
+from core.domains import midpoint
 from core.patterns import standing_associations
 from core.records import SAME_VALUE_RTOL, Association, Region
 from core.table import TrialTable
@@ -88,7 +89,8 @@ def residual_associations(
     if not masks:
         return []
     found = associate_issues(table, issues, max_ids=max_ids, min_support=min_support, protect=protect, left_out=masks)
-    found = [a for a in found if not any(is_neighbour(a.regions, f.regions) for f in standing[a.issue_type])]
+    spans = {hp: (e.min, e.max) for hp, e in table.extents().items() if e.n_finite}
+    found = [a for a in found if not any(is_neighbour(a.regions, f.regions, spans) for f in standing[a.issue_type])]
     # only an issue type where a second cause may stand is kept: the others' tests say nothing new
     kept = {a.issue_type for a in found if a.q < alpha and a.k >= min_support and a.rate > a.rate_rest}
     start = max((int(a.id[1:]) for a in associations), default=0)
@@ -96,18 +98,23 @@ def residual_associations(
             for i, a in enumerate((a for a in found if a.issue_type in kept), start=1)]
 
 
-def is_neighbour(regions: tuple[Region, ...], first: tuple[Region, ...]) -> bool:
+def is_neighbour(regions: tuple[Region, ...], first: tuple[Region, ...],
+                 spans: dict[str, tuple[float, float]] | None = None) -> bool:
     """True when a residual association's ``regions`` restate or extend a first pattern's regions (``first``).
 
     Restate: every region of it is one of the first's (``scale_inputs = no`` beside
     ``scale_inputs = no and batch_size = 128``: the first pattern's condition seen
-    overall). Extend: any region of a numeric hyperparameter the first pattern bounds. The
-    residual trials all lie on the other side of its bound, so ``lr ≥ 0.05`` among the
-    trials below ``lr ≥ 0.1`` is the band next to the first cut, the same mechanism fading
-    out (and ``batch_size = 32`` next to ``batch_size = 128``). One exception: a threshold
-    in the opposite direction of a first threshold (``lr ≤ 1e-4`` beside ``lr ≥ 0.1``: no
-    learning both where networks die and where they barely move) lies at the other end of
-    the range, a mechanism of its own. Another value of a categorical hyperparameter (a
+    overall). Extend: any region of a numeric hyperparameter the first pattern bounds,
+    unless it lies at the other end of the range. The residual trials all lie on the
+    other side of the first bound, so ``lr ≥ 0.05`` among the trials below ``lr ≥ 0.1``
+    is the band next to the first cut, the same mechanism fading out (and
+    ``batch_size = 32`` next to ``batch_size = 128``). At the other end of the range
+    lies a mechanism of its own (``lr ≤ 1e-4`` beside ``lr ≥ 0.1``, or beside the top
+    bucket ``lr in [0.16, 4)``: no learning both where networks die and where they
+    barely move): a threshold in the opposite direction of a first threshold, or a
+    region wholly in the other half of the searched range (``spans``: each numeric
+    hyperparameter's searched ``(low, high)``; halved on a log scale where
+    :func:`core.domains.log_scaled`). Another value of a categorical hyperparameter (a
     second bad optimizer), or the first's value with a condition on another
     hyperparameter (``scale_inputs = no and lr ≥ 0.3`` outside ``scale_inputs = no and
     batch_size = 128``), is a region of its own.
@@ -115,10 +122,21 @@ def is_neighbour(regions: tuple[Region, ...], first: tuple[Region, ...]) -> bool
     for r in regions:
         for s in first:
             numeric = r.value is None and s.value is None
-            opposite = r.rule == s.rule == "threshold" and r.direction != s.direction
-            if r.hyperparameter == s.hyperparameter and numeric and not opposite:
+            if r.hyperparameter == s.hyperparameter and numeric and not _other_end(r, s, (spans or {}).get(s.hyperparameter)):
                 return True
     return all(any(r.key == s.key for s in first) for r in regions)
+
+
+def _other_end(r: Region, s: Region, span: tuple[float, float] | None) -> bool:
+    """Whether numeric region ``r`` lies at the other end of the searched range from ``s`` (see :func:`is_neighbour`)."""
+    if r.rule == s.rule == "threshold" and r.direction != s.direction:
+        return True
+    if span is None:
+        return False
+    mid = midpoint(*span)
+    below = r.high is not None and r.high <= mid and s.low is not None and s.low >= mid
+    above = r.low is not None and r.low >= mid and s.high is not None and s.high <= mid
+    return below or above
 
 
 def rows_in(table: TrialTable, regions: tuple[Region, ...]) -> np.ndarray:

@@ -230,3 +230,22 @@ def test_the_second_look_follows_the_analysis_settings(tmp_path):
     assert second["condition"] == "optimizer = rmsprop and width = 128"
     assert _residual(diagnose(read_sweep(path), alpha=0.0001)) == []
     assert _residual(diagnose(read_sweep(path), min_support=6)) == []  # 5 affected trials there
+
+
+def test_the_other_end_of_the_range_is_a_region_of_its_own_beside_a_bucket_too():
+    """A first pattern that is a bucket (``lr in [0.1585, 3.981)``, the top of the range), not only a threshold."""
+    top = Region(hyperparameter="lr", rule="bucket", low=0.1585, high=3.981, closed=False)
+    spans = {"lr": (1e-5, 3.981)}  # two decades or more: halved at the geometric middle, ~0.0063
+    low = Region(hyperparameter="lr", rule="threshold", high=1e-4)
+    assert not is_neighbour((low,), (top,), spans)
+    assert not is_neighbour((Region(hyperparameter="opt", rule="value", value="sgd"), low), (top,), spans)
+    assert not is_neighbour((Region(hyperparameter="lr", rule="bucket", low=1e-5, high=1e-4, closed=False),), (top,), spans)
+    # the band next to the bucket, or a region reaching past the middle, is the same mechanism's edge
+    assert is_neighbour((Region(hyperparameter="lr", rule="bucket", low=0.0251, high=0.1585, closed=False),), (top,), spans)
+    assert is_neighbour((Region(hyperparameter="lr", rule="threshold", high=0.01),), (top,), spans)
+    # without the searched span only the opposite threshold is known to be the other end
+    assert is_neighbour((low,), (top,))
+    # a linear range is halved at its arithmetic middle
+    first = Region(hyperparameter="dropout", rule="bucket", low=0.6, high=0.8)
+    assert not is_neighbour((Region(hyperparameter="dropout", rule="threshold", high=0.2),), (first,), {"dropout": (0.0, 0.8)})
+    assert is_neighbour((Region(hyperparameter="dropout", rule="threshold", high=0.5),), (first,), {"dropout": (0.0, 0.8)})

@@ -12,7 +12,7 @@ from typing import Any
 
 from core.issue_types import ISSUE_TYPES
 from core.next_sweep import plan_next_sweep
-from core.patterns import RARE_RATE, rest_label, with_outcome
+from core.patterns import HANDFUL, RARE_RATE, rest_label, with_outcome
 from core.records import Diagnosis, NextSweep, Pattern, Roles
 from core.values import format_number, format_p, format_rate
 
@@ -518,8 +518,8 @@ def _method(t: dict[str, Any], c: dict[str, Any] | None) -> list[str]:
         "Wilson intervals; cuts are ranked on log p. A pair is reported when neither condition without "
         "the other shows the issue; significant marginals stay patterns beside it, and say whether the "
         "pair explains them. Pruned, early-stopped and running trials are counted, never a pattern. "
-        f"A region where a failure is rare even though it concentrates there (the 95% upper bound of its rate "
-        f"below {_share(RARE_RATE)}) is kept in the next sweep. Full tables are in the JSON summary.",
+        f"A region where at most {HANDFUL} runs failed, under {_share(RARE_RATE)} of its runs, is kept in the next "
+        "sweep (those runs are to be rerun). Full tables are in the JSON summary.",
     ]
 
 
