@@ -262,6 +262,7 @@ _TABLE = (
         "still_improving", "low", "under-trained runs (still improving)", "still improving",
         advice="Give more epochs to {ids}: their validation loss was still falling when they ended.",
         words=r"still improving|still falling|under-?trained", colour="#009E73", marker="p", from_curves=True,
+        needs_result=True,
     ),
     IssueType(
         # detectors.detect_status (status pruned / early-stopped), detect_outcome_flags (early_stopped=true)

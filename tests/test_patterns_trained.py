@@ -14,6 +14,7 @@ import pandas as pd
 from scipy.stats import fisher_exact
 
 from core.associations import associate_issues
+from core.detectors import reconcile_issues
 from core.issue_types import names_where
 from core.loading import read_results
 from core.next_sweep import plan_next_sweep
@@ -95,7 +96,7 @@ def test_a_minority_that_overfits_everywhere_is_said_but_does_not_regularise_the
 
 def test_only_types_that_need_a_result_are_compared_among_the_runs_that_trained():
     assert set(names_where(lambda t: t.needs_result)) == {"overfitting", "generalization_gap", "short_run",
-                                                          "suspicious_validation"}
+                                                          "suspicious_validation", "still_improving"}
     assert not set(names_where(lambda t: t.needs_result)) & set(names_where(lambda t: t.no_result))
     rows = [{"trial_id": f"t{i}", "lr": float(LRS[i % 12]), "optimizer": ["adam", "sgd"][i % 2], "val_loss": 0.5}
             for i in range(120)]
@@ -111,3 +112,16 @@ def test_only_types_that_need_a_result_are_compared_among_the_runs_that_trained(
             by_type.setdefault(a.issue_type, set()).add(a.n + a.n_rest)
     assert by_type["diverged"] == {120} and by_type["plateau"] == {120}
     assert by_type["generalization_gap"] == {90}
+
+
+def test_a_run_that_blew_up_is_not_under_trained():
+    """A loss falling back after a blow-up is a recovery, not a run that wants more epochs (DeepOBS CIFAR-10: Adam
+    at lr >= 0.16 diverged, and its falling tails read as "still improving, give more epochs" inside the region the
+    next sweep leaves out)."""
+    issues = pd.DataFrame({"trial_id": ["t1", "t1", "t2", "t3", "t3"],
+                           "type": ["diverged", "still_improving", "still_improving", "nonfinite_metric",
+                                    "still_improving"],
+                           "severity": ["high", "low", "low", "high", "low"], "detail": ["", "", "", "", ""]})
+    kept = reconcile_issues(issues)
+    assert sorted(zip(kept["trial_id"], kept["type"])) == [("t1", "diverged"), ("t2", "still_improving"),
+                                                           ("t3", "nonfinite_metric")]
