@@ -346,7 +346,7 @@ def find_abandoned(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any]
     return [{
         "kind": "abandoned",
         "title": f"{len(ids)} of {len(table)} trials were left running by a worker that stopped",
-        "detail": ("each started long before the last finished trial ended, so it cannot still be running: its "
+        "detail": ("Each started long before the last finished trial ended, so it cannot still be running: its "
                    "worker stopped (a crash of the machine or job, preemption, the out-of-memory killer, a closed "
                    "notebook) and no outcome was recorded. They sit out of every comparison: their hyperparameters "
                    "are what the sampler had proposed when the worker stopped, so no pattern, avoid-advice or "
@@ -380,7 +380,7 @@ def abandoned_advice(f: Finding, fmt: str, ids: str) -> str:
     text = (f"{ids[0].upper()}{ids[1:]} never finished: read the logs of the job that ran them for why their "
             "worker stopped (the machine or the job went down, the cluster reclaimed it, the out-of-memory killer, a "
             "closed notebook); they recorded no outcome, so they say nothing about their hyperparameters. If the "
-            "out-of-memory killer stopped it, their own memory needs (batch size, model size) may be the cause: the "
+            "out-of-memory killer stopped them, their own memory needs (batch size, model size) may be the cause: the "
             "job's log or the kernel's (dmesg) says so.")
     if fmt.startswith("optuna"):
         text += (" Optuna marks such trials as failed, and can run them again, when its storage has a heartbeat: give "

@@ -47,8 +47,8 @@ def test_a_trial_started_long_before_the_last_finished_one_ended_is_abandoned():
     states, notes = _mark(_finished() + [("RUNNING", 5, None), ("RUNNING", 40, None), ("RUNNING", 125, None)])
     assert states[-3:] == ["ABANDONED", "RUNNING", "RUNNING"]  # 125 min before; 90 min (may be a long run); last
     assert notes == ["<t>: 1 run(s) still marked running started long before the last finished run ended (2.083 h "
-                     "before it; the finished runs took 10 min (median), 10 min at most): left running by a worker "
-                     "that stopped, read as abandoned (no outcome, compared nowhere)"]
+                     "before it; the runs that went the whole way took 10 min (median), 10 min at most): left "
+                     "running by a worker that stopped, read as abandoned (no outcome, compared nowhere)"]
     assert list(normalize_status(pd.Series(states[-3:]))) == ["running"] * 3  # no outcome, either way
 
 
@@ -59,6 +59,23 @@ def test_a_finished_trial_that_took_longer_than_ten_medians_keeps_a_long_running
     assert _mark(rows)[0][-1] == "RUNNING"
     rows[-1] = ("RUNNING", 5, None)  # and 125 min before still is not (the longest took 130)
     assert _mark(rows)[0][-1] == "RUNNING"
+
+
+def test_runs_cut_short_do_not_say_how_long_a_live_one_may_take():
+    """A study that prunes hard: runs pruned (or failed) in a minute beside a good trial running for an hour."""
+    cut = [(state, 60 + i, 61 + i) for i, state in enumerate(["PRUNED", "FAIL"] * 6)]
+    assert _mark(cut + [("RUNNING", 10, None)])[0][-1] == "RUNNING"  # no run went the whole way: no bound
+    rows = cut + [("COMPLETE", 0, 55), ("RUNNING", 10, None)]  # one completed in 55 min: 62 min before is fine
+    assert _mark(rows)[0][-1] == "RUNNING"
+    rows[-2] = ("COMPLETE", 0, 5)  # a completed run took 5 min: max(10 x 5, 5) = 50 min, and 62 min is more
+    assert _mark(rows)[0][-1] == "ABANDONED"
+
+
+def test_the_status_is_rewritten_by_position_whatever_the_index():
+    frame = pd.DataFrame([{"state": s, "start": _at(a), "end": _at(b)} for s, a, b in
+                          _finished() + [("RUNNING", 5, None)]], dtype=object, index=[0] * 13)
+    mark_abandoned(frame, "state", "start", "<t>", end="end")
+    assert list(frame["state"]) == ["COMPLETE"] * 12 + ["ABANDONED"]
 
 
 @pytest.mark.parametrize("rows", [

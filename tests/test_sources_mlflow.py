@@ -185,7 +185,7 @@ def test_a_run_left_running_long_ago_is_abandoned(source):
     # abandoned has no outcome (it was read as killed, a cause for patterns, before): it counts as running
     assert normalize_status(frame["status"]).value_counts().to_dict() == {"completed": 10, "running": 2}
     assert any(f"1 run(s) {NOTE} ("
-               "1.446 h before it; the finished runs took 6.75 min (median), 6.75 min at most)"
+               "1.446 h before it; the runs that went the whole way took 6.75 min (median), 6.75 min at most)"
                in n for n in sweep.notes)
     _, summary = analyzed(sweep)
     running = [(i["trial_id"], i["detail"]) for i in summary["issues"] if i["type"] == "running"]

@@ -107,8 +107,8 @@ def test_a_run_still_running_long_after_it_started_is_abandoned(tmp_path):
     sweep = read_sweep(tmp_path / "wandb_export.csv")
     states = sweep.trials.frame["State"]
     assert states.iloc[order[0]] == "ABANDONED" and states.iloc[order[-1]] == "running"
-    # the earliest run started 27.6 h before the last finished run ended; the finished runs took 12.73 min
+    # the earliest run started 27.6 h before the last finished run ended; the runs that went the whole way took 12.73 min
     # (median), 26.85 min at most: abandoned, read as running (no outcome), no longer as killed
     assert any(f"1 run(s) {NOTE} ("
-               "27.6 h before it; the finished runs took 12.73 min (median), 26.85 min at most)"
+               "27.6 h before it; the runs that went the whole way took 12.73 min (median), 26.85 min at most)"
                in n for n in sweep.notes)

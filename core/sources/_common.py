@@ -222,6 +222,10 @@ ABANDONED_FACTOR = 10
 the longest finished run took) before the last finished run ended."""
 
 
+RAN_ITS_COURSE = ("completed", "timeout")
+"""Statuses of a run whose duration bounds a live run's: it ran until it was done, or until the time limit."""
+
+
 def mark_abandoned(frame: pd.DataFrame, status: str, start: str, source: str, *, end: str | None = None,
                    runtime: str | None = None) -> list[str]:
     """Rewrite the status of runs left running by a worker that stopped to ``ABANDONED``; one note saying so.
@@ -229,15 +233,17 @@ def mark_abandoned(frame: pd.DataFrame, status: str, start: str, source: str, *,
     A run still marked running (or waiting) at export either is still running or was left so when its
     worker died (a crash of the machine or job, preemption, a closed notebook: Optuna, MLflow and Ray
     Tune never mark it failed). Told apart by the sweep's own times: a run that started before the last
-    finished run ended by more than ``max(ABANDONED_FACTOR x the median duration of the finished runs,
-    the longest of them)`` could not still be running in a healthy sweep, so it is abandoned. Either way
-    it has no outcome (``ABANDONED`` reads as ``running``, see :mod:`core.status`): no comparison counts
-    it, since its hyperparameters say what the sampler proposed when the worker stopped, not why it did.
+    finished run ended by more than ``max(ABANDONED_FACTOR x the median duration of the runs that went
+    the whole way (completed, or cut by the time limit), the longest of them)`` could not still be
+    running in a healthy sweep, so it is abandoned. Either way it has no outcome (``ABANDONED`` reads as
+    ``running``, see :mod:`core.status`): no comparison counts it, since its hyperparameters say what the
+    sampler proposed when the worker stopped, not why it did.
 
     ``start`` and ``end`` hold times as text (ISO or ``YYYY-MM-DD HH:MM:SS``; naive times are read as
     UTC, unparseable ones as missing); without an ``end`` column, or where it is empty, a finished run
     ends ``runtime`` seconds (a number or a duration such as ``0 days 00:01:40``) after its start.
-    Nothing is marked without a finished run whose duration is known, or for a run with no start time.
+    Nothing is marked without a completed (or timed-out) run whose duration is known, or for a run with
+    no start time.
     ``frame`` is changed in place.
     """
     from core.status import ENDED, normalize_status
@@ -254,20 +260,23 @@ def mark_abandoned(frame: pd.DataFrame, status: str, start: str, source: str, *,
         ends = np.where(np.isnan(ends), starts + _seconds(frame[runtime]), ends)
     took = ends - starts
     timed = ours.isin(ENDED).to_numpy() & (took >= 0)  # a missing time (NaN), an end before the start: left out
-    if not timed.any():
+    # only a run that went the whole way says how long a live one may take: a pruned, failed or killed run ended
+    # early (in a study that prunes hard, a good trial runs for minutes beside runs pruned in seconds)
+    whole = timed & ours.isin(RAN_ITS_COURSE).to_numpy()
+    if not whole.any():
         return []
-    durations = took[timed]
+    durations = took[whole]
     median, longest = float(np.median(durations)), float(durations.max())
     limit = max(ABANDONED_FACTOR * median, longest)
-    before = ends[timed].max() - starts
+    before = ends[timed].max() - starts  # the sweep was alive when any run last ended
     abandoned = running & (before > limit)  # NaN (no start time) compares False
     if not abandoned.any():
         return []
-    frame.loc[frame.index[abandoned], status] = "ABANDONED"
+    frame.iloc[np.flatnonzero(abandoned), frame.columns.get_loc(status)] = "ABANDONED"  # by position: any index
     least, most = _span(before[abandoned].min()), _span(before[abandoned].max())
     spans = most if least == most else f"{least} to {most}"
     return [f"{source}: {int(abandoned.sum())} run(s) still marked running started long before the last finished "
-            f"run ended ({spans} before it; the finished runs took {_span(median)} (median), {_span(longest)} at "
+            f"run ended ({spans} before it; the runs that went the whole way took {_span(median)} (median), {_span(longest)} at "
             "most): left running by a worker that stopped, read as abandoned (no outcome, compared nowhere)"]
 
 
