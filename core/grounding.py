@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.issue_types import ISSUE_TYPES
+from core.issue_types import ISSUE_TYPES, SICK_SEVERITIES, names_where
 from core.records import INTERNED_FIELDS, ISSUE_FIELDS, IssueColumns
 
 _BARE_TOKEN = re.compile(r"(?<![\w.\-:/`])[A-Za-z0-9][\w.\-:/]*[A-Za-z0-9](?![\w`])")
@@ -66,6 +66,8 @@ KINDS = ("unknown_id", "misattributed_id", "count", "param", "number", "health",
 
 # What words say which issue a sentence attributes to a trial (each type's ``words``).
 _ISSUE_WORDS = {name: t.words for name, t in ISSUE_TYPES.items()}
+_COUNTED_NOT_BLAMED = frozenset(names_where(lambda t: t.severity not in SICK_SEVERITIES))
+"""``info`` types (pruned): a trial that has only these may be called healthy."""
 _HEALTHY_WORDS = r"healthy|no issues?|without (?:any )?issues?|clean|succeeded|successful"
 _BEST_WORDS = r"best"
 _NEGATION = re.compile(r"(?:\b(?:not|no|never|without|nor)\b|n't)(?:\W+\w+){0,2}\W*$", re.IGNORECASE)
@@ -144,7 +146,7 @@ class Facts:
     params: dict[str, ParamFacts] = field(default_factory=dict)
     """Lower-cased column name -> the values the summary states for it."""
     trial_issues: Mapping[str, set[str]] = field(default_factory=dict)
-    """Trial id -> its issue types (``info``-severity issues left out)."""
+    """Trial id -> its issue types, ``info`` ones (pruned) included: "trial 6 was pruned" is checked too."""
     best_trial: str | None = None
     n_trials: int | None = None
     trials_affected: int | None = None
@@ -354,7 +356,7 @@ def _facts(summary: dict[str, Any], trial_ids: set[str], trial_issues: TrialIssu
 
 
 class TrialIssues(Mapping[str, set[str]]):
-    """Trial id -> its issue types (``info``-severity issues left out), read from the issue columns.
+    """Trial id -> its issue types (``info`` ones included), read from the issue columns.
 
     Only the ids a text cites are looked up (a scan of the codes of the trial column), so
     a sweep with a quarter of a million issue rows is not turned into a dictionary.
@@ -375,9 +377,8 @@ class TrialIssues(Mapping[str, set[str]]):
             except ValueError:
                 raise KeyError(trial_id) from None
             rows = np.flatnonzero(self._trial == code)
-            types, severities = self._columns["type"], self._columns["severity"]
-            found = {types["values"][types["codes"][r]] for r in rows
-                     if severities["values"][severities["codes"][r]] != "info"}
+            types = self._columns["type"]
+            found = {types["values"][types["codes"][r]] for r in rows}
             self._found[trial_id] = {kind for kind in found if kind}
         return self._found[trial_id]
 
@@ -590,7 +591,7 @@ def _misattributed(sentence: str, ids: list[str], facts: Facts) -> list[str]:
             if not named & has:
                 bad.append(i)
         elif _mentions(text, _HEALTHY_WORDS):
-            if has:
+            if has - _COUNTED_NOT_BLAMED:  # a pruned trial is not sick
                 bad.append(i)
         elif _mentions(text, _BEST_WORDS) and i != facts.best_trial:
             bad.append(i)

@@ -241,10 +241,10 @@ def test_claims_on_ten_thousand_columns_are_found_by_name():
 def test_the_fact_index_reads_the_issue_rows_text_only_for_a_text_that_needs_it():
     """Same verdicts as facts_of the whole summary; the details are read only for a number nothing else gives."""
     rows = [{"trial_id": "r1", "type": "diverged", "severity": "high", "detail": "val_loss 4821.5 at step 7"},
-            {"trial_id": "r2", "type": "still_improving", "severity": "info", "detail": "val_loss fell 12% in the last"},
+            {"trial_id": "r2", "type": "pruned", "severity": "info", "detail": "pruned by the pruner at step 12"},
             {"trial_id": "r3", "type": "failed", "severity": "high", "detail": "status=failed", "epoch": 3.0}]
     summary = {"sweep": {"n_trials": 5, "roles": {"hyperparameters": ["lr"], "metrics": {"val_loss": {}}}},
-               "issues": rows, "issue_counts": {"diverged": 1, "failed": 1, "still_improving": 1},
+               "issues": rows, "issue_counts": {"diverged": 1, "failed": 1, "pruned": 1},
                "trials_affected": 2, "best_trial": {"trial_id": "r4", "value": 0.25},
                "associations": [{"id": "A1", "issue_type": "diverged", "hyperparameter": "lr", "condition": "lr ≥ 0.3",
                                  "lo": 0.3, "k": 1, "n": 2, "k_rest": 0, "n_rest": 3, "trial_ids": ["r5"]}]}
@@ -263,4 +263,27 @@ def test_the_fact_index_reads_the_issue_rows_text_only_for_a_text_that_needs_it(
         assert "facts" in index.__dict__
     assert ground(texts[3], whole).text and not ground(texts[4], whole).text  # a detail's number backs a text
     assert ground(texts[8], whole).text and not ground(texts[9], whole).text  # and an association's counts
-    assert dict(whole.trial_issues) == {"r1": {"diverged"}, "r2": set(), "r3": {"failed"}}
+    assert dict(whole.trial_issues) == {"r1": {"diverged"}, "r2": {"pruned"}, "r3": {"failed"}}
+    assert ground(texts[7], whole).text  # pruned is counted, not blamed: r2 may be called healthy
+
+
+@pytest.fixture(scope="module")
+def late_divergence_index() -> FactIndex:
+    """tests/data/optuna/late_divergence.db: 40 trials; 6, 8 (and 8 more) pruned, 3 diverged, 37 the best."""
+    summary = graph.invoke({"results_path": str(DATA / "optuna" / "late_divergence.db")},
+                           context=Context(offline=True))["summary"]
+    return FactIndex(summary | _deterministic({k: summary[k] for k in ("patterns", "leads", "recommendations")}))
+
+
+def test_a_pruned_trial_may_be_called_pruned_and_healthy_but_not_something_else(late_divergence_index):
+    """Pruned is an info issue: counted, not blamed; which trial has it is still a fact to check."""
+    def problems(text: str) -> list[tuple[str, str]]:
+        return [p[:2] for p in late_divergence_index.ground(text).problems]
+
+    assert problems("Trials `6` and `8` were pruned or early-stopped, by design.") == []
+    assert problems("Trial `6` stayed healthy.") == []
+    assert problems("Trial `3` was pruned.") == [("misattributed_id", "3")]  # it diverged
+    assert problems("Trials `6`, `8` diverged.") == [("misattributed_id", "6"), ("misattributed_id", "8")]
+    assert problems("Trial `6` was not pruned.") == [("misattributed_id", "6")]
+    assert problems("Trial `3` stayed healthy.") == [("misattributed_id", "3")]
+
