@@ -69,7 +69,9 @@ _ISSUE_WORDS = {name: t.words for name, t in ISSUE_TYPES.items()}
 _COUNTED_NOT_BLAMED = frozenset(names_where(lambda t: t.severity not in SICK_SEVERITIES))
 """``info`` types (pruned): a trial that has only these may be called healthy."""
 _HEALTHY_WORDS = r"healthy|no issues?|without (?:any )?issues?|clean|succeeded|successful"
-_BEST_WORDS = r"best"
+_BEST_WORDS = (r"best(?=(?:[\s-]+[\w-]+)?\s+(?:trials?|runs?|configurations?|configs?|results?|ones?|models?|settings?)\b"
+               r"|\s*(?:[.,;:!?)]|$))")
+""""the best trial", "is the best.": a claim about the best trial; "its best epoch", "best point" are not."""
 _NEGATION = re.compile(r"(?:\b(?:not|no|never|without|nor)\b|n't)(?:\W+\w+){0,2}\W*$", re.IGNORECASE)
 _GENERIC_SICK = r"issues?|problems?|sick|affected|need attention|patholog\w*"
 _HEALTH_CLAIMS = [

@@ -287,3 +287,14 @@ def test_a_pruned_trial_may_be_called_pruned_and_healthy_but_not_something_else(
     assert problems("Trial `6` was not pruned.") == [("misattributed_id", "6")]
     assert problems("Trial `3` stayed healthy.") == [("misattributed_id", "3")]
 
+
+@pytest.mark.parametrize(("sentence", "expected"), [
+    ("Stop at the best epoch for configurations like trials 3 and 6.", []),
+    ("Trial 3 stopped after its best point.", []),
+    ("The best trial is trial 3.", ["misattributed_id"]),
+    ("Trial 3 is the best.", ["misattributed_id"]),
+    ("Trial 3 is the best-performing run.", ["misattributed_id"]),
+    ("The best configuration is trial 6.", []),
+])
+def test_best_is_a_claim_only_about_the_best_trial(sample_facts, sentence, expected):
+    assert kinds(sentence, sample_facts) == expected
