@@ -973,7 +973,10 @@ def reconcile_issues(issues: pd.DataFrame) -> pd.DataFrame:
     ``overfitting`` or ``generalization_gap`` (a held-out loss that rose because the run
     blew up is not overfitting). A run that diverged or went non-finite did not fail to
     learn: it gets no ``no_learning`` (its cause is the blow-up), and its diverged (else
-    non-finite) row's detail adds that it ended no better than a trivial predictor.
+    non-finite) row's detail adds that it ended no better than a trivial predictor. A run
+    a pruner or early stopping stopped on purpose gets no ``still_improving``: "give it
+    more epochs" would overrule the pruner that judged it weak (its loss was still
+    falling when it was cut, by design).
     """
     if issues.empty:
         return issues
@@ -989,7 +992,9 @@ def reconcile_issues(issues: pd.DataFrame) -> pd.DataFrame:
     stalled = (kinds == "no_learning") & issues["trial_id"].isin(issues.loc[kinds.isin(blew_up), "trial_id"])
     if stalled.any():
         issues = _say_where_it_ended(issues, issues[stalled], blew_up)
+    stopped = issues["trial_id"].isin(issues.loc[kinds == "pruned", "trial_id"])  # pruned or early-stopped on purpose
     drop = ((kinds == "generalization_gap") & overfit) | (kinds.isin(explained) & unstable) | stalled
+    drop |= (kinds == "still_improving") & stopped
     return issues[~drop].reset_index(drop=True) if drop.any() else issues
 
 

@@ -353,6 +353,8 @@ class _Planner:
             key, bound = ("high", a.lo) if a.direction == "above" else ("low", a.hi)
             if (key == "high" and bound >= entry["high"]) or (key == "low" and bound <= entry["low"]):
                 return  # the global range already leaves it out
+            if (key == "high" and bound <= entry["low"]) or (key == "low" and bound >= entry["high"]):
+                return  # nothing of the range would be left within the region: no range to give (never low > high)
             span = [bound, entry["searched"]["high"]] if key == "high" else [entry["searched"]["low"], bound]
             if not self._keeps_best(hp, span, when):
                 return

@@ -799,10 +799,11 @@ def recommend(a: Association) -> str:
     hp, kind, cond = a.hyperparameter, a.issue_type, a.condition
     label = label_of(kind)
     if rare_even_there(a):
-        return (f"Keep {cond} in the next sweep: only {a.k} of its {a.n} runs show {label} "
-                f"({format_rate(a.rate)}), too few to give up the region for (so few runs can sit together in more "
-                f"than one region by chance). Rerun those {a.k} configurations with another seed: a failure that does "
-                "not repeat was noise; one that does is a narrow cause to read in their logs.")
+        those = "that configuration" if a.k == 1 else f"those {a.k} configurations"
+        return (f"Keep {cond} in the next sweep: {label} {'is' if ISSUE_TYPES[kind].mass_noun else 'are'} rare there "
+                f"({a.k} of its {a.n} runs, {format_rate(a.rate)}), too few runs to tell which region is the cause (a "
+                f"handful fits several regions at once). Rerun {those} with another seed: a failure that does not "
+                "repeat was noise; one that does is a narrow cause to read in their logs.")
     if a.direction == "above":
         avoid = f"keep {hp} below {format_number(a.lo)}"
     elif a.direction == "below":
@@ -893,8 +894,9 @@ def recommend_all(
             advice = f"{sweep_wide(kind, len(ids), trained)}. {advice}"
             evidence = f"{len(ids)} of {trained} trials that trained with {ISSUE_TYPES[kind].label}, no hyperparameter " \
                        "pattern among them"
+        text = advice.format(ids=id_text, metric=metric, value=value)
         recs.append({
-            "text": advice.format(ids=id_text, metric=metric, value=value),
+            "text": text[:1].upper() + text[1:],  # "{ids} were pruned ...": a sentence starts with a capital
             "evidence": evidence,
             "pattern_id": None,
             "trial_ids": shown,

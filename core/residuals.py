@@ -111,10 +111,10 @@ def is_neighbour(regions: tuple[Region, ...], first: tuple[Region, ...],
     ``batch_size = 32`` next to ``batch_size = 128``). At the other end of the range
     lies a mechanism of its own (``lr ≤ 1e-4`` beside ``lr ≥ 0.1``, or beside the top
     bucket ``lr in [0.16, 4)``: no learning both where networks die and where they
-    barely move): a threshold in the opposite direction of a first threshold, or a
-    region wholly in the other half of the searched range (``spans``: each numeric
-    hyperparameter's searched ``(low, high)``; halved on a log scale where
-    :func:`core.domains.log_scaled`). Another value of a categorical hyperparameter (a
+    barely move): a region wholly in the other half of the searched range (``spans``:
+    each numeric hyperparameter's searched ``(low, high)``; halved on a log scale where
+    :func:`core.domains.log_scaled`), or, where the range is not known, a threshold in
+    the opposite direction of a first threshold. Another value of a categorical hyperparameter (a
     second bad optimizer), or the first's value with a condition on another
     hyperparameter (``scale_inputs = no and lr ≥ 0.3`` outside ``scale_inputs = no and
     batch_size = 128``), is a region of its own.
@@ -129,10 +129,8 @@ def is_neighbour(regions: tuple[Region, ...], first: tuple[Region, ...],
 
 def _other_end(r: Region, s: Region, span: tuple[float, float] | None) -> bool:
     """Whether numeric region ``r`` lies at the other end of the searched range from ``s`` (see :func:`is_neighbour`)."""
-    if r.rule == s.rule == "threshold" and r.direction != s.direction:
-        return True
-    if span is None:
-        return False
+    if span is None:  # the range unknown: only a threshold pointing the other way is known to be the other end
+        return r.rule == s.rule == "threshold" and r.direction != s.direction
     mid = midpoint(*span)
     below = r.high is not None and r.high <= mid and s.low is not None and s.low >= mid
     above = r.low is not None and r.low >= mid and s.high is not None and s.high <= mid

@@ -527,3 +527,27 @@ def test_two_caps_on_one_hyperparameter_within_one_setting_are_one_change(write_
     for t in summary["top_trials"]:
         cfg = t["hyperparameters"]
         assert _allowed(plan["hyperparameters"]["lr"], cfg["lr"]) and (cfg["optimizer"] == "sgd" or cfg["lr"] < cond["high"])
+
+
+def test_a_pair_whose_floor_lies_above_the_capped_range_gives_no_range_within_its_region():
+    """DeepOBS MNIST VAE: NaN above lr 0.004 caps the whole range there, and plateaus at "gradient descent and lr ≤ 1"
+    then asked for "with gradient descent, search lr above 1": a range [1, 0.004] that holds nothing."""
+    from core.next_sweep import _Planner
+    from core.records import Association, Part
+
+    summary = {"sweep": {"n_trials": 100, "hyperparameters": {
+        "lr": {"kind": "numeric", "min": 1e-4, "max": 3.98, "n_values": 40},
+        "optimizer": {"kind": "categorical", "values": ["gd", "adam"], "n_values": 2}}},
+        "associations": [], "top_trials": []}
+    planner = _Planner(summary)
+    planner.space["lr"]["high"] = 0.004  # capped by a standing NaN pattern
+    parts = [Part(hyperparameter="optimizer", rule="value", condition="optimizer = gd", lo=None, hi=None, value="gd",
+                  direction=None, closed=True, k=2, n=20),
+             Part(hyperparameter="lr", rule="threshold", condition="lr ≤ 1", lo=None, hi=1.0, value=None,
+                  direction="below", closed=True, k=3, n=40)]
+    pair = Association(id="A2", hyperparameter="optimizer", hyperparameters=["optimizer", "lr"], rule="pair",
+                       condition="optimizer = gd and lr ≤ 1", lo=None, hi=1.0, value=None, direction="below",
+                       closed=None, issue_type="plateau", k=25, n=35, rate=25 / 35, ci=None, k_rest=30, n_rest=65,
+                       rate_rest=30 / 65, risk_ratio=None, p=1e-4, log_p=-9.2, q=1e-3, trial_ids=[], parts=parts)
+    planner._avoid_pair({"id": "P7", "association_id": "A2"}, pair)
+    assert not planner.changes and not planner.conditions

@@ -118,10 +118,11 @@ def test_a_run_that_blew_up_is_not_under_trained():
     """A loss falling back after a blow-up is a recovery, not a run that wants more epochs (DeepOBS CIFAR-10: Adam
     at lr >= 0.16 diverged, and its falling tails read as "still improving, give more epochs" inside the region the
     next sweep leaves out)."""
-    issues = pd.DataFrame({"trial_id": ["t1", "t1", "t2", "t3", "t3"],
+    issues = pd.DataFrame({"trial_id": ["t1", "t1", "t2", "t3", "t3", "t4", "t4"],
                            "type": ["diverged", "still_improving", "still_improving", "nonfinite_metric",
-                                    "still_improving"],
-                           "severity": ["high", "low", "low", "high", "low"], "detail": ["", "", "", "", ""]})
+                                    "still_improving", "pruned", "still_improving"],
+                           "severity": ["high", "low", "low", "high", "low", "info", "low"], "detail": [""] * 7})
     kept = reconcile_issues(issues)
+    # t4: a pruner cut it while its loss was still falling, by design: "give it more epochs" would overrule it
     assert sorted(zip(kept["trial_id"], kept["type"])) == [("t1", "diverged"), ("t2", "still_improving"),
-                                                           ("t3", "nonfinite_metric")]
+                                                           ("t3", "nonfinite_metric"), ("t4", "pruned")]

@@ -245,6 +245,11 @@ def test_the_other_end_of_the_range_is_a_region_of_its_own_beside_a_bucket_too()
     assert is_neighbour((Region(hyperparameter="lr", rule="threshold", high=0.01),), (top,), spans)
     # without the searched span only the opposite threshold is known to be the other end
     assert is_neighbour((low,), (top,))
+    assert not is_neighbour((low,), (Region(hyperparameter="lr", rule="threshold", low=0.1585),))
+    # with it, an opposite threshold reaching past the middle is the same edge, beside a threshold as a bucket
+    reaching = Region(hyperparameter="lr", rule="threshold", high=0.05)
+    assert is_neighbour((reaching,), (Region(hyperparameter="lr", rule="threshold", low=0.1585),), spans)
+    assert is_neighbour((reaching,), (top,), spans)
     # a linear range is halved at its arithmetic middle
     first = Region(hyperparameter="dropout", rule="bucket", low=0.6, high=0.8)
     assert not is_neighbour((Region(hyperparameter="dropout", rule="threshold", high=0.2),), (first,), {"dropout": (0.0, 0.8)})

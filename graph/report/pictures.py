@@ -40,6 +40,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, PercentF
 from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
 from core.curves import CurveTable, curve_facts, held_out_loss, train_loss  # noqa: E402
+from core.domains import log_scaled  # noqa: E402
 from core.issue_types import ISSUE_TYPES, SICK_SEVERITIES, label_of  # noqa: E402
 from core.records import Association, Diagnosis, NextSweep  # noqa: E402
 from core.table import TrialTable  # noqa: E402
@@ -47,7 +48,6 @@ from core.values import format_number  # noqa: E402
 from graph.report.compose import FOLDER  # noqa: E402
 from graph.report.plot_data import (  # noqa: E402
     CATEGORY_COLOURS,
-    LOG_SPAN,
     SEVERITY_ORDER,
     PicturePlan,
     by_importance,
@@ -485,7 +485,7 @@ def curves_figure(
                 ax.annotate(f"best {format_number(float(row['best_step']))}", (row["best_step"], row["best_value"]),
                             xytext=(4, -12), textcoords="offset points", fontsize=8)
             finite = value[np.isfinite(value)]
-            if finite.size and finite.min() > 0 and finite.max() / finite.min() >= LOG_SPAN:
+            if finite.size and log_scaled(float(finite.min()), float(finite.max())):
                 _log_scale(ax, "y")
             labels = ", ".join(ISSUE_TYPES[t].short_label for t in sorted(set(types.get(trial, [])), key=SEVERITY_ORDER.get))
             ax.set_title(f"{text(trial, 18)}: " + ("best healthy trial" if is_best else text(labels, 36)), fontsize=9.5)

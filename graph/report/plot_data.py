@@ -17,13 +17,10 @@ import numpy as np
 import pandas as pd
 
 from core.curves import CurveTable
+from core.domains import log_scaled
 from core.issue_types import ISSUE_TYPES, SEVERITY_RANK, SICK_SEVERITIES, names_where
 from core.records import Diagnosis, IssueColumns
 from core.table import TrialTable
-
-LOG_SPAN = 100.0
-"""A positive range this wide (two decades) is drawn on a log axis: the rule of the buckets and the next sweep."""
-
 
 SEVERITY_ORDER = {t: i for i, t in enumerate(sorted(ISSUE_TYPES, key=lambda t: SEVERITY_RANK[ISSUE_TYPES[t].severity]))}
 """Issue type -> its place when trials are ordered by their worst issue (most severe first)."""
@@ -94,9 +91,9 @@ def isolation_data(table: TrialTable, summary: Diagnosis | dict[str, Any], hp: s
     finite_y = np.isfinite(y) & has_x
     bad_y = reported & ~np.isfinite(y) & has_x
     xs = x[has_x]
-    log_x = bool(xs.size and xs.min() > 0 and xs.max() / xs.min() >= LOG_SPAN)
+    log_x = bool(xs.size) and log_scaled(float(xs.min()), float(xs.max()))  # the buckets' and the next sweep's rule
     ys = y[finite_y]
-    log_y = bool(ys.size and ys.min() > 0 and ys.max() / ys.min() >= LOG_SPAN)
+    log_y = bool(ys.size) and log_scaled(float(ys.min()), float(ys.max()))
     high = names_where(lambda t: t.severity == "high")
     top = _focus_top(y, finite_y, finite_y & ~np.isin(code, [i for i, k in enumerate(names) if k in high]), log_y, goal)
     off = finite_y & (y > top) if top is not None else np.zeros_like(finite_y)
