@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from core.issue_types import ISSUE_TYPES, SICK_SEVERITIES, names_where
+from core.patterns import trained_count
 from core.records import INTERNED_FIELDS, ISSUE_FIELDS, IssueColumns
 
 _BARE_TOKEN = re.compile(r"(?<![\w.\-:/`])[A-Za-z0-9][\w.\-:/]*[A-Za-z0-9](?![\w`])")
@@ -343,11 +344,12 @@ def _facts(summary: dict[str, Any], trial_ids: set[str], trial_issues: TrialIssu
                 counts["any"].add(f[key])
     best = summary.get("best_trial") or {}
     scan = _scan(summary)
+    typed = _typed_pairs(summary, n_trials)
     return Facts(
         trial_ids=trial_ids,
         numbers=summary_numbers(summary, scan),
-        pairs=_pairs(summary, n_trials, affected, scan),
-        typed_pairs=_typed_pairs(summary, n_trials),
+        pairs=_pairs(summary, n_trials, affected, scan).union(*typed.values()),  # a count of a type is a count
+        typed_pairs=typed,
         counts=counts,
         params=_params(summary, scan),
         trial_issues=trial_issues,
@@ -723,11 +725,17 @@ def _pairs(summary: dict[str, Any], n_trials: Any, affected: Any, scan: _Scan) -
     return pairs
 
 
+_NEEDS_RESULT = frozenset(names_where(lambda t: t.needs_result))
+
+
 def _typed_pairs(summary: dict[str, Any], n_trials: Any) -> dict[str, set[tuple[int, int]]]:
+    """Issue type -> its ``(k, n)`` pairs: out of the sweep, out of the runs that trained (a type only they can show), regions."""
     typed: dict[str, set[tuple[int, int]]] = {}
     if isinstance(n_trials, int):
         for kind, count in (summary.get("issue_counts") or {}).items():
             typed.setdefault(kind, set()).add((int(count), n_trials))
+    for kind, k_n in _trained_pairs(summary).items():
+        typed.setdefault(kind, set()).add(k_n)
     for a in (summary.get("associations") or []) + (summary.get("patterns") or []) + (summary.get("leads") or []):
         kind, e = a.get("issue_type"), a.get("evidence") if isinstance(a.get("evidence"), dict) else a
         if not kind:
@@ -738,6 +746,21 @@ def _typed_pairs(summary: dict[str, Any], n_trials: Any) -> dict[str, set[tuple[
         for part in a.get("parts") or []:
             typed.setdefault(kind, set()).add((int(part["k"]), int(part["n"])))
     return typed
+
+
+def _trained_pairs(summary: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """Type -> ``(k, trained)`` for the types compared among the runs that trained ("2 of 9 runs that trained overfit").
+
+    ``trained`` is :func:`core.patterns.trained_count`, which reads issue rows: the
+    columns are turned into rows only when the summary counts such a type.
+    """
+    counts = {kind: int(n) for kind, n in (summary.get("issue_counts") or {}).items() if kind in _NEEDS_RESULT}
+    issues = summary.get("issues")
+    if not counts or not issues:
+        return {}
+    rows = IssueColumns.of(issues).rows() if isinstance(issues, Mapping) else issues
+    trained = trained_count(summary | {"issues": rows})
+    return {kind: (k, trained) for kind, k in counts.items()} if trained is not None else {}
 
 
 def _params(summary: dict[str, Any], scan: _Scan) -> dict[str, ParamFacts]:

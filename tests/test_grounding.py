@@ -98,7 +98,8 @@ def test_health_claims_pass_when_the_sweep_is_healthy():
 
 
 @pytest.mark.parametrize("path", [SAMPLE, EXAMPLES / "deepobs_cifar10_3c3d.csv", DATA / "deepobs_fmnist_2c2d.csv",
-                                  DATA / "deepobs_nonfinite_slice.csv", DATA / "optuna_dlp_trials.csv"])
+                                  DATA / "deepobs_nonfinite_slice.csv", DATA / "optuna_dlp_trials.csv",
+                                  DATA / "optuna" / "late_divergence.db", DATA / "mlflow" / "nested.db"])
 def test_deterministic_text_passes_its_own_grounding(path):
     """No false alarms: everything core/ writes must survive the check model text gets."""
     summary = graph.invoke({"results_path": str(path)}, context=Context(offline=True))["summary"]
@@ -298,3 +299,14 @@ def test_a_pruned_trial_may_be_called_pruned_and_healthy_but_not_something_else(
 ])
 def test_best_is_a_claim_only_about_the_best_trial(sample_facts, sentence, expected):
     assert kinds(sentence, sample_facts) == expected
+
+
+def test_a_count_among_the_runs_that_trained_is_a_count_of_its_type():
+    """MLflow nested.db: 12 runs, 3 gave no result (NaN, still running), 2 of the 9 that trained overfit."""
+    summary = graph.invoke({"results_path": str(DATA / "mlflow" / "nested.db")}, context=Context(offline=True))["summary"]
+    index = FactIndex(summary | _deterministic({k: summary[k] for k in ("patterns", "leads", "recommendations")}))
+    assert index.ground("2 of 9 runs that trained show overfitting.").problems == []
+    assert index.ground("2 of 9 runs that trained show generalisation gaps.").problems == []
+    for lie in ("3 of 9 runs that trained show overfitting.", "2 of 10 runs show overfitting.",
+                "2 of 9 runs that trained produced NaN."):  # NaN is not compared among the runs that trained
+        assert [kind for kind, _, _ in index.ground(lie).problems] == ["count"], lie
