@@ -99,3 +99,25 @@ def test_the_worker_is_forked_only_from_a_process_with_one_thread(monkeypatch):
     finally:
         stop.set()
         other.join()
+
+
+def test_ctrl_c_while_the_worker_draws_ends_it_at_once(may_fork, monkeypatch):
+    """Ctrl-C during the drawing: the worker is ended, not waited for (it would draw pictures nobody sees)."""
+    summary, table, _ = _inputs(CIFAR)
+    monkeypatch.setattr(pictures, "draw_plan", lambda plan: time.sleep(60))  # the forked worker inherits it: it sleeps
+    worker.start()
+    pid = worker._worker.pid
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    started = time.perf_counter()
+    try:
+        signal.alarm(2)
+        with pytest.raises(KeyboardInterrupt):
+            worker.draw(Diagnosis.of(summary), table, None)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert _gone(pid) and time.perf_counter() - started < 20

@@ -279,7 +279,8 @@ def test_binning_finds_the_bins_a_binary_search_finds():
 
     rng = np.random.default_rng(1)
     samples = [rng.uniform(-5, 5, 2000), 10 ** rng.uniform(-8, 3, 2000), rng.integers(1, 9, 2000).astype(float),
-               np.full(50, 3.7), 1.0 + rng.normal(0, 1e-12, 500), np.array([0.0, 1e-300, 1.0])]
+               np.full(50, 3.7), 1.0 + rng.normal(0, 1e-12, 500), np.array([0.0, 1e-300, 1.0]),
+               np.array([1e-200, 1e-5, 1.0, 1e150]), np.array([1e-10, 0.5, 2.3, 1e300])]  # spans past the largest float
     for values in samples:
         for log in (False, True):
             for n in (1, 7, 60, 90):

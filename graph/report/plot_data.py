@@ -163,8 +163,11 @@ def _bin(values: np.ndarray, edges: np.ndarray, log: bool) -> np.ndarray:
     """
     n = len(edges) - 1
     lo, hi = float(edges[0]), float(edges[-1])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scaled = np.log(values / lo) / math.log(hi / lo) if log and lo > 0 else (values - lo) / (hi - lo)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        width = hi / lo if log and lo > 0 else hi - lo
+        if not math.isfinite(width):  # a span past the largest float (1e-200 to 1e150 on a log axis): search
+            return np.clip(np.searchsorted(edges, values, side="right") - 1, 0, n - 1)
+        scaled = np.log(values / lo) / math.log(width) if log and lo > 0 else (values - lo) / width
     index = np.clip(np.nan_to_num(scaled * n), 0, n - 1).astype(np.intp)
     index -= values < edges[index]
     index += (values >= edges[index + 1]) & (index < n - 1)

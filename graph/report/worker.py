@@ -48,6 +48,12 @@ class _Worker:
                 pass
             with os.fdopen(self.results, "rb") as inp:
                 data = inp.read()
+        except BaseException:  # Ctrl-C while it draws: end it now rather than wait for the pictures nobody will see
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            raise
         finally:
             status = _reap(self.pid)
         return pickle.loads(data) if status == 0 and data else None
