@@ -154,24 +154,24 @@ def test_pictures_drawn_in_two_processes_are_the_same_bytes(monkeypatch):
 
 
 def test_pictures_never_fork_a_process_with_other_threads(monkeypatch):
-    """A notebook kernel or a server has threads of its own: a lock one holds at a fork stays held in the child."""
-    import threading
+    """A notebook kernel or a server has threads of its own: a lock one holds at a fork stays held in the child.
 
+    By default draw_pictures forks only where the drawing process may start (the one rule,
+    :func:`graph.report.worker.may_start`, tested in tests/test_picture_worker.py).
+    """
     import graph.report.pictures as pictures
 
-    monkeypatch.setattr(pictures.os, "sched_getaffinity", lambda _pid: {0, 1})
-    monkeypatch.setattr(pictures.sys, "platform", "linux")
-    with monkeypatch.context() as alone:  # the only thread (as in the command line), on two cores: it may
-        alone.setattr(threading, "active_count", lambda: 1)
-        assert pictures._may_fork()
-    stop = threading.Event()
-    other = threading.Thread(target=stop.wait, name="a kernel's heartbeat")
-    other.start()
-    try:
-        assert not pictures._may_fork()
-    finally:
-        stop.set()
-        other.join()
+    summary, table, _ = _inputs(CIFAR)
+
+    def no_fork():
+        raise AssertionError("forked")
+
+    monkeypatch.setattr(pictures, "may_start", lambda: False)
+    monkeypatch.setattr(pictures.os, "fork", no_fork)
+    assert draw_pictures(summary, table=table)  # drawn here, in one process
+    monkeypatch.setattr(pictures, "may_start", lambda: True)
+    with pytest.raises(AssertionError, match="forked"):
+        draw_pictures(summary, table=table)
 
 
 def test_text_from_the_input_cannot_start_mathtext(write_csv, tmp_path):

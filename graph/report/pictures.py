@@ -21,7 +21,6 @@ import pickle
 import signal
 import struct
 import sys
-import threading
 import zlib
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -55,6 +54,7 @@ from graph.report.plot_data import (  # noqa: E402
     picture_plan,
     worst_issue,
 )
+from graph.report.worker import may_start  # noqa: E402
 
 HEATMAP = "heatmap.png"
 ISOLATION = "isolation_{}.png"
@@ -562,7 +562,7 @@ def draw_plan(plan: PicturePlan, *, processes: int | None = None) -> list[tuple[
         jobs.append((_link(ISOLATION.format(i), f"Isolation plot of {hp}", "isolation") | {"hyperparameter": hp},
                      build, 1))
     if processes is None:
-        processes = 2 if _may_fork() else 1
+        processes = 2 if may_start() else 1  # the drawing process's rule: never fork a process with threads
     builders = [build for _, build, _ in jobs]
     pngs = (_drawn_in_two(builders, [cost for _, _, cost in jobs]) if processes > 1 and len(jobs) > 1
             else [_drawn(build) for build in builders])
@@ -576,16 +576,6 @@ def _link(name: str, title: str, section: str) -> dict[str, str]:
 def _drawn(build: Callable[[], Figure | None]) -> bytes | None:
     fig = build()
     return None if fig is None else _png(fig)
-
-
-def _may_fork() -> bool:
-    """Whether :func:`draw_pictures` may fork by default: Linux, two usable cores, and no thread but this one.
-
-    A process with other threads (a notebook kernel's, a server's workers) is never
-    forked: a lock another thread holds at the fork stays held in the child forever.
-    """
-    return (sys.platform == "linux" and threading.current_thread() is threading.main_thread()
-            and threading.active_count() == 1 and len(os.sched_getaffinity(0)) >= 2)
 
 
 def _drawn_in_two(builders: list[Callable[[], Figure | None]], costs: list[int]) -> list[bytes | None]:
