@@ -302,9 +302,9 @@ def find_by_design(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any]
     hidden failures and are not counted here.
     """
     status = table.status.to_numpy()
-    early = text_matches(table.status_raw, EARLY_STOP)
+    early = early_stopped(table)
     failed = table.flagged(issues[issues["type"].isin(["nonfinite_metric", "status_mismatch"])])  # the loss went NaN
-    groups = (("early-stopped", (status == "pruned") & early), ("pruned by the tuner", (status == "pruned") & ~early),
+    groups = (("early-stopped", early), ("pruned by the tuner", (status == "pruned") & ~early),
               ("cut by a time budget", status == "timeout"))
     counts = {name: mask & ~failed for name, mask in groups}
     stopped = np.logical_or.reduce([mask for mask in counts.values()])
@@ -356,6 +356,11 @@ def find_abandoned(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any]
     }]
 
 
+def early_stopped(table: TrialTable) -> np.ndarray:
+    """Trials stopped early on purpose by early stopping (status ``pruned``, the status word says early stop)."""
+    return (table.status.to_numpy() == "pruned") & text_matches(table.status_raw, EARLY_STOP)
+
+
 def is_abandoned(status_raw: pd.Series) -> np.ndarray:
     """Where the status word is ``abandoned`` (what the readers write for a run whose worker stopped)."""
     return text_matches(status_raw, _ABANDONED)
@@ -370,7 +375,7 @@ _ABANDONED = re.compile(r"^\s*abandoned\s*$", re.IGNORECASE)
 _ABANDONED_DETAIL = re.compile(r"^status\W+abandoned\b", re.IGNORECASE)
 
 
-def abandoned_advice(f: Finding, fmt: str, ids: str) -> str:
+def abandoned_advice(fmt: str, ids: str) -> str:
     """The recommendation of an ``abandoned`` finding; ``fmt`` is the input's format (``optuna-sqlite``...).
 
     Optuna's fix is named where the sweep is an Optuna study (names checked against optuna

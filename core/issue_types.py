@@ -299,10 +299,15 @@ def label_of(name: str) -> str:
     return entry.label if entry else name
 
 
+def agree(name: str, singular: str, plural: str) -> str:
+    """The verb form that agrees with a type's label: ``singular`` after a mass noun ("overfitting"), else ``plural``."""
+    entry = ISSUE_TYPES.get(name)
+    return singular if entry and entry.mass_noun else plural
+
+
 def concentrate(name: str) -> str:
     """"failed runs concentrate", "overfitting concentrates": the type's label with the verb agreeing."""
-    entry = ISSUE_TYPES.get(name)
-    return f"{label_of(name)} {'concentrates' if entry and entry.mass_noun else 'concentrate'}"
+    return f"{label_of(name)} {agree(name, 'concentrates', 'concentrate')}"
 
 
 def names_where(test: Callable[[IssueType], bool]) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.findings import abandoned_advice, is_abandoned_detail
-from core.issue_types import ISSUE_TYPES, SEVERITY_RANK, concentrate, label_of, names_where
+from core.issue_types import ISSUE_TYPES, SEVERITY_RANK, agree, concentrate, label_of, names_where
 from core.records import Association, Evidence, Part, Pattern, Region
 from core.regions import holds, past, short_of
 from core.stats import fisher_greater, wilson_interval
@@ -428,6 +428,13 @@ def _fold(p: Pattern, folded: list[Association], holding: dict[str, list[dict[st
     p.extra["folds"] = [a.id for a in folded]
 
 
+def _id_text(ids: list[str], n: int, max_ids: int) -> str:
+    """``trials `a`, `b` and 3 more``: the first ``max_ids`` of ``ids``, of ``n`` in all."""
+    shown = ids[:max_ids]
+    more = f" and {n - len(shown)} more" if n > len(shown) else ""
+    return ("trial " if n == 1 else "trials ") + ", ".join(f"`{i}`" for i in shown) + more
+
+
 def _top_text(trials: list[dict[str, Any]], max_ids: int = 5) -> str:
     """``top-ranked trials t3 (rank 3), t9 (rank 9)``."""
     shown = ", ".join(f"{t['trial_id']} (rank {t['rank']})" for t in trials[:max_ids])
@@ -788,8 +795,9 @@ def rare_even_there(a: Association) -> bool:
     same 3 diverged runs of 3,000), and leaving one out changes the next sweep for a
     handful of runs. Rerunning them says more. The same low rate over many runs (132 of
     1,936) is a mechanism that many runs show: that region is left out as any other (a
-    region holding top trials never is). The rule reads counts and a rate, not a
-    confidence bound, so a larger sweep of the same rate does not turn it the other way.
+    region holding top trials never is). The rule reads a count and a rate, not a
+    confidence bound: a larger sweep of the same rate holds more affected runs, so it
+    may turn "keep" into "leave out" (more evidence), never the other way.
     """
     return ISSUE_TYPES[a.issue_type].avoidable and 0 < a.k <= HANDFUL and a.rate < RARE_RATE
 
@@ -800,7 +808,7 @@ def recommend(a: Association) -> str:
     label = label_of(kind)
     if rare_even_there(a):
         those = "that configuration" if a.k == 1 else f"those {a.k} configurations"
-        return (f"Keep {cond} in the next sweep: {label} {'is' if ISSUE_TYPES[kind].mass_noun else 'are'} rare there "
+        return (f"Keep {cond} in the next sweep: {label} {agree(kind, 'is', 'are')} rare there "
                 f"({a.k} of its {a.n} runs, {format_rate(a.rate)}), too few runs to tell which region is the cause (a "
                 f"handful fits several regions at once). Rerun {those} with another seed: a failure that does not "
                 "repeat was noise; one that does is a narrow cause to read in their logs.")
@@ -886,8 +894,7 @@ def recommend_all(
         if kind in explained or not ids:
             continue
         shown = ids[:max_ids]
-        more = f" and {len(ids) - len(shown)} more" if len(ids) > len(shown) else ""
-        id_text = ("trial " if len(shown) == 1 else "trials ") + ", ".join(f"`{i}`" for i in shown) + more
+        id_text = _id_text(ids, len(ids), max_ids)
         advice = (ISSUE_TYPES[kind].returned_advice if returned else "") or ISSUE_TYPES[kind].advice
         evidence = f"{_trials(len(ids))} with {ISSUE_TYPES[kind].label}, no hyperparameter pattern"
         if kind in _NEEDS_RESULT and trained is not None:
@@ -1026,10 +1033,7 @@ def _finding_advice(f: dict[str, Any], max_ids: int, patterns: list[dict[str, An
                 f"sits at the {'lowest' if f['side'] == 'low' else 'highest'} value searched, so the optimum "
                 f"may lie outside it.")
     elif f["kind"] == "abandoned":
-        shown = f["trial_ids"][:max_ids]
-        more = f" and {f['n_trials'] - len(shown)} more" if f["n_trials"] > len(shown) else ""
-        text = abandoned_advice(f, fmt, ("trial " if f["n_trials"] == 1 else "trials ")
-                                + ", ".join(f"`{i}`" for i in shown) + more)
+        text = abandoned_advice(fmt, _id_text(f["trial_ids"], f["n_trials"], max_ids))
     elif f["kind"] == "seed_instability":
         text = ("Run more seeds of unstable configurations like this one before trusting any single run, "
                 "and prefer settings whose seeds agree (a lower learning rate or gradient clipping "

@@ -582,9 +582,7 @@ class IssueColumns(Sequence[Issue]):
                 epoch[i] = e
         except (KeyError, IndexError, TypeError) as exc:
             raise ValueError(f"issues: not the columns of IssueColumns.to_state ({type(exc).__name__}: {exc})") from None
-        if any(len(c) != len(epoch) for c in columns.values()):
-            raise ValueError("issues: columns of different lengths")
-        return cls(**columns, epoch=epoch)
+        return cls(**columns, epoch=epoch)  # __post_init__ checks the columns' lengths
 
 
 def with_issue_columns(summary: dict[str, Any]) -> dict[str, Any]:

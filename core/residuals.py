@@ -75,16 +75,12 @@ def residual_associations(
     if issues.empty:
         return []
     standing = standing_associations(associations, alpha=alpha, min_support=min_support, top=top)
-    kinds = issues["type"].to_numpy()
-    rows = (issues["row"].to_numpy(dtype=np.int64) if "row" in issues.columns
-            else pd.Index(table.ids.to_numpy()).get_indexer(issues["trial_id"]))
     masks = {}
     for kind, firsts in standing.items():
         mask = np.zeros(len(table), dtype=bool)
         for a in firsts:
             mask |= rows_in(table, a.regions)
-        affected = np.unique(rows[(kinds == kind) & (rows >= 0)])
-        if np.count_nonzero(~mask[affected]) >= min_support:
+        if np.count_nonzero(table.flagged(issues[issues["type"] == kind]) & ~mask) >= min_support:
             masks[kind] = mask
     if not masks:
         return []

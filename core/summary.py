@@ -34,7 +34,7 @@ from core.detectors import (
     order_issues,
     reconcile_issues,
 )
-from core.findings import EARLY_STOP, find_sweep_findings
+from core.findings import early_stopped, find_sweep_findings
 from core.issue_types import ISSUE_TYPES, SEVERITY_RANK, SICK_SEVERITIES
 from core.loading import RawTable
 from core.records import (
@@ -51,7 +51,6 @@ from core.records import (
 from core.residuals import residual_associations
 from core.roles import ColumnRoles, role_notes
 from core.table import TrialTable, build_trial_table
-from core.values import text_matches
 
 _MAX_LISTED = 1000  # categorical values listed per hyperparameter
 _GRID_VALUES = 10  # a numeric hyperparameter with at most this many values, each tried 3 times on average, is a grid
@@ -286,9 +285,7 @@ def finished_rows(table: TrialTable) -> np.ndarray:
     patience ("early_stopped") and time limits are how a trial ends, by design, and
     their trials are judged by what they reached.
     """
-    status = table.status.to_numpy()
-    raw = text_matches(table.status_raw, EARLY_STOP)
-    return np.isin(status, ["completed", "unknown", "timeout"]) | ((status == "pruned") & raw)
+    return np.isin(table.status.to_numpy(), ["completed", "unknown", "timeout"]) | early_stopped(table)
 
 
 TOP_K = 10
