@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from core.findings import abandoned_advice
+from core.next_sweep import plan_next_sweep
 from core.patterns import analyze_patterns, recommend_all
 from core.roles import infer_roles
 from core.sources import read_sweep
@@ -82,7 +83,8 @@ def test_the_status_is_rewritten_by_position_whatever_the_index():
     [("RUNNING", 0, None), ("RUNNING", 1, None), ("WAITING", None, None)],  # all running: no median
     [("RUNNING", 0, None)] + [("COMPLETE", None, None)] * 5,  # finished, but no time known
     [("RUNNING", 0, None), ("FAIL", 500, 400)] * 3,  # an end before its start is no duration
-], ids=["all-running", "no-times", "end-before-start"])
+    [("RUNNING", 0, None), ("COMPLETE", 500, 400)] * 3,  # ... on a run that would bound the others, too
+], ids=["all-running", "no-times", "end-before-start", "completed-end-before-start"])
 def test_no_finished_trial_of_known_duration_marks_nothing(rows):
     states, notes = _mark(rows)
     assert "ABANDONED" not in states and notes == []
@@ -97,6 +99,11 @@ def test_missing_and_unreadable_times_are_missing_not_a_reason():
     frame.loc[len(_finished()), "start"] = "NaT"  # a running trial with no start: cannot tell
     assert mark_abandoned(frame, "state", "start", "<t>", end="end") == []
     assert list(frame["state"][-2:]) == ["RUNNING", "WAITING"]
+    # the readable rows still bound the others: a run with a readable start long before the last end is abandoned
+    frame = pd.concat([frame, pd.DataFrame([{"state": "RUNNING", "start": _at(5), "end": None}], dtype=object)],
+                      ignore_index=True)
+    assert len(mark_abandoned(frame, "state", "start", "<t>", end="end")) == 1
+    assert list(frame["state"][-3:]) == ["RUNNING", "WAITING", "ABANDONED"]
 
 
 def test_times_at_the_ends_of_the_calendar_and_absurd_runtimes_are_read_without_an_error():
@@ -176,6 +183,9 @@ def test_the_real_dlp_study_first_four_trials_are_abandoned_not_a_killed_pattern
     assert not any("scheduler" in r["text"] or "Re-run this report" in r["text"] for r in summary["recommendations"])
     plan = summary.get("next_sweep") or {}
     assert "killed" not in str(plan) and "running" not in str(plan.get("constraints", ""))
+    plan = plan_next_sweep(summary)  # the summary above has no plan of its own: make one
+    assert isinstance(plan["changes"], list) and "killed" not in str(plan)
+    assert not any({"0", "1", "2", "3"} & set(c.get("trial_ids") or []) for c in plan["changes"])
 
 
 def _study_csv(tmp_path, abandoned_region: bool) -> pd.DataFrame:
@@ -222,8 +232,8 @@ def test_a_genuine_failure_pattern_still_appears_beside_abandoned_trials(tmp_pat
 def test_the_optuna_fix_is_named_only_for_an_optuna_study():
     finding = {"id": "F1", "kind": "abandoned", "title": "2 of 9 trials were left running by a worker that stopped",
                "n_trials": 2, "trial_ids": ["a", "b"]}
-    assert "RetryHeartbeatStaleTrialCallback" not in abandoned_advice(finding, "mlflow-csv", "trials `a`, `b`")
-    assert "RetryHeartbeatStaleTrialCallback" in abandoned_advice(finding, "optuna-sqlite", "trials `a`, `b`")
+    assert "RetryHeartbeatStaleTrialCallback" not in abandoned_advice("mlflow-csv", "trials `a`, `b`")
+    assert "RetryHeartbeatStaleTrialCallback" in abandoned_advice("optuna-sqlite", "trials `a`, `b`")
     summary = {"sweep": {"n_trials": 9, "format": "mlflow-store"}, "findings": [finding], "issues": [
         {"trial_id": "a", "type": "running", "detail": "status 'ABANDONED'"},
         {"trial_id": "b", "type": "running", "detail": "status 'abandoned'"},
