@@ -119,7 +119,7 @@ def _n_beyond(sorted_x: np.ndarray, cuts: np.ndarray, direction: str) -> np.ndar
 
 
 @dataclass
-class _Coded:
+class Coded:
     """One hyperparameter, coded once for every count.
 
     ``codes`` holds the index of each trial's region in ``groups`` (-1 for none), and
@@ -137,7 +137,7 @@ class _Coded:
     kept: np.ndarray | None = field(default=None, repr=False)
     """The trials counted (:meth:`within`), None for all: ``x`` stays the sweep's and is read through :meth:`values`."""
 
-    def within(self, keep: np.ndarray) -> _Coded:
+    def within(self, keep: np.ndarray) -> Coded:
         """The hyperparameter over the trials ``keep`` marks; any other trial is treated as one that left it unset.
 
         The regions stay the sweep's; their sizes and the threshold cuts are counted over
@@ -148,9 +148,9 @@ class _Coded:
         codes = np.where(keep, self.codes, -1).astype(self.codes.dtype, copy=False)
         n = np.bincount(codes[codes >= 0], minlength=len(self.groups))
         if self.x is None or self.order is None:
-            return _Coded(self.name, self.groups, codes, n)
+            return Coded(self.name, self.groups, codes, n)
         order = self.order[keep[self.order]]
-        return _Coded(self.name, self.groups, codes, n, self.x, order, _Cuts.of(self.x[order]), keep)
+        return Coded(self.name, self.groups, codes, n, self.x, order, _Cuts.of(self.x[order]), keep)
 
     def values(self, rows: np.ndarray) -> np.ndarray:
         """The values of ``rows`` (numeric only), NaN for a trial this population leaves out."""
@@ -185,6 +185,7 @@ def associate_issues(
     pairs: bool = True,
     protect: np.ndarray | None = None,
     left_out: Mapping[str, np.ndarray] | None = None,
+    coded: list[Coded] | None = None,
 ) -> list[Association]:
     """Issue counts and tests per hyperparameter region and issue type.
 
@@ -219,6 +220,10 @@ def associate_issues(
         types are tested, each among the trials its mask leaves in (a trial left out is
         compared in no population, as a trial still running), and the
         Benjamini-Hochberg correction runs over these tests alone.
+    coded : list, optional
+        The table's hyperparameters as :func:`code_hyperparameters` codes them (with the
+        same ``max_buckets``), when the caller already has them: the first and second
+        looks count over one coding.
 
     Returns
     -------
@@ -249,14 +254,14 @@ def associate_issues(
     ]
     for f in all_flags:
         f.k_total = len(f.rows)
-    coded = [c for c in (_code(hp, table.hyperparameters[hp], max_buckets) for hp in table.hyperparameters.columns) if c]
+    coded = code_hyperparameters(table, max_buckets) if coded is None else coded
 
     results: list[_Draft] = []
     untested: list[_Untested] = []
     protected = np.asarray(protect if protect is not None else [], dtype=np.int64)
     read = rule_inputs(table)
 
-    def testable(f: _Flags, *cs: _Coded) -> bool:
+    def testable(f: _Flags, *cs: Coded) -> bool:
         return not any(c.name in read.get(f.kind, ()) for c in cs)
 
     runs = [(None, all_flags)] if left_out is None else [
@@ -278,7 +283,7 @@ def associate_issues(
     return _tested(results, untested + unlisted)
 
 
-def _pairs(coded: list[_Coded], frequent: list[_Flags], testable: Callable[..., bool], ids: np.ndarray,
+def _pairs(coded: list[Coded], frequent: list[_Flags], testable: Callable[..., bool], ids: np.ndarray,
            max_ids: int, min_support: int) -> tuple[list[_Draft], list[_Untested]]:
     """Every pair of regions of two hyperparameters, and every conditional threshold, for the ``frequent`` types."""
     unpaired = names_where(lambda t: not t.pairable)
@@ -314,8 +319,8 @@ _NO_RESULT = names_where(lambda t: t.no_result)
 _NO_OUTCOME = names_where(lambda t: t.no_outcome)
 
 
-def _populations(coded: list[_Coded], flags: list[_Flags], issue_rows: np.ndarray, kinds: np.ndarray,
-                 n_trials: int, left_out: np.ndarray | None = None) -> Iterator[tuple[list[_Coded], list[_Flags]]]:
+def _populations(coded: list[Coded], flags: list[_Flags], issue_rows: np.ndarray, kinds: np.ndarray,
+                 n_trials: int, left_out: np.ndarray | None = None) -> Iterator[tuple[list[Coded], list[_Flags]]]:
     """The trials each issue type is compared among: the hyperparameters and flags counted over them.
 
     A trial with no outcome yet (:attr:`~core.issue_types.IssueType.no_outcome`: still
@@ -361,7 +366,7 @@ _MORE_BUDGET_NEVER_CAUSES = ("no_learning",)
 
 
 def _no_more_budget_causes(drafts: list[_Draft], table: TrialTable,
-                           coded: list[_Coded]) -> tuple[list[_Draft], list[_Untested]]:
+                           coded: list[Coded]) -> tuple[list[_Draft], list[_Untested]]:
     """Drafts that blame a larger planned budget for a network that learned nothing, set apart.
 
     A run given more epochs passes through what a shorter run reached, so "no learning
@@ -454,7 +459,7 @@ def _draft(f: _Flags, regions: tuple[Region, ...], k: int, n: int, trial_rows: n
                   [str(t) for t in ids[trial_rows[:max_ids]]], n_tried, part_counts)
 
 
-def _marginals(c: _Coded, f: _Flags, ids: np.ndarray, max_ids: int,
+def _marginals(c: Coded, f: _Flags, ids: np.ndarray, max_ids: int,
                protected: np.ndarray | None = None) -> list[_Draft]:
     """Every region of one hyperparameter, and its best thresholds, for one issue type.
 
@@ -505,7 +510,7 @@ def _nudged(x: np.ndarray, direction: str, rtol: float = SAME_VALUE_RTOL) -> np.
     return x + step if direction == "above" else x - step
 
 
-def _pair_cells(a: _Coded, b: _Coded, n_cell: np.ndarray, f: _Flags, ids: np.ndarray, max_ids: int,
+def _pair_cells(a: Coded, b: Coded, n_cell: np.ndarray, f: _Flags, ids: np.ndarray, max_ids: int,
                 min_support: int) -> tuple[list[_Draft], list[_Untested]]:
     """Test every cell (region of ``a``) x (region of ``b``) for one issue type.
 
@@ -534,7 +539,7 @@ def _pair_cells(a: _Coded, b: _Coded, n_cell: np.ndarray, f: _Flags, ids: np.nda
     return listed, unlisted
 
 
-def _conditional_thresholds(a: _Coded, b: _Coded, strata: list[tuple[int, _Cuts]], f: _Flags, ids: np.ndarray,
+def _conditional_thresholds(a: Coded, b: Coded, strata: list[tuple[int, _Cuts]], f: _Flags, ids: np.ndarray,
                             max_ids: int, min_support: int) -> tuple[list[_Draft], list[_Untested]]:
     """Within each value of ``a`` (``optimizer = adam``), the best threshold of numeric ``b``.
 
@@ -573,7 +578,7 @@ def _conditional_thresholds(a: _Coded, b: _Coded, strata: list[tuple[int, _Cuts]
     return listed, unlisted
 
 
-def _sorted_within(codes: np.ndarray, b: _Coded, values: list[int]) -> list[np.ndarray]:
+def _sorted_within(codes: np.ndarray, b: Coded, values: list[int]) -> list[np.ndarray]:
     """For each region index in ``values``, the ascending finite values of ``b`` in the trials ``codes`` puts there.
 
     One stable sort of the codes in ``b``'s order (a radix sort: the codes are small
@@ -607,11 +612,16 @@ def _first_rows(size: int, keep: Callable[[np.ndarray], np.ndarray], limit: int)
     return np.concatenate(found)[:limit] if found else np.arange(0)
 
 
-def _code(hp: str, values: pd.Series, max_buckets: int) -> _Coded | None:
+def code_hyperparameters(table: TrialTable, max_buckets: int = 5) -> list[Coded]:
+    """Every hyperparameter of ``table`` with two regions or more, coded once for every count (see :func:`_code`)."""
+    return [c for c in (_code(hp, table.hyperparameters[hp], max_buckets) for hp in table.hyperparameters.columns) if c]
+
+
+def _code(hp: str, values: pd.Series, max_buckets: int) -> Coded | None:
     """Regions of one hyperparameter (disjoint: values or buckets) and, if numeric, its sort order and cuts.
 
     Region codes take a byte per trial and the order four (while row numbers fit): at a
-    million trials each coded hyperparameter and each population of it (:meth:`_Coded.within`)
+    million trials each coded hyperparameter and each population of it (:meth:`Coded.within`)
     is a few MB, not 16 per array.
     """
     if values.dtype == object:
@@ -624,7 +634,7 @@ def _code(hp: str, values: pd.Series, max_buckets: int) -> _Coded | None:
         remap[keep] = np.arange(len(keep))
         groups = [Region(hyperparameter=hp, rule="value", value=str(names[u])) for u in keep]
         codes = remap[codes]
-        return _Coded(hp, groups, codes, np.bincount(codes[codes >= 0], minlength=len(groups)))
+        return Coded(hp, groups, codes, np.bincount(codes[codes >= 0], minlength=len(groups)))
     x = values.to_numpy(dtype=float)
     rows = np.flatnonzero(np.isfinite(x)).astype(_row_type(len(x)), copy=False)
     order = rows[np.argsort(x[rows])]
@@ -642,7 +652,7 @@ def _code(hp: str, values: pd.Series, max_buckets: int) -> _Coded | None:
                   for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:]))]
         codes = np.full(len(x), -1, dtype=_code_type(len(groups)))
         codes[rows] = np.clip(np.searchsorted(edges, x[rows], side="right") - 1, 0, len(groups) - 1)
-    return _Coded(hp, groups, codes, np.bincount(codes[codes >= 0], minlength=len(groups)), x, order,
+    return Coded(hp, groups, codes, np.bincount(codes[codes >= 0], minlength=len(groups)), x, order,
                   _Cuts.of(sorted_x))
 
 

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.associations import associate_issues
+from core.associations import Coded, associate_issues
 from core.domains import midpoint
 from core.patterns import standing_associations
 from core.records import SAME_VALUE_RTOL, Association, Region
@@ -45,6 +45,7 @@ def residual_associations(
     alpha: float = 0.05,
     min_support: int = 3,
     max_ids: int = 20,
+    coded: list[Coded] | None = None,
 ) -> list[Association]:
     """The associations of the second look, numbered after ``associations``, each with ``outside`` set.
 
@@ -61,6 +62,9 @@ def residual_associations(
     alpha, min_support : float, int
         The analysis' settings the standing patterns are chosen with. An issue type with
         fewer than ``min_support`` affected trials outside its patterns is not looked at.
+    coded : list, optional
+        The first pass's coding of the hyperparameters
+        (:func:`core.associations.code_hyperparameters`), counted over again.
 
     Returns
     -------
@@ -84,7 +88,8 @@ def residual_associations(
             masks[kind] = mask
     if not masks:
         return []
-    found = associate_issues(table, issues, max_ids=max_ids, min_support=min_support, protect=protect, left_out=masks)
+    found = associate_issues(table, issues, max_ids=max_ids, min_support=min_support, protect=protect, left_out=masks,
+                             coded=coded)
     spans = {hp: (e.min, e.max) for hp, e in table.extents().items() if e.n_finite}
     found = [a for a in found if not any(is_neighbour(a.regions, f.regions, spans) for f in standing[a.issue_type])]
     # only an issue type where a second cause may stand is kept: the others' tests say nothing new

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.associations import associate_issues
+from core.associations import associate_issues, code_hyperparameters
 from core.curves import (
     CurveTable,
     CurveThresholds,
@@ -108,9 +108,7 @@ def analyze_sweep(
         curve_summary["thresholds"] = curve_thresholds.to_dict()
     ranking = rank_trials(table, disqualified(table, issues))
     top_rows = table.rows_of([t["trial_id"] for t in ranking[1]])
-    associations = associate_issues(table, issues, protect=top_rows)
-    associations += residual_associations(table, issues, associations, ranking[1], protect=top_rows, alpha=alpha,
-                                          min_support=min_support)
+    associations = both_looks(table, issues, ranking[1], top_rows, alpha, min_support)
     summary = build_summary(raw, table, issues, associations, thresholds, ranking, issue_columns_form,
                             search_space=search_space)
     if curve_summary is not None:
@@ -119,6 +117,18 @@ def analyze_sweep(
     if search_space:
         summary["search_space"] = search_space
     return summary
+
+
+def both_looks(table: TrialTable, issues: pd.DataFrame, top: list[dict[str, Any]], top_rows: np.ndarray,
+               alpha: float, min_support: int) -> list[Association]:
+    """The first pass's associations and the second look's after them, both counted over one coding of the hyperparameters.
+
+    The coding (a few MB per hyperparameter at a million trials) is let go on return.
+    """
+    coded = code_hyperparameters(table)
+    associations = associate_issues(table, issues, protect=top_rows, coded=coded)
+    return associations + residual_associations(table, issues, associations, top, protect=top_rows, alpha=alpha,
+                                                min_support=min_support, coded=coded)
 
 
 def merge_curve_issues(
