@@ -27,13 +27,12 @@ import pandas as pd
 
 from core.detectors import regularisers
 from core.domains import log_scaled
-from core.issue_types import names_where
+from core.issue_types import AVOIDABLE, NEEDS_RESULT, NO_OUTCOME, NO_RESULT, names_where
 from core.records import SAME_VALUE_RTOL, Association, Part, Region
 from core.stats import bh_qvalues, fisher_greater, log_fisher_greater, wilson_intervals
 from core.table import TrialTable
 
 _MAX_CUTS = 64
-_AVOIDABLE = names_where(lambda t: t.avoidable)
 _MAX_VALUES = 20
 
 
@@ -314,11 +313,6 @@ def _pairs(coded: list[Coded], frequent: list[_Flags], testable: Callable[..., b
     return results, untested
 
 
-_NEEDS_RESULT = names_where(lambda t: t.needs_result)
-_NO_RESULT = names_where(lambda t: t.no_result)
-_NO_OUTCOME = names_where(lambda t: t.no_outcome)
-
-
 def _populations(coded: list[Coded], flags: list[_Flags], issue_rows: np.ndarray, kinds: np.ndarray,
                  n_trials: int, left_out: np.ndarray | None = None) -> Iterator[tuple[list[Coded], list[_Flags]]]:
     """The trials each issue type is compared among: the hyperparameters and flags counted over them.
@@ -348,11 +342,11 @@ def _populations(coded: list[Coded], flags: list[_Flags], issue_rows: np.ndarray
         return [_Flags(f.kind, f.rows[kept[f.rows]], int(np.count_nonzero(kept[f.rows])), int(np.count_nonzero(kept)))
                 for f in kinds_here]
 
-    unfinished = marked(_NO_OUTCOME) if left_out is None else marked(_NO_OUTCOME) | left_out
-    flags = [f for f in flags if f.kind not in _NO_OUTCOME]
-    without = marked(_NO_RESULT) | unfinished
-    needing = [f for f in flags if f.kind in _NEEDS_RESULT]
-    others = [f for f in flags if f.kind not in _NEEDS_RESULT]
+    unfinished = marked(NO_OUTCOME) if left_out is None else marked(NO_OUTCOME) | left_out
+    flags = [f for f in flags if f.kind not in NO_OUTCOME]
+    without = marked(NO_RESULT) | unfinished
+    needing = [f for f in flags if f.kind in NEEDS_RESULT]
+    others = [f for f in flags if f.kind not in NEEDS_RESULT]
     if not unfinished.any() and (not without.any() or not needing):
         yield coded, flags
         return
@@ -488,7 +482,7 @@ def _marginals(c: Coded, f: _Flags, ids: np.ndarray, max_ids: int,
         firsts = _best_thresholds(c.name, f, [(c.cuts, flagged_sorted, direction) for direction in directions])
         for direction, (region, tried, k_cut, n_cut, beyond) in zip(directions, firsts):
             out.append(_draft(f, (region,), k_cut, n_cut, f.rows[beyond(xf)], ids, max_ids, tried))
-            if not len(kept) or f.kind not in _AVOIDABLE or not beyond(_nudged(kept, direction)).any():
+            if not len(kept) or f.kind not in AVOIDABLE or not beyond(_nudged(kept, direction)).any():
                 continue
             # one grid value written two ways is one value: the narrower cut lies past both
             edge = _nudged(np.array([kept.max() if direction == "above" else kept.min()]), direction)

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from core.issue_types import ISSUE_TYPES, emits, names_where
+from core.issue_types import ISSUE_TYPES, NEEDS_RESULT, NO_RESULT, emits, names_where
 from core.roles import canonical, is_classification_accuracy, is_regression_loss, is_running_best, tokens
 from core.table import TrialTable
 from core.values import describe_value, format_number
@@ -986,8 +986,8 @@ def reconcile_issues(issues: pd.DataFrame) -> pd.DataFrame:
         issues = issues.groupby(["trial_id", "type"], sort=False, as_index=False).agg(how)
     kinds = issues["type"]
     overfit = issues["trial_id"].isin(issues.loc[kinds == "overfitting", "trial_id"])
-    unstable = issues["trial_id"].isin(issues.loc[kinds.isin(names_where(lambda t: t.no_result)), "trial_id"])
-    explained = names_where(lambda t: t.needs_result)
+    unstable = issues["trial_id"].isin(issues.loc[kinds.isin(NO_RESULT), "trial_id"])
+    explained = NEEDS_RESULT
     blew_up = ["diverged", "nonfinite_metric"]
     stalled = (kinds == "no_learning") & issues["trial_id"].isin(issues.loc[kinds.isin(blew_up), "trial_id"])
     if stalled.any():

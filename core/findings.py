@@ -26,7 +26,7 @@ import pandas as pd
 
 from core.detectors import NONFINITE_TEXT
 from core.domains import at_natural_edge
-from core.issue_types import names_where
+from core.issue_types import NO_OUTCOME, NO_RESULT
 from core.stats import wilson_interval
 from core.table import TrialTable
 from core.values import format_number, format_rate, text_matches
@@ -34,10 +34,6 @@ from core.values import format_number, format_rate, text_matches
 Finding = dict[str, Any]
 Space = dict[str, dict[str, Any]] | None
 """The declared search space (the summary's ``search_space``), when the input has one."""
-INFEASIBLE_TYPES = names_where(lambda t: t.no_result)
-"""Issue types after which a trial gave no usable result."""
-NO_OUTCOME_TYPES = names_where(lambda t: t.no_outcome)
-"""Issue types of a trial with no outcome yet (still running, waiting, abandoned)."""
 
 EARLY_STOP = re.compile(r"early|stop", re.IGNORECASE)  # a status word saying the run was stopped early
 _EXCEPTION = re.compile(r"\b([A-Z][A-Za-z0-9_]*(?:Error|Exception|Exit|Interrupt|Warning|Fault))\b")
@@ -131,13 +127,13 @@ def _where_it_happens(table: TrialTable, rows: Any, alpha: float = 0.05) -> dict
 
 def find_infeasible_fraction(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any] | None, space: Space = None,
                              max_ids: int = 20) -> list[Finding]:
-    """The share of trials that produced no usable result (see :data:`INFEASIBLE_TYPES`).
+    """The share of trials that produced no usable result (see :data:`core.issue_types.NO_RESULT`).
 
     Counted among the trials with an outcome: one still running, waiting or abandoned
-    (:data:`NO_OUTCOME_TYPES`) is neither usable nor not, so it is left out of both counts.
+    (:data:`core.issue_types.NO_OUTCOME`) is neither usable nor not, so it is left out of both counts.
     """
-    pending = issues.loc[issues["type"].isin(NO_OUTCOME_TYPES), "trial_id"].unique()
-    infeasible = issues[issues["type"].isin(INFEASIBLE_TYPES) & ~issues["trial_id"].isin(pending)]
+    pending = issues.loc[issues["type"].isin(NO_OUTCOME), "trial_id"].unique()
+    infeasible = issues[issues["type"].isin(NO_RESULT) & ~issues["trial_id"].isin(pending)]
     bad = infeasible["trial_id"].unique()
     n, k = len(table) - len(pending), len(bad)
     if k == 0 or n <= 0:
@@ -231,7 +227,7 @@ def find_seed_instability(table: TrialTable, issues: pd.DataFrame, best: dict[st
 
     Trials with identical hyperparameters form a configuration. It is unstable when at
     least one of its runs failed or went non-finite/diverged/dead (see
-    ``INFEASIBLE_TYPES``) and at least one finished healthy, or when the spread of its
+    ``NO_RESULT``) and at least one finished healthy, or when the spread of its
     main metric across runs (max - min) exceeds the interquartile range of that
     metric across the configurations' medians. The ``max_findings`` configurations
     whose seeds disagree most are reported (failures beside healthy runs first, the
@@ -244,7 +240,7 @@ def find_seed_instability(table: TrialTable, issues: pd.DataFrame, best: dict[st
     key = pd.util.hash_pandas_object(config, index=False).to_numpy()
     frame = pd.DataFrame({
         "key": key,
-        "bad": table.flagged(issues[issues["type"].isin(INFEASIBLE_TYPES)]),
+        "bad": table.flagged(issues[issues["type"].isin(NO_RESULT)]),
     })
     metric, values = _main_metric(table)
     frame["value"] = values.to_numpy(dtype=float)

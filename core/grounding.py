@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.issue_types import ISSUE_TYPES, SICK_SEVERITIES, names_where
+from core.issue_types import ISSUE_TYPES, NEEDS_RESULT, SICK_SEVERITIES, names_where
 from core.patterns import trained_count
 from core.records import INTERNED_FIELDS, ISSUE_FIELDS, IssueColumns
 
@@ -725,9 +725,6 @@ def _pairs(summary: dict[str, Any], n_trials: Any, affected: Any, scan: _Scan) -
     return pairs
 
 
-_NEEDS_RESULT = frozenset(names_where(lambda t: t.needs_result))
-
-
 def _typed_pairs(summary: dict[str, Any], n_trials: Any) -> dict[str, set[tuple[int, int]]]:
     """Issue type -> its ``(k, n)`` pairs: out of the sweep, out of the runs that trained (a type only they can show), regions."""
     typed: dict[str, set[tuple[int, int]]] = {}
@@ -754,7 +751,7 @@ def _trained_pairs(summary: dict[str, Any]) -> dict[str, tuple[int, int]]:
     ``trained`` is :func:`core.patterns.trained_count`, which reads issue rows: the
     columns are turned into rows only when the summary counts such a type.
     """
-    counts = {kind: int(n) for kind, n in (summary.get("issue_counts") or {}).items() if kind in _NEEDS_RESULT}
+    counts = {kind: int(n) for kind, n in (summary.get("issue_counts") or {}).items() if kind in NEEDS_RESULT}
     issues = summary.get("issues")
     if not counts or not issues:
         return {}

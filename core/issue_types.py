@@ -315,6 +315,22 @@ def names_where(test: Callable[[IssueType], bool]) -> tuple[str, ...]:
     return tuple(name for name, entry in ISSUE_TYPES.items() if test(entry))
 
 
+NO_RESULT = names_where(lambda t: t.no_result)
+"""Types after which a trial gave no usable result (failed, non-finite, blew up, learned nothing)."""
+NEEDS_RESULT = names_where(lambda t: t.needs_result)
+"""Types only a run with a result can show; compared only among such runs."""
+NO_OUTCOME = names_where(lambda t: t.no_outcome)
+"""Types of a trial with no outcome yet (still running, waiting, abandoned): on no side of a comparison."""
+ERROR_OUTCOME = names_where(lambda t: t.error_outcome)
+"""What the trials of an error group are flagged as (a pattern of one can explain the group)."""
+AVOIDABLE = names_where(lambda t: t.avoidable)
+"""Types whose region the next sweep should leave out."""
+BY_DESIGN = names_where(lambda t: t.by_design)
+"""Types that are never a cause (pruned, early-stopped, timed out, unfinished)."""
+HIGH_SEVERITY = names_where(lambda t: t.severity == "high")
+"""Types after which a run gave no usable result or was cut short of one."""
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 

@@ -57,7 +57,7 @@ import re
 from typing import Any
 
 from core.domains import log_scaled, natural_domain
-from core.issue_types import ISSUE_TYPES, label_of, names_where
+from core.issue_types import AVOIDABLE, ISSUE_TYPES, label_of, names_where
 from core.patterns import rare_even_there, sweep_wide, trained_count
 from core.records import (
     SAME_VALUE_RTOL,
@@ -254,7 +254,7 @@ class _Planner:
         if a is None or rare_even_there(a):  # an issue rare even there: the region stays (the pattern says so)
             return
         kind = a.issue_type
-        if kind in names_where(lambda t: t.avoidable):
+        if kind in AVOIDABLE:
             if a.rule == "pair":
                 self._avoid_pair(p, a)
             else:
@@ -481,10 +481,9 @@ class _Planner:
         values (with adam, with momentum: lr below 0.2257), so the failures there go
         and the top trials stay. The evidence is the pattern and the wider association.
         """
-        avoidable = names_where(lambda t: t.avoidable)
         for p in patterns:
             a = self.associations.get(p.get("association_id") or "")
-            if (a is None or p.get("explained_by") or a.rule != "threshold" or a.issue_type not in avoidable
+            if (a is None or p.get("explained_by") or a.rule != "threshold" or a.issue_type not in AVOIDABLE
                     or rare_even_there(a)
                     or ISSUE_TYPES[a.issue_type].severity != "high" or a.hyperparameter not in self.space
                     or self.space[a.hyperparameter]["kind"] == "categorical"):

@@ -13,7 +13,19 @@ from __future__ import annotations
 from typing import Any
 
 from core.findings import abandoned_advice, is_abandoned_detail
-from core.issue_types import ISSUE_TYPES, SEVERITY_RANK, agree, concentrate, label_of, names_where
+from core.issue_types import (
+    AVOIDABLE,
+    BY_DESIGN,
+    ERROR_OUTCOME,
+    ISSUE_TYPES,
+    NEEDS_RESULT,
+    NO_OUTCOME,
+    NO_RESULT,
+    SEVERITY_RANK,
+    agree,
+    concentrate,
+    label_of,
+)
 from core.records import Association, Evidence, Part, Pattern, Region
 from core.regions import holds, past, short_of
 from core.stats import fisher_greater, wilson_interval
@@ -22,10 +34,6 @@ from core.values import format_number, format_p, format_rate
 _TYPE_RANK = {t: i for i, t in enumerate(dict.fromkeys(("failed", *ISSUE_TYPES)))}
 """Which issue type names a pattern when several cover the same trials: a crash explains its missing metrics."""
 _LR_WORDS = ("lr", "learning_rate", "learning-rate", "eta", "step_size")
-_NEEDS_RESULT = names_where(lambda t: t.needs_result)
-_NO_RESULT = names_where(lambda t: t.no_result)
-_NO_OUTCOME = names_where(lambda t: t.no_outcome)
-_ERROR_TYPES = frozenset(names_where(lambda t: t.error_outcome))
 _MAX_PATTERNS, _COVERAGE = 8, 0.8
 
 
@@ -103,8 +111,7 @@ def _select(associations: list[Association], *, alpha: float, min_support: int, 
     ``outside`` names, by a residual association's sorted ``outside`` ids, the regions its
     trials lie outside (see :func:`_describe`).
     """
-    by_design = names_where(lambda t: t.by_design)
-    over = [a for a in associations if a.k >= 2 and a.rate > a.rate_rest and a.issue_type not in by_design]
+    over = [a for a in associations if a.k >= 2 and a.rate > a.rate_rest and a.issue_type not in BY_DESIGN]
     significant = [a for a in over if a.q < alpha and a.k >= min_support]
     holding = top_trials_inside(significant, top or [])
     best: dict[tuple[str, str], Association] = {}
@@ -267,10 +274,9 @@ def top_trials_inside(associations: list[Association], top: list[dict[str, Any]]
     ``top`` holds the summary's ``top_trials`` (``hyperparameters`` of each); a pair
     holds a trial when both its regions do.
     """
-    avoidable = names_where(lambda t: t.avoidable)
     out = {}
     for a in associations:
-        if a.issue_type not in avoidable:
+        if a.issue_type not in AVOIDABLE:
             continue
         inside = top_trials_in(a.regions, top)
         if inside:
@@ -557,9 +563,8 @@ def _defer_nested(patterns: list[Pattern], chosen: list[Association]) -> None:
     instability seen two ways. The nested pattern stays (issue 10, item 6) but says
     so and defers (``explained_by``); the next sweep follows the stronger one.
     """
-    avoidable = names_where(lambda t: t.avoidable)
     by_id = {p.association_id: a for p, a in zip(patterns, chosen)}
-    standing = [p for p in patterns if p.issue_type in avoidable and not p.explained_by]
+    standing = [p for p in patterns if p.issue_type in AVOIDABLE and not p.explained_by]
     explains: dict[str, list[Pattern]] = {}
     for x in standing:
         ax = by_id[x.association_id]
@@ -751,7 +756,7 @@ def _describe(a: Association, pattern_id: str, also: list[str] | None = None, wh
 
 def with_outcome(n_trials: int, issue_counts: dict[str, int]) -> int:
     """The trials of a sweep that had an outcome (not still running): the most any comparison counts."""
-    return n_trials - sum(issue_counts.get(t, 0) for t in _NO_OUTCOME)
+    return n_trials - sum(issue_counts.get(t, 0) for t in NO_OUTCOME)
 
 
 def rest_label(hyperparameter: str, n_compared: int, n_trials: int, prefix: str = "", issue_type: str = "") -> str:
@@ -764,7 +769,7 @@ def rest_label(hyperparameter: str, n_compared: int, n_trials: int, prefix: str 
     in some.
     """
     if n_trials and n_compared < n_trials:
-        if issue_type in _NEEDS_RESULT:
+        if issue_type in NEEDS_RESULT:
             return f"{prefix}other trials that trained"
         return f"{prefix}other trials with {hyperparameter} set"
     return f"{prefix}rest of the sweep"
@@ -820,7 +825,7 @@ def recommend(a: Association) -> str:
         avoid = f"leave out {cond}"
     else:
         avoid = f"avoid {cond}"
-    if a.rule == "pair" and kind in names_where(lambda t: t.avoidable):
+    if a.rule == "pair" and kind in AVOIDABLE:
         fine = alone_is_fine(a)
         if a.direction:
             within, threshold = (r.condition for r in a.regions)
@@ -897,7 +902,7 @@ def recommend_all(
         id_text = _id_text(ids, len(ids), max_ids)
         advice = (ISSUE_TYPES[kind].returned_advice if returned else "") or ISSUE_TYPES[kind].advice
         evidence = f"{_trials(len(ids))} with {ISSUE_TYPES[kind].label}, no hyperparameter pattern"
-        if kind in _NEEDS_RESULT and trained is not None:
+        if kind in NEEDS_RESULT and trained is not None:
             advice = f"{sweep_wide(kind, len(ids), trained)}. {advice}"
             evidence = f"{len(ids)} of {trained} trials that trained with {ISSUE_TYPES[kind].label}, no hyperparameter " \
                        "pattern among them"
@@ -925,7 +930,7 @@ def trained_count(summary: dict[str, Any]) -> int | None:
     compared among these trials (:func:`core.associations.associate_issues`). None too
     when the summary does not give the sweep's size.
     """
-    untrained = {i["trial_id"] for i in summary.get("issues") or [] if i["type"] in _NO_RESULT + _NO_OUTCOME}
+    untrained = {i["trial_id"] for i in summary.get("issues") or [] if i["type"] in NO_RESULT + NO_OUTCOME}
     n_trials = (summary.get("sweep") or {}).get("n_trials")
     return int(n_trials) - len(untrained) if untrained and n_trials is not None else None
 
@@ -989,7 +994,7 @@ def explaining_pattern(f: dict[str, Any], patterns: list[dict[str, Any]],
     where_key = (Region.of(where).key,) if where else None
     for p in patterns:
         kinds = {p["issue_type"], *p.get("also_issue_types", [])}
-        if not kinds & _ERROR_TYPES or p.get("explained_by"):
+        if not kinds.intersection(ERROR_OUTCOME) or p.get("explained_by"):
             continue
         if where_key and tuple(r.key for r in regions.get(p["id"], ())) == where_key:
             return p
@@ -1010,7 +1015,7 @@ def _fix_or_leave_out(where: Region, patterns: list[dict[str, Any]], regions: di
     if not inside:
         return f"fix it or leave {where.condition} out of the next sweep until it is fixed."
     parts = [p["id"] for p in patterns if not p.get("explained_by") and regions.get(p["id"])
-             and {p["issue_type"], *p.get("also_issue_types", [])} & _ERROR_TYPES
+             and {p["issue_type"], *p.get("also_issue_types", [])}.intersection(ERROR_OUTCOME)
              and _inside(regions[p["id"]], (where,))]
     left = (f"; {', '.join(parts)} leave{'s' if len(parts) == 1 else ''} out "
             f"{'its part' if len(parts) == 1 else 'its parts'} where none lies" if parts else "")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core import records
-from core.issue_types import label_of, names_where
+from core.issue_types import HIGH_SEVERITY, label_of
 from core.values import format_p
 
 
@@ -120,11 +120,10 @@ def condemned_regions(summary: Mapping[str, Any], alpha: float = 0.05) -> list[R
     """
     associations = {a["id"]: a for a in summary.get("associations", [])}
     top = records.top_configurations(summary)
-    high = names_where(lambda t: t.severity == "high")
     regions = []
     for pattern in summary.get("patterns", []):
         evidence, a = pattern["evidence"], associations.get(pattern["association_id"])
-        if a is None or pattern["issue_type"] not in high or not evidence["q"] < alpha:
+        if a is None or pattern["issue_type"] not in HIGH_SEVERITY or not evidence["q"] < alpha:
             continue
         conditions = records.Association.regions_of(a)
         region = Region(pattern_id=pattern["id"], issue_type=pattern["issue_type"], condition=a["condition"],

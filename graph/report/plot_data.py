@@ -18,7 +18,7 @@ import pandas as pd
 
 from core.curves import CurveTable
 from core.domains import log_scaled
-from core.issue_types import ISSUE_TYPES, SEVERITY_RANK, SICK_SEVERITIES, names_where
+from core.issue_types import HIGH_SEVERITY, ISSUE_TYPES, SEVERITY_RANK, SICK_SEVERITIES
 from core.records import Diagnosis, IssueColumns
 from core.table import TrialTable
 
@@ -94,8 +94,7 @@ def isolation_data(table: TrialTable, summary: Diagnosis | dict[str, Any], hp: s
     log_x = bool(xs.size) and log_scaled(float(xs.min()), float(xs.max()))  # the buckets' and the next sweep's rule
     ys = y[finite_y]
     log_y = bool(ys.size) and log_scaled(float(ys.min()), float(ys.max()))
-    high = names_where(lambda t: t.severity == "high")
-    top = _focus_top(y, finite_y, finite_y & ~np.isin(code, [i for i, k in enumerate(names) if k in high]), log_y, goal)
+    top = _focus_top(y, finite_y, finite_y & ~np.isin(code, [i for i, k in enumerate(names) if k in HIGH_SEVERITY]), log_y, goal)
     off = finite_y & (y > top) if top is not None else np.zeros_like(finite_y)
     shown = finite_y & ~off
     distinct = _few_distinct(xs, 12)
