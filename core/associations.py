@@ -148,8 +148,11 @@ class Coded:
         n = np.bincount(codes[codes >= 0], minlength=len(self.groups))
         if self.x is None or self.order is None:
             return Coded(self.name, self.groups, codes, n)
-        order = self.order[keep[self.order]]
-        return Coded(self.name, self.groups, codes, n, self.x, order, _Cuts.of(self.x[order]), keep)
+        in_order = keep[self.order]
+        order = self.order[in_order]
+        # the kept values in ascending order: the sweep's, already sorted, masked (no gather of a million values)
+        sorted_x = self.x[order] if self.cuts is None else self.cuts.sorted_x[in_order]
+        return Coded(self.name, self.groups, codes, n, self.x, order, _Cuts.of(sorted_x), keep)
 
     def values(self, rows: np.ndarray) -> np.ndarray:
         """The values of ``rows`` (numeric only), NaN for a trial this population leaves out."""
@@ -579,10 +582,10 @@ def _sorted_within(codes: np.ndarray, b: Coded, values: list[int]) -> list[np.nd
     integers) groups them, each group still ascending, instead of one pass over the
     sweep per value.
     """
-    assert b.x is not None and b.order is not None
+    assert b.order is not None and b.cuts is not None
     in_order = codes[b.order]
     grouped = np.argsort(in_order.astype(np.int16), kind="stable")
-    codes_grouped, x_grouped = in_order[grouped], b.x[b.order[grouped]]
+    codes_grouped, x_grouped = in_order[grouped], b.cuts.sorted_x[grouped]  # sorted_x is b.x[b.order]
     starts, ends = np.searchsorted(codes_grouped, values, side="left"), np.searchsorted(codes_grouped, values, side="right")
     return [x_grouped[start:end] for start, end in zip(starts, ends)]
 
