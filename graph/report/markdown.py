@@ -477,7 +477,9 @@ def _method(t: dict[str, Any], c: dict[str, Any] | None) -> list[str]:
         f"`best_epoch`, the best must lie in the first {_share(t['overfit_best_before'])} of the epochs."
         + (f" With curves the curve rule replaces this one: the held-out loss's mean over the last "
            f"{_share(c['tail_fraction'])} of the run ≥ {_g(1 + c['overfit_rise'])}× the minimum of its 3-point "
-           f"smoothed curve, and above it by ≥ {_g(c['overfit_noise'])}× the noise of one evaluation, while the "
+           f"smoothed curve, and above it by ≥ {_g(c['overfit_noise'])}× the noise of one evaluation (root mean "
+           "square residual), or its median there as far above its median over as wide a window around the best "
+           "(noise from the median absolute residual, so one bad evaluation hides no rise), while the "
            f"training loss's mean there is ≥ {_share(c['overfit_train_drop'])} below its median over half that "
            f"window from the held-out best on (at least {_g(c['overfit_min_steps'])} held-out evaluations)."
            if c else ""),
