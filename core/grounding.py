@@ -43,8 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.issue_types import ISSUE_TYPES, NEEDS_RESULT, SICK_SEVERITIES, names_where
-from core.patterns import trained_count
+from core.issue_types import ISSUE_TYPES, NEEDS_RESULT, NO_OUTCOME, NO_RESULT, SICK_SEVERITIES, names_where
 from core.records import INTERNED_FIELDS, ISSUE_FIELDS, IssueColumns
 
 _BARE_TOKEN = re.compile(r"(?<![\w.\-:/`])[A-Za-z0-9][\w.\-:/]*[A-Za-z0-9](?![\w`])")
@@ -52,7 +51,7 @@ _BACKTICKED_SPAN = re.compile(r"`[^`]*`")
 _RATE_KEYS = frozenset({"rate", "rate_rest", "ci"})
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?%?(?![\w])")
 _TRIAL_LIST = re.compile(
-    r"\btrials?(?:[ _]?ids?)?\s*(?:#|no\.?|number)?\s*[:=]?\s*"
+    r"\btrials?(?:[ _]?ids?)?\b\s*(?:#|no\.?|number)?\s*[:=]?\s*"
     r"((?:`?[\w.:\-/]+`?)(?:\s*(?:,\s*(?:and|or)?|\band\b|&|\bor\b|/)\s*(?:trial\s+)?`?[\w.:\-/]+`?)*)",
     re.IGNORECASE,
 )
@@ -142,8 +141,14 @@ class Facts:
     trial_ids: set[str] = field(default_factory=set)
     numbers: set[float] = field(default_factory=set)
     pairs: set[tuple[int, int]] = field(default_factory=set)
-    typed_pairs: dict[str, set[tuple[int, int]]] = field(default_factory=dict)
-    """Issue type -> the ``(k, n)`` pairs the summary gives for it (regions, their rests and parts, totals)."""
+    typed_pairs: dict[str, set[tuple[int, int]]] | None = None
+    """Issue type -> the ``(k, n)`` pairs the summary gives for it (regions, their rests and parts, totals).
+
+    None: unknown, a pair said of a type is checked as a pair only. A type the dict does
+    not hold has no pair: "3 of 40 trials overfit" is false when no trial overfits.
+    """
+    populations: Populations | None = None
+    """The sizes of the populations prose counts among ("runs that trained"); None: not checked."""
     counts: dict[str, set[int]] = field(default_factory=dict)
     """Issue type (or ``"any"``) -> the trial counts the summary gives for it."""
     params: dict[str, ParamFacts] = field(default_factory=dict)
@@ -162,6 +167,21 @@ class Facts:
         if self.known_shapes is None:
             self.known_shapes = id_shapes(self.trial_ids)
         return self.known_shapes
+
+    def pairs_of(self, kind: str) -> set[tuple[int, int]]:
+        """The ``(k, n)`` pairs of one issue type, its count among the runs that trained included."""
+        pairs = (self.typed_pairs or {}).get(kind, set())
+        trained = self.populations.trained_pair(kind) if self.populations is not None else None
+        return pairs | {trained} if trained else pairs
+
+    def pair_known(self, pair: tuple[int, int], kind: str | None = None) -> bool:
+        """Whether the summary gives ``k of n``: of the type ``kind``, or (None) of any type or of all trials."""
+        given = self.pairs if kind is None else (self.typed_pairs or {}).get(kind, ())
+        return pair in given or (self.populations is not None and self.populations.is_trained_pair(pair, kind))
+
+    def is_size(self, token: str) -> bool:
+        """Whether a written number is the size of a population (the runs that trained: 370) the text may name."""
+        return self.populations is not None and token.isdigit() and int(token) in self.populations.every_size
 
     @cached_property
     def sorted_numbers(self) -> list[float]:
@@ -350,6 +370,7 @@ def _facts(summary: dict[str, Any], trial_ids: set[str], trial_issues: TrialIssu
         numbers=summary_numbers(summary, scan),
         pairs=_pairs(summary, n_trials, affected, scan).union(*typed.values()),  # a count of a type is a count
         typed_pairs=typed,
+        populations=Populations(summary, trial_issues) if isinstance(n_trials, int) else None,
         counts=counts,
         params=_params(summary, scan),
         trial_issues=trial_issues,
@@ -369,6 +390,7 @@ class TrialIssues(Mapping[str, set[str]]):
     def __init__(self, columns: dict[str, Any]) -> None:
         self._columns = columns
         self._found: dict[str, set[str]] = {}
+        self._with: dict[frozenset[str], int] = {}
 
     @cached_property
     def _trial(self) -> np.ndarray:
@@ -386,11 +408,90 @@ class TrialIssues(Mapping[str, set[str]]):
             self._found[trial_id] = {kind for kind in found if kind}
         return self._found[trial_id]
 
+    def trials_with(self, kinds: frozenset[str]) -> int:
+        """How many distinct trials have an issue of one of ``kinds`` (vectorised over the issue rows, once per set)."""
+        if kinds not in self._with:
+            codes = [c for c, kind in enumerate(self._columns["type"]["values"]) if kind in kinds]
+            rows = np.isin(np.asarray(self._columns["type"]["codes"], dtype=np.int64), codes)
+            self._with[kinds] = int(np.unique(self._trial[rows]).size) if codes else 0
+        return self._with[kinds]
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._columns["trial_id"]["values"])
 
     def __len__(self) -> int:
         return len(self._columns["trial_id"]["values"])
+
+
+class Populations:
+    """The populations prose counts trials among, and the sizes the summary gives each.
+
+    "12 of 95 runs that trained overfit": a ``k of n`` pair whose sentence names its
+    population must give that population's size as ``n`` (not a region's, nor another
+    count's). The names, and the sizes each may be:
+
+    ``trained``
+        the runs that trained (:func:`core.patterns.trained_count`: no failure, NaN,
+        blow-up or dead run, and not still running), counted from the issue columns on
+        first use; a type only a run with a result can show is compared among them.
+    ``finished``
+        the runs that finished or completed: the status ``completed`` (``unknown`` when
+        the sweep logs none), those that ended of their own (time-budget cuts and early
+        stops too), those with an outcome (not still running), or the runs that trained.
+    ``ran``
+        as ``finished``, or the whole sweep.
+    ``compared``
+        the whole sweep, the trials with an outcome, the runs that trained, or a region
+        comparison's trials (``n + n_rest`` of an association, pattern or lead).
+    """
+
+    def __init__(self, summary: dict[str, Any], trial_issues: TrialIssues) -> None:
+        sweep = summary.get("sweep") or {}
+        self.n_trials = int(sweep["n_trials"])
+        counts = summary.get("issue_counts") or {}
+        statuses = sweep.get("status_counts") or {}
+        self._trial_issues = trial_issues
+        self._needs_result = {kind: int(k) for kind, k in counts.items() if kind in NEEDS_RESULT}
+        outcome = self.n_trials - sum(int(counts.get(kind, 0)) for kind in NO_OUTCOME)
+        completed = sum(int(statuses.get(s, 0)) for s in ("completed", "unknown"))
+        ended = completed + sum(int(statuses.get(s, 0)) for s in ("timeout", "pruned"))
+        self._finished = {completed, ended, outcome}
+        self._compared = {self.n_trials, outcome}
+        for a in (summary.get("associations") or []) + (summary.get("patterns") or []) + (summary.get("leads") or []):
+            e = a.get("evidence") if isinstance(a.get("evidence"), dict) else a
+            if all(isinstance(e.get(key), int) for key in ("n", "n_rest")):
+                self._compared.add(e["n"] + e["n_rest"])
+
+    @cached_property
+    def trained(self) -> int:
+        """The runs that trained: the sweep less the trials with a no-result or no-outcome issue."""
+        return self.n_trials - self._trial_issues.trials_with(_UNTRAINED)
+
+    def sizes(self, name: str) -> set[int]:
+        """The sizes the population ``name`` (see the class) may be written with."""
+        if name == "trained":
+            return {self.trained}
+        finished = self._finished | {self.trained}
+        if name == "finished":
+            return finished
+        return finished | {self.n_trials} if name == "ran" else self._compared | {self.trained}
+
+    @cached_property
+    def every_size(self) -> frozenset[int]:
+        """Every population's sizes: numbers a text may state."""
+        return frozenset(self.sizes("ran") | self.sizes("compared"))
+
+    def is_trained_pair(self, pair: tuple[int, int], kind: str | None = None) -> bool:
+        """Whether ``pair`` is ``(k, trained)`` of a type compared among the runs that trained (of ``kind`` if given).
+
+        The runs that trained are counted only when ``k`` is such a type's count.
+        """
+        counts = [self._needs_result.get(kind)] if kind else self._needs_result.values()
+        return pair[0] in counts and pair[1] == self.trained
+
+    def trained_pair(self, kind: str) -> tuple[int, int] | None:
+        """The ``(k, trained)`` pair of one type compared among the runs that trained, if it is one."""
+        return (self._needs_result[kind], self.trained) if kind in self._needs_result else None
 
 
 _SWEEP_SIZED = ("issues", "associations")
@@ -463,10 +564,11 @@ def cited_ids(text: str, known: set[str], shapes: dict[str, tuple[int, int]] | N
     for match in _TRIAL_LIST.finditer(text):
         for item in _LIST_ITEM.findall(match.group(1)):
             token = item.strip("`.,;:")
-            if token and token.lower() not in _WORDS_AFTER_TRIAL and (
+            if not (token and token.lower() not in _WORDS_AFTER_TRIAL and (
                 any(c.isdigit() for c in token) or token in known
-            ):
-                cited.append(token)
+            )):
+                break  # "trials failed and 12 of 33 ...": a word, not an id, ends the list
+            cited.append(token)
     shapes = id_shapes(known) if shapes is None else shapes
     every_shape = {_shape(k) for k in known} if len(known) < 5000 else set(shapes)
     for token in _BACKTICKED.findall(text):
@@ -526,7 +628,8 @@ def check_sentence(sentence: str, facts: Facts) -> list[tuple[str, str]]:
     problems += [("misattributed_id", i) for i in _misattributed(sentence, known, facts)]
     plain = _without_ids(sentence, ids)
     spelled = _spell_out(plain)
-    problems += [("number", n) for n in _NUMBER.findall(spelled) if not _grounded(n, facts.sorted_numbers)]
+    problems += [("number", n) for n in _NUMBER.findall(spelled)
+                 if not _grounded(n, facts.sorted_numbers) and not facts.is_size(n)]
     problems += _percent_problems(spelled, facts)
     problems += _count_problems(spelled, facts)
     problems += _param_problems(plain, facts)
@@ -542,12 +645,14 @@ def check_sentence(sentence: str, facts: Facts) -> list[tuple[str, str]]:
 def _claim_problems(sentence: str, ids: list[str]) -> list[tuple[str, str]]:
     """Claims of safety, or that a region never shows an issue: nothing in the analysis backs them.
 
-    "Trial 2 never finished" (about a cited trial) is left to the attribution check.
+    "Trial 2 never finished" (about a cited trial) is left to the attribution check, and
+    a "never" that is part of an issue's name ("8 trials never learned") is no claim.
     """
     safe = _SAFE.search(sentence)
     if safe:
         return [("claim", safe.group(0))]
-    never = _NEVER.search(sentence)
+    named = [span for words in _ISSUE_WORDS.values() for span in _spans(sentence, words)]
+    never = next((m for m in _NEVER.finditer(sentence) if not any(s <= m.start() < e for s, e in named)), None)
     if never and not ids and (_issues_named(sentence) or _issues_denied(sentence)
                               or _mentions(sentence, _GENERIC_SICK)):
         return [("claim", never.group(0))]
@@ -556,17 +661,39 @@ def _claim_problems(sentence: str, ids: list[str]) -> list[tuple[str, str]]:
 
 def _percent_problems(text: str, facts: Facts) -> list[tuple[str, str]]:
     """A percentage said of an issue must be a rate the summary gives for that issue ("42% of trials diverged")."""
-    if not facts.typed_pairs or "%" not in text:
+    if facts.typed_pairs is None or "%" not in text:
         return []
     named = _issues_named(text)
     if not named:
         return []
-    rates = sorted(100 * k / n for kind in named for k, n in facts.typed_pairs.get(kind, ()) if n)
+    rates = sorted(100 * k / n for kind in named for k, n in facts.pairs_of(kind) if n)
     if facts.n_trials and facts.trials_affected is not None:
         rates.append(100 * facts.trials_affected / facts.n_trials)
     return [("count", token) for token in _PERCENT.findall(text) if not _grounded(token, sorted(rates))]
 
 
+_NOUN = r"(?:trials?|runs?|configurations?|configs?)"
+_POPULATION = re.compile(
+    rf"\s+(?:(trained|finished|completed)\s+{_NOUN}\b"
+    rf"|{_NOUN}\s+(?:(?:that|which)\s+(?:(?:were|was|have|had|got)\s+)?(?:(?!not\b|never\b)\w+\s+)?"
+    r"(trained|finished|completed|ended|ran|compared)\b"
+    r"|(compared)\b|with\s+(?:a\s+)?(?:usable\s+)?(results?)\b))",
+    re.IGNORECASE,
+)
+"""The population a count is out of: "95 runs that trained", "95 trained runs", "92 trials compared", "runs with a result"."""
+_POPULATION_OF = {"trained": "trained", "finished": "finished", "completed": "finished", "ended": "finished",
+                  "ran": "ran", "compared": "compared"}
+"""Word of :data:`_POPULATION` -> :class:`Populations` name (any other, "with a result": trained)."""
+_NARROWED = re.compile(r"\s+(?:outside|inside|in|with|without|below|above|under|over|where|at|from|among|when|if|"
+                       r"for|on|using|having|whose)\b", re.IGNORECASE)
+"""Words after a population that narrow it to a region ("runs that trained with lr ≥ 0.1"): its size is then a region's."""
+_OF_THE_N = re.compile(
+    rf"(?<!\d )\b(?:of|among|out\s+of)\s+(?:the\s+|all\s+|these\s+|those\s+)?(\d+)"
+    rf"(?=\s+(?:[\w-]+\s+)?{_NOUN}\b)((?:[\w\s'≥≤<>=-]|(?<=\d)\.(?=\d)){{0,80}}),\s*(?:only\s+|just\s+)?(\d+)"
+    r"(?![\w%]|\.\d)",
+    re.IGNORECASE,
+)
+"""A count before its population: "Of the 95 runs that trained, 12 overfit" (N, what they are, K)."""
 _CLAUSE_END = re.compile(r"[;:]|\b(?:while|whereas|but|and trials?|and runs?)\b", re.IGNORECASE)
 _RESTRICTED = re.compile(r"\b(?:outside|inside|in|with|without|below|above|under|over|where|at|from|among|when|if)\b",
                          re.IGNORECASE)
@@ -623,7 +750,15 @@ def _clauses(sentence: str, ids: list[str]) -> dict[str, str]:
 
 
 def _issues_named(text: str) -> set[str]:
-    return {kind for kind, words in _ISSUE_WORDS.items() if _mentions(text, words)}
+    """Issue types the text names, other than negated.
+
+    Words inside another type's longer words do not count: "hidden failures" names a
+    status mismatch, not a failure.
+    """
+    spans = {kind: found for kind, words in _ISSUE_WORDS.items() if (found := _spans(text, words))}
+    longer = [(start, end) for found in spans.values() for start, end in found]
+    return {kind for kind, found in spans.items()
+            if not all(any(s <= a and b <= e and e - s > b - a for s, e in longer) for a, b in found)}
 
 
 def _issues_denied(text: str) -> set[str]:
@@ -634,26 +769,19 @@ def _issues_denied(text: str) -> set[str]:
 
 def _mentions(text: str, words: str) -> bool:
     """Whether ``words`` occur in ``text`` other than negated ("did not fail")."""
-    for match in re.finditer(rf"(?<![\w-])(?:{words})", text, re.IGNORECASE):
-        if not _NEGATION.search(text[: match.start()]):
-            return True
-    return False
+    return bool(_spans(text, words))
+
+
+def _spans(text: str, words: str) -> list[tuple[int, int]]:
+    """Where ``words`` occur in ``text`` other than negated."""
+    return [match.span() for match in re.finditer(rf"(?<![\w-])(?:{words})", text, re.IGNORECASE)
+            if not _NEGATION.search(text[: match.start()])]
 
 
 def _count_problems(text: str, facts: Facts) -> list[tuple[str, str]]:
     problems = []
     if facts.pairs:
-        for match in _PAIR.finditer(text):
-            k, n = match.groups()
-            pair = (int(k), int(n))
-            tail = _CLAUSE_END.split(text[match.end():], maxsplit=1)[0]  # what the pair is said of
-            named = _issues_named(tail) if facts.typed_pairs else set()
-            if pair not in facts.pairs:
-                problems.append(("count", f"{k}/{n}"))
-            elif named & facts.typed_pairs.keys() and not any(
-                pair in facts.typed_pairs.get(kind, ()) for kind in named
-            ):  # "34 of 51 diverged" when 34/51 is the count of NaN trials (or of all sick trials)
-                problems.append(("count", f"{k}/{n}"))
+        problems += [("count", f"{k}/{n}") for k, n in _false_pairs(text, facts)]
     if facts.counts:
         for n, phrase in _COUNT.findall(text):
             allowed = _allowed_counts(phrase, facts)
@@ -670,6 +798,55 @@ def _count_problems(text: str, facts: Facts) -> list[tuple[str, str]]:
             if quantifier.lower() in ("none", "no") and any(c > 0 for c in counts.values()):
                 problems.append(("count", f"{quantifier} trials {phrase}"))
     return problems
+
+
+def _false_pairs(text: str, facts: Facts) -> Iterator[tuple[int, int]]:
+    """The ``k of n`` pairs of a text the facts do not back: as a pair, as its population's size, or as the named type's.
+
+    A pair passes when the summary gives it; when the sentence names the population it
+    counts among ("of 95 runs that trained"), when ``n`` is that population's size (a
+    narrower one, "runs that trained with lr ≥ 0.1", is a region: any true pair); and
+    when it names an issue type (after the pair, else in the clause before it), when
+    ``k of n`` is a count of one of the named types. A type the sweep does not show has
+    no count: "3 of 40 trials overfit" is false when no trial overfits, whatever else
+    3 of 40 counts.
+    """
+    for k, n, tail, before, population in _stated_pairs(text):
+        pair = (k, n)
+        if not facts.pair_known(pair):
+            yield pair
+        elif population and facts.populations is not None and n not in facts.populations.sizes(population):
+            yield pair
+        elif facts.typed_pairs is not None:
+            named = _issues_named(tail) or _issues_named(before)
+            if named and not any(facts.pair_known(pair, kind) for kind in named):
+                yield pair
+
+
+def _stated_pairs(text: str) -> Iterator[tuple[int, int, str, str, str | None]]:
+    """``(k, n, tail, before, population)`` for each ``k of n`` / ``k/n`` and "of the N runs ..., K" of a text.
+
+    ``tail`` is what the pair is said of (to the end of its clause or the next pair),
+    ``before`` the clause before it, ``population`` the population ``n`` is named as
+    (:class:`Populations`), None when unnamed or narrowed to a region.
+    """
+    matches = list(_PAIR.finditer(text))
+    for i, match in enumerate(matches):
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
+        tail = _CLAUSE_END.split(text[match.end():end], maxsplit=1)[0]
+        before = _CLAUSE_END.split(text[:match.start()])[-1]
+        yield int(match[1]), int(match[2]), tail, before, _population(text, match.end())
+    for match in _OF_THE_N.finditer(text):  # "Of the 95 runs that trained, 12 overfit"
+        tail = _CLAUSE_END.split(text[match.end():], maxsplit=1)[0]
+        yield int(match[3]), int(match[1]), tail, "", _population(text, match.end(1))
+
+
+def _population(text: str, at: int) -> str | None:
+    """The population named right after a count at ``at`` ("runs that trained": ``trained``), unless a region narrows it."""
+    match = _POPULATION.match(text, at)
+    if not match or _NARROWED.match(text, match.end()):
+        return None
+    return _POPULATION_OF.get(next(w for w in match.groups() if w).lower(), "trained")
 
 
 def _allowed_counts(phrase: str, facts: Facts) -> set[int] | None:
@@ -725,39 +902,37 @@ def _pairs(summary: dict[str, Any], n_trials: Any, affected: Any, scan: _Scan) -
     return pairs
 
 
+_UNTRAINED = frozenset(NO_RESULT + NO_OUTCOME)
+"""A trial with one of these did not train (:func:`core.patterns.trained_count`)."""
+
+
 def _typed_pairs(summary: dict[str, Any], n_trials: Any) -> dict[str, set[tuple[int, int]]]:
-    """Issue type -> its ``(k, n)`` pairs: out of the sweep, out of the runs that trained (a type only they can show), regions."""
+    """Issue type -> its ``(k, n)`` pairs: out of the sweep, and each region's.
+
+    A region gives its inside, its outside, both together (the trials compared) and, for
+    a pair of conditions, each condition without the other and overall. Its count among
+    the runs that trained, for a type only they can show, is :meth:`Populations.trained_pair`
+    (read from the issue rows only when a text needs it).
+    """
     typed: dict[str, set[tuple[int, int]]] = {}
     if isinstance(n_trials, int):
         for kind, count in (summary.get("issue_counts") or {}).items():
             typed.setdefault(kind, set()).add((int(count), n_trials))
-    for kind, k_n in _trained_pairs(summary).items():
-        typed.setdefault(kind, set()).add(k_n)
     for a in (summary.get("associations") or []) + (summary.get("patterns") or []) + (summary.get("leads") or []):
         kind, e = a.get("issue_type"), a.get("evidence") if isinstance(a.get("evidence"), dict) else a
         if not kind:
             continue
+        pairs = typed.setdefault(kind, set())
         for k, n in (("k", "n"), ("k_rest", "n_rest")):
             if isinstance(e.get(k), int) and isinstance(e.get(n), int):
-                typed.setdefault(kind, set()).add((e[k], e[n]))
+                pairs.add((e[k], e[n]))
+        if all(isinstance(e.get(key), int) for key in ("k", "n", "k_rest", "n_rest")):
+            pairs.add((e["k"] + e["k_rest"], e["n"] + e["n_rest"]))
         for part in a.get("parts") or []:
-            typed.setdefault(kind, set()).add((int(part["k"]), int(part["n"])))
+            pairs.add((int(part["k"]), int(part["n"])))
+            if isinstance(e.get("k"), int) and isinstance(e.get("n"), int):
+                pairs.add((int(part["k"]) + e["k"], int(part["n"]) + e["n"]))
     return typed
-
-
-def _trained_pairs(summary: dict[str, Any]) -> dict[str, tuple[int, int]]:
-    """Type -> ``(k, trained)`` for the types compared among the runs that trained ("2 of 9 runs that trained overfit").
-
-    ``trained`` is :func:`core.patterns.trained_count`, which reads issue rows: the
-    columns are turned into rows only when the summary counts such a type.
-    """
-    counts = {kind: int(n) for kind, n in (summary.get("issue_counts") or {}).items() if kind in NEEDS_RESULT}
-    issues = summary.get("issues")
-    if not counts or not issues:
-        return {}
-    rows = IssueColumns.of(issues).rows() if isinstance(issues, Mapping) else issues
-    trained = trained_count(summary | {"issues": rows})
-    return {kind: (k, trained) for kind, k in counts.items()} if trained is not None else {}
 
 
 def _params(summary: dict[str, Any], scan: _Scan) -> dict[str, ParamFacts]:
