@@ -423,6 +423,10 @@ class TrialIssues(Mapping[str, set[str]]):
         return len(self._columns["trial_id"]["values"])
 
 
+_UNTRAINED = frozenset(NO_RESULT + NO_OUTCOME)
+"""A trial with one of these did not train (:func:`core.patterns.trained_count`)."""
+
+
 class Populations:
     """The populations prose counts trials among, and the sizes the summary gives each.
 
@@ -900,10 +904,6 @@ def _pairs(summary: dict[str, Any], n_trials: Any, affected: Any, scan: _Scan) -
                 pairs.add((node[k], node[n]))
     pairs.update((int(k), int(n)) for k, n in _PAIR.findall(scan.text))
     return pairs
-
-
-_UNTRAINED = frozenset(NO_RESULT + NO_OUTCOME)
-"""A trial with one of these did not train (:func:`core.patterns.trained_count`)."""
 
 
 def _typed_pairs(summary: dict[str, Any], n_trials: Any) -> dict[str, set[tuple[int, int]]]:
