@@ -244,10 +244,12 @@ def find_seed_instability(table: TrialTable, issues: pd.DataFrame, best: dict[st
     })
     metric, values = _main_metric(table)
     frame["value"] = values.to_numpy(dtype=float)
-    groups = frame.groupby("key", sort=False)
-    stats = groups.agg(size=("bad", "size"), n_bad=("bad", "sum"), lo=("value", "min"), hi=("value", "max"),
-                       median=("value", "median"), n_values=("value", "count"))
-    medians = stats["median"].dropna()
+    # a configuration run once has no seeds to disagree; its median (its value) still counts in the spread between them
+    repeated = frame["key"].duplicated(keep=False).to_numpy()
+    stats = frame[repeated].groupby("key", sort=False).agg(
+        size=("bad", "size"), n_bad=("bad", "sum"), lo=("value", "min"), hi=("value", "max"),
+        median=("value", "median"), n_values=("value", "count"))
+    medians = np.concatenate([frame.loc[~repeated, "value"].dropna().to_numpy(), stats["median"].dropna().to_numpy()])
     spread_limit = np.inf
     if len(medians) >= 4:
         q1, q3 = np.quantile(medians, [0.25, 0.75])
