@@ -25,6 +25,9 @@ def test_region_codes_take_a_byte_and_a_population_shares_the_sweeps_values():
     assert population.values(rows)[[1, 2]].tolist() == coded.x[[1, 2]].tolist()
     assert population.is_set().sum() == keep.sum()
     assert np.isfinite(population.x[population.order]).all() and len(population.order) == keep.sum()
+    # its cuts are over the kept values in ascending order, taken from the sweep's sorted values
+    assert population.cuts is not None and population.cuts.sorted_x.tolist() == population.x[population.order].tolist()
+    assert population.cuts.sorted_x.tolist() == sorted(values[keep].tolist())
 
     text = _code("opt", pd.Series([f"v{i % 20:02d}" for i in range(400)], dtype=object), max_buckets=5)
     assert text is not None and text.codes.dtype == np.int8 and len(text.groups) == 20

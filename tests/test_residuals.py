@@ -254,3 +254,30 @@ def test_the_other_end_of_the_range_is_a_region_of_its_own_beside_a_bucket_too()
     first = Region(hyperparameter="dropout", rule="bucket", low=0.6, high=0.8)
     assert not is_neighbour((Region(hyperparameter="dropout", rule="threshold", high=0.2),), (first,), {"dropout": (0.0, 0.8)})
     assert is_neighbour((Region(hyperparameter="dropout", rule="threshold", high=0.5),), (first,), {"dropout": (0.0, 0.8)})
+
+
+def test_both_looks_over_one_coding_find_what_each_finds_with_its_own(tmp_path):
+    """The first pass's coding of the hyperparameters is counted over again by the second look, and left as it was."""
+    from core.associations import code_hyperparameters
+    from core.roles import infer_roles
+    from core.summary import both_looks, rank_trials
+    from core.table import build_trial_table
+
+    sweep = read_sweep(_grid(tmp_path, _two_mechanisms, best={3, 50}))
+    table = build_trial_table(sweep.trials, infer_roles(sweep.trials.frame, sweep.source))
+    issues = detect_issues(table)
+    _, top = rank_trials(table)
+    top_rows = table.rows_of([t["trial_id"] for t in top])
+    first = associate_issues(table, issues, protect=top_rows)
+    second = residual_associations(table, issues, first, top, protect=top_rows)
+    assert second and all(a.outside for a in second)  # the hidden mechanism: the second look keeps something
+
+    coded = code_hyperparameters(table)
+    before = [(c.codes.copy(), c.n.copy(), None if c.order is None else c.order.copy()) for c in coded]
+    shared_first = associate_issues(table, issues, protect=top_rows, coded=coded)
+    assert shared_first == first
+    assert residual_associations(table, issues, shared_first, top, protect=top_rows, coded=coded) == second
+    for c, (codes, n, order) in zip(coded, before):
+        assert np.array_equal(c.codes, codes) and np.array_equal(c.n, n)
+        assert order is None or np.array_equal(c.order, order)
+    assert both_looks(table, issues, top, top_rows, 0.05, 3) == first + second
