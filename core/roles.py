@@ -284,6 +284,11 @@ def is_best_epoch(name: str) -> bool:
     return "best" in words and bool(words & _STEP_WORDS)
 
 
+def is_step_count(name: str) -> bool:
+    """Whether a column names a training step count: ``iter``, ``epoch``, ``global_step`` (not ``best_epoch``)."""
+    return bool(set(tokens(name)) & _STEP_WORDS) and not is_best_epoch(name)
+
+
 def is_regression_loss(name: str) -> bool:
     """Whether a loss column is a regression error (mse, mae, rmse, mape, huber...), never ln(classes)."""
     return bool(set(tokens(name)) & _REGRESSION_LOSS_WORDS)

@@ -52,6 +52,27 @@ def test_histories_are_matched_to_their_runs():
         assert logged.iloc[-1] == summary_of[trial]  # the run's last val/loss is its summary value
 
 
+def test_keys_the_histories_log_are_summaries_not_config():
+    """nanoGPT logs iter and lr each step: the export's iter is the steps trained, its lr the schedule's last value."""
+    without = read_sweep(EXPORT)
+    roles = infer_roles(without.trials.frame, without.source, without.role_hints)
+    assert {"iter", "lr"} <= set(roles.hyperparameters)  # the export alone cannot tell config from summary
+    sweep = read_sweep(EXPORT, curves=HISTORY)
+    roles = infer_roles(sweep.trials.frame, sweep.source, sweep.role_hints)
+    assert roles.epochs == "iter" and roles.budget == "max_iters"
+    assert not {"iter", "lr"} & set(roles.hyperparameters) and "lr" in roles.ignored
+    assert {"learning_rate", "min_lr", "max_iters"} <= set(roles.hyperparameters)  # config keys the histories do not log
+    assert {"train/loss", "val/loss"} <= set(roles.metrics)
+    note = next(n for n in sweep.notes if "logged in the run histories" in n)
+    assert "iter is read as the steps each run trained; lr is left out of the hyperparameters" in note
+
+
+def test_a_logged_key_never_overrides_a_role_given(tmp_path):
+    sweep = read_sweep(EXPORT, curves=HISTORY, mapping={"lr": "hyperparameter"})
+    roles = infer_roles(sweep.trials.frame, sweep.source, sweep.role_hints)
+    assert "lr" in roles.hyperparameters and roles.epochs == "iter"
+
+
 def test_history_file_named_by_run_id_matches_the_id_column(tmp_path):
     frame = pd.read_csv(EXPORT, dtype=str, keep_default_na=False)
     frame.insert(0, "ID", [f"run{i:04d}" for i in range(len(frame))])

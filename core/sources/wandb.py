@@ -19,6 +19,7 @@ import pandas as pd
 
 from core.errors import InputError
 from core.loading import RawTable
+from core.roles import classify_metric, is_step_count
 from core.sources._common import mark_abandoned, read_table
 from core.sweep import Sweep
 from core.values import parse_numeric, unparsed_mask
@@ -130,9 +131,39 @@ def read_histories(path: Path, sweep: Sweep) -> RawTable:
     if not pieces:
         raise InputError(f"{path}: none of the {len(files)} history files matches a run of {sweep.source} "
                          "(by run id in the file name, or by name and start time)")
-    sweep.trials.notes.extend(notes)
     curves = pd.concat(pieces, ignore_index=True, sort=False)
+    notes += _summaries_of_logged_keys(sweep, curves.columns)
+    sweep.trials.notes.extend(notes)
     return RawTable(frame=curves.astype(object).where(curves.notna(), None), source=str(path))
+
+
+def _summaries_of_logged_keys(sweep: Sweep, logged: pd.Index) -> list[str]:
+    """Export columns the histories log are each run's last logged value (its summary), never its config.
+
+    The export puts config and summary columns side by side, unprefixed, so ``lr`` may be
+    the learning rate a run was given or, as in nanoGPT, the schedule's value at the last
+    step. A key the histories log is the second: a step count (``iter``, ``epoch``) is the
+    steps the run trained (its ``epochs``, unless another column already is), anything
+    else that is not a metric is left out of the hyperparameters. Returns the note saying so.
+    """
+    taken = set(sweep.role_hints.values())
+    steps, left = [], []
+    for col in sweep.trials.frame.columns:
+        if col not in logged or col in sweep.role_hints or classify_metric(col) is not None:
+            continue
+        if is_step_count(col) and "epochs" not in taken:
+            sweep.role_hints[col] = "epochs"
+            taken.add("epochs")
+            steps.append(col)
+        else:
+            sweep.role_hints[col] = "ignore"
+            left.append(col)
+    if not (steps or left):
+        return []
+    said = [f"{', '.join(steps)} {'is' if len(steps) == 1 else 'are'} read as the steps each run trained"] if steps else []
+    said += [f"{', '.join(left)} {'is' if len(left) == 1 else 'are'} left out of the hyperparameters"] if left else []
+    return [f"{sweep.source}: {', '.join(steps + left)} {'is' if len(steps + left) == 1 else 'are'} logged in the "
+            f"run histories, so the export holds each run's last logged value, not its config: {'; '.join(said)}"]
 
 
 def _run_index(sweep: Sweep) -> pd.DataFrame:
