@@ -142,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         fail_on = _fail_on(args.fail_on)
         context = _context(args)
         _start_drawing(context)
+        _freeze_imports()
         with progress, ExitStack() as stack:
             staged = None
             if args.output_format != "json":
@@ -366,6 +367,21 @@ def _start_drawing(context: Any) -> None:
         from graph.report import worker
 
         worker.start()
+
+
+def _freeze_imports() -> None:
+    """Leave the modules a run imports out of the garbage collector's full passes (``gc.freeze``).
+
+    The command line lives for one run: the objects of its imports (pandas, SciPy, the
+    project) live as long, and each full collection walked them all again, some 0.15 s of
+    CPU at 100,000 trials. Called once the run's modules are imported, after the drawing
+    process is forked (it freezes its own).
+    """
+    import gc
+
+    from graph import diagnose, nodes  # noqa: F401 - imported by every run: frozen with the rest
+
+    gc.freeze()
 
 
 def _updates(inputs: dict[str, Any], context: Any, offline: bool) -> Iterator[tuple[str, dict[str, Any]]]:

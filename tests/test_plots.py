@@ -159,17 +159,17 @@ def test_pictures_never_fork_a_process_with_other_threads(monkeypatch):
     By default draw_pictures forks only where the drawing process may start (the one rule,
     :func:`graph.report.worker.may_start`, tested in tests/test_picture_worker.py).
     """
-    import graph.report.pictures as pictures
+    from graph.report import worker
 
     summary, table, _ = _inputs(CIFAR)
 
     def no_fork():
         raise AssertionError("forked")
 
-    monkeypatch.setattr(pictures, "may_start", lambda: False)
-    monkeypatch.setattr(pictures.os, "fork", no_fork)
+    monkeypatch.setattr(worker, "may_start", lambda: False)
+    monkeypatch.setattr(worker.os, "fork", no_fork)
     assert draw_pictures(summary, table=table)  # drawn here, in one process
-    monkeypatch.setattr(pictures, "may_start", lambda: True)
+    monkeypatch.setattr(worker, "may_start", lambda: True)
     with pytest.raises(AssertionError, match="forked"):
         draw_pictures(summary, table=table)
 

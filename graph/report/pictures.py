@@ -16,11 +16,7 @@ for the width GitHub shows an image at (about 900 pixels).
 from __future__ import annotations
 
 import math
-import os
-import pickle
-import signal
 import struct
-import sys
 import zlib
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -44,6 +40,7 @@ from core.issue_types import ISSUE_TYPES, SICK_SEVERITIES, label_of  # noqa: E40
 from core.records import Association, Diagnosis, NextSweep  # noqa: E402
 from core.table import TrialTable  # noqa: E402
 from core.values import format_number  # noqa: E402
+from graph.report import worker  # noqa: E402
 from graph.report.compose import FOLDER  # noqa: E402
 from graph.report.plot_data import (  # noqa: E402
     CATEGORY_COLOURS,
@@ -54,7 +51,6 @@ from graph.report.plot_data import (  # noqa: E402
     picture_plan,
     worst_issue,
 )
-from graph.report.worker import may_start  # noqa: E402
 
 HEATMAP = "heatmap.png"
 ISOLATION = "isolation_{}.png"
@@ -539,11 +535,12 @@ def draw_pictures(
     :data:`FOLDER`), plus ``hyperparameter`` for an isolation plot (the web app shows it
     beside that hyperparameter's patterns).
 
-    ``processes=2`` draws about half of the pictures in a forked child process, on the
-    second core, while this one draws the rest: the pictures are most of a small sweep's
-    run, and Matplotlib draws on one core. The bytes are the same either way. The
-    default (None) is 2 in the main thread of a process that may use two cores on Linux
-    (the command line), else 1: a server's worker thread never forks.
+    ``processes=2`` draws about half of the pictures in a forked child process
+    (:func:`graph.report.worker.draw_share`), on the second core, while this one draws
+    the rest: the pictures are most of a small sweep's run, and Matplotlib draws on one
+    core. The bytes are the same either way. The default (None) is 2 in the main thread
+    of a process that may use two cores on Linux (the command line), else 1: a server's
+    worker thread never forks.
     """
     return draw_plan(picture_plan(summary, table=table, curves=curves), processes=processes)
 
@@ -562,11 +559,19 @@ def draw_plan(plan: PicturePlan, *, processes: int | None = None) -> list[tuple[
         jobs.append((_link(ISOLATION.format(i), f"Isolation plot of {hp}", "isolation") | {"hyperparameter": hp},
                      build, 1))
     if processes is None:
-        processes = 2 if may_start() else 1  # the drawing process's rule: never fork a process with threads
+        processes = 2 if worker.may_start() else 1  # the drawing process's rule: never fork a process with threads
     builders = [build for _, build, _ in jobs]
-    pngs = (_drawn_in_two(builders, [cost for _, _, cost in jobs]) if processes > 1 and len(jobs) > 1
-            else [_drawn(build) for build in builders])
-    return [(link, png) for (link, _, _), png in zip(jobs, pngs) if png is not None]
+    theirs = _their_share([cost for _, _, cost in jobs]) if processes > 1 and len(jobs) > 1 else []
+    helper = worker.draw_share(lambda: {i: _drawn(builders[i]) for i in theirs}) if theirs else None
+    try:
+        pngs = {i: _drawn(build) for i, build in enumerate(builders) if i not in theirs}
+    except BaseException:
+        if helper is not None:
+            helper.stop()
+        raise
+    drawn = (helper.draw() if helper is not None else None) or {}  # a helper that failed: its share is drawn here
+    pngs |= {i: drawn[i] if i in drawn else _drawn(builders[i]) for i in theirs}
+    return [(link, pngs[i]) for i, (link, _, _) in enumerate(jobs) if pngs[i] is not None]
 
 
 def _link(name: str, title: str, section: str) -> dict[str, str]:
@@ -578,47 +583,16 @@ def _drawn(build: Callable[[], Figure | None]) -> bytes | None:
     return None if fig is None else _png(fig)
 
 
-def _drawn_in_two(builders: list[Callable[[], Figure | None]], costs: list[int]) -> list[bytes | None]:
-    """:func:`_drawn` of every builder, about half of the cost in a forked child process.
-
-    The child draws its share, sends the PNG bytes back through a pipe and leaves with
-    ``os._exit`` (nothing of this process runs again there: no atexit, no buffers
-    flushed, its output goes nowhere). If it fails, its share is drawn here, so an
-    error is raised here as it would be without the child.
-    """
+def _their_share(costs: list[int]) -> list[int]:
+    """The jobs a second process draws: about half of the cost (largest first, each to the lighter side)."""
     theirs: list[int] = []
-    load = [0, 0]  # this process's cost, the child's
-    for i in sorted(range(len(costs)), key=lambda i: -costs[i]):  # largest first, each to the lighter side
+    load = [0, 0]  # this process's cost, the other's
+    for i in sorted(range(len(costs)), key=lambda i: -costs[i]):
         side = int(load[1] < load[0])
         load[side] += costs[i]
         if side:
             theirs.append(i)
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child (coverage does not follow it)
-        status = 1
-        try:
-            os.close(read)
-            sys.stdout = sys.stderr = open(os.devnull, "w")  # never the parent's streams (a lock held at the fork)
-            data = pickle.dumps({i: _drawn(builders[i]) for i in theirs})
-            with os.fdopen(write, "wb") as out:
-                out.write(data)
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(write)
-    with os.fdopen(read, "rb") as inp:
-        try:
-            pngs: dict[int, bytes | None] = {i: _drawn(builders[i]) for i in range(len(builders)) if i not in theirs}
-            data = inp.read()
-        except BaseException:
-            os.kill(pid, signal.SIGKILL)
-            raise
-        finally:
-            _, status = os.waitpid(pid, 0)
-    drawn = pickle.loads(data) if status == 0 and data else {}
-    pngs |= {i: drawn[i] if i in drawn else _drawn(builders[i]) for i in theirs}
-    return [pngs[i] for i in range(len(builders))]
+    return theirs
 
 
 def _png(fig: Figure) -> bytes:
