@@ -119,6 +119,7 @@ def plan_next_sweep(summary: dict[str, Any]) -> Plan:
         if finding.get("kind") == "edge_of_range":
             planner.widen(finding)
     planner.epochs()
+    planner.drop_empty_regions()
     return planner.result().to_dict()
 
 
@@ -528,7 +529,7 @@ class _Planner:
             done = [c for c in self.conditions if c["when"] == when and c["hyperparameter"] == hp
                     and c.get(key) is not None and (c[key] <= bound if above else c[key] >= bound)]
             if done or (above and bound >= entry["high"]) or (not above and bound <= entry["low"]) \
-                    or not self._keeps_best(hp, span, when):
+                    or not self._keeps_best(hp, span, when) or not self._fails_within(w, other, v):
                 continue
             self._condition(when, hp, {key: bound, "exclude": [span]}, f"{p['id']}, {w.id}")
             kept = ", ".join(format_number(s) if not isinstance(s, str) else s for s in spared)
@@ -537,6 +538,27 @@ class _Planner:
                          f"{_rate_text(w)}; its top-ranked trials all have {other} = {kept}: with "
                          f"{cell.condition}, search {hp} {'below' if above else 'above'} {format_number(bound)}",
                          w, when=cell.condition)
+
+    def _fails_within(self, w: Association, other: str, v: Any) -> bool:
+        """True when the runs with ``other = v`` show ``w``'s issue in ``w``'s region, beyond the rate outside it.
+
+        The evidence is the pair association of ``other = v`` with a threshold of
+        ``w``'s hyperparameter in the same direction (the best cut within that value,
+        listed when it holds at least ``min_support`` affected trials): its 95 % Wilson
+        lower bound must lie above ``w``'s rate outside its region. A value with no
+        such cell (adam: 0 of 15 failed at lr ≥ 0.00152, where momentum failed 19 of
+        21) keeps its range: capping it would throw away its good trials for nothing.
+        """
+        rest = w.k_rest / w.n_rest if w.n_rest else 0.0
+        for b in self.associations.values():
+            if b.rule != "pair" or b.issue_type != w.issue_type or b.direction != w.direction or len(b.regions) != 2:
+                continue
+            first, second = b.regions
+            value = first.value if first.value is not None else first.low
+            if (first.hyperparameter == other and second.hyperparameter == w.hyperparameter and value is not None
+                    and _same(value, v) and b.n and wilson_interval(b.k, b.n)[0] > rest):
+                return True
+        return False
 
     def never_ran(self) -> None:
         """Drop a value (categorical, or of a grid) whose every trial gave no result: it never once ran.
@@ -619,6 +641,66 @@ class _Planner:
         self.settings["epochs"] = {"column": column, "from": last, "to": 2 * last, "when": a.condition}
         self._change(None, "more_epochs", last, 2 * last, p["id"],
                      f"{_rate_text(a)}; give those runs twice the budget", a, when=a.condition, name="epochs")
+
+    # -- regions the plan left empty ---------------------------------------------------
+
+    def drop_empty_regions(self) -> None:
+        """Conditions that leave nothing to sample, or that can never apply, are resolved where they hold.
+
+        A value whose conditions exclude every value of another hyperparameter
+        (breast: ``scale_inputs = no`` with batch sizes 16 and 32 starving and 128
+        diverging, on the grid {16, 32, 128}) is itself dropped from the plan (its
+        conditions go with it), unless it is the only value left or a top-ranked
+        trial holds it: half the samples would otherwise be pruned. A condition within
+        a numeric region the plan no longer samples (``lr in [0.03874, 0.2974]`` with
+        lr capped at 0.01027) can never apply: it and its change are left out.
+        """
+        for cond in list(self.conditions):
+            if cond not in self.conditions:
+                continue  # gone with a dropped value
+            when = cond["when"]
+            region = self.space.get(when["hyperparameter"])
+            if region is None:
+                continue
+            if "value" not in when:
+                if region["kind"] != "categorical" and _empty(region, when.get("low"), when.get("high"), []):
+                    self._drop_conditions(when)
+                continue
+            entry = self.space.get(cond["hyperparameter"])
+            if entry is None or entry["kind"] == "categorical" or not _empty(
+                    entry, cond.get("low"), cond.get("high"), cond["exclude"]):
+                continue
+            self._drop_value(when, cond["hyperparameter"], region)
+
+    def _drop_value(self, when: dict[str, Any], starved: str, region: dict[str, Any]) -> None:
+        """Leave out the value ``when`` names, under which nothing of ``starved`` is left to sample."""
+        hp, v = when["hyperparameter"], when["value"]
+        if region["kind"] == "categorical":
+            if v not in region["values"] or len(region["values"]) < 2 or not self._keeps_best(hp, v):
+                return
+            region["values"].remove(v)
+            region["exclude"].append(v)
+            excluded: Any = v
+        else:
+            point = [float(v), float(v)]
+            if "grid" not in region or len(_allowed(region, region["high"])) < 2 or not self._keeps_best(hp, point):
+                return
+            region["exclude"].append(point)
+            excluded = point
+        gone = self._drop_conditions(when)
+        evidence = ", ".join(dict.fromkeys(e for c in gone for e in c["evidence"].split(", ")))
+        self._change(hp, "exclude", None, excluded, evidence,
+                     f"with {when['condition']}, every {starved} value searched is left out "
+                     f"({'; '.join(part[2] for c in gone if c['hyperparameter'] == starved for part in c['parts'])}); "
+                     f"leave out {when['condition']} instead", None,
+                     trial_ids=list(dict.fromkeys(t for c in gone for t in c["trial_ids"])))
+
+    def _drop_conditions(self, when: dict[str, Any]) -> list[dict[str, Any]]:
+        """Remove the conditions within ``when`` and their changes; returns the changes removed."""
+        self.conditions = [c for c in self.conditions if c["when"] != when]
+        gone = [c for c in self.changes if c["when"] == when["condition"]]
+        self.changes = [c for c in self.changes if c["when"] != when["condition"]]
+        return gone
 
     # -- output ------------------------------------------------------------------------
 
@@ -846,6 +928,27 @@ def _allowed(entry: dict[str, Any], top: float) -> list[float]:
     """
     return sorted(v for v in set(entry["grid"]) if entry["low"] <= v <= top
                   and not any(lo <= v <= hi for lo, hi in entry["exclude"]))
+
+
+def _empty(entry: dict[str, Any], low: float | None, high: float | None, exclude: list[Any]) -> bool:
+    """True when a numeric entry, within ``[low, high]`` and outside ``exclude`` (and its own exclusions), holds nothing.
+
+    A grid holds its allowed values; a range holds nothing when its bounds cross or
+    the (closed) excluded intervals cover it.
+    """
+    lo = entry["low"] if low is None else max(entry["low"], low)
+    hi = entry["high"] if high is None else min(entry["high"], high)
+    if lo is None or hi is None or lo > hi:
+        return lo is not None and hi is not None
+    gaps = sorted(x for x in [*entry["exclude"], *exclude] if isinstance(x, list))
+    if "grid" in entry:
+        return not any(lo <= v <= hi and not any(a <= v <= b for a, b in gaps) for v in entry["grid"])
+    reached = None  # how far from lo the excluded intervals cover [lo, hi] without a gap
+    for a, b in gaps:
+        if a > (lo if reached is None else reached):
+            break
+        reached = b if reached is None else max(reached, b)
+    return reached is not None and reached >= hi
 
 
 def _int(value: float | None) -> float | int | None:

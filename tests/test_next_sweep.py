@@ -458,13 +458,18 @@ def test_overfitting_at_a_regularisers_low_end_changes_nothing_where_the_best_tr
     assert not [c for c in plan["changes"] if c["hyperparameter"] in ("dropout", "weight_decay")]
 
 
-def _spared_sweep(write_csv, sgd_best_high: bool) -> dict:
-    """NaN at lr >= 0.2, except sgd, whose runs stay finite up to lr 2 and are the sweep's best between 0.3 and 1.5."""
+def _spared_sweep(write_csv, sgd_best_high: bool, healthy: str | None = None) -> dict:
+    """NaN at lr >= 0.2, except sgd, whose runs stay finite up to lr 2 and are the sweep's best between 0.3 and 1.5.
+
+    ``healthy``: an optimizer whose runs never go NaN (fine but not among the best anywhere).
+    """
     rng = np.random.default_rng(3)
     lines = ["trial_id,optimizer,lr,val_loss"]
     for i in range(150):
         opt, lr = ["adam", "momentum", "rmsprop", "sgd", "adagrad"][i % 5], float(10 ** rng.uniform(-4, 0.5))
-        if opt == "sgd":
+        if opt == healthy:
+            loss = 0.3 + rng.uniform(0, 0.1)
+        elif opt == "sgd":
             loss = "nan" if lr >= 2.0 else (0.1 + rng.uniform(0, 0.02) if lr >= 0.3 and sgd_best_high else 0.4)
         else:
             loss = "nan" if lr >= 0.2 else 0.3 + rng.uniform(0, 0.1)
@@ -483,6 +488,16 @@ def test_a_failure_cut_that_holds_top_trials_still_applies_to_the_settings_witho
     for t in summary["top_trials"]:
         cfg = t["hyperparameters"]
         assert cfg["optimizer"] == "sgd" or cfg["lr"] < caps[cfg["optimizer"]]
+
+
+def test_a_cut_spared_for_the_top_trials_applies_only_to_the_settings_that_fail_there(write_csv):
+    # diabetes: failed at lr >= 0.00152 (29 of 51, 0 of 49 below) held sgd's top trials, and the plan then capped adam
+    # there too, although adam failed in 0 of its 15 runs up there (ranks 12-23): only momentum's runs failed.
+    summary = _spared_sweep(write_csv, sgd_best_high=True, healthy="adagrad")
+    plan = plan_next_sweep(summary)
+    caps = {c["when"]["value"]: c["high"] for c in plan["conditions"] if c["hyperparameter"] == "lr" and c["high"]}
+    assert set(caps) == {"adam", "momentum", "rmsprop"} and max(caps.values()) < 0.3
+    assert not [c for c in plan["changes"] if c["when"] == "optimizer = adagrad"]
 
 
 def test_without_top_trials_in_the_wider_region_the_cut_is_simply_global(write_csv):
@@ -551,3 +566,68 @@ def test_a_pair_whose_floor_lies_above_the_capped_range_gives_no_range_within_it
                        rate_rest=30 / 65, risk_ratio=None, p=1e-4, log_p=-9.2, q=1e-3, trial_ids=[], parts=parts)
     planner._avoid_pair({"id": "P7", "association_id": "A2"}, pair)
     assert not planner.changes and not planner.conditions
+
+
+def _starved_sweep(write_csv, sick_at_128: bool) -> dict:
+    """120 trials on batch_size {16, 32, 128} x scale {no, yes}: unscaled runs fail at batch 16 and 32, and, with
+    ``sick_at_128``, end NaN at 128 too (breast: every unscaled cell was sick); scaled runs are all fine."""
+    rng = np.random.default_rng(7)
+    lines = ["trial_id,scale,optimizer,batch_size,lr,status,train_loss,val_loss"]
+    for i in range(120):
+        scale, bs, opt = ["no", "yes"][i % 2], [16, 32, 128][(i // 2) % 3], ["adam", "sgd"][(i // 6) % 2]
+        val = 0.3 + rng.uniform(0, 0.1) - (0.1 if scale == "yes" else 0)
+        row = f"completed,{val * 0.9:.4f},{val:.4f}"
+        if scale == "no" and bs <= 32:
+            row = "failed,,"
+        elif scale == "no" and sick_at_128:
+            row = "completed,nan,nan"
+        lines.append(f"t{i},{scale},{opt},{bs},{10 ** rng.uniform(-4, -1):.6g},{row}")
+    return _summary(write_csv("\n".join(lines) + "\n"))
+
+
+def test_a_value_left_with_nothing_to_sample_is_dropped_instead(write_csv):
+    # breast: "with scale_inputs = no: batch_size from 32, not 128" on the grid {16, 32, 128} left nothing, and half
+    # the suggest_params draws were pruned.
+    summary = _starved_sweep(write_csv, sick_at_128=True)
+    plan = plan_next_sweep(summary)
+    assert plan["hyperparameters"]["scale"]["values"] == ["yes"] and plan["hyperparameters"]["scale"]["exclude"] == ["no"]
+    assert not [c for c in plan["conditions"] if c["when"]["hyperparameter"] == "scale"]
+    (drop,) = [c for c in plan["changes"] if c["hyperparameter"] == "scale"]
+    assert drop["action"] == "exclude" and drop["to"] == "no" and not drop["when"]
+    assert "every batch_size value searched is left out" in drop["reason"] and len(drop["evidence"].split(", ")) == 2
+    assert not [c for c in plan["changes"] if c["when"] == "scale = no"]
+    sampled = _sample(plan, 200, seed=0)
+    assert len(sampled) == 200 and {p["scale"] for p in sampled} == {"yes"}
+
+
+def test_a_value_with_something_left_keeps_its_condition_and_an_excluded_floor_reads_above(write_csv):
+    summary = _starved_sweep(write_csv, sick_at_128=False)
+    plan = plan_next_sweep(summary)
+    assert plan["hyperparameters"]["scale"]["values"] == ["no", "yes"]
+    (cond,) = [c for c in plan["conditions"] if c["when"]["hyperparameter"] == "scale"]
+    assert cond["low"] == 32 and cond["exclude"] == [[16, 32]]
+    assert {p["batch_size"] for p in _sample(plan, 200, seed=0) if p["scale"] == "no"} == {128}
+    from core.records import NextSweep
+    from graph.report.markdown import _next_experiment
+
+    lines = _next_experiment(NextSweep.from_dict(plan))
+    assert "- with `scale = no`: `batch_size` above 32 *(P1)*" in lines, [x for x in lines if x.startswith("- with")]
+
+
+def test_a_condition_within_a_region_the_plan_no_longer_samples_is_left_out():
+    """diabetes: "with lr in [0.03874, 0.2974]: dropout above 0" while lr is capped at 0.01027 can never apply."""
+    from core.next_sweep import _Planner
+
+    summary = {"sweep": {"n_trials": 100, "hyperparameters": {
+        "lr": {"kind": "numeric", "min": 1e-5, "max": 0.3, "n_values": 100},
+        "dropout": {"kind": "numeric", "min": 0.0, "max": 0.2, "n_values": 2, "values": [0.0, 0.2]}}},
+        "associations": [], "top_trials": []}
+    planner = _Planner(summary)
+    planner.space["lr"].update(high=0.01027, exclude=[[0.01027, 0.3]])
+    for low, high in ((0.03874, 0.3), (0.001, 0.05)):  # beyond the cap; across it
+        when = {"hyperparameter": "lr", "condition": f"lr in [{low}, {high}]", "low": low, "high": high}
+        planner._condition(when, "dropout", {"low": 0.0, "exclude": [[0.0, 0.0]]}, "P5")
+        planner._change("dropout", "raise_low_when", [0.0, 0.2], [0.0, 0.2], "P5", "why", None, when=when["condition"])
+    planner.drop_empty_regions()
+    assert [c["when"]["low"] for c in planner.conditions] == [0.001]
+    assert [c["when"] for c in planner.changes] == ["lr in [0.001, 0.05]"]

@@ -384,8 +384,9 @@ def _next_experiment(plan: NextSweep) -> list[str]:
         lines += ["", "Within a region of another hyperparameter:", ""]
         for c in plan.conditions:
             bounds = []
-            if c.low is not None:
-                bounds.append(f"from {format_number(c.low)}")
+            if c.low is not None:  # "above" when the floor itself is left out (an excluded interval ends there)
+                shut = any(isinstance(x, list) and x[1] == c.low for x in c.exclude)
+                bounds.append(f"{'above' if shut else 'from'} {format_number(c.low)}")
             if c.high is not None:
                 bounds.append(f"below {format_number(c.high)}")
             for x in c.exclude:
