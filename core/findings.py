@@ -18,7 +18,7 @@ disagree).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,7 @@ from core.detectors import NONFINITE_TEXT
 from core.domains import at_natural_edge
 from core.issue_types import NO_OUTCOME, NO_RESULT
 from core.stats import wilson_interval
+from core.status import EARLY_STOP, said_early_stop
 from core.table import TrialTable
 from core.values import format_number, format_rate, text_matches
 
@@ -35,7 +36,6 @@ Finding = dict[str, Any]
 Space = dict[str, dict[str, Any]] | None
 """The declared search space (the summary's ``search_space``), when the input has one."""
 
-EARLY_STOP = re.compile(r"early|stop", re.IGNORECASE)  # a status word saying the run was stopped early
 _EXCEPTION = re.compile(r"\b([A-Z][A-Za-z0-9_]*(?:Error|Exception|Exit|Interrupt|Warning|Fault))\b")
 _SHAPES = (
     (re.compile(r"0x[0-9a-fA-F]+"), "0x…"),
@@ -296,34 +296,78 @@ def find_by_design(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any]
     training converges fast (good learning rates, small patience) and a pruner stops
     the weak runs, so where they concentrate says how the tuner works, not what to
     avoid (see :attr:`core.issue_types.IssueType.by_design`). A time budget cut is judged by what
-    the trial reached. Trials stopped early *because* their loss went non-finite are
-    hidden failures and are not counted here.
+    the trial reached. Trials that stopped early *because* they failed (a no-result type:
+    the loss went non-finite, diverged, nothing was learned) are not counted: they are
+    hidden failures, named apart (``failed_ids``, ``n_failed``).
     """
     status = table.status.to_numpy()
     early = early_stopped(table)
-    failed = table.flagged(issues[issues["type"].isin(["nonfinite_metric", "status_mismatch"])])  # the loss went NaN
+    failed = table.flagged(issues[issues["type"].isin(NO_RESULT)])
     groups = (("early-stopped", early), ("pruned by the tuner", (status == "pruned") & ~early),
               ("cut by a time budget", status == "timeout"))
     counts = {name: mask & ~failed for name, mask in groups}
     stopped = np.logical_or.reduce([mask for mask in counts.values()])
+    broke = np.logical_or.reduce([mask for _, mask in groups]) & failed
     if not stopped.any():
         return []
     ids = table.ids.to_numpy()[stopped].tolist()
+    broke_ids = table.ids.to_numpy()[broke].tolist()
     parts = ", ".join(f"{int(mask.sum())} {name}" for name, mask in counts.items() if mask.any())
+    why = listed([STOP_WHY[name] for name, mask in counts.items() if mask.any()])
     best_note = ""
     if best and best["trial_id"] in set(ids):
         best_note = f"; the best trial ({best['trial_id']}) is one of them"
+    apart = (f"; {len(broke_ids)} more stopped early after failing (a non-finite, diverged or dead run): they "
+             "stopped because they failed, not by design, and are counted with their failures"
+             if broke_ids else "")
     return [{
         "kind": "by_design",
         "title": f"{len(ids)} of {len(table)} trials stopped by design ({parts})",
-        "detail": ("early stopping fires sooner where training converges fast (good learning rates, small "
-                   "patience), a pruner stops weak runs and a time budget cuts long ones, so these trials are "
-                   "judged by what they reached and no pattern, avoid-advice or next-sweep limit is built on them"
-                   + best_note),
+        "detail": (f"{why}, so these trials are judged by what they reached and no pattern, avoid-advice or "
+                   "next-sweep limit is built on them" + best_note + apart),
         "counts": {name: int(mask.sum()) for name, mask in counts.items()},
         "n_trials": len(ids),
         "trial_ids": ids[:max_ids],
+        "n_failed": len(broke_ids),
+        "failed_ids": broke_ids[:max_ids],
     }]
+
+
+STOP_WHY = {
+    "early-stopped": "early stopping fires sooner where training converges fast (good learning rates, small patience)",
+    "pruned by the tuner": "a pruner stops weak runs",
+    "cut by a time budget": "a time budget cuts long runs",
+}
+"""Why each by-design stop says nothing against its hyperparameters (the findings' and the advice's words)."""
+STOP_REASONS = ("early-stopped", "pruned by the tuner", "failed")
+"""Why a trial flagged ``pruned`` stopped (:func:`stop_reasons`); the first two are by design."""
+
+
+def listed(parts: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 2 else parts)
+
+
+def stop_reasons(trial_ids: Iterable[str], types: Iterable[str], details: Iterable[str | None]) -> dict[str, list[str]]:
+    """The trials flagged ``pruned``, by why they stopped; the issue rows come as three columns.
+
+    ``early-stopped``: the status word or the sweep's own flag, which the issue's detail
+    quotes, says early stopping; ``pruned by the tuner``: it does not (a pruner stopped the
+    run). Both are by design. ``failed``: the trial is also flagged with a no-result type
+    (non-finite metrics, a diverged loss, a failure, no learning): it stopped because it
+    failed, a hidden failure and never a by-design stop. Ids keep the rows' order.
+    """
+    said: dict[str, bool] = {}
+    broke: set[str] = set()
+    for trial, kind, detail in zip(trial_ids, types, details):
+        if kind == "pruned":
+            said[trial] = said.get(trial, False) or bool(EARLY_STOP.search(detail or ""))
+        elif kind in NO_RESULT:
+            broke.add(trial)
+    reasons: dict[str, list[str]] = {reason: [] for reason in STOP_REASONS}
+    for trial, early in said.items():
+        reasons["failed" if trial in broke else STOP_REASONS[0] if early else STOP_REASONS[1]].append(trial)
+    return reasons
 
 
 def find_abandoned(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any] | None, space: Space = None,
@@ -356,7 +400,7 @@ def find_abandoned(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any]
 
 def early_stopped(table: TrialTable) -> np.ndarray:
     """Trials stopped early on purpose by early stopping (status ``pruned``, the status word says early stop)."""
-    return (table.status.to_numpy() == "pruned") & text_matches(table.status_raw, EARLY_STOP)
+    return said_early_stop(table.status, table.status_raw)
 
 
 def is_abandoned(status_raw: pd.Series) -> np.ndarray:

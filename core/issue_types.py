@@ -266,7 +266,7 @@ _TABLE = (
     ),
     IssueType(
         # detectors.detect_status (status pruned / early-stopped), detect_outcome_flags (early_stopped=true)
-        "pruned", "info", "pruned runs", "pruned",
+        "pruned", "info", "pruned or early-stopped runs", "pruned",
         advice="{ids} were pruned or early-stopped, by design: a pruner stops weak runs, and early stopping fires "
         "sooner where training converges fast (good learning rates, small patience). They are counted, not blamed, "
         "and no advice is built on them.",

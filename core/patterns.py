@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.findings import abandoned_advice, is_abandoned_detail
+from core.findings import STOP_REASONS, STOP_WHY, abandoned_advice, is_abandoned_detail, listed, stop_reasons
 from core.issue_types import (
     AVOIDABLE,
     BY_DESIGN,
@@ -898,6 +898,9 @@ def recommend_all(
             ids = [i for i in ids if i not in abandoned]
         if kind in explained or not ids:
             continue
+        if kind == "pruned":  # early stopping and a pruner told apart, and runs that stopped because they failed
+            recs.append(_stopped_early_advice(summary["issues"], max_ids))
+            continue
         shown = ids[:max_ids]
         id_text = _id_text(ids, len(ids), max_ids)
         advice = (ISSUE_TYPES[kind].returned_advice if returned else "") or ISSUE_TYPES[kind].advice
@@ -921,6 +924,37 @@ def recommend_all(
     for i, rec in enumerate(recs, start=1):
         rec["id"] = f"R{i}"
     return recs
+
+
+def _stopped_early_advice(issues: list[dict[str, Any]], max_ids: int) -> dict[str, Any]:
+    """The recommendation of the ``pruned`` trials: what stopped each by design, and those that stopped failing.
+
+    The wording says what the data says (:func:`core.findings.stop_reasons`): early
+    stopping (the status word or the sweep's flag says so) or a tuner's pruner. A trial
+    also flagged diverged, NaN, failed or dead stopped because it failed: it is named
+    apart, never under "by design" (its failure's own advice stands).
+    """
+    reasons = stop_reasons([i["trial_id"] for i in issues], [i["type"] for i in issues],
+                           [i.get("detail") for i in issues])
+    early, tuner, failed = (reasons[r] for r in STOP_REASONS)
+    ids = early + tuner
+    how = " or ".join(f"{r} ({len(reasons[r])})" if early and tuner else r for r in STOP_REASONS[:2] if reasons[r])
+    because = listed([STOP_WHY[r] for r in STOP_REASONS[:2] if reasons[r]])
+    texts, evidence = [], []
+    if ids:
+        texts.append(f"{_id_text(ids, len(ids), max_ids)} {'was' if len(ids) == 1 else 'were'} {how}, by design: "
+                     f"{because}. They are counted, not blamed, and no advice is built on them.")
+        evidence.append(f"{_trials(len(ids))} {how}, by design, no hyperparameter pattern")
+    if failed:
+        kinds = {i["type"] for i in issues if i["trial_id"] in set(failed) and i["type"] in NO_RESULT}
+        labels = " or ".join(label_of(k) for k in ISSUE_TYPES if k in kinds)
+        texts.append(f"{_id_text(failed, len(failed), max_ids)} stopped early too, but with {labels}: "
+                     f"{'it' if len(failed) == 1 else 'they'} stopped because {'it' if len(failed) == 1 else 'they'} "
+                     "failed, not by design, and count with those failures.")
+        evidence.append(f"{_trials(len(failed))} stopped early with {labels}")
+    text = " ".join(t[:1].upper() + t[1:] for t in texts)
+    return {"text": text, "evidence": "; ".join(evidence), "pattern_id": None,
+            "trial_ids": (ids or failed)[:max_ids]}
 
 
 def trained_count(summary: dict[str, Any]) -> int | None:

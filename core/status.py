@@ -14,6 +14,10 @@ and ``abandoned`` (the word the readers write for a run left running by a worker
 stopped, :func:`core.sources._common.mark_abandoned`): its process is gone, but nothing
 recorded how or why, so it too sits out of every comparison. ``killed`` keeps a cause
 the tracker recorded (W&B's killed/preempted, MLflow's KILLED: the run was stopped).
+
+``pruned`` covers both stops before the budget that are by design: a tuner's pruner and
+early stopping on patience. The comparisons treat them alike; the counts shown to the
+user (:func:`status_counts`) tell them apart by the raw word, as the data does.
 """
 
 from __future__ import annotations
@@ -23,9 +27,15 @@ import re
 import numpy as np
 import pandas as pd
 
+from core.values import text_matches
+
 STATUSES = ("completed", "failed", "killed", "timeout", "pruned", "running", "unknown")
 ENDED = ("completed", "failed", "killed", "timeout", "pruned")
 """The statuses of a run that ended (with whatever outcome): not running, not unknown."""
+EARLY_STOPPED = "early_stopped"
+"""The counted status of a ``pruned`` run whose own status word says early stopping (see :func:`status_counts`)."""
+EARLY_STOP = re.compile(r"early|stop", re.IGNORECASE)
+"""A raw status word saying the run was stopped early (``early_stopped``, ``EarlyStopped``, ``stopped_early``)."""
 
 _VOCABULARY: dict[str, str] = {}
 for _ours, _words in {
@@ -51,6 +61,23 @@ def normalize_status(raw: pd.Series) -> pd.Series:
     codes, words = pd.factorize(raw, use_na_sentinel=True)
     ours = np.array([_normalize_word(str(w)) for w in words] + ["unknown"], dtype=object)
     return pd.Series(ours[codes], index=raw.index, name=raw.name, dtype=object)  # code -1 (missing) is "unknown"
+
+
+def said_early_stop(status: pd.Series, status_raw: pd.Series) -> np.ndarray:
+    """Where a ``pruned`` trial's raw status word says early stopping (not a tuner's pruner)."""
+    return (status.to_numpy() == "pruned") & text_matches(status_raw, EARLY_STOP)
+
+
+def status_counts(status: pd.Series, status_raw: pd.Series) -> dict[str, int]:
+    """How many trials ended each way, in our words, in order of frequency; early stopping apart from pruning.
+
+    ``status`` holds our words (:func:`normalize_status`), ``status_raw`` the cells they
+    came from, on the same index. A ``pruned`` trial whose raw word says early stopping
+    is counted as :data:`EARLY_STOPPED`: no tuner was involved, and saying "pruned" of it
+    would be a fact the data does not hold.
+    """
+    shown = status.where(~said_early_stop(status, status_raw), EARLY_STOPPED)
+    return {str(k): int(v) for k, v in shown.value_counts().items()}
 
 
 def _normalize_word(word: str) -> str:

@@ -50,6 +50,7 @@ from core.records import (
 )
 from core.residuals import residual_associations
 from core.roles import ColumnRoles, role_notes
+from core.status import status_counts
 from core.table import TrialTable, build_trial_table
 
 _MAX_LISTED = 1000  # categorical values listed per hyperparameter
@@ -224,7 +225,7 @@ def build_summary(
     classes, how = infer_classes(table, thresholds)
     sweep = SweepInfo(source=raw.source, format=raw.format, n_trials=len(table),
                       roles=Roles.from_dict(table.roles.to_dict()),
-                      status_counts={k: int(v) for k, v in table.status.value_counts().items()},
+                      status_counts=status_counts(table.status, table.status_raw),
                       hyperparameters=_ranges(table), notes=list(raw.notes) + role_notes(table.roles))
     return {
         "schema_version": SCHEMA_VERSION,

@@ -183,7 +183,7 @@ def test_pruned_and_early_stopped_runs_are_counted_and_never_a_pattern_or_a_limi
     assert by_design["counts"]["early-stopped"] == early
     assert by_design["counts"]["pruned by the tuner"] == sum(r["status"] == "pruned" and r["val_loss"] != "nan" for r in rows)
     assert "t000" not in by_design["trial_ids"]
-    rec = next(r for r in summary["recommendations"] if "pruned or early-stopped, by design" in r["text"])
+    rec = next(r for r in summary["recommendations"] if "or pruned by the tuner (" in r["text"])
     assert "no advice is built on them" in rec["text"] and "they say they finished" not in str(summary)
     # The best trial is the best finished one: early-stopped runs count, tuner-pruned ones do not.
     finite = [r for r in rows if r["val_loss"] != "nan" and r["status"] in ("completed", "early_stopped")]

@@ -10,10 +10,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from core.findings import STOP_REASONS, stop_reasons
 from core.issue_types import ISSUE_TYPES
 from core.next_sweep import plan_next_sweep
 from core.patterns import HANDFUL, RARE_RATE, rest_label, with_outcome
 from core.records import Diagnosis, NextSweep, Pattern, Roles
+from core.status import EARLY_STOPPED
 from core.values import format_number, format_p, format_rate
 
 _MAX_DETAIL_ROWS = 25
@@ -160,6 +162,19 @@ def _byline(d: Diagnosis) -> str:
     return f"Sweep {code(d.sweep.source)} · {d.sweep.n_trials} trials · {author}"
 
 
+_STATUS_WORDS = {EARLY_STOPPED: "early-stopped"}
+"""A counted status as the Overview writes it (``early_stopped`` is our word, not the data's spelling)."""
+
+
+def _stopped_early(d: Diagnosis) -> str:
+    """"and 11 trial(s) early-stopped, by design; 7 more stopped early after failing, counted above"."""
+    reasons = stop_reasons(d.issues.trial_id, d.issues.type, d.issues.detail)
+    by_design = " and ".join(f"{len(reasons[r])} trial(s) {r}" for r in STOP_REASONS[:2] if reasons[r])
+    failed = len(reasons["failed"])
+    after = f"{failed} {'more ' if by_design else 'trial(s) '}stopped early after failing, counted above" if failed else ""
+    return "; ".join(part for part in (f"and {by_design}, by design" if by_design else "", after) if part)
+
+
 def _overview(d: Diagnosis) -> list[str]:
     n = d.sweep.n_trials
     affected = d.trials_affected
@@ -169,13 +184,14 @@ def _overview(d: Diagnosis) -> list[str]:
     lines = [
         f"- **{affected} of {n} trials ({_pct(affected, n)}) have at least one issue**; "
         f"{total - pruned} issue(s) in all, across {len([t for t in d.issue_counts if t != 'pruned'])} issue type(s)"
-        + (f" (and {pruned} trial(s) pruned by the tuner, by design)." if pruned else "."),
+        + (f" ({_stopped_early(d)})." if pruned else "."),
         f"- Severity of the worst issue per affected trial: {sev['high']} high, "
         f"{sev['medium']} medium, {sev['low']} low.",
     ]
     statuses = d.sweep.status_counts
     if set(statuses) != {"unknown"}:
-        lines.append("- Status: " + ", ".join(f"{v} {prose(str(k))}" for k, v in statuses.items()) + ".")
+        lines.append("- Status: " + ", ".join(f"{v} {prose(_STATUS_WORDS.get(str(k), str(k)))}"
+                                              for k, v in statuses.items()) + ".")
     else:
         lines.append("- The table has no status column: failures are judged from metrics alone.")
     best = d.best_trial
