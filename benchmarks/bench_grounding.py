@@ -14,7 +14,8 @@ the same process:
 - ``+ a text with invented facts``: then grounding the overview (whose unbacked numbers
   make the index read the sweep-sized parts of the summary once).
 
-Printed as a markdown table with the issue rows and associations of the summary.
+Printed as a markdown table with the issue rows and associations of the summary; each
+step in wall seconds and in CPU seconds of this process (steadier on a shared machine).
 """
 
 from __future__ import annotations
@@ -52,8 +53,8 @@ def main() -> None:
     from graph.context import Context
     from graph.diagnose import run_nodes
 
-    print("| trials | issue rows | associations | backed text chars | index + check s | "
-          "+ a text with invented facts s |")
+    print("| trials | issue rows | associations | backed text chars | index + check s (cpu) | "
+          "+ a text with invented facts s (cpu) |")
     print("|---:|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory(prefix="bench-grounding-") as tmp:
         for n in args.sizes:
@@ -67,17 +68,21 @@ def main() -> None:
             backed, invented = model_texts(summary, analysis)
             first, then = [], []
             for _ in range(args.repeat):
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 facts = FactIndex(summary | analysis)  # the write node's index: no model ran, so all deterministic
                 for text in backed:
                     facts.ground(text)
-                first.append(time.perf_counter() - t)
-                t = time.perf_counter()
+                first.append((time.perf_counter() - t, time.process_time() - c))
+                t, c = time.perf_counter(), time.process_time()
                 facts.ground(invented)
-                then.append(time.perf_counter() - t)
+                then.append((time.perf_counter() - t, time.process_time() - c))
             print(f"| {n:,} | {sum(summary['issue_counts'].values()):,} | {len(summary['associations']):,} | "
-                  f"{sum(map(len, backed)):,} | {statistics.median(first):.3f} | {statistics.median(then):.3f} |",
-                  flush=True)
+                  f"{sum(map(len, backed)):,} | {_median(first)} | {_median(then)} |", flush=True)
+
+
+def _median(times: list[tuple[float, float]]) -> str:
+    """"wall (cpu)": the medians of each."""
+    return f"{statistics.median(w for w, _ in times):.3f} ({statistics.median(c for _, c in times):.3f})"
 
 
 if __name__ == "__main__":

@@ -160,6 +160,22 @@ class Facts:
     trials_affected: int | None = None
     known_shapes: dict[str, tuple[int, int]] | None = field(default=None, repr=False, compare=False)
     """:func:`id_shapes` of ``trial_ids`` when already computed (another :class:`Facts` of the same ids)."""
+    text: str = field(default="", repr=False, compare=False)
+    """The summary's own sentences (every string of it): what they state, a model may state too."""
+
+    @cached_property
+    def stated_counts(self) -> dict[str, set[int]]:
+        """Issue type -> the "N trials ..." counts the summary's own sentences give it ("1 trial with unfinished runs")."""
+        out: dict[str, set[int]] = {}
+        for n, phrase in _COUNT.findall(self.text):
+            for kind in _issues_named(phrase):
+                out.setdefault(kind, set()).add(int(n))
+        return out
+
+    @cached_property
+    def stated_assignments(self) -> set[tuple[str, str]]:
+        """``(name, value)`` (lower case) of each ``name=value`` in the summary's own sentences ("drop_last=True" of an error)."""
+        return {(name.lower(), value.rstrip(".:").lower()) for name, value in _UNKNOWN_ASSIGN.findall(self.text)}
 
     @property
     def id_shapes(self) -> dict[str, tuple[int, int]]:
@@ -377,6 +393,7 @@ def _facts(summary: dict[str, Any], trial_ids: set[str], trial_issues: TrialIssu
         best_trial=str(best["trial_id"]) if best.get("trial_id") is not None else None,
         n_trials=n_trials,
         trials_affected=affected,
+        text=scan.text,
     )
 
 
@@ -791,7 +808,9 @@ def _count_problems(text: str, facts: Facts) -> list[tuple[str, str]]:
             allowed = _allowed_counts(phrase, facts)
             if allowed is not None and int(n) == 0 and not _RESTRICTED.search(phrase):
                 allowed = {0} if not any(max(facts.counts.get(kind, {0})) for kind in _issues_named(phrase)) else set()
-            if allowed is not None and int(n) not in allowed:
+            if allowed is not None and int(n) not in allowed and not any(
+                int(n) in facts.stated_counts.get(kind, ()) for kind in _issues_named(phrase)
+            ):
                 problems.append(("count", f"{n} trials {phrase}"))
     if facts.n_trials is not None:
         for quantifier, phrase in _QUANTIFIED.findall(text):
@@ -872,8 +891,11 @@ def _param_problems(text: str, facts: Facts) -> list[tuple[str, str]]:
                 if value and not _value_known(value, facts.params[name.lower()]):
                     problems.append(("param", f"{name}={value}"))
         for name, value in _UNKNOWN_ASSIGN.findall(text):
-            if name.lower() not in facts.params and name.lower() not in _STAT_WORDS:
-                problems.append(("param", f"{name}={value.rstrip('.:')}"))
+            value = value.rstrip(".:")
+            if name.lower() not in facts.params and name.lower() not in _STAT_WORDS and (
+                (name.lower(), value.lower()) not in facts.stated_assignments
+            ):
+                problems.append(("param", f"{name}={value}"))
     return problems
 
 

@@ -14,7 +14,7 @@ from core.issue_types import ISSUE_TYPES, label_of
 from graph import graph
 from graph.context import Context
 from graph.nodes import _deterministic
-from tests.conftest import DATA, EXAMPLES, SAMPLE
+from tests.conftest import DATA, EXAMPLES, ROOT, SAMPLE
 from tests.fake_models import ScriptedChatModel, analyst_json
 
 
@@ -103,15 +103,24 @@ def test_the_index_gives_the_same_verdicts_and_counts_the_runs_that_trained_only
     assert ground("Only 33 runs trained.", whole).problems == []  # the size of a population is a number to state
 
 
+CORPUS = ROOT / "benchmarks" / "corpus"
+
+
 @pytest.fixture(scope="module")
 def real_indexes() -> dict[str, tuple[dict, FactIndex]]:
-    """Real sweeps of the test data, as the write node checks them: the summary with the deterministic analysis."""
+    """Real sweeps of the test data and the judgment corpus, as the write node checks them: the summary with the
+    deterministic analysis. The corpus's breast_cancer_mlp has a crash group explained by a pattern, digits_mlp
+    early stops, time-budget cuts and types compared among the runs that trained."""
     out = {}
-    for path in (SAMPLE, EXAMPLES / "deepobs_cifar10_3c3d.csv", DATA / "mlflow" / "nested.db",
-                 DATA / "optuna" / "late_divergence.db", DATA / "optuna_dlp_trials.csv"):
-        summary = graph.invoke({"results_path": str(path)}, context=Context(offline=True))["summary"]
+    inputs = [{"results_path": str(path)} for path in (
+        SAMPLE, EXAMPLES / "deepobs_cifar10_3c3d.csv", DATA / "mlflow" / "nested.db",
+        DATA / "optuna" / "late_divergence.db", DATA / "optuna_dlp_trials.csv")]
+    inputs += [{"results_path": str(CORPUS / name / "results.csv"), "curves_path": str(CORPUS / name / "curves.csv")}
+               for name in ("breast_cancer_mlp", "digits_mlp")]
+    for state in inputs:
+        summary = graph.invoke(state, context=Context(offline=True, pictures=False))["summary"]
         full = summary | _deterministic({k: summary[k] for k in ("patterns", "leads", "recommendations")})
-        out[path.name] = (full, FactIndex(full))
+        out[state["results_path"]] = (full, FactIndex(full))
     return out
 
 
@@ -161,12 +170,27 @@ def ground_kinds(index: FactIndex, text: str) -> list[str]:
 
 
 def test_deterministic_counts_of_real_sweeps_pass(real_indexes):
-    """No false alarm on what core/ writes itself (every pattern, lead, recommendation and finding, evidence included)."""
+    """No false alarm on what core/ writes itself (every pattern, lead, recommendation and finding, evidence included):
+    "1 trial with unfinished runs" (the abandoned one is counted apart), "drop_last=True" quoted from an error."""
     for name, (summary, index) in real_indexes.items():
         texts = [item[key] for group in ("patterns", "leads", "recommendations", "findings")
-                 for item in summary.get(group) or [] for key in ("title", "explanation", "recommendation", "text")
+                 for item in summary.get(group) or []
+                 for key in ("title", "explanation", "recommendation", "text", "evidence", "detail")
                  if isinstance(item.get(key), str)]
         assert {t: p for t in texts if (p := index.ground(t).problems)} == {}, name
+
+
+def test_what_the_summarys_own_sentences_state_a_model_may_repeat_and_nothing_else():
+    summary = SWEEP | {
+        "issue_counts": SWEEP["issue_counts"] | {"running": 2},
+        "findings": [{"id": "F1", "kind": "error_kind", "n_trials": 4,
+                      "title": "4 trials: ValueError: batch_size=N is larger than the N samples with drop_last=True"}],
+        "recommendations": [{"id": "R1", "text": "Re-run later.", "evidence": "1 trial with unfinished runs"}]}
+    facts = facts_of(summary)
+    assert ground("The 4 failed trials raised an error with drop_last=True.", facts).problems == []
+    assert ground("1 trial with unfinished runs has no outcome yet.", facts).problems == []
+    assert [k for k, _, _ in ground("Set drop_last=False for them.", facts).problems] == ["param"]
+    assert [k for k, _, _ in ground("3 trials with unfinished runs have no outcome yet.", facts).problems] == ["count"]
 
 
 LATE = DATA / "optuna" / "late_divergence.db"  # 40 trials: 9 diverged, 1 failed, 2 running, so 28 trained; 15 of them
