@@ -184,12 +184,6 @@ class Facts:
             self.known_shapes = id_shapes(self.trial_ids)
         return self.known_shapes
 
-    def pairs_of(self, kind: str) -> set[tuple[int, int]]:
-        """The ``(k, n)`` pairs of one issue type, its count among the runs that trained included."""
-        pairs = (self.typed_pairs or {}).get(kind, set())
-        trained = self.populations.trained_pair(kind) if self.populations is not None else None
-        return pairs | {trained} if trained else pairs
-
     def pair_known(self, pair: tuple[int, int], kind: str | None = None) -> bool:
         """Whether the summary gives ``k of n``: of the type ``kind``, or (None) of any type or of all trials."""
         given = self.pairs if kind is None else (self.typed_pairs or {}).get(kind, ())
@@ -429,8 +423,10 @@ class TrialIssues(Mapping[str, set[str]]):
         """How many distinct trials have an issue of one of ``kinds`` (vectorised over the issue rows, once per set)."""
         if kinds not in self._with:
             codes = [c for c, kind in enumerate(self._columns["type"]["values"]) if kind in kinds]
-            rows = np.isin(np.asarray(self._columns["type"]["codes"], dtype=np.int64), codes)
-            self._with[kinds] = int(np.unique(self._trial[rows]).size) if codes else 0
+            seen = np.zeros(len(self._columns["trial_id"]["values"]), dtype=bool)
+            if codes:
+                seen[self._trial[np.isin(np.asarray(self._columns["type"]["codes"], dtype=np.int64), codes)]] = True
+            self._with[kinds] = int(seen.sum())
         return self._with[kinds]
 
     def __iter__(self) -> Iterator[str]:
@@ -687,10 +683,14 @@ def _percent_problems(text: str, facts: Facts) -> list[tuple[str, str]]:
     named = _issues_named(text)
     if not named:
         return []
-    rates = sorted(100 * k / n for kind in named for k, n in facts.pairs_of(kind) if n)
+    rates = [100 * k / n for kind in named for k, n in (facts.typed_pairs or {}).get(kind, ()) if n]
     if facts.n_trials and facts.trials_affected is not None:
         rates.append(100 * facts.trials_affected / facts.n_trials)
-    return [("count", token) for token in _PERCENT.findall(text) if not _grounded(token, sorted(rates))]
+    bad = [token for token in _PERCENT.findall(text) if not _grounded(token, sorted(rates))]
+    if bad and facts.populations is not None:  # a rate among the runs that trained: counted only now
+        rates += [100 * k / n for kind in named if (pair := facts.populations.trained_pair(kind)) for k, n in [pair] if n]
+        bad = [token for token in bad if not _grounded(token, sorted(rates))]
+    return [("count", token) for token in bad]
 
 
 _NOUN = r"(?:trials?|runs?|configurations?|configs?)"
