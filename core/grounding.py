@@ -45,6 +45,7 @@ import pandas as pd
 
 from core.issue_types import ISSUE_TYPES, NEEDS_RESULT, NO_OUTCOME, NO_RESULT, SICK_SEVERITIES, names_where
 from core.records import INTERNED_FIELDS, ISSUE_FIELDS, IssueColumns
+from core.status import EARLY_STOPPED
 
 _BARE_TOKEN = re.compile(r"(?<![\w.\-:/`])[A-Za-z0-9][\w.\-:/]*[A-Za-z0-9](?![\w`])")
 _BACKTICKED_SPAN = re.compile(r"`[^`]*`")
@@ -471,7 +472,7 @@ class Populations:
         self._needs_result = {kind: int(k) for kind, k in counts.items() if kind in NEEDS_RESULT}
         outcome = self.n_trials - sum(int(counts.get(kind, 0)) for kind in NO_OUTCOME)
         completed = sum(int(statuses.get(s, 0)) for s in ("completed", "unknown"))
-        ended = completed + sum(int(statuses.get(s, 0)) for s in ("timeout", "pruned"))
+        ended = completed + sum(int(statuses.get(s, 0)) for s in ("timeout", "pruned", EARLY_STOPPED))
         self._finished = {completed, ended, outcome}
         self._compared = {self.n_trials, outcome}
         for a in (summary.get("associations") or []) + (summary.get("patterns") or []) + (summary.get("leads") or []):
@@ -715,6 +716,8 @@ _OF_THE_N = re.compile(
     re.IGNORECASE,
 )
 """A count before its population: "Of the 95 runs that trained, 12 overfit" (N, what they are, K)."""
+_ASIDE = re.compile(r"\([^()]*\d[^()]*\)")
+"""A parenthesis holding a number: a rate, or a breakdown whose counts are not the pair's ("(36 early-stopped, ...)")."""
 _CLAUSE_END = re.compile(r"[;:]|\b(?:while|whereas|but|and trials?|and runs?)\b", re.IGNORECASE)
 _RESTRICTED = re.compile(r"\b(?:outside|inside|in|with|without|below|above|under|over|where|at|from|among|when|if)\b",
                          re.IGNORECASE)
@@ -850,18 +853,21 @@ def _stated_pairs(text: str) -> Iterator[tuple[int, int, str, str, str | None]]:
     """``(k, n, tail, before, population)`` for each ``k of n`` / ``k/n`` and "of the N runs ..., K" of a text.
 
     ``tail`` is what the pair is said of (to the end of its clause or the next pair),
-    ``before`` the clause before it, ``population`` the population ``n`` is named as
-    (:class:`Populations`), None when unnamed or narrowed to a region.
+    ``before`` the clause before it, both without asides that hold counts of their own
+    ("55 of 110 trials stopped by design (36 early-stopped, 19 cut by a time budget)");
+    ``population`` the population ``n`` is named as (:class:`Populations`), None when
+    unnamed or narrowed to a region.
     """
+    def clause(part: str, last: bool = False) -> str:
+        return _ASIDE.sub(" ", _CLAUSE_END.split(part)[-1] if last else _CLAUSE_END.split(part, maxsplit=1)[0])
+
     matches = list(_PAIR.finditer(text))
     for i, match in enumerate(matches):
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
-        tail = _CLAUSE_END.split(text[match.end():end], maxsplit=1)[0]
-        before = _CLAUSE_END.split(text[:match.start()])[-1]
+        tail, before = clause(text[match.end():end]), clause(text[:match.start()], last=True)
         yield int(match[1]), int(match[2]), tail, before, _population(text, match.end())
     for match in _OF_THE_N.finditer(text):  # "Of the 95 runs that trained, 12 overfit"
-        tail = _CLAUSE_END.split(text[match.end():], maxsplit=1)[0]
-        yield int(match[3]), int(match[1]), tail, "", _population(text, match.end(1))
+        yield int(match[3]), int(match[1]), clause(text[match.end():]), "", _population(text, match.end(1))
 
 
 def _population(text: str, at: int) -> str | None:

@@ -270,7 +270,7 @@ _TABLE = (
         advice="{ids} were pruned or early-stopped, by design: a pruner stops weak runs, and early stopping fires "
         "sooner where training converges fast (good learning rates, small patience). They are counted, not blamed, "
         "and no advice is built on them.",
-        words=r"prun\w*", colour="#BBBBBB", marker="1",
+        words=r"prun\w*|early[- ]?stop\w*|stopped early", colour="#BBBBBB", marker="1",
         by_design=True, pairable=False, stopped_early=True, from_status=True,
         flag_words=("pruned", "stopped", "earlystopped"),
     ),

@@ -218,3 +218,19 @@ def test_a_model_cannot_get_a_false_pair_into_the_report():
     assert top["title"] == "Large steps blow up" and top["explanation"] == p1["explanation"]  # the false one is gone
     assert "> Note: 4 model-written sentence(s) were removed: 4 stated counts the analysis does not give" in report
     assert summary["writer"]["revisions"] == 0  # counts are removed, not sent back to the analyst (ids are)
+
+
+def test_early_stopping_is_named_as_the_pruned_type_and_an_aside_with_its_own_counts_names_nothing():
+    """36 of 110 runs early-stopped (the ``pruned`` type, by design), 19 were cut by a time budget."""
+    summary = {"sweep": {"n_trials": 110, "status_counts": {"completed": 55, "early_stopped": 36, "timeout": 19}},
+               "issues": _rows("pruned", range(0, 36), "info") + _rows("timeout", range(36, 55), "medium"),
+               "issue_counts": {"pruned": 36, "timeout": 19}, "trials_affected": 19,
+               "findings": [{"id": "F1", "kind": "by_design", "n_trials": 55,
+                             "title": "55 of 110 trials stopped by design (36 early-stopped, 19 cut by a time budget)"}]}
+    facts = facts_of(summary)
+    for text in ("36 of the 110 trials stopped early.", "36 trials stopped early.", "Early stopping ended 36 of 110 runs.",
+                 "55 of 110 trials stopped by design (36 early-stopped, 19 cut by a time budget).",
+                 "Of the 110 trials, 36 were early-stopped."):
+        assert ground(text, facts).problems == [], text
+    for lie in ("19 of the 110 trials stopped early.", "55 of 110 trials stopped early."):
+        assert [kind for kind, _, _ in ground(lie, facts).problems] == ["count"], lie
