@@ -160,6 +160,11 @@ class Coded:
         x = self.x[rows]
         return x if self.kept is None else np.where(self.kept[rows], x, np.nan)
 
+    def sorted_values(self) -> np.ndarray:
+        """The finite values counted here in ascending order (numeric only)."""
+        assert self.x is not None and self.order is not None
+        return self.x[self.order] if self.cuts is None else self.cuts.sorted_x
+
     def is_set(self) -> np.ndarray:
         """Trials counted here with a finite value (numeric only)."""
         assert self.x is not None

@@ -124,9 +124,11 @@ def both_looks(table: TrialTable, issues: pd.DataFrame, top: list[dict[str, Any]
                alpha: float, min_support: int) -> list[Association]:
     """The first pass's associations and the second look's after them, both counted over one coding of the hyperparameters.
 
-    The coding (a few MB per hyperparameter at a million trials) is let go on return.
+    The coding (a few MB per hyperparameter at a million trials) is let go on return; its sort of each numeric
+    hyperparameter also gives the table's extents (:meth:`~core.table.TrialTable.extents`), not sorted again.
     """
     coded = code_hyperparameters(table)
+    table.extents({c.name: c.sorted_values() for c in coded if c.x is not None})
     associations = associate_issues(table, issues, protect=top_rows, coded=coded)
     return associations + residual_associations(table, issues, associations, top, protect=top_rows, alpha=alpha,
                                                 min_support=min_support, coded=coded)

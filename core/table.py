@@ -6,7 +6,7 @@ cells happens here, so detectors can assume clean input.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -75,10 +75,13 @@ class TrialTable:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def extents(self) -> dict[str, Extent]:
-        """:func:`numeric_extents` of the hyperparameters, computed once (the summary, findings and pictures ask)."""
+    def extents(self, sorted_columns: Mapping[str, np.ndarray] | None = None) -> dict[str, Extent]:
+        """:func:`numeric_extents` of the hyperparameters, computed once (the summary, findings and pictures ask).
+
+        ``sorted_columns``, as for :func:`numeric_extents`, is read only by the first call.
+        """
         if self._extents is None:
-            self._extents = numeric_extents(self.hyperparameters)
+            self._extents = numeric_extents(self.hyperparameters, sorted_columns)
         return self._extents
 
     def flagged(self, issues: pd.DataFrame) -> np.ndarray:
@@ -273,14 +276,22 @@ class Extent(NamedTuple):
     """Every finite value is a whole number."""
 
 
-def numeric_extents(hyperparameters: pd.DataFrame) -> dict[str, Extent]:
+def numeric_extents(hyperparameters: pd.DataFrame,
+                    sorted_columns: Mapping[str, np.ndarray] | None = None) -> dict[str, Extent]:
     """The :class:`Extent` of every numeric hyperparameter, computed for all columns at once.
 
     ``hyperparameters`` is :attr:`TrialTable.hyperparameters`: its float64 columns are
     numeric, its object (text) columns are left out. One sort of the whole block:
     10,000 columns cost milliseconds, not a few pandas calls per column.
+    ``sorted_columns`` holds, for some numeric columns, their finite values already in
+    ascending order (the association statistics sort them to code them): those columns
+    are not sorted again.
     """
     numeric = [col for col, dtype in hyperparameters.dtypes.items() if pd.api.types.is_numeric_dtype(dtype)]
+    known = {col: np.asarray(sorted_columns[col], dtype=float) for col in numeric if col in (sorted_columns or {})}
+    if known:
+        rest = numeric_extents(hyperparameters[[col for col in numeric if col not in known]])
+        return {col: _sorted_extent(known[col]) if col in known else rest[col] for col in numeric}
     values = np.asarray(hyperparameters[numeric].to_numpy(dtype=float), order="F")  # each column's values contiguous
     finite = np.isfinite(values)
     ordered = np.sort(np.where(finite, values, np.nan), axis=0)  # NaN last
@@ -293,3 +304,11 @@ def numeric_extents(hyperparameters: pd.DataFrame) -> dict[str, Extent]:
     integral = (np.trunc(whole) == whole).all(axis=0)
     return {col: Extent(float(lo), float(hi), int(k), int(n), bool(is_int))
             for col, lo, hi, k, n, is_int in zip(numeric, lowest, highest, n_values, n_finite, integral)}
+
+
+def _sorted_extent(finite: np.ndarray) -> Extent:
+    """The :class:`Extent` of a column from its finite values in ascending order (:func:`numeric_extents`' figures)."""
+    if not len(finite):
+        return Extent(np.nan, np.nan, 0, 0, True)
+    return Extent(float(finite[0]), float(finite[-1]), 1 + int(np.count_nonzero(finite[1:] > finite[:-1])), len(finite),
+                  bool((np.trunc(finite) == finite).all()))

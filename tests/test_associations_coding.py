@@ -56,3 +56,26 @@ def test_pair_cells_of_two_twenty_value_parameters_are_counted_exactly():
         cell = (frame["arch"] == x.parts[0].value) & (frame["init"] == x.parts[1].value)
         assert (x.k, x.n) == (int(frame["sick"][cell].sum()), int(cell.sum())), x.condition
         assert (x.k_rest, x.n_rest) == (int(frame["sick"][~cell].sum()), int((~cell).sum()))
+
+
+def test_the_codings_sort_gives_the_tables_extents_as_their_own_sort_does():
+    from core.associations import code_hyperparameters
+    from core.table import numeric_extents
+
+    rng = np.random.default_rng(7)
+    lr = 10 ** rng.uniform(-5, 0, 300)
+    lr[[3, 40]] = np.nan
+    lr[7] = np.inf
+    table = table_from_records([
+        {"trial_id": f"t{i}", "val_loss": 0.5, "lr": lr[i], "layers": float(1 + i % 4), "fixed": 2.0,
+         "bs": float([16, 32][i % 2]), "signed": [-0.0, 0.0, -1.5][i % 3], "opt": ["adam", "sgd"][i % 2]}
+        for i in range(300)])
+    coded = code_hyperparameters(table)
+    sorted_columns = {c.name: c.sorted_values() for c in coded if c.x is not None}
+    assert {"lr", "layers", "bs", "signed"} <= set(sorted_columns) and "fixed" not in sorted_columns
+    plain = numeric_extents(table.hyperparameters)
+    assert numeric_extents(table.hyperparameters, sorted_columns) == plain
+    assert list(plain) == [c for c in table.hyperparameters.columns if c != "opt"]
+    assert plain["lr"].n_finite == 297 and plain["layers"].integral and not plain["lr"].integral
+    assert plain["signed"].n_values == 2  # -0.0 and 0.0 are one value
+    assert table.extents(sorted_columns) == plain and table.extents() is table.extents()
