@@ -27,7 +27,8 @@ The plan
     "exclude", "evidence"}``, where a REGION is ``{"hyperparameter", "condition"}``
     plus ``"value"`` (a categorical value or a number) or ``"low"``/``"high"``.
 ``settings``
-    Budget changes, e.g. ``{"epochs": {"column", "from", "to", "when"}}``.
+    Budget changes, e.g. ``{"epochs": {"column", "from", "to", "when"}}``, only for a sweep
+    without a planned-budget hyperparameter (with one, ``more_epochs`` raises its range).
 ``start_from``
     The best healthy trial (``{"trial_id", "hyperparameters"}``), to enqueue first.
 ``changes``
@@ -37,7 +38,7 @@ The plan
     ``issue_counts.TYPE`` for a count of issues. Actions: ``cap`` (lower the upper
     end), ``raise_low``, ``exclude`` (a bucket, value or categorical value),
     ``cap_when`` / ``raise_low_when`` / ``exclude_when`` (within a region),
-    ``widen`` (the best trial sits at the edge), ``regularise`` (widen a
+    ``widen`` (the best trial sits at the edge, and the top trials crowd there), ``regularise`` (widen a
     weight-decay/dropout range where overfitting concentrates), ``add`` (a
     hyperparameter the sweep lacks; no range is given, since nothing in the sweep says
     which), ``more_epochs``. A hyperparameter capped (or its floor raised) within one
@@ -55,6 +56,8 @@ from __future__ import annotations
 import math
 import re
 from typing import Any
+
+from scipy.stats import binom
 
 from core.domains import log_scaled, natural_domain
 from core.issue_types import AVOIDABLE, ISSUE_TYPES, label_of, names_where
@@ -587,10 +590,22 @@ class _Planner:
     # -- findings and curves -----------------------------------------------------------
 
     def widen(self, f: dict[str, Any]) -> None:
-        """The best trial sits at the edge of a searched range: widen it on that side."""
+        """The best trial sits at the edge of a searched range, and the top trials lean there: widen it on that side.
+
+        One best trial at an edge is no evidence that the optimum lies beyond it (its lead
+        is often a few validation samples): the top trials (``top_trials``) must sit at
+        the edge more often than the sweep's trials do, beyond chance (a one-sided binomial
+        test at the analysis' alpha; :meth:`_edge_share`). A planned-budget
+        hyperparameter (``max_epochs``) is never widened when the best trial stopped
+        before its budget (early-stopped, pruned, timed out): the budget did not limit it.
+        """
         hp, side = f["hyperparameter"], f["side"]
         entry = self.space.get(hp)
         if entry is None or entry["kind"] == "categorical" or (hp, side) in self.capped:
+            return
+        if hp == (self.summary["sweep"].get("roles") or {}).get("budget") and self._stopped_early(f["trial_ids"]):
+            return
+        if not self._edge_supported(hp, entry, side):
             return
         edge = _beyond(entry, side)
         if edge is None:
@@ -605,6 +620,49 @@ class _Planner:
                      f"{'lowest' if side == 'low' else 'highest'} value searched; extend the range "
                      f"{'down' if side == 'low' else 'up'} to {format_number(edge)} ({step})", None)
 
+    def _stopped_early(self, trial_ids: list[str]) -> bool:
+        """True when one of these trials ended before its planned budget by a by-design stop or a time limit."""
+        stopped = names_where(lambda t: t.stopped_early)
+        ids = set(trial_ids)
+        best = self.summary.get("best_trial") or {}
+        return any(i["trial_id"] in ids and i["type"] in stopped for i in self.summary.get("issues") or []) or (
+            best.get("trial_id") in ids and str(best.get("status")) in {*stopped, "early_stopped"})
+
+    def _edge_supported(self, hp: str, entry: dict[str, Any], side: str) -> bool:
+        """True when the top trials sit at a range's edge beyond chance: k of n top trials against the sweep's share there.
+
+        At the edge means the edge value of a grid, else the outer tenth of the range (on
+        its scale); the sweep's share is the value's count among the trials (a value
+        association's ``n``), else one over the grid's size, else a tenth (a range sampled
+        evenly). Supported when
+        P(X ≥ k) for X ~ Binomial(n, share) is below alpha.
+        """
+        top = [t[hp] for t in self.top if isinstance(t.get(hp), (int, float)) and not isinstance(t.get(hp), bool)]
+        lo, hi = entry["searched"]["low"], entry["searched"]["high"]
+        if not top or lo is None or hi is None or hi <= lo:
+            return False
+        edge = lo if side == "low" else hi
+        share = self._edge_share(hp, edge)
+        if share is None and entry.get("grid"):
+            share = 1 / len(set(entry["grid"]))  # a grid sampled evenly
+        if share is not None:
+            k = sum(_same(v, edge) for v in top)
+        else:
+            share = 0.1
+            scale = (lambda x: math.log(x)) if entry["log"] and lo > 0 else (lambda x: x)
+            cut = scale(lo) + (0.1 if side == "low" else 0.9) * (scale(hi) - scale(lo))
+            k = sum((scale(v) <= cut) if side == "low" else (scale(v) >= cut) for v in top if v > 0 or not entry["log"])
+        return k >= 2 and float(binom.sf(k - 1, len(top), share)) < self.alpha
+
+    def _edge_share(self, hp: str, edge: float) -> float | None:
+        """The share of the sweep's trials at one value of ``hp`` (from its value associations), None without one."""
+        counts = [(a.n, a.n + a.n_rest) for a in self.associations.values()
+                  if a.rule == "value" and a.hyperparameter == hp and a.lo is not None and _same(a.lo, edge)]
+        if not counts:
+            return None
+        n, total = max(counts, key=lambda c: c[1])
+        return n / total if total else None
+
     def improving(self) -> list[dict[str, Any]]:
         """``still_improving`` issues of runs that ended of their own accord.
 
@@ -618,29 +676,64 @@ class _Planner:
         return [i for i in issues if i["type"] == "still_improving" and "epoch" in i and i["trial_id"] not in cut]
 
     def epochs(self) -> None:
-        """Runs still improving when they ended: twice the epochs they ran (where they concentrate, if a pattern says)."""
+        """Runs still improving when they ended: twice the epochs they ran (unless a pattern placed them already)."""
         improving = self.improving()
-        if not improving or "epochs" in self.settings:
+        if not improving or any(c["action"] == "more_epochs" for c in self.changes):
             return
-        last = max(i["epoch"] for i in improving)
-        column = (self.summary["sweep"].get("roles") or {}).get("epochs")
         n_curves = (self.summary.get("curves") or {}).get("n_matched")
         ids = list(dict.fromkeys(i["trial_id"] for i in improving))
         of = f" of {n_curves} with curves" if n_curves else ""
-        self.settings["epochs"] = {"column": column, "from": last, "to": 2 * last, "when": None}
-        self._change(None, "more_epochs", last, 2 * last, "issue_counts.still_improving",
-                     f"{len(ids)} trial(s){of} were still improving when they ended (last epoch {format_number(last)}); "
-                     f"give runs twice the budget", None, name="epochs", trial_ids=ids[:5])
+        self._more_epochs(improving, "issue_counts.still_improving",
+                          f"{len(ids)} trial(s){of} were still improving when they ended", None, None, ids[:5])
 
     def _longer_when(self, p: dict[str, Any], a: Association) -> None:
         improving = self.improving()
+        there = [i for i in improving if i["trial_id"] in set(a.trial_ids)]
+        kept = {i["trial_id"] for i in improving}
+        self._more_epochs(there or improving, p["id"], _rate_text(a), a, a.condition,
+                          [t for t in a.trial_ids if t in kept][:5])
+
+    def _more_epochs(self, improving: list[dict[str, Any]], evidence: str, why: str, a: Association | None,
+                     when: str | None, trial_ids: list[str]) -> None:
+        """Twice the epochs the improving runs ran: the planned-budget hyperparameter's range when the sweep has one.
+
+        With a budget hyperparameter (``max_epochs``, see :mod:`core.roles`), its range
+        grows to twice the last epoch of those runs (a grid gains that value), and no
+        separate ``epochs`` setting contradicts it; nothing changes when the sweep
+        already searched that budget. Without one, ``settings.epochs`` holds the raised
+        budget, its ``when`` naming every region a change placed it in.
+        """
         if not improving:
             return
         last = max(i["epoch"] for i in improving)
-        column = (self.summary["sweep"].get("roles") or {}).get("epochs")
-        self.settings["epochs"] = {"column": column, "from": last, "to": 2 * last, "when": a.condition}
-        self._change(None, "more_epochs", last, 2 * last, p["id"],
-                     f"{_rate_text(a)}; give those runs twice the budget", a, when=a.condition, name="epochs")
+        roles = self.summary["sweep"].get("roles") or {}
+        budget = roles.get("budget")
+        entry = self.space.get(budget) if budget else None
+        if entry is not None and entry["kind"] != "categorical" and entry["high"] is not None:
+            target = _clean(2 * last)
+            if target <= entry["searched"]["high"]:
+                return  # the sweep already searched that budget
+            old = [entry["low"], entry["high"]]
+            if target > entry["high"]:
+                entry["high"] = target
+                if "grid" in entry:
+                    entry["grid"].append(target)
+            entry["changed"] = True
+            done = (f"{why} (last epoch {format_number(last)})" if a is None else
+                    f"{why}; those runs ended still improving (last epoch {format_number(last)})")
+            self._change(budget, "more_epochs", old, [entry["low"], entry["high"]], evidence,
+                         f"{done}: search {budget} up to {format_number(target)}, twice that", a, when=when,
+                         trial_ids=trial_ids)
+            return
+        current = self.settings.get("epochs")
+        if current is not None and when is not None and current["when"] is not None and when not in current["when"]:
+            when_all: str | None = f"{current['when']} or {when}"
+        else:
+            when_all = None if current is not None and current["when"] is None else when
+        self.settings["epochs"] = {"column": roles.get("epochs"), "from": last, "to": 2 * last, "when": when_all}
+        runs = f"{why}; give those runs" if a is not None else f"{why} (last epoch {format_number(last)}); give runs"
+        self._change(None, "more_epochs", last, 2 * last, evidence, f"{runs} twice the budget", a, when=when,
+                     name="epochs", trial_ids=trial_ids)
 
     # -- regions the plan left empty ---------------------------------------------------
 

@@ -14,7 +14,7 @@ from core.next_sweep import plan_next_sweep, suggest_params, to_wandb_sweep
 from core.patterns import analyze_patterns
 from core.roles import infer_roles
 from core.summary import analyze_sweep
-from tests.conftest import DATA, EXAMPLES, SAMPLE
+from tests.conftest import DATA, EXAMPLES
 
 SLICE = DATA / "deepobs_nonfinite_slice.csv"
 CIFAR = EXAMPLES / "deepobs_cifar10_3c3d.csv"
@@ -89,22 +89,53 @@ def test_cifar10_plan_holds_conditions_and_every_number_comes_from_the_summary()
         assert all(e in ids for e in change["evidence"].split(", "))
 
 
-def test_widening_at_the_edge_and_not_into_a_sick_region():
-    plan = plan_next_sweep(_summary(SAMPLE))
+def _edge_sweep(write_csv, crowded: bool, status: str = "completed") -> dict:
+    """60 trials, lr log-uniform in [1e-5, 1e-2]; max_epochs 20 for the 20 highest rates, else 40 or 80.
+
+    ``crowded``: the loss falls with lr and is best at the smallest budget, so the best trials crowd at lr's top edge
+    and at max_epochs = 20 (those ended with ``status``, after 12 epochs when early-stopped); else the loss is noise
+    and only the best trial (the highest lr) sits at the edges.
+    """
+    rng = np.random.default_rng(11)
+    lines = ["trial_id,lr,max_epochs,epochs,status,val_loss"]
+    for i, lr in enumerate(np.sort(10 ** rng.uniform(-5, -2, 60))):
+        budget = 20 if i >= 40 else [40, 80][i % 2]
+        if crowded:
+            loss = 0.2 - 0.2 * np.log10(lr) + (0.0 if budget == 20 else 0.3) + rng.uniform(0, 0.01)
+        else:
+            loss = 0.1 if i == 59 else 0.5 + rng.uniform(0, 0.2)
+        ran, ended = (12, status) if budget == 20 and crowded else (budget, "completed")
+        lines.append(f"t{i},{lr:.6g},{budget},{ran},{ended},{loss:.4f}")
+    return _summary(write_csv("\n".join(lines) + "\n"))
+
+
+def test_widening_where_the_top_trials_crowd_at_the_edge(write_csv):
+    summary = _edge_sweep(write_csv, crowded=True)
+    assert {f["hyperparameter"] for f in summary["findings"] if f["kind"] == "edge_of_range"} == {"lr", "max_epochs"}
+    plan = plan_next_sweep(summary)
     hps = plan["hyperparameters"]
-    assert (hps["batch_size"]["low"], hps["batch_size"]["high"]) == (8, 256)  # best trial at 128, the top: twice
-    assert (hps["weight_decay"]["low"], hps["weight_decay"]["high"]) == (0.0, 0.002)
-    assert hps["lr"]["changed"] is False and (hps["lr"]["low"], hps["lr"]["high"]) == (0.0001, 0.02)
-    widen = [c for c in plan["changes"] if c["action"] == "widen"]
-    assert [c["evidence"] for c in widen] == ["F2", "F3"]
-    # A log-scaled range widens by a decade; a range capped by a pattern on that side is not widened.
+    assert hps["lr"]["high"] == pytest.approx(10 * hps["lr"]["searched"]["high"])  # a decade beyond, on a log scale
+    assert hps["max_epochs"]["values"] == [10, 20, 40, 80]  # half the edge: the best runs used their whole budget
+    assert {c["hyperparameter"] for c in plan["changes"] if c["action"] == "widen"} == {"lr", "max_epochs"}
+
+
+def test_no_widening_from_one_best_trial_at_the_edge_nor_a_budget_the_best_trial_stopped_before(write_csv):
+    # synthetic: hidden, dropout, weight decay and max_epochs widened from one best trial 4 validation samples ahead;
+    # it had early-stopped at epoch 20 of its 40, so max_epochs never limited it.
+    summary = _edge_sweep(write_csv, crowded=False)
+    assert {f["hyperparameter"] for f in summary["findings"] if f["kind"] == "edge_of_range"} == {"lr", "max_epochs"}
+    assert not [c for c in plan_next_sweep(summary)["changes"] if c["action"] == "widen"]
+    plan = plan_next_sweep(_edge_sweep(write_csv, crowded=True, status="early_stopped"))
+    assert [c["hyperparameter"] for c in plan["changes"] if c["action"] == "widen"] == ["lr"]
+    assert plan["hyperparameters"]["max_epochs"]["values"] == [20, 40, 80]
+
+
+def test_a_range_capped_on_one_side_is_not_widened_there():
     summary = _summary(CIFAR)
-    summary["findings"].append({"id": "F9", "kind": "edge_of_range", "hyperparameter": "learning_rate", "side": "low",
-                                "value": 1e-05, "searched": [1e-05, 100.0], "trial_ids": ["r00135"]})
     summary["findings"].append({"id": "F10", "kind": "edge_of_range", "hyperparameter": "learning_rate",
                                 "side": "high", "value": 100.0, "searched": [1e-05, 100.0], "trial_ids": ["r00136"]})
     lr = plan_next_sweep(summary)["hyperparameters"]["learning_rate"]
-    assert lr["low"] == 1e-06 and lr["high"] < 4  # capped where NaN dominates: not widened upwards
+    assert lr["high"] < 4  # capped where NaN dominates: not widened upwards
 
 
 def _overfitting_sweep(write_csv, with_decay: bool) -> dict:
@@ -631,3 +662,53 @@ def test_a_condition_within_a_region_the_plan_no_longer_samples_is_left_out():
     planner.drop_empty_regions()
     assert [c["when"]["low"] for c in planner.conditions] == [0.001]
     assert [c["when"] for c in planner.changes] == ["lr in [0.001, 0.05]"]
+
+
+def _budget_summary(improving: dict[str, float], timed_out: dict[str, float], budget: str | None = "max_epochs") -> dict:
+    """A summary (no patterns) of a sweep with ``max_epochs`` on {20, 40}: ``improving`` runs still improving at their
+    last epoch, ``timed_out`` ones too but cut by the time limit."""
+    issues = [{"trial_id": t, "type": "still_improving", "severity": "low", "detail": "", "epoch": e}
+              for t, e in (improving | timed_out).items()]
+    issues += [{"trial_id": t, "type": "timeout", "severity": "medium", "detail": ""} for t in timed_out]
+    return {"sweep": {"n_trials": 40, "roles": {"epochs": "epochs", "budget": budget}, "hyperparameters": {
+        "lr": {"kind": "numeric", "min": 1e-4, "max": 0.1, "n_values": 40},
+        "max_epochs": {"kind": "numeric", "min": 20.0, "max": 40.0, "n_values": 2, "values": [20.0, 40.0]}}},
+        "associations": [], "top_trials": [], "issues": issues, "patterns": [], "findings": []}
+
+
+def test_more_epochs_raise_the_planned_budget_hyperparameter_and_leave_time_limit_cuts_out():
+    # digits: "Budget: 120 epochs (`epochs`) instead of 60" for every trial while max_epochs stayed {15, 30, 60}, and
+    # the W&B config carried both; synthetic: runs cut by the 90 s time limit counted as needing more epochs.
+    plan = plan_next_sweep(_budget_summary({"t1": 40.0, "t2": 20.0, "t3": 40.0}, {"t9": 70.0}))
+    assert plan["settings"] == {}
+    hp = plan["hyperparameters"]["max_epochs"]
+    assert hp["values"] == [20, 40, 80] and hp["high"] == 80 and hp["changed"]  # twice 40, not twice the cut 70
+    (change,) = [c for c in plan["changes"] if c["action"] == "more_epochs"]
+    assert change["hyperparameter"] == "max_epochs" and change["to"] == [20, 80] and "t9" not in change["trial_ids"]
+    params = to_wandb_sweep(plan)["parameters"]
+    assert params["max_epochs"] == {"values": [20, 40, 80]} and "epochs" not in params
+
+
+def test_no_budget_change_when_only_time_limited_or_smaller_budget_runs_were_still_improving():
+    assert not plan_next_sweep(_budget_summary({}, {"t9": 40.0}))["changes"]
+    # Still improving at 20 where the sweep also ran 40: the budget it needs was already searched.
+    assert not plan_next_sweep(_budget_summary({"t2": 20.0}, {}))["changes"]
+
+
+def test_every_more_epochs_change_is_in_the_plan_without_a_budget_hyperparameter():
+    """cifar10: two more-epochs changes (lr ≤ 0.000158, and gradient descent) and a plan that kept only the last."""
+    from core.next_sweep import _Planner
+    from core.records import Association
+
+    summary = _budget_summary({"t1": 100.0, "t2": 100.0}, {}, budget=None)
+    planner = _Planner(summary)
+    for i, (hp, condition) in enumerate((("lr", "lr ≤ 0.000158"), ("optimizer", "optimizer = gd")), start=1):
+        a = Association(id=f"A{i}", hyperparameter=hp, hyperparameters=[hp], rule="value", condition=condition,
+                        lo=None, hi=None, value="x", direction=None, closed=True, issue_type="still_improving", k=5,
+                        n=8, rate=5 / 8, ci=None, k_rest=2, n_rest=30, rate_rest=2 / 30, risk_ratio=None, p=1e-3,
+                        log_p=-6.9, q=1e-2, trial_ids=[f"t{i}"])
+        planner._longer_when({"id": f"P{i}"}, a)
+    assert planner.settings["epochs"] == {"column": "epochs", "from": 100.0, "to": 200.0,
+                                          "when": "lr ≤ 0.000158 or optimizer = gd"}
+    assert [(c["hyperparameter"], c["when"]) for c in planner.changes] == [
+        ("epochs", "lr ≤ 0.000158"), ("epochs", "optimizer = gd")]
