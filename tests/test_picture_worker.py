@@ -121,3 +121,25 @@ def test_ctrl_c_while_the_worker_draws_ends_it_at_once(may_fork, monkeypatch):
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
     assert _gone(pid) and time.perf_counter() - started < 20
+
+
+def test_ctrl_c_while_half_of_a_plan_is_drawn_here_ends_the_second_process(monkeypatch):
+    """The process drawing the other half of a plan (worker.draw_share) is ended and reaped, not left drawing."""
+    summary, table, curves = _inputs(SLICE, CURVES)
+    started, real_share = [], worker.draw_share
+    monkeypatch.setattr(worker, "may_start", lambda: True)
+    monkeypatch.setattr(worker, "draw_share", lambda share: started.append(real_share(share)) or started[-1])
+    parent, real_drawn = os.getpid(), pictures._drawn
+
+    def interrupted_here(build):
+        if os.getpid() == parent:
+            raise KeyboardInterrupt
+        time.sleep(60)  # the second process would still be drawing
+        return real_drawn(build)
+
+    monkeypatch.setattr(pictures, "_drawn", interrupted_here)
+    begun = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        pictures.draw_pictures(summary, table=table, curves=curves)
+    assert len(started) == 1 and _gone(started[0].pid)
+    assert time.perf_counter() - begun < 20
