@@ -4,6 +4,7 @@ real W&B / DeepOBS / DeepCAVE curves, and a vectorised-vs-per-trial property tes
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -584,6 +585,18 @@ def test_still_improving_needs_a_significant_fall_at_the_end():
     assert epoch_of(table, "falling", "still_improving") == n - 1
     assert ("train_only", "still_improving") in found
     assert ("converged", "still_improving") not in found
+
+
+def test_a_finite_loss_too_large_to_square_warns_nothing():
+    """A blown-up loss near 1e200 is finite, but its square is not: the trend test is quiet, never an overflow warning."""
+    n = 30
+    huge = list(1e200 * (1 + 0.01 * np.arange(n)))
+    table = build_curve_table(long_frame({"huge": {"train_loss": huge, "val_loss": huge},
+                                          "falling": {"train_loss": list(2.0 - 0.02 * np.arange(n))}}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        found = issue_set(table)
+    assert ("falling", "still_improving") in found and ("huge", "still_improving") not in found
 
 
 def test_single_step_trials_and_missing_steps():

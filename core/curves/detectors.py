@@ -855,7 +855,10 @@ def detect_curve_issues(curves: CurveTable, thresholds: CurveThresholds | None =
     reused, which on 10M rows is several times faster than whole-table arrays.
     """
     thresholds = thresholds or CurveThresholds()
-    found = [d(block, thresholds) for block in curves.blocks(BLOCK_ROWS) for d in CURVE_DETECTORS]
+    # a finite loss past 1e154 squares to inf: that trial's noise or trend is then inf or NaN
+    # and no rule fires on it (the blow-up rules see the loss itself), so numpy need not warn
+    with np.errstate(over="ignore"):
+        found = [d(block, thresholds) for block in curves.blocks(BLOCK_ROWS) for d in CURVE_DETECTORS]
     found = [f for f in found if not f.empty]
     if not found:
         return pd.DataFrame({c: pd.Series(dtype=float if c == "epoch" else object) for c in CURVE_ISSUE_COLUMNS})
