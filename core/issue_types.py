@@ -124,6 +124,11 @@ class IssueType:
                              "so exactly the avoidable types have it")
 
 
+GAP_ON_CURVES = ("Where per-epoch held-out curves were read, the overfitting rule did not count them: any rise after "
+                 "the best was below its threshold, within noise, too short, or came once training had stopped improving (see "
+                 "Method), so a mild rise may remain: look at those curves before regularising.")
+"""What the curves said of a generalisation gap that is not overfitting: no false "they did not rise"."""
+
 _TABLE = (
     IssueType(
         # detectors.detect_nonfinite, curves.detectors.detect_curve_nonfinite
@@ -212,9 +217,8 @@ _TABLE = (
         # detectors.detect_generalization_gap: held-out far worse than training, no rise seen
         "generalization_gap", "low", "generalisation gaps", "gap",
         advice="{ids} end with held-out results well below training: a gap, not proof of overfitting (a harder "
-        "held-out set, or regularisation and running means measured in train mode, make one too). Where per-epoch "
-        "held-out curves were read, they did not show a sustained rise after the best while training still improved; "
-        "without them, log per-epoch held-out loss (or a best_val_loss) to see whether it rose after its best epoch.",
+        "held-out set, or regularisation and running means measured in train mode, make one too). " + GAP_ON_CURVES
+        + " Without them, log per-epoch held-out loss (or a best_val_loss) to see whether it rose after its best epoch.",
         words=r"generali[sz]ation gap|held-out gap", colour="#88CCEE", marker="8", needs_result=True,
     ),
     IssueType(
@@ -245,6 +249,7 @@ _TABLE = (
         advice="Look at the first epochs of {ids}: their loss stalled early (learning rate too low, bad "
         "initialisation or a frozen layer).",
         words=r"plateau\w*|stall\w*", colour="#44AA99", marker="d", avoidable=True, from_curves=True,
+        needs_result=True,  # a run that went NaN, blew up or failed shows no plateau: compared among runs that trained
         risky_advice="Compare the stalled runs there with the top trials in the same region (initialisation, "
         "warm-up, the other hyperparameters) before trusting or dropping it.",
     ),

@@ -17,6 +17,7 @@ from core.issue_types import (
     AVOIDABLE,
     BY_DESIGN,
     ERROR_OUTCOME,
+    GAP_ON_CURVES,
     ISSUE_TYPES,
     NEEDS_RESULT,
     NO_OUTCOME,
@@ -856,9 +857,7 @@ def recommend(a: Association) -> str:
         return f"In the next sweep, {avoid}. If that region matters, add gradient clipping and {extra}."
     if kind == "generalization_gap":
         return (f"Trials with {cond} end with held-out results well below training: a gap, not proof of overfitting. "
-                "Where per-epoch held-out curves were read, they did not show a sustained rise after the best while "
-                "training still improved; without them, log per-epoch held-out loss to see whether it rises after a "
-                "best epoch (overfitting) before regularising them.")
+                f"{GAP_ON_CURVES}{_GAP_NO_CURVES}")
     if kind == "overfitting":
         # Not "otherwise avoid the region": overfitting often marks where training works at all.
         return f"Regularise the trials with {cond} (weight decay, dropout) or stop them earlier."
@@ -1105,6 +1104,42 @@ def _trials(n: int) -> str:
     return f"{n} trial" if n == 1 else f"{n} trials"
 
 
+_GAP_NO_CURVES = (" Without them, log per-epoch held-out loss to see whether it rises after a best epoch (overfitting) "
+                  "before regularising them.")
+
+
+def gap_on_curves(trial_ids: list[str], k: int, curves: dict[str, Any] | None) -> str:
+    """What the held-out curves of a gap's ``k`` trials (``trial_ids``: those listed) show after their best, measured.
+
+    "" when none was read. ``curves`` is the summary's block: its ``trials`` hold each listed trial's held-out
+    loss ``best_value`` (at ``best_step``) and ``last_value``. The largest rise from the
+    best to the end is stated with the trial it is from, and that the overfitting rule
+    did not count it (a rise below its threshold, within noise, too short, or after
+    training had stopped improving): never "they did not rise" when they did (nanoGPT
+    B2_post_ln:4, val/loss 1.482 at iter 2,000, 1.581 at the end).
+    """
+    if not curves:
+        return ""
+    ids = set(trial_ids)
+    read = [t for t in curves.get("trials") or [] if t.get("trial_id") in ids and t.get("best_value") is not None
+            and t.get("last_value") is not None and t["best_value"] > 0]
+    if not read:
+        return ""
+    top = max(read, key=lambda t: t["last_value"] / t["best_value"])
+    rise = top["last_value"] / top["best_value"] - 1
+    step = curves.get("step_column") or "step"
+    of = f"{len(read)} of {k}" if len(read) < k or k == 1 else f"all {k}"
+    rest = "" if len(read) == k else (" For the others, log per-epoch held-out loss to see whether it rises "
+                                              "after a best epoch (overfitting) before regularising them.")
+    if rise <= 0:
+        return f"Their per-epoch held-out curves ({of} read) ended at their best: no rise after it, no overfitting.{rest}"
+    return (f"Their per-epoch held-out curves ({of} read) ended at most {format_rate(rise) if rise >= 0.01 else '<1%'} "
+            f"above their best ({top['trial_id']}: {top['held_out']} {format_number(top['best_value'])} at {step} "
+            f"{format_number(top['best_step'])}, {format_number(top['last_value'])} at the end). The overfitting rule "
+            "did not count that as overfitting (a rise below its threshold, within noise, too short, or after training "
+            f"had stopped improving: see Method), so look at those curves before regularising.{rest}")
+
+
 def analyze_patterns(
     summary: dict[str, Any], *, alpha: float = 0.05, min_support: int = 3
 ) -> dict[str, Any]:
@@ -1116,6 +1151,10 @@ def analyze_patterns(
     associations = [Association.from_dict(a) for a in summary["associations"]]
     patterns, leads = find_patterns(associations, alpha=alpha, min_support=min_support,
                                     top=summary.get("top_trials"))
+    for p in patterns:
+        if p["issue_type"] == "generalization_gap" and (measured := gap_on_curves(p["trial_ids"], p["evidence"]["k"],
+                                                                                  summary.get("curves"))):
+            p["recommendation"] = p["recommendation"].replace(GAP_ON_CURVES + _GAP_NO_CURVES, measured)
     return {
         "patterns": patterns,
         "leads": leads,

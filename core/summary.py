@@ -144,7 +144,8 @@ def merge_curve_issues(
     table does not hold are left out, with a note. Returns the merged issues (with an
     ``epoch`` column, NaN where none) and the ``curves`` block of the summary: its
     shape, metrics, notes and the per-trial facts (first non-finite step, best step of
-    the held-out loss) of at most ``max_trials`` trials with curve issues.
+    the held-out loss) of at most ``max_trials`` trials with curve issues or a generalisation gap (whose advice
+    says how far their held-out curve rose after its best).
     """
     ids = pd.Index(table.ids.to_numpy())
     curve_issues = curve_issues.assign(row=ids.get_indexer(curve_issues["trial_id"]))
@@ -167,7 +168,7 @@ def merge_curve_issues(
     merged = order_issues(reconcile_issues(merged[[*ISSUE_COLUMNS, "row", "epoch"]]), table)
 
     facts = curve_facts(curves)
-    flagged = set(curve_issues["trial_id"])
+    flagged = set(curve_issues["trial_id"]) | set(merged.loc[merged["type"] == "generalization_gap", "trial_id"])
     shown = facts[facts["trial_id"].isin(flagged)].head(max_trials)
     return merged, {
         "source": curves.source,
