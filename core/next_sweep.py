@@ -57,8 +57,6 @@ import math
 import re
 from typing import Any
 
-from scipy.stats import binom
-
 from core.domains import log_scaled, natural_domain
 from core.issue_types import AVOIDABLE, ISSUE_TYPES, label_of, names_where
 from core.patterns import rare_even_there, sweep_wide, trained_count
@@ -652,7 +650,7 @@ class _Planner:
             scale = (lambda x: math.log(x)) if entry["log"] and lo > 0 else (lambda x: x)
             cut = scale(lo) + (0.1 if side == "low" else 0.9) * (scale(hi) - scale(lo))
             k = sum((scale(v) <= cut) if side == "low" else (scale(v) >= cut) for v in top if v > 0 or not entry["log"])
-        return k >= 2 and float(binom.sf(k - 1, len(top), share)) < self.alpha
+        return k >= 2 and _binomial_tail(k, len(top), share) < self.alpha
 
     def _edge_share(self, hp: str, edge: float) -> float | None:
         """The share of the sweep's trials at one value of ``hp`` (from its value associations), None without one."""
@@ -1042,6 +1040,11 @@ def _empty(entry: dict[str, Any], low: float | None, high: float | None, exclude
             break
         reached = b if reached is None else max(reached, b)
     return reached is not None and reached >= hi
+
+
+def _binomial_tail(k: int, n: int, p: float) -> float:
+    """P(X ≥ k) for X ~ Binomial(n, p), summed exactly (n is a handful of top trials; scipy.stats stays unloaded)."""
+    return sum(math.comb(n, i) * p ** i * (1 - p) ** (n - i) for i in range(k, n + 1))
 
 
 def _int(value: float | None) -> float | int | None:
