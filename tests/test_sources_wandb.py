@@ -67,6 +67,21 @@ def test_keys_the_histories_log_are_summaries_not_config():
     assert "iter is read as the steps each run trained; lr is left out of the hyperparameters" in note
 
 
+def test_a_key_logged_at_one_value_per_run_stays_a_hyperparameter(tmp_path):
+    """wandb.log({"lr": lr, ...}) without a schedule: the history's lr is the config's, so it is still tuned."""
+    rows = ['"Name","State","Notes","User","Tags","Created","Runtime","Sweep","lr","batch_size","val_loss"']
+    (tmp_path / "hist").mkdir()
+    for i, lr in enumerate([0.001, 0.01, 0.1]):
+        rows.append(f'"run{i}","finished","-","","","2026-01-01T00:0{i}:00.000Z","100","","{lr}","64","{0.5 + lr}"')
+        steps = [f"{s},{s},{1767225600 + 60 * i + s},{lr},{0.5 + lr + 0.1 * (9 - s)}" for s in range(10)]
+        (tmp_path / "hist" / f"run{i}_history.csv").write_text("_step,_runtime,_timestamp,lr,val_loss\n"
+                                                                 + "\n".join(steps) + "\n")
+    (tmp_path / "wandb_export.csv").write_text("\n".join(rows) + "\n")
+    sweep = read_sweep(tmp_path / "wandb_export.csv", curves=tmp_path / "hist")
+    roles = infer_roles(sweep.trials.frame, sweep.source, sweep.role_hints)
+    assert "lr" in roles.hyperparameters and not any("logged in the run histories" in n for n in sweep.notes)
+
+
 def test_a_logged_key_never_overrides_a_role_given(tmp_path):
     sweep = read_sweep(EXPORT, curves=HISTORY, mapping={"lr": "hyperparameter"})
     roles = infer_roles(sweep.trials.frame, sweep.source, sweep.role_hints)

@@ -132,25 +132,30 @@ def read_histories(path: Path, sweep: Sweep) -> RawTable:
         raise InputError(f"{path}: none of the {len(files)} history files matches a run of {sweep.source} "
                          "(by run id in the file name, or by name and start time)")
     curves = pd.concat(pieces, ignore_index=True, sort=False)
-    notes += _summaries_of_logged_keys(sweep, curves.columns)
+    notes += _summaries_of_logged_keys(sweep, curves)
     sweep.trials.notes.extend(notes)
     return RawTable(frame=curves.astype(object).where(curves.notna(), None), source=str(path))
 
 
-def _summaries_of_logged_keys(sweep: Sweep, logged: pd.Index) -> list[str]:
+def _summaries_of_logged_keys(sweep: Sweep, curves: pd.DataFrame) -> list[str]:
     """Export columns the histories log are each run's last logged value (its summary), never its config.
 
     The export puts config and summary columns side by side, unprefixed, so ``lr`` may be
     the learning rate a run was given or, as in nanoGPT, the schedule's value at the last
-    step. A key the histories log is the second: a step count (``iter``, ``epoch``) is the
-    steps the run trained (its ``epochs``, unless another column already is), anything
-    else that is not a metric is left out of the hyperparameters. Returns the note saying so.
+    step. A key whose logged value changes within some run is the second: a step count
+    (``iter``, ``epoch``) is the steps the run trained (its ``epochs``, unless another
+    column already is), anything else that is not a metric is left out of the
+    hyperparameters. A key logged at one value per run (``wandb.log({"lr": lr})`` without a
+    schedule) stays what the export says it is. Returns the note saying so.
     """
     taken = set(sweep.role_hints.values())
     steps, left = [], []
     for col in sweep.trials.frame.columns:
-        if col not in logged or col in sweep.role_hints or classify_metric(col) is not None:
+        if col not in curves.columns or col in sweep.role_hints or classify_metric(col) is not None:
             continue
+        values = pd.DataFrame({"trial": curves["trial_id"], "value": parse_numeric(curves[col])[0]}).dropna()
+        if not (values.groupby("trial")["value"].nunique() > 1).any():
+            continue  # one value per run: config logged alongside the metrics
         if is_step_count(col) and "epochs" not in taken:
             sweep.role_hints[col] = "epochs"
             taken.add("epochs")
