@@ -1128,9 +1128,10 @@ def gap_on_curves(trial_ids: list[str], k: int, curves: dict[str, Any] | None) -
     top = max(read, key=lambda t: t["last_value"] / t["best_value"])
     rise = top["last_value"] / top["best_value"] - 1
     step = curves.get("step_column") or "step"
-    of = f"{len(read)} of {k}" if len(read) < k or k == 1 else f"all {k}"
-    rest = "" if len(read) == k else (" For the others, log per-epoch held-out loss to see whether it rises "
-                                              "after a best epoch (overfitting) before regularising them.")
+    # trial_ids are the listed ones (at most 20 of the k): how many were read is told of them
+    of = ("1 of 1" if k == 1 else f"all {k}") if len(read) == k else f"{len(read)} of them"
+    rest = "" if len(read) == len(ids) else (" For the others, log per-epoch held-out loss to see whether it rises "
+                                             "after a best epoch (overfitting) before regularising them.")
     if rise <= 0:
         return f"Their per-epoch held-out curves ({of} read) ended at their best: no rise after it, no overfitting.{rest}"
     return (f"Their per-epoch held-out curves ({of} read) ended at most {format_rate(rise) if rise >= 0.01 else '<1%'} "

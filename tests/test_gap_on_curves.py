@@ -19,8 +19,11 @@ def test_a_mild_rise_after_the_best_is_stated_with_its_size():
                            "val/loss 1.482 at iter 2000, 1.581 at the end). The overfitting rule did not count that")
     assert "did not show" not in text and "For the others" not in text
     # only some of the pattern's trials have a curve: say how many, and what to do for the others
-    assert gap_on_curves(["a", "b", "x"], 5, curves).startswith("Their per-epoch held-out curves (2 of 5 read)")
+    assert gap_on_curves(["a", "b", "x"], 5, curves).startswith("Their per-epoch held-out curves (2 of them read)")
     assert "For the others, log per-epoch held-out loss" in gap_on_curves(["a", "x"], 2, curves)
+    # a pattern lists at most 20 of its trials: all listed ones read is no reason to ask for curves
+    listed = gap_on_curves(["a", "b", "c"], 60, curves)
+    assert listed.startswith("Their per-epoch held-out curves (3 of them read)") and "For the others" not in listed
 
 
 def test_curves_that_end_at_their_best_say_so_and_no_curves_leave_the_general_sentence():
