@@ -185,10 +185,15 @@ class Facts:
             self.known_shapes = id_shapes(self.trial_ids)
         return self.known_shapes
 
-    def pair_known(self, pair: tuple[int, int], kind: str | None = None) -> bool:
-        """Whether the summary gives ``k of n``: of the type ``kind``, or (None) of any type or of all trials."""
+    def pair_known(self, pair: tuple[int, int], kind: str | None = None, region: bool = False) -> bool:
+        """Whether the summary gives ``k of n``: of the type ``kind``, or (None) of any type or of all trials.
+
+        ``region``: the pair is said of a region ("of the 33 trials with dropout = 0"), so
+        the whole population's ``(k, trained)``, which the summary never lists, does not back it.
+        """
         given = self.pairs if kind is None else (self.typed_pairs or {}).get(kind, ())
-        return pair in given or (self.populations is not None and self.populations.is_trained_pair(pair, kind))
+        return pair in given or (not region and self.populations is not None
+                                 and self.populations.is_trained_pair(pair, kind))
 
     def is_size(self, token: str) -> bool:
         """Whether a written number is the size of a population (the runs that trained: 370) the text may name."""
@@ -706,6 +711,8 @@ _POPULATION = re.compile(
 _POPULATION_OF = {"trained": "trained", "finished": "finished", "completed": "finished", "ended": "finished",
                   "ran": "ran", "compared": "compared"}
 """Word of :data:`_POPULATION` -> :class:`Populations` name (any other, "with a result": trained)."""
+_COUNTED_NOUN = re.compile(rf"\s+(?:[\w-]+\s+)?{_NOUN}\b", re.IGNORECASE)
+"""The trials a count is of, right after it ("33 trials", "33 healthy runs")."""
 _NARROWED = re.compile(r"\s+(?:outside|inside|in|with|without|below|above|under|over|where|at|from|among|when|if|"
                        r"for|on|using|having|whose)\b", re.IGNORECASE)
 """Words after a population that narrow it to a region ("runs that trained with lr ≥ 0.1"): its size is then a region's."""
@@ -837,26 +844,27 @@ def _false_pairs(text: str, facts: Facts) -> Iterator[tuple[int, int]]:
     no count: "3 of 40 trials overfit" is false when no trial overfits, whatever else
     3 of 40 counts.
     """
-    for k, n, tail, before, population in _stated_pairs(text):
+    for k, n, tail, before, population, region in _stated_pairs(text):
         pair = (k, n)
-        if not facts.pair_known(pair):
+        if not facts.pair_known(pair, region=region):
             yield pair
         elif population and facts.populations is not None and n not in facts.populations.sizes(population):
             yield pair
         elif facts.typed_pairs is not None:
             named = _issues_named(tail) or _issues_named(before)
-            if named and not any(facts.pair_known(pair, kind) for kind in named):
+            if named and not any(facts.pair_known(pair, kind, region) for kind in named):
                 yield pair
 
 
-def _stated_pairs(text: str) -> Iterator[tuple[int, int, str, str, str | None]]:
-    """``(k, n, tail, before, population)`` for each ``k of n`` / ``k/n`` and "of the N runs ..., K" of a text.
+def _stated_pairs(text: str) -> Iterator[tuple[int, int, str, str, str | None, bool]]:
+    """``(k, n, tail, before, population, region)`` for each ``k of n`` / ``k/n`` and "of the N runs ..., K" of a text.
 
     ``tail`` is what the pair is said of (to the end of its clause or the next pair),
     ``before`` the clause before it, both without asides that hold counts of their own
     ("55 of 110 trials stopped by design (36 early-stopped, 19 cut by a time budget)");
     ``population`` the population ``n`` is named as (:class:`Populations`), None when
-    unnamed or narrowed to a region.
+    unnamed or narrowed to a region; ``region`` whether a region narrows the trials ``n``
+    counts ("of the 33 trials with dropout = 0", "runs that trained above lr 0.1").
     """
     def clause(part: str, last: bool = False) -> str:
         return _ASIDE.sub(" ", _CLAUSE_END.split(part)[-1] if last else _CLAUSE_END.split(part, maxsplit=1)[0])
@@ -865,9 +873,10 @@ def _stated_pairs(text: str) -> Iterator[tuple[int, int, str, str, str | None]]:
     for i, match in enumerate(matches):
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
         tail, before = clause(text[match.end():end]), clause(text[:match.start()], last=True)
-        yield int(match[1]), int(match[2]), tail, before, _population(text, match.end())
+        yield int(match[1]), int(match[2]), tail, before, _population(text, match.end()), _region(text, match.end())
     for match in _OF_THE_N.finditer(text):  # "Of the 95 runs that trained, 12 overfit"
-        yield int(match[3]), int(match[1]), clause(text[match.end():]), "", _population(text, match.end(1))
+        yield (int(match[3]), int(match[1]), clause(text[match.end():]), "", _population(text, match.end(1)),
+               _region(text, match.end(1)))
 
 
 def _population(text: str, at: int) -> str | None:
@@ -876,6 +885,15 @@ def _population(text: str, at: int) -> str | None:
     if not match or _NARROWED.match(text, match.end()):
         return None
     return _POPULATION_OF.get(next(w for w in match.groups() if w).lower(), "trained")
+
+
+def _region(text: str, at: int) -> bool:
+    """Whether the trials counted right after ``at`` are narrowed to a region ("33 trials with dropout = 0")."""
+    noun = _COUNTED_NOUN.match(text, at)
+    if not noun:
+        return False
+    population = _POPULATION.match(text, at)
+    return bool(_NARROWED.match(text, population.end() if population else noun.end()))
 
 
 def _allowed_counts(phrase: str, facts: Facts) -> set[int] | None:

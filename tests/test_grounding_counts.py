@@ -89,6 +89,18 @@ def test_a_sweep_without_a_type_backs_no_pair_of_it():
     assert [kind for kind, _, _ in ground("3 of 40 trials overfit.", facts).problems] == ["count"]
 
 
+def test_the_trained_populations_pair_backs_no_region():
+    """12 of the 33 runs that trained overfit; "12 of the 33 trials with dropout = 0" says it of a region, which it is not.
+
+    Without the pattern (whose overall cell is 12 of 33 too), only the derived (overfit, trained) pair could back it.
+    """
+    facts = facts_of({key: value for key, value in SWEEP.items() if key != "patterns"})
+    assert ground("12 of the 33 runs that trained overfit.", facts).problems == []
+    for text in ("12 of the 33 trials with dropout = 0 overfit.", "12 of the 33 runs that trained with dropout = 0 "
+                 "overfit.", "Of the 33 trials with dropout = 0.2, 12 overfit."):
+        assert [kind for kind, _, _ in ground(text, facts).problems] == ["count"], text
+
+
 def test_the_index_gives_the_same_verdicts_and_counts_the_runs_that_trained_only_when_needed():
     """FactIndex: the same verdict as the whole summary's facts; the issue rows are read for the trained count only
     when a text names that population (or states a number nothing else backs)."""
