@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from core.detectors import NONFINITE_TEXT
-from core.domains import at_natural_edge
+from core.domains import at_natural_edge, log_scaled
 from core.issue_types import NO_OUTCOME, NO_RESULT
 from core.stats import wilson_interval
 from core.status import EARLY_STOP, said_early_stop
@@ -165,6 +165,11 @@ def find_edge_of_range(table: TrialTable, issues: pd.DataFrame, best: dict[str, 
     natural-bound check applies to that bound. A best ``dropout`` of 0.004 as the lowest
     value sampled from a declared [0, 0.5] is no reason to widen below 0: the sampler
     could already have gone lower.
+
+    Each finding also gives ``edge_share``: the share of the trials that set ``hp`` whose
+    value lies in the outer tenth of the range on that side (on a log scale for a log
+    range, :func:`core.domains.log_scaled`), what the next sweep weighs the top trials
+    there against (a range sampled unevenly can hold most of its trials near one edge).
     """
     if not best:
         return []
@@ -186,6 +191,7 @@ def find_edge_of_range(table: TrialTable, issues: pd.DataFrame, best: dict[str, 
         if side is None or at_natural_edge(hp, lo if side == "lowest" else hi, "low" if side == "lowest" else "high",
                                            lo, integral):
             continue  # dropout = 0 or a single layer is as far as that side goes
+        log = bool((space or {})[hp].get("log")) if declared is not None else log_scaled(lo, hi)
         found.append({
             "kind": "edge_of_range",
             "title": f"The best trial has {hp} = {format_number(value)}, the {side} value searched",
@@ -193,6 +199,7 @@ def find_edge_of_range(table: TrialTable, issues: pd.DataFrame, best: dict[str, 
                        f"{'below' if side == 'lowest' else 'above'} it"),
             "hyperparameter": hp, "value": float(value), "side": "low" if side == "lowest" else "high",
             "searched": [lo, hi],
+            "edge_share": _edge_share(table.hyperparameters[hp], lo, hi, side == "lowest", log),
             "n_trials": 1,
             "trial_ids": [best["trial_id"]],
         })
@@ -200,6 +207,17 @@ def find_edge_of_range(table: TrialTable, issues: pd.DataFrame, best: dict[str, 
 
 
 _EDGE_SHARE = 0.02
+
+
+def _edge_share(values: pd.Series, lo: float, hi: float, low_side: bool, log: bool) -> float | None:
+    """The share of the finite ``values`` in the outer tenth of ``[lo, hi]`` on one side, on a log scale if ``log``."""
+    x = values.to_numpy(dtype=float)
+    x = x[np.isfinite(x) & (x > 0)] if log else x[np.isfinite(x)]
+    if not len(x) or hi <= lo or (log and lo <= 0):
+        return None
+    scale = np.log if log else (lambda v: v)
+    cut = scale(lo) + (0.1 if low_side else 0.9) * (scale(hi) - scale(lo))
+    return float(np.mean(scale(x) <= cut if low_side else scale(x) >= cut))
 
 
 def _declared_range(entry: dict[str, Any] | None, lo: float, hi: float) -> tuple[float, float] | None:

@@ -603,7 +603,7 @@ class _Planner:
             return
         if hp == (self.summary["sweep"].get("roles") or {}).get("budget") and self._stopped_early(f["trial_ids"]):
             return
-        if not self._edge_supported(hp, entry, side):
+        if not self._edge_supported(hp, entry, side, f.get("edge_share")):
             return
         edge = _beyond(entry, side)
         if edge is None:
@@ -626,13 +626,14 @@ class _Planner:
         return any(i["trial_id"] in ids and i["type"] in stopped for i in self.summary.get("issues") or []) or (
             best.get("trial_id") in ids and str(best.get("status")) in {*stopped, "early_stopped"})
 
-    def _edge_supported(self, hp: str, entry: dict[str, Any], side: str) -> bool:
+    def _edge_supported(self, hp: str, entry: dict[str, Any], side: str, edge_share: float | None = None) -> bool:
         """True when the top trials sit at a range's edge beyond chance: k of n top trials against the sweep's share there.
 
         At the edge means the edge value of a grid, else the outer tenth of the range (on
         its scale); the sweep's share is the value's count among the trials (a value
-        association's ``n``), else one over the grid's size, else a tenth (a range sampled
-        evenly). Supported when
+        association's ``n``), else one over the grid's size, else the finding's
+        ``edge_share`` (the trials in that outer tenth, :func:`core.findings.find_edge_of_range`),
+        else a tenth (a range sampled evenly). Supported when
         P(X ≥ k) for X ~ Binomial(n, share) is below alpha.
         """
         top = [t[hp] for t in self.top if isinstance(t.get(hp), (int, float)) and not isinstance(t.get(hp), bool)]
@@ -646,7 +647,7 @@ class _Planner:
         if share is not None:
             k = sum(_same(v, edge) for v in top)
         else:
-            share = 0.1
+            share = 0.1 if edge_share is None else edge_share
             scale = (lambda x: math.log(x)) if entry["log"] and lo > 0 else (lambda x: x)
             cut = scale(lo) + (0.1 if side == "low" else 0.9) * (scale(hi) - scale(lo))
             k = sum((scale(v) <= cut) if side == "low" else (scale(v) >= cut) for v in top if v > 0 or not entry["log"])

@@ -130,6 +130,21 @@ def test_no_widening_from_one_best_trial_at_the_edge_nor_a_budget_the_best_trial
     assert plan["hyperparameters"]["max_epochs"]["values"] == [20, 40, 80]
 
 
+def test_no_widening_where_the_sweep_itself_sampled_most_of_its_trials_near_the_edge(write_csv):
+    # review: weight_decay uniform on [1e-5, 0.1] (a log range: 60% of the trials in its top tenth) and of no effect;
+    # the best trial holds the largest value, 7 of the top 10 sit in that tenth, which is no more than chance
+    rng = np.random.default_rng(0)
+    lr, wd = 10 ** rng.uniform(-4, -1, 200), rng.uniform(1e-5, 0.1, 200)
+    loss = 0.3 + 0.05 * np.abs(np.log10(lr) + 2.5) + rng.normal(0, 0.01, 200)
+    loss[np.argmax(wd)] = loss.min() - 0.001
+    summary = _summary(write_csv("trial_id,lr,weight_decay,val_loss\n" + "".join(
+        f"t{i},{lr[i]:.6g},{wd[i]:.6g},{loss[i]:.5f}\n" for i in range(200))))
+    edge = next(f for f in summary["findings"] if f["kind"] == "edge_of_range" and f["hyperparameter"] == "weight_decay")
+    assert edge["edge_share"] == pytest.approx(np.mean(np.log(wd) >= np.log(wd.min()) + 0.9 * np.log(wd.max() / wd.min())))
+    assert edge["edge_share"] > 0.5
+    assert not [c for c in plan_next_sweep(summary)["changes"] if c["action"] == "widen"]
+
+
 def test_a_range_capped_on_one_side_is_not_widened_there():
     summary = _summary(CIFAR)
     summary["findings"].append({"id": "F10", "kind": "edge_of_range", "hyperparameter": "learning_rate",
