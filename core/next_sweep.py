@@ -1037,6 +1037,8 @@ def _empty(entry: dict[str, Any], low: float | None, high: float | None, exclude
         return not any(lo <= v <= hi and not any(a <= v <= b for a, b in gaps) for v in entry["grid"])
     reached = None  # how far from lo the excluded intervals cover [lo, hi] without a gap
     for a, b in gaps:
+        if b < lo:
+            continue  # wholly below the range: covers none of it
         if a > (lo if reached is None else reached):
             break
         reached = b if reached is None else max(reached, b)

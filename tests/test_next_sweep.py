@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from core.loading import read_results
-from core.next_sweep import plan_next_sweep, suggest_params, to_wandb_sweep
+from core.next_sweep import _empty, plan_next_sweep, suggest_params, to_wandb_sweep
 from core.patterns import analyze_patterns
 from core.roles import infer_roles
 from core.summary import analyze_sweep
@@ -727,3 +727,11 @@ def test_every_more_epochs_change_is_in_the_plan_without_a_budget_hyperparameter
                                           "when": "lr ≤ 0.000158 or optimizer = gd"}
     assert [(c["hyperparameter"], c["when"]) for c in planner.changes] == [
         ("epochs", "lr ≤ 0.000158"), ("epochs", "optimizer = gd")]
+
+
+def test_an_excluded_interval_below_the_range_does_not_hide_that_the_range_is_covered():
+    entry = {"low": 2.0, "high": 10.0, "exclude": [[0.0, 1.0]]}
+    assert _empty(entry, None, None, [[2.0, 10.0]])
+    assert _empty(entry, None, None, [[2.0, 5.0], [5.0, 10.0]])
+    assert not _empty(entry, None, None, [[2.0, 5.0], [6.0, 10.0]])  # (5, 6) is left
+    assert not _empty(entry, None, None, [[0.0, 1.5]])
