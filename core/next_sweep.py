@@ -699,8 +699,10 @@ class _Planner:
         With a budget hyperparameter (``max_epochs``, see :mod:`core.roles`), its range
         grows to twice the last epoch of those runs (a grid gains that value), and no
         separate ``epochs`` setting contradicts it; nothing changes when the sweep
-        already searched that budget. Without one, ``settings.epochs`` holds the raised
-        budget, its ``when`` naming every region a change placed it in.
+        already searched that budget. Without one, or when the runs' last step is under
+        half the smallest budget searched (the curves count epochs, the budget steps:
+        ``max_steps`` 2000 against epoch 59), ``settings.epochs`` holds the raised budget,
+        its ``when`` naming every region a change placed it in.
         """
         if not improving:
             return
@@ -708,7 +710,8 @@ class _Planner:
         roles = self.summary["sweep"].get("roles") or {}
         budget = roles.get("budget")
         entry = self.space.get(budget) if budget else None
-        if entry is not None and entry["kind"] != "categorical" and entry["high"] is not None:
+        if (entry is not None and entry["kind"] != "categorical" and entry["high"] is not None
+                and not last < entry["searched"]["low"] / 2):
             target = _clean(2 * last)
             if target <= entry["searched"]["high"]:
                 return  # the sweep already searched that budget

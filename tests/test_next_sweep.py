@@ -710,6 +710,15 @@ def test_no_budget_change_when_only_time_limited_or_smaller_budget_runs_were_sti
     assert not plan_next_sweep(_budget_summary({"t2": 20.0}, {}))["changes"]
 
 
+def test_a_budget_in_other_units_than_the_curves_step_leaves_the_epochs_setting():
+    # review: max_steps {2000, 4000} with per-epoch curves still improving at epoch 59: 2 x 59 <= 4000 read as
+    # "already searched", and the advice vanished
+    summary = _budget_summary({"t1": 9.0, "t2": 9.0}, {})
+    plan = plan_next_sweep(summary)
+    assert plan["settings"]["epochs"] == {"column": "epochs", "from": 9.0, "to": 18.0, "when": None}
+    assert plan["hyperparameters"]["max_epochs"]["values"] == [20, 40]  # not raised from a step in other units
+
+
 def test_every_more_epochs_change_is_in_the_plan_without_a_budget_hyperparameter():
     """cifar10: two more-epochs changes (lr ≤ 0.000158, and gradient descent) and a plan that kept only the last."""
     from core.next_sweep import _Planner
