@@ -687,7 +687,8 @@ class _Planner:
 
     def _longer_when(self, p: dict[str, Any], a: Association) -> None:
         improving = self.improving()
-        there = [i for i in improving if i["trial_id"] in set(a.trial_ids)]
+        listed = set(a.trial_ids)
+        there = [i for i in improving if i["trial_id"] in listed]
         kept = {i["trial_id"] for i in improving}
         self._more_epochs(there or improving, p["id"], _rate_text(a), a, a.condition,
                           [t for t in a.trial_ids if t in kept][:5])

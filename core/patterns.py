@@ -945,7 +945,8 @@ def _stopped_early_advice(issues: list[dict[str, Any]], max_ids: int) -> dict[st
                      f"{because}. They are counted, not blamed, and no advice is built on them.")
         evidence.append(f"{_trials(len(ids))} {how}, by design, no hyperparameter pattern")
     if failed:
-        kinds = {i["type"] for i in issues if i["trial_id"] in set(failed) and i["type"] in NO_RESULT}
+        stopped_failing = set(failed)
+        kinds = {i["type"] for i in issues if i["trial_id"] in stopped_failing and i["type"] in NO_RESULT}
         labels = " or ".join(label_of(k) for k in ISSUE_TYPES if k in kinds)
         texts.append(f"{_id_text(failed, len(failed), max_ids)} stopped early too, but with {labels}: "
                      f"{'it' if len(failed) == 1 else 'they'} stopped because {'it' if len(failed) == 1 else 'they'} "
