@@ -53,6 +53,18 @@ def log_scaled(low: float | None, high: float | None) -> bool:
     return low is not None and high is not None and low > 0 and high / low >= LOG_SPAN
 
 
+def edge_cut(low: float, high: float, side: str, log: bool) -> float:
+    """Where the outer tenth of ``[low, high]`` on ``side`` (``low``/``high``) begins.
+
+    On a log scale when ``log`` and ``low > 0``: the edge finding's ``edge_share`` and the
+    next sweep's count of top trials at that edge read the same tenth.
+    """
+    share = 0.1 if side == "low" else 0.9
+    if log and low > 0:
+        return math.exp(math.log(low) + share * (math.log(high) - math.log(low)))
+    return low + share * (high - low)
+
+
 def midpoint(low: float, high: float) -> float:
     """The middle of a searched range: geometric on a log scale (:func:`log_scaled`), else arithmetic."""
     return math.sqrt(low * high) if log_scaled(low, high) else (low + high) / 2

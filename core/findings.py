@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from core.detectors import NONFINITE_TEXT
-from core.domains import at_natural_edge, log_scaled
+from core.domains import at_natural_edge, edge_cut, log_scaled
 from core.issue_types import NO_OUTCOME, NO_RESULT
 from core.stats import wilson_interval
 from core.status import EARLY_STOP, said_early_stop
@@ -199,7 +199,7 @@ def find_edge_of_range(table: TrialTable, issues: pd.DataFrame, best: dict[str, 
                        f"{'below' if side == 'lowest' else 'above'} it"),
             "hyperparameter": hp, "value": float(value), "side": "low" if side == "lowest" else "high",
             "searched": [lo, hi],
-            "edge_share": _edge_share(table.hyperparameters[hp], lo, hi, side == "lowest", log),
+            "edge_share": _edge_share(table.hyperparameters[hp], lo, hi, "low" if side == "lowest" else "high", log),
             "n_trials": 1,
             "trial_ids": [best["trial_id"]],
         })
@@ -209,15 +209,14 @@ def find_edge_of_range(table: TrialTable, issues: pd.DataFrame, best: dict[str, 
 _EDGE_SHARE = 0.02
 
 
-def _edge_share(values: pd.Series, lo: float, hi: float, low_side: bool, log: bool) -> float | None:
-    """The share of the finite ``values`` in the outer tenth of ``[lo, hi]`` on one side, on a log scale if ``log``."""
+def _edge_share(values: pd.Series, lo: float, hi: float, side: str, log: bool) -> float | None:
+    """The share of the finite ``values`` in the outer tenth of ``[lo, hi]`` on ``side`` (:func:`core.domains.edge_cut`)."""
     x = values.to_numpy(dtype=float)
-    x = x[np.isfinite(x) & (x > 0)] if log else x[np.isfinite(x)]
-    if not len(x) or hi <= lo or (log and lo <= 0):
+    x = x[np.isfinite(x)]
+    if not len(x) or hi <= lo:
         return None
-    scale = np.log if log else (lambda v: v)
-    cut = scale(lo) + (0.1 if low_side else 0.9) * (scale(hi) - scale(lo))
-    return float(np.mean(scale(x) <= cut if low_side else scale(x) >= cut))
+    cut = edge_cut(lo, hi, side, log)
+    return float(np.mean(x <= cut if side == "low" else x >= cut))
 
 
 def _declared_range(entry: dict[str, Any] | None, lo: float, hi: float) -> tuple[float, float] | None:

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.issue_types import ISSUE_TYPES, NEEDS_RESULT, NO_OUTCOME, NO_RESULT, SICK_SEVERITIES, names_where
+from core.issue_types import ISSUE_TYPES, NEEDS_RESULT, NO_OUTCOME, SICK_SEVERITIES, UNTRAINED, names_where
 from core.records import INTERNED_FIELDS, ISSUE_FIELDS, IssueColumns
 from core.status import EARLY_STOPPED
 
@@ -442,10 +442,6 @@ class TrialIssues(Mapping[str, set[str]]):
         return len(self._columns["trial_id"]["values"])
 
 
-_UNTRAINED = frozenset(NO_RESULT + NO_OUTCOME)
-"""A trial with one of these did not train (:func:`core.patterns.trained_count`)."""
-
-
 class Populations:
     """The populations prose counts trials among, and the sizes the summary gives each.
 
@@ -488,7 +484,7 @@ class Populations:
     @cached_property
     def trained(self) -> int:
         """The runs that trained: the sweep less the trials with a no-result or no-outcome issue."""
-        return self.n_trials - self._trial_issues.trials_with(_UNTRAINED)
+        return self.n_trials - self._trial_issues.trials_with(frozenset(UNTRAINED))
 
     def sizes(self, name: str) -> set[int]:
         """The sizes the population ``name`` (see the class) may be written with."""
@@ -711,10 +707,11 @@ _POPULATION = re.compile(
 _POPULATION_OF = {"trained": "trained", "finished": "finished", "completed": "finished", "ended": "finished",
                   "ran": "ran", "compared": "compared"}
 """Word of :data:`_POPULATION` -> :class:`Populations` name (any other, "with a result": trained)."""
+_REGION_WORDS = "outside|inside|in|with|without|below|above|under|over|where|at|from|among|when|if"
+"""Words that narrow the trials a count is of to a region ("with dropout = 0", "above lr 0.1")."""
 _COUNTED_NOUN = re.compile(rf"\s+(?:[\w-]+\s+)?{_NOUN}\b", re.IGNORECASE)
 """The trials a count is of, right after it ("33 trials", "33 healthy runs")."""
-_NARROWED = re.compile(r"\s+(?:outside|inside|in|with|without|below|above|under|over|where|at|from|among|when|if|"
-                       r"for|on|using|having|whose)\b", re.IGNORECASE)
+_NARROWED = re.compile(rf"\s+(?:{_REGION_WORDS}|for|on|using|having|whose)\b", re.IGNORECASE)
 """Words after a population that narrow it to a region ("runs that trained with lr ≥ 0.1"): its size is then a region's."""
 _OF_THE_N = re.compile(
     rf"(?<!\d )\b(?:of|among|out\s+of)\s+(?:the\s+|all\s+|these\s+|those\s+)?(\d+)"
@@ -726,8 +723,7 @@ _OF_THE_N = re.compile(
 _ASIDE = re.compile(r"\([^()]*\d[^()]*\)")
 """A parenthesis holding a number: a rate, or a breakdown whose counts are not the pair's ("(36 early-stopped, ...)")."""
 _CLAUSE_END = re.compile(r"[;:]|\b(?:while|whereas|but|and trials?|and runs?)\b", re.IGNORECASE)
-_RESTRICTED = re.compile(r"\b(?:outside|inside|in|with|without|below|above|under|over|where|at|from|among|when|if)\b",
-                         re.IGNORECASE)
+_RESTRICTED = re.compile(rf"\b(?:{_REGION_WORDS})\b", re.IGNORECASE)
 """Words that narrow "0 trials ..." to a region, where 0 may be true although the sweep has the issue."""
 _PERCENT = re.compile(r"(?<![\w.])(?:\d+(?:\.\d+)?|\.\d+)%(?=\s+(?:of\b|(?:\w+\s+)?(?:trials?|runs?)\b))", re.IGNORECASE)
 

@@ -330,6 +330,8 @@ ERROR_OUTCOME = names_where(lambda t: t.error_outcome)
 """What the trials of an error group are flagged as (a pattern of one can explain the group)."""
 AVOIDABLE = names_where(lambda t: t.avoidable)
 """Types whose region the next sweep should leave out."""
+UNTRAINED = NO_RESULT + NO_OUTCOME
+"""A trial with one of these did not train: types only a run with a result can show are compared without it."""
 BY_DESIGN = names_where(lambda t: t.by_design)
 """Types that are never a cause (pruned, early-stopped, timed out, unfinished)."""
 HIGH_SEVERITY = names_where(lambda t: t.severity == "high")

@@ -57,7 +57,7 @@ import math
 import re
 from typing import Any
 
-from core.domains import log_scaled, natural_domain
+from core.domains import edge_cut, log_scaled, natural_domain
 from core.issue_types import AVOIDABLE, ISSUE_TYPES, label_of, names_where
 from core.patterns import rare_even_there, sweep_wide, trained_count
 from core.records import (
@@ -79,7 +79,7 @@ from core.records import (
     top_configurations,
 )
 from core.regions import holds, past
-from core.stats import wilson_interval
+from core.stats import binomial_sf, wilson_interval
 from core.values import format_number
 
 Plan = dict[str, Any]
@@ -648,10 +648,9 @@ class _Planner:
             k = sum(_same(v, edge) for v in top)
         else:
             share = 0.1 if edge_share is None else edge_share
-            scale = (lambda x: math.log(x)) if entry["log"] and lo > 0 else (lambda x: x)
-            cut = scale(lo) + (0.1 if side == "low" else 0.9) * (scale(hi) - scale(lo))
-            k = sum((scale(v) <= cut) if side == "low" else (scale(v) >= cut) for v in top if v > 0 or not entry["log"])
-        return k >= 2 and _binomial_tail(k, len(top), share) < self.alpha
+            cut = edge_cut(lo, hi, side, entry["log"])
+            k = sum(v <= cut if side == "low" else v >= cut for v in top)
+        return k >= 2 and binomial_sf(k, len(top), share) < self.alpha
 
     def _edge_share(self, hp: str, edge: float) -> float | None:
         """The share of the sweep's trials at one value of ``hp`` (from its value associations), None without one."""
@@ -1047,11 +1046,6 @@ def _empty(entry: dict[str, Any], low: float | None, high: float | None, exclude
             break
         reached = b if reached is None else max(reached, b)
     return reached is not None and reached >= hi
-
-
-def _binomial_tail(k: int, n: int, p: float) -> float:
-    """P(X ≥ k) for X ~ Binomial(n, p), summed exactly (n is a handful of top trials; scipy.stats stays unloaded)."""
-    return sum(math.comb(n, i) * p ** i * (1 - p) ** (n - i) for i in range(k, n + 1))
 
 
 def _int(value: float | None) -> float | int | None:

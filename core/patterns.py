@@ -23,6 +23,7 @@ from core.issue_types import (
     NO_OUTCOME,
     NO_RESULT,
     SEVERITY_RANK,
+    UNTRAINED,
     agree,
     concentrate,
     label_of,
@@ -910,7 +911,7 @@ def recommend_all(
                        "pattern among them"
         text = advice.format(ids=id_text, metric=metric, value=value)
         recs.append({
-            "text": text[:1].upper() + text[1:],  # "{ids} were pruned ...": a sentence starts with a capital
+            "text": _capitalised(text),  # "{ids} were pruned ...": a sentence starts with a capital
             "evidence": evidence,
             "pattern_id": None,
             "trial_ids": shown,
@@ -952,7 +953,7 @@ def _stopped_early_advice(issues: list[dict[str, Any]], max_ids: int) -> dict[st
                      f"{'it' if len(failed) == 1 else 'they'} stopped because {'it' if len(failed) == 1 else 'they'} "
                      "failed, not by design, and count with those failures.")
         evidence.append(f"{_trials(len(failed))} stopped early with {labels}")
-    text = " ".join(t[:1].upper() + t[1:] for t in texts)
+    text = " ".join(map(_capitalised, texts))
     return {"text": text, "evidence": "; ".join(evidence), "pattern_id": None,
             "trial_ids": (ids or failed)[:max_ids]}
 
@@ -964,7 +965,7 @@ def trained_count(summary: dict[str, Any]) -> int | None:
     compared among these trials (:func:`core.associations.associate_issues`). None too
     when the summary does not give the sweep's size.
     """
-    untrained = {i["trial_id"] for i in summary.get("issues") or [] if i["type"] in NO_RESULT + NO_OUTCOME}
+    untrained = {i["trial_id"] for i in summary.get("issues") or [] if i["type"] in UNTRAINED}
     n_trials = (summary.get("sweep") or {}).get("n_trials")
     return int(n_trials) - len(untrained) if untrained and n_trials is not None else None
 
@@ -1101,12 +1102,17 @@ def _finding_advice(f: dict[str, Any], max_ids: int, patterns: list[dict[str, An
             "trial_ids": f["trial_ids"][:max_ids]}
 
 
+def _capitalised(text: str) -> str:
+    """``text`` with its first letter upper case (the rest as it is: ids and names keep their case)."""
+    return text[:1].upper() + text[1:]
+
+
 def _trials(n: int) -> str:
     return f"{n} trial" if n == 1 else f"{n} trials"
 
 
-_GAP_NO_CURVES = (" Without them, log per-epoch held-out loss to see whether it rises after a best epoch (overfitting) "
-                  "before regularising them.")
+_LOG_CURVES = "log per-epoch held-out loss to see whether it rises after a best epoch (overfitting) before regularising them."
+_GAP_NO_CURVES = f" Without them, {_LOG_CURVES}"
 
 
 def gap_on_curves(trial_ids: list[str], k: int, curves: dict[str, Any] | None) -> str:
@@ -1131,8 +1137,7 @@ def gap_on_curves(trial_ids: list[str], k: int, curves: dict[str, Any] | None) -
     step = curves.get("step_column") or "step"
     # trial_ids are the listed ones (at most 20 of the k): how many were read is told of them
     of = ("1 of 1" if k == 1 else f"all {k}") if len(read) == k else f"{len(read)} of them"
-    rest = "" if len(read) == len(ids) else (" For the others, log per-epoch held-out loss to see whether it rises "
-                                             "after a best epoch (overfitting) before regularising them.")
+    rest = "" if len(read) == len(ids) else f" For the others, {_LOG_CURVES}"
     if rise <= 0:
         return f"Their per-epoch held-out curves ({of} read) ended at their best: no rise after it, no overfitting.{rest}"
     return (f"Their per-epoch held-out curves ({of} read) ended at most {format_rate(rise) if rise >= 0.01 else '<1%'} "

@@ -11,7 +11,12 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy.special import gammaln, ndtri
+from scipy.special import bdtrc, gammaln, ndtri
+
+
+def binomial_sf(k: int, n: int, p: float) -> float:
+    """P(X ≥ k) for X ~ Binomial(n, p) (``scipy.stats.binom.sf(k - 1, n, p)``, without importing scipy.stats)."""
+    return 1.0 if k <= 0 else float(bdtrc(k - 1, n, p))
 
 
 def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:

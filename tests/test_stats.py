@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from core.stats import bh_qvalues, fisher_greater, wilson_interval
+from core.stats import bh_qvalues, binomial_sf, fisher_greater, wilson_interval
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -127,6 +127,11 @@ def test_wilson_interval_uses_the_normal_quantile_scipy_gives():
         assert _z(confidence) == stats.norm.ppf(0.5 + confidence / 2)
     lo, hi = wilson_interval(3, 10)
     assert 0.10 < lo < 0.11 and 0.60 < hi < 0.61  # 3/10 at 95 %: (0.108, 0.603)
+
+
+def test_binomial_tail_is_scipys_binom_sf():
+    for k, n, p in [(2, 10, 0.1), (7, 10, 0.64), (10, 10, 0.9), (0, 10, 0.3), (3, 10, 0.0), (2, 10, 1.0), (11, 10, 0.5)]:
+        assert binomial_sf(k, n, p) == pytest.approx(stats.binom.sf(k - 1, n, p), rel=1e-12, abs=1e-15)
 
 
 def test_an_offline_run_imports_neither_scipy_stats_nor_a_model_client(tmp_path):
