@@ -89,13 +89,14 @@ def diagnose(
     """
     from dataclasses import replace
 
-    from graph.nodes import diagnosis_of, summarise, sweep_facts
+    from graph.nodes import diagnosis_of, keeping_diagnosis, summarise, sweep_facts
 
     ctx = replace(context or Context(), offline=True, chat_model=None, pictures=False)
     loaded = Loaded(read_given(sweep, format=format, study=study, curves=curves, mapping=dict(mapping or {})), None)
     state = sweep_facts(loaded.sweep)
     state["notes"] = []
     state["summary"] = summarise(loaded, state["roles"], ctx)
-    for _ in run_nodes(state, ctx, start="analyze"):
-        pass
-    return diagnosis_of(state["summary"])
+    with keeping_diagnosis():
+        for _ in run_nodes(state, ctx, start="analyze"):
+            pass
+        return diagnosis_of(state["summary"])

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import math
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -215,23 +218,36 @@ def _report(state: State, ctx: Context, summary: dict[str, Any], final: dict[str
         full["writer"]["notes"].append(failed)
         diagnosis.writer = Writer.from_dict(full["writer"])
         new_notes.append(failed)
-    global _typed
-    _typed = (full, diagnosis)
+    kept = _KEPT.get()
+    if kept is not None:
+        kept[:] = [(full, diagnosis)]
     return {"summary": full, **compose(diagnosis, pictures), "invalid_citations": [], "notes": new_notes}
 
 
-_typed: tuple[dict[str, Any], Diagnosis] | None = None
-"""The last final summary the write node made, with the :class:`Diagnosis` it rendered the report from."""
+_KEPT: ContextVar[list[tuple[dict[str, Any], Diagnosis]] | None] = ContextVar("hparam_kept_diagnosis", default=None)
+"""Inside :func:`keeping_diagnosis`: the final summary the write node made, with the :class:`Diagnosis` it rendered."""
+
+
+@contextmanager
+def keeping_diagnosis() -> Iterator[None]:
+    """For one run of the caller's: the write node leaves its typed final summary where :func:`diagnosis_of` finds it.
+
+    The command line reads the run's final summary once more (its closing lines, ``--fail-on``,
+    ``--log-to``); typing 2,800 associations again took 0.07-0.1 s after the pictures. What
+    is kept ends with the block: a long-lived server or Studio, which opens none, keeps nothing.
+    The nodes see the caller's context (LangGraph runs them in a copy of it).
+    """
+    token = _KEPT.set([])
+    try:
+        yield
+    finally:
+        _KEPT.reset(token)
 
 
 def diagnosis_of(summary: dict[str, Any]) -> Diagnosis:
-    """The typed final summary: the write node's own when ``summary`` is the very dict it returned, else typed now.
-
-    The command line reads the run's final summary once more (its closing lines, ``--fail-on``,
-    ``--log-to``); typing 2,800 associations again took 0.07-0.1 s after the pictures.
-    """
-    last = _typed
-    return last[1] if last is not None and last[0] is summary else Diagnosis.from_dict(summary)
+    """The typed final summary: the write node's own when ``summary`` is the very dict it returned, else typed now."""
+    kept = _KEPT.get()
+    return kept[0][1] if kept and kept[0][0] is summary else Diagnosis.from_dict(summary)
 
 
 def _pictures(state: State, summary: Diagnosis) -> tuple[list[tuple[dict[str, str], bytes]], str | None]:

@@ -148,11 +148,12 @@ def main(argv: list[str] | None = None) -> int:
             if args.output_format != "json":
                 _check_out_dir(out_dir)
                 staged = _writable(out_dir, lambda: stack.enter_context(report_set(out_dir)))
-            final = run_graph(results, args, progress, context)
             from core.records import with_issue_rows
-            from graph.nodes import diagnosis_of
+            from graph.nodes import diagnosis_of, keeping_diagnosis
 
-            diagnosis = diagnosis_of(final["summary"])  # what is said about the run, as the write node typed it
+            with keeping_diagnosis():
+                final = run_graph(results, args, progress, context)
+                diagnosis = diagnosis_of(final["summary"])  # what is said about the run, as the write node typed it
             summary_text = summary_json(with_issue_rows(final["summary"]))
             if args.output_format == "json":
                 sys.stdout.write(summary_text + "\n")

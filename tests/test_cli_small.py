@@ -164,3 +164,29 @@ def test_the_final_summary_is_typed_once_and_the_command_line_reads_that(tmp_pat
     summary = json.loads((tmp_path / "hparam_summary.json").read_text())
     again = nodes.diagnosis_of(summary)  # any other dict is typed anew
     assert len(typed) == 2 and again.to_dict() == summary
+
+
+def test_the_typed_summary_is_kept_for_the_callers_run_only(monkeypatch) -> None:
+    """A run through LangGraph (a model set) leaves its typed summary to the caller's block, and nothing after it.
+
+    A long-lived server or Studio opens no block: the last run's summary (MBs at a million
+    trials) is not held by the process.
+    """
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage
+
+    from core.records import Diagnosis, with_issue_rows
+    from graph import graph, nodes
+    from graph.context import Context
+
+    typed = []
+    real = Diagnosis.from_dict.__func__
+    monkeypatch.setattr(Diagnosis, "from_dict", classmethod(lambda cls, d: typed.append(1) or real(cls, d)))
+    model = GenericFakeChatModel(messages=iter([AIMessage(content='{"patterns": []}'), AIMessage(content="")]))
+    with nodes.keeping_diagnosis():
+        out = graph.invoke({"results_path": str(SAMPLE)}, context=Context(chat_model=model))
+        kept = nodes.diagnosis_of(out["summary"])
+    assert len(typed) == 1 and kept.to_dict() == with_issue_rows(out["summary"])
+    assert nodes.diagnosis_of(out["summary"]) is not kept and len(typed) == 2  # the block is over: typed anew
+    out = graph.invoke({"results_path": str(SAMPLE)}, context=Context(offline=True))  # as a server runs it
+    assert nodes._KEPT.get() is None
