@@ -18,7 +18,7 @@ disagree).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -28,7 +28,7 @@ from core.detectors import NONFINITE_TEXT
 from core.domains import at_natural_edge, edge_cut, log_scaled
 from core.issue_types import NO_OUTCOME, NO_RESULT
 from core.stats import wilson_interval
-from core.status import EARLY_STOP, said_early_stop
+from core.status import EARLY_STOP
 from core.table import TrialTable
 from core.values import format_number, format_rate, text_matches
 
@@ -315,16 +315,18 @@ def find_by_design(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any]
     avoid (see :attr:`core.issue_types.IssueType.by_design`). A time budget cut is judged by what
     the trial reached. Trials that stopped early *because* they failed (a no-result type:
     the loss went non-finite, diverged, nothing was learned) are not counted: they are
-    hidden failures, named apart (``failed_ids``, ``n_failed``).
+    hidden failures, named apart (``failed_ids``, ``n_failed``). Early stopping and a
+    tuner's pruner are told apart by :func:`stop_reasons`, as the advice and the report's
+    Overview tell them apart.
     """
-    status = table.status.to_numpy()
-    early = early_stopped(table)
+    reasons = stop_reasons(issues["trial_id"], issues["type"], issues["detail"])
+    ids = table.ids
+    timeout = (table.status == "timeout").to_numpy()
     failed = table.flagged(issues[issues["type"].isin(NO_RESULT)])
-    groups = (("early-stopped", early), ("pruned by the tuner", (status == "pruned") & ~early),
-              ("cut by a time budget", status == "timeout"))
-    counts = {name: mask & ~failed for name, mask in groups}
+    counts = {name: ids.isin(reasons[name]).to_numpy() for name in STOP_REASONS[:2]}
+    counts["cut by a time budget"] = timeout & ~failed
     stopped = np.logical_or.reduce([mask for mask in counts.values()])
-    broke = np.logical_or.reduce([mask for _, mask in groups]) & failed
+    broke = ids.isin(reasons["failed"]).to_numpy() | (timeout & failed)
     if not stopped.any():
         return []
     ids = table.ids.to_numpy()[stopped].tolist()
@@ -365,26 +367,50 @@ def listed(parts: list[str]) -> str:
     return " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 2 else parts)
 
 
-def stop_reasons(trial_ids: Iterable[str], types: Iterable[str], details: Iterable[str | None]) -> dict[str, list[str]]:
+def stop_reasons(trial_ids: Sequence[str], types: Sequence[str], details: Sequence[str | None]) -> dict[str, list[str]]:
     """The trials flagged ``pruned``, by why they stopped; the issue rows come as three columns.
 
-    ``early-stopped``: the status word or the sweep's own flag, which the issue's detail
-    quotes, says early stopping; ``pruned by the tuner``: it does not (a pruner stopped the
-    run). Both are by design. ``failed``: the trial is also flagged with a no-result type
-    (non-finite metrics, a diverged loss, a failure, no learning): it stopped because it
-    failed, a hidden failure and never a by-design stop. Ids keep the rows' order.
+    The one place early stopping is told from a tuner's pruner: the by-design finding
+    (:func:`find_by_design`), the advice and the report's Overview all read it. A
+    ``pruned`` row's detail quotes where it came from (:mod:`core.detectors`): the status
+    word (``status 'early_stopped'``, then perhaps the error's last line) and the sweep's
+    own flags (``early_stopped=true (the sweep's own flag)``).
+
+    ``early-stopped``: the status word or a flag's name says early stopping
+    (:data:`core.status.EARLY_STOP`, the words :func:`core.status.status_counts` counts
+    by); ``pruned by the tuner``: neither does (a pruner stopped the run). Both are by
+    design. ``failed``: the trial is also flagged with a no-result type (non-finite
+    metrics, a diverged loss, a failure, no learning): it stopped because it failed, a
+    hidden failure and never a by-design stop. Ids keep the rows' order.
     """
-    said: dict[str, bool] = {}
-    broke: set[str] = set()
-    for trial, kind, detail in zip(trial_ids, types, details):
-        if kind == "pruned":
-            said[trial] = said.get(trial, False) or bool(EARLY_STOP.search(detail or ""))
-        elif kind in NO_RESULT:
-            broke.add(trial)
+    kinds = np.asarray(types, dtype=object)
     reasons: dict[str, list[str]] = {reason: [] for reason in STOP_REASONS}
-    for trial, early in said.items():
-        reasons["failed" if trial in broke else STOP_REASONS[0] if early else STOP_REASONS[1]].append(trial)
+    pruned = np.flatnonzero(kinds == "pruned")
+    if not len(pruned):
+        return reasons
+    ids = np.asarray(trial_ids, dtype=object)
+    broke = set(ids[pd.Series(kinds).isin(NO_RESULT).to_numpy()].tolist())
+    said = np.asarray(details, dtype=object)[pruned].tolist()
+    says = {detail: says_early_stop(detail) for detail in set(said)}  # a handful of distinct details
+    early: dict[str, bool] = {}
+    for trial, detail in zip(ids[pruned].tolist(), said):
+        early[trial] = early.get(trial, False) or says[detail]
+    for trial, by_patience in early.items():
+        reasons["failed" if trial in broke else STOP_REASONS[0] if by_patience else STOP_REASONS[1]].append(trial)
     return reasons
+
+
+def says_early_stop(detail: str | None) -> bool:
+    """Whether a ``pruned`` row's detail says early stopping: its status word, or a flag's name, does.
+
+    The error's last line a status row may quote after the word is not read ("Trial pruned:
+    stopped at step 3" is a pruner's message).
+    """
+    return any(EARLY_STOP.search(word) for pair in _STOP_SOURCE.findall(detail or "") for word in pair if word)
+
+
+_STOP_SOURCE = re.compile(r"(?:^|; )(?:status '([^']*)'|([^;']+)=true \(the sweep's own flag\))")
+"""The parts of a ``pruned`` row's detail that say where it came from: the status word, a flag's column."""
 
 
 def find_abandoned(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any] | None, space: Space = None,
@@ -413,11 +439,6 @@ def find_abandoned(table: TrialTable, issues: pd.DataFrame, best: dict[str, Any]
         "n_trials": len(ids),
         "trial_ids": ids[:max_ids],
     }]
-
-
-def early_stopped(table: TrialTable) -> np.ndarray:
-    """Trials stopped early on purpose by early stopping (status ``pruned``, the status word says early stop)."""
-    return said_early_stop(table.status, table.status_raw)
 
 
 def is_abandoned(status_raw: pd.Series) -> np.ndarray:

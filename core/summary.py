@@ -34,7 +34,7 @@ from core.detectors import (
     order_issues,
     reconcile_issues,
 )
-from core.findings import early_stopped, find_sweep_findings
+from core.findings import find_sweep_findings
 from core.issue_types import ISSUE_TYPES, SEVERITY_RANK, SICK_SEVERITIES
 from core.loading import RawTable
 from core.records import (
@@ -50,7 +50,7 @@ from core.records import (
 )
 from core.residuals import residual_associations
 from core.roles import ColumnRoles, role_notes
-from core.status import status_counts
+from core.status import said_early_stop, status_counts
 from core.table import TrialTable, build_trial_table
 
 _MAX_LISTED = 1000  # categorical values listed per hyperparameter
@@ -299,7 +299,7 @@ def finished_rows(table: TrialTable) -> np.ndarray:
     patience ("early_stopped") and time limits are how a trial ends, by design, and
     their trials are judged by what they reached.
     """
-    return np.isin(table.status.to_numpy(), ["completed", "unknown", "timeout"]) | early_stopped(table)
+    return np.isin(table.status.to_numpy(), ["completed", "unknown", "timeout"]) | said_early_stop(table.status, table.status_raw)
 
 
 TOP_K = 10

@@ -67,3 +67,32 @@ def test_pruned_runs_keep_the_pruner_wording_and_healthy_stops_name_nothing_apar
     rec = _stop_rec(summary)
     assert rec.startswith("Trials `t02`, `t06` were pruned by the tuner, by design: a pruner stops weak runs.")
     assert "early stopping" not in rec
+
+
+def _three_readings(summary: dict) -> tuple[dict, str, str]:
+    """The by-design finding's counts, the advice and the Overview's line: the three places that say why runs stopped."""
+    (finding,) = [f for f in summary["findings"] if f["kind"] == "by_design"]
+    overview = next(line for line in render_report(summary).splitlines() if "by design)" in line)
+    return finding["counts"], _stop_rec(summary), overview
+
+
+def test_a_pruners_message_that_says_stopped_does_not_make_a_pruned_run_early_stopped():
+    """The error's last line quoted after the status word is the pruner's message, not the status: it stays pruned."""
+    rows = _sweep({2: "pruned", 6: "pruned"})
+    for row in rows:
+        row["error"] = "TrialPruned: trial stopped by the pruner at step 3" if row["status"] == "pruned" else ""
+    counts, rec, overview = _three_readings(_summary(rows))
+    assert counts["pruned by the tuner"] == 2 and counts["early-stopped"] == 0
+    assert rec.startswith("Trials `t02`, `t06` were pruned by the tuner, by design: a pruner stops weak runs.")
+    assert overview.endswith("(and 2 trial(s) pruned by the tuner, by design).")
+
+
+def test_the_sweeps_own_early_stopping_flag_is_read_alike_by_the_finding_the_advice_and_the_overview():
+    """A flag column says early stopping, whatever the status word (a tuner's PRUNED, or completed): all three agree."""
+    rows = _sweep({2: "PRUNED"})
+    for row in rows:
+        row["early_stopped"] = "true" if row["trial_id"] in ("t02", "t06") else "false"
+    counts, rec, overview = _three_readings(_summary(rows))
+    assert counts["early-stopped"] == 2 and counts["pruned by the tuner"] == 0
+    assert rec.startswith("Trials `t02`, `t06` were early-stopped, by design: early stopping fires sooner")
+    assert overview.endswith("(and 2 trial(s) early-stopped, by design).")
