@@ -28,7 +28,7 @@ import pandas as pd
 from core.detectors import regularisers
 from core.domains import log_scaled
 from core.issue_types import AVOIDABLE, NEEDS_RESULT, NO_OUTCOME, NO_RESULT, names_where
-from core.records import SAME_VALUE_RTOL, Association, Part, Region
+from core.records import SAME_VALUE_RTOL, Association, Band, Part, Region
 from core.stats import bh_qvalues, fisher_greater, log_fisher_greater, wilson_intervals
 from core.table import TrialTable
 
@@ -58,6 +58,7 @@ class _Draft:
     trial_ids: list[str]
     n_tried: int = 1
     part_counts: tuple[tuple[int, int], ...] = ()
+    band: Band | None = None
 
 
 @dataclass
@@ -279,7 +280,8 @@ def associate_issues(
             for c in coded_here:
                 for f in flags:
                     if testable(f, c):
-                        results += _marginals(c, f, ids, max_ids, protected)
+                        results += _marginals(c, f, ids, max_ids, protected,
+                                              [b for b in coded_here if b is not c and testable(f, b)])
             if pairs:
                 found, unlisted = _pairs(coded_here, [f for f in flags if f.k_total >= min_support], testable, ids,
                                          max_ids, min_support)
@@ -452,7 +454,7 @@ def _association(id_: str, d: _Draft, p: float, log_p: float, q: float, ci: list
         id=id_, hyperparameter=first.hyperparameter, hyperparameters=[r.hyperparameter for r in d.regions],
         issue_type=d.issue_type, k=d.k, n=d.n, rate=rate, ci=ci, k_rest=d.k_rest, n_rest=d.n_rest,
         rate_rest=rate_rest, risk_ratio=rate / rate_rest if rate_rest > 0 else None, p=p, log_p=log_p, q=q,
-        trial_ids=d.trial_ids, **where)
+        trial_ids=d.trial_ids, band=d.band, **where)
 
 
 def _draft(f: _Flags, regions: tuple[Region, ...], k: int, n: int, trial_rows: np.ndarray, ids: np.ndarray,
@@ -462,7 +464,7 @@ def _draft(f: _Flags, regions: tuple[Region, ...], k: int, n: int, trial_rows: n
 
 
 def _marginals(c: Coded, f: _Flags, ids: np.ndarray, max_ids: int,
-               protected: np.ndarray | None = None) -> list[_Draft]:
+               protected: np.ndarray | None = None, others: list[Coded] = ()) -> list[_Draft]:
     """Every region of one hyperparameter, and its best thresholds, for one issue type.
 
     Counts come from the flagged trials alone (the region sizes are known), so this
@@ -472,7 +474,8 @@ def _marginals(c: Coded, f: _Flags, ids: np.ndarray, max_ids: int,
     value is neither inside a region nor in "the rest", so ``k_rest``/``n_rest`` count
     the other trials that set it. Where a best threshold
     holds a ``protected`` row, the best threshold beyond every protected value is
-    added (see :func:`associate_issues`).
+    added (see :func:`associate_issues`), and the wider one carries the trials between
+    the two cuts per value of each of ``others`` (:func:`_band`).
     """
     if c.x is not None and not (is_set := c.is_set()).all():
         f = _Flags(f.kind, f.rows[is_set[f.rows]], int(np.count_nonzero(is_set[f.rows])), int(np.count_nonzero(is_set)))
@@ -497,10 +500,49 @@ def _marginals(c: Coded, f: _Flags, ids: np.ndarray, max_ids: int,
             narrower = c.cuts.beyond(direction, float(edge[0]))
             if narrower is None:
                 continue
+            wide = out[-1]
             region, more, k_cut, n_cut, beyond = _best_threshold(c.name, narrower, flagged_sorted, f, direction)
             if k_cut > 0:
                 out.append(_draft(f, (region,), k_cut, n_cut, f.rows[beyond(xf)], ids, max_ids, tried + more))
+                wide.band = _band(c, f, others, direction, wide.regions[0], region)
     return out
+
+
+def _band(c: Coded, f: _Flags, others: list[Coded], direction: str, wide: Region, narrow: Region) -> Band | None:
+    """The trials of ``c`` between a wider threshold and a narrower one, counted per value of each of ``others``.
+
+    ``x ≥ wide`` and short of ``x ≥ narrow`` (``[wide, narrow)``), or below: ``x ≤ wide`` and
+    past ``x ≤ narrow`` (from the first value above the narrower cut up to the wider one).
+    Only the rows in the band are counted (one ``bincount`` per other hyperparameter):
+    whether a setting's own runs fail there, which neither its marginal nor its own best
+    cut says (adam failing only at lr ≥ 0.32, far past a wider cut at 0.0026). None
+    when no trial lies between the cuts.
+    """
+    assert c.x is not None and c.order is not None
+    sorted_x = c.sorted_values()
+    if direction == "above":
+        start, end = np.searchsorted(sorted_x, [wide.low, narrow.low], side="left")
+        lo, hi, closed = float(wide.low), float(narrow.low), False
+    else:
+        start, end = np.searchsorted(sorted_x, [narrow.high, wide.high], side="right")
+        lo, hi, closed = (float(sorted_x[start]) if start < end else 0.0), float(wide.high), True
+    if start >= end:
+        return None
+    rows = c.order[start:end]
+    xf = c.values(f.rows)
+    with np.errstate(invalid="ignore"):
+        flagged = f.rows[(xf >= lo) & ((xf < hi) if not closed else (xf <= hi))]
+    cells = []
+    for b in others:
+        values = [i for i, g in enumerate(b.groups) if g.rule == "value"]
+        if not values:
+            continue
+        n = np.bincount(b.codes[rows][b.codes[rows] >= 0], minlength=len(b.groups))
+        codes_f = b.codes[flagged]
+        k = np.bincount(codes_f[codes_f >= 0], minlength=len(b.groups))
+        cells += [Part(**b.groups[i].fields(), k=int(k[i]), n=int(n[i])) for i in values if n[i]]
+    condition = Region(hyperparameter=c.name, rule="bucket", low=lo, high=hi, closed=closed).condition
+    return Band(condition=condition, lo=lo, hi=hi, closed=closed, cells=cells)
 
 
 def _nudged(x: np.ndarray, direction: str, rtol: float = SAME_VALUE_RTOL) -> np.ndarray:

@@ -541,25 +541,21 @@ class _Planner:
                          w, when=cell.condition)
 
     def _fails_within(self, w: Association, other: str, v: Any) -> bool:
-        """True when the runs with ``other = v`` show ``w``'s issue in ``w``'s region, beyond the rate outside it.
+        """True when the runs with ``other = v`` show ``w``'s issue between ``w``'s cut and the narrower one, beyond the rest.
 
-        The evidence is the pair association of ``other = v`` with a threshold of
-        ``w``'s hyperparameter in the same direction (the best cut within that value,
-        listed when it holds at least ``min_support`` affected trials): its 95 % Wilson
-        lower bound must lie above ``w``'s rate outside its region. A value with no
-        such cell (adam: 0 of 15 failed at lr ≥ 0.00152, where momentum failed 19 of
-        21) keeps its range: capping it would throw away its good trials for nothing.
+        The evidence is ``w``'s band (:class:`core.records.Band`: the trials between the
+        wider cut and the narrower cut that spares the top trials, per setting), the part
+        of ``w``'s region the plan still samples once the narrower cut applies: the 95 %
+        Wilson lower bound of ``other = v``'s rate there must lie above ``w``'s rate
+        outside its region. A setting whose runs there did not fail (adam: 0 of 68 at lr in
+        [0.0026, 0.19), its failures all at lr ≥ 0.32, which the narrower cut leaves out
+        already), or that has no run there (nothing shows it fails), keeps its range:
+        capping it would throw away its good trials for nothing.
         """
         rest = w.k_rest / w.n_rest if w.n_rest else 0.0
-        for b in self.associations.values():
-            if b.rule != "pair" or b.issue_type != w.issue_type or b.direction != w.direction or len(b.regions) != 2:
-                continue
-            first, second = b.regions
-            value = first.value if first.value is not None else first.low
-            if (first.hyperparameter == other and second.hyperparameter == w.hyperparameter and value is not None
-                    and _same(value, v) and b.n and wilson_interval(b.k, b.n)[0] > rest):
-                return True
-        return False
+        cells = w.band.cells if w.band is not None else []
+        return any(c.hyperparameter == other and _same(c.value if c.value is not None else c.lo, v)
+                   and c.n and wilson_interval(c.k, c.n)[0] > rest for c in cells)
 
     def never_ran(self) -> None:
         """Drop a value (categorical, or of a grid) whose every trial gave no result: it never once ran.

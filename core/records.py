@@ -37,7 +37,7 @@ from pydantic.json_schema import SkipJsonSchema
 from core.issue_types import ISSUE_TYPES, SEVERITIES
 from core.values import format_number
 
-SCHEMA_VERSION = "1.4"
+SCHEMA_VERSION = "1.5"
 Number = float | int
 Severity = Literal[SEVERITIES]  # type: ignore[valid-type]
 IssueTypeName = Literal[tuple(ISSUE_TYPES)]  # type: ignore[valid-type]
@@ -306,6 +306,26 @@ class Part(Record):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Band(Record):
+    """The trials between a wider threshold and the narrower one beyond the top trials, counted per setting.
+
+    A threshold of an avoidable issue type that holds top-ranked trials (``lr ≥ 0.0026``)
+    has a narrower cut beside it that leaves them out (``lr ≥ 0.19``); the band is what
+    lies between the two (``lr in [0.0026, 0.19)``), the part of the wider region a
+    next sweep still samples. ``cells`` holds, per value of each other hyperparameter
+    with values (``optimizer = adam``), ``k`` of ``n`` trials with the issue in the band:
+    whether that setting's own runs fail there, where the narrower cut does not reach.
+    """
+
+    __pydantic_config__ = _STRICT
+    condition: Annotated[str, _doc("display text; compare the fields")]
+    lo: Number
+    hi: Number
+    closed: Annotated[bool, _doc("hi itself is inside")]
+    cells: list[Part]
+
+
+@dataclass(frozen=True, kw_only=True)
 class Association(Record):
     """Issue counts and tests of one region (bucket, value, threshold) or pair of regions, for one issue type.
 
@@ -314,7 +334,7 @@ class Association(Record):
     """
 
     __pydantic_config__ = _STRICT
-    _omit_if_default = frozenset({"parts", "outside"})
+    _omit_if_default = frozenset({"parts", "outside", "band"})
     id: Annotated[str, Field(pattern=r"^A\d+$")]
     hyperparameter: Annotated[str, _doc("the first one for a pair")]
     hyperparameters: list[str]
@@ -342,6 +362,9 @@ class Association(Record):
     outside: Annotated[list[str] | None, _doc(
         "a residual test: the associations whose regions' trials were left out (the standing patterns of this "
         "issue type); counts and q are among the other trials, q over the residual tests alone")] = None
+    band: Annotated[Band | None, _doc(
+        "a threshold beside the narrower cut that spares the top trials: per other setting, the trials between "
+        "the two cuts")] = None
 
     @property
     def regions(self) -> tuple[Region, ...]:

@@ -552,6 +552,40 @@ def test_without_top_trials_in_the_wider_region_the_cut_is_simply_global(write_c
     assert not [c for c in plan["changes"] if c["action"] == "cap_when" and "top-ranked trials all have" in c["reason"]]
 
 
+def _far_failure_sweep(write_csv, adam_fails_from: float) -> dict:
+    """momentum: NaN from lr 0.002; adam: NaN only from ``adam_fails_from``; sgd never, best near lr 0.05."""
+    rng = np.random.default_rng(3)
+    lines = ["trial_id,optimizer,lr,val_loss"]
+    for i in range(360):
+        opt, lr = ["sgd", "adam", "momentum"][i % 3], float(10 ** rng.uniform(-4, 0))
+        bad = (opt == "momentum" and lr >= 0.002) or (opt == "adam" and lr >= adam_fails_from)
+        centre, base = {"sgd": (-1.3, 0.3), "adam": (-2.5, 0.35), "momentum": (-3.5, 0.5)}[opt]
+        loss = base + 0.05 * abs(math.log10(lr) - centre) + rng.normal(0, 0.005)
+        lines.append(f"t{i:03d},{opt},{lr:.6g},{'nan' if bad else f'{loss:.5f}'}")
+    return _summary(write_csv("\n".join(lines) + "\n"))
+
+
+def test_a_setting_that_fails_only_beyond_the_narrower_cut_keeps_its_range(write_csv):
+    # review of the spare cut: adam went NaN only at lr >= 0.318, past the global cap at 0.19, yet the plan capped
+    # it at the wider cut 0.0026 (where momentum fails) and lost 69 of its 110 healthy runs, its best among them.
+    summary = _far_failure_sweep(write_csv, adam_fails_from=0.3)
+    wider = next(a for a in summary["associations"] if a.get("band"))
+    adam = next(c for c in wider["band"]["cells"] if c["value"] == "adam")
+    assert adam["k"] == 0 and adam["n"] > 50  # adam's runs between the two cuts: none failed
+    plan = plan_next_sweep(summary)
+    caps = {c["when"]["value"]: c["high"] for c in plan["conditions"] if c["hyperparameter"] == "lr" and c["high"]}
+    assert set(caps) == {"momentum"} and caps["momentum"] < 0.003
+    assert plan["hyperparameters"]["lr"]["high"] < 0.3  # adam's own failures go with the global cap
+
+
+def test_a_setting_that_fails_between_the_two_cuts_is_capped_at_the_wider_one(write_csv):
+    summary = _far_failure_sweep(write_csv, adam_fails_from=0.01)
+    plan = plan_next_sweep(summary)
+    caps = {c["when"]["value"]: c["high"] for c in plan["conditions"] if c["hyperparameter"] == "lr" and c["high"]}
+    assert set(caps) == {"adam", "momentum"} and caps["adam"] < 0.011
+    assert all(t["hyperparameters"]["optimizer"] == "sgd" for t in summary["top_trials"])
+
+
 def _two_caps_sweep(write_csv) -> dict:
     """adam: a third of its runs crash from lr 0.05 on, and from lr 0.3 on the rest end NaN; sgd is best at high lr."""
     rng = np.random.default_rng(5)
