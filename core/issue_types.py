@@ -128,6 +128,11 @@ GAP_ON_CURVES = ("Where per-epoch held-out curves were read, the overfitting rul
                  "the best was below its threshold, within noise, too short, or came once training had stopped improving (see "
                  "Method), so a mild rise may remain: look at those curves before regularising.")
 """What the curves said of a generalisation gap that is not overfitting: no false "they did not rise"."""
+LOG_CURVES = ("log per-epoch held-out loss (or a best_val_loss) to see whether it rises after a best epoch (overfitting) "
+              "before regularising them.")
+"""What to log to tell a generalisation gap from overfitting: the gap advice's one wording, wherever it is given."""
+GAP_UNMEASURED = f"{GAP_ON_CURVES} Without them, {LOG_CURVES}"
+"""The end of the gap advice where no listed trial's held-out curve was read (see :func:`core.patterns.gap_advice`)."""
 
 _TABLE = (
     IssueType(
@@ -217,8 +222,7 @@ _TABLE = (
         # detectors.detect_generalization_gap: held-out far worse than training, no rise seen
         "generalization_gap", "low", "generalisation gaps", "gap",
         advice="{ids} end with held-out results well below training: a gap, not proof of overfitting (a harder "
-        "held-out set, or regularisation and running means measured in train mode, make one too). " + GAP_ON_CURVES
-        + " Without them, log per-epoch held-out loss (or a best_val_loss) to see whether it rose after its best epoch.",
+        "held-out set, or regularisation and running means measured in train mode, make one too). " + GAP_UNMEASURED,
         words=r"generali[sz]ation gap|held-out gap", colour="#88CCEE", marker="8", needs_result=True,
     ),
     IssueType(

@@ -17,8 +17,9 @@ from core.issue_types import (
     AVOIDABLE,
     BY_DESIGN,
     ERROR_OUTCOME,
-    GAP_ON_CURVES,
+    GAP_UNMEASURED,
     ISSUE_TYPES,
+    LOG_CURVES,
     NEEDS_RESULT,
     NO_OUTCOME,
     NO_RESULT,
@@ -47,6 +48,7 @@ def find_patterns(
     max_patterns: int = _MAX_PATTERNS,
     coverage: float = _COVERAGE,
     top: list[dict[str, Any]] | None = None,
+    curves: dict[str, Any] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Choose the associations worth reporting.
 
@@ -70,6 +72,9 @@ def find_patterns(
         ``hyperparameters``). Advice never throws one of them away: an avoidable issue
         type's region that holds one is no pattern of its own (see
         :func:`protect_top_trials`).
+    curves : dict, optional
+        The summary's ``curves`` block: a generalisation gap's pattern says what its
+        trials' held-out curves show after their best (:func:`gap_advice`).
 
     Returns
     -------
@@ -97,17 +102,17 @@ def find_patterns(
     they add patterns after those, and risky regions after the leads (no other lead).
     """
     patterns, leads = _select([a for a in associations if a.outside is None], alpha=alpha, min_support=min_support,
-                              max_patterns=max_patterns, coverage=coverage, top=top)
+                              max_patterns=max_patterns, coverage=coverage, top=top, curves=curves)
     second, risky = _residual_patterns(associations, patterns, leads, alpha=alpha, min_support=min_support,
-                                       max_patterns=max_patterns, coverage=coverage, top=top)
+                                       max_patterns=max_patterns, coverage=coverage, top=top, curves=curves)
     for i, lead in enumerate(risky, start=len(leads) + 1):
         lead.id = f"L{i}"
     return [p.to_dict() for p in [*patterns, *second]], [lead.to_dict() for lead in [*leads, *risky]]
 
 
 def _select(associations: list[Association], *, alpha: float, min_support: int, max_patterns: int, coverage: float,
-            top: list[dict[str, Any]] | None, first: int = 1,
-            outside: dict[tuple[str, ...], str] | None = None) -> tuple[list[Pattern], list[Pattern]]:
+            top: list[dict[str, Any]] | None, first: int = 1, outside: dict[tuple[str, ...], str] | None = None,
+            curves: dict[str, Any] | None = None) -> tuple[list[Pattern], list[Pattern]]:
     """The patterns and leads of one family of associations (see :func:`find_patterns`), ids from ``P{first}``.
 
     ``outside`` names, by a residual association's sorted ``outside`` ids, the regions its
@@ -161,7 +166,7 @@ def _select(associations: list[Association], *, alpha: float, min_support: int, 
         chosen.append(a)
     everyone = max((a.n + a.n_rest for a in associations), default=0)
     patterns = [_describe(a, f"P{i}", also[_same_trials(a)], everyone=everyone,
-                          outside=(outside or {}).get(tuple(sorted(a.outside or ())), ""))
+                          outside=(outside or {}).get(tuple(sorted(a.outside or ())), ""), curves=curves)
                 for i, a in enumerate(chosen[:max_patterns], start=first)]
     _stratify(patterns, chosen, alpha)
     _stratify_marginals(patterns, chosen, significant, alpha)
@@ -221,8 +226,8 @@ def standing_associations(associations: list[Association], *, alpha: float = 0.0
 
 
 def _residual_patterns(associations: list[Association], patterns: list[Pattern], leads: list[Pattern], *, alpha: float,
-                       min_support: int, max_patterns: int, coverage: float,
-                       top: list[dict[str, Any]] | None) -> tuple[list[Pattern], list[Pattern]]:
+                       min_support: int, max_patterns: int, coverage: float, top: list[dict[str, Any]] | None,
+                       curves: dict[str, Any] | None = None) -> tuple[list[Pattern], list[Pattern]]:
     """Patterns and risky regions of the residual associations: a second cause of an issue type, hidden by its first.
 
     Per issue type, the residual family is the associations tested among the trials
@@ -250,7 +255,7 @@ def _residual_patterns(associations: list[Association], patterns: list[Pattern],
     found, leads = _select(family, alpha=alpha, min_support=min_support, max_patterns=max_patterns, coverage=coverage,
                        top=top, first=len(patterns) + 1,
                        outside={ids: f"the region{'s' if len(firsts_of[ids]) > 1 else ''} of {text}"
-                                for ids, text in names.items()})
+                                for ids, text in names.items()}, curves=curves)
     by_id = {a.id: a for a in family}
     risky, said = [], set()
     for lead in sorted((lead for lead in leads if lead.extra.get("risky")), key=lambda x: _strength(by_id[x.association_id])):
@@ -720,8 +725,8 @@ def _rank(a: Association) -> tuple[int, float, float, int]:
 
 
 def _describe(a: Association, pattern_id: str, also: list[str] | None = None, why: str | None = None,
-              everyone: int = 0, outside: str = "") -> Pattern:
-    """The pattern (or, with ``why``, the lead) of one association.
+              everyone: int = 0, outside: str = "", curves: dict[str, Any] | None = None) -> Pattern:
+    """The pattern (or, with ``why``, the lead) of one association; ``curves`` as :func:`recommend` reads it.
 
     ``everyone`` is the sweep's size: a region of a hyperparameter some trials leave unset is
     compared with the other trials that set it (see :func:`core.associations.associate_issues`),
@@ -752,7 +757,7 @@ def _describe(a: Association, pattern_id: str, also: list[str] | None = None, wh
     return Pattern(id=pattern_id, association_id=a.id, issue_type=a.issue_type, hyperparameter=a.hyperparameter,
                    hyperparameters=list(a.hyperparameters), rule=a.rule, parts=list(a.parts or []),
                    condition=a.condition, title=f"{label[0].upper()}{label[1:]} at {a.condition}",
-                   explanation=explanation, recommendation=recommend(a), also_issue_types=list(also or []),
+                   explanation=explanation, recommendation=recommend(a, curves), also_issue_types=list(also or []),
                    evidence=evidence, trial_ids=list(a.trial_ids), why=why)
 
 
@@ -809,8 +814,12 @@ def rare_even_there(a: Association) -> bool:
     return ISSUE_TYPES[a.issue_type].avoidable and 0 < a.k <= HANDFUL and a.rate < RARE_RATE
 
 
-def recommend(a: Association) -> str:
-    """A concrete next step for one association, phrased from its rule and issue type."""
+def recommend(a: Association, curves: dict[str, Any] | None = None) -> str:
+    """A concrete next step for one association, phrased from its rule and issue type.
+
+    ``curves`` is the summary's block: a generalisation gap's advice says what its listed
+    trials' held-out curves show after their best (:func:`gap_advice`).
+    """
     hp, kind, cond = a.hyperparameter, a.issue_type, a.condition
     label = label_of(kind)
     if rare_even_there(a):
@@ -858,7 +867,7 @@ def recommend(a: Association) -> str:
         return f"In the next sweep, {avoid}. If that region matters, add gradient clipping and {extra}."
     if kind == "generalization_gap":
         return (f"Trials with {cond} end with held-out results well below training: a gap, not proof of overfitting. "
-                f"{GAP_ON_CURVES}{_GAP_NO_CURVES}")
+                + gap_advice(list(a.trial_ids), a.k, curves))
     if kind == "overfitting":
         # Not "otherwise avoid the region": overfitting often marks where training works at all.
         return f"Regularise the trials with {cond} (weight decay, dropout) or stop them earlier."
@@ -1111,8 +1120,9 @@ def _trials(n: int) -> str:
     return f"{n} trial" if n == 1 else f"{n} trials"
 
 
-_LOG_CURVES = "log per-epoch held-out loss to see whether it rises after a best epoch (overfitting) before regularising them."
-_GAP_NO_CURVES = f" Without them, {_LOG_CURVES}"
+def gap_advice(trial_ids: list[str], k: int, curves: dict[str, Any] | None) -> str:
+    """The end of a gap's advice: what its trials' held-out curves show (:func:`gap_on_curves`), else what to log."""
+    return gap_on_curves(trial_ids, k, curves) or GAP_UNMEASURED
 
 
 def gap_on_curves(trial_ids: list[str], k: int, curves: dict[str, Any] | None) -> str:
@@ -1137,7 +1147,7 @@ def gap_on_curves(trial_ids: list[str], k: int, curves: dict[str, Any] | None) -
     step = curves.get("step_column") or "step"
     # trial_ids are the listed ones (at most 20 of the k): how many were read is told of them
     of = ("1 of 1" if k == 1 else f"all {k}") if len(read) == k else f"{len(read)} of them"
-    rest = "" if len(read) == len(ids) else f" For the others, {_LOG_CURVES}"
+    rest = "" if len(read) == len(ids) else f" For the others, {LOG_CURVES}"
     if rise <= 0:
         return f"Their per-epoch held-out curves ({of} read) ended at their best: no rise after it, no overfitting.{rest}"
     return (f"Their per-epoch held-out curves ({of} read) ended at most {format_rate(rise) if rise >= 0.01 else '<1%'} "
@@ -1157,11 +1167,7 @@ def analyze_patterns(
     """
     associations = [Association.from_dict(a) for a in summary["associations"]]
     patterns, leads = find_patterns(associations, alpha=alpha, min_support=min_support,
-                                    top=summary.get("top_trials"))
-    for p in patterns:
-        if p["issue_type"] == "generalization_gap" and (measured := gap_on_curves(p["trial_ids"], p["evidence"]["k"],
-                                                                                  summary.get("curves"))):
-            p["recommendation"] = p["recommendation"].replace(GAP_ON_CURVES + _GAP_NO_CURVES, measured)
+                                    top=summary.get("top_trials"), curves=summary.get("curves"))
     return {
         "patterns": patterns,
         "leads": leads,

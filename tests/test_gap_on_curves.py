@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from core.issue_types import GAP_ON_CURVES
-from core.patterns import gap_on_curves
+from core.issue_types import GAP_ON_CURVES, GAP_UNMEASURED, ISSUE_TYPES, LOG_CURVES
+from core.patterns import find_patterns, gap_on_curves
+from core.records import Association
 
 
 def _curves(*trials: tuple[str, float, float, float]) -> dict:
@@ -31,3 +32,24 @@ def test_curves_that_end_at_their_best_say_so_and_no_curves_leave_the_general_se
     assert flat == "Their per-epoch held-out curves (1 of 1 read) ended at their best: no rise after it, no overfitting."
     assert gap_on_curves(["a"], 1, None) == "" and gap_on_curves(["z"], 1, _curves(("a", 1, 1.0, 2.0))) == ""
     assert "did not show a sustained rise" not in GAP_ON_CURVES and "a mild rise may remain" in GAP_ON_CURVES
+
+
+def _gap(k: int = 12) -> Association:
+    return Association(id="A1", hyperparameter="dropout", hyperparameters=["dropout"], rule="threshold",
+                       condition="dropout ≤ 0.05", lo=None, hi=0.05, value=None, direction="below", closed=None,
+                       issue_type="generalization_gap", k=k, n=20, rate=k / 20, ci=None, k_rest=0, n_rest=80,
+                       rate_rest=0.0, risk_ratio=None, p=1e-8, log_p=-18.4, q=1e-7, trial_ids=[f"t{i}" for i in range(k)])
+
+
+def test_a_gap_pattern_says_what_its_curves_show_and_else_what_to_log_in_the_words_of_its_issue_type():
+    """The pattern's advice is built with the curves (no text replaced afterwards); without them it ends as the type's."""
+    start = "Trials with dropout ≤ 0.05 end with held-out results well below training: a gap, not proof of overfitting. "
+    (plain,), _ = find_patterns([_gap()])
+    assert plain["recommendation"] == start + GAP_UNMEASURED
+    assert ISSUE_TYPES["generalization_gap"].advice.endswith(GAP_UNMEASURED) and GAP_UNMEASURED.endswith(LOG_CURVES)
+    (read,), _ = find_patterns([_gap()], curves=_curves(*((f"t{i}", 10, 1.0, 1.0) for i in range(12))))
+    assert read["recommendation"] == (start + "Their per-epoch held-out curves (all 12 read) ended at their best: no "
+                                      "rise after it, no overfitting.")
+    assert GAP_ON_CURVES not in read["recommendation"]
+    (some,), _ = find_patterns([_gap()], curves=_curves(("t0", 10, 1.0, 1.1)))
+    assert some["recommendation"].endswith(f"For the others, {LOG_CURVES}")
