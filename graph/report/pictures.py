@@ -57,6 +57,8 @@ ISOLATION = "isolation_{}.png"
 CURVES = "curves.png"
 
 DPI = 110
+WIDTH = 8.2
+"""Inches: 900 pixels at :data:`DPI`, the width GitHub shows an image at."""
 _HEALTHY = ("#9A9A9A", "o")
 _RC = {"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 8.5,
        "xtick.labelsize": 9, "ytick.labelsize": 9, "figure.titlesize": 12}
@@ -142,15 +144,21 @@ def heatmap_figure(summary: Diagnosis | dict[str, Any], *, max_rows: int = 40) -
         if rows and len(rows) + len(regions) > max_rows:
             continue
         rows += [(hp, cond, by_type) for cond, by_type in regions.items()]
+    types = [t for t in types if any(t in by_type for _, _, by_type in rows)]  # no empty column (unfinished runs)
     rate = np.full((len(rows), len(types)), np.nan)
     size = np.zeros((len(rows), len(types)))
+    cells_drawn: list[tuple[int, int, Association, bool]] = []  # row, column, the region's test, significant
     for i, (_, _, by_type) in enumerate(rows):
         for j, t in enumerate(types):
-            if t in by_type:
-                rate[i, j], size[i, j] = by_type[t].rate, by_type[t].n
+            a = by_type.get(t)
+            if a is not None:
+                rate[i, j], size[i, j] = a.rate, a.n
+                cells_drawn.append((i, j, a, a.q < alpha and a.k >= support and a.rate > a.rate_rest))
+    labels = {(i, j): f"{a.k}/{a.n}" + ("*" if significant else "") for i, j, a, significant in cells_drawn}
+    points = _cell_points(max(len(cond) for _, cond, _ in rows), len(types), max(map(len, labels.values())))
 
     with matplotlib.rc_context(_RC):
-        fig = Figure(figsize=(max(8.0, 3.6 + 1.25 * len(types)), 2.0 + 0.34 * len(rows)), layout="constrained")
+        fig = Figure(figsize=(WIDTH, 2.2 + 0.34 * len(rows)), layout="constrained")
         ax = fig.add_subplot()
         cmap = matplotlib.colormaps["OrRd"]
         colours = cmap(np.nan_to_num(rate))
@@ -159,20 +167,14 @@ def heatmap_figure(summary: Diagnosis | dict[str, Any], *, max_rows: int = 40) -
         colours[np.isnan(rate)] = (1, 1, 1, 0)
         ax.imshow(colours, aspect="auto", interpolation="none")
         image = matplotlib.cm.ScalarMappable(norm=matplotlib.colors.Normalize(0, 1), cmap=cmap)
-        n_significant = 0
-        for i, (_, _, by_type) in enumerate(rows):
-            for j, t in enumerate(types):
-                a = by_type.get(t)
-                if a is None:
-                    continue
-                significant = a.q < alpha and a.k >= support and a.rate > a.rate_rest
-                n_significant += significant
-                colour = "white" if a.rate * _weight(a.n) > 0.6 else "black"
-                ax.text(j, i, f"{a.k}/{a.n}" + ("*" if significant else ""), ha="center", va="center",
-                        fontsize=8.5, color=colour, fontweight="bold" if significant else "normal",
-                        in_layout=False)  # inside its cell: the layout need not measure it
-                if significant:
-                    ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=2))
+        for i, j, a, significant in cells_drawn:
+            colour = "white" if a.rate * _weight(a.n) > 0.6 else "black"
+            ax.text(j, i, labels[i, j], ha="center", va="center", fontsize=points, color=colour,
+                    fontweight="bold" if significant else "normal",
+                    in_layout=False)  # inside its cell: the layout need not measure it
+            if significant:
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=2))
+        n_significant = sum(significant for *_, significant in cells_drawn)
         previous = None
         for i, (hp, _, _) in enumerate(rows):
             if previous is not None and hp != previous:
@@ -183,12 +185,23 @@ def heatmap_figure(summary: Diagnosis | dict[str, Any], *, max_rows: int = 40) -
         ax.set_xlabel("issue type")
         ax.set_ylabel("hyperparameter region (bucket or value)")
         ax.set_title(f"Issue rate by hyperparameter region ({diagnosis.sweep.n_trials} trials)\n"
-                     f"cell: trials with the issue / trials in the region, paler when the region has under "
+                     f"cell: trials with the issue / trials in the region,\npaler when the region has under "
                      f"{_FULL_COLOUR} trials;\noutlined*: significant (q < {alpha:g}, {n_significant} cell(s))",
                      fontsize=10.5)
-        bar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02, format=PercentFormatter(1.0))
-        bar.set_label("issue rate (% of the region's trials)")
+        bar = fig.colorbar(image, ax=ax, location="bottom", shrink=0.5, aspect=30, pad=0.01, anchor=(1.0, 1.0),
+                           format=PercentFormatter(1.0))
+        bar.set_label("issue rate (% of the region's trials)", fontsize=8.5)
     return fig
+
+
+def _cell_points(row_label: int, columns: int, cell_label: int) -> float:
+    """Points of the heatmap's ``k/n`` labels: 8.5, smaller (down to 6) when the longest would overflow its cell.
+
+    The cells share the width the row labels (``row_label`` characters at 9 points) leave;
+    a digit is about 0.64 of the font size wide.
+    """
+    cell = (WIDTH - 0.45 - 0.6 * 9 / 72 * min(row_label, 44)) / columns  # inches per column
+    return float(np.clip(0.92 * cell * 72 / (0.64 * cell_label), 6.0, 8.5))
 
 
 _FULL_COLOUR = 20
@@ -273,8 +286,7 @@ def _draw_isolation(d: dict[str, Any], diagnosis: Diagnosis) -> Figure:
                 ax.scatter(cx, cy, s=20, c=colour, marker=marker, alpha=0.9, linewidths=0.3, edgecolors="white")
         for k, n in d["counts"].items():  # the legend: each trial once, by its worst issue
             colour, marker = _style(k) if k else _HEALTHY
-            ax.scatter([], [], s=30, c="#666666" if colour_of else colour, marker=marker,
-                       label=f"{label_of(k) if k else 'no issue'} ({n})")
+            _key(ax, "#666666" if colour_of else colour, marker, f"{label_of(k) if k else 'no issue'} ({n})")
         lo, hi = d["x_range"]
         plan = _numeric_plan(diagnosis.next_sweep, hp)
         if plan is not None and (plan.low > 0 or not log_x):
@@ -334,11 +346,16 @@ def _top_band(ax: Any, d: dict[str, Any], top: float | None) -> None:
         colours = _rgba([colour_of.get(c, "#999999") for c in cats] if colour_of
                         else [_style(k)[0] if k else _HEALTHY[0] for k in kinds])
         ax.scatter(x, np.full(len(x), level), transform=edge, s=30, c=colours, marker=marker, linewidths=0, zorder=5)
-        ax.scatter([], [], s=30, c="#666666", marker=marker, label=f"{what}, in the top band ({n})")
+        _key(ax, "#666666", marker, f"{what}, in the top band ({n})")
 
 
 
 
+
+
+def _key(ax: Any, colour: str, marker: str, label: str) -> None:
+    """A legend entry for markers: an empty line of markers (an empty ``scatter`` costs several times more to draw)."""
+    ax.plot([], [], linestyle="none", color=colour, marker=marker, markersize=5.5, markeredgewidth=0, label=label)
 
 
 def _numeric_plan(plan: NextSweep | None, hp: str) -> Any:
@@ -593,6 +610,23 @@ def _their_share(costs: list[int]) -> list[int]:
         if side:
             theirs.append(i)
     return theirs
+
+
+def warm_up() -> None:
+    """Draw a small throwaway figure: the fonts (regular and bold), text layout and log ticks load once, now.
+
+    The drawing process calls it while the sweep is still being read and diagnosed (it would
+    wait otherwise); the first picture of a process paid it, after the diagnosis.
+    """
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(2.0, 1.5), layout="constrained")
+        ax = fig.add_subplot()
+        _log_scale(ax, "x")
+        ax.plot([1e-3, 1.0], [0.0, 1.0], marker="o", label="a")
+        ax.text(0.01, 0.5, "1/2*", fontsize=8.5, fontweight="bold")
+        ax.set_title("warm-up")
+        ax.legend()
+        _png(fig)
 
 
 def _png(fig: Figure) -> bytes:

@@ -3,7 +3,8 @@
 Matplotlib's import is about 0.35 s of CPU that every run with pictures pays, and a thread
 cannot overlap it with the reading and the statistics (they hold the interpreter lock).
 :func:`start` forks a process that pays it on the second core while this one reads and
-diagnoses the sweep; :func:`draw` sends it the bounded inputs of the pictures
+diagnoses the sweep (and draws a throwaway figure there, :func:`graph.report.pictures.warm_up`,
+so that its first picture does not load the fonts); :func:`draw` sends it the bounded inputs of the pictures
 (:meth:`graph.report.plot_data.PicturePlan.for_sending`) and gets the PNGs back. It draws
 them as :func:`graph.report.pictures.draw_plan` does here: about half of them in a process
 it forks for that (:func:`draw_share`, the same mechanism with the job in hand), so the
@@ -128,8 +129,9 @@ def _serve(work: Callable[[Any], Any], jobs: int | None, results: int) -> None: 
             os.dup2(devnull, fd)
         job = None
         if jobs is not None:
-            from graph.report import pictures  # noqa: F401 - Matplotlib's import, while the parent reads the sweep
+            from graph.report import pictures  # Matplotlib's import, while the parent reads the sweep
 
+            pictures.warm_up()  # and its first drawing's fonts
             gc.freeze()  # what it inherited and imported lives until it leaves: full collections skip it
             with os.fdopen(jobs, "rb") as inp:
                 data = inp.read()  # until the parent has written the whole job and closed its end
