@@ -452,7 +452,7 @@ def _most_common(values: np.ndarray, need: int) -> tuple[int, int] | None:
     return (int(uniques[best]), int(counts[best])) if counts[best] >= need else None
 
 
-@emits("no_learning")
+@emits("no_learning", "collapsed")
 def detect_no_learning(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
     """The network learned nothing, judged on the main held-out metric, not on every score.
 
@@ -461,8 +461,9 @@ def detect_no_learning(table: TrialTable, thresholds: Thresholds) -> pd.DataFram
     ``chance_margin`` (0.02), or loss within ``stuck_loss_tolerance`` (1 %, relative) of
     ln(C). Other accuracy-like columns (downstream or zero-shot scores, AUC, F1) are
     never judged against chance. A trial whose running-best held-out accuracy or loss
-    was past those bounds learned and then collapsed: it is not this
-    (:func:`_learned_at_best`; with curves, :func:`core.curves.detectors.learned_on_curves`).
+    was past those bounds learned and then fell back to chance: it is ``collapsed``, not
+    this (:func:`_learned_at_best`; with curves, :func:`core.curves.detectors.learned_on_curves`
+    and :func:`core.curves.detectors.collapsed_on_curves` decide from the curve).
 
     Regression, with a held-out r2 (or explained variance): r2 <= ``no_learning_r2`` (0:
     no better than predicting the mean) while the train r2, when there is one, is <=
@@ -490,24 +491,58 @@ def detect_no_learning(table: TrialTable, thresholds: Thresholds) -> pd.DataFram
             return [f"{r2_col}={v}{t}: no better than predicting the mean" for v, t in zip(_numbers(r2, rows), tail)]
 
         fragments.append((flat, r2_text))
-    classes, chance, stuck, _ = chance_level(table, thresholds)
+    level = chance_level(table, thresholds)
+    at_chance = _at_chance(table, thresholds, level)
+    if not at_chance:
+        return _issues(table, "no_learning", *fragments) if fragments else _none()
     acc_col, loss_col = _class_pair(table)
-    balanced = bool(classes) and abs(chance - 1.0 / classes) < 1e-9
-    if classes:
-        judged &= ~_learned_at_best(table, acc_col, loss_col, chance, stuck, thresholds)
-    if classes and acc_col:
+    learned = _learned_at_best(table, acc_col, loss_col, level[1], level[2], thresholds)
+    fragments += [(m & judged & ~learned, d) for m, d in at_chance]
+    flat = _issues(table, "no_learning", *fragments)
+    collapsed = _issues(table, "collapsed", *[(m & judged & learned, d) for m, d in at_chance])
+    if collapsed.empty:
+        return flat
+    collapsed["detail"] += _best_text(table, acc_col, loss_col)(collapsed["row"].to_numpy())
+    return pd.concat([flat, collapsed], ignore_index=True)
+
+
+def _at_chance(table: TrialTable, thresholds: Thresholds,
+               level: tuple[int | None, float, float, str]) -> list[tuple[np.ndarray, Describe]]:
+    """``(mask, describe)`` of the trials whose final held-out classification result is at chance.
+
+    Accuracy <= chance + ``chance_margin``, loss within ``stuck_loss_tolerance`` of the
+    trivial loss (see :func:`detect_no_learning`); ``level`` is :func:`chance_level`'s;
+    empty when the classes are unknown.
+    """
+    classes, chance, stuck, _ = level
+    if not classes:
+        return []
+    acc_col, loss_col = _class_pair(table)
+    balanced = abs(chance - 1.0 / classes) < 1e-9
+    found: list[tuple[np.ndarray, Describe]] = []
+    if acc_col:
         acc = accuracy_fraction(table, acc_col).to_numpy(dtype=float)
         raw = table.metrics[acc_col]
         said = f"1/{classes}" if balanced else f"the majority class share {format_number(chance)}"
-        fragments.append(((acc <= chance + thresholds.chance_margin) & judged,
-                          lambda rows: [f"{acc_col}={v} at chance ({said})" for v in _numbers(raw, rows)]))
-    if classes and loss_col:
+        found.append((acc <= chance + thresholds.chance_margin,
+                      lambda rows: [f"{acc_col}={v} at chance ({said})" for v in _numbers(raw, rows)]))
+    if loss_col:
         loss = table.metrics[loss_col].to_numpy(dtype=float)
         named = f"ln({classes})" if balanced else "the entropy of the class prior"
-        fragments.append(((np.abs(loss - stuck) <= thresholds.stuck_loss_tolerance * stuck) & judged,
-                          lambda rows: [f"{loss_col}={v} ≈ {named} = {format_number(stuck)}"
-                                        for v in _numbers(loss, rows)]))
-    return _issues(table, "no_learning", *fragments) if fragments else _none()
+        found.append((np.abs(loss - stuck) <= thresholds.stuck_loss_tolerance * stuck,
+                      lambda rows: [f"{loss_col}={v} ≈ {named} = {format_number(stuck)}" for v in _numbers(loss, rows)]))
+    return found
+
+
+def _best_text(table: TrialTable, acc_col: str | None, loss_col: str | None) -> Describe:
+    """"; it had learned: best_val_acc=0.91": the running-best values that show it (:func:`_learned_at_best`)."""
+    bests = [b for b in (table.roles.best_of(c) if c else None for c in (acc_col, loss_col)) if b]
+
+    def text(rows: np.ndarray) -> list[str]:
+        parts = zip(*([f"{b}={v}" for v in _numbers(table.metrics[b], rows)] for b in bests))
+        return ["; it had learned: " + ", ".join(p) for p in parts]
+
+    return text
 
 
 def _learned_at_best(table: TrialTable, acc_col: str | None, loss_col: str | None, chance: float, stuck: float,
@@ -972,8 +1007,9 @@ def reconcile_issues(issues: pd.DataFrame) -> pd.DataFrame:
     ``suspicious_validation`` (a collapsed run explains held-out above training) and no
     ``overfitting`` or ``generalization_gap`` (a held-out loss that rose because the run
     blew up is not overfitting). A run that diverged or went non-finite did not fail to
-    learn: it gets no ``no_learning`` (its cause is the blow-up), and its diverged (else
-    non-finite) row's detail adds that it ended no better than a trivial predictor. A run
+    learn and did not merely fall back to chance: it gets no ``no_learning`` and no
+    ``collapsed`` (its cause is the blow-up), and its diverged (else non-finite) row's
+    detail adds that it ended no better than a trivial predictor. A run
     a pruner or early stopping stopped on purpose gets no ``still_improving``: "give it
     more epochs" would overrule the pruner that judged it weak (its loss was still
     falling when it was cut, by design).
@@ -989,7 +1025,8 @@ def reconcile_issues(issues: pd.DataFrame) -> pd.DataFrame:
     unstable = issues["trial_id"].isin(issues.loc[kinds.isin(NO_RESULT), "trial_id"])
     explained = NEEDS_RESULT
     blew_up = ["diverged", "nonfinite_metric"]
-    stalled = (kinds == "no_learning") & issues["trial_id"].isin(issues.loc[kinds.isin(blew_up), "trial_id"])
+    stalled = kinds.isin(["no_learning", "collapsed"]) & issues["trial_id"].isin(
+        issues.loc[kinds.isin(blew_up), "trial_id"])
     if stalled.any():
         issues = _say_where_it_ended(issues, issues[stalled], blew_up)
     stopped = issues["trial_id"].isin(issues.loc[kinds == "pruned", "trial_id"])  # pruned or early-stopped on purpose

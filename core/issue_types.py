@@ -195,6 +195,19 @@ _TABLE = (
         "initialisation, schedule, the other hyperparameters) before trusting or dropping it.",
     ),
     IssueType(
+        # detectors.detect_no_learning (running-best columns); curves.detectors.collapsed_on_curves, which reads
+        # curves beside the table's chance level (no rule of detect_curve_issues, which sees curves alone)
+        "collapsed", "high", "collapsed runs (learned, then fell back to chance)", "collapsed",
+        advice="{ids} learned, then fell back to chance level and stayed there: their best evaluation was well above "
+        "chance, so the best checkpoint was good and the final model is not. The usual causes are a learning rate too "
+        "high for the later phase of training (no decay), no warm-up, or no gradient clipping; keep the best "
+        "checkpoint (early stopping on the held-out metric) either way.",
+        words=r"collapsed(?: back)? to chance|fell back to chance|collapsed runs?", colour="#AA4499", marker="H",
+        no_result=True, avoidable=True,
+        risky_advice="Stabilise the runs there (a lower or decaying learning rate, a warm-up, gradient clipping) and "
+        "keep the best checkpoint, and compare seeds before trusting or dropping it.",
+    ),
+    IssueType(
         # detectors.detect_status: killed, interrupted or preempted
         "killed", "medium", "killed runs", "killed",
         advice="Check the scheduler for {ids}: they were killed or preempted, so their results are missing rather "

@@ -37,7 +37,7 @@ from pydantic.json_schema import SkipJsonSchema
 from core.issue_types import ISSUE_TYPES, SEVERITIES
 from core.values import format_number
 
-SCHEMA_VERSION = "1.5"
+SCHEMA_VERSION = "1.6"
 Number = float | int
 Severity = Literal[SEVERITIES]  # type: ignore[valid-type]
 IssueTypeName = Literal[tuple(ISSUE_TYPES)]  # type: ignore[valid-type]

@@ -18,10 +18,10 @@ from core.curves import (
     CurveTable,
     CurveThresholds,
     build_curve_table,
+    chance_on_curves,
     curve_facts,
     detect_curve_issues,
     last_logged_steps,
-    learned_on_curves,
     overfitting_judged,
     stopped_without_improvement,
     with_sweep_facts,
@@ -96,16 +96,18 @@ def analyze_sweep(
     curve_summary = None
     if curve_table is not None:
         curve_thresholds = with_sweep_facts(curve_thresholds or CurveThresholds(), table, thresholds)
+        at_chance, collapsed = chance_on_curves(issues, curve_table, table, thresholds, curve_thresholds)
         replaced = (issues["type"].eq("overfitting") & issues["trial_id"].isin(overfitting_judged(curve_table,
                                                                                                    curve_thresholds))
-                    | issues["type"].eq("no_learning") & issues["trial_id"].isin(learned_on_curves(curve_table, table,
-                                                                                                    thresholds))
+                    | at_chance  # learned at some step: collapsed if back at chance over the final window, else fine
                     # a run that stopped after its loss stopped improving stopped by design (patience) or converged
                     | issues["type"].eq("short_run") & issues["trial_id"].isin(
                         stopped_without_improvement(curve_table, curve_thresholds)))
         issues = issues[~replaced.to_numpy()]
-        issues, curve_summary = merge_curve_issues(table, issues.reset_index(drop=True), curve_table,
-                                                   detect_curve_issues(curve_table, curve_thresholds))
+        curve_issues = detect_curve_issues(curve_table, curve_thresholds)
+        if len(collapsed):
+            curve_issues = pd.concat([curve_issues, collapsed], ignore_index=True)
+        issues, curve_summary = merge_curve_issues(table, issues.reset_index(drop=True), curve_table, curve_issues)
         curve_summary["thresholds"] = curve_thresholds.to_dict()
     ranking = rank_trials(table, disqualified(table, issues))
     top_rows = table.rows_of([t["trial_id"] for t in ranking[1]])

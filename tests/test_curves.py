@@ -432,25 +432,26 @@ def test_overfitting_needs_training_to_improve_after_the_best_not_before_it():
 
 
 def test_overfitting_reads_the_train_loss_at_the_best_from_the_best_on_not_from_the_descent_before_it():
-    rng = np.random.default_rng(3)
+    # the same three runs drawn 20 times: what the test asserts holds for every draw, not for one lucky seed
     n = 161
     e = np.arange(n)
     descent = 0.25 + 2.5 * np.exp(-e / 3)  # levels off at 0.25 by about epoch 15
-    flat_after = descent * np.exp(rng.normal(0, 0.04, n))  # then flat and noisy (SVHN, SGD at lr 0.4)
-    still_falling = np.where(e < 17, descent, 0.25 * np.exp(-(e - 17) / 60)) * np.exp(rng.normal(0, 0.04, n))
-    val = (0.31 + 0.0006 * np.maximum(e - 17, 0) + 2.5 * np.exp(-e / 3)) * np.exp(rng.normal(0, 0.01, n))
-    # early stopping with patience 5 that kept its best checkpoint: nothing after the best but the patience
-    stopped = list(val[:23])
-    table = build_curve_table(long_frame({
-        "flat": {"train_loss": list(flat_after), "val_loss": list(val)},
-        "falling": {"train_loss": list(still_falling), "val_loss": list(val)},
-        "early_stopped": {"train_loss": list(still_falling[:23]), "val_loss": stopped},
-    }))
-    found = issue_set(table)
+    runs = {}
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        # then flat (SVHN, SGD at lr 0.4), with noise well below the rule's 1% bar on the train loss's level:
+        # the rule compares levels, it is no significance test (see detect_curve_overfitting: with 4% noise per
+        # evaluation a flat train loss reads as still improving in about a quarter of the draws)
+        flat_after = descent * np.exp(rng.normal(0, 0.005, n))
+        still_falling = np.where(e < 17, descent, 0.25 * np.exp(-(e - 17) / 60)) * np.exp(rng.normal(0, 0.04, n))
+        val = (0.31 + 0.0006 * np.maximum(e - 17, 0) + 2.5 * np.exp(-e / 3)) * np.exp(rng.normal(0, 0.01, n))
+        runs[f"flat{seed}"] = {"train_loss": list(flat_after), "val_loss": list(val)}
+        runs[f"falling{seed}"] = {"train_loss": list(still_falling), "val_loss": list(val)}
+        # early stopping with patience 5 that kept its best checkpoint: nothing after the best but the patience
+        runs[f"early_stopped{seed}"] = {"train_loss": list(still_falling[:23]), "val_loss": list(val[:23])}
+    found = {t for t, kind in issue_set(build_curve_table(long_frame(runs))) if kind == "overfitting"}
     # a window centred on the best (epochs 1-33) holds the descent: its median (above 0.25) made flat look like progress
-    assert ("flat", "overfitting") not in found
-    assert ("falling", "overfitting") in found
-    assert ("early_stopped", "overfitting") not in found
+    assert found == {f"falling{seed}" for seed in range(20)}
 
 
 def test_overfitting_is_seen_past_a_spike_in_the_final_window_and_a_spike_alone_is_none():
@@ -1033,7 +1034,7 @@ def test_the_curve_rule_replaces_the_final_value_rule_for_the_trials_it_judges()
     assert ("rises", "generalization_gap") not in kinds
 
 
-def test_a_run_that_learned_then_collapsed_to_chance_is_not_no_learning():
+def test_a_run_that_learned_then_collapsed_to_chance_is_collapsed_not_no_learning():
     from core.summary import analyze_sweep
 
     n = 20
@@ -1048,6 +1049,7 @@ def test_a_run_that_learned_then_collapsed_to_chance_is_not_no_learning():
     summary = analyze_sweep(trials, infer_roles(trials.frame, "t.csv"), curves=curves)
     dead = {i["trial_id"] for i in summary["issues"] if i["type"] == "no_learning"}
     assert dead == {"dead", "no_curve"}  # no curve: the table's final value still judges it
+    assert {i["trial_id"] for i in summary["issues"] if i["type"] == "collapsed"} == {"collapsed"}
 
 
 def test_map_names_the_id_of_a_curves_file_and_reaches_it(tmp_path):

@@ -188,15 +188,19 @@ def test_no_learning_at_chance_accuracy_with_inferred_classes():
     assert infer_classes(table_from_records(rows), Thresholds()) == (10, "4 trials at val_acc ≈ 1/10")
 
 
-def test_a_run_whose_best_held_out_result_was_above_chance_learned_and_is_not_no_learning():
+def test_a_run_whose_best_held_out_result_was_above_chance_learned_and_collapsed():
     # every run ends at chance; "collapsed" reached 70% first (its running best says so), "dead" never did
     rows = [{"trial_id": t, "lr": 1, "val_acc": 0.1, "best_val_acc": b, "val_loss": 2.3026, "best_val_loss": bl}
             for t, b, bl in [("dead", 0.1, 2.3026), ("dead2", 0.11, 2.30), ("collapsed", 0.7, 0.9),
                              ("collapsed_loss_only", 0.1, 1.2)]]
     rows += [{"trial_id": f"ok{i}", "lr": 0.01, "val_acc": 0.8, "best_val_acc": 0.8, "val_loss": 0.6,
               "best_val_loss": 0.6} for i in range(4)]
-    found = {t for t, kind in _types(rows, n_classes=10) if kind == "no_learning"}
-    assert found == {"dead", "dead2"}
+    found = _types(rows, n_classes=10)
+    assert {t for t, kind in found if kind == "no_learning"} == {"dead", "dead2"}
+    assert {t for t, kind in found if kind == "collapsed"} == {"collapsed", "collapsed_loss_only"}
+    issues = detect_issues(table_from_records(rows), Thresholds(n_classes=10)).set_index(["trial_id", "type"])
+    assert issues.loc[("collapsed", "collapsed"), "detail"] == (
+        "val_acc=0.1 at chance (1/10); val_loss=2.303 ≈ ln(10) = 2.303; it had learned: best_val_acc=0.7, best_val_loss=0.9")
 
 
 def test_no_learning_from_loss_at_ln_classes_and_given_classes():

@@ -46,7 +46,7 @@ def test_offline_run_has_all_sections_and_only_real_ids():
     ids_in_report = {t for t in cited(report) if t.isdigit()}
     assert ids_in_report <= REAL_IDS and {"2", "3", "4", "5"} <= ids_in_report
     s = out["summary"]
-    assert s["schema_version"] == "1.5" and s["sweep"]["n_trials"] == 6
+    assert s["schema_version"] == "1.6" and s["sweep"]["n_trials"] == 6
     assert s["issue_counts"] == {"nonfinite_metric": 2, "status_mismatch": 1, "failed": 1, "generalization_gap": 1,
                                  "short_run": 1}
     assert set(s["issues"]) == {"rows", "trial_id", "type", "severity", "detail", "epoch"}  # column by column

@@ -1,0 +1,101 @@
+"""``collapsed``: a run that learned, then fell back to chance and stayed there (not no_learning, not diverged)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from core.detectors import Thresholds
+from core.issue_types import ISSUE_TYPES
+from core.loading import RawTable
+from core.roles import infer_roles
+from core.summary import analyze_sweep
+from tests.test_curves import long_frame
+
+N = 30
+LN10 = math.log(10)
+HEALTHY = {"val_acc": [0.1, 0.6, 0.75] + [0.8] * (N - 3), "val_loss": [2.3, 1.0, 0.7] + [0.6] * (N - 3)}
+
+
+def _summary(curves: dict[str, dict[str, list[float]]], final: dict[str, dict[str, object]]) -> dict:
+    """Four healthy runs beside ``curves``; the table's final values are ``final`` (else the curve's last values)."""
+    curves = {**curves, **{f"ok{i}": HEALTHY for i in range(4)}}
+    rows = []
+    for trial, metrics in curves.items():
+        row = {"trial_id": trial, "lr": "0.1" if trial.startswith("ok") else "1", "status": "completed",
+               **{m: repr(v[-1]) for m, v in metrics.items()}}
+        row.update({k: str(v) for k, v in final.get(trial, {}).items()})
+        rows.append(row)
+    trials = RawTable(frame=pd.DataFrame(rows, dtype=object), source="t.csv")
+    return analyze_sweep(trials, infer_roles(trials.frame, "t.csv"), Thresholds(n_classes=10), curves=long_frame(curves))
+
+
+def _kinds(summary: dict) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for issue in summary["issues"]:
+        out.setdefault(issue["trial_id"], set()).add(issue["type"])
+    return out
+
+
+def test_a_run_that_learned_then_sat_at_chance_is_collapsed_with_its_best_epoch():
+    summary = _summary({
+        # learned to 0.78 by epoch 6, then fell back to chance for its last 20 epochs
+        "fell": {"val_acc": [0.1, 0.5, 0.7, 0.75, 0.77, 0.77, 0.78, 0.6, 0.3] + [0.1] * (N - 9),
+                 "val_loss": [2.3, 1.3, 0.8, 0.7, 0.65, 0.64, 0.63, 1.1, 1.9] + [LN10] * (N - 9)},
+        # never above chance + 0.02 after the untrained step 0
+        "dead": {"val_acc": [0.1, 0.11, 0.1] + [0.1] * (N - 3), "val_loss": [2.3] + [LN10] * (N - 1)},
+    }, {})
+    kinds = _kinds(summary)
+    assert kinds["fell"] == {"collapsed"} and kinds["dead"] == {"no_learning"}
+    fell = next(i for i in summary["issues"] if i["trial_id"] == "fell")
+    assert fell["epoch"] == 6 and fell["severity"] == "high"
+    assert fell["detail"] == ("val_acc best 0.78 at epoch 6 (chance 0.1), then back at chance: median 0.1 over the last "
+                              "20% of the run (6 evaluations); the best checkpoint was good")
+    assert not any(k for t, k in kinds.items() if t.startswith("ok"))
+
+
+def test_a_network_that_dies_in_its_last_evaluations_is_collapsed_one_bad_evaluation_is_not():
+    good = [0.1, 0.6, 0.75] + [0.78] * (N - 7)
+    summary = _summary({
+        # DeepOBS F-MNIST r00394's shape: steady at 0.78, then 0.67, 0.60, 0.52 and a dead network (loss = ln 10)
+        "died": {"val_acc": good + [0.67, 0.6, 0.52, 0.1], "val_loss": [2.3, 1.0, 0.7] + [0.62] * (N - 7)
+                 + [0.85, 1.0, 1.2, LN10 + 0.005]},
+        # one bad final evaluation of a working network: chance-level accuracy, but a confident (large) loss
+        "blip": {"val_acc": good + [0.78, 0.78, 0.78, 0.1], "val_loss": [2.3, 1.0, 0.7] + [0.62] * (N - 4) + [6.0]},
+    }, {})
+    kinds = _kinds(summary)
+    assert kinds["died"] == {"collapsed"}
+    assert "its last held-out loss 2.308 is the trivial predictor's" in next(
+        i["detail"] for i in summary["issues"] if i["trial_id"] == "died")
+    assert not kinds.get("blip", set()) & {"collapsed", "no_learning"}
+
+
+def test_an_early_stopped_run_that_restored_its_best_weights_is_not_collapsed():
+    # its curve falls to chance over its last epochs (patience), but the result it reports is the restored best
+    fell = {"val_acc": [0.1, 0.5, 0.7, 0.8, 0.8, 0.8] + [0.1] * 8, "val_loss": [2.3, 1.2, 0.8, 0.6, 0.6, 0.6] + [LN10] * 8}
+    restored = _summary({"es": fell}, {"es": {"val_acc": 0.8, "val_loss": 0.6, "status": "early_stopped"}})
+    assert not _kinds(restored).get("es", set()) & {"collapsed", "no_learning"}
+    # ... unless the value it logged as its result collapsed too
+    logged = _summary({"es": fell}, {"es": {"status": "early_stopped"}})
+    assert "collapsed" in _kinds(logged)["es"]
+
+
+def test_a_run_that_blew_up_or_went_nan_is_diverged_or_nonfinite_not_collapsed():
+    up = [0.1, 0.5, 0.7, 0.75] + [0.1] * (N - 4)
+    summary = _summary({
+        # learned, then its loss blew up to 30x ln 10 with the accuracy at chance: diverged
+        "blew": {"val_acc": up, "val_loss": [2.3, 1.2, 0.8, 0.7] + [70.0] * (N - 4)},
+        # learned, then NaN: non-finite
+        "nan": {"val_acc": [0.1, 0.5, 0.7, 0.75] + [math.nan] * (N - 4), "val_loss": [2.3, 1.2, 0.8, 0.7]
+                + [math.nan] * (N - 4)},
+    }, {})
+    kinds = _kinds(summary)
+    assert "diverged" in kinds["blew"] and "collapsed" not in kinds["blew"]
+    assert "nonfinite_metric" in kinds["nan"] and "collapsed" not in kinds["nan"]
+
+
+def test_collapsed_is_a_run_without_a_result_avoided_like_a_blow_up():
+    entry = ISSUE_TYPES["collapsed"]
+    assert entry.no_result and entry.avoidable and entry.pairable and not entry.by_design
+    assert "best checkpoint" in entry.advice and "warm-up" in entry.advice and "clipping" in entry.advice
