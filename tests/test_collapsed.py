@@ -99,3 +99,29 @@ def test_collapsed_is_a_run_without_a_result_avoided_like_a_blow_up():
     entry = ISSUE_TYPES["collapsed"]
     assert entry.no_result and entry.avoidable and entry.pairable and not entry.by_design
     assert "best checkpoint" in entry.advice and "warm-up" in entry.advice and "clipping" in entry.advice
+
+
+def test_where_runs_collapse_is_a_pattern_and_the_next_sweep_leaves_it_out():
+    from core.next_sweep import plan_next_sweep
+    from core.patterns import analyze_patterns
+
+    curves, rows = {}, []
+    for i, lr in enumerate([0.001, 0.003, 0.01, 0.03, 0.3, 1.0] * 6):
+        top = 0.7 + 0.02 * (i % 6) if lr < 0.3 else 0.75
+        acc = [0.1, 0.5, top - 0.05] + [top] * (N - 3)
+        loss = [2.3, 1.2, 0.9] + [1.2 - top] * (N - 3)
+        if lr >= 0.3:  # learned to 0.75, then fell back to chance for good halfway through
+            acc[N // 2:] = [0.1] * (N - N // 2)
+            loss[N // 2:] = [LN10] * (N - N // 2)
+        curves[f"t{i}"] = {"val_acc": acc, "val_loss": loss}
+        rows.append({"trial_id": f"t{i}", "lr": repr(lr), "status": "completed", "val_acc": repr(acc[-1]),
+                     "val_loss": repr(loss[-1])})
+    trials = RawTable(frame=pd.DataFrame(rows, dtype=object), source="t.csv")
+    summary = analyze_sweep(trials, infer_roles(trials.frame, "t.csv"), Thresholds(n_classes=10),
+                            curves=long_frame(curves))
+    assert {i["trial_id"] for i in summary["issues"] if i["type"] == "collapsed"} == {
+        f"t{i}" for i in range(36) if i % 6 >= 4}
+    summary |= analyze_patterns(summary)
+    assert [p["issue_type"] for p in summary["patterns"]] == ["collapsed"]
+    cap = [c for c in plan_next_sweep(summary)["changes"] if c["hyperparameter"] == "lr"]
+    assert [c["action"] for c in cap] == ["cap"] and 0.03 <= cap[0]["to"][1] <= 0.3
