@@ -42,6 +42,7 @@ from core.curves.segments import (
     seg_argmin,
     seg_cummin_row,
     seg_last_at_or_below,
+    seg_last_row,
     seg_mean,
     seg_median,
     seg_reduce,
@@ -548,8 +549,7 @@ def stopped_without_improvement(curves: CurveTable, thresholds: CurveThresholds 
     if not len(full.y):
         return np.zeros(0, dtype=object)
     _, best_row = seg_argmin(smooth3(full.y, full.codes), full, n)
-    last_row = np.full(n, -1)
-    last_row[full.codes[full.starts]] = np.append(full.starts[1:], len(full.y)) - 1
+    last_row = seg_last_row(full, n)
     flat = (best_row >= 0) & (last_row - best_row >= thresholds.plateau_min_steps)
     return curves.trial_ids.to_numpy(dtype=object)[flat]
 
@@ -774,9 +774,8 @@ def detect_curve_plateau(curves: CurveTable, thresholds: CurveThresholds) -> pd.
     first, last = curves.first_step(), curves.last_step()
     span = last - first
     c, col = curves.first_view([train_loss(curves), held_out_loss(curves)], positive=True)
-    last_logged = np.full(n, np.nan)
-    if len(c.step):
-        last_logged[c.codes[c.starts]] = c.step[np.r_[c.starts[1:], len(c.step)] - 1]
+    last = seg_last_row(c, n)
+    last_logged = take(c.step, last, last >= 0)
     # only the rows a stretch can reach matter, plus one more for the smoothing at its end
     early = c.step <= (first + (thresholds.plateau_start + thresholds.plateau_fraction) * span)[c.codes]
     early[1:] |= early[:-1] & (c.codes[1:] == c.codes[:-1])

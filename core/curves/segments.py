@@ -75,6 +75,14 @@ def seg_reduce(
     return out
 
 
+def seg_last_row(view: View, n: int) -> np.ndarray:
+    """The last row of each trial's segment in ``view`` (-1 for a trial without rows)."""
+    out = np.full(n, -1, dtype=np.int64)
+    if len(view.starts):
+        out[view.codes[view.starts]] = np.r_[view.starts[1:], len(view.codes)] - 1
+    return out
+
+
 def take(values: np.ndarray, index: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """``values[index]`` as float where ``valid``, NaN elsewhere (``index`` may be out of range there)."""
     out = np.full(len(index), np.nan)
