@@ -29,7 +29,7 @@ from core.issue_types import (
     concentrate,
     label_of,
 )
-from core.records import Association, Evidence, Part, Pattern, Region
+from core.records import Association, Diagnosis, Evidence, Part, Pattern, Region
 from core.regions import holds, past, short_of
 from core.stats import fisher_greater, wilson_interval
 from core.values import format_number, format_p, format_rate
@@ -780,6 +780,13 @@ def rest_label(hyperparameter: str, n_compared: int, n_trials: int, prefix: str 
             return f"{prefix}other trials that trained"
         return f"{prefix}other trials with {hyperparameter} set"
     return f"{prefix}rest of the sweep"
+
+
+def compared_with(p: Pattern, d: Diagnosis) -> str:
+    """What a pattern's region is compared with, as its evidence table names it (the report's and the web page's)."""
+    e = p.evidence
+    return rest_label(p.hyperparameter, e.n + e.n_rest, with_outcome(d.sweep.n_trials, d.issue_counts),
+                      issue_type=p.issue_type)
 
 
 def _pair_parts(a: Association) -> str:

@@ -81,12 +81,8 @@ def create_app(*, max_upload_mb: float = 200.0, max_unzipped_mb: float = 2000.0,
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
 
-    from core.patterns import rest_label, with_outcome
-
     templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
     templates.filters["spans"] = code_spans
-    templates.globals["rest_label"] = rest_label
-    templates.globals["with_outcome"] = with_outcome
     runs = Runs(parallel=parallel)
     limit = int(max_upload_mb * 1e6)
     unzip_limit = int(max_unzipped_mb * 1e6)

@@ -17,6 +17,7 @@ from typing import Any
 
 from core.issue_types import SEVERITY_RANK
 from core.next_sweep import to_wandb_sweep
+from core.patterns import compared_with
 from core.records import Diagnosis, NextSweep, Roles
 from graph.inputs import trial_columns
 
@@ -53,7 +54,8 @@ def build_view(final: dict[str, Any], pictures: list[dict[str, str]]) -> dict[st
     for p in d.patterns:
         figure = next((isolation[hp] for hp in p.hyperparameters or [p.hyperparameter] if hp in isolation),
                       heatmap)  # a categorical one: its heatmap row
-        patterns.append(p.to_dict() | {"ids": _ids(p.trial_ids, href), "figure": figure, "k_total": p.evidence.k})
+        patterns.append(p.to_dict() | {"ids": _ids(p.trial_ids, href), "figure": figure, "k_total": p.evidence.k,
+                                       "compared_with": compared_with(p, d)})
     issues = d.issues
     return {
         "summary": d,

@@ -13,7 +13,7 @@ from typing import Any
 from core.findings import STOP_REASONS, stop_reasons
 from core.issue_types import ISSUE_TYPES
 from core.next_sweep import plan_next_sweep
-from core.patterns import HANDFUL, RARE_RATE, rest_label, with_outcome
+from core.patterns import HANDFUL, RARE_RATE, compared_with
 from core.records import Diagnosis, NextSweep, Pattern, Roles
 from core.status import EARLY_STOPPED
 from core.values import format_number, format_p, format_rate
@@ -304,7 +304,7 @@ def _pathologies(d: Diagnosis) -> list[str]:
         ]
     for p in d.patterns:
         lines += [f"### {p.id}. {prose(p.title)}", "", prose(p.explanation), ""]
-        lines += _evidence(p, with_outcome(d.sweep.n_trials, d.issue_counts))
+        lines += _evidence(p, d)
     risky = [lead for lead in d.leads if lead.extra.get("risky")]
     if risky:
         lines += ["**Risky regions** (an issue concentrates there, but so do some of the best trials: stabilise "
@@ -331,12 +331,12 @@ def _pathologies(d: Diagnosis) -> list[str]:
     return lines
 
 
-def _evidence(p: Pattern, n_trials: int) -> list[str]:
+def _evidence(p: Pattern, d: Diagnosis) -> list[str]:
     e = p.evidence
     rows = [(prose(p.condition), e.k, e.n, e.ci)]
     rows += [(prose(f"{part.condition} without {other.condition}"), part.k, part.n, None)
              for part, other in zip(p.parts, p.parts[::-1])]
-    rows.append((rest_label(p.hyperparameter, e.n + e.n_rest, n_trials, issue_type=p.issue_type), e.k_rest, e.n_rest, None))
+    rows.append((compared_with(p, d), e.k_rest, e.n_rest, None))
     risk = e.risk_ratio
     return [
         "| Trials | With the issue | Rate | 95% CI |",
