@@ -1023,14 +1023,13 @@ def reconcile_issues(issues: pd.DataFrame) -> pd.DataFrame:
     kinds = issues["type"]
     overfit = issues["trial_id"].isin(issues.loc[kinds == "overfitting", "trial_id"])
     unstable = issues["trial_id"].isin(issues.loc[kinds.isin(NO_RESULT), "trial_id"])
-    explained = NEEDS_RESULT
     blew_up = ["diverged", "nonfinite_metric"]
     stalled = kinds.isin(["no_learning", "collapsed"]) & issues["trial_id"].isin(
         issues.loc[kinds.isin(blew_up), "trial_id"])
     if stalled.any():
         issues = _say_where_it_ended(issues, issues[stalled], blew_up)
     stopped = issues["trial_id"].isin(issues.loc[kinds == "pruned", "trial_id"])  # pruned or early-stopped on purpose
-    drop = ((kinds == "generalization_gap") & overfit) | (kinds.isin(explained) & unstable) | stalled
+    drop = ((kinds == "generalization_gap") & overfit) | (kinds.isin(NEEDS_RESULT) & unstable) | stalled
     drop |= (kinds == "still_improving") & stopped
     return issues[~drop].reset_index(drop=True) if drop.any() else issues
 
