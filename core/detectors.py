@@ -811,9 +811,7 @@ def _truthy(values: pd.Series) -> np.ndarray:
 
 
 @emits("short_run")
-def detect_short_runs(
-    table: TrialTable, thresholds: Thresholds, logged: tuple[str, np.ndarray] | None = None,
-) -> pd.DataFrame:
+def detect_short_runs(table: TrialTable, thresholds: Thresholds) -> pd.DataFrame:
     """Runs that stopped clearly before their budget although nothing stopped them by design.
 
     With a planned budget per trial (``roles.budget``: ``max_epochs``, ``max_iter``,
@@ -825,9 +823,9 @@ def detect_short_runs(
     or, without epochs, the median runtime of the trials of its search space
     (``short_runtime_fraction``, 0.1; :func:`_short_by_runtime`).
 
-    ``logged`` is ``(step column, last logged step of each table row)`` when per-step
-    curves come with a table that has no epochs column (NaN for a trial without a
-    curve; :func:`core.curves.last_logged_steps`). The steps a trial logged are then
+    ``table.logged`` is ``(step column, last logged step of each table row)`` when per-step
+    curves come with the table (NaN for a trial without a curve;
+    :func:`core.curves.last_logged_steps`); without an epochs column, the steps a trial logged are then
     its budget used, far better evidence than its wall time (which varies 10x with
     model width, batch size and the machine's load), and runtime is not looked at.
     Without a planned budget they are read as epochs are (against the median last step
@@ -843,6 +841,7 @@ def detect_short_runs(
     judged = table.status.isin(["completed", "unknown"]).to_numpy() & ~early_stopping_on(table)
     if table.outcomes is not None and table.outcomes.shape[1]:
         judged &= ~table.outcomes.to_numpy(dtype=bool).any(axis=1)
+    logged = table.logged
     on_curves = logged is not None and table.epochs is None
     if on_curves and table.budget is not None:
         return _short_by_budget_share(table, thresholds, judged, *logged)
@@ -975,13 +974,11 @@ DETECTORS: tuple[Detector, ...] = (
 )
 
 
-def detect_issues(table: TrialTable, thresholds: Thresholds | None = None, *, reconcile: bool = True,
-                  logged: tuple[str, np.ndarray] | None = None) -> pd.DataFrame:
+def detect_issues(table: TrialTable, thresholds: Thresholds | None = None, *, reconcile: bool = True) -> pd.DataFrame:
     """Run every detector; one row per (trial, issue type), in table order.
 
     ``reconcile=False`` leaves :func:`reconcile_issues` to the caller (who adds curve
-    issues first, which may replace this table's overfitting). ``logged`` is the steps
-    each trial logged in its curves, for :func:`detect_short_runs`.
+    issues first, which may replace this table's overfitting).
 
     Returns
     -------
@@ -991,7 +988,7 @@ def detect_issues(table: TrialTable, thresholds: Thresholds | None = None, *, re
         (the trial's position in the table, for fast lookups downstream).
     """
     thresholds = thresholds or Thresholds()
-    found = [d(table, thresholds, logged) if d is detect_short_runs else d(table, thresholds) for d in DETECTORS]
+    found = [detector(table, thresholds) for detector in DETECTORS]
     issues = pd.concat([f for f in found if not f.empty] or [_none()], ignore_index=True)
     return order_issues(reconcile_issues(issues) if reconcile else issues, table)
 

@@ -91,8 +91,8 @@ def analyze_sweep(
     if curve_table is None and curves is not None:
         curve_table = build_curve_table(curves, curve_hints)
     # with curves, the steps each trial logged, not its wall time, say whether it ran short
-    logged = None if curve_table is None else (curve_table.step_column, last_logged_steps(curve_table, table.ids))
-    issues = detect_issues(table, thresholds, reconcile=curve_table is None, logged=logged)
+    table.logged = None if curve_table is None else (curve_table.step_column, last_logged_steps(curve_table, table.ids))
+    issues = detect_issues(table, thresholds, reconcile=curve_table is None)
     curve_summary = None
     if curve_table is not None:
         curve_thresholds = with_sweep_facts(curve_thresholds or CurveThresholds(), table, thresholds)

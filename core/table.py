@@ -54,6 +54,10 @@ class TrialTable:
         The epoch of the held-out best (``roles.best_epoch``).
     outcomes : pd.DataFrame of bool
         One column per outcome flag (``roles.outcomes``): True where the trial's flag is set.
+    logged : (str, np.ndarray of float64) or None
+        With per-step curves: their step column and the last step each row logged (NaN
+        without a curve; :func:`core.curves.last_logged_steps`), set by
+        :func:`core.summary.analyze_sweep`. The steps a trial logged are the budget it used.
     """
 
     ids: pd.Series
@@ -70,6 +74,7 @@ class TrialTable:
     budget: pd.Series | None = None
     best_epoch: pd.Series | None = None
     outcomes: pd.DataFrame | None = None
+    logged: tuple[str, np.ndarray] | None = None
     _extents: dict[str, Extent] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
