@@ -124,6 +124,14 @@ _PARAM_OPS = _SYMBOL_OPS + "|" + _WORD_OPS
 _VALUE = r"`?([^\s,;)`]+)`?"
 _NUMERIC_VALUE = r"`?([-+]?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?inf|nan)\b`?"
 _UNKNOWN_ASSIGN = re.compile(r"(?<![\w.`])([A-Za-z_][\w.\-/]*)\s*=+\s*`?([^\s,;)`]+)`?")
+_CONDITION_OPS = (r"==|!=|≠|>=|<=|=|≥|≤|<|>|:|\bin\b|\bbetween\b|\bof\b|\bat\b|\babove\b|\bbelow\b|\bover\b"
+                  r"|\bunder\b|\bis\b")
+_NUMERAL = r"[-+]?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?"
+_CONDITION_VALUE = rf"`?(\[[^\])]*[\])]|{_NUMERAL}\s+and\s+{_NUMERAL}|[^\s,;)`]+)`?"
+"""A condition's value: a word or number, an interval "[0.01, 0.1)", or "0.01 and 0.1" (after "between")."""
+_REGION_NEGATION = re.compile(r"\b(?:without|outside|not|except|excluding|other than|apart from)\b", re.IGNORECASE)
+_NEGATION_WORD = re.compile(r"\b(?:no|not|never|none|nor|without)\b", re.IGNORECASE)
+"""Negation words a categorical value may be spelled as ("scale_inputs = no")."""
 _STAT_WORDS = {"p", "q", "k", "n", "alpha", "rate", "rr", "risk_ratio", "ci", "or", "odds_ratio", "x", "y"}
 
 
@@ -159,6 +167,8 @@ class Facts:
     best_trial: str | None = None
     n_trials: int | None = None
     trials_affected: int | None = None
+    cells: dict[tuple[int, int], list[Cell]] | None = None
+    """``(k, n)`` -> the region cells that count it (:func:`_cells`); None: a pair said of a region is not bound to it."""
     known_shapes: dict[str, tuple[int, int]] | None = field(default=None, repr=False, compare=False)
     """:func:`id_shapes` of ``trial_ids`` when already computed (another :class:`Facts` of the same ids)."""
     text: str = field(default="", repr=False, compare=False)
@@ -195,6 +205,33 @@ class Facts:
         return pair in given or (not region and self.populations is not None
                                  and self.populations.is_trained_pair(pair, kind))
 
+    def region_backs(self, pair: tuple[int, int], named: set[str], region: str) -> bool:
+        """Whether ``k of n`` is a cell of the region ``region`` states ("with dropout = 0", "outside lr ≥ 0.1").
+
+        A region that names a column must be counted by a cell on exactly its columns, on
+        the side each stated condition says (:meth:`Cell.fits`), of a type ``named`` (any
+        when empty). A region that names no column ("with issues", "with large steps") is
+        not bound: the pair is checked as the population's.
+        """
+        reader = self.region_reader
+        if self.cells is None or reader is None:
+            return True
+        columns = reader.columns(region)
+        if not columns:
+            return True
+        stated = reader.conditions(region)
+        return any(cell.fits(columns, stated) for cell in self.cells.get(pair, ())
+                   if not named or cell.kind is None or cell.kind in named)
+
+    def with_issues(self, excluded: set[str]) -> set[tuple[int, int]]:
+        """``(k, n)`` of the trials with issues: all of them, or those with an issue other than the ``excluded`` types."""
+        if not isinstance(self.n_trials, int):
+            return set()
+        found = {(self.trials_affected, self.n_trials)} if isinstance(self.trials_affected, int) else set()
+        if excluded and self.populations is not None:
+            found.add((self.populations.sick_without(frozenset(excluded)), self.n_trials))
+        return found
+
     def is_size(self, token: str) -> bool:
         """Whether a written number is the size of a population (the runs that trained: 370) the text may name."""
         return self.populations is not None and token.isdigit() and int(token) in self.populations.every_size
@@ -211,6 +248,19 @@ class Facts:
             return None
         return (_ColumnClaims(self.params, _SYMBOL_OPS, _VALUE), _ColumnClaims(self.params, _WORD_OPS, _NUMERIC_VALUE))
 
+    @cached_property
+    def region_reader(self) -> _ColumnClaims | None:
+        """The columns a region names and the conditions it states ("with dropout = 0", "outside lr in [0.01, 0.1]")."""
+        return _ColumnClaims(self.params, _CONDITION_OPS, _CONDITION_VALUE, capture_op=True) if self.params else None
+
+    def as_values(self, text: str) -> str:
+        """``text`` with each value spelled like a negation after a column ("scale_inputs = no") made no negation."""
+        if self.claim_patterns is None or not _NEGATION_WORD.search(text):
+            return text
+        for start, end in reversed(self.claim_patterns[0].negation_values(text)):
+            text = f"{text[:start]}_{text[start:end]}_{text[end:]}"
+        return text
+
 
 _IDENTIFIER = r"[A-Za-z_][\w.\-/]*"
 MAX_ODD_NAMES = 500
@@ -226,13 +276,14 @@ class _ColumnClaims:
     small alternation.
     """
 
-    def __init__(self, names: Iterable[str], ops: str, value: str) -> None:
+    def __init__(self, names: Iterable[str], ops: str, value: str, capture_op: bool = False) -> None:
         self.names = set(names)
         odd = sorted((n for n in self.names if not re.fullmatch(_IDENTIFIER, n)), key=len, reverse=True)
-        tail = rf"`?\s*(?:{ops})\s*{value}"
+        tail = rf"`?\s*({ops})\s*{value}" if capture_op else rf"`?\s*(?:{ops})\s*{value}"
         self.generic = re.compile(rf"(?<![\w.`])`?({_IDENTIFIER}){tail}", re.IGNORECASE)
         alternation = "|".join(re.escape(n) for n in odd[:MAX_ODD_NAMES])
         self.odd = re.compile(rf"(?<![\w.`])`?({alternation}){tail}", re.IGNORECASE) if odd else None
+        self._names = re.compile(rf"(?<![\w.`])({_IDENTIFIER}{'|' + alternation if odd else ''})", re.IGNORECASE)
 
     def findall(self, text: str) -> list[tuple[str, str]]:
         """``(name as written, value)`` for every claim about a known column."""
@@ -240,6 +291,40 @@ class _ColumnClaims:
         if self.odd is not None:
             found += self.odd.findall(text)
         return found
+
+    def _matches(self, text: str) -> Iterator[re.Match[str]]:
+        yield from (m for m in self.generic.finditer(text) if m[1].lower() in self.names)
+        if self.odd is not None:
+            yield from self.odd.finditer(text)
+
+    def columns(self, text: str) -> set[str]:
+        """The known columns a text names (lower case), with or without a value."""
+        return {name.lower().rstrip(".-/") for name in self._names.findall(text)} & self.names
+
+    def conditions(self, text: str) -> list[tuple[str, str, str, bool]]:
+        """``(column, op, value, negated)`` of each condition a region states (made with ``capture_op``).
+
+        ``negated``: a word such as "without", "outside" or "not" stands between the
+        previous condition (or the start) and this one.
+        """
+        found, last = [], 0
+        for m in sorted(self._matches(text), key=lambda m: m.start()):
+            negated = bool(_REGION_NEGATION.search(text, last, m.start()))
+            value = m[3].rstrip(".:").strip("'\"")
+            if _NEGATION_WORD.fullmatch(value.strip("_")):
+                value = value.strip("_")  # spelled as a value by :meth:`Facts.as_values`
+            found.append((m[1].lower(), m[2].lower(), value, negated))
+            last = m.end()
+        return found
+
+    def negation_values(self, text: str) -> list[tuple[int, int]]:
+        """Spans of the values spelled like a negation word that follow a known column ("scale_inputs = no")."""
+        spans = []
+        for m in self._matches(text):
+            value = m[2].rstrip(".:")
+            if _NEGATION_WORD.fullmatch(value):
+                spans.append((m.start(2), m.start(2) + len(value)))
+        return sorted(spans)
 
 
 @dataclass
@@ -387,6 +472,7 @@ def _facts(summary: dict[str, Any], trial_ids: set[str], trial_issues: TrialIssu
         pairs=_pairs(summary, n_trials, affected, scan).union(*typed.values()),  # a count of a type is a count
         typed_pairs=typed,
         populations=Populations(summary, trial_issues) if isinstance(n_trials, int) else None,
+        cells=_cells(summary),
         counts=counts,
         params=_params(summary, scan),
         trial_issues=trial_issues,
@@ -407,7 +493,7 @@ class TrialIssues(Mapping[str, set[str]]):
     def __init__(self, columns: dict[str, Any]) -> None:
         self._columns = columns
         self._found: dict[str, set[str]] = {}
-        self._with: dict[frozenset[str], int] = {}
+        self._with: dict[tuple[frozenset[str], bool], int] = {}
 
     @cached_property
     def _trial(self) -> np.ndarray:
@@ -425,15 +511,25 @@ class TrialIssues(Mapping[str, set[str]]):
             self._found[trial_id] = {kind for kind in found if kind}
         return self._found[trial_id]
 
-    def trials_with(self, kinds: frozenset[str]) -> int:
-        """How many distinct trials have an issue of one of ``kinds`` (vectorised over the issue rows, once per set)."""
-        if kinds not in self._with:
-            codes = [c for c, kind in enumerate(self._columns["type"]["values"]) if kind in kinds]
+    def trials_with(self, kinds: frozenset[str], sick: bool = False) -> int:
+        """How many distinct trials have an issue of one of ``kinds`` (of a sick severity if ``sick``).
+
+        Vectorised over the issue rows, once per question.
+        """
+        if (kinds, sick) not in self._with:
+            rows = self._of(self._columns["type"], kinds)
+            if sick:
+                rows &= self._of(self._columns["severity"], frozenset(SICK_SEVERITIES))
             seen = np.zeros(len(self._columns["trial_id"]["values"]), dtype=bool)
-            if codes:
-                seen[self._trial[np.isin(np.asarray(self._columns["type"]["codes"], dtype=np.int64), codes)]] = True
-            self._with[kinds] = int(seen.sum())
-        return self._with[kinds]
+            seen[self._trial[rows]] = True
+            self._with[kinds, sick] = int(seen.sum())
+        return self._with[kinds, sick]
+
+    @staticmethod
+    def _of(column: dict[str, Any], values: frozenset[str]) -> np.ndarray:
+        """Which rows of an issue column hold one of ``values``."""
+        codes = [c for c, value in enumerate(column["values"]) if value in values]
+        return np.isin(np.asarray(column["codes"], dtype=np.int64), codes)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._columns["trial_id"]["values"])
@@ -485,6 +581,10 @@ class Populations:
     def trained(self) -> int:
         """The runs that trained: the sweep less the trials with a no-result or no-outcome issue."""
         return self.n_trials - self._trial_issues.trials_with(frozenset(UNTRAINED))
+
+    def sick_without(self, excluded: frozenset[str]) -> int:
+        """How many trials have an issue (of a sick severity) other than of the ``excluded`` types."""
+        return self._trial_issues.trials_with(frozenset(ISSUE_TYPES) - excluded, sick=True)
 
     def sizes(self, name: str) -> set[int]:
         """The sizes the population ``name`` (see the class) may be written with."""
@@ -644,13 +744,16 @@ def check_sentence(sentence: str, facts: Facts) -> list[tuple[str, str]]:
     ids = cited_ids(sentence, facts.trial_ids, facts.id_shapes)
     problems += [("unknown_id", i) for i in ids if i not in facts.trial_ids]
     known = [i for i in ids if i in facts.trial_ids]
-    problems += [("misattributed_id", i) for i in _misattributed(sentence, known, facts)]
     plain = _without_ids(sentence, ids)
-    spelled = _spell_out(plain)
-    problems += [("number", n) for n in _NUMBER.findall(spelled)
-                 if not _grounded(n, facts.sorted_numbers) and not facts.is_size(n)]
+    sentence = facts.as_values(sentence)  # "scale_inputs = no never learned": "no" is a value, not a negation
+    problems += [("misattributed_id", i) for i in _misattributed(sentence, known, facts)]
+    spelled = _spell_out(facts.as_values(plain))
+    derived: set[int] = set()
+    counts = _count_problems(spelled, facts, derived)
+    problems += [("number", n) for n in _NUMBER.findall(spelled) if not _grounded(n, facts.sorted_numbers)
+                 and not facts.is_size(n) and not (n.isdigit() and int(n) in derived)]
     problems += _percent_problems(spelled, facts)
-    problems += _count_problems(spelled, facts)
+    problems += counts
     problems += _param_problems(plain, facts)
     if facts.trials_affected and any(p.search(sentence) for p in _HEALTH_CLAIMS):
         problems.append(("health", "healthy"))
@@ -715,7 +818,7 @@ _NARROWED = re.compile(rf"\s+(?:{_REGION_WORDS}|for|on|using|having|whose)\b", r
 """Words after a population that narrow it to a region ("runs that trained with lr ≥ 0.1"): its size is then a region's."""
 _OF_THE_N = re.compile(
     rf"(?<!\d )\b(?:of|among|out\s+of)\s+(?:the\s+|all\s+|these\s+|those\s+)?(\d+)"
-    rf"(?=\s+(?:[\w-]+\s+)?{_NOUN}\b)((?:[\w\s'≥≤<>=-]|(?<=\d)\.(?=\d)){{0,80}}),\s*(?:only\s+|just\s+)?(\d+)"
+    rf"(?=\s+(?:[\w-]+\s+)?{_NOUN}\b)((?:\[[^\])]{{0,40}}[\])]|[\w\s'≥≤<>=-]|(?<=\d)\.(?=\d)){{0,80}}),\s*(?:only\s+|just\s+)?(\d+)"
     r"(?![\w%]|\.\d)",
     re.IGNORECASE,
 )
@@ -723,6 +826,21 @@ _OF_THE_N = re.compile(
 _ASIDE = re.compile(r"\([^()]*\d[^()]*\)")
 """A parenthesis holding a number: a rate, or a breakdown whose counts are not the pair's ("(36 early-stopped, ...)")."""
 _CLAUSE_END = re.compile(r"[;:]|\b(?:while|whereas|but|and trials?|and runs?)\b", re.IGNORECASE)
+_REGION_END = re.compile(
+    r";|,\s+(?!\d)|\s\((?!\d)|\b(?:is|are|was|were|has|have|had|show\w*|saw|went|got|did|does|do|ended|stopped|reached"
+    r"|hit|ran|fell|stayed|remained|became|need\w*|must|should|could|would|will|may|might)\b|(?<![\w-])(?:"
+    + "|".join(f"(?:{words})" for words in _ISSUE_WORDS.values()) + ")",
+    re.IGNORECASE,
+)
+"""Where the words narrowing a count to a region end: at its verb, the issue it names, or the clause's end."""
+_SET_ASIDE = re.compile(
+    r"\b(?:other than|apart from|aside from|besides|except(?:\s+for)?|excluding|not counting|leaving aside|setting aside)"
+    r"\b[^,;:.]*|[^,;:.]*\baside\b",
+    re.IGNORECASE,
+)
+"""A type set aside ("Overfitting aside, ...", "issues other than overfitting"): what follows is not of that type."""
+_SICK_BEFORE = re.compile(rf"(?<![\w-])(?:{_GENERIC_SICK})\W+(?:\w+\W+){{0,2}}$", re.IGNORECASE)
+"""Generic issue words right before a pair ("Issues hit 23 of ..."): the pair counts the trials with issues."""
 _RESTRICTED = re.compile(rf"\b(?:{_REGION_WORDS})\b", re.IGNORECASE)
 """Words that narrow "0 trials ..." to a region, where 0 may be true although the sweep has the issue."""
 _PERCENT = re.compile(r"(?<![\w.])(?:\d+(?:\.\d+)?|\.\d+)%(?=\s+(?:of\b|(?:\w+\s+)?(?:trials?|runs?)\b))", re.IGNORECASE)
@@ -805,10 +923,11 @@ def _spans(text: str, words: str) -> list[tuple[int, int]]:
             if not _NEGATION.search(text[: match.start()])]
 
 
-def _count_problems(text: str, facts: Facts) -> list[tuple[str, str]]:
+def _count_problems(text: str, facts: Facts, derived: set[int] | None = None) -> list[tuple[str, str]]:
+    """Counts the facts do not back; ``derived`` gains the counts backed although no number of the summary states them."""
     problems = []
     if facts.pairs:
-        problems += [("count", f"{k}/{n}") for k, n in _false_pairs(text, facts)]
+        problems += [("count", f"{k}/{n}") for k, n in _false_pairs(text, facts, derived)]
     if facts.counts:
         for n, phrase in _COUNT.findall(text):
             allowed = _allowed_counts(phrase, facts)
@@ -829,7 +948,7 @@ def _count_problems(text: str, facts: Facts) -> list[tuple[str, str]]:
     return problems
 
 
-def _false_pairs(text: str, facts: Facts) -> Iterator[tuple[int, int]]:
+def _false_pairs(text: str, facts: Facts, derived: set[int] | None = None) -> Iterator[tuple[int, int]]:
     """The ``k of n`` pairs of a text the facts do not back: as a pair, as its population's size, or as the named type's.
 
     A pair passes when the summary gives it; when the sentence names the population it
@@ -841,15 +960,33 @@ def _false_pairs(text: str, facts: Facts) -> Iterator[tuple[int, int]]:
     3 of 40 counts.
     """
     for k, n, tail, before, population, region in _stated_pairs(text):
-        pair = (k, n)
-        if not facts.pair_known(pair, region=region):
-            yield pair
-        elif population and facts.populations is not None and n not in facts.populations.sizes(population):
-            yield pair
-        elif facts.typed_pairs is not None:
-            named = _issues_named(tail) or _issues_named(before)
-            if named and not any(facts.pair_known(pair, kind, region) for kind in named):
-                yield pair
+        if not _pair_backed((k, n), tail, before, population, region, facts, derived):
+            yield k, n
+
+
+def _pair_backed(pair: tuple[int, int], tail: str, before: str, population: str | None, region: str,
+                 facts: Facts, derived: set[int] | None = None) -> bool:
+    """See :func:`_false_pairs`. A type set aside ("overfitting aside", "other than overfitting") is not the pair's."""
+    if population and facts.populations is not None and pair[1] not in facts.populations.sizes(population):
+        return False
+    excluded: set[str] = set()
+    for part in (tail, before):
+        for match in _SET_ASIDE.finditer(part):
+            excluded |= _issues_named(match[0])
+    tail, before = _SET_ASIDE.sub(" ", tail), _SET_ASIDE.sub(" ", before)
+    named = _issues_named(tail) or _issues_named(before)
+    columns = facts.region_reader.columns(region) if region and facts.region_reader else set()
+    if not named and not columns and (_mentions(tail, _GENERIC_SICK) or _SICK_BEFORE.search(before)):
+        backed = facts.with_issues(excluded)  # "23 of 40 trials have issues": the trials with issues
+        if backed:
+            if pair in backed and derived is not None:
+                derived.add(pair[0])  # "Overfitting aside, 11 of ...": a count the summary holds in no number
+            return pair in backed
+    if not facts.pair_known(pair, region=bool(region)):
+        return False
+    if named and facts.typed_pairs is not None and not any(facts.pair_known(pair, kind, bool(region)) for kind in named):
+        return False
+    return not columns or facts.region_backs(pair, named, region)
 
 
 def _stated_pairs(text: str) -> Iterator[tuple[int, int, str, str, str | None, bool]]:
@@ -859,8 +996,9 @@ def _stated_pairs(text: str) -> Iterator[tuple[int, int, str, str, str | None, b
     ``before`` the clause before it, both without asides that hold counts of their own
     ("55 of 110 trials stopped by design (36 early-stopped, 19 cut by a time budget)");
     ``population`` the population ``n`` is named as (:class:`Populations`), None when
-    unnamed or narrowed to a region; ``region`` whether a region narrows the trials ``n``
-    counts ("of the 33 trials with dropout = 0", "runs that trained above lr 0.1").
+    unnamed or narrowed to a region; ``region`` the words that narrow the trials ``n``
+    counts to a region ("with dropout = 0" of "of the 33 trials with dropout = 0 overfit",
+    "above lr 0.1" of "runs that trained above lr 0.1"), empty when none do.
     """
     def clause(part: str, last: bool = False) -> str:
         return _ASIDE.sub(" ", _CLAUSE_END.split(part)[-1] if last else _CLAUSE_END.split(part, maxsplit=1)[0])
@@ -883,13 +1021,22 @@ def _population(text: str, at: int) -> str | None:
     return _POPULATION_OF.get(next(w for w in match.groups() if w).lower(), "trained")
 
 
-def _region(text: str, at: int) -> bool:
-    """Whether the trials counted right after ``at`` are narrowed to a region ("33 trials with dropout = 0")."""
+def _region(text: str, at: int) -> str:
+    """The words narrowing the trials counted right after ``at`` to a region; empty when nothing narrows them.
+
+    "with dropout = 0" of "33 trials with dropout = 0 overfit": up to the verb, the issue
+    named or the clause's end.
+    """
     noun = _COUNTED_NOUN.match(text, at)
     if not noun:
-        return False
+        return ""
     population = _POPULATION.match(text, at)
-    return bool(_NARROWED.match(text, population.end() if population else noun.end()))
+    start = population.end() if population else noun.end()
+    narrowed = _NARROWED.match(text, start)
+    if not narrowed:
+        return ""
+    end = _REGION_END.search(text, narrowed.end())
+    return text[start : end.start() if end else len(text)]
 
 
 def _allowed_counts(phrase: str, facts: Facts) -> set[int] | None:
@@ -975,6 +1122,174 @@ def _typed_pairs(summary: dict[str, Any], n_trials: Any) -> dict[str, set[tuple[
             if isinstance(e.get("k"), int) and isinstance(e.get("n"), int):
                 pairs.add((int(part["k"]) + e["k"], int(part["n"]) + e["n"]))
     return typed
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One condition of a region, as the summary states it (an association's, a part's): ``column`` in lower case."""
+
+    column: str
+    rule: str
+    """``value``, ``threshold`` or ``bucket``."""
+    lo: float | None = None
+    hi: float | None = None
+    value: str | float | None = None
+    direction: str | None = None
+    other: str | None = None
+    """The column's other value when it takes two: "dropout = 0.2" is the rest of "dropout = 0"."""
+
+    def side(self, op: str, token: str) -> int | None:
+        """Where "column OP token" lies: 1 inside this condition, -1 outside, 0 neither (another value), None unknown."""
+        number = _number(token)
+        if self.rule == "bucket":
+            if op not in ("in", "between"):
+                return 0
+            bounds = re.findall(_NUMERAL, token)
+            if len(bounds) != 2 or self.lo is None or self.hi is None:
+                return None
+            return 1 if _grounded(bounds[0], [self.lo]) and _grounded(bounds[1], [self.hi]) else 0
+        if op in ("in", "between"):
+            return 0  # an interval said of a threshold or a value
+        if self.rule == "threshold":
+            bound = self.lo if self.direction == "above" else self.hi
+            if op not in _UP | _DOWN:
+                return 0
+            if number is None or bound is None:
+                return None
+            if not _grounded(token, [bound]):
+                return 0
+            return 1 if (op in _UP) == (self.direction == "above") else -1
+        target = self.value if self.value is not None else self.lo
+        if target is None:
+            return None
+        same, other = _same(token, target), self.other is not None and _same(token, self.other)
+        if op in _EQ:
+            return 1 if same else -1 if other else 0
+        if op in _NE:
+            return -1 if same else 1 if other else 0
+        if op in _STRICT and same and isinstance(target, (int, float)):
+            return -1  # "dropout above 0" is the rest of "dropout = 0"
+        return None if number is None and not isinstance(target, str) else 0
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A ``k of n`` the summary gives for a region: the trials inside (or outside) each of its conditions.
+
+    ``rest``: the trials outside the conditions taken together (a pair's rest of the
+    sweep), stated with at least one of them negated.
+    """
+
+    kind: str | None
+    conditions: tuple[tuple[Condition, bool], ...]
+    rest: bool = False
+
+    def fits(self, columns: set[str], stated: list[tuple[str, str, str, bool]]) -> bool:
+        """Whether a region naming ``columns`` with the conditions ``stated`` (:meth:`_ColumnClaims.conditions`) is this cell."""
+        if {c.column for c, _ in self.conditions} != columns:
+            return False
+        sides = set()
+        for condition, inside in self.conditions:
+            found = [-side if negated and side else side for column, op, value, negated in stated
+                     if column == condition.column for side in [condition.side(op, value)]]
+            if found and all(s == 0 for s in found):
+                return False  # another value of the column
+            told = {s for s in found if s}
+            if not self.rest and told and (1 if inside else -1) not in told:
+                return False
+            sides |= told
+        return not self.rest or -1 in sides or not sides
+
+
+_EQ = frozenset({"=", "==", ":", "of", "at", "is"})
+_NE = frozenset({"!=", "≠"})
+_UP = frozenset({"≥", ">=", ">", "above", "over"})
+_DOWN = frozenset({"≤", "<=", "<", "below", "under"})
+_STRICT = frozenset({">", "above", "over", "<", "below", "under"})
+
+
+def _number(token: str) -> float | None:
+    try:
+        return _parse(token)
+    except ValueError:
+        return None
+
+
+def _same(token: str, target: str | float) -> bool:
+    """Whether a written value is ``target``: the same word, or the same number as written or rounded."""
+    if isinstance(target, str) and _number(target) is None:
+        return token.lower() == target.lower()
+    number = _number(token)
+    return number is not None and _grounded(token, [float(target)])
+
+
+def _cells(summary: dict[str, Any]) -> dict[tuple[int, int], list[Cell]]:
+    """``(k, n)`` -> the region cells that count it.
+
+    Each association's, pattern's and lead's inside and rest, a pair's parts (one
+    condition without the other, and each overall), and the region a crash group's
+    finding names (its ``explained_by``).
+    """
+    ranges = (summary.get("sweep") or {}).get("hyperparameters") or {}
+
+    def condition(d: dict[str, Any]) -> Condition | None:
+        column = d.get("hyperparameter")
+        if not isinstance(column, str):
+            return None
+        lo, hi, value, rule, direction = (d.get(key) for key in ("lo", "hi", "value", "rule", "direction"))
+        stated = _STATED_CONDITION.fullmatch(str(d.get("condition") or ""))
+        if stated and stated[1].lower() == column.lower():  # as the text says it (a pattern holds no bounds)
+            op, token = stated[2], stated[3]
+            rule = "value" if op == "=" else "bucket" if op == "in" else "threshold"
+            bounds = [float(b) for b in re.findall(_NUMERAL, token)]
+            value = token if rule == "value" and _number(token) is None else None
+            lo = hi = _number(token) if rule == "value" else None
+            if rule == "threshold":
+                direction = "above" if op in _UP else "below"
+                lo, hi = (_number(token), None) if direction == "above" else (None, _number(token))
+            elif rule == "bucket" and len(bounds) == 2:
+                lo, hi = bounds
+        if rule not in ("value", "threshold", "bucket"):
+            return None
+        target = value if value is not None else lo
+        values = (ranges.get(column) or {}).get("values") or []
+        others = [v for v in values if not _same(str(v), target)] if target is not None and len(values) == 2 else []
+        return Condition(column.lower(), rule, _finite(lo), _finite(hi),
+                         value if isinstance(value, str) else _finite(value), direction,
+                         str(others[0]) if len(others) == 1 else None)
+
+    out: dict[tuple[int, int], list[Cell]] = {}
+
+    def add(k: Any, n: Any, cell: Cell) -> None:
+        if isinstance(k, int) and isinstance(n, int):
+            out.setdefault((k, n), []).append(cell)
+
+    regions = [(a, a.get("issue_type")) for a in (summary.get("associations") or []) + (summary.get("patterns") or [])
+               + (summary.get("leads") or [])]
+    regions += [(f["explained_by"], None) for f in summary.get("findings") or [] if isinstance(f.get("explained_by"), dict)]
+    for a, kind in regions:
+        e = a.get("evidence") if isinstance(a.get("evidence"), dict) else a
+        parts = [(p, condition(p)) for p in a.get("parts") or []]
+        if parts and all(c for _, c in parts):
+            both = tuple((c, True) for _, c in parts)
+            add(e.get("k"), e.get("n"), Cell(kind, both))
+            add(e.get("k_rest"), e.get("n_rest"), Cell(kind, both, rest=True))
+            for part, c in parts:
+                add(part.get("k"), part.get("n"), Cell(kind, tuple((o, o is c) for _, o in parts)))
+                if all(isinstance(x, int) for x in (part.get("k"), part.get("n"), e.get("k"), e.get("n"))):
+                    add(part["k"] + e["k"], part["n"] + e["n"], Cell(kind, ((c, True),)))
+        elif not parts and (c := condition(a)) is not None:
+            add(e.get("k"), e.get("n"), Cell(kind, ((c, True),)))
+            add(e.get("k_rest"), e.get("n_rest"), Cell(kind, ((c, False),)))
+    return out
+
+
+_STATED_CONDITION = re.compile(r"(.+?) (=|≥|>|≤|<|in) (.+)")
+"""A region's condition as the summary writes it: "lr ≥ 0.00152", "optimizer = adam", "lr in [0.01, 0.1)"."""
+
+
+def _finite(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) else None
 
 
 def _params(summary: dict[str, Any], scan: _Scan) -> dict[str, ParamFacts]:
