@@ -48,7 +48,8 @@ class IssueType:
         (:func:`concentrate`).
     short_label : a few words for a picture's panel title ("NaN/inf").
     advice : what to do when no hyperparameter pattern explains the type; ``{ids}``
-        is replaced by the trials ("trials `3`, `7` and 2 more").
+        is replaced by the trials ("trials `3`, `7` and 2 more"); ``{they}``, ``{their}``, ``{them}``,
+        ``{were}``, ``{are}`` and ``{s}`` (a verb's ending) agree with their number (:func:`number_words`).
     words : regular expression of the words that name the type in prose ("diverg\w*|blew up");
         grounding checks that a sentence naming it of a trial names a trial that has it.
     colour, marker : how the pictures draw its trials (colour-blind safe: Okabe-Ito,
@@ -124,6 +125,13 @@ class IssueType:
                              "so exactly the avoidable types have it")
 
 
+def number_words(n: int) -> dict[str, str]:
+    """The words of an advice template that agree with how many trials it names: one trial is "it", "its", "was"."""
+    one = n == 1
+    return {"they": "it" if one else "they", "their": "its" if one else "their", "them": "it" if one else "them",
+            "were": "was" if one else "were", "are": "is" if one else "are", "s": "s" if one else ""}
+
+
 GAP_ON_CURVES = ("Where per-epoch held-out curves were read, the overfitting rule did not count them: any rise after "
                  "the best was below its threshold, within noise, too short, or came once training had stopped improving (see "
                  "Method), so a mild rise may remain: look at those curves before regularising.")
@@ -138,13 +146,13 @@ _TABLE = (
     IssueType(
         # detectors.detect_nonfinite, curves.detectors.detect_curve_nonfinite
         "nonfinite_metric", "high", "NaN/inf metrics", "NaN/inf",
-        advice="Inspect {ids}: they reported NaN or infinite metrics. The usual causes are a learning rate too high "
+        advice="Inspect {ids}: {they} reported NaN or infinite metrics. The usual causes are a learning rate too high "
         "for the model, no gradient clipping, or a log/division of zero.",
         words=r"nan\b|non-?finite|infinit\w*|[+-]?inf\b", colour="#D55E00", marker="X",
         no_result=True, error_outcome=True, avoidable=True, from_curves=True, flag_words=("nan", "nonfinite", "isnan"),
         risky_advice="Stabilise the runs there (gradient clipping, a learning-rate warm-up, a guard against a "
         "log or division of zero) and rerun a few seeds before trusting or dropping it.",
-        returned_advice="Read the logs of {ids}: their objective `{metric}` is {value}, the worst value there is in "
+        returned_advice="Read the logs of {ids}: {their} objective `{metric}` is {value}, the worst value there is in "
         "the study's direction and nothing else is non-finite, which is what an objective returns for a trial it "
         "gave up on (an exception caught, such as out of memory, or an infeasible configuration), not a loss that "
         "blew up.",
@@ -152,13 +160,13 @@ _TABLE = (
     IssueType(
         # detectors.detect_status_mismatch: the status says it ended well, the metrics say otherwise
         "status_mismatch", "high", "hidden failures (status says finished)", "hidden failure",
-        advice="Do not trust the status of {ids}: it says they ended normally (completed or stopped early), but "
-        "their metrics are non-finite or missing. Make the training loop fail loudly on a non-finite loss.",
+        advice="Do not trust the status of {ids}: it says {they} ended normally (completed or stopped early), but "
+        "{their} metrics are non-finite or missing. Make the training loop fail loudly on a non-finite loss.",
         words=r"status mismatch|marked (?:as )?(?:completed?|finished)|hidden failures?|status says finished",
         colour="#8C510A", marker="P", no_result=True, error_outcome=True, avoidable=True,
         risky_advice="Make the training loop fail loudly on a non-finite loss and rerun a few configurations there: "
         "top trials ran in the same region, so the region alone does not explain these runs.",
-        returned_advice="The status of {ids} says they ended normally because the objective returned {value} instead "
+        returned_advice="The status of {ids} says {they} ended normally because the objective returned {value} instead "
         "of raising: let the error propagate (the trial is then recorded as failed, with its message) or record the "
         "error with the trial, so that the cause can be read.",
     ),
@@ -186,8 +194,8 @@ _TABLE = (
         # detectors.detect_no_learning: accuracy at chance, or loss stuck at ln(classes);
         # curves.detectors.detect_curve_no_learning: a loss-only run that never improved on its start
         "no_learning", "high", "no learning (chance level)", "no learning",
-        advice="Check {ids}: they ended at chance level (or their loss never improved on where it started). A dead "
-        "network (learning rate too high) and one that barely moved (too low) both look like this; compare their "
+        advice="Check {ids}: {they} ended at chance level (or {their} loss never improved on where it started). A dead "
+        "network (learning rate too high) and one that barely moved (too low) both look like this; compare {their} "
         "learning rates.",
         words=r"no[_ ]learning|did not learn|never learn\w*|at chance|chance level", colour="#CC79A7", marker="s",
         mass_noun=True, no_result=True, avoidable=True, from_curves=True,
@@ -210,7 +218,7 @@ _TABLE = (
     IssueType(
         # detectors.detect_status: killed, interrupted or preempted
         "killed", "medium", "killed runs", "killed",
-        advice="Check the scheduler for {ids}: they were killed or preempted, so their results are missing rather "
+        advice="Check the scheduler for {ids}: {they} {were} killed or preempted, so {their} results are missing rather "
         "than bad.",
         words=r"killed|preempt\w*|interrupted|cancel+ed", colour="#555555", marker="v",
         stopped_early=True, from_status=True,
@@ -218,8 +226,8 @@ _TABLE = (
     IssueType(
         # detectors.detect_status: the run hit a time limit
         "timeout", "medium", "timeouts", "timeout",
-        advice="{ids} were cut by the time limit: a budget cut, not a failure, so they are judged by the metrics "
-        "they reached. Raise the limit only if runs like them were still improving when cut.",
+        advice="{ids} {were} cut by the time limit: a budget cut, not a failure, so {they} {are} judged by the metrics "
+        "{they} reached. Raise the limit only if runs like {them} were still improving when cut.",
         words=r"timed? ?outs?\b|time limit", colour="#777777", marker="<",
         by_design=True, stopped_early=True, from_status=True, flag_words=("timed", "timedout"),
     ),
@@ -234,7 +242,7 @@ _TABLE = (
     IssueType(
         # detectors.detect_generalization_gap: held-out far worse than training, no rise seen
         "generalization_gap", "low", "generalisation gaps", "gap",
-        advice="{ids} end with held-out results well below training: a gap, not proof of overfitting (a harder "
+        advice="{ids} end{s} with held-out results well below training: a gap, not proof of overfitting (a harder "
         "held-out set, or regularisation and running means measured in train mode, make one too). " + GAP_UNMEASURED,
         words=r"generali[sz]ation gap|held-out gap", colour="#88CCEE", marker="8", needs_result=True,
     ),
@@ -248,8 +256,8 @@ _TABLE = (
     IssueType(
         # detectors.detect_short_runs: stopped clearly before its own budget, nothing by design
         "short_run", "low", "runs cut short", "cut short",
-        advice="Check why {ids} stopped far short of the sweep's budget although they did not fail; their metrics "
-        "are not comparable with full runs.",
+        advice="Check why {ids} stopped far short of the sweep's budget although {they} did not fail; {their} metrics "
+        "come from fewer epochs than a full run's.",
         words=r"short\b|cut short|stopped early", colour="#999933", marker=">", stopped_early=True, needs_result=True,
     ),
     IssueType(
@@ -263,7 +271,7 @@ _TABLE = (
     IssueType(
         # curves.detectors.detect_curve_plateau: the loss stalled early and stayed
         "plateau", "low", "early plateaus", "plateau",
-        advice="Look at the first epochs of {ids}: their loss stalled early (learning rate too low, bad "
+        advice="Look at the first epochs of {ids}: {their} loss stalled early (learning rate too low, bad "
         "initialisation or a frozen layer).",
         words=r"plateau\w*|stall\w*", colour="#44AA99", marker="d", avoidable=True, from_curves=True,
         needs_result=True,  # a run that went NaN, blew up or failed shows no plateau: compared among runs that trained
@@ -282,7 +290,7 @@ _TABLE = (
     IssueType(
         # curves.detectors.detect_curve_still_improving: held-out loss still falling at the end
         "still_improving", "low", "under-trained runs (still improving)", "still improving",
-        advice="Give more epochs to {ids}: their validation loss was still falling when they ended.",
+        advice="Give more epochs to {ids}: {their} validation loss was still falling when {they} ended.",
         words=r"still improving|still falling|under-?trained", colour="#009E73", marker="p", from_curves=True,
         needs_result=True,
     ),
@@ -345,6 +353,8 @@ NO_OUTCOME = names_where(lambda t: t.no_outcome)
 """Types of a trial with no outcome yet (still running, waiting, abandoned): on no side of a comparison."""
 ERROR_OUTCOME = names_where(lambda t: t.error_outcome)
 """What the trials of an error group are flagged as (a pattern of one can explain the group)."""
+RETURNED = names_where(lambda t: bool(t.returned_advice))
+"""Types an objective's returned worst value shows as (its metric +inf, its status finished): they have returned_advice."""
 AVOIDABLE = names_where(lambda t: t.avoidable)
 """Types whose region the next sweep should leave out."""
 UNTRAINED = NO_RESULT + NO_OUTCOME

@@ -23,11 +23,13 @@ from core.issue_types import (
     NEEDS_RESULT,
     NO_OUTCOME,
     NO_RESULT,
+    RETURNED,
     SEVERITY_RANK,
     UNTRAINED,
     agree,
     concentrate,
     label_of,
+    number_words,
 )
 from core.records import Association, Diagnosis, Evidence, Part, Pattern, Region
 from core.regions import holds, past, short_of
@@ -802,6 +804,8 @@ def _pair_parts(a: Association) -> str:
 
 HANDFUL = 5
 RARE_RATE = 0.1
+_GAVE_UP = ("the value it returns for a trial it gave up on (an exception it caught, such as out of memory, or an "
+            "infeasible configuration), not a loss that blew up, so gradient clipping is not the remedy")
 
 
 def rare_even_there(a: Association) -> bool:
@@ -821,11 +825,15 @@ def rare_even_there(a: Association) -> bool:
     return ISSUE_TYPES[a.issue_type].avoidable and 0 < a.k <= HANDFUL and a.rate < RARE_RATE
 
 
-def recommend(a: Association, curves: dict[str, Any] | None = None) -> str:
+def recommend(a: Association, curves: dict[str, Any] | None = None, gave_up: tuple[str, str] | None = None) -> str:
     """A concrete next step for one association, phrased from its rule and issue type.
 
     ``curves`` is the summary's block: a generalisation gap's advice says what its listed
-    trials' held-out curves show after their best (:func:`gap_advice`).
+    trials' held-out curves show after their best (:func:`gap_advice`). ``gave_up``
+    (``("value", "+inf")``, see :func:`_worst_value_returned`): every non-finite metric of
+    the sweep is the objective's worst value, so a region of NaN/inf metrics or hidden
+    failures is where the objective gave up on its trials, not where a loss blew up: its
+    cause is in their logs, and gradient clipping is not the remedy.
     """
     hp, kind, cond = a.hyperparameter, a.issue_type, a.condition
     label = label_of(kind)
@@ -843,6 +851,9 @@ def recommend(a: Association, curves: dict[str, Any] | None = None) -> str:
         avoid = f"leave out {cond}"
     else:
         avoid = f"avoid {cond}"
+    if gave_up and kind in RETURNED:
+        return (f"Read the logs of the trials with {cond} and the objective's error handling: the objective returned "
+                f"{gave_up[1]} for them, {_GAVE_UP}; until the cause is fixed, {avoid}.")
     if a.rule == "pair" and kind in AVOIDABLE:
         fine = alone_is_fine(a)
         if a.direction:
@@ -922,10 +933,10 @@ def recommend_all(
         advice = (ISSUE_TYPES[kind].returned_advice if returned else "") or ISSUE_TYPES[kind].advice
         evidence = f"{_trials(len(ids))} with {ISSUE_TYPES[kind].label}, no hyperparameter pattern"
         if kind in NEEDS_RESULT and trained is not None:
-            advice = f"{sweep_wide(kind, len(ids), trained)}. {advice}"
+            advice = f"{sweep_wide(kind, len(ids), trained)}. {_capitalised(advice)}"
             evidence = f"{len(ids)} of {trained} trials that trained with {ISSUE_TYPES[kind].label}, no hyperparameter " \
                        "pattern among them"
-        text = advice.format(ids=id_text, metric=metric, value=value)
+        text = advice.format(ids=id_text, metric=metric, value=value, **number_words(len(ids)))
         recs.append({
             "text": _capitalised(text),  # "{ids} were pruned ...": a sentence starts with a capital
             "evidence": evidence,
@@ -988,8 +999,8 @@ def trained_count(summary: dict[str, Any]) -> int | None:
 
 def sweep_wide(kind: str, k: int, trained: int) -> str:
     """The sentence for a type no region concentrates among the runs that trained: "58 of 88 runs that trained ..."."""
-    return (f"{k} of {trained} runs that trained show {label_of(kind)}, spread across the searched ranges (no "
-            "region concentrates it among the runs that trained)")
+    return (f"{k} of {trained} runs that trained {'shows' if k == 1 else 'show'} {label_of(kind)}, spread across the "
+            "searched ranges (no region concentrates it among the runs that trained)")
 
 
 def _worst_value_returned(summary: dict[str, Any]) -> tuple[str, str] | None:
@@ -1084,10 +1095,11 @@ def _finding_advice(f: dict[str, Any], max_ids: int, patterns: list[dict[str, An
     explained = (explaining_pattern(f, patterns, regions) if f["kind"] == "error_kind" and not f.get("budget_cut")
                  else None)
     if f["kind"] == "edge_of_range":
-        direction = "down" if f["side"] == "low" else "up"
-        text = (f"Widen the range of {f['hyperparameter']} {direction}wards in the next sweep: the best trial "
-                f"sits at the {'lowest' if f['side'] == 'low' else 'highest'} value searched, so the optimum "
-                f"may lie outside it.")
+        low = f["side"] == "low"
+        text = (f"Try {f['hyperparameter']} {'below' if low else 'above'} {format_number(f['value'])}: the best trial "
+                f"sits at the {'lowest' if low else 'highest'} value searched, so the optimum may lie outside it. "
+                "The next sweep widens the range itself only when the top trials crowd at that edge too (one best "
+                "trial there may owe its lead to chance): see Next experiment.")
     elif f["kind"] == "abandoned":
         text = abandoned_advice(fmt, _id_text(f["trial_ids"], f["n_trials"], max_ids))
     elif f["kind"] == "seed_instability":
@@ -1164,6 +1176,30 @@ def gap_on_curves(trial_ids: list[str], k: int, curves: dict[str, Any] | None) -
             f"had stopped improving: see Method), so look at those curves before regularising.{rest}")
 
 
+def _say_the_objective_gave_up(patterns: list[dict[str, Any]], leads: list[dict[str, Any]],
+                               associations: list[Association], gave_up: tuple[str, str] | None) -> None:
+    """Where the sweep's only non-finite values are its objective's worst value, its patterns and risky regions say so.
+
+    A pattern's own advice (:func:`recommend`) and a risky region's stabilising advice both
+    treat NaN/inf as numerics (clipping, warm-up); an objective that returned +inf gave up
+    on those trials. Advice already rewritten (a pattern that follows another) is kept.
+    """
+    if gave_up is None:
+        return
+    by_id = {a.id: a for a in associations}
+    for p in [*patterns, *leads]:
+        a = by_id.get(p.get("association_id") or "")
+        if a is None or a.issue_type not in RETURNED:
+            continue
+        own, risky = recommend(a), ISSUE_TYPES[a.issue_type].risky_advice
+        if p.get("risky") and p["recommendation"].endswith(risky):
+            p["recommendation"] = (p["recommendation"][:-len(risky)] + f"The objective returned {gave_up[1]} for the "
+                                   f"affected trials there, {_GAVE_UP}: read their logs and the objective's error "
+                                   "handling.")
+        elif not p.get("risky") and p["recommendation"].startswith(own):
+            p["recommendation"] = recommend(a, gave_up=gave_up) + p["recommendation"][len(own):]
+
+
 def analyze_patterns(
     summary: dict[str, Any], *, alpha: float = 0.05, min_support: int = 3
 ) -> dict[str, Any]:
@@ -1175,6 +1211,7 @@ def analyze_patterns(
     associations = [Association.from_dict(a) for a in summary["associations"]]
     patterns, leads = find_patterns(associations, alpha=alpha, min_support=min_support,
                                     top=summary.get("top_trials"), curves=summary.get("curves"))
+    _say_the_objective_gave_up(patterns, leads, associations, _worst_value_returned(summary))
     return {
         "patterns": patterns,
         "leads": leads,

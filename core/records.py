@@ -649,7 +649,8 @@ class BestTrial(Record):
     value: Number
     status: str | None = None
     hyperparameters: dict[str, str | Number | None]
-    note: Annotated[str | None, _doc("why the objective compared differs, when targets differ")] = None
+    note: Annotated[str | None, _doc("what the choice passed over: the objective compared when targets differ, the "
+                                     "best trial's own low issues, a better trial left out for a high one")] = None
 
 
 def top_configurations(summary: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -52,6 +52,7 @@ from core.residuals import residual_associations
 from core.roles import ColumnRoles, role_notes
 from core.status import said_early_stop, status_counts
 from core.table import TrialTable, build_trial_table
+from core.values import format_number
 
 _MAX_LISTED = 1000  # categorical values listed per hyperparameter
 _GRID_VALUES = 10  # a numeric hyperparameter with at most this many values, each tried 3 times on average, is a grid
@@ -109,7 +110,7 @@ def analyze_sweep(
             curve_issues = pd.concat([curve_issues, collapsed], ignore_index=True)
         issues, curve_summary = merge_curve_issues(table, issues.reset_index(drop=True), curve_table, curve_issues)
         curve_summary["thresholds"] = curve_thresholds.to_dict()
-    ranking = rank_trials(table, disqualified(table, issues))
+    ranking = ranked(table, issues)
     top_rows = table.rows_of([t["trial_id"] for t in ranking[1]])
     associations = both_looks(table, issues, ranking[1], top_rows, alpha, min_support)
     summary = build_summary(raw, table, issues, associations, thresholds, ranking, issue_columns_form,
@@ -226,7 +227,7 @@ def build_summary(
     sick_issues = issues[issues["severity"].isin(SICK_SEVERITIES)]
     rank = sick_issues["severity"].map(SEVERITY_RANK)
     affected = rank.groupby(sick_issues["trial_id"], sort=False).min().map(dict(enumerate(SICK_SEVERITIES)))
-    best, top = ranking if ranking is not None else rank_trials(table, disqualified(table, issues))
+    best, top = ranking if ranking is not None else ranked(table, issues)
     classes, how = infer_classes(table, thresholds)
     sweep = SweepInfo(source=raw.source, format=raw.format, n_trials=len(table),
                       roles=Roles.from_dict(table.roles.to_dict()),
@@ -261,8 +262,44 @@ def issue_columns(issues: pd.DataFrame) -> IssueColumns:
 
 
 def disqualified(table: TrialTable, issues: pd.DataFrame) -> np.ndarray:
-    """Trials no ranking counts, as a mask over the rows: a high-severity issue or a short run (see :func:`rank_trials`)."""
-    return table.flagged(issues[(issues["severity"] == "high") | (issues["type"] == "short_run")])
+    """Trials no ranking counts, as a mask over the rows: a high-severity issue (see :func:`rank_trials`).
+
+    A low or medium issue (a short run, a gap, overfitting) leaves the result as measured:
+    the ranking keeps it, and :func:`ranked` says so beside the best trial.
+    """
+    return table.flagged(issues[issues["severity"] == "high"])
+
+
+def ranked(table: TrialTable, issues: pd.DataFrame) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """:func:`rank_trials` over the trials :func:`disqualified` leaves, the best trial's ``note`` saying what the choice passed.
+
+    The note names the best trial's own low or medium issues (a short run's result comes
+    from fewer epochs than planned: worth confirming), and the finished trial with a
+    better finite value left out for a high-severity issue, with that issue, so that no
+    higher score is dropped silently.
+    """
+    excluded = disqualified(table, issues)
+    best, top = rank_trials(table, excluded)
+    if best is None:
+        return best, top
+    notes = [best["note"]] if best.get("note") else []
+    ids = issues["trial_id"].astype(str)
+    own = issues[(ids == best["trial_id"]).to_numpy() & (issues["severity"] != "high").to_numpy()]
+    if len(own):
+        what = "; ".join(f"{ISSUE_TYPES[t].label} ({d})" for t, d in zip(own["type"], own["detail"].fillna("")))
+        notes.append(f"trial {best['trial_id']} itself shows {what}: its result is as measured, worth confirming "
+                     "with a rerun before building on it")
+    if not best.get("note"):
+        values = np.where(finished_rows(table) & excluded, table.metrics[best["metric"]].to_numpy(dtype=float), np.nan)
+        better = _best_rows(values, 1, lowest_first=best["goal"] == "min")
+        if len(better) and (values[better[0]] < best["value"] if best["goal"] == "min" else values[better[0]] > best["value"]):
+            other = str(table.ids.iloc[int(better[0])])
+            kinds = issues[(ids == other).to_numpy() & (issues["severity"] == "high").to_numpy()]["type"].unique()
+            notes.append(f"trial {other} reached a better {best['metric']} ({format_number(values[better[0]])}) but "
+                         f"is left out: {', '.join(ISSUE_TYPES[t].label for t in kinds)} (high severity)")
+    if notes:
+        best["note"] = "; ".join(notes)
+    return best, top
 
 
 def _ranges(table: TrialTable) -> dict[str, NumericRange | CategoricalRange]:

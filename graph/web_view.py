@@ -227,6 +227,6 @@ def optuna_script(plan: dict[str, Any]) -> str:
         f"study = optuna.create_study(direction={direction!r})",
     ]
     if plan.get("start_from"):
-        lines.append('study.enqueue_trial(PLAN["start_from"]["hyperparameters"])  # the best trial without issues first')
+        lines.append('study.enqueue_trial(PLAN["start_from"]["hyperparameters"])  # the best trial without a serious issue first')
     lines.append("study.optimize(objective, n_trials=100)")
     return "\n".join(lines) + "\n"

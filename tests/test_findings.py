@@ -103,7 +103,9 @@ def test_findings_lead_to_recommendations():
     issues = detect_issues(table)
     summary = {"issues": [], "findings": find_sweep_findings(table, issues, rank_trials(table)[0])}
     (rec,) = recommend_all(summary, [])
-    assert rec["text"].startswith("Widen the range of lr upwards") and rec["finding_id"] == "F1"
+    assert rec["text"].startswith("Try lr above 0.01: the best trial sits at the highest value searched") \
+        and "widens the range itself only when the top trials crowd at that edge too" in rec["text"]
+    assert rec["finding_id"] == "F1"
     assert rec["evidence"] == "F1: The best trial has lr = 0.01, the highest value searched"
 
 

@@ -690,7 +690,7 @@ def test_a_value_with_something_left_keeps_its_condition_and_an_excluded_floor_r
     from core.records import NextSweep
     from graph.report.markdown import _next_experiment
 
-    lines = _next_experiment(NextSweep.from_dict(plan))
+    lines = _next_experiment(NextSweep.from_dict(plan), no_change="")
     assert "- with `scale = no`: `batch_size` above 32 *(P1)*" in lines, [x for x in lines if x.startswith("- with")]
 
 

@@ -20,11 +20,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from core.errors import InputError
 from core.loading import RawTable
 from core.roles import canonical, classify_metric
 from core.sources._common import frame_of, mark_abandoned, readable_names, rename_note, space_entry, text
 from core.sweep import Sweep
+from core.values import parse_numeric
 
 _DIRECTIONS = {"MINIMIZE": "min", "MAXIMIZE": "max", "1": "min", "2": "max"}
 _VALUE_TYPES = {"INF_POS": "inf", "INF_NEG": "-inf", "NAN": "nan"}
@@ -37,7 +41,8 @@ def from_trials_dataframe(raw: RawTable, directions: list[str | None] | None = N
     """A ``trials_dataframe()`` table (CSV, Parquet, or built from a storage) as a :class:`Sweep`.
 
     ``directions`` (``"min"``/``"max"`` per objective) come from a storage; a CSV does
-    not say, so its objective has no goal unless ``--map value=metric:objective:max``.
+    not say, so its objective has no goal unless ``--map value=metric:objective:max``, or
+    unless its infinities say it (:func:`_direction_of_infinities`, with a note).
     """
     frame = raw.frame.copy()
     abandoned = mark_abandoned(frame, "state", "datetime_start", raw.source, end="datetime_complete", runtime="duration")
@@ -49,8 +54,17 @@ def from_trials_dataframe(raw: RawTable, directions: list[str | None] | None = N
     hints: dict[str, str] = {"number": "id", "state": "status"}
     if "duration" in columns:
         hints["duration"] = "runtime"
+    inferred: list[str] = []
     for i, col in enumerate(value_cols):
         goal = (directions[i] if directions and i < len(directions) else None) or ""
+        if directions is None and (read := _direction_of_infinities(frame[col])):
+            goal, count, value = read
+            trials = f"{count} trial{'' if count == 1 else 's'}"
+            inferred.append(f"the export does not say whether `{col}` was minimised or maximised: read as "
+                            f"{'minimised' if goal == 'min' else 'maximised'}, since {trials} returned {value}, the "
+                            "worst value there is only in that direction (what an objective returns for a trial it "
+                            f"gave up on); give --map {col}=metric:objective:{'max' if goal == 'min' else 'min'} if "
+                            "the study went the other way")
         label = col.split("_", 1)[1] if "_" in col else ""
         known = bool(label) and not label.isdigit() and classify_metric(label) is not None
         hints[col] = (f"metric:{label}" if known else "metric:objective") + (f":{goal}" if goal else "")
@@ -65,9 +79,27 @@ def from_trials_dataframe(raw: RawTable, directions: list[str | None] | None = N
         elif col == "system_attrs_fail_reason":
             hints[col] = "error"
     hints = {renames.get(c, c): spec for c, spec in hints.items() if c in columns}
-    notes = list(raw.notes) + abandoned + rename_note(raw.source, renames, "Optuna params_/user_attrs_")
+    notes = (list(raw.notes) + abandoned + rename_note(raw.source, renames, "Optuna params_/user_attrs_")
+             + [f"{raw.source}: {note}" for note in inferred])
     table = RawTable(frame=frame.rename(columns=renames), source=raw.source, notes=notes)
     return Sweep(trials=table, role_hints=hints, format="optuna-csv"), renames
+
+
+def _direction_of_infinities(cells: pd.Series) -> tuple[str, int, str] | None:
+    """``("min", k, "+inf")`` when an objective's only infinities are +inf (``"max"`` for -inf), else None.
+
+    Optuna stores what the objective returned; an objective that gives up on a trial (an
+    exception caught, an infeasible configuration) returns the worst value there is, +inf
+    when the study minimises and -inf when it maximises (a maximising study would chase a
+    +inf). Infinities of both signs, or none, say nothing of the direction.
+    """
+    values = parse_numeric(cells)[0].to_numpy(dtype=float)
+    high, low = int(np.sum(values == np.inf)), int(np.sum(values == -np.inf))
+    if high and not low:
+        return "min", high, "+inf"
+    if low and not high:
+        return "max", low, "-inf"
+    return None
 
 
 def _value_columns(columns: list[str]) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from core.findings import STOP_REASONS, stop_reasons
+from core.findings import STOP_REASONS, listed, stop_reasons
 from core.issue_types import ISSUE_TYPES
 from core.next_sweep import plan_next_sweep
 from core.patterns import HANDFUL, RARE_RATE, compared_with
@@ -65,7 +65,7 @@ def render_report(summary: Diagnosis | dict[str, Any], images: list[dict[str, st
         "",
         "## Next experiment",
         "",
-        *_next_experiment(plan),
+        *_next_experiment(plan, _no_change(d, plan)),
         "",
         *pictures.get("next", []),
         "## How this was computed",
@@ -210,6 +210,14 @@ def _overview(d: Diagnosis) -> list[str]:
         )
         if best.note:
             lines.append(f"  {prose(best.note[0].upper() + best.note[1:])}.")
+    elif (metrics := d.sweep.roles.metrics) and not any(m.goal for m in metrics.values()):
+        names = list(metrics)
+        lines.append(f"- No trial is named best: the input does not say whether {' or '.join(map(code, names))} is to "
+                     "be minimised or maximised, so no configuration is kept safe from the advice below; give "
+                     f"{code(f'--map {names[0]}=metric:objective:max')} (or {code(':min')}).")
+    elif metrics:
+        lines.append("- No trial is named best: no finished trial without a serious issue has a finite value of the "
+                     "objective or of a held-out metric.")
     if d.sweep.format:
         lines.append(f"- Read as {code(d.sweep.format)}.")
     lines.append(f"- Columns read as: {_roles(d.sweep.roles)}.")
@@ -372,7 +380,28 @@ def _image(image: dict[str, str]) -> str:
     return f"![{alt}]({path})"
 
 
-def _next_experiment(plan: NextSweep) -> list[str]:
+def _no_change(d: Diagnosis, plan: NextSweep) -> str:
+    """Why the plan changes nothing, from the facts: no standing pattern or none that leaves a region out; the best trial.
+
+    "The best trial sits inside every searched range" only when one is named and no finding
+    puts it at an edge: an edge the plan does not widen (the top trials do not crowd there
+    beyond chance) is said, with its finding.
+    """
+    regions = ("no region of the search space is significantly associated with an issue" if not d.patterns else
+               "no pattern calls for leaving a region out (each says why in its advice)")
+    edges = [f for f in d.findings if f.kind == "edge_of_range" and f.extra.get("hyperparameter") in plan.hyperparameters]
+    if d.best_trial is None:
+        best = "no trial is named best, so no range is widened toward one"
+    elif edges:
+        where = listed([f"{code(f.extra['hyperparameter'])} ({f.id})" for f in edges])
+        best = (f"the best trial sits at the edge of {where}, but a best trial alone at an edge does not widen the "
+                "plan: the top trials would have to crowd there too, beyond chance")
+    else:
+        best = "the best trial sits inside every searched range"
+    return f"No change: {regions}, and {best}."
+
+
+def _next_experiment(plan: NextSweep, no_change: str) -> list[str]:
     hps = plan.hyperparameters
     if not hps:
         return ["The sweep has no hyperparameters, so there is no search space to change."]
@@ -418,7 +447,7 @@ def _next_experiment(plan: NextSweep) -> list[str]:
         lines += ["", f"Budget: {format_number(epochs.to)} epochs{column} instead of "
                       f"{format_number(epochs.from_)}{where}."]
     if plan.start_from:
-        lines += ["", f"Enqueue the best trial without issues, {code(plan.start_from.trial_id)}, as the first trial of "
+        lines += ["", f"Enqueue the best trial without a serious issue, {code(plan.start_from.trial_id)}, as the first trial of "
                       "the next sweep, so that the new ranges are judged against it."]
     if plan.changes:
         lines += ["", "Changes, each with the fact it follows from:", ""]
@@ -427,8 +456,7 @@ def _next_experiment(plan: NextSweep) -> list[str]:
             lines.append(f"{i}. {code(c.hyperparameter)} {_ACTIONS.get(c.action, c.action)}{where}: "
                          f"{prose(c.reason)}. *Evidence: {prose(c.evidence)}.*")
     else:
-        lines += ["", "No change: no region of the search space is significantly associated with an issue, and the "
-                      "best trial sits inside every searched range."]
+        lines += ["", no_change]
     return lines
 
 
