@@ -73,7 +73,8 @@ def test_summary_facts_are_collected():
     ("Trial 3 shows a generalisation gap, while trial 6 stayed healthy.", []),
     ("Trial 2 is healthy.", ["misattributed_id"]),
     ("Trial 5 did not fail.", []),
-    ("The best trial is trial 6.", []),
+    ("The best trial is trial 5.", []),  # trial 5: the best val_acc, only a short run (low)
+    ("The best trial is trial 6.", ["misattributed_id"]),
     ("The best trial is trial 3.", ["misattributed_id"]),
     ("Trial 77 failed.", ["unknown_id"]),
     ("Keep lr below 0.02.", []),
@@ -295,7 +296,7 @@ def test_a_pruned_trial_may_be_called_pruned_and_healthy_but_not_something_else(
     ("The best trial is trial 3.", ["misattributed_id"]),
     ("Trial 3 is the best.", ["misattributed_id"]),
     ("Trial 3 is the best-performing run.", ["misattributed_id"]),
-    ("The best configuration is trial 6.", []),
+    ("The best configuration is trial 5.", []),
 ])
 def test_best_is_a_claim_only_about_the_best_trial(sample_facts, sentence, expected):
     assert kinds(sentence, sample_facts) == expected
