@@ -216,7 +216,11 @@ def _thin(x: np.ndarray, kinds: np.ndarray, cats: np.ndarray, code: np.ndarray, 
         return x, kinds, cats
     edges = _edges(x, log_x, _GRID[0])
     bins = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, _GRID[0] - 1)
-    _, first = np.unique(np.stack([bins, code, pd.factorize(cats)[0]]), axis=1, return_index=True)
+    cat = pd.factorize(cats)[0]
+    # the first trial of each (bin, kind, category) in that order, the triple as one integer: a plain sort, where
+    # np.unique(axis=1) sorted records (a quarter of an isolation plot's data at 1,000,000 trials)
+    key = (bins * (int(code.max()) + 2) + code + 1) * (int(cat.max()) + 2) + cat + 1
+    _, first = np.unique(key, return_index=True)
     return _centres(edges, log_x)[bins[first]], kinds[first], cats[first]
 
 
