@@ -63,6 +63,10 @@ _HEALTHY = ("#9A9A9A", "o")
 _RC = {"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 8.5,
        "xtick.labelsize": 9, "ytick.labelsize": 9, "figure.titlesize": 12}
 
+_DRAW_RC = {"text.hinting": "none"}
+"""Settings read when a figure is drawn: FreeType's autohinter (Agg's default) cost about an eighth of the pictures'
+CPU at 100,000 trials; unhinted, anti-aliased text looks nearly the same at :data:`DPI`."""
+
 
 def _style(kind: str) -> tuple[str, str]:
     """(colour, marker) of an issue type's trials; a type outside the table is drawn as healthy ones are."""
@@ -633,12 +637,13 @@ def _png(fig: Figure) -> bytes:
     """The figure as PNG bytes: drawn once by Agg (its layout included), the pixels written as they are.
 
     ``savefig`` drew every figure twice (a layout pass, then the picture) and encoded it
-    through PIL; the pixels are the same.
+    through PIL; the pixels are the same. The text is drawn without hinting (:data:`_DRAW_RC`).
     """
     fig.set_dpi(DPI)
     fig.patch.set_facecolor("white")
     canvas = FigureCanvasAgg(fig)
-    canvas.draw()
+    with matplotlib.rc_context(_DRAW_RC):
+        canvas.draw()
     return png_bytes(np.asarray(canvas.buffer_rgba())[..., :3])  # opaque: the white figure is under everything
 
 
