@@ -614,10 +614,9 @@ def _against_chance(curves: CurveTable, table: TrialTable, thresholds: Threshold
         view = subset_rows(view, view.step > 0)
         best, row = seg_argmin(sign * view.y, view, n)
         tail = view.step >= tail_start[view.codes]
-        final = np.full(n, np.nan)
-        final[view.codes[view.starts]] = view.y[np.r_[view.starts[1:], len(view.y)] - 1]
+        end = seg_last_row(view, n)
         return (sign * best, take(view.step, row, row >= 0), seg_median(view.y, view.codes, tail, n),
-                np.bincount(view.codes[tail], minlength=n), final)
+                np.bincount(view.codes[tail], minlength=n), take(view.y, end, end >= 0))
 
     accs = [c for split in ("val", "test") for c, m in curves.info.items() if m.kind == "accuracy" and m.split == split]
     nothing = (np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, dtype=np.int64),
