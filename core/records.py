@@ -22,12 +22,14 @@ Dataclasses are frozen where a record is a fact that does not change once comput
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import math
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Literal, Union
 
@@ -90,7 +92,8 @@ class Record:
             entry = names.get(key)
             if entry is None:
                 if not is_open:
-                    raise ValueError(f"{cls.__name__}: unknown key {key!r}")
+                    _undeclared(cls, key)
+                    continue
                 extra[key] = value
                 continue
             values[entry] = loaders[entry](value)
@@ -100,6 +103,33 @@ class Record:
         if is_open:
             values["extra"] = extra
         return cls(**values)
+
+
+_LEFT_OUT: ContextVar[list[str] | None] = ContextVar("undeclared_keys_left_out", default=None)
+
+
+@contextlib.contextmanager
+def undeclared_keys_left_out() -> Iterator[list[str]]:
+    """While open, a strict record leaves out a key it does not declare, named in the list yielded, instead of raising.
+
+    For a summary the run made itself (the write node): a key no record declares is a
+    producer out of step with the records, and the report is still worth writing, with
+    what was left out named. A summary read from a file is read strictly.
+    """
+    left: list[str] = []
+    token = _LEFT_OUT.set(left)
+    try:
+        yield left
+    finally:
+        _LEFT_OUT.reset(token)
+
+
+def _undeclared(cls: type, key: str) -> None:
+    """A strict record met ``key``: ValueError, or the key named as left out (:func:`undeclared_keys_left_out`)."""
+    left = _LEFT_OUT.get()
+    if left is None:
+        raise ValueError(f"{cls.__name__}: unknown key {key!r}")
+    left.append(f"{cls.__name__} {key!r}")
 
 
 @functools.cache
@@ -1008,9 +1038,15 @@ class Diagnosis(Record):
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Diagnosis:
         """The diagnosis of a summary: ``hparam_summary.json``, or the graph's ``summary`` (issues column by column)."""
-        if isinstance(data, dict) and "issues" in data:
-            data = data | {"issues": IssueColumns.of(data["issues"])}
-        return super().from_dict(data)
+        version = data.get("schema_version") if isinstance(data, dict) else None
+        try:
+            if isinstance(data, dict) and "issues" in data:
+                data = data | {"issues": IssueColumns.of(data["issues"])}
+            return super().from_dict(data)
+        except ValueError as exc:
+            if version is None or version == SCHEMA_VERSION:
+                raise
+            raise ValueError(f"{exc} (a summary of schema {version}; this version reads {SCHEMA_VERSION})") from None
 
     @classmethod
     def of(cls, summary: Diagnosis | dict[str, Any]) -> Diagnosis:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import threading
@@ -15,7 +16,7 @@ from core.grounding import FactIndex, Grounded
 from core.loading import RawTable
 from core.next_sweep import plan_next_sweep
 from core.patterns import analyze_patterns
-from core.records import Diagnosis, Writer, with_issue_rows
+from core.records import SCHEMA_VERSION, Diagnosis, Writer, undeclared_keys_left_out, with_issue_rows
 from core.roles import ColumnRoles, infer_roles
 from core.summary import analyze_sweep
 from core.sweep import Sweep
@@ -212,16 +213,26 @@ def _report(state: State, ctx: Context, summary: dict[str, Any], final: dict[str
         "revisions": revisions,
         "rejected_ids": bad_ids,
         "removed_sentences": sum(len(g.removed) for g in groundings)})
-    diagnosis = Diagnosis.from_dict(full)  # what the report is rendered from: typed once, its issues column-wise
+    with undeclared_keys_left_out() as left_out:
+        diagnosis = Diagnosis.from_dict(full)  # what the report is rendered from: typed once, its issues column-wise
+    if left_out:  # a producer out of step with the records: the report still, and the JSON as the schema has it
+        full = dataclasses.replace(diagnosis, issues=[]).to_dict() | {"issues": full["issues"]}
+        _note(full, diagnosis, new_notes, f"the summary held key(s) no record of schema {SCHEMA_VERSION} declares, "
+              f"left out: {', '.join(dict.fromkeys(left_out))} (a bug: please report it)")
     pictures, failed = _pictures(state, diagnosis) if ctx.pictures else ([], None)
     if failed:
-        full["writer"]["notes"].append(failed)
-        diagnosis.writer = Writer.from_dict(full["writer"])
-        new_notes.append(failed)
+        _note(full, diagnosis, new_notes, failed)
     kept = _KEPT.get()
     if kept is not None:
         kept[:] = [(full, diagnosis)]
     return {"summary": full, **compose(diagnosis, pictures), "invalid_citations": [], "notes": new_notes}
+
+
+def _note(full: dict[str, Any], diagnosis: Diagnosis, notes: list[str], text: str) -> None:
+    """A note of the write node's own, in the final summary's writer record, its typed one and the state's notes."""
+    full["writer"]["notes"].append(text)
+    diagnosis.writer = Writer.from_dict(full["writer"])
+    notes.append(text)
 
 
 _KEPT: ContextVar[list[tuple[dict[str, Any], Diagnosis]] | None] = ContextVar("hparam_kept_diagnosis", default=None)

@@ -140,3 +140,33 @@ def test_a_diagnosis_keeps_its_issues_column_by_column():
         IssueColumns.of([{"trial_id": "a", "type": "failed"}])
     with pytest.raises(ValueError, match="issues: expected a list"):
         IssueColumns.of("a")
+
+
+def test_a_key_no_record_declares_costs_the_run_nothing_but_a_note(tmp_path, monkeypatch):
+    """A producer out of step with the records (a key the schema does not declare) used to end the run with exit 3.
+
+    The report is still written; hparam_summary.json leaves the key out, so it matches the
+    published schema; a note names what was left out, to be reported.
+    """
+    from graph import nodes
+    from graph.run import main
+
+    real = nodes.plan_next_sweep
+    monkeypatch.setattr(nodes, "plan_next_sweep", lambda summary: real(summary) | {"surprise": 1})
+    assert main([str(SAMPLE), "--out", str(tmp_path), "--offline", "--no-plots", "--quiet"]) == 0
+    summary = json.loads((tmp_path / "hparam_summary.json").read_text(encoding="utf-8"))
+    assert "surprise" not in summary["next_sweep"] and summary["next_sweep"]["hyperparameters"]
+    (note,) = [n for n in summary["writer"]["notes"] if "left out" in n]
+    assert note == ("the summary held key(s) no record of schema " + summary["schema_version"] + " declares, left "
+                    "out: NextSweep 'surprise' (a bug: please report it)")
+    assert note in (tmp_path / "hparam_report.md").read_text(encoding="utf-8")
+    assert [f"{list(e.path)}: {e.message}" for e in _validator().iter_errors(summary)] == []
+
+
+def test_a_summary_of_another_schema_version_is_refused_naming_both_versions(summaries):
+    summary = copy.deepcopy(summaries["sample"]) | {"surprise": 1}
+    with pytest.raises(ValueError, match=r"^Diagnosis: unknown key 'surprise'$"):
+        Diagnosis.from_dict(summary)
+    summary["schema_version"] = "9.0"
+    with pytest.raises(ValueError, match=r"unknown key 'surprise' \(a summary of schema 9.0; this version reads 1\.\d+\)"):
+        Diagnosis.from_dict(summary)
