@@ -216,7 +216,7 @@ def associate_issues(
         (issue types that are not :attr:`~core.issue_types.IssueType.pairable` excepted:
         tuner behaviour, whose marginal associations are still computed). An issue
         type is never tested against a hyperparameter its own rule reads
-        (:func:`rule_inputs`).
+        (:class:`_NoCause`).
     protect : array of int, optional
         Rows of trials no advice may throw away (the sweep's best trials,
         :func:`core.summary.rank_trials`). Where a hyperparameter's best threshold
@@ -267,10 +267,8 @@ def associate_issues(
     results: list[_Draft] = []
     untested: list[_Untested] = []
     protected = np.asarray(protect if protect is not None else [], dtype=np.int64)
-    read = rule_inputs(table)
-
-    def testable(f: _Flags, *cs: Coded) -> bool:
-        return not any(c.name in read.get(f.kind, ()) for c in cs)
+    no_cause = _NoCause.of(table, coded)
+    testable = no_cause.testable
 
     runs = [(None, all_flags)] if left_out is None else [
         (mask, [f for f in all_flags if f.kind == kind]) for kind, mask in left_out.items()]
@@ -288,8 +286,8 @@ def associate_issues(
                 results += found
                 untested += unlisted
             coded_here = c = None  # let this population go (its last column too) before the next is built
-    results, unlisted = _no_more_budget_causes(results, table, coded)
-    return _tested(results, untested + unlisted)
+    apart = [(d.k, d.n, d.k + d.k_rest, d.n + d.n_rest, d.n_tried) for d in results if not no_cause.listed(d)]
+    return _tested([d for d in results if no_cause.listed(d)], untested + apart)
 
 
 def _pairs(coded: list[Coded], frequent: list[_Flags], testable: Callable[..., bool], ids: np.ndarray,
@@ -369,49 +367,50 @@ def _populations(coded: list[Coded], flags: list[_Flags], issue_rows: np.ndarray
 _MORE_BUDGET_NEVER_CAUSES = ("no_learning",)
 
 
-def _no_more_budget_causes(drafts: list[_Draft], table: TrialTable,
-                           coded: list[Coded]) -> tuple[list[_Draft], list[_Untested]]:
-    """Drafts that blame a larger planned budget for a network that learned nothing, set apart.
+@dataclass(frozen=True)
+class _NoCause:
+    """The regions that are never a cause of an issue type, and how each is kept out of the advice.
 
-    A run given more epochs passes through what a shorter run reached, so "no learning
-    at max_epochs = 80 and lr ≤ 4.85e-05" (diabetes: beside 40-epoch top trials at the
-    same learning rates) names the budget for trials that failed for another reason.
-    A region of the planned budget (``roles.budget``) that leaves out its lowest value is
-    no cause of ``no_learning``: such drafts are counted in the Benjamini-Hochberg
-    correction (they were tested) but not listed. Too short a budget stays testable.
+    - ``read``: per issue type, the hyperparameters its own rule reads. They are never
+      tested against it: the association holds by construction, so it is no test and is
+      not counted in the Benjamini-Hochberg correction. ``suspicious_validation`` is
+      flagged only where no train-only regulariser (:func:`core.detectors.regularisers`:
+      dropout, augmentation, label smoothing...) is on, so "suspicious validation at
+      dropout = 0" holds whatever the data: with the hyperparameters shuffled across
+      trials it came out at q = 0.02 (digits, 11 of 43 against 0 of 77).
+      ``still_improving`` reads a trend over the last 20 % of the run with at least 5
+      points, so a 15-epoch run can never be flagged and "still improving at max_epochs
+      ≥ 30" holds by construction against the planned budget (``roles.budget``: digits,
+      44 of 78 against 0 of 42); and its advice, more epochs, is a change of that very budget.
+    - ``budget`` and ``lowest``: a region of the planned budget that leaves out its lowest
+      value is no cause of the :data:`_MORE_BUDGET_NEVER_CAUSES` types. It is tested and
+      counted in the correction (a real test of a real region) but never listed: a run
+      given more epochs passes through what a shorter run reached, so "no learning at
+      max_epochs = 80 and lr ≤ 4.85e-05" (diabetes: beside 40-epoch top trials at the same
+      learning rates) names the budget for trials that failed for another reason. Too
+      short a budget stays a cause.
     """
-    budget = next((c for c in coded if c.name == table.roles.budget and c.x is not None), None)
-    if budget is None:
-        return drafts, []
-    lowest = float(np.nanmin(budget.x))
-    kept, apart = [], []
-    for d in drafts:
-        if d.issue_type in _MORE_BUDGET_NEVER_CAUSES and any(
-                r.hyperparameter == budget.name and r.low is not None and r.low > lowest for r in d.regions):
-            apart.append((d.k, d.n, d.k + d.k_rest, d.n + d.n_rest, d.n_tried))
-        else:
-            kept.append(d)
-    return kept, apart
 
+    read: dict[str, list[str]]
+    budget: str | None = None
+    lowest: float = float("nan")
 
-def rule_inputs(table: TrialTable) -> dict[str, list[str]]:
-    """Per issue type, the hyperparameters its own rule reads: never tested against it.
+    @classmethod
+    def of(cls, table: TrialTable, coded: list[Coded]) -> _NoCause:
+        """The exclusions of a sweep: its regularisers and planned budget, as ``coded`` (the whole sweep's) codes them."""
+        budget = next((c for c in coded if c.name == table.roles.budget and c.x is not None), None)
+        read = {"suspicious_validation": regularisers(table)[1],
+                "still_improving": [table.roles.budget] if table.roles.budget in table.hyperparameters.columns else []}
+        return cls(read, budget.name, float(np.nanmin(budget.x))) if budget is not None else cls(read)
 
-    ``suspicious_validation`` is flagged only where no train-only regulariser
-    (:func:`core.detectors.regularisers`: dropout, augmentation, label smoothing...)
-    is on, so "suspicious validation at dropout = 0" holds by construction, whatever
-    the data: with the hyperparameters shuffled across trials it came out at q = 0.02
-    (digits, 11 of 43 against 0 of 77).
+    def testable(self, f: _Flags, *coded: Coded) -> bool:
+        """Whether issue flags ``f`` may be tested against the hyperparameters ``coded`` at all."""
+        return not any(c.name in self.read.get(f.kind, ()) for c in coded)
 
-    ``still_improving`` is never tested against the trial's planned budget
-    (``roles.budget``: ``max_epochs``...). Its rule reads a trend over the last 20 % of
-    the run with at least 5 points, so a 15-epoch run can never be flagged and "still
-    improving at max_epochs ≥ 30" holds by construction (digits: 44 of 78 against 0 of
-    42); and its advice, more epochs, is a change of that very budget.
-    """
-    budget = table.roles.budget
-    return {"suspicious_validation": regularisers(table)[1],
-            "still_improving": [budget] if budget in table.hyperparameters.columns else []}
+    def listed(self, d: _Draft) -> bool:
+        """Whether a tested draft may be listed (else it only counts in the correction)."""
+        return not (d.issue_type in _MORE_BUDGET_NEVER_CAUSES and any(
+            r.hyperparameter == self.budget and r.low is not None and r.low > self.lowest for r in d.regions))
 
 
 def _tested(drafts: list[_Draft], untested: list[_Untested]) -> list[Association]:
