@@ -41,6 +41,13 @@ VERBS = {"diverged": "diverged", "nonfinite_metric": "went NaN", "overfitting": 
          "killed": "were killed", "status_mismatch": "were hidden failures",
          "suspicious_validation": "had suspicious validation scores"}
 """How a model says a trial has each type, beside the type's label."""
+
+
+def verb_of(kind: str) -> str:
+    """How a model says a trial has the type ``kind`` ("overfit"; a type without a verb here: "show" its label)."""
+    return VERBS.get(kind) or f"show {label_of(kind)}"
+
+
 ADJECTIVES = {"diverged": "diverged", "nonfinite_metric": "NaN", "overfitting": "overfitting", "failed": "failed",
               "pruned": "pruned"}
 OWN_TEXT = ("title", "explanation", "recommendation", "text", "evidence", "detail")
@@ -86,7 +93,7 @@ def type_counts(summary: dict, rows: list[tuple[str, str, str]]) -> tuple[list[s
     trained = n - len({t for t, kind, _ in rows if kind in UNTRAINED})
     truths, lies = [], []
     for kind, c in counts.items():
-        label, verb = label_of(kind), VERBS[kind]
+        label, verb = label_of(kind), verb_of(kind)
         truths += [f"{c} of the {n} trials show {label}.", f"Of the {n} trials, {c} show {label}.",
                    f"{c}/{n} trials show {label}.", f"{c} of the {n} trials {verb}.", f"Of the {n} trials, {c} {verb}.",
                    f"{c} out of {n} trials {verb}."]
@@ -102,7 +109,7 @@ def type_counts(summary: dict, rows: list[tuple[str, str, str]]) -> tuple[list[s
         for other in ISSUE_TYPES:
             if other != kind and counts.get(other) != c:
                 lies += [f"{c} of the {n} trials show {label_of(other)}.", f"Of the {n} trials, {c} show {label_of(other)}.",
-                         f"{c} of the {n} trials {VERBS[other]}.", f"Of the {n} trials, {c} {VERBS[other]}."]
+                         f"{c} of the {n} trials {verb_of(other)}.", f"Of the {n} trials, {c} {verb_of(other)}."]
     return truths, lies
 
 
@@ -117,7 +124,7 @@ def with_issues(summary: dict, rows: list[tuple[str, str, str]]) -> tuple[list[s
         other = len({t for t, k, severity in rows if k != kind and severity in SICK_SEVERITIES})
         truths += [f"{label.capitalize()} aside, {other} of the {n} trials had issues.",
                    f"{other} of the {n} trials had issues other than {label}."]
-        truths += [f"{label.capitalize()} aside, {c2} of the {n} trials {VERBS[k2]}." for k2, c2 in counts.items()
+        truths += [f"{label.capitalize()} aside, {c2} of the {n} trials {verb_of(k2)}." for k2, c2 in counts.items()
                    if k2 != kind]
         if c not in (other, affected):
             lies.append(f"{label.capitalize()} aside, {c} of the {n} trials had issues.")
@@ -137,26 +144,31 @@ def regions(summary: dict) -> tuple[list[str], list[str]]:
     truths, lies = [], []
     for a in items:
         e, kind, condition = a["evidence"], a["issue_type"], a["condition"]
-        label, verb = label_of(kind), VERBS[kind]
+        label, verb = label_of(kind), verb_of(kind)
         k, n, k_rest, n_rest = e["k"], e["n"], e["k_rest"], e["n_rest"]
 
         truths += [f"{k} of the {n} trials with {condition} show {label}.", f"Of the {n} trials with {condition}, {k} {verb}.",
-                   f"{k_rest} of the {n_rest} trials outside {condition} show {label}."]
+                   f"{k_rest} of the {n_rest} trials outside {condition} show {label}.",
+                   f"With {condition}, {k} of the {n} trials {verb}.", f"{condition}: {k}/{n} trials show {label}."]
         if n not in (summary["sweep"]["n_trials"], trained_count(summary)):
             lies += [f"{k} of {n} runs that trained show {label}.", f"Of the {n} runs that trained, {k} show {label}."]
         unless = [((k + k_rest, n + n_rest), f"{k + k_rest} of the {n + n_rest} trials with {condition} show {label}.",
                    condition),
-                  ((k + k_rest, n + n_rest), f"Of the {n + n_rest} trials with {condition}, {k + k_rest} {verb}.", condition)]
+                  ((k + k_rest, n + n_rest), f"Of the {n + n_rest} trials with {condition}, {k + k_rest} {verb}.", condition),
+                  ((k + k_rest, n + n_rest), f"With {condition}, {k + k_rest} of the {n + n_rest} trials {verb}.", condition)]
         if (k_rest, n_rest) != (k, n):
             unless.append(((k_rest, n_rest), f"{k_rest} of the {n_rest} trials with {condition} show {label}.", condition))
             lies.append(f"{k} of the {n} trials outside {condition} show {label}.")
         parts = a.get("parts") or []
         for p, q in zip(parts, parts[::-1], strict=True):
             truths += [f"{p['k']} of the {p['n']} trials with {p['condition']} but not {q['condition']} show {label}.",
-                       f"{p['k'] + k} of the {p['n'] + n} trials with {p['condition']} show {label}."]
+                       f"{p['k'] + k} of the {p['n'] + n} trials with {p['condition']} show {label}.",
+                       f"{p['condition']} without {q['condition']}: {p['k']} of {p['n']} trials show {label}.",
+                       f"{p['condition']} overall: {p['k'] + k} of {p['n'] + n} trials show {label}."]
             unless += [((p["k"] + k, p["n"] + n), f"{p['k'] + k} of the {p['n'] + n} trials with {condition} show {label}.",
                         condition),
-                       ((k, n), f"{k} of the {n} trials with {p['condition']} show {label}.", p["condition"])]
+                       ((k, n), f"{k} of the {n} trials with {p['condition']} show {label}.", p["condition"]),
+                       ((k, n), f"{p['condition']} overall: {k} of {n} trials show {label}.", p["condition"])]
         lies += [text for pair, text, said_of in unless if pair not in cells.get((said_of, kind), set())]
         other = None if parts else _complement(condition, a, summary)
         if other:

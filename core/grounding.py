@@ -833,6 +833,10 @@ _REGION_END = re.compile(
     re.IGNORECASE,
 )
 """Where the words narrowing a count to a region end: at its verb, the issue it names, or the clause's end."""
+_BEFORE_PAIR = re.compile(r"(?:^|[;:(,])((?:\[[^\])]*[\])]|[^;:(),\[])*)[:,(]?\s*$")
+"""The text after the last clause mark (";", ":", "(" or a comma, not inside an interval) before a pair, when no
+parenthesis closes in it ("Outside the region of P5 (lr ≤ 0.001), 9 of ..." is said of no condition)."""
+_SYMBOL_CONDITION = re.compile(r"[=≥≤<>]|\bin\s*[\[(]")
 _SET_ASIDE = re.compile(
     r"\b(?:other than|apart from|aside from|besides|except(?:\s+for)?|excluding|not counting|leaving aside|setting aside)"
     r"\b[^,;:.]*|[^,;:.]*\baside\b",
@@ -989,7 +993,7 @@ def _pair_backed(pair: tuple[int, int], tail: str, before: str, population: str 
     return not columns or facts.region_backs(pair, named, region)
 
 
-def _stated_pairs(text: str) -> Iterator[tuple[int, int, str, str, str | None, bool]]:
+def _stated_pairs(text: str) -> Iterator[tuple[int, int, str, str, str | None, str]]:
     """``(k, n, tail, before, population, region)`` for each ``k of n`` / ``k/n`` and "of the N runs ..., K" of a text.
 
     ``tail`` is what the pair is said of (to the end of its clause or the next pair),
@@ -998,7 +1002,9 @@ def _stated_pairs(text: str) -> Iterator[tuple[int, int, str, str, str | None, b
     ``population`` the population ``n`` is named as (:class:`Populations`), None when
     unnamed or narrowed to a region; ``region`` the words that narrow the trials ``n``
     counts to a region ("with dropout = 0" of "of the 33 trials with dropout = 0 overfit",
-    "above lr 0.1" of "runs that trained above lr 0.1"), empty when none do.
+    "above lr 0.1" of "runs that trained above lr 0.1") or the condition right before the
+    pair ("dropout = 0" of "With dropout = 0, 10 of 15 trials overfit", "dropout = 0 overall:
+    7 of 20"), empty when none do.
     """
     def clause(part: str, last: bool = False) -> str:
         return _ASIDE.sub(" ", _CLAUSE_END.split(part)[-1] if last else _CLAUSE_END.split(part, maxsplit=1)[0])
@@ -1007,10 +1013,26 @@ def _stated_pairs(text: str) -> Iterator[tuple[int, int, str, str, str | None, b
     for i, match in enumerate(matches):
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
         tail, before = clause(text[match.end():end]), clause(text[:match.start()], last=True)
-        yield int(match[1]), int(match[2]), tail, before, _population(text, match.end()), _region(text, match.end())
+        region, population = _region(text, match.end()), _population(text, match.end())
+        if not region and (region := _condition_before(text[:match.start()])):
+            population = None  # "With dropout = 0, 10 of the 15 runs that trained": a region's size
+        yield int(match[1]), int(match[2]), tail, before, population, region
     for match in _OF_THE_N.finditer(text):  # "Of the 95 runs that trained, 12 overfit"
         yield (int(match[3]), int(match[1]), clause(text[match.end():]), "", _population(text, match.end(1)),
                _region(text, match.end(1)))
+
+
+def _condition_before(text: str) -> str:
+    """The condition a pair right after ``text`` is said of, when the text ends with one.
+
+    "With dropout = 0, " and "(optimizer = momentum without lr ≥ 0.00152: " end with
+    one; "..., against " does not. Only a condition written with a symbol ("=", "≥", "in
+    [a, b)") counts here.
+    """
+    segment = _BEFORE_PAIR.search(text)
+    if not segment or not _SYMBOL_CONDITION.search(segment[1]) or _PAIR.search(segment[1]):
+        return ""  # "20/20 trials with batch_size ≥ 512 vs 0/80 elsewhere": the second pair is the rest
+    return segment[1]
 
 
 def _population(text: str, at: int) -> str | None:

@@ -68,6 +68,11 @@ TRUE = [
     "1 of the 36 trials outside scale_inputs = no and lr ≤ 0.001 plateaued.",
     "10 of the 15 trials with a large dropout overfit.",                # a column named without a value: its cells
     "3 of the 40 trials with issues diverged.",                         # "with issues" is no condition
+    "With dropout = 0, 10 of the 15 trials overfit.",                   # the condition right before the pair
+    "dropout = 0: 10/15 trials overfit, against 2/18 elsewhere.",
+    "P1: 10/15 trials with dropout = 0 vs 2/18 elsewhere.",
+    "The pair concentrates it (scale_inputs = no without lr ≤ 0.001: 0 of 16; scale_inputs = no overall: 3 of 20).",
+    "Outside the region of P1 (dropout = 0), 2 of the 18 trials overfit.",  # an aside that closed: no condition
 ]
 LIES = [
     "12 of the 33 trials with dropout = 0 overfit.",                    # the comparison's whole, not dropout = 0
@@ -83,6 +88,10 @@ LIES = [
     "0 of the 16 trials with scale_inputs = no and lr ≤ 0.001 plateaued.",
     "10 of the 15 trials with lr ≤ 0.001 overfit.",                     # dropout's cell said of lr
     "10 of the 15 trials with dropout = 0 and lr ≤ 0.001 overfit.",
+    "With dropout = 0, 12 of the 33 trials overfit.",
+    "dropout = 0: 12/33 trials overfit.",
+    "With dropout = 0, 2 of the 18 runs that trained overfit.",        # the rest said as the region
+    "scale_inputs = no overall: 3 of 4 trials plateaued.",
 ]
 
 
