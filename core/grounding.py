@@ -839,7 +839,7 @@ parenthesis closes in it ("Outside the region of P5 (lr ≤ 0.001), 9 of ..." is
 _SYMBOL_CONDITION = re.compile(r"[=≥≤<>]|\bin\s*[\[(]")
 _SET_ASIDE = re.compile(
     r"\b(?:other than|apart from|aside from|besides|except(?:\s+for)?|excluding|not counting|leaving aside|setting aside)"
-    r"\b[^,;:.]*|[^,;:.]*\baside\b",
+    r"\b(?:[^,;:.()]|\([^()]*\))*|(?:[^,;:.()]|\([^()]*\))*\baside\b",
     re.IGNORECASE,
 )
 """A type set aside ("Overfitting aside, ...", "issues other than overfitting"): what follows is not of that type."""
