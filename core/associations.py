@@ -45,8 +45,8 @@ class _Draft:
     """An association before its tests: one region or a pair of regions, and its counts.
 
     ``n_tried`` is the number of cut points tried to find a threshold (the p-value is
-    multiplied by it); ``part_counts`` holds, for a pair, ``(k, n)`` of each region
-    without the other.
+    multiplied by it); ``part_counts`` holds, for a pair, ``(k, n, m)`` of each region
+    without the other, ``m`` of the ``n`` trials ended by another no-result issue.
     """
 
     regions: tuple[Region, ...]
@@ -57,7 +57,7 @@ class _Draft:
     n_rest: int
     trial_ids: list[str]
     n_tried: int = 1
-    part_counts: tuple[tuple[int, int], ...] = ()
+    part_counts: tuple[tuple[int, int, int], ...] = ()
     band: Band | None = None
 
 
@@ -246,7 +246,8 @@ def associate_issues(
         natural log, finite where ``p`` underflows to 0 on large sweeps: rank on it),
         ``q`` (Benjamini-Hochberg over every test of the sweep) and ``trial_ids``;
         pairs carry their two regions in ``parts``, each with ``k``/``n`` of that
-        region without the other.
+        region without the other (and, for a no-result type, ``n_no_result``: how many
+        of those ``n`` another no-result issue ended, runs that could not show it).
     """
     n_trials = len(table)
     if n_trials == 0 or issues.empty:
@@ -282,7 +283,7 @@ def associate_issues(
                                               [b for b in coded_here if b is not c and testable(f, b)])
             if pairs:
                 found, unlisted = _pairs(coded_here, [f for f in flags if f.k_total >= min_support], testable, ids,
-                                         max_ids, min_support)
+                                         max_ids, min_support, _ended_otherwise(flags))
                 results += found
                 untested += unlisted
             coded_here = c = None  # let this population go (its last column too) before the next is built
@@ -290,9 +291,30 @@ def associate_issues(
     return _tested([d for d in results if no_cause.listed(d)], untested + apart)
 
 
+def _ended_otherwise(flags: list[_Flags]) -> dict[str, np.ndarray]:
+    """Per no-result type, the rows another no-result issue ended (and not this one): runs that could not show it.
+
+    A run that crashed or went NaN never reached the end where it could be found to have
+    learned nothing: counted in a pair's "X without Y" cell as a run without the issue,
+    it made breast cancer's "scale_inputs = no without batch_size ≤ 32" read 1 of 24
+    when 22 of the 24 had crashed or diverged.
+    """
+    no_result = [f for f in flags if f.kind in NO_RESULT]
+    if len(no_result) < 2:
+        return {}
+    every = np.unique(np.concatenate([f.rows for f in no_result]))
+    return {f.kind: np.setdiff1d(every, f.rows, assume_unique=True) for f in no_result}
+
+
 def _pairs(coded: list[Coded], frequent: list[_Flags], testable: Callable[..., bool], ids: np.ndarray,
-           max_ids: int, min_support: int) -> tuple[list[_Draft], list[_Untested]]:
-    """Every pair of regions of two hyperparameters, and every conditional threshold, for the ``frequent`` types."""
+           max_ids: int, min_support: int,
+           ended: Mapping[str, np.ndarray] | None = None) -> tuple[list[_Draft], list[_Untested]]:
+    """Every pair of regions of two hyperparameters, and every conditional threshold, for the ``frequent`` types.
+
+    ``ended`` (:func:`_ended_otherwise`) gives, per no-result type, the rows counted apart in each part's ``m``.
+    """
+    ended = ended or {}
+    none = np.zeros(0, dtype=np.int64)
     unpaired = names_where(lambda t: not t.pairable)
     frequent = [f for f in frequent if f.kind not in unpaired]
     results: list[_Draft] = []
@@ -304,7 +326,7 @@ def _pairs(coded: list[Coded], frequent: list[_Flags], testable: Callable[..., b
         n_cell = np.bincount(a.codes[both].astype(np.intp) * len(b.groups) + b.codes[both],
                              minlength=len(a.groups) * len(b.groups))
         for f in (f for f in frequent if testable(f, a, b)):
-            listed, unlisted = _pair_cells(a, b, n_cell, f, ids, max_ids, min_support)
+            listed, unlisted = _pair_cells(a, b, n_cell, f, ids, max_ids, min_support, ended.get(f.kind, none))
             results += listed
             untested += unlisted
     for a in coded:
@@ -315,7 +337,8 @@ def _pairs(coded: list[Coded], frequent: list[_Flags], testable: Callable[..., b
             assert b.x is not None and b.order is not None
             strata = [(i, cuts) for i, x in zip(values, _sorted_within(a.codes, b, values)) if (cuts := _Cuts.of(x))]
             for f in (f for f in frequent if testable(f, a, b)):
-                listed, unlisted = _conditional_thresholds(a, b, strata, f, ids, max_ids, min_support)
+                listed, unlisted = _conditional_thresholds(a, b, strata, f, ids, max_ids, min_support,
+                                                           ended.get(f.kind, none))
                 results += listed
                 untested += unlisted
     return results, untested
@@ -448,7 +471,7 @@ def _association(id_: str, d: _Draft, p: float, log_p: float, q: float, ci: list
         where = {"rule": "pair", "condition": " and ".join(r.condition for r in d.regions),
                  "lo": second.low if threshold else None, "hi": second.high if threshold else None, "value": None,
                  "direction": second.direction, "closed": None,
-                 "parts": [Part(**r.fields(), k=k, n=n) for r, (k, n) in zip(d.regions, d.part_counts)]}
+                 "parts": [Part(**r.fields(), k=k, n=n, n_no_result=m) for r, (k, n, m) in zip(d.regions, d.part_counts)]}
     return Association(
         id=id_, hyperparameter=first.hyperparameter, hyperparameters=[r.hyperparameter for r in d.regions],
         issue_type=d.issue_type, k=d.k, n=d.n, rate=rate, ci=ci, k_rest=d.k_rest, n_rest=d.n_rest,
@@ -457,7 +480,7 @@ def _association(id_: str, d: _Draft, p: float, log_p: float, q: float, ci: list
 
 
 def _draft(f: _Flags, regions: tuple[Region, ...], k: int, n: int, trial_rows: np.ndarray, ids: np.ndarray,
-           max_ids: int, n_tried: int = 1, part_counts: tuple[tuple[int, int], ...] = ()) -> _Draft:
+           max_ids: int, n_tried: int = 1, part_counts: tuple[tuple[int, int, int], ...] = ()) -> _Draft:
     return _Draft(regions, f.kind, int(k), int(n), int(f.k_total - k), int(f.n_total - n),
                   [str(t) for t in ids[trial_rows[:max_ids]]], n_tried, part_counts)
 
@@ -554,12 +577,13 @@ def _nudged(x: np.ndarray, direction: str, rtol: float = SAME_VALUE_RTOL) -> np.
 
 
 def _pair_cells(a: Coded, b: Coded, n_cell: np.ndarray, f: _Flags, ids: np.ndarray, max_ids: int,
-                min_support: int) -> tuple[list[_Draft], list[_Untested]]:
+                min_support: int, ended: np.ndarray) -> tuple[list[_Draft], list[_Untested]]:
     """Test every cell (region of ``a``) x (region of ``b``) for one issue type.
 
     ``n_cell`` counts the trials per cell (code ``i * len(b.groups) + j``). Returns the
     records of cells with at least ``min_support`` affected trials, and the counts of
-    the other tested cells (for the BH correction).
+    the other tested cells (for the BH correction). ``ended`` holds the rows another
+    no-result issue ended (:func:`_ended_otherwise`), counted per part.
     """
     width = len(b.groups)
     ca, cb = a.codes[f.rows].astype(np.intp), b.codes[f.rows]
@@ -568,6 +592,11 @@ def _pair_cells(a: Coded, b: Coded, n_cell: np.ndarray, f: _Flags, ids: np.ndarr
     k_cell = np.bincount(cell_f[both], minlength=len(n_cell))
     k_a = np.bincount(ca[ca >= 0], minlength=len(a.groups))
     k_b = np.bincount(cb[cb >= 0], minlength=width)
+    ea, eb = a.codes[ended].astype(np.intp), b.codes[ended]
+    e_both = (ea >= 0) & (eb >= 0)
+    m_cell = np.bincount(ea[e_both] * width + eb[e_both], minlength=len(n_cell))
+    m_a = np.bincount(ea[ea >= 0], minlength=len(a.groups))
+    m_b = np.bincount(eb[eb >= 0], minlength=width)
     listed, unlisted = [], []
     for cell in np.flatnonzero(n_cell):
         if k_cell[cell] < min_support:
@@ -577,13 +606,13 @@ def _pair_cells(a: Coded, b: Coded, n_cell: np.ndarray, f: _Flags, ids: np.ndarr
         ga, gb = a.groups[i], b.groups[j]
         first = f.rows[_first_rows(len(f.rows), lambda pos, cell=cell: cell_f[pos] == cell, max_ids)]
         listed.append(_draft(f, (ga, gb), k_cell[cell], n_cell[cell], first, ids, max_ids, part_counts=(
-            (int(k_a[i] - k_cell[cell]), int(a.n[i] - n_cell[cell])),
-            (int(k_b[j] - k_cell[cell]), int(b.n[j] - n_cell[cell])))))
+            (int(k_a[i] - k_cell[cell]), int(a.n[i] - n_cell[cell]), int(m_a[i] - m_cell[cell])),
+            (int(k_b[j] - k_cell[cell]), int(b.n[j] - n_cell[cell]), int(m_b[j] - m_cell[cell])))))
     return listed, unlisted
 
 
 def _conditional_thresholds(a: Coded, b: Coded, strata: list[tuple[int, _Cuts]], f: _Flags, ids: np.ndarray,
-                            max_ids: int, min_support: int) -> tuple[list[_Draft], list[_Untested]]:
+                            max_ids: int, min_support: int, ended: np.ndarray) -> tuple[list[_Draft], list[_Untested]]:
     """Within each value of ``a`` (``optimizer = adam``), the best threshold of numeric ``b``.
 
     This finds conditional effects such as "with adam, learning_rate ≥ 0.016 kills the
@@ -591,9 +620,11 @@ def _conditional_thresholds(a: Coded, b: Coded, strata: list[tuple[int, _Cuts]],
     of the sweep like any pair, its p-value corrected for the cuts tried. ``strata``
     holds the cuts of ``b`` within each value index of ``a``. Returns the listed
     records (at least ``min_support`` affected trials) and the counts of the other
-    searches (for the BH correction).
+    searches (for the BH correction). ``ended`` holds the rows another no-result issue
+    ended (:func:`_ended_otherwise`), counted per part.
     """
     assert b.x is not None and b.cuts is not None and b.order is not None
+    e_codes, e_x = a.codes[ended], b.values(ended)
     listed, unlisted = [], []
     ca, xf = a.codes[f.rows], b.values(f.rows)
     finite = np.isfinite(xf)
@@ -616,8 +647,11 @@ def _conditional_thresholds(a: Coded, b: Coded, strata: list[tuple[int, _Cuts]],
             cut = threshold.low if direction == "above" else threshold.high
             n_beyond = _count_beyond(sweep_sorted, cut, direction)
             k_beyond = _count_beyond(all_sorted, cut, direction)
+            e_value, e_beyond = e_codes == i, beyond(e_x)
+            m_both = int(np.count_nonzero(e_value & e_beyond))
             listed.append(_draft(f, (g, threshold), k, n, f.rows[in_value & beyond(xf)], ids, max_ids, tried,
-                                 ((int(in_value.sum()) - k, int(a.n[i]) - n), (k_beyond - k, n_beyond - n))))
+                                 ((int(in_value.sum()) - k, int(a.n[i]) - n, int(np.count_nonzero(e_value)) - m_both),
+                                  (k_beyond - k, n_beyond - n, int(np.count_nonzero(e_beyond)) - m_both))))
     return listed, unlisted
 
 

@@ -1141,6 +1141,8 @@ def _typed_pairs(summary: dict[str, Any], n_trials: Any) -> dict[str, set[tuple[
             pairs.add((e["k"] + e["k_rest"], e["n"] + e["n_rest"]))
         for part in a.get("parts") or []:
             pairs.add((int(part["k"]), int(part["n"])))
+            if part.get("n_no_result"):  # "1 of 2 that could show it": the runs another no-result issue ended set apart
+                pairs.add((int(part["k"]), int(part["n"]) - int(part["n_no_result"])))
             if isinstance(e.get("k"), int) and isinstance(e.get("n"), int):
                 pairs.add((int(part["k"]) + e["k"], int(part["n"]) + e["n"]))
     return typed

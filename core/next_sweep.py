@@ -355,8 +355,11 @@ class _Planner:
             key, bound = ("high", a.lo) if a.direction == "above" else ("low", a.hi)
             if (key == "high" and bound >= entry["high"]) or (key == "low" and bound <= entry["low"]):
                 return  # the global range already leaves it out
-            if (key == "high" and bound <= entry["low"]) or (key == "low" and bound >= entry["high"]):
+            if ((key == "high" and bound <= entry["low"]) or (key == "low" and bound >= entry["high"])) and not (
+                    ISSUE_TYPES[a.issue_type].severity == "high" and "value" in when and self._droppable(when)):
                 return  # nothing of the range would be left within the region: no range to give (never low > high)
+            # (runs that give no result anywhere the plan samples within a value that can go: drop_empty_regions
+            # leaves the value out; breast's unscaled inputs, sick at every batch size the plan keeps)
             span = [bound, entry["searched"]["high"]] if key == "high" else [entry["searched"]["low"], bound]
             if not self._keeps_best(hp, span, when):
                 return
@@ -766,18 +769,15 @@ class _Planner:
     def _drop_value(self, when: dict[str, Any], starved: str, region: dict[str, Any]) -> None:
         """Leave out the value ``when`` names, under which nothing of ``starved`` is left to sample."""
         hp, v = when["hyperparameter"], when["value"]
+        if not self._droppable(when):
+            return
         if region["kind"] == "categorical":
-            if v not in region["values"] or len(region["values"]) < 2 or not self._keeps_best(hp, v):
-                return
             region["values"].remove(v)
             region["exclude"].append(v)
             excluded: Any = v
         else:
-            point = [float(v), float(v)]
-            if "grid" not in region or len(_allowed(region, region["high"])) < 2 or not self._keeps_best(hp, point):
-                return
-            region["exclude"].append(point)
-            excluded = point
+            excluded = [float(v), float(v)]
+            region["exclude"].append(excluded)
         gone = self._drop_conditions(when)
         evidence = ", ".join(dict.fromkeys(e for c in gone for e in c["evidence"].split(", ")))
         self._change(hp, "exclude", None, excluded, evidence,
@@ -785,6 +785,15 @@ class _Planner:
                      f"({'; '.join(part[2] for c in gone if c['hyperparameter'] == starved for part in c['parts'])}); "
                      f"leave out {when['condition']} instead", None,
                      trial_ids=list(dict.fromkeys(t for c in gone for t in c["trial_ids"])))
+
+    def _droppable(self, when: dict[str, Any]) -> bool:
+        """True when the value a plan region names can be left out: another value stays, and no top trial holds it."""
+        hp, v = when["hyperparameter"], when["value"]
+        region = self.space[hp]
+        if region["kind"] == "categorical":
+            return v in region["values"] and len(region["values"]) > 1 and self._keeps_best(hp, v)
+        return ("grid" in region and len(_allowed(region, region["high"])) > 1
+                and self._keeps_best(hp, [float(v), float(v)]))
 
     def _drop_conditions(self, when: dict[str, Any]) -> list[dict[str, Any]]:
         """Remove the conditions within ``when`` and their changes; returns the changes removed."""

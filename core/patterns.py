@@ -503,17 +503,17 @@ def _stratify(patterns: list[Pattern], chosen: list[Association], alpha: float =
                 if verdict == "explained":
                     against = (f" (against {marginal.k_rest} of {marginal.n_rest} without {part.condition})"
                                if part.k else "")
-                    _defer(p, pair, f"{part.condition} without {other}", part.k, part.n,
-                           f" Stratified by {other}: {part.condition} without {other} has {part.k} of {part.n}"
+                    _defer(p, pair, f"{part.condition} without {other}", _cell(part, short=True),
+                           f" Stratified by {other}: {part.condition} without {other} has {_cell(part)}"
                            f"{against}, so {pair.id} ({pair.condition}) explains this pattern, not {part.condition} "
                            "itself.")
                 elif verdict == "own":
                     p.explanation += (f" Stratified by {other}: {part.condition} without {other} still has "
-                                      f"{part.k} of {part.n} ({format_rate(part.k / part.n)}), so "
+                                      f"{_cell(part)} ({format_rate(part.k / part.n_trained)}), so "
                                       f"this pattern stands on its own beside {pair.id}.")
                 else:
                     p.explanation += (f" Stratified by {other}: {part.condition} without {other} has "
-                                      f"{part.k} of {part.n} ({format_rate(part.k / part.n)}): too few "
+                                      f"{_cell(part)} ({format_rate(part.k / part.n_trained)}): too few "
                                       f"trials to tell whether {pair.id} explains this pattern.")
 
 
@@ -551,10 +551,10 @@ def _stratify_marginals(patterns: list[Pattern], chosen: list[Association], test
             continue
         part_x, part_z = (next(q for q in pair.parts or [] if q.region.key == a.regions[0].key) for a in (ax, az))
         if _stratified(pair, part_x, ax, alpha) == "explained" and _stratified(pair, part_z, az, alpha) == "own":
-            _defer(x, z, f"{x.condition} without {z.condition}", part_x.k, part_x.n,
-                   f" Stratified by {z.condition}: {x.condition} without {z.condition} has {part_x.k} of "
-                   f"{part_x.n}, while {z.condition} without {x.condition} still has {part_z.k} of "
-                   f"{part_z.n}, so {z.id} ({z.condition}) explains this pattern, not {x.condition} itself.")
+            _defer(x, z, f"{x.condition} without {z.condition}", _cell(part_x, short=True),
+                   f" Stratified by {z.condition}: {x.condition} without {z.condition} has {_cell(part_x)}, "
+                   f"while {z.condition} without {x.condition} still has {_cell(part_z)}, so {z.id} "
+                   f"({z.condition}) explains this pattern, not {x.condition} itself.")
             z.explanation += f" It also explains {x.id} ({x.condition}): most of those trials are in this region."
 
 
@@ -640,11 +640,11 @@ def _region_within(r: Region, o: Region) -> bool:
     return o.closed or not r.closed or short_of(r.high, o.high)
 
 
-def _defer(p: Pattern, to: Pattern, without: str, k: int, n: int, why: str) -> None:
-    """``p`` is explained by ``to`` (``without`` is p's region outside to's, with k of n affected): say so, follow ``to``."""
+def _defer(p: Pattern, to: Pattern, without: str, count: str, why: str) -> None:
+    """``p`` is explained by ``to`` (``without`` is p's region outside to's, ``count`` its affected trials): say so."""
     p.explained_by = to.id
     p.explanation += why
-    p.recommendation = f"Follow {to.id}: {without} is not where {concentrate(p.issue_type)} ({k} of {n})."
+    p.recommendation = f"Follow {to.id}: {without} is not where {concentrate(p.issue_type)} ({count})."
 
 
 def _parts_and_others(a: Association) -> list[tuple[Part, str]]:
@@ -671,8 +671,8 @@ def _stratified(a: Association, part: Part, marginal: Association, alpha: float)
     if part.k == 0 or _part_is_fine(a, part):
         return "explained"
     outside = marginal.k_rest / marginal.n_rest if marginal.n_rest else 0.0
-    excess = fisher_greater(part.k, part.n, part.k + marginal.k_rest, part.n + marginal.n_rest) < alpha
-    low, high = wilson_interval(part.k, part.n)
+    excess = fisher_greater(part.k, part.n_trained, part.k + marginal.k_rest, part.n_trained + marginal.n_rest) < alpha
+    low, high = wilson_interval(part.k, part.n_trained)
     if excess and low > outside:
         return "own"
     return "explained" if not excess and high < 0.5 * a.rate else "unclear"
@@ -704,7 +704,7 @@ def _part_is_fine(a: Association, part: Part, confidence: float = 0.95) -> bool:
     k_total, n_total = a.k + a.k_rest, a.n + a.n_rest
     n_rest = n_total - part.n
     rest_rate = (k_total - part.k) / n_rest if n_rest else 0.0
-    return part.n > 0 and wilson_interval(part.k, part.n, confidence)[1] < rest_rate
+    return part.n_trained > 0 and wilson_interval(part.k, part.n_trained, confidence)[1] < rest_rate
 
 
 def needs_both(a: Association, ratio: float = 0.5) -> bool:
@@ -714,7 +714,7 @@ def needs_both(a: Association, ratio: float = 0.5) -> bool:
     rate. :func:`find_patterns` reports such a pair instead of the marginal patterns of
     its two hyperparameters when its p-value is also smaller than theirs.
     """
-    return all(part.n == 0 or part.k / part.n <= ratio * a.rate for part in a.parts or [])
+    return all(part.n_trained == 0 or part.k / part.n_trained <= ratio * a.rate for part in a.parts or [])
 
 
 def _strength(a: Association) -> tuple[float, float, float]:
@@ -791,11 +791,27 @@ def compared_with(p: Pattern, d: Diagnosis) -> str:
                       issue_type=p.issue_type)
 
 
+def _cell(part: Part, short: bool = False) -> str:
+    """A pair's "X without Y" count: ``k of n``, among the runs that could show the issue.
+
+    For a no-result type, the runs another no-result issue ended are no evidence either
+    way (a run that crashed never got to learn nothing): ``1 of 2 that could show it (22
+    more ended without a result for another reason)``, not ``1 of 24``; ``short`` leaves
+    the parenthesis out.
+    """
+    if not part.n_no_result:
+        return f"{part.k} of {part.n}"
+    if not part.n_trained:
+        return f"no run that could show it: all {part.n} ended without a result for another reason"
+    more = "" if short else f" ({part.n_no_result} more ended without a result for another reason)"
+    return f"{part.k} of {part.n_trained} that could show it{more}"
+
+
 def _pair_parts(a: Association) -> str:
     """Each condition without the other, and overall: "X without Y: k/n; X overall: k/n"."""
     words = []
     for part, other in _parts_and_others(a):
-        words.append(f"{part.condition} without {other}: {part.k} of {part.n}; {part.condition} overall: "
+        words.append(f"{part.condition} without {other}: {_cell(part)}; {part.condition} overall: "
                      f"{part.k + a.k} of {part.n + a.n}")
     verdict = ("Neither condition explains it without the other" if alone_is_fine(a)
                else "The pair concentrates it most")

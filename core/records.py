@@ -315,9 +315,16 @@ class Region(Record):
 
 @dataclass(frozen=True, kw_only=True)
 class Part(Record):
-    """One region of a pair alone, without the other: its fields and ``k`` of ``n`` trials there."""
+    """One region of a pair alone, without the other: its fields and ``k`` of ``n`` trials there.
+
+    For a no-result issue type (failed, NaN/inf, diverged, no learning), ``n_no_result`` of
+    the ``n`` trials were ended by another no-result issue: they could not show this one
+    (a run that crashed never got to learn nothing), so the part's rate is judged among
+    the other ``n_trained`` (:attr:`n_trained`).
+    """
 
     __pydantic_config__ = _STRICT
+    _omit_if_default = frozenset({"n_no_result"})
     hyperparameter: str
     rule: RegionRule
     condition: Annotated[str, _doc("display text; compare the fields")]
@@ -328,6 +335,12 @@ class Part(Record):
     closed: bool
     k: int
     n: int
+    n_no_result: Annotated[int, _doc("of n, the trials another no-result issue ended (they could not show this one)")] = 0
+
+    @property
+    def n_trained(self) -> int:
+        """The part's trials that could show the issue: ``n`` less those another no-result issue ended."""
+        return self.n - self.n_no_result
 
     @property
     def region(self) -> Region:

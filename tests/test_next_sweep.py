@@ -648,6 +648,37 @@ def test_a_pair_whose_floor_lies_above_the_capped_range_gives_no_range_within_it
     assert not planner.changes and not planner.conditions
 
 
+@pytest.mark.parametrize("top_holds_gd", [False, True])
+def test_a_value_whose_runs_fail_wherever_the_plan_still_samples_is_dropped(top_holds_gd):
+    """breast cancer: once crashes at batch size 512 are capped globally, "unscaled inputs and batch_size ≤ 128
+    diverge" leaves unscaled inputs no batch size: the value goes (unless a top trial holds it), not a lost range."""
+    from core.next_sweep import _Planner
+    from core.records import Association, Part
+
+    top = [{"rank": 1, "trial_id": "t1", "value": 0.1, "hyperparameters": {"optimizer": "gd", "lr": 0.5}}]
+    summary = {"sweep": {"n_trials": 100, "hyperparameters": {
+        "lr": {"kind": "numeric", "min": 1e-4, "max": 3.98, "n_values": 40},
+        "optimizer": {"kind": "categorical", "values": ["gd", "adam"], "n_values": 2}}},
+        "associations": [], "top_trials": top if top_holds_gd else []}
+    planner = _Planner(summary)
+    planner.space["lr"]["high"] = 0.004  # capped by a standing NaN pattern
+    parts = [Part(hyperparameter="optimizer", rule="value", condition="optimizer = gd", lo=None, hi=None, value="gd",
+                  direction=None, closed=True, k=0, n=20, n_no_result=20),
+             Part(hyperparameter="lr", rule="threshold", condition="lr ≤ 1", lo=None, hi=1.0, value=None,
+                  direction="below", closed=True, k=3, n=40)]
+    pair = Association(id="A2", hyperparameter="optimizer", hyperparameters=["optimizer", "lr"], rule="pair",
+                       condition="optimizer = gd and lr ≤ 1", lo=None, hi=1.0, value=None, direction="below",
+                       closed=None, issue_type="diverged", k=25, n=35, rate=25 / 35, ci=None, k_rest=30, n_rest=65,
+                       rate_rest=30 / 65, risk_ratio=None, p=1e-4, log_p=-9.2, q=1e-3, trial_ids=[], parts=parts)
+    planner._avoid_pair({"id": "P7", "association_id": "A2"}, pair)
+    planner.drop_empty_regions()
+    if top_holds_gd:
+        assert not planner.changes and not planner.conditions
+    else:
+        assert [(c["action"], c["to"]) for c in planner.changes] == [("exclude", "gd")] and not planner.conditions
+        assert planner.space["optimizer"]["values"] == ["adam"]
+
+
 def _starved_sweep(write_csv, sick_at_128: bool) -> dict:
     """120 trials on batch_size {16, 32, 128} x scale {no, yes}: unscaled runs fail at batch 16 and 32, and, with
     ``sick_at_128``, end NaN at 128 too (breast: every unscaled cell was sick); scaled runs are all fine."""

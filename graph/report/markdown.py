@@ -342,7 +342,8 @@ def _pathologies(d: Diagnosis) -> list[str]:
 def _evidence(p: Pattern, d: Diagnosis) -> list[str]:
     e = p.evidence
     rows = [(prose(p.condition), e.k, e.n, e.ci)]
-    rows += [(prose(f"{part.condition} without {other.condition}"), part.k, part.n, None)
+    rows += [(prose(f"{part.condition} without {other.condition}"
+                    + (" (runs that could show it)" if part.n_no_result else "")), part.k, part.n_trained, None)
              for part, other in zip(p.parts, p.parts[::-1])]
     rows.append((compared_with(p, d), e.k_rest, e.n_rest, None))
     risk = e.risk_ratio
