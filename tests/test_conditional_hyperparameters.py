@@ -3,6 +3,8 @@ is judged only over the trials that set it: the unset ones are not "the rest".""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 
@@ -49,6 +51,11 @@ def test_unset_trials_are_not_the_rest_so_a_study_phase_is_no_pattern_of_the_par
     assert not [p for p in patterns + leads if "max_edges" in p["hyperparameters"]]
 
 
+def _ended(n_trials: int) -> SimpleNamespace:
+    """What the evidence table reads of a diagnosis (patterns.compared_with): a sweep of trials that all ended."""
+    return SimpleNamespace(sweep=SimpleNamespace(n_trials=n_trials), issue_counts={})
+
+
 def test_a_real_cause_inside_the_trials_that_set_it_is_still_found_and_said_so():
     rows = _study({400, 450, 500})
     table = table_from_records(rows)
@@ -57,7 +64,7 @@ def test_a_real_cause_inside_the_trials_that_set_it_is_still_found_and_said_so()
     e = p["evidence"]
     assert p["condition"].startswith("max_edges ≥") and (e["k"], e["n"]) == (6, 6) and (e["k_rest"], e["n_rest"]) == (0, 14)
     assert "against 0 of 14 (0%) in the other trials with max_edges set" in p["explanation"]
-    assert "| other trials with max_edges set | 0 / 14 |" in "\n".join(_evidence(Pattern.from_dict(p), len(rows)))
+    assert "| other trials with max_edges set | 0 / 14 |" in "\n".join(_evidence(Pattern.from_dict(p), _ended(len(rows))))
 
 
 def test_a_parameter_every_trial_sets_is_compared_with_the_rest_of_the_sweep():
@@ -69,7 +76,7 @@ def test_a_parameter_every_trial_sets_is_compared_with_the_rest_of_the_sweep():
     (p,) = [p for p in patterns if p["hyperparameter"] == "max_edges"]
     assert p["evidence"]["n"] + p["evidence"]["n_rest"] == 60
     assert "in the rest of the sweep" in p["explanation"]
-    assert "| rest of the sweep |" in "\n".join(_evidence(Pattern.from_dict(p), len(rows)))
+    assert "| rest of the sweep |" in "\n".join(_evidence(Pattern.from_dict(p), _ended(len(rows))))
 
 
 def test_the_best_trial_line_says_which_parameters_it_did_not_set_instead_of_none():
