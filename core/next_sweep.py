@@ -59,7 +59,7 @@ from typing import Any
 
 from core.domains import edge_cut, log_scaled, natural_domain
 from core.issue_types import AVOIDABLE, ISSUE_TYPES, label_of, names_where
-from core.patterns import rare_even_there, sweep_wide, trained_count
+from core.patterns import keeps_the_setting, rare_even_there, sweep_wide, trained_count
 from core.records import (
     SAME_VALUE_RTOL,
     Association,
@@ -334,7 +334,7 @@ class _Planner:
             self._avoid_pair(p, explaining[0], evidence=f"{p['id']}, {explaining[0].id}")
             return
         if (a.rate >= _EXCLUDE_SHARE and a.value in entry["values"] and len(entry["values"]) > 1
-                and self._keeps_best(a.hyperparameter, a.value)):
+                and not keeps_the_setting(a) and self._keeps_best(a.hyperparameter, a.value)):
             entry["values"].remove(a.value)
             entry["exclude"].append(a.value)
             self._change(a.hyperparameter, "exclude", None, a.value, p["id"], f"{why}; leave it out", a)

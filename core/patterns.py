@@ -380,7 +380,10 @@ def _parts_without_top_trials(w: Association, narrower: Association | None, sign
     (``optimizer = adam and lr ≥ 0.0398``: a cap on the learning rate for adam alone):
     the most significant one, and the most significant one of each other value of its
     ``V``'s hyperparameter (the setting that spares the top trials is one, the others
-    get the wider cut). A part within another hyperparameter's setting is added only
+    get the wider cut). A part is a pair only when its setting adds to the cut
+    (:func:`_setting_adds`): DeepCAVE's "tanh and dropout ≥ 0.6514" (39%) beside
+    dropout ≥ 0.6514 without tanh (38%) was no pair, only the cut. A part within another
+    hyperparameter's setting is added only
     when it holds at least ``min_support`` affected trials that no part so far and no
     ``standing`` pattern of its issue type holds (:func:`_new_affected`): a second
     mechanism, not the same trials cut another way, so strata of every other
@@ -402,6 +405,7 @@ def _parts_without_top_trials(w: Association, narrower: Association | None, sign
         first, second = b.regions
         if (second.hyperparameter != w.hyperparameter or second.direction != w.direction or first.key in used
                 or (narrower is not None and _region_within(second, narrower.regions[0]))
+                or not _setting_adds(b, w.hyperparameter)
                 or (out and first.hyperparameter != out[0].regions[0].hyperparameter
                     and _new_affected(b, [*out, *(a for a in standing if a.issue_type == w.issue_type)])
                     < min_support)):
@@ -409,6 +413,19 @@ def _parts_without_top_trials(w: Association, narrower: Association | None, sign
         used.add(first.key)
         out.append(b)
     return out
+
+
+def _setting_adds(b: Association, hp: str, ratio: float = 0.8) -> bool:
+    """True when a pair's issue rate clearly beats its cut on ``hp`` without the other condition.
+
+    The cut's rate without the setting must be at most ``ratio`` x the pair's (the setting
+    raises it by a quarter or more): a setting that adds nothing makes no pair (issue 10: a
+    pair only when each condition adds to the other; otherwise the marginal is the
+    pattern). An effect, not a test: the cells are small (diabetes: scaled targets at
+    lr ≤ 0.000118, 11 of 15, against 4 of 10 without them, a second mechanism).
+    """
+    cut = next((part for part in b.parts or [] if part.hyperparameter == hp), None)
+    return cut is None or cut.n == 0 or cut.k / cut.n <= ratio * b.rate
 
 
 def _new_affected(b: Association, earlier: list[Association]) -> int:
@@ -684,7 +701,7 @@ def lead_reason(a: Association, alpha: float, min_support: int) -> str:
     if a.k < min_support:
         reasons.append(f"too few trials: {a.k} with the issue there, a pattern needs {min_support}")
     if a.q >= alpha:
-        reasons.append(f"q = {format_p(a.q)} ≥ {alpha:g} after correcting for every test of the sweep: "
+        reasons.append(f"q = {format_p(a.q, alpha)} ≥ {alpha:g} after correcting for every test of the sweep: "
                        "it could be chance")
     return "; ".join(reasons) or "a stronger pattern already explains this issue"
 
@@ -813,8 +830,15 @@ def _pair_parts(a: Association) -> str:
     for part, other in _parts_and_others(a):
         words.append(f"{part.condition} without {other}: {_cell(part)}; {part.condition} overall: "
                      f"{part.k + a.k} of {part.n + a.n}")
-    verdict = ("Neither condition explains it without the other" if alone_is_fine(a)
-               else "The pair concentrates it most")
+    if alone_is_fine(a):
+        verdict = "Neither condition explains it without the other"
+    elif needs_both(a):
+        verdict = "The pair concentrates it most"
+    else:  # a part of a wider region kept apart for its top trials: one condition adds little to the other
+        part, other = max(_parts_and_others(a), key=lambda po: po[0].k / po[0].n if po[0].n else 0.0)
+        verdict = (f"Without {other}, {part.condition} shows it "
+                   f"{'about as often' if part.k / part.n >= 0.8 * a.rate else 'often too'} ({format_rate(part.k / part.n)}, "
+                   f"against {format_rate(a.rate)} with it)")
     return f"{verdict} ({'; '.join(words)})."
 
 
@@ -839,6 +863,19 @@ def rare_even_there(a: Association) -> bool:
     may turn "keep" into "leave out" (more evidence), never the other way.
     """
     return ISSUE_TYPES[a.issue_type].avoidable and 0 < a.k <= HANDFUL and a.rate < RARE_RATE
+
+
+def keeps_the_setting(a: Association) -> bool:
+    """True for a categorical setting where a low-severity type (a plateau...) concentrates, yet some runs are healthy.
+
+    A whole setting (an optimizer) is never avoided for a low-severity issue while some of
+    its runs are healthy: a plateau at the lowest and at the highest learning rates of
+    one optimizer says its learning rate, not the optimizer, is off (DeepOBS tolstoi:
+    MomentumOptimizer's 6 plateaus sat at lr 1e-5..2.5e-5 and 1.0..2.5, its runs at
+    0.016..0.16 were healthy). The next sweep keeps such a setting too.
+    """
+    return (a.issue_type in AVOIDABLE and ISSUE_TYPES[a.issue_type].severity != "high" and a.rule == "value"
+            and a.lo is None and a.k < a.n)
 
 
 def recommend(a: Association, curves: dict[str, Any] | None = None, gave_up: tuple[str, str] | None = None) -> str:
@@ -870,6 +907,10 @@ def recommend(a: Association, curves: dict[str, Any] | None = None, gave_up: tup
     if gave_up and kind in RETURNED:
         return (f"Read the logs of the trials with {cond} and the objective's error handling: the objective returned "
                 f"{gave_up[1]} for them, {_GAVE_UP}; until the cause is fixed, {avoid}.")
+    if keeps_the_setting(a):
+        return (f"Check why {a.k} of the {a.n} trials with {cond} show {label}: the other {a.n - a.k} there do not, "
+                f"so {cond} stays in the next sweep. Compare the affected runs' other hyperparameters before "
+                "judging it (a learning rate too low to move and one too high to learn both stall a run).")
     if a.rule == "pair" and kind in AVOIDABLE:
         fine = alone_is_fine(a)
         if a.direction:
@@ -1192,6 +1233,36 @@ def gap_on_curves(trial_ids: list[str], k: int, curves: dict[str, Any] | None) -
             f"had stopped improving: see Method), so look at those curves before regularising.{rest}")
 
 
+def _rare_inside_a_cause(patterns: list[dict[str, Any]], associations: list[Association]) -> None:
+    """A handful of runs (:func:`rare_even_there`) that all lie in a region another pattern leaves out: that is their cause.
+
+    "Rerun those 3 configurations with another seed" is no advice when all three sit where a
+    standing threshold pattern of an avoidable type (not itself rare, not following another:
+    the next sweep cuts its range there) already takes away: an association of the same issue type holding all of them
+    inside that pattern's region says so (DeepCAVE: 3 diverged tanh CNNs at lr 0.064-0.088,
+    all in lr ≥ 0.06401, inside P1's lr ≥ 0.01538).
+    """
+    by_id = {a.id: a for a in associations}
+    causes = [(p, by_id[p["association_id"]]) for p in patterns
+              if p.get("association_id") in by_id and not p.get("explained_by") and p["issue_type"] in AVOIDABLE
+              and by_id[p["association_id"]].rule == "threshold" and not rare_even_there(by_id[p["association_id"]])]
+    for p in patterns:
+        a = by_id.get(p.get("association_id") or "")
+        if a is None or not rare_even_there(a) or not p["recommendation"].startswith(recommend(a)):
+            continue
+        for cause, c in causes:
+            inner = next((b for b in associations if b.issue_type == a.issue_type and b.k == a.k and b.outside is None
+                          and _inside(b.regions, c.regions)), None)
+            if inner is not None:
+                label = label_of(a.issue_type)
+                p["recommendation"] = (
+                    f"{_capitalised(label)} {agree(a.issue_type, 'is', 'are')} rare at {a.condition} ({a.k} of its "
+                    f"{a.n} runs, {format_rate(a.rate)}), and all {a.k} lie in {inner.condition}, within {cause['id']}'s "
+                    f"region ({cause['condition']}), which the next sweep leaves out: that region is their likely "
+                    "cause too, so there is nothing to rerun.")
+                break
+
+
 def _say_the_objective_gave_up(patterns: list[dict[str, Any]], leads: list[dict[str, Any]],
                                associations: list[Association], gave_up: tuple[str, str] | None) -> None:
     """Where the sweep's only non-finite values are its objective's worst value, its patterns and risky regions say so.
@@ -1228,6 +1299,7 @@ def analyze_patterns(
     patterns, leads = find_patterns(associations, alpha=alpha, min_support=min_support,
                                     top=summary.get("top_trials"), curves=summary.get("curves"))
     _say_the_objective_gave_up(patterns, leads, associations, _worst_value_returned(summary))
+    _rare_inside_a_cause(patterns, associations)
     return {
         "patterns": patterns,
         "leads": leads,

@@ -329,9 +329,20 @@ def format_number(value: float) -> str:
     return f"{value:.4g}"
 
 
-def format_p(p: float) -> str:
-    """Format a p- or q-value: two significant digits, scientific below 1e-4."""
-    return f"{p:.2g}" if p >= 1e-4 else f"{p:.1e}"
+def format_p(p: float, threshold: float = 0.05) -> str:
+    """Format a p- or q-value: two significant digits, scientific below 1e-4.
+
+    More digits where two would hide which side of ``threshold`` (the significance level)
+    the value lies on: 0.0499 and 0.0502 both read "0.05" at two digits.
+    """
+    if p < 1e-4:
+        return f"{p:.1e}"
+    for digits in range(2, 10):
+        text = f"{p:.{digits}g}"
+        shown = float(text)
+        if p == threshold or (shown != threshold and (shown < threshold) == (p < threshold)):
+            return text
+    return text
 
 
 def format_rate(rate: float) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from graph import graph
 from graph.context import Context
 from tests.conftest import DATA, EXAMPLES
@@ -53,3 +55,11 @@ def test_a_better_trial_left_out_for_a_high_severity_issue_is_named(write_csv):
     assert ("Trial c reached a better val_acc (0.9) but is left out: NaN/inf metrics, hidden failures (status says "
             "finished) (high severity)" in report) or ("Trial c reached a better val_acc (0.9) but is left out: NaN/inf "
                                                         "metrics (high severity)" in report), report
+
+
+def test_every_finding_a_recommendation_cites_is_shown_even_without_issues():
+    """Ray Tune's fixture with its direction given: no issue, but the best trial sits at edges (F1, F2 cited)."""
+    report, summary = _report(DATA / "raytune" / "deepcave_run_2", mapping={"score": "metric:objective:max"})
+    assert not summary["issue_counts"] and summary["findings"]
+    cited = {f for r in summary["recommendations"] for f in re.findall(r"\bF\d+\b", r["evidence"])}
+    assert cited and all(f"- **{f}.**" in report for f in cited)

@@ -309,7 +309,8 @@ def test_a_trial_never_told_while_later_trials_finished_is_abandoned():
     state = sweep.trials.frame.set_index("number")["state"]
     assert state["7"] == "ABANDONED" and state["39"] == "RUNNING"  # 39 started last: still running
     assert any(f"1 run(s) {NOTE} ("
-               "4.779 s before it; the runs that went the whole way took 0.1722 s (median), 0.398 s at most)"
+               "4.779 s before it; the runs that went the whole way to a finite result took 0.1722 s (median), 0.398 s "
+               "at most)"
                in n for n in sweep.notes)
     summary = analyze(sweep)
     # An abandoned trial has no outcome: it was read as killed (a cause patterns were built on) until the

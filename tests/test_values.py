@@ -218,3 +218,13 @@ def test_text_matches_reads_each_distinct_cell_once_as_contains_would():
     expected = cells.fillna("").astype(str).str.contains(pattern).to_numpy(dtype=bool)
     assert text_matches(cells, pattern).tolist() == expected.tolist() == [True, False, False, False, False, True, True]
     assert text_matches(pd.Series([], dtype=object), pattern).tolist() == []
+
+
+def test_a_p_value_next_to_the_threshold_shows_which_side_it_is_on():
+    """GNN study: q = 0.04993 (a pattern) and 0.05019 (a lead) both read 'q = 0.05' beside '≥ 0.05'."""
+    from core.values import format_p
+
+    assert format_p(0.04993) == "0.0499" and format_p(0.05019) == "0.0502" and format_p(0.0495) == "0.0495"
+    assert format_p(0.05) == "0.05" and format_p(0.38) == "0.38" and format_p(0.049) == "0.049"
+    assert format_p(3.6e-5) == "3.6e-05" and format_p(0.011) == "0.011"
+    assert format_p(0.0099, threshold=0.01) == "0.0099" and format_p(0.01004, threshold=0.01) == "0.01004"

@@ -20,7 +20,7 @@ import pandas as pd
 
 from core.errors import InputError
 from core.loading import RawTable, parse_results_bytes, read_input_bytes
-from core.values import format_number
+from core.values import format_number, parse_numeric
 
 SINGLE_ROLES = ("id", "status", "epochs", "runtime", "error", "seed")
 """Roles at most one column can have."""
@@ -227,7 +227,7 @@ RAN_ITS_COURSE = ("completed", "timeout")
 
 
 def mark_abandoned(frame: pd.DataFrame, status: str, start: str, source: str, *, end: str | None = None,
-                   runtime: str | None = None) -> list[str]:
+                   runtime: str | None = None, results: Iterable[str] = ()) -> list[str]:
     """Rewrite the status of runs left running by a worker that stopped to ``ABANDONED``; one note saying so.
 
     A run still marked running (or waiting) at export either is still running or was left so when its
@@ -243,7 +243,9 @@ def mark_abandoned(frame: pd.DataFrame, status: str, start: str, source: str, *,
     UTC, unparseable ones as missing); without an ``end`` column, or where it is empty, a finished run
     ends ``runtime`` seconds (a number or a duration such as ``0 days 00:01:40``) after its start.
     Nothing is marked without a completed (or timed-out) run whose duration is known, or for a run with
-    no start time.
+    no start time. ``results`` (the objective's columns) limit the runs that went the whole way to those
+    whose every result is finite: a run whose objective returned +inf gave up, often in a fraction of a
+    second, and says nothing of how long a run takes (the note says which runs were counted).
     ``frame`` is changed in place.
     """
     from core.status import ENDED, normalize_status
@@ -263,6 +265,9 @@ def mark_abandoned(frame: pd.DataFrame, status: str, start: str, source: str, *,
     # only a run that went the whole way says how long a live one may take: a pruned, failed or killed run ended
     # early (in a study that prunes hard, a good trial runs for minutes beside runs pruned in seconds)
     whole = timed & ours.isin(RAN_ITS_COURSE).to_numpy()
+    results = [c for c in results if c in frame.columns]
+    for column in results:
+        whole &= np.isfinite(parse_numeric(frame[column])[0].to_numpy(dtype=float))
     if not whole.any():
         return []
     durations = took[whole]
@@ -275,8 +280,9 @@ def mark_abandoned(frame: pd.DataFrame, status: str, start: str, source: str, *,
     frame.iloc[np.flatnonzero(abandoned), frame.columns.get_loc(status)] = "ABANDONED"  # by position: any index
     least, most = _span(before[abandoned].min()), _span(before[abandoned].max())
     spans = most if least == most else f"{least} to {most}"
+    went = "the runs that went the whole way" + (" to a finite result" if results else "")
     return [f"{source}: {int(abandoned.sum())} run(s) still marked running started long before the last finished "
-            f"run ended ({spans} before it; the runs that went the whole way took {_span(median)} (median), {_span(longest)} at "
+            f"run ended ({spans} before it; {went} took {_span(median)} (median), {_span(longest)} at "
             "most): left running by a worker that stopped, read as abandoned (no outcome, compared nowhere)"]
 
 

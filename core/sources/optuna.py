@@ -45,9 +45,10 @@ def from_trials_dataframe(raw: RawTable, directions: list[str | None] | None = N
     unless its infinities say it (:func:`_direction_of_infinities`, with a note).
     """
     frame = raw.frame.copy()
-    abandoned = mark_abandoned(frame, "state", "datetime_start", raw.source, end="datetime_complete", runtime="duration")
     columns = [str(c) for c in frame.columns]
     value_cols = _value_columns(columns)
+    abandoned = mark_abandoned(frame, "state", "datetime_start", raw.source, end="datetime_complete", runtime="duration",
+                               results=value_cols)
     renames = readable_names(columns, ["value_", "values_", "params_", "user_attrs_"])
     renames = {old: new for old, new in renames.items()
                if not (old in value_cols and (new.isdigit() or old == "values"))}

@@ -268,9 +268,9 @@ def _roles(r: Roles) -> str:
 
 def _breakdown(d: Diagnosis) -> list[str]:
     issues = d.issues
-    if not issues:
+    if not issues:  # the sweep-level findings still stand (an edge of a range...): recommendations cite them
         return ["No issues were found: every trial reported finite metrics, none failed, "
-                "and none overfit, diverged or stopped short by the thresholds below."]
+                "and none overfit, diverged or stopped short by the thresholds below.", *_findings(d)]
     by_type: dict[str, list[int]] = {}  # issue type -> its rows, read from the columns (no record per row)
     for row, kind in enumerate(issues.type):
         by_type.setdefault(kind, []).append(row)
