@@ -125,3 +125,19 @@ def test_where_runs_collapse_is_a_pattern_and_the_next_sweep_leaves_it_out():
     assert [p["issue_type"] for p in summary["patterns"]] == ["collapsed"]
     cap = [c for c in plan_next_sweep(summary)["changes"] if c["hyperparameter"] == "lr"]
     assert [c["action"] for c in cap] == ["cap"] and 0.03 <= cap[0]["to"][1] <= 0.3
+
+
+def test_collapse_is_read_on_an_accuracy_in_percent_and_on_a_loss_alone():
+    fell_acc = [10.0, 50.0, 70.0, 78.0] + [10.0] * (N - 4)  # in %
+    healthy = {"val_acc": [10.0, 60.0, 75.0] + [80.0] * (N - 3)}
+    curves = {"fell": {"val_acc": fell_acc}, **{f"ok{i}": healthy for i in range(4)}}
+    rows = [{"trial_id": t, "lr": "1", "val_acc": repr(m["val_acc"][-1])} for t, m in curves.items()]
+    trials = RawTable(frame=pd.DataFrame(rows, dtype=object), source="t.csv")
+    summary = analyze_sweep(trials, infer_roles(trials.frame, "t.csv"), Thresholds(n_classes=10),
+                            curves=long_frame(curves))
+    assert _kinds(summary) == {"fell": {"collapsed"}}
+    # no accuracy logged: the held-out loss against ln 10 (learned: 1% below it; back: within 1% of it)
+    loss_only = _summary({"fell": {"val_loss": [2.3, 1.2, 0.8, 0.7] + [LN10 * 1.005] * (N - 4)},
+                          "near": {"val_loss": [2.3, 2.29, 2.285] + [LN10 * 1.005] * (N - 3)}}, {})
+    loss_only = {t: k for t, k in _kinds(loss_only).items() if t in ("fell", "near")}
+    assert loss_only == {"fell": {"collapsed"}, "near": {"no_learning"}}
