@@ -206,8 +206,8 @@ _TABLE = (
         # detectors.detect_no_learning (running-best columns); curves.detectors.collapsed_on_curves, which reads
         # curves beside the table's chance level (no rule of detect_curve_issues, which sees curves alone)
         "collapsed", "high", "collapsed runs (learned, then fell back to chance)", "collapsed",
-        advice="{ids} learned, then fell back to chance level and stayed there: their best evaluation was well above "
-        "chance, so the best checkpoint was good and the final model is not. The usual causes are a learning rate too "
+        advice="{ids} learned, then fell back to chance level and stayed there: their best evaluation was above "
+        "chance, so their best checkpoint beat the final model. The usual causes are a learning rate too "
         "high for the later phase of training (no decay), no warm-up, or no gradient clipping; keep the best "
         "checkpoint (early stopping on the held-out metric) either way.",
         words=r"collapsed(?: back)? to chance|fell back to chance|collapsed runs?", colour="#AA4499", marker="H",

@@ -678,7 +678,7 @@ def _collapsed(curves: CurveTable, r: _ChanceReading | None, curve_thresholds: C
                        "its last held-out loss " + _fmt(r.final_loss[idx]) + " is the trivial predictor's")
         return (r.column[idx] + " best " + _fmt(r.best[idx]) + f" at {curves.step_column} " + _fmt(r.best_step[idx])
                 + np.where(r.on_accuracy[idx], f" (chance {r.chance:.4g})", f" (trivial loss {r.trivial:.4g})")
-                + ", then back at chance: " + how + "; the best checkpoint was good")
+                + ", then back at chance: " + how)
 
     return _issues(curves, flagged, "collapsed", describe, r.best_step)
 
