@@ -1300,6 +1300,8 @@ def _cells(summary: dict[str, Any]) -> dict[tuple[int, int], list[Cell]]:
             add(e.get("k_rest"), e.get("n_rest"), Cell(kind, both, rest=True))
             for part, c in parts:
                 add(part.get("k"), part.get("n"), Cell(kind, tuple((o, o is c) for _, o in parts)))
+                if isinstance(part.get("n_no_result"), int) and isinstance(part.get("n"), int):  # "that could show it"
+                    add(part.get("k"), part["n"] - part["n_no_result"], Cell(kind, tuple((o, o is c) for _, o in parts)))
                 if all(isinstance(x, int) for x in (part.get("k"), part.get("n"), e.get("k"), e.get("n"))):
                     add(part["k"] + e["k"], part["n"] + e["n"], Cell(kind, ((c, True),)))
         elif not parts and (c := condition(a)) is not None:
