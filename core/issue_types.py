@@ -49,7 +49,8 @@ class IssueType:
     short_label : a few words for a picture's panel title ("NaN/inf").
     advice : what to do when no hyperparameter pattern explains the type; ``{ids}``
         is replaced by the trials ("trials `3`, `7` and 2 more"); ``{they}``, ``{their}``, ``{them}``,
-        ``{were}``, ``{are}`` and ``{s}`` (a verb's ending) agree with their number (:func:`number_words`).
+        ``{were}``, ``{are}`` and ``{s}`` (a verb's ending) agree with their number (:func:`number_words`);
+        ``{curves}`` is what their held-out curves show, or what to log (:func:`core.patterns.gap_advice`).
     words : regular expression of the words that name the type in prose ("diverg\w*|blew up");
         grounding checks that a sentence naming it of a trial names a trial that has it.
     colour, marker : how the pictures draw its trials (colour-blind safe: Okabe-Ito,
@@ -243,7 +244,7 @@ _TABLE = (
         # detectors.detect_generalization_gap: held-out far worse than training, no rise seen
         "generalization_gap", "low", "generalisation gaps", "gap",
         advice="{ids} end{s} with held-out results well below training: a gap, not proof of overfitting (a harder "
-        "held-out set, or regularisation and running means measured in train mode, make one too). " + GAP_UNMEASURED,
+        "held-out set, or regularisation and running means measured in train mode, make one too). {curves}",
         words=r"generali[sz]ation gap|held-out gap", colour="#88CCEE", marker="8", needs_result=True,
     ),
     IssueType(

@@ -988,14 +988,16 @@ def recommend_all(
         shown = ids[:max_ids]
         id_text = _id_text(ids, len(ids), max_ids)
         advice = (ISSUE_TYPES[kind].returned_advice if returned else "") or ISSUE_TYPES[kind].advice
+        # "{ids} were pruned ...": a sentence starts with a capital
+        text = _capitalised(advice.format(ids=id_text, metric=metric, value=value, **number_words(len(ids)),
+                                          curves=gap_advice(ids[:20], len(ids), summary.get("curves"))))
         evidence = f"{_trials(len(ids))} with {ISSUE_TYPES[kind].label}, no hyperparameter pattern"
         if kind in NEEDS_RESULT and trained is not None:
-            advice = f"{sweep_wide(kind, len(ids), trained)}. {_capitalised(advice)}"
+            text = f"{sweep_wide(kind, len(ids), trained)}. {text}"
             evidence = f"{len(ids)} of {trained} trials that trained with {ISSUE_TYPES[kind].label}, no hyperparameter " \
                        "pattern among them"
-        text = advice.format(ids=id_text, metric=metric, value=value, **number_words(len(ids)))
         recs.append({
-            "text": _capitalised(text),  # "{ids} were pruned ...": a sentence starts with a capital
+            "text": text,
             "evidence": evidence,
             "pattern_id": None,
             "trial_ids": shown,
@@ -1197,8 +1199,12 @@ def _trials(n: int) -> str:
 
 
 def gap_advice(trial_ids: list[str], k: int, curves: dict[str, Any] | None) -> str:
-    """The end of a gap's advice: what its trials' held-out curves show (:func:`gap_on_curves`), else what to log."""
-    return gap_on_curves(trial_ids, k, curves) or GAP_UNMEASURED
+    """The end of a gap's advice: what its trials' held-out curves show (:func:`gap_on_curves`), else what to log.
+
+    Without any curves in the sweep, only what to log: "where per-epoch held-out curves were
+    read..." would speak of curves nobody gave.
+    """
+    return gap_on_curves(trial_ids, k, curves) or (GAP_UNMEASURED if curves else _capitalised(LOG_CURVES))
 
 
 def gap_on_curves(trial_ids: list[str], k: int, curves: dict[str, Any] | None) -> str:

@@ -45,8 +45,11 @@ def test_a_gap_pattern_says_what_its_curves_show_and_else_what_to_log_in_the_wor
     """The pattern's advice is built with the curves (no text replaced afterwards); without them it ends as the type's."""
     start = "Trials with dropout ≤ 0.05 end with held-out results well below training: a gap, not proof of overfitting. "
     (plain,), _ = find_patterns([_gap()])
-    assert plain["recommendation"] == start + GAP_UNMEASURED
-    assert ISSUE_TYPES["generalization_gap"].advice.endswith(GAP_UNMEASURED) and GAP_UNMEASURED.endswith(LOG_CURVES)
+    # no curves in the sweep at all: only what to log, never "where per-epoch held-out curves were read"
+    assert plain["recommendation"] == start + LOG_CURVES[0].upper() + LOG_CURVES[1:]
+    assert ISSUE_TYPES["generalization_gap"].advice.endswith("{curves}") and GAP_UNMEASURED.endswith(LOG_CURVES)
+    (unread,), _ = find_patterns([_gap()], curves=_curves(("u1", 10, 1.0, 1.1)))  # curves, none of these trials'
+    assert unread["recommendation"] == start + GAP_UNMEASURED
     (read,), _ = find_patterns([_gap()], curves=_curves(*((f"t{i}", 10, 1.0, 1.0) for i in range(12))))
     assert read["recommendation"] == (start + "Their per-epoch held-out curves (all 12 read) ended at their best: no "
                                       "rise after it, no overfitting.")

@@ -38,6 +38,13 @@ def test_a_low_issue_does_not_drop_the_best_scoring_trial_and_the_report_says_wh
     assert "Try batch_size below 8: the best trial sits at the lowest value searched" in report
     assert "batch_size upwards" not in report and "Widen the range" not in report
     # the plan keeps the range (one best trial at an edge), and says so instead of "inside every searched range"
+    # one trial, one verb: no "trial `3` end", "it says they ended", "trial `5` ... they did not fail"; and no curves
+    # were given, so no "where per-epoch held-out curves were read"
+    assert ". Trial `3` ends with held-out results well below training" in report
+    assert "Do not trust the status of trial `4`: it says it ended normally (completed or stopped early), but its " \
+           "metrics are non-finite or missing." in report
+    assert "Check why trial `5` stopped far short of the sweep's budget although it did not fail; its metrics" in report
+    assert "curves were read" not in report and "1 of 4 runs that trained shows generalisation gaps" in report
     assert summary["next_sweep"]["changes"] == []
     assert ("No change: no region of the search space is significantly associated with an issue, and the best trial "
             "sits at the edge of `batch_size` (F2), but a best trial alone at an edge does not widen the plan: the top "
