@@ -415,7 +415,11 @@ def _parts_without_top_trials(w: Association, narrower: Association | None, sign
     return out
 
 
-def _setting_adds(b: Association, hp: str, ratio: float = 0.8) -> bool:
+_ADDS = 0.8
+"""A condition adds to a pair when the other condition's rate without it is at most this share of the pair's."""
+
+
+def _setting_adds(b: Association, hp: str, ratio: float = _ADDS) -> bool:
     """True when a pair's issue rate clearly beats its cut on ``hp`` without the other condition.
 
     The cut's rate without the setting must be at most ``ratio`` x the pair's (the setting
@@ -425,7 +429,7 @@ def _setting_adds(b: Association, hp: str, ratio: float = 0.8) -> bool:
     lr ≤ 0.000118, 11 of 15, against 4 of 10 without them, a second mechanism).
     """
     cut = next((part for part in b.parts or [] if part.hyperparameter == hp), None)
-    return cut is None or cut.n == 0 or cut.k / cut.n <= ratio * b.rate
+    return cut is None or cut.n_trained == 0 or cut.k / cut.n_trained <= ratio * b.rate
 
 
 def _new_affected(b: Association, earlier: list[Association]) -> int:
@@ -830,15 +834,14 @@ def _pair_parts(a: Association) -> str:
     for part, other in _parts_and_others(a):
         words.append(f"{part.condition} without {other}: {_cell(part)}; {part.condition} overall: "
                      f"{part.k + a.k} of {part.n + a.n}")
+    part, other = max(_parts_and_others(a), key=lambda po: po[0].k / po[0].n_trained if po[0].n_trained else 0.0)
     if alone_is_fine(a):
         verdict = "Neither condition explains it without the other"
-    elif needs_both(a):
+    elif part.n_trained and part.k / part.n_trained > _ADDS * a.rate:  # a part kept apart for top trials, say
+        verdict = (f"Without {other}, {part.condition} shows it about as often "
+                   f"({format_rate(part.k / part.n_trained)}, against {format_rate(a.rate)} with it)")
+    else:
         verdict = "The pair concentrates it most"
-    else:  # a part of a wider region kept apart for its top trials: one condition adds little to the other
-        part, other = max(_parts_and_others(a), key=lambda po: po[0].k / po[0].n if po[0].n else 0.0)
-        verdict = (f"Without {other}, {part.condition} shows it "
-                   f"{'about as often' if part.k / part.n >= 0.8 * a.rate else 'often too'} ({format_rate(part.k / part.n)}, "
-                   f"against {format_rate(a.rate)} with it)")
     return f"{verdict} ({'; '.join(words)})."
 
 
