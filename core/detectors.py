@@ -335,8 +335,8 @@ def learned_beyond_chance(top_acc: np.ndarray, low_loss: np.ndarray, chance: flo
     Its best held-out accuracy (a fraction) above chance + ``chance_margin``, or its
     best held-out loss more than ``stuck_loss_tolerance`` below the trivial loss
     ``stuck``; NaN is no evidence. Read from running-best columns
-    (:func:`_learned_at_best`) or from curves
-    (:func:`core.curves.detectors.learned_on_curves`).
+    (:func:`_learned_at_best`) or from the best of a smoothed curve
+    (:func:`core.curves.detectors.chance_on_curves`).
     """
     with np.errstate(invalid="ignore"):
         return (top_acc > chance + thresholds.chance_margin) | (low_loss < (1 - thresholds.stuck_loss_tolerance) * stuck)
@@ -462,8 +462,8 @@ def detect_no_learning(table: TrialTable, thresholds: Thresholds) -> pd.DataFram
     ln(C). Other accuracy-like columns (downstream or zero-shot scores, AUC, F1) are
     never judged against chance. A trial whose running-best held-out accuracy or loss
     was past those bounds learned and then fell back to chance: it is ``collapsed``, not
-    this (:func:`_learned_at_best`; with curves, :func:`core.curves.detectors.learned_on_curves`
-    and :func:`core.curves.detectors.collapsed_on_curves` decide from the curve).
+    this (:func:`_learned_at_best`; with curves, :func:`core.curves.detectors.chance_on_curves`
+    decides from the curve).
 
     Regression, with a held-out r2 (or explained variance): r2 <= ``no_learning_r2`` (0:
     no better than predicting the mean) while the train r2, when there is one, is <=
@@ -553,8 +553,8 @@ def _learned_at_best(table: TrialTable, acc_col: str | None, loss_col: str | Non
     (``acc_col``, ``loss_col``: :func:`_class_pair`), when the table has them
     (``best_val_acc`` above ``chance + chance_margin``, ``best_val_loss`` more than
     ``stuck_loss_tolerance`` below the trivial loss). A run that learned and
-    then collapsed to chance did not fail to learn; its collapse is for the divergence
-    and overfitting rules.
+    then collapsed to chance did not fail to learn: it is ``collapsed``
+    (:func:`detect_no_learning`).
     """
     best_acc = table.roles.best_of(acc_col) if acc_col else None
     best_loss = table.roles.best_of(loss_col) if loss_col else None

@@ -204,7 +204,7 @@ _TABLE = (
         "initialisation, schedule, the other hyperparameters) before trusting or dropping it.",
     ),
     IssueType(
-        # detectors.detect_no_learning (running-best columns); curves.detectors.collapsed_on_curves, which reads
+        # detectors.detect_no_learning (running-best columns); curves.detectors.chance_on_curves, which reads
         # curves beside the table's chance level (no rule of detect_curve_issues, which sees curves alone)
         "collapsed", "high", "collapsed runs (learned, then fell back to chance)", "collapsed",
         advice="{ids} learned, then fell back to chance level and stayed there: their best evaluation was above "

@@ -71,6 +71,19 @@ def test_a_network_that_dies_in_its_last_evaluations_is_collapsed_one_bad_evalua
     assert not kinds.get("blip", set()) & {"collapsed", "no_learning"}
 
 
+def test_one_lucky_evaluation_above_chance_is_not_learning_so_the_run_is_no_learning_not_collapsed():
+    summary = _summary({
+        # breast cancer t026's shape: at chance every epoch but one reading just past the bar at epoch 1
+        "lucky": {"val_acc": [0.1, 0.125] + [0.1] * (N - 2), "val_loss": [2.3] + [LN10] * (N - 1)},
+        # two neighbouring evaluations past chance: it did learn, briefly, then fell back
+        "brief": {"val_acc": [0.1, 0.4, 0.45, 0.3] + [0.1] * (N - 4),
+                  "val_loss": [2.3, 1.7, 1.6, 2.0] + [LN10] * (N - 4)},
+    }, {})
+    kinds = _kinds(summary)
+    assert kinds["lucky"] == {"no_learning"}
+    assert kinds["brief"] == {"collapsed"}
+
+
 def test_an_early_stopped_run_that_restored_its_best_weights_is_not_collapsed():
     # its curve falls to chance over its last epochs (patience), but the result it reports is the restored best
     fell = {"val_acc": [0.1, 0.5, 0.7, 0.8, 0.8, 0.8] + [0.1] * 8, "val_loss": [2.3, 1.2, 0.8, 0.6, 0.6, 0.6] + [LN10] * 8}

@@ -21,9 +21,9 @@ still_improving   the held-out loss was still falling when the run ended
 no_learning       a loss-only run whose loss never got 1% below where it started
 ================  ==========================================================
 
-With the trial table's chance level, :func:`collapsed_on_curves` flags ``collapsed``
-(the held-out curve was past chance, then sat back at chance over the final window)
-for the trials whose final result the table finds at chance (:func:`chance_on_curves`).
+With the trial table's chance level, :func:`chance_on_curves` flags ``collapsed`` (the
+held-out curve was past chance, then sat back at chance over the final window) for the
+trials whose final result the table finds at chance.
 """
 
 from __future__ import annotations
@@ -554,25 +554,6 @@ def stopped_without_improvement(curves: CurveTable, thresholds: CurveThresholds 
     return curves.trial_ids.to_numpy(dtype=object)[flat]
 
 
-def learned_on_curves(curves: CurveTable, table: TrialTable, thresholds: Thresholds) -> np.ndarray:
-    """Ids of the trials whose held-out curve was above chance at some step: they learned.
-
-    The table's no_learning rule reads final values; a run that learned and then
-    collapsed back to chance did not fail to learn (see :func:`collapsed_on_curves`), so
-    the curve's best value decides for the trials that logged one. An evaluation at step
-    0 is the untrained model (as DeepOBS and nanoGPT log it) and shows nothing learned:
-    only steps > 0 count. Per trial, on its held-out (validation, else test) accuracy
-    curve: its maximum (as a fraction; a column with values above 1 is in %) above
-    chance + ``chance_margin``; a trial with no finite held-out accuracy is judged on its
-    held-out loss curve: its minimum more than ``stuck_loss_tolerance`` below the trivial
-    loss. Chance and the trivial loss are :func:`core.detectors.chance_level`'s; with no
-    known classes nothing is returned.
-    """
-    reading = _against_chance(curves, table, thresholds, CurveThresholds().tail_fraction)
-    ids = curves.trial_ids.to_numpy(dtype=object)
-    return ids[reading.learned] if reading else ids[:0]
-
-
 @dataclass(frozen=True)
 class _ChanceReading:
     """Per trial, its held-out curve at steps > 0 against chance (:func:`_against_chance`)."""
@@ -581,7 +562,7 @@ class _ChanceReading:
     column: np.ndarray  # the column read (object)
     best: np.ndarray  # the highest accuracy, or the lowest loss
     best_step: np.ndarray
-    learned: np.ndarray  # that best was past chance
+    learned: np.ndarray  # the best of the 3-point-smoothed curve was past chance
     level: np.ndarray  # the median over the final window
     count: np.ndarray  # evaluations in the final window
     back: np.ndarray  # that median is at chance
@@ -595,8 +576,9 @@ def _against_chance(curves: CurveTable, table: TrialTable, thresholds: Threshold
                     tail_fraction: float) -> _ChanceReading | None:
     """Each trial's held-out accuracy (else held-out loss) curve at steps > 0 against chance; None without classes.
 
-    Its best value, whether that was past chance (the bounds of
-    :func:`core.detectors.learned_beyond_chance`), and its median over the final window
+    Its best value, whether it learned (the best of its 3-point-smoothed curve past
+    chance by :func:`core.detectors.learned_beyond_chance`'s bounds, so one lucky
+    evaluation among values at chance is not learning), and its median over the final window
     (the last ``tail_fraction`` of the run) and whether that is at chance (an accuracy
     at most chance + ``chance_margin``, a loss within ``stuck_loss_tolerance`` of the
     trivial loss: :func:`core.detectors.detect_no_learning`'s bounds); and whether its
@@ -613,14 +595,15 @@ def _against_chance(curves: CurveTable, table: TrialTable, thresholds: Threshold
     def read(view: View, sign: float) -> tuple[np.ndarray, ...]:
         view = subset_rows(view, view.step > 0)
         best, row = seg_argmin(sign * view.y, view, n)
+        steady, _ = seg_argmin(sign * smooth3(view.y, view.codes), view, n)
         tail = view.step >= tail_start[view.codes]
         end = seg_last_row(view, n)
         return (sign * best, take(view.step, row, row >= 0), seg_median(view.y, view.codes, tail, n),
-                np.bincount(view.codes[tail], minlength=n), take(view.y, end, end >= 0))
+                np.bincount(view.codes[tail], minlength=n), take(view.y, end, end >= 0), sign * steady)
 
     accs = [c for split in ("val", "test") for c, m in curves.info.items() if m.kind == "accuracy" and m.split == split]
     nothing = (np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, dtype=np.int64),
-               np.full(n, np.nan))
+               np.full(n, np.nan), np.full(n, np.nan))
     on_acc, acc_col, acc = np.zeros(n, dtype=bool), np.full(n, "", dtype=object), nothing
     if accs:
         view, acc_col = curves.first_view(accs)
@@ -630,10 +613,10 @@ def _against_chance(curves: CurveTable, table: TrialTable, thresholds: Threshold
         on_acc = np.isfinite(acc[0])
     held = held_out_loss(curves)
     loss = read(curves.view(held), 1.0) if held else nothing
-    best, best_step, level, count, _ = (np.where(on_acc, a, b) for a, b in zip(acc, loss))
+    best, best_step, level, count, _, steady = (np.where(on_acc, a, b) for a, b in zip(acc, loss))
     with np.errstate(invalid="ignore"):
-        learned = learned_beyond_chance(np.where(on_acc, best, np.nan), np.where(on_acc, np.nan, best), chance, stuck,
-                                        thresholds)
+        learned = learned_beyond_chance(np.where(on_acc, steady, np.nan), np.where(on_acc, np.nan, steady), chance,
+                                        stuck, thresholds)
         back = np.where(on_acc, level <= chance + thresholds.chance_margin,
                         np.abs(level - stuck) <= thresholds.stuck_loss_tolerance * stuck)
         dead = (np.abs(loss[4] - stuck) <= thresholds.stuck_loss_tolerance * stuck) & (
@@ -642,13 +625,13 @@ def _against_chance(curves: CurveTable, table: TrialTable, thresholds: Threshold
                           dead, loss[4], chance, stuck)
 
 
-def collapsed_on_curves(curves: CurveTable, table: TrialTable, thresholds: Thresholds,
-                        curve_thresholds: CurveThresholds) -> pd.DataFrame:
+def _collapsed(curves: CurveTable, r: _ChanceReading | None, curve_thresholds: CurveThresholds) -> pd.DataFrame:
     """Curve issue rows of the trials that learned, then fell back to chance and stayed there (``collapsed``).
 
-    Per trial, on the curve :func:`learned_on_curves` reads (the held-out accuracy, else
-    the held-out loss; steps > 0): the trial learned (its best was past chance +
-    ``chance_margin``, or more than ``stuck_loss_tolerance`` below the trivial loss), and
+    Per trial, on the curve :func:`_against_chance` reads (the held-out accuracy, else
+    the held-out loss; steps > 0): the trial learned (its best of the 3-point-smoothed
+    curve was past chance + ``chance_margin``, or more than ``stuck_loss_tolerance`` below
+    the trivial loss: one lucky evaluation is not learning), and
     the median of its values over the final window (the last ``tail_fraction``, 20 %,
     of the run; at least 3 evaluations) is back at chance by the table's no_learning
     bounds (an accuracy at most chance + ``chance_margin``, a loss within
@@ -661,12 +644,6 @@ def collapsed_on_curves(curves: CurveTable, table: TrialTable, thresholds: Thres
     that early-stopped and restored its best weights reports its best, and is not this,
     whatever its curve did in its last epochs.
     """
-    return _collapsed(curves, _against_chance(curves, table, thresholds, curve_thresholds.tail_fraction),
-                      curve_thresholds)
-
-
-def _collapsed(curves: CurveTable, r: _ChanceReading | None, curve_thresholds: CurveThresholds) -> pd.DataFrame:
-    """:func:`collapsed_on_curves` from the trials' reading against chance."""
     if r is None:
         return _no_issues(curves, "collapsed")
     stayed = r.back & (r.count >= 3)
@@ -689,10 +666,10 @@ def chance_on_curves(issues: pd.DataFrame, curves: CurveTable, table: TrialTable
 
     ``issues`` are the table's (:func:`core.detectors.detect_issues`). A trial whose final
     held-out result is at chance there (``no_learning``, or ``collapsed`` from
-    running-best columns) but whose curve was past chance at some step
-    (:func:`learned_on_curves`) did not fail to learn: its row is overruled (first, a
+    running-best columns) but whose smoothed curve was past chance at some step
+    (:func:`_against_chance`) did not fail to learn: its row is overruled (first, a
     row mask of ``issues``), and it is ``collapsed`` when its curve sits back at chance
-    over the final window (second, curve issue rows: :func:`collapsed_on_curves`); a
+    over the final window (second, curve issue rows: :func:`_collapsed`); a
     final value at chance that the rest of the final window does not share (one bad last
     evaluation) is neither.
     """
