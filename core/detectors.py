@@ -382,7 +382,7 @@ def infer_classes(table: TrialTable, thresholds: Thresholds) -> tuple[int | None
 
 
 def chance_level(table: TrialTable, thresholds: Thresholds) -> tuple[int | None, float, float, str]:
-    """``(C, chance accuracy, loss of predicting the prior, how)``, or ``(None, nan, nan, "")``.
+    """``(C or None, chance accuracy, loss of predicting the prior, how)``, or ``(None, nan, nan, "")``.
 
     Given ``n_classes``: 1/C and ln(C). Else inferred from the held-out classification
     pair (:func:`_class_pair`), where dead networks land exactly: at least 3 trials (and
@@ -391,7 +391,10 @@ def chance_level(table: TrialTable, thresholds: Thresholds) -> tuple[int | None,
     1/C for most of them (a loss alone proves nothing: a contrastive loss over 128 pairs
     sits at ln 128 with no 128 classes); or, for two classes, a cluster of trials at one
     exact accuracy v > 0.5 (predicting the majority class) whose loss is within 10 % of
-    the binary entropy of v. Chance is a floor: when more than
+    the binary entropy of v; or, failing all of these, many runs of different
+    configurations ending at one identical lowest accuracy, a constant predictor's
+    score (:func:`_majority_share`: C is None then, the trivial loss NaN and chance
+    that accuracy). Chance is a floor: when more than
     ``chance_floor_share`` (5 %) of the finite accuracies lie below it by more than
     ``chance_margin``, the cluster is an ordinary value, not chance.
     """
@@ -441,7 +444,59 @@ def chance_level(table: TrialTable, thresholds: Thresholds) -> tuple[int | None,
             if counts.max() >= need and supported.sum() >= max(need, 0.5 * members.sum()) and floor_holds(v):
                 return (2, v, float(entropy), f"{int(members.sum())} trials at {acc_col} = {format_number(v)} "
                         f"(the majority class) with {loss_col} ≈ its entropy {format_number(entropy)}")
-    return none
+    majority = _majority_share(table, acc_col, acc_all, loss, need, thresholds)
+    return (None, majority[0], float("nan"), majority[1]) if majority else none
+
+
+def _majority_share(table: TrialTable, acc_col: str, acc: np.ndarray, loss: np.ndarray, need: int,
+                    thresholds: Thresholds) -> tuple[float, str] | None:
+    """``(v, how)`` when many different runs end at one identical lowest held-out accuracy v: a constant predictor.
+
+    A network that predicts one class whatever its input scores exactly that class's
+    share of the held-out set, the same value to the last digit for every run that ends
+    so, whatever its configuration; a network that learned anything lands anywhere. So:
+    at least ``max(need, 5)`` trials (and 5 % of the finite accuracies) at one accuracy
+    v (identical to 1e-6), from at least 3 different hyperparameter configurations, v
+    the lowest such value; v is a floor for the runs that fit the held-out data at
+    least as well as those trials do (at most ``chance_floor_share`` of the finite
+    accuracies below v - ``chance_margin``, not counting runs whose held-out loss is
+    above every one of those trials' losses: a network that fits worse than a constant
+    one, e.g. one that blew up or constantly predicts a rarer class, scores anything); and where a train accuracy
+    is logged, at least 80 % of those trials share one train accuracy too (within
+    0.001: the same class's share of the training data), else v <= 0.5 (a cluster of
+    good results on a small held-out set also repeats one value). The number of classes
+    and the trivial loss stay unknown (the class prior is not known): the returned
+    chance level is v.
+    """
+    finite = np.isfinite(acc) & (acc > 0) & (acc < 1)
+    if not finite.any():
+        return None
+    rounded = np.round(acc, 6)
+    values, counts = np.unique(rounded[finite], return_counts=True)
+    big = values[counts >= max(need, 5, int(np.ceil(0.05 * finite.sum())))]
+    if not len(big):
+        return None
+    v = float(big[0])
+    members = finite & (rounded == v)
+    fit = loss[members & np.isfinite(loss)]
+    with np.errstate(invalid="ignore"):
+        worse = loss > fit.max() if len(fit) else np.zeros(len(acc), dtype=bool)
+    if np.sum(finite & (acc < v - thresholds.chance_margin) & ~worse) > thresholds.chance_floor_share * finite.sum():
+        return None
+    configs = table.hyperparameters[members].astype(str).drop_duplicates() if table.hyperparameters.shape[1] else None
+    if configs is None or len(configs) < 3:
+        return None
+    pair = table.roles.accuracy_pair()
+    train = accuracy_fraction(table, pair[0]).to_numpy(dtype=float)[members] if pair else np.zeros(0)
+    train = train[np.isfinite(train)]
+    if len(train):
+        if np.mean(np.abs(train - np.median(train)) <= 1e-3) < 0.8:
+            return None
+    elif v > 0.5:
+        return None
+    return float(np.mean(acc[members])), (
+        f"{int(members.sum())} trials of different configurations end at {acc_col} = {format_number(v)} exactly, "
+        "the lowest value any group of trials shares: the majority class share, a constant predictor")
 
 
 def _most_common(values: np.ndarray, need: int) -> tuple[int, int] | None:
@@ -512,13 +567,14 @@ def _at_chance(table: TrialTable, thresholds: Thresholds,
 
     Accuracy <= chance + ``chance_margin``, loss within ``stuck_loss_tolerance`` of the
     trivial loss (see :func:`detect_no_learning`); ``level`` is :func:`chance_level`'s;
-    empty when the classes are unknown.
+    empty when chance is unknown; no loss bound when the trivial loss is unknown (a
+    chance level read off a constant predictor's accuracy, :func:`_majority_share`).
     """
     classes, chance, stuck, _ = level
-    if not classes:
+    if not np.isfinite(chance):
         return []
     acc_col, loss_col = _class_pair(table)
-    balanced = abs(chance - 1.0 / classes) < 1e-9
+    balanced = bool(classes) and abs(chance - 1.0 / classes) < 1e-9
     found: list[tuple[np.ndarray, Describe]] = []
     if acc_col:
         acc = accuracy_fraction(table, acc_col).to_numpy(dtype=float)
@@ -526,7 +582,7 @@ def _at_chance(table: TrialTable, thresholds: Thresholds,
         said = f"1/{classes}" if balanced else f"the majority class share {format_number(chance)}"
         found.append((acc <= chance + thresholds.chance_margin,
                       lambda rows: [f"{acc_col}={v} at chance ({said})" for v in _numbers(raw, rows)]))
-    if loss_col:
+    if loss_col and np.isfinite(stuck):
         loss = table.metrics[loss_col].to_numpy(dtype=float)
         named = f"ln({classes})" if balanced else "the entropy of the class prior"
         found.append((np.abs(loss - stuck) <= thresholds.stuck_loss_tolerance * stuck,
@@ -750,8 +806,8 @@ def detect_suspicious_validation(table: TrialTable, thresholds: Thresholds) -> p
     acc_pair = roles.accuracy_pair()
     train = (accuracy_fraction(table, acc_pair[0]).to_numpy(dtype=float) if acc_pair
              else np.full(len(table), np.nan))
-    classes, chance = chance_level(table, thresholds)[:2]
-    if classes:  # chance is the majority class's share on an unbalanced two-class task, not 1/2
+    chance = chance_level(table, thresholds)[1]
+    if np.isfinite(chance):  # chance is the majority class's share on an unbalanced two-class task, not 1/2
         with np.errstate(invalid="ignore"):
             fine &= ~(train <= chance + thresholds.chance_margin)
     none_on = ("no regulariser (dropout, augmentation, label smoothing) on" if not reg_cols

@@ -543,6 +543,12 @@ def test_plateau_stuck_from_start_and_collapsed_after_a_drop():
     assert epoch_of(table, "collapsed", "plateau") == 4  # smoothed, epoch 3 still averages in the 2.37
     assert epoch_of(table, "slow_start", "plateau") == 0
     assert not {("healthy", "plateau"), ("climbing", "plateau"), ("nan_cut", "plateau")} & found
+    detail = detect_curve_issues(table).query("type == 'plateau'").set_index("trial_id").detail
+    # stuck to the end: the text says so; slow_start escaped at epoch 20 and its span ends there, not at 30% of the run
+    assert detail["stuck"].startswith("train_loss stuck at 2.303 from epoch 0 to its last evaluation (epoch 49, 100% of "
+                                      "the run): it never got past that early level: best-so-far improved 0.0"), detail
+    assert detail["slow_start"].startswith("train_loss stuck at 2.3 from epoch 0 to 19 (39% of the run): best-so-far"), \
+        detail["slow_start"]
 
 
 def test_oscillation_counts_big_turns_but_not_noise_or_a_converged_jitter():
@@ -739,6 +745,10 @@ def test_nanogpt_wandb_histories_overfit_where_val_loss_turns_up_and_no_residual
         ("E2_no_residuals_07swdfwz", "plateau"), ("F2_context_512_78r0p6kp", "overfitting"),
         ("baseline_cpc0g0we", "overfitting")]
     assert epoch_of(table, "E2_no_residuals_07swdfwz", "plateau") == 500  # smoothed: 250 still averages in 4.25
+    # the span it names is the one the loss stayed there: the whole rest of the run, not the 30% the rule needs
+    e2_text = issues[issues.type == "plateau"].detail.iloc[0]
+    assert e2_text.startswith("train/loss stuck at 3.316 from iter 500 to its last evaluation (iter 5000, 90% of the run)"
+                              ": it never got past that early level"), e2_text
     assert "while train/loss fell" in issues.detail.iloc[0]  # the eval-time train loss, not train/step_loss
     derived = trials_from_curves(table).frame
     assert derived["steps"].tolist() == ["5000"] * 4 and "_runtime" in derived and "lr" not in derived

@@ -585,8 +585,8 @@ def _against_chance(curves: CurveTable, table: TrialTable, thresholds: Threshold
     last evaluation is the trivial predictor's (the held-out loss within
     ``stuck_loss_tolerance`` of the trivial loss, the accuracy at chance when logged).
     """
-    classes, chance, stuck, _ = chance_level(table, thresholds)
-    if not classes:
+    _, chance, stuck, _ = chance_level(table, thresholds)
+    if not np.isfinite(chance):
         return None
     n = curves.n_trials
     first, last = curves.first_step(), curves.last_step()
@@ -752,6 +752,7 @@ def detect_curve_plateau(curves: CurveTable, thresholds: CurveThresholds) -> pd.
     c, col = curves.first_view([train_loss(curves), held_out_loss(curves)], positive=True)
     last = seg_last_row(c, n)
     last_logged = take(c.step, last, last >= 0)
+    whole = c
     # only the rows a stretch can reach matter, plus one more for the smoothing at its end
     early = c.step <= (first + (thresholds.plateau_start + thresholds.plateau_fraction) * span)[c.codes]
     early[1:] |= early[:-1] & (c.codes[1:] == c.codes[:-1])
@@ -773,27 +774,53 @@ def detect_curve_plateau(curves: CurveTable, thresholds: CurveThresholds) -> pd.
         )
     first_row = seg_reduce(np.minimum, np.where(stuck, cand, len(sm)), ccodes, n, len(sm))
     flagged = first_row < len(sm)
-    end_of = np.zeros(len(sm), dtype=np.int64)
-    end_of[cand] = end
-    end = end_of
     epoch = take(c.step, first_row, flagged)
+    level = take(best, first_row, flagged)
+    until, low = _plateau_end(subset_trials(whole, flagged), epoch, level, thresholds)
+    to_end = until >= last_logged
 
     def describe(idx: np.ndarray) -> np.ndarray:
-        rows = first_row[idx]
+        share = _spec(np.round(100 * (until[idx] - epoch[idx]) / span[idx]), "{:.0f}%")
         return (
             col[idx]
             + " stuck at "
-            + _fmt(best[rows])
+            + _fmt(level[idx])
             + f" from {curves.step_column} "
-            + _fmt(c.step[rows])
-            + " to "
-            + _fmt(c.step[end[rows]])
-            + f" ({thresholds.plateau_fraction:.0%} of the run): best-so-far improved "
-            + _spec(np.maximum(100 * (1 - best[end[rows]] / best[rows]), 0), "{:.2f}%")
+            + _fmt(epoch[idx])
+            + np.where(to_end[idx], " to its last evaluation (" + f"{curves.step_column} " + _fmt(until[idx]) + ", "
+                       + share + " of the run): it never got past that early level",
+                       " to " + _fmt(until[idx]) + " (" + share + " of the run)")
+            + ": best-so-far improved "
+            + _spec(np.maximum(100 * (1 - low[idx] / level[idx]), 0), "{:.2f}%")
             + f" (< {thresholds.plateau_min_improvement:.0%}, smoothed)"
         )
 
     return _issues(curves, flagged, "plateau", describe, epoch)
+
+
+def _plateau_end(view: View, start: np.ndarray, level: np.ndarray,
+                 thresholds: CurveThresholds) -> tuple[np.ndarray, np.ndarray]:
+    """Per trial, the last step of its plateau and the lowest smoothed loss on it (NaN where no plateau).
+
+    The plateau found by :func:`detect_curve_plateau` from step ``start`` at best-so-far
+    ``level`` holds as long as the 3-point smoothed loss makes no new best
+    ``plateau_min_improvement`` (1%) below ``level``; it ends at the last step before
+    that (or the run's last) where the smoothed loss is not more than
+    ``plateau_max_rise`` (10%) above ``level``. So the text says the span the loss
+    really stayed there, not only the 30% of the run the rule needs.
+    """
+    n = len(start)
+    sm = smooth3(view.y, view.codes)
+    at, on = start[view.codes], level[view.codes]
+    with np.errstate(invalid="ignore"):
+        after = view.step >= at
+        broke = after & (sm < (1 - thresholds.plateau_min_improvement) * on)
+        stop = seg_reduce(np.minimum, np.where(broke, view.step, np.inf), view.codes, n, np.inf, view.starts)
+        held = after & (view.step < stop[view.codes]) & (sm <= (1 + thresholds.plateau_max_rise) * on)
+    until = seg_reduce(np.maximum, np.where(held, view.step, -np.inf), view.codes, n, -np.inf, view.starts)
+    low = seg_reduce(np.minimum, np.where(held, sm, np.inf), view.codes, n, np.inf, view.starts)
+    found = np.isfinite(start) & np.isfinite(until)
+    return np.where(found, until, np.nan), np.where(found, low, np.nan)
 
 
 @emits("oscillation")
