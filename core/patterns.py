@@ -532,10 +532,6 @@ def _stratify(patterns: list[Pattern], chosen: list[Association], alpha: float =
                     p.explanation += (f" Stratified by {other}: {part.condition} without {other} still has "
                                       f"{_cell(part)} ({format_rate(part.k / part.n_trained)}), so "
                                       f"this pattern stands on its own beside {pair.id}.")
-                elif not part.n_trained:
-                    p.explanation += (f" Stratified by {other}: {part.condition} without {other} has no run that "
-                                      f"could show it (all {part.n} ended without a result for another reason), so "
-                                      f"nothing there tells whether {pair.id} explains this pattern.")
                 else:
                     p.explanation += (f" Stratified by {other}: {part.condition} without {other} has "
                                       f"{_cell(part)} ({format_rate(part.k / part.n_trained)}): too few "
@@ -691,11 +687,8 @@ def _stratified(a: Association, part: Part, marginal: Association, alpha: float)
     and its 95 % Wilson lower bound is above their rate (a lower bound just above a rate
     of 1 in 90 is no evidence: diverged at adam without the learning-rate band had 2 of
     38 against 1 of 90 outside adam, p = 0.2). Unclear otherwise: the cell is too small
-    to tell, or holds no run that could show the issue (all ended without a result for
-    another reason: nothing there is evidence either way).
+    to tell.
     """
-    if part.n_no_result and not part.n_trained:
-        return "unclear"
     if part.k == 0 or _part_is_fine(a, part):
         return "explained"
     outside = marginal.k_rest / marginal.n_rest if marginal.n_rest else 0.0
