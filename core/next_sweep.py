@@ -76,6 +76,7 @@ from core.records import (
     SearchedNumeric,
     Settings,
     StartFrom,
+    issue_columns_of,
     top_configurations,
 )
 from core.regions import holds, past
@@ -234,6 +235,7 @@ class _Planner:
         self.summary = summary
         self.alpha = float((summary.get("analysis") or {}).get("alpha", 0.05))
         self.associations = {a["id"]: Association.from_dict(a) for a in summary.get("associations") or []}
+        self.issues = issue_columns_of(summary)
         self.space = {hp: _searched(hp, info, summary) for hp, info in summary["sweep"]["hyperparameters"].items()}
         self.conditions: list[dict[str, Any]] = []
         self.changes: list[dict[str, Any]] = []
@@ -449,8 +451,8 @@ class _Planner:
         """
         if any("overfitting" in (p["issue_type"], *p.get("also_issue_types", [])) for p in patterns):
             return
-        ids = list(dict.fromkeys(i["trial_id"] for i in self.summary.get("issues") or [] if i["type"] == "overfitting"))
-        trained = trained_count(self.summary)
+        ids = list(dict.fromkeys(t for t, kind in zip(self.issues.trial_id, self.issues.type) if kind == "overfitting"))
+        trained = trained_count(self.summary, self.issues)
         if trained is None:  # every trial trained
             trained = (self.summary.get("sweep") or {}).get("n_trials")
         if not ids or not trained or wilson_interval(len(ids), int(trained))[0] <= 0.5:
@@ -622,7 +624,7 @@ class _Planner:
         stopped = names_where(lambda t: t.stopped_early)
         ids = set(trial_ids)
         best = self.summary.get("best_trial") or {}
-        return any(i["trial_id"] in ids and i["type"] in stopped for i in self.summary.get("issues") or []) or (
+        return any(t in ids and kind in stopped for t, kind in zip(self.issues.trial_id, self.issues.type)) or (
             best.get("trial_id") in ids and str(best.get("status")) in {*stopped, "early_stopped"})
 
     def _edge_supported(self, hp: str, entry: dict[str, Any], side: str, edge_share: float | None = None) -> bool:
@@ -667,10 +669,12 @@ class _Planner:
         the budget a healthy run needs ("98 epochs instead of 49" must never come from
         a crashed run).
         """
-        issues = self.summary.get("issues") or []
+        issues = self.issues
         stopped_early = names_where(lambda t: t.stopped_early)
-        cut = {i["trial_id"] for i in issues if i["severity"] == "high" or i["type"] in stopped_early}
-        return [i for i in issues if i["type"] == "still_improving" and "epoch" in i and i["trial_id"] not in cut]
+        cut = {t for t, kind, severity in zip(issues.trial_id, issues.type, issues.severity)
+               if severity == "high" or kind in stopped_early}
+        return [issues[i].to_dict() for i, (t, kind, epoch) in enumerate(zip(issues.trial_id, issues.type, issues.epoch))
+                if kind == "still_improving" and epoch is not None and t not in cut]
 
     def epochs(self) -> None:
         """Runs still improving when they ended: twice the epochs they ran (unless a pattern placed them already)."""

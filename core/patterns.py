@@ -31,7 +31,7 @@ from core.issue_types import (
     label_of,
     number_words,
 )
-from core.records import Association, Diagnosis, Evidence, Part, Pattern, Region
+from core.records import Association, Diagnosis, Evidence, IssueColumns, Part, Pattern, Region, issue_columns_of
 from core.regions import holds, past, short_of
 from core.stats import fisher_greater, wilson_interval
 from core.values import format_number, format_p, format_rate
@@ -973,20 +973,22 @@ def recommend_all(
     risky = [lead for lead in leads or [] if lead.get("risky")]
     recs = [_pattern_advice(p, max_ids) for p in [*patterns, *risky]]
     explained = {kind for p in [*patterns, *risky] for kind in (p["issue_type"], *p.get("also_issue_types", []))}
+    issues = issue_columns_of(summary)
     by_type: dict[str, list[str]] = {}
-    for issue in summary["issues"]:
-        by_type.setdefault(issue["type"], []).append(issue["trial_id"])
-    returned = _worst_value_returned(summary)
+    for kind, trial in zip(issues.type, issues.trial_id):
+        by_type.setdefault(kind, []).append(trial)
+    returned = _worst_value_returned(summary, issues)
     metric, value = returned or ("", "")
-    trained = trained_count(summary)
-    abandoned = {i["trial_id"] for i in summary["issues"] if i["type"] == "running" and is_abandoned_detail(i)}
+    trained = trained_count(summary, issues)
+    abandoned = {trial for trial, kind, detail in zip(issues.trial_id, issues.type, issues.detail)
+                 if kind == "running" and is_abandoned_detail({"detail": detail})}
     for kind, ids in by_type.items():
         if kind == "running":  # a trial whose worker stopped will never finish: its finding's advice says what to do
             ids = [i for i in ids if i not in abandoned]
         if kind in explained or not ids:
             continue
         if kind == "pruned":  # early stopping and a pruner told apart, and runs that stopped because they failed
-            recs.append(_stopped_early_advice(summary["issues"], max_ids))
+            recs.append(_stopped_early_advice(issues, max_ids))
             continue
         shown = ids[:max_ids]
         id_text = _id_text(ids, len(ids), max_ids)
@@ -1015,7 +1017,7 @@ def recommend_all(
     return recs
 
 
-def _stopped_early_advice(issues: list[dict[str, Any]], max_ids: int) -> dict[str, Any]:
+def _stopped_early_advice(issues: IssueColumns, max_ids: int) -> dict[str, Any]:
     """The recommendation of the ``pruned`` trials: what stopped each by design, and those that stopped failing.
 
     The wording says what the data says (:func:`core.findings.stop_reasons`): early
@@ -1023,8 +1025,7 @@ def _stopped_early_advice(issues: list[dict[str, Any]], max_ids: int) -> dict[st
     also flagged diverged, NaN, failed or dead stopped because it failed: it is named
     apart, never under "by design" (its failure's own advice stands).
     """
-    reasons = stop_reasons([i["trial_id"] for i in issues], [i["type"] for i in issues],
-                           [i.get("detail") for i in issues])
+    reasons = stop_reasons(issues.trial_id, issues.type, issues.detail)
     early, tuner, failed = (reasons[r] for r in STOP_REASONS)
     ids = early + tuner
     how = " or ".join(f"{r} ({len(reasons[r])})" if early and tuner else r for r in STOP_REASONS[:2] if reasons[r])
@@ -1036,7 +1037,7 @@ def _stopped_early_advice(issues: list[dict[str, Any]], max_ids: int) -> dict[st
         evidence.append(f"{_trials(len(ids))} {how}, by design, no hyperparameter pattern")
     if failed:
         stopped_failing = set(failed)
-        kinds = {i["type"] for i in issues if i["trial_id"] in stopped_failing and i["type"] in NO_RESULT}
+        kinds = {kind for trial, kind in zip(issues.trial_id, issues.type) if trial in stopped_failing and kind in NO_RESULT}
         labels = " or ".join(label_of(k) for k in ISSUE_TYPES if k in kinds)
         texts.append(f"{_id_text(failed, len(failed), max_ids)} stopped early too, but with {labels}: "
                      f"{'it' if len(failed) == 1 else 'they'} stopped because {'it' if len(failed) == 1 else 'they'} "
@@ -1047,14 +1048,16 @@ def _stopped_early_advice(issues: list[dict[str, Any]], max_ids: int) -> dict[st
             "trial_ids": (ids or failed)[:max_ids]}
 
 
-def trained_count(summary: dict[str, Any]) -> int | None:
+def trained_count(summary: dict[str, Any], issues: IssueColumns | None = None) -> int | None:
     """How many trials trained (no failure, NaN, blow-up or dead run, and not still running); None when all did.
 
     A type only a run with a result can show (overfitting, a generalisation gap...) is
     compared among these trials (:func:`core.associations.associate_issues`). None too
-    when the summary does not give the sweep's size.
+    when the summary does not give the sweep's size. ``issues`` are the summary's
+    (:func:`~core.records.issue_columns_of`), when the caller has them.
     """
-    untrained = {i["trial_id"] for i in summary.get("issues") or [] if i["type"] in UNTRAINED}
+    issues = issue_columns_of(summary) if issues is None else issues
+    untrained = {trial for trial, kind in zip(issues.trial_id, issues.type) if kind in UNTRAINED}
     n_trials = (summary.get("sweep") or {}).get("n_trials")
     return int(n_trials) - len(untrained) if untrained and n_trials is not None else None
 
@@ -1065,14 +1068,14 @@ def sweep_wide(kind: str, k: int, trained: int) -> str:
             "searched ranges (no region concentrates it among the runs that trained)")
 
 
-def _worst_value_returned(summary: dict[str, Any]) -> tuple[str, str] | None:
+def _worst_value_returned(summary: dict[str, Any], issues: IssueColumns) -> tuple[str, str] | None:
     """``("value", "+inf")`` when every non-finite metric of the sweep is an objective's worst infinity, else None.
 
     A minimised objective of +inf (a maximised one of -inf) and no other non-finite
     metric is a value the objective chose to return for a trial it gave up on: the
     cause is in that trial's log, not in the numerics of training.
     """
-    nonfinite = {i.get("detail") or "" for i in summary.get("issues") or [] if i["type"] == "nonfinite_metric"}
+    nonfinite = {detail or "" for kind, detail in zip(issues.type, issues.detail) if kind == "nonfinite_metric"}
     metrics = (summary.get("sweep", {}).get("roles") or {}).get("metrics") or {}
     worst = {f"{name}={'+inf' if role.get('goal') == 'min' else '-inf'}" for name, role in metrics.items()
              if role.get("kind") == "objective" and role.get("goal") in ("min", "max")}

@@ -16,7 +16,7 @@ from core.grounding import FactIndex, Grounded
 from core.loading import RawTable
 from core.next_sweep import plan_next_sweep
 from core.patterns import analyze_patterns
-from core.records import SCHEMA_VERSION, Diagnosis, Writer, undeclared_keys_left_out, with_issue_rows
+from core.records import SCHEMA_VERSION, Diagnosis, Writer, undeclared_keys_left_out
 from core.roles import ColumnRoles, infer_roles
 from core.summary import analyze_sweep
 from core.sweep import Sweep
@@ -93,7 +93,7 @@ def analyze(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     then does not call the model either.
     """
     ctx = context_of(runtime)
-    summary = with_issue_rows(state["summary"])
+    summary = state["summary"]  # its issues column by column: the analyst and the model read either form
     analysis = analyze_patterns(summary, alpha=ctx.alpha, min_support=ctx.min_support)
     try:
         model = llm.get_chat_model(ctx)
@@ -277,10 +277,10 @@ def complete_summary(summary: dict[str, Any], analysis: dict[str, Any], writer: 
     """The final summary (``hparam_summary.json``): the facts, the analysis as written, the writer's record, the next sweep.
 
     The issues stay in the form ``summary`` holds them (the state's columns in the write
-    node); the plan reads them as rows, made for it alone.
+    node), which the plan reads as they are.
     """
     full = summary | analysis | {"writer": writer}
-    full["next_sweep"] = plan_next_sweep(with_issue_rows(full))
+    full["next_sweep"] = plan_next_sweep(full)
     return {k: v if k == "issues" else _strict_json(v) for k, v in full.items()}
 
 

@@ -14,7 +14,7 @@ from core.grounding import (
     summary_numbers,
     summary_trial_ids,
 )
-from core.records import with_issue_columns
+from core.records import IssueColumns
 from graph import graph
 from graph.context import Context
 from graph.nodes import _deterministic
@@ -255,7 +255,7 @@ def test_the_fact_index_reads_the_issue_rows_text_only_for_a_text_that_needs_it(
              "Trial r9 failed.", "2 of 5 trials have issues.", "Trial r2 stayed healthy.",
              "1 of 2 trials with lr ≥ 0.3 diverged.", "3 of 7 trials with lr ≥ 0.3 diverged."]
     whole = facts_of(summary)
-    for form in (summary, with_issue_columns(summary)):
+    for form in (summary, summary | {"issues": IssueColumns.of(summary["issues"]).to_state()}):
         index = FactIndex(form)
         for text in texts[:3]:
             assert index.ground(text) == ground(text, whole), text

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from core.records import Diagnosis, Issue, IssueColumns, with_issue_columns, with_issue_rows
+from core.records import Diagnosis, Issue, IssueColumns, issue_columns_of, with_issue_rows
 from core.schema import schema_text
 from tests.conftest import DATA, EXAMPLES, ROOT, SAMPLE
 
@@ -86,8 +86,10 @@ def test_issue_rows_go_column_by_column_and_back(summaries):
     """The graph state's form of the issues (interned columns) holds exactly the rows of hparam_summary.json."""
     with_epoch = 0
     for summary in summaries.values():
-        compact = with_issue_columns(summary)
-        assert with_issue_rows(compact) == summary and with_issue_columns(compact) is compact
+        compact = summary | {"issues": IssueColumns.of(summary["issues"]).to_state()}
+        assert with_issue_rows(compact) == summary
+        assert issue_columns_of(compact) == issue_columns_of(summary) == IssueColumns.of(summary["issues"])
+        assert issue_columns_of(compact).rows() == summary["issues"]
         assert Diagnosis.from_dict(compact) == Diagnosis.from_dict(summary)
         columns = compact["issues"]
         assert columns["rows"] == len(summary["issues"])
@@ -106,6 +108,9 @@ def test_the_rows_of_a_state_are_its_columns_read_back():
     assert with_issue_rows(other)["issues"] == rows[:1] and with_issue_rows(state)["issues"] == rows
     summary = {"issues": rows}
     assert with_issue_rows(summary) is summary  # rows already
+    assert issue_columns_of(state).rows() == issue_columns_of(summary).rows() == rows
+    assert state["issues"]["type"] == {"codes": [0, 1], "values": ["diverged", "failed"]}
+    assert issue_columns_of({}) == IssueColumns.of_rows([])  # no issues: no rows
 
 
 def test_issue_columns_keep_every_row_and_reject_a_broken_form():
