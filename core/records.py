@@ -72,12 +72,15 @@ class Record:
     def to_dict(self) -> dict[str, Any]:
         """The JSON-native dict of this record, as the summary holds it."""
         out: dict[str, Any] = {}
+        omit = self._omit_if_default
         for name, key in _plan(type(self))[0]:
             value = getattr(self, name)
-            if name in self._omit_if_default and value == _default(type(self), name):
+            if omit and name in omit and value == _default(type(self), name):
                 continue
-            out[key] = _dump(value)
-        out.update(_dump(getattr(self, "extra", None) or {}))
+            out[key] = value if type(value) in _PLAIN else _dump(value)  # most fields: no call
+        extra = getattr(self, "extra", None)
+        if extra:
+            out.update(_dump(extra))
         return out
 
     @classmethod
@@ -96,7 +99,8 @@ class Record:
                     continue
                 extra[key] = value
                 continue
-            values[entry] = loaders[entry](value)
+            load = loaders[entry]
+            values[entry] = value if load is _identity else load(value)
         missing = [key for name, key in required if name not in values]
         if missing:
             raise ValueError(f"{cls.__name__}: missing key(s) {', '.join(map(repr, missing))}")

@@ -153,6 +153,7 @@ def write(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     bad_ids = list(dict.fromkeys(bad_ids + (overview.check.citation_errors if overview.check else [])))
     if bad_ids and may_loop:
         return {"invalid_citations": bad_ids, "revisions": revisions + 1, "notes": overview.notes} | overview.started
+    _forget_facts(summary)  # no revision follows: a long-lived server keeps no sweep's facts
     return _report(state, ctx, summary, _apply(analysis, checks), list(checks.values()), overview, model_info, bad_ids)
 
 
@@ -281,14 +282,20 @@ def complete_summary(summary: dict[str, Any], analysis: dict[str, Any], writer: 
     """
     full = summary | analysis | {"writer": writer}
     full["next_sweep"] = plan_next_sweep(full)
-    return {k: v if k == "issues" else _strict_json(v) for k, v in full.items()}
+    return {k: v if k in _FINITE else _strict_json(v) for k, v in full.items()}
+
+
+_FINITE = frozenset({"issues", "associations"})
+"""Summary keys strict JSON by construction, not walked: the issue rows (``epoch`` only when finite), and the
+associations (counts, rates and tests, and region bounds taken from a hyperparameter's finite values only);
+at a million trials they are most of the summary's nodes."""
 
 
 def _strict_json(node: Any) -> Any:
     """The summary as strict JSON can hold it: a non-finite float (a hyperparameter set to ``inf``) becomes a word.
 
     Counts, rates and metric values are finite by construction, and so are the issue
-    rows (their ``epoch`` only when finite), which are not walked; this catches the
+    rows and the associations (:data:`_FINITE`), which are not walked; this catches the
     values copied from the input (the best trial's hyperparameters, the next sweep's start).
     """
     if isinstance(node, float) and not math.isfinite(node):
@@ -327,9 +334,17 @@ def _fact_index(summary: dict[str, Any], analysis: dict[str, Any]) -> FactIndex:
         if hit is not None and hit[0] is summary and hit[1] == key:
             return hit[2]
         index = FactIndex(summary | deterministic)
-        _INDEXES.clear()  # the last run's only: a summary of a million trials is large
+        _INDEXES.clear()  # the running run's only: a summary of a million trials is large
         _INDEXES[id(summary)] = (summary, key, index)
         return index
+
+
+def _forget_facts(summary: dict[str, Any]) -> None:
+    """Let the facts of ``summary`` go (:func:`_fact_index`): its run ends without another revision."""
+    with _INDEXES_LOCK:
+        hit = _INDEXES.get(id(summary))
+        if hit is not None and hit[0] is summary:
+            del _INDEXES[id(summary)]
 
 
 def _check_analysis(analysis: dict[str, Any], facts: FactIndex) -> dict[tuple[str, str, str], Grounded]:

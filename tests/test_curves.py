@@ -209,7 +209,7 @@ def test_trials_from_curves_last_values_constants_and_budget():
         "b,0,0.01,sgd,running,1,150,2.0,2.2\n"
         "b,1,0.01,sgd,completed,2,250,1.5,inf\n"
     )
-    derived = trials_from_curves(raw(text))
+    derived = trials_from_curves(build_curve_table(raw(text)))
     frame = derived.frame
     assert list(frame.columns) == ["trial_id", "lr", "optimizer", "status", "runtime_s",
                                    "train_loss", "val_loss", "epochs"]
@@ -234,13 +234,13 @@ def test_trials_from_curves_last_values_constants_and_budget():
 def test_trial_columns_follow_the_sorted_rows_of_unsorted_input():
     text = ("trial_id,epoch,lr,status,val_loss\n"
             "a,1,0.1,completed,0.5\nb,1,0.2,failed,0.7\na,0,0.1,running,0.9\nb,0,0.2,running,0.8\n")
-    derived = trials_from_curves(raw(text)).frame
+    derived = trials_from_curves(build_curve_table(raw(text))).frame
     assert derived[["lr", "status", "val_loss"]].to_dict("list") == {
         "lr": ["0.1", "0.2"], "status": ["completed", "failed"], "val_loss": ["0.5", "0.7"]}
 
 
 def test_budget_column_is_steps_when_the_step_is_not_an_epoch():
-    derived = trials_from_curves(raw("run_id,iter,val/loss\nr,0,2\nr,250,1.5\nr,500,1.4\n"))
+    derived = trials_from_curves(build_curve_table(raw("run_id,iter,val/loss\nr,0,2\nr,250,1.5\nr,500,1.4\n")))
     assert derived.frame["steps"].tolist() == ["500"]
 
 
@@ -686,7 +686,7 @@ def test_deepobs_nan_onsets_match_an_independent_reading():
 
 def test_deepobs_final_values_agree_with_the_per_run_table():
     """The last logged values equal DeepOBS's own final values (an independent file)."""
-    derived = trials_from_curves(read_results(DEEPOBS)).frame.set_index("trial_id")
+    derived = trials_from_curves(build_curve_table(read_results(DEEPOBS))).frame.set_index("trial_id")
     finals = pd.read_csv(DATA / "deepobs_nonfinite_slice.csv", dtype=str, keep_default_na=False).set_index("trial_id")
     shared = derived.index.intersection(finals.index)
     assert set(derived.index) - set(shared) == {"r00295"}  # the only run of the slice with lr < 1e-3

@@ -103,6 +103,9 @@ def test_model_citing_an_unknown_id_loops_exactly_once():
     assert "trial 4 reported an infinite validation loss" in final["report"]
     assert final["summary"]["writer"]["revisions"] == 1
     assert final["summary"]["writer"]["author"] == "ScriptedChatModel"
+    from graph import nodes
+
+    assert nodes._INDEXES == {}  # the facts kept for the revision go with the report: a server keeps no sweep
 
 
 def test_misattributed_known_id_also_loops_back():

@@ -66,7 +66,7 @@ def from_long_curves(raw: RawTable) -> tuple[Sweep, dict[str, str]]:
     return Sweep(trials=table, role_hints=hints, curves=raw, format="curves", curve_table=curves), {}
 
 
-def trials_from_curves(curves: CurveTable | RawTable, hints: dict[str, str] | None = None) -> RawTable:
+def trials_from_curves(curves: CurveTable) -> RawTable:
     """The one-row-per-trial table of a long curves file, for when it comes alone.
 
     Columns: the trial id; every column constant within each trial (hyperparameters,
@@ -82,14 +82,10 @@ def trials_from_curves(curves: CurveTable | RawTable, hints: dict[str, str] | No
     DeepCAVE budgets are 2.67/5.33/8 epochs. Zero-based epoch counters are one short,
     which the budget rules (ratios to the sweep's median) do not notice.
 
-    Cells are text, like :func:`core.loading.read_results` produces; ``hints`` are
-    passed to :func:`core.curves.build_curve_table` when given a :class:`RawTable`.
+    Cells are text, like :func:`core.loading.read_results` produces.
     """
-    from core.curves.build import build_curve_table
     from core.curves.cells import exact_text
 
-    if isinstance(curves, RawTable):
-        curves = build_curve_table(curves, hints)
     n = curves.n_trials
     columns: dict[str, object] = {curves.id_column: curves.trial_ids.to_numpy(dtype=object)}
     for col in curves.trial_columns.columns:
