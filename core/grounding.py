@@ -436,7 +436,7 @@ def facts_of(summary: dict[str, Any]) -> Facts:
 
     Pass the summary merged with the deterministic analysis (patterns, leads,
     recommendations), never with model-written text. Its issues may be rows or columns
-    (:func:`core.records.with_issue_columns`); each distinct id, type and detail is read
+    (:meth:`core.records.IssueColumns.to_state`); each distinct id, type and detail is read
     once, a trial's issue types only when a text cites it.
     """
     columns = _issue_columns(summary)
