@@ -278,11 +278,34 @@ def _parse_tokens(text: pa.ChunkedArray) -> ParsedCells:
     )
 
 
+#: How a stripped, lower-cased cell that may be a number, a NaN/inf spelling or a missing token starts (or it is
+#: empty): every spelling above and every number does; a trial id such as ``run_17`` does not.
+_MAYBE_NUMBER_PATTERN = r"^(?:[0-9+\-.ni∞#?<]|$)"
+
+
 def _parse_each(text: pa.ChunkedArray) -> ParsedCells:
-    """Strip, compare tokens case-insensitively, cast what looks like a number."""
+    """Strip, compare tokens case-insensitively, cast what looks like a number.
+
+    Only the cells that may be one of those (:data:`_MAYBE_NUMBER_PATTERN`, and empty
+    cells) go through the rules; the others are text (unparsed), so a column of a million
+    distinct trial ids costs one pattern match per cell.
+    """
     trimmed = pc.utf8_trim_whitespace(text)
     lowered = pc.utf8_lower(trimmed)
+    maybe = np.asarray(pc.fill_null(pc.match_substring_regex(lowered, _MAYBE_NUMBER_PATTERN), True)
+                       .to_numpy(zero_copy_only=False), dtype=bool)
+    if maybe.all():
+        return _parse_stripped(text, trimmed, lowered)
+    values, missing, unparsed = np.full(len(text), np.nan), np.zeros(len(text), dtype=bool), ~maybe
+    if maybe.any():
+        keep = pa.array(maybe)
+        some = _parse_stripped(pc.filter(text, keep), pc.filter(trimmed, keep), pc.filter(lowered, keep))
+        values[maybe], missing[maybe], unparsed[maybe] = some.values, some.missing, some.unparsed
+    return ParsedCells(_readonly(values), _readonly(missing), _readonly(unparsed))
 
+
+def _parse_stripped(text: pa.ChunkedArray, trimmed: pa.ChunkedArray, lowered: pa.ChunkedArray) -> ParsedCells:
+    """:func:`_parse_each` of cells, the same cells stripped, and lower-cased."""
     def among(tokens: object) -> np.ndarray:
         found = pc.is_in(lowered, value_set=pa.array(sorted(tokens), type=lowered.type))  # type: ignore[call-overload]
         return np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)

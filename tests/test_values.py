@@ -129,6 +129,22 @@ def test_a_large_column_takes_the_vectorised_paths():
     assert parsed.missing.sum() == 2 * n // 1000 and np.flatnonzero(parsed.unparsed).tolist() == [11]
 
 
+def test_a_column_of_distinct_text_reads_only_the_cells_that_may_be_numbers():
+    # a million trial ids are text at a glance; the spellings among them still read as before,
+    # whatever white space surrounds them and however they are cased (Arrow lower-cases "İ" to "i")
+    n = 30_000
+    cells = np.array([f"run_{i}" for i in range(n)], dtype=object)
+    spelled = {3: "\u00a0NaN\u3000", 5: "İnf", 7: "\x85-Infinity\x1c", 9: " 0.5 ", 11: "N/A", 13: "", 15: None,
+               17: "#NUM!", 19: "∞", 21: "1e999", 23: "nan(1)", 25: "x1"}
+    for row, cell in spelled.items():
+        cells[row] = cell
+    parsed = parse_cells(pd.Series(cells, dtype="str"))
+    assert np.isnan(parsed.values[3]) and parsed.values[5] == np.inf and parsed.values[7] == -np.inf
+    assert parsed.values[9] == 0.5 and parsed.values[19] == parsed.values[21] == np.inf and np.isnan(parsed.values[17])
+    assert np.flatnonzero(parsed.missing).tolist() == [11, 13, 15]
+    assert np.flatnonzero(~parsed.unparsed).tolist() == [3, 5, 7, 9, 11, 13, 15, 17, 19, 21]  # nan(1), x1: text
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 def test_status_words_are_normalised_per_distinct_word(dtype):
     raw = pd.Series(["TrialState.COMPLETE", "Finished", " success ", "FAIL", "timed out", "early-stopped",
