@@ -57,3 +57,22 @@ def test_curves_of_unknown_trials_are_left_out_with_a_note(write_csv):
     summary = analyze_sweep(raw, infer_roles(raw.frame, raw.source), curves=read_results(curves))
     assert any("1 trial(s) in the curves are not in the results table" in n for n in summary["sweep"]["notes"])
     assert all(i["trial_id"] != "zz" for i in summary["issues"])
+
+
+def test_the_state_form_of_the_issues_is_their_columns_coded():
+    """issue_state codes the detectors' frame as IssueColumns.to_state codes its rows, epochs and fallbacks alike."""
+    from core.records import IssueColumns
+    from core.summary import issue_columns, issue_state
+
+    raw = read_results(TRIALS)
+    rows = analyze_sweep(raw, infer_roles(raw.frame, raw.source), curves=read_results(CURVES))["issues"]
+    frame = pd.DataFrame({"trial_id": [r["trial_id"] for r in rows], "type": [r["type"] for r in rows],
+                          "severity": [r["severity"] for r in rows], "detail": [r["detail"] for r in rows],
+                          "epoch": [r.get("epoch", np.nan) for r in rows]})
+    state = issue_state(frame)
+    assert state == issue_columns(frame).to_state() and IssueColumns.from_state(state).rows() == rows
+    assert state["epoch"]["rows"] and len(state["type"]["values"]) < len(rows)  # curve epochs; types coded
+    odd = pd.DataFrame({"trial_id": pd.Series([1, "1", "b"], dtype=object), "type": ["failed"] * 3,
+                        "severity": ["high"] * 3, "detail": ["x", None, "y"]})  # alike as text; a missing detail
+    assert issue_state(odd) == issue_columns(odd).to_state()
+    assert issue_state(odd)["trial_id"] == {"codes": [0, 0, 1], "values": ["1", "b"]}
