@@ -959,7 +959,7 @@ def recommend(a: Association, curves: dict[str, Any] | None = None, gave_up: tup
 
 def recommend_all(
     summary: dict[str, Any], patterns: list[dict[str, Any]], *, max_ids: int = 5,
-    leads: list[dict[str, Any]] | None = None,
+    leads: list[dict[str, Any]] | None = None, issues: IssueColumns | None = None,
 ) -> list[dict[str, Any]]:
     """Recommendations: per pattern, per risky region, per unexplained issue type, per actionable finding.
 
@@ -969,11 +969,12 @@ def recommend_all(
 
     Each is ``{id, text, evidence, pattern_id, trial_ids}`` (plus ``finding_id`` for
     findings); ``evidence`` says in words which facts of the summary it follows from.
+    ``issues`` are the summary's (:func:`~core.records.issue_columns_of`), when the caller has them.
     """
     risky = [lead for lead in leads or [] if lead.get("risky")]
     recs = [_pattern_advice(p, max_ids) for p in [*patterns, *risky]]
     explained = {kind for p in [*patterns, *risky] for kind in (p["issue_type"], *p.get("also_issue_types", []))}
-    issues = issue_columns_of(summary)
+    issues = issue_columns_of(summary) if issues is None else issues
     by_type: dict[str, list[str]] = {}
     for kind, trial in zip(issues.type, issues.trial_id):
         by_type.setdefault(kind, []).append(trial)
@@ -1068,13 +1069,14 @@ def sweep_wide(kind: str, k: int, trained: int) -> str:
             "searched ranges (no region concentrates it among the runs that trained)")
 
 
-def _worst_value_returned(summary: dict[str, Any], issues: IssueColumns) -> tuple[str, str] | None:
+def _worst_value_returned(summary: dict[str, Any], issues: IssueColumns | None = None) -> tuple[str, str] | None:
     """``("value", "+inf")`` when every non-finite metric of the sweep is an objective's worst infinity, else None.
 
     A minimised objective of +inf (a maximised one of -inf) and no other non-finite
     metric is a value the objective chose to return for a trial it gave up on: the
     cause is in that trial's log, not in the numerics of training.
     """
+    issues = issue_columns_of(summary) if issues is None else issues
     nonfinite = {detail or "" for kind, detail in zip(issues.type, issues.detail) if kind == "nonfinite_metric"}
     metrics = (summary.get("sweep", {}).get("roles") or {}).get("metrics") or {}
     worst = {f"{name}={'+inf' if role.get('goal') == 'min' else '-inf'}" for name, role in metrics.items()
@@ -1310,11 +1312,12 @@ def analyze_patterns(
     associations = [Association.from_dict(a) for a in summary["associations"]]
     patterns, leads = find_patterns(associations, alpha=alpha, min_support=min_support,
                                     top=summary.get("top_trials"), curves=summary.get("curves"))
-    _say_the_objective_gave_up(patterns, leads, associations, _worst_value_returned(summary))
+    issues = issue_columns_of(summary)  # the state's columns, or the rows of a summary file, read once
+    _say_the_objective_gave_up(patterns, leads, associations, _worst_value_returned(summary, issues))
     _rare_inside_a_cause(patterns, associations)
     return {
         "patterns": patterns,
         "leads": leads,
-        "recommendations": recommend_all(summary, patterns, leads=leads),
+        "recommendations": recommend_all(summary, patterns, leads=leads, issues=issues),
         "analysis": {"alpha": alpha, "min_support": min_support},
     }
