@@ -379,8 +379,9 @@ def rank_trials(table: TrialTable, excluded: np.ndarray | None = None,
     ``excluded`` is a bool mask over the table's rows (:meth:`~core.table.TrialTable.flagged`
     of the issues that disqualify, see :func:`disqualified`; None: no trial): trials with a high-severity issue (NaN, hidden
     failure, divergence, no learning, a collapse, failure); low and medium issues (a short
-    run, overfitting, a generalisation gap, still improving) do not disqualify a result. Judged by :func:`_ranking_metric` (what the tuner optimised, else the
-    held-out accuracy, else the held-out loss). Objectives are
+    run, overfitting, a generalisation gap, still improving) do not disqualify a result.
+    Judged by :func:`_ranking_metric` (what the tuner optimised, else the held-out
+    accuracy, else the held-out loss). Objectives are
     compared only across comparable trials: when a hyperparameter changes the target's
     scale (``scale_targets``), the held-out loss is in different units per value, so a
     scale-free held-out metric (r2, accuracy...) is used instead, or else only trials
