@@ -836,6 +836,10 @@ _REGION_END = re.compile(
 _BEFORE_PAIR = re.compile(r"(?:^|[;:(,])((?:\[[^\])]*[\])]|[^;:(),\[])*)[:,(]?\s*$")
 """The text after the last clause mark (";", ":", "(" or a comma, not inside an interval) before a pair, when no
 parenthesis closes in it ("Outside the region of P5 (lr ≤ 0.001), 9 of ..." is said of no condition)."""
+_CITATION = re.compile(r"\s*\((?:see\s+|cf\.\s+)?(?:(?:pattern|finding|lead)s?\s+)?[PFRAL]\d+"
+                       r"(?:\s*(?:,|and)\s*[PFRAL]\d+)*\)", re.IGNORECASE)
+"""A parenthesis that only cites ids ("(P1)", "(see pattern P1)"): it closes no clause of its own, so "With dropout =
+0 (P1), 12 of 33" is still said of dropout = 0."""
 _SYMBOL_CONDITION = re.compile(r"[=≥≤<>]|\bin\s*[\[(]")
 _SET_ASIDE = re.compile(
     r"\b(?:other than|apart from|aside from|besides|except(?:\s+for)?|excluding|not counting|leaving aside|setting aside)"
@@ -1029,7 +1033,7 @@ def _condition_before(text: str) -> str:
     one; "..., against " does not. Only a condition written with a symbol ("=", "≥", "in
     [a, b)") counts here.
     """
-    segment = _BEFORE_PAIR.search(text)
+    segment = _BEFORE_PAIR.search(_CITATION.sub("", text))
     if not segment or not _SYMBOL_CONDITION.search(segment[1]) or _PAIR.search(segment[1]):
         return ""  # "20/20 trials with batch_size ≥ 512 vs 0/80 elsewhere": the second pair is the rest
     return segment[1]

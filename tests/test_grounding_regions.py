@@ -51,6 +51,7 @@ SWEEP = {
 
 TRUE = [
     "10 of the 15 trials with dropout = 0 overfit.",
+    "With dropout = 0 (P1), 10 of the 15 trials overfit.",
     "10 of the 15 trials with dropout=0.0 overfit.",
     "10 of the 15 trials with `dropout` = 0 overfit, against 2 of 18 of the others.",
     "Of the 15 trials with dropout = 0, 10 overfit.",
@@ -76,6 +77,9 @@ TRUE = [
 ]
 LIES = [
     "12 of the 33 trials with dropout = 0 overfit.",                    # the comparison's whole, not dropout = 0
+    "At dropout = 0 (P1), 12 of the 33 trials overfit.",                # a cited id closes no clause of its own
+    "With dropout = 0 (pattern P1), 12 of the 33 trials overfit.",
+    "With dropout = 0 (see P1), 2 of the 18 trials overfit.",
     "Of the 33 trials with dropout = 0, 12 overfit.",
     "12 of the 33 runs that trained with dropout = 0 overfit.",
     "2 of the 18 trials with dropout = 0 overfit.",                     # the rest said as the region
