@@ -133,7 +133,7 @@ def _serve(work: Callable[[Any], Any], jobs: int | None, results: int) -> None: 
 
             pictures.warm_up()  # and its first drawing's fonts
             gc.freeze()  # what it inherited and imported lives until it leaves: full collections skip it
-            gc.enable()  # the command line forks it while importing without the collector (graph.run._importing)
+            gc.enable()  # the command line forks it while it runs without the collector (graph.run._freeze_imports)
             with os.fdopen(jobs, "rb") as inp:
                 data = inp.read()  # until the parent has written the whole job and closed its end
             if not data:
