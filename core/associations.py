@@ -27,7 +27,7 @@ import pandas as pd
 
 from core.detectors import regularisers
 from core.domains import log_scaled
-from core.issue_types import AVOIDABLE, NEEDS_RESULT, NO_OUTCOME, NO_RESULT, names_where
+from core.issue_types import AVOIDABLE, NEEDS_OWN_END, NEEDS_RESULT, NO_OUTCOME, NO_RESULT, STOPPED_EARLY, names_where
 from core.records import SAME_VALUE_RTOL, Association, Band, Part, Region
 from core.stats import bh_qvalues, fisher_greater, log_fisher_greater, wilson_intervals
 from core.table import TrialTable
@@ -359,7 +359,13 @@ def _populations(coded: list[Coded], flags: list[_Flags], issue_rows: np.ndarray
     all looks like a cause: DeepOBS fmnist_2c2d's "overfitting at learning_rate ≤ 0.398"
     was 59 of 99 against 0 of 36, the 36 being nearly all dead or diverged runs; among the
     89 runs that trained the contrast is another one (learning_rate ≥ 1.6e-4: 56 of 71
-    against 3 of 18, the slowest runs had not converged). A trial left out is neither
+    against 3 of 18, the slowest runs had not converged). A type only a run that ended of
+    its own accord can show (:attr:`~core.issue_types.IssueType.needs_own_end`: still
+    improving) is compared among those runs that were not cut either (a time limit, a
+    pruner, early stopping, a kill: ``stopped_early``), when the sweep has such runs: a
+    run cut while its loss still fell is no evidence that its region needs more epochs
+    (synthetic: 5 of the 20 listed runs of "sgd and lr ≤ 0.0084" were time-limited). A
+    trial left out is neither
     inside a region nor in the rest, as a trial that left a hyperparameter unset. Every
     other type is compared over the trials with an outcome. The ``left_out`` trials
     (a residual test's, see :func:`associate_issues`) are compared in no population.
@@ -378,13 +384,19 @@ def _populations(coded: list[Coded], flags: list[_Flags], issue_rows: np.ndarray
     without = marked(NO_RESULT) | unfinished
     needing = [f for f in flags if f.kind in NEEDS_RESULT]
     others = [f for f in flags if f.kind not in NEEDS_RESULT]
-    if not unfinished.any() and (not without.any() or not needing):
+    own_end = [f for f in needing if f.kind in NEEDS_OWN_END]
+    cut = marked(STOPPED_EARLY) & ~without if own_end else np.zeros(n_trials, dtype=bool)
+    if not cut.any():
+        own_end = []
+    if not unfinished.any() and (not without.any() or not needing) and not own_end:
         yield coded, flags
         return
     # one population at a time: each is a copy of every coded hyperparameter (at a million trials, ~150 MB)
     yield ([c.within(~unfinished) for c in coded], among(~unfinished, others)) if unfinished.any() else (coded, others)
-    if needing:
+    if needing := [f for f in needing if f not in own_end]:
         yield [c.within(~without) for c in coded], among(~without, needing)
+    if own_end:  # still improving: a run cut by a time limit or a pruner was still improving by construction
+        yield [c.within(~(without | cut)) for c in coded], among(~(without | cut), own_end)
 
 
 _MORE_BUDGET_NEVER_CAUSES = ("no_learning",)

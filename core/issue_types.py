@@ -82,6 +82,10 @@ class IssueType:
         comparison of outcomes (:func:`core.associations.associate_issues`).
     stopped_early : the run ended before its planned budget for a reason other than
         how it learned, so its length says nothing about the budget.
+    needs_own_end : only a run that ended of its own accord can show it (still improving
+        when it ended): a run a time limit, a pruner, early stopping or a kill cut
+        (``stopped_early``) was still improving by construction, so patterns compare it
+        only among the runs that trained and were not cut.
     from_status : the tool's normalised status of the same name flags it (:mod:`core.status`).
     from_curves : a per-epoch curve rule can flag it too (:mod:`core.curves.detectors`).
     flag_words : words of a boolean column the sweep wrote itself (``epoch_diverged``,
@@ -108,6 +112,7 @@ class IssueType:
     pairable: bool = True
     no_outcome: bool = False
     stopped_early: bool = False
+    needs_own_end: bool = False
     from_status: bool = False
     from_curves: bool = False
     flag_words: tuple[str, ...] = ()
@@ -293,7 +298,7 @@ _TABLE = (
         "still_improving", "low", "under-trained runs (still improving)", "still improving",
         advice="Give more epochs to {ids}: {their} validation loss was still falling when {they} ended.",
         words=r"still improving|still falling|under-?trained", colour="#009E73", marker="p", from_curves=True,
-        needs_result=True,
+        needs_result=True, needs_own_end=True,
     ),
     IssueType(
         # detectors.detect_status (status pruned / early-stopped), detect_outcome_flags (early_stopped=true)
@@ -350,6 +355,10 @@ NO_RESULT = names_where(lambda t: t.no_result)
 """Types after which a trial gave no usable result (failed, non-finite, blew up, learned nothing)."""
 NEEDS_RESULT = names_where(lambda t: t.needs_result)
 """Types only a run with a result can show; compared only among such runs."""
+NEEDS_OWN_END = names_where(lambda t: t.needs_own_end)
+"""Types only a run that ended of its own accord can show; compared only among runs that trained and were not cut."""
+STOPPED_EARLY = names_where(lambda t: t.stopped_early)
+"""Types of a run cut before its planned budget for a reason other than how it learned."""
 NO_OUTCOME = names_where(lambda t: t.no_outcome)
 """Types of a trial with no outcome yet (still running, waiting, abandoned): on no side of a comparison."""
 ERROR_OUTCOME = names_where(lambda t: t.error_outcome)

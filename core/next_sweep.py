@@ -58,7 +58,7 @@ import re
 from typing import Any
 
 from core.domains import edge_cut, log_scaled, natural_domain
-from core.issue_types import AVOIDABLE, ISSUE_TYPES, label_of, names_where
+from core.issue_types import AVOIDABLE, ISSUE_TYPES, NO_OUTCOME, STOPPED_EARLY, label_of, names_where
 from core.patterns import keeps_the_setting, rare_even_there, sweep_wide, trained_count
 from core.records import (
     SAME_VALUE_RTOL,
@@ -137,7 +137,12 @@ def to_wandb_sweep(plan: Plan, *, method: str = "bayes") -> dict[str, Any]:
     ``int_uniform`` (``q_log_uniform_values`` with ``q=1`` on a log scale), categorical
     ones ``values``, a range of one value ``value``; a raised epoch budget becomes a
     fixed parameter. Exclusions inside a range and conditions cannot be expressed in
-    W&B: the training script should skip those configurations.
+    W&B (a sweep's ``parameters`` are ``value``, ``values`` or a distribution, with no
+    condition on another parameter): the training script should skip those
+    configurations. A raised budget that holds only within a region (``settings.epochs``
+    with a ``when``) becomes ``values: [from, to]`` and the configuration's
+    ``description`` (a W&B sweep key) says where the larger one is meant, for the
+    training script to apply.
     """
     parameters: dict[str, Any] = {}
     for name, hp in plan["hyperparameters"].items():
@@ -157,9 +162,19 @@ def to_wandb_sweep(plan: Plan, *, method: str = "bayes") -> dict[str, Any]:
             parameters[name] = {"distribution": "log_uniform_values" if hp["log"] else "uniform",
                                 "min": hp["low"], "max": hp["high"]}
     epochs = plan["settings"].get("epochs")
-    if epochs and epochs.get("column") and not epochs.get("when"):
-        parameters[epochs["column"]] = {"value": epochs["to"]}
+    notes = []
+    if epochs and epochs.get("column"):
+        column, low, high = epochs["column"], _int(float(epochs["from"])), _int(float(epochs["to"]))
+        if epochs.get("when"):
+            parameters[column] = {"values": [low, high]}
+            notes.append(f"{column} = {format_number(high)} is meant only where {epochs['when']} "
+                         f"({format_number(low)} elsewhere): W&B cannot condition a parameter, so the training "
+                         "script should apply it.")
+        else:
+            parameters[column] = {"value": high}
     config: dict[str, Any] = {"method": method, "parameters": parameters}
+    if notes:
+        config["description"] = " ".join(notes)
     objective = plan.get("objective")
     if objective:
         config["metric"] = {"name": objective["metric"], "goal": "minimize" if objective["goal"] == "min" else "maximize"}
@@ -688,12 +703,20 @@ class _Planner:
                           f"{len(ids)} trial(s){of} were still improving when they ended", None, None, ids[:5])
 
     def _longer_when(self, p: dict[str, Any], a: Association) -> None:
+        """A still-improving pattern: more epochs there, its counts among the runs that ended on their own.
+
+        The association compares still-improving runs only among the runs a time limit,
+        a pruner or early stopping did not cut (:attr:`core.issue_types.IssueType.needs_own_end`);
+        when the sweep has such runs, the reason says they were left out.
+        """
         improving = self.improving()
         listed = set(a.trial_ids)
         there = [i for i in improving if i["trial_id"] in listed]
         kept = {i["trial_id"] for i in improving}
-        self._more_epochs(there or improving, p["id"], _rate_text(a), a, a.condition,
-                          [t for t in a.trial_ids if t in kept][:5])
+        cut = any(i["type"] in STOPPED_EARLY and i["type"] not in NO_OUTCOME for i in self.summary.get("issues") or [])
+        why = _rate_text(a) + (" (among the runs that trained and ended on their own: runs a time limit or a "
+                               "pruner cut are no evidence)" if cut else "")
+        self._more_epochs(there or improving, p["id"], why, a, a.condition, [t for t in a.trial_ids if t in kept][:5])
 
     def _more_epochs(self, improving: list[dict[str, Any]], evidence: str, why: str, a: Association | None,
                      when: str | None, trial_ids: list[str]) -> None:
@@ -702,9 +725,11 @@ class _Planner:
         With a budget hyperparameter (``max_epochs``, see :mod:`core.roles`), its range
         grows to twice the last epoch of those runs (a grid gains that value), and no
         separate ``epochs`` setting contradicts it; nothing changes when the sweep
-        already searched that budget. Without one, or when the runs' last step is under
-        half the smallest budget searched (the curves count epochs, the budget steps:
-        ``max_steps`` 2000 against epoch 59), ``settings.epochs`` holds the raised budget,
+        already searched that budget. That range is the whole sweep's (a plan condition
+        only narrows a range), so the change has no ``when`` and its reason says so.
+        Without one, or when the runs' last step is under half the smallest budget
+        searched (the curves count epochs, the budget steps: ``max_steps`` 2000 against
+        epoch 59), ``settings.epochs`` holds the raised budget,
         its ``when`` naming every region a change placed it in.
         """
         if not improving:
@@ -726,8 +751,10 @@ class _Planner:
             entry["changed"] = True
             done = (f"{why} (last epoch {format_number(last)})" if a is None else
                     f"{why}; those runs ended still improving (last epoch {format_number(last)})")
+            # one range per hyperparameter: a plan condition only narrows, so the raise holds for the whole sweep
+            whole = f" across the whole sweep (its range is one range, not raised within {when} alone)" if when else ""
             self._change(budget, "more_epochs", old, [entry["low"], entry["high"]], evidence,
-                         f"{done}: search {budget} up to {format_number(target)}, twice that", a, when=when,
+                         f"{done}: search {budget} up to {format_number(target)}, twice that,{whole}", a,
                          trial_ids=trial_ids)
             return
         current = self.settings.get("epochs")

@@ -20,6 +20,7 @@ from core.issue_types import (
     GAP_UNMEASURED,
     ISSUE_TYPES,
     LOG_CURVES,
+    NEEDS_OWN_END,
     NEEDS_RESULT,
     NO_OUTCOME,
     NO_RESULT,
@@ -795,10 +796,13 @@ def rest_label(hyperparameter: str, n_compared: int, n_trials: int, prefix: str 
     ``n_trials`` counts the trials with an outcome (:func:`with_outcome`: a trial still
     running is compared nowhere). When fewer were compared: for a type only a run with a
     result can show (:attr:`~core.issue_types.IssueType.needs_result`), the trials that
-    failed, blew up or learned nothing were left out; else the hyperparameter was unset
-    in some.
+    failed, blew up or learned nothing were left out (and for a type only a run that ended
+    of its own accord can show, :attr:`~core.issue_types.IssueType.needs_own_end`, the runs
+    a time limit or a pruner cut); else the hyperparameter was unset in some.
     """
     if n_trials and n_compared < n_trials:
+        if issue_type in NEEDS_OWN_END:
+            return f"{prefix}other trials that trained and ended on their own"
         if issue_type in NEEDS_RESULT:
             return f"{prefix}other trials that trained"
         return f"{prefix}other trials with {hyperparameter} set"

@@ -803,6 +803,57 @@ def test_every_more_epochs_change_is_in_the_plan_without_a_budget_hyperparameter
         ("epochs", "lr ≤ 0.000158"), ("epochs", "optimizer = gd")]
 
 
+def _improving_pattern(budget: str | None) -> dict:
+    from core.records import Association
+
+    summary = _budget_summary({"t1": 40.0, "t2": 40.0}, {"t9": 70.0}, budget=budget)
+    a = Association(id="A1", hyperparameter="lr", hyperparameters=["lr"], rule="threshold", condition="lr ≤ 0.001",
+                    lo=None, hi=0.001, value=None, direction="below", closed=True, issue_type="still_improving", k=2,
+                    n=3, rate=2 / 3, ci=None, k_rest=0, n_rest=30, rate_rest=0.0, risk_ratio=None, p=1e-3,
+                    log_p=-6.9, q=1e-2, trial_ids=["t1", "t2"])
+    return summary | {"associations": [a.to_dict()], "patterns": [{"id": "P1", "association_id": "A1",
+                                                                  "issue_type": "still_improving"}]}
+
+
+def test_more_epochs_of_a_region_raise_the_budget_range_for_the_whole_sweep_and_say_so():
+    # review: "more_epochs max_epochs when scale_targets = yes and lr ≤ 0.000285" raised max_epochs for every trial
+    plan = plan_next_sweep(_improving_pattern("max_epochs"))
+    (change,) = [c for c in plan["changes"] if c["action"] == "more_epochs"]
+    assert change["when"] is None and plan["hyperparameters"]["max_epochs"]["high"] == 80
+    assert "across the whole sweep" in change["reason"] and "lr ≤ 0.001" in change["reason"]
+    assert "time limit" in change["reason"]  # the sweep had a time-limited run: its counts leave such runs out
+    plan = plan_next_sweep(_improving_pattern(None))  # no budget hyperparameter: a conditional setting
+    (change,) = [c for c in plan["changes"] if c["action"] == "more_epochs"]
+    assert change["when"] == "lr ≤ 0.001" and "whole sweep" not in change["reason"]
+    assert plan["settings"]["epochs"]["when"] == "lr ≤ 0.001"
+
+
+def test_a_conditional_epochs_budget_is_written_into_the_wandb_config():
+    plan = plan_next_sweep(_improving_pattern(None))
+    config = to_wandb_sweep(plan)
+    assert config["parameters"]["epochs"] == {"values": [40, 80]}
+    assert "epochs = 80 is meant only where lr ≤ 0.001 (40 elsewhere)" in config["description"]
+    unconditional = plan_next_sweep(_budget_summary({"t1": 100.0, "t2": 100.0}, {}, budget=None))
+    config = to_wandb_sweep(unconditional)
+    assert config["parameters"]["epochs"] == {"value": 200} and "description" not in config
+
+
+def test_still_improving_is_compared_among_the_runs_no_time_limit_cut():
+    # synthetic: 5 of the 20 listed trials of "sgd and lr ≤ 0.0084 still improving" had hit the time limit
+    from core.associations import associate_issues
+    from tests.helpers import table_from_records
+
+    rows = [{"trial_id": f"t{i}", "lr": [1e-4, 1e-3, 1e-2, 1e-1][i % 4], "val_loss": 0.5} for i in range(80)]
+    improving = [f"t{i}" for i in range(80) if i % 4 == 0]  # every run at lr 1e-4
+    for cut in (True, False):
+        timed = [f"t{i}" for i in range(80) if i % 4 == 1 and i < 40] if cut else []  # lr 1e-3, cut while improving
+        frame = pd.DataFrame([(t, "still_improving") for t in improving + timed] + [(t, "timeout") for t in timed],
+                             columns=["trial_id", "type"])
+        a = next(a for a in associate_issues(table_from_records(rows), frame, pairs=False)
+                 if a.issue_type == "still_improving" and a.rule == "value" and a.lo == 1e-3)
+        assert (a.k, a.n, a.k + a.k_rest, a.n + a.n_rest) == ((0, 10, 20, 70) if cut else (0, 20, 20, 80))
+
+
 def test_an_excluded_interval_below_the_range_does_not_hide_that_the_range_is_covered():
     entry = {"low": 2.0, "high": 10.0, "exclude": [[0.0, 1.0]]}
     assert _empty(entry, None, None, [[2.0, 10.0]])
