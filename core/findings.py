@@ -156,9 +156,10 @@ def find_edge_of_range(table: TrialTable, issues: pd.DataFrame, best: dict[str, 
     """The best trial uses the smallest or largest value searched of a numeric hyperparameter.
 
     Only hyperparameters with at least 3 distinct values are judged; the optimum may
-    lie beyond the searched range, so the next sweep should widen it on that side,
-    unless that side is the parameter's natural bound (0 for rates, decay and dropout,
-    1 for counts and fractions; see :mod:`core.domains`). Where the input declares the
+    lie beyond the searched range, which the next sweep tests before it widens it on that
+    side (the top trials must crowd at that edge too: one best trial there says little,
+    and the finding's text claims no more), and never past the parameter's natural bound
+    (0 for rates, decay and dropout, 1 for counts and fractions; see :mod:`core.domains`). Where the input declares the
     range (``space``: the summary's ``search_space``), that range is what was searched:
     the best trial is at its edge only when it lies within ``_EDGE_SHARE`` of the
     declared span (on a log scale for a log range) from the declared bound, and the
@@ -195,8 +196,9 @@ def find_edge_of_range(table: TrialTable, issues: pd.DataFrame, best: dict[str, 
         found.append({
             "kind": "edge_of_range",
             "title": f"The best trial has {hp} = {format_number(value)}, the {side} value searched",
-            "detail": (f"{hp} was searched in [{format_number(lo)}, {format_number(hi)}]; the optimum may lie "
-                       f"{'below' if side == 'lowest' else 'above'} it"),
+            "detail": (f"{hp} was searched in [{format_number(lo)}, {format_number(hi)}]; one best trial at an edge "
+                       "is no evidence that the optimum lies beyond it (the next sweep widens a range only where the "
+                       "top trials crowd at its edge)"),
             "hyperparameter": hp, "value": float(value), "side": "low" if side == "lowest" else "high",
             "searched": [lo, hi],
             "edge_share": _edge_share(table.hyperparameters[hp], lo, hi, "low" if side == "lowest" else "high", log),

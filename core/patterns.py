@@ -1168,9 +1168,9 @@ def _finding_advice(f: dict[str, Any], max_ids: int, patterns: list[dict[str, An
     if f["kind"] == "edge_of_range":
         low = f["side"] == "low"
         text = (f"Try {f['hyperparameter']} {'below' if low else 'above'} {format_number(f['value'])}: the best trial "
-                f"sits at the {'lowest' if low else 'highest'} value searched, so the optimum may lie outside it. "
-                "The next sweep widens the range itself only when the top trials crowd at that edge too (one best "
-                "trial there may owe its lead to chance): see Next experiment.")
+                f"sits at the {'lowest' if low else 'highest'} value searched, and a few runs beyond it would tell "
+                "whether it only owes its lead to chance. The next sweep widens the range itself only when the top "
+                "trials crowd at that edge too: see Next experiment.")
     elif f["kind"] == "abandoned":
         text = abandoned_advice(fmt, _id_text(f["trial_ids"], f["n_trials"], max_ids))
     elif f["kind"] == "seed_instability":

@@ -125,6 +125,9 @@ def test_no_widening_from_one_best_trial_at_the_edge_nor_a_budget_the_best_trial
     summary = _edge_sweep(write_csv, crowded=False)
     assert {f["hyperparameter"] for f in summary["findings"] if f["kind"] == "edge_of_range"} == {"lr", "max_epochs"}
     assert not [c for c in plan_next_sweep(summary)["changes"] if c["action"] == "widen"]
+    # the text claims no more than the plan acts on (review: "the optimum may lie below it" beside no widening)
+    texts = [f["detail"] for f in summary["findings"]] + [r["text"] for r in summary["recommendations"]]
+    assert not [t for t in texts if "optimum may lie" in t]
     plan = plan_next_sweep(_edge_sweep(write_csv, crowded=True, status="early_stopped"))
     assert [c["hyperparameter"] for c in plan["changes"] if c["action"] == "widen"] == ["lr"]
     assert plan["hyperparameters"]["max_epochs"]["values"] == [20, 40, 80]
