@@ -27,7 +27,15 @@ import pandas as pd
 
 from core.detectors import regularisers
 from core.domains import log_scaled
-from core.issue_types import AVOIDABLE, NEEDS_OWN_END, NEEDS_RESULT, NO_OUTCOME, NO_RESULT, STOPPED_EARLY, names_where
+from core.issue_types import (
+    AVOIDABLE,
+    CUT_WHILE_TRAINING,
+    NEEDS_OWN_END,
+    NEEDS_RESULT,
+    NO_OUTCOME,
+    NO_RESULT,
+    names_where,
+)
 from core.records import SAME_VALUE_RTOL, Association, Band, Part, Region
 from core.stats import bh_qvalues, fisher_greater, log_fisher_greater, wilson_intervals
 from core.table import TrialTable
@@ -361,10 +369,11 @@ def _populations(coded: list[Coded], flags: list[_Flags], issue_rows: np.ndarray
     89 runs that trained the contrast is another one (learning_rate ≥ 1.6e-4: 56 of 71
     against 3 of 18, the slowest runs had not converged). A type only a run that ended of
     its own accord can show (:attr:`~core.issue_types.IssueType.needs_own_end`: still
-    improving) is compared among those runs that were not cut either (a time limit, a
-    pruner, early stopping, a kill: ``stopped_early``), when the sweep has such runs: a
+    improving) is compared among those runs that were not cut either (a time limit or the
+    scheduler: :data:`~core.issue_types.CUT_WHILE_TRAINING`), when the sweep has such runs: a
     run cut while its loss still fell is no evidence that its region needs more epochs
-    (synthetic: 5 of the 20 listed runs of "sgd and lr ≤ 0.0084" were time-limited). A
+    (synthetic: 5 of the 20 listed runs of "sgd and lr ≤ 0.0084" were time-limited); an
+    early-stopped run stays, as its own criterion ended it. A
     trial left out is neither
     inside a region nor in the rest, as a trial that left a hyperparameter unset. Every
     other type is compared over the trials with an outcome. The ``left_out`` trials
@@ -385,7 +394,7 @@ def _populations(coded: list[Coded], flags: list[_Flags], issue_rows: np.ndarray
     needing = [f for f in flags if f.kind in NEEDS_RESULT]
     others = [f for f in flags if f.kind not in NEEDS_RESULT]
     own_end = [f for f in needing if f.kind in NEEDS_OWN_END]
-    cut = marked(STOPPED_EARLY) & ~without if own_end else np.zeros(n_trials, dtype=bool)
+    cut = marked(CUT_WHILE_TRAINING) & ~without if own_end else np.zeros(n_trials, dtype=bool)
     if not cut.any():
         own_end = []
     if not unfinished.any() and (not without.any() or not needing) and not own_end:

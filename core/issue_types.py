@@ -83,9 +83,11 @@ class IssueType:
     stopped_early : the run ended before its planned budget for a reason other than
         how it learned, so its length says nothing about the budget.
     needs_own_end : only a run that ended of its own accord can show it (still improving
-        when it ended): a run a time limit, a pruner, early stopping or a kill cut
-        (``stopped_early``) was still improving by construction, so patterns compare it
-        only among the runs that trained and were not cut.
+        when it ended): a run a time limit or the scheduler cut while it trained
+        (:data:`CUT_WHILE_TRAINING`) may have been still improving by construction, so
+        patterns compare it only among the runs that trained and were not cut. An
+        early-stopped or pruned run stays: its own criterion ended it, and left out it
+        would make "early stopping on" look like a cause of runs still improving.
     from_status : the tool's normalised status of the same name flags it (:mod:`core.status`).
     from_curves : a per-epoch curve rule can flag it too (:mod:`core.curves.detectors`).
     flag_words : words of a boolean column the sweep wrote itself (``epoch_diverged``,
@@ -357,8 +359,8 @@ NEEDS_RESULT = names_where(lambda t: t.needs_result)
 """Types only a run with a result can show; compared only among such runs."""
 NEEDS_OWN_END = names_where(lambda t: t.needs_own_end)
 """Types only a run that ended of its own accord can show; compared only among runs that trained and were not cut."""
-STOPPED_EARLY = names_where(lambda t: t.stopped_early)
-"""Types of a run cut before its planned budget for a reason other than how it learned."""
+CUT_WHILE_TRAINING = ("timeout", "killed")
+"""A time limit or the scheduler ended the run while it trained: no evidence of how long it needed."""
 NO_OUTCOME = names_where(lambda t: t.no_outcome)
 """Types of a trial with no outcome yet (still running, waiting, abandoned): on no side of a comparison."""
 ERROR_OUTCOME = names_where(lambda t: t.error_outcome)

@@ -58,7 +58,7 @@ import re
 from typing import Any
 
 from core.domains import edge_cut, log_scaled, natural_domain
-from core.issue_types import AVOIDABLE, ISSUE_TYPES, NO_OUTCOME, STOPPED_EARLY, label_of, names_where
+from core.issue_types import AVOIDABLE, CUT_WHILE_TRAINING, ISSUE_TYPES, label_of, names_where
 from core.patterns import keeps_the_setting, rare_even_there, sweep_wide, trained_count
 from core.records import (
     SAME_VALUE_RTOL,
@@ -705,17 +705,17 @@ class _Planner:
     def _longer_when(self, p: dict[str, Any], a: Association) -> None:
         """A still-improving pattern: more epochs there, its counts among the runs that ended on their own.
 
-        The association compares still-improving runs only among the runs a time limit,
-        a pruner or early stopping did not cut (:attr:`core.issue_types.IssueType.needs_own_end`);
-        when the sweep has such runs, the reason says they were left out.
+        The association compares still-improving runs only among the runs a time limit or
+        the scheduler did not cut (:attr:`core.issue_types.IssueType.needs_own_end`); when
+        the sweep has such runs, the reason says they were left out.
         """
         improving = self.improving()
         listed = set(a.trial_ids)
         there = [i for i in improving if i["trial_id"] in listed]
         kept = {i["trial_id"] for i in improving}
-        cut = any(i["type"] in STOPPED_EARLY and i["type"] not in NO_OUTCOME for i in self.summary.get("issues") or [])
-        why = _rate_text(a) + (" (among the runs that trained and ended on their own: runs a time limit or a "
-                               "pruner cut are no evidence)" if cut else "")
+        cut = any(i["type"] in CUT_WHILE_TRAINING for i in self.summary.get("issues") or [])
+        why = _rate_text(a) + (" (among the runs that trained and ended on their own: runs a time limit or the "
+                               "scheduler cut are no evidence)" if cut else "")
         self._more_epochs(there or improving, p["id"], why, a, a.condition, [t for t in a.trial_ids if t in kept][:5])
 
     def _more_epochs(self, improving: list[dict[str, Any]], evidence: str, why: str, a: Association | None,

@@ -798,7 +798,7 @@ def rest_label(hyperparameter: str, n_compared: int, n_trials: int, prefix: str 
     result can show (:attr:`~core.issue_types.IssueType.needs_result`), the trials that
     failed, blew up or learned nothing were left out (and for a type only a run that ended
     of its own accord can show, :attr:`~core.issue_types.IssueType.needs_own_end`, the runs
-    a time limit or a pruner cut); else the hyperparameter was unset in some.
+    a time limit or the scheduler cut); else the hyperparameter was unset in some.
     """
     if n_trials and n_compared < n_trials:
         if issue_type in NEEDS_OWN_END:

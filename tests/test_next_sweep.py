@@ -848,13 +848,13 @@ def test_still_improving_is_compared_among_the_runs_no_time_limit_cut():
 
     rows = [{"trial_id": f"t{i}", "lr": [1e-4, 1e-3, 1e-2, 1e-1][i % 4], "val_loss": 0.5} for i in range(80)]
     improving = [f"t{i}" for i in range(80) if i % 4 == 0]  # every run at lr 1e-4
-    for cut in (True, False):
-        timed = [f"t{i}" for i in range(80) if i % 4 == 1 and i < 40] if cut else []  # lr 1e-3, cut while improving
-        frame = pd.DataFrame([(t, "still_improving") for t in improving + timed] + [(t, "timeout") for t in timed],
+    stopped = [f"t{i}" for i in range(80) if i % 4 == 1 and i < 40]  # 10 runs at lr 1e-3
+    for how in ("timeout", "pruned", None):  # early-stopped runs stay: their own criterion ended them
+        frame = pd.DataFrame([(t, "still_improving") for t in improving] + [(t, how) for t in stopped if how],
                              columns=["trial_id", "type"])
         a = next(a for a in associate_issues(table_from_records(rows), frame, pairs=False)
                  if a.issue_type == "still_improving" and a.rule == "value" and a.lo == 1e-3)
-        assert (a.k, a.n, a.k + a.k_rest, a.n + a.n_rest) == ((0, 10, 20, 70) if cut else (0, 20, 20, 80))
+        assert (a.k, a.n, a.k + a.k_rest, a.n + a.n_rest) == ((0, 10, 20, 70) if how == "timeout" else (0, 20, 20, 80))
 
 
 def test_an_excluded_interval_below_the_range_does_not_hide_that_the_range_is_covered():
