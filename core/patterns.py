@@ -1004,7 +1004,7 @@ def recommend_all(
         evidence = f"{_trials(len(ids))} with {ISSUE_TYPES[kind].label}, no hyperparameter pattern"
         if kind in NEEDS_RESULT and trained is not None:
             text = f"{sweep_wide(kind, len(ids), trained)}. {text}"
-            evidence = f"{len(ids)} of {trained} trials that trained with {ISSUE_TYPES[kind].label}, no hyperparameter " \
+            evidence = f"{len(ids)} of {trained} runs that trained show {ISSUE_TYPES[kind].label}; no hyperparameter " \
                        "pattern among them"
         recs.append({
             "text": text,
