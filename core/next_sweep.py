@@ -713,7 +713,7 @@ class _Planner:
         listed = set(a.trial_ids)
         there = [i for i in improving if i["trial_id"] in listed]
         kept = {i["trial_id"] for i in improving}
-        cut = any(i["type"] in CUT_WHILE_TRAINING for i in self.summary.get("issues") or [])
+        cut = any(kind in CUT_WHILE_TRAINING for kind in self.issues.type)
         why = _rate_text(a) + (" (among the runs that trained and ended on their own: runs a time limit or the "
                                "scheduler cut are no evidence)" if cut else "")
         self._more_epochs(there or improving, p["id"], why, a, a.condition, [t for t in a.trial_ids if t in kept][:5])
