@@ -354,7 +354,7 @@ def can_be_cross_entropy(name: str) -> bool:
     return not (is_regression_loss(name) or set(tokens(name)) & _NOT_CLASSIFICATION_LOSS)
 
 
-def _class_pair(table: TrialTable) -> tuple[str | None, str | None]:
+def class_pair(table: TrialTable) -> tuple[str | None, str | None]:
     """The held-out classification (accuracy, loss) pair the chance-level rules use.
 
     The accuracy is a classification accuracy (acc/accuracy/top1: not AUC or F1), of
@@ -385,7 +385,7 @@ def chance_level(table: TrialTable, thresholds: Thresholds) -> tuple[int | None,
     """``(C or None, chance accuracy, loss of predicting the prior, how)``, or ``(None, nan, nan, "")``.
 
     Given ``n_classes``: 1/C and ln(C). Else inferred from the held-out classification
-    pair (:func:`_class_pair`), where dead networks land exactly: at least 3 trials (and
+    pair (:func:`class_pair`), where dead networks land exactly: at least 3 trials (and
     2 % of the sweep) with an accuracy within 0.005 of 1/C for one integer C in 2..1000;
     or, failing that, with a loss within 0.005 of ln(C) and an accuracy within 0.005 of
     1/C for most of them (a loss alone proves nothing: a contrastive loss over 128 pairs
@@ -403,7 +403,7 @@ def chance_level(table: TrialTable, thresholds: Thresholds) -> tuple[int | None,
         return c, 1.0 / c, float(np.log(c)), "given"
     none = (None, float("nan"), float("nan"), "")
     need = max(3, int(np.ceil(0.02 * len(table))))
-    acc_col, loss_col = _class_pair(table)
+    acc_col, loss_col = class_pair(table)
     if acc_col is None:
         return none
     acc_all = accuracy_fraction(table, acc_col).to_numpy(dtype=float)
@@ -512,7 +512,7 @@ def detect_no_learning(table: TrialTable, thresholds: Thresholds) -> pd.DataFram
     """The network learned nothing, judged on the main held-out metric, not on every score.
 
     Classification, with C classes (given or inferred, see :func:`infer_classes`), on the
-    held-out classification pair (:func:`_class_pair`): accuracy <= 1/C +
+    held-out classification pair (:func:`class_pair`): accuracy <= 1/C +
     ``chance_margin`` (0.02), or loss within ``stuck_loss_tolerance`` (1 %, relative) of
     ln(C). Other accuracy-like columns (downstream or zero-shot scores, AUC, F1) are
     never judged against chance. A trial whose running-best held-out accuracy or loss
@@ -550,7 +550,7 @@ def detect_no_learning(table: TrialTable, thresholds: Thresholds) -> pd.DataFram
     at_chance = _at_chance(table, thresholds, level)
     if not at_chance:
         return _issues(table, "no_learning", *fragments) if fragments else _none()
-    acc_col, loss_col = _class_pair(table)
+    acc_col, loss_col = class_pair(table)
     learned = _learned_at_best(table, acc_col, loss_col, level[1], level[2], thresholds)
     fragments += [(m & judged & ~learned, d) for m, d in at_chance]
     flat = _issues(table, "no_learning", *fragments)
@@ -573,7 +573,7 @@ def _at_chance(table: TrialTable, thresholds: Thresholds,
     classes, chance, stuck, _ = level
     if not np.isfinite(chance):
         return []
-    acc_col, loss_col = _class_pair(table)
+    acc_col, loss_col = class_pair(table)
     balanced = bool(classes) and abs(chance - 1.0 / classes) < 1e-9
     found: list[tuple[np.ndarray, Describe]] = []
     if acc_col:
@@ -606,7 +606,7 @@ def _learned_at_best(table: TrialTable, acc_col: str | None, loss_col: str | Non
     """Trials whose running-best held-out result was above chance: they learned, then lost it.
 
     Read from the running-best columns of the held-out classification pair
-    (``acc_col``, ``loss_col``: :func:`_class_pair`), when the table has them
+    (``acc_col``, ``loss_col``: :func:`class_pair`), when the table has them
     (``best_val_acc`` above ``chance + chance_margin``, ``best_val_loss`` more than
     ``stuck_loss_tolerance`` below the trivial loss). A run that learned and
     then collapsed to chance did not fail to learn: it is ``collapsed``

@@ -213,10 +213,11 @@ _TABLE = (
     IssueType(
         # detectors.detect_no_learning (running-best columns); curves.detectors.chance_on_curves, which reads
         # curves beside the table's chance level (no rule of detect_curve_issues, which sees curves alone)
-        "collapsed", "high", "collapsed runs (learned, then fell back to chance)", "collapsed",
-        advice="{ids} learned, then fell back to chance level and stayed there: their best evaluation was above "
-        "chance, so their best checkpoint beat the final model. The usual causes are a learning rate too "
-        "high for the later phase of training (no decay), no warm-up, or no gradient clipping; keep the best "
+        "collapsed", "high", "collapsed runs (learned, then fell back to or toward chance)", "collapsed",
+        advice="{ids} learned, then fell back to chance level (or most of the way, while the train loss rose too) and "
+        "stayed there: their best evaluation was above chance, so their best checkpoint beat the final model. The "
+        "usual causes are a learning rate too high for the later phase of training (no decay), no warm-up, or no "
+        "gradient clipping; keep the best "
         "checkpoint (early stopping on the held-out metric) either way.",
         words=r"collapsed(?: back)? to chance|fell back to chance|collapsed runs?", colour="#AA4499", marker="H",
         no_result=True, avoidable=True,

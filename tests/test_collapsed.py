@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from core.detectors import Thresholds
@@ -20,6 +21,7 @@ HEALTHY = {"val_acc": [0.1, 0.6, 0.75] + [0.8] * (N - 3), "val_loss": [2.3, 1.0,
 
 def _summary(curves: dict[str, dict[str, list[float]]], final: dict[str, dict[str, object]]) -> dict:
     """Four healthy runs beside ``curves``; the table's final values are ``final`` (else the curve's last values)."""
+    curves = {t: {m: [float(v) for v in vs] for m, vs in c.items()} for t, c in curves.items()}
     curves = {**curves, **{f"ok{i}": HEALTHY for i in range(4)}}
     rows = []
     for trial, metrics in curves.items():
@@ -154,3 +156,36 @@ def test_collapse_is_read_on_an_accuracy_in_percent_and_on_a_loss_alone():
                           "near": {"val_loss": [2.3, 2.29, 2.285] + [LN10 * 1.005] * (N - 3)}}, {})
     loss_only = {t: k for t, k in _kinds(loss_only).items() if t in ("fell", "near")}
     assert loss_only == {"fell": {"collapsed"}, "near": {"no_learning"}}
+
+
+def _rise_then_fall(low: float, high: float, k: int) -> list[float]:
+    """``k`` steps down from ``high`` to ``low``, then back up to ``high`` over the rest of the run (N values)."""
+    return list(np.linspace(high, low, k)) + list(np.linspace(low, high, N - k))
+
+
+def test_a_run_that_gave_back_most_of_its_gain_while_its_train_loss_rose_is_collapsed():
+    # tolstoi r00987's shape: 0.585 at its best (chance 0.156), 0.28 over its last fifth, train loss 1.31 -> 2.57
+    gave = {"val_acc": [0.1] + list(np.linspace(0.3, 0.8, 9)) + [0.8, 0.6, 0.5, 0.4] + [0.3] * (N - 14),
+            "val_loss": [2.3] + list(np.linspace(1.8, 0.6, 9)) + [0.6, 1.0, 1.3, 1.6] + [1.9] * (N - 14),
+            "train_loss": _rise_then_fall(0.5, 2.3, 10)}
+    # overfitting: the held-out accuracy falls as far, but the train loss keeps falling
+    overfit = {"val_acc": gave["val_acc"], "val_loss": gave["val_loss"], "train_loss": list(np.linspace(2.3, 0.01, N))}
+    # a noisy but healthy run: the accuracy swings between 0.7 and 0.8, the train loss noisy around 0.5
+    rng = np.random.default_rng(0)
+    noisy = {"val_acc": [0.1] + list(0.75 + 0.05 * np.sign(rng.standard_normal(N - 1))),
+             "val_loss": [2.3] + list(0.6 + 0.1 * rng.random(N - 1)),
+             "train_loss": [2.3] + list(0.5 * (1 + 0.2 * rng.standard_normal(N - 1)))}
+    # gave back only 40% of its gain (0.8 -> 0.52 with chance 0.1), train loss up: not most of it
+    some = {"val_acc": [0.1] + list(np.linspace(0.3, 0.8, 9)) + [0.8] + [0.52] * (N - 10),
+            "val_loss": gave["val_loss"], "train_loss": gave["train_loss"]}
+    summary = _summary({"gave": gave, "overfit": overfit, "noisy": noisy, "some": some}, {})
+    kinds = _kinds(summary)
+    assert "collapsed" in kinds["gave"]
+    assert not {t for t, k in kinds.items() if "collapsed" in k} - {"gave"}
+    detail = next(i["detail"] for i in summary["issues"] if i["trial_id"] == "gave" and i["type"] == "collapsed")
+    assert detail == ("val_acc best 0.8 at epoch 9 (chance 0.1), then gave back 71% of its gain over chance: median 0.3 "
+                      "over the last 20% of the run (6 evaluations), while train_loss rose from 0.5316 to 2.063 (median "
+                      "over the same window): training itself went backwards, not overfitting")
+    # the same curve in a run that restored its best weights and reports them is not this
+    restored = _summary({"gave": gave}, {"gave": {"val_acc": 0.8, "val_loss": 0.6}})
+    assert "collapsed" not in _kinds(restored).get("gave", set())

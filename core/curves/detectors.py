@@ -52,7 +52,15 @@ from core.curves.segments import (
     take,
 )
 from core.curves.table import CurveTable
-from core.detectors import Thresholds, can_be_cross_entropy, chance_level, is_r2, learned_beyond_chance
+from core.detectors import (
+    Thresholds,
+    accuracy_fraction,
+    can_be_cross_entropy,
+    chance_level,
+    class_pair,
+    is_r2,
+    learned_beyond_chance,
+)
 from core.issue_types import ISSUE_TYPES, emits, names_where
 from core.table import TrialTable
 
@@ -570,6 +578,10 @@ class _ChanceReading:
     final_loss: np.ndarray  # the last held-out loss
     chance: float
     trivial: float
+    gave_back: np.ndarray  # share of the best's gain over chance lost by the final window's median
+    train_column: str
+    train_best: np.ndarray  # the lowest 3-point smoothed train loss before the final window (steps > 0)
+    train_level: np.ndarray  # the train loss's median over the final window
 
 
 def _against_chance(curves: CurveTable, table: TrialTable, thresholds: Thresholds,
@@ -621,8 +633,17 @@ def _against_chance(curves: CurveTable, table: TrialTable, thresholds: Threshold
                         np.abs(level - stuck) <= thresholds.stuck_loss_tolerance * stuck)
         dead = (np.abs(loss[4] - stuck) <= thresholds.stuck_loss_tolerance * stuck) & (
             ~on_acc | (acc[4] <= chance + thresholds.chance_margin))
+        gave_back = np.where(on_acc, (best - level) / (best - chance), np.nan)
+    train_col = train_loss(curves)
+    train_best, train_level = np.full(n, np.nan), np.full(n, np.nan)
+    if train_col:
+        view = subset_rows(curves.view(train_col), curves.view(train_col).step > 0)
+        tail = view.step >= tail_start[view.codes]
+        before = np.where(tail, np.nan, smooth3(view.y, view.codes))
+        train_best = seg_reduce(np.fmin, before, view.codes, n, np.nan, view.starts)
+        train_level = seg_median(view.y, view.codes, tail, n)
     return _ChanceReading(on_acc, np.where(on_acc, acc_col, held or ""), best, best_step, learned, level, count, back,
-                          dead, loss[4], chance, stuck)
+                          dead, loss[4], chance, stuck, gave_back, train_col or "", train_best, train_level)
 
 
 def _collapsed(curves: CurveTable, r: _ChanceReading | None, curve_thresholds: CurveThresholds) -> pd.DataFrame:
@@ -647,17 +668,42 @@ def _collapsed(curves: CurveTable, r: _ChanceReading | None, curve_thresholds: C
     if r is None:
         return _no_issues(curves, "collapsed")
     stayed = r.back & (r.count >= 3)
-    flagged = r.learned & (stayed | r.dead)
+    partial = _gave_back_most(r, curve_thresholds) & ~stayed & ~r.dead
+    flagged = r.learned & (stayed | r.dead) | partial
+    window = f" over the last {curve_thresholds.tail_fraction:.0%} of the run ("
 
     def describe(idx: np.ndarray) -> np.ndarray:
-        how = np.where(stayed[idx], "median " + _fmt(r.level[idx]) + f" over the last {curve_thresholds.tail_fraction:.0%}"
-                       " of the run (" + _spec(r.count[idx], "{}") + " evaluations)",
+        how = np.where(stayed[idx], "median " + _fmt(r.level[idx]) + window + _spec(r.count[idx], "{}") + " evaluations)",
                        "its last held-out loss " + _fmt(r.final_loss[idx]) + " is the trivial predictor's")
+        lost = (", then gave back " + _spec(np.round(100 * r.gave_back[idx]), "{:.0f}%") + " of its gain over chance: median "
+                + _fmt(r.level[idx]) + window + _spec(r.count[idx], "{}") + " evaluations), while " + r.train_column
+                + " rose from " + _fmt(r.train_best[idx]) + " to " + _fmt(r.train_level[idx])
+                + " (median over the same window): training itself went backwards, not overfitting")
         return (r.column[idx] + " best " + _fmt(r.best[idx]) + f" at {curves.step_column} " + _fmt(r.best_step[idx])
                 + np.where(r.on_accuracy[idx], f" (chance {r.chance:.4g})", f" (trivial loss {r.trivial:.4g})")
-                + ", then back at chance: " + how)
+                + np.where(partial[idx], lost, ", then back at chance: " + how))
 
     return _issues(curves, flagged, "collapsed", describe, r.best_step)
+
+
+def _gave_back_most(r: _ChanceReading, curve_thresholds: CurveThresholds) -> np.ndarray:
+    """Trials that learned, then lost most of it without reaching chance: training went backwards.
+
+    Read on a held-out accuracy: its median over the final window (at least 3
+    evaluations) gave back more than ``diverge_lost`` (half) of its best's gain over
+    chance, and the train loss's median over that window is at least
+    ``_TRAIN_ROSE`` (25 %) above the best it had reached before the window (3-point
+    smoothed): the model got worse at the data it trains on, so this is not overfitting
+    (held-out worse while training still improves), and a median over a fifth of the
+    run is not moved by a few noisy evaluations.
+    """
+    with np.errstate(invalid="ignore"):
+        return (r.on_accuracy & r.learned & (r.count >= 3) & (r.gave_back > curve_thresholds.diverge_lost)
+                & (r.train_level >= (1 + _TRAIN_ROSE) * r.train_best))
+
+
+_TRAIN_ROSE = 0.25
+"""A train loss this far above its best over the final window went backwards (:func:`_gave_back_most`)."""
 
 
 def chance_on_curves(issues: pd.DataFrame, curves: CurveTable, table: TrialTable, thresholds: Thresholds,
@@ -674,13 +720,31 @@ def chance_on_curves(issues: pd.DataFrame, curves: CurveTable, table: TrialTable
     evaluation) is neither.
     """
     at_chance = issues["type"].isin(["no_learning", "collapsed"]).to_numpy()
-    r = _against_chance(curves, table, thresholds, curve_thresholds.tail_fraction) if at_chance.any() else None
+    r = _against_chance(curves, table, thresholds, curve_thresholds.tail_fraction)
     if r is None:
         return np.zeros(len(issues), dtype=bool), _no_issues(curves, "collapsed")
-    learned = curves.trial_ids.to_numpy(dtype=object)[r.learned]
-    overruled = at_chance & issues["trial_id"].isin(learned).to_numpy()
+    ids = curves.trial_ids.to_numpy(dtype=object)
+    overruled = at_chance & issues["trial_id"].isin(ids[r.learned]).to_numpy()
     collapsed = _collapsed(curves, r, curve_thresholds)
-    return overruled, collapsed[collapsed["trial_id"].isin(issues.loc[overruled, "trial_id"])]
+    return overruled, collapsed[collapsed["trial_id"].isin(issues.loc[overruled, "trial_id"])
+                                | collapsed["trial_id"].isin(_reported_lost(table, r, ids, curve_thresholds))]
+
+
+def _reported_lost(table: TrialTable, r: _ChanceReading, ids: np.ndarray, curve_thresholds: CurveThresholds) -> list:
+    """Ids of the trials :func:`_gave_back_most` flags whose reported held-out accuracy lost most of the gain too.
+
+    The result a run reports is the table's: one that early-stopped and restored its best
+    weights reports its best, whatever its curve did after it.
+    """
+    hit = np.flatnonzero(_gave_back_most(r, curve_thresholds))
+    acc_col = class_pair(table)[0]
+    if not len(hit) or not acc_col:
+        return []
+    rows = table.rows_of(list(ids[hit]))
+    reported = np.where(rows >= 0, accuracy_fraction(table, acc_col).to_numpy(dtype=float)[rows], np.nan)
+    with np.errstate(invalid="ignore"):
+        lost = (r.best[hit] - reported) > curve_thresholds.diverge_lost * (r.best[hit] - r.chance)
+    return list(ids[hit][lost])
 
 
 @emits("no_learning")
