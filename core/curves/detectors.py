@@ -855,7 +855,8 @@ def detect_curve_plateau(curves: CurveTable, thresholds: CurveThresholds) -> pd.
                        + share + " of the run): it never got past that early level",
                        " to " + _fmt(until[idx]) + " (" + share + " of the run)")
             + ": best-so-far improved "
-            + _spec(np.maximum(100 * (1 - low[idx] / level[idx]), 0), "{:.2f}%")
+            # floored, so an improvement below the 1% bar never reads 1.00%
+            + _spec(np.floor(np.maximum(10000 * (1 - low[idx] / level[idx]), 0)) / 100, "{:.2f}%")
             + f" (< {thresholds.plateau_min_improvement:.0%}, smoothed)"
         )
 
