@@ -463,7 +463,9 @@ def _majority_share(table: TrialTable, acc_col: str, acc: np.ndarray, loss: np.n
     above every one of those trials' losses: a network that fits worse than a constant
     one, e.g. one that blew up or constantly predicts a rarer class, scores anything); and where a train accuracy
     is logged, at least 80 % of those trials share one train accuracy too (within
-    0.001: the same class's share of the training data), else v <= 0.5 (a cluster of
+    0.001: the same class's share of the training data) and the other trials' median
+    train accuracy is above it by more than ``chance_margin`` (a run that learned fits
+    its training data better than a constant predictor), else v <= 0.5 (a cluster of
     good results on a small held-out set also repeats one value). The number of classes
     and the trivial loss stay unknown (the class prior is not known): the returned
     chance level is v.
@@ -487,10 +489,13 @@ def _majority_share(table: TrialTable, acc_col: str, acc: np.ndarray, loss: np.n
     if configs is None or len(configs) < 3:
         return None
     pair = table.roles.accuracy_pair()
-    train = accuracy_fraction(table, pair[0]).to_numpy(dtype=float)[members] if pair else np.zeros(0)
-    train = train[np.isfinite(train)]
+    train_all = accuracy_fraction(table, pair[0]).to_numpy(dtype=float) if pair else np.full(len(acc), np.nan)
+    train, others = train_all[members], train_all[~members]
+    train, others = train[np.isfinite(train)], others[np.isfinite(others)]
     if len(train):
-        if np.mean(np.abs(train - np.median(train)) <= 1e-3) < 0.8:
+        share = float(np.median(train))
+        if np.mean(np.abs(train - share) <= 1e-3) < 0.8 or not (
+                len(others) and np.median(others) > share + thresholds.chance_margin):
             return None
     elif v > 0.5:
         return None
