@@ -627,27 +627,34 @@ def test_two_caps_on_one_hyperparameter_within_one_setting_are_one_change(write_
         assert _allowed(plan["hyperparameters"]["lr"], cfg["lr"]) and (cfg["optimizer"] == "sgd" or cfg["lr"] < cond["high"])
 
 
-def test_a_pair_whose_floor_lies_above_the_capped_range_gives_no_range_within_its_region():
-    """DeepOBS MNIST VAE: NaN above lr 0.004 caps the whole range there, and plateaus at "gradient descent and lr ≤ 1"
-    then asked for "with gradient descent, search lr above 1": a range [1, 0.004] that holds nothing."""
+def _gd_pair_on_a_capped_range(issue_type: str, gd_cell: dict, top: list[dict]):
+    """A planner whose lr range is capped at 0.004 (a standing NaN pattern), and the pair "optimizer = gd and lr ≤ 1"
+    of ``issue_type``, its gd-without-lr cell ``gd_cell`` (``k``, ``n``, ``n_no_result``)."""
     from core.next_sweep import _Planner
     from core.records import Association, Part
 
     summary = {"sweep": {"n_trials": 100, "hyperparameters": {
         "lr": {"kind": "numeric", "min": 1e-4, "max": 3.98, "n_values": 40},
         "optimizer": {"kind": "categorical", "values": ["gd", "adam"], "n_values": 2}}},
-        "associations": [], "top_trials": []}
+        "associations": [], "top_trials": top}
     planner = _Planner(summary)
-    planner.space["lr"]["high"] = 0.004  # capped by a standing NaN pattern
+    planner.space["lr"]["high"] = 0.004
     parts = [Part(hyperparameter="optimizer", rule="value", condition="optimizer = gd", lo=None, hi=None, value="gd",
-                  direction=None, closed=True, k=2, n=20),
+                  direction=None, closed=True, **gd_cell),
              Part(hyperparameter="lr", rule="threshold", condition="lr ≤ 1", lo=None, hi=1.0, value=None,
                   direction="below", closed=True, k=3, n=40)]
     pair = Association(id="A2", hyperparameter="optimizer", hyperparameters=["optimizer", "lr"], rule="pair",
                        condition="optimizer = gd and lr ≤ 1", lo=None, hi=1.0, value=None, direction="below",
-                       closed=None, issue_type="plateau", k=25, n=35, rate=25 / 35, ci=None, k_rest=30, n_rest=65,
+                       closed=None, issue_type=issue_type, k=25, n=35, rate=25 / 35, ci=None, k_rest=30, n_rest=65,
                        rate_rest=30 / 65, risk_ratio=None, p=1e-4, log_p=-9.2, q=1e-3, trial_ids=[], parts=parts)
     planner._avoid_pair({"id": "P7", "association_id": "A2"}, pair)
+    return planner
+
+
+def test_a_pair_whose_floor_lies_above_the_capped_range_gives_no_range_within_its_region():
+    """DeepOBS MNIST VAE: NaN above lr 0.004 caps the whole range there, and plateaus at "gradient descent and lr ≤ 1"
+    then asked for "with gradient descent, search lr above 1": a range [1, 0.004] that holds nothing."""
+    planner = _gd_pair_on_a_capped_range("plateau", {"k": 2, "n": 20}, [])
     assert not planner.changes and not planner.conditions
 
 
@@ -655,25 +662,9 @@ def test_a_pair_whose_floor_lies_above_the_capped_range_gives_no_range_within_it
 def test_a_value_whose_runs_fail_wherever_the_plan_still_samples_is_dropped(top_holds_gd):
     """breast cancer: once crashes at batch size 512 are capped globally, "unscaled inputs and batch_size ≤ 128
     diverge" leaves unscaled inputs no batch size: the value goes (unless a top trial holds it), not a lost range."""
-    from core.next_sweep import _Planner
-    from core.records import Association, Part
-
     top = [{"rank": 1, "trial_id": "t1", "value": 0.1, "hyperparameters": {"optimizer": "gd", "lr": 0.5}}]
-    summary = {"sweep": {"n_trials": 100, "hyperparameters": {
-        "lr": {"kind": "numeric", "min": 1e-4, "max": 3.98, "n_values": 40},
-        "optimizer": {"kind": "categorical", "values": ["gd", "adam"], "n_values": 2}}},
-        "associations": [], "top_trials": top if top_holds_gd else []}
-    planner = _Planner(summary)
-    planner.space["lr"]["high"] = 0.004  # capped by a standing NaN pattern
-    parts = [Part(hyperparameter="optimizer", rule="value", condition="optimizer = gd", lo=None, hi=None, value="gd",
-                  direction=None, closed=True, k=0, n=20, n_no_result=20),
-             Part(hyperparameter="lr", rule="threshold", condition="lr ≤ 1", lo=None, hi=1.0, value=None,
-                  direction="below", closed=True, k=3, n=40)]
-    pair = Association(id="A2", hyperparameter="optimizer", hyperparameters=["optimizer", "lr"], rule="pair",
-                       condition="optimizer = gd and lr ≤ 1", lo=None, hi=1.0, value=None, direction="below",
-                       closed=None, issue_type="diverged", k=25, n=35, rate=25 / 35, ci=None, k_rest=30, n_rest=65,
-                       rate_rest=30 / 65, risk_ratio=None, p=1e-4, log_p=-9.2, q=1e-3, trial_ids=[], parts=parts)
-    planner._avoid_pair({"id": "P7", "association_id": "A2"}, pair)
+    planner = _gd_pair_on_a_capped_range("diverged", {"k": 0, "n": 20, "n_no_result": 20},
+                                         top if top_holds_gd else [])
     planner.drop_empty_regions()
     if top_holds_gd:
         assert not planner.changes and not planner.conditions
