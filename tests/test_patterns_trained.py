@@ -65,7 +65,7 @@ def test_overfitting_on_every_run_that_trained_is_sweep_wide_not_a_region(write_
     assert tested and all(a["n"] + a["n_rest"] == trained for a in tested if a["rule"] != "pair")
     rec = next(r for r in summary["recommendations"] if r["text"].startswith("63 of 90 runs that trained"))
     assert "overfitting" in rec["text"] and "no region concentrates it" in rec["text"]
-    assert rec["pattern_id"] is None and rec["evidence"].startswith("63 of 90 trials that trained")
+    assert rec["pattern_id"] is None and rec["evidence"].startswith("63 of 90 runs that trained show overfitting")
     # The next sweep regularises the whole sweep (it has no weight decay or dropout: add one).
     plan = plan_next_sweep(summary)
     add = next(c for c in plan["changes"] if c["action"] == "add")
