@@ -626,7 +626,7 @@ def _against_chance(curves: CurveTable, table: TrialTable, thresholds: Threshold
     held = held_out_loss(curves)
     loss = read(curves.view(held), 1.0) if held else nothing
     best, best_step, level, count, _, steady = (np.where(on_acc, a, b) for a, b in zip(acc, loss))
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"):  # a best at chance exactly: gave nothing back
         learned = learned_beyond_chance(np.where(on_acc, steady, np.nan), np.where(on_acc, np.nan, steady), chance,
                                         stuck, thresholds)
         back = np.where(on_acc, level <= chance + thresholds.chance_margin,
