@@ -201,13 +201,13 @@ def build_summary(
     issues: pd.DataFrame,
     associations: list[Association],
     thresholds: Thresholds,
-    ranking: tuple[dict[str, Any] | None, list[dict[str, Any]]] | None = None,
+    ranking: tuple[dict[str, Any] | None, list[dict[str, Any]]],
     issue_columns_form: bool = False,
     search_space: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Assemble the summary (without ``patterns``, which the analyst adds).
 
-    ``ranking`` is :func:`rank_trials`'s result when the caller already has it;
+    ``ranking`` is :func:`ranked`'s result (the caller needs it first, for the looks);
     ``issue_columns_form`` as in :func:`analyze_sweep`.
 
     Returns
@@ -228,7 +228,7 @@ def build_summary(
     sick_issues = issues[issues["severity"].isin(SICK_SEVERITIES)]
     rank = sick_issues["severity"].map(SEVERITY_RANK)
     affected = rank.groupby(sick_issues["trial_id"], sort=False).min().map(dict(enumerate(SICK_SEVERITIES)))
-    best, top = ranking if ranking is not None else ranked(table, issues)
+    best, top = ranking
     classes, how = infer_classes(table, thresholds)
     sweep = SweepInfo(source=raw.source, format=raw.format, n_trials=len(table),
                       roles=Roles.from_dict(table.roles.to_dict()),
